@@ -1,0 +1,15 @@
+"""The HTTP API under ``/api/v1``: every module contributes ``OPERATIONS``."""
+
+from __future__ import annotations
+
+from chronik.api import customers, entries, lookup, meta, policy, search
+from chronik.api.base import Operation
+
+OPERATIONS: list[Operation] = [
+    *meta.OPERATIONS,
+    *customers.OPERATIONS,
+    *entries.OPERATIONS,
+    *lookup.OPERATIONS,
+    *search.OPERATIONS,
+    *policy.OPERATIONS,
+]

@@ -1,0 +1,191 @@
+"""What every API module shares: operations (route + OpenAPI metadata), the caller, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Literal, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from chronik.state import AppState
+from timeline import errors
+from timeline.errors import DomainError, Forbidden
+from timeline.models import Agent, Office, Role
+
+Auth = Literal["agent", "admin", "public"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    agent: Agent
+    office: Office
+
+    @property
+    def is_admin(self) -> bool:
+        return self.agent.role is Role.ADMIN
+
+
+Handler = Callable[[web.Request, AppState, Caller], Awaitable[web.StreamResponse]]
+PublicHandler = Callable[[web.Request, AppState], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    where: Literal["query", "path"] = "query"
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    description: str = ""
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    """Relative to ``/api/v1``, aiohttp syntax (``/customers/{id}``)."""
+    handler: Handler | PublicHandler
+    operation_id: str
+    summary: str
+    tag: str
+    auth: Auth = "agent"
+    params: tuple[Param, ...] = ()
+    body: type[BaseModel] | None = None
+    body_kinds: tuple[str, ...] = ("application/json",)
+    response: type[BaseModel] | None = None
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    response_content: str = "application/json"
+
+
+API_PREFIX = "/api/v1"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str,
+                 details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+def error_response(status: int, code: str, message: str,
+                   details: dict[str, Any] | None = None) -> web.Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return web.json_response({"error": body}, status=status)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    return "chk_" + secrets.token_urlsafe(32)
+
+
+async def authenticate(request: web.Request, state: AppState, auth: Auth) -> Caller:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <token>'")
+    cached = state.token_cache.get(token.strip())
+    if cached is None:
+        agent = await state.store.agent_for_token(hash_token(token.strip()))
+        office = await state.store.get_office(agent.office_id) if agent else None
+        if agent is None or office is None:
+            raise ApiError(401, "unauthorized", "invalid or revoked token")
+        cached = Caller(agent=agent, office=office)
+        state.token_cache.put(token.strip(), cached)
+    if auth == "admin" and not cached.is_admin:
+        raise Forbidden("this needs an office admin")
+    return cached
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read_json(request: web.Request, model: type[M]) -> M:
+    if not request.can_read_body:
+        raise ApiError(400, "invalid_json", "a JSON body is required")
+    raw = await request.read()
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def validation_error(exc: ValidationError) -> ApiError:
+    problems = [{"field": ".".join(str(p) for p in err["loc"]) or "(body)", "problem": err["msg"]}
+                for err in exc.errors(include_input=False, include_url=False)]
+    first = problems[0] if problems else {"field": "(body)", "problem": "invalid"}
+    kind = "invalid_json" if any(e["type"] == "json_invalid" for e in exc.errors()) else \
+        "invalid_input"
+    return ApiError(400, kind, f"{first['field']}: {first['problem']}", {"problems": problems})
+
+
+def json_model(model: BaseModel, status: int = 200) -> web.Response:
+    return web.Response(text=model.model_dump_json(), status=status,
+                        content_type="application/json")
+
+
+def query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_input", f"{name} must be a whole number") from None
+    if not lo <= value <= hi:
+        raise ApiError(400, "invalid_input", f"{name} must be between {lo} and {hi}")
+    return value
+
+
+def query_datetime(request: web.Request, name: str, *, end_of_day: bool = False
+                   ) -> datetime | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            stamp = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return stamp.replace(hour=23, minute=59, second=59) if end_of_day else stamp
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, "invalid_input",
+                       f"{name} must be an ISO date or date-time") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def query_list(request: web.Request, name: str) -> list[str]:
+    values: list[str] = []
+    for raw in request.query.getall(name, []):
+        values += [v.strip() for v in raw.split(",") if v.strip()]
+    return values
+
+
+_STATUS: dict[type[DomainError], int] = {
+    errors.InvalidInput: 400, errors.NotFound: 404, errors.Forbidden: 403,
+    errors.ToneWarning: 409, errors.Conflict: 409, errors.TooLarge: 413,
+}
+
+
+def domain_status(exc: DomainError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]
+    return 400
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)

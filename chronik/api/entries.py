@@ -1,0 +1,196 @@
+"""Entries: agents write notes, phone notes and documents; everyone reads the timeline."""
+
+from __future__ import annotations
+
+from aiohttp import BodyPartReader, web
+from pydantic import ValidationError
+
+from chronik.api.base import (
+    ApiError,
+    Caller,
+    Operation,
+    Param,
+    json_model,
+    query_datetime,
+    query_int,
+    query_list,
+    read_json,
+    validation_error,
+)
+from chronik.api.schemas import EntryCreated, EntryIn, EntryOut, PresetSourceOut, TimelinePage
+from chronik.state import AppState
+from timeline.errors import InvalidInput, NotFound, TooLarge
+from timeline.models import Channel, Visibility
+from timeline.service import EntryRequest, UploadedFile
+from timeline.store import TimelineQuery
+
+ID = Param("id", "path", description="Customer id")
+_BOOL = {"true": True, "1": True, "yes": True, "on": True,
+         "false": False, "0": False, "no": False, "off": False}
+
+
+async def _read_multipart(request: web.Request, limit: int) -> tuple[EntryIn, list[UploadedFile]]:
+    reader = await request.multipart()
+    fields: dict[str, object] = {}
+    files: list[UploadedFile] = []
+    total = 0
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise InvalidInput("nested multipart is not supported")
+        if part.filename:
+            chunks = []
+            while chunk := await part.read_chunk(64 * 1024):
+                total += len(chunk)
+                if total > limit:
+                    raise TooLarge(f"upload is larger than {limit} bytes",
+                                   {"limit_bytes": limit})
+                chunks.append(chunk)
+            files.append(UploadedFile(
+                name=part.filename,
+                content_type=part.headers.get("Content-Type", "application/octet-stream"),
+                data=b"".join(chunks)))
+            continue
+        name = part.name or ""
+        value = (await part.read(decode=True)).decode("utf-8", "replace")
+        total += len(value)
+        if total > limit:
+            raise TooLarge(f"upload is larger than {limit} bytes", {"limit_bytes": limit})
+        if name in ("notify", "confirm"):
+            if value.lower() not in _BOOL:
+                raise InvalidInput(f"{name} must be true or false")
+            fields[name] = _BOOL[value.lower()]
+        elif name == "tags":
+            fields[name] = [t.strip() for t in value.split(",") if t.strip()]
+        elif name in ("visibility", "occurred_at") and value == "":
+            continue
+        else:
+            fields[name] = value
+    fields.setdefault("kind", "document")
+    try:
+        return EntryIn.model_validate(fields), files
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+async def create_entry(request: web.Request, state: AppState, caller: Caller
+                       ) -> web.StreamResponse:
+    limit = state.settings.max_upload_bytes
+    if request.content_length is not None and request.content_length > limit + 64 * 1024:
+        raise TooLarge(f"upload is larger than {limit} bytes", {"limit_bytes": limit})
+    if request.content_type.startswith("multipart/"):
+        body, files = await _read_multipart(request, limit)
+    else:
+        body, files = await read_json(request, EntryIn), []
+    occurred = body.occurred_at
+    if occurred is not None and occurred.tzinfo is None:
+        raise InvalidInput("occurred_at needs a time zone (e.g. 2026-11-23T10:00:00+01:00)")
+    recorded = await state.timeline.record(caller.agent, caller.office, request.match_info["id"],
+                                           EntryRequest(
+        kind=body.kind, subject=body.subject, body=body.body, visibility=body.visibility,
+        notify=body.notify, confirm=body.confirm, tags=tuple(body.tags), occurred_at=occurred,
+        files=tuple(files)))
+    out = EntryCreated(
+        **EntryOut.of(recorded.entry).model_dump(),
+        preset_source=PresetSourceOut(visibility=recorded.decision.visibility_source,
+                                      notify=recorded.decision.notify_source),
+        tone_confirmed=[h.text for h in recorded.tone_hits])
+    return json_model(out, status=201)
+
+
+def _enum_list(request: web.Request, name: str, enum: type[Channel]) -> tuple[Channel, ...]:
+    try:
+        return tuple(enum(v) for v in query_list(request, name))
+    except ValueError:
+        raise InvalidInput(f"{name} must be among {', '.join(c.value for c in enum)}") from None
+
+
+def _cursor(request: web.Request) -> int | None:
+    raw = request.query.get("cursor")
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_input", "cursor is not valid; use next_cursor") from None
+
+
+async def timeline(request: web.Request, state: AppState, caller: Caller) -> web.StreamResponse:
+    customer_id = request.match_info["id"]
+    await state.timeline.customer(caller.office, customer_id)
+    vis_raw = request.query.get("visibility")
+    try:
+        visibility = Visibility(vis_raw) if vis_raw else None
+    except ValueError:
+        raise InvalidInput("visibility must be internal or published") from None
+    since = query_datetime(request, "since")
+    until = query_datetime(request, "until", end_of_day=True)
+    query = TimelineQuery(
+        limit=query_int(request, "limit", 50, 1, 200), before_seq=_cursor(request),
+        channels=_enum_list(request, "channel", Channel), kinds=tuple(query_list(request, "kind")),
+        visibility=visibility, since=since, until=until)
+    page = await state.store.timeline(caller.office.id, customer_id, query)
+    return json_model(TimelinePage(items=[EntryOut.of(e) for e in page.items],
+                                   next_cursor=page.next_cursor))
+
+
+async def get_entry(request: web.Request, state: AppState, caller: Caller) -> web.StreamResponse:
+    entry = await state.store.get_entry(caller.office.id, request.match_info["entry_id"])
+    if entry is None:
+        raise NotFound("no such entry")
+    return json_model(EntryOut.of(entry))
+
+
+async def get_attachment(request: web.Request, state: AppState, caller: Caller
+                         ) -> web.StreamResponse:
+    entry = await state.store.get_entry(caller.office.id, request.match_info["entry_id"])
+    try:
+        index = int(request.match_info["index"])
+    except ValueError:
+        index = -1
+    if entry is None or not 0 <= index < len(entry.attachments):
+        raise NotFound("no such attachment")
+    att = entry.attachments[index]
+    data = await state.blobs.get(att.sha256)
+    if data is None:
+        raise NotFound("the attachment's content was erased")
+    disposition = "attachment; filename*=UTF-8''" + _rfc5987(att.name)
+    return web.Response(body=data, content_type=att.content_type or "application/octet-stream",
+                        headers={"Content-Disposition": disposition,
+                                 "X-Content-Type-Options": "nosniff"})
+
+
+def _rfc5987(name: str) -> str:
+    from urllib.parse import quote
+    return quote(name, safe="")
+
+
+
+LIST_PARAMS = (
+    ID,
+    Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 200}),
+    Param("cursor", description="next_cursor of the previous page"),
+    Param("channel", description="Comma-separated channels: email, chat, phone, portal, "
+                                 "note, document, notification"),
+    Param("kind", description="Comma-separated entry kinds"),
+    Param("visibility", description="internal or published"),
+    Param("since", description="ISO date or date-time (inclusive)"),
+    Param("until", description="ISO date or date-time (inclusive)"),
+)
+
+OPERATIONS = [
+    Operation("POST", "/customers/{id}/entries", create_entry, "createEntry",
+              "Write a note, phone note or document (multipart with one or more files); "
+              "visibility and notify default to the publish policy", "entries", params=(ID,),
+              body=EntryIn, body_kinds=("application/json", "multipart/form-data"),
+              response=EntryCreated, status=201, errors=(400, 404, 409, 413)),
+    Operation("GET", "/customers/{id}/timeline", timeline, "getTimeline",
+              "A customer's timeline, newest first, cursor-paginated", "entries",
+              params=LIST_PARAMS, response=TimelinePage, errors=(400, 404)),
+    Operation("GET", "/entries/{entry_id}", get_entry, "getEntry", "Read one entry", "entries",
+              params=(Param("entry_id", "path"),), response=EntryOut, errors=(404,)),
+    Operation("GET", "/entries/{entry_id}/attachments/{index}", get_attachment,
+              "getAttachment", "Download an attachment", "entries",
+              params=(Param("entry_id", "path"),
+                      Param("index", "path", schema={"type": "integer", "minimum": 0})),
+              response_content="application/octet-stream", errors=(404,)),
+]

@@ -1,0 +1,82 @@
+"""The OpenAPI 3.1 document, generated from the same ``Operation`` list the router uses."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel
+
+from chronik.api.base import API_PREFIX, Operation
+from chronik.api.schemas import ErrorOut
+
+_STATUS_TEXT = {400: "Bad input", 401: "Missing or invalid token", 403: "Not allowed for "
+                "this role", 404: "Not found (or another office's)", 409: "Conflict (tone "
+                "warning: confirm to publish)", 413: "Too large"}
+
+
+def _schema(model: type[BaseModel], defs: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in schema.pop("$defs", {}).items():
+        defs[name] = sub
+    defs[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _operation(op: Operation, defs: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary,
+                           "tags": [op.tag]}
+    if op.params:
+        out["parameters"] = [{
+            "name": p.name, "in": p.where, "required": p.required or p.where == "path",
+            "schema": p.schema, **({"description": p.description} if p.description else {}),
+        } for p in op.params]
+    if op.body is not None:
+        ref = _schema(op.body, defs)
+        out["requestBody"] = {"required": True, "content": {
+            kind: {"schema": ref} for kind in op.body_kinds}}
+    if op.response is not None:
+        content: dict[str, Any] = {op.response_content: {"schema": _schema(op.response, defs)}}
+    elif op.response_content == "application/json":
+        content = {"application/json": {"schema": {"type": "object"}}}
+    else:
+        content = {op.response_content: {"schema": {"type": "string", "format": "binary"}}}
+    responses: dict[str, Any] = {str(op.status): {"description": "OK", "content": content}}
+    error_ref = _schema(ErrorOut, defs)
+    codes = set(op.errors)
+    if op.auth != "public":
+        codes.add(401)
+        out["security"] = [{"bearer": []}]
+    if op.auth == "admin":
+        codes.add(403)
+    for code in sorted(codes):
+        responses[str(code)] = {"description": _STATUS_TEXT.get(code, "Error"),
+                                "content": {"application/json": {"schema": error_ref}}}
+    out["responses"] = responses
+    return out
+
+
+@lru_cache(maxsize=1)
+def document() -> dict[str, Any]:
+    from chronik.api import OPERATIONS
+
+    return build(OPERATIONS)
+
+
+def build(operations: list[Operation]) -> dict[str, Any]:
+    defs: dict[str, Any] = {}
+    paths: dict[str, dict[str, Any]] = {}
+    for op in operations:
+        paths.setdefault(API_PREFIX + op.path, {})[op.method.lower()] = _operation(op, defs)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Chronik API", "version": "1",
+                 "description": "One searchable timeline per customer. Errors always have the "
+                                "shape {\"error\": {\"code\", \"message\", \"details\"}}. "
+                                "Lists are cursor-paginated: pass next_cursor back as cursor."},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {"schemas": defs, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "An agent's API token (chronik agent create)"}}},
+    }

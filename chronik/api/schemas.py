@@ -1,0 +1,231 @@
+"""Request and response bodies of the HTTP API (also the OpenAPI schemas)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from timeline.models import (
+    Channel,
+    Customer,
+    CustomerStatus,
+    Direction,
+    Entry,
+    IdentityKind,
+    Visibility,
+)
+from timeline.policy import KindPreset, PresetSource
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+class IdentityOut(BaseModel):
+    kind: IdentityKind
+    value: str
+    raw: str | None = None
+    undeliverable: bool = False
+
+
+class CustomerOut(BaseModel):
+    id: str
+    name: str
+    status: CustomerStatus
+    identities: list[IdentityOut]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, c: Customer) -> CustomerOut:
+        return cls(id=c.id, name=c.name, status=c.status,
+                   identities=[IdentityOut(**i.model_dump()) for i in c.identities],
+                   created_at=c.created_at, updated_at=c.updated_at)
+
+
+class CustomerIn(_In):
+    name: str = Field(min_length=1, max_length=300)
+    emails: list[str] = Field(default_factory=list, max_length=50)
+    phones: list[str] = Field(default_factory=list, max_length=50)
+
+
+class CustomerPatch(_In):
+    name: str | None = Field(None, min_length=1, max_length=300)
+    status: CustomerStatus | None = None
+
+
+class IdentityIn(_In):
+    kind: IdentityKind
+    value: str = Field(min_length=1, max_length=300)
+
+
+class CustomerPage(BaseModel):
+    items: list[CustomerOut]
+    next_cursor: str | None
+
+
+class AttachmentOut(BaseModel):
+    index: int
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    url: str
+
+
+class PresetSourceOut(BaseModel):
+    visibility: PresetSource
+    notify: PresetSource
+
+
+class EntryOut(BaseModel):
+    id: str
+    customer_id: str
+    channel: Channel
+    direction: Direction
+    kind: str
+    author: str | None
+    visibility: Visibility
+    notify: bool
+    occurred_at: datetime
+    recorded_at: datetime
+    subject: str
+    body: str
+    html: str | None
+    attachments: list[AttachmentOut]
+    tags: list[str]
+    source_id: str | None
+    meta: dict[str, Any]
+
+    @classmethod
+    def of(cls, e: Entry) -> EntryOut:
+        return cls(
+            id=e.id, customer_id=e.customer_id, channel=e.channel, direction=e.direction,
+            kind=e.kind, author=e.author, visibility=e.visibility, notify=e.notify,
+            occurred_at=e.occurred_at, recorded_at=e.recorded_at, subject=e.subject,
+            body=e.body, html=e.html,
+            attachments=[AttachmentOut(index=i, url=f"/api/v1/entries/{e.id}/attachments/{i}",
+                                       **a.model_dump()) for i, a in enumerate(e.attachments)],
+            tags=list(e.tags), source_id=e.source_id, meta=e.meta)
+
+
+class EntryIn(_In):
+    kind: str = Field(description="note, phone_note or document")
+    subject: str = Field("", max_length=1000)
+    body: str = Field("", max_length=1_000_000)
+    visibility: Visibility | None = Field(
+        None, description="Omit to use the preset (agent, office, system default).")
+    notify: bool | None = Field(
+        None, description="Omit to use the preset; true implies published.")
+    confirm: bool = Field(False, description="Publish despite a tone warning.")
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    occurred_at: datetime | None = None
+
+
+class EntryCreated(EntryOut):
+    preset_source: PresetSourceOut
+    tone_confirmed: list[str] = Field(default_factory=list)
+
+
+class TimelinePage(BaseModel):
+    items: list[EntryOut]
+    next_cursor: str | None
+
+
+class LookupMatch(BaseModel):
+    customer: CustomerOut
+    recent: list[EntryOut]
+
+
+class LookupOut(BaseModel):
+    normalised: str | None
+    matches: list[LookupMatch]
+
+
+class SearchItem(BaseModel):
+    entry: EntryOut
+    snippet: str
+    score: float | None
+
+
+class SearchPage(BaseModel):
+    items: list[SearchItem]
+    next_cursor: str | None
+
+
+class PresetIn(_In):
+    visibility: Visibility | None = None
+    notify: bool | None = None
+
+
+class PolicyIn(RootModel[dict[str, PresetIn | None]]):
+    """``{"<kind>": {"visibility": ..., "notify": ...} | null}``; null clears the kind."""
+
+
+class EffectiveOut(BaseModel):
+    visibility: Visibility
+    notify: bool
+    source: PresetSourceOut
+
+
+class PolicyOut(BaseModel):
+    kinds: list[str]
+    system: dict[str, KindPreset]
+    office: dict[str, KindPreset]
+    agent: dict[str, KindPreset]
+    effective: dict[str, EffectiveOut]
+
+
+class ToneWordsIn(_In):
+    words: list[str] = Field(max_length=1000)
+
+
+class ToneOut(BaseModel):
+    shipped: list[str]
+    office: list[str]
+    hint: str
+
+
+class ToneCheckIn(_In):
+    text: str = Field(max_length=1_000_000)
+
+
+class ToneHitOut(BaseModel):
+    text: str
+    pattern: str
+
+
+class ToneCheckOut(BaseModel):
+    hits: list[ToneHitOut]
+    hint: str
+
+
+class OfficeOut(BaseModel):
+    id: str
+    name: str
+    region: str
+    created_at: datetime
+
+
+class MeOut(BaseModel):
+    agent_id: str
+    name: str
+    role: str
+    office: OfficeOut
+
+
+class HealthOut(BaseModel):
+    status: str
+    search_backend: str

@@ -1,0 +1,66 @@
+"""Full-text search over every entry of the caller's office."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from chronik.api.base import (
+    ApiError,
+    Caller,
+    Operation,
+    Param,
+    json_model,
+    query_datetime,
+    query_int,
+    query_list,
+)
+from chronik.api.schemas import EntryOut, SearchItem, SearchPage
+from chronik.state import AppState
+from search.query import SearchFilters
+from timeline.errors import InvalidInput
+from timeline.models import Channel, Visibility
+
+
+async def search(request: web.Request, state: AppState, caller: Caller) -> web.StreamResponse:
+    q = request.query.get("q", "")
+    if not q.strip():
+        raise ApiError(400, "bad_query", "q is required")
+    order = request.query.get("order", "newest")
+    if order not in ("newest", "relevance"):
+        raise InvalidInput("order must be newest or relevance")
+    try:
+        channels = tuple(Channel(c) for c in query_list(request, "channel"))
+        vis_raw = request.query.get("visibility")
+        visibility = Visibility(vis_raw) if vis_raw else None
+    except ValueError:
+        raise InvalidInput("unknown channel or visibility") from None
+    filters = SearchFilters(
+        office_id=caller.office.id, customer_id=request.query.get("customer") or None,
+        channels=channels, kinds=tuple(query_list(request, "kind")), visibility=visibility,
+        since=query_datetime(request, "since"),
+        until=query_datetime(request, "until", end_of_day=True))
+    results = await state.search.search(
+        q, filters, order=order, limit=query_int(request, "limit", 20, 1, 100),
+        cursor=request.query.get("cursor") or None)
+    return json_model(SearchPage(
+        items=[SearchItem(entry=EntryOut.of(f.entry), snippet=f.snippet, score=f.score)
+               for f in results.items],
+        next_cursor=results.next_cursor))
+
+
+OPERATIONS = [
+    Operation("GET", "/search", search, "search",
+              "Search entries: words, \"phrases\", prefix*, -exclude, OR; umlaut-insensitive",
+              "search",
+              params=(Param("q", required=True, description="The query"),
+                      Param("customer", description="Customer id"),
+                      Param("channel", description="Comma-separated channels"),
+                      Param("kind", description="Comma-separated kinds"),
+                      Param("visibility", description="internal or published"),
+                      Param("since", description="ISO date or date-time"),
+                      Param("until", description="ISO date or date-time"),
+                      Param("order", schema={"type": "string", "enum": ["newest", "relevance"]}),
+                      Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 100}),
+                      Param("cursor", description="next_cursor of the previous page")),
+              response=SearchPage, errors=(400,)),
+]

@@ -1,0 +1,146 @@
+"""The app factory: builds the store, search and services, wires routes and lifecycles."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from chronik.api import OPERATIONS
+from chronik.api.base import (
+    API_PREFIX,
+    ApiError,
+    Operation,
+    authenticate,
+    domain_status,
+    error_response,
+)
+from chronik.settings import Settings
+from chronik.state import STATE, AppState
+from search.backend import SearchBackend
+from search.fts import FtsBackend
+from search.indexer import Indexer
+from search.service import SearchService
+from timeline.blobs import BlobStore
+from timeline.errors import DomainError
+from timeline.service import TimelineService
+from timeline.sqlite_store import SqliteStore
+
+log = logging.getLogger("chronik")
+
+SETTINGS = web.AppKey("chronik_settings", Settings)
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
+
+
+@web.middleware
+async def errors_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+    except DomainError as exc:
+        return error_response(domain_status(exc), exc.code, exc.message, exc.details)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = exc.reason
+        if exc.status == 413:
+            message = "the request body is too large"
+        return error_response(exc.status, _HTTP_CODES.get(exc.status, "http_error"), message)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("bug: unhandled error in %s %s", request.method, request.path)
+        return error_response(500, "internal", "internal error (this is a bug; it was logged)")
+
+
+def _bind(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    @functools.wraps(op.handler)
+    async def handle(request: web.Request) -> web.StreamResponse:
+        state = request.app[STATE]
+        if op.auth == "public":
+            return await op.handler(request, state)  # type: ignore[call-arg]
+        caller = await authenticate(request, state, op.auth)
+        return await op.handler(request, state, caller)  # type: ignore[call-arg]
+    return handle
+
+
+def make_backend(settings: Settings) -> SearchBackend:
+    if settings.search_backend == "elasticsearch":
+        from search.elastic import ElasticBackend
+
+        if settings.elasticsearch_url is None:
+            raise ValueError("CHRONIK_ELASTICSEARCH_URL is required for the elasticsearch "
+                             "backend")
+        backend: SearchBackend = ElasticBackend(
+            settings.elasticsearch_url.get_secret_value(), settings.elasticsearch_index)
+        return backend
+    return FtsBackend(settings.search_path, readers=settings.sqlite_readers)
+
+
+async def open_state(settings: Settings) -> AppState:
+    """Open store and search (used by the server and by CLI commands)."""
+    store = SqliteStore(settings.store_path, readers=settings.sqlite_readers)
+    await store.open()
+    backend = make_backend(settings)
+    try:
+        await backend.open()
+    except BaseException:
+        await store.close()
+        raise
+    blobs = BlobStore(settings.blob_dir)
+    timeline = TimelineService(store, blobs)
+    indexer = Indexer(store, backend)
+    timeline.subscribe(indexer.wake)
+    return AppState(settings=settings, store=store, blobs=blobs, timeline=timeline,
+                    backend=backend, search=SearchService(store, backend), indexer=indexer)
+
+
+async def close_state(state: AppState) -> None:
+    await state.backend.close()
+    await state.store.close()
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    state = await open_state(app[SETTINGS])
+    app[STATE] = state
+    indexer = asyncio.create_task(state.indexer.run(), name="chronik-indexer")
+    try:
+        yield
+    finally:
+        indexer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await indexer
+        await close_state(state)
+
+
+INDEX_HTML = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Chronik</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}
+code{background:#f3f3f3;padding:0 .2em}</style>
+<h1>Chronik</h1><p>One searchable timeline per customer.</p>
+<ul><li>API: <code>/api/v1</code> (send <code>Authorization: Bearer &lt;token&gt;</code>)</li>
+<li>OpenAPI document: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a></li>
+<li>Health: <a href="/api/v1/health">/api/v1/health</a></li></ul></html>"""
+
+
+async def index_page(_request: web.Request) -> web.Response:
+    return web.Response(text=INDEX_HTML, content_type="text/html")
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware],
+                          client_max_size=settings.max_upload_bytes + 1024 * 1024)
+    app[SETTINGS] = settings
+    for op in OPERATIONS:
+        app.router.add_route(op.method, API_PREFIX + op.path, _bind(op), name=op.operation_id)
+    app.router.add_get("/", index_page)
+    app.cleanup_ctx.append(_lifecycle)
+    return app

@@ -1,0 +1,58 @@
+"""The typed state one running app holds (``app[STATE]``), built by the app factory."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from chronik.settings import Settings
+from search.backend import SearchBackend
+from search.indexer import Indexer
+from search.service import SearchService
+from timeline.blobs import BlobStore
+from timeline.service import TimelineService
+from timeline.store import Store
+
+if TYPE_CHECKING:
+    from chronik.api.base import Caller
+
+
+class TokenCache:
+    """Bearer token -> caller, for a short while (a token check per request is one read)."""
+
+    def __init__(self, ttl_seconds: float = 30.0, size: int = 1024) -> None:
+        self.ttl = ttl_seconds
+        self.size = size
+        self._items: dict[str, tuple[float, Caller]] = {}
+
+    def get(self, token: str) -> Caller | None:
+        item = self._items.get(token)
+        if item is None or item[0] < time.monotonic():
+            return None
+        return item[1]
+
+    def put(self, token: str, caller: Caller) -> None:
+        if len(self._items) >= self.size:
+            self._items.clear()
+        self._items[token] = (time.monotonic() + self.ttl, caller)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    store: Store
+    blobs: BlobStore
+    timeline: TimelineService
+    backend: SearchBackend
+    search: SearchService
+    indexer: Indexer
+    token_cache: TokenCache = field(default_factory=TokenCache)
+
+
+STATE = web.AppKey("chronik", AppState)

@@ -1,0 +1,1 @@
+"""Search backends (SQLite FTS5 embedded, Elasticsearch at scale), query model, indexer."""

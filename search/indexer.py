@@ -1,0 +1,92 @@
+"""Drains the store's index outbox into a search backend; rebuilds a backend from the store.
+
+Delivery is at-least-once: a batch is acknowledged only after the backend took it, and
+backends index idempotently (same ``seq`` replaces).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from search.backend import SearchBackend
+from timeline.models import Entry
+from timeline.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Indexer:
+    def __init__(
+        self, store: Store, backend: SearchBackend, *, batch: int = 500, poll_seconds: float = 0.5
+    ) -> None:
+        self.store = store
+        self.backend = backend
+        self.batch = batch
+        self.poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+
+    def wake(self, _entry: Entry | None = None) -> None:
+        self._wake.set()
+
+    async def drain_once(self) -> int:
+        tasks = await self.store.pending_index_tasks(self.batch)
+        if not tasks:
+            return 0
+        upserts = {t.seq: t.entry for t in tasks if t.entry is not None}
+        deletes = [t.seq for t in tasks if t.entry is None and t.seq not in upserts]
+        if upserts:
+            await self.backend.index([e for e in upserts.values() if e is not None])
+        if deletes:
+            await self.backend.delete(deletes)
+        await self.store.ack_index_tasks([t.outbox_id for t in tasks])
+        return len(tasks)
+
+    async def drain(self) -> int:
+        """Index everything pending now (tests, CLI)."""
+        total = 0
+        while n := await self.drain_once():
+            total += n
+        return total
+
+    async def run(self) -> None:
+        delay = self.poll_seconds
+        while True:
+            try:
+                n = await self.drain_once()
+                delay = self.poll_seconds
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("indexing failed; retrying")
+                n = 0
+                delay = min(delay * 2, 30.0)
+            if n == 0:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                except TimeoutError:
+                    pass
+
+
+class _StoreBatches:
+    def __init__(self, store: Store, size: int) -> None:
+        self.store = store
+        self.size = size
+        self.after = -(2**63)
+
+    def __aiter__(self) -> _StoreBatches:
+        return self
+
+    async def __anext__(self) -> Sequence[Entry]:
+        batch = await self.store.scan_entries(self.after, self.size)
+        if not batch:
+            raise StopAsyncIteration
+        self.after = batch[-1].seq
+        return batch
+
+
+async def reindex(store: Store, backend: SearchBackend, *, batch: int = 2000) -> int:
+    """Rebuild ``backend`` from the store (the system of record); returns documents indexed."""
+    return await backend.rebuild(_StoreBatches(store, batch))

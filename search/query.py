@@ -1,0 +1,116 @@
+"""The user's query language, parsed once into a tree every backend can translate.
+
+Words (all must match), ``"phrases in quotes"``, prefixes (``kündig*``), ``-word`` to
+exclude, ``OR`` between two terms. Everything is folded like the index (``Kündigung`` =
+``Kuendigung`` = ``kundigung``), and no input can reach a backend as raw syntax.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from timeline.errors import InvalidInput
+from timeline.models import Channel, Visibility
+from timeline.text import fold_tokens
+
+MAX_QUERY_CHARS = 500
+MAX_TERMS = 32
+
+
+class QueryError(InvalidInput):
+    code = "bad_query"
+
+
+@dataclass(frozen=True)
+class Term:
+    words: tuple[str, ...]
+    """Folded words; more than one is a phrase."""
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class Clause:
+    """Alternatives joined by OR; a document must match one of them."""
+
+    terms: tuple[Term, ...]
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    must: tuple[Clause, ...]
+    must_not: tuple[Term, ...] = ()
+
+    def all_terms(self) -> list[Term]:
+        return [t for c in self.must for t in c.terms]
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    office_id: str
+    customer_id: str | None = None
+    channels: tuple[Channel, ...] = ()
+    kinds: tuple[str, ...] = ()
+    visibility: Visibility | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    query: ParsedQuery
+    filters: SearchFilters
+    order: str = "newest"
+    limit: int = 20
+    cursor: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+_TOKEN = re.compile(r'"([^"]*)"(\*?)|(\S+)')
+
+
+def parse(text: str) -> ParsedQuery:
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"query is longer than {MAX_QUERY_CHARS} characters")
+    if text.count('"') % 2:
+        raise QueryError('unbalanced quote: close the phrase with another "')
+    clauses: list[list[Term]] = []
+    must_not: list[Term] = []
+    pending_or = False
+    for m in _TOKEN.finditer(text):
+        phrase, phrase_star, word = m.group(1), m.group(2), m.group(3)
+        negate = False
+        if word is not None:
+            if word == "OR":
+                if not clauses or pending_or:
+                    raise QueryError("OR needs a term on each side")
+                pending_or = True
+                continue
+            if word.startswith("-") and len(word) > 1:
+                negate, word = True, word[1:]
+            prefix = word.endswith("*")
+            words = fold_tokens(word)
+            if prefix and (not words or len(words[-1]) < 2):
+                raise QueryError(f"a prefix needs at least two letters: {word!r}")
+        else:
+            prefix = bool(phrase_star)
+            words = fold_tokens(phrase)
+        if not words:
+            continue
+        term = Term(words=tuple(words), prefix=prefix)
+        if negate:
+            must_not.append(term)
+            continue
+        if pending_or:
+            clauses[-1].append(term)
+            pending_or = False
+        else:
+            clauses.append([term])
+    if pending_or:
+        raise QueryError("OR needs a term on each side")
+    if not clauses:
+        raise QueryError("the query has no words to search for")
+    if sum(len(c) for c in clauses) + len(must_not) > MAX_TERMS:
+        raise QueryError(f"at most {MAX_TERMS} terms per query")
+    return ParsedQuery(must=tuple(Clause(tuple(c)) for c in clauses), must_not=tuple(must_not))

@@ -1,0 +1,1 @@
+"""The domain: offices, agents, customers, identities, entries, publish policy, the store."""

@@ -1,0 +1,40 @@
+"""Domain errors. The HTTP layer maps each to one status; none of them is a bug."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class ToneWarning(DomainError):
+    """A published entry uses wording the customer should not read; needs ``confirm``."""
+
+    code = "tone_warning"
+
+
+class TooLarge(DomainError):
+    code = "too_large"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"

@@ -1,0 +1,228 @@
+"""Timeline services: the one place that decides (policy, tone guard, identity rules) before
+the store persists. Connectors, the API and the CLI all come through here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from timeline import policy as publish_policy
+from timeline import tone
+from timeline.blobs import BlobStore
+from timeline.errors import InvalidInput, NotFound, ToneWarning
+from timeline.identity import normalise_identity
+from timeline.models import (
+    Agent,
+    Attachment,
+    Channel,
+    Customer,
+    CustomerStatus,
+    Direction,
+    Entry,
+    EntryDraft,
+    Identity,
+    IdentityKind,
+    Office,
+    Visibility,
+    utcnow,
+)
+from timeline.store import Store, TimelineQuery
+
+log = logging.getLogger(__name__)
+
+AGENT_ENTRY_KINDS: dict[str, tuple[Channel, Direction]] = {
+    "note": (Channel.NOTE, Direction.INTERNAL),
+    "phone_note": (Channel.PHONE, Direction.INTERNAL),
+    "document": (Channel.DOCUMENT, Direction.INTERNAL),
+}
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    name: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class EntryRequest:
+    """What an agent asks for; ``visibility``/``notify`` ``None`` means "use the preset"."""
+
+    kind: str
+    subject: str = ""
+    body: str = ""
+    visibility: Visibility | None = None
+    notify: bool | None = None
+    confirm: bool = False
+    tags: tuple[str, ...] = ()
+    occurred_at: datetime | None = None
+    files: tuple[UploadedFile, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    entry: Entry
+    decision: publish_policy.Decision
+    tone_hits: tuple[tone.ToneHit, ...]
+
+
+@dataclass(frozen=True)
+class Match:
+    customer: Customer
+    recent: list[Entry]
+
+
+Listener = Callable[[Entry], None]
+
+
+class TimelineService:
+    def __init__(self, store: Store, blobs: BlobStore) -> None:
+        self.store = store
+        self.blobs = blobs
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        """Called (on the loop) for every newly stored entry: indexer wake-up, event streams."""
+        self._listeners.append(listener)
+
+    def _announce(self, entry: Entry) -> None:
+        for listener in self._listeners:
+            try:
+                listener(entry)
+            except Exception:  # a listener's bug must not fail the write
+                log.exception("timeline listener failed")
+
+    # ------------------------------------------------------------------ customers
+    def identities(
+        self, office: Office, pairs: Sequence[tuple[IdentityKind, str]]
+    ) -> list[Identity]:
+        out: list[Identity] = []
+        for kind, raw in pairs:
+            value = normalise_identity(kind, raw, office.region)
+            out.append(Identity(kind=kind, value=value, raw=raw.strip()))
+        return out
+
+    async def create_customer(
+        self,
+        office: Office,
+        name: str,
+        identities: Sequence[tuple[IdentityKind, str]] = (),
+        status: CustomerStatus = CustomerStatus.ACTIVE,
+    ) -> Customer:
+        name = name.strip()
+        if not name:
+            raise InvalidInput("name must not be empty")
+        return await self.store.create_customer(
+            office.id, name, self.identities(office, identities), status)
+
+    async def customer(self, office: Office, customer_id: str) -> Customer:
+        customer = await self.store.get_customer(office.id, customer_id)
+        if customer is None:
+            raise NotFound("no such customer")
+        return customer
+
+    async def add_identity(
+        self, office: Office, customer_id: str, kind: IdentityKind, raw: str
+    ) -> Customer:
+        (ident,) = self.identities(office, [(kind, raw)])
+        customer = await self.store.add_identity(office.id, customer_id, ident)
+        if customer is None:
+            raise NotFound("no such customer")
+        return customer
+
+    async def remove_identity(
+        self, office: Office, customer_id: str, kind: IdentityKind, raw: str
+    ) -> Customer:
+        try:
+            value = normalise_identity(kind, raw, office.region)
+        except InvalidInput:
+            value = raw.strip()
+        customer = await self.store.remove_identity(office.id, customer_id, kind, value)
+        if customer is None:
+            raise NotFound("no such customer or identity")
+        return customer
+
+    # ------------------------------------------------------------------ entries
+    async def append(self, draft: EntryDraft) -> tuple[Entry, bool]:
+        """Store an entry from a connector or service (idempotent on ``source_id``)."""
+        entry, created = await self.store.append(draft)
+        if created:
+            self._announce(entry)
+        return entry, created
+
+    async def record(
+        self, agent: Agent, office: Office, customer_id: str, req: EntryRequest
+    ) -> Recorded:
+        """An agent writes a note, phone note or document: apply the publish policy, run
+        the tone guard, store attachments, append."""
+        if req.kind not in AGENT_ENTRY_KINDS:
+            raise InvalidInput(f"kind must be one of {', '.join(AGENT_ENTRY_KINDS)}")
+        channel, direction = AGENT_ENTRY_KINDS[req.kind]
+        await self.customer(office, customer_id)
+        if req.kind == "document" and not req.files:
+            raise InvalidInput("a document needs at least one file")
+        if not (req.body.strip() or req.subject.strip() or req.files):
+            raise InvalidInput("an entry needs a subject, a body or a file")
+        office_policy = await self.store.get_policy(office.id, None)
+        agent_policy = await self.store.get_policy(office.id, agent.id)
+        try:
+            decision = publish_policy.decide(
+                req.kind, agent_policy, office_policy, req.visibility, req.notify)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from exc
+        hits: tuple[tone.ToneHit, ...] = ()
+        if decision.visibility is Visibility.PUBLISHED:
+            extra = await self.store.get_tone_words(office.id)
+            text = "\n".join([req.subject, req.body, *(f.name for f in req.files)])
+            hits = tuple(tone.check(text, extra))
+            if hits and not req.confirm:
+                raise ToneWarning(
+                    "This entry would be shown to the customer and contains wording that may "
+                    "offend: " + ", ".join(f"“{h.text}”" for h in hits),
+                    {"hits": [{"text": h.text, "pattern": h.pattern} for h in hits],
+                     "hint": tone.shipped_lexicon().hint},
+                )
+        attachments = []
+        for f in req.files:
+            digest = await self.blobs.put(f.data)
+            attachments.append(Attachment(name=f.name, content_type=f.content_type,
+                                          size=len(f.data), sha256=digest))
+        meta = dict(req.meta)
+        meta["author_name"] = agent.name
+        meta["preset"] = {"visibility": decision.visibility_source.value,
+                          "notify": decision.notify_source.value}
+        if hits:
+            meta["tone_confirmed"] = [h.text for h in hits]
+        draft = EntryDraft(
+            office_id=office.id, customer_id=customer_id, channel=channel,
+            direction=direction, kind=req.kind, author=agent.id,
+            visibility=decision.visibility, notify=decision.notify,
+            occurred_at=req.occurred_at or utcnow(), subject=req.subject.strip(),
+            body=req.body, attachments=tuple(attachments), tags=req.tags, meta=meta,
+        )
+        entry, _ = await self.append(draft)
+        return Recorded(entry=entry, decision=decision, tone_hits=hits)
+
+    # ------------------------------------------------------------------ lookup
+    async def lookup(self, office: Office, kind: IdentityKind, raw: str, recent: int = 10
+                     ) -> list[Match]:
+        """Customers with this identity, best first (verified before unverified, then the
+        one with the newest history), each with its newest entries."""
+        try:
+            value = normalise_identity(kind, raw, office.region)
+        except InvalidInput:
+            return []
+        customers = await self.store.find_customers(office.id, kind, value)
+        matches = []
+        for customer in customers:
+            page = await self.store.timeline(office.id, customer.id, TimelineQuery(limit=recent))
+            matches.append(Match(customer=customer, recent=list(page.items)))
+        matches.sort(key=lambda m: (
+            m.customer.status is not CustomerStatus.ACTIVE,
+            -(m.recent[0].seq if m.recent else 0),
+        ))
+        return matches

@@ -1,0 +1,138 @@
+"""SQLite off the event loop: one writer thread (``BEGIN IMMEDIATE``), a pool of readers.
+
+Shared by the store and the embedded search backend. Every call hands a function that runs
+on a thread with its own connection; coroutines never touch ``sqlite3`` directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+Migration = tuple[int, str]
+
+
+class SqliteDb:
+    def __init__(
+        self,
+        path: Path,
+        migrations: Sequence[Migration],
+        *,
+        readers: int = 4,
+        cache_kib: int = 8192,
+        name: str = "sqlite",
+    ) -> None:
+        self.path = path
+        self._migrations = sorted(migrations)
+        self._cache_kib = cache_kib
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"{name}-writer")
+        self._readers = ThreadPoolExecutor(readers, thread_name_prefix=f"{name}-reader")
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._closed = False
+
+    def _connect(self, readonly: bool) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               timeout=30)
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA cache_size=-{self._cache_kib}")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        if readonly:
+            conn.execute("PRAGMA query_only=ON")
+        with self._conns_lock:
+            self._conns.append(conn)
+        return conn
+
+    def _conn(self, readonly: bool) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect(readonly)
+            self._local.conn = conn
+        return conn
+
+    def _run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return fn(self._conn(readonly=True))
+
+    def _run_write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn(readonly=False)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._readers, self._run_read, fn)
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, self._run_write, fn)
+
+    async def write_raw(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run on the writer thread without a transaction (VACUUM, checkpoints)."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._writer, lambda: fn(self._conn(readonly=False))
+        )
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.get_running_loop().run_in_executor(self._writer, self._migrate)
+
+    def _migrate(self) -> None:
+        conn = self._conn(readonly=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        for version, script in self._migrations:
+            if version <= current:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _split(script):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={int(version)}")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._shutdown)
+
+    def _shutdown(self) -> None:
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        with self._conns_lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
+
+
+def _split(script: str) -> list[str]:
+    """Split a migration script on ``;`` at line ends (our scripts hold no triggers)."""
+    parts: list[str] = []
+    buf: list[str] = []
+    for line in script.splitlines():
+        buf.append(line)
+        if line.rstrip().endswith(";") and sqlite3.complete_statement("\n".join(buf)):
+            parts.append("\n".join(buf))
+            buf = []
+    rest = "\n".join(buf).strip()
+    if rest:
+        parts.append(rest)
+    return [p for p in parts if p.strip()]

@@ -1,0 +1,415 @@
+"""The embedded store: one SQLite file in WAL mode, never blocking the event loop."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from timeline.ids import SEQ_SLOTS, new_ulid, seq_base
+from timeline.models import (
+    Agent,
+    Attachment,
+    Customer,
+    CustomerStatus,
+    Entry,
+    EntryDraft,
+    Identity,
+    IdentityKind,
+    Office,
+    Page,
+    Role,
+    Visibility,
+    utcnow,
+)
+from timeline.policy import KindPreset, PolicyMap
+from timeline.sqlite_db import SqliteDb
+from timeline.sqlite_schema import MIGRATIONS
+from timeline.store import CustomerListQuery, IndexTask, TimelineQuery
+from timeline.text import fold
+
+_ENTRY_COLS = (
+    "seq, id, office_id, customer_id, channel, direction, kind, author, visibility, notify, "
+    "occurred_at, recorded_at, subject, body, html, attachments, tags, source_id, meta"
+)
+_INSERT_ENTRY = (
+    f"INSERT INTO entries ({_ENTRY_COLS}) VALUES "
+    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+    "ON CONFLICT (office_id, channel, source_id) WHERE source_id IS NOT NULL DO NOTHING"
+)
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _dt(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def entry_from_row(row: Sequence[Any]) -> Entry:
+    return Entry.model_validate({
+        "seq": row[0], "id": row[1], "office_id": row[2], "customer_id": row[3],
+        "channel": row[4], "direction": row[5], "kind": row[6], "author": row[7],
+        "visibility": row[8], "notify": bool(row[9]), "occurred_at": _dt(row[10]),
+        "recorded_at": _dt(row[11]), "subject": row[12], "body": row[13], "html": row[14],
+        "attachments": [Attachment(**a) for a in json.loads(row[15])],
+        "tags": json.loads(row[16]), "source_id": row[17], "meta": json.loads(row[18]),
+    })
+
+
+class SqliteStore:
+    """``timeline.store.Store`` on SQLite."""
+
+    def __init__(self, path: Path, *, readers: int = 4) -> None:
+        self.db = SqliteDb(path, MIGRATIONS, readers=readers, name="store")
+
+    async def open(self) -> None:
+        await self.db.open()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    # ------------------------------------------------------------------ offices, agents
+    async def create_office(self, name: str, region: str) -> Office:
+        office = Office(id=new_ulid(), name=name, region=region.upper(), created_at=utcnow())
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO offices VALUES (?,?,?,?)",
+                         (office.id, office.name, office.region, _iso(office.created_at)))
+        await self.db.write(run)
+        return office
+
+    async def get_office(self, office_id: str) -> Office | None:
+        row = await self.db.read(lambda c: c.execute(
+            "SELECT id, name, region, created_at FROM offices WHERE id=?", (office_id,)
+        ).fetchone())
+        return None if row is None else _office(row)
+
+    async def list_offices(self) -> list[Office]:
+        rows = await self.db.read(lambda c: c.execute(
+            "SELECT id, name, region, created_at FROM offices ORDER BY id").fetchall())
+        return [_office(r) for r in rows]
+
+    async def create_agent(self, office_id: str, name: str, role: Role, token_hash: str) -> Agent:
+        agent = Agent(id=new_ulid(), office_id=office_id, name=name, role=role,
+                      created_at=utcnow())
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO agents VALUES (?,?,?,?,?)", (
+                agent.id, office_id, name, role.value, _iso(agent.created_at)))
+            conn.execute("INSERT INTO agent_tokens VALUES (?,?,?)",
+                         (token_hash, agent.id, _iso(agent.created_at)))
+        await self.db.write(run)
+        return agent
+
+    async def agent_for_token(self, token_hash: str) -> Agent | None:
+        row = await self.db.read(lambda c: c.execute(
+            "SELECT a.id, a.office_id, a.name, a.role, a.created_at FROM agent_tokens t "
+            "JOIN agents a ON a.id = t.agent_id WHERE t.token_hash=?", (token_hash,)
+        ).fetchone())
+        if row is None:
+            return None
+        return Agent(id=row[0], office_id=row[1], name=row[2], role=Role(row[3]),
+                     created_at=_dt(row[4]))
+
+    # ------------------------------------------------------------------ customers
+    async def create_customer(
+        self,
+        office_id: str,
+        name: str,
+        identities: Sequence[Identity],
+        status: CustomerStatus = CustomerStatus.ACTIVE,
+    ) -> Customer:
+        now = utcnow()
+        customer = Customer(id=new_ulid(), office_id=office_id, name=name, status=status,
+                            identities=tuple(identities), created_at=now, updated_at=now)
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO customers VALUES (?,?,?,?,?,?,?)", (
+                customer.id, office_id, name, fold(name), status.value, _iso(now), _iso(now)))
+            for ident in customer.identities:
+                _insert_identity(conn, office_id, customer.id, ident)
+        await self.db.write(run)
+        return customer
+
+    async def get_customer(self, office_id: str, customer_id: str) -> Customer | None:
+        return await self.db.read(lambda c: _load_customer(c, office_id, customer_id))
+
+    async def update_customer(
+        self, office_id: str, customer_id: str, *, name: str | None = None,
+        status: CustomerStatus | None = None,
+    ) -> Customer | None:
+        def run(conn: sqlite3.Connection) -> Customer | None:
+            if _load_customer(conn, office_id, customer_id) is None:
+                return None
+            now = _iso(utcnow())
+            if name is not None:
+                conn.execute("UPDATE customers SET name=?, name_fold=?, updated_at=? "
+                             "WHERE id=?", (name, fold(name), now, customer_id))
+            if status is not None:
+                conn.execute("UPDATE customers SET status=?, updated_at=? WHERE id=?",
+                             (status.value, now, customer_id))
+            return _load_customer(conn, office_id, customer_id)
+        return await self.db.write(run)
+
+    async def list_customers(self, office_id: str, query: CustomerListQuery) -> Page:
+        def run(conn: sqlite3.Connection) -> Page:
+            sql = "SELECT id FROM customers WHERE office_id=?"
+            args: list[Any] = [office_id]
+            if query.after_id:
+                sql += " AND id > ?"
+                args.append(query.after_id)
+            if query.status:
+                sql += " AND status = ?"
+                args.append(query.status.value)
+            if query.name:
+                words = fold(query.name).split()
+                for word in words:
+                    sql += " AND (name_fold LIKE ? ESCAPE '\\' OR name_fold LIKE ? ESCAPE '\\')"
+                    pattern = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                    args += [pattern + "%", "% " + pattern + "%"]
+            sql += " ORDER BY id LIMIT ?"
+            args.append(query.limit + 1)
+            ids = [r[0] for r in conn.execute(sql, args)]
+            items = [_load_customer(conn, office_id, cid) for cid in ids[: query.limit]]
+            nxt = ids[query.limit - 1] if len(ids) > query.limit else None
+            return Page(items=[c for c in items if c is not None], next_cursor=nxt)
+        return await self.db.read(run)
+
+    async def add_identity(
+        self, office_id: str, customer_id: str, identity: Identity
+    ) -> Customer | None:
+        def run(conn: sqlite3.Connection) -> Customer | None:
+            if _load_customer(conn, office_id, customer_id) is None:
+                return None
+            _insert_identity(conn, office_id, customer_id, identity)
+            conn.execute("UPDATE customers SET updated_at=? WHERE id=?",
+                         (_iso(utcnow()), customer_id))
+            return _load_customer(conn, office_id, customer_id)
+        return await self.db.write(run)
+
+    async def remove_identity(
+        self, office_id: str, customer_id: str, kind: IdentityKind, value: str
+    ) -> Customer | None:
+        def run(conn: sqlite3.Connection) -> Customer | None:
+            if _load_customer(conn, office_id, customer_id) is None:
+                return None
+            cur = conn.execute("DELETE FROM identities WHERE office_id=? AND customer_id=? "
+                               "AND kind=? AND value=?",
+                               (office_id, customer_id, kind.value, value))
+            if cur.rowcount == 0:
+                return None
+            conn.execute("UPDATE customers SET updated_at=? WHERE id=?",
+                         (_iso(utcnow()), customer_id))
+            return _load_customer(conn, office_id, customer_id)
+        return await self.db.write(run)
+
+    async def find_customers(
+        self, office_id: str, kind: IdentityKind, value: str
+    ) -> list[Customer]:
+        def run(conn: sqlite3.Connection) -> list[Customer]:
+            ids = [r[0] for r in conn.execute(
+                "SELECT DISTINCT customer_id FROM identities WHERE office_id=? AND kind=? "
+                "AND value=?", (office_id, kind.value, value))]
+            found = [_load_customer(conn, office_id, cid) for cid in ids]
+            return [c for c in found if c is not None]
+        return await self.db.read(run)
+
+    # ------------------------------------------------------------------ entries
+    async def append(self, draft: EntryDraft) -> tuple[Entry, bool]:
+        return (await self.append_many([draft]))[0]
+
+    async def append_many(self, drafts: Sequence[EntryDraft]) -> list[tuple[Entry, bool]]:
+        return await self.db.write(lambda conn: _append_all(conn, drafts))
+
+    async def get_entry(self, office_id: str, entry_id: str) -> Entry | None:
+        row = await self.db.read(lambda c: c.execute(
+            f"SELECT {_ENTRY_COLS} FROM entries WHERE id=? AND office_id=?",
+            (entry_id, office_id)).fetchone())
+        return None if row is None else entry_from_row(row)
+
+    async def entries_by_seq(self, office_id: str, seqs: Sequence[int]) -> list[Entry]:
+        if not seqs:
+            return []
+        marks = ",".join("?" * len(seqs))
+        rows = await self.db.read(lambda c: c.execute(
+            f"SELECT {_ENTRY_COLS} FROM entries WHERE office_id=? AND seq IN ({marks})",
+            (office_id, *seqs)).fetchall())
+        by_seq = {r[0]: entry_from_row(r) for r in rows}
+        return [by_seq[s] for s in seqs if s in by_seq]
+
+    async def timeline(self, office_id: str, customer_id: str, query: TimelineQuery) -> Page:
+        sql = f"SELECT {_ENTRY_COLS} FROM entries WHERE customer_id=? AND office_id=?"
+        args: list[Any] = [customer_id, office_id]
+        if query.channels:
+            sql += f" AND channel IN ({','.join('?' * len(query.channels))})"
+            args += [c.value for c in query.channels]
+        if query.kinds:
+            sql += f" AND kind IN ({','.join('?' * len(query.kinds))})"
+            args += list(query.kinds)
+        if query.visibility:
+            sql += " AND visibility=?"
+            args.append(query.visibility.value)
+        upper = query.before_seq
+        if query.until is not None:
+            until = seq_base(query.until) + SEQ_SLOTS
+            upper = until if upper is None else min(upper, until)
+        if upper is not None:
+            sql += " AND seq < ?"
+            args.append(upper)
+        if query.since is not None:
+            sql += " AND seq >= ?"
+            args.append(seq_base(query.since))
+        sql += " ORDER BY seq DESC LIMIT ?"
+        args.append(query.limit + 1)
+        rows = await self.db.read(lambda c: c.execute(sql, args).fetchall())
+        items = [entry_from_row(r) for r in rows[: query.limit]]
+        nxt = str(items[-1].seq) if len(rows) > query.limit else None
+        return Page(items=items, next_cursor=nxt)
+
+    async def scan_entries(self, after_seq: int, limit: int) -> list[Entry]:
+        rows = await self.db.read(lambda c: c.execute(
+            f"SELECT {_ENTRY_COLS} FROM entries WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, limit)).fetchall())
+        return [entry_from_row(r) for r in rows]
+
+    # ------------------------------------------------------------------ policy, tone
+    async def get_policy(self, office_id: str, agent_id: str | None) -> PolicyMap:
+        rows = await self.db.read(lambda c: c.execute(
+            "SELECT kind, visibility, notify FROM policies WHERE office_id=? AND agent_id=?",
+            (office_id, agent_id or "")).fetchall())
+        return {kind: KindPreset(visibility=Visibility(vis) if vis else None,
+                                 notify=None if ntf is None else bool(ntf))
+                for kind, vis, ntf in rows}
+
+    async def set_policy(self, office_id: str, agent_id: str | None, policy: PolicyMap) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            for kind, p in policy.items():
+                if p.visibility is None and p.notify is None:
+                    conn.execute("DELETE FROM policies WHERE office_id=? AND agent_id=? "
+                                 "AND kind=?", (office_id, agent_id or "", kind))
+                    continue
+                conn.execute(
+                    "INSERT INTO policies VALUES (?,?,?,?,?) ON CONFLICT (office_id, agent_id,"
+                    " kind) DO UPDATE SET visibility=excluded.visibility, notify=excluded.notify",
+                    (office_id, agent_id or "", kind,
+                     p.visibility.value if p.visibility else None,
+                     None if p.notify is None else int(p.notify)))
+        await self.db.write(run)
+
+    async def get_tone_words(self, office_id: str) -> tuple[str, ...]:
+        rows = await self.db.read(lambda c: c.execute(
+            "SELECT word FROM tone_words WHERE office_id=? ORDER BY word",
+            (office_id,)).fetchall())
+        return tuple(r[0] for r in rows)
+
+    async def set_tone_words(self, office_id: str, words: Sequence[str]) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM tone_words WHERE office_id=?", (office_id,))
+            conn.executemany("INSERT OR IGNORE INTO tone_words VALUES (?,?)",
+                             [(office_id, w) for w in words])
+        await self.db.write(run)
+
+    # ------------------------------------------------------------------ index outbox
+    async def pending_index_tasks(self, limit: int) -> list[IndexTask]:
+        def run(conn: sqlite3.Connection) -> list[IndexTask]:
+            rows = conn.execute(
+                f"SELECT o.id, o.seq, {', '.join('e.' + c.strip() for c in _ENTRY_COLS.split(','))}"
+                " FROM index_outbox o LEFT JOIN entries e ON e.seq = o.seq ORDER BY o.id LIMIT ?",
+                (limit,)).fetchall()
+            return [IndexTask(outbox_id=r[0], seq=r[1],
+                              entry=None if r[2] is None else entry_from_row(r[2:]))
+                    for r in rows]
+        return await self.db.read(run)
+
+    async def ack_index_tasks(self, outbox_ids: Sequence[int]) -> None:
+        if not outbox_ids:
+            return
+        ids = list(outbox_ids)
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.executemany("DELETE FROM index_outbox WHERE id=?", [(i,) for i in ids])
+        await self.db.write(run)
+
+
+# ---------------------------------------------------------------------- row helpers
+def _office(row: Sequence[Any]) -> Office:
+    return Office(id=row[0], name=row[1], region=row[2], created_at=_dt(row[3]))
+
+
+def _insert_identity(
+    conn: sqlite3.Connection, office_id: str, customer_id: str, ident: Identity
+) -> None:
+    conn.execute(
+        "INSERT INTO identities (office_id, customer_id, kind, value, raw, undeliverable) "
+        "VALUES (?,?,?,?,?,?) ON CONFLICT (customer_id, kind, value) DO NOTHING",
+        (office_id, customer_id, ident.kind.value, ident.value, ident.raw,
+         int(ident.undeliverable)))
+
+
+def _load_customer(conn: sqlite3.Connection, office_id: str, customer_id: str) -> Customer | None:
+    row = conn.execute(
+        "SELECT id, office_id, name, status, created_at, updated_at FROM customers "
+        "WHERE id=? AND office_id=?", (customer_id, office_id)).fetchone()
+    if row is None:
+        return None
+    idents = tuple(
+        Identity(kind=IdentityKind(k), value=v, raw=raw, undeliverable=bool(u))
+        for k, v, raw, u in conn.execute(
+            "SELECT kind, value, raw, undeliverable FROM identities WHERE customer_id=? "
+            "ORDER BY id", (customer_id,)))
+    return Customer(id=row[0], office_id=row[1], name=row[2], status=CustomerStatus(row[3]),
+                    identities=idents, created_at=_dt(row[4]), updated_at=_dt(row[5]))
+
+
+def _append_all(
+    conn: sqlite3.Connection, drafts: Sequence[EntryDraft]
+) -> list[tuple[Entry, bool]]:
+    now = utcnow()
+    now_iso = _iso(now)
+    out: list[tuple[Entry, bool]] = []
+    next_seq: dict[int, int] = {}
+    index_rows: list[tuple[int]] = []
+    notify_rows: list[tuple[str, str, str]] = []
+    for draft in drafts:
+        base = seq_base(draft.occurred_at)
+        seq = next_seq.get(base)
+        if seq is None:
+            top = conn.execute("SELECT max(seq) FROM entries WHERE seq >= ? AND seq < ?",
+                               (base, base + SEQ_SLOTS)).fetchone()[0]
+            seq = base if top is None else top + 1
+        entry_id = new_ulid()
+        cur = conn.execute(_INSERT_ENTRY, (
+            seq, entry_id, draft.office_id, draft.customer_id, draft.channel.value,
+            draft.direction.value, draft.kind, draft.author, draft.visibility.value,
+            int(draft.notify), _iso(draft.occurred_at), now_iso, draft.subject, draft.body,
+            draft.html, json.dumps([a.model_dump() for a in draft.attachments]),
+            json.dumps(list(draft.tags)), draft.source_id, json.dumps(draft.meta),
+        ))
+        if cur.rowcount == 0:
+            row = conn.execute(
+                f"SELECT {_ENTRY_COLS} FROM entries WHERE office_id=? AND channel=? "
+                "AND source_id=?", (draft.office_id, draft.channel.value, draft.source_id)
+            ).fetchone()
+            out.append((entry_from_row(row), False))
+            continue
+        next_seq[base] = seq + 1
+        index_rows.append((seq,))
+        if draft.visibility is Visibility.PUBLISHED and draft.notify:
+            notify_rows.append((draft.office_id, entry_id, now_iso))
+        entry = Entry.model_construct(
+            **dict(draft), id=entry_id, seq=seq, recorded_at=now)
+        out.append((entry, True))
+    conn.executemany("INSERT INTO index_outbox (seq) VALUES (?)", index_rows)
+    if notify_rows:
+        conn.executemany("INSERT INTO notify_outbox (office_id, entry_id, created_at) "
+                         "VALUES (?,?,?)", notify_rows)
+    return out
+
+
+__all__ = ["SqliteStore", "entry_from_row"]
+

@@ -1,0 +1,96 @@
+"""Tone guard: find derogatory wording about people before an entry is published.
+
+The lexicon is data (``data/tone_lexicon.json`` plus each office's own words). A pattern is
+one or more words; ``*`` at a word's start or end matches any prefix or suffix. Matching
+runs on folded words, so umlaut spellings and case do not matter.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from timeline.text import WORD, fold_tokens, fold_word
+
+
+@dataclass(frozen=True)
+class ToneHit:
+    pattern: str
+    text: str
+    """The words as written in the entry."""
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    patterns: tuple[str, ...]
+    hint: str
+
+
+@lru_cache(maxsize=1)
+def shipped_lexicon() -> Lexicon:
+    raw = json.loads(
+        resources.files("timeline").joinpath("data/tone_lexicon.json").read_text("utf-8")
+    )
+    return Lexicon(patterns=tuple(raw["de"]) + tuple(raw["en"]), hint=str(raw["hint"]))
+
+
+def _word_regex(word: str) -> str:
+    core = re.escape(fold_word(word.strip("*")))
+    pre = "[a-z0-9]*" if word.startswith("*") else ""
+    post = "[a-z0-9]*" if word.endswith("*") else ""
+    return pre + core + post
+
+
+@lru_cache(maxsize=256)
+def _compile(patterns: tuple[str, ...]) -> list[tuple[str, re.Pattern[str], int]]:
+    out = []
+    for pattern in patterns:
+        words = [w for w in re.split(r"[\s\-]+", pattern.strip()) if w]
+        if not words:
+            continue
+        regex = r"\b" + " ".join(_word_regex(w) for w in words) + r"\b"
+        out.append((pattern, re.compile(regex), len(words)))
+    return out
+
+
+def check(text: str, extra_patterns: tuple[str, ...] = ()) -> list[ToneHit]:
+    """Every lexicon hit in ``text``, in order of appearance, each once."""
+    lexicon = shipped_lexicon()
+    folded_tokens = fold_tokens(text)
+    if not folded_tokens:
+        return []
+    folded = " ".join(folded_tokens)
+    originals = WORD.findall(text)
+    # Map character offsets in ``folded`` back to token positions.
+    starts = []
+    pos = 0
+    for token in folded_tokens:
+        starts.append(pos)
+        pos += len(token) + 1
+    hits: dict[str, ToneHit] = {}
+    found: list[tuple[int, ToneHit]] = []
+    for pattern, regex, nwords in _compile(lexicon.patterns + extra_patterns):
+        for m in regex.finditer(folded):
+            index = _token_index(starts, m.start())
+            words = originals[index:index + nwords] if len(originals) == len(folded_tokens) \
+                else folded_tokens[index:index + nwords]
+            shown = " ".join(words)
+            if shown.casefold() not in hits:
+                hit = ToneHit(pattern=pattern, text=shown)
+                hits[shown.casefold()] = hit
+                found.append((m.start(), hit))
+    return [hit for _, hit in sorted(found, key=lambda pair: pair[0])]
+
+
+def _token_index(starts: list[int], offset: int) -> int:
+    lo, hi = 0, len(starts) - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if starts[mid] <= offset:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
