@@ -28,7 +28,7 @@ def normalise_phone(value: str, region: str) -> str:
         number = phonenumbers.parse(cleaned, region.upper())
     except phonenumbers.NumberParseException as exc:
         raise InvalidInput(f"not a phone number: {value!r}") from exc
-    if not phonenumbers.is_possible_number(number):
+    if not phonenumbers.is_possible_number(number) or len(str(number.national_number)) < 5:
         raise InvalidInput(f"not a possible phone number: {value!r}")
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 

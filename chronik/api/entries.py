@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, unquote
+
 from aiohttp import BodyPartReader, web
 from pydantic import ValidationError
 
@@ -46,7 +48,7 @@ async def _read_multipart(request: web.Request, limit: int) -> tuple[EntryIn, li
                                    {"limit_bytes": limit})
                 chunks.append(chunk)
             files.append(UploadedFile(
-                name=part.filename,
+                name=unquote(part.filename),  # clients percent-encode (", CR, LF, …)
                 content_type=part.headers.get("Content-Type", "application/octet-stream"),
                 data=b"".join(chunks)))
             continue
@@ -160,7 +162,6 @@ async def get_attachment(request: web.Request, state: AppState, caller: Caller
 
 
 def _rfc5987(name: str) -> str:
-    from urllib.parse import quote
     return quote(name, safe="")
 
 

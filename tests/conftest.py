@@ -1,0 +1,102 @@
+"""Shared fixtures: a real server on a loopback port with a fresh data dir per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientResponse, ClientSession
+from aiohttp.test_utils import TestServer
+
+from chronik.api.base import hash_token, new_token
+from chronik.app import create_app
+from chronik.settings import Settings
+from chronik.state import STATE, AppState
+from timeline.models import Office, Role
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", http_port=0, max_upload_bytes=64 * 1024)
+
+
+@dataclass
+class Api:
+    """An HTTP client for one agent against the real running server."""
+
+    session: ClientSession
+    base: str
+    token: str | None
+
+    def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        headers.update(extra or {})
+        return headers
+
+    async def call(self, method: str, path: str, *, headers: dict[str, str] | None = None,
+                   **kw: Any) -> tuple[int, Any]:
+        async with self.session.request(method, self.base + path,
+                                        headers=self._headers(headers), **kw) as resp:
+            return resp.status, await _body(resp)
+
+    async def get(self, path: str, **kw: Any) -> tuple[int, Any]:
+        return await self.call("GET", path, **kw)
+
+    async def post(self, path: str, **kw: Any) -> tuple[int, Any]:
+        return await self.call("POST", path, **kw)
+
+    async def put(self, path: str, **kw: Any) -> tuple[int, Any]:
+        return await self.call("PUT", path, **kw)
+
+    def as_(self, token: str | None) -> Api:
+        return Api(self.session, self.base, token)
+
+
+async def _body(resp: ClientResponse) -> Any:
+    if resp.content_type == "application/json":
+        return await resp.json()
+    return await resp.read()
+
+
+@dataclass
+class Hub:
+    """A running Chronik with one office, an admin and an agent."""
+
+    server: TestServer
+    state: AppState
+    office: Office
+    admin: Api
+    agent: Api
+    anon: Api
+
+    async def new_office(self, name: str = "Other office", region: str = "DE") -> tuple[
+            Office, Api]:
+        office = await self.state.store.create_office(name, region)
+        token = new_token()
+        await self.state.store.create_agent(office.id, "Other admin", Role.ADMIN,
+                                            hash_token(token))
+        return office, self.admin.as_(token)
+
+    async def indexed(self) -> None:
+        await self.state.indexer.drain()
+
+
+@pytest.fixture
+async def hub(settings: Settings) -> AsyncIterator[Hub]:
+    app = create_app(settings)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    state = app[STATE]
+    office = await state.store.create_office("Büro Test", "DE")
+    admin_token, agent_token = new_token(), new_token()
+    await state.store.create_agent(office.id, "Anna Admin", Role.ADMIN, hash_token(admin_token))
+    await state.store.create_agent(office.id, "Tom Agent", Role.AGENT, hash_token(agent_token))
+    async with ClientSession() as session:
+        base = str(server.make_url("/api/v1"))
+        yield Hub(server=server, state=state, office=office,
+                  admin=Api(session, base, admin_token), agent=Api(session, base, agent_token),
+                  anon=Api(session, base, None))
+    await server.close()

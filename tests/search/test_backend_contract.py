@@ -1,0 +1,217 @@
+"""The search-backend contract: FTS5 always; Elasticsearch when a server URL is configured
+(``CHRONIK_TEST_ELASTICSEARCH_URL``), otherwise reported as skipped."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from search.backend import SearchBackend
+from search.fts import FtsBackend
+from search.query import QueryError, SearchFilters, SearchRequest, parse
+from timeline.ids import seq_base
+from timeline.models import Channel, Direction, Entry, Visibility
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+ES_URL = os.environ.get("CHRONIK_TEST_ELASTICSEARCH_URL")
+
+
+@pytest.fixture(params=["fts5", "elasticsearch"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SearchBackend]:
+    impl: SearchBackend
+    if request.param == "fts5":
+        impl = FtsBackend(tmp_path / "search.sqlite3")
+    else:
+        if not ES_URL:
+            pytest.skip("Elasticsearch contract: set CHRONIK_TEST_ELASTICSEARCH_URL to run")
+        from search.elastic import ElasticBackend
+
+        impl = ElasticBackend(ES_URL, f"chronik-test-{uuid.uuid4().hex[:8]}", refresh=True)
+    await impl.open()
+    yield impl
+    if request.param == "elasticsearch":
+        await impl.drop()  # type: ignore[attr-defined]
+    await impl.close()
+
+
+_n = 0
+
+
+def entry(body: str, *, office: str = "OFFICEA", customer: str = "CUST1",
+          channel: Channel = Channel.EMAIL, kind: str = "email", minutes: int = 0,
+          visibility: Visibility = Visibility.PUBLISHED, subject: str = "") -> Entry:
+    global _n
+    _n += 1
+    when = T0 + timedelta(minutes=minutes)
+    return Entry(id=f"E{_n:06d}", seq=seq_base(when) + _n % 1000, office_id=office,
+                 customer_id=customer, channel=channel, direction=Direction.INBOUND, kind=kind,
+                 visibility=visibility, occurred_at=when, recorded_at=when, subject=subject,
+                 body=body)
+
+
+async def hits(backend: SearchBackend, q: str, *, order: str = "newest", limit: int = 50,
+               **filters: object) -> list[int]:
+    f = SearchFilters(office_id=str(filters.pop("office", "OFFICEA")), **filters)  # type: ignore[arg-type]
+    page = await backend.search(SearchRequest(query=parse(q), filters=f, order=order,
+                                              limit=limit))
+    return [h.seq for h in page.hits]
+
+
+def seqs(entries: Sequence[Entry]) -> list[int]:
+    return [e.seq for e in entries]
+
+
+async def test_words_phrases_prefix_exclusion_or(backend: SearchBackend) -> None:
+    a = entry("Ich möchte meine Hausratversicherung kündigen", minutes=1)
+    b = entry("Die Kündigung ist eingegangen, vielen Dank", minutes=2)
+    c = entry("Vielen Dank für die schnelle Hilfe", minutes=3)
+    await backend.index([a, b, c])
+    assert await hits(backend, "kündigung") == [b.seq]
+    assert await hits(backend, "kündig*") == [b.seq, a.seq]
+    assert await hits(backend, '"vielen dank"') == [c.seq, b.seq]
+    assert await hits(backend, '"dank vielen"') == []
+    assert await hits(backend, "vielen -kündigung") == [c.seq]
+    assert await hits(backend, "hilfe OR hausratversicherung") == [c.seq, a.seq]
+    assert await hits(backend, "dank hilfe") == [c.seq]
+
+
+@pytest.mark.parametrize("query", ["kundigung", "Kuendigung", "KÜNDIGUNG"])
+async def test_german_folding(backend: SearchBackend, query: str) -> None:
+    e = entry("Ihre Kündigung")
+    await backend.index([e])
+    assert await hits(backend, query) == [e.seq]
+
+
+@pytest.mark.parametrize("written,query", [("Müller", "Muller"), ("Mueller", "Müller"),
+                                           ("Muller", "Mueller"), ("Straße", "strasse"),
+                                           ("Strasse", "Straße")])
+async def test_names_and_sharp_s(backend: SearchBackend, written: str, query: str) -> None:
+    e = entry(f"Herr {written} ruft an")
+    await backend.index([e])
+    assert await hits(backend, query) == [e.seq]
+
+
+async def test_subject_and_attachment_names_are_searchable(backend: SearchBackend) -> None:
+    e = entry("siehe Anhang", subject="Rechnung März")
+    await backend.index([e])
+    assert await hits(backend, "marz") == [e.seq]
+
+
+async def test_office_scope_is_absolute(backend: SearchBackend) -> None:
+    mine = entry("Vertrag verlängert", office="OFFICEA")
+    theirs = entry("Vertrag verlängert", office="OFFICEB")
+    await backend.index([mine, theirs])
+    assert await hits(backend, "vertrag", office="OFFICEA") == [mine.seq]
+    assert await hits(backend, "vertrag", office="OFFICEB") == [theirs.seq]
+    assert await hits(backend, "vertrag", office="OFFICEC") == []
+
+
+async def test_filters(backend: SearchBackend) -> None:
+    e1 = entry("Angebot", customer="C1", channel=Channel.EMAIL, kind="email", minutes=1)
+    e2 = entry("Angebot", customer="C2", channel=Channel.PHONE, kind="phone_note", minutes=2,
+               visibility=Visibility.INTERNAL)
+    e3 = entry("Angebot", customer="C1", channel=Channel.NOTE, kind="note", minutes=60 * 48)
+    await backend.index([e1, e2, e3])
+    assert await hits(backend, "angebot", customer_id="C1") == [e3.seq, e1.seq]
+    assert await hits(backend, "angebot", channels=(Channel.PHONE, Channel.NOTE)) == [
+        e3.seq, e2.seq]
+    assert await hits(backend, "angebot", kinds=("phone_note",)) == [e2.seq]
+    assert await hits(backend, "angebot", visibility=Visibility.INTERNAL) == [e2.seq]
+    assert await hits(backend, "angebot", since=T0 + timedelta(hours=1)) == [e3.seq]
+    assert await hits(backend, "angebot", until=T0 + timedelta(hours=1)) == [e2.seq, e1.seq]
+
+
+async def test_newest_first_cursor_pages_have_no_gaps(backend: SearchBackend) -> None:
+    entries = [entry(f"Termin Nummer {i}", minutes=i) for i in range(23)]
+    await backend.index(entries)
+    f = SearchFilters(office_id="OFFICEA")
+    got: list[int] = []
+    cursor = None
+    while True:
+        page = await backend.search(SearchRequest(query=parse("termin"), filters=f, limit=10,
+                                                  cursor=cursor))
+        got += [h.seq for h in page.hits]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert got == sorted(seqs(entries), reverse=True)
+
+
+async def test_relevance_order_and_pages(backend: SearchBackend) -> None:
+    weak = [entry(f"Schaden gemeldet, Akte {i} mit viel anderem Text dazu", minutes=i)
+            for i in range(12)]
+    strong = entry("Schaden Schaden Schaden", minutes=-5)
+    await backend.index([*weak, strong])
+    ranked = await hits(backend, "schaden", order="relevance", limit=100)
+    assert ranked[0] == strong.seq and sorted(ranked) == sorted(seqs([*weak, strong]))
+    f = SearchFilters(office_id="OFFICEA")
+    got, cursor = [], None
+    while True:
+        page = await backend.search(SearchRequest(query=parse("schaden"), filters=f,
+                                                  order="relevance", limit=5, cursor=cursor))
+        got += [h.seq for h in page.hits]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert got == ranked
+
+
+async def test_reindexing_replaces_and_delete_removes(backend: SearchBackend) -> None:
+    e = entry("alter Text")
+    await backend.index([e])
+    await backend.index([e.model_copy(update={"body": "neuer Text"})])
+    assert await hits(backend, "alter") == []
+    assert await hits(backend, "neuer") == [e.seq]
+    await backend.delete([e.seq])
+    assert await hits(backend, "neuer") == []
+
+
+async def test_rebuild_swaps_in_exactly_the_source(backend: SearchBackend) -> None:
+    stale = entry("veraltet")
+    await backend.index([stale])
+    keep = [entry(f"Police {i}", minutes=i) for i in range(5)]
+
+    class Batches:
+        def __init__(self) -> None:
+            self.items = [keep[:3], keep[3:]]
+
+        def __aiter__(self) -> Batches:
+            return self
+
+        async def __anext__(self) -> list[Entry]:
+            if not self.items:
+                raise StopAsyncIteration
+            return self.items.pop(0)
+
+    assert await backend.rebuild(Batches()) == 5
+    assert await hits(backend, "veraltet") == []
+    assert sorted(await hits(backend, "police")) == sorted(seqs(keep))
+
+
+@pytest.mark.parametrize("query", [
+    'NEAR(a b)', "a AND", "body:x", "{scope}:ooffice", "^start", "x'); DROP TABLE entries;--",
+    "a + b", "(unclosed", "col:val*", '"" ""', "OR OR", "* *", "-", "a NOT b", "ü*",
+])
+async def test_hostile_queries_never_leak_syntax(backend: SearchBackend, query: str) -> None:
+    await backend.index([entry("harmlos")])
+    try:
+        await hits(backend, query)
+    except QueryError:
+        pass
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[
+    HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=60))
+async def test_any_text_is_a_result_or_a_query_error(backend: SearchBackend, text: str) -> None:
+    try:
+        await hits(backend, text)
+    except QueryError:
+        pass
