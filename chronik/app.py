@@ -19,6 +19,8 @@ from chronik.api.base import (
     domain_status,
     error_response,
 )
+from chronik.components import Supervisor
+from chronik.registry import build_components
 from chronik.settings import Settings
 from chronik.state import STATE, AppState
 from search.backend import SearchBackend
@@ -27,6 +29,8 @@ from search.indexer import Indexer
 from search.service import SearchService
 from timeline.blobs import BlobStore
 from timeline.errors import DomainError
+from timeline.events import EventBus
+from timeline.ingest import IngestService
 from timeline.service import TimelineService
 from timeline.sqlite_store import SqliteStore
 
@@ -97,11 +101,13 @@ async def open_state(settings: Settings) -> AppState:
         await store.close()
         raise
     blobs = BlobStore(settings.blob_dir)
-    timeline = TimelineService(store, blobs)
+    events = EventBus()
+    timeline = TimelineService(store, blobs, events)
     indexer = Indexer(store, backend)
     timeline.subscribe(indexer.wake)
     return AppState(settings=settings, store=store, blobs=blobs, timeline=timeline,
-                    backend=backend, search=SearchService(store, backend), indexer=indexer)
+                    backend=backend, search=SearchService(store, backend), indexer=indexer,
+                    ingest=IngestService(timeline, settings.unknown_sender), events=events)
 
 
 async def close_state(state: AppState) -> None:
@@ -113,9 +119,12 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     state = await open_state(app[SETTINGS])
     app[STATE] = state
     indexer = asyncio.create_task(state.indexer.run(), name="chronik-indexer")
+    state.supervisor = Supervisor(build_components(state))
+    state.supervisor.start()
     try:
         yield
     finally:
+        await state.supervisor.stop()
         indexer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await indexer

@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from timeline.ingest import UnknownSenderPolicy
+
 CONFIG_ENV = "CHRONIK_CONFIG"
 
 
@@ -66,6 +68,10 @@ class Settings(_ChronikSettings):
         "INFO", description="Log level of the server process.")
     sqlite_readers: int = Field(4, ge=1, le=64,
                                 description="Reader threads per SQLite database.")
+    unknown_sender: UnknownSenderPolicy = Field(
+        UnknownSenderPolicy.CREATE,
+        description="Unknown inbound sender: 'create' an unverified customer, or keep the "
+                    "message 'unassigned' in the quarantine until an agent assigns it.")
 
     @property
     def base_url(self) -> str:

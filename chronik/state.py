@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from chronik.components import Supervisor
 from chronik.settings import Settings
 from search.backend import SearchBackend
 from search.indexer import Indexer
 from search.service import SearchService
 from timeline.blobs import BlobStore
+from timeline.events import EventBus
+from timeline.ingest import IngestService
 from timeline.service import TimelineService
 from timeline.store import Store
 
@@ -52,7 +55,10 @@ class AppState:
     backend: SearchBackend
     search: SearchService
     indexer: Indexer
+    ingest: IngestService
+    events: EventBus
     token_cache: TokenCache = field(default_factory=TokenCache)
+    supervisor: Supervisor | None = None
 
 
 STATE = web.AppKey("chronik", AppState)

@@ -45,6 +45,8 @@ class Role(StrEnum):
 class CustomerStatus(StrEnum):
     ACTIVE = "active"
     UNVERIFIED = "unverified"
+    MERGED = "merged"
+    """Emptied into another customer by a merge (kept so the merge can be undone)."""
 
 
 def utcnow() -> datetime:
@@ -129,3 +131,61 @@ class Page(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
     items: list[Any]
     next_cursor: str | None = None
+
+
+class Consent(_Record):
+    """The current consent for one notification channel, and how it came about."""
+
+    channel: str
+    granted: bool
+    at: datetime
+    actor: str
+    """Who: an agent id, ``customer`` or ``system``."""
+    route: str
+    """How: ``agent``, ``portal``, ``telegram_stop``, ``telegram_start``, ``unsubscribe_link``,
+    ``bounce``, ``api`` …"""
+
+
+class QuietHours(_Record):
+    start: str
+    """``HH:MM`` local time at which messages start to wait."""
+    end: str
+    timezone: str = "Europe/Berlin"
+
+
+class Preferences(_Record):
+    channels: tuple[str, ...] = ()
+    """Ordered preferred channels (``email``, ``telegram``, ``portal``); empty = derived from the
+    customer's identities."""
+    automatic_notifications: bool = True
+    quiet_hours: QuietHours | None = None
+    language: str = "de"
+
+
+class QuarantineItem(_Record):
+    id: str
+    office_id: str
+    channel: str
+    reason: str
+    origin: str
+    raw_sha256: str
+    size: int
+    status: str
+    """``open``, ``processed`` or ``discarded``."""
+    created_at: datetime
+    updated_at: datetime
+    entry_id: str | None = None
+
+
+class Merge(_Record):
+    id: str
+    office_id: str
+    source_id: str
+    target_id: str
+    entry_ids: tuple[str, ...]
+    identities: tuple[Identity, ...]
+    """Moved from source to target (the target did not have them)."""
+    shared_identities: tuple[Identity, ...] = ()
+    """The source had them and so did the target already."""
+    created_at: datetime
+    undone_at: datetime | None = None

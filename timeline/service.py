@@ -13,6 +13,7 @@ from timeline import policy as publish_policy
 from timeline import tone
 from timeline.blobs import BlobStore
 from timeline.errors import InvalidInput, NotFound, ToneWarning
+from timeline.events import Event, EventBus
 from timeline.identity import normalise_identity
 from timeline.models import (
     Agent,
@@ -76,20 +77,34 @@ class Match:
     recent: list[Entry]
 
 
-Listener = Callable[[Entry], None]
+Listener = Callable[[Entry | None], None]
 
 
 class TimelineService:
-    def __init__(self, store: Store, blobs: BlobStore) -> None:
+    def __init__(self, store: Store, blobs: BlobStore, events: EventBus | None = None) -> None:
         self.store = store
         self.blobs = blobs
+        self.events = events or EventBus()
         self._listeners: list[Listener] = []
+
+    def notify_reindex(self) -> None:
+        """Wake listeners after bulk changes that wrote index-outbox rows (merges, erasure)."""
+        for listener in self._listeners:
+            try:
+                listener(None)
+            except Exception:
+                log.exception("timeline listener failed")
 
     def subscribe(self, listener: Listener) -> None:
         """Called (on the loop) for every newly stored entry: indexer wake-up, event streams."""
         self._listeners.append(listener)
 
     def _announce(self, entry: Entry) -> None:
+        self.events.publish(Event(entry.office_id, "entry.created", {
+            "id": entry.id, "customer_id": entry.customer_id, "channel": entry.channel.value,
+            "kind": entry.kind, "direction": entry.direction.value,
+            "visibility": entry.visibility.value, "subject": entry.subject,
+            "occurred_at": entry.occurred_at.isoformat()}))
         for listener in self._listeners:
             try:
                 listener(entry)
@@ -153,6 +168,19 @@ class TimelineService:
         if created:
             self._announce(entry)
         return entry, created
+
+    async def revise(self, office_id: str, entry_id: str, *, subject: str | None = None,
+                     body: str | None = None, meta: dict[str, Any] | None = None,
+                     keep_history: bool = True) -> Entry:
+        entry = await self.store.revise_entry(office_id, entry_id, subject=subject, body=body,
+                                              meta=meta, keep_history=keep_history)
+        if entry is None:
+            raise NotFound("no such entry")
+        self.events.publish(Event(office_id, "entry.updated", {
+            "id": entry.id, "customer_id": entry.customer_id, "channel": entry.channel.value,
+            "kind": entry.kind}))
+        self.notify_reindex()
+        return entry
 
     async def record(
         self, agent: Agent, office: Office, customer_id: str, req: EntryRequest

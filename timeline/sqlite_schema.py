@@ -94,4 +94,65 @@ CREATE TABLE notify_outbox (
     created_at TEXT NOT NULL
 );
 """),
+    (2, """
+ALTER TABLE offices ADD COLUMN cti_token TEXT;
+CREATE UNIQUE INDEX offices_cti_token ON offices(cti_token) WHERE cti_token IS NOT NULL;
+ALTER TABLE customers ADD COLUMN merged_into TEXT;
+CREATE INDEX entries_source_any ON entries(source_id) WHERE source_id IS NOT NULL;
+CREATE TABLE inbound_addresses (
+    address TEXT PRIMARY KEY,
+    office_id TEXT NOT NULL REFERENCES offices(id)
+);
+CREATE TABLE customer_tokens (
+    token_hash TEXT PRIMARY KEY,
+    office_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    purpose TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX customer_tokens_customer ON customer_tokens(customer_id);
+CREATE TABLE quarantine (
+    id TEXT PRIMARY KEY,
+    office_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    raw_sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    entry_id TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX quarantine_office ON quarantine(office_id, status, id);
+CREATE UNIQUE INDEX quarantine_dedup ON quarantine(office_id, channel, raw_sha256)
+    WHERE status = 'open';
+CREATE TABLE merges (
+    id TEXT PRIMARY KEY,
+    office_id TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    entry_ids TEXT NOT NULL,
+    identities TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    undone_at TEXT
+);
+CREATE TABLE consents (
+    id INTEGER PRIMARY KEY,
+    office_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    channel TEXT NOT NULL,
+    granted INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    route TEXT NOT NULL
+);
+CREATE INDEX consents_customer ON consents(customer_id, channel, id);
+CREATE TABLE preferences (
+    customer_id TEXT PRIMARY KEY REFERENCES customers(id) ON DELETE CASCADE,
+    office_id TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+"""),
 ]

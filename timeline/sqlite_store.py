@@ -13,6 +13,7 @@ from timeline.ids import SEQ_SLOTS, new_ulid, seq_base
 from timeline.models import (
     Agent,
     Attachment,
+    Channel,
     Customer,
     CustomerStatus,
     Entry,
@@ -26,7 +27,9 @@ from timeline.models import (
     utcnow,
 )
 from timeline.policy import KindPreset, PolicyMap
+from timeline.sqlite_consent import ConsentStoreMixin
 from timeline.sqlite_db import SqliteDb
+from timeline.sqlite_inbound import InboundStoreMixin
 from timeline.sqlite_schema import MIGRATIONS
 from timeline.store import CustomerListQuery, IndexTask, TimelineQuery
 from timeline.text import fold
@@ -61,7 +64,7 @@ def entry_from_row(row: Sequence[Any]) -> Entry:
     })
 
 
-class SqliteStore:
+class SqliteStore(InboundStoreMixin, ConsentStoreMixin):
     """``timeline.store.Store`` on SQLite."""
 
     def __init__(self, path: Path, *, readers: int = 4) -> None:
@@ -78,7 +81,7 @@ class SqliteStore:
         office = Office(id=new_ulid(), name=name, region=region.upper(), created_at=utcnow())
 
         def run(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO offices VALUES (?,?,?,?)",
+            conn.execute("INSERT INTO offices (id, name, region, created_at) VALUES (?,?,?,?)",
                          (office.id, office.name, office.region, _iso(office.created_at)))
         await self.db.write(run)
         return office
@@ -129,7 +132,8 @@ class SqliteStore:
                             identities=tuple(identities), created_at=now, updated_at=now)
 
         def run(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO customers VALUES (?,?,?,?,?,?,?)", (
+            conn.execute("INSERT INTO customers (id, office_id, name, name_fold, status, "
+                         "created_at, updated_at) VALUES (?,?,?,?,?,?,?)", (
                 customer.id, office_id, name, fold(name), status.value, _iso(now), _iso(now)))
             for ident in customer.identities:
                 _insert_identity(conn, office_id, customer.id, ident)
@@ -231,6 +235,44 @@ class SqliteStore:
             f"SELECT {_ENTRY_COLS} FROM entries WHERE id=? AND office_id=?",
             (entry_id, office_id)).fetchone())
         return None if row is None else entry_from_row(row)
+
+    async def find_entry_by_source(self, office_id: str, source_id: str,
+                                   channel: Channel | None = None) -> Entry | None:
+        sql = f"SELECT {_ENTRY_COLS} FROM entries WHERE office_id=? AND source_id=?"
+        args: list[Any] = [office_id, source_id]
+        if channel is not None:
+            sql += " AND channel=?"
+            args.append(channel.value)
+        row = await self.db.read(lambda c: c.execute(sql + " ORDER BY seq LIMIT 1", args
+                                                     ).fetchone())
+        return None if row is None else entry_from_row(row)
+
+    async def revise_entry(self, office_id: str, entry_id: str, *, subject: str | None = None,
+                           body: str | None = None, meta: dict[str, Any] | None = None,
+                           keep_history: bool = True) -> Entry | None:
+        """Change an entry in place (a Telegram edit, a call that ended). With
+        ``keep_history`` the previous subject/body go to ``meta.revisions``. The index
+        outbox gets a row in the same transaction."""
+        def run(conn: sqlite3.Connection) -> Entry | None:
+            row = conn.execute(f"SELECT {_ENTRY_COLS} FROM entries WHERE id=? AND office_id=?",
+                               (entry_id, office_id)).fetchone()
+            if row is None:
+                return None
+            old = entry_from_row(row)
+            new_meta = dict(old.meta)
+            if keep_history and ((subject is not None and subject != old.subject) or
+                                 (body is not None and body != old.body)):
+                new_meta.setdefault("revisions", []).append({
+                    "subject": old.subject, "body": old.body,
+                    "replaced_at": _iso(utcnow())})
+            new_meta.update(meta or {})
+            conn.execute("UPDATE entries SET subject=?, body=?, meta=? WHERE seq=?", (
+                old.subject if subject is None else subject,
+                old.body if body is None else body, json.dumps(new_meta), old.seq))
+            conn.execute("INSERT INTO index_outbox (seq) VALUES (?)", (old.seq,))
+            return entry_from_row(conn.execute(
+                f"SELECT {_ENTRY_COLS} FROM entries WHERE seq=?", (old.seq,)).fetchone())
+        return await self.db.write(run)
 
     async def entries_by_seq(self, office_id: str, seqs: Sequence[int]) -> list[Entry]:
         if not seqs:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chronik.api import customers, entries, lookup, meta, policy, search
+from chronik.api import customers, entries, events, inbound, lookup, meta, policy, search
 from chronik.api.base import Operation
 
 OPERATIONS: list[Operation] = [
@@ -12,4 +12,6 @@ OPERATIONS: list[Operation] = [
     *lookup.OPERATIONS,
     *search.OPERATIONS,
     *policy.OPERATIONS,
+    *inbound.OPERATIONS,
+    *events.OPERATIONS,
 ]

@@ -229,3 +229,66 @@ class MeOut(BaseModel):
 class HealthOut(BaseModel):
     status: str
     search_backend: str
+
+
+class QuarantineOut(BaseModel):
+    id: str
+    channel: str
+    reason: str
+    origin: str
+    size: int
+    status: str
+    raw_sha256: str
+    created_at: datetime
+    updated_at: datetime
+    entry_id: str | None
+    raw_url: str
+
+
+class QuarantinePage(BaseModel):
+    items: list[QuarantineOut]
+    next_cursor: str | None
+
+
+class ReprocessIn(_In):
+    customer_id: str | None = Field(
+        None, description="Assign to this customer (for unknown or unattributable senders).")
+
+
+class MergeIn(_In):
+    into: str = Field(description="Id of the customer that keeps everything")
+
+
+class MergeOut(BaseModel):
+    id: str
+    source_id: str
+    target_id: str
+    entry_ids: list[str]
+    identities: list[IdentityOut]
+    created_at: datetime
+    undone_at: datetime | None
+
+
+class ComponentOut(BaseModel):
+    name: str
+    kind: str
+    state: str
+    restarts: int
+    last_error: str | None
+    last_error_at: float | None
+    next_attempt_in: float | None
+    diagnostics: dict[str, Any]
+
+
+class ComponentsOut(BaseModel):
+    items: list[ComponentOut]
+
+
+class OfficeDetailOut(OfficeOut):
+    cti_url_path: str
+    cti_token: str
+    inbound_addresses: list[str]
+
+
+class AddressIn(_In):
+    address: str = Field(min_length=3, max_length=320)

@@ -1,0 +1,133 @@
+"""Long-running parts of the server (connectors, workers) under one supervisor.
+
+A component is one small object with ``run()`` (runs until cancelled; raising means
+"failed") and ``diagnostics()`` (redacted). The supervisor restarts a failed component with
+exponential backoff, reports its state at ``GET /api/v1/connectors``, and never lets one
+component take the server down. Built-in components register the way a third party would:
+a factory in ``COMPONENT_FACTORIES`` (see ``chronik/registry.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+class Component(Protocol):
+    name: str
+    kind: str
+    """``connector`` or ``worker``."""
+
+    async def run(self) -> None: ...
+    def diagnostics(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class ComponentStatus:
+    name: str
+    kind: str
+    state: str = "starting"
+    """``starting``, ``running``, ``backoff``, ``stopped``."""
+    restarts: int = 0
+    last_error: str | None = None
+    last_error_at: float | None = None
+    next_attempt_in: float | None = None
+    since: float = field(default_factory=time.time)
+
+
+def describe_error(exc: BaseException) -> str:
+    """Type and message, cut short; never a traceback, never more than the message says."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+
+
+class Supervisor:
+    def __init__(self, components: Sequence[Component], *, base_delay: float = 1.0,
+                 max_delay: float = 60.0, healthy_after: float = 30.0) -> None:
+        self.components = list(components)
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.healthy_after = healthy_after
+        self.status = {c.name: ComponentStatus(c.name, c.kind) for c in self.components}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        for component in self.components:
+            self._tasks.append(asyncio.create_task(self._supervise(component),
+                                                   name=f"component-{component.name}"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for status in self.status.values():
+            status.state = "stopped"
+
+    async def _supervise(self, component: Component) -> None:
+        status = self.status[component.name]
+        failures = 0
+        while True:
+            status.state, status.since, status.next_attempt_in = "running", time.time(), None
+            started = time.monotonic()
+            try:
+                await component.run()
+                status.state = "stopped"
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if time.monotonic() - started > self.healthy_after:
+                    failures = 0
+                failures += 1
+                status.restarts += 1
+                status.last_error = describe_error(exc)
+                status.last_error_at = time.time()
+                delay = min(self.max_delay, self.base_delay * 2 ** (failures - 1))
+                delay *= 0.8 + 0.4 * random.random()  # noqa: S311  (jitter, not crypto)
+                status.state, status.next_attempt_in = "backoff", round(delay, 2)
+                log.warning("%s failed (%s); retrying in %.1fs", component.name,
+                            status.last_error, delay)
+                await asyncio.sleep(delay)
+
+    def report(self) -> list[dict[str, Any]]:
+        out = []
+        for component in self.components:
+            s = self.status[component.name]
+            try:
+                diag = component.diagnostics()
+            except Exception as exc:
+                diag = {"error": describe_error(exc)}
+            out.append({"name": s.name, "kind": s.kind, "state": s.state,
+                        "restarts": s.restarts, "last_error": s.last_error,
+                        "last_error_at": s.last_error_at, "next_attempt_in": s.next_attempt_in,
+                        "diagnostics": diag})
+        return out
+
+
+ComponentFactory = Callable[[Any], Sequence[Component]]
+"""Gets the running ``AppState``; returns the components its settings enable (maybe none)."""
+
+REDACTED = "***"
+
+
+def redact(values: dict[str, Any], secret_keys: Sequence[str] = (
+        "password", "token", "secret", "key", "authorization")) -> dict[str, Any]:
+    """Diagnostics never show secrets: any key that looks like one is masked."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out[key] = redact(value, secret_keys)
+        elif any(s in key.lower() for s in secret_keys) and value not in (None, ""):
+            out[key] = REDACTED
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,328 @@
+"""One ingest path for every inbound channel: identity resolution, idempotency, threading,
+quarantine, merges. Connectors only translate their protocol into an ``InboundMessage``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from timeline.errors import Conflict, InvalidInput, NotFound
+from timeline.identity import normalise_identity
+from timeline.models import (
+    Agent,
+    Attachment,
+    Channel,
+    Customer,
+    CustomerStatus,
+    Direction,
+    Entry,
+    EntryDraft,
+    Identity,
+    IdentityKind,
+    Merge,
+    Office,
+    QuarantineItem,
+    Visibility,
+    utcnow,
+)
+from timeline.service import TimelineService
+
+log = logging.getLogger(__name__)
+
+
+class InboundAttachment(BaseModel):
+    model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
+    name: str
+    content_type: str = "application/octet-stream"
+    data: bytes
+    inline: bool = False
+
+
+class InboundMessage(BaseModel):
+    """A message as every connector hands it over, whatever the channel."""
+
+    model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
+    office_id: str
+    channel: Channel
+    source_id: str = Field(min_length=1, max_length=1000)
+    """The channel's own id (Message-ID, Telegram chat/message id, CTI call id, …)."""
+    sender_kind: IdentityKind
+    sender: str
+    """Raw sender: address, phone number, Telegram user id, portal account id."""
+    sender_name: str = ""
+    occurred_at: datetime
+    kind: str = "message"
+    direction: Direction = Direction.INBOUND
+    visibility: Visibility = Visibility.PUBLISHED
+    subject: str = ""
+    body: str = ""
+    html: str | None = None
+    attachments: tuple[InboundAttachment, ...] = ()
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    automated: str | None = None
+    """``auto_reply``, ``bounce``, ``bulk``: stored internal and marked, never answered."""
+    customer_id: str | None = None
+    """Set when the connector already knows the customer (portal session, linked chat)."""
+    notify: bool = False
+    """Ask the notifier for a receipt copy to the customer (portal: "a copy of what I sent")."""
+    tags: tuple[str, ...] = ()
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class UnknownSenderPolicy(StrEnum):
+    CREATE = "create"
+    """An unknown sender becomes a new customer with status ``unverified``."""
+    UNASSIGNED = "unassigned"
+    """An unknown sender's message waits in the quarantine (reason ``unknown_sender``) until
+    an agent assigns it to a customer."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    entry: Entry | None
+    created: bool
+    customer: Customer | None
+    new_customer: bool = False
+    quarantined: QuarantineItem | None = None
+
+
+Reprocessor = Callable[[Office, bytes, str, str | None], Awaitable[IngestResult]]
+"""Parse raw bytes of a channel again: (office, raw, origin, forced customer id)."""
+
+JSON_CHANNEL = "inbound-json"
+
+
+class IngestService:
+    def __init__(self, timeline: TimelineService,
+                 unknown_sender: UnknownSenderPolicy = UnknownSenderPolicy.CREATE) -> None:
+        self.timeline = timeline
+        self.store = timeline.store
+        self.unknown_sender = unknown_sender
+        self._reprocessors: dict[str, Reprocessor] = {JSON_CHANNEL: self._reprocess_json}
+
+    def register_reprocessor(self, channel: str, fn: Reprocessor) -> None:
+        """A connector registers how to parse its raw quarantined bytes again."""
+        self._reprocessors[channel] = fn
+
+    # ------------------------------------------------------------------ ingest
+    async def ingest(self, msg: InboundMessage, *, raw: bytes | None = None,
+                     raw_channel: str | None = None, origin: str = "") -> IngestResult:
+        existing = await self.store.find_entry_by_source(msg.office_id, msg.source_id,
+                                                         msg.channel)
+        if existing is not None:
+            customer = await self.store.get_customer(msg.office_id, existing.customer_id)
+            return IngestResult(entry=existing, created=False, customer=customer)
+        office = await self.store.get_office(msg.office_id)
+        if office is None:
+            raise NotFound(f"no office {msg.office_id}")
+        try:
+            customer, new_customer = await self._resolve(office, msg)
+        except InvalidInput as exc:
+            item = await self._quarantine_msg(office, msg, raw, raw_channel, origin,
+                                              f"unattributable sender: {exc.message}")
+            return IngestResult(entry=None, created=False, customer=None, quarantined=item)
+        if customer is None:
+            item = await self._quarantine_msg(office, msg, raw, raw_channel, origin,
+                                              f"unknown_sender: {msg.sender}")
+            return IngestResult(entry=None, created=False, customer=None, quarantined=item)
+        entry, created = await self.timeline.append(await self._draft(office, customer, msg))
+        return IngestResult(entry=entry, created=created, customer=customer,
+                            new_customer=new_customer)
+
+    async def _resolve(self, office: Office, msg: InboundMessage) -> tuple[Customer | None, bool]:
+        if msg.customer_id:
+            customer = await self.store.get_customer(office.id, msg.customer_id)
+            if customer is None:
+                raise InvalidInput(f"no customer {msg.customer_id}")
+            return customer, False
+        value = normalise_identity(msg.sender_kind, msg.sender, office.region)
+        found = [c for c in await self.store.find_customers(office.id, msg.sender_kind, value)
+                 if c.status is not CustomerStatus.MERGED]
+        if found:
+            found.sort(key=lambda c: (c.status is not CustomerStatus.ACTIVE, c.created_at))
+            return found[0], False
+        if self.unknown_sender is UnknownSenderPolicy.UNASSIGNED:
+            return None, False
+        name = msg.sender_name.strip() or msg.sender.strip()
+        customer = await self.store.create_customer(
+            office.id, name[:300],
+            [Identity(kind=msg.sender_kind, value=value, raw=msg.sender.strip())],
+            CustomerStatus.UNVERIFIED)
+        return customer, True
+
+    async def _draft(self, office: Office, customer: Customer, msg: InboundMessage
+                     ) -> EntryDraft:
+        attachments = []
+        for att in msg.attachments:
+            digest = await self.timeline.blobs.put(att.data)
+            attachments.append(Attachment(name=att.name, content_type=att.content_type,
+                                          size=len(att.data), sha256=digest))
+        meta = dict(msg.meta)
+        meta.setdefault("from", msg.sender)
+        if msg.sender_name:
+            meta.setdefault("from_name", msg.sender_name)
+        meta["search_text"] = " ".join(p for p in (msg.sender_name, msg.sender) if p)
+        for ref in [msg.in_reply_to, *reversed(msg.references)]:
+            if not ref:
+                continue
+            parent = await self.store.find_entry_by_source(office.id, ref)
+            if parent is not None:
+                meta["in_reply_to"] = {"entry_id": parent.id, "subject": parent.subject,
+                                       "channel": parent.channel.value}
+                break
+        visibility = msg.visibility
+        tags = list(msg.tags)
+        if msg.automated:
+            meta["automated"] = msg.automated
+            visibility = Visibility.INTERNAL
+            if "automated" not in tags:
+                tags.append("automated")
+        return EntryDraft(
+            office_id=office.id, customer_id=customer.id, channel=msg.channel,
+            direction=msg.direction, kind=msg.kind, author=None, visibility=visibility,
+            notify=msg.notify and visibility is Visibility.PUBLISHED,
+            occurred_at=msg.occurred_at, subject=msg.subject[:1000],
+            body=msg.body, html=msg.html, attachments=tuple(attachments), tags=tuple(tags),
+            source_id=msg.source_id, meta=meta)
+
+    # ------------------------------------------------------------------ quarantine
+    async def quarantine(self, office_id: str, channel: str, raw: bytes, reason: str,
+                         origin: str) -> QuarantineItem:
+        """Keep what could not be parsed or attributed, with the reason; nothing is lost."""
+        digest = await self.timeline.blobs.put(raw)
+        item = await self.store.add_quarantine(office_id, channel, reason, origin, digest,
+                                               len(raw))
+        log.warning("quarantined %s message %s: %s", channel, item.id, reason.split(":")[0])
+        return item
+
+    async def _quarantine_msg(self, office: Office, msg: InboundMessage, raw: bytes | None,
+                              raw_channel: str | None, origin: str, reason: str
+                              ) -> QuarantineItem:
+        if raw is None or raw_channel is None:
+            raw, raw_channel = msg.model_dump_json().encode("utf-8"), JSON_CHANNEL
+        return await self.quarantine(office.id, raw_channel, raw, reason,
+                                     origin or f"{msg.channel.value}:{msg.source_id}")
+
+    async def _reprocess_json(self, office: Office, raw: bytes, origin: str,
+                              customer_id: str | None) -> IngestResult:
+        msg = InboundMessage.model_validate_json(raw)
+        if customer_id:
+            msg = msg.model_copy(update={"customer_id": customer_id})
+        return await self.ingest(msg, origin=origin)
+
+    async def reprocess(self, office: Office, item_id: str, customer_id: str | None = None
+                        ) -> QuarantineItem:
+        """Parse a quarantined message again (after a fix), optionally for a given customer.
+        Success marks it ``processed`` with the entry; failure keeps it open with the new
+        reason."""
+        item = await self.store.get_quarantine(office.id, item_id)
+        if item is None:
+            raise NotFound("no such quarantined message")
+        if item.status != "open":
+            raise Conflict(f"this message is already {item.status}")
+        if customer_id and await self.store.get_customer(office.id, customer_id) is None:
+            raise NotFound("no such customer")
+        fn = self._reprocessors.get(item.channel)
+        if fn is None:
+            raise Conflict(f"no connector for {item.channel} is running to reprocess this")
+        raw = await self.timeline.blobs.get(item.raw_sha256)
+        if raw is None:
+            raise NotFound("the raw message is gone")
+        try:
+            result = await fn(office, raw, item.origin, customer_id)
+        except InvalidInput as exc:
+            updated = await self.store.resolve_quarantine(office.id, item.id, "open",
+                                                          reason=exc.message)
+            assert updated is not None
+            return updated
+        if result.entry is None:
+            reason = result.quarantined.reason if result.quarantined else "still unparseable"
+            if result.quarantined is not None and result.quarantined.id != item.id:
+                await self.store.resolve_quarantine(office.id, result.quarantined.id,
+                                                    "discarded", reason="duplicate of "
+                                                    f"{item.id}")
+            updated = await self.store.resolve_quarantine(office.id, item.id, "open",
+                                                          reason=reason)
+        else:
+            updated = await self.store.resolve_quarantine(office.id, item.id, "processed",
+                                                          entry_id=result.entry.id)
+        assert updated is not None
+        return updated
+
+    async def discard(self, office: Office, item_id: str) -> QuarantineItem:
+        item = await self.store.resolve_quarantine(office.id, item_id, "discarded")
+        if item is None:
+            raise NotFound("no such quarantined message")
+        return item
+
+    # ------------------------------------------------------------------ merges
+    async def merge(self, office: Office, agent: Agent, source_id: str, target_id: str
+                    ) -> Merge:
+        """Move everything of ``source`` into ``target``; recorded on both timelines."""
+        if source_id == target_id:
+            raise InvalidInput("cannot merge a customer into itself")
+        source = await self.timeline.customer(office, source_id)
+        target = await self.timeline.customer(office, target_id)
+        try:
+            merge = await self.store.merge_customers(office.id, source_id, target_id)
+        except KeyError:
+            raise NotFound("no such customer") from None
+        except ValueError as exc:
+            raise Conflict(str(exc)) from None
+        text = (f"{source.name} was merged into {target.name} by {agent.name} "
+                f"({len(merge.entry_ids)} entries, {len(merge.identities)} identities moved).")
+        await self._record(office, agent, target_id, "Customers merged", text,
+                           {"merge_id": merge.id, "source_id": source_id})
+        await self._record(office, agent, source_id, "Customer merged away", text,
+                           {"merge_id": merge.id, "target_id": target_id})
+        self.timeline.notify_reindex()
+        return merge
+
+    async def undo_merge(self, office: Office, agent: Agent, merge_id: str) -> Merge:
+        try:
+            merge = await self.store.undo_merge(office.id, merge_id)
+        except KeyError:
+            raise NotFound("no such merge") from None
+        except ValueError as exc:
+            raise Conflict(str(exc)) from None
+        text = f"Merge {merge_id} was undone by {agent.name}."
+        for cid in (merge.source_id, merge.target_id):
+            await self._record(office, agent, cid, "Merge undone", text, {"merge_id": merge.id})
+        self.timeline.notify_reindex()
+        return merge
+
+    async def _record(self, office: Office, agent: Agent, customer_id: str, subject: str,
+                      body: str, meta: dict[str, Any]) -> None:
+        await self.timeline.append(EntryDraft(
+            office_id=office.id, customer_id=customer_id, channel=Channel.NOTE,
+            direction=Direction.INTERNAL, kind="merge", author=agent.id,
+            visibility=Visibility.INTERNAL, occurred_at=utcnow(), subject=subject, body=body,
+            meta={**meta, "author_name": agent.name}))
+
+    # ------------------------------------------------------------------ identities
+    async def mark_undeliverable(self, office_id: str, kind: IdentityKind, raw: str,
+                                 reason: str) -> list[str]:
+        """A bounce for an address we send to: the identity is marked undeliverable."""
+        office = await self.store.get_office(office_id)
+        if office is None:
+            return []
+        try:
+            value = normalise_identity(kind, raw, office.region)
+        except InvalidInput:
+            return []
+        customers = await self.store.set_identity_undeliverable(office_id, kind, value, True)
+        for cid in customers:
+            await self.timeline.append(EntryDraft(
+                office_id=office_id, customer_id=cid, channel=Channel.NOTE,
+                direction=Direction.INTERNAL, kind="identity_undeliverable",
+                visibility=Visibility.INTERNAL, occurred_at=utcnow(),
+                subject=f"{kind.value} {value} is undeliverable", body=reason[:2000],
+                meta={"identity": {"kind": kind.value, "value": value}}))
+        return customers
