@@ -23,7 +23,7 @@ from chronik.components import Supervisor
 from chronik.registry import build_components
 from chronik.settings import Settings
 from chronik.state import STATE, AppState
-from search.backend import SearchBackend
+from search.backend import SearchBackend, SearchUnavailable
 from search.fts import FtsBackend
 from search.indexer import Indexer
 from search.service import SearchService
@@ -52,6 +52,13 @@ async def errors_middleware(
         return error_response(exc.status, exc.code, exc.message, exc.details)
     except DomainError as exc:
         return error_response(domain_status(exc), exc.code, exc.message, exc.details)
+    except SearchUnavailable as exc:
+        log.warning("search unavailable: %s", exc)
+        response = error_response(503, "search_unavailable",
+                                  "search is temporarily unavailable; try again shortly")
+        if exc.retry_after:
+            response.headers["Retry-After"] = str(int(exc.retry_after) + 1)
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

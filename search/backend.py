@@ -15,6 +15,14 @@ RELEVANCE_CANDIDATES = 2000
 """Relevance order ranks only the newest this-many matches: bounded work on common words."""
 
 
+class SearchUnavailable(Exception):
+    """The backend is unreachable, timing out or overloaded: retry later (HTTP 503)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class SearchHit:
     seq: int

@@ -72,7 +72,8 @@ async def raw_quarantine(request: web.Request, state: AppState, caller: Caller
 
 
 async def reprocess(request: web.Request, state: AppState, caller: Caller) -> web.StreamResponse:
-    body = await read_json(request, ReprocessIn) if request.can_read_body else ReprocessIn(customer_id=None)
+    body = (await read_json(request, ReprocessIn) if request.can_read_body
+            else ReprocessIn(customer_id=None))
     item = await state.ingest.reprocess(caller.office, request.match_info["id"],
                                         body.customer_id)
     return json_model(_q(item))
