@@ -1,0 +1,163 @@
+"""Read raw messages from .eml files, folders of them, mbox files and Maildir folders.
+
+Blocking file I/O by design (callers run it in a worker thread). Nothing is parsed here
+beyond finding message boundaries: every message is yielded as raw bytes for
+:func:`connectors.email.parse.parse_message` to judge, a truncated last message included.
+
+mbox files are streamed line by line: memory holds one message at a time, whatever the
+size of the file. A line ``From ...`` starts a new message only at the start of the file or
+after a blank line *and* when the next line looks like a header, so an unescaped "From the
+desk of ..." paragraph in a body does not split a message. ``>From `` lines are un-escaped
+the mboxrd way (one ``>`` removed from ``>+From ``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import SourceError
+
+__all__ = ["RawMessage", "SourceError", "iter_messages"]
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # as parse.DEFAULT_MAX_BYTES
+_HEADER_LINE = re.compile(rb"^[!-9;-~]{1,200}:")
+_ESCAPED_FROM = re.compile(rb"^>+From ")
+_BLANK = (b"\n", b"\r\n", b"\r")
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    raw: bytes
+    origin: str  # "/path/x.eml", "mbox:/path/file.mbox#17" (1-based), "maildir:/path/cur/..."
+
+
+def iter_messages(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> Iterator[RawMessage]:
+    """Every message under ``path``: an .eml file, a folder of .eml files (sorted by name),
+    an mbox file or a Maildir folder (``cur/`` and ``new/``, each sorted by name).
+
+    A file named ``*.eml`` is one message (even when it starts with an mbox ``From `` line,
+    which the parser skips); any other file is recognised by content: ``From `` at the
+    start makes it an mbox, a header line a single message.
+
+    A message larger than ``max_bytes`` is yielded cut to ``max_bytes + 1`` bytes, so that
+    ``parse_message`` rejects it as too large without it ever being held whole in memory.
+
+    The source is checked when this is called (a missing or unrecognised path raises
+    :class:`SourceError` at once); messages are read while iterating. I/O errors surface
+    as :class:`SourceError`; a Maildir file that vanishes meanwhile is skipped.
+    """
+    path = Path(path)
+    try:
+        if path.is_dir():
+            if (path / "cur").is_dir() and (path / "new").is_dir():
+                return _iter_maildir(path, max_bytes)
+            return _iter_folder(path, max_bytes)
+        with path.open("rb") as fh:
+            first = fh.readline(1000).removeprefix(b"\xef\xbb\xbf")
+    except FileNotFoundError:
+        raise SourceError(f"no such file or folder: {path}") from None
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if path.suffix.lower() == ".eml" or (
+        _HEADER_LINE.match(first) and not first.startswith(b"From ")
+    ):
+        return _iter_single(path, max_bytes)
+    if first.startswith(b"From "):
+        return _iter_mbox(path, max_bytes)
+    raise SourceError(f"not an .eml file, mbox file or Maildir folder: {path}")
+
+
+def _read(path: Path, max_bytes: int | None) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            return fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _iter_single(path: Path, max_bytes: int | None) -> Iterator[RawMessage]:
+    yield RawMessage(_read(path, max_bytes), str(path.absolute()))
+
+
+def _iter_folder(path: Path, max_bytes: int | None) -> Iterator[RawMessage]:
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".eml" and p.is_file())
+    for file in files:
+        yield RawMessage(_read(file, max_bytes), str(file.absolute()))
+
+
+def _iter_maildir(path: Path, max_bytes: int | None) -> Iterator[RawMessage]:
+    for sub in ("cur", "new"):
+        for file in sorted((path / sub).iterdir()):
+            if file.is_file() and not file.name.startswith("."):
+                try:
+                    raw = _read(file, max_bytes)
+                except FileNotFoundError:  # moved or deleted by the mail system meanwhile
+                    continue
+                yield RawMessage(raw, f"maildir:{file.absolute()}")
+
+
+class _MboxMessage:
+    """One message being collected; stops storing bytes beyond the size limit."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.lines: list[bytes] = []
+        self.size = 0
+        self.limit = limit
+
+    def add(self, line: bytes) -> None:
+        if self.limit is not None and self.size > self.limit:
+            return
+        self.lines.append(line)
+        self.size += len(line)
+
+    def raw(self) -> bytes:
+        lines = self.lines
+        if lines and lines[-1] in _BLANK:  # the blank line that separates messages
+            lines = lines[:-1]
+        data = b"".join(lines)
+        return data if self.limit is None else data[: self.limit + 1]
+
+
+def _iter_mbox(path: Path, max_bytes: int | None) -> Iterator[RawMessage]:
+    origin = f"mbox:{path.absolute()}#"
+    number = 0
+    current: _MboxMessage | None = None
+    candidate: bytes | None = None  # a "From " line waiting for the next line's verdict
+    previous_blank = True
+    with path.open("rb") as fh:
+        for line in _lines(fh):
+            if candidate is not None:
+                if _HEADER_LINE.match(line) or current is None:
+                    if current is not None:
+                        yield RawMessage(current.raw(), f"{origin}{number}")
+                    number += 1
+                    current = _MboxMessage(max_bytes)
+                else:  # a body line that merely starts with "From "
+                    current.add(candidate)
+                candidate = None
+            if line.startswith(b"From ") and (previous_blank or current is None):
+                candidate = line
+                previous_blank = False
+                continue
+            previous_blank = line in _BLANK
+            if current is not None:
+                current.add(line[1:] if _ESCAPED_FROM.match(line) else line)
+    if current is not None:
+        if candidate is not None:
+            current.add(candidate)
+        yield RawMessage(current.raw(), f"{origin}{number}")
+
+
+def _lines(fh: BinaryIO, chunk: int = 1 << 20) -> Iterator[bytes]:
+    """Lines of a binary file, each at most ``chunk`` bytes (a huge line cannot exhaust
+    memory; its pieces pass through as ordinary lines)."""
+    first = True
+    while line := fh.readline(chunk):
+        yield line.removeprefix(b"\xef\xbb\xbf") if first else line
+        first = False

@@ -1,0 +1,162 @@
+"""iter_messages over .eml files, folders, mbox files and Maildir folders."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from connectors.email.errors import MailParseError, MessageTooLarge, SourceError
+from connectors.email.parse import parse_message
+from connectors.email.sources import RawMessage, iter_messages
+
+CORPUS = Path("/work/shared/corpora/zammad-mail")
+
+
+def message(n: int, body: str = "Hello") -> bytes:
+    return (
+        f"From: sender{n}@example.com\nTo: hub@example.org\nSubject: Message {n}\n"
+        f"Message-ID: <{n}@example.com>\n\n{body} {n}\n"
+    ).encode()
+
+
+def test_single_eml(tmp_path: Path) -> None:
+    path = tmp_path / "one.eml"
+    path.write_bytes(message(1))
+    assert list(iter_messages(path)) == [RawMessage(message(1), str(path))]
+
+
+def test_eml_starting_with_an_mbox_line_is_still_one_message(tmp_path: Path) -> None:
+    path = tmp_path / "one.eml"
+    path.write_bytes(b"From sender1@example.com Thu May  3 12:04:29 2012\n" + message(1))
+    (raw,) = iter_messages(path)
+    assert parse_message(raw.raw).subject == "Message 1"
+
+
+def test_file_without_suffix_detected_by_content(tmp_path: Path) -> None:
+    path = tmp_path / "message"
+    path.write_bytes(message(1))
+    assert [m.raw for m in iter_messages(path)] == [message(1)]
+
+
+def test_folder_of_eml_files_sorted(tmp_path: Path) -> None:
+    for name, n in (("b.eml", 2), ("a.EML", 1), ("c.eml", 3)):
+        (tmp_path / name).write_bytes(message(n))
+    (tmp_path / "notes.txt").write_text("not mail")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "d.eml").write_bytes(message(4))
+    found = list(iter_messages(tmp_path))
+    assert [m.raw for m in found] == [message(1), message(2), message(3)]
+    assert [Path(m.origin).name for m in found] == ["a.EML", "b.eml", "c.eml"]
+
+
+MBOX = (
+    b"From sender1@example.com Thu Jan  1 00:00:00 2024\n"
+    + message(1, "Line one\n>From the escaped line\n>>From doubly escaped\n\n"
+                 "From the desk of nobody: not a separator\nEnd")
+    + b"\n"
+    b"From sender2@example.com Thu Jan  1 00:00:01 2024\n"
+    + message(2)
+    + b"\n"
+    b"From sender3@example.com Thu Jan  1 00:00:02 2024\n"
+    b"From: sender3@example.com\nSubject: trunc"  # truncated: no body, no final newline
+)
+
+
+def test_mbox_split_unescape_and_truncated_last(tmp_path: Path) -> None:
+    path = tmp_path / "archive.mbox"
+    path.write_bytes(MBOX)
+    found = list(iter_messages(path))
+    assert [m.origin for m in found] == [f"mbox:{path}#{n}" for n in (1, 2, 3)]
+    first = found[0].raw.decode()
+    assert "\nFrom the escaped line\n>From doubly escaped\n" in first
+    assert "From the desk of nobody: not a separator\nEnd 1\n" in first
+    assert found[1].raw == message(2)
+    assert found[2].raw == b"From: sender3@example.com\nSubject: trunc"
+    assert parse_message(found[2].raw).subject == "trunc"
+
+
+def test_mbox_with_crlf(tmp_path: Path) -> None:
+    path = tmp_path / "archive"
+    path.write_bytes(MBOX.replace(b"\n", b"\r\n"))
+    found = list(iter_messages(path))
+    assert len(found) == 3
+    assert found[1].raw == message(2).replace(b"\n", b"\r\n")
+
+
+def test_mbox_message_over_the_limit_is_cut_and_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "big.mbox"
+    big = message(1, "x" * 5000)
+    path.write_bytes(b"From a@b Thu Jan  1 00:00:00 2024\n" + big + b"\n"
+                     b"From a@b Thu Jan  1 00:00:00 2024\n" + message(2))
+    first, second = iter_messages(path, max_bytes=1000)
+    assert len(first.raw) == 1001
+    with pytest.raises(MessageTooLarge):
+        parse_message(first.raw, max_bytes=1000)
+    assert second.raw == message(2)
+
+
+def test_maildir(tmp_path: Path) -> None:
+    for sub in ("cur", "new", "tmp"):
+        (tmp_path / sub).mkdir()
+    (tmp_path / "cur" / "1700000002.M2.host:2,S").write_bytes(message(2))
+    (tmp_path / "cur" / "1700000001.M1.host:2,S").write_bytes(message(1))
+    (tmp_path / "cur" / ".hidden").write_bytes(b"junk")
+    (tmp_path / "new" / "1700000003.M3.host").write_bytes(message(3))
+    (tmp_path / "tmp" / "1700000004.M4.host").write_bytes(message(4))  # still being written
+    found = list(iter_messages(tmp_path))
+    assert [m.raw for m in found] == [message(1), message(2), message(3)]
+    assert found[0].origin == f"maildir:{tmp_path / 'cur' / '1700000001.M1.host:2,S'}"
+
+
+def test_errors_are_raised_when_called(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="no such"):
+        iter_messages(tmp_path / "missing")
+    garbage = tmp_path / "blob.bin"
+    garbage.write_bytes(b"\x00\x01\x02 not a message")
+    with pytest.raises(SourceError) as info:
+        iter_messages(garbage)
+    assert isinstance(info.value, MailParseError) and info.value.reason
+
+
+def test_empty_eml_is_yielded_for_parse_to_judge(tmp_path: Path) -> None:
+    path = tmp_path / "empty.eml"
+    path.write_bytes(b"")
+    (raw,) = iter_messages(path)
+    with pytest.raises(MailParseError, match="empty"):
+        parse_message(raw.raw)
+
+
+def test_large_mbox_is_streamed_with_flat_memory(tmp_path: Path) -> None:
+    path = tmp_path / "large.mbox"
+    count = 20_000
+    with path.open("wb") as fh:
+        for n in range(count):
+            fh.write(b"From sender@example.com Thu Jan  1 00:00:00 2024\n")
+            fh.write(message(n, ("long line " * 45 + "\n>From escaped\n") * 3))
+            fh.write(b"\n")
+    assert path.stat().st_size > 25 * 1024 * 1024  # more than the memory budget below
+
+    tracemalloc.start()
+    try:
+        seen = 0
+        last = b""
+        for raw in iter_messages(path):
+            seen += 1
+            last = raw.raw
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seen == count
+    assert peak < 20 * 1024 * 1024
+    assert peak < path.stat().st_size / 10  # far below the file size: nothing is kept
+    assert parse_message(last).subject == f"Message {count - 1}"
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="zammad-mail corpus not available")
+def test_corpus_folder() -> None:
+    found = list(iter_messages(CORPUS))
+    assert len(found) == len(list(CORPUS.glob("*.eml")))
+    assert [m.origin for m in found] == sorted(m.origin for m in found)
+    assert all(parse_message(m.raw).from_email for m in found)
