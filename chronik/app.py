@@ -20,6 +20,7 @@ from chronik.api.base import (
     error_response,
 )
 from chronik.components import Supervisor
+from chronik.glue import notify_pages
 from chronik.registry import build_components
 from chronik.settings import Settings
 from chronik.state import STATE, AppState
@@ -158,5 +159,6 @@ def create_app(settings: Settings) -> web.Application:
     for op in OPERATIONS:
         app.router.add_route(op.method, API_PREFIX + op.path, _bind(op), name=op.operation_id)
     app.router.add_get("/", index_page)
+    notify_pages.add_routes(app)  # /unsubscribe/{token}, outside /api/v1
     app.cleanup_ctx.append(_lifecycle)
     return app

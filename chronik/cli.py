@@ -99,9 +99,20 @@ def cmd_office_create(args: argparse.Namespace) -> int:
         raise CliError(f"unknown region {args.region!r}: use an ISO country code such as DE")
     if not args.name.strip():
         raise CliError("the office needs a name")
+    from timeline.errors import InvalidInput
+    from timeline.identity import normalise_email
+    try:
+        addresses = [normalise_email(a) for a in args.inbound_address or []]
+    except InvalidInput as exc:
+        raise CliError(f"--inbound-address: {exc.message}") from None
 
     async def run(state: AppState) -> int:
+        taken = sorted(set(addresses) & set(await state.store.inbound_addresses()))
+        if taken:
+            raise CliError(f"inbound address already used by another office: {taken[0]}")
         office = await state.store.create_office(args.name.strip(), region)
+        for address in addresses:
+            await state.store.add_inbound_address(office.id, address)
         print(office.id)
         return 0
     return asyncio.run(_with_state(load_settings(args.data_dir), run))
@@ -140,6 +151,42 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     return asyncio.run(_with_state(load_settings(args.data_dir), run))
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from chronik.glue.notify import run_worker
+
+    settings = load_settings(args.data_dir)
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def run(state: AppState) -> int:
+        try:
+            await run_worker(state, announce=lambda: print(
+                "Chronik notification worker running", flush=True))
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        return 0
+    return asyncio.run(_with_state(settings, run))
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from chronik.glue.email import run_import
+    from connectors.email.errors import SourceError
+
+    async def run(state: AppState) -> int:
+        try:
+            summary = await run_import(state, Path(args.path), args.office)
+        except LookupError:
+            raise CliError(f"no office with id {args.office!r} (see: chronik office list)"
+                           ) from None
+        except SourceError as exc:
+            raise CliError(exc.reason) from None
+        except ValidationError as exc:
+            raise CliError(f"bad settings: {exc.errors(include_url=False)[0]['msg']}") from None
+        print(summary.line())
+        return 0
+    return asyncio.run(_with_state(load_settings(args.data_dir), run))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chronik", description="Customer-history hub.")
     parser.add_argument("--data-dir", help="data folder (default: $CHRONIK_DATA_DIR or "
@@ -161,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     oc = office.add_parser("create", help="create an office; prints its id")
     oc.add_argument("name")
     oc.add_argument("--region", default="DE", help="default phone region (ISO code)")
+    oc.add_argument("--inbound-address", action="append", metavar="ADDR",
+                    help="accept inbound mail for this address (repeatable)")
     oc.set_defaults(func=cmd_office_create)
     office.add_parser("list", help="list offices").set_defaults(func=cmd_office_list)
 
@@ -174,6 +223,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("reindex", help="rebuild the search index from the store").set_defaults(
         func=cmd_reindex)
+    imp = sub.add_parser("import", help="import mail: an .eml file, a folder of them, an mbox "
+                                        "file or a Maildir folder")
+    imp.add_argument("path")
+    imp.add_argument("--office", required=True, help="office id")
+    imp.set_defaults(func=cmd_import)
+    sub.add_parser("worker", help="run only the notification worker (until SIGTERM)"
+                   ).set_defaults(func=cmd_worker)
     return parser
 
 

@@ -9,6 +9,11 @@ from collections.abc import Sequence
 from chronik.components import Component, ComponentFactory
 
 DEFAULT_COMPONENTS: list[str] = [
+    "chronik.glue.phone:components",
+    "chronik.glue.portal:components",
+    "chronik.glue.telegram:components",
+    "chronik.glue.notify:components",
+    "chronik.glue.email:components",
 ]
 
 

@@ -19,6 +19,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from connectors.email.settings import EmailSettings, InboundSmtpSettings
+from connectors.portal.settings import PortalSettings
+from connectors.telegram.settings import TelegramSettings
+from notify.settings import NotifySettings
 from timeline.ingest import UnknownSenderPolicy
 
 CONFIG_ENV = "CHRONIK_CONFIG"
@@ -66,7 +70,7 @@ class Settings(_ChronikSettings):
                                      description="Elasticsearch index alias name.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of the server process.")
-    sqlite_readers: int = Field(4, ge=1, le=64,
+    sqlite_readers: int = Field(2, ge=1, le=64,
                                 description="Reader threads per SQLite database.")
     unknown_sender: UnknownSenderPolicy = Field(
         UnknownSenderPolicy.CREATE,
@@ -94,6 +98,10 @@ class Settings(_ChronikSettings):
 
 
 SETTINGS_MODELS: list[type[BaseSettings]] = [Settings]
+SETTINGS_MODELS.append(PortalSettings)
+SETTINGS_MODELS.append(TelegramSettings)
+SETTINGS_MODELS.append(NotifySettings)
+SETTINGS_MODELS.extend([EmailSettings, InboundSmtpSettings])
 """Every settings model of every component; the docs test walks this list."""
 
 

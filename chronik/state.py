@@ -21,6 +21,8 @@ from timeline.store import Store
 
 if TYPE_CHECKING:
     from chronik.api.base import Caller
+    from connectors.phone import CtiService
+    from connectors.portal import PortalSettings
 
 
 class TokenCache:
@@ -59,6 +61,10 @@ class AppState:
     events: EventBus
     token_cache: TokenCache = field(default_factory=TokenCache)
     supervisor: Supervisor | None = None
+    cti: CtiService | None = None
+    """The phone connector (built on first use by ``chronik.glue.phone.cti_service``)."""
+    portal: PortalSettings | None = None
+    """Portal API settings (read at start-up by ``chronik.glue.portal.components``)."""
 
 
 STATE = web.AppKey("chronik", AppState)

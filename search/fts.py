@@ -41,9 +41,18 @@ def _term(term: Term) -> str:
     return _quote(term.words) + (" *" if term.prefix else "")
 
 
+def _must(query: ParsedQuery) -> str:
+    return " AND ".join("(" + " OR ".join(_term(t) for t in c.terms) + ")" for c in query.must)
+
+
+def body_expression(query: ParsedQuery) -> str:
+    """The query's words alone (for ranking; filtering is done by the scoped expression)."""
+    return f"body : ({_must(query)})"
+
+
 def match_expression(query: ParsedQuery, filters: SearchFilters) -> str:
     """FTS5 MATCH text built only from folded words, each quoted: no user syntax leaks."""
-    must = " AND ".join("(" + " OR ".join(_term(t) for t in c.terms) + ")" for c in query.must)
+    must = _must(query)
     scope = [_quote([scope_token("o", filters.office_id)])]
     if filters.customer_id:
         scope.append(_quote([scope_token("c", filters.customer_id)]))
@@ -131,11 +140,29 @@ class FtsBackend:
         return HitPage(hits=hits, next_cursor=nxt)
 
     async def _relevance(self, expr: str, lo: int, hi: int, request: SearchRequest) -> HitPage:
-        rows = await self.db.read(lambda c: _run(c, (
-            f"SELECT rowid, bm25({_TABLE}, 1.0, 0.0) FROM {_TABLE} WHERE {_TABLE} MATCH ? "
-            "AND rowid >= ? AND rowid < ? ORDER BY rowid DESC LIMIT ?"),
-            (expr, lo, hi, RELEVANCE_CANDIDATES)))
-        ranked = sorted(((float(score), -seq) for seq, score in rows))
+        """BM25 over the newest ``RELEVANCE_CANDIDATES`` matches.
+
+        Step 1 finds the candidates with the scoped expression (newest first, cheap).
+        Step 2 ranks them with a body-only expression: bm25() computes an IDF for every
+        phrase of its query, and the office/customer scope tokens are in (nearly) every
+        document, which would make ranking cost a full posting-list scan each time."""
+        ranked_expr = body_expression(request.query)
+
+        def run(conn: sqlite3.Connection) -> list[tuple[int, float]]:
+            candidates = _run(conn, (
+                f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH ? AND rowid >= ? AND "
+                "rowid < ? ORDER BY rowid DESC LIMIT ?"), (expr, lo, hi, RELEVANCE_CANDIDATES))
+            if not candidates:
+                return []
+            wanted = {int(r[0]) for r in candidates}
+            scored = _run(conn, (
+                f"SELECT rowid, bm25({_TABLE}, 1.0, 0.0) FROM {_TABLE} WHERE {_TABLE} MATCH ? "
+                "AND rowid >= ? AND rowid <= ?"),
+                (ranked_expr, min(wanted), max(wanted)))
+            return [(int(seq), float(score)) for seq, score in scored if seq in wanted]
+
+        rows = await self.db.read(run)
+        ranked = sorted((score, -seq) for seq, score in rows)
         if request.cursor:
             try:
                 score_s, seq_s = request.cursor.split(":", 1)

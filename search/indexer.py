@@ -19,12 +19,15 @@ log = logging.getLogger(__name__)
 
 class Indexer:
     def __init__(
-        self, store: Store, backend: SearchBackend, *, batch: int = 500, poll_seconds: float = 0.5
+        self, store: Store, backend: SearchBackend, *, batch: int = 500, poll_seconds: float = 0.5,
+        gather_seconds: float = 0.05,
     ) -> None:
         self.store = store
         self.backend = backend
         self.batch = batch
         self.poll_seconds = poll_seconds
+        self.gather_seconds = gather_seconds
+        """After a wake-up, wait this long so a burst of writes is indexed as one batch."""
         self._wake = asyncio.Event()
 
     def wake(self, _entry: Entry | None = None) -> None:
@@ -66,6 +69,7 @@ class Indexer:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                    await asyncio.sleep(self.gather_seconds)
                 except TimeoutError:
                     pass
 

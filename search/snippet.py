@@ -12,13 +12,23 @@ WINDOW = 24
 _SPACE = re.compile(r"\s+")
 
 
-def _matches(folded: str, query: ParsedQuery) -> bool:
-    for term in query.all_terms():
-        for i, word in enumerate(term.words):
-            last = i == len(term.words) - 1
-            if folded == word or (last and term.prefix and folded.startswith(word)):
-                return True
-    return False
+class _Terms:
+    """The query's folded words, prepared once per snippet call."""
+
+    def __init__(self, query: ParsedQuery) -> None:
+        self.exact: set[str] = set()
+        prefixes: list[str] = []
+        for term in query.all_terms():
+            *body, last = term.words
+            self.exact.update(body)
+            (prefixes if term.prefix else body).append(last)
+            if not term.prefix:
+                self.exact.add(last)
+        self.prefixes = tuple(prefixes)
+
+    def hit(self, word: str) -> bool:
+        folded = fold_word(word)
+        return folded in self.exact or (bool(self.prefixes) and folded.startswith(self.prefixes))
 
 
 def snippet(text: str, query: ParsedQuery, window: int = WINDOW) -> str:
@@ -26,11 +36,11 @@ def snippet(text: str, query: ParsedQuery, window: int = WINDOW) -> str:
     tokens = list(WORD.finditer(text))
     if not tokens:
         return ""
-    hits = [i for i, m in enumerate(tokens) if _matches(fold_word(m.group(0)), query)]
-    first = hits[0] if hits else 0
+    terms = _Terms(query)
+    first = next((i for i, m in enumerate(tokens) if terms.hit(m.group(0))), 0)
     start = max(0, first - window // 3)
     end = min(len(tokens), start + window)
-    hit_set = set(hits)
+    hit_set = {i for i in range(start, end) if terms.hit(tokens[i].group(0))}
     out: list[str] = ["…" if start > 0 else ""]
     pos = tokens[start].start()
     for i in range(start, end):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -19,6 +20,7 @@ def normalise_email(value: str) -> str:
     return email.casefold()
 
 
+@lru_cache(maxsize=4096)
 def normalise_phone(value: str, region: str) -> str:
     """E.164 for any common way of writing a number (``0171 1234567``, ``0049-171/1234567``)."""
     cleaned = value.strip()

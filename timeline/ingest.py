@@ -3,8 +3,9 @@ quarantine, merges. Connectors only translate their protocol into an ``InboundMe
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -136,15 +137,21 @@ class IngestService:
         return IngestResult(entry=entry, created=created, customer=customer,
                             new_customer=new_customer)
 
-    async def _resolve(self, office: Office, msg: InboundMessage) -> tuple[Customer | None, bool]:
+    async def _resolve(self, office: Office, msg: InboundMessage,
+                       known: dict[tuple[IdentityKind, str], list[Customer]] | None = None
+                       ) -> tuple[Customer | None, bool]:
+        """The sender's customer (created per policy). ``known``: identities already looked
+        up by a batch (kept up to date here)."""
         if msg.customer_id:
             customer = await self.store.get_customer(office.id, msg.customer_id)
             if customer is None:
                 raise InvalidInput(f"no customer {msg.customer_id}")
             return customer, False
         value = normalise_identity(msg.sender_kind, msg.sender, office.region)
-        found = [c for c in await self.store.find_customers(office.id, msg.sender_kind, value)
-                 if c.status is not CustomerStatus.MERGED]
+        key = (msg.sender_kind, value)
+        candidates = (known[key] if known is not None and key in known
+                      else await self.store.find_customers(office.id, msg.sender_kind, value))
+        found = [c for c in candidates if c.status is not CustomerStatus.MERGED]
         if found:
             found.sort(key=lambda c: (c.status is not CustomerStatus.ACTIVE, c.created_at))
             return found[0], False
@@ -155,10 +162,13 @@ class IngestService:
             office.id, name[:300],
             [Identity(kind=msg.sender_kind, value=value, raw=msg.sender.strip())],
             CustomerStatus.UNVERIFIED)
+        if known is not None:
+            known[key] = [customer]
         return customer, True
 
-    async def _draft(self, office: Office, customer: Customer, msg: InboundMessage
-                     ) -> EntryDraft:
+    async def _draft(self, office: Office, customer: Customer, msg: InboundMessage,
+                     parents: dict[str, Entry] | None = None) -> EntryDraft:
+        """``parents``: referenced source ids already looked up by a batch."""
         attachments = []
         for att in msg.attachments:
             digest = await self.timeline.blobs.put(att.data)
@@ -172,7 +182,8 @@ class IngestService:
         for ref in [msg.in_reply_to, *reversed(msg.references)]:
             if not ref:
                 continue
-            parent = await self.store.find_entry_by_source(office.id, ref)
+            parent = (parents.get(ref) if parents is not None
+                      else await self.store.find_entry_by_source(office.id, ref))
             if parent is not None:
                 meta["in_reply_to"] = {"entry_id": parent.id, "subject": parent.subject,
                                        "channel": parent.channel.value}
@@ -191,6 +202,77 @@ class IngestService:
             occurred_at=msg.occurred_at, subject=msg.subject[:1000],
             body=msg.body, html=msg.html, attachments=tuple(attachments), tags=tuple(tags),
             source_id=msg.source_id, meta=meta)
+
+    async def ingest_many(self, items: Sequence[tuple[InboundMessage, bytes | None, str]],
+                          *, raw_channel: str | None = None) -> list[IngestResult]:
+        """``ingest`` for many (message, raw, origin) of one office and channel, in order,
+        with the same outcome per message -- but batched reads and one write transaction
+        per run of new entries (``chronik import``)."""
+        if not items:
+            return []
+        first = items[0][0]
+        if any(m.office_id != first.office_id or m.channel is not first.channel
+               for m, _, _ in items):
+            raise InvalidInput("a batch holds messages of one office and one channel")
+        office = await self.store.get_office(first.office_id)
+        if office is None:
+            raise NotFound(f"no office {first.office_id}")
+        stored = await self.store.entries_by_sources(
+            office.id, [m.source_id for m, _, _ in items], first.channel)
+        parents = await self.store.entries_by_sources(
+            office.id, [r for m, _, _ in items for r in (m.in_reply_to, *m.references) if r])
+        known: dict[tuple[IdentityKind, str], list[Customer]] = {}
+        for kind in {m.sender_kind for m, _, _ in items}:
+            values = set()
+            for m, _, _ in items:
+                with contextlib.suppress(InvalidInput):
+                    if m.sender_kind is kind and not m.customer_id:
+                        values.add(normalise_identity(kind, m.sender, office.region))
+            found = await self.store.customers_by_identities(office.id, kind, sorted(values))
+            known.update({(kind, v): found.get(v, []) for v in values})
+        results: list[IngestResult | None] = [None] * len(items)
+        pending: list[tuple[int, EntryDraft, Customer, bool]] = []
+
+        async def flush() -> None:
+            appended = await self.timeline.append_many([d for _, d, _, _ in pending])
+            for (i, _, customer, new), (entry, created) in zip(pending, appended, strict=True):
+                results[i] = IngestResult(entry=entry, created=created, customer=customer,
+                                          new_customer=new)
+                stored.setdefault(entry.source_id or "", entry)
+                parents.setdefault(entry.source_id or "", entry)
+            pending.clear()
+
+        owners: dict[str, Customer | None] = {}
+        for i, (msg, raw, origin) in enumerate(items):
+            waiting = {d.source_id for _, d, _, _ in pending}
+            if waiting & {msg.source_id, msg.in_reply_to, *msg.references}:
+                await flush()  # it repeats or answers a message of this batch: store that first
+            existing = stored.get(msg.source_id)
+            if existing is not None:
+                if existing.customer_id not in owners:
+                    owners[existing.customer_id] = await self.store.get_customer(
+                        office.id, existing.customer_id)
+                results[i] = IngestResult(entry=existing, created=False,
+                                          customer=owners[existing.customer_id])
+                continue
+            try:
+                customer, new_customer = await self._resolve(office, msg, known)
+            except InvalidInput as exc:
+                item = await self._quarantine_msg(office, msg, raw, raw_channel, origin,
+                                                  f"unattributable sender: {exc.message}")
+                results[i] = IngestResult(entry=None, created=False, customer=None,
+                                          quarantined=item)
+                continue
+            if customer is None:
+                item = await self._quarantine_msg(office, msg, raw, raw_channel, origin,
+                                                  f"unknown_sender: {msg.sender}")
+                results[i] = IngestResult(entry=None, created=False, customer=None,
+                                          quarantined=item)
+                continue
+            pending.append((i, await self._draft(office, customer, msg, parents), customer,
+                            new_customer))
+        await flush()
+        return [r for r in results if r is not None]
 
     # ------------------------------------------------------------------ quarantine
     async def quarantine(self, office_id: str, channel: str, raw: bytes, reason: str,

@@ -30,7 +30,7 @@ from timeline.models import (
     Visibility,
     utcnow,
 )
-from timeline.store import Store, TimelineQuery
+from timeline.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +169,16 @@ class TimelineService:
             self._announce(entry)
         return entry, created
 
+    async def append_many(self, drafts: Sequence[EntryDraft]) -> list[tuple[Entry, bool]]:
+        """``append`` for many entries in one store transaction (imports)."""
+        if not drafts:
+            return []
+        out = await self.store.append_many(drafts)
+        for entry, created in out:
+            if created:
+                self._announce(entry)
+        return out
+
     async def revise(self, office_id: str, entry_id: str, *, subject: str | None = None,
                      body: str | None = None, meta: dict[str, Any] | None = None,
                      keep_history: bool = True) -> Entry:
@@ -190,23 +200,23 @@ class TimelineService:
         if req.kind not in AGENT_ENTRY_KINDS:
             raise InvalidInput(f"kind must be one of {', '.join(AGENT_ENTRY_KINDS)}")
         channel, direction = AGENT_ENTRY_KINDS[req.kind]
-        await self.customer(office, customer_id)
         if req.kind == "document" and not req.files:
             raise InvalidInput("a document needs at least one file")
         if not (req.body.strip() or req.subject.strip() or req.files):
             raise InvalidInput("an entry needs a subject, a body or a file")
-        office_policy = await self.store.get_policy(office.id, None)
-        agent_policy = await self.store.get_policy(office.id, agent.id)
+        context = await self.store.entry_context(office.id, agent.id, customer_id)
+        if context is None:
+            raise NotFound("no such customer")
         try:
             decision = publish_policy.decide(
-                req.kind, agent_policy, office_policy, req.visibility, req.notify)
+                req.kind, context.agent_policy, context.office_policy, req.visibility,
+                req.notify)
         except ValueError as exc:
             raise InvalidInput(str(exc)) from exc
         hits: tuple[tone.ToneHit, ...] = ()
         if decision.visibility is Visibility.PUBLISHED:
-            extra = await self.store.get_tone_words(office.id)
             text = "\n".join([req.subject, req.body, *(f.name for f in req.files)])
-            hits = tuple(tone.check(text, extra))
+            hits = tuple(tone.check(text, context.tone_words))
             if hits and not req.confirm:
                 raise ToneWarning(
                     "This entry would be shown to the customer and contains wording that may "
@@ -240,17 +250,21 @@ class TimelineService:
                      ) -> list[Match]:
         """Customers with this identity, best first (verified before unverified, then the
         one with the newest history), each with its newest entries."""
+        _, matches = await self.lookup_normalised(office, kind, raw, recent)
+        return matches
+
+    async def lookup_normalised(self, office: Office, kind: IdentityKind, raw: str,
+                                recent: int = 10) -> tuple[str | None, list[Match]]:
+        """Like ``lookup``, also returning the normalised identity (None if unparseable)."""
         try:
             value = normalise_identity(kind, raw, office.region)
         except InvalidInput:
-            return []
-        customers = await self.store.find_customers(office.id, kind, value)
-        matches = []
-        for customer in customers:
-            page = await self.store.timeline(office.id, customer.id, TimelineQuery(limit=recent))
-            matches.append(Match(customer=customer, recent=list(page.items)))
+            return None, []
+        found = await self.store.customers_with_recent(office.id, kind, value, recent)
+        matches = [Match(customer=c, recent=entries) for c, entries in found
+                   if c.status is not CustomerStatus.MERGED]
         matches.sort(key=lambda m: (
             m.customer.status is not CustomerStatus.ACTIVE,
             -(m.recent[0].seq if m.recent else 0),
         ))
-        return matches
+        return value, matches

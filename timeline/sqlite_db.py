@@ -25,7 +25,7 @@ class SqliteDb:
         path: Path,
         migrations: Sequence[Migration],
         *,
-        readers: int = 4,
+        readers: int = 2,
         cache_kib: int = 8192,
         name: str = "sqlite",
     ) -> None:

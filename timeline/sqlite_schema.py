@@ -155,4 +155,68 @@ CREATE TABLE preferences (
     data TEXT NOT NULL
 );
 """),
+    (5, """
+CREATE TABLE cti_calls (
+    office_id TEXT NOT NULL,
+    call_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    customer_id TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (office_id, call_id)
+);
+CREATE INDEX cti_calls_customer ON cti_calls(customer_id) WHERE customer_id IS NOT NULL;
+"""),
+    (3, """
+CREATE TABLE notify_jobs (
+    id TEXT PRIMARY KEY,
+    office_id TEXT NOT NULL,
+    entry_id TEXT NOT NULL UNIQUE REFERENCES entries(id) ON DELETE CASCADE,
+    customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    generation INTEGER NOT NULL DEFAULT 0,
+    next_at TEXT NOT NULL,
+    claimed_until TEXT,
+    claimed_by TEXT,
+    channel TEXT,
+    reason TEXT,
+    skip_channels TEXT NOT NULL DEFAULT '[]',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX notify_jobs_due ON notify_jobs(status, next_at);
+CREATE INDEX notify_jobs_office ON notify_jobs(office_id, status, id);
+CREATE INDEX notify_jobs_customer ON notify_jobs(customer_id);
+CREATE TABLE notify_deliveries (
+    entry_id TEXT NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+    channel TEXT NOT NULL,
+    job_id TEXT NOT NULL REFERENCES notify_jobs(id) ON DELETE CASCADE,
+    state TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (entry_id, channel)
+);
+CREATE INDEX notify_deliveries_job ON notify_deliveries(job_id);
+CREATE TABLE notify_attempts (
+    id INTEGER PRIMARY KEY,
+    job_id TEXT NOT NULL REFERENCES notify_jobs(id) ON DELETE CASCADE,
+    channel TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    outcome TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX notify_attempts_job ON notify_attempts(job_id, id);
+CREATE TABLE portal_inbox (
+    id TEXT PRIMARY KEY,
+    office_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    entry_id TEXT NOT NULL UNIQUE REFERENCES entries(id) ON DELETE CASCADE,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attachments TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    read_at TEXT
+);
+CREATE INDEX portal_inbox_customer ON portal_inbox(customer_id, id);
+"""),
 ]

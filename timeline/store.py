@@ -26,6 +26,13 @@ from timeline.models import (
     Role,
     Visibility,
 )
+from timeline.notifications import (
+    DeliveryAttempt,
+    DeliveryStart,
+    InboxItem,
+    JobOutcome,
+    NotifyJob,
+)
 from timeline.policy import PolicyMap
 
 
@@ -39,6 +46,15 @@ class TimelineQuery:
     visibility: Visibility | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EntryContext:
+    """What decides a new agent entry: the policies that apply and the office's tone words."""
+
+    office_policy: PolicyMap
+    agent_policy: PolicyMap
+    tone_words: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -95,6 +111,13 @@ class Store(Protocol):
     async def find_customers(
         self, office_id: str, kind: IdentityKind, value: str
     ) -> list[Customer]: ...
+    async def customers_with_recent(
+        self, office_id: str, kind: IdentityKind, value: str, recent: int
+    ) -> list[tuple[Customer, list[Entry]]]: ...
+    async def customers_by_identities(self, office_id: str, kind: IdentityKind,
+                                      values: Sequence[str]) -> dict[str, list[Customer]]:
+        """Batched ``find_customers``: value -> customers, for values someone has."""
+        ...
 
     # entries
     async def append(self, draft: EntryDraft) -> tuple[Entry, bool]:
@@ -109,6 +132,10 @@ class Store(Protocol):
                            keep_history: bool = True) -> Entry | None: ...
     async def find_entry_by_source(self, office_id: str, source_id: str,
                                    channel: Channel | None = None) -> Entry | None: ...
+    async def entries_by_sources(self, office_id: str, source_ids: Sequence[str],
+                                 channel: Channel | None = None) -> dict[str, Entry]:
+        """Batched ``find_entry_by_source``: source id -> entry, for those that exist."""
+        ...
     async def timeline(self, office_id: str, customer_id: str, query: TimelineQuery) -> Page: ...
     async def scan_entries(self, after_seq: int, limit: int) -> list[Entry]:
         """All offices' entries in key order (for reindexing)."""
@@ -118,6 +145,8 @@ class Store(Protocol):
     async def get_policy(self, office_id: str, agent_id: str | None) -> PolicyMap: ...
     async def set_policy(self, office_id: str, agent_id: str | None, policy: PolicyMap) -> None: ...
     async def get_tone_words(self, office_id: str) -> tuple[str, ...]: ...
+    async def entry_context(self, office_id: str, agent_id: str, customer_id: str
+                            ) -> EntryContext | None: ...
     async def set_tone_words(self, office_id: str, words: Sequence[str]) -> None: ...
 
     # index outbox
@@ -160,3 +189,45 @@ class Store(Protocol):
     async def get_preferences(self, office_id: str, customer_id: str) -> Preferences: ...
     async def set_preferences(self, office_id: str, customer_id: str, prefs: Preferences
                               ) -> None: ...
+
+    # phone calls (CTI): call state apart from the entry; re-tagging an entry
+    async def call_state(self, office_id: str, call_id: str) -> dict[str, Any] | None: ...
+    async def save_call_state(self, office_id: str, call_id: str, state: dict[str, Any],
+                              customer_id: str | None = None) -> None: ...
+    async def retag_entry(self, office_id: str, entry_id: str, *, add: Sequence[str] = (),
+                          remove: Sequence[str] = ()) -> tuple[str, ...] | None: ...
+
+    # notifier: the one entry read, jobs under a lease, deliveries, the portal inbox
+    async def published_entry(self, office_id: str, entry_id: str) -> Entry | None:
+        """The entry only if it is published (the notifier's only way to read entries)."""
+        ...
+    async def claim_notify_jobs(self, owner: str, now: datetime, lease_until: datetime,
+                                limit: int) -> list[NotifyJob]: ...
+    async def next_notify_due(self) -> datetime | None: ...
+    async def reschedule_notify_job(self, job_id: str, owner: str, *, next_at: datetime,
+                                    attempts: int, reason: str | None,
+                                    skip_channels: Sequence[str], channel: str | None = None,
+                                    attempt_id: int | None = None,
+                                    attempt_outcome: str | None = None) -> None: ...
+    async def begin_delivery(self, job_id: str, owner: str, lease_until: datetime,
+                             entry_id: str, channel: str, *,
+                             redo_interrupted: bool = False) -> DeliveryStart: ...
+    async def fail_delivery(self, job_id: str, attempt_id: int, channel: str, outcome: str,
+                            detail: str, skip_channels: Sequence[str]) -> None: ...
+    async def complete_notify_job(self, job_id: str, owner: str | None, outcome: JobOutcome,
+                                  notification: EntryDraft | None) -> Entry | None: ...
+    async def get_notify_job(self, office_id: str, job_id: str) -> NotifyJob | None: ...
+    async def list_notify_jobs(self, office_id: str, *, status: str | None = None,
+                               customer_id: str | None = None, limit: int = 50,
+                               before_id: str | None = None) -> list[NotifyJob]: ...
+    async def notify_attempts(self, job_ids: Sequence[str]
+                              ) -> dict[str, list[DeliveryAttempt]]: ...
+    async def retry_notify_job(self, office_id: str, job_id: str) -> NotifyJob | None: ...
+    async def add_inbox_item(self, office_id: str, customer_id: str, entry_id: str,
+                             subject: str, body: str, attachments: Sequence[dict[str, Any]]
+                             ) -> InboxItem: ...
+    async def list_inbox(self, office_id: str, customer_id: str, *, limit: int = 50,
+                         before_id: str | None = None, unread_only: bool = False
+                         ) -> list[InboxItem]: ...
+    async def mark_inbox_read(self, office_id: str, customer_id: str, item_id: str
+                              ) -> InboxItem | None: ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
+from functools import lru_cache
 
 WORD = re.compile(r"[^\W_]+")
 _DIGRAPH = re.compile(r"ae|oe|ue")
@@ -25,7 +26,9 @@ def _fold_chars(text: str) -> str:
     return _DIGRAPH.sub(lambda m: _DIGRAPH_MAP[m.group(0)], text)
 
 
+@lru_cache(maxsize=1 << 16)
 def fold_word(word: str) -> str:
+    """One word, folded (cached: vocabularies are small, texts are many)."""
     return _fold_chars(word)
 
 

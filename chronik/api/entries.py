@@ -19,7 +19,9 @@ from chronik.api.base import (
     read_json,
     validation_error,
 )
+from chronik.api.render import entry_json, json_response
 from chronik.api.schemas import EntryCreated, EntryIn, EntryOut, PresetSourceOut, TimelinePage
+from chronik.glue.phone import link_note, linked_call
 from chronik.state import AppState
 from timeline.errors import InvalidInput, NotFound, TooLarge
 from timeline.models import Channel, Visibility
@@ -63,7 +65,7 @@ async def _read_multipart(request: web.Request, limit: int) -> tuple[EntryIn, li
             fields[name] = _BOOL[value.lower()]
         elif name == "tags":
             fields[name] = [t.strip() for t in value.split(",") if t.strip()]
-        elif name in ("visibility", "occurred_at") and value == "":
+        elif name in ("visibility", "occurred_at", "call_entry_id") and value == "":
             continue
         else:
             fields[name] = value
@@ -86,11 +88,15 @@ async def create_entry(request: web.Request, state: AppState, caller: Caller
     occurred = body.occurred_at
     if occurred is not None and occurred.tzinfo is None:
         raise InvalidInput("occurred_at needs a time zone (e.g. 2026-11-23T10:00:00+01:00)")
+    call = await linked_call(state, caller.office, request.match_info["id"], body.kind,
+                             body.call_entry_id)
     recorded = await state.timeline.record(caller.agent, caller.office, request.match_info["id"],
                                            EntryRequest(
         kind=body.kind, subject=body.subject, body=body.body, visibility=body.visibility,
         notify=body.notify, confirm=body.confirm, tags=tuple(body.tags), occurred_at=occurred,
-        files=tuple(files)))
+        files=tuple(files), meta={"call_entry_id": call.id} if call else {}))
+    if call is not None:
+        await link_note(state, caller.office, call, recorded.entry)
     out = EntryCreated(
         **EntryOut.of(recorded.entry).model_dump(),
         preset_source=PresetSourceOut(visibility=recorded.decision.visibility_source,
@@ -118,7 +124,6 @@ def _cursor(request: web.Request) -> int | None:
 
 async def timeline(request: web.Request, state: AppState, caller: Caller) -> web.StreamResponse:
     customer_id = request.match_info["id"]
-    await state.timeline.customer(caller.office, customer_id)
     vis_raw = request.query.get("visibility")
     try:
         visibility = Visibility(vis_raw) if vis_raw else None
@@ -131,15 +136,17 @@ async def timeline(request: web.Request, state: AppState, caller: Caller) -> web
         channels=_enum_list(request, "channel", Channel), kinds=tuple(query_list(request, "kind")),
         visibility=visibility, since=since, until=until)
     page = await state.store.timeline(caller.office.id, customer_id, query)
-    return json_model(TimelinePage(items=[EntryOut.of(e) for e in page.items],
-                                   next_cursor=page.next_cursor))
+    if not page.items:  # entries are office-scoped: a non-empty page proves the customer
+        await state.timeline.customer(caller.office, customer_id)
+    return json_response({"items": [entry_json(e) for e in page.items],
+                          "next_cursor": page.next_cursor})
 
 
 async def get_entry(request: web.Request, state: AppState, caller: Caller) -> web.StreamResponse:
     entry = await state.store.get_entry(caller.office.id, request.match_info["entry_id"])
     if entry is None:
         raise NotFound("no such entry")
-    return json_model(EntryOut.of(entry))
+    return json_response(entry_json(entry))
 
 
 async def get_attachment(request: web.Request, state: AppState, caller: Caller

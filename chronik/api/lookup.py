@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chronik.api.base import ApiError, Caller, Operation, Param, json_model
-from chronik.api.schemas import CustomerOut, EntryOut, LookupMatch, LookupOut
+from chronik.api.base import ApiError, Caller, Operation, Param
+from chronik.api.render import customer_json, entry_json, json_response
+from chronik.api.schemas import LookupOut
 from chronik.state import AppState
-from timeline.errors import InvalidInput
-from timeline.identity import normalise_identity
 from timeline.models import IdentityKind
 
 
@@ -18,14 +17,10 @@ async def lookup(request: web.Request, state: AppState, caller: Caller) -> web.S
         raise ApiError(400, "invalid_input", "give exactly one of phone= or email=")
     kind, raw = (IdentityKind.PHONE, phone) if phone else (IdentityKind.EMAIL, email)
     assert raw is not None
-    try:
-        normalised: str | None = normalise_identity(kind, raw, caller.office.region)
-    except InvalidInput:
-        normalised = None
-    matches = await state.timeline.lookup(caller.office, kind, raw) if normalised else []
-    return json_model(LookupOut(normalised=normalised, matches=[
-        LookupMatch(customer=CustomerOut.of(m.customer),
-                    recent=[EntryOut.of(e) for e in m.recent]) for m in matches]))
+    normalised, matches = await state.timeline.lookup_normalised(caller.office, kind, raw)
+    return json_response({"normalised": normalised, "matches": [
+        {"customer": customer_json(m.customer), "recent": [entry_json(e) for e in m.recent]}
+        for m in matches]})
 
 
 OPERATIONS = [

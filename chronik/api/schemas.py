@@ -111,13 +111,16 @@ class EntryOut(BaseModel):
 
     @classmethod
     def of(cls, e: Entry) -> EntryOut:
-        return cls(
+        """From a stored entry (already valid): construct without re-validating."""
+        return cls.model_construct(
             id=e.id, customer_id=e.customer_id, channel=e.channel, direction=e.direction,
             kind=e.kind, author=e.author, visibility=e.visibility, notify=e.notify,
             occurred_at=e.occurred_at, recorded_at=e.recorded_at, subject=e.subject,
             body=e.body, html=e.html,
-            attachments=[AttachmentOut(index=i, url=f"/api/v1/entries/{e.id}/attachments/{i}",
-                                       **a.model_dump()) for i, a in enumerate(e.attachments)],
+            attachments=[AttachmentOut.model_construct(
+                index=i, url=f"/api/v1/entries/{e.id}/attachments/{i}", name=a.name,
+                content_type=a.content_type, size=a.size, sha256=a.sha256)
+                for i, a in enumerate(e.attachments)],
             tags=list(e.tags), source_id=e.source_id, meta=e.meta)
 
 
@@ -132,6 +135,9 @@ class EntryIn(_In):
     confirm: bool = Field(False, description="Publish despite a tone warning.")
     tags: list[str] = Field(default_factory=list, max_length=50)
     occurred_at: datetime | None = None
+    call_entry_id: str | None = Field(
+        None, max_length=100,
+        description="phone_note only: the call entry (same customer) this note is about.")
 
 
 class EntryCreated(EntryOut):

@@ -9,12 +9,12 @@ from chronik.api.base import (
     Caller,
     Operation,
     Param,
-    json_model,
     query_datetime,
     query_int,
     query_list,
 )
-from chronik.api.schemas import EntryOut, SearchItem, SearchPage
+from chronik.api.render import entry_json, json_response
+from chronik.api.schemas import SearchPage
 from chronik.state import AppState
 from search.query import SearchFilters
 from timeline.errors import InvalidInput
@@ -42,10 +42,10 @@ async def search(request: web.Request, state: AppState, caller: Caller) -> web.S
     results = await state.search.search(
         q, filters, order=order, limit=query_int(request, "limit", 20, 1, 100),
         cursor=request.query.get("cursor") or None)
-    return json_model(SearchPage(
-        items=[SearchItem(entry=EntryOut.of(f.entry), snippet=f.snippet, score=f.score)
-               for f in results.items],
-        next_cursor=results.next_cursor))
+    return json_response({
+        "items": [{"entry": entry_json(f.entry), "snippet": f.snippet, "score": f.score}
+                  for f in results.items],
+        "next_cursor": results.next_cursor})
 
 
 OPERATIONS = [

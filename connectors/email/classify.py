@@ -9,7 +9,8 @@
   report, from ``X-Failed-Recipients`` or from the usual phrases of Postfix, Exim, qmail,
   Exchange and Gmail;
 - ``"auto_reply"``: written by a machine in place of a person -- ``Auto-Submitted``
-  other than ``no``, ``X-Autoreply``, ``X-Autorespond``, an out-of-office subject,
+  other than ``no``, ``X-Autoreply``, ``X-Autorespond``, an out-of-office subject (a bare
+  ``Auto:`` prefix only together with away wording: "Auto: Schadenmeldung" is about a car),
   ``Precedence: auto_reply``, ``X-Auto-Response-Suppress`` (All/OOF/AutoReply), ``X-Loop``
   (a loop marker), delivery-delay reports and read receipts;
 - ``"bulk"``: lists and newsletters -- ``List-Id``, ``List-Unsubscribe``,
@@ -26,13 +27,23 @@ from __future__ import annotations
 import re
 from email.message import Message
 
+from .decode import decode_words, header_values
+
 __all__ = ["classify"]
 
 _OUT_OF_OFFICE = re.compile(
     r"^\s*(?:\[[^\]]*\]\s*)?(?:auto(?:matic|matische)?[ _-]?(?:reply|response|antwort)"
     r"|automatische antwort|abwesenheits(?:notiz|meldung|nachricht)|out[ -]of[ -](?:the[ -])?"
-    r"office|auto:|autoreply|autosvar|réponse automatique|respuesta automática"
+    r"office|autoreply|autosvar|réponse automatique|respuesta automática"
     r"|risposta automatica|automatisch antwoord|odpowiedź automatyczna|ooo:)",
+    re.IGNORECASE,
+)
+# "Auto:" alone is a German word ("Auto: Schadenmeldung" is about a car): only with a
+# second signal in the subject (Lotus Notes: "AUTO: Anna Alt is out of the office").
+_AUTO_PREFIX = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?auto:", re.IGNORECASE)
+_AWAY_WORDING = re.compile(
+    r"out of (?:the )?office|not in the office|away from|on (?:vacation|holiday|leave)"
+    r"|abwesend|nicht im büro|außer haus|ausser haus|im urlaub",
     re.IGNORECASE,
 )
 _BOUNCE_SUBJECT = re.compile(
@@ -82,6 +93,7 @@ def classify(msg: Message) -> tuple[str | None, tuple[str, ...]]:
         or _has(msg, "x-autoresponder")
         or precedence == "auto_reply"
         or _OUT_OF_OFFICE.search(_header(msg, "subject"))
+        or _away_subject(_header(msg, "subject"))
     ):
         return "auto_reply", ()
     if _has(msg, "list-id") or _has(msg, "list-unsubscribe") or precedence in (
@@ -99,14 +111,14 @@ def classify(msg: Message) -> tuple[str | None, tuple[str, ...]]:
     return None, ()
 
 
+def _away_subject(subject: str) -> bool:
+    return bool(_AUTO_PREFIX.search(subject) and _AWAY_WORDING.search(subject))
+
+
 def _header(msg: Message, name: str) -> str:
-    """A header's decoded value ("" when absent); falls back to the raw value."""
-    try:
-        value = msg.get(name)
-        return "" if value is None else " ".join(str(value).split())
-    except Exception:  # a malformed header the stdlib cannot model
-        raw = next((str(v) for k, v in msg.raw_items() if k.lower() == name), "")
-        return " ".join(raw.split())
+    """A header's decoded value, on one line ("" when absent)."""
+    values = header_values(msg, name)
+    return " ".join(decode_words(values[0]).split()) if values else ""
 
 
 def _has(msg: Message, name: str) -> bool:

@@ -30,3 +30,19 @@ class MessageTooLarge(MailParseError):
 
 class SourceError(MailParseError):
     """A message source (file, folder, mbox, Maildir) is missing or not recognised."""
+
+
+class ImapError(Exception):
+    """The IMAP connector cannot go on with this connection; the supervisor retries."""
+
+
+class ImapConnectionLost(ImapError):
+    """Transient: the server went away, refused the connection or did not answer."""
+
+
+class ImapAuthFailed(ImapError):
+    """The server refused the login (wrong user name or password)."""
+
+
+class ImapProtocolError(ImapError):
+    """The server answered NO/BAD or something aioimaplib could not understand."""

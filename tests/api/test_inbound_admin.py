@@ -40,7 +40,7 @@ async def test_quarantine_list_raw_reprocess_and_discard(hub: Hub) -> None:
     assert [e["body"] for e in tl["items"]] == ["Text"]
     status, again = await hub.admin.post(f"/quarantine/{item['id']}/reprocess", json={})
     assert status == 409
-    other = await ingest.quarantine(hub.office.id, "email", b"junk", "no parser", "t")
+    other = await ingest.quarantine(hub.office.id, "fax", b"junk", "no parser", "t")
     status, body = await hub.admin.post(f"/quarantine/{other.id}/reprocess")
     assert status == 409 and "no connector" in body["error"]["message"]
     status, gone = await hub.admin.post(f"/quarantine/{other.id}/discard")

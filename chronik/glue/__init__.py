@@ -1,0 +1,1 @@
+"""Glue between the composition root and each connector/worker: settings, components, routes."""

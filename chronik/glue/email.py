@@ -1,0 +1,108 @@
+"""Glue for the e-mail connector: the component factory (IMAP connector, inbound SMTP/LMTP
+listener), the quarantine reprocessor and the ``chronik import`` runner. Settings models:
+``connectors.email.settings`` (listed in ``chronik.settings``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from connectors.email.imap import ImapConfig, ImapConnector
+from connectors.email.importer import ImportSummary, import_messages, open_source
+from connectors.email.inbound import MailIngest
+from connectors.email.parse import DEFAULT_MAX_BYTES
+from connectors.email.settings import EmailSettings, InboundSmtpSettings
+from connectors.email.smtp import InboundAddresses, SmtpListener
+
+if TYPE_CHECKING:
+    from chronik.components import Component
+    from chronik.state import AppState
+
+
+class _Misconfigured:
+    """A component whose settings are invalid: it fails, is retried and reported, and the
+    server starts anyway."""
+
+    kind = "connector"
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.name = name
+        self.problem = problem
+
+    async def run(self) -> None:
+        raise ValueError(self.problem)
+
+    def diagnostics(self) -> dict[str, Any]:
+        return {"problem": self.problem}
+
+
+def _problem(prefix: str, exc: ValidationError) -> str:
+    return "; ".join(f"{prefix}{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+                     for e in exc.errors(include_input=False, include_url=False))
+
+
+def mail_ingest(state: AppState, max_bytes: int = DEFAULT_MAX_BYTES) -> MailIngest:
+    """The mail path into this app's ingest service; quarantined mail becomes
+    reprocessable."""
+    mail = MailIngest(state.ingest, max_bytes=max_bytes)
+    mail.register()
+    return mail
+
+
+def components(state: AppState) -> list[Component]:
+    out: list[Component] = []
+    try:
+        email = EmailSettings()
+    except ValidationError as exc:
+        mail_ingest(state)
+        return [_Misconfigured("email-imap", _problem("CHRONIK_EMAIL_", exc))]
+    mail = mail_ingest(state, email.max_message_bytes)
+    try:
+        smtp = InboundSmtpSettings()
+    except ValidationError as exc:
+        out.append(_Misconfigured("email-smtp", _problem("CHRONIK_", exc)))
+    else:
+        if smtp.inbound_smtp_port is not None:
+            out.append(SmtpListener(mail, InboundAddresses(state.store),
+                                    host=smtp.inbound_smtp_host, port=smtp.inbound_smtp_port,
+                                    lmtp=smtp.inbound_smtp_lmtp))
+    if email.imap_host:
+        if not email.imap_office_id:
+            out.append(_Misconfigured("email-imap", "CHRONIK_EMAIL_IMAP_OFFICE_ID is required "
+                                                    "with CHRONIK_EMAIL_IMAP_HOST"))
+        else:
+            out.append(ImapConnector(mail, ImapConfig(
+                host=email.imap_host,
+                port=email.imap_port or (993 if email.imap_tls == "tls" else 143),
+                username=email.imap_username,
+                password=(email.imap_password.get_secret_value()
+                          if email.imap_password else ""),
+                office_id=email.imap_office_id, tls=email.imap_tls,
+                folder=email.imap_folder, processed_folder=email.imap_processed_folder,
+                processed_keyword=email.imap_processed_keyword,
+                poll_seconds=email.imap_poll_seconds, idle=email.imap_idle)))
+    return out
+
+
+async def run_import(state: AppState, path: Path, office_id: str, *,
+                     progress: Callable[[ImportSummary], None] | None = None
+                     ) -> ImportSummary:
+    """``chronik import``: raises ``SourceError`` for a bad path, ``LookupError`` for an
+    unknown office."""
+    if await state.store.get_office(office_id) is None:
+        raise LookupError(office_id)
+    email = EmailSettings()
+    mail = mail_ingest(state, email.max_message_bytes)
+    messages = await open_source(path, email.max_message_bytes)
+    state.blobs.fsync_each = False  # one sync at the end instead of one per attachment
+    try:
+        summary = await import_messages(mail, office_id, messages,
+                                        workers=email.import_workers, progress=progress)
+    finally:
+        await state.blobs.sync()
+        state.blobs.fsync_each = True
+    await state.indexer.drain()
+    return summary

@@ -1,0 +1,74 @@
+"""Glue for the Telegram connector: the component factory (settings model:
+:class:`connectors.telegram.settings.TelegramSettings`, listed in ``chronik.settings``)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from chronik.components import Component, redact
+from connectors.telegram import (
+    RAW_CHANNEL,
+    TelegramConfig,
+    TelegramConnector,
+    TelegramServices,
+)
+from connectors.telegram.settings import TelegramSettings
+
+if TYPE_CHECKING:
+    from chronik.state import AppState
+
+log = logging.getLogger(__name__)
+
+
+class _Misconfigured:
+    """Stands in for a component whose settings are invalid: it fails (and is retried, and
+    reported) instead of stopping the server from starting."""
+
+    kind = "connector"
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.name = name
+        self.problem = problem
+
+    async def run(self) -> None:
+        raise ValueError(self.problem)
+
+    def diagnostics(self) -> dict[str, Any]:
+        return {"problem": self.problem}
+
+
+def _problem(exc: ValidationError) -> str:
+    fields = ", ".join(
+        f"CHRONIK_TELEGRAM_{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+        for e in exc.errors(include_input=False, include_url=False))
+    return f"invalid Telegram settings: {fields}"
+
+
+def components(state: AppState) -> list[Component]:
+    try:
+        settings = TelegramSettings()  # type: ignore[call-arg]
+    except ValidationError as exc:
+        return [_Misconfigured("telegram", _problem(exc))]
+    if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
+        return []
+
+    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
+    httpx_log = logging.getLogger("httpx")
+    httpx_log.setLevel(max(httpx_log.getEffectiveLevel(), logging.WARNING))
+    try:
+        config = TelegramConfig(
+            token=settings.bot_token.get_secret_value().strip(), mode=settings.mode,
+            api_base_url=settings.api_base_url, api_file_url=settings.api_file_url,
+            poll_timeout=float(settings.poll_timeout), office_id=settings.office_id,
+            webhook_base_url=state.settings.public_url,
+            webhook_secret=(settings.webhook_secret.get_secret_value()
+                            if settings.webhook_secret else ""),
+            bot_username=settings.bot_username)
+    except ValueError as exc:
+        return [_Misconfigured("telegram", f"invalid Telegram settings: {exc}")]
+    connector = TelegramConnector(config, TelegramServices(state.ingest), redact=redact)
+    state.ingest.register_reprocessor(RAW_CHANNEL, connector.reprocess)
+    return [connector]

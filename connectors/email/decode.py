@@ -1,0 +1,272 @@
+"""Decoding what mail headers and bodies really contain: charsets (declared, missing or
+wrong), RFC 2047 encoded words, address lists, RFC 2231 / RFC 2047 / raw 8-bit filenames.
+
+Part of the parsing layer (pure: no storage, no network); used by :mod:`.parse`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import mimetypes
+import re
+from email.message import Message
+from email.utils import collapse_rfc2231_value
+
+__all__ = [
+    "CONTROL_CHARS",
+    "addresses",
+    "decode_bytes",
+    "decode_words",
+    "filename_param",
+    "header_values",
+    "safe_filename",
+    "synth_filename",
+]
+
+# --------------------------------------------------------------------------- charsets
+
+_CHARSET_ALIASES = {
+    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "cp936": "gb18030",
+    "euc-cn": "gb18030", "big5": "big5hkscs", "ks_c_5601-1987": "cp949", "euc-kr": "cp949",
+    "iso-8859-1": "cp1252", "iso8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252",
+    "us-ascii": "ascii", "iso-8859-8-i": "iso-8859-8", "windows-874": "cp874",
+    "shift_jis": "cp932", "shift-jis": "cp932", "x-sjis": "cp932", "iso-2022-jp": "iso2022_jp_ext",
+    "unicode-1-1-utf-7": "utf-7", "x-mac-roman": "mac-roman", "macintosh": "mac-roman",
+}
+_BLOCKED_CODECS = {"unicode-escape", "raw-unicode-escape", "undefined", "idna", "punycode", "mbcs"}
+_SEVEN_BIT = ("utf-7", "utf-16", "utf-32", "iso2022", "hz")  # not ASCII-compatible as is
+_MULTIBYTE = re.compile(r"utf|gb|big5|cp9[345]\d|euc|shift|iso2022|hz|johab")
+
+
+def _codec(charset: str | None) -> str | None:
+    """The Python codec for a declared charset, or None when unknown or unusable."""
+    if not charset:
+        return None
+    name = charset.strip().strip("\"'").lower()
+    try:
+        info = codecs.lookup(_CHARSET_ALIASES.get(name, name))
+    except (LookupError, ValueError, TypeError):
+        return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _BLOCKED_CODECS:
+        return None
+    return info.name
+
+
+def decode_bytes(data: bytes, charset: str | None, hint: str | None = None) -> str:
+    """Decode text whose declared charset may be missing, unknown or simply wrong.
+
+    A declared multi-byte charset is tried first; for single-byte or missing declarations
+    valid UTF-8 wins (mislabelled UTF-8 is common, accidental valid UTF-8 in Latin-1 text is
+    not), then the declared charset, the hint, Windows-1252 and finally Latin-1.
+    """
+    declared = _codec(charset)
+    if data.isascii() and not (declared or "").startswith(_SEVEN_BIT):
+        return data.decode("ascii")
+    if declared is not None and declared != "ascii" and _MULTIBYTE.search(declared):
+        order = [declared] if declared == "utf-8" else [declared, "utf-8"]
+    else:
+        order = ["utf-8"] + ([declared] if declared not in (None, "ascii") else [])
+    hinted = _codec(hint)
+    order += [c for c in (hinted, "cp1252") if c is not None and c not in order and c != "ascii"]
+    for name in order:
+        try:
+            return data.decode(name)
+        except UnicodeDecodeError:
+            if name == "utf-8" and (mostly := _mostly_utf8(data)) is not None:
+                return mostly
+        except LookupError:
+            continue
+    if declared is not None and declared != "ascii" and _MULTIBYTE.search(declared):
+        return data.decode(declared, "replace")
+    return data.decode("latin-1")
+
+
+def _mostly_utf8(data: bytes) -> str | None:
+    text = data.decode("utf-8", "replace")
+    bad = text.count("\ufffd")
+    good = sum(1 for ch in text if ord(ch) > 127) - bad
+    return text if good >= 4 * bad else None
+
+
+# --------------------------------------------------------------------------- headers
+
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ENCODED_WORD = re.compile(r"=\?([^?\s\"]+)\?([QqBb])\?(.*?)\?=")
+_QUOTED_PAIR = re.compile(r"\\(.)")
+
+
+def header_values(msg: Message, name: str, hint: str | None = None) -> list[str]:
+    """All raw values of header ``name``: 8-bit bytes decoded, unfolded, RFC 2047 kept."""
+    values: list[str] = []
+    for key, value in msg.raw_items():
+        if key.lower() != name:
+            continue
+        text = str(value)
+        if re.search("[\udc80-\udcff]", text):  # raw 8-bit bytes in the header
+            text = decode_bytes(text.encode("utf-8", "surrogateescape"), None, hint)
+        text = re.sub(r"\r?\n(?=[ \t])", "", text)
+        values.append(CONTROL_CHARS.sub("", text.replace("\r", "").replace("\n", "")).strip())
+    return values
+
+
+def decode_words(value: str, hint: str | None = None) -> str:
+    """Decode RFC 2047 encoded words leniently.
+
+    Accepts words inside quotes, words with spaces, bad base64 padding and unknown
+    charsets; joins the bytes of adjacent words in the same charset before decoding, so a
+    character split across two words survives.
+    """
+    out: list[str] = []
+    pending: tuple[str, bytearray] | None = None
+    pos = 0
+
+    def flush() -> None:
+        nonlocal pending
+        if pending is not None:
+            out.append(decode_bytes(bytes(pending[1]), pending[0], hint))
+            pending = None
+
+    for match in _ENCODED_WORD.finditer(value):
+        gap = value[pos:match.start()]
+        if gap and (pending is None or gap.strip()):
+            flush()
+            out.append(gap)
+        charset = match.group(1).split("*")[0].lower()
+        if match.group(2) in "Bb":
+            data = _b64(match.group(3))
+        else:
+            raw = match.group(3).replace("_", " ").encode("utf-8", "surrogateescape")
+            data = re.sub(rb"=([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), raw)
+        if pending is not None and pending[0] == charset:
+            pending[1].extend(data)
+        else:
+            flush()
+            pending = (charset, bytearray(data))
+        pos = match.end()
+    flush()
+    out.append(value[pos:])
+    return CONTROL_CHARS.sub("", "".join(out))
+
+
+def _b64(text: str) -> bytes:
+    clean = re.sub(r"[^A-Za-z0-9+/]", "", text)
+    if len(clean) % 4 == 1:
+        clean = clean[:-1]
+    try:
+        return base64.b64decode(clean + "=" * (-len(clean) % 4))
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def addresses(value: str, hint: str | None = None) -> list[tuple[str, str]]:
+    """(display name, address) pairs of an address-list header, leniently.
+
+    Encoded words are protected while splitting, so a comma inside one does not split it;
+    ``Name | [Org] <a@b>`` and ``a@b (Name)`` work; group syntax is flattened.
+    """
+    words: list[str] = []
+
+    def protect(match: re.Match[str]) -> str:
+        words.append(match.group(0))
+        return f"\x00{len(words) - 1}\x00"
+
+    def restore(text: str) -> str:
+        return re.sub("\x00(\\d+)\x00", lambda m: words[int(m.group(1))], text)
+
+    result: list[tuple[str, str]] = []
+    for item in _split_list(_ENCODED_WORD.sub(protect, value.replace("\x00", ""))):
+        item = re.sub(r'^\s*[^"<>()@,:]*:(?!:)', "", item).strip()  # group "Team: ..."
+        angle = re.search(r"<([^<>]*)>[^<>]*$", item)
+        if angle:
+            address, name = angle.group(1), item[:angle.start()] + item[angle.end():]
+        else:
+            comments = re.findall(r"\(([^()]*)\)", item)
+            address = re.sub(r"\([^()]*\)", "", item)
+            name = comments[0] if comments else ""
+        address = re.sub(r"\s+", "", address).strip('"').removeprefix("mailto:")
+        name = re.sub(r"\([^()]*\)", "", name) if angle else name
+        result.append((_display_name(restore(name), hint), restore(address)))
+    return [(n, a) for n, a in result if a and not re.search(r"[\s<>]", a)]
+
+
+def _split_list(value: str) -> list[str]:
+    items: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
+    angle = paren = 0
+    for ch in value:
+        if escaped:
+            escaped = False
+        elif ch == "\\" and (quoted or paren):
+            escaped = True
+        elif quoted:
+            quoted = ch != '"'
+        elif ch == '"':
+            quoted = True
+        elif ch in "()":
+            paren = max(0, paren + (1 if ch == "(" else -1))
+        elif ch in "<>" and not paren:
+            angle = 1 if ch == "<" else 0
+        elif ch in ",;" and not angle and not paren:
+            items.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    items.append("".join(current))
+    return [i for i in items if i.strip()]
+
+
+def _display_name(name: str, hint: str | None) -> str:
+    name = name.strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        name = _QUOTED_PAIR.sub(r"\1", name[1:-1])
+    else:  # stray quotes, as in '"Müller" Bernd'
+        name = name.replace('"', "")
+    name = decode_words(name, hint)
+    name = re.sub(r"[ \t\r\n]+", " ", name).strip()
+    if len(name) >= 2 and name[0] == name[-1] and name[0] in "'\"":
+        name = name[1:-1].strip()
+    return name
+
+
+# --------------------------------------------------------------------------- filenames
+
+_EXTENSIONS = {"application/octet-stream": ".bin", "text/plain": ".txt", "image/jpeg": ".jpg",
+               "message/rfc822": ".eml", "message/delivery-status": ".txt",
+               "text/rfc822-headers": ".txt", "text/html": ".html"}
+
+
+def filename_param(part: Message) -> str | None:
+    """The decoded filename (RFC 2231, RFC 2047, raw 8-bit) of a part, if it has one."""
+    for header, param in (("content-disposition", "filename"), ("content-type", "name")):
+        for value in header_values(part, header)[:1]:
+            holder = Message()
+            holder["X"] = value
+            raw = holder.get_param(param, None, header="X")
+            if isinstance(raw, tuple):
+                charset, _, text = raw
+                name = decode_bytes(str(text).encode("latin-1", "replace"), charset)
+            elif raw is not None:
+                name = collapse_rfc2231_value(raw)
+            else:
+                continue
+            name = decode_words(name).strip()
+            if name:
+                return name
+    return None
+
+
+def safe_filename(name: str) -> str:
+    name = CONTROL_CHARS.sub("", re.split(r"[/\\]", name)[-1]).replace("\t", " ")
+    name = re.sub(r"\s+", " ", name).strip().lstrip(".")
+    if len(name) > 255:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 250 - len(ext)] + dot + ext) if dot and len(ext) < 16 else name[:255]
+    return name
+
+
+def synth_filename(content_type: str, number: int) -> str:
+    ext = _EXTENSIONS.get(content_type) or mimetypes.guess_extension(content_type) or ".bin"
+    return f"{'image' if content_type.startswith('image/') else 'attachment'}-{number}{ext}"

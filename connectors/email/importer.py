@@ -1,0 +1,135 @@
+"""``chronik import``: every message of an .eml file, a folder of them, an mbox file or a
+Maildir folder, into one office -- streaming, so memory stays flat however big the source.
+
+Three stages overlap: a thread reads raw messages (``sources.iter_messages``), worker
+processes parse them (``parse_message`` is pure CPU work; the first ``POOL_AFTER`` messages
+are parsed in a thread, so small imports do not wait for processes to start), and the
+event loop ingests them in batches, in source order, through :class:`MailIngest` (the same
+path as IMAP and SMTP: identity resolution, idempotency, quarantine). At most
+``workers * 2`` batches are in flight. Re-importing the same source gives duplicates, never
+new entries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import MailParseError, SourceError
+from .inbound import MailIngest, quarantine_reason
+from .parse import ParsedMail, parse_message
+from .sources import RawMessage, iter_messages
+
+BATCH = 256
+POOL_AFTER = 1000
+"""Messages parsed in threads before parser processes are started."""
+
+
+@dataclass
+class ImportSummary:
+    imported: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.imported + self.duplicates + self.quarantined
+
+    def line(self) -> str:
+        return (f"imported {self.imported}, duplicates {self.duplicates}, "
+                f"quarantined {self.quarantined}")
+
+
+Parsed = ParsedMail | str
+"""A parsed message, or the quarantine reason why it could not be parsed."""
+
+
+def parse_batch(raws: list[bytes], max_bytes: int) -> list[Parsed]:
+    """Parse a batch (runs in a worker process)."""
+    out: list[Parsed] = []
+    for raw in raws:
+        try:
+            out.append(parse_message(raw, max_bytes=max_bytes))
+        except MailParseError as exc:
+            out.append(quarantine_reason(exc))
+    return out
+
+
+def _next_batch(messages: Iterator[RawMessage], size: int) -> list[RawMessage]:
+    batch: list[RawMessage] = []
+    for message in messages:
+        batch.append(message)
+        if len(batch) >= size:
+            break
+    return batch
+
+
+async def open_source(path: Path, max_bytes: int) -> Iterator[RawMessage]:
+    """Check the source now (raises :class:`SourceError` for a bad path)."""
+    return await asyncio.to_thread(iter_messages, path, max_bytes=max_bytes)
+
+
+async def import_messages(mail: MailIngest, office_id: str, messages: Iterator[RawMessage],
+                          *, workers: int = 2,
+                          progress: Callable[[ImportSummary], None] | None = None
+                          ) -> ImportSummary:
+    """Ingest every message of ``messages`` (an iterator from :func:`open_source`)."""
+    summary = ImportSummary()
+    loop = asyncio.get_running_loop()
+    pool: Executor | None = None
+    pending: asyncio.Queue[tuple[list[RawMessage], asyncio.Future[list[Parsed]]] | None] = (
+        asyncio.Queue(maxsize=max(2, workers * 2)))
+
+    async def produce() -> None:
+        nonlocal pool
+        read = 0
+        try:
+            while batch := await asyncio.to_thread(_next_batch, messages, BATCH):
+                raws = [m.raw for m in batch]
+                read += len(batch)
+                if pool is None and workers > 1 and read > POOL_AFTER:
+                    # big sources only: starting the worker processes costs a second or two
+                    pool = ProcessPoolExecutor(workers,
+                                               mp_context=multiprocessing.get_context("spawn"))
+                if pool is None:
+                    parsed: asyncio.Future[list[Parsed]] = asyncio.ensure_future(
+                        asyncio.to_thread(parse_batch, raws, mail.max_bytes))
+                else:
+                    parsed = loop.run_in_executor(pool, parse_batch, raws, mail.max_bytes)
+                await pending.put((batch, parsed))
+        finally:
+            await pending.put(None)
+
+    producer = asyncio.create_task(produce(), name="email-import-reader")
+    try:
+        while (item := await pending.get()) is not None:
+            batch, parsed_future = item
+            delivered = await mail.deliver_many(office_id, [
+                (parsed, message.raw, message.origin)
+                for message, parsed in zip(batch, await parsed_future, strict=True)])
+            for done in delivered:
+                if done.outcome == "created":
+                    summary.imported += 1
+                elif done.outcome == "duplicate":
+                    summary.duplicates += 1
+                else:
+                    summary.quarantined += 1
+            if progress is not None:
+                progress(summary)
+        await producer  # re-raises a SourceError from reading
+    finally:
+        producer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, SourceError):
+            await producer
+        while not pending.empty():  # do not leave parse futures unobserved
+            left = pending.get_nowait()
+            if left is not None:
+                left[1].cancel()
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+    return summary

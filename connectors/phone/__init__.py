@@ -1,0 +1,20 @@
+"""Phone connector: CTI webhook events (newCall / answer / hangup) -> call entries and live
+``call.*`` events. The HTTP route lives in ``chronik/api/cti.py``."""
+
+from .calls import CallState, Rendered
+from .events import HANGUP_CAUSES, CallDirection, CtiEvent, CtiEventType, parse_event
+from .service import RAW_CHANNEL, CallResult, CtiService, plain_match
+
+__all__ = [
+    "HANGUP_CAUSES",
+    "RAW_CHANNEL",
+    "CallDirection",
+    "CallResult",
+    "CallState",
+    "CtiEvent",
+    "CtiEventType",
+    "CtiService",
+    "Rendered",
+    "parse_event",
+    "plain_match",
+]

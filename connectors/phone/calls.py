@@ -1,0 +1,174 @@
+"""One call as a small state machine fed by CTI events in any order.
+
+``CallState`` is what the connector remembers per call id (persisted as JSON); each event
+is applied once (a repeated event type is a duplicate and changes nothing); ``render()``
+turns the state into what the timeline entry shows. Pure: no I/O.
+
+Rules (the spec was silent on the details; these are the choices):
+
+* the customer's number is the caller for inbound calls and the callee for outbound ones;
+  ``newCall`` is authoritative for from/to/direction, an earlier answer/hangup that carried
+  them is corrected by it;
+* start = the earliest event time known; duration = hangup - answer (whole seconds, never
+  negative; ``None`` when either is unknown);
+* outcome once hung up: ``answered`` (an answer was seen, or the cause is
+  ``normalClearing``), else ``forwarded`` (cause ``forwarded``), else ``missed`` for inbound
+  calls / ``not_reached`` for outbound ones. Missed calls carry the tag ``missed`` and
+  ``meta.missed = true``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from connectors.phone.events import CallDirection, CtiEvent, CtiEventType
+from connectors.phone.numbers import display_number
+
+MISSED_TAG = "missed"
+
+
+class Rendered(BaseModel):
+    subject: str
+    body: str
+    tags: tuple[str, ...]
+    meta: dict[str, Any]
+
+
+class CallState(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    call_id: str
+    direction: CallDirection | None = None
+    from_number: str | None = None
+    to_number: str | None = None
+    ringing_users: list[str] = []
+    first_seen_at: datetime
+    ringing_at: datetime | None = None
+    answered_at: datetime | None = None
+    answered_by: str | None = None
+    answering_number: str | None = None
+    ended_at: datetime | None = None
+    cause: str | None = None
+    seen: list[str] = []
+    duplicates: int = 0
+    from_new_call: bool = False
+    entry_id: str | None = None
+    customer_id: str | None = None
+    quarantine_id: str | None = None
+
+    @classmethod
+    def start(cls, event: CtiEvent) -> CallState:
+        return cls(call_id=event.call_id, first_seen_at=event.at)
+
+    # ------------------------------------------------------------------ events
+    def apply(self, event: CtiEvent) -> bool:
+        """Apply one event; ``False`` (and nothing changed but the counter) for a duplicate."""
+        if event.type.value in self.seen:
+            self.duplicates += 1
+            return False
+        self.seen.append(event.type.value)
+        self.first_seen_at = min(self.first_seen_at, event.at)
+        authoritative = event.type is CtiEventType.NEW_CALL
+        if authoritative or not self.from_new_call:
+            self.from_number = event.from_number or self.from_number
+            self.to_number = event.to_number or self.to_number
+            self.direction = event.direction or self.direction
+            self.from_new_call = self.from_new_call or authoritative
+        if event.type is CtiEventType.NEW_CALL:
+            self.ringing_at = event.at
+            self.ringing_users = list(event.users)
+        elif event.type is CtiEventType.ANSWER:
+            self.answered_at = event.at
+            self.answered_by = ", ".join(event.users) or None
+            self.answering_number = event.answering_number
+        else:
+            self.ended_at = event.at
+            self.cause = event.cause
+            self.answering_number = self.answering_number or event.answering_number
+        return True
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def number(self) -> str | None:
+        """The customer's side of the call (``None`` until an event names it)."""
+        if self.direction is CallDirection.OUT:
+            return self.to_number
+        if self.direction is CallDirection.IN:
+            return self.from_number
+        return None
+
+    @property
+    def started_at(self) -> datetime:
+        times = [t for t in (self.ringing_at, self.answered_at, self.ended_at) if t]
+        return min(times, default=self.first_seen_at)
+
+    @property
+    def status(self) -> str:
+        if self.ended_at is not None:
+            return "ended"
+        return "answered" if self.answered_at is not None else "ringing"
+
+    @property
+    def outcome(self) -> str | None:
+        if self.ended_at is None:
+            return None
+        if self.answered_at is not None or self.cause == "normalClearing":
+            return "answered"
+        if self.cause == "forwarded":
+            return "forwarded"
+        return "not_reached" if self.direction is CallDirection.OUT else "missed"
+
+    @property
+    def missed(self) -> bool:
+        return self.outcome == "missed"
+
+    @property
+    def duration_seconds(self) -> int | None:
+        if self.answered_at is None or self.ended_at is None:
+            return None
+        return max(0, round((self.ended_at - self.answered_at).total_seconds()))
+
+    # ------------------------------------------------------------------ rendering
+    def render(self) -> Rendered:
+        number = display_number(self.number)
+        outbound = self.direction is CallDirection.OUT
+        outcome = self.outcome
+        if outbound:
+            subject = f"Call to {number}"
+        elif outcome == "missed":
+            subject = f"Missed call from {number}"
+        else:
+            subject = f"Call from {number}"
+        if outcome == "forwarded":
+            subject += " (forwarded)"
+        elif outcome == "not_reached":
+            subject += " (not reached)"
+        elif outcome is None:
+            subject += " (in progress)" if self.answered_at else " (ringing)"
+        lines = []
+        if self.answered_by or self.answering_number:
+            who = self.answered_by or self.answering_number
+            lines.append(f"Answered by {who}.")
+        elif self.ringing_users and not outbound:
+            lines.append("Rang for " + ", ".join(self.ringing_users) + ".")
+        if self.duration_seconds is not None:
+            minutes, seconds = divmod(self.duration_seconds, 60)
+            lines.append(f"Duration {minutes}:{seconds:02d}.")
+        if self.cause and outcome != "answered":
+            lines.append(f"Ended: {self.cause}.")
+        meta: dict[str, Any] = {
+            "call_id": self.call_id, "number": self.number,
+            "call_direction": self.direction.value if self.direction else None,
+            "from": self.from_number, "to": self.to_number, "users": self.ringing_users,
+            "started_at": self.started_at.isoformat(),
+            "answered_at": self.answered_at.isoformat() if self.answered_at else None,
+            "answered_by": self.answered_by, "answering_number": self.answering_number,
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "duration_seconds": self.duration_seconds, "cause": self.cause,
+            "status": self.status, "outcome": outcome, "missed": self.missed,
+            "cti_events": list(self.seen)}
+        return Rendered(subject=subject, body=" ".join(lines),
+                        tags=(MISSED_TAG,) if self.missed else (), meta=meta)

@@ -1,0 +1,196 @@
+"""The phone connector: CTI events -> one call entry per call, plus live events for agents.
+
+Per call id the state lives apart from the entry (``Store.call_state``), so an ``answer`` or
+``hangup`` that arrives before its ``newCall`` is kept even when it does not name the number
+yet; the entry is created from whatever names the customer first and completed as the other
+events come. Events of one call are applied one at a time (a lock per call in this process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+from connectors.phone.calls import MISSED_TAG, CallState
+from connectors.phone.events import CallDirection, CtiEvent, CtiEventType
+from connectors.phone.numbers import WITHHELD, customer_number, e164_or_raw
+from timeline.errors import InvalidInput
+from timeline.events import Event
+from timeline.identity import normalise_identity
+from timeline.ingest import InboundMessage, IngestResult, IngestService
+from timeline.models import Channel, Direction, IdentityKind, Office, Visibility
+from timeline.service import Match
+
+log = logging.getLogger(__name__)
+
+RAW_CHANNEL = "cti"
+"""Quarantine channel of calls from unknown or withheld numbers (reprocessed by us)."""
+
+MatchView = Callable[[Match], dict[str, Any]]
+
+
+def plain_match(match: Match) -> dict[str, Any]:
+    return {"customer": match.customer.model_dump(mode="json", exclude={"office_id"}),
+            "recent": [e.model_dump(mode="json", exclude={"office_id"}) for e in match.recent]}
+
+
+@dataclass(frozen=True)
+class CallResult:
+    state: CallState
+    duplicate: bool
+    quarantined: bool = False
+
+
+class CtiService:
+    def __init__(self, ingest: IngestService, match_view: MatchView = plain_match) -> None:
+        self.ingest = ingest
+        self.timeline = ingest.timeline
+        self.store = ingest.store
+        self.match_view = match_view
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def _call_lock(self, office_id: str, call_id: str) -> AsyncIterator[None]:
+        key = (office_id, call_id)
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def _load(self, office_id: str, call_id: str) -> CallState | None:
+        raw = await self.store.call_state(office_id, call_id)
+        return None if raw is None else CallState.model_validate(raw)
+
+    async def _save(self, office_id: str, state: CallState) -> None:
+        await self.store.save_call_state(office_id, state.call_id, state.model_dump(mode="json"),
+                                         state.customer_id)
+
+    # ------------------------------------------------------------------ events
+    async def handle(self, office: Office, event: CtiEvent) -> CallResult:
+        event = replace(event, from_number=e164_or_raw(event.from_number, office.region),
+                        to_number=e164_or_raw(event.to_number, office.region))
+        async with self._call_lock(office.id, event.call_id):
+            state = await self._load(office.id, event.call_id) or CallState.start(event)
+            if not state.apply(event):
+                await self._save(office.id, state)
+                return CallResult(state=state, duplicate=True)
+            ringing = event.type is CtiEventType.NEW_CALL and state.ended_at is None
+            matches = await self._lookup(office, state) if ringing else []
+            await self._sync(office, state)
+            await self._save(office.id, state)
+        self._publish(office, event, state, matches)
+        return CallResult(state=state, duplicate=False,
+                          quarantined=state.quarantine_id is not None)
+
+    async def _lookup(self, office: Office, state: CallState) -> list[Match]:
+        number = customer_number(state.number, office.region)
+        if not number or number.casefold() in WITHHELD:
+            return []
+        return await self.timeline.lookup(office, IdentityKind.PHONE, number)
+
+    def _message(self, office: Office, state: CallState, customer_id: str | None = None
+                 ) -> InboundMessage:
+        rendered = state.render()
+        number = customer_number(state.number, office.region)
+        assert number is not None
+        return InboundMessage(
+            office_id=office.id, channel=Channel.PHONE, source_id=f"cti:{state.call_id}",
+            sender_kind=IdentityKind.PHONE, sender=number, occurred_at=state.started_at,
+            kind="call", visibility=Visibility.INTERNAL,
+            direction=(Direction.OUTBOUND if state.direction is CallDirection.OUT
+                       else Direction.INBOUND),
+            subject=rendered.subject, body=rendered.body, tags=rendered.tags,
+            meta=rendered.meta, customer_id=customer_id)
+
+    def _raw(self, office: Office, state: CallState) -> bytes:
+        return json.dumps({"office_id": office.id, "call_id": state.call_id}).encode()
+
+    async def _sync(self, office: Office, state: CallState) -> None:
+        """Create the call entry once the customer's number is known; keep it up to date."""
+        if state.number is None:
+            return  # an answer/hangup without numbers: kept in the state until newCall
+        if state.entry_id is None:
+            if state.quarantine_id is not None:
+                return  # waits in the quarantine; reprocessing renders the latest state
+            result = await self.ingest.ingest(
+                self._message(office, state), raw=self._raw(office, state),
+                raw_channel=RAW_CHANNEL, origin=f"cti:{state.call_id}")
+            if result.entry is None:
+                state.quarantine_id = result.quarantined.id if result.quarantined else None
+                return
+            state.entry_id, state.customer_id = result.entry.id, result.entry.customer_id
+            if result.created:
+                return
+        await self._revise(office, state)
+
+    async def _revise(self, office: Office, state: CallState) -> None:
+        assert state.entry_id is not None
+        rendered = state.render()
+        await self.store.retag_entry(office.id, state.entry_id, add=rendered.tags,
+                                     remove=() if rendered.tags else (MISSED_TAG,))
+        await self.timeline.revise(office.id, state.entry_id, subject=rendered.subject,
+                                   body=rendered.body, meta=rendered.meta, keep_history=False)
+
+    def _publish(self, office: Office, event: CtiEvent, state: CallState,
+                 matches: list[Match]) -> None:
+        base: dict[str, Any] = {
+            "call_id": state.call_id, "entry_id": state.entry_id,
+            "customer_id": state.customer_id,
+            "direction": state.direction.value if state.direction else None,
+            "number": state.number, "quarantined": state.quarantine_id is not None}
+        if event.type is CtiEventType.NEW_CALL and state.ended_at is None:
+            try:
+                normalised: str | None = normalise_identity(
+                    IdentityKind.PHONE, customer_number(state.number, office.region) or "",
+                    office.region)
+            except InvalidInput:
+                normalised = None
+            self.timeline.events.publish(Event(office.id, "call.ringing", {
+                **base, "normalised": normalised, "from": state.from_number,
+                "to": state.to_number, "users": state.ringing_users,
+                "matches": [self.match_view(m) for m in matches]}))
+        elif event.type is CtiEventType.ANSWER and state.ended_at is None:
+            self.timeline.events.publish(Event(office.id, "call.answered", {
+                **base, "answered_by": state.answered_by,
+                "answering_number": state.answering_number}))
+        elif event.type is CtiEventType.HANGUP:
+            self.timeline.events.publish(Event(office.id, "call.ended", {
+                **base, "outcome": state.outcome, "missed": state.missed,
+                "cause": state.cause, "answered_by": state.answered_by,
+                "duration_seconds": state.duration_seconds}))
+
+    # ------------------------------------------------------------------ quarantine
+    async def reprocess(self, office: Office, raw: bytes, origin: str,
+                        customer_id: str | None) -> IngestResult:
+        """A quarantined call (unknown or withheld number) is assigned or retried: render
+        the call as it stands now (later events included)."""
+        try:
+            call_id = str(json.loads(raw)["call_id"])
+        except (ValueError, KeyError, TypeError):
+            raise InvalidInput("not a quarantined CTI call") from None
+        async with self._call_lock(office.id, call_id):
+            state = await self._load(office.id, call_id)
+            if state is None or state.number is None:
+                raise InvalidInput(f"no state for call {call_id}")
+            result = await self.ingest.ingest(
+                self._message(office, state, customer_id), raw=raw, raw_channel=RAW_CHANNEL,
+                origin=origin)
+            if result.entry is not None:
+                state.entry_id, state.customer_id = result.entry.id, result.entry.customer_id
+                state.quarantine_id = None
+                if not result.created:
+                    await self._revise(office, state)
+                await self._save(office.id, state)
+            return result

@@ -1,0 +1,88 @@
+"""What the Telegram connector is given: its configuration and the services it hands over to.
+
+The connector imports nothing of the composition root; ``chronik/glue/telegram.py`` builds
+these two objects from the settings and the running app and passes them in."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from timeline.ingest import IngestService
+from timeline.service import TimelineService
+from timeline.store import Store
+
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_API_FILE_URL = "https://api.telegram.org/file/bot"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  (a header name)
+SECRET_PATTERN = r"^[A-Za-z0-9_-]{16,256}$"  # noqa: S105  (a pattern)
+"""Telegram allows 1-256 of these characters; we ask for at least 16."""
+
+Mode = Literal["polling", "webhook"]
+
+
+def derive_webhook_secret(token: str) -> str:
+    """A stable secret for the webhook path when none is configured (not the token itself)."""
+    return hmac.new(token.encode("utf-8"), b"chronik-telegram-webhook",
+                    hashlib.sha256).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    token: str
+    mode: Mode = "polling"
+    api_base_url: str = DEFAULT_API_BASE_URL
+    """PTB appends the token: ``https://api.telegram.org/bot`` + ``123:abc``."""
+    api_file_url: str = DEFAULT_API_FILE_URL
+    poll_timeout: float = 30.0
+    """Seconds one long-polling ``getUpdates`` may wait for news."""
+    office_id: str | None = None
+    """The office this bot belongs to; ``None``: the only office there is."""
+    webhook_base_url: str | None = None
+    """Public base URL of this server; in webhook mode the connector registers
+    ``<base>/api/v1/telegram/webhook/<secret>`` with Telegram. ``None``: set it yourself."""
+    webhook_secret: str = ""
+    bot_username: str | None = None
+    """Used for link URLs until the bot has connected and learnt its own username."""
+
+    def __post_init__(self) -> None:
+        if not self.webhook_secret:
+            object.__setattr__(self, "webhook_secret", derive_webhook_secret(self.token))
+        elif not re.match(SECRET_PATTERN, self.webhook_secret):
+            raise ValueError("the webhook secret must be 16-256 characters of A-Z a-z 0-9 _ -")
+
+    @property
+    def webhook_path(self) -> str:
+        return f"/api/v1/telegram/webhook/{self.webhook_secret}"
+
+    @property
+    def webhook_url(self) -> str | None:
+        if self.webhook_base_url is None:
+            return None
+        return self.webhook_base_url.rstrip("/") + self.webhook_path
+
+    def secret_matches(self, path_secret: str, header: str | None) -> bool:
+        """The path must carry the secret; the header, when sent, must carry it too."""
+        expected = self.webhook_secret.encode("utf-8")
+        ok = hmac.compare_digest(path_secret.encode("utf-8"), expected)
+        if header is not None:
+            ok = hmac.compare_digest(header.encode("utf-8"), expected) and ok
+        return ok
+
+
+@dataclass(frozen=True)
+class TelegramServices:
+    """The one ingest service (which carries the timeline service and the store)."""
+
+    ingest: IngestService
+
+    @property
+    def timeline(self) -> TimelineService:
+        return self.ingest.timeline
+
+    @property
+    def store(self) -> Store:
+        return self.ingest.store

@@ -1,0 +1,175 @@
+"""``/start <token>`` deep links, ``/start`` and ``/stop``: linking a chat to a customer and
+the customer's consent to notifications over Telegram.
+
+A link token is issued per customer (``POST /api/v1/customers/{id}/telegram-link``), stored
+hashed, valid once. The Telegram identity value is the user id, which in a private chat is
+also the chat id the notifier sends to."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import Message, User
+
+from connectors.telegram.context import TelegramServices
+from connectors.telegram.messages import sender_name, source_id
+from timeline.models import (
+    Channel,
+    Customer,
+    CustomerStatus,
+    Direction,
+    EntryDraft,
+    IdentityKind,
+    Office,
+    Visibility,
+)
+
+LINK_PURPOSE = "telegram_link"
+CONSENT_CHANNEL = "telegram"
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+REPLIES: dict[str, dict[str, str]] = {
+    "linked": {
+        "de": "Vielen Dank! Dieser Telegram-Chat ist jetzt mit Ihrem Kundenkonto verbunden. "
+              "Wir benachrichtigen Sie hier; mit /stop können Sie das jederzeit abbestellen.",
+        "en": "Thank you! This Telegram chat is now linked to your customer account. We will "
+              "notify you here; send /stop at any time to opt out.",
+    },
+    "link_refused": {
+        "de": "Dieser Link ist leider ungültig, abgelaufen oder wurde schon verwendet. Bitte "
+              "fordern Sie einen neuen Link an.",
+        "en": "Sorry, this link is invalid, has expired or was already used. Please ask for a "
+              "new link.",
+    },
+    "resumed": {
+        "de": "Sie erhalten wieder Benachrichtigungen über Telegram. Mit /stop können Sie sie "
+              "abbestellen.",
+        "en": "You will receive notifications via Telegram again. Send /stop to opt out.",
+    },
+    "welcome": {
+        "de": "Willkommen! Schreiben Sie uns hier einfach Ihre Nachricht.",
+        "en": "Welcome! Just write us your message here.",
+    },
+    "stopped": {
+        "de": "Sie erhalten keine Benachrichtigungen mehr über Telegram. Mit /start können Sie "
+              "sie wieder einschalten.",
+        "en": "You will no longer receive notifications via Telegram. Send /start to turn them "
+              "back on.",
+    },
+    "not_subscribed": {
+        "de": "Sie erhalten über Telegram keine Benachrichtigungen.",
+        "en": "You do not receive notifications via Telegram.",
+    },
+}
+
+
+def new_link_token() -> str:
+    """32 URL-safe characters: fits Telegram's ``start`` parameter (64 of ``A-Za-z0-9_-``)."""
+    return secrets.token_urlsafe(24)
+
+
+def hash_link_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    reply: str
+    """A key of ``REPLIES``."""
+    customers: tuple[str, ...] = ()
+
+
+class Commands:
+    """The commands of one office's bot."""
+
+    def __init__(self, services: TelegramServices, office: Office) -> None:
+        self.services = services
+        self.office = office
+
+    async def start(self, message: Message, token: str) -> Outcome:
+        if token:
+            return await self._link(message, token)
+        customers = await self._customers_of(message)
+        if not customers:
+            return Outcome("welcome")
+        for i, customer in enumerate(customers):
+            await self._consent(message, customer, True, i)
+        return Outcome("resumed", tuple(c.id for c in customers))
+
+    async def stop(self, message: Message) -> Outcome:
+        customers = await self._customers_of(message)
+        if not customers:
+            return Outcome("not_subscribed")
+        for i, customer in enumerate(customers):
+            await self._consent(message, customer, False, i)
+        return Outcome("stopped", tuple(c.id for c in customers))
+
+    # ------------------------------------------------------------------ internals
+    async def _link(self, message: Message, token: str) -> Outcome:
+        store = self.services.store
+        if not _TOKEN.match(token):
+            return Outcome("link_refused")
+        digest = hash_link_token(token)
+        found = await store.resolve_customer_token(digest, LINK_PURPOSE)
+        if found is None or found[0] != self.office.id:
+            return Outcome("link_refused")
+        customer = await store.get_customer(self.office.id, found[1])
+        if customer is None or customer.status is CustomerStatus.MERGED:
+            return Outcome("link_refused")
+        if await store.resolve_customer_token(digest, LINK_PURPOSE, consume=True) is None:
+            return Outcome("link_refused")  # used meanwhile
+        user = _user(message)
+        before = [c.id for c in await self._customers_of(message) if c.id != customer.id]
+        await self.services.timeline.add_identity(self.office, customer.id,
+                                                  IdentityKind.TELEGRAM, str(user.id))
+        await store.record_consent(self.office.id, customer.id, CONSENT_CHANNEL, True,
+                                   actor="customer", route="telegram_start")
+        body = (f"The customer linked the Telegram chat of {sender_name(user) or 'a user'} "
+                f"(user id {user.id}) with a link token; notifications over Telegram are on.")
+        meta: dict[str, Any] = {}
+        if before:
+            body += (" Messages from this chat so far are on other customer records "
+                     f"({', '.join(before)}); merge them if they are the same person.")
+            meta["other_customers"] = before
+        await self._record(message, customer, "telegram_linked", "Telegram chat linked",
+                           body, 0, meta)
+        return Outcome("linked", (customer.id,))
+
+    async def _consent(self, message: Message, customer: Customer, granted: bool,
+                       index: int) -> None:
+        route = "telegram_start" if granted else "telegram_stop"
+        await self.services.store.record_consent(self.office.id, customer.id, CONSENT_CHANNEL,
+                                                 granted, actor="customer", route=route)
+        if granted:
+            subject = "Telegram notifications turned on by the customer (/start)"
+        else:
+            subject = "Telegram notifications turned off by the customer (/stop)"
+        await self._record(message, customer, "telegram_consent", subject, "", index,
+                           {"consent": {"channel": CONSENT_CHANNEL, "granted": granted,
+                                        "route": route}})
+
+    async def _customers_of(self, message: Message) -> list[Customer]:
+        found = await self.services.store.find_customers(
+            self.office.id, IdentityKind.TELEGRAM, str(_user(message).id))
+        return [c for c in found if c.status is not CustomerStatus.MERGED]
+
+    async def _record(self, message: Message, customer: Customer, kind: str, subject: str,
+                      body: str, index: int, meta: dict[str, Any]) -> None:
+        """An internal timeline entry; its source id makes a redelivered command a no-op."""
+        sid = source_id(message) if index == 0 else f"{source_id(message)}/{customer.id}"
+        meta["telegram"] = {"chat_id": message.chat.id, "message_id": message.message_id,
+                            "user_id": _user(message).id}
+        await self.services.timeline.append(EntryDraft(
+            office_id=self.office.id, customer_id=customer.id, channel=Channel.CHAT,
+            direction=Direction.INTERNAL, kind=kind, visibility=Visibility.INTERNAL,
+            occurred_at=message.date, subject=subject, body=body, source_id=sid, meta=meta))
+
+
+def _user(message: Message) -> User:
+    user = message.from_user
+    assert user is not None
+    return user

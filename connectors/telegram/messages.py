@@ -1,0 +1,175 @@
+"""Translate a Telegram ``Message`` into our ``InboundMessage``.
+
+Pure except for :func:`download`, which fetches files through the bot (``getFile`` plus the
+file URL). Photos arrive in several sizes; only the largest is kept."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram import Bot, Message, User
+from telegram import error as tg_error
+from telegram.constants import ChatType
+
+from connectors.telegram.errors import scrub
+from timeline.ingest import InboundAttachment, InboundMessage
+from timeline.models import Channel, IdentityKind
+
+log = logging.getLogger(__name__)
+
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+"""What the Bot API lets a bot download (``getFile`` refuses bigger files)."""
+
+COMMANDS = frozenset({"start", "stop"})
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """One file of a message, before it is downloaded."""
+
+    file_id: str
+    name: str
+    content_type: str | None
+    size: int | None
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A file that could not be downloaded for good (too big, gone)."""
+
+    name: str
+    reason: str
+
+
+def source_id(message: Message) -> str:
+    """Our idempotency key: chat id and message id (an edit keeps both)."""
+    return f"{message.chat.id}:{message.message_id}"
+
+
+def is_private(message: Message) -> bool:
+    return message.chat.type == ChatType.PRIVATE
+
+
+def sender_name(user: User) -> str:
+    return " ".join(p.strip() for p in (user.first_name, user.last_name or "") if p.strip())
+
+
+def language(user: User | None) -> str:
+    """``de`` or ``en`` for the replies, from the user's Telegram language."""
+    code = (user.language_code if user else None) or "de"
+    return "de" if code.lower().startswith("de") else "en"
+
+
+def command(message: Message) -> tuple[str, str] | None:
+    """``("start", "token")`` for ``/start token`` (also ``/start@our_bot``); else ``None``."""
+    text = message.text or ""
+    if not text.startswith("/"):
+        return None
+    head, _, rest = text.partition(" ")
+    name = head[1:].partition("@")[0].lower()
+    if name not in COMMANDS:
+        return None
+    return name, rest.strip()
+
+
+def text_of(message: Message) -> str:
+    return message.text or message.caption or ""
+
+
+def file_refs(message: Message) -> list[FileRef]:
+    mid = message.message_id
+    refs: list[FileRef] = []
+    if message.photo:
+        largest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
+        refs.append(FileRef(largest.file_id, f"photo-{mid}", None, largest.file_size))
+    if message.document:
+        d = message.document
+        refs.append(FileRef(d.file_id, d.file_name or f"document-{mid}", d.mime_type,
+                            d.file_size))
+    if message.voice:
+        v = message.voice
+        refs.append(FileRef(v.file_id, f"voice-{mid}.ogg", v.mime_type or "audio/ogg",
+                            v.file_size))
+    if message.audio:
+        a = message.audio
+        refs.append(FileRef(a.file_id, a.file_name or f"audio-{mid}", a.mime_type, a.file_size))
+    if message.video:
+        vi = message.video
+        refs.append(FileRef(vi.file_id, vi.file_name or f"video-{mid}.mp4",
+                            vi.mime_type or "video/mp4", vi.file_size))
+    if message.video_note:
+        n = message.video_note
+        refs.append(FileRef(n.file_id, f"video-note-{mid}.mp4", "video/mp4", n.file_size))
+    if message.animation:
+        an = message.animation
+        refs.append(FileRef(an.file_id, an.file_name or f"animation-{mid}.mp4",
+                            an.mime_type, an.file_size))
+    return refs
+
+
+def extras(message: Message) -> list[str]:
+    """Content that is neither text nor a file, written out for the timeline."""
+    lines: list[str] = []
+    if message.location and not message.venue:
+        loc = message.location
+        lines.append(f"[Location: {loc.latitude:.6f}, {loc.longitude:.6f}]")
+    if message.venue:
+        venue = message.venue
+        lines.append(f"[Venue: {venue.title}, {venue.address}]")
+    if message.contact:
+        c = message.contact
+        name = " ".join(p for p in (c.first_name, c.last_name or "") if p)
+        lines.append(f"[Contact: {name}, {c.phone_number}]")
+    if message.sticker:
+        lines.append(f"[Sticker {message.sticker.emoji or ''}]".replace(" ]", "]"))
+    return lines
+
+
+async def download(bot: Bot, ref: FileRef, token: str) -> InboundAttachment | Missing:
+    """Fetch one file. A file the API will never hand out is ``Missing``; a transient error
+    (network, flood control) raises so that the whole update can be retried."""
+    if ref.size is not None and ref.size > MAX_DOWNLOAD_BYTES:
+        return Missing(ref.name, "the file is larger than the Bot API lets bots download")
+    try:
+        tg_file = await bot.get_file(ref.file_id)
+        data = bytes(await tg_file.download_as_bytearray())
+    except tg_error.BadRequest as exc:
+        return Missing(ref.name, scrub(exc.message, token))
+    name = ref.name
+    suffix = PurePosixPath(urlsplit(tg_file.file_path or "").path).suffix
+    if suffix and not PurePosixPath(name).suffix:
+        name += ".jpg" if suffix.lower() == ".jpeg" else suffix.lower()
+    content_type = (ref.content_type or mimetypes.guess_type(name, strict=False)[0]
+                    or "application/octet-stream")
+    return InboundAttachment(name=name, content_type=content_type, data=data)
+
+
+def to_inbound(office_id: str, message: Message, attachments: list[InboundAttachment],
+               missing: list[Missing], *, customer_id: str | None = None,
+               edited: bool = False) -> InboundMessage:
+    user = message.from_user
+    assert user is not None
+    body_parts = [text_of(message), *extras(message)]
+    body_parts += [f"[Attachment not received: {m.name} ({m.reason})]" for m in missing]
+    telegram: dict[str, Any] = {"chat_id": message.chat.id, "message_id": message.message_id,
+                                "user_id": user.id}
+    if user.username:
+        telegram["username"] = user.username
+    if missing:
+        telegram["missing_attachments"] = [{"name": m.name, "reason": m.reason}
+                                           for m in missing]
+    if edited:
+        telegram["edited"] = True
+    if not (text_of(message) or attachments or missing or extras(message)):
+        body_parts.append("[A Telegram message of a kind Chronik does not show]")
+    return InboundMessage(
+        office_id=office_id, channel=Channel.CHAT, source_id=source_id(message),
+        sender_kind=IdentityKind.TELEGRAM, sender=str(user.id), sender_name=sender_name(user),
+        occurred_at=message.date, kind="message",
+        body="\n".join(p for p in body_parts if p), attachments=tuple(attachments),
+        customer_id=customer_id, meta={"telegram": telegram})

@@ -1,0 +1,128 @@
+"""Preference evaluation, done at send time: opt-out, consent, channel order, quiet hours.
+
+Consent when never decided: a channel is implicitly granted for a customer who has that
+identity (the portal inbox: always) — transactional messages of an existing relationship.
+Only an explicit record (agent, portal, ``/stop``, unsubscribe link, bounce) withdraws it."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from timeline.models import Consent, Customer, IdentityKind, Preferences, QuietHours
+
+CHANNELS = ("email", "telegram", "portal")
+PUSH_CHANNELS = frozenset({"email", "telegram"})
+"""Channels that reach the customer's device; quiet hours hold these back."""
+
+
+@dataclass(frozen=True)
+class Route:
+    channel: str
+    address: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    routes: tuple[Route, ...] = ()
+    """Channels that may be tried, best first."""
+    skipped: tuple[str, ...] = ()
+    """Why preferred channels were left out (``no consent for email``, …)."""
+    suppressed: str | None = None
+    """Set when nothing may be sent at all."""
+    wait_until: datetime | None = None
+    """Quiet hours: try again then."""
+    wait_reason: str | None = None
+
+
+def channel_order(customer: Customer, prefs: Preferences) -> list[str]:
+    """The customer's order; when none is set, the identities decide (email, Telegram);
+    the portal inbox is always the last resort."""
+    if prefs.channels:
+        order = [c for c in dict.fromkeys(prefs.channels) if c in CHANNELS]
+    else:
+        kinds = {i.kind for i in customer.identities}
+        order = [c for c, k in (("email", IdentityKind.EMAIL),
+                                ("telegram", IdentityKind.TELEGRAM)) if k in kinds]
+    if "portal" not in order:
+        order.append("portal")
+    return order
+
+
+def consent_state(customer: Customer, consents: Mapping[str, Consent], channel: str
+                  ) -> tuple[bool, bool]:
+    """(granted, explicit) for one channel."""
+    record = consents.get(channel)
+    if record is not None:
+        return record.granted, True
+    return True, False
+
+
+def _address(customer: Customer, channel: str) -> tuple[str | None, str]:
+    """The address to use on ``channel``, or None and why not."""
+    if channel == "portal":
+        return customer.id, ""
+    kind = IdentityKind.EMAIL if channel == "email" else IdentityKind.TELEGRAM
+    idents = [i for i in customer.identities if i.kind is kind]
+    if not idents:
+        return None, ("no e-mail address" if channel == "email" else "no linked Telegram chat")
+    usable = [i for i in idents if not i.undeliverable]
+    if not usable:
+        return None, f"{channel} address is undeliverable"
+    return usable[0].value, ""
+
+
+def quiet_until(quiet: QuietHours | None, now: datetime) -> datetime | None:
+    """The end of the quiet period ``now`` falls in (aware, UTC), or None."""
+    if quiet is None:
+        return None
+    try:
+        zone = ZoneInfo(quiet.timezone)
+        start, end = time.fromisoformat(quiet.start), time.fromisoformat(quiet.end)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    if start == end:
+        return None
+    local = now.astimezone(zone)
+    t = local.time().replace(tzinfo=None)
+    inside = start <= t < end if start < end else (t >= start or t < end)
+    if not inside:
+        return None
+    day = local.date() if (start < end or t < end) else local.date() + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=zone).astimezone(UTC)
+
+
+def evaluate(customer: Customer, prefs: Preferences, consents: Mapping[str, Consent], *,
+             available: Collection[str], now: datetime, skip: Collection[str] = ()) -> Plan:
+    """Which channels to try for this customer now, in order."""
+    if not prefs.automatic_notifications:
+        return Plan(suppressed="customer opted out of automatic notifications")
+    routes: list[Route] = []
+    skipped: list[str] = []
+    for channel in channel_order(customer, prefs):
+        if channel in skip:
+            skipped.append(f"{channel} failed permanently")
+            continue
+        granted, _ = consent_state(customer, consents, channel)
+        if not granted:
+            skipped.append(f"no consent for {channel}")
+            continue
+        if channel not in available:
+            skipped.append(f"{channel} is not configured")
+            continue
+        address, why = _address(customer, channel)
+        if address is None:
+            skipped.append(why)
+            continue
+        routes.append(Route(channel, address))
+    if not routes:
+        return Plan(skipped=tuple(skipped),
+                    suppressed="; ".join(skipped) or "no channel to reach the customer")
+    if routes[0].channel in PUSH_CHANNELS:
+        until = quiet_until(prefs.quiet_hours, now)
+        if until is not None and prefs.quiet_hours is not None:
+            return Plan(routes=tuple(routes), skipped=tuple(skipped), wait_until=until,
+                        wait_reason=f"quiet hours until {prefs.quiet_hours.end}")
+    return Plan(routes=tuple(routes), skipped=tuple(skipped))

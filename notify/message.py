@@ -1,0 +1,42 @@
+"""An outgoing message as every transport receives it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class OutgoingAttachment:
+    name: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    channel: str
+    address: str
+    """E-mail address, Telegram chat id, or the customer id for the portal inbox."""
+    recipient_name: str
+    sender_name: str
+    """The office that sends it."""
+    subject: str
+    text: str
+    html: str | None
+    message_id: str
+    """Stable per (entry, channel): ``<entry-id.channel@host>``."""
+    office_id: str
+    customer_id: str
+    entry_id: str
+    attachments: tuple[OutgoingAttachment, ...] = ()
+    unsubscribe_url: str | None = None
+    reply_to: str | None = None
+    attachment_refs: tuple[dict[str, object], ...] = field(default_factory=tuple)
+    """Name, type and size of every attachment (the portal inbox keeps these)."""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A successful send: what the channel calls it (Message-ID, Telegram message id, …)."""
+
+    reference: str

@@ -1,0 +1,144 @@
+"""Webhook mode: the connector registers our route with setWebhook, and the stand-in POSTs
+updates to the real running server."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import unused_port
+
+from tests.conftest import Hub
+from tests.connectors.test_telegram import (
+    CHAT,
+    StandIn,
+    connector_report,
+    customer_of,
+    eventually,
+    make_png,
+    messages_of,
+    telegram_hub,
+    timeline,
+)
+
+SECRET = "webhook-Secret_0123456789"
+HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+@pytest.fixture
+async def tg(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StandIn]:
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+    async with StandIn(webhook_retry_delay=0.05) as standin:
+        yield standin
+
+
+@pytest.fixture
+async def whub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tg: StandIn
+               ) -> AsyncIterator[Hub]:
+    port = unused_port()
+    async with telegram_hub(tmp_path / "data", monkeypatch, tg, port=port,
+                            public_url=f"http://127.0.0.1:{port}", pin_office=True,
+                            MODE="webhook", WEBHOOK_SECRET=SECRET) as hub:
+        yield hub
+
+
+def update(update_id: int, user_id: int, message_id: int, text: str) -> dict[str, Any]:
+    user = {"id": user_id, "is_bot": False, "first_name": "Max", "language_code": "de"}
+    return {"update_id": update_id, "message": {
+        "message_id": message_id, "date": int(time.time()), "from": user, "text": text,
+        "chat": {"id": user_id, "type": "private", "first_name": "Max"}}}
+
+
+async def connected(hub: Hub) -> dict[str, Any] | None:
+    item = await connector_report(hub)
+    return item if item["diagnostics"]["connected"] else None
+
+
+async def test_webhook_mode_registers_and_receives_updates(whub: Hub, tg: StandIn) -> None:
+    expected = f"http://127.0.0.1:{whub.server.port}/api/v1/telegram/webhook/{SECRET}"
+
+    async def registered() -> bool:
+        return tg.webhook_url == expected
+    await eventually(registered, what="setWebhook")
+    [(_, params)] = [r for r in tg.requests if r[0] == "setWebhook"]
+    assert params["secret_token"] == SECRET
+
+    png = make_png(300, 200)
+    tg.push_text(CHAT, "Hallo per Webhook")
+    tg.push_photo(CHAT, png)
+    tg.push_edit(CHAT, 1, "Hallo per Webhook!")
+    customer, entries = await messages_of(whub, CHAT, 2)
+    text_entry = next(e for e in entries if e["source_id"] == f"{CHAT}:1")
+
+    async def edited() -> bool:
+        _, body = await whub.agent.get(f"/entries/{text_entry['id']}")
+        return bool(body["body"] == "Hallo per Webhook!")
+    await eventually(edited, what="the edit")
+    photo = next(e for e in entries if e["source_id"] == f"{CHAT}:2")
+    _, data = await whub.agent.get(f"/entries/{photo['id']}/attachments/0")
+    assert data == png
+    assert "getUpdates" not in tg.calls
+    assert {d["status"] for d in tg.webhook_deliveries} == {200}
+    assert tg.pending_updates == []
+
+    item = await connector_report(whub)
+    assert item["state"] == "running"
+    assert item["diagnostics"]["webhook"] == {
+        "url": expected.replace(SECRET, "***"), "registered": True}
+    _, body = await whub.admin.get("/connectors")
+    assert SECRET not in json.dumps(body) and tg.token not in json.dumps(body)
+
+
+async def test_webhook_refuses_a_wrong_secret(whub: Hub, tg: StandIn) -> None:
+    await eventually(lambda: connected(whub), what="the connector")
+    payload = update(7001, 4712, 1, "Hallo direkt")
+    for path, headers in [("/telegram/webhook/wrong-secret-0123456789", {HEADER: SECRET}),
+                          (f"/telegram/webhook/{SECRET}", {HEADER: "wrong-secret-0123456789"}),
+                          ("/telegram/webhook/", {HEADER: SECRET})]:
+        status, body = await whub.anon.post(path, json=payload, headers=headers)
+        assert status == 404, path
+        assert body["error"]["code"] == "not_found"
+    assert await customer_of(whub, 4712) is None
+
+    # the right secret; Telegram delivering the same update twice stores it once
+    for _ in range(2):
+        status, body = await whub.anon.post(f"/telegram/webhook/{SECRET}", json=payload,
+                                            headers={HEADER: SECRET})
+        assert (status, body) == (200, {"ok": True})
+    customer = await customer_of(whub, 4712)
+    assert customer is not None
+    assert [e["body"] for e in await timeline(whub, customer["id"])] == ["Hallo direkt"]
+
+
+async def test_webhook_keeps_garbage_in_the_quarantine(whub: Hub) -> None:
+    await eventually(lambda: connected(whub), what="the connector")
+    for raw in (b"{not json", b'{"update_id": "x", "message": 5}'):
+        status, body = await whub.anon.post(f"/telegram/webhook/{SECRET}", data=raw,
+                                            headers={HEADER: SECRET,
+                                                     "Content-Type": "application/json"})
+        assert status == 200, body
+    _, quarantined = await whub.admin.get("/quarantine")
+    items = quarantined["items"]
+    assert sorted(i["reason"].split(":")[0] for i in items) == ["unparseable update"] * 2
+    for item in items:
+        _, raw_back = await whub.admin.get(f"/quarantine/{item['id']}/raw")
+        assert raw_back in (b"{not json", b'{"update_id": "x", "message": 5}')
+        status, again = await whub.admin.post(f"/quarantine/{item['id']}/reprocess")
+        assert status == 200 and again["status"] == "open"  # still unparseable, kept
+
+
+async def test_webhook_answers_503_while_the_bot_is_not_connected(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tg: StandIn) -> None:
+    async with telegram_hub(tmp_path / "data", monkeypatch, tg, MODE="webhook",
+                            WEBHOOK_SECRET=SECRET, BOT_TOKEN="999:not-the-token") as hub:
+        async def backing_off() -> bool:
+            return (await connector_report(hub))["state"] == "backoff"
+        await eventually(backing_off, what="backoff")
+        status, body = await hub.anon.post(f"/telegram/webhook/{SECRET}",
+                                           json=update(1, 4712, 1, "hallo"),
+                                           headers={HEADER: SECRET})
+        assert status == 503 and body["error"]["code"] == "telegram_unavailable"
