@@ -1,7 +1,7 @@
 """Notifier throughput and latency against a local aiosmtpd sink.
 
     .venv/bin/python bench/bench_notify.py [--count 10000] [--customers 1000]
-        [--latency 200] [--dir bench/data/notify] [--keep]
+        [--latency 200] [--concurrency 8] [--dir bench/data/notify] [--keep]
 
 1. ``--count`` published+notify notes (one transaction per 1,000, so their notify-outbox rows
    are written with them) for ``--customers`` customers with e-mail identities.
@@ -141,7 +141,8 @@ async def main(args: argparse.Namespace) -> None:
         smtp = SmtpConfig(host="127.0.0.1", port=sink.port, mail_from="chronik@bench.test",
                           tls="none")
         config = WorkerConfig(base_url="http://127.0.0.1:8080", secret_key=b"k" * 32,
-                              mail_host="bench.test", poll_seconds=0.2)
+                              mail_host="bench.test", poll_seconds=0.2,
+                              concurrency=args.concurrency, batch=args.concurrency * 4)
 
         def make_worker() -> Worker:
             return Worker(state.timeline, [PortalInboxTransport(store), SmtpTransport(smtp)],
@@ -212,7 +213,7 @@ async def main(args: argparse.Namespace) -> None:
 
         print(f"COUNT={args.count} customers={args.customers}")
         print(f"notifier: {notifier_rate:8.0f} msg/s  ({notifier_s:.2f}s; SMTP pool of 2, "
-              "8 jobs at once)")
+              f"{args.concurrency} jobs at once)")
         print(f"bare:     {bare_rate:8.0f} msg/s  ({bare_s:.2f}s; one connection, "
               "pre-rendered)")
         print(f"ratio notifier/bare: {notifier_rate / bare_rate:.2f}  (goal >= 0.5)")
@@ -231,6 +232,7 @@ if __name__ == "__main__":
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--latency", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=8, help="jobs at once (default 8)")
     parser.add_argument("--dir", default=str(ROOT / "bench" / "data" / "notify"))
     parser.add_argument("--keep", action="store_true")
     asyncio.run(main(parser.parse_args()))

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -35,7 +35,7 @@ def load_settings(data_dir: str | None = None, port: int | None = None,
     if host:
         overrides["http_host"] = host
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**cast(dict[str, Any], overrides))
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                              for e in exc.errors(include_url=False))

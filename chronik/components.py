@@ -9,7 +9,7 @@ a factory in ``COMPONENT_FACTORIES`` (see ``chronik/registry.py``)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import io
 import logging
 import random
 import time
@@ -63,12 +63,24 @@ class Supervisor:
             self._tasks.append(asyncio.create_task(self._supervise(component),
                                                    name=f"component-{component.name}"))
 
-    async def stop(self) -> None:
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """Cancel every component and wait for it, but never forever: a component still
+        running after the grace period is logged with where it hangs, cancelled once more,
+        and left behind so that shutdown completes."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace_seconds)
+            for task in pending:
+                log.error("%s did not stop within %.0fs; it hangs at:\n%s", task.get_name(),
+                          grace_seconds, _stack(task))
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=grace_seconds / 2)
+            for task in self._tasks:
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    log.error("%s ended with %s", task.get_name(),
+                              describe_error(task.exception() or Exception()))
         for status in self.status.values():
             status.state = "stopped"
 
@@ -111,6 +123,12 @@ class Supervisor:
                         "last_error_at": s.last_error_at, "next_attempt_in": s.next_attempt_in,
                         "diagnostics": diag})
         return out
+
+
+def _stack(task: asyncio.Task[None]) -> str:
+    buffer = io.StringIO()
+    task.print_stack(file=buffer)
+    return buffer.getvalue()
 
 
 ComponentFactory = Callable[[Any], Sequence[Component]]

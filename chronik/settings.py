@@ -7,49 +7,21 @@ listed in ``SETTINGS_MODELS``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.email.settings import EmailSettings, InboundSmtpSettings
 from connectors.portal.settings import PortalSettings
 from connectors.telegram.settings import TelegramSettings
 from notify.settings import NotifySettings
+from timeline.config import ChronikSettingsBase
 from timeline.ingest import UnknownSenderPolicy
 
-CONFIG_ENV = "CHRONIK_CONFIG"
 
-
-class _ChronikSettings(BaseSettings):
-    """Base: environment first, then the TOML file named by ``CHRONIK_CONFIG``."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = os.environ.get(CONFIG_ENV)
-        if path:
-            if not Path(path).is_file():
-                raise FileNotFoundError(f"{CONFIG_ENV}={path}: no such file")
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(path)))
-        return tuple(sources)
-
-
-class Settings(_ChronikSettings):
+class Settings(ChronikSettingsBase):
     """Core server settings."""
 
     model_config = SettingsConfigDict(env_prefix="CHRONIK_", extra="ignore")

@@ -4,24 +4,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from notify.transports.email import SmtpConfig
+from timeline.config import ChronikSettingsBase
 
-CONFIG_ENV = "CHRONIK_CONFIG"
 
-
-class NotifySettings(BaseSettings):
+class NotifySettings(ChronikSettingsBase):
     """Notifier: SMTP transport, retries, worker, unsubscribe signing key."""
 
     model_config = SettingsConfigDict(env_prefix="CHRONIK_", extra="ignore")
@@ -61,23 +56,6 @@ class NotifySettings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None, description="Key signing unsubscribe links; default generated once "
                                   "into DATA_DIR/secret_key.")
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = os.environ.get(CONFIG_ENV)
-        if path:
-            if not Path(path).is_file():
-                raise FileNotFoundError(f"{CONFIG_ENV}={path}: no such file")
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(path)))
-        return tuple(sources)
 
     def smtp_config(self) -> SmtpConfig | None:
         if not self.smtp_host:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from chronik.settings import CONFIG_ENV, SETTINGS_MODELS, Settings, env_names
+from chronik.settings import SETTINGS_MODELS, Settings, env_names
+from timeline.config import CONFIG_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,3 +84,20 @@ def test_every_setting_is_documented_in_the_readme() -> None:
 def test_defaults() -> None:
     s = Settings()
     assert s.http_port == 8080 and s.search_backend == "sqlite"
+
+
+def test_one_toml_file_configures_every_component(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from connectors.email.settings import EmailSettings
+    from connectors.portal.settings import PortalSettings
+    from connectors.telegram.settings import TelegramSettings
+
+    config = tmp_path / "chronik.toml"
+    config.write_text('http_port = 9092\nemail_imap_host = "imap.example"\n'
+                      'telegram_mode = "webhook"\nportal_session_days = 7\n')
+    monkeypatch.setenv(CONFIG_ENV, str(config))
+    monkeypatch.setenv("CHRONIK_PORTAL_SESSION_DAYS", "9")
+    assert Settings().http_port == 9092
+    assert EmailSettings().imap_host == "imap.example"
+    assert TelegramSettings().mode == "webhook"
+    assert PortalSettings().session_days == 9  # the environment wins

@@ -91,17 +91,30 @@ class SqliteDb:
         await asyncio.get_running_loop().run_in_executor(self._writer, self._migrate)
 
     def _migrate(self) -> None:
+        """Apply every migration not applied yet, in version order. Applied versions are
+        recorded one by one (not only as ``user_version``), so a migration merged later
+        with a lower number than one already applied still runs."""
         conn = self._conn(readonly=False)
         conn.execute("PRAGMA journal_mode=WAL")
-        current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+                     " applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+        applied = {int(r[0]) for r in conn.execute("SELECT version FROM schema_migrations")}
+        legacy = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if not applied and legacy:
+            # a database from before the table existed: trust user_version for what it has
+            applied = {v for v, _ in self._migrations if v <= legacy}
+            conn.executemany("INSERT INTO schema_migrations (version) VALUES (?)",
+                             [(v,) for v in sorted(applied)])
         for version, script in self._migrations:
-            if version <= current:
+            if version in applied:
                 continue
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for statement in _split(script):
                     conn.execute(statement)
-                conn.execute(f"PRAGMA user_version={int(version)}")
+                conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (version,))
+                top = max(version, int(conn.execute("PRAGMA user_version").fetchone()[0]))
+                conn.execute(f"PRAGMA user_version={top}")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise

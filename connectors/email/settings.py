@@ -7,57 +7,24 @@ Read like every Chronik settings model: environment first, then the TOML file na
 
 from __future__ import annotations
 
-import os
-import tomllib
-from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import (
-    BaseSettings,
-    InitSettingsSource,
-    PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from timeline.config import ChronikSettingsBase
+
 from .parse import DEFAULT_MAX_BYTES
 
-CONFIG_ENV = "CHRONIK_CONFIG"
-
-
-class _PrefixedTomlSettings(BaseSettings):
-    """Environment first, then the ``CHRONIK_CONFIG`` TOML file with the environment names
-    in lower case without ``CHRONIK_`` (``email_imap_host = "..."``)."""
-
-    toml_prefix: ClassVar[str] = ""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = os.environ.get(CONFIG_ENV)
-        if path:
-            if not Path(path).is_file():
-                raise FileNotFoundError(f"{CONFIG_ENV}={path}: no such file")
-            with Path(path).open("rb") as fh:
-                data = tomllib.load(fh)
-            sources.append(InitSettingsSource(settings_cls, {
-                k.removeprefix(cls.toml_prefix): v for k, v in data.items()
-                if k.startswith(cls.toml_prefix)}))
-        return tuple(sources)
+_PrefixedTomlSettings = ChronikSettingsBase
 
 
 class EmailSettings(_PrefixedTomlSettings):
     """The e-mail connector: IMAP mailbox, size limit, import workers."""
 
     model_config = SettingsConfigDict(env_prefix="CHRONIK_EMAIL_", extra="ignore")
-    toml_prefix: ClassVar[str] = "email_"
 
     imap_host: str | None = Field(
         default=None, description="IMAP server; unset = no IMAP connector.")
@@ -91,7 +58,6 @@ class InboundSmtpSettings(_PrefixedTomlSettings):
     """The inbound SMTP/LMTP listener."""
 
     model_config = SettingsConfigDict(env_prefix="CHRONIK_", extra="ignore")
-    toml_prefix: ClassVar[str] = ""
 
     inbound_smtp_host: str = Field(
         default="127.0.0.1", description="Address the listener binds to.")

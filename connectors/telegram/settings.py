@@ -6,26 +6,20 @@ Read like every Chronik settings model: environment first, then the TOML file na
 
 from __future__ import annotations
 
-import os
-import tomllib
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import (
-    BaseSettings,
-    InitSettingsSource,
-    PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
 from connectors.telegram.context import DEFAULT_API_BASE_URL, DEFAULT_API_FILE_URL
+from timeline.config import ChronikSettingsBase
 
-CONFIG_ENV = "CHRONIK_CONFIG"
 _TOML_PREFIX = "telegram_"
 
 
-class TelegramSettings(BaseSettings):
+class TelegramSettings(ChronikSettingsBase):
     model_config = SettingsConfigDict(env_prefix="CHRONIK_TELEGRAM_", extra="ignore")
 
     bot_token: SecretStr | None = Field(
@@ -45,24 +39,3 @@ class TelegramSettings(BaseSettings):
         None, description="Office the bot belongs to; default the only office.")
     bot_username: str | None = Field(
         None, description="Bot username for link URLs until the bot has connected.")
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = os.environ.get(CONFIG_ENV)
-        if path:
-            if not Path(path).is_file():
-                raise FileNotFoundError(f"{CONFIG_ENV}={path}: no such file")
-            with Path(path).open("rb") as fh:
-                data = tomllib.load(fh)
-            sources.append(InitSettingsSource(settings_cls, {
-                k.removeprefix(_TOML_PREFIX): v for k, v in data.items()
-                if k.startswith(_TOML_PREFIX)}))
-        return tuple(sources)

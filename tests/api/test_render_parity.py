@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-
-import json
 
 from chronik.api.render import customer_json, dumps, entry_json
 from chronik.api.schemas import CustomerOut, EntryOut
