@@ -12,11 +12,22 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 Migration = tuple[int, str]
+_Pending = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]",
+                 asyncio.AbstractEventLoop]
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 class SqliteDb:
@@ -38,6 +49,9 @@ class SqliteDb:
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._closed = False
+        self._pending: list[_Pending] = []
+        self._pending_lock = threading.Lock()
+        self._draining = False
 
     def _connect(self, readonly: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
@@ -63,22 +77,57 @@ class SqliteDb:
     def _run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return fn(self._conn(readonly=True))
 
-    def _run_write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._conn(readonly=False)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return result
-
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._readers, self._run_read, fn)
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._writer, self._run_write, fn)
+        """Run ``fn`` in a write transaction on the writer thread.
+
+        Group commit: writes that queue up while one is running share the next transaction,
+        each inside its own SAVEPOINT, so a failing write rolls back alone and the others
+        still commit together (one COMMIT instead of many under concurrent load)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        with self._pending_lock:
+            self._pending.append((fn, future, loop))
+            start = not self._draining
+            self._draining = True
+        if start:
+            self._writer.submit(self._drain_writes)
+        return await future
+
+    def _drain_writes(self) -> None:
+        while True:
+            with self._pending_lock:
+                batch, self._pending = self._pending, []
+                if not batch:
+                    self._draining = False
+                    return
+            self._write_batch(batch)
+
+    def _write_batch(self, batch: list[_Pending]) -> None:
+        conn = self._conn(readonly=False)
+        outcomes: list[tuple[_Pending, Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for item in batch:
+                conn.execute("SAVEPOINT chronik_write")
+                try:
+                    result = item[0](conn)
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO chronik_write")
+                    conn.execute("RELEASE chronik_write")
+                    outcomes.append((item, None, exc))
+                else:
+                    conn.execute("RELEASE chronik_write")
+                    outcomes.append((item, result, None))
+            conn.execute("COMMIT")
+        except BaseException as exc:  # the transaction itself failed: every write fails
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            outcomes = [(item, None, exc) for item in batch]
+        for (_, future, loop), result, error in outcomes:
+            loop.call_soon_threadsafe(_settle, future, result, error)
 
     async def write_raw(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run on the writer thread without a transaction (VACUUM, checkpoints)."""
