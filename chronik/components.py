@@ -131,6 +131,22 @@ def _stack(task: asyncio.Task[None]) -> str:
     return buffer.getvalue()
 
 
+class Misconfigured:
+    """Stands in for a component whose settings are invalid: it fails (and is retried and
+    reported at ``GET /api/v1/connectors``) instead of stopping the server from starting."""
+
+    def __init__(self, name: str, problem: str, kind: str = "connector") -> None:
+        self.name = name
+        self.kind = kind
+        self.problem = problem
+
+    async def run(self) -> None:
+        raise ValueError(self.problem)
+
+    def diagnostics(self) -> dict[str, Any]:
+        return {"problem": self.problem}
+
+
 ComponentFactory = Callable[[Any], Sequence[Component]]
 """Gets the running ``AppState``; returns the components its settings enable (maybe none)."""
 

@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal, TypeVar
+from urllib.parse import unquote
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, ValidationError
 
 from chronik.state import AppState
@@ -185,6 +186,42 @@ def domain_status(exc: DomainError) -> int:
         if cls in _STATUS:
             return _STATUS[cls]
     return 400
+
+
+@dataclass(frozen=True)
+class FormFile:
+    name: str
+    content_type: str
+    data: bytes
+
+
+async def read_form(request: web.Request, limit: int
+                    ) -> tuple[list[tuple[str, str]], list[FormFile]]:
+    """Stream a ``multipart/form-data`` body: its text fields (in order) and its files.
+    More than ``limit`` bytes in all is ``TooLarge`` (413) as soon as it is seen."""
+    reader = await request.multipart()
+    fields: list[tuple[str, str]] = []
+    files: list[FormFile] = []
+    total = 0
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise errors.InvalidInput("nested multipart is not supported")
+        chunks = []
+        while chunk := await part.read_chunk(64 * 1024):
+            total += len(chunk)
+            if total > limit:
+                raise errors.TooLarge(f"upload is larger than {limit} bytes",
+                                      {"limit_bytes": limit})
+            chunks.append(chunk)
+        data = b"".join(chunks)
+        if part.filename:
+            files.append(FormFile(
+                name=unquote(part.filename),  # clients percent-encode (", CR, LF, …)
+                content_type=part.headers.get("Content-Type", "application/octet-stream"),
+                data=data))
+        else:
+            fields.append((part.name or "", data.decode("utf-8", "replace")))
+    return fields, files
 
 
 def dumps(value: Any) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 from pydantic import ValidationError
 
 from chronik.api.base import (
@@ -16,6 +16,7 @@ from chronik.api.base import (
     query_datetime,
     query_int,
     query_list,
+    read_form,
     read_json,
     validation_error,
 )
@@ -34,31 +35,9 @@ _BOOL = {"true": True, "1": True, "yes": True, "on": True,
 
 
 async def _read_multipart(request: web.Request, limit: int) -> tuple[EntryIn, list[UploadedFile]]:
-    reader = await request.multipart()
+    raw_fields, raw_files = await read_form(request, limit)
     fields: dict[str, object] = {}
-    files: list[UploadedFile] = []
-    total = 0
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            raise InvalidInput("nested multipart is not supported")
-        if part.filename:
-            chunks = []
-            while chunk := await part.read_chunk(64 * 1024):
-                total += len(chunk)
-                if total > limit:
-                    raise TooLarge(f"upload is larger than {limit} bytes",
-                                   {"limit_bytes": limit})
-                chunks.append(chunk)
-            files.append(UploadedFile(
-                name=unquote(part.filename),  # clients percent-encode (", CR, LF, …)
-                content_type=part.headers.get("Content-Type", "application/octet-stream"),
-                data=b"".join(chunks)))
-            continue
-        name = part.name or ""
-        value = (await part.read(decode=True)).decode("utf-8", "replace")
-        total += len(value)
-        if total > limit:
-            raise TooLarge(f"upload is larger than {limit} bytes", {"limit_bytes": limit})
+    for name, value in raw_fields:
         if name in ("notify", "confirm"):
             if value.lower() not in _BOOL:
                 raise InvalidInput(f"{name} must be true or false")
@@ -70,6 +49,8 @@ async def _read_multipart(request: web.Request, limit: int) -> tuple[EntryIn, li
         else:
             fields[name] = value
     fields.setdefault("kind", "document")
+    files = [UploadedFile(name=f.name, content_type=f.content_type, data=f.data)
+             for f in raw_files]
     try:
         return EntryIn.model_validate(fields), files
     except ValidationError as exc:

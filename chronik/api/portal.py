@@ -7,9 +7,8 @@ Only published entries are ever read here."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from urllib.parse import unquote
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
 from chronik.api.base import (
@@ -19,6 +18,7 @@ from chronik.api.base import (
     Param,
     json_model,
     query_int,
+    read_form,
     read_json,
     validation_error,
 )
@@ -96,29 +96,14 @@ async def issue_token(request: web.Request, state: AppState, caller: Caller
 
 async def _read_multipart(request: web.Request, limit: int
                           ) -> tuple[PortalMessageIn, list[PortalFile]]:
-    reader = await request.multipart()
+    raw_fields, raw_files = await read_form(request, limit)
     fields: dict[str, str] = {}
-    files: list[PortalFile] = []
-    total = 0
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            raise InvalidInput("nested multipart is not supported")
-        chunks = []
-        while chunk := await part.read_chunk(64 * 1024):
-            total += len(chunk)
-            if total > limit:
-                raise TooLarge(f"upload is larger than {limit} bytes", {"limit_bytes": limit})
-            chunks.append(chunk)
-        data = b"".join(chunks)
-        if part.filename:
-            files.append(PortalFile(
-                name=unquote(part.filename),
-                content_type=part.headers.get("Content-Type", "application/octet-stream"),
-                data=data))
-        elif part.name in ("subject", "body"):
-            fields[part.name] = data.decode("utf-8", "replace")
-        else:
-            raise InvalidInput(f"unknown field {part.name!r}: send subject, body and files")
+    for name, value in raw_fields:
+        if name not in ("subject", "body"):
+            raise InvalidInput(f"unknown field {name!r}: send subject, body and files")
+        fields[name] = value
+    files = [PortalFile(name=f.name, content_type=f.content_type, data=f.data)
+             for f in raw_files]
     try:
         return PortalMessageIn.model_validate(fields), files
     except ValidationError as exc:

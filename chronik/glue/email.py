@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from chronik.components import Misconfigured
 from connectors.email.imap import ImapConfig, ImapConnector
 from connectors.email.importer import ImportSummary, import_messages, open_source
 from connectors.email.inbound import MailIngest
@@ -20,23 +21,6 @@ from connectors.email.smtp import InboundAddresses, SmtpListener
 if TYPE_CHECKING:
     from chronik.components import Component
     from chronik.state import AppState
-
-
-class _Misconfigured:
-    """A component whose settings are invalid: it fails, is retried and reported, and the
-    server starts anyway."""
-
-    kind = "connector"
-
-    def __init__(self, name: str, problem: str) -> None:
-        self.name = name
-        self.problem = problem
-
-    async def run(self) -> None:
-        raise ValueError(self.problem)
-
-    def diagnostics(self) -> dict[str, Any]:
-        return {"problem": self.problem}
 
 
 def _problem(prefix: str, exc: ValidationError) -> str:
@@ -58,12 +42,12 @@ def components(state: AppState) -> list[Component]:
         email = EmailSettings()
     except ValidationError as exc:
         mail_ingest(state)
-        return [_Misconfigured("email-imap", _problem("CHRONIK_EMAIL_", exc))]
+        return [Misconfigured("email-imap", _problem("CHRONIK_EMAIL_", exc))]
     mail = mail_ingest(state, email.max_message_bytes)
     try:
         smtp = InboundSmtpSettings()
     except ValidationError as exc:
-        out.append(_Misconfigured("email-smtp", _problem("CHRONIK_", exc)))
+        out.append(Misconfigured("email-smtp", _problem("CHRONIK_", exc)))
     else:
         if smtp.inbound_smtp_port is not None:
             out.append(SmtpListener(mail, InboundAddresses(state.store),
@@ -71,7 +55,7 @@ def components(state: AppState) -> list[Component]:
                                     lmtp=smtp.inbound_smtp_lmtp))
     if email.imap_host:
         if not email.imap_office_id:
-            out.append(_Misconfigured("email-imap", "CHRONIK_EMAIL_IMAP_OFFICE_ID is required "
+            out.append(Misconfigured("email-imap", "CHRONIK_EMAIL_IMAP_OFFICE_ID is required "
                                                     "with CHRONIK_EMAIL_IMAP_HOST"))
         else:
             out.append(ImapConnector(mail, ImapConfig(

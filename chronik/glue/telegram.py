@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from chronik.components import Component, redact
+from chronik.components import Component, Misconfigured, redact
 from connectors.telegram import (
     RAW_CHANNEL,
     TelegramConfig,
@@ -23,23 +23,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class _Misconfigured:
-    """Stands in for a component whose settings are invalid: it fails (and is retried, and
-    reported) instead of stopping the server from starting."""
-
-    kind = "connector"
-
-    def __init__(self, name: str, problem: str) -> None:
-        self.name = name
-        self.problem = problem
-
-    async def run(self) -> None:
-        raise ValueError(self.problem)
-
-    def diagnostics(self) -> dict[str, Any]:
-        return {"problem": self.problem}
-
-
 def _problem(exc: ValidationError) -> str:
     fields = ", ".join(
         f"CHRONIK_TELEGRAM_{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
@@ -51,7 +34,7 @@ def components(state: AppState) -> list[Component]:
     try:
         settings = TelegramSettings()  # type: ignore[call-arg]
     except ValidationError as exc:
-        return [_Misconfigured("telegram", _problem(exc))]
+        return [Misconfigured("telegram", _problem(exc))]
     if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
         return []
 
@@ -68,7 +51,7 @@ def components(state: AppState) -> list[Component]:
                             if settings.webhook_secret else ""),
             bot_username=settings.bot_username)
     except ValueError as exc:
-        return [_Misconfigured("telegram", f"invalid Telegram settings: {exc}")]
+        return [Misconfigured("telegram", f"invalid Telegram settings: {exc}")]
     connector = TelegramConnector(config, TelegramServices(state.ingest), redact=redact)
     state.ingest.register_reprocessor(RAW_CHANNEL, connector.reprocess)
     return [connector]
