@@ -18,13 +18,14 @@ from chronik.api.base import (
     query_list,
     read_form,
     read_json,
+    refuse_declared_oversize,
     validation_error,
 )
 from chronik.api.render import entry_json, json_response
 from chronik.api.schemas import EntryCreated, EntryIn, EntryOut, PresetSourceOut, TimelinePage
 from chronik.glue.phone import link_note, linked_call
 from chronik.state import AppState
-from timeline.errors import InvalidInput, NotFound, TooLarge
+from timeline.errors import InvalidInput, NotFound
 from timeline.models import Channel, Visibility
 from timeline.service import EntryRequest, UploadedFile
 from timeline.store import TimelineQuery
@@ -60,8 +61,7 @@ async def _read_multipart(request: web.Request, limit: int) -> tuple[EntryIn, li
 async def create_entry(request: web.Request, state: AppState, caller: Caller
                        ) -> web.StreamResponse:
     limit = state.settings.max_upload_bytes
-    if request.content_length is not None and request.content_length > limit + 64 * 1024:
-        raise TooLarge(f"upload is larger than {limit} bytes", {"limit_bytes": limit})
+    refuse_declared_oversize(request, limit)
     if request.content_type.startswith("multipart/"):
         body, files = await _read_multipart(request, limit)
     else:

@@ -20,13 +20,14 @@ from chronik.api.base import (
     query_int,
     read_form,
     read_json,
+    refuse_declared_oversize,
     validation_error,
 )
 from chronik.api.schemas import _In
 from chronik.glue.portal import portal_settings
 from chronik.state import AppState
 from connectors.portal import PortalFile, issue_session, portal_message, resolve_session
-from timeline.errors import InvalidInput, NotFound, TooLarge
+from timeline.errors import InvalidInput, NotFound
 from timeline.models import Channel, Customer, CustomerStatus, Direction, Entry, Visibility
 from timeline.store import TimelineQuery
 
@@ -113,8 +114,7 @@ async def _read_multipart(request: web.Request, limit: int
 async def post_message(request: web.Request, state: AppState) -> web.StreamResponse:
     customer = await _customer(request, state)
     limit = state.settings.max_upload_bytes
-    if request.content_length is not None and request.content_length > limit + 64 * 1024:
-        raise TooLarge(f"upload is larger than {limit} bytes", {"limit_bytes": limit})
+    refuse_declared_oversize(request, limit)
     if request.content_type.startswith("multipart/"):
         body, files = await _read_multipart(request, limit)
     else:

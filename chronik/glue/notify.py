@@ -171,6 +171,7 @@ async def run_worker(state: AppState, ready: asyncio.Event | None = None,
     task = asyncio.create_task(component.run(), name="notify-worker")
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
+        # no signal handlers off the main thread (tests) or on loops without them
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, task.cancel)
     if ready is not None:
