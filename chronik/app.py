@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from chronik import web as pages
 from chronik.api import OPERATIONS
+from chronik.api.events import add_shutdown
 from chronik.api.base import (
     API_PREFIX,
     ApiError,
@@ -24,6 +26,7 @@ from chronik.glue import notify_pages
 from chronik.registry import build_components
 from chronik.settings import Settings
 from chronik.state import STATE, AppState
+from chronik.web.render import security_headers
 from search.backend import SearchBackend, SearchUnavailable
 from search.fts import FtsBackend
 from search.indexer import Indexer
@@ -47,6 +50,8 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
 async def errors_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
+    if not request.path.startswith(API_PREFIX + "/"):
+        return await _page_errors(request, handler)
     try:
         return await handler(request)
     except ApiError as exc:
@@ -72,6 +77,31 @@ async def errors_middleware(
     except Exception:
         log.exception("bug: unhandled error in %s %s", request.method, request.path)
         return error_response(500, "internal", "internal error (this is a bug; it was logged)")
+
+
+async def _page_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Pages answer with pages: a readable HTML error, never JSON or a traceback."""
+    from chronik.web.pages import error_page
+
+    try:
+        return await handler(request)
+    except DomainError as exc:
+        status = domain_status(exc)
+        return error_page(request, status, "error.not_found" if status == 404 else
+                          "error.bad_request")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        key = {404: "error.not_found", 405: "error.bad_request",
+               413: "error.too_large"}.get(exc.status, "error.bad_request")
+        return error_page(request, exc.status, key)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("bug: unhandled error in %s %s", request.method, request.path)
+        return error_page(request, 500, "error.internal")
 
 
 def _bind(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -139,26 +169,14 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         await close_state(state)
 
 
-INDEX_HTML = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Chronik</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}
-code{background:#f3f3f3;padding:0 .2em}</style>
-<h1>Chronik</h1><p>One searchable timeline per customer.</p>
-<ul><li>API: <code>/api/v1</code> (send <code>Authorization: Bearer &lt;token&gt;</code>)</li>
-<li>OpenAPI document: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a></li>
-<li>Health: <a href="/api/v1/health">/api/v1/health</a></li></ul></html>"""
-
-
-async def index_page(_request: web.Request) -> web.Response:
-    return web.Response(text=INDEX_HTML, content_type="text/html")
-
-
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware],
+    app = web.Application(middlewares=[security_headers, errors_middleware],
                           client_max_size=settings.max_upload_bytes + 1024 * 1024)
     app[SETTINGS] = settings
     for op in OPERATIONS:
         app.router.add_route(op.method, API_PREFIX + op.path, _bind(op), name=op.operation_id)
-    app.router.add_get("/", index_page)
-    notify_pages.add_routes(app)  # /unsubscribe/{token}, outside /api/v1
     app.cleanup_ctx.append(_lifecycle)
+    add_shutdown(app)  # open event streams end when the server stops
+    notify_pages.add_routes(app)  # /unsubscribe/{token}, outside /api/v1
+    pages.add_routes(app)  # the console (/), its admin pages, the portal (/portal/)
     return app

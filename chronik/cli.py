@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -13,7 +14,6 @@ from typing import Any, TypeVar, cast
 from aiohttp import web
 from pydantic import ValidationError
 
-from chronik.api.base import hash_token, new_token
 from chronik.app import close_state, create_app, open_state
 from chronik.settings import Settings
 from chronik.state import AppState
@@ -79,12 +79,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from chronik.demo import seed_demo
+    from chronik.demo import DEMO_ADMIN_EMAIL, DEMO_AGENT_EMAIL, DEMO_PASSWORD, seed_demo
 
     settings = load_settings(args.data_dir or "chronik-demo", args.port, args.host)
+    if "CHRONIK_DEV_PRINT_SIGNIN" not in os.environ:
+        settings = settings.model_copy(update={"dev_print_signin": True})
     token = asyncio.run(_with_state(settings, seed_demo))
     info = (f"Chronik demo on {settings.base_url}\n"
             f"  data:      {settings.data_dir.resolve()}\n"
+            f"  console:   {settings.base_url}/  sign in as {DEMO_ADMIN_EMAIL} (admin) or "
+            f"{DEMO_AGENT_EMAIL}, password {DEMO_PASSWORD}\n"
+            f"  portal:    {settings.base_url}/portal/  sign in as erika.mustermann@example.de;"
+            f" the one-time code is printed here (no mail server in the demo)\n"
             f"  API token: {token}\n"
             f"  try:       curl -H 'Authorization: Bearer {token}' "
             f"'{settings.base_url}/api/v1/lookup?phone=0171%201234567'")
@@ -118,20 +124,140 @@ def cmd_office_create(args: argparse.Namespace) -> int:
     return asyncio.run(_with_state(load_settings(args.data_dir), run))
 
 
-def cmd_agent_create(args: argparse.Namespace) -> int:
-    if not args.name.strip():
-        raise CliError("the agent needs a name")
+# ---------------------------------------------------------------------- agents
+def _read_password() -> str:
+    """A password from standard input: typed twice (hidden) on a terminal, else the first
+    line of what is piped in."""
+    import getpass
+
+    if sys.stdin is None:
+        raise CliError("no standard input to read the password from")
+    if sys.stdin.isatty():
+        try:
+            first = getpass.getpass("Password: ")
+            second = getpass.getpass("Password (again): ")
+        except EOFError:
+            raise CliError("no password given") from None
+        if first != second:
+            raise CliError("the two passwords differ")
+        return first
+    line = sys.stdin.readline()
+    password = line[:-1] if line.endswith("\n") else line
+    password = password[:-1] if password.endswith("\r") else password
+    if not password:
+        raise CliError("no password on standard input")
+    return password
+
+
+def _agents(args: argparse.Namespace, fn: Callable[[AppState], Awaitable[int]]) -> int:
+    """Run an agent command; a domain error (unknown office or agent, a taken address, …)
+    is the user's mistake."""
+    from timeline.errors import DomainError
 
     async def run(state: AppState) -> int:
-        if await state.store.get_office(args.office) is None:
-            raise CliError(f"no office with id {args.office!r} (see: chronik office list)")
-        token = new_token()
-        agent = await state.store.create_agent(args.office, args.name.strip(), Role(args.role),
-                                               hash_token(token))
-        print(f"agent {agent.id} ({agent.role.value}) in office {args.office}")
+        office = getattr(args, "office", None)
+        if office is not None and await state.store.get_office(office) is None:
+            raise CliError(f"no office with id {office!r} (see: chronik office list)")
+        try:
+            return await fn(state)
+        except DomainError as exc:
+            raise CliError(exc.message) from None
+    return asyncio.run(_with_state(load_settings(args.data_dir), run))
+
+
+def cmd_agent_create(args: argparse.Namespace) -> int:
+    from chronik.web.admin import accounts
+    from chronik.web.outbox import build_outbox
+
+    if not args.name.strip():
+        raise CliError("the agent needs a name")
+    if (args.password_stdin or args.send_link) and not args.email:
+        raise CliError("--password-stdin and --send-link need --email (agents sign in with "
+                       "their e-mail address)")
+    password = _read_password() if args.password_stdin else None  # checked before storing
+
+    async def run(state: AppState) -> int:
+        outbox = build_outbox(False) if args.send_link else None
+        try:
+            if outbox is not None and not outbox.can_send("email"):
+                raise CliError("--send-link needs a mail server: set CHRONIK_SMTP_HOST and "
+                               "CHRONIK_MAIL_FROM (see README, Settings)")
+            made = await accounts.create_agent(state, args.office, args.name, Role(args.role),
+                                               email=args.email, password=password)
+            agent = made.agent
+            print(f"agent {agent.id} ({agent.role.value}) in office {args.office}")
+            code = 0
+            if outbox is not None:
+                outcome = await accounts.send_link(state, outbox, args.office, agent.id, "de")
+                if outcome == "sent":
+                    print(f"sign-in link sent to {made.login.email if made.login else ''}")
+                else:
+                    print("chronik: the sign-in link could not be sent (see the log); the "
+                          "agent exists", file=sys.stderr)
+                    code = 1
+            print(made.token)
+            return code
+        finally:
+            if outbox is not None:
+                await outbox.close()
+    return _agents(args, run)
+
+
+def cmd_agent_list(args: argparse.Namespace) -> int:
+    async def run(state: AppState) -> int:
+        print("id\trole\tname\temail\tpassword\ttokens\tsessions")
+        for a in await state.store.list_agents(args.office):
+            email = a.login.email if a.login and a.login.email else "-"
+            password = "yes" if a.login and a.login.password_hash else "no"
+            print(f"{a.agent.id}\t{a.agent.role.value}\t{a.agent.name}\t{email}\t{password}\t"
+                  f"{','.join(a.tokens) or '-'}\t{a.sessions}")
+        return 0
+    return _agents(args, run)
+
+
+def cmd_agent_set_password(args: argparse.Namespace) -> int:
+    from chronik.web.admin import accounts
+
+    password = _read_password()
+
+    async def run(state: AppState) -> int:
+        login = await accounts.set_password(state, args.agent_id, password)
+        hint = "" if login.email else " (no sign-in address yet: see chronik agent list)"
+        print(f"password set for agent {args.agent_id}{hint}")
+        return 0
+    return _agents(args, run)
+
+
+def cmd_agent_revoke_token(args: argparse.Namespace) -> int:
+    from chronik.web.admin import accounts
+
+    async def run(state: AppState) -> int:
+        await accounts.revoke_token(state, args.office, args.token_id)
+        print(f"revoked API token {args.token_id.strip().lower()[:12]} (a running server "
+              "stops accepting it within 30 seconds)")
+        return 0
+    return _agents(args, run)
+
+
+def cmd_agent_end_sessions(args: argparse.Namespace) -> int:
+    from chronik.web.admin import accounts
+
+    async def run(state: AppState) -> int:
+        ended = await accounts.end_sessions(state, args.office, args.agent_id)
+        print(f"ended {ended} browser session(s) of agent {args.agent_id}")
+        return 0
+    return _agents(args, run)
+
+
+def cmd_agent_token(args: argparse.Namespace) -> int:
+    from chronik.web.admin import accounts
+
+    async def run(state: AppState) -> int:
+        token, token_id = await accounts.new_api_token(state, args.office, args.agent_id)
+        print(f"API token {token_id} for agent {args.agent_id}")
         print(token)
         return 0
-    return asyncio.run(_with_state(load_settings(args.data_dir), run))
+    return _agents(args, run)
 
 
 def cmd_office_list(args: argparse.Namespace) -> int:
@@ -217,9 +343,33 @@ def build_parser() -> argparse.ArgumentParser:
         dest="agent_command", required=True, metavar="ACTION")
     ac = agent.add_parser("create", help="create an agent; prints the API token last")
     ac.add_argument("name")
-    ac.add_argument("--office", required=True, help="office id")
+    ac.add_argument("--office", required=True, metavar="ID", help="office id")
     ac.add_argument("--role", choices=["admin", "agent"], default="agent")
+    ac.add_argument("--email", metavar="ADDR", help="e-mail address to sign in with")
+    ac.add_argument("--password-stdin", action="store_true",
+                    help="read a password from standard input (at least 10 characters)")
+    ac.add_argument("--send-link", action="store_true",
+                    help="e-mail a sign-in link (needs CHRONIK_SMTP_HOST)")
     ac.set_defaults(func=cmd_agent_create)
+    al = agent.add_parser("list", help="list an office's agents (tab-separated, with a header)")
+    al.add_argument("--office", required=True, metavar="ID", help="office id")
+    al.set_defaults(func=cmd_agent_list)
+    ap = agent.add_parser("set-password", help="set an agent's password (from standard "
+                                                "input, or typed twice on a terminal)")
+    ap.add_argument("agent_id", metavar="AGENT_ID")
+    ap.set_defaults(func=cmd_agent_set_password)
+    ar = agent.add_parser("revoke-token", help="revoke one API token (id from agent list)")
+    ar.add_argument("--office", required=True, metavar="ID", help="office id")
+    ar.add_argument("token_id", metavar="TOKEN_ID")
+    ar.set_defaults(func=cmd_agent_revoke_token)
+    ae = agent.add_parser("end-sessions", help="end every browser session of an agent")
+    ae.add_argument("--office", required=True, metavar="ID", help="office id")
+    ae.add_argument("agent_id", metavar="AGENT_ID")
+    ae.set_defaults(func=cmd_agent_end_sessions)
+    at = agent.add_parser("token", help="a new API token for an agent (printed last)")
+    at.add_argument("--office", required=True, metavar="ID", help="office id")
+    at.add_argument("agent_id", metavar="AGENT_ID")
+    at.set_defaults(func=cmd_agent_token)
 
     sub.add_parser("reindex", help="rebuild the search index from the store").set_defaults(
         func=cmd_reindex)

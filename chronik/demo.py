@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from chronik.api.base import hash_token
 from chronik.state import AppState
+from chronik.web.auth import hash_password
 from timeline.models import (
     Channel,
     Direction,
@@ -19,6 +20,9 @@ from timeline.service import EntryRequest, UploadedFile
 
 DEMO_TOKEN = "chk_demo_admin"  # noqa: S105  (demo data only; printed on start)
 DEMO_AGENT_TOKEN = "chk_demo_agent"  # noqa: S105
+DEMO_PASSWORD = "chronik-demo"  # noqa: S105  (demo data only; printed on start)
+DEMO_ADMIN_EMAIL = "anna@berger-partner.example"
+DEMO_AGENT_EMAIL = "tom@berger-partner.example"
 
 _PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Count 0"
         b">>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
@@ -31,7 +35,11 @@ async def seed_demo(state: AppState) -> str:
     store, tl = state.store, state.timeline
     office = await store.create_office("Versicherungsbüro Berger & Partner", "DE")
     admin = await store.create_agent(office.id, "Anna Berger", Role.ADMIN, hash_token(DEMO_TOKEN))
-    await store.create_agent(office.id, "Tom Weber", Role.AGENT, hash_token(DEMO_AGENT_TOKEN))
+    tom = await store.create_agent(office.id, "Tom Weber", Role.AGENT,
+                                   hash_token(DEMO_AGENT_TOKEN))
+    password = await hash_password(DEMO_PASSWORD)
+    await store.set_agent_login(admin.id, email=DEMO_ADMIN_EMAIL, password_hash=password)
+    await store.set_agent_login(tom.id, email=DEMO_AGENT_EMAIL, password_hash=password)
     now = utcnow()
 
     def ago(days: float, hours: float = 0) -> datetime:
@@ -40,11 +48,12 @@ async def seed_demo(state: AppState) -> str:
     async def add(customer_id: str, channel: Channel, direction: Direction, kind: str,
                   when: datetime, subject: str, body: str, *, source: str | None = None,
                   meta: dict[str, object] | None = None,
-                  visibility: Visibility = Visibility.PUBLISHED) -> None:
+                  visibility: Visibility = Visibility.PUBLISHED, html: str | None = None,
+                  tags: tuple[str, ...] = ()) -> None:
         await tl.append(EntryDraft(
             office_id=office.id, customer_id=customer_id, channel=channel, direction=direction,
             kind=kind, visibility=visibility, occurred_at=when, subject=subject, body=body,
-            source_id=source, meta=meta or {}))
+            source_id=source, meta=meta or {}, html=html, tags=tags))
 
     erika = await tl.create_customer(office, "Erika Mustermann", [
         (IdentityKind.EMAIL, "erika.mustermann@example.de"),
@@ -58,7 +67,7 @@ async def seed_demo(state: AppState) -> str:
     await add(erika.id, Channel.PHONE, Direction.INBOUND, "call", ago(39, 3),
               "Anruf von +491711234567", "", source="demo-call-1",
               meta={"from": "+491711234567", "duration_seconds": 312, "outcome": "answered",
-                    "answered_by": "Anna Berger"})
+                    "answered_by": "Anna Berger"}, visibility=Visibility.INTERNAL)
     await tl.record(admin, office, erika.id, EntryRequest(
         kind="phone_note", subject="Rückruf wegen Kündigung",
         body="Frau Mustermann zieht nach Hamburg. Wir bieten ihr eine neue Hausrat-Police mit "
@@ -71,14 +80,15 @@ async def seed_demo(state: AppState) -> str:
         kind="document", subject="Kündigungsbestätigung HR-20391",
         body="Bestätigung der Kündigung zum 31.12.", occurred_at=ago(38),
         files=(UploadedFile("Kuendigungsbestaetigung.pdf", "application/pdf", _PDF),)))
-    await add(erika.id, Channel.NOTIFICATION, Direction.OUTBOUND, "notification", ago(38, -0.1),
-              "Neues Dokument: Kündigungsbestätigung HR-20391",
-              "Wir haben Ihnen ein Dokument bereitgestellt.",
-              meta={"status": "sent", "via": "email", "to": "erika.mustermann@example.de"})
     await add(erika.id, Channel.PORTAL, Direction.INBOUND, "message", ago(2),
               "Angebot Hausrat Hamburg",
               "Danke für das Angebot! Gilt der Glasbruchschutz auch für das Ceranfeld?",
               source="demo-portal-1")
+
+    await tl.record(admin, office, erika.id, EntryRequest(
+        kind="note", subject="Anrede", tags=("pinned",), visibility=Visibility.INTERNAL,
+        body="Möchte mit „Frau Dr. Mustermann“ angesprochen werden; ruft meist mittags an. "
+             "Tochter Lena studiert in Hamburg.", occurred_at=ago(60)))
 
     max_ = await tl.create_customer(office, "Max Müller", [
         (IdentityKind.EMAIL, "max.mueller@example.com"),
@@ -89,7 +99,15 @@ async def seed_demo(state: AppState) -> str:
               source="<demo-2@example.com>", meta={"from": "max.mueller@example.com"})
     await add(max_.id, Channel.PHONE, Direction.INBOUND, "call", ago(11), "Verpasster Anruf",
               "", source="demo-call-2",
-              meta={"from": "+49301234567", "outcome": "noAnswer", "missed": True})
+              meta={"from": "+49301234567", "outcome": "noAnswer", "missed": True},
+              visibility=Visibility.INTERNAL)
+    await add(max_.id, Channel.EMAIL, Direction.INBOUND, "email", ago(1),
+              "Beschwerde: Gutachter kam nicht",
+              "Der Gutachter ist heute nicht erschienen. Ich habe den ganzen Vormittag "
+              "gewartet!", source="<demo-3@example.com>",
+              meta={"from": "max.mueller@example.com"}, tags=("complaint",),
+              html="<p>Der Gutachter ist heute <b>nicht erschienen</b>. Ich habe den ganzen "
+                   "Vormittag gewartet!</p><p>Max Müller</p>")
     await tl.record(admin, office, max_.id, EntryRequest(
         kind="note", subject="Schaden angelegt",
         body="Schadennummer KS-7781 beim Versicherer angelegt; Gutachter wird beauftragt.",

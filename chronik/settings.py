@@ -49,6 +49,16 @@ class Settings(ChronikSettingsBase):
         description="Unknown inbound sender: 'create' an unverified customer, or keep the "
                     "message 'unassigned' in the quarantine until an agent assigns it.")
 
+    session_hours: int = Field(12, ge=1, le=24 * 30,
+                               description="How long an agent's browser session lasts without "
+                                           "use (each use extends it).")
+    portal_session_minutes: int = Field(
+        120, ge=5, le=24 * 60 * 30,
+        description="How long a customer's portal browser session lasts without use.")
+    dev_print_signin: bool = Field(
+        False, description="Print sign-in links and codes on the console when no SMTP server "
+                           "is configured (set by 'chronik demo'; never in production).")
+
     @property
     def base_url(self) -> str:
         if self.public_url:

@@ -95,13 +95,22 @@ def quiet_until(quiet: QuietHours | None, now: datetime) -> datetime | None:
 
 
 def evaluate(customer: Customer, prefs: Preferences, consents: Mapping[str, Consent], *,
-             available: Collection[str], now: datetime, skip: Collection[str] = ()) -> Plan:
-    """Which channels to try for this customer now, in order."""
-    if not prefs.automatic_notifications:
+             available: Collection[str], now: datetime, skip: Collection[str] = (),
+             reply_via: str | None = None) -> Plan:
+    """Which channels to try for this customer now, in order.
+
+    ``reply_via``: an agent's direct reply on that channel. It is a conversation, not an
+    automatic notification, so "no automatic notifications" does not hold it back; consent,
+    quiet hours and undeliverable addresses still do, and the customer's other channels are
+    the fallback."""
+    if not prefs.automatic_notifications and reply_via is None:
         return Plan(suppressed="customer opted out of automatic notifications")
     routes: list[Route] = []
     skipped: list[str] = []
-    for channel in channel_order(customer, prefs):
+    order = channel_order(customer, prefs)
+    if reply_via in CHANNELS:
+        order = [reply_via, *(c for c in order if c != reply_via)]
+    for channel in order:
         if channel in skip:
             skipped.append(f"{channel} failed permanently")
             continue

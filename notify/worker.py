@@ -189,8 +189,9 @@ class Worker:
             await _load_zone(prefs.quiet_hours.timezone)
         available = [c for c in self.transports
                      if self.config.channel_offices.get(c, job.office_id) == job.office_id]
+        via = entry.meta.get("reply_via") if entry.kind == "reply" else None
         plan = evaluate(customer, prefs, consents, available=available, now=utcnow(),
-                        skip=job.skip_channels)
+                        skip=job.skip_channels, reply_via=via if isinstance(via, str) else None)
         if plan.suppressed:
             status = JobStatus.FAILED if job.skip_channels else JobStatus.SUPPRESSED
             await self._finish(job, entry, status, reason=plan.suppressed)

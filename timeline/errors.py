@@ -32,6 +32,13 @@ class ToneWarning(DomainError):
     code = "tone_warning"
 
 
+class DisclosureWarning(ToneWarning):
+    """A published entry names colleagues, internal addresses or payment data, or says it is
+    internal; needs ``confirm``."""
+
+    code = "disclosure_warning"
+
+
 class TooLarge(DomainError):
     code = "too_large"
 

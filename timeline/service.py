@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from timeline import disclosure, tone
 from timeline import policy as publish_policy
-from timeline import tone
 from timeline.blobs import BlobStore
-from timeline.errors import InvalidInput, NotFound, ToneWarning
+from timeline.errors import DisclosureWarning, InvalidInput, NotFound, ToneWarning
 from timeline.events import Event, EventBus
 from timeline.identity import normalise_identity
 from timeline.models import (
@@ -30,7 +30,7 @@ from timeline.models import (
     Visibility,
     utcnow,
 )
-from timeline.store import Store
+from timeline.store import EntryContext, Store
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,13 @@ AGENT_ENTRY_KINDS: dict[str, tuple[Channel, Direction]] = {
     "note": (Channel.NOTE, Direction.INTERNAL),
     "phone_note": (Channel.PHONE, Direction.INTERNAL),
     "document": (Channel.DOCUMENT, Direction.INTERNAL),
+    "reply": (Channel.EMAIL, Direction.OUTBOUND),
 }
+REPLY_CHANNELS: dict[str, Channel] = {
+    "email": Channel.EMAIL, "telegram": Channel.CHAT, "portal": Channel.PORTAL,
+}
+"""A reply is a message to the customer on one channel (the notifier sends it there, with
+the customer's other channels as fallback); it is always published and sent."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,10 @@ class EntryRequest:
     occurred_at: datetime | None = None
     files: tuple[UploadedFile, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
+    reply_via: str | None = None
+    """``reply`` only: ``email``, ``telegram`` or ``portal``."""
+    in_reply_to: str | None = None
+    """The entry (same customer) this one answers; shown as a thread link."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,32 @@ class Recorded:
     entry: Entry
     decision: publish_policy.Decision
     tone_hits: tuple[tone.ToneHit, ...]
+    disclosure_hits: tuple[disclosure.DisclosureHit, ...] = ()
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What the tone guard and the disclosure check found in a text meant for a customer."""
+
+    tone_hits: tuple[tone.ToneHit, ...]
+    disclosure_hits: tuple[disclosure.DisclosureHit, ...]
+
+    def details(self) -> dict[str, Any]:
+        return {"hits": [{"text": h.text, "pattern": h.pattern} for h in self.tone_hits],
+                "disclosure": [{"kind": h.kind, "text": h.text}
+                               for h in self.disclosure_hits],
+                "hint": tone.shipped_lexicon().hint}
+
+
+def screen(text: str, context: EntryContext | None, office_words: Sequence[str] = ()
+           ) -> Screening:
+    """Run both checks; without a customer context only the office-wide ones."""
+    words = context.tone_words if context else tuple(office_words)
+    found = disclosure.check(
+        text, colleagues=context.colleagues if context else (),
+        internal_addresses=context.internal_addresses if context else (),
+        customer_names=[context.customer_name] if context else ())
+    return Screening(tuple(tone.check(text, words)), tuple(found))
 
 
 @dataclass(frozen=True)
@@ -204,26 +240,49 @@ class TimelineService:
             raise InvalidInput("a document needs at least one file")
         if not (req.body.strip() or req.subject.strip() or req.files):
             raise InvalidInput("an entry needs a subject, a body or a file")
+        if req.kind == "reply":
+            if req.reply_via not in REPLY_CHANNELS:
+                raise InvalidInput("a reply needs reply_via: email, telegram or portal")
+            if req.visibility is Visibility.INTERNAL or req.notify is False:
+                raise InvalidInput("a reply is sent to the customer; write a note to keep "
+                                   "something internal")
+            channel = REPLY_CHANNELS[req.reply_via]
+        elif req.reply_via is not None:
+            raise InvalidInput("reply_via is only for kind reply")
         context = await self.store.entry_context(office.id, agent.id, customer_id)
         if context is None:
             raise NotFound("no such customer")
+        if req.in_reply_to is not None:
+            parent = await self.store.get_entry(office.id, req.in_reply_to)
+            if parent is None or parent.customer_id != customer_id:
+                raise InvalidInput("in_reply_to must be an entry of the same customer")
         try:
-            decision = publish_policy.decide(
-                req.kind, context.agent_policy, context.office_policy, req.visibility,
-                req.notify)
+            if req.kind == "reply":
+                decision = publish_policy.Decision(
+                    visibility=Visibility.PUBLISHED, notify=True,
+                    visibility_source=publish_policy.PresetSource.REQUEST,
+                    notify_source=publish_policy.PresetSource.REQUEST)
+            else:
+                decision = publish_policy.decide(
+                    req.kind, context.agent_policy, context.office_policy, req.visibility,
+                    req.notify)
         except ValueError as exc:
             raise InvalidInput(str(exc)) from exc
         hits: tuple[tone.ToneHit, ...] = ()
+        leaks: tuple[disclosure.DisclosureHit, ...] = ()
         if decision.visibility is Visibility.PUBLISHED:
             text = "\n".join([req.subject, req.body, *(f.name for f in req.files)])
-            hits = tuple(tone.check(text, context.tone_words))
+            found = screen(text, context)
+            hits, leaks = found.tone_hits, found.disclosure_hits
             if hits and not req.confirm:
                 raise ToneWarning(
                     "This entry would be shown to the customer and contains wording that may "
-                    "offend: " + ", ".join(f"“{h.text}”" for h in hits),
-                    {"hits": [{"text": h.text, "pattern": h.pattern} for h in hits],
-                     "hint": tone.shipped_lexicon().hint},
-                )
+                    "offend: " + ", ".join(f"“{h.text}”" for h in hits), found.details())
+            if leaks and not req.confirm:
+                raise DisclosureWarning(
+                    "This entry would be shown to the customer and contains what should "
+                    "stay internal: " + ", ".join(f"“{h.text}”" for h in leaks),
+                    found.details())
         attachments = []
         for f in req.files:
             digest = await self.blobs.put(f.data)
@@ -235,6 +294,12 @@ class TimelineService:
                           "notify": decision.notify_source.value}
         if hits:
             meta["tone_confirmed"] = [h.text for h in hits]
+        if leaks:
+            meta["disclosure_confirmed"] = [h.text for h in leaks]
+        if req.reply_via is not None:
+            meta["reply_via"] = req.reply_via
+        if req.in_reply_to is not None:
+            meta["in_reply_to"] = req.in_reply_to
         draft = EntryDraft(
             office_id=office.id, customer_id=customer_id, channel=channel,
             direction=direction, kind=req.kind, author=agent.id,
@@ -243,7 +308,7 @@ class TimelineService:
             body=req.body, attachments=tuple(attachments), tags=req.tags, meta=meta,
         )
         entry, _ = await self.append(draft)
-        return Recorded(entry=entry, decision=decision, tone_hits=hits)
+        return Recorded(entry=entry, decision=decision, tone_hits=hits, disclosure_hits=leaks)
 
     # ------------------------------------------------------------------ lookup
     async def lookup(self, office: Office, kind: IdentityKind, raw: str, recent: int = 10

@@ -219,4 +219,39 @@ CREATE TABLE portal_inbox (
 );
 CREATE INDEX portal_inbox_customer ON portal_inbox(customer_id, id);
 """),
+    (6, """
+CREATE TABLE agent_logins (
+    agent_id TEXT PRIMARY KEY REFERENCES agents(id) ON DELETE CASCADE,
+    office_id TEXT NOT NULL,
+    email TEXT UNIQUE,
+    password_hash TEXT,
+    language TEXT,
+    timezone TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE web_sessions (
+    id_hash TEXT PRIMARY KEY,
+    audience TEXT NOT NULL,
+    office_id TEXT NOT NULL,
+    subject_id TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    language TEXT
+);
+CREATE INDEX web_sessions_subject ON web_sessions(audience, subject_id);
+CREATE TABLE login_codes (
+    id TEXT PRIMARY KEY,
+    audience TEXT NOT NULL,
+    office_id TEXT NOT NULL,
+    subject_id TEXT NOT NULL,
+    code_hash TEXT NOT NULL,
+    next_path TEXT,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX login_codes_subject ON login_codes(audience, subject_id, created_at);
+"""),
 ]

@@ -28,8 +28,10 @@ from timeline.models import (
     utcnow,
 )
 from timeline.policy import KindPreset, PolicyMap
+from timeline.sqlite_accounts import AccountStoreMixin
 from timeline.sqlite_batch import BatchStoreMixin
 from timeline.sqlite_calls import CallStoreMixin
+from timeline.sqlite_concerns import ConcernStoreMixin
 from timeline.sqlite_consent import ConsentStoreMixin
 from timeline.sqlite_db import SqliteDb
 from timeline.sqlite_inbound import InboundStoreMixin
@@ -87,8 +89,8 @@ def entry_from_row(row: Sequence[Any]) -> Entry:
     })
 
 
-class SqliteStore(InboundStoreMixin, ConsentStoreMixin, CallStoreMixin, NotifyStoreMixin,
-                  BatchStoreMixin):
+class SqliteStore(AccountStoreMixin, InboundStoreMixin, ConsentStoreMixin, CallStoreMixin,
+                  NotifyStoreMixin, BatchStoreMixin, ConcernStoreMixin):
     """``timeline.store.Store`` on SQLite."""
 
     def __init__(self, path: Path, *, readers: int = 4) -> None:
@@ -194,6 +196,9 @@ class SqliteStore(InboundStoreMixin, ConsentStoreMixin, CallStoreMixin, NotifySt
             if query.status:
                 sql += " AND status = ?"
                 args.append(query.status.value)
+            if query.ids:
+                sql += f" AND id IN ({','.join('?' * len(query.ids))})"
+                args += list(query.ids)
             if query.name:
                 words = fold(query.name).split()
                 for word in words:
@@ -390,8 +395,9 @@ class SqliteStore(InboundStoreMixin, ConsentStoreMixin, CallStoreMixin, NotifySt
                             ) -> EntryContext | None:
         """Everything deciding a new agent entry, in one read (None: no such customer)."""
         def run(conn: sqlite3.Connection) -> EntryContext | None:
-            if conn.execute("SELECT 1 FROM customers WHERE id=? AND office_id=?",
-                            (customer_id, office_id)).fetchone() is None:
+            customer = conn.execute("SELECT name FROM customers WHERE id=? AND office_id=?",
+                                    (customer_id, office_id)).fetchone()
+            if customer is None:
                 return None
             maps: dict[str, PolicyMap] = {"": {}, agent_id: {}}
             for who, kind, vis, ntf in conn.execute(
@@ -401,8 +407,14 @@ class SqliteStore(InboundStoreMixin, ConsentStoreMixin, CallStoreMixin, NotifySt
                                              notify=None if ntf is None else bool(ntf))
             words = tuple(r[0] for r in conn.execute(
                 "SELECT word FROM tone_words WHERE office_id=? ORDER BY word", (office_id,)))
+            colleagues = tuple(r[0] for r in conn.execute(
+                "SELECT name FROM agents WHERE office_id=? AND id<>?", (office_id, agent_id)))
+            addresses = tuple(r[0] for r in conn.execute(
+                "SELECT email FROM agent_logins WHERE office_id=? AND email IS NOT NULL",
+                (office_id,)))
             return EntryContext(office_policy=maps[""], agent_policy=maps[agent_id],
-                                tone_words=words)
+                                tone_words=words, colleagues=colleagues,
+                                internal_addresses=addresses, customer_name=customer[0])
         return await self.db.read(run)
 
     async def get_tone_words(self, office_id: str) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from timeline.accounts import AccountStore
 from timeline.models import (
     Agent,
     Channel,
@@ -55,6 +56,11 @@ class EntryContext:
     office_policy: PolicyMap
     agent_policy: PolicyMap
     tone_words: tuple[str, ...]
+    colleagues: tuple[str, ...] = ()
+    """The names of the office's other agents (flagged in published text)."""
+    internal_addresses: tuple[str, ...] = ()
+    """The agents' sign-in e-mail addresses."""
+    customer_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,7 @@ class CustomerListQuery:
     ids: tuple[str, ...] = field(default_factory=tuple)
 
 
-class Store(Protocol):
+class Store(AccountStore, Protocol):
     async def open(self) -> None: ...
     async def close(self) -> None: ...
 
@@ -196,6 +202,14 @@ class Store(Protocol):
                               customer_id: str | None = None) -> None: ...
     async def retag_entry(self, office_id: str, entry_id: str, *, add: Sequence[str] = (),
                           remove: Sequence[str] = ()) -> tuple[str, ...] | None: ...
+
+    # concerns: entries by tag across an office (open data requests, open complaints)
+    async def entries_with_tag(self, office_id: str, tag: str, *,
+                               without_tag: str | None = None, limit: int = 200,
+                               customer_id: str | None = None) -> list[Entry]:
+        """The office's entries tagged ``tag`` (exact) and not ``without_tag``, oldest
+        first; only one customer's with ``customer_id``."""
+        ...
 
     # notifier: the one entry read, jobs under a lease, deliveries, the portal inbox
     async def published_entry(self, office_id: str, entry_id: str) -> Entry | None:

@@ -95,6 +95,8 @@ def new_token() -> str:
 
 async def authenticate(request: web.Request, state: AppState, auth: Auth) -> Caller:
     header = request.headers.get("Authorization", "")
+    if not header and "chronik_session" in request.cookies:
+        return await _session_caller(request, state, auth)
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <token>'")
@@ -109,6 +111,28 @@ async def authenticate(request: web.Request, state: AppState, auth: Auth) -> Cal
     if auth == "admin" and not cached.is_admin:
         raise Forbidden("this needs an office admin")
     return cached
+
+
+async def _session_caller(request: web.Request, state: AppState, auth: Auth) -> Caller:
+    """The console's own calls: the agent's browser session, with its CSRF token in the
+    ``X-CSRF-Token`` header on every state-changing request."""
+    from chronik.web.auth import CsrfError, check_csrf, current_session
+
+    session = await current_session(request, state, "agent")
+    agent = office = None
+    if session is not None:
+        agent = await state.store.get_agent(session.record.office_id, session.record.subject_id)
+        office = await state.store.get_office(session.record.office_id)
+    if session is None or agent is None or office is None:
+        raise ApiError(401, "unauthorized", "the session has expired; sign in again")
+    try:
+        await check_csrf(request, session)
+    except CsrfError:
+        raise ApiError(403, "csrf", "send the page's CSRF token as X-CSRF-Token") from None
+    caller = Caller(agent=agent, office=office)
+    if auth == "admin" and not caller.is_admin:
+        raise Forbidden("this needs an office admin")
+    return caller
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -45,7 +45,8 @@ async def _read_multipart(request: web.Request, limit: int) -> tuple[EntryIn, li
             fields[name] = _BOOL[value.lower()]
         elif name == "tags":
             fields[name] = [t.strip() for t in value.split(",") if t.strip()]
-        elif name in ("visibility", "occurred_at", "call_entry_id") and value == "":
+        elif name in ("visibility", "occurred_at", "call_entry_id", "reply_via",
+                      "in_reply_to") and value == "":
             continue
         else:
             fields[name] = value
@@ -75,7 +76,8 @@ async def create_entry(request: web.Request, state: AppState, caller: Caller
                                            EntryRequest(
         kind=body.kind, subject=body.subject, body=body.body, visibility=body.visibility,
         notify=body.notify, confirm=body.confirm, tags=tuple(body.tags), occurred_at=occurred,
-        files=tuple(files), meta={"call_entry_id": call.id} if call else {}))
+        files=tuple(files), meta={"call_entry_id": call.id} if call else {},
+        reply_via=body.reply_via, in_reply_to=body.in_reply_to))
     if call is not None:
         await link_note(state, caller.office, call, recorded.entry)
     out = EntryCreated(

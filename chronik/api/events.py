@@ -9,6 +9,7 @@ from aiohttp import web
 
 from chronik.api.base import Caller, Operation
 from chronik.state import AppState
+from timeline.events import Event
 
 KEEPALIVE_SECONDS = 15.0
 
@@ -19,15 +20,52 @@ async def events(request: web.Request, state: AppState, caller: Caller) -> web.S
         "X-Accel-Buffering": "no"})
     await response.prepare(request)
     await response.write(b": connected\n\n")
+    closing = request.app.get(CLOSING)
     with state.events.subscribe(caller.office.id) as queue:
-        while True:
-            try:
-                event = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_SECONDS)
-            except TimeoutError:
-                await response.write(b": keepalive\n\n")
-                continue
-            payload = json.dumps(event.data, ensure_ascii=False, default=str)
-            await response.write(f"event: {event.type}\ndata: {payload}\n\n".encode())
+        try:
+            while closing is None or not closing.is_set():
+                try:
+                    event = await asyncio.wait_for(_next(queue, closing),
+                                                   timeout=KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    await response.write(b": keepalive\n\n")
+                    continue
+                if event is None:  # the server is shutting down
+                    break
+                payload = json.dumps(event.data, ensure_ascii=False, default=str)
+                await response.write(f"event: {event.type}\ndata: {payload}\n\n".encode())
+        except ConnectionResetError:  # the browser left (page change, tab closed)
+            return response
+    await response.write_eof()
+    return response
+
+
+async def _next(queue: asyncio.Queue[Event], closing: asyncio.Event | None) -> Event | None:
+    """The next event, or None as soon as the server starts shutting down."""
+    if closing is None:
+        return await queue.get()
+    getter = asyncio.ensure_future(queue.get())
+    stopper = asyncio.ensure_future(closing.wait())
+    try:
+        done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (getter, stopper):
+            if not task.done():
+                task.cancel()
+    return getter.result() if getter in done else None
+
+
+CLOSING = web.AppKey("chronik_closing", asyncio.Event)
+"""Set when the server shuts down: open event streams end at once (a graceful stop does
+not wait for browsers to hang up)."""
+
+
+def add_shutdown(app: web.Application) -> None:
+    app[CLOSING] = asyncio.Event()
+
+    async def close_streams(app: web.Application) -> None:
+        app[CLOSING].set()
+    app.on_shutdown.append(close_streams)
 
 
 OPERATIONS = [

@@ -101,7 +101,7 @@ async def connectors(request: web.Request, state: AppState, caller: Caller
     return json_model(ComponentsOut(items=[ComponentOut(**r) for r in report]))
 
 
-async def _office(state: AppState, caller: Caller) -> OfficeDetailOut:
+async def office_detail(state: AppState, caller: Caller) -> OfficeDetailOut:
     o = caller.office
     token = await state.store.cti_token(o.id)
     addresses = sorted(await state.store.inbound_addresses(o.id))
@@ -112,23 +112,33 @@ async def _office(state: AppState, caller: Caller) -> OfficeDetailOut:
 
 async def get_office(request: web.Request, state: AppState, caller: Caller
                      ) -> web.StreamResponse:
-    return json_model(await _office(state, caller))
+    return json_model(await office_detail(state, caller))
+
+
+async def add_office_address(state: AppState, caller: Caller, raw: str) -> OfficeDetailOut:
+    """Accept inbound mail for ``raw`` (the API and the admin page both come here)."""
+    address = normalise_email(raw)
+    if not await state.store.add_inbound_address(caller.office.id, address):
+        raise Conflict("this address is already used by another office")
+    return await office_detail(state, caller)
+
+
+async def remove_office_address(state: AppState, caller: Caller, raw: str) -> OfficeDetailOut:
+    address = raw.strip().casefold()
+    if not await state.store.remove_inbound_address(caller.office.id, address):
+        raise NotFound("no such inbound address")
+    return await office_detail(state, caller)
 
 
 async def add_address(request: web.Request, state: AppState, caller: Caller
                       ) -> web.StreamResponse:
-    address = normalise_email((await read_json(request, AddressIn)).address)
-    if not await state.store.add_inbound_address(caller.office.id, address):
-        raise Conflict("this address is already used by another office")
-    return json_model(await _office(state, caller), status=201)
+    raw = (await read_json(request, AddressIn)).address
+    return json_model(await add_office_address(state, caller, raw), status=201)
 
 
 async def remove_address(request: web.Request, state: AppState, caller: Caller
                          ) -> web.StreamResponse:
-    address = request.match_info["address"].strip().casefold()
-    if not await state.store.remove_inbound_address(caller.office.id, address):
-        raise NotFound("no such inbound address")
-    return json_model(await _office(state, caller))
+    return json_model(await remove_office_address(state, caller, request.match_info["address"]))
 
 
 OPERATIONS = [

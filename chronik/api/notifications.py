@@ -95,15 +95,21 @@ async def list_notifications(request: web.Request, state: AppState, caller: Call
         next_cursor=page[-1].id if len(jobs) > limit else None))
 
 
-async def retry_notification(request: web.Request, state: AppState, caller: Caller
-                             ) -> web.StreamResponse:
+async def retry_job(state: AppState, office_id: str, job_id: str) -> NotifyJob:
+    """An admin's retry of a dead, failed or unknown job (the API and the admin page)."""
     try:
-        job = await state.store.retry_notify_job(caller.office.id, request.match_info["id"])
+        job = await state.store.retry_notify_job(office_id, job_id)
     except ValueError as exc:
         raise Conflict(str(exc)) from None
     if job is None:
         raise NotFound("no such notification")
     state.timeline.notify_reindex()  # wakes the worker (and the indexer) at once
+    return job
+
+
+async def retry_notification(request: web.Request, state: AppState, caller: Caller
+                             ) -> web.StreamResponse:
+    job = await retry_job(state, caller.office.id, request.match_info["id"])
     history = await state.store.notify_attempts([job.id])
     return json_model(_job_out(job, history.get(job.id, [])))
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from aiohttp import web
 
 from chronik.api.base import Caller, Operation, json_model, read_json
 from chronik.api.schemas import (
+    DisclosureHitOut,
     EffectiveOut,
     PolicyIn,
     PolicyOut,
+    PresetIn,
     PresetSourceOut,
     ToneCheckIn,
     ToneCheckOut,
@@ -18,11 +22,12 @@ from chronik.api.schemas import (
 )
 from chronik.state import AppState
 from timeline import tone
-from timeline.errors import InvalidInput
+from timeline.errors import InvalidInput, NotFound
 from timeline.policy import ENTRY_KINDS, SYSTEM_DEFAULTS, KindPreset, PolicyMap, preset
+from timeline.service import screen
 
 
-async def _policy_view(state: AppState, caller: Caller) -> PolicyOut:
+async def policy_view(state: AppState, caller: Caller) -> PolicyOut:
     office = await state.store.get_policy(caller.office.id, None)
     agent = await state.store.get_policy(caller.office.id, caller.agent.id)
     effective = {}
@@ -37,52 +42,77 @@ async def _policy_view(state: AppState, caller: Caller) -> PolicyOut:
 
 async def get_policy(request: web.Request, state: AppState, caller: Caller
                      ) -> web.StreamResponse:
-    return json_model(await _policy_view(state, caller))
+    return json_model(await policy_view(state, caller))
 
 
-async def _read_policy(request: web.Request) -> PolicyMap:
-    body = (await read_json(request, PolicyIn)).root
+async def save_policy(state: AppState, caller: Caller, body: Mapping[str, PresetIn | None], *,
+                      office: bool) -> PolicyOut:
+    """Set the office's (``office=True``) or the caller's own defaults for the kinds in
+    ``body`` (``None`` clears a kind; kinds not named stay). The API's PUTs and the admin
+    page both come here."""
     unknown = sorted(set(body) - set(ENTRY_KINDS))
     if unknown:
         raise InvalidInput(f"unknown entry kind(s): {', '.join(unknown)}; "
                            f"known: {', '.join(ENTRY_KINDS)}")
-    return {kind: KindPreset(**(p.model_dump() if p else {})) for kind, p in body.items()}
+    policy: PolicyMap = {kind: KindPreset(**(p.model_dump() if p else {}))
+                         for kind, p in body.items()}
+    await state.store.set_policy(caller.office.id, None if office else caller.agent.id, policy)
+    return await policy_view(state, caller)
 
 
 async def put_office_policy(request: web.Request, state: AppState, caller: Caller
                             ) -> web.StreamResponse:
-    await state.store.set_policy(caller.office.id, None, await _read_policy(request))
-    return json_model(await _policy_view(state, caller))
+    body = (await read_json(request, PolicyIn)).root
+    return json_model(await save_policy(state, caller, body, office=True))
 
 
 async def put_agent_policy(request: web.Request, state: AppState, caller: Caller
                            ) -> web.StreamResponse:
-    await state.store.set_policy(caller.office.id, caller.agent.id, await _read_policy(request))
-    return json_model(await _policy_view(state, caller))
+    body = (await read_json(request, PolicyIn)).root
+    return json_model(await save_policy(state, caller, body, office=False))
+
+
+async def tone_view(state: AppState, office_id: str) -> ToneOut:
+    lex = tone.shipped_lexicon()
+    return ToneOut(shipped=list(lex.patterns),
+                   office=list(await state.store.get_tone_words(office_id)), hint=lex.hint)
+
+
+async def save_tone_words(state: AppState, office_id: str, words: Iterable[str]) -> ToneOut:
+    """Replace the office's own tone patterns (blank ones dropped, duplicates merged); the
+    API's PUT and the admin page both come here."""
+    clean = sorted({w.strip() for w in words if w.strip()})
+    if any(len(w) > 100 for w in clean):
+        raise InvalidInput("a tone pattern may have at most 100 characters")
+    if len(clean) > 1000:
+        raise InvalidInput("at most 1000 tone patterns")
+    await state.store.set_tone_words(office_id, clean)
+    return await tone_view(state, office_id)
 
 
 async def get_tone(request: web.Request, state: AppState, caller: Caller) -> web.StreamResponse:
-    lex = tone.shipped_lexicon()
-    return json_model(ToneOut(shipped=list(lex.patterns),
-                              office=list(await state.store.get_tone_words(caller.office.id)),
-                              hint=lex.hint))
+    return json_model(await tone_view(state, caller.office.id))
 
 
 async def put_tone(request: web.Request, state: AppState, caller: Caller) -> web.StreamResponse:
     body = await read_json(request, ToneWordsIn)
-    words = sorted({w.strip() for w in body.words if w.strip()})
-    if any(len(w) > 100 for w in words):
-        raise InvalidInput("a tone pattern may have at most 100 characters")
-    await state.store.set_tone_words(caller.office.id, words)
-    return await get_tone(request, state, caller)
+    return json_model(await save_tone_words(state, caller.office.id, body.words))
 
 
 async def check_tone(request: web.Request, state: AppState, caller: Caller
                      ) -> web.StreamResponse:
     body = await read_json(request, ToneCheckIn)
-    hits = tone.check(body.text, await state.store.get_tone_words(caller.office.id))
-    return json_model(ToneCheckOut(hits=[ToneHitOut(text=h.text, pattern=h.pattern)
-                                         for h in hits], hint=tone.shipped_lexicon().hint))
+    context = None
+    if body.customer_id:
+        context = await state.store.entry_context(caller.office.id, caller.agent.id,
+                                                  body.customer_id)
+        if context is None:
+            raise NotFound("no such customer")
+    found = screen(body.text, context, await state.store.get_tone_words(caller.office.id))
+    return json_model(ToneCheckOut(
+        hits=[ToneHitOut(text=h.text, pattern=h.pattern) for h in found.tone_hits],
+        disclosure=[DisclosureHitOut(kind=h.kind, text=h.text) for h in found.disclosure_hits],
+        hint=tone.shipped_lexicon().hint))
 
 
 OPERATIONS = [

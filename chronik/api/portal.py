@@ -25,8 +25,9 @@ from chronik.api.base import (
 )
 from chronik.api.schemas import _In
 from chronik.glue.portal import portal_settings
+from chronik.portal_service import write_message
 from chronik.state import AppState
-from connectors.portal import PortalFile, issue_session, portal_message, resolve_session
+from connectors.portal import PortalFile, issue_session, resolve_session
 from timeline.errors import InvalidInput, NotFound
 from timeline.models import Channel, Customer, CustomerStatus, Direction, Entry, Visibility
 from timeline.store import TimelineQuery
@@ -119,12 +120,9 @@ async def post_message(request: web.Request, state: AppState) -> web.StreamRespo
         body, files = await _read_multipart(request, limit)
     else:
         body, files = await read_json(request, PortalMessageIn), []
-    msg = portal_message(customer, body.subject, body.body, files,
-                         request.headers.get("Idempotency-Key"))
-    result = await state.ingest.ingest(msg, origin="portal")
-    if result.entry is None:  # the customer comes from the session: cannot be unknown
-        raise NotFound("the customer of this session is gone")
-    return json_model(_out(result.entry), status=201 if result.created else 200)
+    entry, created = await write_message(state, customer, body.subject, body.body, files,
+                                         request.headers.get("Idempotency-Key"))
+    return json_model(_out(entry), status=201 if created else 200)
 
 
 def _own(entry: Entry | None, customer: Customer) -> Entry:

@@ -2,35 +2,31 @@
 
 ``GET`` shows the stored preferences, the effective channel order, every channel's current
 consent (explicit or implicit) and the consent history; ``PUT`` changes only the fields it
-carries. Every change is recorded on the customer's timeline (an internal entry)."""
+carries (``chronik.preferences.apply_preferences``, the same use case as the portal's
+preferences page). Every change is recorded on the customer's timeline (an internal entry)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import datetime
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 from pydantic import BaseModel, Field, field_validator
 
 from chronik.api.base import Caller, Operation, Param, json_model, read_json
 from chronik.api.schemas import _In
+from chronik.preferences import (
+    KEEP,
+    PreferenceChange,
+    apply_preferences,
+    record_preference_change,
+)
 from chronik.state import AppState
 from notify.evaluate import CHANNELS, channel_order, consent_state
-from timeline.errors import InvalidInput
-from timeline.models import (
-    Channel,
-    Consent,
-    Customer,
-    Direction,
-    EntryDraft,
-    Preferences,
-    QuietHours,
-    Visibility,
-    utcnow,
-)
+from timeline.models import Consent, Customer, QuietHours
+
+__all__ = ["OPERATIONS", "PreferencesOut", "preferences_out", "record_preference_change"]
 
 ChannelName = Literal["email", "telegram", "portal"]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -114,10 +110,6 @@ async def preferences_out(state: AppState, customer: Customer) -> PreferencesOut
         consent_history=[_consent_out(c) for c in history])
 
 
-def _qh_text(qh: QuietHours | None) -> str:
-    return "none" if qh is None else f"{qh.start}–{qh.end} {qh.timezone}"
-
-
 async def get_preferences(request: web.Request, state: AppState, caller: Caller
                           ) -> web.StreamResponse:
     customer = await state.timeline.customer(caller.office, request.match_info["id"])
@@ -129,53 +121,17 @@ async def put_preferences(request: web.Request, state: AppState, caller: Caller
     customer = await state.timeline.customer(caller.office, request.match_info["id"])
     body = await read_json(request, PreferencesIn)
     sent = body.model_fields_set
-    old = await state.store.get_preferences(caller.office.id, customer.id)
-    update: dict[str, object] = {}
-    changes: list[str] = []
-    if "channels" in sent and body.channels is not None:
-        update["channels"] = tuple(body.channels)
-        changes.append(f"channels: {', '.join(old.channels) or 'automatic'} → "
-                       f"{', '.join(body.channels) or 'automatic'}")
-    if "automatic_notifications" in sent and body.automatic_notifications is not None:
-        update["automatic_notifications"] = body.automatic_notifications
-        changes.append("automatic notifications: "
-                       f"{'on' if body.automatic_notifications else 'off'}")
-    if "quiet_hours" in sent:
-        qh = None
-        if body.quiet_hours is not None:
-            try:
-                await asyncio.to_thread(ZoneInfo, body.quiet_hours.timezone)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise InvalidInput(f"quiet_hours.timezone: unknown time zone "
-                                   f"{body.quiet_hours.timezone!r}") from None
-            qh = QuietHours(**body.quiet_hours.model_dump())
-        update["quiet_hours"] = qh
-        changes.append(f"quiet hours: {_qh_text(old.quiet_hours)} → {_qh_text(qh)}")
-    if "language" in sent and body.language is not None:
-        update["language"] = body.language
-        changes.append(f"language: {old.language} → {body.language}")
-    if update:
-        new = Preferences.model_validate({**old.model_dump(), **update})
-        await state.store.set_preferences(caller.office.id, customer.id, new)
-    for channel, granted in (body.consents or {}).items():
-        await state.store.record_consent(caller.office.id, customer.id, channel, granted,
-                                         actor=caller.agent.id, route="agent")
-        changes.append(f"{channel} consent {'given' if granted else 'withdrawn'}")
-    if changes:
-        await record_preference_change(state, caller.office.id, customer.id,
-                                       f"by {caller.agent.name}", changes, caller.agent.id)
+    qh = body.quiet_hours
+    change = PreferenceChange(
+        channels=body.channels,
+        automatic_notifications=body.automatic_notifications,
+        quiet_hours=(KEEP if "quiet_hours" not in sent else
+                     None if qh is None else QuietHours(**qh.model_dump())),
+        language=body.language,
+        consents={str(c): granted for c, granted in (body.consents or {}).items()})
+    await apply_preferences(state, customer, change, actor=caller.agent.id, route="agent",
+                            who=f"by {caller.agent.name}", author=caller.agent.id)
     return json_model(await preferences_out(state, customer))
-
-
-async def record_preference_change(state: AppState, office_id: str, customer_id: str,
-                                   who: str, changes: list[str], author: str | None) -> None:
-    """An internal timeline entry for a change of preferences or consent."""
-    await state.timeline.append(EntryDraft(
-        office_id=office_id, customer_id=customer_id, channel=Channel.NOTE,
-        direction=Direction.INTERNAL, kind="preferences", author=author,
-        visibility=Visibility.INTERNAL, notify=False, occurred_at=utcnow(),
-        subject=f"Notification preferences changed {who}", body="\n".join(changes),
-        meta={"preferences_change": changes}))
 
 
 ID = Param("id", "path", description="Customer id")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
@@ -125,7 +125,8 @@ class EntryOut(BaseModel):
 
 
 class EntryIn(_In):
-    kind: str = Field(description="note, phone_note or document")
+    kind: str = Field(description="note, phone_note, document, or reply (a message to the "
+                                  "customer on the channel in reply_via)")
     subject: str = Field("", max_length=1000)
     body: str = Field("", max_length=1_000_000)
     visibility: Visibility | None = Field(
@@ -138,6 +139,11 @@ class EntryIn(_In):
     call_entry_id: str | None = Field(
         None, max_length=100,
         description="phone_note only: the call entry (same customer) this note is about.")
+    reply_via: Literal["email", "telegram", "portal"] | None = Field(
+        None, description="reply only: the channel to answer on (the customer's other "
+                          "channels are the fallback).")
+    in_reply_to: str | None = Field(
+        None, max_length=100, description="The entry (same customer) this one answers.")
 
 
 class EntryCreated(EntryOut):
@@ -206,6 +212,9 @@ class ToneOut(BaseModel):
 
 class ToneCheckIn(_In):
     text: str = Field(max_length=1_000_000)
+    customer_id: str | None = Field(
+        None, max_length=100, description="Also check what should not reach this customer "
+                                          "(colleagues' names, internal addresses).")
 
 
 class ToneHitOut(BaseModel):
@@ -213,8 +222,14 @@ class ToneHitOut(BaseModel):
     pattern: str
 
 
+class DisclosureHitOut(BaseModel):
+    kind: str = Field(description="colleague, internal_address, internal_marker, iban, card")
+    text: str
+
+
 class ToneCheckOut(BaseModel):
     hits: list[ToneHitOut]
+    disclosure: list[DisclosureHitOut] = Field(default_factory=list)
     hint: str
 
 

@@ -18,7 +18,7 @@ from connectors.telegram import (
 )
 from connectors.telegram.context import SECRET_HEADER
 from timeline.errors import Conflict
-from timeline.models import CustomerStatus, utcnow
+from timeline.models import Customer, CustomerStatus, utcnow
 
 
 class TelegramLinkIn(BaseModel):
@@ -65,13 +65,21 @@ async def issue_link(request: web.Request, state: AppState, caller: Caller
     body = (await read_json(request, TelegramLinkIn) if request.can_read_body
             else TelegramLinkIn.model_validate({}))
     customer = await state.timeline.customer(caller.office, request.match_info["id"])
+    link = await create_link(state, customer, timedelta(days=body.valid_days))
+    return json_model(link, status=201)
+
+
+async def create_link(state: AppState, customer: Customer, valid_for: timedelta
+                      ) -> TelegramLinkOut:
+    """A one-time ``/start`` deep link for the customer (the API above, and the portal's
+    "link Telegram" button). ``ApiError``/``Conflict`` when it cannot be made."""
     if customer.status is CustomerStatus.MERGED:
         raise Conflict("this customer was merged into another one; link that one")
     connector = connector_of(state)
     if connector is None:
         raise ApiError(409, "telegram_not_configured",
                        "Telegram is not configured (CHRONIK_TELEGRAM_BOT_TOKEN)")
-    if connector.office_id not in (None, caller.office.id):
+    if connector.office_id not in (None, customer.office_id):
         raise ApiError(409, "telegram_not_configured",
                        "this server's Telegram bot belongs to another office")
     username = connector.bot_username
@@ -80,12 +88,11 @@ async def issue_link(request: web.Request, state: AppState, caller: Caller
                        "the Telegram bot has not connected yet, so its username is unknown "
                        "(or set CHRONIK_TELEGRAM_BOT_USERNAME)")
     token = new_link_token()
-    expires_at = utcnow() + timedelta(days=body.valid_days)
-    await state.store.add_customer_token(caller.office.id, customer.id, LINK_PURPOSE,
+    expires_at = utcnow() + valid_for
+    await state.store.add_customer_token(customer.office_id, customer.id, LINK_PURPOSE,
                                          hash_link_token(token), expires_at)
-    return json_model(TelegramLinkOut(token=token, expires_at=expires_at,
-                                      url=f"https://t.me/{username}?start={token}"),
-                      status=201)
+    return TelegramLinkOut(token=token, expires_at=expires_at,
+                           url=f"https://t.me/{username}?start={token}")
 
 
 OPERATIONS = [

@@ -4,30 +4,40 @@
 the customer prefers); ``POST`` — the button, or a mail provider's RFC 8058 one-click
 request with the body ``List-Unsubscribe=One-Click`` — withdraws e-mail consent (route
 ``unsubscribe_link``) and records it on the customer's timeline. A forged or garbled token
-gets a 400 page and changes nothing."""
+gets a 400 page and changes nothing. The page links to the portal's preferences, where the
+customer can switch e-mail back on."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from chronik.api.preferences import record_preference_change
 from chronik.glue.notify import load_settings, secret_key
+from chronik.preferences import record_preference_change
 from chronik.state import STATE, AppState
 from notify.render import Renderer, language_of
 from notify.tokens import UnsubscribeTarget, verify_unsubscribe
 from timeline.models import Customer
 
 _RENDERER = Renderer()
+PORTAL = "/portal/"
+PORTAL_PREFERENCES = "/portal/preferences"
+"""Where the page sends the customer to change their mind (the portal's preferences; the
+portal asks them to sign in first)."""
+PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+"""No script at all; the template's own inline style (operators override templates)."""
 
 
 async def _page(state: AppState, office_id: str | None, lang: str, page_state: str,
                 office: str, status: int) -> web.Response:
     html = await _RENDERER.render(office_id or "-", lang, "unsubscribe.html",
-                                  {"state": page_state, "office": office})
+                                  {"state": page_state, "office": office,
+                                   "portal_url": PORTAL, "preferences_url": PORTAL_PREFERENCES})
     return web.Response(text=html, status=status, content_type="text/html",
                         headers={"Cache-Control": "no-store",
                                  "Referrer-Policy": "no-referrer",
-                                 "X-Content-Type-Options": "nosniff"})
+                                 "X-Content-Type-Options": "nosniff",
+                                 "Content-Security-Policy": PAGE_CSP})
 
 
 async def _resolve(request: web.Request) -> tuple[AppState, UnsubscribeTarget | None,

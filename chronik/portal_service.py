@@ -1,0 +1,181 @@
+"""What a customer may see and do, for the portal pages and the portal API.
+
+* **The one customer-facing read** (ARCHITECTURE invariant 1): ``customer_timeline`` and
+  ``customer_entry`` read only published entries of the one customer (``Store.timeline``
+  with the visibility fixed to published, and ``Store.published_entry`` whose SQL hard-codes
+  it), check owner and visibility once more, and hand out ``PortalItem`` -- the customer-safe
+  fields only (no agent ids, no addresses or other meta of the entry, no tags). Nothing
+  else in the portal reads entries.
+* Writing a message (``write_message``): an inbound, published ``portal`` entry, exactly what
+  ``POST /api/v1/portal/messages`` stores.
+* Asking for a copy of one's data (``request_data_copy``): a published ``portal`` entry of
+  kind ``data_request``, tagged ``data-request``, with ``meta.deadline`` four weeks later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from chronik.state import AppState
+from connectors.portal import PortalFile, portal_message
+from timeline.blobs import BlobStore
+from timeline.errors import NotFound
+from timeline.models import (
+    Channel,
+    Customer,
+    Direction,
+    Entry,
+    EntryDraft,
+    Visibility,
+    utcnow,
+)
+from timeline.store import Store, TimelineQuery
+
+DATA_REQUEST_KIND = "data_request"
+DATA_REQUEST_TAG = "data-request"
+DATA_REQUEST_DONE_TAG = "data-request:done"
+"""Set by an admin when the request was answered (``/admin/data-requests``)."""
+DATA_REQUEST_DAYS = 28
+"""The answer is due four weeks after the request (GDPR Art. 12(3): one month)."""
+OFFICE_ZONE = ZoneInfo("Europe/Berlin")
+"""Whose "today" decides that a customer asks at most once a day."""
+
+
+@dataclass(frozen=True)
+class PortalAttachment:
+    index: int
+    name: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class PortalItem:
+    """An entry as its customer may see it."""
+
+    id: str
+    occurred_at: datetime
+    channel: str
+    direction: str
+    kind: str
+    subject: str
+    body: str
+    author_name: str | None
+    """The agent's display name for what an agent wrote; None: the office (or, inbound,
+    the customer)."""
+    attachments: tuple[PortalAttachment, ...]
+    deadline: str | None = None
+    """For a data request: the ISO date the answer is due."""
+    answered: bool = False
+    """For a data request: an admin marked it answered."""
+
+
+def _author_name(entry: Entry) -> str | None:
+    if entry.direction is Direction.INBOUND or not entry.author:
+        return None
+    name = entry.meta.get("author_name")
+    if not isinstance(name, str):
+        return None
+    return name.strip()[:200] or None
+
+
+def _portal_item(entry: Entry) -> PortalItem:
+    deadline = entry.meta.get("deadline") if entry.kind == DATA_REQUEST_KIND else None
+    return PortalItem(
+        id=entry.id, occurred_at=entry.occurred_at, channel=entry.channel.value,
+        direction=entry.direction.value, kind=entry.kind, subject=entry.subject,
+        body=entry.body, author_name=_author_name(entry),
+        attachments=tuple(PortalAttachment(index=i, name=a.name, content_type=a.content_type,
+                                           size=a.size)
+                          for i, a in enumerate(entry.attachments)),
+        deadline=deadline if isinstance(deadline, str) else None,
+        answered=entry.kind == DATA_REQUEST_KIND and DATA_REQUEST_DONE_TAG in entry.tags)
+
+
+def _visible(entry: Entry | None, customer: Customer) -> Entry | None:
+    if (entry is None or entry.visibility is not Visibility.PUBLISHED
+            or entry.customer_id != customer.id or entry.office_id != customer.office_id):
+        return None
+    return entry
+
+
+async def customer_timeline(store: Store, customer: Customer, *, before: str | None = None,
+                            limit: int = 30, channels: Sequence[Channel] = (),
+                            kinds: Sequence[str] = ()) -> tuple[list[PortalItem], str | None]:
+    """The customer's published entries, newest first, and the cursor of the next page."""
+    before_seq = int(before) if before and before.isdigit() and len(before) < 30 else None
+    page = await store.timeline(customer.office_id, customer.id, TimelineQuery(
+        limit=limit, before_seq=before_seq, channels=tuple(channels), kinds=tuple(kinds),
+        visibility=Visibility.PUBLISHED))
+    items = [_portal_item(e) for e in page.items if _visible(e, customer) is not None]
+    return items, page.next_cursor
+
+
+async def _published(store: Store, customer: Customer, entry_id: str) -> Entry | None:
+    if not entry_id or len(entry_id) > 64:
+        return None
+    return _visible(await store.published_entry(customer.office_id, entry_id), customer)
+
+
+async def customer_entry(store: Store, customer: Customer, entry_id: str) -> PortalItem | None:
+    """One published entry of the customer's own timeline, or None."""
+    entry = await _published(store, customer, entry_id)
+    return None if entry is None else _portal_item(entry)
+
+
+async def customer_attachment(store: Store, blobs: BlobStore, customer: Customer,
+                              entry_id: str, index: str) -> tuple[PortalAttachment, bytes]:
+    """A file of one published entry of the customer's own timeline (``NotFound`` else)."""
+    entry = await _published(store, customer, entry_id)
+    if entry is None or not index.isdigit() or int(index) >= len(entry.attachments):
+        raise NotFound("no such attachment")
+    att = entry.attachments[int(index)]
+    data = await blobs.get(att.sha256)
+    if data is None:
+        raise NotFound("the attachment's content was erased")
+    return PortalAttachment(index=int(index), name=att.name, content_type=att.content_type,
+                            size=att.size), data
+
+
+async def write_message(state: AppState, customer: Customer, subject: str, body: str,
+                        files: Sequence[PortalFile] = (), idempotency_key: str | None = None
+                        ) -> tuple[Entry, bool]:
+    """The customer writes a message: an inbound, published ``portal`` entry on their own
+    timeline, with a receipt copy (``notify``). Returns (entry, created); a repeated
+    ``idempotency_key`` gives the first message again. Bad input is ``InvalidInput``."""
+    msg = portal_message(customer, subject, body, files, idempotency_key)
+    result = await state.ingest.ingest(msg, origin="portal")
+    if result.entry is None:  # the customer comes from the session: cannot be unknown
+        raise NotFound("the customer of this session is gone")
+    return result.entry, result.created
+
+
+def today() -> date:
+    return utcnow().astimezone(OFFICE_ZONE).date()
+
+
+async def request_data_copy(state: AppState, customer: Customer, subject: str, body: str
+                            ) -> tuple[PortalItem, bool]:
+    """Record the customer's request for a copy of their data (at most one a day: a second
+    one the same day gives the first). Returns (request, created)."""
+    day = today()
+    deadline = (day + timedelta(days=DATA_REQUEST_DAYS)).isoformat()
+    entry, created = await state.timeline.append(EntryDraft(
+        office_id=customer.office_id, customer_id=customer.id, channel=Channel.PORTAL,
+        direction=Direction.INBOUND, kind=DATA_REQUEST_KIND, author=None,
+        visibility=Visibility.PUBLISHED, notify=False, occurred_at=utcnow(),
+        subject=subject, body=body, tags=(DATA_REQUEST_TAG,),
+        source_id=f"portal-data-request:{customer.id}:{day.isoformat()}",
+        meta={"deadline": deadline}))
+    return _portal_item(entry), created
+
+
+async def data_requests(store: Store, customer: Customer, limit: int = 20
+                        ) -> list[PortalItem]:
+    """The customer's data requests, newest first."""
+    items, _ = await customer_timeline(store, customer, limit=limit,
+                                       channels=(Channel.PORTAL,), kinds=(DATA_REQUEST_KIND,))
+    return items

@@ -1,0 +1,131 @@
+"""Changing a customer's notification preferences and consent: the one use case behind
+``PUT /api/v1/customers/{id}/preferences`` (an agent) and the portal's preferences page (the
+customer). Everything is checked before anything is written; every change is recorded on
+the customer's timeline as one internal ``preferences`` entry."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from chronik.state import AppState
+from notify.evaluate import CHANNELS
+from timeline.errors import InvalidInput
+from timeline.models import (
+    Channel,
+    Customer,
+    Direction,
+    EntryDraft,
+    Preferences,
+    QuietHours,
+    Visibility,
+    utcnow,
+)
+
+LANGUAGES = ("de", "en")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class _Keep(Enum):
+    KEEP = "keep"
+
+
+KEEP = _Keep.KEEP
+"""``PreferenceChange.quiet_hours`` left as it is (``None`` removes the quiet hours)."""
+
+
+@dataclass(frozen=True)
+class PreferenceChange:
+    """Only what is set changes."""
+
+    channels: Sequence[str] | None = None
+    """Preferred channels, best first (empty: follow the identities)."""
+    automatic_notifications: bool | None = None
+    quiet_hours: QuietHours | _Keep | None = KEEP
+    language: str | None = None
+    consents: Mapping[str, bool] = field(default_factory=dict)
+    """Consent given (true) or withdrawn (false) per channel."""
+
+
+def _qh_text(qh: QuietHours | None) -> str:
+    return "none" if qh is None else f"{qh.start}–{qh.end} {qh.timezone}"
+
+
+async def _check(change: PreferenceChange) -> None:
+    if change.channels is not None:
+        unknown = [c for c in change.channels if c not in CHANNELS]
+        if unknown:
+            raise InvalidInput(f"channels: unknown channel {unknown[0]!r}")
+        if len(set(change.channels)) != len(change.channels):
+            raise InvalidInput("channels: each channel may appear once")
+    if change.language is not None and change.language not in LANGUAGES:
+        raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}")
+    for channel in change.consents:
+        if channel not in CHANNELS:
+            raise InvalidInput(f"consents: unknown channel {channel!r}")
+    qh = change.quiet_hours
+    if isinstance(qh, QuietHours):
+        for name, value in (("start", qh.start), ("end", qh.end)):
+            if not _HHMM.match(value):
+                raise InvalidInput(f"quiet_hours.{name}: must be HH:MM (00:00 to 23:59)")
+        try:
+            await asyncio.to_thread(ZoneInfo, qh.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(f"quiet_hours.timezone: unknown time zone "
+                               f"{qh.timezone!r}") from None
+
+
+async def apply_preferences(state: AppState, customer: Customer, change: PreferenceChange, *,
+                            actor: str, route: str, who: str, author: str | None = None
+                            ) -> list[str]:
+    """Apply ``change`` to the customer's preferences and consent and record it on the
+    timeline. ``actor``/``route`` go with every consent record (an agent id and ``agent``,
+    or ``customer`` and ``portal``); ``who`` ends the timeline entry's subject ("by Anna");
+    ``author`` is the entry's author (an agent id, or None for the customer). Returns the
+    changes as recorded (empty: nothing changed, nothing recorded). Bad input raises
+    ``InvalidInput`` before anything is written."""
+    await _check(change)
+    office_id = customer.office_id
+    old = await state.store.get_preferences(office_id, customer.id)
+    update: dict[str, object] = {}
+    changes: list[str] = []
+    if change.channels is not None:
+        update["channels"] = tuple(change.channels)
+        changes.append(f"channels: {', '.join(old.channels) or 'automatic'} → "
+                       f"{', '.join(change.channels) or 'automatic'}")
+    if change.automatic_notifications is not None:
+        update["automatic_notifications"] = change.automatic_notifications
+        changes.append("automatic notifications: "
+                       f"{'on' if change.automatic_notifications else 'off'}")
+    if not isinstance(change.quiet_hours, _Keep):
+        update["quiet_hours"] = change.quiet_hours
+        changes.append(f"quiet hours: {_qh_text(old.quiet_hours)} → "
+                       f"{_qh_text(change.quiet_hours)}")
+    if change.language is not None:
+        update["language"] = change.language
+        changes.append(f"language: {old.language} → {change.language}")
+    if update:
+        new = Preferences.model_validate({**old.model_dump(), **update})
+        await state.store.set_preferences(office_id, customer.id, new)
+    for channel, granted in change.consents.items():
+        await state.store.record_consent(office_id, customer.id, channel, granted,
+                                         actor=actor, route=route)
+        changes.append(f"{channel} consent {'given' if granted else 'withdrawn'}")
+    if changes:
+        await record_preference_change(state, office_id, customer.id, who, changes, author)
+    return changes
+
+
+async def record_preference_change(state: AppState, office_id: str, customer_id: str,
+                                   who: str, changes: list[str], author: str | None) -> None:
+    """An internal timeline entry for a change of preferences or consent."""
+    await state.timeline.append(EntryDraft(
+        office_id=office_id, customer_id=customer_id, channel=Channel.NOTE,
+        direction=Direction.INTERNAL, kind="preferences", author=author,
+        visibility=Visibility.INTERNAL, notify=False, occurred_at=utcnow(),
+        subject=f"Notification preferences changed {who}", body="\n".join(changes),
+        meta={"preferences_change": changes}))

@@ -1,0 +1,132 @@
+"""Admin pages for agents: the list, a new agent (its API token shown once), the sign-in
+address, API tokens, browser sessions and sign-in links."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from chronik.web.admin import accounts
+from chronik.web.admin.common import form, match, render, see_other
+from chronik.web.outbox import OUTBOX
+from chronik.web.pages import AgentView, admin_page
+from timeline.errors import Conflict, InvalidInput
+from timeline.models import Role
+
+ROLES = [r.value for r in Role]
+
+
+async def _list(view: AgentView, *, status: int = 200, error: str | None = None,
+                values: dict[str, str] | None = None) -> web.Response:
+    agents = await view.state.store.list_agents(view.caller.office.id)
+    return render(view, "admin/agents.html", "agents", status=status, error=error,
+                  agents=agents, roles=ROLES, values=values or {"role": "agent"})
+
+
+async def _detail(view: AgentView, agent_id: str, *, status: int = 200,
+                  error: str | None = None, token: str | None = None,
+                  created: bool = False) -> web.Response:
+    account = await accounts.agent_account(view.state, view.caller.office.id, agent_id)
+    return render(view, "admin/agent.html", "agents", status=status, error=error,
+                  account=account, new_token=token, created=created,
+                  can_mail=view.request.app[OUTBOX].can_send("email"),
+                  is_self=account.agent.id == view.caller.agent.id)
+
+
+def _email_error(view: AgentView, exc: InvalidInput | Conflict) -> str:
+    return view.t("admin.agents.email_taken" if isinstance(exc, Conflict)
+                  else "admin.agents.email_invalid")
+
+
+@admin_page
+async def agents_page(view: AgentView) -> web.StreamResponse:
+    return await _list(view)
+
+
+@admin_page
+async def create_agent(view: AgentView) -> web.StreamResponse:
+    values = await form(view)
+    role = values.get("role", "agent")
+    if role not in ROLES:
+        return await _list(view, status=400, error=view.t("admin.agents.role_invalid"),
+                           values=values)
+    if not values.get("name", "").strip():
+        return await _list(view, status=400, error=view.t("admin.agents.name_missing"),
+                           values=values)
+    try:
+        made = await accounts.create_agent(view.state, view.caller.office.id,
+                                           values.get("name", ""), Role(role),
+                                           email=values.get("email") or None)
+    except (InvalidInput, Conflict) as exc:
+        return await _list(view, status=409 if isinstance(exc, Conflict) else 400,
+                           error=_email_error(view, exc) if values.get("email") else
+                           exc.message, values=values)
+    # The token is shown in this response only (never stored in clear, never in a URL).
+    return await _detail(view, made.agent.id, status=201, token=made.token, created=True)
+
+
+@admin_page
+async def agent_page(view: AgentView) -> web.StreamResponse:
+    return await _detail(view, match(view, "agent_id"))
+
+
+@admin_page
+async def set_email(view: AgentView) -> web.StreamResponse:
+    agent_id = match(view, "agent_id")
+    values = await form(view)
+    try:
+        await accounts.set_email(view.state, view.caller.office.id, agent_id,
+                                 values.get("email", ""))
+    except (InvalidInput, Conflict) as exc:
+        return await _detail(view, agent_id, status=409 if isinstance(exc, Conflict) else 400,
+                             error=_email_error(view, exc))
+    see_other(f"/admin/agents/{agent_id}", "agent_email")
+
+
+@admin_page
+async def new_token(view: AgentView) -> web.StreamResponse:
+    agent_id = match(view, "agent_id")
+    token, _ = await accounts.new_api_token(view.state, view.caller.office.id, agent_id)
+    return await _detail(view, agent_id, status=201, token=token)
+
+
+@admin_page
+async def revoke_token(view: AgentView) -> web.StreamResponse:
+    agent_id = match(view, "agent_id")
+    token_id = (await form(view)).get("token_id", "").strip().lower()
+    account = await accounts.agent_account(view.state, view.caller.office.id, agent_id)
+    if token_id not in account.tokens:
+        raise web.HTTPNotFound()
+    await accounts.revoke_token(view.state, view.caller.office.id, token_id)
+    see_other(f"/admin/agents/{agent_id}", "token_revoked")
+
+
+@admin_page
+async def end_sessions(view: AgentView) -> web.StreamResponse:
+    agent_id = match(view, "agent_id")
+    await accounts.end_sessions(view.state, view.caller.office.id, agent_id)
+    see_other(f"/admin/agents/{agent_id}", "sessions_ended")
+
+
+@admin_page
+async def send_link(view: AgentView) -> web.StreamResponse:
+    agent_id = match(view, "agent_id")
+    try:
+        outcome = await accounts.send_link(view.state, view.request.app[OUTBOX],
+                                           view.caller.office.id, agent_id, view.lang)
+    except InvalidInput:
+        return await _detail(view, agent_id, status=400,
+                             error=view.t("admin.agents.link_impossible"))
+    see_other(f"/admin/agents/{agent_id}",
+              {"sent": "link_sent", "rate_limited": "link_rate_limited"}.get(outcome,
+                                                                              "link_failed"))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/admin/agents", agents_page)
+    app.router.add_post("/admin/agents", create_agent)
+    app.router.add_get("/admin/agents/{agent_id}", agent_page)
+    app.router.add_post("/admin/agents/{agent_id}/email", set_email)
+    app.router.add_post("/admin/agents/{agent_id}/token", new_token)
+    app.router.add_post("/admin/agents/{agent_id}/tokens/revoke", revoke_token)
+    app.router.add_post("/admin/agents/{agent_id}/sessions/end", end_sessions)
+    app.router.add_post("/admin/agents/{agent_id}/signin-link", send_link)

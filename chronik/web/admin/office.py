@@ -1,0 +1,159 @@
+"""Admin pages for the office's settings: publish policy, tone lexicon, inbound addresses and
+the CTI webhook, and the health of connectors and workers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from chronik.api.inbound import add_office_address, office_detail, remove_office_address
+from chronik.api.policy import policy_view, save_policy, save_tone_words, tone_view
+from chronik.api.schemas import PresetIn
+from chronik.web.admin.common import form, render, see_other
+from chronik.web.pages import AgentView, admin_page
+from timeline.errors import Conflict, InvalidInput
+from timeline.models import Visibility
+from timeline.policy import ENTRY_KINDS, preset
+
+VISIBILITY_CHOICES = ("", Visibility.PUBLISHED.value, Visibility.INTERNAL.value)
+NOTIFY_CHOICES = {"": None, "yes": True, "no": False}
+
+
+# ---------------------------------------------------------------- publish policy
+async def _policy(view: AgentView, *, status: int = 200, error: str | None = None
+                  ) -> web.Response:
+    out = await policy_view(view.state, view.caller)
+    rows = []
+    for kind in out.kinds:
+        office = out.office.get(kind)
+        office_only = preset(kind, {}, out.office)  # an agent without personal defaults
+        rows.append({
+            "kind": kind, "system": out.system[kind],
+            "visibility": office.visibility.value if office and office.visibility else "",
+            "notify": "" if office is None or office.notify is None
+            else ("yes" if office.notify else "no"),
+            "effective": office_only, "mine": out.effective[kind],
+        })
+    return render(view, "admin/policy.html", "policy", status=status, error=error, rows=rows,
+                  visibility_choices=VISIBILITY_CHOICES, notify_choices=list(NOTIFY_CHOICES))
+
+
+@admin_page
+async def policy_page(view: AgentView) -> web.StreamResponse:
+    return await _policy(view)
+
+
+@admin_page
+async def save_policy_form(view: AgentView) -> web.StreamResponse:
+    """Every kind of the form is sent, like a ``PUT /api/v1/policy/office`` naming every
+    kind: a field on "system default" falls through, both on it clears the kind."""
+    values = await form(view)
+    body: dict[str, PresetIn | None] = {}
+    for kind in ENTRY_KINDS:
+        vis = values.get(f"{kind}.visibility", "")
+        ntf = values.get(f"{kind}.notify", "")
+        if vis not in VISIBILITY_CHOICES or ntf not in NOTIFY_CHOICES:
+            return await _policy(view, status=400, error=view.t("admin.policy.invalid"))
+        preset_in = PresetIn(visibility=Visibility(vis) if vis else None,
+                             notify=NOTIFY_CHOICES[ntf])
+        body[kind] = None if preset_in.visibility is None and preset_in.notify is None \
+            else preset_in
+    await save_policy(view.state, view.caller, body, office=True)
+    see_other("/admin/policy", "saved")
+
+
+# ---------------------------------------------------------------- tone lexicon
+async def _tone(view: AgentView, *, status: int = 200, error: str | None = None,
+                text: str | None = None) -> web.Response:
+    out = await tone_view(view.state, view.caller.office.id)
+    return render(view, "admin/tone.html", "tone", status=status, error=error,
+                  shipped=out.shipped, words_text="\n".join(out.office) if text is None
+                  else text, hint=out.hint)
+
+
+@admin_page
+async def tone_page(view: AgentView) -> web.StreamResponse:
+    return await _tone(view)
+
+
+@admin_page
+async def save_tone(view: AgentView) -> web.StreamResponse:
+    text = (await form(view)).get("words", "")
+    try:
+        await save_tone_words(view.state, view.caller.office.id, text.splitlines())
+    except InvalidInput:
+        return await _tone(view, status=400, error=view.t("admin.tone.invalid"), text=text)
+    see_other("/admin/tone", "saved")
+
+
+# ---------------------------------------------------------------- office: mail, CTI
+async def _office(view: AgentView, *, status: int = 200, error: str | None = None,
+                  address: str = "") -> web.Response:
+    detail = await office_detail(view.state, view.caller)
+    return render(view, "admin/office.html", "office", status=status, error=error,
+                  detail=detail, cti_url=view.state.settings.base_url + detail.cti_url_path,
+                  address=address)
+
+
+@admin_page
+async def office_page(view: AgentView) -> web.StreamResponse:
+    return await _office(view)
+
+
+@admin_page
+async def add_address(view: AgentView) -> web.StreamResponse:
+    raw = (await form(view)).get("address", "").strip()
+    try:
+        await add_office_address(view.state, view.caller, raw)
+    except InvalidInput:
+        return await _office(view, status=400, error=view.t("admin.office.address_invalid"),
+                             address=raw)
+    except Conflict:
+        return await _office(view, status=409, error=view.t("admin.office.address_taken"),
+                             address=raw)
+    see_other("/admin/office", "address_added")
+
+
+@admin_page
+async def remove_address(view: AgentView) -> web.StreamResponse:
+    await remove_office_address(view.state, view.caller, (await form(view)).get("address", ""))
+    see_other("/admin/office", "address_removed")
+
+
+# ---------------------------------------------------------------- connector health
+def _when(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+
+
+def _flat(values: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Diagnostics (already redacted) as readable ``key: value`` lines."""
+    out: list[tuple[str, str]] = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out += _flat(value, f"{prefix}{key}.")
+        elif isinstance(value, list | tuple):
+            out.append((prefix + key, ", ".join(str(v) for v in value)))
+        else:
+            out.append((prefix + key, "" if value is None else str(value)))
+    return out
+
+
+@admin_page
+async def connectors_page(view: AgentView) -> web.StreamResponse:
+    report = view.state.supervisor.report() if view.state.supervisor else []
+    items = [{**r, "last_error_at": _when(r.get("last_error_at")),
+              "diagnostics": _flat(r.get("diagnostics") or {})} for r in report]
+    return render(view, "admin/connectors.html", "connectors", items=items)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/admin/policy", policy_page)
+    app.router.add_post("/admin/policy", save_policy_form)
+    app.router.add_get("/admin/tone", tone_page)
+    app.router.add_post("/admin/tone", save_tone)
+    app.router.add_get("/admin/office", office_page)
+    app.router.add_post("/admin/office/addresses", add_address)
+    app.router.add_post("/admin/office/addresses/remove", remove_address)
+    app.router.add_get("/admin/connectors", connectors_page)

@@ -1,0 +1,181 @@
+"""Admin pages for what waits for someone: the quarantine, dead-lettered notifications and
+open data requests (a person asked what is stored about them; the answer is due within
+four weeks)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from chronik.api.notifications import retry_job
+from chronik.web.admin.common import form, match, render, see_other
+from chronik.web.pages import AgentView, admin_page
+from timeline.errors import Conflict, NotFound
+from timeline.models import Customer, Entry
+from timeline.notifications import JobStatus
+from timeline.store import CustomerListQuery
+
+PAGE = 50
+DATA_REQUEST = "data-request"
+DATA_REQUEST_DONE = "data-request:done"
+ANSWER_WITHIN = timedelta(days=28)
+"""When a data request carries no ``meta.deadline``: four weeks after it came in."""
+DUE_SOON_DAYS = 7
+DEAD_STATUSES = (JobStatus.DEAD.value, JobStatus.FAILED.value, JobStatus.UNKNOWN.value)
+
+
+async def _customers(view: AgentView, ids: set[str]) -> dict[str, Customer]:
+    out = {}
+    for cid in sorted(ids):
+        customer = await view.state.store.get_customer(view.caller.office.id, cid)
+        if customer is not None:
+            out[cid] = customer
+    return out
+
+
+# ---------------------------------------------------------------- quarantine
+@admin_page
+async def quarantine_page(view: AgentView) -> web.StreamResponse:
+    cursor = view.request.query.get("cursor") or None
+    items = await view.state.store.list_quarantine(view.caller.office.id, status="open",
+                                                   limit=PAGE + 1, after_id=cursor)
+    page = items[:PAGE]
+    return render(view, "admin/quarantine.html", "quarantine", items=page,
+                  next_cursor=page[-1].id if len(items) > PAGE else None)
+
+
+async def _quarantine_item(view: AgentView, item_id: str, *, status: int = 200,
+                           error: str | None = None) -> web.Response:
+    item = await view.state.store.get_quarantine(view.caller.office.id, item_id)
+    if item is None:
+        raise NotFound("no such quarantined message")
+    name = view.request.query.get("name", "").strip()
+    found: list[Customer] = []
+    if name:
+        result = await view.state.store.list_customers(
+            view.caller.office.id, CustomerListQuery(name=name[:200], limit=20))
+        found = list(result.items)
+    return render(view, "admin/quarantine_item.html", "quarantine", status=status,
+                  error=error, item=item, name=name, found=found)
+
+
+@admin_page
+async def quarantine_item(view: AgentView) -> web.StreamResponse:
+    return await _quarantine_item(view, match(view, "item_id"))
+
+
+@admin_page
+async def reprocess(view: AgentView) -> web.StreamResponse:
+    item_id = match(view, "item_id")
+    customer_id = (await form(view)).get("customer_id", "").strip() or None
+    try:
+        item = await view.state.ingest.reprocess(view.caller.office, item_id, customer_id)
+    except Conflict as exc:
+        return await _quarantine_item(view, item_id, status=409,
+                                      error=view.t("admin.quarantine.cannot", reason=exc.message))
+    if item.status == "processed":
+        see_other("/admin/quarantine", "reprocessed")
+    see_other(f"/admin/quarantine/{item_id}", "still_open")
+
+
+@admin_page
+async def discard(view: AgentView) -> web.StreamResponse:
+    await view.state.ingest.discard(view.caller.office, match(view, "item_id"))
+    see_other("/admin/quarantine", "discarded")
+
+
+# ---------------------------------------------------------------- dead letters
+def _status_filter(value: str | None) -> str:
+    return value if value in DEAD_STATUSES else JobStatus.DEAD.value
+
+
+async def _dead(view: AgentView, status: str, *, code: int = 200, error: str | None = None
+                ) -> web.Response:
+    cursor = view.request.query.get("cursor") or None
+    jobs = await view.state.store.list_notify_jobs(view.caller.office.id, status=status,
+                                                   limit=PAGE + 1, before_id=cursor)
+    page = jobs[:PAGE]
+    history = await view.state.store.notify_attempts([j.id for j in page])
+    customers = await _customers(view, {j.customer_id for j in page})
+    return render(view, "admin/dead_letters.html", "dead", status=code, error=error,
+                  status_filter=status,
+                  statuses=DEAD_STATUSES, customers=customers,
+                  jobs=[{"job": j, "history": history.get(j.id, [])} for j in page],
+                  next_cursor=page[-1].id if len(jobs) > PAGE else None)
+
+
+@admin_page
+async def dead_letters(view: AgentView) -> web.StreamResponse:
+    return await _dead(view, _status_filter(view.request.query.get("status")))
+
+
+@admin_page
+async def retry(view: AgentView) -> web.StreamResponse:
+    back = _status_filter((await form(view)).get("status"))
+    try:
+        await retry_job(view.state, view.caller.office.id, match(view, "job_id"))
+    except Conflict:
+        return await _dead(view, back, code=409, error=view.t("admin.dead.not_retryable"))
+    see_other("/admin/dead-letters", "retried", status=back)
+
+
+# ---------------------------------------------------------------- open data requests
+def deadline_of(entry: Entry) -> tuple[date, bool]:
+    """(deadline, whether it was given): ``meta.deadline`` (an ISO date or date-time), or
+    four weeks after the request came in."""
+    raw = entry.meta.get("deadline")
+    if isinstance(raw, str) and raw:
+        try:
+            return date.fromisoformat(raw[:10]), True
+        except ValueError:
+            pass
+    return (entry.occurred_at + ANSWER_WITHIN).date(), False
+
+
+def today(view: AgentView) -> date:
+    try:
+        return datetime.now(ZoneInfo(view.timezone)).date()
+    except (KeyError, ValueError):
+        return datetime.now(ZoneInfo("Europe/Berlin")).date()
+
+
+@admin_page
+async def data_requests(view: AgentView) -> web.StreamResponse:
+    entries = await view.state.store.entries_with_tag(
+        view.caller.office.id, DATA_REQUEST, without_tag=DATA_REQUEST_DONE, limit=500)
+    customers = await _customers(view, {e.customer_id for e in entries})
+    day = today(view)
+    rows: list[dict[str, Any]] = []
+    for entry in entries:
+        deadline, given = deadline_of(entry)
+        left = (deadline - day).days
+        rows.append({"entry": entry, "customer": customers.get(entry.customer_id),
+                     "deadline": deadline, "deadline_given": given, "days_left": left,
+                     "overdue": left < 0, "due_soon": 0 <= left <= DUE_SOON_DAYS})
+    rows.sort(key=lambda r: (r["deadline"], r["entry"].seq))
+    return render(view, "admin/data_requests.html", "requests", rows=rows, today=day,
+                  overdue=sum(1 for r in rows if r["overdue"]))
+
+
+@admin_page
+async def answered(view: AgentView) -> web.StreamResponse:
+    office_id = view.caller.office.id
+    entry = await view.state.store.get_entry(office_id, match(view, "entry_id"))
+    if entry is None or DATA_REQUEST not in entry.tags:
+        raise NotFound("no such data request")
+    await view.state.store.retag_entry(office_id, entry.id, add=[DATA_REQUEST_DONE])
+    see_other("/admin/data-requests", "answered")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/admin/quarantine", quarantine_page)
+    app.router.add_get("/admin/quarantine/{item_id}", quarantine_item)
+    app.router.add_post("/admin/quarantine/{item_id}/reprocess", reprocess)
+    app.router.add_post("/admin/quarantine/{item_id}/discard", discard)
+    app.router.add_get("/admin/dead-letters", dead_letters)
+    app.router.add_post("/admin/dead-letters/{job_id}/retry", retry)
+    app.router.add_get("/admin/data-requests", data_requests)
+    app.router.add_post("/admin/data-requests/{entry_id}/answered", answered)

@@ -1,0 +1,170 @@
+"""Browser sessions for agents (console) and customers (portal), CSRF, passwords.
+
+* A session is a random id in a cookie; only its SHA-256 is stored (``web_sessions``), with
+  the audience (``agent`` or ``portal``), whose it is, a CSRF token and when it expires.
+  Sessions slide: a request in the second half of the lifetime extends it.
+* Cookies are ``HttpOnly``, ``SameSite=Lax``, ``Secure`` when the request came over TLS (or
+  the public URL is https), and scoped: the console's to ``/``, the portal's to ``/portal``.
+* CSRF: every state-changing request of a cookie session must carry the session's token, as
+  the form field ``csrf`` or the header ``X-CSRF-Token`` (compared in constant time). Bearer
+  tokens (integrations) need none: a browser never sends them on its own.
+* Passwords: argon2id (``argon2-cffi``), hashed and verified off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from aiohttp import web
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from chronik.state import AppState
+from timeline.accounts import Audience, WebSession
+from timeline.models import utcnow
+
+COOKIES: dict[Audience, tuple[str, str]] = {
+    "agent": ("chronik_session", "/"),
+    "portal": ("chronik_portal", "/portal"),
+}
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+_HASHER = PasswordHasher()
+MIN_PASSWORD = 10
+
+
+class CsrfError(Exception):
+    """A state-changing request without the session's CSRF token."""
+
+
+@dataclass(frozen=True)
+class Session:
+    record: WebSession
+    raw_id: str
+
+    @property
+    def csrf(self) -> str:
+        return self.record.csrf
+
+
+def session_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def lifetime(state: AppState, audience: Audience) -> timedelta:
+    if audience == "agent":
+        return timedelta(hours=state.settings.session_hours)
+    return timedelta(minutes=state.settings.portal_session_minutes)
+
+
+def is_secure(request: web.Request, state: AppState) -> bool:
+    public = state.settings.public_url or ""
+    return request.secure or public.startswith("https://")
+
+
+async def start_session(request: web.Request, response: web.StreamResponse, state: AppState,
+                        audience: Audience, office_id: str, subject_id: str,
+                        language: str | None = None) -> Session:
+    """A new session (any old one of this browser is ended first: no session fixation)."""
+    await end_session(request, response, state, audience)
+    raw = secrets.token_urlsafe(32)
+    now = utcnow()
+    record = WebSession(id_hash=session_hash(raw), audience=audience, office_id=office_id,
+                        subject_id=subject_id, csrf=secrets.token_urlsafe(24), created_at=now,
+                        expires_at=now + lifetime(state, audience), language=language)
+    await state.store.create_web_session(record)
+    name, path = COOKIES[audience]
+    response.set_cookie(name, raw, path=path, httponly=True, samesite="Lax",
+                        secure=is_secure(request, state))  # ends with the browser, or earlier
+    return Session(record=record, raw_id=raw)
+
+
+_SESSION_KEYS: dict[Audience, web.RequestKey[Session | None]] = {
+    "agent": web.RequestKey[Session | None]("session_agent"),
+    "portal": web.RequestKey[Session | None]("session_portal"),
+}
+
+
+async def current_session(request: web.Request, state: AppState, audience: Audience
+                          ) -> Session | None:
+    """The request's live session of this audience (cached on the request)."""
+    key = _SESSION_KEYS[audience]
+    if key in request:
+        return request[key]
+    name, _ = COOKIES[audience]
+    raw = request.cookies.get(name, "")
+    session = None
+    if raw and len(raw) < 200:
+        now = utcnow()
+        record = await state.store.get_web_session(session_hash(raw), audience, now)
+        if record is not None:
+            span = lifetime(state, audience)
+            if record.expires_at - now < span / 2:
+                await state.store.extend_web_session(record.id_hash, now + span)
+            session = Session(record=record, raw_id=raw)
+    request[key] = session
+    return session
+
+
+async def end_session(request: web.Request, response: web.StreamResponse, state: AppState,
+                      audience: Audience) -> None:
+    name, path = COOKIES[audience]
+    raw = request.cookies.get(name)
+    if raw and len(raw) < 200:
+        await state.store.delete_web_session(session_hash(raw))
+    if raw is not None:
+        response.del_cookie(name, path=path)
+
+
+async def check_csrf(request: web.Request, session: Session) -> None:
+    """Raise ``CsrfError`` unless a state-changing request carries the session's token."""
+    if request.method in SAFE_METHODS:
+        return
+    sent = request.headers.get("X-CSRF-Token", "")
+    if not sent and request.content_type in ("application/x-www-form-urlencoded",
+                                             "multipart/form-data"):
+        sent = await _form_token(request)
+    if not sent or not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+        raise CsrfError("missing or wrong CSRF token")
+
+
+async def _form_token(request: web.Request) -> str:
+    if request.content_type == "application/x-www-form-urlencoded":
+        form = await request.post()
+        value = form.get("csrf", "")
+        return value if isinstance(value, str) else ""
+    # multipart (file uploads): the body is streamed by the handler, so the form carries the
+    # token in its action URL (``?csrf=…``); same origin only (Referrer-Policy same-origin).
+    return request.query.get("csrf", "")
+
+
+async def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"a password needs at least {MIN_PASSWORD} characters")
+    return await asyncio.to_thread(_HASHER.hash, password)
+
+
+async def verify_password(stored: str | None, password: str) -> bool:
+    """Constant work whether or not the agent has a password (no user enumeration)."""
+    if not stored:
+        await asyncio.to_thread(_dummy_verify, password)
+        return False
+    try:
+        return await asyncio.to_thread(_HASHER.verify, stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+_DUMMY = _HASHER.hash("not-a-real-password-0")
+
+
+def _dummy_verify(password: str) -> None:
+    try:
+        _HASHER.verify(_DUMMY, password)
+    except VerificationError:
+        pass

@@ -1,0 +1,64 @@
+"""Compose without JavaScript: the form posts here (multipart, CSRF token in the action
+URL). With JavaScript the same form goes to ``POST /api/v1/customers/{id}/entries`` and the
+warnings appear inline; both end in ``TimelineService.record``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from aiohttp import web
+
+from chronik.api.base import read_form, refuse_declared_oversize
+from chronik.glue.phone import link_note, linked_call
+from chronik.web.console.customer import Filters, customer_context
+from chronik.web.pages import AgentView, agent_page
+from timeline.errors import InvalidInput, ToneWarning
+from timeline.models import Visibility
+from timeline.service import EntryRequest, UploadedFile
+
+_TRUE = {"true", "1", "on", "yes"}
+
+
+@agent_page
+async def create_entry(view: AgentView) -> web.StreamResponse:
+    customer = await view.state.timeline.customer(view.caller.office,
+                                                  view.request.match_info["id"])
+    if not view.request.content_type.startswith("multipart/"):
+        raise InvalidInput("the compose form is sent as multipart/form-data")
+    limit = view.state.settings.max_upload_bytes
+    refuse_declared_oversize(view.request, limit)
+    raw_fields, raw_files = await read_form(view.request, limit)
+    fields = dict(raw_fields)
+    files = tuple(UploadedFile(f.name, f.content_type, f.data) for f in raw_files
+                  if f.name and f.data)
+    kind = fields.get("kind", "note")
+    visibility = None
+    notify = None
+    if kind != "reply":  # the form shows the preset; what is sent is the agent's choice
+        visibility = (Visibility.INTERNAL if fields.get("visibility") == "internal"
+                      else Visibility.PUBLISHED)
+        notify = visibility is Visibility.PUBLISHED and fields.get("notify") in _TRUE
+    tags = tuple(t for t in ("complaint",) if fields.get("complaint") in _TRUE)
+    request = EntryRequest(
+        kind=kind, subject=fields.get("subject", ""), body=fields.get("body", ""),
+        visibility=visibility, notify=notify, confirm=fields.get("confirm") in _TRUE,
+        tags=tags, files=files, reply_via=fields.get("reply_via") or None,
+        in_reply_to=fields.get("in_reply_to") or None)
+    try:
+        call = await linked_call(view.state, view.caller.office, customer.id, kind,
+                                 fields.get("call_entry_id") or None)
+        if call is not None:
+            request = replace(request, meta={"call_entry_id": call.id})
+        recorded = await view.state.timeline.record(view.caller.agent, view.caller.office,
+                                                    customer.id, request)
+        if call is not None:
+            await link_note(view.state, view.caller.office, call, recorded.entry)
+    except ToneWarning as warning:
+        ctx = await customer_context(view, customer, Filters((), (), None),
+                                     warning=warning, draft=fields)
+        return view.render("console/customer.html", status=409, **ctx)
+    return web.HTTPSeeOther(f"/customers/{customer.id}#e-{recorded.entry.id}")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/customers/{id}/entries", create_entry)

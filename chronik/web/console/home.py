@@ -1,0 +1,232 @@
+"""Start page, the one search box (phone number in any format, e-mail address or name),
+what to do with an unknown number, the caller banner, full-text search and the office's
+open complaints."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+from markupsafe import Markup
+
+from chronik.web.console.customer import agent_names, profile_facts
+from chronik.web.console.items import COMPLAINT, COMPLAINT_RESOLVED, fold_items, item_view
+from chronik.web.pages import AgentView, agent_page, form_str
+from chronik.web.render import render
+from notify.evaluate import channel_order
+from search.query import SearchFilters
+from timeline.errors import DomainError, InvalidInput
+from timeline.models import Channel, Customer, CustomerStatus, IdentityKind, Visibility
+from timeline.service import Match
+from timeline.store import CustomerListQuery
+
+_PHONEISH = re.compile(r"^[\d\s()+\-/.]{3,}$")
+
+
+def classify(q: str) -> IdentityKind | None:
+    """What the one search box was given: an e-mail address, a phone number, or a name."""
+    q = q.strip()
+    if "@" in q:
+        return IdentityKind.EMAIL
+    if _PHONEISH.match(q) and sum(ch.isdigit() for ch in q) >= 3:
+        return IdentityKind.PHONE
+    return None
+
+
+@agent_page
+async def home(view: AgentView) -> web.StreamResponse:
+    office_id = view.caller.office.id
+    complaints = await view.state.store.entries_with_tag(
+        office_id, COMPLAINT, without_tag=COMPLAINT_RESOLVED, limit=10)
+    names = await agent_names(view.state, office_id)
+    customers = await _names_of(view, {e.customer_id for e in complaints})
+    return view.render("console/home.html", nav="home",
+                       complaints=[item_view(e, names) for e in complaints],
+                       customers=customers)
+
+
+async def _names_of(view: AgentView, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    page = await view.state.store.list_customers(
+        view.caller.office.id, CustomerListQuery(limit=len(ids), ids=tuple(ids)))
+    return {c.id: c.name for c in page.items}
+
+
+@agent_page
+async def find(view: AgentView) -> web.StreamResponse:
+    q = view.request.query.get("q", "").strip()[:200]
+    kind = classify(q)
+    matches: list[Customer] = []
+    normalised = None
+    if q and kind is not None:
+        normalised, found = await view.state.timeline.lookup_normalised(
+            view.caller.office, kind, q, recent=3)
+        matches = [m.customer for m in found]
+    elif q:
+        page = await view.state.store.list_customers(
+            view.caller.office.id, CustomerListQuery(limit=25, name=q))
+        matches = [c for c in page.items if c.status is not CustomerStatus.MERGED]
+    if len(matches) == 1 and view.request.query.get("list") != "1":
+        raise web.HTTPSeeOther(f"/customers/{matches[0].id}")
+    attach_kind = view.request.query.get("attach_kind", "")
+    attach = view.request.query.get("attach", "")[:200] if attach_kind in ("phone",
+                                                                           "email") else ""
+    return view.render("console/find.html", nav="", find_q=q, q=q, kind=kind.value if kind
+                       else "name", normalised=normalised, matches=matches, attach=attach,
+                       attach_kind=attach_kind)
+
+
+@agent_page
+async def create_customer(view: AgentView) -> web.StreamResponse:
+    """From an unknown number or address: a new customer with it as an identity. An
+    unverified customer created automatically for the same number is merged into it, so the
+    call and any messages move along."""
+    form = await view.request.post()
+    name = form_str(form, "name").strip()
+    pairs: list[tuple[IdentityKind, str]] = []
+    for kind in (IdentityKind.PHONE, IdentityKind.EMAIL):
+        value = form_str(form, kind.value).strip()
+        if value:
+            pairs.append((kind, value))
+    office, state = view.caller.office, view.state
+    auto = await _auto_created(view, pairs)
+    # identities checked before anything is written: a bad number creates nobody
+    customer = await state.timeline.create_customer(office, name, pairs)
+    for unverified in auto:
+        await state.ingest.merge(office, view.caller.agent, unverified.id, customer.id)
+    return web.HTTPSeeOther(f"/customers/{customer.id}")
+
+
+async def _auto_created(view: AgentView, pairs: list[tuple[IdentityKind, str]]
+                        ) -> list[Customer]:
+    found: list[Customer] = []
+    for kind, value in pairs:
+        for match in await view.state.timeline.lookup(view.caller.office, kind, value, 0):
+            if match.customer.status is CustomerStatus.UNVERIFIED and \
+                    match.customer not in found:
+                found.append(match.customer)
+    return found
+
+
+@agent_page
+async def attach_identity(view: AgentView) -> web.StreamResponse:
+    """Attach an unknown number (or address) to an existing customer."""
+    form = await view.request.post()
+    target = form_str(form, "customer_id")
+    office, state = view.caller.office, view.state
+    customer = await state.timeline.customer(office, target)
+    pairs = [(k, form_str(form, k.value).strip()) for k in (IdentityKind.PHONE,
+                                                            IdentityKind.EMAIL)]
+    pairs = [(k, v) for k, v in pairs if v]
+    if not pairs:
+        raise InvalidInput("nothing to attach")
+    auto = [c for c in await _auto_created(view, pairs) if c.id != customer.id]
+    for kind, value in pairs:
+        if not any(m.customer.id == customer.id
+                   for m in await state.timeline.lookup(office, kind, value, 0)):
+            await state.timeline.add_identity(office, customer.id, kind, value)
+    for unverified in auto:
+        await state.ingest.merge(office, view.caller.agent, unverified.id, customer.id)
+    return web.HTTPSeeOther(f"/customers/{customer.id}")
+
+
+async def banner_view(view: AgentView, matches: list[Match]) -> list[dict[str, Any]]:
+    state, office_id = view.state, view.caller.office.id
+    names = await agent_names(state, office_id)
+    out = []
+    for match in matches[:3]:
+        customer = match.customer
+        pinned, complaints = await profile_facts(state, office_id, customer.id)
+        prefs = await state.store.get_preferences(office_id, customer.id)
+        out.append({
+            "customer": customer, "pinned": [item_view(e, names) for e in pinned[:3]],
+            "complaints": [item_view(e, names) for e in complaints[:3]],
+            "recent": fold_items(match.recent, names)[:5],
+            "channels": channel_order(customer, prefs),
+            "automatic": prefs.automatic_notifications})
+    return out
+
+
+@agent_page
+async def call_banner(view: AgentView) -> web.StreamResponse:
+    """The caller banner's content for a ringing number (fetched when ``call.ringing``
+    arrives on the event stream)."""
+    number = view.request.query.get("number", "")[:64]
+    normalised, matches = await view.state.timeline.lookup_normalised(
+        view.caller.office, IdentityKind.PHONE, number, recent=10)
+    known = [m for m in matches if m.customer.status is CustomerStatus.ACTIVE]
+    html = render("console/_banner.html", view.lang, view.context(
+        number=number, normalised=normalised, callers=await banner_view(view, matches),
+        known=bool(known), call_id=view.request.query.get("call", "")[:100],
+        entry_id=view.request.query.get("entry", "")[:100],
+        attach_url="/find?list=1&q="))
+    return web.Response(text=html, content_type="text/html")
+
+
+@agent_page
+async def search_page(view: AgentView) -> web.StreamResponse:
+    query = view.request.query
+    q = query.get("q", "").strip()[:500]
+    results: list[dict[str, Any]] = []
+    next_cursor = None
+    error = None
+    channel = query.get("channel", "")
+    kind = query.get("kind", "")
+    visibility = query.get("visibility", "")
+    order = query.get("order", "newest")
+    if q:
+        try:
+            filters = SearchFilters(
+                office_id=view.caller.office.id, customer_id=query.get("customer") or None,
+                channels=(Channel(channel),) if channel else (),
+                kinds=(kind,) if kind else (),
+                visibility=Visibility(visibility) if visibility else None)
+            found = await view.state.search.search(
+                q, filters, order=order if order in ("newest", "relevance") else "newest",
+                limit=25, cursor=query.get("cursor") or None)
+        except ValueError:
+            error = view.t("search.bad_filter")
+        except DomainError as exc:
+            error = exc.message
+        else:
+            names = await agent_names(view.state, view.caller.office.id)
+            customers = await _names_of(view, {f.entry.customer_id for f in found.items})
+            results = [{"item": item_view(f.entry, names),
+                        "snippet": Markup(f.snippet),  # noqa: S704 (escaped but <mark>)
+                        "customer": customers.get(f.entry.customer_id, "?")}
+                       for f in found.items]
+            next_cursor = found.next_cursor
+    more = None
+    if next_cursor:
+        params = dict(query)
+        params["cursor"] = next_cursor
+        more = "/search?" + "&".join(f"{k}={quote(v)}" for k, v in params.items())
+    return view.render("console/search.html", nav="search", q=q, results=results,
+                       error=error, more=more, channel=channel, kind=kind,
+                       visibility=visibility, order=order,
+                       channels=[c.value for c in Channel])
+
+
+@agent_page
+async def complaints_page(view: AgentView) -> web.StreamResponse:
+    """Open complaints of the office, oldest first (the longest waiting on top)."""
+    office_id = view.caller.office.id
+    entries = await view.state.store.entries_with_tag(
+        office_id, COMPLAINT, without_tag=COMPLAINT_RESOLVED, limit=500)
+    names = await agent_names(view.state, office_id)
+    customers = await _names_of(view, {e.customer_id for e in entries})
+    return view.render("console/complaints.html", nav="complaints",
+                       items=[item_view(e, names) for e in entries], customers=customers)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", home)
+    app.router.add_get("/find", find)
+    app.router.add_post("/customers", create_customer)
+    app.router.add_post("/identities/attach", attach_identity)
+    app.router.add_get("/calls/banner", call_banner)
+    app.router.add_get("/search", search_page)
+    app.router.add_get("/complaints", complaints_page)

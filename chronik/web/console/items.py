@@ -1,0 +1,109 @@
+"""A timeline entry as the console shows it: icon, direction, local time, author, text,
+inert mail HTML, attachments, thread link, call outcome, delivery status — and automatic
+system entries folded into the item they belong to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from timeline.models import Channel, Entry, Visibility
+
+ICONS = {
+    Channel.EMAIL: "✉", Channel.CHAT: "💬", Channel.PHONE: "☎", Channel.PORTAL: "🌐",
+    Channel.NOTE: "📝", Channel.DOCUMENT: "📄", Channel.NOTIFICATION: "🔔",
+}
+COMPLAINT = "complaint"
+COMPLAINT_RESOLVED = "complaint:resolved"
+PINNED = "pinned"
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+THUMBNAIL_MAX = 5 * 1024 * 1024
+"""Images up to this size are shown as thumbnails (the browser scales the file itself)."""
+
+
+@dataclass
+class ItemView:
+    entry: Entry
+    icon: str
+    author: str
+    internal: bool
+    attachments: list[dict[str, Any]]
+    call: dict[str, Any] | None
+    delivery: dict[str, Any] | None
+    in_reply_to: str | None
+    complaint: str | None
+    """``open``, ``resolved`` or None."""
+    resolution: dict[str, Any] | None
+    pinned: bool
+    folded: list[Entry] = field(default_factory=list)
+    """System entries about this one (e.g. "Notification sent to the portal inbox")."""
+
+    @property
+    def id(self) -> str:
+        return self.entry.id
+
+
+def system_parent(entry: Entry) -> str | None:
+    """The entry an automatic system entry belongs to (notifications about an entry)."""
+    if entry.channel is Channel.NOTIFICATION:
+        note = entry.meta.get("notification")
+        if isinstance(note, dict) and isinstance(note.get("entry_id"), str):
+            return str(note["entry_id"])
+    return None
+
+
+def item_view(entry: Entry, agent_names: dict[str, str]) -> ItemView:
+    meta = entry.meta
+    author = str(meta.get("author_name") or agent_names.get(entry.author or "", "")
+                 or meta.get("from") or meta.get("answered_by") or "")
+    attachments = [{
+        "index": i, "name": a.name, "size": a.size, "content_type": a.content_type,
+        "url": f"/api/v1/entries/{entry.id}/attachments/{i}",
+        "thumbnail": a.content_type in IMAGE_TYPES and a.size <= THUMBNAIL_MAX,
+    } for i, a in enumerate(entry.attachments)]
+    call = None
+    if entry.kind == "call":
+        call = {"outcome": meta.get("outcome"), "missed": bool(meta.get("missed")),
+                "duration": _duration(meta.get("duration_seconds")),
+                "answered_by": meta.get("answered_by")}
+    delivery = meta.get("delivery") if isinstance(meta.get("delivery"), dict) else None
+    complaint = None
+    if COMPLAINT in entry.tags:
+        complaint = "resolved" if COMPLAINT_RESOLVED in entry.tags else "open"
+    resolution = meta.get("complaint_resolution")
+    parent = meta.get("in_reply_to") or meta.get("call_entry_id")
+    return ItemView(
+        entry=entry, icon=ICONS.get(entry.channel, "•"), author=author,
+        internal=entry.visibility is Visibility.INTERNAL, attachments=attachments,
+        call=call, delivery=delivery, in_reply_to=parent if isinstance(parent, str) else None,
+        complaint=complaint,
+        resolution=resolution if isinstance(resolution, dict) else None,
+        pinned=PINNED in entry.tags)
+
+
+def _duration(value: object) -> str | None:
+    if not isinstance(value, int):
+        return None
+    minutes, seconds = divmod(value, 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+def fold_items(entries: list[Entry], agent_names: dict[str, str]) -> list[ItemView]:
+    """Views in order, with system entries folded into their entry when it is on the same
+    page (otherwise the entry shows its own delivery status, and the system entry is
+    dropped: it adds nothing the item does not say)."""
+    views: list[ItemView] = []
+    by_id: dict[str, ItemView] = {}
+    pending: list[tuple[str, Entry]] = []
+    for entry in entries:
+        parent = system_parent(entry)
+        if parent is not None:
+            pending.append((parent, entry))
+            continue
+        view = item_view(entry, agent_names)
+        views.append(view)
+        by_id[entry.id] = view
+    for parent, entry in pending:
+        if parent in by_id:
+            by_id[parent].folded.append(entry)
+    return views

@@ -1,0 +1,166 @@
+"""The customer profile's actions: identities, name and status, merge (with a preview of
+what moves) and undo."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import segno
+from aiohttp import web
+from markupsafe import Markup
+
+from chronik.api.base import ApiError
+from chronik.api.telegram import create_link
+from chronik.preferences import PreferenceChange, apply_preferences
+from chronik.web.pages import AgentView, agent_page, form_str
+from notify.evaluate import CHANNELS, consent_state
+from timeline.errors import InvalidInput
+from timeline.models import CustomerStatus, IdentityKind, QuietHours
+from timeline.store import CustomerListQuery, TimelineQuery
+
+PREVIEW_LIMIT = 200
+
+
+def _kind(raw: str) -> IdentityKind:
+    try:
+        return IdentityKind(raw)
+    except ValueError:
+        raise InvalidInput("unknown identity kind") from None
+
+
+@agent_page
+async def add_identity(view: AgentView) -> web.StreamResponse:
+    form = await view.request.post()
+    customer_id = view.request.match_info["id"]
+    await view.state.timeline.add_identity(view.caller.office, customer_id,
+                                           _kind(form_str(form, "kind")),
+                                           form_str(form, "value"))
+    return web.HTTPSeeOther(f"/customers/{customer_id}#profile")
+
+
+@agent_page
+async def remove_identity(view: AgentView) -> web.StreamResponse:
+    form = await view.request.post()
+    customer_id = view.request.match_info["id"]
+    await view.state.timeline.remove_identity(view.caller.office, customer_id,
+                                              _kind(form_str(form, "kind")),
+                                              form_str(form, "value"))
+    return web.HTTPSeeOther(f"/customers/{customer_id}#profile")
+
+
+@agent_page
+async def update_customer(view: AgentView) -> web.StreamResponse:
+    """Rename; confirm an automatically created (unverified) customer."""
+    form = await view.request.post()
+    customer = await view.state.timeline.customer(view.caller.office,
+                                                  view.request.match_info["id"])
+    name = form_str(form, "name").strip()
+    status = CustomerStatus.ACTIVE if form_str(form, "verify") else None
+    if form_str(form, "name", "-") != "-" and not name:
+        raise InvalidInput("name must not be empty")
+    await view.state.store.update_customer(view.caller.office.id, customer.id,
+                                           name=name or None, status=status)
+    return web.HTTPSeeOther(f"/customers/{customer.id}#profile")
+
+
+@agent_page
+async def merge_preview(view: AgentView) -> web.StreamResponse:
+    """Pick the customer to merge into, and see what moves before it happens."""
+    office = view.caller.office
+    source = await view.state.timeline.customer(office, view.request.match_info["id"])
+    q = view.request.query.get("q", "").strip()[:200]
+    candidates = []
+    if q:
+        page = await view.state.store.list_customers(office.id,
+                                                     CustomerListQuery(limit=20, name=q))
+        candidates = [c for c in page.items
+                      if c.id != source.id and c.status is not CustomerStatus.MERGED]
+    target = None
+    if view.request.query.get("into"):
+        target = await view.state.timeline.customer(office, view.request.query["into"])
+    moved = await view.state.store.timeline(office.id, source.id,
+                                            TimelineQuery(limit=PREVIEW_LIMIT))
+    return view.render("console/merge.html", source=source, target=target, q=q,
+                       candidates=candidates, entry_count=len(moved.items),
+                       more=moved.next_cursor is not None)
+
+
+@agent_page
+async def merge(view: AgentView) -> web.StreamResponse:
+    form = await view.request.post()
+    result = await view.state.ingest.merge(view.caller.office, view.caller.agent,
+                                           view.request.match_info["id"],
+                                           form_str(form, "into"))
+    return web.HTTPSeeOther(f"/customers/{result.target_id}?merged={result.id}")
+
+
+@agent_page
+async def undo_merge(view: AgentView) -> web.StreamResponse:
+    result = await view.state.ingest.undo_merge(view.caller.office, view.caller.agent,
+                                                view.request.match_info["merge_id"])
+    return web.HTTPSeeOther(f"/customers/{result.source_id}")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/customers/{id}/identities", add_identity)
+    app.router.add_post("/customers/{id}/identities/remove", remove_identity)
+    app.router.add_post("/customers/{id}/update", update_customer)
+    app.router.add_get("/customers/{id}/merge", merge_preview)
+    app.router.add_post("/customers/{id}/merge", merge)
+    app.router.add_post("/merges/{merge_id}/undo", undo_merge)
+    add_preference_routes(app)
+
+
+# ------------------------------------------------------------------ preferences, Telegram
+@agent_page
+async def save_preferences(view: AgentView) -> web.StreamResponse:
+    """The agent changes a customer's preferences (on the customer's word): one use case,
+    the same as ``PUT /api/v1/customers/{id}/preferences``."""
+    customer = await view.state.timeline.customer(view.caller.office,
+                                                  view.request.match_info["id"])
+    form = await view.request.post()
+    order = [form_str(form, f"channel{i}") for i in range(3)]
+    channels = [c for c in dict.fromkeys(order) if c]
+    start, end = form_str(form, "quiet_start"), form_str(form, "quiet_end")
+    quiet: QuietHours | None = None
+    if start and end:
+        quiet = QuietHours(start=start, end=end,
+                           timezone=form_str(form, "quiet_tz") or "Europe/Berlin")
+    current = await view.state.store.consents(customer.office_id, customer.id)
+    consents = {}
+    for channel in CHANNELS:
+        wanted = form_str(form, f"consent_{channel}") == "on"
+        if wanted != consent_state(customer, current, channel)[0]:
+            consents[channel] = wanted
+    change = PreferenceChange(
+        channels=channels, automatic_notifications=form_str(form, "no_auto") != "on",
+        quiet_hours=quiet, language=form_str(form, "language") or None, consents=consents)
+    await apply_preferences(view.state, customer, change, actor=view.caller.agent.id,
+                            route="agent", who=f"by {view.caller.agent.name}",
+                            author=view.caller.agent.id)
+    return web.HTTPSeeOther(f"/customers/{customer.id}#profile")
+
+
+@agent_page
+async def telegram_link(view: AgentView) -> web.StreamResponse:
+    """A one-time Telegram deep link for the customer, with its QR code (inline SVG)."""
+    customer = await view.state.timeline.customer(view.caller.office,
+                                                  view.request.match_info["id"])
+    try:
+        link = await create_link(view.state, customer, timedelta(days=7))
+    except ApiError as exc:
+        return view.render("console/telegram_link.html", customer=customer, link=None,
+                           qr=None, problem=exc.message, status=409)
+    qr = await asyncio.to_thread(_qr_svg, link.url)
+    return view.render("console/telegram_link.html", customer=customer, link=link,
+                       qr=Markup(qr), problem=None)  # noqa: S704 (segno's own SVG markup)
+
+
+def _qr_svg(url: str) -> str:
+    return str(segno.make(url, error="m").svg_inline(scale=5, border=2, title="Telegram"))
+
+
+def add_preference_routes(app: web.Application) -> None:
+    app.router.add_post("/customers/{id}/preferences", save_preferences)
+    app.router.add_post("/customers/{id}/telegram-link", telegram_link)

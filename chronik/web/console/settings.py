@@ -1,0 +1,66 @@
+"""The agent's own settings: language, time zone, and personal defaults for "notify
+customer" per entry kind (the layer between the request and the office default)."""
+
+from __future__ import annotations
+
+import asyncio
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from aiohttp import web
+
+from chronik.api.policy import policy_view, save_policy
+from chronik.api.schemas import PresetIn
+from chronik.web.i18n import LANGUAGES
+from chronik.web.pages import AgentView, agent_page, form_str
+from timeline.errors import InvalidInput
+from timeline.models import Visibility
+from timeline.policy import ENTRY_KINDS
+
+_ZONES: list[str] = []
+
+
+async def zones() -> list[str]:
+    if not _ZONES:
+        _ZONES.extend(sorted(await asyncio.to_thread(available_timezones)))
+    return _ZONES
+
+
+@agent_page
+async def settings_page(view: AgentView) -> web.StreamResponse:
+    policy = await policy_view(view.state, view.caller)
+    login = await view.state.store.agent_login(view.caller.agent.id)
+    return view.render("console/settings.html", nav="settings", policy=policy,
+                       kinds=ENTRY_KINDS, zones=await zones(),
+                       login=login, saved=view.request.query.get("saved") == "1")
+
+
+@agent_page
+async def save_settings(view: AgentView) -> web.StreamResponse:
+    form = await view.request.post()
+    language = form_str(form, "language")
+    timezone = form_str(form, "timezone")
+    if language not in LANGUAGES:
+        raise InvalidInput("unknown language")
+    try:
+        await asyncio.to_thread(ZoneInfo, timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput("unknown time zone") from None
+    await view.state.store.set_agent_login(view.caller.agent.id, language=language,
+                                           timezone=timezone)
+    await view.state.store.set_web_session_language(view.session.record.id_hash, language)
+    body: dict[str, PresetIn | None] = {}
+    for kind in ENTRY_KINDS:
+        choice = form_str(form, f"policy-{kind}")
+        body[kind] = {
+            "": None,
+            "published-notify": PresetIn(visibility=Visibility.PUBLISHED, notify=True),
+            "published": PresetIn(visibility=Visibility.PUBLISHED, notify=False),
+            "internal": PresetIn(visibility=Visibility.INTERNAL, notify=False),
+        }.get(choice)
+    await save_policy(view.state, view.caller, body, office=False)
+    return web.HTTPSeeOther("/settings?saved=1")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/settings", settings_page)
+    app.router.add_post("/settings", save_settings)

@@ -1,0 +1,198 @@
+"""What every page handler shares: the signed-in agent (or customer), the language, the
+CSRF check, redirects to sign-in, and HTML error pages (pages never answer with JSON)."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from aiohttp import web
+
+from chronik.api.base import Caller
+from chronik.state import STATE, AppState
+from chronik.web.auth import CsrfError, Session, check_csrf, current_session
+from chronik.web.i18n import gettext
+from chronik.web.render import page, request_language
+from timeline.models import Customer, CustomerStatus, Role
+
+
+@dataclass(frozen=True)
+class AgentView:
+    """An agent's request: who, where, in which language and time zone."""
+
+    request: web.Request
+    state: AppState
+    caller: Caller
+    session: Session
+    lang: str
+    timezone: str
+
+    def context(self, nav: str = "", **extra: Any) -> dict[str, Any]:
+        return {"agent": self.caller.agent, "office": self.caller.office,
+                "csrf": self.session.csrf, "nav": nav, "timezone": self.timezone,
+                "request_path": self.request.path_qs, **extra}
+
+    def render(self, template: str, nav: str = "", status: int = 200, **extra: Any
+               ) -> web.Response:
+        return page(template, self.lang, self.context(nav, **extra), status)
+
+    def t(self, key: str, **kwargs: Any) -> str:
+        return gettext(self.lang, key, **kwargs)
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    """A customer's portal request."""
+
+    request: web.Request
+    state: AppState
+    customer: Customer
+    session: Session
+    lang: str
+
+    def context(self, nav: str = "", **extra: Any) -> dict[str, Any]:
+        return {"customer": self.customer, "csrf": self.session.csrf, "nav": nav,
+                "timezone": "Europe/Berlin", "request_path": self.request.path_qs, **extra}
+
+    def render(self, template: str, nav: str = "", status: int = 200, **extra: Any
+               ) -> web.Response:
+        return page(template, self.lang, self.context(nav, **extra), status)
+
+    def t(self, key: str, **kwargs: Any) -> str:
+        return gettext(self.lang, key, **kwargs)
+
+
+AgentHandler = Callable[[AgentView], Awaitable[web.StreamResponse]]
+CustomerHandler = Callable[[CustomerView], Awaitable[web.StreamResponse]]
+
+
+def safe_next(value: str | None, default: str = "/") -> str:
+    """Only a local path (no scheme, no host, no ``//``) is a redirect target."""
+    if not value:
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//") \
+            or "\\" in value or any(ch < " " or ch == "\x7f" for ch in value):
+        return default  # control characters: browsers drop some of them
+    return value
+
+
+def error_page(request: web.Request, status: int, message_key: str, lang: str | None = None,
+               back: str = "/") -> web.Response:
+    lang = lang or request_language(request)
+    return page("error.html", lang, {"message": gettext(lang, message_key), "back": back,
+                                     "timezone": None}, status)
+
+
+async def agent_view(request: web.Request, admin: bool = False) -> AgentView | web.Response:
+    state = request.app[STATE]
+    session = await current_session(request, state, "agent")
+    if session is None:
+        target = "/signin?next=" + quote(request.path_qs, safe="")
+        if request.method in ("GET", "HEAD"):
+            raise web.HTTPSeeOther(target)
+        return error_page(request, 401, "signin.expired", back=target)
+    agent = await state.store.get_agent(session.record.office_id, session.record.subject_id)
+    office = await state.store.get_office(session.record.office_id)
+    if agent is None or office is None:
+        raise web.HTTPSeeOther("/signin")
+    login = await state.store.agent_login(agent.id)
+    lang = request_language(request, session.record.language or (login.language if login
+                                                                 else None))
+    try:
+        await check_csrf(request, session)
+    except CsrfError:
+        return error_page(request, 403, "error.csrf", lang, back=request.path)
+    if admin and agent.role is not Role.ADMIN:
+        return error_page(request, 403, "error.admin_only", lang)
+    return AgentView(request=request, state=state, caller=Caller(agent=agent, office=office),
+                     session=session, lang=lang,
+                     timezone=(login.timezone if login and login.timezone else "Europe/Berlin"))
+
+
+def agent_page(handler: AgentHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    @functools.wraps(handler)
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        view = await agent_view(request)
+        if isinstance(view, web.Response):
+            return view
+        return await handler(view)
+    return wrapped
+
+
+def admin_page(handler: AgentHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    @functools.wraps(handler)
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        view = await agent_view(request, admin=True)
+        if isinstance(view, web.Response):
+            return view
+        return await handler(view)
+    return wrapped
+
+
+async def customer_view(request: web.Request) -> CustomerView | web.Response:
+    state = request.app[STATE]
+    session = await current_session(request, state, "portal")
+    customer = None
+    if session is not None:
+        customer = await state.store.get_customer(session.record.office_id,
+                                                  session.record.subject_id)
+    if session is None or customer is None or customer.status is CustomerStatus.MERGED:
+        target = "/portal/signin?next=" + quote(request.path_qs, safe="")
+        if request.method in ("GET", "HEAD"):
+            raise web.HTTPSeeOther(target)
+        return error_page(request, 401, "signin.expired", back=target)
+    prefs = await state.store.get_preferences(customer.office_id, customer.id)
+    lang = request_language(request, session.record.language or prefs.language)
+    try:
+        await check_csrf(request, session)
+    except CsrfError:
+        return error_page(request, 403, "error.csrf", lang, back=request.path)
+    return CustomerView(request=request, state=state, customer=customer, session=session,
+                        lang=lang)
+
+
+def portal_page(handler: CustomerHandler
+                ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    @functools.wraps(handler)
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        view = await customer_view(request)
+        if isinstance(view, web.Response):
+            return view
+        return await handler(view)
+    return wrapped
+
+
+# ---------------------------------------------------------------- before sign-in: CSRF
+PRE_COOKIE = "chronik_csrf"
+_PRE_TOKEN = web.RequestKey("pre_csrf", str)
+
+
+def pre_csrf_token(request: web.Request) -> str:
+    """A double-submit token for the sign-in forms (there is no session yet)."""
+    token = request.cookies.get(PRE_COOKIE)
+    if not token or len(token) > 100:
+        token = secrets.token_urlsafe(24)
+    request[_PRE_TOKEN] = token
+    return token
+
+
+def set_pre_csrf(request: web.Request, response: web.StreamResponse) -> None:
+    token = request.get(_PRE_TOKEN)
+    if token and request.cookies.get(PRE_COOKIE) != token:
+        response.set_cookie(PRE_COOKIE, token, path="/", httponly=True, samesite="Strict",
+                            secure=request.secure)
+
+
+def pre_csrf_ok(request: web.Request, sent: str) -> bool:
+    cookie = request.cookies.get(PRE_COOKIE, "")
+    return bool(cookie) and secrets.compare_digest(cookie.encode(), sent.encode())
+
+
+def form_str(form: Any, name: str, default: str = "") -> str:
+    value = form.get(name, default)
+    return value if isinstance(value, str) else default

@@ -1,0 +1,394 @@
+"""Customers sign in without a password: they type their e-mail address and get a one-time
+code (6 digits) and a one-click link to it -- the same code record -- over their preferred
+channel (e-mail or Telegram).
+
+* A code is valid for ``CODE_VALID``, once; after ``MAX_GUESSES`` wrong guesses it is dead.
+  Only an HMAC of it (keyed with the server's secret key and the code's id) is stored.
+* Rate limits: ``MAX_PER_ADDRESS`` requests per address typed and quarter of an hour (in
+  memory), ``MAX_CODES`` codes per customer within ``CODE_VALID`` (counted in the store).
+* No enumeration: the answer, and how long it takes, is the same whether or not the address
+  is known -- the customers are looked up and the codes sent after the answer, in the
+  background. The code form carries only the request's random id.
+* An address can belong to customers of several offices: each of them (at most
+  ``MAX_MATCHES``) gets its own code, in its office's name; the code typed signs in to the
+  customer it was sent for. Merged customers and undeliverable addresses get nothing.
+* The link opens a page with a button (mail scanners that fetch links do not spend it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from cachetools import TTLCache
+
+from chronik.glue.notify import load_settings, secret_key
+from chronik.state import STATE, AppState
+from chronik.web.auth import current_session, end_session, start_session
+from chronik.web.i18n import LANGUAGES, gettext
+from chronik.web.outbox import OUTBOX, Outbox
+from chronik.web.pages import (
+    CustomerView,
+    error_page,
+    form_str,
+    portal_page,
+    pre_csrf_ok,
+    pre_csrf_token,
+    safe_next,
+    set_pre_csrf,
+)
+from chronik.web.render import page, request_language
+from notify.evaluate import channel_order, consent_state
+from notify.settings import NotifySettings
+from timeline.accounts import LoginCode
+from timeline.errors import InvalidInput
+from timeline.identity import normalise_email
+from timeline.ids import new_ulid
+from timeline.models import (
+    Consent,
+    Customer,
+    CustomerStatus,
+    Identity,
+    IdentityKind,
+    Preferences,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+CODE_VALID = timedelta(minutes=10)
+MAX_GUESSES = 5
+"""Wrong guesses after which a code is dead."""
+MAX_CODES = 5
+"""Codes per customer within ``CODE_VALID``."""
+MAX_PER_ADDRESS = 5
+"""Code requests per address typed within ``ADDRESS_WINDOW_SECONDS``."""
+ADDRESS_WINDOW_SECONDS = 15 * 60
+MAX_MATCHES = 3
+"""Customers (of different offices) one request sends codes to."""
+HOME = "/portal/"
+_CHALLENGE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+_CODE = re.compile(r"^\d{6}$")
+
+
+@dataclass
+class SigninState:
+    """Per app: the per-address counter and the code sends still running."""
+
+    per_address: TTLCache[str, int] = field(
+        default_factory=lambda: TTLCache(maxsize=100_000, ttl=ADDRESS_WINDOW_SECONDS))
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+SIGNIN = web.AppKey("chronik_portal_signin", SigninState)
+
+
+def portal_next(value: str | None) -> str:
+    """A local path inside the portal, else the portal's start page."""
+    path = safe_next(value, HOME)
+    if path == "/portal" or path.startswith(("/portal/", "/portal?")):
+        return path
+    return HOME
+
+
+def code_id(challenge: str, n: int) -> str:
+    return challenge if n == 0 else f"{challenge}-{n}"
+
+
+def code_hash(key: bytes, code_id: str, code: str) -> str:
+    return hmac.new(key, f"portal:{code_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+async def _key(state: AppState) -> bytes:
+    try:
+        notify = await asyncio.to_thread(load_settings)
+    except ValueError:  # bad notifier settings: the key file in the data folder still works
+        notify = NotifySettings.model_construct(secret_key=None)
+    return await secret_key(state.settings, notify)
+
+
+def _lang(request: web.Request, form_lang: str = "") -> str:
+    return request_language(request, form_lang or request.query.get("lang"))
+
+
+def _lang_url(request: web.Request, lang: str) -> str:
+    other = "en" if lang == "de" else "de"
+    query = {k: v for k, v in request.query.items() if k != "lang"}
+    query["lang"] = other
+    return f"{request.path}?{urlencode(query)}"
+
+
+def _public_page(request: web.Request, template: str, lang: str, status: int = 200,
+                 **context: Any) -> web.Response:
+    token = pre_csrf_token(request)
+    response = page(template, lang, {"csrf": token, "timezone": None, "form_lang": lang,
+                                     "lang_url": _lang_url(request, lang), **context}, status)
+    set_pre_csrf(request, response)
+    return response
+
+
+def _signin_page(request: web.Request, lang: str, *, message: str = "", kind: str = "info",
+                 email: str = "", status: int = 200, nxt: str | None = None) -> web.Response:
+    return _public_page(request, "portal/signin.html", lang, status, message=message,
+                        message_kind=kind, email=email,
+                        next=portal_next(nxt or request.query.get("next")))
+
+
+async def signin_form(request: web.Request) -> web.StreamResponse:
+    nxt = portal_next(request.query.get("next"))
+    if await current_session(request, request.app[STATE], "portal") is not None:
+        raise web.HTTPSeeOther(nxt)
+    lang = _lang(request)
+    message = gettext(lang, "portal.signin.signed_out") if "signedout" in request.query else ""
+    return _signin_page(request, lang, message=message, kind="ok")
+
+
+async def request_code(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    lang = _lang(request, form_str(form, "lang"))
+    if not pre_csrf_ok(request, form_str(form, "csrf")):
+        return error_page(request, 403, "error.csrf", lang, back="/portal/signin")
+    nxt = portal_next(form_str(form, "next"))
+    raw = form_str(form, "email").strip()
+    try:
+        email = normalise_email(raw[:320])
+    except InvalidInput:
+        email = ""
+    if not email or len(raw) > 320:
+        return _signin_page(request, lang, message=gettext(lang, "portal.signin.bad_email"),
+                            kind="error", email=raw, status=400, nxt=nxt)
+    limits = request.app[SIGNIN].per_address
+    count = limits.get(email, 0)
+    if count >= MAX_PER_ADDRESS:  # known or not: the same answer
+        return _signin_page(request, lang, message=gettext(lang, "signin.rate_limited"),
+                            kind="error", email=raw, status=429, nxt=nxt)
+    limits[email] = count + 1
+    challenge = new_ulid()
+    _spawn(request.app, _send_codes(request.app, email, challenge, nxt))
+    raise web.HTTPSeeOther("/portal/signin/code?" + urlencode(
+        {"challenge": challenge, "next": nxt, "lang": lang}))
+
+
+def _spawn(app: web.Application, work: Coroutine[Any, Any, None]) -> None:
+    tasks = app[SIGNIN].tasks
+    task = asyncio.create_task(work, name="chronik-portal-code")
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+async def _matches(state: AppState, email: str) -> list[tuple[Customer, Identity]]:
+    """Customers (not merged) with this e-mail address, in every office; the best first
+    (active before unverified, then the most recently changed)."""
+    found: list[tuple[Customer, Identity]] = []
+    for office in await state.store.list_offices():
+        for customer in await state.store.find_customers(office.id, IdentityKind.EMAIL, email):
+            if customer.status is CustomerStatus.MERGED:
+                continue
+            ident = next((i for i in customer.identities
+                          if i.kind is IdentityKind.EMAIL and i.value == email), None)
+            if ident is not None:
+                found.append((customer, ident))
+    found.sort(key=lambda m: (m[0].status is not CustomerStatus.ACTIVE,
+                              -m[0].updated_at.timestamp()))
+    return found[:MAX_MATCHES]
+
+
+def _route(customer: Customer, prefs: Preferences, consents: dict[str, Consent],
+           typed: Identity, outbox: Outbox) -> tuple[str, str] | None:
+    """(channel, address) for the code: the customer's preferred channel among e-mail and
+    Telegram with consent, an address that is not undeliverable and a transport; else the
+    address just typed (the customer asked for the code there, right now)."""
+    for channel in channel_order(customer, prefs):
+        if channel not in ("email", "telegram") or not outbox.can_send(channel):
+            continue
+        if not consent_state(customer, consents, channel)[0]:
+            continue
+        if channel == "email" and not typed.undeliverable:
+            return "email", typed.value
+        if channel == "telegram":
+            chat = next((i.value for i in customer.identities
+                         if i.kind is IdentityKind.TELEGRAM and not i.undeliverable), None)
+            if chat is not None:
+                return "telegram", chat
+    if not typed.undeliverable and outbox.can_send("email"):
+        return "email", typed.value
+    return None
+
+
+async def _send_codes(app: web.Application, email: str, challenge: str, nxt: str) -> None:
+    state = app[STATE]
+    outbox = app[OUTBOX]
+    try:
+        matches = await _matches(state, email)
+        if not matches:
+            return
+        since = utcnow() - CODE_VALID
+        if await state.store.count_login_codes("portal", [c.id for c, _ in matches],
+                                               since) >= MAX_CODES:
+            log.info("portal sign-in code not sent: too many codes for this customer")
+            return
+        key = await _key(state)
+        for n, (customer, typed) in enumerate(matches):
+            prefs = await state.store.get_preferences(customer.office_id, customer.id)
+            consents = await state.store.consents(customer.office_id, customer.id)
+            route = _route(customer, prefs, consents, typed, outbox)
+            if route is None:
+                continue
+            channel, address = route
+            cid = code_id(challenge, n)
+            code = f"{secrets.randbelow(1_000_000):06d}"
+            now = utcnow()
+            await state.store.add_login_code(
+                LoginCode(id=cid, audience="portal", office_id=customer.office_id,
+                          subject_id=customer.id, next_path=nxt, expires_at=now + CODE_VALID),
+                code_hash(key, cid, code), now)
+            office = await state.store.get_office(customer.office_id)
+            office_name = office.name if office else "Chronik"
+            lang = prefs.language if prefs.language in LANGUAGES else "de"
+            url = f"{state.settings.base_url}/portal/signin/link/{cid}.{code}"
+            minutes = int(CODE_VALID.total_seconds() // 60)
+            await outbox.send(
+                channel, address, customer.name, office_name,
+                gettext(lang, "portal.code.mail_subject", office=office_name),
+                gettext(lang, "portal.code.mail_text", name=customer.name, office=office_name,
+                        code=code, url=url, minutes=minutes),
+                customer.office_id, customer.id)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("bug: portal sign-in code could not be sent")
+
+
+async def _drain(app: web.Application) -> None:
+    """On shutdown: let code sends in flight finish (briefly) before the transports close."""
+    tasks = set(app[SIGNIN].tasks)
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=10)
+    for task in pending:
+        task.cancel()
+    for task in pending:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _code_page(request: web.Request, lang: str, challenge: str, nxt: str, *,
+               message: str = "", kind: str = "info", status: int = 200) -> web.Response:
+    return _public_page(request, "portal/code.html", lang, status, challenge=challenge,
+                        next=nxt, message=message, message_kind=kind,
+                        minutes=int(CODE_VALID.total_seconds() // 60))
+
+
+async def code_form(request: web.Request) -> web.StreamResponse:
+    lang = _lang(request)
+    challenge = request.query.get("challenge", "")
+    nxt = portal_next(request.query.get("next"))
+    if not _CHALLENGE.match(challenge):
+        raise web.HTTPSeeOther("/portal/signin?" + urlencode({"next": nxt}))
+    return _code_page(request, lang, challenge, nxt,
+                      message=gettext(lang, "portal.signin.code_sent",
+                                      minutes=int(CODE_VALID.total_seconds() // 60)))
+
+
+async def _signed_in(request: web.Request, state: AppState, code: LoginCode | None
+                     ) -> web.StreamResponse | None:
+    if code is None or code.audience != "portal":
+        return None
+    customer = await state.store.get_customer(code.office_id, code.subject_id)
+    if customer is None or customer.status is CustomerStatus.MERGED:
+        return None
+    response = web.HTTPSeeOther(portal_next(code.next_path))
+    await start_session(request, response, state, "portal", code.office_id, code.subject_id)
+    return response
+
+
+async def use_code(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    form = await request.post()
+    lang = _lang(request, form_str(form, "lang"))
+    if not pre_csrf_ok(request, form_str(form, "csrf")):
+        return error_page(request, 403, "error.csrf", lang, back="/portal/signin")
+    challenge = form_str(form, "challenge")
+    nxt = portal_next(form_str(form, "next"))
+    if not _CHALLENGE.match(challenge):
+        raise web.HTTPSeeOther("/portal/signin?" + urlencode({"next": nxt}))
+    code = re.sub(r"\s", "", form_str(form, "code"))
+    if not _CODE.match(code):
+        return _code_page(request, lang, challenge, nxt, kind="error", status=400,
+                          message=gettext(lang, "portal.signin.code_format"))
+    key = await _key(state)
+    now = utcnow()
+    for n in range(MAX_MATCHES):
+        cid = code_id(challenge, n)
+        used = await state.store.use_login_code(cid, code_hash(key, cid, code), now,
+                                                MAX_GUESSES)
+        response = await _signed_in(request, state, used)
+        if response is not None:
+            return response
+    return _code_page(request, lang, challenge, nxt, kind="error", status=400,
+                      message=gettext(lang, "portal.signin.code_wrong", tries=MAX_GUESSES))
+
+
+def _split(token: str) -> tuple[str, str] | None:
+    cid, _, code = token.rpartition(".")
+    challenge = cid.split("-")[0]
+    if not _CHALLENGE.match(challenge) or len(cid) > 40 or not _CODE.match(code):
+        return None
+    return cid, code
+
+
+async def link_form(request: web.Request) -> web.StreamResponse:
+    lang = _lang(request)
+    if _split(request.match_info["token"]) is None:
+        return _signin_page(request, lang, message=gettext(lang, "portal.signin.link_invalid"),
+                            kind="error", status=400)
+    return _public_page(request, "portal/link.html", lang, action=request.path)
+
+
+async def link_use(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    form = await request.post()
+    lang = _lang(request, form_str(form, "lang"))
+    if not pre_csrf_ok(request, form_str(form, "csrf")):
+        return error_page(request, 403, "error.csrf", lang, back=request.path)
+    parts = _split(request.match_info["token"])
+    if parts is not None:
+        cid, code = parts
+        key = await _key(state)
+        used = await state.store.use_login_code(cid, code_hash(key, cid, code), utcnow(),
+                                                MAX_GUESSES)
+        response = await _signed_in(request, state, used)
+        if response is not None:
+            return response
+    return _signin_page(request, lang, message=gettext(lang, "portal.signin.link_invalid"),
+                        kind="error", status=400)
+
+
+@portal_page
+async def signout(view: CustomerView) -> web.StreamResponse:
+    response = web.HTTPSeeOther("/portal/signin?signedout=1")
+    await end_session(view.request, response, view.state, "portal")
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    app[SIGNIN] = SigninState()
+    app.on_shutdown.append(_drain)
+    app.router.add_get("/portal/signin", signin_form)
+    app.router.add_post("/portal/signin", request_code)
+    app.router.add_get("/portal/signin/code", code_form)
+    app.router.add_post("/portal/signin/code", use_code)
+    app.router.add_get("/portal/signin/link/{token}", link_form)
+    app.router.add_post("/portal/signin/link/{token}", link_use)
+    app.router.add_post("/portal/signout", signout)

@@ -1,0 +1,290 @@
+// Chronik console: live events, caller banner, timeline paging, compose checks.
+// Plain ES module, no framework; every page works without it (forms post normally).
+const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+const lang = document.documentElement.lang || "de";
+
+function headers(extra = {}) {
+  return { "X-CSRF-Token": csrf, ...extra };
+}
+
+async function fetchHTML(url) {
+  const response = await fetch(url, { credentials: "same-origin" });
+  if (!response.ok) throw new Error(`${response.status}`);
+  return { html: await response.text(), response };
+}
+
+function fragment(html) {
+  const template = document.createElement("template");
+  template.innerHTML = html.trim();
+  return template.content;
+}
+
+// ---------------------------------------------------------------- small behaviours
+for (const select of document.querySelectorAll("select[data-autosubmit]")) {
+  select.addEventListener("change", () => select.form.requestSubmit());
+}
+
+function highlight(id) {
+  const el = document.getElementById(`e-${id}`);
+  if (!el) return;
+  el.classList.add("highlight");
+  setTimeout(() => el.classList.remove("highlight"), 4000);
+}
+if (location.hash.startsWith("#e-")) highlight(location.hash.slice(3));
+
+// ---------------------------------------------------------------- timeline
+const timeline = document.getElementById("timeline");
+const customerId = timeline?.dataset.customer;
+
+async function showEntry(entryId, { prepend = true } = {}) {
+  const { html, response } = await fetchHTML(`/entries/${encodeURIComponent(entryId)}/item`);
+  if (response.headers.get("X-Customer-Id") !== customerId) return;
+  const node = fragment(html).firstElementChild;
+  if (!node) return;
+  const existing = timeline.querySelector(`[data-id="${node.dataset.id}"]`);
+  if (existing) {
+    existing.replaceWith(node);
+  } else if (prepend) {
+    timeline.prepend(node);
+    const status = document.getElementById("live-status");
+    if (status) status.textContent = node.querySelector("h3")?.textContent ?? "";
+  }
+  node.classList.add("highlight");
+  setTimeout(() => node.classList.remove("highlight"), 4000);
+}
+
+const more = document.getElementById("more");
+if (timeline && more) {
+  let loading = false;
+  async function loadMore() {
+    if (loading || !more.dataset.cursor) return;
+    loading = true;
+    const filters = timeline.dataset.filters ? `&${timeline.dataset.filters}` : "";
+    try {
+      const { html, response } = await fetchHTML(
+        `/customers/${customerId}/items?cursor=${encodeURIComponent(more.dataset.cursor)}${filters}`);
+      for (const node of [...fragment(html).children]) {
+        if (!timeline.querySelector(`[data-id="${node.dataset.id}"]`)) timeline.append(node);
+      }
+      const next = response.headers.get("X-Next-Cursor");
+      if (next) {
+        more.dataset.cursor = next;
+        more.href = more.href.replace(/cursor=[^&]*/, `cursor=${encodeURIComponent(next)}`);
+      } else {
+        more.remove();
+      }
+    } finally {
+      loading = false;
+    }
+  }
+  more.addEventListener("click", (event) => { event.preventDefault(); loadMore(); });
+  new IntersectionObserver((seen) => { if (seen.some((e) => e.isIntersecting)) loadMore(); },
+    { rootMargin: "400px" }).observe(more);
+}
+
+// ---------------------------------------------------------------- live events + caller banner
+const banner = document.getElementById("caller-banner");
+
+async function ringing(data) {
+  if (!banner) return;
+  const number = data.normalised || data.number || "";
+  const params = new URLSearchParams({ number, call: data.call_id || "", entry: data.entry_id || "" });
+  const { html } = await fetchHTML(`/calls/banner?${params}`);
+  banner.querySelector(`[data-call="${CSS.escape(data.call_id || "")}"]`)?.remove();
+  banner.prepend(fragment(html));
+  banner.hidden = false;
+}
+
+function callEnded(data) {
+  const block = banner?.querySelector(`[data-call="${CSS.escape(data.call_id || "")}"]`);
+  if (!block) return;
+  block.classList.add("ended");
+  setTimeout(() => { block.remove(); if (!banner.children.length) banner.hidden = true; }, 30000);
+}
+
+banner?.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-dismiss-call]");
+  if (!button) return;
+  button.closest(".call")?.remove();
+  if (!banner.children.length) banner.hidden = true;
+});
+
+function connect() {
+  const source = new EventSource("/api/v1/events");
+  const parse = (event) => { try { return JSON.parse(event.data); } catch { return {}; } };
+  source.addEventListener("call.ringing", (event) => ringing(parse(event)).catch(() => {}));
+  source.addEventListener("call.ended", (event) => callEnded(parse(event)));
+  const onEntry = (event) => {
+    const data = parse(event);
+    if (timeline && data.customer_id === customerId && timeline.dataset.live === "on") {
+      showEntry(data.id, { prepend: event.type === "entry.created" }).catch(() => {});
+    }
+  };
+  source.addEventListener("entry.created", onEntry);
+  source.addEventListener("entry.updated", onEntry);
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
+  };
+}
+connect();
+
+// ---------------------------------------------------------------- compose
+const form = document.getElementById("compose-form");
+if (form) {
+  const presets = JSON.parse(form.dataset.presets || "{}");
+  const warnings = document.getElementById("compose-warnings");
+  const confirmRow = document.getElementById("confirm-row");
+  const confirmBox = document.getElementById("c-confirm");
+  const status = document.getElementById("compose-status");
+  const notify = document.getElementById("c-notify");
+  const presetText = document.getElementById("preset-source");
+  const texts = JSON.parse(document.getElementById("compose-texts")?.textContent || "{}");
+  let touched = false;
+
+  const kind = () => form.querySelector('input[name="kind"]:checked')?.value ?? "note";
+  const visibility = () => form.querySelector('input[name="visibility"]:checked')?.value ?? "published";
+
+  function applyKind() {
+    const k = kind();
+    form.querySelector(".reply-only").hidden = k !== "reply";
+    form.querySelector(".doc-only").hidden = k !== "document";
+    form.querySelector(".not-reply").hidden = k === "reply";
+    const p = presets[k];
+    if (p && !touched && k !== "reply" && !form.querySelector('input[name="in_reply_to"]')) {
+      form.querySelector(`#vis-${p.visibility}`).checked = true;
+      notify.checked = p.notify;
+      presetText.textContent = texts.presetFrom?.replace("{source}", texts.sources?.[p.notify_source] ?? p.notify_source) ?? "";
+    }
+    notify.disabled = visibility() === "internal";
+    if (notify.disabled) notify.checked = false;
+    updateRecipients();
+    scheduleCheck();
+  }
+  form.addEventListener("change", (event) => {
+    if (event.target.name === "visibility" || event.target.name === "notify") touched = true;
+    if (["kind", "visibility", "reply_via"].includes(event.target.name)) applyKind();
+  });
+
+  async function updateRecipients() {
+    const box = document.getElementById("recipients");
+    const publishing = kind() === "reply" || visibility() === "published";
+    box.hidden = !publishing || (kind() !== "reply" && !notify.checked);
+    if (box.hidden) return;
+    const via = kind() === "reply" ? form.querySelector("#reply-via").value : "";
+    const response = await fetch(`/customers/${form.dataset.customer}/recipients?reply_via=${via}`);
+    if (!response.ok) return;
+    const data = await response.json();
+    const list = box.querySelector("p") ?? box.appendChild(document.createElement("p"));
+    list.className = data.suppressed ? "notice warn" : "";
+    list.textContent = data.suppressed
+      ? `${texts.nobody}: ${data.suppressed}`
+      : `${texts.goesTo} ${data.routes.map((r) => texts.via?.[r.channel] + (r.address ? ` (${r.address})` : "")).join(` – ${texts.fallback} – `)}`;
+  }
+
+  let timer = null;
+  function scheduleCheck() {
+    clearTimeout(timer);
+    timer = setTimeout(check, 350);
+  }
+  async function check() {
+    const publishing = kind() === "reply" || visibility() === "published";
+    if (!publishing) { warnings.replaceChildren(); return; }
+    const files = [...(form.querySelector("#c-files")?.files ?? [])].map((f) => f.name);
+    const text = [form.subject.value, form.body.value, ...files].join("\n");
+    if (!text.trim()) { warnings.replaceChildren(); return; }
+    const response = await fetch("/api/v1/tone/check", {
+      method: "POST", headers: headers({ "Content-Type": "application/json" }),
+      body: JSON.stringify({ text, customer_id: form.dataset.customer }),
+    });
+    if (!response.ok) return;
+    showWarnings(await response.json());
+  }
+  function showWarnings(data) {
+    const items = [
+      ...(data.hits ?? []).map((h) => `${texts.toneHit}: „${h.text}“`),
+      ...(data.disclosure ?? []).map((h) => `${texts.disclosure?.[h.kind] ?? h.kind}: „${h.text}“`),
+    ];
+    warnings.replaceChildren();
+    if (!items.length) return;
+    const box = document.createElement("div");
+    box.className = "notice error";
+    box.setAttribute("role", "alert");
+    const ul = document.createElement("ul");
+    for (const text of items) {
+      const li = document.createElement("li");
+      li.textContent = text;
+      ul.append(li);
+    }
+    const hint = document.createElement("p");
+    hint.textContent = data.hint ?? texts.confirmHint;
+    box.append(ul, hint);
+    warnings.append(box);
+  }
+  form.subject.addEventListener("input", scheduleCheck);
+  form.body.addEventListener("input", scheduleCheck);
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const k = kind();
+    const data = new FormData();
+    data.append("kind", k);
+    data.append("subject", form.subject.value);
+    data.append("body", form.body.value);
+    const parent = form.querySelector('input[name="in_reply_to"]');
+    if (parent) data.append("in_reply_to", parent.value);
+    const call = form.querySelector('input[name="call_entry_id"]');
+    if (call && k === "phone_note") data.append("call_entry_id", call.value);
+    if (k === "reply") {
+      data.append("reply_via", form.querySelector("#reply-via").value);
+    } else {
+      data.append("visibility", visibility());
+      data.append("notify", String(visibility() === "published" && notify.checked));
+    }
+    if (form.querySelector("#c-complaint").checked) data.append("tags", "complaint");
+    data.append("confirm", String(confirmBox.checked));
+    if (k === "document") {
+      for (const file of form.querySelector("#c-files").files) data.append("files", file, file.name);
+    }
+    const submit = document.getElementById("compose-submit");
+    submit.disabled = true;
+    status.textContent = texts.saving ?? "…";
+    try {
+      const response = await fetch(`/api/v1/customers/${form.dataset.customer}/entries`, {
+        method: "POST", headers: headers(), body: data,
+      });
+      const body = await response.json().catch(() => ({}));
+      if (response.status === 201) {
+        form.subject.value = "";
+        form.body.value = "";
+        const files = form.querySelector("#c-files");
+        if (files) files.value = "";
+        confirmBox.checked = false;
+        confirmRow.hidden = true;
+        warnings.replaceChildren();
+        status.textContent = texts.saved;
+        if (timeline) await showEntry(body.id);
+      } else if (response.status === 409) {
+        showWarnings(body.error?.details ?? {});
+        confirmRow.hidden = false;
+        confirmBox.focus();
+        status.textContent = body.error?.message ?? "";
+      } else {
+        status.textContent = `${texts.error}: ${body.error?.message ?? response.status}`;
+      }
+    } catch (error) {
+      status.textContent = `${texts.error}: ${error}`;
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  applyKind();
+}
+
+// "/" jumps to the search box (not while typing somewhere).
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.target;
+  if (target.closest("input, textarea, select, [contenteditable]")) return;
+  event.preventDefault();
+  document.getElementById("quickfind-q")?.focus();
+});

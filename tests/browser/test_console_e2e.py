@@ -1,0 +1,207 @@
+"""The agent console in a real browser against a real server: sign-in, the caller banner on
+a CTI call, a phone note with its preset, the tone guard, a document upload found by search,
+an inert HTML e-mail, and axe on every main screen."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Page, Route, expect
+
+from tests.support.live_server import ADMIN_EMAIL, AGENT_EMAIL, PASSWORD, ChronikServer
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def sign_in(page: Page, chronik: ChronikServer, email: str = ADMIN_EMAIL,
+            next_path: str = "/") -> None:
+    page.goto(chronik.url(f"/signin?next={next_path}"))
+    page.get_by_label(re.compile("E-Mail|E-mail")).fill(email)
+    page.get_by_label(re.compile("Passwort|Password")).fill(PASSWORD)
+    page.get_by_role("button", name=re.compile("^(Anmelden|Sign in)$")).click()
+    expect(page.get_by_role("button", name=re.compile("Abmelden|Sign out"))).to_be_visible()
+
+
+def customer(chronik: ChronikServer, name: str, phone: str, email: str) -> dict[str, Any]:
+    return chronik.api("POST", "/customers", {"name": name, "phones": [phone],
+                                              "emails": [email]})
+
+
+def cti(chronik: ChronikServer, event: dict[str, str]) -> None:
+    office = chronik.api("GET", "/office")
+    response = chronik.call("POST", office["cti_url_path"], event, token="")
+    assert response.status == 200, response.body
+
+
+def test_sign_in_wrong_password_then_right(chronik: ChronikServer, page: Page) -> None:
+    page.goto(chronik.url("/"))
+    expect(page).to_have_url(re.compile(r"/signin\?next="))
+    page.get_by_label(re.compile("E-Mail|E-mail")).fill(AGENT_EMAIL)
+    page.get_by_label(re.compile("Passwort|Password")).fill("wrong password!")
+    page.get_by_role("button", name=re.compile("^(Anmelden|Sign in)$")).click()
+    expect(page.get_by_role("status")).to_contain_text(re.compile("stimmt nicht|Wrong"))
+    page.get_by_label(re.compile("Passwort|Password")).fill(PASSWORD)
+    page.get_by_role("button", name=re.compile("^(Anmelden|Sign in)$")).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Tom Agent")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "chronik_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]
+
+
+def test_call_banner_phone_note_and_tone_guard(chronik: ChronikServer, page: Page,
+                                               axe: Any, screenshot: Any) -> None:
+    erika = customer(chronik, "Erika Mustermann", "0171 1234567", "erika@kunde.test")
+    chronik.api("POST", f"/customers/{erika['id']}/entries", {
+        "kind": "note", "subject": "Anrede", "body": "Möchte mit Frau Dr. angesprochen werden",
+        "visibility": "internal", "tags": ["pinned"]})
+    sign_in(page, chronik)
+    axe.assert_clean(page)
+    screenshot(page, "console-home")
+
+    cti(chronik, {"event": "newCall", "callId": "call-1", "from": "+49 171 1234567",
+                  "to": "+49 30 5555", "direction": "in"})
+    banner = page.locator("#caller-banner")
+    expect(banner).to_contain_text("Erika Mustermann")
+    expect(banner).to_contain_text("Frau Dr.")  # the pinned soft fact
+    axe.assert_clean(page)
+    screenshot(page, "caller-banner")
+
+    banner.get_by_role("link", name="Erika Mustermann").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Erika Mustermann")
+    form = page.locator("#compose-form")
+    expect(form.get_by_label(re.compile("Telefonnotiz|Phone note"))).to_be_checked()
+    # the preset: the system default publishes and notifies phone notes, and says so
+    expect(form.get_by_label(re.compile("Kunden benachrichtigen|Notify customer"))
+           ).to_be_checked()
+    expect(page.locator("#preset-source")).to_contain_text(re.compile("system", re.IGNORECASE))
+    form.get_by_label(re.compile("^(Betreff|Subject)$")).fill("Rückruf zum Angebot")
+    form.get_by_label(re.compile("^Text$")).fill("Sie nimmt das Angebot mit Glasbruch an.")
+    form.get_by_role("button", name=re.compile("Speichern|Save")).click()
+    timeline = page.locator("#timeline")
+    expect(timeline.locator(".item").first).to_contain_text("Rückruf zum Angebot")
+    entries = chronik.api("GET", f"/customers/{erika['id']}/timeline?kind=phone_note")
+    note = entries["items"][0]
+    assert note["visibility"] == "published" and note["notify"] is True
+    assert note["meta"]["call_entry_id"]  # written against the ringing call
+
+    # the tone guard: warns while typing, stops the published note until confirmed
+    form.get_by_label(re.compile("Notiz$|Note$")).check()
+    form.get_by_label(re.compile("^(Betreff|Subject)$")).fill("Gespräch")
+    form.get_by_label(re.compile("^Text$")).fill("Der Kunde ist ein echter Querulant.")
+    expect(page.locator("#compose-warnings")).to_contain_text("Querulant")
+    form.get_by_role("button", name=re.compile("Speichern|Save")).click()
+    confirm = form.get_by_label(re.compile("Trotzdem veröffentlichen|Publish anyway"))
+    expect(confirm).to_be_visible()
+    assert not any("Querulant" in (e["body"] or "") for e in chronik.api(
+        "GET", f"/customers/{erika['id']}/timeline")["items"])
+    screenshot(page, "tone-guard")
+    confirm.check()
+    form.get_by_role("button", name=re.compile("Speichern|Save")).click()
+    expect(timeline.locator(".item").first).to_contain_text("Querulant")
+    stored = chronik.api("GET", f"/customers/{erika['id']}/timeline?kind=note")["items"][0]
+    assert stored["meta"]["tone_confirmed"] == ["Querulant"]
+    axe.assert_clean(page)
+    screenshot(page, "timeline", full_page=False)
+
+
+def test_internal_note_is_marked_and_document_upload_is_found(
+        chronik: ChronikServer, page: Page, axe: Any, screenshot: Any, tmp_path: Path) -> None:
+    max_ = customer(chronik, "Max Müller", "030 1234567", "max@kunde.test")
+    sign_in(page, chronik, next_path=f"/customers/{max_['id']}")
+    form = page.locator("#compose-form")
+    form.get_by_label(re.compile("Notiz$|Note$")).check()
+    form.get_by_label(re.compile(r"Intern \(|Internal \(")).check()
+    expect(form.get_by_label(re.compile("Kunden benachrichtigen|Notify customer"))
+           ).to_be_disabled()
+    form.get_by_label(re.compile("^Text$")).fill("Provision prüfen, nicht weitergeben.")
+    form.get_by_role("button", name=re.compile("Speichern|Save")).click()
+    item = page.locator("#timeline .item").first
+    expect(item).to_contain_text("Provision prüfen")
+    expect(item).to_have_class(re.compile("is-internal"))
+    expect(item).to_contain_text(re.compile("INTERN"))
+
+    policy = tmp_path / "Police Kfz 2027.pdf"
+    policy.write_bytes(b"%PDF-1.4\n% Chronik test document\n%%EOF\n")
+    photo = tmp_path / "schaden.png"
+    photo.write_bytes(_PNG)
+    form.get_by_label(re.compile("Dokument$|Document$")).check()
+    form.get_by_label(re.compile("^(Betreff|Subject)$")).fill("Kfz-Police Zaunkönig 2027")
+    form.get_by_label(re.compile("Dateien|Files")).set_input_files([policy, photo])
+    form.get_by_role("button", name=re.compile("Speichern|Save")).click()
+    doc = page.locator("#timeline .item").first
+    expect(doc).to_contain_text("Police Kfz 2027.pdf")
+    expect(doc.locator("img[alt='schaden.png']")).to_be_visible()  # thumbnail
+    with page.expect_download() as download:
+        doc.get_by_role("link", name=re.compile("Police Kfz 2027.pdf")).click()
+    assert Path(download.value.path()).read_bytes() == policy.read_bytes()
+
+    page.get_by_role("link", name=re.compile("^(Suche|Search)$")).click()
+    page.get_by_label(re.compile("Suchbegriffe|Search terms")).fill("zaunkoenig")
+    page.get_by_label(re.compile("Suchbegriffe|Search terms")).press("Enter")
+    hit = page.locator(".hits .item").first
+    expect(hit).to_contain_text("Max Müller")
+    expect(hit.locator("mark")).to_have_text(re.compile("Zaunkönig"))
+    axe.assert_clean(page)
+    screenshot(page, "search")
+    hit.get_by_role("link").first.click()
+    expect(page).to_have_url(re.compile(f"/customers/{max_['id']}"))
+    expect(page.locator(".item.highlight")).to_contain_text("Zaunkönig")
+
+
+def test_html_mail_is_inert(chronik: ChronikServer, page: Page, axe: Any,
+                            browser_errors: list[str]) -> None:
+    chronik.cli("import", str(DATA / "hostile.eml"), "--office", chronik.office_id)
+    found = chronik.api("GET", "/lookup?email=max.hostile@kunde.test")["matches"][0]
+    leaving: list[str] = []
+
+    def watch(route: Route) -> None:  # every request that would reach the network
+        leaving.append(route.request.url)
+        route.abort()
+    page.context.route(re.compile(r"^(?!" + re.escape(chronik.base_url) + ").*"), watch)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    sign_in(page, chronik, next_path=f"/customers/{found['customer']['id']}")
+    frame_el = page.locator("iframe.mail")
+    expect(frame_el).to_be_visible()
+    sandbox = frame_el.get_attribute("sandbox") or ""
+    assert "allow-scripts" not in sandbox and "allow-same-origin" not in sandbox
+    frame = page.frame_locator("iframe.mail")
+    expect(frame.locator("b")).to_have_text("Rechnung")
+    link = frame.locator("a", has_text="Klick mich")
+    if link.count():
+        assert not (link.get_attribute("href") or "").startswith("javascript:")
+        link.click()
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("window.__pwned === undefined")  # no script, no handler ran
+    assert leaving == [], f"requests left the browser: {leaving}"
+    assert dialogs == []
+    browser_errors.clear()  # the CSP reports about the mail's remote image are the point
+    axe.assert_clean(page)
+
+
+def test_main_screens_are_accessible(chronik: ChronikServer, page: Page, axe: Any,
+                                     screenshot: Any) -> None:
+    some = customer(chronik, "Greta Becker", "089 123456", "greta@kunde.test")
+    page.goto(chronik.url("/signin"))
+    axe.assert_clean(page)
+    screenshot(page, "signin")
+    sign_in(page, chronik, next_path=f"/customers/{some['id']}")
+    for path in ("/", f"/customers/{some['id']}", "/search?q=Becker", "/complaints",
+                 "/settings", "/find?q=0151 999 888", f"/customers/{some['id']}/merge?q=B"):
+        page.goto(chronik.url(path))
+        axe.assert_clean(page)
+    page.goto(chronik.url("/find?q=0151 999 888"))
+    screenshot(page, "unknown-number")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.goto(chronik.url(f"/customers/{some['id']}"))
+    axe.assert_clean(page)
+    screenshot(page, "customer-phone", full_page=False)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+
+
+_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000010000000100802000000909168360000001d49444154"
+    "789c63fcff9f8114c0c4400a606218d5301a8c6a18d5301a004f5c1f01f8a3a02e0000000049454e44"
+    "ae426082")

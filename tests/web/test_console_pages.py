@@ -1,0 +1,887 @@
+"""The agent console as agents use it: sign in through the real form, open pages, post the
+real forms (with the page's CSRF token), and check what the page then shows and what the API
+then returns."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from html import unescape
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pytest
+
+from tests.notify.conftest import NOTIFY_ENV, SmtpSink, eventually
+from tests.web.conftest import Console, Desk, MakeConsole, multipart
+from timeline.models import (
+    Channel,
+    Customer,
+    CustomerStatus,
+    Direction,
+    Entry,
+    Role,
+    Visibility,
+    utcnow,
+)
+from timeline.service import UploadedFile
+from timeline.store import TimelineQuery
+
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00"
+       b"\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe"
+       b"\xa7\x35\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82")
+PDF = b"%PDF-1.4\n%%EOF\n"
+ITEM_START = re.compile(r'<li class="item [^"]*" id="e-([0-9A-Za-z]+)"')
+
+
+def items(html: str) -> dict[str, str]:
+    """The timeline items of a page, in order: entry id -> the item's HTML."""
+    starts = [(m.start(), m.group(1)) for m in ITEM_START.finditer(html)]
+    out: dict[str, str] = {}
+    for n, (pos, entry_id) in enumerate(starts):
+        end = starts[n + 1][0] if n + 1 < len(starts) else len(html)
+        list_end = html.find("</ol>", pos)  # items hold <ul>s, never an <ol>
+        out[entry_id] = html[pos:end if list_end < 0 else min(end, list_end)]
+    return out
+
+
+def item_ids(html: str) -> list[str]:
+    return list(items(html))
+
+
+def section(html: str, start_marker: str, end_marker: str) -> str:
+    start = html.index(start_marker)
+    return html[start:html.index(end_marker, start)]
+
+
+def text_of(html: str) -> str:
+    """Roughly what a person reads: tags removed, entities decoded, spaces collapsed."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def at(day: int, hour: int = 12, minute: int = 0) -> datetime:
+    return datetime(2026, 1, day, hour, minute, tzinfo=UTC)
+
+
+def presets(html: str) -> dict[str, Any]:
+    found = re.search(r"data-presets='([^']*)'", html)
+    assert found
+    return dict(json.loads(unescape(found.group(1))))
+
+
+def checked(html: str, element_id: str) -> bool:
+    found = re.search(r'<input[^>]*id="' + re.escape(element_id) + r'"[^>]*>', html)
+    assert found, element_id
+    return " checked" in found.group(0)
+
+
+async def lookup_ids(console: Console, phone: str) -> list[str]:
+    status, body = await console.bearer("GET", "/lookup?phone=" + quote(phone))
+    assert status == 200, body
+    return [m["customer"]["id"] for m in body["matches"]]
+
+
+# ============================================================================ home, find
+async def test_home_lists_open_complaints_with_customer_names(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann")
+    max_ = await console.customer("Max Müller")
+    await console.add(erika, subject="Gutachter kam nicht", body="…", tags=("complaint",))
+    await console.add(max_, subject="Schon erledigt", body="…",
+                      tags=("complaint", "complaint:resolved"))
+    await console.add(max_, subject="Nur eine Frage", body="…")
+    desk = await console.signed_in()
+    home = await desk.get("/")
+    assert home.status == 200
+    box = text_of(section(home.text, 'id="home-complaints"', "</section>"))
+    assert "Erika Mustermann" in box and "Gutachter kam nicht" in box
+    assert "Max Müller" not in box and "Schon erledigt" not in box
+    assert "Nur eine Frage" not in box
+    assert "Guten Tag, Tom Agent" in text_of(home.text)
+
+
+@pytest.mark.parametrize("q", ["0171 1234567", "+49 171 1234567", "0049-171/1234567",
+                               "01711234567", "(0171) 123 45 67"])
+async def test_find_a_phone_number_in_any_format(console: Console, q: str) -> None:
+    erika = await console.customer("Erika Mustermann", phones=("0171 1234567",))
+    await console.customer("Max Müller", phones=("0171 7654321",))
+    desk = await console.signed_in()
+    reply = await desk.get("/find?q=" + quote(q))
+    assert reply.status == 303
+    assert reply.location == f"/customers/{erika.id}"
+
+
+async def test_find_an_email_address(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann", emails=("erika@example.de",))
+    desk = await console.signed_in()
+    reply = await desk.get("/find?q=" + quote(" Erika@Example.DE "))
+    assert reply.status == 303 and reply.location == f"/customers/{erika.id}"
+
+
+async def test_find_a_name_lists_several_or_opens_the_one(console: Console) -> None:
+    hans = await console.customer("Hans Becker")
+    greta = await console.customer("Greta Becker")
+    max_ = await console.customer("Max Müller")
+    desk = await console.signed_in()
+    listed = await desk.get("/find?q=Becker")
+    assert listed.status == 200
+    assert f'href="/customers/{hans.id}"' in listed.text
+    assert f'href="/customers/{greta.id}"' in listed.text
+    assert "Max Müller" not in text_of(section(listed.text, "<main", "</main>"))
+    one = await desk.get("/find?q=" + quote("Mueller"))  # umlaut spelling does not matter
+    assert one.status == 303 and one.location == f"/customers/{max_.id}"
+    nobody = await desk.get("/find?q=Schneider")
+    assert nobody.status == 200 and "Niemand gefunden." in nobody.text
+    assert 'action="/customers"' not in nobody.text  # a name: nothing to create from
+
+
+async def test_an_unknown_number_offers_create_and_attach(console: Console) -> None:
+    desk = await console.signed_in()
+    reply = await desk.get("/find?q=" + quote("0175 9999999"))
+    assert reply.status == 200
+    shown = text_of(reply.text)
+    assert "+491759999999 ist noch keinem Kunden zugeordnet" in shown
+    assert "Kunden anlegen" in shown and "Bestehendem Kunden zuordnen" in shown
+    create = section(reply.text, '<form method="post" action="/customers"', "</form>")
+    assert 'name="phone" value="0175 9999999"' in create
+    assert f'name="csrf" value="{desk.csrf}"' in create
+    attach = section(reply.text, '<form method="get" action="/find"', "</form>")
+    assert 'name="attach" value="0175 9999999"' in attach
+    assert 'name="attach_kind" value="phone"' in attach
+
+
+async def test_create_a_customer_from_an_unknown_number(console: Console) -> None:
+    desk = await console.signed_in()
+    reply = await desk.post("/customers", {"name": "Jana Neu", "phone": "0175 9999999"})
+    assert reply.status == 303
+    new_id = reply.location.removeprefix("/customers/")
+    assert await lookup_ids(console, "+49 175 9999999") == [new_id]
+    page = await desk.get(reply.location)
+    assert page.status == 200 and "Jana Neu" in page.text
+    assert "0175 9999999" in page.text
+
+
+async def test_create_with_a_bad_number_creates_nobody(console: Console) -> None:
+    desk = await console.signed_in()
+    status, before = await console.bearer("GET", "/customers")
+    reply = await desk.post("/customers", {"name": "Halb Angelegt", "phone": "12"})
+    assert reply.status == 400
+    status, after = await console.bearer("GET", "/customers")
+    assert [c["name"] for c in after["items"]] == [c["name"] for c in before["items"]]
+
+
+async def test_create_merges_the_unverified_customer_made_for_that_number(
+        console: Console) -> None:
+    auto = await console.customer("+491759999999", phones=("+491759999999",),
+                                  status=CustomerStatus.UNVERIFIED)
+    call = await console.add(auto, channel=Channel.PHONE, kind="call",
+                             visibility=Visibility.INTERNAL, subject="Anruf",
+                             meta={"outcome": "answered", "duration_seconds": 65})
+    desk = await console.signed_in()
+    reply = await desk.post("/customers", {"name": "Jana Neu", "phone": "0175 9999999"})
+    assert reply.status == 303
+    new_id = reply.location.removeprefix("/customers/")
+    assert await lookup_ids(console, "0175 9999999") == [new_id]
+    status, timeline = await console.bearer("GET", f"/customers/{new_id}/timeline")
+    assert call.id in [e["id"] for e in timeline["items"]]
+    status, old = await console.bearer("GET", f"/customers/{auto.id}")
+    assert old["status"] == "merged"
+
+
+async def test_attach_an_unknown_number_to_an_existing_customer(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann", phones=("0171 1234567",))
+    auto = await console.customer("+491759999999", phones=("+491759999999",),
+                                  status=CustomerStatus.UNVERIFIED)
+    message = await console.add(auto, channel=Channel.CHAT, kind="message", body="Hallo?")
+    desk = await console.signed_in()
+    listed = await desk.get("/find?list=1&attach_kind=phone&attach=" + quote("0175 9999999")
+                            + "&q=Erika")
+    assert listed.status == 200
+    assert "Zu Erika Mustermann hinzufügen" in text_of(listed.text)
+    form = section(listed.text, '<form method="post" action="/identities/attach"', "</form>")
+    assert f'name="customer_id" value="{erika.id}"' in form
+    assert 'name="phone" value="0175 9999999"' in form
+    reply = await desk.post("/identities/attach", {"customer_id": erika.id,
+                                                   "phone": "0175 9999999"})
+    assert reply.status == 303 and reply.location == f"/customers/{erika.id}"
+    assert await lookup_ids(console, "+49 175 9999999") == [erika.id]
+    status, timeline = await console.bearer("GET", f"/customers/{erika.id}/timeline")
+    assert message.id in [e["id"] for e in timeline["items"]]
+
+
+# ============================================================================ call banner
+async def test_banner_for_a_known_caller(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann", phones=("0171 1234567",),
+                                   emails=("erika@example.de",))
+    await console.record(erika, subject="Anrede", body="Möchte mit Frau Dr. angesprochen werden",
+                         visibility=Visibility.INTERNAL, tags=("pinned",))
+    await console.add(erika, subject="Gutachter kam nicht", body="…", tags=("complaint",),
+                      when=utcnow() - timedelta(days=2))
+    await console.add(erika, channel=Channel.PORTAL, kind="message",
+                      subject="Angebot Hausrat", body="Danke!", when=utcnow() - timedelta(days=1))
+    status, _ = await console.bearer("PUT", f"/customers/{erika.id}/preferences",
+                                     json={"channels": ["email", "portal"]})
+    assert status == 200
+    desk = await console.signed_in()
+    reply = await desk.get("/calls/banner?number=" + quote("+49 171 1234567") + "&call=c1")
+    assert reply.status == 200
+    shown = text_of(reply.text)
+    assert "Erika Mustermann" in shown
+    assert "Möchte mit Frau Dr. angesprochen werden" in shown  # pinned
+    assert "Gutachter kam nicht" in shown  # open complaint
+    assert "Letzte Kontakte" in shown and "Angebot Hausrat" in shown
+    assert "Bevorzugte Kanäle: E-Mail → Portal-Postfach" in shown
+    assert f'href="/customers/{erika.id}' in reply.text
+    assert 'action="/customers"' not in reply.text  # known: nothing to create
+    # the banner answers in the page's language
+    await desk.post("/settings/language", {"language": "en", "next": "/"})
+    english = await desk.get("/calls/banner?number=" + quote("0171 1234567"))
+    assert "Last contacts" in text_of(english.text)
+
+
+async def test_banner_for_an_unknown_number_offers_create_and_attach(console: Console) -> None:
+    desk = await console.signed_in()
+    reply = await desk.get("/calls/banner?number=" + quote("0175 9999999") + "&call=c2")
+    assert reply.status == 200
+    shown = text_of(reply.text)
+    assert "Unbekannte Nummer" in shown and "+491759999999" in shown
+    create = section(reply.text, '<form method="post" action="/customers"', "</form>")
+    assert 'name="phone" value="+491759999999"' in create
+    assert f'name="csrf" value="{desk.csrf}"' in create
+    assert '<form method="get" action="/find"' in reply.text
+    # the create form of the banner works as it is
+    created = await desk.post("/customers", {"name": "Anrufer Neu", "phone": "+491759999999"})
+    assert created.status == 303
+    again = await desk.get("/calls/banner?number=" + quote("0175 9999999"))
+    assert "Anrufer Neu" in text_of(again.text)
+    assert 'action="/customers"' not in again.text
+
+
+# ============================================================================ timeline
+async def test_timeline_is_newest_first_with_internal_items_marked(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann")
+    old = await console.add(erika, subject="Alt", body="a", when=at(3))
+    internal = await console.record(erika, subject="Nur für uns", body="b",
+                                    visibility=Visibility.INTERNAL, occurred_at=at(4))
+    new = await console.add(erika, channel=Channel.PORTAL, kind="message", subject="Neu",
+                            body="c", when=at(5))
+    desk = await console.signed_in()
+    page = await desk.get(f"/customers/{erika.id}")
+    assert item_ids(page.text) == [new.id, internal.id, old.id]
+    found = items(page.text)
+    assert "is-internal" in found[internal.id].split(">", 1)[0]
+    assert ">INTERN<" in found[internal.id].replace(" INTERN<", ">INTERN<")
+    for published in (new.id, old.id):
+        assert "is-internal" not in found[published].split(">", 1)[0]
+        assert "INTERN" not in found[published]
+        assert "sichtbar für Kunden" in found[published]
+    await desk.post("/settings/language", {"language": "en", "next": "/"})
+    english = await desk.get(f"/customers/{erika.id}")
+    assert "INTERNAL" in items(english.text)[internal.id]
+    assert "INTERNAL" not in items(english.text)[new.id]
+
+
+async def test_timeline_filters(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann")
+    mail = await console.add(erika, subject="Mail", body="m", when=at(3))
+    chat = await console.add(erika, channel=Channel.CHAT, kind="message", body="chat",
+                             when=at(4))
+    note = await console.record(erika, body="intern", visibility=Visibility.INTERNAL,
+                                occurred_at=at(5))
+    public = await console.record(erika, body="öffentlich", visibility=Visibility.PUBLISHED,
+                                  notify=False, occurred_at=at(6))
+    desk = await console.signed_in()
+    base = f"/customers/{erika.id}"
+    assert item_ids((await desk.get(base + "?channel=email")).text) == [mail.id]
+    assert item_ids((await desk.get(base + "?channel=chat&channel=email")).text) == [
+        chat.id, mail.id]
+    assert item_ids((await desk.get(base + "?kind=note")).text) == [public.id, note.id]
+    assert item_ids((await desk.get(base + "?visibility=internal")).text) == [note.id]
+    assert item_ids((await desk.get(base + "?visibility=published&kind=note")).text) == [
+        public.id]
+    everything = await desk.get(base + "?channel=&kind=&visibility=")
+    assert item_ids(everything.text) == [public.id, note.id, chat.id, mail.id]
+    bad = await desk.get(base + "?visibility=secret")
+    assert bad.status == 400
+
+
+async def test_paging_returns_every_entry_once(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann")
+    start = at(1, 8)
+    seeded = [await console.add(erika, subject=f"Nachricht {n}", body=str(n),
+                                when=start + timedelta(minutes=7 * n))
+              for n in range(67)]
+    desk = await console.signed_in()
+    page = await desk.get(f"/customers/{erika.id}")
+    seen = item_ids(page.text)
+    assert len(seen) == 30
+    more = re.search(r'id="more" href="([^"]+)" data-cursor="([^"]+)"', page.text)
+    assert more
+    cursor = more.group(2)
+    pages = 1
+    while cursor:
+        reply = await desk.get(f"/customers/{erika.id}/items?cursor={cursor}")
+        assert reply.status == 200
+        seen += item_ids(reply.text)
+        cursor = reply.headers["X-Next-Cursor"]
+        pages += 1
+    assert pages == 3
+    assert len(seen) == len(set(seen)) == 67
+    assert seen == [e.id for e in reversed(seeded)]
+    # the last page says so with an empty cursor
+    assert reply.headers["X-Next-Cursor"] == ""
+
+
+async def test_paging_without_javascript_follows_the_more_link(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann")
+    for n in range(35):
+        await console.add(erika, subject=f"Nachricht {n}", body=str(n),
+                          when=at(2) + timedelta(minutes=n))
+    desk = await console.signed_in()
+    page = await desk.get(f"/customers/{erika.id}")
+    more = re.search(r'id="more" href="([^"]+)"', page.text)
+    assert more
+    second = await desk.get(unescape(more.group(1)))
+    assert second.status == 200
+    assert len(item_ids(second.text)) == 5
+    assert not set(item_ids(second.text)) & set(item_ids(page.text))
+    assert "</html>" in second.text  # a whole page, not a bare fragment
+    assert 'id="more"' not in second.text
+
+
+async def test_paging_keeps_the_filters(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann")
+    mails = []
+    for n in range(40):
+        mails.append(await console.add(erika, subject=f"Mail {n}", body=str(n),
+                                       when=at(2) + timedelta(minutes=2 * n)))
+        await console.add(erika, channel=Channel.CHAT, kind="message", body=f"chat {n}",
+                          when=at(2) + timedelta(minutes=2 * n + 1))
+    desk = await console.signed_in()
+    page = await desk.get(f"/customers/{erika.id}?channel=email")
+    more = re.search(r'id="more" href="([^"]+)"', page.text)
+    assert more
+    query = parse_qs(urlsplit(unescape(more.group(1))).query)
+    assert query["channel"] == ["email"]
+    rest = await desk.get(f"/customers/{erika.id}/items?cursor={query['cursor'][0]}"
+                          "&channel=email")
+    assert item_ids(page.text) + item_ids(rest.text) == [m.id for m in reversed(mails)]
+
+
+async def test_notification_entries_fold_into_their_item(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann", emails=("erika@example.de",))
+    note = await console.record(erika, subject="Police verlängert", body="bis 2027",
+                                visibility=Visibility.PUBLISHED, notify=True,
+                                occurred_at=at(5))
+    notification = await console.add(
+        erika, channel=Channel.NOTIFICATION, direction=Direction.OUTBOUND,
+        kind="notification", visibility=Visibility.INTERNAL, when=at(5, 12, 1),
+        subject="Benachrichtigung per E-Mail gesendet", body="an erika@example.de",
+        meta={"notification": {"entry_id": note.id, "channel": "email", "status": "sent"}})
+    desk = await console.signed_in()
+    page = await desk.get(f"/customers/{erika.id}")
+    assert item_ids(page.text) == [note.id]
+    folded = items(page.text)[note.id]
+    assert "1 Systemeinträge" in folded
+    assert "Benachrichtigung per E-Mail gesendet" in folded
+    # live update about the notification: the server answers with the item it belongs to
+    reply = await desk.get(f"/entries/{notification.id}/item")
+    assert reply.status == 200
+    assert reply.headers["X-Entry-Id"] == note.id
+    assert reply.headers["X-Customer-Id"] == erika.id
+    assert item_ids(reply.text) == [note.id]
+    assert "Benachrichtigung per E-Mail gesendet" in reply.text
+    # the item of the note itself is the same item
+    own = await desk.get(f"/entries/{note.id}/item")
+    assert item_ids(own.text) == [note.id]
+
+
+async def test_call_entries_show_outcome_duration_and_who(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann", phones=("0171 1234567",))
+    answered = await console.add(
+        erika, channel=Channel.PHONE, kind="call", visibility=Visibility.INTERNAL,
+        subject="Anruf von +491711234567", when=at(3),
+        meta={"outcome": "answered", "duration_seconds": 312, "answered_by": "Anna Admin"})
+    missed = await console.add(
+        erika, channel=Channel.PHONE, kind="call", visibility=Visibility.INTERNAL,
+        subject="Verpasst", when=at(4), meta={"outcome": "noAnswer", "missed": True})
+    desk = await console.signed_in()
+    page = items((await desk.get(f"/customers/{erika.id}")).text)
+    shown = text_of(page[answered.id])
+    assert "Ergebnis: answered" in shown
+    assert "Dauer 5:12" in shown
+    assert "angenommen von Anna Admin" in shown
+    assert "Verpasster Anruf" in text_of(page[missed.id])
+
+
+async def test_thread_link_and_image_thumbnails(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann", emails=("erika@example.de",))
+    question = await console.add(erika, subject="Frage zum Vertrag", body="?", when=at(3))
+    document = await console.record(
+        erika, "document", subject="Unterlagen", visibility=Visibility.INTERNAL,
+        files=(UploadedFile("Foto.png", "image/png", PNG),
+               UploadedFile("Police.pdf", "application/pdf", PDF)),
+        in_reply_to=question.id, occurred_at=at(4))
+    desk = await console.signed_in()
+    page = items((await desk.get(f"/customers/{erika.id}")).text)
+    item = page[document.id]
+    assert f'href="#e-{question.id}"' in item
+    assert "Antwort auf einen früheren Eintrag" in text_of(item)
+    images = re.findall(r'<img src="([^"]+)"', item)
+    assert images == [f"/api/v1/entries/{document.id}/attachments/0"]
+    assert f'href="/api/v1/entries/{document.id}/attachments/1"' in item
+    assert "Police.pdf" in item
+    # the thumbnail loads with the console's session (same origin, no token)
+    picture = await desk.get(images[0])
+    assert picture.status == 200
+    assert picture.headers["Content-Type"] == "image/png"
+    assert picture.body == PNG
+
+
+# ============================================================================ compose
+async def test_compose_preset_follows_office_then_agent_policy(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann")
+    status, body = await console.bearer(
+        "PUT", "/policy/office", console.admin_token,
+        json={"note": {"visibility": "internal"}, "phone_note": {"visibility": "internal"}})
+    assert status == 200, body
+    desk = await console.signed_in()
+    page = await desk.get(f"/customers/{erika.id}")
+    got = presets(page.text)
+    assert got["note"]["visibility"] == "internal"
+    assert got["note"]["visibility_source"] == "office"
+    assert got["document"]["visibility"] == "published"  # untouched: the system default
+    # the form as rendered (phone note first) shows it, and says where it comes from
+    assert checked(page.text, "vis-internal") and not checked(page.text, "vis-published")
+    assert not checked(page.text, "c-notify")
+    assert "Voreinstellung aus der Voreinstellung des Büros." in text_of(page.text)
+
+    status, body = await console.bearer(
+        "PUT", "/policy/agent", json={"note": {"visibility": "published", "notify": False},
+                                      "phone_note": {"visibility": "published",
+                                                     "notify": False}})
+    assert status == 200, body
+    page = await desk.get(f"/customers/{erika.id}")
+    got = presets(page.text)
+    assert got["note"] == {"visibility": "published", "notify": False,
+                           "visibility_source": "agent", "notify_source": "agent"}
+    assert checked(page.text, "vis-published") and not checked(page.text, "c-notify")
+    assert "Voreinstellung aus Ihrer persönlichen Voreinstellung." in text_of(page.text)
+    await desk.post("/settings/language", {"language": "en", "next": "/"})
+    page = await desk.get(f"/customers/{erika.id}")
+    assert "Preset from your personal default." in text_of(page.text)
+    # only for this agent: Anna still gets the office's preset
+    anna = await console.signed_in("anna.admin@buero.test")
+    page = await anna.get(f"/customers/{erika.id}")
+    assert presets(page.text)["note"]["visibility_source"] == "office"
+    await anna.post("/settings/language", {"language": "en", "next": "/"})
+    page = await anna.get(f"/customers/{erika.id}")
+    assert "Preset from the office default." in text_of(page.text)
+
+
+async def test_reply_to_an_internal_entry_starts_internal(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann", emails=("erika@example.de",))
+    internal = await console.record(erika, subject="Provision prüfen", body="…",
+                                    visibility=Visibility.INTERNAL)
+    mail = await console.add(erika, subject="Kündigung", body="Bitte bestätigen.")
+    desk = await console.signed_in()
+    page = await desk.get(f"/customers/{erika.id}?reply_to={internal.id}")
+    assert checked(page.text, "kind-note")
+    assert checked(page.text, "vis-internal") and not checked(page.text, "vis-published")
+    assert not checked(page.text, "c-notify")
+    assert f'name="in_reply_to" value="{internal.id}"' in page.text
+    assert "Antwort auf einen internen Eintrag: beginnt intern" in text_of(page.text)
+    page = await desk.get(f"/customers/{erika.id}?reply_to={mail.id}")
+    assert checked(page.text, "kind-reply")
+    assert re.search(r'<option value="email" selected>', page.text)
+    assert 'value="Re: Kündigung"' in page.text
+
+
+async def test_unanswered_hint(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann", emails=("erika@example.de",))
+    await console.add(erika, channel=Channel.EMAIL, direction=Direction.OUTBOUND,
+                      kind="email", subject="Angebot", body="…", when=at(2))
+    mail = await console.add(erika, subject="Rückfrage zum Angebot", body="…", when=at(3))
+    await console.record(erika, body="Intern: erst Montag", visibility=Visibility.INTERNAL,
+                         occurred_at=at(4))
+    await console.add(erika, channel=Channel.NOTIFICATION, direction=Direction.OUTBOUND,
+                      kind="notification", visibility=Visibility.INTERNAL, when=at(4, 13),
+                      subject="Benachrichtigung", meta={"notification": {"entry_id": mail.id}})
+    desk = await console.signed_in()
+    page = await desk.get(f"/customers/{erika.id}")
+    hint = re.search(r'id="hint-unanswered">(.*?)</p>', page.text, re.S)
+    assert hint, "an internal note and a notification do not answer the customer"
+    assert "ist unbeantwortet" in text_of(hint.group(1))
+    assert f'href="#e-{mail.id}"' in hint.group(1)
+    await console.add(erika, channel=Channel.EMAIL, direction=Direction.OUTBOUND,
+                      kind="reply", subject="Re: Rückfrage", body="…", when=at(5))
+    page = await desk.get(f"/customers/{erika.id}")
+    assert 'id="hint-unanswered"' not in page.text
+
+
+async def compose(desk: Desk, customer: Customer, *, csrf: str | None = None,
+                  files: tuple[tuple[str, bytes, str], ...] = (), **fields: str) -> Any:
+    token = desk.csrf if csrf is None else csrf
+    return await desk.request("POST", f"/customers/{customer.id}/entries?csrf={token}",
+                              data=multipart(files, **fields))
+
+
+async def newest(console: Console, customer: Customer) -> Entry:
+    page = await console.state.store.timeline(console.office.id, customer.id,
+                                              TimelineQuery(limit=1))
+    entry: Entry = page.items[0]
+    return entry
+
+
+async def test_compose_without_javascript(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann", emails=("erika@example.de",))
+    desk = await console.signed_in()
+    # an internal note
+    reply = await compose(desk, erika, kind="note", subject="Rückruf", body="Ruft Montag an",
+                          visibility="internal")
+    assert reply.status == 303
+    note = await newest(console, erika)
+    assert reply.location == f"/customers/{erika.id}#e-{note.id}"
+    assert (note.kind, note.visibility, note.notify) == ("note", Visibility.INTERNAL, False)
+    assert note.body == "Ruft Montag an" and note.author == console.agent.id
+    # a document with two files, published without notification
+    reply = await compose(desk, erika, kind="document", subject="Police 2027",
+                          visibility="published",
+                          files=(("Police 2027.pdf", PDF, "application/pdf"),
+                                 ("Foto.png", PNG, "image/png")))
+    assert reply.status == 303
+    doc = await newest(console, erika)
+    assert doc.kind == "document" and doc.visibility is Visibility.PUBLISHED
+    assert doc.notify is False
+    assert [(a.name, a.content_type, a.size) for a in doc.attachments] == [
+        ("Police 2027.pdf", "application/pdf", len(PDF)), ("Foto.png", "image/png", len(PNG))]
+    status, data = await console.bearer("GET", f"/entries/{doc.id}/attachments/1")
+    assert status == 200 and data == PNG
+    # a reply by e-mail: an outbound e-mail, published, sent
+    reply = await compose(desk, erika, kind="reply", reply_via="email",
+                          subject="Ihre Police", body="Anbei Ihre Police.",
+                          visibility="internal", notify="false")  # ignored for a reply
+    assert reply.status == 303
+    sent = await newest(console, erika)
+    assert (sent.kind, sent.channel, sent.direction) == ("reply", Channel.EMAIL,
+                                                         Direction.OUTBOUND)
+    assert sent.visibility is Visibility.PUBLISHED and sent.notify is True
+    assert sent.meta["reply_via"] == "email"
+    page = await desk.get(f"/customers/{erika.id}")
+    assert item_ids(page.text)[:3] == [sent.id, doc.id, note.id]
+
+
+async def test_compose_form_must_be_multipart(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann")
+    desk = await console.signed_in()
+    reply = await desk.post(f"/customers/{erika.id}/entries?csrf={desk.csrf}",
+                            {"kind": "note", "body": "als urlencoded"})
+    assert reply.status == 400
+    assert "Diese Anfrage ist ungültig." in reply.text
+    status, timeline = await console.bearer("GET", f"/customers/{erika.id}/timeline")
+    assert timeline["items"] == []
+
+
+async def test_a_reply_by_email_reaches_the_customer(make_console: MakeConsole, smtp: SmtpSink,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {**NOTIFY_ENV, "CHRONIK_SMTP_HOST": smtp.host,
+                       "CHRONIK_SMTP_PORT": str(smtp.port),
+                       "CHRONIK_NOTIFY_WORKER": "true"}.items():
+        monkeypatch.setenv(key, value)
+    console = await make_console()
+    erika = await console.customer("Erika Mustermann", emails=("erika@example.de",))
+    desk = await console.signed_in()
+    reply = await compose(desk, erika, kind="reply", reply_via="email",
+                          subject="Ihre Kündigung", body="Wir bestätigen die Kündigung.")
+    assert reply.status == 303
+
+    async def delivered() -> list[Any] | None:
+        return [m for m in smtp.received if "erika@example.de" in m.recipients] or None
+
+    mails = await eventually(delivered)
+    assert "Wir bestätigen die Kündigung." in mails[0].text()
+
+
+async def test_derogatory_wording_needs_confirmation_on_the_page(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann")
+    desk = await console.signed_in()
+    text = "Kundin ist eine Querulantin, typisch."
+    reply = await compose(desk, erika, kind="note", subject="Gespräch", body=text,
+                          visibility="published")  # notify left unticked on purpose
+    assert reply.status == 409
+    warning = re.search(r'id="server-warning">(.*?)</div>', reply.text, re.S)
+    assert warning and "Querulantin" in text_of(warning.group(1))
+    assert re.search(r'<p class="check" id="confirm-row" >', reply.text) or \
+        'id="confirm-row" hidden' not in reply.text
+    assert 'id="c-confirm" name="confirm"' in reply.text
+    assert text in unescape(reply.text)  # the draft is kept
+    # the re-shown form keeps the agent's choices, not the preset
+    assert checked(reply.text, "kind-note") and checked(reply.text, "vis-published")
+    assert not checked(reply.text, "c-notify")
+    status, timeline = await console.bearer("GET", f"/customers/{erika.id}/timeline")
+    assert timeline["items"] == []
+    reply = await compose(desk, erika, kind="note", subject="Gespräch", body=text,
+                          visibility="published", confirm="true")
+    assert reply.status == 303
+    stored = await newest(console, erika)
+    assert stored.visibility is Visibility.PUBLISHED and stored.notify is False
+    assert stored.meta["tone_confirmed"] == ["Querulantin"]
+
+
+async def test_the_reshown_form_keeps_an_internal_choice_against_a_published_preset(
+        console: Console) -> None:
+    erika = await console.customer("Erika Mustermann")
+    status, _ = await console.bearer("PUT", "/policy/office", console.admin_token,
+                                     json={"note": {"visibility": "internal"}})
+    assert status == 200
+    desk = await console.signed_in()
+    reply = await compose(desk, erika, kind="note", body="Querulantin, wie immer",
+                          visibility="published", notify="true", complaint="true")
+    assert reply.status == 409
+    assert checked(reply.text, "vis-published") and not checked(reply.text, "vis-internal")
+    assert checked(reply.text, "c-notify") and checked(reply.text, "c-complaint")
+
+
+DISCLOSURES = [
+    ("colleague", "Das hat Tom Weber so entschieden."),
+    ("internal_marker", "Bitte nicht weitergeben: Rabatt 10 %."),
+    ("iban", "Überweisen Sie auf DE89 3704 0044 0532 0130 00."),
+    ("card", "Ihre Karte 4111 1111 1111 1111 wurde belastet."),
+    ("internal_address", "Fragen an anna.admin@buero.test"),
+]
+
+
+@pytest.mark.parametrize(("kind", "text"), DISCLOSURES)
+async def test_disclosure_warnings_via_the_api_and_the_page(console: Console, kind: str,
+                                                            text: str) -> None:
+    await console.state.store.create_agent(console.office.id, "Tom Weber", Role.AGENT,
+                                           "token-hash-weber")
+    erika = await console.customer("Erika Mustermann")
+    path = f"/customers/{erika.id}/entries"
+    status, body = await console.bearer("POST", path, json={
+        "kind": "note", "body": text, "visibility": "published"})
+    assert status == 409, body
+    assert body["error"]["code"] == "disclosure_warning"
+    assert kind in [h["kind"] for h in body["error"]["details"]["disclosure"]]
+    status, body = await console.bearer("POST", "/tone/check",
+                                        json={"text": text, "customer_id": erika.id})
+    assert status == 200
+    assert kind in [h["kind"] for h in body["disclosure"]]
+    # on the page (no JavaScript): a warning and the confirm box
+    desk = await console.signed_in()
+    reply = await compose(desk, erika, kind="note", body=text, visibility="published")
+    assert reply.status == 409
+    assert 'id="server-warning"' in reply.text
+    status, timeline = await console.bearer("GET", f"/customers/{erika.id}/timeline")
+    assert timeline["items"] == []
+    # the same text kept internal needs no confirmation
+    status, body = await console.bearer("POST", path, json={
+        "kind": "note", "body": text, "visibility": "internal"})
+    assert status == 201, body
+    # published with confirm: stored, and the confirmation is recorded
+    status, body = await console.bearer("POST", path, json={
+        "kind": "note", "body": text, "visibility": "published", "confirm": True})
+    assert status == 201, body
+    stored = await console.entry(body["id"])
+    assert stored.meta["disclosure_confirmed"]
+
+
+async def test_the_customers_own_name_is_no_disclosure(console: Console) -> None:
+    await console.state.store.create_agent(console.office.id, "Erika Mustermann", Role.AGENT,
+                                           "token-hash-namesake")
+    erika = await console.customer("Erika Mustermann")
+    status, body = await console.bearer("POST", "/tone/check", json={
+        "text": "Sehr geehrte Erika Mustermann, Ihre Police ist da.", "customer_id": erika.id})
+    assert status == 200 and body["disclosure"] == [] and body["hits"] == []
+    status, body = await console.bearer("POST", f"/customers/{erika.id}/entries", json={
+        "kind": "note", "body": "Sehr geehrte Erika Mustermann, Ihre Police ist da.",
+        "visibility": "published", "notify": False})
+    assert status == 201, body
+
+
+# ============================================================================ complaints, pins
+async def test_complaint_marked_listed_and_resolved(console: Console) -> None:
+    max_ = await console.customer("Max Müller", phones=("030 1234567",))
+    mail = await console.add(max_, subject="Gutachter kam nicht",
+                             body="Ich habe den ganzen Vormittag gewartet!")
+    desk = await console.signed_in()
+    page = await desk.get(f"/customers/{max_.id}")
+    assert "Als Beschwerde markieren" in text_of(items(page.text)[mail.id])
+    reply = await desk.post(f"/entries/{mail.id}/complaint", {"action": "open"})
+    assert reply.status == 303 and reply.location == f"/customers/{max_.id}#e-{mail.id}"
+    listed = await desk.get("/complaints")
+    assert "Max Müller" in text_of(listed.text) and "Gutachter kam nicht" in listed.text
+    banner = await desk.get("/calls/banner?number=" + quote("030 1234567"))
+    assert "Gutachter kam nicht" in text_of(banner.text)
+    assert "Offene Beschwerden" in text_of(banner.text)
+    page = await desk.get(f"/customers/{max_.id}")
+    assert "Beschwerde offen" in text_of(items(page.text)[mail.id])
+    assert 'id="hint-complaint"' in page.text
+
+    refused = await desk.post(f"/entries/{mail.id}/complaint", {"action": "resolve",
+                                                                "how": "  "})
+    assert refused.status == 400
+    assert "Gutachter kam nicht" in (await desk.get("/complaints")).text
+
+    reply = await desk.post(f"/entries/{mail.id}/complaint", {
+        "action": "resolve", "how": "Neuer Termin am Montag, Entschuldigung ausgesprochen."})
+    assert reply.status == 303
+    listed = await desk.get("/complaints")
+    assert "Gutachter kam nicht" not in listed.text
+    assert "Keine offenen Beschwerden." in listed.text
+    banner = await desk.get("/calls/banner?number=" + quote("030 1234567"))
+    assert "Offene Beschwerden" not in text_of(banner.text)
+    item = text_of(items((await desk.get(f"/customers/{max_.id}")).text)[mail.id])
+    assert "Beschwerde gelöst" in item
+    assert "Gelöst von Tom Agent: Neuer Termin am Montag, Entschuldigung ausgesprochen." in item
+
+
+async def test_pin_internal_notes_only(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann", phones=("0171 1234567",))
+    internal = await console.record(erika, subject="Anrede", visibility=Visibility.INTERNAL,
+                                    body="Möchte mit „Frau Dr. Mustermann“ angesprochen werden")
+    published = await console.record(erika, body="Police verlängert",
+                                     visibility=Visibility.PUBLISHED, notify=False)
+    desk = await console.signed_in()
+    page = await desk.get(f"/customers/{erika.id}")
+    assert "Gut zu wissen" not in page.text
+    assert "Anheften" in text_of(items(page.text)[internal.id])
+    assert "Anheften" not in text_of(items(page.text)[published.id])
+    reply = await desk.post(f"/entries/{internal.id}/pin", {"action": "pin"})
+    assert reply.status == 303
+    page = await desk.get(f"/customers/{erika.id}")
+    good_to_know = section(page.text, "<h2>Gut zu wissen</h2>", "</section>")
+    assert "Frau Dr. Mustermann" in unescape(good_to_know)
+    banner = await desk.get("/calls/banner?number=" + quote("0171 1234567"))
+    assert "Frau Dr. Mustermann" in unescape(banner.text)
+
+    refused = await desk.post(f"/entries/{published.id}/pin", {"action": "pin"})
+    assert refused.status == 400
+    assert "pinned" not in (await console.entry(published.id)).tags
+    assert "Police verlängert" not in section(
+        (await desk.get(f"/customers/{erika.id}")).text, "<h2>Gut zu wissen</h2>",
+        "</section>")
+
+    reply = await desk.post(f"/entries/{internal.id}/pin", {"action": "unpin"})
+    assert reply.status == 303
+    assert "Gut zu wissen" not in (await desk.get(f"/customers/{erika.id}")).text
+
+
+# ============================================================================ merge
+async def test_merge_preview_merge_and_undo(console: Console) -> None:
+    source = await console.customer("Erika Musterfrau", phones=("0171 1234567",))
+    target = await console.customer("Erika Mustermann", emails=("erika@example.de",))
+    moved = [await console.add(source, subject=f"Alt {n}", body="…", when=at(2 + n))
+             for n in range(3)]
+    kept = await console.add(target, subject="Neu", body="…", when=at(9))
+    desk = await console.signed_in()
+    picker = await desk.get(f"/customers/{source.id}/merge?q=Mustermann")
+    assert f"/customers/{source.id}/merge?into={target.id}" in picker.text.replace("&amp;", "&")
+    preview = await desk.get(f"/customers/{source.id}/merge?into={target.id}")
+    assert preview.status == 200
+    assert ("Es werden 3 Einträge und 1 Kennungen zu Erika Mustermann verschoben."
+            in text_of(preview.text))
+    reply = await desk.post(f"/customers/{source.id}/merge", {"into": target.id})
+    assert reply.status == 303
+    assert reply.location.startswith(f"/customers/{target.id}?merged=")
+    merge_id = parse_qs(urlsplit(reply.location).query)["merged"][0]
+    page = await desk.get(reply.location)
+    ids = item_ids(page.text)
+    assert {e.id for e in moved} | {kept.id} <= set(ids)
+    assert f'action="/merges/{merge_id}/undo"' in page.text
+    assert await lookup_ids(console, "0171 1234567") == [target.id]
+    old = await desk.get(f"/customers/{source.id}")
+    assert "zusammengeführt" in text_of(old.text)
+
+    reply = await desk.post(f"/merges/{merge_id}/undo", {})
+    assert reply.status == 303 and reply.location == f"/customers/{source.id}"
+    back = item_ids((await desk.get(f"/customers/{source.id}")).text)
+    assert {e.id for e in moved} <= set(back)
+    remaining = item_ids((await desk.get(f"/customers/{target.id}")).text)
+    assert not {e.id for e in moved} & set(remaining)
+    assert kept.id in remaining
+    assert await lookup_ids(console, "0171 1234567") == [source.id]
+
+
+# ============================================================================ settings
+async def test_settings_language_time_zone_and_defaults(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann")
+    winter = await console.add(erika, subject="Winter", body="…",
+                               when=datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
+    summer = await console.add(erika, subject="Sommer", body="…",
+                               when=datetime(2026, 7, 15, 12, 0, tzinfo=UTC))
+    desk = await console.signed_in()
+    page = items((await desk.get(f"/customers/{erika.id}")).text)
+    assert ">15.01.2026 13:00<" in page[winter.id]  # Europe/Berlin by default, CET
+    assert ">15.07.2026 14:00<" in page[summer.id]  # CEST
+
+    form = await desk.get("/settings")
+    assert form.status == 200
+    assert '<option value="Europe/Berlin" selected>' in form.text
+    reply = await desk.post("/settings", {
+        "language": "en", "timezone": "America/New_York", "policy-note": "internal",
+        "policy-phone_note": "published", "policy-document": ""})
+    assert reply.status == 303 and reply.location == "/settings?saved=1"
+    saved = await desk.get(reply.location)
+    assert "Saved." in saved.text and "My settings" in saved.text
+    assert '<option value="America/New_York" selected>' in saved.text
+    assert re.search(r'<option value="internal" selected>', section(
+        saved.text, 'name="policy-note"', "</select>"))
+
+    status, policy = await console.bearer("GET", "/policy")
+    assert status == 200
+    assert policy["agent"]["note"] == {"visibility": "internal", "notify": False}
+    assert policy["agent"]["phone_note"] == {"visibility": "published", "notify": False}
+    assert "document" not in policy["agent"] or policy["agent"]["document"] == {
+        "visibility": None, "notify": None}
+    assert policy["effective"]["note"]["source"]["visibility"] == "agent"
+    assert policy["effective"]["document"]["source"]["visibility"] == "system"
+
+    page = items((await desk.get(f"/customers/{erika.id}")).text)
+    assert ">2026-01-15 07:00<" in page[winter.id]  # EST
+    assert ">2026-07-15 08:00<" in page[summer.id]  # EDT
+
+
+async def test_settings_refuse_an_unknown_time_zone(console: Console) -> None:
+    desk = await console.signed_in()
+    reply = await desk.post("/settings", {"language": "en", "timezone": "Mars/Olympus",
+                                          "policy-note": "internal"})
+    assert reply.status == 400
+    login = await console.state.store.agent_login(console.agent.id)
+    assert login is not None and login.timezone is None and login.language is None
+    status, policy = await console.bearer("GET", "/policy")
+    assert policy["agent"] == {}
+
+
+async def test_language_switch_returns_to_the_page(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann")
+    desk = await console.signed_in()
+    assert 'lang="de"' in (await desk.get("/")).text
+    reply = await desk.post("/settings/language", {"language": "en",
+                                                   "next": f"/customers/{erika.id}"})
+    assert reply.status == 303 and reply.location == f"/customers/{erika.id}"
+    page = await desk.get(reply.location)
+    assert 'lang="en"' in page.text and "History" in text_of(page.text)
+    # the choice is the agent's: a new sign-in keeps it
+    again = await console.signed_in()
+    assert 'lang="en"' in (await again.get("/")).text
+
+
+# ============================================================================ search
+async def test_full_text_search_page(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann")
+    hit = await console.add(erika, subject="Kündigung Hausrat", body="zum 31.12.")
+    secret = await console.record(erika, subject="Kündigung intern", body="Provision",
+                                  visibility=Visibility.INTERNAL)
+    await console.add(erika, subject="Anderes", body="nichts")
+    await console.state.indexer.drain()
+    desk = await console.signed_in()
+    page = await desk.get("/search?q=" + quote("kuendigung"))
+    assert page.status == 200
+    shown = text_of(page.text)
+    assert "2 Treffer" in shown
+    assert f"#e-{hit.id}" in page.text and f"#e-{secret.id}" in page.text
+    assert "Anderes" not in shown
+    assert "Erika Mustermann" in shown
+    only_internal = await desk.get("/search?q=" + quote("Kündigung") + "&visibility=internal")
+    assert f"#e-{secret.id}" in only_internal.text and f"#e-{hit.id}" not in only_internal.text

@@ -1,0 +1,98 @@
+"""Sign-in for people (not integrations): agents' passwords and e-mail addresses, browser
+sessions of agents and customers, and one-time sign-in codes. The narrow store protocol the
+web layer receives (``AccountStore``); ``SqliteStore`` implements it in ``sqlite_accounts``.
+
+Nothing here stores an IP address or a user agent: a session is its hashed id, whose it is,
+and when it expires."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+from timeline.models import Agent
+
+Audience = Literal["agent", "portal"]
+
+
+@dataclass(frozen=True)
+class AgentLogin:
+    agent_id: str
+    email: str | None
+    password_hash: str | None
+    language: str | None
+    timezone: str | None
+
+
+@dataclass(frozen=True)
+class AgentAccount:
+    """One row of the admin's agent list."""
+
+    agent: Agent
+    login: AgentLogin | None
+    tokens: tuple[str, ...]
+    """Token ids (the first 12 hex digits of each token's SHA-256), newest first."""
+    sessions: int
+    """Open browser sessions."""
+
+
+@dataclass(frozen=True)
+class WebSession:
+    id_hash: str
+    audience: Audience
+    office_id: str
+    subject_id: str
+    """The agent id (console) or the customer id (portal)."""
+    csrf: str
+    created_at: datetime
+    expires_at: datetime
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class LoginCode:
+    id: str
+    audience: Audience
+    office_id: str
+    subject_id: str
+    next_path: str | None
+    expires_at: datetime
+
+
+class AccountStore(Protocol):
+    async def get_agent(self, office_id: str, agent_id: str) -> Agent | None: ...
+    async def list_agents(self, office_id: str) -> list[AgentAccount]: ...
+    async def agent_login(self, agent_id: str) -> AgentLogin | None: ...
+    async def agent_by_email(self, email: str) -> tuple[Agent, AgentLogin] | None: ...
+    async def set_agent_login(self, agent_id: str, *, email: str | None = ...,
+                              password_hash: str | None = ..., language: str | None = ...,
+                              timezone: str | None = ...) -> AgentLogin:
+        """Change the given fields (an omitted one stays). A taken e-mail address is
+        ``Conflict``."""
+        ...
+    async def add_agent_token(self, agent_id: str, token_hash: str) -> str: ...
+    async def revoke_agent_token(self, office_id: str, token_id: str) -> bool: ...
+
+    async def create_web_session(self, session: WebSession) -> None: ...
+    async def get_web_session(self, id_hash: str, audience: Audience, now: datetime
+                              ) -> WebSession | None:
+        """The session if it exists and has not expired."""
+        ...
+    async def extend_web_session(self, id_hash: str, expires_at: datetime) -> None: ...
+    async def delete_web_session(self, id_hash: str) -> None: ...
+    async def set_web_session_language(self, id_hash: str, language: str) -> None: ...
+    async def revoke_web_sessions(self, office_id: str, audience: Audience,
+                                  subject_id: str) -> int: ...
+
+    async def add_login_code(self, code: LoginCode, code_hash: str, now: datetime) -> None: ...
+    async def count_login_codes(self, audience: Audience, subject_ids: Sequence[str],
+                                since: datetime) -> int:
+        """Codes issued for these subjects since then (rate limiting)."""
+        ...
+    async def use_login_code(self, code_id: str, code_hash: str, now: datetime,
+                             max_attempts: int) -> LoginCode | None:
+        """Spend the code: the first right guess before it expires wins; each wrong guess
+        counts, and after ``max_attempts`` the code is dead."""
+        ...
