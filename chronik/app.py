@@ -12,7 +12,6 @@ from aiohttp import web
 
 from chronik import web as pages
 from chronik.api import OPERATIONS
-from chronik.api.events import add_shutdown
 from chronik.api.base import (
     API_PREFIX,
     ApiError,
@@ -21,6 +20,7 @@ from chronik.api.base import (
     domain_status,
     error_response,
 )
+from chronik.api.events import add_shutdown
 from chronik.components import Supervisor
 from chronik.glue import notify_pages
 from chronik.registry import build_components
@@ -89,8 +89,10 @@ async def _page_errors(
         return await handler(request)
     except DomainError as exc:
         status = domain_status(exc)
-        return error_page(request, status, "error.not_found" if status == 404 else
-                          "error.bad_request")
+        if status == 404:  # never say more about what is not there
+            return error_page(request, 404, "error.not_found")
+        return error_page(request, status, "error.bad_request", detail=exc.message,
+                          back=_same_origin_referer(request))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -102,6 +104,16 @@ async def _page_errors(
     except Exception:
         log.exception("bug: unhandled error in %s %s", request.method, request.path)
         return error_page(request, 500, "error.internal")
+
+
+def _same_origin_referer(request: web.Request) -> str:
+    """Where the failed form came from (a local path), for the error page's back link."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(request.headers.get("Referer", ""))
+    if parts.netloc == request.host and parts.path.startswith("/"):
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return "/"
 
 
 def _bind(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

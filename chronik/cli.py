@@ -47,7 +47,19 @@ def load_settings(data_dir: str | None = None, port: int | None = None,
 R = TypeVar("R")
 
 
-async def _with_state(settings: Settings, fn: Callable[[AppState], Awaitable[R]]) -> R:
+def require_data(settings: Settings) -> None:
+    """Every command but ``office create`` and ``demo`` works on an existing data folder: a
+    mistyped ``--data-dir`` is an error, not a new empty store."""
+    if not settings.store_path.exists():
+        raise CliError(
+            f"no Chronik data in {settings.data_dir.resolve()} — check --data-dir or "
+            f"CHRONIK_DATA_DIR, or start a new one with: chronik office create NAME")
+
+
+async def _with_state(settings: Settings, fn: Callable[[AppState], Awaitable[R]], *,
+                      create: bool = False) -> R:
+    if not create:
+        require_data(settings)
     state = await open_state(settings)
     try:
         return await fn(state)
@@ -74,8 +86,10 @@ def _run_server(settings: Settings, banner: Callable[[], None] | None = None) ->
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(args.data_dir, args.port, args.host)
-    return _run_server(settings, lambda: print(f"Chronik serving on {settings.base_url}",
-                                               flush=True))
+    require_data(settings)
+    return _run_server(settings, lambda: print(
+        f"Chronik serving on {settings.base_url} (data: {settings.data_dir.resolve()})",
+        flush=True))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -84,7 +98,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = load_settings(args.data_dir or "chronik-demo", args.port, args.host)
     if "CHRONIK_DEV_PRINT_SIGNIN" not in os.environ:
         settings = settings.model_copy(update={"dev_print_signin": True})
-    token = asyncio.run(_with_state(settings, seed_demo))
+    token = asyncio.run(_with_state(settings, seed_demo, create=True))
     info = (f"Chronik demo on {settings.base_url}\n"
             f"  data:      {settings.data_dir.resolve()}\n"
             f"  console:   {settings.base_url}/  sign in as {DEMO_ADMIN_EMAIL} (admin) or "
@@ -121,7 +135,7 @@ def cmd_office_create(args: argparse.Namespace) -> int:
             await state.store.add_inbound_address(office.id, address)
         print(office.id)
         return 0
-    return asyncio.run(_with_state(load_settings(args.data_dir), run))
+    return asyncio.run(_with_state(load_settings(args.data_dir), run, create=True))
 
 
 # ---------------------------------------------------------------------- agents

@@ -42,7 +42,7 @@ def test_office_agent_reindex_roundtrip(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args,needle", [
     (["office", "create", "X", "--region", "XX"], "unknown region"),
-    (["agent", "create", "Anna", "--office", "nope"], "no office"),
+    (["agent", "create", "Anna", "--office", "nope"], "no Chronik data"),
     (["agent", "create", "Anna"], "--office"),
     (["agent", "create", "Anna", "--office", "x", "--role", "boss"], "invalid choice"),
     (["frobnicate"], "invalid choice"),
@@ -54,6 +54,19 @@ def test_bad_arguments_exit_nonzero_with_a_message(tmp_path: Path, args: list[st
     assert result.returncode == 2
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_mistyped_data_dir_is_an_error_not_a_new_store(tmp_path: Path) -> None:
+    made = chronik("office", "create", "Büro", data_dir=tmp_path / "data")
+    assert made.returncode == 0, made.stderr
+    for args in (["office", "list"], ["serve", "--port", "0"], ["reindex"],
+                 ["agent", "list", "--office", made.stdout.strip()]):
+        result = chronik(*args, data_dir=tmp_path / "dta")
+        assert result.returncode == 2, (args, result.stderr)
+        assert "no Chronik data in" in result.stderr and "office create" in result.stderr
+        assert not (tmp_path / "dta").exists()
+    unknown = chronik("agent", "create", "Anna", "--office", "nope", data_dir=tmp_path / "data")
+    assert unknown.returncode == 2 and "no office" in unknown.stderr
 
 
 def test_bad_settings_are_reported(tmp_path: Path) -> None:

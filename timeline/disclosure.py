@@ -95,8 +95,9 @@ def check(text: str, colleagues: Iterable[str] = (), internal_addresses: Iterabl
         if address in addresses or address.rsplit("@", 1)[1] in domains:
             add("internal_address", m.group(0))
     for m in _IBAN_RE.finditer(text.upper()):
-        if _iban_ok(m.group(1)):
-            add("iban", m.group(1))
+        iban = _iban_at_start(m.group(1))
+        if iban is not None:
+            add("iban", iban)
     for m in _CARD_RE.finditer(text):
         if _luhn_ok(m.group(1)):
             add("card", m.group(1))

@@ -254,4 +254,7 @@ CREATE TABLE login_codes (
 );
 CREATE INDEX login_codes_subject ON login_codes(audience, subject_id, created_at);
 """),
+    (7, """
+CREATE INDEX entries_tagged ON entries(office_id, customer_id, seq) WHERE tags <> '[]';
+"""),
 ]

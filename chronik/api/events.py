@@ -34,9 +34,9 @@ async def events(request: web.Request, state: AppState, caller: Caller) -> web.S
                     break
                 payload = json.dumps(event.data, ensure_ascii=False, default=str)
                 await response.write(f"event: {event.type}\ndata: {payload}\n\n".encode())
+            await response.write_eof()
         except ConnectionResetError:  # the browser left (page change, tab closed)
-            return response
-    await response.write_eof()
+            pass
     return response
 
 

@@ -82,10 +82,11 @@ def safe_next(value: str | None, default: str = "/") -> str:
 
 
 def error_page(request: web.Request, status: int, message_key: str, lang: str | None = None,
-               back: str = "/") -> web.Response:
+               back: str = "/", detail: str | None = None) -> web.Response:
+    """``detail``: the reason as the service said it (shown under the translated text)."""
     lang = lang or request_language(request)
     return page("error.html", lang, {"message": gettext(lang, message_key), "back": back,
-                                     "timezone": None}, status)
+                                     "detail": detail, "timezone": None}, status)
 
 
 async def agent_view(request: web.Request, admin: bool = False) -> AgentView | web.Response:

@@ -193,6 +193,14 @@ def test_main_screens_are_accessible(chronik: ChronikServer, page: Page, axe: An
         axe.assert_clean(page)
     page.goto(chronik.url("/find?q=0151 999 888"))
     screenshot(page, "unknown-number")
+    for path in ("/admin", "/admin/policy", "/admin/agents", "/admin/connectors",
+                 "/admin/quarantine", "/admin/dead-letters", "/admin/tone", "/admin/office",
+                 "/admin/data-requests"):
+        page.goto(chronik.url(path))
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        axe.assert_clean(page)
+    page.goto(chronik.url("/admin/policy"))
+    screenshot(page, "admin-policy")
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
     page.goto(chronik.url(f"/customers/{some['id']}"))
     axe.assert_clean(page)

@@ -411,7 +411,7 @@ def _set_chronik_env(env: Mapping[str, str]) -> None:
 
 ADMIN_EMAIL = "anna@buero.test"
 AGENT_EMAIL = "tom@buero.test"
-PASSWORD = "browser-pass-1"  # noqa: S105 (test data)
+PASSWORD = "browser-pass-1"
 
 
 def seed(data_dir: Path, env: Mapping[str, str]) -> tuple[str, str, str]:

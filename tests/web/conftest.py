@@ -13,6 +13,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from html.parser import HTMLParser
 from http.cookies import Morsel
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,103 @@ def multipart(files: tuple[tuple[str, bytes, str], ...] = (), **fields: str) -> 
     for filename, data, content_type in files:
         form.add_field("files", data, filename=filename, content_type=content_type)
     return form
+
+
+class _FormReader(HTMLParser):
+    """What a browser without JavaScript submits for one ``<form id=...>``: its action and
+    its successful controls (hidden and text inputs, checked radios and boxes, selected
+    options, textareas, file inputs as empty file parts), in document order."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.form_id = form_id
+        self.action: str | None = None
+        self.inside = False
+        self.fields: list[tuple[str, str]] = []
+        self.file_fields: list[str] = []
+        self._select: str | None = None
+        self._options: list[tuple[str, bool]] = []
+        self._textarea: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and a.get("id") == self.form_id:
+            self.inside, self.action = True, a.get("action", "")
+            return
+        if not self.inside or "disabled" in a:
+            return
+        name = a.get("name", "")
+        if tag == "input" and name:
+            kind = a.get("type", "text")
+            if kind == "file":
+                self.file_fields.append(name)
+            elif kind in ("radio", "checkbox"):
+                if "checked" in a:
+                    self.fields.append((name, a.get("value", "on")))
+            elif kind not in ("submit", "button", "reset", "image"):
+                self.fields.append((name, a.get("value", "")))
+        elif tag == "select" and name:
+            self._select, self._options = name, []
+        elif tag == "option" and self._select is not None:
+            self._options.append((a.get("value", ""), "selected" in a))
+        elif tag == "textarea" and name:
+            self._textarea, self._text = name, []
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form" and self.inside:
+            self.inside = False
+        elif tag == "select" and self._select is not None:
+            chosen = [v for v, sel in self._options if sel] or [v for v, _ in self._options[:1]]
+            if chosen:
+                self.fields.append((self._select, chosen[0]))
+            self._select = None
+        elif tag == "textarea" and self._textarea is not None:
+            self.fields.append((self._textarea, "".join(self._text).removeprefix("\n")))
+            self._textarea = None
+
+
+@dataclass
+class BrowserForm:
+    action: str
+    fields: dict[str, str]
+    file_fields: list[str]
+
+    def fill(self, **changes: str | None) -> BrowserForm:
+        """Type into fields, pick radios and options, tick boxes (``None``: untick)."""
+        fields = dict(self.fields)
+        for name, value in changes.items():
+            if value is None:
+                fields.pop(name, None)
+            else:
+                fields[name] = value
+        return BrowserForm(self.action, fields, self.file_fields)
+
+    def body(self, files: tuple[tuple[str, bytes, str], ...] = ()) -> FormData:
+        form = FormData(default_to_multipart=True)
+        for name, value in self.fields.items():
+            form.add_field(name, value)
+        for name in self.file_fields:
+            if files:
+                for filename, data, content_type in files:
+                    form.add_field(name, data, filename=filename, content_type=content_type)
+            else:  # an empty file input still sends an empty part
+                form.add_field(name, b"", filename="", content_type="application/octet-stream")
+        return form
+
+
+def browser_form(html: str, form_id: str) -> BrowserForm:
+    reader = _FormReader(form_id)
+    reader.feed(html)
+    assert reader.action is not None, f"no form #{form_id}"
+    fields: dict[str, str] = {}
+    for name, value in reader.fields:
+        fields.setdefault(name, value)
+    return BrowserForm(reader.action, fields, reader.file_fields)
 
 
 @dataclass

@@ -8,10 +8,11 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import ClientSession, CookieJar
@@ -478,7 +479,7 @@ async def test_open_data_requests_sorted_by_deadline_overdue_marked(site: Site) 
     timeline = site.state.timeline
     erika = await timeline.create_customer(site.office, "Erika Mustermann", [])
     karl = await timeline.create_customer(site.office, "Karl Klammer", [])
-    today = date.today()
+    today = datetime.now(ZoneInfo("Europe/Berlin")).date()  # the admin's day, not the host's
     later = await _request(site, site.office, erika.id,
                            (today + timedelta(days=20)).isoformat(), "Was wissen Sie?")
     overdue = await _request(site, site.office, karl.id,

@@ -4,6 +4,7 @@ then returns."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 
 from tests.notify.conftest import NOTIFY_ENV, SmtpSink, eventually
-from tests.web.conftest import Console, Desk, MakeConsole, multipart
+from tests.web.conftest import Console, Desk, MakeConsole, Reply, browser_form
 from timeline.models import (
     Channel,
     Customer,
@@ -519,11 +520,19 @@ async def test_unanswered_hint(console: Console) -> None:
     assert 'id="hint-unanswered"' not in page.text
 
 
-async def compose(desk: Desk, customer: Customer, *, csrf: str | None = None,
-                  files: tuple[tuple[str, bytes, str], ...] = (), **fields: str) -> Any:
-    token = desk.csrf if csrf is None else csrf
-    return await desk.request("POST", f"/customers/{customer.id}/entries?csrf={token}",
-                              data=multipart(files, **fields))
+async def compose(desk: Desk, customer: Customer, *, page: str | None = None,
+                  query: str = "", files: tuple[tuple[str, bytes, str], ...] = (),
+                  **changes: str | None) -> Reply:
+    """Fill in the compose form of the customer page (or of ``page``) the way a browser
+    without JavaScript submits it: every control the page has, as the page set it, with
+    ``changes`` typed, picked or ticked (``None`` unticks)."""
+    if page is None:
+        got = await desk.get(f"/customers/{customer.id}{query}")
+        assert got.status == 200, got.status
+        page = got.text
+    form = browser_form(page, "compose-form").fill(**changes)
+    assert form.action == f"/customers/{customer.id}/entries?csrf={desk.csrf}"
+    return await desk.request("POST", form.action, data=form.body(files))
 
 
 async def newest(console: Console, customer: Customer) -> Entry:
@@ -546,7 +555,7 @@ async def test_compose_without_javascript(console: Console) -> None:
     assert note.body == "Ruft Montag an" and note.author == console.agent.id
     # a document with two files, published without notification
     reply = await compose(desk, erika, kind="document", subject="Police 2027",
-                          visibility="published",
+                          visibility="published", notify=None,
                           files=(("Police 2027.pdf", PDF, "application/pdf"),
                                  ("Foto.png", PNG, "image/png")))
     assert reply.status == 303
@@ -607,7 +616,7 @@ async def test_derogatory_wording_needs_confirmation_on_the_page(console: Consol
     desk = await console.signed_in()
     text = "Kundin ist eine Querulantin, typisch."
     reply = await compose(desk, erika, kind="note", subject="Gespräch", body=text,
-                          visibility="published")  # notify left unticked on purpose
+                          visibility="published", notify=None)  # notify unticked on purpose
     assert reply.status == 409
     warning = re.search(r'id="server-warning">(.*?)</div>', reply.text, re.S)
     assert warning and "Querulantin" in text_of(warning.group(1))
@@ -620,26 +629,35 @@ async def test_derogatory_wording_needs_confirmation_on_the_page(console: Consol
     assert not checked(reply.text, "c-notify")
     status, timeline = await console.bearer("GET", f"/customers/{erika.id}/timeline")
     assert timeline["items"] == []
-    reply = await compose(desk, erika, kind="note", subject="Gespräch", body=text,
-                          visibility="published", confirm="true")
+    # the agent only ticks "publish anyway" on the page shown again
+    reply = await compose(desk, erika, page=reply.text, confirm="true")
     assert reply.status == 303
     stored = await newest(console, erika)
     assert stored.visibility is Visibility.PUBLISHED and stored.notify is False
     assert stored.meta["tone_confirmed"] == ["Querulantin"]
 
 
-async def test_the_reshown_form_keeps_an_internal_choice_against_a_published_preset(
+async def test_the_reshown_form_keeps_a_published_choice_against_an_internal_preset(
         console: Console) -> None:
     erika = await console.customer("Erika Mustermann")
-    status, _ = await console.bearer("PUT", "/policy/office", console.admin_token,
-                                     json={"note": {"visibility": "internal"}})
+    status, _ = await console.bearer(
+        "PUT", "/policy/office", console.admin_token,
+        json={"note": {"visibility": "internal"}, "phone_note": {"visibility": "internal"}})
     assert status == 200
     desk = await console.signed_in()
-    reply = await compose(desk, erika, kind="note", body="Querulantin, wie immer",
-                          visibility="published", notify="true", complaint="true")
+    page = await desk.get(f"/customers/{erika.id}")
+    assert checked(page.text, "vis-internal")
+    reply = await compose(desk, erika, page=page.text, kind="note",
+                          body="Querulantin, wie immer", visibility="published",
+                          notify="true", complaint="true")
     assert reply.status == 409
     assert checked(reply.text, "vis-published") and not checked(reply.text, "vis-internal")
     assert checked(reply.text, "c-notify") and checked(reply.text, "c-complaint")
+    reply = await compose(desk, erika, page=reply.text, confirm="true")
+    assert reply.status == 303
+    stored = await newest(console, erika)
+    assert stored.visibility is Visibility.PUBLISHED and stored.notify is True
+    assert stored.tags == ("complaint",)
 
 
 DISCLOSURES = [
@@ -885,3 +903,50 @@ async def test_full_text_search_page(console: Console) -> None:
     assert "Erika Mustermann" in shown
     only_internal = await desk.get("/search?q=" + quote("Kündigung") + "&visibility=internal")
     assert f"#e-{secret.id}" in only_internal.text and f"#e-{hit.id}" not in only_internal.text
+
+
+async def test_the_reshown_form_keeps_the_thread_and_the_call(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann", phones=("0171 1234567",))
+    mail = await console.add(erika, subject="Kündigung", body="Bitte bestätigen.", when=at(3))
+    call = await console.add(erika, channel=Channel.PHONE, kind="call", when=at(4),
+                             visibility=Visibility.INTERNAL, subject="Anruf",
+                             meta={"outcome": "answered", "duration_seconds": 30})
+    desk = await console.signed_in()
+    # a note answering the mail
+    reply = await compose(desk, erika, query=f"?reply_to={mail.id}", kind="note",
+                          body="Querulantin, wie immer", visibility="published")
+    assert reply.status == 409
+    assert f'name="in_reply_to" value="{mail.id}"' in reply.text
+    reply = await compose(desk, erika, page=reply.text, confirm="true")
+    assert reply.status == 303
+    note = await newest(console, erika)
+    assert note.meta["in_reply_to"] == mail.id
+    # a phone note about the call (the banner links to the page with ?call=)
+    reply = await compose(desk, erika, query=f"?call={call.id}",
+                          body="Querulantin, wie immer", visibility="published")
+    assert reply.status == 409
+    assert f'name="call_entry_id" value="{call.id}"' in reply.text
+    reply = await compose(desk, erika, page=reply.text, confirm="true")
+    assert reply.status == 303
+    note = await newest(console, erika)
+    assert note.kind == "phone_note" and note.meta["call_entry_id"] == call.id
+    assert (await console.entry(call.id)).meta["phone_notes"] == [note.id]
+
+
+async def test_live_events_reach_the_console_with_its_session(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann")
+    desk = await console.signed_in()
+    async with desk.session.get(console.base + "/api/v1/events") as stream:
+        assert stream.status == 200
+        assert await stream.content.readline() == b": connected\n"
+        reply = await compose(desk, erika, kind="note", body="Live", visibility="internal")
+        assert reply.status == 303
+        entry_id = reply.location.rsplit("#e-", 1)[1]
+        event = ""
+        async with asyncio.timeout(5):
+            while not event.startswith("data: "):
+                event = (await stream.content.readline()).decode()
+        data = json.loads(event.removeprefix("data: "))
+        assert data["id"] == entry_id and data["customer_id"] == erika.id
+    item = await desk.get(f"/entries/{entry_id}/item")
+    assert item.status == 200 and item_ids(item.text) == [entry_id]

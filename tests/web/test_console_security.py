@@ -9,6 +9,7 @@ import re
 from email.message import EmailMessage
 
 import pytest
+
 from connectors.email.parse import parse_message
 from tests.web.conftest import Console, Desk, multipart
 from timeline.models import Channel, Customer, Direction, Entry, Visibility
@@ -267,6 +268,7 @@ def assert_strict_page(reply_headers: dict[str, str] | object, text: str) -> Non
     for attrs in SCRIPT_TAG.findall(text):
         assert 'src="/static/' in attrs or 'type="application/json"' in attrs, attrs
     assert " on" + "click=" not in text and "javascript:" not in text
+    assert ' style="' not in text  # style-src 'self' would drop inline styles
 
 
 async def test_pages_carry_strict_security_headers(console: Console) -> None:
@@ -323,6 +325,7 @@ async def test_mail_html_is_served_inert(console: Console) -> None:
     assert "allow-scripts" not in directives["sandbox"]
     assert "allow-same-origin" not in directives["sandbox"]
     assert reply.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert reply.headers["Cache-Control"] == "no-store"  # a mail is as personal as a page
 
     page = await desk.get(f"/customers/{customer.id}")
     frames = re.findall(r"<iframe\b[^>]*>", page.text)

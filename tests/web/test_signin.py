@@ -65,6 +65,20 @@ async def test_right_password_sets_a_strict_session_cookie(console: Console) -> 
     assert "Tom Agent" in home.text
 
 
+async def test_signing_in_again_replaces_the_session(console: Console) -> None:
+    desk = await console.signed_in()
+    first = desk.cookie("chronik_session")
+    reply = await desk.sign_in(AGENT_EMAIL)
+    assert reply.status == 303
+    second = desk.cookie("chronik_session")
+    assert first and second and first != second
+    old = await console.desk()
+    old.session.cookie_jar.update_cookies({"chronik_session": first},
+                                          response_url=console.server.make_url("/"))
+    assert await signed_out(old)  # the earlier session id opens nothing (no fixation)
+    assert (await desk.get("/")).status == 200
+
+
 async def test_session_cookie_is_secure_when_the_public_url_is_https(
         make_console: MakeConsole, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHRONIK_PUBLIC_URL", "https://chronik.buero.example")

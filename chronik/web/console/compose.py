@@ -42,8 +42,11 @@ async def create_entry(view: AgentView) -> web.StreamResponse:
     request = EntryRequest(
         kind=kind, subject=fields.get("subject", ""), body=fields.get("body", ""),
         visibility=visibility, notify=notify, confirm=fields.get("confirm") in _TRUE,
-        tags=tags, files=files, reply_via=fields.get("reply_via") or None,
+        tags=tags, files=files,
+        # the form always sends its "reply via" choice; it only means something for a reply
+        reply_via=(fields.get("reply_via") or None) if kind == "reply" else None,
         in_reply_to=fields.get("in_reply_to") or None)
+    call = None
     try:
         call = await linked_call(view.state, view.caller.office, customer.id, kind,
                                  fields.get("call_entry_id") or None)
@@ -54,8 +57,11 @@ async def create_entry(view: AgentView) -> web.StreamResponse:
         if call is not None:
             await link_note(view.state, view.caller.office, call, recorded.entry)
     except ToneWarning as warning:
+        # shown again as sent: the same thread and call (the URL no longer names them)
+        parent = (await view.state.store.get_entry(view.caller.office.id, request.in_reply_to)
+                  if request.in_reply_to else None)
         ctx = await customer_context(view, customer, Filters((), (), None),
-                                     warning=warning, draft=fields)
+                                     warning=warning, draft=fields, reply_to=parent, call=call)
         return view.render("console/customer.html", status=409, **ctx)
     return web.HTTPSeeOther(f"/customers/{customer.id}#e-{recorded.entry.id}")
 

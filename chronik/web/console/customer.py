@@ -250,7 +250,7 @@ async def mail_frame(view: AgentView) -> web.StreamResponse:
     return web.Response(text=doc, content_type="text/html", headers={
         "Content-Security-Policy": MAIL_CSP + "; sandbox allow-popups "
                                    "allow-popups-to-escape-sandbox",
-        "X-Frame-Options": "SAMEORIGIN", "Cache-Control": "private, max-age=300"})
+        "X-Frame-Options": "SAMEORIGIN", "Cache-Control": "no-store"})  # personal, like pages
 
 
 @agent_page

@@ -157,7 +157,15 @@ async def _write_page(view: CustomerView, *, subject: str = "", body: str = "",
 
 @portal_page
 async def write_form(view: CustomerView) -> web.StreamResponse:
-    return await _write_page(view)
+    """``?re=<entry id>``: an answer to one of the customer's own published items."""
+    subject = ""
+    about = view.request.query.get("re", "")[:100]
+    if about:
+        item = await customer_entry(view.state.store, view.customer, about)
+        if item is not None and item.subject:
+            subject = item.subject if item.subject.lower().startswith("re:") \
+                else f"Re: {item.subject}"
+    return await _write_page(view, subject=subject)
 
 
 @portal_page

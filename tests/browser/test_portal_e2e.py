@@ -1,0 +1,123 @@
+"""The customer portal in a real browser, with the agent console open beside it: a
+notification e-mail's portal link leads through sign-in by one-time code (captured from the
+SMTP sink) to the item; the customer sees the published note, never the internal one,
+answers with a file and opts out of automatic notifications — and the agent's open
+timeline shows both live, without a reload."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.test_console_e2e import sign_in
+from tests.support.live_server import ChronikServer, MailSink, message_text
+
+CODE = re.compile(r"\b(\d{6})\b")
+
+
+def test_customer_reads_answers_and_opts_out_while_the_agent_watches(
+        chronik: ChronikServer, mail_sink: MailSink, browser: Browser, page: Page,
+        axe: Any, screenshot: Any, tmp_path: Path) -> None:
+    erika = chronik.api("POST", "/customers", {"name": "Erika Mustermann",
+                                                "emails": ["erika@kunde.test"]})
+    cid = erika["id"]
+    note = chronik.api("POST", f"/customers/{cid}/entries", {
+        "kind": "note", "subject": "Ihr Angebot Hausrat",
+        "body": "Anbei unser Angebot mit Glasbruchschutz.", "visibility": "published",
+        "notify": True}, token=chronik.agent_token)
+    chronik.api("POST", f"/customers/{cid}/entries", {
+        "kind": "note", "subject": "Provision prüfen", "body": "Nur für uns: Rückforderung?",
+        "visibility": "internal"}, token=chronik.agent_token)
+
+    # the agent keeps Erika's timeline open in another browser
+    agent_context = browser.new_context(viewport={"width": 1280, "height": 800})
+    agent = agent_context.new_page()
+    sign_in(agent, chronik, next_path=f"/customers/{cid}")
+    agent_timeline = agent.locator("#timeline")
+    expect(agent_timeline).to_contain_text("Provision prüfen")
+
+    # the notification e-mail links to the item in the portal
+    notification = mail_sink.wait_for("erika@kunde.test",
+                                      match=lambda m: "Hausrat" in message_text(m))
+    link = re.search(r"https?://\S+/portal/entries/" + note["id"], message_text(notification))
+    assert link, message_text(notification)
+
+    page.goto(link.group(0))
+    expect(page).to_have_url(re.compile(r"/portal/signin"))
+    axe.assert_clean(page)
+    screenshot(page, "portal-signin")
+    page.get_by_label(re.compile("E-Mail|E-mail")).fill("erika@kunde.test")
+    page.get_by_role("button", name=re.compile("Code anfordern|Send me a code")).click()
+    code_mail = mail_sink.wait_for(
+        "erika@kunde.test", match=lambda m: "code" in str(m["Subject"]).lower())
+    code = CODE.search(message_text(code_mail))
+    assert code, message_text(code_mail)
+    page.get_by_label(re.compile("Code")).fill(code.group(1))
+    page.get_by_role("button", name=re.compile("^(Anmelden|Sign in)$")).click()
+    expect(page).to_have_url(re.compile(f"/portal/entries/{note['id']}"))
+    expect(page.locator("main")).to_contain_text("Glasbruchschutz")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "chronik_portal")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/portal"
+
+    # the list: the published note, never the internal one
+    page.goto(chronik.url("/portal/"))
+    expect(page.locator("main")).to_contain_text("Ihr Angebot Hausrat")
+    expect(page.locator("main")).not_to_contain_text("Provision")
+    expect(page.locator("main")).not_to_contain_text("Rückforderung")
+    axe.assert_clean(page)
+    screenshot(page, "portal-messages")
+    # agent pages and the agent API stay closed to a portal session
+    page.goto(chronik.url(f"/customers/{cid}"))
+    expect(page).to_have_url(re.compile(r"/signin\?next="))
+    page.goto(chronik.url("/portal/"))
+
+    # answer with a file
+    photo = tmp_path / "ceranfeld.pdf"
+    photo.write_bytes(b"%PDF-1.4\n% Foto vom Ceranfeld\n%%EOF\n")
+    page.goto(chronik.url("/portal/write"))
+    page.get_by_label(re.compile("^(Betreff|Subject)")).fill("Frage zum Glasbruch")
+    page.get_by_label(re.compile("Ihre Nachricht|Your message")).fill(
+        "Gilt der Schutz auch für das Ceranfeld?")
+    page.get_by_label(re.compile("Dateien|files")).set_input_files(photo)
+    axe.assert_clean(page)
+    page.get_by_role("button", name=re.compile("^(Senden|Send)$")).click()
+    expect(page.get_by_text(re.compile("Ihre Nachricht ist eingegangen|has been received"))
+           ).to_be_visible()
+    expect(agent_timeline.locator(".item").first).to_contain_text("Frage zum Glasbruch")
+    expect(agent_timeline.locator(".item").first).to_contain_text("ceranfeld.pdf")
+
+    # opt out of automatic notifications
+    page.goto(chronik.url("/portal/preferences"))
+    axe.assert_clean(page)
+    screenshot(page, "portal-preferences")
+    page.get_by_label(re.compile("Keine automatischen|No automatic")).check()
+    page.get_by_role("button", name=re.compile("^(Speichern|Save)$")).click()
+    expect(page.get_by_role("status").first).to_be_visible()
+    prefs = chronik.api("GET", f"/customers/{cid}/preferences")
+    assert prefs["automatic_notifications"] is False
+    expect(agent_timeline).to_contain_text(re.compile("automatic notifications: off"))
+    screenshot(agent, "timeline-live")
+    agent_context.close()
+
+    # honoured at send time: the next published note is not mailed (suppressed)
+    later = chronik.api("POST", f"/customers/{cid}/entries", {
+        "kind": "note", "subject": "Noch ein Hinweis", "body": "Bitte beachten.",
+        "visibility": "published", "notify": True})
+    jobs = _wait_job(chronik, cid, later["id"])
+    assert jobs["status"] == "suppressed"
+    assert not [m for m in mail_sink.to("erika@kunde.test") if "Noch ein Hinweis" in
+                message_text(m)]
+
+
+def _wait_job(chronik: ChronikServer, customer_id: str, entry_id: str) -> dict[str, Any]:
+    from tests.support.live_server import wait_until
+
+    def done() -> dict[str, Any] | None:
+        for job in chronik.api("GET", f"/notifications?customer={customer_id}")["items"]:
+            if job["entry_id"] == entry_id and job["status"] not in ("pending", "sending"):
+                return dict(job)
+        return None
+    return wait_until(done, timeout=10, what="the notification job to finish")
