@@ -102,6 +102,7 @@ def test_call_banner_phone_note_and_tone_guard(chronik: ChronikServer, page: Pag
     stored = chronik.api("GET", f"/customers/{erika['id']}/timeline?kind=note")["items"][0]
     assert stored["meta"]["tone_confirmed"] == ["Querulant"]
     axe.assert_clean(page)
+    page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "timeline", full_page=False)
 
 

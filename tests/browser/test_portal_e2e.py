@@ -55,6 +55,8 @@ def test_customer_reads_answers_and_opts_out_while_the_agent_watches(
         "erika@kunde.test", match=lambda m: "code" in str(m["Subject"]).lower())
     code = CODE.search(message_text(code_mail))
     assert code, message_text(code_mail)
+    expect(page.get_by_label(re.compile("Code"))).to_be_visible()
+    axe.assert_clean(page)
     page.get_by_label(re.compile("Code")).fill(code.group(1))
     page.get_by_role("button", name=re.compile("^(Anmelden|Sign in)$")).click()
     expect(page).to_have_url(re.compile(f"/portal/entries/{note['id']}"))
@@ -101,6 +103,15 @@ def test_customer_reads_answers_and_opts_out_while_the_agent_watches(
     expect(agent_timeline).to_contain_text(re.compile("automatic notifications: off"))
     screenshot(agent, "timeline-live")
     agent_context.close()
+
+    # the remaining portal screens pass axe too
+    for path in ("/portal/data", f"/portal/entries/{note['id']}", f"/portal/write?re={note['id']}"):
+        page.goto(chronik.url(path))
+        axe.assert_clean(page)
+    expect(page.get_by_label(re.compile("^(Betreff|Subject)"))).to_have_value(
+        "Re: Ihr Angebot Hausrat")
+    page.goto(chronik.url("/portal/data"))
+    screenshot(page, "portal-data")
 
     # honoured at send time: the next published note is not mailed (suppressed)
     later = chronik.api("POST", f"/customers/{cid}/entries", {

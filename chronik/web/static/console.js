@@ -47,7 +47,8 @@ async function showEntry(entryId, { prepend = true } = {}) {
   } else if (prepend) {
     timeline.prepend(node);
     const status = document.getElementById("live-status");
-    if (status) status.textContent = node.querySelector("h3")?.textContent ?? "";
+    const what = node.querySelector("h3")?.textContent ?? "";
+    if (status) status.textContent = `${status.dataset.label ?? ""} ${what}`.trim();
   }
   node.classList.add("highlight");
   setTimeout(() => node.classList.remove("highlight"), 4000);
@@ -178,7 +179,7 @@ if (form) {
     list.className = data.suppressed ? "notice warn" : "";
     list.textContent = data.suppressed
       ? `${texts.nobody}: ${data.suppressed}`
-      : `${texts.goesTo} ${data.routes.map((r) => texts.via?.[r.channel] + (r.address ? ` (${r.address})` : "")).join(` – ${texts.fallback} – `)}`;
+      : `${texts.goesTo} ${data.routes.map((r) => texts.via?.[r.channel] + (r.address ? ` (${r.address})` : "")).join(`; ${texts.fallback}: `)}`;
   }
 
   let timer = null;
@@ -216,7 +217,7 @@ if (form) {
       ul.append(li);
     }
     const hint = document.createElement("p");
-    hint.textContent = data.hint ?? texts.confirmHint;
+    hint.textContent = texts.confirmHint;
     box.append(ul, hint);
     warnings.append(box);
   }
@@ -267,7 +268,7 @@ if (form) {
         showWarnings(body.error?.details ?? {});
         confirmRow.hidden = false;
         confirmBox.focus();
-        status.textContent = body.error?.message ?? "";
+        status.textContent = texts.checkWarnings ?? "";
       } else {
         status.textContent = `${texts.error}: ${body.error?.message ?? response.status}`;
       }
