@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_import.py [--count 100000] [--seed 42]
         [--dir bench/data/mail] [--workers 2]
 
-* the messages are ``/work/shared/bench/gen_mail.py OUT COUNT SEED`` (``$CHRONIK_GEN_MAIL``
+* the messages are ``../shared/bench/gen_mail.py OUT COUNT SEED`` (``$CHRONIK_GEN_MAIL``
   overrides the path): German/English text of mixed length, ~20 % ISO-8859-1
   quoted-printable, UTF-8 as QP / 8bit / base64, ~10 % with a 2-12 KB PDF attachment, ~25 %
   replies with In-Reply-To/References; generated once into ``DIR/eml-COUNT-SEED/``;
@@ -32,7 +32,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-GEN_MAIL = os.environ.get("CHRONIK_GEN_MAIL", "/work/shared/bench/gen_mail.py")
+SHARED_GEN_MAIL = Path(__file__).resolve().parents[2] / "shared" / "bench" / "gen_mail.py"
+GEN_MAIL = os.environ.get("CHRONIK_GEN_MAIL", str(SHARED_GEN_MAIL))
 
 
 def generate(out: Path, count: int, seed: int) -> None:

@@ -32,6 +32,7 @@ import aiohttp
 import aiosmtplib
 
 ROOT = Path(__file__).resolve().parents[1]
+SHARED_GEN_MAIL = ROOT.parent / "shared" / "bench" / "gen_mail.py"
 INBOX = "in@bench.test"
 
 
@@ -75,7 +76,7 @@ def quantile(values: list[float], q: float) -> float:
 async def measure(http_port: int, smtp_port: int, token: str, count: int, seed: int
                   ) -> dict[str, object]:
     rng = random.Random(seed)
-    source = Path(os.environ.get("CHRONIK_GEN_MAIL", "/work/shared/bench/gen_mail.py"))
+    source = Path(os.environ.get("CHRONIK_GEN_MAIL", str(SHARED_GEN_MAIL)))
     words = [w for w in source.read_text("utf-8").split()  # noqa: ASYNC240 (before timing)
              if w.isalpha() and w.islower()][:3000]
     searchable: list[float] = []

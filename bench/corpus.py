@@ -3,7 +3,7 @@
 The word distribution is *not* invented here: the vocabularies (German and English real words
 plus a synthetic long tail), the Zipf weighting (rank r has weight 1/r**1.07), the text shape
 (log-normal length 30..300 words, sprinkled order numbers) and the subject lines all come from
-``/work/shared/bench/gen_mail.py`` (read-only), which this module imports by path with
+``../shared/bench/gen_mail.py`` beside the repository (read-only), imported by path with
 importlib (override the path with ``$CHRONIK_GEN_MAIL``). Same SEED -> same data.
 """
 
@@ -29,7 +29,8 @@ if str(ROOT) not in sys.path:
 from timeline.identity import normalise_phone  # noqa: E402
 from timeline.text import WORD, fold_word  # noqa: E402
 
-GEN_MAIL = Path(os.environ.get("CHRONIK_GEN_MAIL", "/work/shared/bench/gen_mail.py"))
+SHARED_GEN_MAIL = Path(__file__).resolve().parents[2] / "shared" / "bench" / "gen_mail.py"
+GEN_MAIL = Path(os.environ.get("CHRONIK_GEN_MAIL", str(SHARED_GEN_MAIL)))
 
 START = datetime(2024, 11, 22, tzinfo=UTC)
 DAYS = 730

@@ -201,7 +201,7 @@ async def generate(args: argparse.Namespace) -> dict[str, object]:
         "sizes_bytes": file_sizes(data_dir),
         "chronik_root": str(corpus.ROOT),
         "generator": "bench/gen_dataset.py (text: bench/corpus.py <- "
-                     "/work/shared/bench/gen_mail.py)",
+                     "../shared/bench/gen_mail.py)",
     }
     (data_dir / "bench-meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
     alpha_df = {w: n for w, n in sorted(df.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -1,6 +1,7 @@
 """Peer suite: what Zammad's mail parser extracts from real-world mail, checked against ours.
 
-The corpus (``/work/shared/corpora/zammad-mail``, see its README) pairs ``NNN.eml`` with
+The corpus (``../shared/corpora/zammad-mail`` beside the repository, see its README) pairs
+``NNN.eml`` with
 ``NNN.expected.json``. For every message we check, when the key is present:
 
 - ``from_email``, ``from_display_name`` and ``subject``: exactly;
@@ -33,8 +34,9 @@ from typing import Any
 import pytest
 
 from connectors.email.parse import html_to_text, parse_message
+from tests.support.shared import MISSING_CORPUS, ZAMMAD_CORPUS
 
-CORPUS = Path("/work/shared/corpora/zammad-mail")
+CORPUS = ZAMMAD_CORPUS
 EML_FILES = sorted(CORPUS.glob("*.eml")) if CORPUS.is_dir() else []
 NO_BODY = "no visible content"
 
@@ -132,7 +134,7 @@ def expected_text(expected: dict[str, Any], adjust: Callable[[str], str] = _same
     return squeeze(adjust(body))
 
 
-@pytest.mark.skipif(not EML_FILES, reason="zammad-mail corpus not available")
+@pytest.mark.skipif(not EML_FILES, reason=MISSING_CORPUS)
 @pytest.mark.parametrize("eml", EML_FILES, ids=[p.stem.split("-")[0] for p in EML_FILES])
 def test_corpus_message(eml: Path) -> None:
     stem = eml.stem.split("-")[0]
@@ -171,7 +173,7 @@ def test_deviations_are_documented_and_used() -> None:
             assert len(deviation.reason) > 40, f"{stem}.{field}: give the reason"
 
 
-@pytest.mark.skipif(not EML_FILES, reason="zammad-mail corpus not available")
+@pytest.mark.skipif(not EML_FILES, reason=MISSING_CORPUS)
 @pytest.mark.parametrize("stem", sorted({s for s, f in DEVIATIONS.items() if "body" in f}))
 def test_deviation_is_still_needed(stem: str) -> None:
     """Each body deviation must be necessary: the plain comparison really fails."""

@@ -10,8 +10,9 @@ import pytest
 from connectors.email.errors import MailParseError, MessageTooLarge, SourceError
 from connectors.email.parse import parse_message
 from connectors.email.sources import RawMessage, iter_messages
+from tests.support.shared import MISSING_CORPUS, ZAMMAD_CORPUS
 
-CORPUS = Path("/work/shared/corpora/zammad-mail")
+CORPUS = ZAMMAD_CORPUS
 
 
 def message(n: int, body: str = "Hello") -> bytes:
@@ -154,7 +155,7 @@ def test_large_mbox_is_streamed_with_flat_memory(tmp_path: Path) -> None:
     assert parse_message(last).subject == f"Message {count - 1}"
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="zammad-mail corpus not available")
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=MISSING_CORPUS)
 def test_corpus_folder() -> None:
     found = list(iter_messages(CORPUS))
     assert len(found) == len(list(CORPUS.glob("*.eml")))
