@@ -214,3 +214,33 @@ _PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000010000000100802000000909168360000001d49444154"
     "789c63fcff9f8114c0c4400a606218d5301a8c6a18d5301a004f5c1f01f8a3a02e0000000049454e44"
     "ae426082")
+
+
+def test_keyboard_only_find_and_write(chronik: ChronikServer, page: Page) -> None:
+    """Everything an agent does on a call works without a mouse: "/" jumps to the search
+    box, Tab reaches the compose fields and the save button, focus is always visible."""
+    customer(chronik, "Hans Tastatur", "0171 5550001", "hans@kunde.test")
+    sign_in(page, chronik)
+    page.evaluate("document.activeElement.blur()")  # the home page focuses its own box
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "quickfind-q"
+    page.keyboard.type("+49 171 5550001")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Hans Tastatur")
+
+    def tab_to(element_id: str, limit: int = 120) -> None:
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.id") == element_id:
+                outline = page.evaluate(
+                    "getComputedStyle(document.activeElement).outlineStyle")
+                assert outline != "none", f"no visible focus on #{element_id}"
+                return
+        raise AssertionError(f"Tab never reached #{element_id}")
+    tab_to("c-subject")
+    page.keyboard.type("Per Tastatur")
+    tab_to("c-body")
+    page.keyboard.type("Rückruf vereinbart.")
+    tab_to("compose-submit")
+    page.keyboard.press("Enter")
+    expect(page.locator("#timeline .item").first).to_contain_text("Per Tastatur")
