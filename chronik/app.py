@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -23,6 +25,8 @@ from chronik.api.base import (
 from chronik.api.events import add_shutdown
 from chronik.components import Supervisor
 from chronik.glue import notify_pages
+from chronik.logs import install as install_log_privacy
+from chronik.logs import redact_path
 from chronik.registry import build_components
 from chronik.settings import Settings
 from chronik.state import STATE, AppState
@@ -43,7 +47,8 @@ log = logging.getLogger("chronik")
 SETTINGS = web.AppKey("chronik_settings", Settings)
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
+               405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
+               507: "storage_full"}
 
 
 @web.middleware
@@ -71,12 +76,42 @@ async def errors_middleware(
         message = exc.reason
         if exc.status == 413:
             message = "the request body is too large"
-        return error_response(exc.status, _HTTP_CODES.get(exc.status, "http_error"), message)
+        response = error_response(exc.status, _HTTP_CODES.get(exc.status, "http_error"),
+                                  message)
+        _keep_allow(exc, response)
+        return response
     except asyncio.CancelledError:
         raise
-    except Exception:
-        log.exception("bug: unhandled error in %s %s", request.method, request.path)
+    except Exception as exc:
+        if storage_full(exc):
+            log.critical("storage full: %s %s was not stored", request.method,
+                         redact_path(request.path))
+            return error_response(507, "storage_full", STORAGE_FULL)
+        log.exception("bug: unhandled error in %s %s", request.method,
+                      redact_path(request.path))
         return error_response(500, "internal", "internal error (this is a bug; it was logged)")
+
+
+STORAGE_FULL = ("the server's storage is full, so this was not stored; try again once an "
+                "administrator has freed space (GET /api/v1/ready reports it)")
+_SQLITE_FULL = 13
+
+
+def storage_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a full disk: SQLite's ``SQLITE_FULL`` or an
+    ``OSError`` with ``ENOSPC`` / ``EDQUOT``."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlite3.Error) and (
+                getattr(current, "sqlite_errorcode", None) == _SQLITE_FULL
+                or "database or disk is full" in str(current)):
+            return True
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 async def _page_errors(
@@ -98,12 +133,21 @@ async def _page_errors(
             raise
         key = {404: "error.not_found", 405: "error.bad_request",
                413: "error.too_large"}.get(exc.status, "error.bad_request")
-        return error_page(request, exc.status, key)
+        page = error_page(request, exc.status, key)
+        _keep_allow(exc, page)
+        return page
     except asyncio.CancelledError:
         raise
     except Exception:
-        log.exception("bug: unhandled error in %s %s", request.method, request.path)
+        log.exception("bug: unhandled error in %s %s", request.method,
+                      redact_path(request.path))
         return error_page(request, 500, "error.internal")
+
+
+def _keep_allow(exc: web.HTTPException, response: web.StreamResponse) -> None:
+    """A 405 names the methods that are allowed (RFC 9110), also when re-rendered."""
+    if "Allow" in exc.headers:
+        response.headers["Allow"] = exc.headers["Allow"]
 
 
 def _same_origin_referer(request: web.Request) -> str:
@@ -142,6 +186,7 @@ def make_backend(settings: Settings) -> SearchBackend:
 
 async def open_state(settings: Settings) -> AppState:
     """Open store and search (used by the server and by CLI commands)."""
+    install_log_privacy()
     store = SqliteStore(settings.store_path, readers=settings.sqlite_readers)
     await store.open()
     backend = make_backend(settings)
@@ -155,9 +200,13 @@ async def open_state(settings: Settings) -> AppState:
     timeline = TimelineService(store, blobs, events)
     indexer = Indexer(store, backend)
     timeline.subscribe(indexer.wake)
-    return AppState(settings=settings, store=store, blobs=blobs, timeline=timeline,
-                    backend=backend, search=SearchService(store, backend), indexer=indexer,
-                    ingest=IngestService(timeline, settings.unknown_sender), events=events)
+    state = AppState(settings=settings, store=store, blobs=blobs, timeline=timeline,
+                     backend=backend, search=SearchService(store, backend), indexer=indexer,
+                     ingest=IngestService(timeline, settings.unknown_sender), events=events)
+    from chronik.privacy import install as install_privacy
+
+    await install_privacy(state)  # the erased-sender check needs the secret key
+    return state
 
 
 async def close_state(state: AppState) -> None:
@@ -182,6 +231,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
+    install_log_privacy()  # no personal data in this process's logs (chronik/logs.py)
     app = web.Application(middlewares=[security_headers, errors_middleware],
                           client_max_size=settings.max_upload_bytes + 1024 * 1024)
     app[SETTINGS] = settings

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -15,6 +14,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from chronik.app import close_state, create_app, open_state
+from chronik.logs import setup as setup_logging
 from chronik.settings import Settings
 from chronik.state import AppState
 from search.indexer import reindex
@@ -68,8 +68,7 @@ async def _with_state(settings: Settings, fn: Callable[[AppState], Awaitable[R]]
 
 
 def _run_server(settings: Settings, banner: Callable[[], None] | None = None) -> int:
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(settings.log_level)
     app = create_app(settings)
     if banner:
         async def show(_app: web.Application) -> None:
@@ -295,8 +294,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from chronik.glue.notify import run_worker
 
     settings = load_settings(args.data_dir)
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(settings.log_level)
 
     async def run(state: AppState) -> int:
         try:
@@ -394,6 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=cmd_import)
     sub.add_parser("worker", help="run only the notification worker (until SIGTERM)"
                    ).set_defaults(func=cmd_worker)
+    from chronik.cli_privacy import add_parsers as add_privacy_commands
+
+    add_privacy_commands(sub)  # export, erase, retention, retention-rule
     return parser
 
 

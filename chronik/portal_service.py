@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from chronik.api.base import canonical_index
 from chronik.state import AppState
 from connectors.portal import PortalFile, portal_message
 from timeline.blobs import BlobStore
@@ -130,13 +131,14 @@ async def customer_attachment(store: Store, blobs: BlobStore, customer: Customer
                               entry_id: str, index: str) -> tuple[PortalAttachment, bytes]:
     """A file of one published entry of the customer's own timeline (``NotFound`` else)."""
     entry = await _published(store, customer, entry_id)
-    if entry is None or not index.isdigit() or int(index) >= len(entry.attachments):
+    number = canonical_index(index)
+    if entry is None or number is None or number >= len(entry.attachments):
         raise NotFound("no such attachment")
-    att = entry.attachments[int(index)]
+    att = entry.attachments[number]
     data = await blobs.get(att.sha256)
     if data is None:
         raise NotFound("the attachment's content was erased")
-    return PortalAttachment(index=int(index), name=att.name, content_type=att.content_type,
+    return PortalAttachment(index=number, name=att.name, content_type=att.content_type,
                             size=att.size), data
 
 

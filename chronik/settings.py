@@ -19,6 +19,7 @@ from connectors.telegram.settings import TelegramSettings
 from notify.settings import NotifySettings
 from timeline.config import ChronikSettingsBase
 from timeline.ingest import UnknownSenderPolicy
+from timeline.privacy_models import ErasedSenderPolicy
 
 
 class Settings(ChronikSettingsBase):
@@ -48,6 +49,10 @@ class Settings(ChronikSettingsBase):
         UnknownSenderPolicy.CREATE,
         description="Unknown inbound sender: 'create' an unverified customer, or keep the "
                     "message 'unassigned' in the quarantine until an agent assigns it.")
+    erased_sender: ErasedSenderPolicy = Field(
+        ErasedSenderPolicy.QUARANTINE,
+        description="A message from an erased person: 'quarantine' it (reason "
+                    "erased_sender) or 'drop' it; either way no customer is re-created.")
 
     session_hours: int = Field(12, ge=1, le=24 * 30,
                                description="How long an agent's browser session lasts without "

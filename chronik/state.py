@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from chronik.api.base import Caller
     from connectors.phone import CtiService
     from connectors.portal import PortalSettings
+    from timeline.privacy import PrivacyService
 
 
 class TokenCache:
@@ -65,6 +66,8 @@ class AppState:
     """The phone connector (built on first use by ``chronik.glue.phone.cti_service``)."""
     portal: PortalSettings | None = None
     """Portal API settings (read at start-up by ``chronik.glue.portal.components``)."""
+    privacy: PrivacyService | None = None
+    """Export and erasure (``chronik.privacy.install``, when the state is opened)."""
 
 
 STATE = web.AppKey("chronik", AppState)

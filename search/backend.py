@@ -48,6 +48,10 @@ class SearchBackend(Protocol):
     async def rebuild(self, batches: RebuildSource) -> int:
         """Build a fresh index from ``batches`` and swap it in at once; returns the count."""
         ...
+    async def compact(self) -> None:
+        """Physically drop deleted documents (after an erasure), so no index file keeps
+        their text: FTS5 ``optimize`` + WAL truncation, Elasticsearch ``forcemerge``."""
+        ...
 
 
 class RebuildSource(Protocol):

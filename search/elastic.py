@@ -162,6 +162,14 @@ class ElasticBackend:
                           for target in self._write_targets() for seq in seqs],
                          ignore=(404,), refresh=self.refresh)
 
+    async def compact(self) -> None:
+        """Expunge deleted documents from the segments (``forcemerge`` with
+        ``only_expunge_deletes``), so erased text leaves the index files."""
+        with _boundary():
+            await self.client.indices.refresh(index=self.alias)
+            await self.client.indices.forcemerge(index=self.alias, only_expunge_deletes=True,
+                                                 wait_for_completion=True)
+
     async def search(self, request: SearchRequest) -> HitPage:
         relevance = request.order == "relevance"
         after = relevance_cursor(request.cursor) if relevance else None

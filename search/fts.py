@@ -21,7 +21,8 @@ from search.backend import (
     scope_token,
 )
 from search.query import ParsedQuery, QueryError, SearchFilters, SearchRequest, Term
-from timeline.ids import SEQ_SLOTS, seq_base
+from timeline.errors import InvalidInput
+from timeline.ids import SEQ_SLOTS, parse_seq, seq_base
 from timeline.models import Entry
 from timeline.sqlite_db import Migration, SqliteDb
 
@@ -78,6 +79,8 @@ class FtsBackend:
 
     async def open(self) -> None:
         await self.db.open()
+        # deleted documents' cells and pages are zeroed, not just unlinked (erasure)
+        await self.db.write_raw(lambda c: c.execute("PRAGMA secure_delete=ON"))
 
     async def close(self) -> None:
         await self.db.close()
@@ -121,6 +124,18 @@ class FtsBackend:
             f"INSERT INTO {_TABLE}({_TABLE}) VALUES ('optimize')"))
         return count
 
+    async def compact(self) -> None:
+        """Merge every FTS5 segment into one (deleted documents' terms are dropped, the old
+        segments' pages zeroed by ``secure_delete``) and truncate the WAL."""
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("PRAGMA secure_delete=ON")
+            for table in _tables(conn):
+                conn.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
+            for _ in range(50):
+                if not conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]:
+                    return
+        await self.db.write_raw(run)
+
     async def search(self, request: SearchRequest) -> HitPage:
         expr = match_expression(request.query, request.filters)
         lo, hi = _key_range(request.filters)
@@ -128,8 +143,8 @@ class FtsBackend:
             return await self._relevance(expr, lo, hi, request)
         if request.cursor:
             try:
-                hi = min(hi, int(request.cursor))
-            except ValueError as exc:
+                hi = min(hi, parse_seq(request.cursor))
+            except InvalidInput as exc:
                 raise QueryError("invalid cursor") from exc
         limit = request.limit
         rows = await self.db.read(lambda c: _run(c, (
@@ -166,8 +181,8 @@ class FtsBackend:
         if request.cursor:
             try:
                 score_s, seq_s = request.cursor.split(":", 1)
-                after = (float(score_s), -int(seq_s))
-            except ValueError as exc:
+                after = (float(score_s), -parse_seq(seq_s))
+            except (ValueError, InvalidInput) as exc:
                 raise QueryError("invalid cursor") from exc
             ranked = [k for k in ranked if k > after]
         page = ranked[: request.limit]

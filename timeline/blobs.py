@@ -1,4 +1,5 @@
-"""Attachment bytes, content-addressed on disk (``blobs/ab/cd/<sha256>``)."""
+"""Attachment bytes, content-addressed on disk (``blobs/ab/cd/<sha256>``; folders ``0700``,
+files ``0600``: see ``timeline/files.py``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import re
 import tempfile
 from pathlib import Path
+
+from timeline.files import private_dir
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
@@ -28,8 +31,9 @@ class BlobStore:
         target = self.path(digest)
         if target.exists():
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        if not target.parent.is_dir():
+            private_dir(target.parent, below=self.root.parent)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")  # 0600
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)

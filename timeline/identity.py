@@ -11,11 +11,12 @@ from timeline.errors import InvalidInput
 from timeline.models import IdentityKind
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def normalise_email(value: str) -> str:
     email = value.strip().strip("<>").strip()
-    if not _EMAIL.match(email):
+    if _CONTROL.search(email) or not _EMAIL.match(email):
         raise InvalidInput(f"not an e-mail address: {value!r}")
     return email.casefold()
 
@@ -41,6 +42,6 @@ def normalise_identity(kind: IdentityKind, value: str, region: str) -> str:
     if kind is IdentityKind.PHONE:
         return normalise_phone(value, region)
     cleaned = value.strip()
-    if not cleaned or len(cleaned) > 200:
+    if not cleaned or len(cleaned) > 200 or _CONTROL.search(cleaned):
         raise InvalidInput(f"not a {kind.value} identity: {value!r}")
     return cleaned

@@ -13,8 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from timeline.errors import Conflict, InvalidInput, NotFound
+from timeline.errors import Conflict, DomainError, InvalidInput, NotFound
+from timeline.filenames import safe_file_name
 from timeline.identity import normalise_identity
+from timeline.ids import in_window
 from timeline.models import (
     Agent,
     Attachment,
@@ -32,6 +34,7 @@ from timeline.models import (
     Visibility,
     utcnow,
 )
+from timeline.privacy_models import ErasedSenderPolicy, suppression_digest
 from timeline.service import TimelineService
 
 log = logging.getLogger(__name__)
@@ -92,12 +95,22 @@ class IngestResult:
     customer: Customer | None
     new_customer: bool = False
     quarantined: QuarantineItem | None = None
+    dropped: bool = False
+    """The sender was erased and ``erased_sender`` is ``drop``: nothing was stored."""
+
+
+class _ErasedSender(Exception):
+    """The sender's identity is on the suppression list of erased persons."""
 
 
 Reprocessor = Callable[[Office, bytes, str, str | None], Awaitable[IngestResult]]
 """Parse raw bytes of a channel again: (office, raw, origin, forced customer id)."""
 
 JSON_CHANNEL = "inbound-json"
+
+BAD_MESSAGE: tuple[type[Exception], ...] = (DomainError, ValueError, OverflowError, TypeError)
+"""What a message's own data can raise while it is stored: that message is quarantined and
+the rest go on. Anything else (a full disk, a locked database) is the store's, and raises."""
 
 
 class IngestService:
@@ -106,6 +119,9 @@ class IngestService:
         self.timeline = timeline
         self.store = timeline.store
         self.unknown_sender = unknown_sender
+        self.suppression_key: bytes | None = None
+        """Key of the suppression list of erased persons (set by the composition root)."""
+        self.erased_sender = ErasedSenderPolicy.QUARANTINE
         self._reprocessors: dict[str, Reprocessor] = {JSON_CHANNEL: self._reprocess_json}
 
     def register_reprocessor(self, channel: str, fn: Reprocessor) -> None:
@@ -125,6 +141,8 @@ class IngestService:
             raise NotFound(f"no office {msg.office_id}")
         try:
             customer, new_customer = await self._resolve(office, msg)
+        except _ErasedSender:
+            return await self._erased(office, msg, raw, raw_channel, origin)
         except InvalidInput as exc:
             item = await self._quarantine_msg(office, msg, raw, raw_channel, origin,
                                               f"unattributable sender: {exc.message}")
@@ -155,6 +173,10 @@ class IngestService:
         if found:
             found.sort(key=lambda c: (c.status is not CustomerStatus.ACTIVE, c.created_at))
             return found[0], False
+        if self.suppression_key is not None and await self.store.is_suppressed(
+                office.id, msg.sender_kind.value, suppression_digest(
+                    self.suppression_key, office.id, msg.sender_kind.value, value)):
+            raise _ErasedSender
         if self.unknown_sender is UnknownSenderPolicy.UNASSIGNED:
             return None, False
         name = msg.sender_name.strip() or msg.sender.strip()
@@ -172,13 +194,18 @@ class IngestService:
         attachments = []
         for att in msg.attachments:
             digest = await self.timeline.blobs.put(att.data)
-            attachments.append(Attachment(name=att.name, content_type=att.content_type,
+            attachments.append(Attachment(name=safe_file_name(att.name),
+                                          content_type=att.content_type,
                                           size=len(att.data), sha256=digest))
         meta = dict(msg.meta)
         meta.setdefault("from", msg.sender)
         if msg.sender_name:
             meta.setdefault("from_name", msg.sender_name)
         meta["search_text"] = " ".join(p for p in (msg.sender_name, msg.sender) if p)
+        occurred_at = msg.occurred_at
+        if not in_window(occurred_at):  # a broken clock or header: stored as received
+            meta["original_date"] = occurred_at.isoformat()
+            occurred_at = utcnow()
         for ref in [msg.in_reply_to, *reversed(msg.references)]:
             if not ref:
                 continue
@@ -199,7 +226,7 @@ class IngestService:
             office_id=office.id, customer_id=customer.id, channel=msg.channel,
             direction=msg.direction, kind=msg.kind, author=None, visibility=visibility,
             notify=msg.notify and visibility is Visibility.PUBLISHED,
-            occurred_at=msg.occurred_at, subject=msg.subject[:1000],
+            occurred_at=occurred_at, subject=msg.subject[:1000],
             body=msg.body, html=msg.html, attachments=tuple(attachments), tags=tuple(tags),
             source_id=msg.source_id, meta=meta)
 
@@ -234,8 +261,23 @@ class IngestService:
         pending: list[tuple[int, EntryDraft, Customer, bool]] = []
 
         async def flush() -> None:
-            appended = await self.timeline.append_many([d for _, d, _, _ in pending])
-            for (i, _, customer, new), (entry, created) in zip(pending, appended, strict=True):
+            appended: list[tuple[Entry, bool] | Exception]
+            try:
+                appended = list(await self.timeline.append_many([d for _, d, _, _ in pending]))
+            except BAD_MESSAGE:  # one bad draft must not cost the others: one by one
+                appended = []
+                for _, draft, _, _ in pending:
+                    try:
+                        appended.append(await self.timeline.append(draft))
+                    except BAD_MESSAGE as exc:
+                        appended.append(exc)
+            for (i, _, customer, new), done in zip(pending, appended, strict=True):
+                if isinstance(done, Exception):
+                    msg, raw, origin = items[i]
+                    results[i] = await self._unstorable(office, msg, raw, raw_channel, origin,
+                                                        done)
+                    continue
+                entry, created = done
                 results[i] = IngestResult(entry=entry, created=created, customer=customer,
                                           new_customer=new)
                 stored.setdefault(entry.source_id or "", entry)
@@ -257,6 +299,9 @@ class IngestService:
                 continue
             try:
                 customer, new_customer = await self._resolve(office, msg, known)
+            except _ErasedSender:
+                results[i] = await self._erased(office, msg, raw, raw_channel, origin)
+                continue
             except InvalidInput as exc:
                 item = await self._quarantine_msg(office, msg, raw, raw_channel, origin,
                                                   f"unattributable sender: {exc.message}")
@@ -269,10 +314,37 @@ class IngestService:
                 results[i] = IngestResult(entry=None, created=False, customer=None,
                                           quarantined=item)
                 continue
-            pending.append((i, await self._draft(office, customer, msg, parents), customer,
-                            new_customer))
+            try:
+                draft = await self._draft(office, customer, msg, parents)
+            except BAD_MESSAGE as exc:
+                results[i] = await self._unstorable(office, msg, raw, raw_channel, origin, exc)
+                continue
+            pending.append((i, draft, customer, new_customer))
         await flush()
         return [r for r in results if r is not None]
+
+    async def _unstorable(self, office: Office, msg: InboundMessage, raw: bytes | None,
+                          raw_channel: str | None, origin: str, exc: Exception) -> IngestResult:
+        """A message of a batch that could not be stored: quarantined, the batch goes on."""
+        what = exc.message if isinstance(exc, DomainError) else type(exc).__name__
+        log.warning("could not store %s message %s (%s); quarantined", msg.channel.value,
+                    msg.source_id, type(exc).__name__)
+        item = await self._quarantine_msg(office, msg, raw, raw_channel, origin,
+                                          f"unstorable: {what}"[:500])
+        return IngestResult(entry=None, created=False, customer=None, quarantined=item)
+
+    async def _erased(self, office: Office, msg: InboundMessage, raw: bytes | None,
+                      raw_channel: str | None, origin: str) -> IngestResult:
+        """A message from an erased person: never re-creates them; dropped or quarantined
+        (reason ``erased_sender``) per ``CHRONIK_ERASED_SENDER``. Logged without the
+        address."""
+        log.info("%s message from an erased sender: %s", msg.channel.value,
+                 self.erased_sender.value)
+        if self.erased_sender is ErasedSenderPolicy.DROP:
+            return IngestResult(entry=None, created=False, customer=None, dropped=True)
+        item = await self._quarantine_msg(office, msg, raw, raw_channel,
+                                          origin or msg.channel.value, "erased_sender")
+        return IngestResult(entry=None, created=False, customer=None, quarantined=item)
 
     # ------------------------------------------------------------------ quarantine
     async def quarantine(self, office_id: str, channel: str, raw: bytes, reason: str,

@@ -14,7 +14,9 @@ from timeline import policy as publish_policy
 from timeline.blobs import BlobStore
 from timeline.errors import DisclosureWarning, InvalidInput, NotFound, ToneWarning
 from timeline.events import Event, EventBus
+from timeline.filenames import safe_file_name
 from timeline.identity import normalise_identity
+from timeline.ids import in_window, window_text
 from timeline.models import (
     Agent,
     Attachment,
@@ -235,6 +237,10 @@ class TimelineService:
         the tone guard, store attachments, append."""
         if req.kind not in AGENT_ENTRY_KINDS:
             raise InvalidInput(f"kind must be one of {', '.join(AGENT_ENTRY_KINDS)}")
+        if req.occurred_at is not None and not in_window(req.occurred_at):
+            raise InvalidInput(f"occurred_at must lie between {window_text()}",
+                               {"problems": [{"field": "occurred_at",
+                                              "problem": "outside the supported dates"}]})
         channel, direction = AGENT_ENTRY_KINDS[req.kind]
         if req.kind == "document" and not req.files:
             raise InvalidInput("a document needs at least one file")
@@ -286,7 +292,8 @@ class TimelineService:
         attachments = []
         for f in req.files:
             digest = await self.blobs.put(f.data)
-            attachments.append(Attachment(name=f.name, content_type=f.content_type,
+            attachments.append(Attachment(name=safe_file_name(f.name),
+                                          content_type=f.content_type,
                                           size=len(f.data), sha256=digest))
         meta = dict(req.meta)
         meta["author_name"] = agent.name

@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from timeline.files import private_dir, private_file
+
 T = TypeVar("T")
 
 Migration = tuple[int, str]
@@ -136,8 +138,23 @@ class SqliteDb:
         )
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        await asyncio.get_running_loop().run_in_executor(self._writer, self._migrate)
+        """Create or open the database; its folder is ``0700``, the file and its ``-wal`` /
+        ``-shm`` are ``0600`` (SQLite gives those the database file's mode; set again here
+        for files left by an older version)."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer, self._private)
+        await loop.run_in_executor(self._writer, self._migrate)
+        await loop.run_in_executor(self._writer, self._private_journals)
+
+    def _private(self) -> None:
+        private_dir(self.path.parent)
+        private_file(self.path)
+
+    def _private_journals(self) -> None:
+        for suffix in ("-wal", "-shm", "-journal"):
+            journal = self.path.with_name(self.path.name + suffix)
+            if journal.exists():
+                private_file(journal)
 
     def _migrate(self) -> None:
         """Apply every migration not applied yet, in version order. Applied versions are

@@ -257,4 +257,42 @@ CREATE INDEX login_codes_subject ON login_codes(audience, subject_id, created_at
     (7, """
 CREATE INDEX entries_tagged ON entries(office_id, customer_id, seq) WHERE tags <> '[]';
 """),
+    (8, """
+CREATE TABLE data_exports (
+    id TEXT PRIMARY KEY,
+    office_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    requested_by TEXT NOT NULL,
+    status TEXT NOT NULL,
+    progress INTEGER NOT NULL DEFAULT 0,
+    file TEXT,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE INDEX data_exports_office ON data_exports(office_id, customer_id);
+CREATE TABLE erasure_receipts (
+    id TEXT PRIMARY KEY,
+    office_id TEXT NOT NULL,
+    erased_by TEXT NOT NULL,
+    erased_at TEXT NOT NULL,
+    counts TEXT NOT NULL,
+    retained TEXT NOT NULL
+);
+CREATE INDEX erasure_receipts_office ON erasure_receipts(office_id, id);
+CREATE TABLE erasure_suppression (
+    office_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (office_id, kind, digest)
+);
+CREATE TABLE retention_rules (
+    office_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    action TEXT NOT NULL,
+    years INTEGER NOT NULL,
+    PRIMARY KEY (office_id, kind)
+);
+"""),
 ]

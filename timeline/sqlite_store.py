@@ -36,6 +36,7 @@ from timeline.sqlite_consent import ConsentStoreMixin
 from timeline.sqlite_db import SqliteDb
 from timeline.sqlite_inbound import InboundStoreMixin
 from timeline.sqlite_notify import NotifyStoreMixin
+from timeline.sqlite_privacy import PrivacyStoreMixin
 from timeline.sqlite_schema import MIGRATIONS
 from timeline.store import CustomerListQuery, EntryContext, IndexTask, TimelineQuery
 from timeline.text import fold
@@ -90,7 +91,7 @@ def entry_from_row(row: Sequence[Any]) -> Entry:
 
 
 class SqliteStore(AccountStoreMixin, InboundStoreMixin, ConsentStoreMixin, CallStoreMixin,
-                  NotifyStoreMixin, BatchStoreMixin, ConcernStoreMixin):
+                  NotifyStoreMixin, BatchStoreMixin, ConcernStoreMixin, PrivacyStoreMixin):
     """``timeline.store.Store`` on SQLite."""
 
     def __init__(self, path: Path, *, readers: int = 4) -> None:
@@ -98,6 +99,8 @@ class SqliteStore(AccountStoreMixin, InboundStoreMixin, ConsentStoreMixin, CallS
 
     async def open(self) -> None:
         await self.db.open()
+        # freed cells are zeroed, so an updated or erased row leaves no copy (invariant 7)
+        await self.db.write_raw(lambda c: c.execute("PRAGMA secure_delete=ON"))
 
     async def close(self) -> None:
         await self.db.close()

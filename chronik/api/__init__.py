@@ -8,6 +8,7 @@ from chronik.api.cti import OPERATIONS as CTI_OPERATIONS
 from chronik.api.notifications import OPERATIONS as NOTIFICATION_OPERATIONS
 from chronik.api.portal import OPERATIONS as PORTAL_OPERATIONS
 from chronik.api.preferences import OPERATIONS as PREFERENCE_OPERATIONS
+from chronik.api.privacy import OPERATIONS as PRIVACY_OPERATIONS
 from chronik.api.telegram import OPERATIONS as TELEGRAM_OPERATIONS
 
 OPERATIONS: list[Operation] = [
@@ -24,4 +25,5 @@ OPERATIONS: list[Operation] = [
     *TELEGRAM_OPERATIONS,
     *PREFERENCE_OPERATIONS,
     *NOTIFICATION_OPERATIONS,
+    *PRIVACY_OPERATIONS,
 ]

@@ -12,11 +12,13 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ValidationError
 
 from chronik.state import AppState
 from timeline import errors
 from timeline.errors import DomainError, Forbidden
+from timeline.ids import in_window, window_text
 from timeline.models import Agent, Office, Role
 
 Auth = Literal["agent", "admin", "public"]
@@ -65,6 +67,15 @@ class Operation:
 
 
 API_PREFIX = "/api/v1"
+
+DATE_OR_DATE_TIME: dict[str, Any] = {
+    "type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}],
+    "description": "Between 1970-01-01 and 2200-01-01"}
+"""The schema of ``since`` / ``until`` query values (see ``query_datetime``)."""
+
+
+def enum_schema(*values: str) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values)}
 
 
 class ApiError(Exception):
@@ -189,7 +200,19 @@ def query_datetime(request: web.Request, name: str, *, end_of_day: bool = False
     except ValueError:
         raise ApiError(400, "invalid_input",
                        f"{name} must be an ISO date or date-time") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not in_window(value):
+        raise ApiError(400, "invalid_input", f"{name} must lie between {window_text()}")
+    return value
+
+
+def canonical_index(raw: str) -> int | None:
+    """A list index in a path: ``0``, ``1``, ``12`` -- never ``-1``, ``00``, `` 0``, ``+1``
+    or non-ASCII digits (``None`` for those, which callers answer with 404)."""
+    if raw.isascii() and raw.isdigit() and (raw == "0" or not raw.startswith("0")) \
+            and len(raw) <= 9:
+        return int(raw)
+    return None
 
 
 def query_list(request: web.Request, name: str) -> list[str]:
@@ -229,7 +252,23 @@ def refuse_declared_oversize(request: web.Request, limit: int) -> None:
 async def read_form(request: web.Request, limit: int
                     ) -> tuple[list[tuple[str, str]], list[FormFile]]:
     """Stream a ``multipart/form-data`` body: its text fields (in order) and its files.
-    More than ``limit`` bytes in all is ``TooLarge`` (413) as soon as it is seen."""
+    More than ``limit`` bytes in all is ``TooLarge`` (413) as soon as it is seen; a body
+    that is not well-formed multipart (no boundary, no closing boundary, a NUL in a file
+    name) is ``InvalidInput`` (400)."""
+    try:
+        return await _read_form(request, limit)
+    except (ValueError, HttpProcessingError) as exc:  # aiohttp's parser: malformed body
+        raise errors.InvalidInput(f"the multipart body is malformed: {_first_line(exc)}"
+                                  ) from None
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]
+
+
+async def _read_form(request: web.Request, limit: int
+                     ) -> tuple[list[tuple[str, str]], list[FormFile]]:
     reader = await request.multipart()
     fields: list[tuple[str, str]] = []
     files: list[FormFile] = []
@@ -246,8 +285,11 @@ async def read_form(request: web.Request, limit: int
             chunks.append(chunk)
         data = b"".join(chunks)
         if part.filename:
+            name = unquote(part.filename)  # clients percent-encode (", CR, LF, …)
+            if "\x00" in name:
+                raise errors.InvalidInput("a file name must not contain a NUL byte")
             files.append(FormFile(
-                name=unquote(part.filename),  # clients percent-encode (", CR, LF, …)
+                name=name,
                 content_type=part.headers.get("Content-Type", "application/octet-stream"),
                 data=data))
         else:

@@ -85,8 +85,21 @@ async def _fields(request: web.Request) -> dict[str, FieldValue]:
             raise ApiError(400, "invalid_input", f"{key}: must be a string, a number or a "
                            "list of them", {"invalid": [{"field": key,
                                                          "problem": "not a scalar"}]})
-        fields[key] = [str(v) for v in items]
+        values = [str(v) for v in items]
+        if not all(_is_text(v) for v in (key, *values)):
+            raise ApiError(400, "invalid_json", f"{key[:40]!r}: text must be valid Unicode "
+                           "(no lone surrogates such as \\ud800)")
+        fields[key] = values
     return fields
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` can be stored as UTF-8 (JSON's ``\\ud800`` escapes cannot)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _xml_subscription(request: web.Request, state: AppState) -> web.Response:

@@ -8,10 +8,12 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from chronik.api.base import (
-    ApiError,
+    DATE_OR_DATE_TIME,
     Caller,
     Operation,
     Param,
+    canonical_index,
+    enum_schema,
     json_model,
     query_datetime,
     query_int,
@@ -26,6 +28,7 @@ from chronik.api.schemas import EntryCreated, EntryIn, EntryOut, PresetSourceOut
 from chronik.glue.phone import link_note, linked_call
 from chronik.state import AppState
 from timeline.errors import InvalidInput, NotFound
+from timeline.ids import parse_seq
 from timeline.models import Channel, Visibility
 from timeline.service import EntryRequest, UploadedFile
 from timeline.store import TimelineQuery
@@ -97,12 +100,7 @@ def _enum_list(request: web.Request, name: str, enum: type[Channel]) -> tuple[Ch
 
 def _cursor(request: web.Request) -> int | None:
     raw = request.query.get("cursor")
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_input", "cursor is not valid; use next_cursor") from None
+    return parse_seq(raw) if raw else None
 
 
 async def timeline(request: web.Request, state: AppState, caller: Caller) -> web.StreamResponse:
@@ -135,11 +133,8 @@ async def get_entry(request: web.Request, state: AppState, caller: Caller) -> we
 async def get_attachment(request: web.Request, state: AppState, caller: Caller
                          ) -> web.StreamResponse:
     entry = await state.store.get_entry(caller.office.id, request.match_info["entry_id"])
-    try:
-        index = int(request.match_info["index"])
-    except ValueError:
-        index = -1
-    if entry is None or not 0 <= index < len(entry.attachments):
+    index = canonical_index(request.match_info["index"])
+    if entry is None or index is None or index >= len(entry.attachments):
         raise NotFound("no such attachment")
     att = entry.attachments[index]
     data = await state.blobs.get(att.sha256)
@@ -163,9 +158,10 @@ LIST_PARAMS = (
     Param("channel", description="Comma-separated channels: email, chat, phone, portal, "
                                  "note, document, notification"),
     Param("kind", description="Comma-separated entry kinds"),
-    Param("visibility", description="internal or published"),
-    Param("since", description="ISO date or date-time (inclusive)"),
-    Param("until", description="ISO date or date-time (inclusive)"),
+    Param("visibility", schema=enum_schema(*(v.value for v in Visibility)),
+          description="internal or published"),
+    Param("since", schema=DATE_OR_DATE_TIME, description="ISO date or date-time (inclusive)"),
+    Param("until", schema=DATE_OR_DATE_TIME, description="ISO date or date-time (inclusive)"),
 )
 
 OPERATIONS = [
@@ -183,5 +179,5 @@ OPERATIONS = [
               "getAttachment", "Download an attachment", "entries",
               params=(Param("entry_id", "path"),
                       Param("index", "path", schema={"type": "integer", "minimum": 0})),
-              response_content="application/octet-stream", errors=(404,)),
+              response_content="*/*", errors=(404,)),
 ]

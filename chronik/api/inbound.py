@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chronik.api.base import Caller, Operation, Param, json_model, query_int, read_json
+from chronik.api.base import (
+    Caller,
+    Operation,
+    Param,
+    enum_schema,
+    json_model,
+    query_int,
+    read_json,
+)
 from chronik.api.schemas import (
     AddressIn,
     ComponentOut,
@@ -23,6 +31,10 @@ from timeline.identity import normalise_email
 from timeline.models import Merge, QuarantineItem
 
 QID = Param("id", "path", description="Quarantine item id")
+
+
+class AddressUnavailable(Conflict):
+    code = "address_unavailable"
 
 
 def _q(item: QuarantineItem) -> QuarantineOut:
@@ -116,10 +128,12 @@ async def get_office(request: web.Request, state: AppState, caller: Caller
 
 
 async def add_office_address(state: AppState, caller: Caller, raw: str) -> OfficeDetailOut:
-    """Accept inbound mail for ``raw`` (the API and the admin page both come here)."""
+    """Accept inbound mail for ``raw`` (the API and the admin page both come here).
+    An address that cannot be had gets one answer whatever the reason, so nobody learns
+    from it that another office exists or which addresses it uses."""
     address = normalise_email(raw)
     if not await state.store.add_inbound_address(caller.office.id, address):
-        raise Conflict("this address is already used by another office")
+        raise AddressUnavailable("this address cannot be added; choose another one")
     return await office_detail(state, caller)
 
 
@@ -145,7 +159,9 @@ OPERATIONS = [
     Operation("GET", "/quarantine", list_quarantine, "listQuarantine",
               "Messages that could not be parsed or attributed (admin)", "inbound",
               auth="admin",
-              params=(Param("status", description="open (default), processed, discarded, all"),
+              params=(Param("status", schema=enum_schema("open", "processed", "discarded",
+                                                         "all"),
+                            description="open (default), processed, discarded, all"),
                       Param("reason", description="Reason prefix, e.g. unknown_sender"),
                       Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 200}),
                       Param("cursor")),

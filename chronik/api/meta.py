@@ -1,16 +1,78 @@
-"""Health, who-am-I, office, and the OpenAPI document."""
+"""Health, readiness, who-am-I, office, and the OpenAPI document."""
 
 from __future__ import annotations
 
-from aiohttp import web
+import asyncio
+import os
+import secrets
+import shutil
+from pathlib import Path
 
-from chronik.api.base import Caller, Operation, json_model
+from aiohttp import web
+from pydantic import BaseModel
+
+from chronik.api.base import Caller, Operation, error_response, json_model
 from chronik.api.schemas import HealthOut, MeOut, OfficeOut
 from chronik.state import AppState
+
+READY_MIN_FREE_BYTES = 64 * 1024 * 1024
+"""Below this much free space in the data folder the hub reports itself not ready."""
+
+
+class ReadyCheck(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+
+
+class ReadyOut(BaseModel):
+    status: str
+    free_bytes: int | None
+    checks: list[ReadyCheck]
 
 
 async def health(request: web.Request, state: AppState) -> web.StreamResponse:
     return json_model(HealthOut(status="ok", search_backend=state.backend.name))
+
+
+def _write_probe(folder: Path) -> None:
+    """Write, sync and remove a small file where the store lives."""
+    probe = folder / f".ready-{secrets.token_hex(6)}"
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, b"\0" * 4096)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+        probe.unlink(missing_ok=True)
+
+
+async def ready(request: web.Request, state: AppState) -> web.StreamResponse:
+    """Readiness (for a load balancer or monitoring): 200 when the data folder has at least
+    ``READY_MIN_FREE_BYTES`` free and can be written, else 503 naming what failed."""
+    folder = state.settings.data_dir
+    checks: list[ReadyCheck] = []
+    free: int | None = None
+    try:
+        free = (await asyncio.to_thread(shutil.disk_usage, folder)).free
+        checks.append(ReadyCheck(name="disk_space", ok=free >= READY_MIN_FREE_BYTES,
+                                 detail=f"{free} bytes free (need {READY_MIN_FREE_BYTES})"))
+    except OSError as exc:
+        checks.append(ReadyCheck(name="disk_space", ok=False, detail=type(exc).__name__))
+    try:
+        await asyncio.to_thread(_write_probe, folder)
+        checks.append(ReadyCheck(name="writable", ok=True, detail="the data folder is "
+                                                                   "writable"))
+    except OSError as exc:
+        checks.append(ReadyCheck(name="writable", ok=False,
+                                 detail=f"cannot write the data folder ({exc.strerror})"))
+    out = ReadyOut(status="ready" if all(c.ok for c in checks) else "not_ready",
+                   free_bytes=free, checks=checks)
+    if out.status == "ready":
+        return json_model(out)
+    failed = ", ".join(c.name for c in checks if not c.ok)
+    return error_response(503, "not_ready", f"not ready: {failed}",
+                          out.model_dump(mode="json"))
 
 
 async def me(request: web.Request, state: AppState, caller: Caller) -> web.StreamResponse:
@@ -29,6 +91,10 @@ async def openapi(request: web.Request, state: AppState) -> web.StreamResponse:
 OPERATIONS = [
     Operation("GET", "/health", health, "health", "Liveness and the search backend in use",
               "meta", auth="public", response=HealthOut),
+    Operation("GET", "/ready", ready, "ready",
+              "Readiness: 200 when the data folder has enough free space and can be written; "
+              "503 (not_ready, with the failed checks) otherwise", "meta", auth="public",
+              response=ReadyOut, errors=(503,)),
     Operation("GET", "/me", me, "me", "The calling agent and their office", "meta",
               response=MeOut),
     Operation("GET", "/openapi.json", openapi, "openapi", "This OpenAPI 3.1 document", "meta",

@@ -9,7 +9,16 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from chronik.api.base import ApiError, Caller, Operation, Param, hash_token, json_model, query_int
+from chronik.api.base import (
+    ApiError,
+    Caller,
+    Operation,
+    Param,
+    enum_schema,
+    hash_token,
+    json_model,
+    query_int,
+)
 from chronik.state import AppState
 from timeline.errors import Conflict, InvalidInput, NotFound
 from timeline.models import Customer, CustomerStatus
@@ -177,8 +186,9 @@ OPERATIONS = [
     Operation("GET", "/notifications", list_notifications, "listNotifications",
               "Notification jobs, newest first; status=dead lists the dead letters (admin)",
               "notifications", auth="admin",
-              params=(Param("status", description="pending, sent, suppressed, failed, dead, "
-                                                  "unknown or all (default)"),
+              params=(Param("status", schema=enum_schema(*(s.value for s in JobStatus), "all"),
+                            description="pending, sent, suppressed, failed, dead, "
+                                        "unknown or all (default)"),
                       Param("customer", description="Customer id"), *PAGE_PARAMS),
               response=NotificationPage, errors=(400,)),
     Operation("POST", "/notifications/{id}/retry", retry_notification, "retryNotification",

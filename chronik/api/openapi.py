@@ -12,7 +12,8 @@ from chronik.api.schemas import ErrorOut
 
 _STATUS_TEXT = {400: "Bad input", 401: "Missing or invalid token", 403: "Not allowed for "
                 "this role", 404: "Not found (or another office's)", 409: "Conflict (tone "
-                "warning: confirm to publish)", 413: "Too large"}
+                "warning: confirm to publish)", 413: "Too large", 503: "Not available now",
+                507: "Storage full"}
 
 
 def _schema(model: type[BaseModel], defs: dict[str, Any]) -> dict[str, Any]:
@@ -49,6 +50,8 @@ def _operation(op: Operation, defs: dict[str, Any]) -> dict[str, Any]:
         out["security"] = [{"bearer": []}]
     if op.auth == "admin":
         codes.add(403)
+    if op.method in ("POST", "PUT", "PATCH", "DELETE"):
+        codes.add(507)  # every write can meet a full disk
     for code in sorted(codes):
         responses[str(code)] = {"description": _STATUS_TEXT.get(code, "Error"),
                                 "content": {"application/json": {"schema": error_ref}}}

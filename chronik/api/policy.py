@@ -133,5 +133,5 @@ OPERATIONS = [
               body=ToneWordsIn, response=ToneOut, errors=(400, 403)),
     Operation("POST", "/tone/check", check_tone, "checkTone",
               "Check a text for derogatory wording before publishing it", "policy",
-              body=ToneCheckIn, response=ToneCheckOut, errors=(400,)),
+              body=ToneCheckIn, response=ToneCheckOut, errors=(400, 404)),
 ]

@@ -16,6 +16,7 @@ from chronik.api.base import (
     Caller,
     Operation,
     Param,
+    canonical_index,
     json_model,
     query_int,
     read_form,
@@ -29,6 +30,7 @@ from chronik.portal_service import write_message
 from chronik.state import AppState
 from connectors.portal import PortalFile, issue_session, resolve_session
 from timeline.errors import InvalidInput, NotFound
+from timeline.ids import parse_seq
 from timeline.models import Channel, Customer, CustomerStatus, Direction, Entry, Visibility
 from timeline.store import TimelineQuery
 
@@ -137,10 +139,7 @@ def _own(entry: Entry | None, customer: Customer) -> Entry:
 async def list_messages(request: web.Request, state: AppState) -> web.StreamResponse:
     customer = await _customer(request, state)
     raw = request.query.get("cursor")
-    try:
-        before = int(raw) if raw else None
-    except ValueError:
-        raise ApiError(400, "invalid_input", "cursor is not valid; use next_cursor") from None
+    before = parse_seq(raw) if raw else None
     page = await state.store.timeline(customer.office_id, customer.id, TimelineQuery(
         limit=query_int(request, "limit", 50, 1, 200), before_seq=before,
         channels=(Channel.PORTAL,), kinds=("message",), visibility=Visibility.PUBLISHED))
@@ -152,10 +151,10 @@ async def get_attachment(request: web.Request, state: AppState) -> web.StreamRes
     customer = await _customer(request, state)
     entry = _own(await state.store.get_entry(customer.office_id,
                                              request.match_info["message_id"]), customer)
-    try:
-        att = entry.attachments[int(request.match_info["index"])]
-    except (ValueError, IndexError):
-        raise NotFound("no such attachment") from None
+    index = canonical_index(request.match_info["index"])
+    if index is None or index >= len(entry.attachments):
+        raise NotFound("no such attachment")
+    att = entry.attachments[index]
     data = await state.blobs.get(att.sha256)
     if data is None:
         raise NotFound("no such attachment")
@@ -188,5 +187,5 @@ OPERATIONS = [
               + PORTAL_AUTH, "portal", auth="public",
               params=(Param("message_id", "path"),
                       Param("index", "path", schema={"type": "integer", "minimum": 0})),
-              response_content="application/octet-stream", errors=(401, 404)),
+              response_content="*/*", errors=(401, 404)),
 ]

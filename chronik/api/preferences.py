@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StrictBool, field_validator
 
 from chronik.api.base import Caller, Operation, Param, json_model, read_json
 from chronik.api.schemas import _In
@@ -48,11 +48,11 @@ class QuietHoursIO(_In):
 class PreferencesIn(_In):
     channels: list[ChannelName] | None = Field(
         None, description="Preferred channels, best first (the portal is always last resort)")
-    automatic_notifications: bool | None = Field(
+    automatic_notifications: StrictBool | None = Field(
         None, description="false = no automatic notifications at all")
     quiet_hours: QuietHoursIO | None = Field(None, description="null removes quiet hours")
     language: Literal["de", "en"] | None = None
-    consents: dict[ChannelName, bool] | None = Field(
+    consents: dict[ChannelName, StrictBool] | None = Field(
         None, description="Record consent given (true) or withdrawn (false) per channel")
 
     @field_validator("channels")

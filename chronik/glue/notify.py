@@ -24,6 +24,7 @@ from notify.transports.email import SmtpTransport, message_host
 from notify.transports.portal import PortalInboxTransport
 from notify.transports.telegram import TelegramTransport
 from notify.worker import Worker, WorkerConfig
+from timeline.files import private_dir
 from timeline.models import Entry
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ _KEYS: dict[Path, bytes] = {}
 
 
 def _load_or_create_key(path: Path) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

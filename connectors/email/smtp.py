@@ -4,7 +4,9 @@ timeline; any other recipient gets ``550 5.1.1`` at RCPT time.
 aiosmtpd's protocol runs on *our* event loop (``loop.create_server``), not in its
 ``Controller`` thread. The listener answers ``250`` only after the message is stored (an
 entry, or a quarantined record when it cannot be parsed); when storing fails it answers
-``451`` so the sending server keeps the message and tries again. A message over the size
+``451`` so the sending server keeps the message and tries again -- unless the message's
+own data cannot be stored (then it is quarantined and answered ``250``: a retry would fail
+the same way forever). A message over the size
 limit is refused with ``552`` (announced as ``SIZE`` in EHLO): the sender keeps it.
 """
 
@@ -21,6 +23,7 @@ from typing import Any
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from timeline.ingest import BAD_MESSAGE
 from timeline.store import Store
 
 from .inbound import MailIngest
@@ -112,7 +115,13 @@ class _Handler:
     async def _deliver(self, office: str, raw: bytes, mail_from: str) -> str:
         origin = f"smtp:{mail_from}"[:500]
         try:
-            done = await self.mail.deliver(office, raw, origin)
+            try:
+                done = await self.mail.deliver(office, raw, origin)
+            except BAD_MESSAGE as exc:  # this message's own data: keep it for review
+                log.warning("inbound SMTP: message not storable (%s); quarantined",
+                            type(exc).__name__)
+                done = await self.mail.quarantine(office, raw,
+                                                  f"unstorable: {type(exc).__name__}", origin)
         except Exception as exc:
             self.stats.temporary_failures += 1
             self.stats.last_error = f"{type(exc).__name__}: {exc}"[:300]

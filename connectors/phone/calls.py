@@ -53,6 +53,8 @@ class CallState(BaseModel):
     ended_at: datetime | None = None
     cause: str | None = None
     seen: list[str] = []
+    original_timestamps: dict[str, str] = {}
+    """Event type -> the PBX's timestamp, where it lay outside the supported dates."""
     duplicates: int = 0
     from_new_call: bool = False
     entry_id: str | None = None
@@ -70,6 +72,8 @@ class CallState(BaseModel):
             self.duplicates += 1
             return False
         self.seen.append(event.type.value)
+        if event.original_timestamp is not None:
+            self.original_timestamps[event.type.value] = event.original_timestamp
         self.first_seen_at = min(self.first_seen_at, event.at)
         authoritative = event.type is CtiEventType.NEW_CALL
         if authoritative or not self.from_new_call:
@@ -170,5 +174,7 @@ class CallState(BaseModel):
             "duration_seconds": self.duration_seconds, "cause": self.cause,
             "status": self.status, "outcome": outcome, "missed": self.missed,
             "cti_events": list(self.seen)}
+        if self.original_timestamps:  # a broken PBX clock: times are those of receipt
+            meta["original_date"] = dict(self.original_timestamps)
         return Rendered(subject=subject, body=" ".join(lines),
                         tags=(MISSED_TAG,) if self.missed else (), meta=meta)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from timeline.errors import InvalidInput
+from timeline.ids import in_window
 
 
 class CtiEventType(StrEnum):
@@ -51,6 +52,9 @@ class CtiEvent:
     """newCall: the users whose phones ring; answer: the user who answered."""
     answering_number: str | None = None
     cause: str | None = None
+    original_timestamp: str | None = None
+    """The PBX's ``timestamp`` when it lay outside the supported dates (``at`` is then the
+    time of receipt)."""
 
 
 class _Fields:
@@ -89,21 +93,26 @@ class _Fields:
         self.invalid.append({"field": name, "problem": text})
 
 
-def _timestamp(fields: _Fields, received_at: datetime) -> datetime:
+def _timestamp(fields: _Fields, received_at: datetime) -> tuple[datetime, str | None]:
+    """The event's time, and the raw ``timestamp`` when it was replaced by ``received_at``
+    for lying outside the supported dates."""
     raw = fields.one("timestamp", limit=40)
     if raw is None:
-        return received_at
+        return received_at, None
     try:
         if raw.replace(".", "", 1).isdigit():
-            return datetime.fromtimestamp(float(raw), UTC)
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            value = datetime.fromtimestamp(float(raw), UTC)
+        else:
+            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except (ValueError, OverflowError, OSError):
         fields.problem("timestamp", "an ISO 8601 date-time or Unix seconds")
-        return received_at
+        return received_at, None
     if value.tzinfo is None:
         fields.problem("timestamp", "needs a time zone (e.g. 2026-11-23T10:00:00+01:00)")
-        return received_at
-    return value
+        return received_at, None
+    if not in_window(value):  # a PBX with a broken clock: the call happened now
+        return received_at, raw
+    return value, None
 
 
 def parse_event(raw: Mapping[str, FieldValue], received_at: datetime) -> CtiEvent:
@@ -134,7 +143,7 @@ def parse_event(raw: Mapping[str, FieldValue], received_at: datetime) -> CtiEven
         fields.problem("cause", "must be one of " + ", ".join(HANGUP_CAUSES))
     if kind is CtiEventType.ANSWER and not users and answering is None:
         fields.missing.append("user")
-    at = _timestamp(fields, received_at)
+    at, original = _timestamp(fields, received_at)
     if fields.missing or fields.invalid or kind is None or call_id is None:
         parts = []
         if fields.missing:
@@ -146,4 +155,4 @@ def parse_event(raw: Mapping[str, FieldValue], received_at: datetime) -> CtiEven
                            {"missing": fields.missing, "invalid": fields.invalid})
     return CtiEvent(type=kind, call_id=call_id, at=at, from_number=from_number,
                     to_number=to_number, direction=direction, users=users,
-                    answering_number=answering, cause=cause)
+                    answering_number=answering, cause=cause, original_timestamp=original)

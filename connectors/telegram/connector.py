@@ -412,5 +412,5 @@ class TelegramConnector:
             await app.bot.send_message(message.chat.id, text)
         except tg_error.TelegramError as exc:
             self.counters["reply_failures"] += 1
-            log.warning("telegram reply to chat %s failed: %s", message.chat.id,
+            log.warning("telegram reply to a chat failed: %s",  # the chat id is the person
                         translate(exc, self.config.token))

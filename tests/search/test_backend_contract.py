@@ -215,3 +215,23 @@ async def test_any_text_is_a_result_or_a_query_error(backend: SearchBackend, tex
         await hits(backend, text)
     except QueryError:
         pass
+
+
+async def test_compact_after_delete_keeps_the_rest_searchable(backend: SearchBackend,
+                                                               tmp_path: Path) -> None:
+    """``compact`` (after an erasure) drops deleted documents physically; for FTS5 no byte
+    of the index files still holds their words."""
+    gone = entry("Vergessenwort bitte loeschen", subject="Vergessenwort")
+    kept = entry("Bleibewort bleibt")
+    await backend.index([gone, kept])
+    await backend.delete([gone.seq])
+    await backend.compact()
+    await backend.compact()  # idempotent
+    assert await hits(backend, "Vergessenwort") == []
+    assert await hits(backend, "Bleibewort") == [kept.seq]
+    if isinstance(backend, FtsBackend):
+        assert _files_holding(tmp_path, b"vergessenwort") == []
+
+
+def _files_holding(folder: Path, word: bytes) -> list[str]:
+    return [p.name for p in folder.glob("search.sqlite3*") if word in p.read_bytes().lower()]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chronik.web.admin import agents, office, queues
+from chronik.web.admin import agents, office, privacy, queues
 from chronik.web.admin.common import SECTIONS, render
 from chronik.web.pages import AgentView, admin_page
 from timeline.notifications import JobStatus
@@ -34,3 +34,4 @@ def add_routes(app: web.Application) -> None:
     agents.add_routes(app)
     office.add_routes(app)
     queues.add_routes(app)
+    privacy.add_routes(app)

@@ -27,7 +27,7 @@ FLASHES: dict[str, str] = {
     "saved": "ok", "agent_email": "ok", "token_revoked": "ok", "sessions_ended": "ok",
     "link_sent": "ok", "link_rate_limited": "error", "link_failed": "error",
     "reprocessed": "ok", "still_open": "warn", "discarded": "ok", "retried": "ok",
-    "address_added": "ok", "address_removed": "ok", "answered": "ok",
+    "address_added": "ok", "address_removed": "ok", "answered": "ok", "export_started": "ok",
 }
 """Notices a redirect may ask for (``?msg=<key>``; text ``admin.flash.<key>``)."""
 

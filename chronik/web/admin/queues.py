@@ -156,8 +156,13 @@ async def data_requests(view: AgentView) -> web.StreamResponse:
                      "deadline": deadline, "deadline_given": given, "days_left": left,
                      "overdue": left < 0, "due_soon": 0 <= left <= DUE_SOON_DAYS})
     rows.sort(key=lambda r: (r["deadline"], r["entry"].seq))
+    exports = await view.state.store.list_exports(view.caller.office.id, limit=100)
+    names = await _customers(view, {x.customer_id for x in exports} - set(customers))
+    names.update(customers)
     return render(view, "admin/data_requests.html", "requests", rows=rows, today=day,
-                  overdue=sum(1 for r in rows if r["overdue"]))
+                  overdue=sum(1 for r in rows if r["overdue"]),
+                  exports=[{"export": x, "customer": names.get(x.customer_id)}
+                           for x in exports])
 
 
 @admin_page

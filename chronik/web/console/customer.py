@@ -25,6 +25,7 @@ from chronik.web.render import MAIL_CSP, render
 from notify.evaluate import CHANNELS, channel_order, consent_state, evaluate
 from timeline import policy as publish_policy
 from timeline.errors import InvalidInput, NotFound
+from timeline.ids import parse_seq
 from timeline.models import (
     Channel,
     Customer,
@@ -77,12 +78,7 @@ class Filters:
 
 
 def _cursor(raw: str | None) -> int | None:
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidInput("bad cursor") from None
+    return parse_seq(raw) if raw else None
 
 
 async def agent_names(state: AppState, office_id: str) -> dict[str, str]:

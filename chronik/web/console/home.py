@@ -133,7 +133,8 @@ async def attach_identity(view: AgentView) -> web.StreamResponse:
     return web.HTTPSeeOther(f"/customers/{customer.id}")
 
 
-async def banner_view(view: AgentView, matches: list[Match]) -> list[dict[str, Any]]:
+async def banner_view(view: AgentView, matches: list[Match], skip: str = ""
+                      ) -> list[dict[str, Any]]:
     state, office_id = view.state, view.caller.office.id
     names = await agent_names(state, office_id)
     out = []
@@ -144,7 +145,7 @@ async def banner_view(view: AgentView, matches: list[Match]) -> list[dict[str, A
         out.append({
             "customer": customer, "pinned": [item_view(e, names) for e in pinned[:3]],
             "complaints": [item_view(e, names) for e in complaints[:3]],
-            "recent": fold_items(match.recent, names)[:5],
+            "recent": fold_items([e for e in match.recent if e.id != skip], names)[:5],
             "channels": channel_order(customer, prefs),
             "automatic": prefs.automatic_notifications})
     return out
@@ -159,7 +160,8 @@ async def call_banner(view: AgentView) -> web.StreamResponse:
         view.caller.office, IdentityKind.PHONE, number, recent=10)
     known = [m for m in matches if m.customer.status is CustomerStatus.ACTIVE]
     html = render("console/_banner.html", view.lang, view.context(
-        number=number, normalised=normalised, callers=await banner_view(view, matches),
+        number=number, normalised=normalised,
+        callers=await banner_view(view, matches, view.request.query.get("entry", "")),
         known=bool(known), call_id=view.request.query.get("call", "")[:100],
         entry_id=view.request.query.get("entry", "")[:100],
         attach_url="/find?list=1&q="))

@@ -1,0 +1,41 @@
+"""Glue for data protection (``timeline/privacy.py``): the service built from the running
+state with the server's secret key, the suppression check wired into ingest, and the steps
+after an erasure that reach beyond the store (search index, WAL files)."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from chronik.state import AppState
+from notify.settings import NotifySettings
+from timeline.privacy import PrivacyService
+
+
+async def install(state: AppState) -> PrivacyService:
+    """Build the privacy service and give ingest the suppression list's key (called when
+    the state is opened, so every process checks erased senders)."""
+    from chronik.glue.notify import secret_key
+
+    try:
+        notify = NotifySettings()
+    except ValidationError:  # a broken notifier setting must not disable erasure checks
+        notify = NotifySettings.model_construct(secret_key=None)
+    key = await secret_key(state.settings, notify)
+    service = PrivacyService(state.timeline, key, state.settings.data_dir / "exports")
+    state.privacy = service
+    state.ingest.suppression_key = key
+    state.ingest.erased_sender = state.settings.erased_sender
+    return service
+
+
+async def service(state: AppState) -> PrivacyService:
+    return state.privacy if state.privacy is not None else await install(state)
+
+
+async def scrub_after_erasure(state: AppState) -> None:
+    """After an erasure or retention run: index the drop rows now, make the backend forget
+    the documents physically (FTS5 optimize / Elasticsearch forcemerge), checkpoint and
+    truncate the store's WAL."""
+    await state.indexer.drain()
+    await state.backend.compact()
+    await state.store.scrub()

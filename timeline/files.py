@@ -1,0 +1,31 @@
+"""The data folder is the service user's alone: folders ``0700``, files ``0600``, whatever
+the umask (store, search index, their journals, attachments, secret key)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def private_dir(path: Path, *, below: Path | None = None) -> None:
+    """Create ``path`` (and missing parents) and make it ``0700``; with ``below``, also every
+    folder between ``below`` (exclusive) and ``path``. Folders above are left alone."""
+    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    folders = [path]
+    if below is not None:
+        stop = below.resolve()
+        parent = path.resolve().parent
+        while parent != stop and stop in parent.parents:
+            folders.append(parent)
+            parent = parent.parent
+    for folder in folders:
+        os.chmod(folder, DIR_MODE)
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` if missing and make it ``0600``."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+    os.chmod(path, FILE_MODE)

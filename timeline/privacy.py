@@ -1,0 +1,434 @@
+"""Data protection: a copy of everything stored about one person (GDPR Art. 15), their
+erasure (Art. 17) with the legal retention rules, and the retention job.
+
+The store does the work in single transactions (``timeline/sqlite_privacy.py``); this
+service decides what goes and what stays, finds the quarantined messages that name the
+person, builds the export zip off the event loop and removes attachment blobs nothing
+references any more. Removing search documents physically (indexer drain, backend
+``compact``, store ``scrub``) is the composition root's step after ``erase``."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import zipfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from timeline.errors import InvalidInput, NotFound
+from timeline.ids import new_ulid
+from timeline.models import (
+    Channel,
+    Customer,
+    Direction,
+    EntryDraft,
+    IdentityKind,
+    Office,
+    QuarantineItem,
+    Visibility,
+    utcnow,
+)
+from timeline.privacy_models import (
+    ErasureOrder,
+    ExportRecord,
+    ExportStatus,
+    PersonalData,
+    RetainedEntry,
+    RetentionAction,
+    RetentionRule,
+    suppression_digest,
+)
+from timeline.privacy_summary import summary_html
+from timeline.service import TimelineService
+
+log = logging.getLogger(__name__)
+
+DATA_REQUEST_TAG = "data-request"
+DATA_REQUEST_DONE_TAG = "data-request:done"
+ANSWER_WITHIN = timedelta(days=28)
+EXPORT_KEEP = timedelta(days=7)
+"""Finished exports are removed after this long."""
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def add_years(value: datetime, years: int) -> datetime:
+    try:
+        return value.replace(year=value.year + years)
+    except ValueError:  # 29 February
+        return value.replace(year=value.year + years, day=28)
+
+
+def safe_name(name: str) -> str:
+    """A file name fit for a zip member: no paths, no odd characters."""
+    cleaned = _SAFE.sub("_", name.replace("\\", "/").rsplit("/", 1)[-1]).strip("._")
+    return cleaned[:120] or "file"
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What an export holds and an erasure would touch."""
+
+    data: PersonalData
+    quarantine: list[tuple[QuarantineItem, bytes]]
+    retained: list[RetainedEntry]
+
+    def counts(self) -> dict[str, int]:
+        d = self.data
+        return {
+            "customers": 1 + len(d.merged_in),
+            "identities": len(d.customer.identities),
+            "entries": len(d.entries),
+            "attachments": sum(len(e.attachments) for e in d.entries),
+            "consents": len(d.consents),
+            "notification_jobs": len(d.notify_jobs),
+            "notification_attempts": sum(len(j["attempts_made"]) for j in d.notify_jobs),
+            "portal_inbox": len(d.inbox),
+            "merges": len(d.merges),
+            "quarantine": len(self.quarantine),
+            "cti_calls": len(d.cti_calls),
+            "customer_tokens": len(d.tokens),
+            "portal_sessions": int(d.portal_sessions.get("count") or 0),
+            "login_codes": int(d.login_codes.get("count") or 0),
+            "retained": len(self.retained),
+        }
+
+
+def _needles(customer: Customer, merged_in: list[Customer]) -> tuple[list[bytes], list[str]]:
+    """What in a raw message names the person: e-mail addresses (case-folded bytes) and
+    phone numbers (digit strings: E.164 without ``+``, and national with a leading 0)."""
+    texts: list[bytes] = []
+    digits: list[str] = []
+    for ident in [i for c in (customer, *merged_in) for i in c.identities]:
+        if ident.kind is IdentityKind.EMAIL:
+            texts.append(ident.value.casefold().encode("utf-8"))
+        elif ident.kind is IdentityKind.PHONE:
+            full = re.sub(r"\D", "", ident.value)
+            digits.append(full)
+            if ident.raw:
+                raw_digits = re.sub(r"\D", "", ident.raw)
+                if len(raw_digits) >= 6:
+                    digits.append(raw_digits)
+            for cc_len in (1, 2, 3):  # national form: 0 + the number after the country code
+                digits.append("0" + full[cc_len:])
+    return texts, [d for d in dict.fromkeys(digits) if len(d) >= 6]
+
+
+def names_person(raw: bytes, texts: list[bytes], digits: list[str]) -> bool:
+    folded = raw.lower()
+    if any(t in folded for t in texts):
+        return True
+    if not digits:
+        return False
+    only = re.sub(rb"\D", b"", raw).decode("ascii")
+    return any(d in only for d in digits)
+
+
+class PrivacyService:
+    def __init__(self, timeline: TimelineService, key: bytes, export_dir: Path) -> None:
+        self.timeline = timeline
+        self.store = timeline.store
+        self.blobs = timeline.blobs
+        self.key = key
+        self.export_dir = export_dir
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ collecting
+    async def collect(self, office: Office, customer_id: str) -> Collected:
+        data = await self.store.personal_data(office.id, customer_id)
+        if data is None:
+            raise NotFound("no such customer")
+        return Collected(data=data, quarantine=await self._quarantine_naming(office, data),
+                         retained=await self._retained(office, data))
+
+    async def _quarantine_naming(self, office: Office, data: PersonalData
+                                 ) -> list[tuple[QuarantineItem, bytes]]:
+        texts, digits = _needles(data.customer, data.merged_in)
+        if not texts and not digits:
+            return []
+        found: list[tuple[QuarantineItem, bytes]] = []
+        after: str | None = None
+        while True:
+            page = await self.store.list_quarantine(office.id, status=None, limit=200,
+                                                    after_id=after)
+            for item in page:
+                raw = await self.blobs.get(item.raw_sha256)
+                if raw is not None and await asyncio.to_thread(names_person, raw, texts, digits):
+                    found.append((item, raw))
+            if len(page) < 200:
+                return found
+            after = page[-1].id
+
+    async def _retained(self, office: Office, data: PersonalData) -> list[RetainedEntry]:
+        keep = {r.kind: r for r in await self.store.retention_rules(office.id)
+                if r.action is RetentionAction.KEEP}
+        now = utcnow()
+        out = []
+        for entry in data.entries:
+            rule = keep.get(entry.kind)
+            if rule is None:
+                continue
+            until = add_years(entry.occurred_at, rule.years)
+            if until > now:
+                out.append(RetainedEntry(
+                    entry_id=entry.id, kind=entry.kind, until=until,
+                    reason=f"entries of kind {entry.kind} are kept {rule.years} years by law"))
+        return out
+
+    # ------------------------------------------------------------------ export
+    async def export_to(self, office: Office, customer_id: str, path: Path,
+                        progress: Callable[[int], Awaitable[None]] | None = None
+                        ) -> dict[str, int]:
+        """Write the zip for one customer to ``path``; returns the counts per kind."""
+        collected = await self.collect(office, customer_id)
+        if progress:
+            await progress(30)
+        files: list[tuple[str, bytes]] = []
+        entries_json = []
+        for entry in collected.data.entries:
+            row = entry.model_dump(mode="json")
+            row["attachment_files"] = []
+            for i, att in enumerate(entry.attachments, 1):
+                data = await self.blobs.get(att.sha256)
+                if data is None:
+                    continue
+                name = f"attachments/{entry.id}/{i}-{safe_name(att.name)}"
+                files.append((name, data))
+                row["attachment_files"].append(name)
+            entries_json.append(row)
+        if progress:
+            await progress(60)
+        quarantine_json = []
+        for item, raw in collected.quarantine:
+            name = f"quarantine/{item.id}.raw"
+            files.append((name, raw))
+            quarantine_json.append({**item.model_dump(mode="json", exclude={"office_id"}),
+                                    "raw_file": name})
+        d = collected.data
+        document = {
+            "format": "chronik-export/1",
+            "generated_at": utcnow().isoformat(),
+            "office": {"id": office.id, "name": office.name},
+            "customer": d.customer.model_dump(mode="json"),
+            "merged_records": [c.model_dump(mode="json") for c in d.merged_in],
+            "preferences": d.preferences.model_dump(mode="json"),
+            "consent_history": [c.model_dump(mode="json") for c in d.consents],
+            "entries": entries_json,
+            "notification_jobs": d.notify_jobs,
+            "portal_inbox": d.inbox,
+            "merges": d.merges,
+            "quarantine": quarantine_json,
+            "phone_calls": d.cti_calls,
+            "customer_tokens": d.tokens,
+            "portal_sessions": d.portal_sessions,
+            "login_codes": d.login_codes,
+            "retained_by_law": [{"entry_id": r.entry_id, "kind": r.kind,
+                                 "until": r.until.isoformat(), "reason": r.reason}
+                                for r in collected.retained],
+        }
+        counts = collected.counts()
+        html = summary_html(office, d, collected.retained, counts)
+        await asyncio.to_thread(_write_zip, path, document, html, files, counts)
+        if progress:
+            await progress(100)
+        return counts
+
+    async def record_answer(self, office: Office, customer_id: str, author: str | None,
+                            export_id: str | None = None) -> None:
+        """The request is answered: an open ``data-request`` entry (from the portal) is
+        tagged done; without one an internal ``data_request`` entry records it."""
+        open_requests = await self.store.entries_with_tag(
+            office.id, DATA_REQUEST_TAG, without_tag=DATA_REQUEST_DONE_TAG,
+            customer_id=customer_id)
+        for entry in open_requests:
+            await self.store.retag_entry(office.id, entry.id, add=(DATA_REQUEST_DONE_TAG,))
+        if open_requests:
+            self.timeline.notify_reindex()
+            return
+        now = utcnow()
+        await self.timeline.append(EntryDraft(
+            office_id=office.id, customer_id=customer_id, channel=Channel.NOTE,
+            direction=Direction.INTERNAL, kind="data_request", author=author,
+            visibility=Visibility.INTERNAL, occurred_at=now,
+            subject="Copy of the stored data provided (Art. 15 GDPR)",
+            body="A complete export of the data stored about this customer was made.",
+            tags=(DATA_REQUEST_TAG, DATA_REQUEST_DONE_TAG),
+            meta={"deadline": (now + ANSWER_WITHIN).date().isoformat(),
+                  "answered_at": now.isoformat(),
+                  **({"export_id": export_id} if export_id else {})}))
+
+    async def start_export(self, office: Office, customer_id: str, requested_by: str
+                           ) -> ExportRecord:
+        """Start an export in the background (``DATA_DIR/exports/<id>.zip``)."""
+        if await self.store.get_customer(office.id, customer_id) is None:
+            raise NotFound("no such customer")
+        await self.purge_expired_exports()
+        record = ExportRecord(id=new_ulid(), office_id=office.id, customer_id=customer_id,
+                              requested_by=requested_by, status=ExportStatus.RUNNING,
+                              progress=0, created_at=utcnow())
+        await self.store.add_export(record)
+        task = asyncio.create_task(self._run_export(office, record),
+                                   name=f"chronik-export-{record.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return record
+
+    async def _run_export(self, office: Office, record: ExportRecord) -> None:
+        path = self.export_dir / f"{record.id}.zip"
+
+        async def progress(value: int) -> None:
+            await self.store.update_export(record.id, progress=min(value, 99))
+        try:
+            await self.export_to(office, record.customer_id, path, progress)
+            await self.record_answer(office, record.customer_id, record.requested_by,
+                                     record.id)
+        except Exception as exc:
+            log.exception("export %s failed", record.id)
+            path.unlink(missing_ok=True)
+            await self.store.update_export(record.id, status=ExportStatus.FAILED,
+                                           error=type(exc).__name__)
+            return
+        await self.store.update_export(record.id, status=ExportStatus.DONE, progress=100,
+                                       file=path.name)
+
+    async def wait_exports(self) -> None:
+        """Wait for the exports running now (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def export_path(self, record: ExportRecord) -> Path | None:
+        if record.status is not ExportStatus.DONE or not record.file:
+            return None
+        path = self.export_dir / Path(record.file).name
+        return path if path.is_file() else None
+
+    async def purge_expired_exports(self) -> int:
+        gone = await self.store.take_expired_exports(utcnow() - EXPORT_KEEP)
+        for record in gone:
+            if record.file:
+                (self.export_dir / Path(record.file).name).unlink(missing_ok=True)
+        return len(gone)
+
+    # ------------------------------------------------------------------ erasure
+    def confirm_token(self, office: Office, collected: Collected) -> str:
+        """Binds a confirmation to what the preview showed: it no longer fits once the
+        customer's history changed."""
+        last = collected.data.entries[-1].seq if collected.data.entries else 0
+        msg = (f"erase\x00{office.id}\x00{collected.data.customer.id}\x00"
+               f"{len(collected.data.entries)}\x00{last}").encode()
+        return hmac.new(self.key, msg, hashlib.sha256).hexdigest()[:32]
+
+    async def preview(self, office: Office, customer_id: str) -> dict[str, Any]:
+        collected = await self.collect(office, customer_id)
+        return {
+            "customer_id": customer_id,
+            "counts": collected.counts(),
+            "retained": [{"entry_id": r.entry_id, "kind": r.kind,
+                          "until": r.until.isoformat(), "reason": r.reason}
+                         for r in collected.retained],
+            "kept": ["an erasure receipt (who erased, when, counts per kind; no personal "
+                     "content)",
+                     "keyed hashes of the e-mail addresses, phone numbers and other "
+                     "identities, so that a new message from them does not re-create the "
+                     "person"],
+            "confirm": self.confirm_token(office, collected),
+        }
+
+    async def erase(self, office: Office, customer_id: str, erased_by: str, confirm: str
+                    ) -> dict[str, Any]:
+        """Erase the customer (the caller made sure ``confirm`` is what the preview gave).
+        Returns the receipt."""
+        collected = await self.collect(office, customer_id)
+        expected = self.confirm_token(office, collected)
+        if not hmac.compare_digest(confirm.encode(), expected.encode()):  # any text, no 500
+            raise InvalidInput("the confirmation does not match: ask for the erasure preview "
+                               "again (the customer's data changed or the token is wrong)")
+        people = [collected.data.customer, *collected.data.merged_in]
+        order = ErasureOrder(
+            office_id=office.id, customer_id=customer_id, erased_by=erased_by,
+            retained=tuple(collected.retained),
+            quarantine_ids=tuple(item.id for item, _ in collected.quarantine),
+            suppress=tuple(dict.fromkeys(
+                (i.kind.value, suppression_digest(self.key, office.id, i.kind.value, i.value))
+                for c in people for i in c.identities)))
+        try:
+            outcome = await self.store.erase_customer(order)
+        except KeyError:
+            raise NotFound("no such customer") from None
+        in_use = await self.store.blobs_in_use(outcome.blob_candidates)
+        for sha in outcome.blob_candidates:
+            if sha not in in_use:
+                await self.blobs.delete(sha)
+        for name in outcome.export_files:
+            (self.export_dir / Path(name).name).unlink(missing_ok=True)
+        self.timeline.notify_reindex()
+        log.info("erasure %s: %d entries erased, %d retained", outcome.receipt_id,
+                 outcome.counts.get("entries", 0), outcome.counts.get("retained", 0))
+        return {"receipt_id": outcome.receipt_id, "erased_by": erased_by,
+                "counts": outcome.counts, "placeholder_id": outcome.placeholder_id,
+                "retained": [{"entry_id": r.entry_id, "kind": r.kind,
+                              "until": r.until.isoformat(), "reason": r.reason}
+                             for r in collected.retained]}
+
+    # ------------------------------------------------------------------ retention job
+    async def retention(self, office: Office, *, dry_run: bool) -> list[dict[str, Any]]:
+        """Apply the office's ``delete`` rules: entries of kind K older than N years go.
+        Returns what went (or would go)."""
+        now = utcnow()
+        due: list[dict[str, Any]] = []
+        for rule in await self.store.retention_rules(office.id):
+            if rule.action is not RetentionAction.DELETE:
+                continue
+            old = await self.store.entries_of_kind_before(office.id, rule.kind,
+                                                          add_years(now, -rule.years))
+            due += [{"entry_id": e.id, "kind": e.kind, "customer_id": e.customer_id,
+                     "occurred_at": e.occurred_at.isoformat(),
+                     "rule": f"delete {rule.kind} after {rule.years} years"} for e in old]
+        if not dry_run and due:
+            _, shas = await self.store.delete_entries(office.id, [d["entry_id"] for d in due])
+            in_use = await self.store.blobs_in_use(shas)
+            for sha in set(shas) - in_use:
+                await self.blobs.delete(sha)
+            self.timeline.notify_reindex()
+        return due
+
+    async def set_rule(self, office: Office, kind: str, action: str, years: int) -> RetentionRule:
+        if not kind.strip() or len(kind) > 100:
+            raise InvalidInput("a retention rule needs an entry kind")
+        if action not in ("keep", "delete"):
+            raise InvalidInput("action must be keep or delete")
+        if not 0 <= years <= 100:
+            raise InvalidInput("years must be between 0 and 100")
+        rule = RetentionRule(kind=kind.strip(), action=RetentionAction(action), years=years)
+        await self.store.set_retention_rule(office.id, rule)
+        return rule
+
+
+def _write_zip(path: Path, document: dict[str, Any], html: str,
+               files: list[tuple[str, bytes]], counts: dict[str, int]) -> None:
+    """The zip, written next to its final name and renamed into place (readable only by
+    the owner: it holds everything about a person)."""
+    members = [("data.json", json.dumps(document, ensure_ascii=False, indent=2,
+                                        default=str).encode("utf-8")),
+               ("summary.html", html.encode("utf-8")), *files]
+    manifest = {"format": "chronik-export/1", "counts": counts,
+                "files": {name: hashlib.sha256(data).hexdigest() for name, data in members}}
+    members.append(("manifest.json", json.dumps(manifest, indent=2).encode("utf-8")))
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in members:
+                zf.writestr(name, data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
