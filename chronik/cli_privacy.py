@@ -14,6 +14,8 @@ from chronik.cli import CliError, _with_state, load_settings
 from chronik.state import AppState
 from timeline.errors import DomainError
 from timeline.models import Office
+from timeline.privacy import CLI_AGENT
+from timeline.privacy_models import AccessAction
 
 
 async def _find(state: AppState, customer_id: str, office_id: str | None) -> Office:
@@ -45,6 +47,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         service = await privacy.service(state)
         out = Path(args.out or f"chronik-export-{args.customer}.zip")
         counts = await service.export_to(office, args.customer, out)
+        await service.record_access(office, CLI_AGENT, AccessAction.EXPORT, args.customer)
         await service.record_answer(office, args.customer, None)
         await state.indexer.drain()
         print(f"exported {counts['entries']} entries, {counts['attachments']} attachments "
@@ -79,7 +82,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
                 input, "Type the customer id to erase everything above: ")).strip()
             if answer != args.customer:
                 raise CliError("not confirmed; nothing was erased")
-        receipt = await service.erase(office, args.customer, "cli", preview["confirm"])
+        receipt = await service.erase(office, args.customer, CLI_AGENT, preview["confirm"])
         await privacy.scrub_after_erasure(state)
         print(f"erased; receipt {receipt['receipt_id']}")
         return 0
@@ -104,9 +107,11 @@ def cmd_retention(args: argparse.Namespace) -> int:
             print(f"would delete {total} entries")
             return 0
         expired = await service.purge_expired_exports()
-        if total:
+        pruned = await service.prune_access_log()
+        if total or expired:
             await privacy.scrub_after_erasure(state)
-        print(f"deleted {total} entries, {expired} expired exports")
+        print(f"deleted {total} entries, {expired} expired exports, {pruned} expired "
+              "access-record rows")
         return 0
     return _run(args, run)
 

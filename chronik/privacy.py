@@ -21,7 +21,8 @@ async def install(state: AppState) -> PrivacyService:
     except ValidationError:  # a broken notifier setting must not disable erasure checks
         notify = NotifySettings.model_construct(secret_key=None)
     key = await secret_key(state.settings, notify)
-    service = PrivacyService(state.timeline, key, state.settings.data_dir / "exports")
+    service = PrivacyService(state.timeline, key, state.settings.data_dir / "exports",
+                             access_log_years=state.settings.privacy_log_years)
     state.privacy = service
     state.ingest.suppression_key = key
     state.ingest.erased_sender = state.settings.erased_sender

@@ -14,6 +14,7 @@ DEFAULT_COMPONENTS: list[str] = [
     "chronik.glue.telegram:components",
     "chronik.glue.notify:components",
     "chronik.glue.email:components",
+    "chronik.glue.privacy:components",
 ]
 
 

@@ -53,6 +53,16 @@ class Settings(ChronikSettingsBase):
         ErasedSenderPolicy.QUARANTINE,
         description="A message from an erased person: 'quarantine' it (reason "
                     "erased_sender) or 'drop' it; either way no customer is re-created.")
+    retention_interval_hours: float = Field(
+        24, ge=0, le=24 * 366,
+        description="How often the server applies the retention rules of every office, "
+                    "removes expired exports and prunes the access record (hours; the first "
+                    "run is a few minutes after start); 0 = off (run 'chronik retention' "
+                    "from cron instead).")
+    privacy_log_years: int = Field(
+        3, ge=1, le=100,
+        description="Years a row of the access record (who exported or erased whom) is "
+                    "kept before the retention job prunes it.")
 
     session_hours: int = Field(12, ge=1, le=24 * 30,
                                description="How long an agent's browser session lasts without "

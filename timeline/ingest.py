@@ -336,11 +336,13 @@ class IngestService:
     async def _erased(self, office: Office, msg: InboundMessage, raw: bytes | None,
                       raw_channel: str | None, origin: str) -> IngestResult:
         """A message from an erased person: never re-creates them; dropped or quarantined
-        (reason ``erased_sender``) per ``CHRONIK_ERASED_SENDER``. Logged without the
-        address."""
-        log.info("%s message from an erased sender: %s", msg.channel.value,
-                 self.erased_sender.value)
-        if self.erased_sender is ErasedSenderPolicy.DROP:
+        (reason ``erased_sender``) per the office's own policy (``office_privacy``), else
+        ``CHRONIK_ERASED_SENDER``. Logged without the address."""
+        own = await self.store.office_erased_sender(office.id)
+        policy = own or self.erased_sender
+        log.info("%s message from an erased sender in office %s: %s (%s)", msg.channel.value,
+                 office.id, policy.value, "office policy" if own else "server default")
+        if policy is ErasedSenderPolicy.DROP:
             return IngestResult(entry=None, created=False, customer=None, dropped=True)
         item = await self._quarantine_msg(office, msg, raw, raw_channel,
                                           origin or msg.channel.value, "erased_sender")

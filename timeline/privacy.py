@@ -37,6 +37,8 @@ from timeline.models import (
     utcnow,
 )
 from timeline.privacy_models import (
+    AccessAction,
+    AccessRecord,
     ErasureOrder,
     ExportRecord,
     ExportStatus,
@@ -56,6 +58,10 @@ DATA_REQUEST_DONE_TAG = "data-request:done"
 ANSWER_WITHIN = timedelta(days=28)
 EXPORT_KEEP = timedelta(days=7)
 """Finished exports are removed after this long."""
+ACCESS_LOG_YEARS = 3
+"""Rows of the access record (who exported or erased whom) are kept this long by default."""
+CLI_AGENT = "cli"
+"""The agent of the access record for work done with the command line."""
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -132,8 +138,10 @@ def names_person(raw: bytes, texts: list[bytes], digits: list[str]) -> bool:
 
 
 class PrivacyService:
-    def __init__(self, timeline: TimelineService, key: bytes, export_dir: Path) -> None:
+    def __init__(self, timeline: TimelineService, key: bytes, export_dir: Path,
+                 access_log_years: int = ACCESS_LOG_YEARS) -> None:
         self.timeline = timeline
+        self.access_log_years = access_log_years
         self.store = timeline.store
         self.blobs = timeline.blobs
         self.key = key
@@ -181,6 +189,24 @@ class PrivacyService:
                     entry_id=entry.id, kind=entry.kind, until=until,
                     reason=f"entries of kind {entry.kind} are kept {rule.years} years by law"))
         return out
+
+    # ------------------------------------------------------------------ access record
+    def access_log_until(self, at: datetime) -> datetime:
+        return add_years(at, self.access_log_years)
+
+    async def record_access(self, office: Office, agent_id: str, action: AccessAction,
+                            customer_id: str) -> AccessRecord:
+        """One row of the access record: who (an agent id, or ``cli``) exported or erased
+        whom (the customer's opaque id), when; it expires after ``access_log_years``."""
+        now = utcnow()
+        record = AccessRecord(id=new_ulid(), office_id=office.id, agent_id=agent_id,
+                              action=action, customer_id=customer_id, at=now,
+                              expires_at=self.access_log_until(now))
+        await self.store.add_access_record(record)
+        return record
+
+    async def prune_access_log(self) -> int:
+        return await self.store.prune_access_records(utcnow())
 
     # ------------------------------------------------------------------ export
     async def export_to(self, office: Office, customer_id: str, path: Path,
@@ -287,6 +313,8 @@ class PrivacyService:
             await self.store.update_export(record.id, progress=min(value, 99))
         try:
             await self.export_to(office, record.customer_id, path, progress)
+            await self.record_access(office, record.requested_by, AccessAction.EXPORT,
+                                     record.customer_id)
             await self.record_answer(office, record.customer_id, record.requested_by,
                                      record.id)
         except Exception as exc:
@@ -357,7 +385,8 @@ class PrivacyService:
             quarantine_ids=tuple(item.id for item, _ in collected.quarantine),
             suppress=tuple(dict.fromkeys(
                 (i.kind.value, suppression_digest(self.key, office.id, i.kind.value, i.value))
-                for c in people for i in c.identities)))
+                for c in people for i in c.identities)),
+            access_log_until=self.access_log_until(utcnow()))
         try:
             outcome = await self.store.erase_customer(order)
         except KeyError:

@@ -33,7 +33,8 @@ class RetentionAction(StrEnum):
     """Entries of this kind are kept by law for ``years`` (they survive an erasure,
     detached from the person)."""
     DELETE = "delete"
-    """Entries of this kind are deleted once older than ``years`` (``chronik retention``)."""
+    """Entries of this kind are deleted once older than ``years`` (the server's retention
+    worker, ``chronik/glue/privacy.py``, or ``chronik retention``)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,9 @@ class ErasureOrder:
     suppress: tuple[tuple[str, str], ...] = ()
     """(identity kind, keyed hash of the normalised value)."""
     placeholder_name: str = "Erased customer"
+    access_log_until: datetime | None = None
+    """When set, an ``erase`` row of the access record (who erased whom, expiring then) is
+    written in the same transaction."""
 
 
 @dataclass(frozen=True)
@@ -128,3 +132,23 @@ class ExportRecord:
     file: str | None = None
     error: str | None = None
     finished_at: datetime | None = None
+
+
+class AccessAction(StrEnum):
+    EXPORT = "export"
+    ERASE = "erase"
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    """One row of the access record (accountability): who exported or erased whom, when,
+    until when the row is kept. Nothing else: no names, addresses or content."""
+
+    id: str
+    office_id: str
+    agent_id: str
+    """The agent's id, or ``cli`` for the command line."""
+    action: AccessAction
+    customer_id: str
+    at: datetime
+    expires_at: datetime

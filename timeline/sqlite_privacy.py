@@ -17,6 +17,9 @@ from typing import Any
 from timeline.ids import new_ulid, seq_base
 from timeline.models import Consent, CustomerStatus, Entry, Preferences, utcnow
 from timeline.privacy_models import (
+    AccessAction,
+    AccessRecord,
+    ErasedSenderPolicy,
     ErasureOrder,
     ErasureOutcome,
     ErasureReceipt,
@@ -31,6 +34,7 @@ from timeline.sqlite_db import SqliteDb
 _CHUNK = 500
 _EXPORT_COLS = ("id, office_id, customer_id, requested_by, status, progress, created_at, file, "
                 "error, finished_at")
+_LOG_COLS = "id, office_id, agent_id, action, customer_id, at, expires_at"
 _RETAINED_META_DROP = ("from", "from_name", "search_text", "in_reply_to")
 """Who sent a retained entry: dropped when it is detached from the erased person."""
 RETAINED_TAG = "retained-by-law"
@@ -54,6 +58,19 @@ def _export(row: Sequence[Any]) -> ExportRecord:
                         status=ExportStatus(row[4]), progress=int(row[5]),
                         created_at=datetime.fromisoformat(row[6]), file=row[7], error=row[8],
                         finished_at=_dt(row[9]))
+
+
+def _access(row: Sequence[Any]) -> AccessRecord:
+    return AccessRecord(id=row[0], office_id=row[1], agent_id=row[2],
+                        action=AccessAction(row[3]), customer_id=row[4],
+                        at=datetime.fromisoformat(row[5]),
+                        expires_at=datetime.fromisoformat(row[6]))
+
+
+def _insert_access(conn: sqlite3.Connection, record: AccessRecord) -> None:
+    conn.execute(f"INSERT INTO privacy_access_log ({_LOG_COLS}) VALUES (?,?,?,?,?,?,?)",
+                 (record.id, record.office_id, record.agent_id, record.action.value,
+                  record.customer_id, record.at.isoformat(), record.expires_at.isoformat()))
 
 
 def _rows(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
@@ -283,6 +300,49 @@ class PrivacyStoreMixin:
             sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall())
         return [_export(r) for r in rows]
 
+    # ------------------------------------------------------------------ access record
+    async def add_access_record(self, record: AccessRecord) -> None:
+        await self.db.write(lambda c: _insert_access(c, record))
+
+    async def access_records(self, office_id: str, limit: int = 50,
+                             before_id: str | None = None) -> list[AccessRecord]:
+        """Newest first; ``before_id``: the page after the record with that id."""
+        sql = f"SELECT {_LOG_COLS} FROM privacy_access_log WHERE office_id=?"
+        args: list[Any] = [office_id]
+        if before_id is not None:
+            sql += " AND id < ?"
+            args.append(before_id)
+        rows = await self.db.read(lambda c: c.execute(
+            sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall())
+        return [_access(r) for r in rows]
+
+    async def prune_access_records(self, now: datetime) -> int:
+        """Remove the rows whose ``expires_at`` has passed (all offices); how many went."""
+        def run(conn: sqlite3.Connection) -> int:
+            return int(conn.execute("DELETE FROM privacy_access_log WHERE expires_at <= ?",
+                                    (now.isoformat(),)).rowcount)
+        return await self.db.write(run)
+
+    # ------------------------------------------------------------------ office policy
+    async def office_erased_sender(self, office_id: str) -> ErasedSenderPolicy | None:
+        """The office's own erased-sender policy, or None for the server's default."""
+        row = await self.db.read(lambda c: c.execute(
+            "SELECT erased_sender FROM office_privacy WHERE office_id=?",
+            (office_id,)).fetchone())
+        return None if row is None or row[0] is None else ErasedSenderPolicy(row[0])
+
+    async def set_office_erased_sender(self, office_id: str,
+                                       policy: ErasedSenderPolicy | None) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            if policy is None:
+                conn.execute("DELETE FROM office_privacy WHERE office_id=?", (office_id,))
+            else:
+                conn.execute("INSERT INTO office_privacy (office_id, erased_sender) VALUES "
+                             "(?,?) ON CONFLICT (office_id) DO UPDATE SET "
+                             "erased_sender=excluded.erased_sender",
+                             (office_id, policy.value))
+        await self.db.write(run)
+
     async def take_expired_exports(self, before: datetime) -> list[ExportRecord]:
         """Forget exports created before ``before`` (all offices); returns them so their
         files can be removed."""
@@ -422,6 +482,11 @@ def _erase(conn: sqlite3.Connection, order: ErasureOrder) -> ErasureOutcome:
         json.dumps([{"entry_id": r.entry_id, "kind": r.kind, "until": r.until.isoformat(),
                      "reason": r.reason, "placeholder_id": placeholder}
                     for r in order.retained])))
+    if order.access_log_until is not None:
+        _insert_access(conn, AccessRecord(
+            id=new_ulid(), office_id=office, agent_id=order.erased_by,
+            action=AccessAction.ERASE, customer_id=order.customer_id,
+            at=datetime.fromisoformat(now), expires_at=order.access_log_until))
     return ErasureOutcome(receipt_id=receipt, counts=counts,
                           erased_seqs=tuple(s for s, _, _ in gone),
                           blob_candidates=tuple(dict.fromkeys(blobs)),

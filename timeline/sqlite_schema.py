@@ -295,4 +295,21 @@ CREATE TABLE retention_rules (
     PRIMARY KEY (office_id, kind)
 );
 """),
+    (9, """
+CREATE TABLE privacy_access_log (
+    id TEXT PRIMARY KEY,
+    office_id TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX privacy_access_log_office ON privacy_access_log(office_id, id);
+CREATE INDEX privacy_access_log_expires ON privacy_access_log(expires_at);
+CREATE TABLE office_privacy (
+    office_id TEXT PRIMARY KEY,
+    erased_sender TEXT
+);
+"""),
 ]

@@ -36,6 +36,8 @@ from timeline.notifications import (
 )
 from timeline.policy import PolicyMap
 from timeline.privacy_models import (
+    AccessRecord,
+    ErasedSenderPolicy,
     ErasureOrder,
     ErasureOutcome,
     ErasureReceipt,
@@ -285,3 +287,14 @@ class Store(AccountStore, Protocol):
     async def list_exports(self, office_id: str, customer_id: str | None = None,
                            limit: int = 200) -> list[ExportRecord]: ...
     async def take_expired_exports(self, before: datetime) -> list[ExportRecord]: ...
+    async def add_access_record(self, record: AccessRecord) -> None: ...
+    async def access_records(self, office_id: str, limit: int = 50,
+                             before_id: str | None = None) -> list[AccessRecord]:
+        """The access record (who exported or erased whom), newest first."""
+        ...
+    async def prune_access_records(self, now: datetime) -> int: ...
+    async def office_erased_sender(self, office_id: str) -> ErasedSenderPolicy | None:
+        """The office's own erased-sender policy (None: the server's default)."""
+        ...
+    async def set_office_erased_sender(self, office_id: str,
+                                       policy: ErasedSenderPolicy | None) -> None: ...

@@ -1,21 +1,31 @@
 """Data protection (admin): a customer's data export (Art. 15) and erasure (Art. 17), the
-erasure receipts and the office's retention rules."""
+erasure receipts, the access record (who exported or erased whom), the office's retention
+rules and its policy for messages from erased persons."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from chronik import privacy
-from chronik.api.base import ApiError, Caller, Operation, Param, json_model, read_json
+from chronik.api.base import (
+    ApiError,
+    Caller,
+    Operation,
+    Param,
+    json_model,
+    query_int,
+    read_json,
+)
 from chronik.state import AppState
 from timeline.errors import Conflict, NotFound
 from timeline.models import utcnow
 from timeline.privacy import EXPORT_KEEP
-from timeline.privacy_models import ExportRecord
+from timeline.privacy_models import AccessRecord, ErasedSenderPolicy, ExportRecord
 
 CID = Param("id", "path", description="Customer id")
 EID = Param("id", "path", description="Export id")
@@ -74,6 +84,42 @@ class RetentionRuleOut(BaseModel):
 
 class RetentionRulesOut(BaseModel):
     items: list[RetentionRuleOut]
+
+
+class AccessRecordOut(BaseModel):
+    id: str
+    agent_id: str = Field(description="The agent's id, or cli for the command line")
+    action: str
+    """``export`` or ``erase``."""
+    customer_id: str
+    at: datetime
+    expires_at: datetime
+
+
+class AccessLogPage(BaseModel):
+    items: list[AccessRecordOut]
+    next_cursor: str | None = None
+
+
+class OfficePrivacyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    erased_sender: ErasedSenderPolicy | None = Field(
+        description="drop or quarantine a message from an erased person in this office; "
+                    "null: the server's default (CHRONIK_ERASED_SENDER)")
+
+
+class OfficePrivacyOut(BaseModel):
+    erased_sender: ErasedSenderPolicy | None = Field(
+        description="The office's own choice; null: the server's default")
+    server_default: ErasedSenderPolicy
+    effective: ErasedSenderPolicy
+
+
+def access_out(record: AccessRecord) -> AccessRecordOut:
+    return AccessRecordOut(id=record.id, agent_id=record.agent_id, action=record.action.value,
+                           customer_id=record.customer_id, at=record.at,
+                           expires_at=record.expires_at)
 
 
 def export_out(record: ExportRecord) -> ExportOut:
@@ -175,6 +221,47 @@ async def delete_rule(request: web.Request, state: AppState, caller: Caller
     return json_model(await _rules(state, caller))
 
 
+_CURSOR = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+async def list_access_log(request: web.Request, state: AppState, caller: Caller
+                          ) -> web.StreamResponse:
+    limit = query_int(request, "limit", 50, 1, 200)
+    cursor = request.query.get("cursor") or None
+    if cursor is not None and not _CURSOR.match(cursor):
+        raise ApiError(400, "invalid_cursor", "cursor must be a next_cursor of this list")
+    records = await state.store.access_records(caller.office.id, limit=limit + 1,
+                                               before_id=cursor)
+    page = records[:limit]
+    return json_model(AccessLogPage(items=[access_out(r) for r in page],
+                                    next_cursor=page[-1].id if len(records) > limit else None))
+
+
+async def office_privacy(state: AppState, caller: Caller) -> OfficePrivacyOut:
+    own = await state.store.office_erased_sender(caller.office.id)
+    default = state.settings.erased_sender
+    return OfficePrivacyOut(erased_sender=own, server_default=default,
+                            effective=own or default)
+
+
+async def set_office_privacy(state: AppState, caller: Caller,
+                             erased_sender: ErasedSenderPolicy | None) -> OfficePrivacyOut:
+    """The API and the admin office page both come here."""
+    await state.store.set_office_erased_sender(caller.office.id, erased_sender)
+    return await office_privacy(state, caller)
+
+
+async def get_office_privacy(request: web.Request, state: AppState, caller: Caller
+                             ) -> web.StreamResponse:
+    return json_model(await office_privacy(state, caller))
+
+
+async def put_office_privacy(request: web.Request, state: AppState, caller: Caller
+                             ) -> web.StreamResponse:
+    body = await read_json(request, OfficePrivacyIn)
+    return json_model(await set_office_privacy(state, caller, body.erased_sender))
+
+
 KIND = Param("kind", "path", description="Entry kind, e.g. document")
 
 OPERATIONS = [
@@ -202,6 +289,20 @@ OPERATIONS = [
     Operation("GET", "/erasures", list_receipts, "listErasureReceipts",
               "Erasure receipts: who erased, when, counts per kind (admin)", "privacy",
               auth="admin", response=ReceiptPage),
+    Operation("GET", "/privacy-log", list_access_log, "listPrivacyLog",
+              "The access record: who exported or erased which customer, when; newest "
+              "first (admin)", "privacy", auth="admin",
+              params=(Param("limit", schema={"type": "integer", "minimum": 1,
+                                             "maximum": 200}),
+                      Param("cursor")),
+              response=AccessLogPage, errors=(400,)),
+    Operation("GET", "/office/privacy", get_office_privacy, "getOfficePrivacy",
+              "The office's erased-sender policy and the server's default (admin)",
+              "privacy", auth="admin", response=OfficePrivacyOut),
+    Operation("PUT", "/office/privacy", put_office_privacy, "putOfficePrivacy",
+              "Drop or quarantine messages from erased persons in this office; null: the "
+              "server's default (admin)", "privacy", auth="admin", body=OfficePrivacyIn,
+              response=OfficePrivacyOut, errors=(400,)),
     Operation("GET", "/retention-rules", list_rules, "listRetentionRules",
               "The office's retention rules (admin)", "privacy", auth="admin",
               response=RetentionRulesOut),

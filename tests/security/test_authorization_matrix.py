@@ -166,6 +166,7 @@ API_BODIES: dict[str, Any] = {
     "PUT /api/v1/customers/{id}/preferences": {},
     "POST /api/v1/customers/{id}/telegram-link": {},
     "POST /api/v1/office/inbound-addresses": {"address": "neu@buero-a.de"},
+    "PUT /api/v1/office/privacy": {"erased_sender": None},
     "PUT /api/v1/policy/agent": {},
     "PUT /api/v1/policy/office": {},
     "POST /api/v1/portal/messages": {"subject": "Frage", "body": "Noch eine Frage."},
@@ -364,6 +365,8 @@ MATRIX: dict[str, str] = {
         "401  403  ok   ok   401  401  403",
     'GET /api/v1/office':
         "401  403  ok   ok   401  401  403",
+    'GET /api/v1/office/privacy':
+        "401  403  ok   ok   401  401  403",
     'GET /api/v1/openapi.json':
         "ok   ok   ok   ok   ok   ok   ok",
     'GET /api/v1/policy':
@@ -374,6 +377,8 @@ MATRIX: dict[str, str] = {
         "401  401  401  401  ok   ok   401",
     'GET /api/v1/portal/messages/{message_id}/attachments/{index}':
         "401  401  401  401  ok   404  401",
+    'GET /api/v1/privacy-log':
+        "401  403  ok   ok   401  401  403",
     'GET /api/v1/quarantine':
         "401  403  ok   ok   401  401  403",
     'GET /api/v1/quarantine/{id}':
@@ -462,6 +467,8 @@ MATRIX: dict[str, str] = {
         "401  403  ok   ok   401  401  403",
     'POST /admin/office/addresses/remove':
         "401  403  ok   404  401  401  403",
+    'POST /admin/office/privacy':
+        "401  403  ok   ok   401  401  403",
     'POST /admin/policy':
         "401  403  ok   ok   401  401  403",
     'POST /admin/quarantine/{item_id}/discard':
@@ -560,6 +567,8 @@ MATRIX: dict[str, str] = {
         "ok   ok   ok   ok   ok   ok   ok",
     'PUT /api/v1/customers/{id}/preferences':
         "401  ok   ok   404  401  401  403",
+    'PUT /api/v1/office/privacy':
+        "401  403  ok   ok   401  401  403",
     'PUT /api/v1/policy/agent':
         "401  ok   ok   ok   401  401  403",
     'PUT /api/v1/policy/office':

@@ -10,15 +10,20 @@ from aiohttp import web
 
 from chronik.api.inbound import add_office_address, office_detail, remove_office_address
 from chronik.api.policy import policy_view, save_policy, save_tone_words, tone_view
+from chronik.api.privacy import office_privacy, set_office_privacy
 from chronik.api.schemas import PresetIn
 from chronik.web.admin.common import form, render, see_other
 from chronik.web.pages import AgentView, admin_page
 from timeline.errors import Conflict, InvalidInput
 from timeline.models import Visibility
 from timeline.policy import ENTRY_KINDS, preset
+from timeline.privacy_models import ErasedSenderPolicy
 
 VISIBILITY_CHOICES = ("", Visibility.PUBLISHED.value, Visibility.INTERNAL.value)
 NOTIFY_CHOICES = {"": None, "yes": True, "no": False}
+ERASED_LABELS = {ErasedSenderPolicy.DROP.value: "admin.office.erased_drop",
+                 ErasedSenderPolicy.QUARANTINE.value: "admin.office.erased_quarantine"}
+"""The erased-sender choices of the office page, with their texts' keys."""
 
 
 # ---------------------------------------------------------------- publish policy
@@ -94,7 +99,8 @@ async def _office(view: AgentView, *, status: int = 200, error: str | None = Non
     detail = await office_detail(view.state, view.caller)
     return render(view, "admin/office.html", "office", status=status, error=error,
                   detail=detail, cti_url=view.state.settings.base_url + detail.cti_url_path,
-                  address=address)
+                  address=address, privacy=await office_privacy(view.state, view.caller),
+                  erased_labels=ERASED_LABELS)
 
 
 @admin_page
@@ -120,6 +126,18 @@ async def add_address(view: AgentView) -> web.StreamResponse:
 async def remove_address(view: AgentView) -> web.StreamResponse:
     await remove_office_address(view.state, view.caller, (await form(view)).get("address", ""))
     see_other("/admin/office", "address_removed")
+
+
+@admin_page
+async def save_privacy(view: AgentView) -> web.StreamResponse:
+    """The erased-sender policy of the office (``PUT /api/v1/office/privacy``): empty is
+    the server's default."""
+    raw = (await form(view)).get("erased_sender", "")
+    if raw not in ("", *ERASED_LABELS):
+        return await _office(view, status=400, error=view.t("admin.office.erased_invalid"))
+    await set_office_privacy(view.state, view.caller,
+                             ErasedSenderPolicy(raw) if raw else None)
+    see_other("/admin/office", "saved")
 
 
 # ---------------------------------------------------------------- connector health
@@ -156,4 +174,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/admin/office", office_page)
     app.router.add_post("/admin/office/addresses", add_address)
     app.router.add_post("/admin/office/addresses/remove", remove_address)
+    app.router.add_post("/admin/office/privacy", save_privacy)
     app.router.add_get("/admin/connectors", connectors_page)

@@ -159,10 +159,18 @@ async def data_requests(view: AgentView) -> web.StreamResponse:
     exports = await view.state.store.list_exports(view.caller.office.id, limit=100)
     names = await _customers(view, {x.customer_id for x in exports} - set(customers))
     names.update(customers)
+    access = await view.state.store.access_records(view.caller.office.id, limit=50)
     return render(view, "admin/data_requests.html", "requests", rows=rows, today=day,
                   overdue=sum(1 for r in rows if r["overdue"]),
                   exports=[{"export": x, "customer": names.get(x.customer_id)}
-                           for x in exports])
+                           for x in exports],
+                  access=access, agents=await _agent_names(view))
+
+
+async def _agent_names(view: AgentView) -> dict[str, str]:
+    """The office's agents by id (the access record keeps only their ids)."""
+    return {a.agent.id: a.agent.name
+            for a in await view.state.store.list_agents(view.caller.office.id)}
 
 
 @admin_page
