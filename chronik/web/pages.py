@@ -7,7 +7,7 @@ import functools
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
@@ -115,24 +115,29 @@ async def agent_view(request: web.Request, admin: bool = False) -> AgentView | w
                      timezone=(login.timezone if login and login.timezone else "Europe/Berlin"))
 
 
-def agent_page(handler: AgentHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+V = TypeVar("V", AgentView, CustomerView)
+Page = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _page(resolve: Callable[[web.Request], Awaitable[V | web.Response]],
+          handler: Callable[[V], Awaitable[web.StreamResponse]]) -> Page:
+    """A page handler behind its check: the view, or the answer that replaces the page
+    (redirect to sign-in, 401/403 page)."""
     @functools.wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
-        view = await agent_view(request)
+        view = await resolve(request)
         if isinstance(view, web.Response):
             return view
         return await handler(view)
     return wrapped
 
 
-def admin_page(handler: AgentHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    @functools.wraps(handler)
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        view = await agent_view(request, admin=True)
-        if isinstance(view, web.Response):
-            return view
-        return await handler(view)
-    return wrapped
+def agent_page(handler: AgentHandler) -> Page:
+    return _page(agent_view, handler)
+
+
+def admin_page(handler: AgentHandler) -> Page:
+    return _page(functools.partial(agent_view, admin=True), handler)
 
 
 async def customer_view(request: web.Request) -> CustomerView | web.Response:
@@ -157,15 +162,8 @@ async def customer_view(request: web.Request) -> CustomerView | web.Response:
                         lang=lang)
 
 
-def portal_page(handler: CustomerHandler
-                ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    @functools.wraps(handler)
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        view = await customer_view(request)
-        if isinstance(view, web.Response):
-            return view
-        return await handler(view)
-    return wrapped
+def portal_page(handler: CustomerHandler) -> Page:
+    return _page(customer_view, handler)
 
 
 # ---------------------------------------------------------------- before sign-in: CSRF

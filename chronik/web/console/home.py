@@ -12,7 +12,13 @@ from aiohttp import web
 from markupsafe import Markup
 
 from chronik.web.console.customer import agent_names, profile_facts
-from chronik.web.console.items import COMPLAINT, COMPLAINT_RESOLVED, fold_items, item_view
+from chronik.web.console.items import (
+    COMPLAINT,
+    COMPLAINT_RESOLVED,
+    ItemView,
+    fold_items,
+    item_view,
+)
 from chronik.web.pages import AgentView, agent_page, form_str
 from chronik.web.render import render
 from notify.evaluate import channel_order
@@ -37,13 +43,8 @@ def classify(q: str) -> IdentityKind | None:
 
 @agent_page
 async def home(view: AgentView) -> web.StreamResponse:
-    office_id = view.caller.office.id
-    complaints = await view.state.store.entries_with_tag(
-        office_id, COMPLAINT, without_tag=COMPLAINT_RESOLVED, limit=10)
-    names = await agent_names(view.state, office_id)
-    customers = await _names_of(view, {e.customer_id for e in complaints})
-    return view.render("console/home.html", nav="home",
-                       complaints=[item_view(e, names) for e in complaints],
+    complaints, customers = await open_complaints(view, limit=10)
+    return view.render("console/home.html", nav="home", complaints=complaints,
                        customers=customers)
 
 
@@ -215,13 +216,20 @@ async def search_page(view: AgentView) -> web.StreamResponse:
 @agent_page
 async def complaints_page(view: AgentView) -> web.StreamResponse:
     """Open complaints of the office, oldest first (the longest waiting on top)."""
+    items, customers = await open_complaints(view, limit=500)
+    return view.render("console/complaints.html", nav="complaints", items=items,
+                       customers=customers)
+
+
+async def open_complaints(view: AgentView, limit: int
+                          ) -> tuple[list[ItemView], dict[str, str]]:
+    """The office's open complaints, oldest first, and their customers' names."""
     office_id = view.caller.office.id
     entries = await view.state.store.entries_with_tag(
-        office_id, COMPLAINT, without_tag=COMPLAINT_RESOLVED, limit=500)
+        office_id, COMPLAINT, without_tag=COMPLAINT_RESOLVED, limit=limit)
     names = await agent_names(view.state, office_id)
     customers = await _names_of(view, {e.customer_id for e in entries})
-    return view.render("console/complaints.html", nav="complaints",
-                       items=[item_view(e, names) for e in entries], customers=customers)
+    return [item_view(e, names) for e in entries], customers
 
 
 def add_routes(app: web.Application) -> None:
