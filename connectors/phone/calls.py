@@ -60,10 +60,17 @@ class CallState(BaseModel):
     entry_id: str | None = None
     customer_id: str | None = None
     quarantine_id: str | None = None
+    dropped: bool = False
+    """A call from an erased person under the ``drop`` policy: only this tombstone is kept
+    (no numbers, no times), so later events of the call are ignored, not re-collected."""
 
     @classmethod
     def start(cls, event: CtiEvent) -> CallState:
         return cls(call_id=event.call_id, first_seen_at=event.at)
+
+    def tombstone(self) -> CallState:
+        return CallState(call_id=self.call_id, first_seen_at=self.first_seen_at.replace(
+            hour=0, minute=0, second=0, microsecond=0), dropped=True)
 
     # ------------------------------------------------------------------ events
     def apply(self, event: CtiEvent) -> bool:

@@ -83,12 +83,17 @@ class CtiService:
                         to_number=e164_or_raw(event.to_number, office.region))
         async with self._call_lock(office.id, event.call_id):
             state = await self._load(office.id, event.call_id) or CallState.start(event)
+            if state.dropped:  # an erased person's call: nothing of it is kept
+                return CallResult(state=state, duplicate=False)
             if not state.apply(event):
                 await self._save(office.id, state)
                 return CallResult(state=state, duplicate=True)
             ringing = event.type is CtiEventType.NEW_CALL and state.ended_at is None
             matches = await self._lookup(office, state) if ringing else []
             await self._sync(office, state)
+            if state.dropped:
+                await self._save(office.id, state.tombstone())
+                return CallResult(state=state.tombstone(), duplicate=False)
             await self._save(office.id, state)
         self._publish(office, event, state, matches)
         return CallResult(state=state, duplicate=False,
@@ -129,6 +134,7 @@ class CtiService:
                 raw_channel=RAW_CHANNEL, origin=f"cti:{state.call_id}")
             if result.entry is None:
                 state.quarantine_id = result.quarantined.id if result.quarantined else None
+                state.dropped = result.dropped
                 return
             state.entry_id, state.customer_id = result.entry.id, result.entry.customer_id
             if result.created:

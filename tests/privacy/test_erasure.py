@@ -174,6 +174,22 @@ async def test_erasure_leaves_nothing_findable(hub: Hub, settings: Settings,
     assert result.dropped and result.entry is None and result.quarantined is None
     assert await hub.state.store.list_quarantine(hub.office.id, status=None) == before
     assert len((await hub.admin.get("/customers"))[1]["items"]) == 1
+    # a real CTI call from the number through the PBX webhook: the call state keeps no
+    # number either (only a tombstone), and its later events are ignored
+    _, office = await hub.admin.get("/office")
+    cti = office["cti_url_path"].removeprefix("/api/v1")
+    for event in ({"event": "newCall", "callId": "erased-1", "from": "0171 9876543",
+                   "to": "+49 30 5555", "direction": "in"},
+                  {"event": "hangup", "callId": "erased-1", "cause": "normalClearing",
+                   "from": "0171 9876543", "to": "+49 30 5555", "direction": "in"}):
+        status, _ = await hub.anon.post(cti, json=event)
+        assert status == 200
+    await hub.state.store.scrub()
+    phone = [b"0171 9876543", b"+491719876543", b"1719876543"]  # (the quarantined mail
+    # above rightly keeps its sender's address for review; it has no phone number)
+    assert [p for p in sorted(settings.data_dir.rglob("*")) if p.is_file()
+            and any(n in p.read_bytes() for n in phone)] == []
+    assert len((await hub.admin.get("/customers"))[1]["items"]) == 1
     # nor in the logs (the decision is logged without the address)
     assert "erased sender" in caplog.text
     assert not [n for n in _needles() if n in _ours(caplog)]
