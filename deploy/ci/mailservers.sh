@@ -216,11 +216,11 @@ if ((${#missing[@]})); then
     fi
     rc=0
     apt-get "${apt_opts[@]}" install --no-install-recommends "${missing[@]}" \
-        >"/tmp/chronik-mailservers-apt.log" 2>&1 || rc=$?
+        >"${TMPDIR:-/tmp}/chronik-mailservers-apt.log" 2>&1 || rc=$?
     if ((made_policy)); then rm -f "$policy"; fi
     if ((rc)); then
-        tail -n 30 /tmp/chronik-mailservers-apt.log >&2
-        die "apt-get install ${missing[*]} failed (exit $rc); full log /tmp/chronik-mailservers-apt.log"
+        tail -n 30 "${TMPDIR:-/tmp}/chronik-mailservers-apt.log" >&2
+        die "apt-get install ${missing[*]} failed (exit $rc); full log ${TMPDIR:-/tmp}/chronik-mailservers-apt.log"
     fi
     for pkg in "${PACKAGES[@]}"; do
         is_installed "$pkg" || die "$pkg still not installed after apt-get"
