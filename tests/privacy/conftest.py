@@ -10,7 +10,7 @@ from typing import Any
 from connectors.email.inbound import RAW_CHANNEL, MailIngest
 from tests.conftest import Hub
 from timeline.ingest import InboundMessage
-from timeline.models import Channel, IdentityKind, utcnow
+from timeline.models import Channel, Direction, Entry, EntryDraft, IdentityKind, Visibility, utcnow
 from timeline.notifications import JobOutcome, JobStatus
 
 
@@ -108,3 +108,13 @@ async def fail_jobs(hub: Hub, entry_ids: dict[str, JobStatus]) -> None:
             None)
         done.add(job.entry_id)
     assert done == set(entry_ids), (done, entry_ids, jobs)
+
+
+async def old_entry(hub: Hub, customer_id: str, kind: str, subject: str,
+                    years: int = 3) -> Entry:
+    """An internal entry dated ``years`` back (what retention rules are about)."""
+    created, _ = await hub.state.timeline.append(EntryDraft(
+        office_id=hub.office.id, customer_id=customer_id, channel=Channel.NOTE,
+        direction=Direction.INTERNAL, kind=kind, visibility=Visibility.INTERNAL,
+        occurred_at=utcnow() - timedelta(days=366 * years), subject=subject))
+    return created

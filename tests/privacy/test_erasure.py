@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,12 +20,13 @@ from tests.privacy.conftest import (
     document,
     entry,
     mail,
+    old_entry,
     portal_message,
     quarantine_mail,
     telegram,
 )
 from timeline.ingest import InboundMessage
-from timeline.models import Channel, Direction, EntryDraft, IdentityKind, Visibility, utcnow
+from timeline.models import Channel, IdentityKind, utcnow
 from timeline.notifications import FINAL_STATUSES
 from timeline.privacy_models import ErasedSenderPolicy
 
@@ -225,10 +225,7 @@ async def test_retention_job_deletes_old_entries_of_a_kind(
         hub: Hub, settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     status, c = await hub.admin.post("/customers", json={"name": "Alt Kunde"})
     cid = c["id"]
-    old, _ = await hub.state.timeline.append(EntryDraft(
-        office_id=hub.office.id, customer_id=cid, channel=Channel.NOTE,
-        direction=Direction.INTERNAL, kind="phone_note", visibility=Visibility.INTERNAL,
-        occurred_at=utcnow() - timedelta(days=366 * 3), subject="Uralte Telefonnotiz"))
+    old = await old_entry(hub, cid, "phone_note", "Uralte Telefonnotiz")
     new = await entry(hub, cid, kind="phone_note", subject="Neue Notiz", body="x",
                       visibility="internal")
     base = ["--data-dir", str(settings.data_dir)]

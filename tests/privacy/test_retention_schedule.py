@@ -14,7 +14,7 @@ import pytest
 from chronik.glue.privacy import FIRST_RUN_DELAY, RetentionComponent, components
 from chronik.settings import Settings
 from tests.conftest import Hub
-from tests.privacy.conftest import entry
+from tests.privacy.conftest import entry, old_entry
 from timeline.ids import new_ulid
 from timeline.models import Channel, Direction, EntryDraft, Visibility, utcnow
 from timeline.privacy_models import (
@@ -54,14 +54,8 @@ def _component(hub: Hub) -> RetentionComponent:
 async def test_old_entries_disappear_without_any_cli_call(hub: Hub) -> None:
     status, c = await hub.admin.post("/customers", json={"name": "Alt Kunde"})
     cid = c["id"]
-    old, _ = await hub.state.timeline.append(EntryDraft(
-        office_id=hub.office.id, customer_id=cid, channel=Channel.NOTE,
-        direction=Direction.INTERNAL, kind="phone_note", visibility=Visibility.INTERNAL,
-        occurred_at=utcnow() - timedelta(days=366 * 3), subject="Uralte Telefonnotiz"))
-    kept_kind, _ = await hub.state.timeline.append(EntryDraft(
-        office_id=hub.office.id, customer_id=cid, channel=Channel.NOTE,
-        direction=Direction.INTERNAL, kind="note", visibility=Visibility.INTERNAL,
-        occurred_at=utcnow() - timedelta(days=366 * 3), subject="Alte Notiz, keine Regel"))
+    old = await old_entry(hub, cid, "phone_note", "Uralte Telefonnotiz")
+    kept_kind = await old_entry(hub, cid, "note", "Alte Notiz, keine Regel")
     new = await entry(hub, cid, kind="phone_note", subject="Neue Notiz", body="x",
                       visibility="internal")
     # an export older than 7 days, with its file

@@ -29,24 +29,23 @@ def _kind(raw: str) -> IdentityKind:
         raise InvalidInput("unknown identity kind") from None
 
 
-@agent_page
-async def add_identity(view: AgentView) -> web.StreamResponse:
+async def _change_identity(view: AgentView, remove: bool) -> web.StreamResponse:
     form = await view.request.post()
     customer_id = view.request.match_info["id"]
-    await view.state.timeline.add_identity(view.caller.office, customer_id,
-                                           _kind(form_str(form, "kind")),
-                                           form_str(form, "value"))
+    change = view.state.timeline.remove_identity if remove else view.state.timeline.add_identity
+    await change(view.caller.office, customer_id, _kind(form_str(form, "kind")),
+                 form_str(form, "value"))
     return web.HTTPSeeOther(f"/customers/{customer_id}#profile")
+
+
+@agent_page
+async def add_identity(view: AgentView) -> web.StreamResponse:
+    return await _change_identity(view, remove=False)
 
 
 @agent_page
 async def remove_identity(view: AgentView) -> web.StreamResponse:
-    form = await view.request.post()
-    customer_id = view.request.match_info["id"]
-    await view.state.timeline.remove_identity(view.caller.office, customer_id,
-                                              _kind(form_str(form, "kind")),
-                                              form_str(form, "value"))
-    return web.HTTPSeeOther(f"/customers/{customer_id}#profile")
+    return await _change_identity(view, remove=True)
 
 
 @agent_page
