@@ -27,6 +27,7 @@ def normalise_phone(value: str, region: str) -> str:
     cleaned = value.strip()
     if not cleaned or len(cleaned) > 40:
         raise InvalidInput(f"not a phone number: {value!r}")
+    cleaned = international_digits(cleaned, region)
     try:
         number = phonenumbers.parse(cleaned, region.upper())
     except phonenumbers.NumberParseException as exc:
@@ -34,6 +35,35 @@ def normalise_phone(value: str, region: str) -> str:
     if not phonenumbers.is_possible_number(number) or len(str(number.national_number)) < 5:
         raise InvalidInput(f"not a possible phone number: {value!r}")
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def international_digits(value: str, region: str) -> str:
+    """``491711234567`` (international without ``+``, as many PBXs and CRMs send it) becomes
+    ``+491711234567`` when that is a valid number and the digits are not how the office's
+    region writes a national number (in Germany national numbers start with the trunk
+    prefix 0; in the US ``2125551234`` stays national). Anything else is returned as it is."""
+    if not value.isdigit() or value.startswith("0") or not _valid("+" + value, region):
+        return value
+    if not _valid(value, region):
+        return "+" + value
+    national = phonenumbers.parse(value, region.upper())
+    written = phonenumbers.format_number(national, phonenumbers.PhoneNumberFormat.NATIONAL)
+    trunk = _trunk_prefix(region)
+    if trunk and re.sub(r"\D", "", written).startswith(trunk):
+        return "+" + value  # the region writes national numbers with its trunk prefix
+    return value
+
+
+def _trunk_prefix(region: str) -> str | None:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper())
+    return metadata.national_prefix if metadata else None
+
+
+def _valid(value: str, region: str) -> bool:
+    try:
+        return bool(phonenumbers.is_valid_number(phonenumbers.parse(value, region.upper())))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def normalise_identity(kind: IdentityKind, value: str, region: str) -> str:

@@ -258,7 +258,8 @@ class SqliteStore(AccountStoreMixin, InboundStoreMixin, ConsentStoreMixin, CallS
                     continue
                 rows = conn.execute(
                     f"SELECT {_ENTRY_COLS} FROM entries WHERE customer_id=? AND office_id=? "
-                    "ORDER BY seq DESC LIMIT ?", (cid, office_id, recent)).fetchall()
+                    "AND channel != 'notification' ORDER BY seq DESC LIMIT ?",
+                    (cid, office_id, recent)).fetchall()
                 out.append((customer, [entry_from_row(r) for r in rows]))
             return out
         return await self.db.read(run)

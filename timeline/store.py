@@ -130,7 +130,10 @@ class Store(AccountStore, Protocol):
     ) -> list[Customer]: ...
     async def customers_with_recent(
         self, office_id: str, kind: IdentityKind, value: str, recent: int
-    ) -> list[tuple[Customer, list[Entry]]]: ...
+    ) -> list[tuple[Customer, list[Entry]]]:
+        """Customers with this identity and their newest conversation entries: automatic
+        bookkeeping (channel ``notification``) is left out, it stays on the timeline."""
+        ...
     async def customers_by_identities(self, office_id: str, kind: IdentityKind,
                                       values: Sequence[str]) -> dict[str, list[Customer]]:
         """Batched ``find_customers``: value -> customers, for values someone has."""

@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import phonenumbers
-
 from timeline.errors import InvalidInput
-from timeline.identity import normalise_phone
+from timeline.identity import international_digits, normalise_phone
 
 WITHHELD = frozenset({"anonymous", "unknown", "restricted", "private", "withheld"})
 
 
 def customer_number(raw: str | None, region: str) -> str | None:
     """The number to look the customer up by: ``492111234567`` (international without
-    ``+``, as many PBXs send it) becomes ``+492111234567`` when it is not a valid national
-    number of the office's region; a withheld number stays as it is."""
+    ``+``, as many PBXs send it) becomes ``+492111234567`` unless the digits are how the
+    office's region writes a national number (``timeline.identity.international_digits``);
+    a withheld number stays as it is."""
     if raw is None:
         return None
     value = raw.strip()
-    if value.casefold() in WITHHELD or not value.isdigit() or value.startswith("0"):
+    if value.casefold() in WITHHELD:
         return value
-    if not _valid("+" + value, region):
-        return value
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper())
-    trunk = metadata.national_prefix if metadata else None
-    if not _valid(value, region) or (trunk and not value.startswith(trunk)):
-        return "+" + value
-    return value
+    return international_digits(value, region)
 
 
 def e164_or_raw(raw: str | None, region: str) -> str | None:
@@ -37,13 +30,6 @@ def e164_or_raw(raw: str | None, region: str) -> str | None:
         return normalise_phone(value, region)
     except InvalidInput:
         return value
-
-
-def _valid(value: str, region: str) -> bool:
-    try:
-        return bool(phonenumbers.is_valid_number(phonenumbers.parse(value, region.upper())))
-    except phonenumbers.NumberParseException:
-        return False
 
 
 def display_number(number: str | None) -> str:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from tests.api.test_customers_entries import make_customer
 from tests.conftest import Hub
+from timeline.models import Channel, Direction, EntryDraft, Visibility
 
 
 @pytest.mark.parametrize("number", [
     "0171 1234567", "+49 171 1234567", "0049-171/1234567", "(0171) 123 45 67", "+491711234567",
+    "491711234567", "00491711234567",
 ], ids=lambda n: n)
 async def test_lookup_by_phone_in_any_format(hub: Hub, number: str) -> None:
     c = await make_customer(hub, phones=["0171/123 45 67"])
@@ -32,6 +36,25 @@ async def test_lookup_recent_is_newest_ten(hub: Hub) -> None:
     _, body = await hub.agent.get("/lookup", params={"phone": "+49 30 5550101"})
     assert [e["body"] for e in body["matches"][0]["recent"]] == [
         f"n{i}" for i in reversed(range(2, 12))]
+
+
+async def test_lookup_recent_is_the_conversation_not_bookkeeping(hub: Hub) -> None:
+    c = await make_customer(hub, phones=["0171 2223334"])
+    for i in range(6):
+        _, note = await hub.agent.post(f"/customers/{c['id']}/entries", json={
+            "kind": "note", "body": f"Gespräch {i}", "visibility": "internal",
+            "occurred_at": f"2026-01-01T10:{i:02d}:00+00:00"})
+        await hub.state.timeline.append(EntryDraft(
+            office_id=hub.office.id, customer_id=c["id"], channel=Channel.NOTIFICATION,
+            direction=Direction.OUTBOUND, kind="notification", visibility=Visibility.INTERNAL,
+            notify=False, occurred_at=datetime(2026, 1, 1, 10, i, 30, tzinfo=UTC),
+            subject="Notification sent to the portal inbox", body=f"About: {note['id']}"))
+    _, body = await hub.agent.get("/lookup", params={"phone": "491712223334"})
+    assert [e["body"] for e in body["matches"][0]["recent"]] == [
+        f"Gespräch {i}" for i in reversed(range(6))]
+    _, page = await hub.agent.get(f"/customers/{c['id']}/timeline",
+                                  params={"channel": "notification"})
+    assert len(page["items"]) == 6  # still on the timeline, behind a filter
 
 
 async def test_lookup_unknown_and_several_matches(hub: Hub) -> None:
