@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from chronik import ops
 from chronik import web as pages
 from chronik.api import OPERATIONS
 from chronik.api.base import (
@@ -27,13 +28,13 @@ from chronik.components import Supervisor
 from chronik.glue import notify_pages
 from chronik.logs import install as install_log_privacy
 from chronik.logs import redact_path
+from chronik.metrics import CountingIndexer
 from chronik.registry import build_components
 from chronik.settings import Settings
 from chronik.state import STATE, AppState
 from chronik.web.render import security_headers
 from search.backend import SearchBackend, SearchUnavailable
 from search.fts import FtsBackend
-from search.indexer import Indexer
 from search.service import SearchService
 from timeline.blobs import BlobStore
 from timeline.errors import DomainError
@@ -172,15 +173,11 @@ def _bind(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
 
 
 def make_backend(settings: Settings) -> SearchBackend:
-    if settings.search_backend == "elasticsearch":
-        from search.elastic import ElasticBackend
+    url = settings.engine_url
+    if url is not None:  # OpenSearch or Elasticsearch (search/engine.py)
+        from search.engine import EngineBackend
 
-        if settings.elasticsearch_url is None:
-            raise ValueError("CHRONIK_ELASTICSEARCH_URL is required for the elasticsearch "
-                             "backend")
-        backend: SearchBackend = ElasticBackend(
-            settings.elasticsearch_url.get_secret_value(), settings.elasticsearch_index)
-        return backend
+        return EngineBackend(url, settings.engine_index, engine=settings.search_engine)
     return FtsBackend(settings.search_path, readers=settings.sqlite_readers)
 
 
@@ -198,7 +195,7 @@ async def open_state(settings: Settings) -> AppState:
     blobs = BlobStore(settings.blob_dir)
     events = EventBus()
     timeline = TimelineService(store, blobs, events)
-    indexer = Indexer(store, backend)
+    indexer = CountingIndexer(store, backend)  # counts for GET /metrics
     timeline.subscribe(indexer.wake)
     state = AppState(settings=settings, store=store, blobs=blobs, timeline=timeline,
                      backend=backend, search=SearchService(store, backend), indexer=indexer,
@@ -232,12 +229,14 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     install_log_privacy()  # no personal data in this process's logs (chronik/logs.py)
-    app = web.Application(middlewares=[security_headers, errors_middleware],
+    app = web.Application(middlewares=[ops.metrics_middleware, security_headers,
+                                       errors_middleware],
                           client_max_size=settings.max_upload_bytes + 1024 * 1024)
     app[SETTINGS] = settings
     for op in OPERATIONS:
         app.router.add_route(op.method, API_PREFIX + op.path, _bind(op), name=op.operation_id)
     app.cleanup_ctx.append(_lifecycle)
+    ops.add_routes(app)  # /healthz, /readyz, /metrics (after _lifecycle: needs the state)
     add_shutdown(app)  # open event streams end when the server stops
     notify_pages.add_routes(app)  # /unsubscribe/{token}, outside /api/v1
     pages.add_routes(app)  # the console (/), its admin pages, the portal (/portal/)

@@ -1,4 +1,8 @@
-"""``chronik`` command line: serve, demo, office/agent administration, reindex."""
+"""``chronik`` command line: serve, demo, office/agent administration, reindex.
+
+Heavy modules (the web app, the store, search) are imported by the commands that use them,
+not at the top: ``python -m chronik.cli`` is the main module, and ``chronik import``'s parser
+processes import the main module again when they start."""
 
 from __future__ import annotations
 
@@ -8,17 +12,13 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from aiohttp import web
 from pydantic import ValidationError
 
-from chronik.app import close_state, create_app, open_state
-from chronik.logs import setup as setup_logging
-from chronik.settings import Settings
-from chronik.state import AppState
-from search.indexer import reindex
-from timeline.models import Role
+if TYPE_CHECKING:
+    from chronik.settings import Settings
+    from chronik.state import AppState
 
 
 class CliError(Exception):
@@ -27,6 +27,7 @@ class CliError(Exception):
 
 def load_settings(data_dir: str | None = None, port: int | None = None,
                   host: str | None = None) -> Settings:
+    from chronik.settings import Settings
     overrides: dict[str, object] = {}
     if data_dir:
         overrides["data_dir"] = Path(data_dir)
@@ -58,6 +59,8 @@ def require_data(settings: Settings) -> None:
 
 async def _with_state(settings: Settings, fn: Callable[[AppState], Awaitable[R]], *,
                       create: bool = False) -> R:
+    from chronik.app import close_state, open_state
+
     if not create:
         require_data(settings)
     state = await open_state(settings)
@@ -68,6 +71,11 @@ async def _with_state(settings: Settings, fn: Callable[[AppState], Awaitable[R]]
 
 
 def _run_server(settings: Settings, banner: Callable[[], None] | None = None) -> int:
+    from aiohttp import web
+
+    from chronik.app import create_app
+    from chronik.logs import setup as setup_logging
+
     setup_logging(settings.log_level)
     app = create_app(settings)
     if banner:
@@ -181,6 +189,7 @@ def _agents(args: argparse.Namespace, fn: Callable[[AppState], Awaitable[int]]) 
 def cmd_agent_create(args: argparse.Namespace) -> int:
     from chronik.web.admin import accounts
     from chronik.web.outbox import build_outbox
+    from timeline.models import Role
 
     if not args.name.strip():
         raise CliError("the agent needs a name")
@@ -282,8 +291,15 @@ def cmd_office_list(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
+    from chronik.progress import Bar, on_terminal
+    from search.indexer import reindex
+
     async def run(state: AppState) -> int:
-        count = await reindex(state.store, state.backend)
+        _, covered = await state.store.index_backlog()  # written before the rebuild reads
+        total = await state.store.count_entries() if on_terminal(sys.stderr) else None
+        with Bar("reindexing", total=total, unit=" entries") as bar:
+            count = await reindex(state.store, state.backend, progress=bar.advance)
+        await state.store.ack_index_through(covered)  # the rebuild has them: not twice
         await state.indexer.drain()
         print(f"reindexed {count} entries into {state.backend.name}")
         return 0
@@ -292,6 +308,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from chronik.glue.notify import run_worker
+    from chronik.logs import setup as setup_logging
 
     settings = load_settings(args.data_dir)
     setup_logging(settings.log_level)
@@ -308,11 +325,28 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from chronik.glue.email import run_import
+    from chronik.progress import Bar
     from connectors.email.errors import SourceError
+    from connectors.email.importer import ImportSummary
 
     async def run(state: AppState) -> int:
+        bars: list[Bar] = []
+
+        def imported(summary: ImportSummary) -> None:
+            if not bars:
+                bars.append(Bar("importing", total=summary.expected, unit=" msg"))
+            bars[0].reach(summary.total)
+            bars[0].note(f"quarantined {summary.quarantined}")
+
+        def indexing(done: int, total: int) -> None:
+            if len(bars) < 2:
+                bars[0].close()
+                bars.append(Bar("indexing", total=total, unit=" entries"))
+            bars[1].set_total(total)
+            bars[1].reach(done)
         try:
-            summary = await run_import(state, Path(args.path), args.office)
+            summary = await run_import(state, Path(args.path), args.office,
+                                       progress=imported, indexing=indexing)
         except LookupError:
             raise CliError(f"no office with id {args.office!r} (see: chronik office list)"
                            ) from None
@@ -320,6 +354,9 @@ def cmd_import(args: argparse.Namespace) -> int:
             raise CliError(exc.reason) from None
         except ValidationError as exc:
             raise CliError(f"bad settings: {exc.errors(include_url=False)[0]['msg']}") from None
+        finally:
+            for bar in bars:
+                bar.close()
         print(summary.line())
         return 0
     return asyncio.run(_with_state(load_settings(args.data_dir), run))
@@ -403,11 +440,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.data_dir is None and getattr(args, "command", None) != "demo":
         args.data_dir = None
+    from search.backend import SearchUnavailable
+    from search.engine_client import EngineError
+
     try:
         code: int = args.func(args)
     except CliError as exc:
         print(f"chronik: {exc}", file=sys.stderr)
         return 2
+    except EngineError as exc:  # the search engine refused: a setting is wrong
+        print(f"chronik: search engine: {exc}", file=sys.stderr)
+        return 2
+    except SearchUnavailable as exc:  # try again later
+        print(f"chronik: search engine: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return code

@@ -42,11 +42,16 @@ def _run(args: argparse.Namespace, fn: Any) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from chronik.progress import Bar
+
     async def run(state: AppState) -> int:
         office = await _find(state, args.customer, args.office)
         service = await privacy.service(state)
         out = Path(args.out or f"chronik-export-{args.customer}.zip")
-        counts = await service.export_to(office, args.customer, out)
+        with Bar("exporting", total=100, unit="%") as bar:
+            async def step(percent: int) -> None:
+                bar.reach(percent)
+            counts = await service.export_to(office, args.customer, out, progress=step)
         await service.record_access(office, CLI_AGENT, AccessAction.EXPORT, args.customer)
         await service.record_answer(office, args.customer, None)
         await state.indexer.drain()

@@ -18,6 +18,7 @@ from timeline.errors import InvalidInput
 from timeline.models import (
     Channel,
     Customer,
+    DailyDigest,
     Direction,
     EntryDraft,
     Preferences,
@@ -35,7 +36,10 @@ class _Keep(Enum):
 
 
 KEEP = _Keep.KEEP
-"""``PreferenceChange.quiet_hours`` left as it is (``None`` removes the quiet hours)."""
+"""``PreferenceChange.quiet_hours``/``daily_digest`` left as they are (``None`` removes
+them)."""
+DEFAULT_DIGEST_AT = "08:00"
+"""The daily digest's time of day when none is chosen (the customer's time zone)."""
 
 
 @dataclass(frozen=True)
@@ -47,12 +51,26 @@ class PreferenceChange:
     automatic_notifications: bool | None = None
     quiet_hours: QuietHours | _Keep | None = KEEP
     language: str | None = None
+    daily_digest: DailyDigest | _Keep | None = KEEP
+    """One message a day at ``at`` instead of one per item (``None``: one per item)."""
     consents: Mapping[str, bool] = field(default_factory=dict)
     """Consent given (true) or withdrawn (false) per channel."""
 
 
 def _qh_text(qh: QuietHours | None) -> str:
     return "none" if qh is None else f"{qh.start}–{qh.end} {qh.timezone}"
+
+
+def _digest_text(digest: DailyDigest | None) -> str:
+    return "off (one message per item)" if digest is None else \
+        f"daily at {digest.at} {digest.timezone}"
+
+
+async def _check_zone(field: str, name: str) -> None:
+    try:
+        await asyncio.to_thread(ZoneInfo, name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"{field}.timezone: unknown time zone {name!r}") from None
 
 
 async def _check(change: PreferenceChange) -> None:
@@ -72,11 +90,12 @@ async def _check(change: PreferenceChange) -> None:
         for name, value in (("start", qh.start), ("end", qh.end)):
             if not _HHMM.match(value):
                 raise InvalidInput(f"quiet_hours.{name}: must be HH:MM (00:00 to 23:59)")
-        try:
-            await asyncio.to_thread(ZoneInfo, qh.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidInput(f"quiet_hours.timezone: unknown time zone "
-                               f"{qh.timezone!r}") from None
+        await _check_zone("quiet_hours", qh.timezone)
+    digest = change.daily_digest
+    if isinstance(digest, DailyDigest):
+        if not _HHMM.match(digest.at):
+            raise InvalidInput("daily_digest.at: must be HH:MM (00:00 to 23:59)")
+        await _check_zone("daily_digest", digest.timezone)
 
 
 async def apply_preferences(state: AppState, customer: Customer, change: PreferenceChange, *,
@@ -108,9 +127,22 @@ async def apply_preferences(state: AppState, customer: Customer, change: Prefere
     if change.language is not None:
         update["language"] = change.language
         changes.append(f"language: {old.language} → {change.language}")
+    digest = change.daily_digest
+    digest_changed = not isinstance(digest, _Keep) and digest != old.daily_digest
+    if not isinstance(digest, _Keep) and digest_changed:
+        update["daily_digest"] = digest
+        changes.append(f"daily digest: {_digest_text(old.daily_digest)} → "
+                       f"{_digest_text(digest)}")
     if update:
         new = Preferences.model_validate({**old.model_dump(), **update})
         await state.store.set_preferences(office_id, customer.id, new)
+        if digest_changed or new.quiet_hours != old.quiet_hours:
+            # Held notifications follow the new times: due now, evaluated again (those
+            # that waited for a digest that is now off go out together at once).
+            await state.store.release_held_jobs(
+                office_id, customer.id,
+                digest_held="now" if new.daily_digest is None else None)
+            state.timeline.notify_reindex()  # wakes every listener, the notifier too
     for channel, granted in change.consents.items():
         await state.store.record_consent(office_id, customer.id, channel, granted,
                                          actor=actor, route=route)

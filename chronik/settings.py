@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.email.settings import EmailSettings, InboundSmtpSettings
@@ -35,12 +35,23 @@ class Settings(ChronikSettingsBase):
         None, description="Base URL for links in messages; default http://HOST:PORT.")
     max_upload_bytes: int = Field(25 * 1024 * 1024, ge=1024,
                                   description="Largest accepted document upload (bytes).")
+    search_url: SecretStr | None = Field(
+        None, description="Search engine URL (http://host:9200, credentials allowed): "
+                          "OpenSearch 2.x or Elasticsearch 8.x. Unset: embedded SQLite FTS5.")
+    search_engine: Literal["auto", "opensearch", "elasticsearch"] = Field(
+        "auto", description="Which engine search_url is; 'auto' asks the server "
+                            "(GET / -> version.distribution).")
+    search_index: str = Field("chronik-entries",
+                              description="Index alias on the search engine.")
     search_backend: Literal["sqlite", "elasticsearch"] = Field(
-        "sqlite", description="Search backend: embedded SQLite FTS5 or Elasticsearch.")
+        "sqlite", description="Deprecated: set search_url. 'elasticsearch' with "
+                              "elasticsearch_url acts like search_url.")
     elasticsearch_url: SecretStr | None = Field(
-        None, description="Elasticsearch URL when search_backend=elasticsearch.")
-    elasticsearch_index: str = Field("chronik-entries",
-                                     description="Elasticsearch index alias name.")
+        None, description="Deprecated alias of search_url (read when search_url is unset "
+                          "and search_backend=elasticsearch).")
+    elasticsearch_index: str = Field(
+        "chronik-entries", description="Deprecated alias of search_index (read when "
+                                       "search_index is left at its default).")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of the server process.")
     sqlite_readers: int = Field(2, ge=1, le=64,
@@ -73,6 +84,11 @@ class Settings(ChronikSettingsBase):
     dev_print_signin: bool = Field(
         False, description="Print sign-in links and codes on the console when no SMTP server "
                            "is configured (set by 'chronik demo'; never in production).")
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token that GET /metrics requires (Prometheus: "
+                          "'authorization: credentials'); unset or empty: /metrics answers "
+                          "only requests from this machine (loopback) that came through no "
+                          "proxy.")
 
     @property
     def base_url(self) -> str:
@@ -80,6 +96,30 @@ class Settings(ChronikSettingsBase):
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::") else self.http_host  # noqa: S104
         return f"http://{host}:{self.http_port}"
+
+    @model_validator(mode="after")
+    def _engine_has_a_url(self) -> Settings:
+        if self.search_backend == "elasticsearch" and self.engine_url is None:
+            raise ValueError("search_backend=elasticsearch needs a URL: set "
+                             "CHRONIK_SEARCH_URL (CHRONIK_SEARCH_BACKEND is deprecated)")
+        return self
+
+    @property
+    def engine_url(self) -> str | None:
+        """The search engine's URL (search_url, or the deprecated elasticsearch_url when
+        search_backend=elasticsearch); None: SQLite FTS5."""
+        if self.search_url is not None:
+            return self.search_url.get_secret_value()
+        if self.search_backend == "elasticsearch" and self.elasticsearch_url is not None:
+            return self.elasticsearch_url.get_secret_value()
+        return None
+
+    @property
+    def engine_index(self) -> str:
+        default = type(self).model_fields["search_index"].default
+        if self.search_index == default and self.elasticsearch_index != default:
+            return self.elasticsearch_index
+        return self.search_index
 
     @property
     def store_path(self) -> Path:

@@ -22,3 +22,9 @@ class Permanent(TransportError):
 
 class Bug(TransportError):
     """Something we did not expect: dead-letter the job and log it loudly."""
+
+
+class OutcomeUnknown(TransportError):
+    """The request may or may not have reached the customer (a timeout or a dropped
+    connection after the message was handed over): record the outcome as unknown and never
+    resend automatically, as for a worker that stopped mid-send."""

@@ -1,4 +1,5 @@
-"""Preference evaluation, done at send time: opt-out, consent, channel order, quiet hours.
+"""Preference evaluation, done at send time: opt-out, consent, channel order, quiet hours,
+daily digest.
 
 Consent when never decided: a channel is implicitly granted for a customer who has that
 identity (the portal inbox: always) — transactional messages of an existing relationship.
@@ -11,11 +12,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from timeline.models import Consent, Customer, IdentityKind, Preferences, QuietHours
+from timeline.models import (
+    Consent,
+    Customer,
+    DailyDigest,
+    IdentityKind,
+    Preferences,
+    QuietHours,
+)
 
 CHANNELS = ("email", "telegram", "portal")
 PUSH_CHANNELS = frozenset({"email", "telegram"})
-"""Channels that reach the customer's device; quiet hours hold these back."""
+"""Channels that reach the customer's device; quiet hours and the daily digest hold these
+back (the silent portal inbox gets every item at once)."""
+HOLD_QUIET, HOLD_DIGEST, HOLD_NOW = "quiet_hours", "digest", "now"
+"""Why a job was held (``NotifyJob.held``); ``digest`` and ``now`` do not wait for a digest."""
 
 
 @dataclass(frozen=True)
@@ -33,8 +44,10 @@ class Plan:
     suppressed: str | None = None
     """Set when nothing may be sent at all."""
     wait_until: datetime | None = None
-    """Quiet hours: try again then."""
+    """Quiet hours or the daily digest: try again then."""
     wait_reason: str | None = None
+    hold: str | None = None
+    """With ``wait_until``: what the job waits for (``HOLD_QUIET``, ``HOLD_DIGEST``)."""
 
 
 def channel_order(customer: Customer, prefs: Preferences) -> list[str]:
@@ -94,15 +107,34 @@ def quiet_until(quiet: QuietHours | None, now: datetime) -> datetime | None:
     return datetime.combine(day, end, tzinfo=zone).astimezone(UTC)
 
 
+def next_digest(digest: DailyDigest | None, now: datetime) -> datetime | None:
+    """The next daily digest time strictly after ``now`` (aware, UTC), or None."""
+    if digest is None:
+        return None
+    try:
+        zone = ZoneInfo(digest.timezone)
+        at = time.fromisoformat(digest.at)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    local = now.astimezone(zone)
+    when = datetime.combine(local.date(), at, tzinfo=zone)
+    if when <= local:
+        when = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=zone)
+    return when.astimezone(UTC)
+
+
 def evaluate(customer: Customer, prefs: Preferences, consents: Mapping[str, Consent], *,
              available: Collection[str], now: datetime, skip: Collection[str] = (),
-             reply_via: str | None = None) -> Plan:
+             reply_via: str | None = None, held: str | None = None) -> Plan:
     """Which channels to try for this customer now, in order.
 
     ``reply_via``: an agent's direct reply on that channel. It is a conversation, not an
-    automatic notification, so "no automatic notifications" does not hold it back; consent,
-    quiet hours and undeliverable addresses still do, and the customer's other channels are
-    the fallback."""
+    automatic notification, so "no automatic notifications" and the daily digest do not
+    hold it back; consent, quiet hours and undeliverable addresses still do, and the
+    customer's other channels are the fallback.
+
+    ``held``: what the job already waited for (``NotifyJob.held``): a job that waited for
+    the daily digest (or was released by an admin) does not wait for the next one."""
     if not prefs.automatic_notifications and reply_via is None:
         return Plan(suppressed="customer opted out of automatic notifications")
     routes: list[Route] = []
@@ -112,7 +144,7 @@ def evaluate(customer: Customer, prefs: Preferences, consents: Mapping[str, Cons
         order = [reply_via, *(c for c in order if c != reply_via)]
     for channel in order:
         if channel in skip:
-            skipped.append(f"{channel} failed permanently")
+            skipped.append(f"{channel} failed")
             continue
         granted, _ = consent_state(customer, consents, channel)
         if not granted:
@@ -130,8 +162,15 @@ def evaluate(customer: Customer, prefs: Preferences, consents: Mapping[str, Cons
         return Plan(skipped=tuple(skipped),
                     suppressed="; ".join(skipped) or "no channel to reach the customer")
     if routes[0].channel in PUSH_CHANNELS:
+        digest_done = held in (HOLD_DIGEST, HOLD_NOW)
+        digest = next_digest(prefs.daily_digest, now) if reply_via is None else None
+        if digest is not None and prefs.daily_digest is not None and not digest_done:
+            return Plan(routes=tuple(routes), skipped=tuple(skipped), wait_until=digest,
+                        wait_reason=f"daily digest at {prefs.daily_digest.at}",
+                        hold=HOLD_DIGEST)
         until = quiet_until(prefs.quiet_hours, now)
         if until is not None and prefs.quiet_hours is not None:
             return Plan(routes=tuple(routes), skipped=tuple(skipped), wait_until=until,
-                        wait_reason=f"quiet hours until {prefs.quiet_hours.end}")
+                        wait_reason=f"quiet hours until {prefs.quiet_hours.end}",
+                        hold=held if digest_done else HOLD_QUIET)
     return Plan(routes=tuple(routes), skipped=tuple(skipped))

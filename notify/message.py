@@ -33,6 +33,8 @@ class OutgoingMessage:
     reply_to: str | None = None
     attachment_refs: tuple[dict[str, object], ...] = field(default_factory=tuple)
     """Name, type and size of every attachment (the portal inbox keeps these)."""
+    entry_url: str | None = None
+    """The entry in the customer portal (where a file a channel cannot carry is fetched)."""
 
 
 @dataclass(frozen=True)
@@ -40,3 +42,6 @@ class Receipt:
     """A successful send: what the channel calls it (Message-ID, Telegram message id, …)."""
 
     reference: str
+    note: str | None = None
+    """Something the customer did not get although the message went out (a file that could
+    not be sent); recorded with the delivery."""

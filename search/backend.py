@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
-from search.query import SearchRequest
+from search.analysis import index_forms, language_of
+from search.query import SYSTEM_CHANNELS, SearchRequest
 from timeline.models import Entry
-from timeline.text import fold
+from timeline.text import fold_tokens
 
 RELEVANCE_CANDIDATES = 2000
 """Relevance order ranks only the newest this-many matches: bounded work on common words."""
@@ -52,6 +54,10 @@ class SearchBackend(Protocol):
         """Physically drop deleted documents (after an erasure), so no index file keeps
         their text: FTS5 ``optimize`` + WAL truncation, Elasticsearch ``forcemerge``."""
         ...
+    async def suggest(self, office_id: str, text: str, limit: int = 3) -> list[str]:
+        """Corrected versions of the free-text query ``text`` built from words of this
+        office's own index (best first); [] when nothing close is known."""
+        ...
 
 
 class RebuildSource(Protocol):
@@ -62,23 +68,39 @@ class RebuildSource(Protocol):
 _NON_ALNUM = re.compile(r"[^0-9a-z]")
 
 
+@lru_cache(maxsize=1 << 16)
 def scope_token(prefix: str, value: str) -> str:
     """Filter values as single index tokens (``o01J…``, ``chemail``, ``kphonenote``)."""
     return prefix + _NON_ALNUM.sub("", value.lower())
 
 
-def document_text(entry: Entry) -> str:
-    """What is searchable about an entry, folded."""
+def document_words(entry: Entry) -> list[str]:
+    """What is searchable about an entry: its folded words, in order."""
     parts = [entry.subject, entry.body, *(a.name for a in entry.attachments)]
     extra = entry.meta.get("search_text")
     if isinstance(extra, str):
         parts.append(extra)
-    return fold("\n".join(parts))
+    return fold_tokens("\n".join(parts))
+
+
+def document_text(entry: Entry) -> str:
+    """What is searchable about an entry, folded (its words joined by single spaces)."""
+    return " ".join(document_words(entry))
+
+
+def document_forms(entry: Entry, text: str) -> str:
+    """The other forms ``text`` (the entry's :func:`document_text`) is found by: stems in the
+    entry's language (``meta["language"]`` when set, else detected) and compound heads."""
+    words = text.split(" ")
+    return " ".join(index_forms(words, language_of(words, entry.meta.get("language"))))
 
 
 def document_scope(entry: Entry) -> str:
+    """Filter tokens. Automatic bookkeeping (``SYSTEM_CHANNELS``) carries its office as
+    ``so…`` instead of ``o…``, so the default office filter leaves it out at no cost."""
+    office = "so" if entry.channel in SYSTEM_CHANNELS else "o"
     return " ".join([
-        scope_token("o", entry.office_id),
+        scope_token(office, entry.office_id),
         scope_token("c", entry.customer_id),
         scope_token("ch", entry.channel.value),
         scope_token("k", entry.kind),

@@ -3,72 +3,183 @@
 Documents are keyed by the entry's ``seq`` (time-ordered), so newest-first is the index's
 own order and a date range is a key range. Filters are tokens in a ``scope`` column, so the
 office/customer/channel restriction is a posting-list intersection inside FTS5.
+
+Word forms (``search.analysis``) cost the index nothing per document: a small table
+``word_forms`` maps each form (stem, compound head) to the index's words that have it, and
+is written only when a word is new to the index. A bare query word is expanded, at query
+time, to the index's words sharing one of its forms (``vertrag`` -> ``vertrage``,
+``mietvertrag``), so only forms that occur cost anything; quoted and prefix terms are not.
+Words that leave the index (erasure, edits) leave the table too. Automatic bookkeeping carries
+its office as ``so…`` (``document_scope``), so the default office filter leaves it out at no
+cost. An index from an earlier version is brought up to date on :meth:`FtsBackend.open` (one
+pass over its own folded text; no store, no manual step).
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from search.analysis import (
+    ANALYSIS_VERSION,
+    LANGUAGES,
+    best_corrections,
+    close_words,
+    correctable_words,
+    corrected_queries,
+    forms_of,
+    language_of,
+    query_forms,
+    stem,
+)
 from search.backend import (
     RELEVANCE_CANDIDATES,
     HitPage,
     RebuildSource,
     SearchHit,
     document_scope,
-    document_text,
+    document_words,
     scope_token,
 )
-from search.query import ParsedQuery, QueryError, SearchFilters, SearchRequest, Term
+from search.query import (
+    SYSTEM_CHANNELS,
+    ParsedQuery,
+    QueryError,
+    SearchFilters,
+    SearchRequest,
+    Term,
+)
 from timeline.errors import InvalidInput
 from timeline.ids import SEQ_SLOTS, parse_seq, seq_base
 from timeline.models import Entry
 from timeline.sqlite_db import Migration, SqliteDb
 
+log = logging.getLogger(__name__)
+
 _TABLE = "entry_fts"
 _REBUILD = "entry_fts_rebuild"
+_VOCAB = "entry_fts_vocab"
+_FORMS = "word_forms"
+_FORMS_REBUILD = "word_forms_rebuild"
 _CREATE = ("CREATE VIRTUAL TABLE {name} USING fts5(body, scope, "
            "tokenize = 'unicode61 remove_diacritics 2')")
+_CREATE_FORMS = ("CREATE TABLE {name} (form TEXT NOT NULL, word TEXT NOT NULL, "
+                 "PRIMARY KEY (form, word)) WITHOUT ROWID")
 
-MIGRATIONS: list[Migration] = [(1, _CREATE.format(name=_TABLE) + ";")]
+MIGRATIONS: list[Migration] = [
+    (1, _CREATE.format(name=_TABLE) + ";"),
+    # v2: word forms (filled by FtsBackend.open from the index itself) and the vocabulary
+    # view that spelling suggestions read.
+    (2, "CREATE TABLE search_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+        + _CREATE_FORMS.format(name=_FORMS) + ";\n"
+        f"CREATE INDEX {_FORMS}_by_word ON {_FORMS} (word);\n"
+        f"CREATE VIRTUAL TABLE {_VOCAB} USING fts5vocab({_TABLE}, 'col');"),
+]
+
+_LAYOUT = f"analysis {ANALYSIS_VERSION}; word_forms of every word; bookkeeping office so"
+"""What ``search_meta.analysis`` says of an index this code wrote (else: upgrade on open)."""
+UPGRADE_BATCH = 2000
+MAX_VARIANTS = 64
+"""Words one query word expands to at most (a generic head like ``versicherung`` may end
+hundreds of compounds): the shortest ones, so the closest forms are always in."""
+SEEN_WORDS = 500_000
+"""Words per language remembered as already in ``word_forms`` (then forgotten at once)."""
+SUGGEST_CANDIDATES = 10
+"""Close words per unknown query word checked against the office's documents."""
+SUGGEST_DF_CAP = 1000
+"""Office documents counted per candidate word (enough to rank; bounded work)."""
+
+Variants = Mapping[str, Sequence[str]]
+"""A bare query word -> the other index words it matches."""
+_Row = tuple[int, str, str, object, "frozenset[str] | None"]
+"""seq, folded text, scope, declared language, distinct words (None: split the text)."""
 
 
 def _quote(words: Sequence[str]) -> str:
     return '"' + " ".join(w.replace('"', '""') for w in words) + '"'
 
 
-def _term(term: Term) -> str:
-    return _quote(term.words) + (" *" if term.prefix else "")
+def _phrase(column: str, words: Sequence[str], prefix: bool = False) -> str:
+    return f"{column} : {_quote(words)}" + (" *" if prefix else "")
 
 
-def _must(query: ParsedQuery) -> str:
-    return " AND ".join("(" + " OR ".join(_term(t) for t in c.terms) + ")" for c in query.must)
+def _term(term: Term, variants: Variants) -> str:
+    """One term, column-qualified; a bare word also matches its ``variants``."""
+    spelled = _phrase("body", term.words, term.prefix)
+    others = variants.get(term.words[0], ()) if term.stemmable else ()
+    if not others:
+        return spelled
+    return "(" + " OR ".join([spelled, *(_phrase("body", [v]) for v in others)]) + ")"
 
 
-def body_expression(query: ParsedQuery) -> str:
-    """The query's words alone (for ranking; filtering is done by the scoped expression)."""
-    return f"body : ({_must(query)})"
+def _must(query: ParsedQuery, variants: Variants) -> str:
+    return " AND ".join("(" + " OR ".join(_term(t, variants) for t in c.terms) + ")"
+                        for c in query.must)
 
 
-def match_expression(query: ParsedQuery, filters: SearchFilters) -> str:
+def body_expression(query: ParsedQuery, variants: Variants | None = None) -> str:
+    """The query's words alone (for ranking; filtering is done by the scoped expression).
+    Without ``variants``: the typed spellings only (the exact-match tier)."""
+    return _must(query, variants or {})
+
+
+def _scope(token: str) -> str:
+    return _phrase("scope", [token])
+
+
+def match_expression(query: ParsedQuery, filters: SearchFilters,
+                     variants: Variants | None = None) -> str:
     """FTS5 MATCH text built only from folded words, each quoted: no user syntax leaks."""
-    must = _must(query)
-    scope = [_quote([scope_token("o", filters.office_id)])]
+    variants = variants or {}
+    office = _scope(scope_token("o", filters.office_id))
+    if not filters.hidden_channels:  # bookkeeping wanted too (see document_scope)
+        office = f"({office} OR {_scope(scope_token('so', filters.office_id))})"
+    scope = [office]
     if filters.customer_id:
-        scope.append(_quote([scope_token("c", filters.customer_id)]))
+        scope.append(_scope(scope_token("c", filters.customer_id)))
     if filters.channels:
-        scope.append("(" + " OR ".join(_quote([scope_token("ch", c.value)])
+        scope.append("(" + " OR ".join(_scope(scope_token("ch", c.value))
                                        for c in filters.channels) + ")")
     if filters.kinds:
-        scope.append("(" + " OR ".join(_quote([scope_token("k", k)])
-                                       for k in filters.kinds) + ")")
+        scope.append("(" + " OR ".join(_scope(scope_token("k", k)) for k in filters.kinds) + ")")
     if filters.visibility:
-        scope.append(_quote([scope_token("v", filters.visibility.value)]))
-    expr = f"(body : ({must})) AND (scope : ({' AND '.join(scope)}))"
-    if query.must_not:
-        expr = f"({expr}) NOT (body : ({' OR '.join(_term(t) for t in query.must_not)}))"
+        scope.append(_scope(scope_token("v", filters.visibility.value)))
+    expr = f"({_must(query, variants)}) AND ({' AND '.join(scope)})"
+    excluded = [_term(t, variants) for t in query.must_not]
+    if excluded:
+        expr = f"({expr}) NOT ({' OR '.join(excluded)})"
     return expr
+
+
+def _variants(conn: sqlite3.Connection, words: Iterable[str]) -> dict[str, list[str]]:
+    """For each folded query word: the index's other words that share one of its forms."""
+    wanted = {w: query_forms(w) for w in words}
+    forms = sorted({f for fs in wanted.values() for f in fs})
+    if not forms:
+        return {}
+    by_form: dict[str, list[str]] = {}
+    for form, word in conn.execute(
+            f"SELECT form, word FROM {_FORMS} WHERE form IN ({','.join('?' * len(forms))})",
+            forms):
+        by_form.setdefault(form, []).append(word)
+    out: dict[str, list[str]] = {}
+    for w, fs in wanted.items():
+        found = {x for f in fs for x in by_form.get(f, ())} - {w}
+        if found:
+            out[w] = sorted(found, key=lambda x: (len(x), x))[:MAX_VARIANTS]
+    return out
+
+
+def _stemmable_words(query: ParsedQuery) -> set[str]:
+    return {t.words[0] for t in [*query.all_terms(), *query.must_not] if t.stemmable}
+
+
+def _row(entry: Entry) -> _Row:
+    words = document_words(entry)
+    return (entry.seq, " ".join(words), document_scope(entry), entry.meta.get("language"),
+            frozenset(words))
 
 
 class FtsBackend:
@@ -76,53 +187,133 @@ class FtsBackend:
 
     def __init__(self, path: Path, *, readers: int = 4) -> None:
         self.db = SqliteDb(path, MIGRATIONS, readers=readers, name="search")
+        self._seen: dict[str, set[str]] = {lang: set() for lang in LANGUAGES}
+        """Words known to be in ``word_forms`` already (writer thread only)."""
 
     async def open(self) -> None:
         await self.db.open()
         # deleted documents' cells and pages are zeroed, not just unlinked (erasure)
         await self.db.write_raw(lambda c: c.execute("PRAGMA secure_delete=ON"))
+        await self._upgrade_if_old()
 
     async def close(self) -> None:
         await self.db.close()
 
+    # ------------------------------------------------------------------ writing
+    def _add_forms(self, conn: sqlite3.Connection, rows: Sequence[_Row],
+                   tables: Sequence[str], *, everything: bool = False) -> None:
+        """Record the forms of the words of ``rows`` new to the index (``everything``: of
+        all their words, for a table being built from scratch)."""
+        pairs: list[tuple[str, str]] = []
+        for _seq, text, _scope, declared, distinct in rows:
+            words = distinct if distinct is not None else frozenset(text.split(" "))
+            lang = language_of(words, declared)
+            seen = self._seen[lang]
+            new = words if everything else words - seen
+            if not new:
+                continue
+            if len(seen) > SEEN_WORDS:
+                seen.clear()
+            seen.update(new)
+            pairs += [(f, w) for w in new for f in {stem(w, lang), *forms_of(w, lang)}]
+        for table in tables:
+            conn.executemany(f"INSERT OR IGNORE INTO {table} (form, word) VALUES (?,?)", pairs)
+
+    def _forget(self, conn: sqlite3.Connection, words: Iterable[str]) -> None:
+        """Drop from ``word_forms`` the words no document holds any more (erasure)."""
+        gone = [w for w in words if w and not conn.execute(
+            f"SELECT 1 FROM {_TABLE} WHERE {_TABLE} MATCH ? LIMIT 1",
+            (_phrase("body", [w]),)).fetchone()]
+        if not gone:
+            return
+        for table in _forms_tables(conn):
+            conn.executemany(f"DELETE FROM {table} WHERE word=?", [(w,) for w in gone])
+        for seen in self._seen.values():
+            seen.difference_update(gone)
+
+    def _old_words(self, conn: sqlite3.Connection, seqs: Sequence[int]) -> dict[int, set[str]]:
+        out: dict[int, set[str]] = {}
+        for seq in seqs:  # one rowid at a time: FTS5 scans the whole table for "rowid IN"
+            row = conn.execute(f"SELECT body FROM {_TABLE} WHERE rowid=?", (seq,)).fetchone()
+            if row is not None:
+                out[seq] = set(row[0].split(" "))
+        return out
+
     async def index(self, entries: Sequence[Entry]) -> None:
-        rows = [(e.seq, document_text(e), document_scope(e)) for e in entries]
+        rows = [_row(e) for e in entries]
 
         def run(conn: sqlite3.Connection) -> None:
-            for table in _tables(conn):
+            tables = _tables(conn)
+            replaced = self._old_words(conn, [r[0] for r in rows])
+            for table in tables:
                 conn.executemany(f"DELETE FROM {table} WHERE rowid=?", [(r[0],) for r in rows])
                 conn.executemany(f"INSERT INTO {table} (rowid, body, scope) VALUES (?,?,?)",
-                                 rows)
+                                 [r[:3] for r in rows])
+            self._add_forms(conn, rows, _forms_tables(conn), everything=len(tables) > 1)
+            if replaced:
+                new = {r[0]: r[4] or frozenset() for r in rows}
+                self._forget(conn, {w for seq, old in replaced.items() for w in old - new[seq]})
         await self.db.write(run)
 
     async def delete(self, seqs: Sequence[int]) -> None:
         def run(conn: sqlite3.Connection) -> None:
+            old = self._old_words(conn, list(seqs))
             for table in _tables(conn):
                 conn.executemany(f"DELETE FROM {table} WHERE rowid=?", [(s,) for s in seqs])
+            self._forget(conn, set().union(*old.values()) if old else ())
         await self.db.write(run)
 
     async def rebuild(self, batches: RebuildSource) -> int:
-        def start(conn: sqlite3.Connection) -> None:
-            conn.execute(f"DROP TABLE IF EXISTS {_REBUILD}")
-            conn.execute(_CREATE.format(name=_REBUILD))
-        await self.db.write(start)
+        await self.db.write(_start_rebuild)
         count = 0
         async for batch in batches:
-            rows = [(e.seq, document_text(e), document_scope(e)) for e in batch]
+            rows = [_row(e) for e in batch]
 
-            def add(conn: sqlite3.Connection, rows: list[tuple[int, str, str]] = rows) -> None:
+            def add(conn: sqlite3.Connection, rows: list[_Row] = rows) -> None:
                 conn.executemany(f"INSERT OR REPLACE INTO {_REBUILD} (rowid, body, scope) "
-                                 "VALUES (?,?,?)", rows)
+                                 "VALUES (?,?,?)", [r[:3] for r in rows])
+                self._add_forms(conn, rows, [_FORMS_REBUILD], everything=True)
             await self.db.write(add)
             count += len(rows)
 
         def swap(conn: sqlite3.Connection) -> None:
-            conn.execute(f"DROP TABLE {_TABLE}")
-            conn.execute(f"ALTER TABLE {_REBUILD} RENAME TO {_TABLE}")
+            _swap_rebuild(conn)
+            for seen in self._seen.values():
+                seen.clear()
         await self.db.write(swap)
         await self.db.write_raw(lambda c: c.execute(
             f"INSERT INTO {_TABLE}({_TABLE}) VALUES ('optimize')"))
         return count
+
+    async def _upgrade_if_old(self) -> None:
+        """Fill ``word_forms`` from the index's own folded text when it was written by an
+        older analysis (or before word forms existed). A crash halfway starts over."""
+        def current(conn: sqlite3.Connection) -> tuple[bool, int]:
+            row = conn.execute("SELECT value FROM search_meta WHERE key='analysis'").fetchone()
+            total = conn.execute(f"SELECT count(*) FROM {_TABLE}").fetchone()[0]
+            return row is not None and row[0] == _LAYOUT, int(total)
+
+        up_to_date, total = await self.db.read(current)
+        if up_to_date:
+            return
+        if total:
+            log.warning("search index: re-analysing %d documents for word forms "
+                        "(one-time upgrade to analysis v%d)", total, ANALYSIS_VERSION)
+        await self.db.write(_mark_system_scope)
+        await self.db.write(lambda c: c.execute(f"DELETE FROM {_FORMS}"))
+        after: int | None = -(2**63)
+        while after is not None:
+            def batch(conn: sqlite3.Connection, after: int = after) -> int | None:
+                rows = conn.execute(f"SELECT rowid, body, scope FROM {_TABLE} WHERE rowid > ? "
+                                    "ORDER BY rowid LIMIT ?", (after, UPGRADE_BATCH)).fetchall()
+                self._add_forms(conn, [(r[0], r[1], r[2], None, None) for r in rows], [_FORMS])
+                return int(rows[-1][0]) if rows else None
+            after = await self.db.write(batch)
+        await self.db.write(lambda c: c.execute(
+            "INSERT OR REPLACE INTO search_meta (key, value) VALUES ('analysis', ?)",
+            (_LAYOUT,)))
+        if total:
+            log.warning("search index: re-analysis done")
 
     async def compact(self) -> None:
         """Merge every FTS5 segment into one (deleted documents' terms are dropped, the old
@@ -136,62 +327,148 @@ class FtsBackend:
                     return
         await self.db.write_raw(run)
 
+    # ------------------------------------------------------------------ reading
     async def search(self, request: SearchRequest) -> HitPage:
-        expr = match_expression(request.query, request.filters)
         lo, hi = _key_range(request.filters)
         if request.order == "relevance":
-            return await self._relevance(expr, lo, hi, request)
+            return await self._relevance(lo, hi, request)
         if request.cursor:
             try:
                 hi = min(hi, parse_seq(request.cursor))
             except InvalidInput as exc:
                 raise QueryError("invalid cursor") from exc
         limit = request.limit
-        rows = await self.db.read(lambda c: _run(c, (
-            f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH ? AND rowid >= ? AND rowid < ? "
-            "ORDER BY rowid DESC LIMIT ?"), (expr, lo, hi, limit + 1)))
+
+        def run(conn: sqlite3.Connection) -> list[tuple[int, float]]:
+            variants = _variants(conn, _stemmable_words(request.query))
+            expr = match_expression(request.query, request.filters, variants)
+            return _run(conn, (
+                f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH ? AND rowid >= ? "
+                "AND rowid < ? ORDER BY rowid DESC LIMIT ?"), (expr, lo, hi, limit + 1))
+
+        rows = await self.db.read(run)
         hits = [SearchHit(seq=r[0]) for r in rows[:limit]]
         nxt = str(hits[-1].seq) if len(rows) > limit else None
         return HitPage(hits=hits, next_cursor=nxt)
 
-    async def _relevance(self, expr: str, lo: int, hi: int, request: SearchRequest) -> HitPage:
-        """BM25 over the newest ``RELEVANCE_CANDIDATES`` matches.
+    async def _relevance(self, lo: int, hi: int, request: SearchRequest) -> HitPage:
+        """Exact spellings first, then BM25, over the newest ``RELEVANCE_CANDIDATES`` matches.
 
         Step 1 finds the candidates with the scoped expression (newest first, cheap).
         Step 2 ranks them with a body-only expression: bm25() computes an IDF for every
         phrase of its query, and the office/customer scope tokens are in (nearly) every
-        document, which would make ranking cost a full posting-list scan each time."""
-        ranked_expr = body_expression(request.query)
+        document, which would make ranking cost a full posting-list scan each time.
+        Step 3 (only when a word has other forms in the index) marks the candidates that
+        match the query as typed: they form the first tier, word-form-only matches the
+        second."""
+        query = request.query
 
-        def run(conn: sqlite3.Connection) -> list[tuple[int, float]]:
+        def run(conn: sqlite3.Connection) -> list[tuple[int, int, float]]:
+            variants = _variants(conn, _stemmable_words(query))
             candidates = _run(conn, (
                 f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH ? AND rowid >= ? AND "
-                "rowid < ? ORDER BY rowid DESC LIMIT ?"), (expr, lo, hi, RELEVANCE_CANDIDATES))
+                "rowid < ? ORDER BY rowid DESC LIMIT ?"),
+                (match_expression(query, request.filters, variants), lo, hi,
+                 RELEVANCE_CANDIDATES))
             if not candidates:
                 return []
             wanted = {int(r[0]) for r in candidates}
+            span = (min(wanted), max(wanted))
             scored = _run(conn, (
                 f"SELECT rowid, bm25({_TABLE}, 1.0, 0.0) FROM {_TABLE} WHERE {_TABLE} MATCH ? "
-                "AND rowid >= ? AND rowid <= ?"),
-                (ranked_expr, min(wanted), max(wanted)))
-            return [(int(seq), float(score)) for seq, score in scored if seq in wanted]
+                "AND rowid >= ? AND rowid <= ?"), (body_expression(query, variants), *span))
+            exact = wanted
+            if any(t.stemmable and variants.get(t.words[0]) for t in query.all_terms()):
+                exact = {int(r[0]) for r in _run(conn, (
+                    f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH ? AND rowid >= ? "
+                    "AND rowid <= ?"), (body_expression(query), *span))}
+            return [(0 if seq in exact else 1, int(seq), float(score))
+                    for seq, score in scored if seq in wanted]
 
         rows = await self.db.read(run)
-        ranked = sorted((score, -seq) for seq, score in rows)
+        ranked = sorted((tier, score, -seq) for tier, seq, score in rows)
         if request.cursor:
             try:
-                score_s, seq_s = request.cursor.split(":", 1)
-                after = (float(score_s), -parse_seq(seq_s))
+                tier_s, score_s, seq_s = request.cursor.split(":", 2)
+                after = (int(tier_s), float(score_s), -parse_seq(seq_s))
             except (ValueError, InvalidInput) as exc:
                 raise QueryError("invalid cursor") from exc
             ranked = [k for k in ranked if k > after]
         page = ranked[: request.limit]
-        hits = [SearchHit(seq=-neg, score=-score) for score, neg in page]
+        hits = [SearchHit(seq=-neg, score=-score) for _tier, score, neg in page]
         nxt = None
         if len(ranked) > request.limit:
-            score, neg = page[-1]
-            nxt = f"{score!r}:{-neg}"
+            tier, score, neg = page[-1]
+            nxt = f"{tier}:{score!r}:{-neg}"
         return HitPage(hits=hits, next_cursor=nxt)
+
+    async def suggest(self, office_id: str, text: str, limit: int = 3) -> list[str]:
+        """Replace each query word that finds nothing in the office by close words of the
+        office's own documents. Candidates come from the whole index's vocabulary (words
+        with the same first letter, ``fts5vocab``), but each is kept only if a document of
+        ``office_id`` contains it, and ranked by its document count there: no word of
+        another office is ever returned."""
+        words = correctable_words(text)
+        if not words or limit <= 0:
+            return []
+        office = _scope(scope_token("o", office_id))
+
+        def run(conn: sqlite3.Connection) -> dict[str, list[str]]:
+            out: dict[str, list[str]] = {}
+            variants = _variants(conn, words)
+            for word in words:
+                known = _run(conn, f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH ? LIMIT 1",
+                             (f"({_term(Term((word,)), variants)}) AND {office}",))
+                if known:
+                    continue
+                start = word[0]
+                vocabulary = conn.execute(
+                    f"SELECT term, doc FROM {_VOCAB} WHERE term >= ? AND term < ? "
+                    "AND col = 'body'", (start, chr(ord(start) + 1))).fetchall()
+                in_office = []
+                for candidate, distance in close_words(word, vocabulary, SUGGEST_CANDIDATES):
+                    (docs,) = conn.execute(
+                        f"SELECT count(*) FROM (SELECT rowid FROM {_TABLE} WHERE {_TABLE} "
+                        "MATCH ? LIMIT ?)", (f"{_phrase('body', [candidate])} AND {office}",
+                                             SUGGEST_DF_CAP)).fetchone()
+                    in_office.append((candidate, distance, int(docs)))
+                out[word] = best_corrections(in_office, limit)
+            return out
+
+        corrections = await self.db.read(run)
+        return corrected_queries(text, corrections, limit)
+
+
+def _mark_system_scope(conn: sqlite3.Connection) -> None:
+    """Give bookkeeping documents of an older index their ``so…`` office token."""
+    channels = " OR ".join(_scope(scope_token("ch", c.value)) for c in SYSTEM_CHANNELS)
+    rows = conn.execute(f"SELECT rowid, scope FROM {_TABLE} WHERE {_TABLE} MATCH ?",
+                        (channels,)).fetchall()
+    for seq, scope in rows:
+        first, _, rest = scope.partition(" ")
+        if first.startswith("o"):
+            conn.execute(f"UPDATE {_TABLE} SET scope=? WHERE rowid=?", (f"s{first} {rest}", seq))
+
+
+def _start_rebuild(conn: sqlite3.Connection) -> None:
+    conn.execute(f"DROP TABLE IF EXISTS {_REBUILD}")
+    conn.execute(f"DROP TABLE IF EXISTS {_FORMS_REBUILD}")
+    conn.execute(_CREATE.format(name=_REBUILD))
+    conn.execute(_CREATE_FORMS.format(name=_FORMS_REBUILD))
+
+
+def _swap_rebuild(conn: sqlite3.Connection) -> None:
+    conn.execute(f"DROP TABLE {_TABLE}")
+    conn.execute(f"ALTER TABLE {_REBUILD} RENAME TO {_TABLE}")
+    conn.execute(f"DELETE FROM {_FORMS}")
+    conn.execute(f"INSERT INTO {_FORMS} (form, word) SELECT form, word FROM {_FORMS_REBUILD}")
+    conn.execute(f"DROP TABLE {_FORMS_REBUILD}")
+
+
+def _forms_tables(conn: sqlite3.Connection) -> list[str]:
+    rebuilding = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE name=?", (_FORMS_REBUILD,)).fetchone()
+    return [_FORMS, _FORMS_REBUILD] if rebuilding else [_FORMS]
 
 
 def _tables(conn: sqlite3.Connection) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from search.backend import SearchBackend
 from timeline.models import Entry
@@ -46,11 +46,13 @@ class Indexer:
         await self.store.ack_index_tasks([t.outbox_id for t in tasks])
         return len(tasks)
 
-    async def drain(self) -> int:
-        """Index everything pending now (tests, CLI)."""
+    async def drain(self, progress: Callable[[int], object] | None = None) -> int:
+        """Index everything pending now (tests, CLI); ``progress`` gets each batch's size."""
         total = 0
         while n := await self.drain_once():
             total += n
+            if progress is not None:
+                progress(n)
         return total
 
     async def run(self) -> None:
@@ -75,22 +77,31 @@ class Indexer:
 
 
 class _StoreBatches:
-    def __init__(self, store: Store, size: int) -> None:
+    def __init__(self, store: Store, size: int,
+                 progress: Callable[[int], object] | None = None) -> None:
         self.store = store
         self.size = size
         self.after = -(2**63)
+        self.progress = progress
+        self.handed = 0
 
     def __aiter__(self) -> _StoreBatches:
         return self
 
     async def __anext__(self) -> Sequence[Entry]:
+        if self.progress is not None and self.handed:  # the backend is done with it
+            self.progress(self.handed)
+        self.handed = 0
         batch = await self.store.scan_entries(self.after, self.size)
         if not batch:
             raise StopAsyncIteration
         self.after = batch[-1].seq
+        self.handed = len(batch)
         return batch
 
 
-async def reindex(store: Store, backend: SearchBackend, *, batch: int = 2000) -> int:
-    """Rebuild ``backend`` from the store (the system of record); returns documents indexed."""
-    return await backend.rebuild(_StoreBatches(store, batch))
+async def reindex(store: Store, backend: SearchBackend, *, batch: int = 2000,
+                  progress: Callable[[int], object] | None = None) -> int:
+    """Rebuild ``backend`` from the store (the system of record); returns documents indexed.
+    ``progress`` is called with the size of every batch read from the store."""
+    return await backend.rebuild(_StoreBatches(store, batch, progress))

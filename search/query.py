@@ -2,7 +2,9 @@
 
 Words (all must match), ``"phrases in quotes"``, prefixes (``kündig*``), ``-word`` to
 exclude, ``OR`` between two terms. Everything is folded like the index (``Kündigung`` =
-``Kuendigung`` = ``kundigung``), and no input can reach a backend as raw syntax.
+``Kuendigung`` = ``kundigung``), and no input can reach a backend as raw syntax. A bare word
+also finds its other forms (``Verträge`` finds ``Vertrag``, see ``search.analysis``); a
+word in quotes (``"Verträge"``) finds only itself.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ class Term:
     words: tuple[str, ...]
     """Folded words; more than one is a phrase."""
     prefix: bool = False
+    exact: bool = False
+    """Quoted by the user: this spelling only, no other word forms."""
+
+    @property
+    def stemmable(self) -> bool:
+        """One bare word: it also matches the word's other forms."""
+        return len(self.words) == 1 and not (self.prefix or self.exact)
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,11 @@ class ParsedQuery:
         return [t for c in self.must for t in c.terms]
 
 
+SYSTEM_CHANNELS: tuple[Channel, ...] = (Channel.NOTIFICATION,)
+"""Automatic bookkeeping ("Notification sent …", delivery outcomes): on the timeline, but
+left out of a search unless asked for (``include_system`` or an explicit channel filter)."""
+
+
 @dataclass(frozen=True)
 class SearchFilters:
     office_id: str
@@ -55,6 +69,15 @@ class SearchFilters:
     visibility: Visibility | None = None
     since: datetime | None = None
     until: datetime | None = None
+    include_system: bool = False
+
+    @property
+    def hidden_channels(self) -> tuple[Channel, ...]:
+        """Channels a backend must leave out: the system channels, unless the request asks
+        for them (``include_system``) or names its channels itself."""
+        if self.include_system or self.channels:
+            return ()
+        return SYSTEM_CHANNELS
 
 
 @dataclass(frozen=True)
@@ -98,7 +121,7 @@ def parse(text: str) -> ParsedQuery:
             words = fold_tokens(phrase)
         if not words:
             continue
-        term = Term(words=tuple(words), prefix=prefix)
+        term = Term(words=tuple(words), prefix=prefix, exact=word is None)
         if negate:
             must_not.append(term)
             continue

@@ -1,16 +1,19 @@
-"""Search as agents and integrators see it: backend hits joined with entries and snippets."""
+"""Search as agents and integrators see it: backend hits joined with entries and snippets;
+"did you mean" suggestions when a query finds nothing."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from search.analysis import spelled_as_written
 from search.backend import SearchBackend
-from search.query import SearchFilters, SearchRequest, parse
+from search.query import QueryError, SearchFilters, SearchRequest, parse
 from search.snippet import snippet
 from timeline.models import Entry
 from timeline.store import Store
 
 MAX_LIMIT = 100
+SUGGESTIONS = 3
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,9 @@ class Found:
 class Results:
     items: list[Found]
     next_cursor: str | None
+    suggestions: list[str] = field(default_factory=list)
+    """When the query found nothing: corrected queries (words of the office's own entries),
+    each of which finds something with the same filters; best first."""
 
 
 class SearchService:
@@ -51,7 +57,31 @@ class SearchService:
             entry = by_seq.get(hit.seq)
             if entry is None:  # erased or not yet visible; the index catches up
                 continue
-            text_for_snippet = "\n".join(p for p in (entry.subject, entry.body) if p)
-            items.append(Found(entry=entry, snippet=snippet(text_for_snippet, query),
+            items.append(Found(entry=entry, snippet=snippet(_text_of(entry), query),
                                score=hit.score))
-        return Results(items=items, next_cursor=page.next_cursor)
+        suggestions = [] if page.hits or cursor else await self.suggestions(text, filters)
+        return Results(items=items, next_cursor=page.next_cursor, suggestions=suggestions)
+
+    async def suggestions(self, text: str, filters: SearchFilters) -> list[str]:
+        """The backend's corrections of ``text`` that find something under ``filters``,
+        spelled as the entry found first spells the corrected words."""
+        out: list[str] = []
+        for candidate in await self.backend.suggest(filters.office_id, text, SUGGESTIONS):
+            try:
+                query = parse(candidate)
+            except QueryError:
+                continue
+            page = await self.backend.search(SearchRequest(query=query, filters=filters,
+                                                           limit=1))
+            if not page.hits:
+                continue
+            found = await self.store.entries_by_seq(filters.office_id, [page.hits[0].seq])
+            texts = [_text_of(e) for e in found]
+            shown = spelled_as_written(candidate, text, texts)
+            if shown not in out:
+                out.append(shown)
+        return out
+
+
+def _text_of(entry: Entry) -> str:
+    return "\n".join(p for p in (entry.subject, entry.body) if p)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 
+from search.analysis import compound_head, query_forms, stem
 from search.query import ParsedQuery
 from timeline.text import WORD, fold_word
 
@@ -17,6 +18,8 @@ class _Terms:
 
     def __init__(self, query: ParsedQuery) -> None:
         self.exact: set[str] = set()
+        self.forms: set[str] = set()
+        """Stems of the bare words: a document word sharing one is another form of it."""
         prefixes: list[str] = []
         for term in query.all_terms():
             *body, last = term.words
@@ -24,11 +27,20 @@ class _Terms:
             (prefixes if term.prefix else body).append(last)
             if not term.prefix:
                 self.exact.add(last)
+            if term.stemmable:
+                self.forms.update(query_forms(last))
         self.prefixes = tuple(prefixes)
 
     def hit(self, word: str) -> bool:
         folded = fold_word(word)
-        return folded in self.exact or (bool(self.prefixes) and folded.startswith(self.prefixes))
+        if folded in self.exact or (bool(self.prefixes) and folded.startswith(self.prefixes)):
+            return True
+        if not self.forms:
+            return False
+        if folded in self.forms or not self.forms.isdisjoint(query_forms(folded)):
+            return True
+        head = compound_head(folded)
+        return head is not None and stem(head, "de") in self.forms
 
 
 def snippet(text: str, query: ParsedQuery, window: int = WINDOW) -> str:

@@ -12,6 +12,17 @@ from timeline.models import IdentityKind
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_TELEGRAM_CHAT = re.compile(r"^-?[1-9][0-9]{0,19}$")
+
+
+def normalise_telegram(value: str) -> str:
+    """A Telegram identity is the numeric chat id (a user's id; negative for a group)."""
+    cleaned = value.strip()
+    if not _TELEGRAM_CHAT.match(cleaned):
+        raise InvalidInput(f"not a Telegram chat id: {value[:60]!r} (Telegram identities are "
+                           "numbers such as 123456789, negative for groups; a @username "
+                           "cannot be messaged - send the customer a Telegram link instead)")
+    return cleaned
 
 
 def normalise_email(value: str) -> str:
@@ -71,6 +82,8 @@ def normalise_identity(kind: IdentityKind, value: str, region: str) -> str:
         return normalise_email(value)
     if kind is IdentityKind.PHONE:
         return normalise_phone(value, region)
+    if kind is IdentityKind.TELEGRAM:
+        return normalise_telegram(value)
     cleaned = value.strip()
     if not cleaned or len(cleaned) > 200 or _CONTROL.search(cleaned):
         raise InvalidInput(f"not a {kind.value} identity: {value!r}")

@@ -15,12 +15,17 @@ _last_ms = 0
 _last_rand = 0
 
 
-def _encode(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
+"""Every 10-bit value as its two base32 characters: a ULID is 13 table look-ups."""
+_SHIFTS = tuple(range(120, -1, -10))
+
+
+def _encode_ulid(ms: int, rand: int) -> str:
+    """26 Crockford base32 characters: 10 for the 48-bit time, 16 for the 80 random bits
+    (most significant first)."""
+    value = ((ms & ((1 << 50) - 1)) << 80) | rand
+    pairs = _PAIRS
+    return "".join([pairs[(value >> shift) & 1023] for shift in _SHIFTS])
 
 
 def new_ulid(now_ms: int | None = None) -> str:
@@ -34,7 +39,7 @@ def new_ulid(now_ms: int | None = None) -> str:
         else:
             rand = int.from_bytes(os.urandom(10), "big")
         _last_ms, _last_rand = ms, rand
-    return _encode(ms, 10) + _encode(rand, 16)
+    return _encode_ulid(ms, rand)
 
 
 SEQ_SLOTS = 1 << 16

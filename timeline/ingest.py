@@ -71,13 +71,19 @@ class InboundMessage(BaseModel):
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     automated: str | None = None
-    """``auto_reply``, ``bounce``, ``bulk``: stored internal and marked, never answered."""
+    """``auto_reply``, ``bounce``, ``delivery_report``, ``own_mail``, ``bulk``: stored
+    internal and marked, never answered. A report or our own mail never creates a customer:
+    the connector names the customer (``customer_id``) or it is quarantined."""
     customer_id: str | None = None
     """Set when the connector already knows the customer (portal session, linked chat)."""
     notify: bool = False
     """Ask the notifier for a receipt copy to the customer (portal: "a copy of what I sent")."""
     tags: tuple[str, ...] = ()
     meta: dict[str, Any] = Field(default_factory=dict)
+
+
+NEVER_A_CUSTOMER = frozenset({"bounce", "delivery_report", "own_mail"})
+"""``automated`` kinds whose sender is a mail system or the office itself, never a customer."""
 
 
 class UnknownSenderPolicy(StrEnum):
@@ -165,6 +171,9 @@ class IngestService:
             if customer is None:
                 raise InvalidInput(f"no customer {msg.customer_id}")
             return customer, False
+        if msg.automated in NEVER_A_CUSTOMER:
+            raise InvalidInput(f"a {msg.automated.replace('_', ' ')} never creates a customer; "
+                               "assign it to the customer it is about")
         value = normalise_identity(msg.sender_kind, msg.sender, office.region)
         key = (msg.sender_kind, value)
         candidates = (known[key] if known is not None and key in known
@@ -259,6 +268,7 @@ class IngestService:
             known.update({(kind, v): found.get(v, []) for v in values})
         results: list[IngestResult | None] = [None] * len(items)
         pending: list[tuple[int, EntryDraft, Customer, bool]] = []
+        waiting: set[str] = set()  # source ids of ``pending``
 
         async def flush() -> None:
             appended: list[tuple[Entry, bool] | Exception]
@@ -283,11 +293,11 @@ class IngestService:
                 stored.setdefault(entry.source_id or "", entry)
                 parents.setdefault(entry.source_id or "", entry)
             pending.clear()
+            waiting.clear()
 
         owners: dict[str, Customer | None] = {}
         for i, (msg, raw, origin) in enumerate(items):
-            waiting = {d.source_id for _, d, _, _ in pending}
-            if waiting & {msg.source_id, msg.in_reply_to, *msg.references}:
+            if not waiting.isdisjoint((msg.source_id, msg.in_reply_to, *msg.references)):
                 await flush()  # it repeats or answers a message of this batch: store that first
             existing = stored.get(msg.source_id)
             if existing is not None:
@@ -320,6 +330,8 @@ class IngestService:
                 results[i] = await self._unstorable(office, msg, raw, raw_channel, origin, exc)
                 continue
             pending.append((i, draft, customer, new_customer))
+            if draft.source_id is not None:
+                waiting.add(draft.source_id)
         await flush()
         return [r for r in results if r is not None]
 
@@ -473,8 +485,13 @@ class IngestService:
             value = normalise_identity(kind, raw, office.region)
         except InvalidInput:
             return []
+        already = {c.id for c in await self.store.find_customers(office_id, kind, value)
+                   if all(i.undeliverable for i in c.identities
+                          if i.kind is kind and i.value == value)}
         customers = await self.store.set_identity_undeliverable(office_id, kind, value, True)
         for cid in customers:
+            if cid in already:  # a second bounce for the same address: one note is enough
+                continue
             await self.timeline.append(EntryDraft(
                 office_id=office_id, customer_id=cid, channel=Channel.NOTE,
                 direction=Direction.INTERNAL, kind="identity_undeliverable",

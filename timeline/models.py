@@ -153,6 +153,12 @@ class QuietHours(_Record):
     timezone: str = "Europe/Berlin"
 
 
+class DailyDigest(_Record):
+    at: str = "08:00"
+    """``HH:MM`` local time at which the day's collected notifications go out as one message."""
+    timezone: str = "Europe/Berlin"
+
+
 class Preferences(_Record):
     channels: tuple[str, ...] = ()
     """Ordered preferred channels (``email``, ``telegram``, ``portal``); empty = derived from the
@@ -160,6 +166,9 @@ class Preferences(_Record):
     automatic_notifications: bool = True
     quiet_hours: QuietHours | None = None
     language: str = "de"
+    daily_digest: DailyDigest | None = None
+    """E-mail and Telegram notifications collected into one message a day; ``None`` = each
+    item on its own."""
 
 
 class QuarantineItem(_Record):

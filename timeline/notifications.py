@@ -24,8 +24,9 @@ class JobStatus(StrEnum):
     DEAD = "dead"
     """Gave up after the configured attempts, or hit a bug: waits for an admin's retry."""
     UNKNOWN = "unknown"
-    """A worker stopped in the middle of a send: the message may have gone out. Not resent
-    automatically (that could duplicate it); an admin may retry."""
+    """A worker stopped in the middle of a send, or the channel lost its answer (a timed-out
+    Telegram request): the message may have gone out. Not resent automatically (that could
+    duplicate it); an admin may retry."""
 
 
 FINAL_STATUSES = frozenset({JobStatus.SENT, JobStatus.SUPPRESSED, JobStatus.FAILED,
@@ -44,14 +45,20 @@ class NotifyJob(_Record):
     customer_id: str
     status: JobStatus
     attempts: int = 0
-    """Transient failures so far (reset by an admin's retry)."""
+    """Transient failures so far on the current channel (reset by a fallback to the next
+    channel and by an admin's retry)."""
     generation: int = 0
     """Bumped by every admin retry (each generation records its own outcome entry)."""
     next_at: datetime
     channel: str | None = None
     reason: str | None = None
     skip_channels: tuple[str, ...] = ()
-    """Channels that failed permanently for this job (not tried again)."""
+    """Channels that failed for this job (refused, or transient until the attempts ran out):
+    not tried again, the next channel is used."""
+    held: str | None = None
+    """Why the job was held back and released together with the customer's other held jobs
+    (one message): ``quiet_hours``, ``digest`` (waited for the daily digest; not again) or
+    ``now`` (released by an admin's retry or a change of preferences; no digest wait)."""
     created_at: datetime
     updated_at: datetime
 
@@ -63,7 +70,8 @@ class DeliveryAttempt(_Record):
     started_at: datetime
     finished_at: datetime | None = None
     outcome: str
-    """``sending`` (in flight), ``sent``, ``transient``, ``permanent``, ``bug``, ``interrupted``."""
+    """``sending`` (in flight), ``sent``, ``transient``, ``permanent``, ``bug``, ``unknown``
+    (the channel could not tell whether it arrived), ``interrupted``."""
     detail: str | None = None
 
 

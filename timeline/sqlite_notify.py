@@ -27,7 +27,7 @@ from timeline.notifications import (
 from timeline.sqlite_db import SqliteDb
 
 _JOB_COLS = ("id, office_id, entry_id, customer_id, status, attempts, generation, next_at, "
-             "channel, reason, skip_channels, created_at, updated_at")
+             "channel, reason, skip_channels, created_at, updated_at, held")
 _INBOX_COLS = "id, office_id, customer_id, entry_id, subject, body, attachments, created_at, " \
               "read_at"
 
@@ -42,7 +42,7 @@ def _job(row: Sequence[Any]) -> NotifyJob:
                      next_at=datetime.fromisoformat(row[7]), channel=row[8], reason=row[9],
                      skip_channels=tuple(json.loads(row[10])),
                      created_at=datetime.fromisoformat(row[11]),
-                     updated_at=datetime.fromisoformat(row[12]))
+                     updated_at=datetime.fromisoformat(row[12]), held=row[13])
 
 
 def _inbox(row: Sequence[Any]) -> InboxItem:
@@ -78,7 +78,7 @@ class NotifyStoreMixin:
             if rows:
                 conn.executemany(
                     f"INSERT OR IGNORE INTO notify_jobs ({_JOB_COLS}) VALUES "
-                    "(?,?,?,?,'pending',0,0,?,NULL,NULL,'[]',?,?)",
+                    "(?,?,?,?,'pending',0,0,?,NULL,NULL,'[]',?,?,NULL)",
                     [(new_ulid(), office, entry, customer, now_iso, now_iso, now_iso)
                      for _, office, entry, customer in rows if customer is not None])
                 conn.execute("DELETE FROM notify_outbox WHERE id <= ?", (rows[-1][0],))
@@ -102,9 +102,10 @@ class NotifyStoreMixin:
                                     attempts: int, reason: str | None,
                                     skip_channels: Sequence[str], channel: str | None = None,
                                     attempt_id: int | None = None,
-                                    attempt_outcome: str | None = None) -> None:
-        """Keep the job pending until ``next_at`` (after a transient failure, or quiet
-        hours); releases the lease."""
+                                    attempt_outcome: str | None = None,
+                                    held: str | None = None) -> None:
+        """Keep the job pending until ``next_at`` (after a transient failure, or held back by
+        quiet hours or the daily digest: ``held`` says why); releases the lease."""
         now = utcnow().isoformat()
 
         def run(conn: sqlite3.Connection) -> None:
@@ -114,10 +115,10 @@ class NotifyStoreMixin:
                              "job_id=? AND channel=? AND state='sending'", (now, job_id, channel))
             conn.execute(
                 "UPDATE notify_jobs SET next_at=?, attempts=?, reason=?, skip_channels=?, "
-                "channel=COALESCE(?, channel), claimed_until=NULL, claimed_by=NULL, "
+                "channel=COALESCE(?, channel), held=?, claimed_until=NULL, claimed_by=NULL, "
                 "updated_at=? WHERE id=? AND claimed_by=?",
                 (next_at.isoformat(), attempts, reason, json.dumps(list(skip_channels)),
-                 channel, now, job_id, owner))
+                 channel, held, now, job_id, owner))
         await self.db.write(run)
 
     async def begin_delivery(self, job_id: str, owner: str, lease_until: datetime,
@@ -161,16 +162,17 @@ class NotifyStoreMixin:
 
     async def fail_delivery(self, job_id: str, attempt_id: int, channel: str, outcome: str,
                             detail: str, skip_channels: Sequence[str]) -> None:
-        """A channel failed for good for this job: finish the attempt, mark the delivery
-        failed and remember the channel so no later run tries it again."""
+        """A channel failed for good for this job (refused, or its attempts ran out): finish
+        the attempt, mark the delivery failed and remember the channel so no later run tries
+        it again; the next channel starts with a fresh attempt budget."""
         now = utcnow().isoformat()
 
         def run(conn: sqlite3.Connection) -> None:
             _finish_attempt(conn, attempt_id, outcome, detail, now)
             conn.execute("UPDATE notify_deliveries SET state='failed', updated_at=? WHERE "
                          "job_id=? AND channel=?", (now, job_id, channel))
-            conn.execute("UPDATE notify_jobs SET skip_channels=?, updated_at=? WHERE id=?",
-                         (json.dumps(list(skip_channels)), now, job_id))
+            conn.execute("UPDATE notify_jobs SET skip_channels=?, attempts=0, updated_at=? "
+                         "WHERE id=?", (json.dumps(list(skip_channels)), now, job_id))
         await self.db.write(run)
 
     async def complete_notify_job(self, job_id: str, owner: str | None, outcome: JobOutcome,
@@ -275,10 +277,47 @@ class NotifyStoreMixin:
                          "job_id=? AND state IN ('sending', 'unknown')", (now, job_id))
             conn.execute("UPDATE notify_jobs SET status='pending', attempts=0, "
                          "generation=generation+1, next_at=?, skip_channels='[]', reason=NULL, "
-                         "claimed_until=NULL, claimed_by=NULL, updated_at=? WHERE id=?",
+                         "held='now', claimed_until=NULL, claimed_by=NULL, updated_at=? "
+                         "WHERE id=?",
                          (now, now, job_id))
             return _job(conn.execute(f"SELECT {_JOB_COLS} FROM notify_jobs WHERE id=?",
                                      (job_id,)).fetchone())
+        return await self.db.write(run)
+
+    async def claim_held_jobs(self, office_id: str, customer_id: str, owner: str,
+                              now: datetime, lease_until: datetime) -> list[NotifyJob]:
+        """Lease to ``owner`` the customer's other held jobs that are due now and not leased
+        by anyone: they go out together with the one being sent (one message)."""
+        now_iso = now.isoformat()
+
+        def run(conn: sqlite3.Connection) -> list[NotifyJob]:
+            rows = conn.execute(
+                f"UPDATE notify_jobs SET claimed_until=?, claimed_by=? WHERE id IN ("
+                "SELECT id FROM notify_jobs WHERE customer_id=? AND office_id=? AND "
+                "status='pending' AND held IS NOT NULL AND next_at <= ? AND "
+                "(claimed_until IS NULL OR claimed_until < ?) ORDER BY next_at, id LIMIT 200) "
+                f"RETURNING {_JOB_COLS}",
+                (lease_until.isoformat(), owner, customer_id, office_id, now_iso, now_iso)
+            ).fetchall()
+            return sorted((_job(r) for r in rows), key=lambda j: (j.created_at, j.id))
+        return await self.db.write(run)
+
+    async def release_held_jobs(self, office_id: str, customer_id: str, *,
+                                digest_held: str | None) -> int:
+        """After a change of quiet hours or daily digest: the customer's held jobs (not in a
+        retry backoff, not leased) are due now and evaluated again under the new
+        preferences. Jobs that waited for the digest get ``held = digest_held`` (``now``:
+        the digest was turned off, send them together now; ``None``: wait for the new
+        digest time). Returns how many were released."""
+        now = utcnow().isoformat()
+
+        def run(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "UPDATE notify_jobs SET next_at=?, updated_at=?, held=CASE WHEN held='digest' "
+                "THEN ? ELSE held END WHERE customer_id=? AND office_id=? AND "
+                "status='pending' AND held IS NOT NULL AND attempts=0 AND "
+                "(claimed_until IS NULL OR claimed_until < ?)",
+                (now, now, digest_held, customer_id, office_id, now)).rowcount
         return await self.db.write(run)
 
     # ------------------------------------------------------------------ portal inbox

@@ -465,6 +465,11 @@ def _erase(conn: sqlite3.Connection, order: ErasureOrder) -> ErasureOutcome:
     counts["login_codes"] = person_rows("login_codes", "subject_id", "AND audience='portal'")
     counts["consents"] = person_rows("consents")
     counts["preferences"] = person_rows("preferences")
+    # Telegram updates from the person's chats, received but not processed yet (h6-telegram)
+    conn.execute("DELETE FROM telegram_updates WHERE office_id=? AND status='pending' AND "
+                 "chat_id IN (SELECT CAST(value AS INTEGER) FROM identities WHERE office_id=? "
+                 f"AND kind='telegram' AND customer_id IN ({_marks(people)}))",
+                 (office, office, *people))
     counts["identities"] = person_rows("identities")
     counts["merges"] = _delete_in(conn, "DELETE FROM merges WHERE id IN ({marks})", merges)
     files = [r[0] for r in conn.execute(

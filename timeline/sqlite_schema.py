@@ -312,4 +312,25 @@ CREATE TABLE office_privacy (
     erased_sender TEXT
 );
 """),
+    (10, """
+CREATE TABLE telegram_updates (
+    office_id TEXT NOT NULL,
+    bot_id INTEGER NOT NULL,
+    update_id INTEGER NOT NULL,
+    chat_id INTEGER,
+    received_at TEXT NOT NULL,
+    raw BLOB,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at TEXT NOT NULL,
+    last_error TEXT,
+    PRIMARY KEY (office_id, bot_id, update_id)
+);
+CREATE INDEX telegram_updates_pending ON telegram_updates(office_id, bot_id, status, update_id);
+CREATE INDEX telegram_updates_done ON telegram_updates(status, received_at);
+"""),
+    (11, """
+ALTER TABLE notify_jobs ADD COLUMN held TEXT;
+CREATE INDEX notify_jobs_held ON notify_jobs(customer_id, status, next_at) WHERE held IS NOT NULL;
+"""),
 ]

@@ -29,7 +29,7 @@ from timeline.models import (
 )
 from timeline.policy import KindPreset, PolicyMap
 from timeline.sqlite_accounts import AccountStoreMixin
-from timeline.sqlite_batch import BatchStoreMixin
+from timeline.sqlite_batch import BatchStoreMixin, append_entries
 from timeline.sqlite_calls import CallStoreMixin
 from timeline.sqlite_concerns import ConcernStoreMixin
 from timeline.sqlite_consent import ConsentStoreMixin
@@ -38,6 +38,7 @@ from timeline.sqlite_inbound import InboundStoreMixin
 from timeline.sqlite_notify import NotifyStoreMixin
 from timeline.sqlite_privacy import PrivacyStoreMixin
 from timeline.sqlite_schema import MIGRATIONS
+from timeline.sqlite_telegram import TelegramUpdateStoreMixin
 from timeline.store import CustomerListQuery, EntryContext, IndexTask, TimelineQuery
 from timeline.text import fold
 
@@ -91,7 +92,8 @@ def entry_from_row(row: Sequence[Any]) -> Entry:
 
 
 class SqliteStore(AccountStoreMixin, InboundStoreMixin, ConsentStoreMixin, CallStoreMixin,
-                  NotifyStoreMixin, BatchStoreMixin, ConcernStoreMixin, PrivacyStoreMixin):
+                  NotifyStoreMixin, BatchStoreMixin, ConcernStoreMixin, PrivacyStoreMixin,
+                  TelegramUpdateStoreMixin):
     """``timeline.store.Store`` on SQLite."""
 
     def __init__(self, path: Path, *, readers: int = 4) -> None:
@@ -489,46 +491,7 @@ def _load_customer(conn: sqlite3.Connection, office_id: str, customer_id: str) -
 def _append_all(
     conn: sqlite3.Connection, drafts: Sequence[EntryDraft]
 ) -> list[tuple[Entry, bool]]:
-    now = utcnow()
-    now_iso = _iso(now)
-    out: list[tuple[Entry, bool]] = []
-    next_seq: dict[int, int] = {}
-    index_rows: list[tuple[int]] = []
-    notify_rows: list[tuple[str, str, str]] = []
-    for draft in drafts:
-        base = seq_base(draft.occurred_at)
-        seq = next_seq.get(base)
-        if seq is None:
-            top = conn.execute("SELECT max(seq) FROM entries WHERE seq >= ? AND seq < ?",
-                               (base, base + SEQ_SLOTS)).fetchone()[0]
-            seq = base if top is None else top + 1
-        entry_id = new_ulid()
-        cur = conn.execute(_INSERT_ENTRY, (
-            seq, entry_id, draft.office_id, draft.customer_id, draft.channel.value,
-            draft.direction.value, draft.kind, draft.author, draft.visibility.value,
-            int(draft.notify), _iso(draft.occurred_at), now_iso, draft.subject, draft.body,
-            draft.html, json.dumps([a.model_dump() for a in draft.attachments]),
-            json.dumps(list(draft.tags)), draft.source_id, json.dumps(draft.meta),
-        ))
-        if cur.rowcount == 0:
-            row = conn.execute(
-                f"SELECT {_ENTRY_COLS} FROM entries WHERE office_id=? AND channel=? "
-                "AND source_id=?", (draft.office_id, draft.channel.value, draft.source_id)
-            ).fetchone()
-            out.append((entry_from_row(row), False))
-            continue
-        next_seq[base] = seq + 1
-        index_rows.append((seq,))
-        if draft.visibility is Visibility.PUBLISHED and draft.notify:
-            notify_rows.append((draft.office_id, entry_id, now_iso))
-        entry = Entry.model_construct(
-            **dict(draft), id=entry_id, seq=seq, recorded_at=now)
-        out.append((entry, True))
-    conn.executemany("INSERT INTO index_outbox (seq) VALUES (?)", index_rows)
-    if notify_rows:
-        conn.executemany("INSERT INTO notify_outbox (office_id, entry_id, created_at) "
-                         "VALUES (?,?,?)", notify_rows)
-    return out
+    return append_entries(conn, drafts)
 
 
 __all__ = ["SqliteStore", "entry_from_row"]

@@ -92,7 +92,44 @@ class CustomerListQuery:
     ids: tuple[str, ...] = field(default_factory=tuple)
 
 
-class Store(AccountStore, Protocol):
+@dataclass(frozen=True)
+class ReceivedUpdate:
+    """A Telegram update taken in (webhook or polling) but not yet processed."""
+
+    update_id: int
+    chat_id: int | None
+    received_at: datetime
+    raw: bytes
+    attempts: int
+    next_at: datetime
+    last_error: str | None
+
+
+class TelegramUpdateStore(Protocol):
+    """Received Telegram updates, kept until processed (and their ids a while longer, so a
+    redelivered update is recognised). Keyed by office, bot and Telegram's ``update_id``."""
+
+    async def add_telegram_update(self, office_id: str, bot_id: int, update_id: int,
+                                  chat_id: int | None, raw: bytes, received_at: datetime
+                                  ) -> bool:
+        """``False`` when this update was received before (pending or done)."""
+        ...
+    async def pending_telegram_updates(self, office_id: str, bot_id: int, limit: int = 500
+                                       ) -> list[ReceivedUpdate]:
+        """Oldest first by ``update_id``."""
+        ...
+    async def finish_telegram_update(self, office_id: str, bot_id: int, update_id: int
+                                     ) -> None:
+        """Processed: the content is dropped, the id kept for recognising redeliveries."""
+        ...
+    async def retry_telegram_update(self, office_id: str, bot_id: int, update_id: int,
+                                    next_at: datetime, error: str) -> None: ...
+    async def prune_telegram_updates(self, before: datetime) -> int:
+        """Forget processed update ids received before ``before``."""
+        ...
+
+
+class Store(AccountStore, TelegramUpdateStore, Protocol):
     async def open(self) -> None: ...
     async def close(self) -> None: ...
 
@@ -172,6 +209,15 @@ class Store(AccountStore, Protocol):
     # index outbox
     async def pending_index_tasks(self, limit: int) -> list[IndexTask]: ...
     async def ack_index_tasks(self, outbox_ids: Sequence[int]) -> None: ...
+    async def index_backlog(self) -> tuple[int, int]:
+        """(rows waiting in the index outbox, the highest outbox id; 0 when empty)."""
+        ...
+    async def ack_index_through(self, outbox_id: int) -> int:
+        """Acknowledge every outbox row up to ``outbox_id``; returns how many."""
+        ...
+    async def count_entries(self) -> int:
+        """All offices' entries (progress of a reindex)."""
+        ...
 
     # inbound: office config, customer tokens, identities, quarantine, merges
     async def cti_token(self, office_id: str) -> str: ...
@@ -236,7 +282,12 @@ class Store(AccountStore, Protocol):
                                     attempts: int, reason: str | None,
                                     skip_channels: Sequence[str], channel: str | None = None,
                                     attempt_id: int | None = None,
-                                    attempt_outcome: str | None = None) -> None: ...
+                                    attempt_outcome: str | None = None,
+                                    held: str | None = None) -> None: ...
+    async def claim_held_jobs(self, office_id: str, customer_id: str, owner: str,
+                              now: datetime, lease_until: datetime) -> list[NotifyJob]: ...
+    async def release_held_jobs(self, office_id: str, customer_id: str, *,
+                                digest_held: str | None) -> int: ...
     async def begin_delivery(self, job_id: str, owner: str, lease_until: datetime,
                              entry_id: str, channel: str, *,
                              redo_interrupted: bool = False) -> DeliveryStart: ...

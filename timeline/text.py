@@ -14,16 +14,29 @@ import unicodedata
 from functools import lru_cache
 
 WORD = re.compile(r"[^\W_]+")
-_DIGRAPH = re.compile(r"ae|oe|ue")
-_DIGRAPH_MAP = {"ae": "a", "oe": "o", "ue": "u"}
+_DIGRAPH = re.compile(r"([aou])e")
+"""``ae``/``oe``/``ue`` -> their first letter."""
 _COMBINING = {
     cp: None for cp in range(sys.maxunicode + 1) if unicodedata.combining(chr(cp))
 }
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+@lru_cache(maxsize=1 << 12)
+def _strip_marks(run: str) -> str:
+    return unicodedata.normalize("NFKD", run).translate(_COMBINING)
 
 
 def _fold_chars(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text.casefold()).translate(_COMBINING)
-    return _DIGRAPH.sub(lambda m: _DIGRAPH_MAP[m.group(0)], text)
+    """Casefold, decompose (NFKD), drop combining marks, then ``ae``/``oe``/``ue``.
+
+    Decomposition and mark removal run on the non-ASCII stretches only (ASCII is already
+    decomposed and bounds every reordering of marks, so the result is the same as for the
+    whole text) and are cached: texts are many, their umlaut stretches few."""
+    text = text.casefold()
+    if not text.isascii():
+        text = _NON_ASCII.sub(lambda m: _strip_marks(m.group(0)), text)
+    return _DIGRAPH.sub(r"\1", text)
 
 
 @lru_cache(maxsize=1 << 16)

@@ -8,6 +8,7 @@ import json
 from aiohttp import web
 
 from chronik.api.base import Caller, Operation
+from chronik.metrics import sse_client
 from chronik.state import AppState
 from timeline.events import Event
 
@@ -21,7 +22,7 @@ async def events(request: web.Request, state: AppState, caller: Caller) -> web.S
     await response.prepare(request)
     await response.write(b": connected\n\n")
     closing = request.app.get(CLOSING)
-    with state.events.subscribe(caller.office.id) as queue:
+    with state.events.subscribe(caller.office.id) as queue, sse_client(request.app):
         try:
             while closing is None or not closing.is_set():
                 try:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, StrictBool, field_validator
 from chronik.api.base import Caller, Operation, Param, json_model, read_json
 from chronik.api.schemas import _In
 from chronik.preferences import (
+    DEFAULT_DIGEST_AT,
     KEEP,
     PreferenceChange,
     apply_preferences,
@@ -24,7 +25,7 @@ from chronik.preferences import (
 )
 from chronik.state import AppState
 from notify.evaluate import CHANNELS, channel_order, consent_state
-from timeline.models import Consent, Customer, QuietHours
+from timeline.models import Consent, Customer, DailyDigest, Preferences, QuietHours
 
 __all__ = ["OPERATIONS", "PreferencesOut", "preferences_out", "record_preference_change"]
 
@@ -45,6 +46,20 @@ class QuietHoursIO(_In):
         return value
 
 
+class DailyDigestIO(_In):
+    at: str = Field(DEFAULT_DIGEST_AT, description="HH:MM, local time of the daily message")
+    timezone: str | None = Field(
+        None, description="IANA time zone of the customer (default: that of the quiet "
+                          "hours, else Europe/Berlin)")
+
+    @field_validator("at")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError("must be HH:MM (00:00 to 23:59)")
+        return value
+
+
 class PreferencesIn(_In):
     channels: list[ChannelName] | None = Field(
         None, description="Preferred channels, best first (the portal is always last resort)")
@@ -52,6 +67,9 @@ class PreferencesIn(_In):
         None, description="false = no automatic notifications at all")
     quiet_hours: QuietHoursIO | None = Field(None, description="null removes quiet hours")
     language: Literal["de", "en"] | None = None
+    daily_digest: DailyDigestIO | None = Field(
+        None, description="One e-mail/Telegram message a day listing every item, instead of "
+                          "one per item; null = one message per item")
     consents: dict[ChannelName, StrictBool] | None = Field(
         None, description="Record consent given (true) or withdrawn (false) per channel")
 
@@ -79,6 +97,8 @@ class PreferencesOut(BaseModel):
     automatic_notifications: bool
     quiet_hours: QuietHoursIO | None
     language: str
+    daily_digest: DailyDigestIO | None = Field(
+        description="null: one message per item; else one a day at this local time")
     consents: dict[str, ConsentOut]
     consent_history: list[ConsentOut]
 
@@ -106,7 +126,10 @@ async def preferences_out(state: AppState, customer: Customer) -> PreferencesOut
         effective_channels=channel_order(customer, prefs),
         automatic_notifications=prefs.automatic_notifications,
         quiet_hours=QuietHoursIO(start=qh.start, end=qh.end, timezone=qh.timezone)
-        if qh else None, language=prefs.language, consents=consents,
+        if qh else None, language=prefs.language,
+        daily_digest=DailyDigestIO(at=prefs.daily_digest.at,
+                                   timezone=prefs.daily_digest.timezone)
+        if prefs.daily_digest else None, consents=consents,
         consent_history=[_consent_out(c) for c in history])
 
 
@@ -122,16 +145,28 @@ async def put_preferences(request: web.Request, state: AppState, caller: Caller
     body = await read_json(request, PreferencesIn)
     sent = body.model_fields_set
     qh = body.quiet_hours
+    digest = body.daily_digest
+    old = await state.store.get_preferences(customer.office_id, customer.id)
     change = PreferenceChange(
         channels=body.channels,
         automatic_notifications=body.automatic_notifications,
         quiet_hours=(KEEP if "quiet_hours" not in sent else
                      None if qh is None else QuietHours(**qh.model_dump())),
         language=body.language,
+        daily_digest=(KEEP if "daily_digest" not in sent else
+                      None if digest is None else
+                      DailyDigest(at=digest.at, timezone=digest.timezone or zone_of(old))),
         consents={str(c): granted for c, granted in (body.consents or {}).items()})
     await apply_preferences(state, customer, change, actor=caller.agent.id, route="agent",
                             who=f"by {caller.agent.name}", author=caller.agent.id)
     return json_model(await preferences_out(state, customer))
+
+
+def zone_of(prefs: Preferences) -> str:
+    """The customer's time zone as the preferences tell it (digest, quiet hours)."""
+    if prefs.daily_digest is not None:
+        return prefs.daily_digest.timezone
+    return prefs.quiet_hours.timezone if prefs.quiet_hours else "Europe/Berlin"
 
 
 ID = Param("id", "path", description="Customer id")

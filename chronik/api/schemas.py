@@ -172,9 +172,18 @@ class SearchItem(BaseModel):
     score: float | None
 
 
+class SearchSuggestion(BaseModel):
+    q: str
+    """A corrected query built from words of the office's own entries."""
+    href: str
+    """The same search with ``q`` replaced: one GET away."""
+
+
 class SearchPage(BaseModel):
     items: list[SearchItem]
     next_cursor: str | None
+    suggestions: list[SearchSuggestion]
+    """"Did you mean": only when the query found nothing; each suggestion finds something."""
 
 
 class PresetIn(_In):

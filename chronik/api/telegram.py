@@ -98,7 +98,9 @@ async def create_link(state: AppState, customer: Customer, valid_for: timedelta
 OPERATIONS = [
     Operation("POST", "/telegram/webhook/{secret}", webhook, "telegramWebhook",
               "Telegram delivers one bot update (webhook mode; the secret is checked, also "
-              "in X-Telegram-Bot-Api-Secret-Token)", "telegram", auth="public",
+              "in X-Telegram-Bot-Api-Secret-Token). Answered once the update is stored, "
+              "also while the bot reconnects; 503 only when it cannot be stored",
+              "telegram", auth="public",
               params=(Param("secret", "path"),), response=WebhookOut, errors=(404, 503)),
     Operation("POST", "/customers/{id}/telegram-link", issue_link, "issueTelegramLink",
               "A one-time t.me deep link that links the customer's Telegram chat", "telegram",

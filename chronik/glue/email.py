@@ -4,6 +4,8 @@ listener), the quarantine reprocessor and the ``chronik import`` runner. Setting
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +19,7 @@ from connectors.email.inbound import MailIngest
 from connectors.email.parse import DEFAULT_MAX_BYTES
 from connectors.email.settings import EmailSettings, InboundSmtpSettings
 from connectors.email.smtp import InboundAddresses, SmtpListener
+from notify.settings import NotifySettings
 
 if TYPE_CHECKING:
     from chronik.components import Component
@@ -31,7 +34,12 @@ def _problem(prefix: str, exc: ValidationError) -> str:
 def mail_ingest(state: AppState, max_bytes: int = DEFAULT_MAX_BYTES) -> MailIngest:
     """The mail path into this app's ingest service; quarantined mail becomes
     reprocessable."""
-    mail = MailIngest(state.ingest, max_bytes=max_bytes)
+    try:
+        mail_from = NotifySettings().mail_from
+    except ValidationError:  # reported by the notifier's own component
+        mail_from = None
+    mail = MailIngest(state.ingest, max_bytes=max_bytes,
+                      own_addresses=(mail_from,) if mail_from else ())
     mail.register()
     return mail
 
@@ -72,21 +80,39 @@ def components(state: AppState) -> list[Component]:
 
 
 async def run_import(state: AppState, path: Path, office_id: str, *,
-                     progress: Callable[[ImportSummary], None] | None = None
+                     progress: Callable[[ImportSummary], None] | None = None,
+                     indexing: Callable[[int, int], None] | None = None
                      ) -> ImportSummary:
     """``chronik import``: raises ``SourceError`` for a bad path, ``LookupError`` for an
-    unknown office."""
+    unknown office. ``progress`` gets the running summary after every batch; ``indexing``
+    gets (indexed, to index) while the search index catches up at the end."""
     if await state.store.get_office(office_id) is None:
         raise LookupError(office_id)
     email = EmailSettings()
     mail = mail_ingest(state, email.max_message_bytes)
     messages = await open_source(path, email.max_message_bytes)
     state.blobs.fsync_each = False  # one sync at the end instead of one per attachment
+    # the index keeps up meanwhile (on time the loop would spend waiting for the parsers)
+    keeping_up = asyncio.create_task(state.indexer.run(), name="import-indexer")
     try:
         summary = await import_messages(mail, office_id, messages,
                                         workers=email.import_workers, progress=progress)
     finally:
+        keeping_up.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeping_up  # a batch it did not acknowledge is indexed again below
         await state.blobs.sync()
         state.blobs.fsync_each = True
-    await state.indexer.drain()
+    if indexing is None:
+        await state.indexer.drain()
+        return summary
+    backlog, _ = await state.store.index_backlog()
+    done = 0
+
+    def indexed(n: int) -> None:
+        nonlocal done
+        done += n
+        indexing(done, max(backlog, done))
+    indexing(0, backlog)
+    await state.indexer.drain(indexed)
     return summary

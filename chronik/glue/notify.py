@@ -74,8 +74,11 @@ def _telegram(state: AppState) -> tuple[TelegramTransport | None, str | None]:
         return None, None
     if tg.bot_token is None or not tg.bot_token.get_secret_value().strip():
         return None, None
+    from chronik.glue.telegram import report_token_rejected
+
     transport = TelegramTransport(tg.bot_token.get_secret_value().strip(),
-                                  base_url=tg.api_base_url, base_file_url=tg.api_file_url)
+                                  base_url=tg.api_base_url, base_file_url=tg.api_file_url,
+                                  on_token_rejected=lambda why: report_token_rejected(state, why))
     return transport, tg.office_id
 
 

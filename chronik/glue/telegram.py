@@ -55,3 +55,12 @@ def components(state: AppState) -> list[Component]:
     connector = TelegramConnector(config, TelegramServices(state.ingest), redact=redact)
     state.ingest.register_reprocessor(RAW_CHANNEL, connector.reprocess)
     return [connector]
+
+
+def report_token_rejected(state: AppState, reason: str) -> None:
+    """The notifier found the bot token rejected: the connector shows it (and reconnects,
+    which keeps failing visibly at ``GET /api/v1/connectors`` until the token is fixed)."""
+    supervisor = state.supervisor
+    for component in supervisor.components if supervisor else ():
+        if isinstance(component, TelegramConnector):
+            component.token_rejected(reason)

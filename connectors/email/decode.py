@@ -14,10 +14,13 @@ import re
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 
+import ftfy
+
 __all__ = [
     "CONTROL_CHARS",
     "addresses",
     "decode_bytes",
+    "decode_text",
     "decode_words",
     "filename_param",
     "header_values",
@@ -55,39 +58,120 @@ def _codec(charset: str | None) -> str | None:
 
 
 def decode_bytes(data: bytes, charset: str | None, hint: str | None = None) -> str:
-    """Decode text whose declared charset may be missing, unknown or simply wrong.
+    """Decode text whose declared charset may be missing, unknown or simply wrong."""
+    return decode_text(data, charset, hint)[0]
+
+
+def decode_text(data: bytes, charset: str | None, hint: str | None = None
+                ) -> tuple[str, str | None]:
+    """The text of ``data`` and, when it was not simply the declared charset, what was done.
 
     A declared multi-byte charset is tried first; for single-byte or missing declarations
     valid UTF-8 wins (mislabelled UTF-8 is common, accidental valid UTF-8 in Latin-1 text is
-    not), then the declared charset, the hint, Windows-1252 and finally Latin-1.
+    not). Bytes that are not UTF-8 are read as the declared single-byte charset (else the
+    hint, else Windows-1252); when the two are mixed in one text (a UTF-8 quote inside a
+    Latin-1 reply), each run is read in its own charset, so nothing becomes U+FFFD. UTF-8
+    that was encoded twice ("AtenciÃ³n") is repaired with ftfy. Only text that needs it pays
+    for the repairs: the checks are one ``isascii`` and one byte search.
     """
     declared = _codec(charset)
     if data.isascii() and not (declared or "").startswith(_SEVEN_BIT):
-        return data.decode("ascii")
+        return data.decode("ascii"), None
+    label = charset.strip().strip("\"'") if charset else None
     if declared is not None and declared != "ascii" and _MULTIBYTE.search(declared):
-        order = [declared] if declared == "utf-8" else [declared, "utf-8"]
-    else:
-        order = ["utf-8"] + ([declared] if declared not in (None, "ascii") else [])
-    hinted = _codec(hint)
-    order += [c for c in (hinted, "cp1252") if c is not None and c not in order and c != "ascii"]
-    for name in order:
-        try:
-            return data.decode(name)
-        except UnicodeDecodeError:
-            if name == "utf-8" and (mostly := _mostly_utf8(data)) is not None:
-                return mostly
-        except LookupError:
+        for name in ([declared] if declared == "utf-8" else [declared, "utf-8"]):
+            try:
+                text = data.decode(name)
+            except UnicodeDecodeError:
+                continue
+            note = _was(label, declared, name)
+            return _unmangle(text, data, note) if name == "utf-8" else (text, note)
+        if declared != "utf-8":
+            return data.decode(declared, "replace"), (
+                f"bytes that are not {label} shown as U+FFFD")
+    try:
+        return _unmangle(data.decode("utf-8"), data, _was(label, declared, "utf-8"))
+    except UnicodeDecodeError:
+        pass
+    single = next((c for c in (declared, _codec(hint)) if c is not None and c != "ascii"
+                   and not _MULTIBYTE.search(c)), "cp1252")
+    text, mixed = _segments(data, single) if single in _WESTERN else (
+        data.decode(single, _LATIN1_FALLBACK), False)
+    if mixed:
+        return _unmangle(text, data, f"UTF-8 and {_NAMES.get(single, single)} mixed in one "
+                                     "text: each run read in its own charset")
+    return text, _was(label, declared, single)
+
+
+_WESTERN = {"cp1252", "latin-1", "iso8859-15", "iso8859-1"}
+_NAMES = {"cp1252": "Windows-1252", "latin-1": "ISO-8859-1", "iso8859-15": "ISO-8859-15",
+          "iso8859-1": "ISO-8859-1", "utf-8": "UTF-8"}
+_LATIN1_FALLBACK = "chronik-latin1"  # bytes a single-byte charset leaves undefined
+
+
+def _latin1_fallback(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return exc.object[exc.start:exc.end].decode("latin-1"), exc.end
+
+
+codecs.register_error(_LATIN1_FALLBACK, _latin1_fallback)
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}")
+# UTF-8 of a character read as Windows-1252/Latin-1 and encoded again: "Ã" .. "ô" followed
+# by the second reading of a continuation byte (U+0080-U+00BF or a Windows-1252 special)
+_TWICE_ENCODED = re.compile(
+    rb"\xc3[\x82-\xb4](?:\xc2[\x80-\xbf]|\xc5[\x92\x93\xa0\xa1\xb8\xbd\xbe]|\xc6\x92"
+    rb"|\xcb[\x86\x9c]|\xe2\x80[\x93\x94\x98-\x9a\x9c-\x9e\xa0-\xa2\xa6\xb0\xb9\xba]"
+    rb"|\xe2\x82\xac|\xe2\x84\xa2)")
+
+
+def _was(label: str | None, declared: str | None, used: str) -> str | None:
+    """A note when the bytes were read in another charset than the declared one."""
+    if declared == used or (declared in _WESTERN and used in _WESTERN):
+        return None
+    name = _NAMES.get(used, used)
+    if label is None:
+        return None if used == "utf-8" else f"no charset declared: read as {name}"
+    if declared is None:
+        return f"unknown charset {label!r}: read as {name}"
+    return f"declared {label}, but the bytes are {name}"
+
+
+def _segments(data: bytes, single: str) -> tuple[str, bool]:
+    """Runs of valid UTF-8 read as UTF-8, every other byte as ``single``; True if mixed.
+
+    Only sequences that decode to something plausible next to Western text count as UTF-8:
+    a two-byte sequence must give Latin, Greek or Cyrillic (in German Windows-1252, "ß"
+    followed by a closing quote is valid UTF-8 for an NKo letter, and is not meant as one).
+    """
+    out: list[str] = []
+    pos = 0
+    mixed = False
+    for match in _UTF8_SEQUENCE.finditer(data):
+        sequence = match.group()
+        char = sequence.decode("utf-8")
+        if len(sequence) == 2 and not "\u00a0" <= char <= "\u04ff":
             continue
-    if declared is not None and declared != "ascii" and _MULTIBYTE.search(declared):
-        return data.decode(declared, "replace")
-    return data.decode("latin-1")
+        out.append(data[pos:match.start()].decode(single, _LATIN1_FALLBACK))
+        out.append(char)
+        pos = match.end()
+        mixed = True
+    out.append(data[pos:].decode(single, _LATIN1_FALLBACK))
+    return "".join(out), mixed
 
 
-def _mostly_utf8(data: bytes) -> str | None:
-    text = data.decode("utf-8", "replace")
-    bad = text.count("\ufffd")
-    good = sum(1 for ch in text if ord(ch) > 127) - bad
-    return text if good >= 4 * bad else None
+def _unmangle(text: str, data: bytes, note: str | None) -> tuple[str, str | None]:
+    """Repair UTF-8 that was encoded twice, when the bytes show its signature."""
+    if _TWICE_ENCODED.search(data) is None:
+        return text, note
+    fixed = ftfy.fix_encoding(text)
+    if fixed == text:
+        return text, note
+    repaired = "UTF-8 encoded twice (mojibake such as 'Ã³'): repaired"
+    return fixed, f"{note}; {repaired}" if note else repaired
 
 
 # --------------------------------------------------------------------------- headers
@@ -97,26 +181,33 @@ _ENCODED_WORD = re.compile(r"=\?([^?\s\"]+)\?([QqBb])\?(.*?)\?=")
 _QUOTED_PAIR = re.compile(r"\\(.)")
 
 
-def header_values(msg: Message, name: str, hint: str | None = None) -> list[str]:
-    """All raw values of header ``name``: 8-bit bytes decoded, unfolded, RFC 2047 kept."""
+def header_values(msg: Message, name: str, hint: str | None = None,
+                  notes: list[str] | None = None) -> list[str]:
+    """All raw values of header ``name``: 8-bit bytes decoded, unfolded, RFC 2047 kept.
+
+    What had to be guessed about raw 8-bit bytes is appended to ``notes`` (when given).
+    """
     values: list[str] = []
     for key, value in msg.raw_items():
         if key.lower() != name:
             continue
         text = str(value)
         if re.search("[\udc80-\udcff]", text):  # raw 8-bit bytes in the header
-            text = decode_bytes(text.encode("utf-8", "surrogateescape"), None, hint)
+            text, note = decode_text(text.encode("utf-8", "surrogateescape"), None, hint)
+            if note and notes is not None:
+                notes.append(f"raw 8-bit bytes, {note}")
         text = re.sub(r"\r?\n(?=[ \t])", "", text)
         values.append(CONTROL_CHARS.sub("", text.replace("\r", "").replace("\n", "")).strip())
     return values
 
 
-def decode_words(value: str, hint: str | None = None) -> str:
+def decode_words(value: str, hint: str | None = None, notes: list[str] | None = None) -> str:
     """Decode RFC 2047 encoded words leniently.
 
     Accepts words inside quotes, words with spaces, bad base64 padding and unknown
     charsets; joins the bytes of adjacent words in the same charset before decoding, so a
-    character split across two words survives.
+    character split across two words survives. Charset guesses and repairs are appended to
+    ``notes`` (when given).
     """
     out: list[str] = []
     pending: tuple[str, bytearray] | None = None
@@ -125,7 +216,10 @@ def decode_words(value: str, hint: str | None = None) -> str:
     def flush() -> None:
         nonlocal pending
         if pending is not None:
-            out.append(decode_bytes(bytes(pending[1]), pending[0], hint))
+            text, note = decode_text(bytes(pending[1]), pending[0], hint)
+            out.append(text)
+            if note and notes is not None:
+                notes.append(note)
             pending = None
 
     for match in _ENCODED_WORD.finditer(value):
@@ -160,7 +254,8 @@ def _b64(text: str) -> bytes:
         return b""
 
 
-def addresses(value: str, hint: str | None = None) -> list[tuple[str, str]]:
+def addresses(value: str, hint: str | None = None, notes: list[str] | None = None
+              ) -> list[tuple[str, str]]:
     """(display name, address) pairs of an address-list header, leniently.
 
     Encoded words are protected while splitting, so a comma inside one does not split it;
@@ -187,7 +282,7 @@ def addresses(value: str, hint: str | None = None) -> list[tuple[str, str]]:
             name = comments[0] if comments else ""
         address = re.sub(r"\s+", "", address).strip('"').removeprefix("mailto:")
         name = re.sub(r"\([^()]*\)", "", name) if angle else name
-        result.append((_display_name(restore(name), hint), restore(address)))
+        result.append((_display_name(restore(name), hint, notes), restore(address)))
     return [(n, a) for n, a in result if a and not re.search(r"[\s<>]", a)]
 
 
@@ -218,13 +313,13 @@ def _split_list(value: str) -> list[str]:
     return [i for i in items if i.strip()]
 
 
-def _display_name(name: str, hint: str | None) -> str:
+def _display_name(name: str, hint: str | None, notes: list[str] | None = None) -> str:
     name = name.strip()
     if len(name) >= 2 and name[0] == name[-1] == '"':
         name = _QUOTED_PAIR.sub(r"\1", name[1:-1])
     else:  # stray quotes, as in '"Müller" Bernd'
         name = name.replace('"', "")
-    name = decode_words(name, hint)
+    name = decode_words(name, hint, notes)
     name = re.sub(r"[ \t\r\n]+", " ", name).strip()
     if len(name) >= 2 and name[0] == name[-1] and name[0] in "'\"":
         name = name[1:-1].strip()

@@ -1,4 +1,5 @@
-"""Text forms of a mail body: HTML to readable plain text, RFC 3676 format=flowed.
+"""Text forms of a mail body: HTML to readable plain text, sanitised HTML, RFC 3676
+format=flowed.
 
 Part of the parsing layer (pure: no storage, no network); used by :mod:`.parse`.
 """
@@ -9,9 +10,29 @@ import re
 from html import unescape
 from html.parser import HTMLParser
 
+import nh3
+
 from .decode import CONTROL_CHARS
 
-__all__ = ["html_to_text", "unflow"]
+__all__ = ["clean_html", "html_to_text", "unflow"]
+
+_NH3_SCHEMES = set(nh3.ALLOWED_URL_SCHEMES) | {"cid", "data"}
+_NH3_DROP = {"script", "style", "title", "head", "noscript", "template"}
+_NH3_TAGS = set(nh3.ALLOWED_TAGS) - _NH3_DROP
+
+
+def _nh3_attribute(tag: str, attribute: str, value: str) -> str | None:
+    """data: URLs only as embedded images, never as links or other targets."""
+    if value.strip().lower().startswith("data:"):
+        embedded = tag == "img" and attribute == "src"
+        return value if embedded and value.strip().lower().startswith("data:image/") else None
+    return value
+
+
+def clean_html(html: str) -> str:
+    """HTML safe to show: no scripts, styles, event handlers or javascript: links."""
+    return nh3.clean(html, tags=_NH3_TAGS, clean_content_tags=_NH3_DROP,
+                     url_schemes=_NH3_SCHEMES, attribute_filter=_nh3_attribute)
 
 # --------------------------------------------------------------------------- text forms
 

@@ -7,19 +7,34 @@ quarantined message) goes through :class:`MailIngest`; no storage code lives her
 - ``source_id`` is the Message-ID, so re-delivery and re-import never duplicate an entry;
   a *different* message reusing a Message-ID already on file gets
   ``<message-id>#<content hash>`` so it is not lost.
-- Auto-replies, bounces and bulk mail are stored marked (``automated``) and internal.
-- A bounce is filed on the timeline of the customer who owns the bounced address (that
-  address is marked undeliverable); a bounce for an address nobody owns waits in the
-  quarantine (reason ``unattributed_bounce``) where an admin can assign or discard it.
+- Auto-replies, delivery reports and bulk mail are stored marked (``automated``) and
+  internal.
+- A delivery report never creates a customer. A bounce is filed on the timeline of the
+  customer who owns the bounced address (that address is marked undeliverable; a delay
+  warning or success notice marks nothing); a report for an address nobody owns waits in the
+  quarantine (reason ``unattributed_bounce`` / ``unattributed_delivery_report``) where an
+  admin can assign or discard it. A report whose ``From`` is empty (``Mail Delivery System
+  <>``) is read as one from ``MAILER-DAEMON@<reporting host>``, not quarantined as
+  sender-less.
+- Our own mail coming back in (a notification looped back or forwarded to the office, mail
+  sent from the office's own address) never creates a customer: it is recognised by the
+  notification's Message-ID (``<entry id>.<channel>@host``) or the sender being one of the
+  office's own addresses, and is filed internal (``kind`` ``own_mail``) on the timeline of
+  the customer it was about, else quarantined (reason ``own_mail``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from email import policy
+from email.message import Message
+from email.parser import BytesParser
 
 from pydantic import ValidationError
 
@@ -28,6 +43,7 @@ from timeline.identity import normalise_email
 from timeline.ingest import InboundAttachment, InboundMessage, IngestResult, IngestService
 from timeline.models import Channel, CustomerStatus, IdentityKind, Office, utcnow
 
+from .bounce import OWN_MESSAGE_ID, DeliveryReport, read_report
 from .errors import MailParseError, MessageTooLarge
 from .parse import DEFAULT_MAX_BYTES, ParsedMail, parse_message
 
@@ -36,6 +52,12 @@ log = logging.getLogger(__name__)
 RAW_CHANNEL = "email"
 """Channel name of quarantined raw mail (and of the reprocessor that parses it again)."""
 _MAX_SOURCE_ID = 900
+REPORT_KINDS = ("bounce", "delivery_report")
+"""``ParsedMail.auto`` of delivery reports: attributed by recipient, never by sender."""
+OWN_MAIL = "own_mail"
+_NO_SENDER = "no sender address"
+_HOST = re.compile(rb"^reporting-mta:[ \t]*dns[ \t]*;[ \t]*([A-Za-z0-9.-]{1,253})",
+                   re.IGNORECASE | re.MULTILINE)
 
 
 def content_hash(parsed: ParsedMail) -> str:
@@ -59,6 +81,39 @@ def quarantine_reason(exc: MailParseError) -> str:
     return f"unparseable: {exc.reason}"
 
 
+def _stdlib_message(raw: bytes) -> Message:
+    return BytesParser(_class=Message, policy=policy.compat32).parsebytes(raw.lstrip(b"\r\n"))
+
+
+def parse_senderless_report(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES
+                            ) -> ParsedMail | None:
+    """A delivery report without any sender address (``From: Mail Delivery System <>``),
+    parsed as one from ``MAILER-DAEMON@<reporting host>``; ``None`` when it is not a report
+    (then it stays quarantined as sender-less)."""
+    try:
+        if read_report(_stdlib_message(raw)) is None:
+            return None
+    except (Exception, RecursionError):  # the stdlib parser on hostile input: not a report
+        return None
+    host = _HOST.search(raw[:200_000])
+    name = host.group(1).decode("ascii") if host else "unknown.invalid"
+    newline = b"\r\n" if b"\r\n" in raw[:4096] else b"\n"
+    stand_in = (b"Sender: Mail Delivery System <MAILER-DAEMON@" + name.encode("ascii") + b">"
+                + newline)
+    try:
+        parsed = parse_message(stand_in + raw.lstrip(b"\r\n"),
+                               max_bytes=max_bytes + len(stand_in))
+    except MailParseError:
+        return None
+    if parsed.auto not in REPORT_KINDS:
+        return None
+    return dataclasses.replace(parsed, size=len(raw))
+
+
+def _is_senderless(reason: str) -> bool:
+    return _NO_SENDER in reason
+
+
 def to_inbound(office_id: str, parsed: ParsedMail, *, source_id: str, content_sha256: str,
                customer_id: str | None = None) -> InboundMessage:
     """The normalised inbound message for one parsed mail (pure)."""
@@ -68,6 +123,8 @@ def to_inbound(office_id: str, parsed: ParsedMail, *, source_id: str, content_sh
     }
     if parsed.bounced_recipients:
         meta["bounced_recipients"] = list(parsed.bounced_recipients)
+    if parsed.parse_notes:  # what was broken in the MIME and how it was read
+        meta["parse_notes"] = list(parsed.parse_notes)
     return InboundMessage(
         office_id=office_id, channel=Channel.EMAIL, source_id=source_id,
         sender_kind=IdentityKind.EMAIL, sender=parsed.from_email,
@@ -81,6 +138,25 @@ def to_inbound(office_id: str, parsed: ParsedMail, *, source_id: str, content_sh
         automated=parsed.auto, customer_id=customer_id, meta=meta)
 
 
+def _report_of(raw: bytes) -> DeliveryReport | None:
+    try:
+        return read_report(_stdlib_message(raw))
+    except (Exception, RecursionError):  # the stdlib parser on hostile input
+        return None
+
+
+def _addresses_to_mark(parsed: ParsedMail, report: DeliveryReport | None) -> tuple[str, ...]:
+    """The reported addresses, plus the one our returned notification was sent to (an alias
+    may have been expanded on the way: that address is the customer's identity)."""
+    found = list(parsed.bounced_recipients)
+    if (report is not None and report.returned_message_id
+            and OWN_MESSAGE_ID.match(report.returned_message_id)
+            and len(report.returned_to) == 1
+            and report.returned_to[0].lower() not in (a.lower() for a in found)):
+        found.append(report.returned_to[0])
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class Delivered:
     """What happened to one message: ``created``, ``duplicate`` or ``quarantined``."""
@@ -92,10 +168,15 @@ class Delivered:
 class MailIngest:
     """Turns raw or parsed mail into entries (or quarantined records) of one office."""
 
-    def __init__(self, ingest: IngestService, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, ingest: IngestService, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                 own_addresses: Iterable[str] = ()) -> None:
         self.ingest = ingest
         self.store = ingest.store
         self.max_bytes = max_bytes
+        self.own_addresses = frozenset(a.rpartition("<")[2].strip(" >").lower()
+                                       for a in own_addresses if "@" in a)
+        """The addresses our own mail is sent from (``CHRONIK_MAIL_FROM``); with the office's
+        inbound addresses, mail from them is our own, never a customer's."""
 
     def register(self) -> None:
         """Make ``POST /api/v1/quarantine/{id}/reprocess`` work for quarantined mail."""
@@ -110,8 +191,16 @@ class MailIngest:
         try:
             parsed = await self.parse(raw)
         except MailParseError as exc:
-            return await self.quarantine(office_id, raw, quarantine_reason(exc), origin)
+            report = await self._senderless(raw, exc.reason)
+            if report is None:
+                return await self.quarantine(office_id, raw, quarantine_reason(exc), origin)
+            parsed = report
         return await self.deliver_parsed(office_id, parsed, raw, origin)
+
+    async def _senderless(self, raw: bytes, reason: str) -> ParsedMail | None:
+        if not _is_senderless(reason):
+            return None
+        return await asyncio.to_thread(parse_senderless_report, raw, self.max_bytes)
 
     async def quarantine(self, office_id: str, raw: bytes, reason: str, origin: str
                          ) -> Delivered:
@@ -133,13 +222,19 @@ class MailIngest:
         todo: list[tuple[int, ParsedMail, bytes, str]] = []
         for i, (parsed, raw, origin) in enumerate(items):
             if isinstance(parsed, str):
-                out[i] = await self.quarantine(office_id, raw, parsed, origin)
-            else:
-                todo.append((i, parsed, raw, origin))
+                rescued = await self._senderless(raw, parsed)
+                if rescued is None:
+                    out[i] = await self.quarantine(office_id, raw, parsed, origin)
+                    continue
+                parsed = rescued
+            todo.append((i, parsed, raw, origin))
         known = await self.store.entries_by_sources(
             office_id, [p.message_id[:_MAX_SOURCE_ID] for _, p, _, _ in todo], Channel.EMAIL)
         seen = {mid: e.meta.get("content_sha256") for mid, e in known.items()}
         batch: list[tuple[int, ParsedMail, InboundMessage, bytes, str]] = []
+        marks: dict[int, tuple[str, ...]] = {}
+        own_senders = self.own_addresses | {
+            a.lower() for a in await self.store.inbound_addresses(office_id)}
         for i, parsed, raw, origin in todo:
             digest = content_hash(parsed)
             source_id = parsed.message_id[:_MAX_SOURCE_ID]
@@ -149,16 +244,37 @@ class MailIngest:
                          source_id)
                 source_id = f"{source_id}#{digest[:16]}"
             owner = customer_id
-            if parsed.auto == "bounce" and owner is None:
-                owner = await self._bounce_owner(office_id, parsed.bounced_recipients)
+            extra: dict[str, object] = {}
+            own = await self._own_mail(office_id, parsed, own_senders)
+            if own is not None:
+                own_entry, own_owner = own
+                parsed = dataclasses.replace(parsed, auto=OWN_MAIL, bounced_recipients=())
+                owner = owner or own_owner
+                if own_entry:
+                    extra["own_entry_id"] = own_entry
                 if owner is None:
-                    who = ", ".join(parsed.bounced_recipients[:5]) or "no recipient found"
-                    out[i] = await self.quarantine(office_id, raw,
-                                                   f"unattributed_bounce: {who}", origin)
+                    out[i] = await self.quarantine(
+                        office_id, raw, f"own_mail: sent from this office's own address "
+                                        f"{parsed.from_email}; no customer known", origin)
+                    continue
+            elif parsed.auto in REPORT_KINDS:
+                report = await asyncio.to_thread(_report_of, raw)
+                marks[i] = _addresses_to_mark(parsed, report)
+                if report is not None and report.returned_message_id:
+                    extra["returned_message_id"] = report.returned_message_id
+                if owner is None:
+                    owner = await self._report_owner(office_id, marks[i], report)
+                if owner is None:
+                    who = ", ".join(marks[i][:5]) or "no recipient found"
+                    what = ("unattributed_bounce" if parsed.auto == "bounce"
+                            else "unattributed_delivery_report")
+                    out[i] = await self.quarantine(office_id, raw, f"{what}: {who}", origin)
                     continue
             try:
                 msg = to_inbound(office_id, parsed, source_id=source_id,
                                  content_sha256=digest, customer_id=owner)
+                if extra:
+                    msg = msg.model_copy(update={"meta": {**msg.meta, **extra}})
             except ValidationError as exc:
                 problem = exc.errors(include_url=False)[0]
                 out[i] = await self.quarantine(
@@ -177,10 +293,45 @@ class MailIngest:
                 out[i] = Delivered("created", result)
                 if parsed.auto == "bounce":
                     reason = f"bounce: {parsed.subject}"[:500]
-                    for address in parsed.bounced_recipients:
+                    for address in marks.get(i, parsed.bounced_recipients):
                         await self.ingest.mark_undeliverable(office_id, IdentityKind.EMAIL,
                                                              address, reason)
         return [d for d in out if d is not None]
+
+    async def _own_mail(self, office_id: str, parsed: ParsedMail, own_senders: frozenset[str]
+                        | set[str]) -> tuple[str | None, str | None] | None:
+        """``(our entry it is about, its customer)`` when this is our own mail coming back
+        (a looped or forwarded notification, mail from the office's own address); else
+        ``None``."""
+        match = OWN_MESSAGE_ID.match(parsed.message_id)
+        entry = (await self.store.get_entry(office_id, match.group(1).upper())
+                 if match else None)
+        if entry is None and parsed.from_email.strip().lower() not in own_senders:
+            return None
+        if entry is not None:
+            return entry.id, entry.customer_id
+        for ref in [parsed.in_reply_to, *reversed(parsed.references)]:
+            if not ref:
+                continue
+            ours = OWN_MESSAGE_ID.match(ref)
+            parent = (await self.store.get_entry(office_id, ours.group(1).upper()) if ours
+                      else await self.store.find_entry_by_source(office_id, ref))
+            if parent is not None:
+                return parent.id, parent.customer_id
+        return None, None
+
+    async def _report_owner(self, office_id: str, recipients: Sequence[str],
+                            report: DeliveryReport | None) -> str | None:
+        """The customer a delivery report is about: the owner of a reported address, else
+        the customer our returned notification was sent to."""
+        owner = await self._bounce_owner(office_id, recipients)
+        if owner is not None or report is None or not report.returned_message_id:
+            return owner
+        ours = OWN_MESSAGE_ID.match(report.returned_message_id)
+        if ours is None:
+            return None
+        entry = await self.store.get_entry(office_id, ours.group(1).upper())
+        return entry.customer_id if entry is not None else None
 
     async def _bounce_owner(self, office_id: str, recipients: Sequence[str]) -> str | None:
         for address in recipients:
@@ -202,5 +353,8 @@ class MailIngest:
         try:
             parsed = await self.parse(raw)
         except MailParseError as exc:
-            raise InvalidInput(quarantine_reason(exc)) from None
+            rescued = await self._senderless(raw, exc.reason)
+            if rescued is None:
+                raise InvalidInput(quarantine_reason(exc)) from None
+            parsed = rescued
         return (await self.deliver_parsed(office.id, parsed, raw, origin, customer_id)).result

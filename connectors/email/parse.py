@@ -2,29 +2,28 @@
 
 The stdlib ``email`` package (``policy.compat32``) gives the MIME structure; this module adds
 what real mail needs on top: lenient charset handling, lenient RFC 2047 / RFC 2231 decoding,
-HTML-to-text, format=flowed, forwarded messages, stable ids for messages without one.
-Whatever goes wrong ends as :class:`MailParseError` -- never another exception type.
+HTML-to-text, format=flowed, forwarded messages, stable ids for messages without one, and
+repairs of broken structure (:mod:`.structure`) and charsets (:mod:`.decode`). Nothing is
+silently lost: what cannot be read is kept as an attachment, and every repair or guess is
+listed in ``ParsedMail.parse_notes``. Whatever goes wrong ends as :class:`MailParseError` --
+never another exception type.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import policy
+from email.errors import CloseBoundaryNotFoundDefect
 from email.message import Message
-from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 from urllib.parse import unquote
-
-import nh3
 
 from .classify import classify
 from .decode import (
     addresses,
-    decode_bytes,
+    decode_text,
     decode_words,
     filename_param,
     header_values,
@@ -32,7 +31,14 @@ from .decode import (
     synth_filename,
 )
 from .errors import MailParseError, MessageTooLarge
-from .htmltext import html_to_text, unflow
+from .htmltext import clean_html, html_to_text, unflow
+from .structure import (
+    decoded_payload,
+    find_parts,
+    parser,
+    reused_boundary,
+    separate_boundaries,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -55,19 +61,8 @@ _PART_HEADER = re.compile(rb"^content-type:", re.IGNORECASE | re.MULTILINE)
 _BODY_TYPES = ("text/plain", "text/html")
 _ID_RE = re.compile(r"<([^<>\s]+)>")
 _CID_RE = re.compile(r"""cid:([^"'\s>)]+)""", re.IGNORECASE)
-_BOUNDARY_LINE = re.compile(rb"^--([^\r\n]{1,200}?)(?:--)?[ \t]*\r?$", re.MULTILINE)
+_MIME_NOTICE = re.compile(r"mime|multi-?part", re.IGNORECASE)
 _HEADER_LIKE = re.compile(rb"^[!-9;-~]{1,80}:", re.MULTILINE)
-_NH3_SCHEMES = set(nh3.ALLOWED_URL_SCHEMES) | {"cid", "data"}
-_NH3_DROP = {"script", "style", "title", "head", "noscript", "template"}
-_NH3_TAGS = set(nh3.ALLOWED_TAGS) - _NH3_DROP
-
-
-def _nh3_attribute(tag: str, attribute: str, value: str) -> str | None:
-    """data: URLs only as embedded images, never as links or other targets."""
-    if value.strip().lower().startswith("data:"):
-        embedded = tag == "img" and attribute == "src"
-        return value if embedded and value.strip().lower().startswith("data:image/") else None
-    return value
 
 
 @dataclass(frozen=True)
@@ -97,6 +92,9 @@ class ParsedMail:
     auto: str | None  # None | "auto_reply" | "bounce" | "bulk"
     bounced_recipients: tuple[str, ...]
     size: int
+    # what was broken and how it was read (a repair, a guess, or bytes kept as an
+    # attachment because they could not be read); empty for well-formed mail
+    parse_notes: tuple[str, ...] = ()
 
 
 def normalize_email(address: str) -> str:
@@ -129,26 +127,36 @@ def _parse(data: bytes) -> ParsedMail:
     parts = sum(1 for _ in _PART_HEADER.finditer(data))
     if parts > _MAX_PARTS:
         raise MailParseError(f"too many MIME parts ({parts}, at most {_MAX_PARTS})")
-    msg = _bytes_parser().parsebytes(data.lstrip(b"\r\n"))
+    notes: list[str] = []
+    mime = data.lstrip(b"\r\n")
+    if mime.count(b"\r\r\n", 0, 4096) > 1:  # CRLF converted to CRLF again: each line would
+        mime = mime.replace(b"\r\r\n", b"\r\n")  # be followed by an empty one, ending headers
+        notes.append("line ends written as CR CR LF read as CR LF")
+    msg = parser().parsebytes(mime)
     if not list(msg.raw_items()):
         raise MailParseError("no message headers found")
+    reused = reused_boundary(msg, mime)
+    if reused is not None:
+        msg = parser().parsebytes(separate_boundaries(mime))
+        notes.append(f"a nested multipart reused the boundary {reused!r} of the multipart "
+                     "around it: its parts were separated again")
     hint = _charset_hint(msg)
     from_values = header_values(msg, "from", hint)
-    sender = _sender(msg, hint)
+    sender = _sender(msg, hint, notes)
     if sender is None:
         raise MailParseError("no sender address (From, Sender, Reply-To or Return-Path)")
-    body = _Body()
+    body = _Body(notes)
     _walk(msg, body, 0)
     auto, bounced = classify(msg)
-    subjects = header_values(msg, "subject", hint)
+    subject = _header_text(msg, "subject", hint, notes)
     return ParsedMail(
         message_id=_message_id(msg, data, hint),
         from_email=sender[1],
         from_display_name=sender[0],
         from_header=decode_words(from_values[0], hint).strip() if from_values else "",
-        to=_address_list(msg, "to", hint),
-        cc=_address_list(msg, "cc", hint),
-        subject=_header_text(subjects[0], hint) if subjects else "",
+        to=_address_list(msg, "to", hint, notes),
+        cc=_address_list(msg, "cc", hint, notes),
+        subject=subject,
         date=_date(header_values(msg, "date", hint)),
         in_reply_to=next(iter(_ids(header_values(msg, "in-reply-to", hint))), None),
         references=_ids(header_values(msg, "references", hint)),
@@ -158,13 +166,8 @@ def _parse(data: bytes) -> ParsedMail:
         auto=auto,
         bounced_recipients=bounced,
         size=len(data),
+        parse_notes=tuple(dict.fromkeys(notes)),
     )
-
-
-def _bytes_parser() -> BytesParser[Message]:
-    """The MIME structure only. ``compat32`` keeps headers as raw strings: this module decodes
-    them itself (leniently), and ``policy.default``'s header objects cost ~1 ms per part."""
-    return BytesParser(_class=Message, policy=policy.compat32)
 
 
 def _charset_hint(msg: Message) -> str | None:
@@ -178,25 +181,39 @@ def _charset_hint(msg: Message) -> str | None:
     return None
 
 
-def _sender(msg: Message, hint: str | None) -> tuple[str, str] | None:
+def _sender(msg: Message, hint: str | None, notes: list[str]) -> tuple[str, str] | None:
     for name in ("from", "sender", "reply-to", "return-path"):
-        for value in header_values(msg, name, hint):
-            for display, address in addresses(value, hint):
+        found: list[str] = []
+        for value in header_values(msg, name, hint, found):
+            for display, address in addresses(value, hint, found):
                 if "@" in address:
+                    if found:
+                        notes.extend(f"{name.title()} header: {n}" for n in dict.fromkeys(found))
                     return display, address
     return None
 
 
-def _address_list(msg: Message, name: str, hint: str | None) -> tuple[str, ...]:
+def _address_list(msg: Message, name: str, hint: str | None, notes: list[str]
+                  ) -> tuple[str, ...]:
     found: dict[str, None] = {}
-    for value in header_values(msg, name, hint):
-        found.update((a, None) for _, a in addresses(value, hint) if "@" in a)
+    guesses: list[str] = []
+    for value in header_values(msg, name, hint, guesses):
+        found.update((a, None) for _, a in addresses(value, hint, guesses) if "@" in a)
+    if guesses:
+        notes.extend(f"{name.title()} header: {n}" for n in dict.fromkeys(guesses))
     return tuple(found)
 
 
-def _header_text(value: str, hint: str | None) -> str:
-    """A decoded unstructured header (Subject and the like) on one line."""
-    text = decode_words(value, hint).strip("\r\n")
+def _header_text(msg: Message, name: str, hint: str | None,
+                 notes: list[str] | None = None) -> str:
+    """The first ``name`` header decoded (Subject and the like), on one line."""
+    found: list[str] = []
+    values = header_values(msg, name, hint, found)
+    if not values:
+        return ""
+    text = decode_words(values[0], hint, found).strip("\r\n")
+    if notes is not None:
+        notes.extend(f"{name.title()} header: {n}" for n in dict.fromkeys(found))
     return re.sub(r"[\r\n]+", " ", text).replace("\t", " ")
 
 
@@ -242,12 +259,14 @@ def _message_id(msg: Message, data: bytes, hint: str | None) -> str:
 
 
 class _Body:
-    """Collects body text, HTML and attachments while walking the MIME tree."""
+    """Collects body text, HTML, attachments and notes while walking the MIME tree."""
 
-    def __init__(self) -> None:
+    def __init__(self, notes: list[str]) -> None:
         self.texts: list[str] = []
         self.htmls: list[str] = []
-        self.parts: list[tuple[Message, bool]] = []  # (attachment part, inside related)
+        # (attachment part, inside related), or bytes kept because they could not be read
+        self.parts: list[tuple[Message, bool] | ParsedAttachment] = []
+        self.notes = notes  # shared with the message and every nested body
 
     def text(self) -> str:
         joined = "\n\n".join(t.strip("\n") for t in self.texts if t.strip())
@@ -256,18 +275,26 @@ class _Body:
     def html(self) -> str | None:
         if not self.htmls:
             return None
-        return nh3.clean(
-            "\n".join(self.htmls),
-            tags=_NH3_TAGS,
-            clean_content_tags=_NH3_DROP,
-            url_schemes=_NH3_SCHEMES,
-            attribute_filter=_nh3_attribute,
-        )
+        return clean_html("\n".join(self.htmls))
+
+    def keep(self, data: bytes, name: str, content_type: str, why: str) -> None:
+        """Keep bytes that could not be read as an attachment, and say so."""
+        self.parts.append(ParsedAttachment(name, content_type, data, False, None))
+        self.notes.append(f"{why}: kept as attachment {name!r}")
 
     def finish_attachments(self) -> tuple[ParsedAttachment, ...]:
         cids = {unquote(c).strip("<>").lower() for h in self.htmls for c in _CID_RE.findall(h)}
-        return tuple(_attachment(p, n, related, cids) for n, (p, related) in
-                     enumerate(self.parts, start=1))
+        out: list[ParsedAttachment] = []
+        for number, item in enumerate(self.parts, start=1):
+            if isinstance(item, ParsedAttachment):
+                out.append(item)
+                continue
+            attachment, raw = _attachment(item[0], number, item[1], cids, self.notes)
+            out.append(attachment)
+            if raw is not None:
+                out.append(ParsedAttachment(f"{attachment.filename}.base64.txt", "text/plain",
+                                            raw, False, None))
+        return tuple(out)
 
 
 def _walk(part: Message, body: _Body, depth: int, related: bool = False) -> None:
@@ -289,17 +316,18 @@ def _walk(part: Message, body: _Body, depth: int, related: bool = False) -> None
         else:
             for child in children:
                 _walk(child, body, depth + 1, related or ctype == "multipart/related")
+        _leftovers(part, body, depth, related)
         return
-    if maintype == "multipart":
+    if maintype == "multipart" or (depth == 0 and _headerless_multipart(part)):
         _broken_multipart(part, body, depth)
         return
     if _is_body_part(part, ctype):
         if ctype == "text/html":
-            html = _part_text(part, ctype)
+            html = _part_text(part, ctype, body)
             body.htmls.append(html)
             body.texts.append(html_to_text(html))
         else:
-            body.texts.append(_part_text(part, ctype))
+            body.texts.append(_part_text(part, ctype, body))
         return
     body.parts.append((part, related))
 
@@ -313,7 +341,11 @@ def _is_body_part(part: Message, ctype: str) -> bool:
 
 
 def _alternative(children: list[Message], body: _Body, depth: int) -> None:
-    """Prefer text/plain for ``text``; keep the richest part for ``html`` and its images."""
+    """Prefer text/plain for ``text``; keep the richest part for ``html`` and its images.
+
+    The other renderings are dropped, but not the attachments inside them: a multipart
+    alternative that is not shown may still hold a file nobody else carries.
+    """
     types = [c.get_content_type() for c in children]
     plain = [c for c, t in zip(children, types, strict=True)
              if t == "text/plain" and _is_body_part(c, t)]
@@ -322,10 +354,15 @@ def _alternative(children: list[Message], body: _Body, depth: int) -> None:
     for other, ctype in zip(children, types, strict=True):  # other renderings are dropped
         if not (_is_body_part(other, ctype) or other.is_multipart()):
             body.parts.append((other, False))
-    rich_body = _Body()
+    rich_body = _Body(body.notes)
     if rich:
         _walk(rich[-1], rich_body, depth + 1)
-    plain_text = _part_text(plain[-1], "text/plain") if plain else ""
+    for unused in rich[:-1]:
+        if unused.is_multipart():
+            unused_body = _Body(body.notes)
+            _walk(unused, unused_body, depth + 1)
+            rich_body.parts.extend(unused_body.parts)
+    plain_text = _part_text(plain[-1], "text/plain", body) if plain else ""
     if plain_text.strip():
         body.texts.append(plain_text)
     else:
@@ -339,67 +376,128 @@ def _forwarded(part: Message, body: _Body, depth: int) -> None:
     inner = payload[0] if isinstance(payload, list) and payload else None
     if not isinstance(inner, Message):  # e.g. a base64-encoded message/rfc822
         raw = part.get_payload(decode=True)
-        inner = _bytes_parser().parsebytes(raw if isinstance(raw, bytes) else b"")
-    sub = _Body()
+        inner = parser().parsebytes(raw if isinstance(raw, bytes) else b"")
+    sub = _Body(body.notes)
     _walk(inner, sub, depth + 1)
     hint = _charset_hint(inner)
     lines = [FORWARD_SEPARATOR]
     for name in ("From", "Date", "Subject", "To"):
-        values = header_values(inner, name.lower(), hint)
-        if values:
-            lines.append(f"{name}: {_header_text(values[0], hint)}")
+        value = _header_text(inner, name.lower(), hint)
+        if value:
+            lines.append(f"{name}: {value}")
     body.texts.append("\n".join(lines) + "\n\n" + sub.text())
     body.parts.extend(sub.parts)
 
 
-def _broken_multipart(part: Message, body: _Body, depth: int) -> None:
-    """A multipart whose boundary did not match: guess it from the body, else show text."""
-    raw = part.get_payload(decode=True)
-    data = raw if isinstance(raw, bytes) else b""
-    candidates = Counter(m.group(1) for m in _BOUNDARY_LINE.finditer(data))
-    for boundary, count in candidates.most_common(3):
-        if count < 2 or b'"' in boundary:
+def _leftovers(part: Message, body: _Body, depth: int, related: bool) -> None:
+    """What the stdlib left outside the parts of a multipart: a missing closing delimiter,
+    and text before the first or after the closing delimiter. Parts found there (a wrong
+    or reused boundary) are read; other text is kept as an attachment."""
+    ctype = part.get_content_type()
+    if any(isinstance(d, CloseBoundaryNotFoundDefect) for d in part.defects):
+        body.notes.append(f"{ctype}: the closing boundary is missing (the message may be cut "
+                          "short); everything up to the end was kept")
+    for where, text in (("before the first", part.preamble), ("after the closing",
+                                                              part.epilogue)):
+        if not text or not text.strip():
             continue
-        header = b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\n\n'
-        fixed = _bytes_parser().parsebytes(header + data)
-        if fixed.is_multipart() and fixed.get_payload():
-            _walk(fixed, body, depth + 1)
-            return
-    text = decode_bytes(data, part.get_content_charset())
+        if where == "before the first" and len(text) < 400 and _MIME_NOTICE.search(text) \
+                and len(text.strip().splitlines()) <= 3:
+            continue  # "This is a multi-part message in MIME format."
+        raw = text.encode("ascii", "surrogateescape")
+        found = find_parts(raw, preferred=part.get_boundary(), strict=True)
+        if found is not None:
+            children: list[Message | str] = [
+                p for p in found.get_payload() if isinstance(p, Message) and _has_content(p)]
+            if children:
+                body.notes.append(f"{len(children)} part(s) {where} boundary of {ctype} "
+                                  "recovered")
+            found.set_payload(children)
+            _walk(found, body, depth + 1, related)
+            continue
+        name = "preamble.txt" if where == "before the first" else "epilogue.txt"
+        body.keep(raw, name, "text/plain", f"text {where} boundary of {ctype} "
+                  f"({len(raw)} bytes)")
+
+
+def _has_content(part: Message) -> bool:
+    payload = part.get_payload()
+    return bool(payload) if isinstance(payload, list) else bool(str(payload).strip())
+
+
+def _headerless_multipart(part: Message) -> bool:
+    """A MIME message without a Content-Type header whose body still holds MIME parts."""
+    if part.get("content-type") is not None or part.get("mime-version") is None:
+        return False
+    payload = part.get_payload()
+    return isinstance(payload, str) and re.search(
+        r"^--\S+[ \t]*\r?\nContent-Type:", payload, re.IGNORECASE | re.MULTILINE) is not None
+
+
+def _broken_multipart(part: Message, body: _Body, depth: int) -> None:
+    """A multipart whose boundary did not match: find it from the body, else show text."""
+    data, _, _ = decoded_payload(part)
+    ctype = part.get_content_type()
+    found = find_parts(data, ctype if ctype.startswith("multipart/") else "multipart/mixed")
+    declared = part.get_boundary()
+    if found is not None:
+        if part.get("content-type") is None:
+            body.notes.append("no Content-Type header, but the body holds MIME parts: read "
+                              "as multipart/mixed")
+        elif declared is None:
+            body.notes.append(f"{part.get_content_type()} without a boundary parameter: the "
+                              "parts were found by their delimiter lines")
+        else:
+            body.notes.append(f"the declared boundary {declared!r} does not occur: the parts "
+                              "were found by their delimiter lines")
+        _walk(found, body, depth + 1)
+        return
+    if not data.strip():
+        return
+    text, note = decode_text(data, part.get_content_charset())
     if _HEADER_LIKE.search(data):  # drop MIME part headers that ended up in the text
         text = re.sub(r"(?im)^(content-[\w-]+|mime-version):.*\n(?:[ \t].*\n)*", "", text)
+    body.notes.append(f"{part.get_content_type()} without parts: its body is shown as text"
+                      + (f" ({note})" if note else ""))
     body.texts.append(text)
 
 
-def _part_text(part: Message, ctype: str) -> str:
-    raw = part.get_payload(decode=True)
-    data = raw if isinstance(raw, bytes) else b""
+def _part_text(part: Message, ctype: str, body: _Body) -> str:
+    data, transfer_note, raw = decoded_payload(part)
     charset = part.get_content_charset()
     if charset is None and ctype == "text/html":
         meta = re.search(rb"""<meta[^>]+charset=["']?([\w.:-]+)""", data[:4096], re.IGNORECASE)
         charset = meta.group(1).decode("ascii").lower() if meta else None
-    text = decode_bytes(data, charset).replace("\r\n", "\n").replace("\r", "\n")
-    text = text.replace("\x00", "")
+    text, note = decode_text(data, charset)
+    for why in (transfer_note, note):
+        if why:
+            body.notes.append(f"{ctype} body: {why}")
+    kind = "html" if ctype == "text/html" else "text"
+    if raw is not None:
+        body.keep(raw, f"body-{kind}.base64.txt", "text/plain", f"the undecodable {ctype} body")
+    elif note and "U+FFFD" in note:  # bytes the declared multi-byte charset cannot show
+        body.keep(data, f"body-{kind}.bin", "application/octet-stream",
+                  f"the {ctype} body as sent")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     if ctype == "text/plain" and str(part.get_param("format", "")).lower() == "flowed":
         text = unflow(text, str(part.get_param("delsp", "")).lower() == "yes")
     return text
 
 
-def _attachment(part: Message, number: int, related: bool, cids: set[str]) -> ParsedAttachment:
+def _attachment(part: Message, number: int, related: bool, cids: set[str], notes: list[str]
+                ) -> tuple[ParsedAttachment, bytes | None]:
+    """The attachment, and the raw text of a damaged encoding (kept next to it)."""
     ctype = part.get_content_type()
     content_id = (part.get("content-id") or "").strip().strip("<>").strip() or None
-    try:
-        payload = part.get_payload(decode=True)
-        if not isinstance(payload, bytes):
-            payload = part.as_bytes().split(b"\n\n", 1)[-1]
-    except Exception:  # a broken transfer encoding: keep what the message holds
-        raw = part.get_payload()
-        payload = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+    payload, note, raw = decoded_payload(part)
     name = safe_filename(filename_param(part) or "") or synth_filename(ctype, number)
+    if note:
+        notes.append(f"attachment {name!r}: {note}"
+                     + (f"; the raw text is kept as {name + '.base64.txt'!r}" if raw else ""))
     disposition = part.get_content_disposition()
     referenced = content_id is not None and content_id.lower() in cids
     inline = part.get_content_maintype() == "image" and (
         disposition == "inline" or referenced or (related and disposition is None and
                                                   content_id is not None)
     )
-    return ParsedAttachment(name, ctype, payload, inline, content_id)
+    return ParsedAttachment(name, ctype, payload, inline, content_id), raw

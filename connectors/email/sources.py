@@ -13,15 +13,16 @@ the mboxrd way (one ``>`` removed from ``>+From ``).
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from .errors import SourceError
 
-__all__ = ["RawMessage", "SourceError", "iter_messages"]
+__all__ = ["MessageStream", "RawMessage", "SourceError", "iter_messages"]
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # as parse.DEFAULT_MAX_BYTES
 _HEADER_LINE = re.compile(rb"^[!-9;-~]{1,200}:")
@@ -35,7 +36,20 @@ class RawMessage:
     origin: str  # "/path/x.eml", "mbox:/path/file.mbox#17" (1-based), "maildir:/path/cur/..."
 
 
-def iter_messages(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> Iterator[RawMessage]:
+class MessageStream(Iterator[RawMessage]):
+    """The messages of one source, read while iterating. ``total`` is how many there are when
+    that is known before reading (a file, a folder, a Maildir: one per file), else ``None``
+    (an mbox is counted only by reading it)."""
+
+    def __init__(self, messages: Iterator[RawMessage], total: int | None) -> None:
+        self._messages = messages
+        self.total = total
+
+    def __next__(self) -> RawMessage:
+        return next(self._messages)
+
+
+def iter_messages(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> MessageStream:
     """Every message under ``path``: an .eml file, a folder of .eml files (sorted by name),
     an mbox file or a Maildir folder (``cur/`` and ``new/``, each sorted by name).
 
@@ -54,8 +68,11 @@ def iter_messages(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> I
     try:
         if path.is_dir():
             if (path / "cur").is_dir() and (path / "new").is_dir():
-                return _iter_maildir(path, max_bytes)
-            return _iter_folder(path, max_bytes)
+                files = [f for sub in ("cur", "new")
+                         for f in _files(path / sub, lambda name: not name.startswith("."))]
+                return MessageStream(_iter_maildir(files, max_bytes), len(files))
+            files = _files(path, _is_eml)
+            return MessageStream(_iter_folder(files, max_bytes), len(files))
         with path.open("rb") as fh:
             first = fh.readline(1000).removeprefix(b"\xef\xbb\xbf")
     except FileNotFoundError:
@@ -65,15 +82,30 @@ def iter_messages(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> I
     if path.suffix.lower() == ".eml" or (
         _HEADER_LINE.match(first) and not first.startswith(b"From ")
     ):
-        return _iter_single(path, max_bytes)
+        return MessageStream(_iter_single(path, max_bytes), 1)
     if first.startswith(b"From "):
-        return _iter_mbox(path, max_bytes)
+        return MessageStream(_iter_mbox(path, max_bytes), None)
     raise SourceError(f"not an .eml file, mbox file or Maildir folder: {path}")
 
 
-def _read(path: Path, max_bytes: int | None) -> bytes:
+def _is_eml(name: str) -> bool:
+    """``Path(name).suffix.lower() == ".eml"`` (so a file named just ``.eml`` is not one)."""
+    dot = name.rfind(".")
+    return dot > 0 and name[dot:].lower() == ".eml"
+
+
+def _files(folder: Path, wanted: Callable[[str], bool]) -> list[str]:
+    """Absolute paths of the regular files in ``folder`` (symlinks followed) whose name is
+    ``wanted``, sorted by name: one ``scandir``, no ``Path`` object per file."""
+    base = str(folder.absolute())
+    with os.scandir(base) as entries:
+        names = sorted(e.name for e in entries if wanted(e.name) and e.is_file())
+    return [os.path.join(base, name) for name in names]
+
+
+def _read(path: str | Path, max_bytes: int | None) -> bytes:
     try:
-        with path.open("rb") as fh:
+        with open(path, "rb") as fh:  # a str path: no Path object per message
             return fh.read() if max_bytes is None else fh.read(max_bytes + 1)
     except OSError as exc:
         if isinstance(exc, FileNotFoundError):
@@ -85,21 +117,18 @@ def _iter_single(path: Path, max_bytes: int | None) -> Iterator[RawMessage]:
     yield RawMessage(_read(path, max_bytes), str(path.absolute()))
 
 
-def _iter_folder(path: Path, max_bytes: int | None) -> Iterator[RawMessage]:
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".eml" and p.is_file())
+def _iter_folder(files: list[str], max_bytes: int | None) -> Iterator[RawMessage]:
     for file in files:
-        yield RawMessage(_read(file, max_bytes), str(file.absolute()))
+        yield RawMessage(_read(file, max_bytes), file)
 
 
-def _iter_maildir(path: Path, max_bytes: int | None) -> Iterator[RawMessage]:
-    for sub in ("cur", "new"):
-        for file in sorted((path / sub).iterdir()):
-            if file.is_file() and not file.name.startswith("."):
-                try:
-                    raw = _read(file, max_bytes)
-                except FileNotFoundError:  # moved or deleted by the mail system meanwhile
-                    continue
-                yield RawMessage(raw, f"maildir:{file.absolute()}")
+def _iter_maildir(files: list[str], max_bytes: int | None) -> Iterator[RawMessage]:
+    for file in files:
+        try:
+            raw = _read(file, max_bytes)
+        except FileNotFoundError:  # moved or deleted by the mail system meanwhile
+            continue
+        yield RawMessage(raw, f"maildir:{file}")
 
 
 class _MboxMessage:

@@ -7,6 +7,7 @@ from .errors import (
     TelegramConnectorError,
     TelegramNotReady,
     TelegramRejected,
+    TelegramTokenRejected,
     TelegramUnavailable,
 )
 from .linking import LINK_PURPOSE, hash_link_token, new_link_token
@@ -21,6 +22,7 @@ __all__ = [
     "TelegramNotReady",
     "TelegramRejected",
     "TelegramServices",
+    "TelegramTokenRejected",
     "TelegramUnavailable",
     "hash_link_token",
     "new_link_token",

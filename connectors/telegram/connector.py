@@ -5,20 +5,23 @@
 initialises and starts it, and stops and shuts it down when cancelled. It never calls
 ``run_polling()``: the loop is ours. Failures raise, and the supervisor retries with backoff.
 
-Every update goes through :meth:`TelegramConnector._process`: messages become an
-``InboundMessage`` for the one ingest service; edits revise the entry with the same source id
-(history kept); ``/start``/``/stop`` are handled in :mod:`connectors.telegram.linking`. What
-cannot be handled is quarantined as the raw update JSON (channel ``telegram-update``), which
-:meth:`reprocess` can parse again."""
+Every update, polled or POSTed, is first stored (:class:`~connectors.telegram.inbox.
+UpdateInbox`; a webhook is answered 200 then, even while the bot reconnects) and then
+processed in ``update_id`` order per chat by :meth:`TelegramConnector._handle`: messages
+become an ``InboundMessage`` for the one ingest service; edits revise the entry with the same
+source id (history kept); ``/start``/``/stop`` are handled in
+:mod:`connectors.telegram.linking`. A transient failure (a file download meeting Telegram's
+429/5xx or a timeout) is retried; what can never be handled is quarantined as the raw update
+JSON (channel ``telegram-update``), which :meth:`reprocess` can parse again."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dtm
 import json
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -27,21 +30,31 @@ from telegram import error as tg_error
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
-from connectors.telegram.context import TelegramConfig, TelegramServices
+from connectors.telegram.context import (
+    WEBHOOK_MAX_CONNECTIONS,
+    TelegramConfig,
+    TelegramServices,
+)
 from connectors.telegram.errors import (
+    TOKEN_REJECTED,
     TelegramConfigError,
     TelegramConnectorError,
     TelegramNotReady,
     TelegramRejected,
+    TelegramTokenRejected,
+    TelegramUnavailable,
     scrub,
     translate,
 )
+from connectors.telegram.inbox import UpdateInbox
 from connectors.telegram.linking import REPLIES, Commands
 from connectors.telegram.messages import (
     Missing,
+    chat_of,
     command,
     download,
     file_refs,
+    ids_of,
     is_private,
     language,
     source_id,
@@ -50,7 +63,8 @@ from connectors.telegram.messages import (
 )
 from timeline.errors import InvalidInput
 from timeline.ingest import InboundAttachment, IngestResult
-from timeline.models import Channel, Direction, Office
+from timeline.models import Channel, Direction, Office, utcnow
+from timeline.store import ReceivedUpdate
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +72,10 @@ RAW_CHANNEL = "telegram-update"
 """Quarantine channel of raw update JSON (reprocessed by :meth:`TelegramConnector.reprocess`)."""
 ALLOWED_UPDATES = ("message", "edited_message")
 POLL_ERRORS_BEFORE_RESTART = 3
+GIVE_UP_AFTER = dtm.timedelta(hours=24)
+"""An update still failing for a transient reason after this long goes to the quarantine
+(kept there for an admin; Telegram itself would no longer know about it)."""
+STOP_GRACE_SECONDS = 5.0
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -85,15 +103,17 @@ class TelegramConnector:
         self._redact = redact or (lambda values: values)
         self.config = config
         self.services = services
+        self.inbox = UpdateInbox(services.store, config.bot_id,
+                                 reorder_seconds=config.reorder_seconds
+                                 if config.mode == "webhook" else 0.0)
         self._app: AnyApplication | None = None
         self._office: Office | None = None
         self._failed: asyncio.Future[TelegramConnectorError] | None = None
-        self._lock = asyncio.Lock()
-        self._recent: OrderedDict[int, None] = OrderedDict()
         self._poll_errors = 0
         self._last_poll_error: str | None = None
         self._connected_since: float | None = None
         self._webhook_registered = False
+        self._token_rejected: str | None = None
         self.counters: dict[str, int] = dict.fromkeys((
             "updates", "messages", "duplicates", "edits", "quarantined", "linked",
             "links_refused", "consent_changes", "ignored", "reply_failures"), 0)
@@ -128,14 +148,18 @@ class TelegramConnector:
             "connected_since": self._connected_since,
             "poll_timeout": self.config.poll_timeout if self.config.mode == "polling" else None,
             "last_poll_error": self._last_poll_error,
-            "webhook": {"url": webhook_url, "registered": self._webhook_registered}
+            "webhook": {"url": webhook_url, "registered": self._webhook_registered,
+                        "max_connections": WEBHOOK_MAX_CONNECTIONS}
             if self.config.mode == "webhook" else None,
+            "refused": self._token_rejected,
+            "received": self.inbox.diagnostics(),
             "counters": dict(self.counters),
         })
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> None:
         office = await self._resolve_office()
+        self._office = office
         app = self._build()
         self._failed = asyncio.get_running_loop().create_future()
         self._poll_errors, self._last_poll_error = 0, None
@@ -144,9 +168,15 @@ class TelegramConnector:
         except BaseException as exc:
             await app.bot.shutdown()  # the HTTP clients are open even when getMe failed
             if isinstance(exc, tg_error.TelegramError):
-                raise translate(exc, self.config.token) from None
+                error = translate(exc, self.config.token)
+                if isinstance(error, TelegramTokenRejected):
+                    self._token_rejected = str(error)
+                raise error from None
             raise
-        self._office, self._app = office, app  # updates may arrive as soon as we start
+        self._token_rejected = None
+        self._app = app  # updates may arrive as soon as we start
+        drainer = asyncio.create_task(self.inbox.run(office.id, self._handle),
+                                      name=f"{self.name}-updates")
         try:
             await app.start()
             if app.updater is not None:
@@ -162,8 +192,9 @@ class TelegramConnector:
         except tg_error.TelegramError as exc:
             raise translate(exc, self.config.token) from None
         finally:
-            await self._stop(app)  # queued updates are still handled with the bot open
-            self._app, self._connected_since, self._webhook_registered = None, None, False
+            self._connected_since = None
+            await self._stop(app, drainer)
+            self._app, self._webhook_registered = None, False
 
     def _build(self) -> AnyApplication:
         builder = (ApplicationBuilder().token(self.config.token)
@@ -178,22 +209,36 @@ class TelegramConnector:
         app.add_handler(TypeHandler(Update, self._on_ptb_update))
         return app
 
-    async def _stop(self, app: AnyApplication) -> None:
-        """Stop polling (confirming the last offset), finish queued updates, close."""
+    async def _stop(self, app: AnyApplication, drainer: asyncio.Task[None]) -> None:
+        """Stop polling (storing what was fetched), let the update being processed finish,
+        close."""
         steps = []
         if app.updater is not None and app.updater.running:
             steps.append(app.updater.stop)
         if app.running:
             steps.append(app.stop)
-        steps.append(app.shutdown)
         for step in steps:
             try:
                 await step()
             except Exception as exc:
                 log.warning("telegram: %s while stopping: %s", step.__name__,
                             scrub(str(exc), self.config.token))
+        self.inbox.stop_soon()
+        try:
+            await asyncio.wait_for(asyncio.shield(drainer), STOP_GRACE_SECONDS)
+        except (TimeoutError, asyncio.CancelledError):
+            drainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await drainer
+        try:
+            await app.shutdown()
+        except Exception as exc:
+            log.warning("telegram: shutdown while stopping: %s",
+                        scrub(str(exc), self.config.token))
 
     async def _resolve_office(self) -> Office:
+        if self._office is not None:
+            return self._office
         store = self.services.store
         if self.config.office_id:
             office = await store.get_office(self.config.office_id)
@@ -215,18 +260,27 @@ class TelegramConnector:
                      "yourself (setWebhook with secret_token)")
             return
         await bot.set_webhook(url, secret_token=self.config.webhook_secret,
-                              allowed_updates=ALLOWED_UPDATES)
+                              allowed_updates=ALLOWED_UPDATES,
+                              max_connections=WEBHOOK_MAX_CONNECTIONS)
         self._webhook_registered = True
 
     def _fail(self, error: TelegramConnectorError) -> None:
         if self._failed is not None and not self._failed.done():
             self._failed.set_result(error)
 
+    def token_rejected(self, reason: str) -> None:
+        """Another part of Chronik (the notifier) found the bot token rejected: show it
+        and reconnect (which fails, visibly, until the token is fixed)."""
+        self._token_rejected = reason
+        self._fail(TelegramTokenRejected(TOKEN_REJECTED))
+
     def _on_poll_status(self, code: int) -> None:
         if 200 <= code <= 299:
             self._poll_errors = 0
         elif code in (401, 404):  # PTB ends its polling loop on InvalidToken without a word
-            self._fail(TelegramRejected("the Bot API rejected the bot token while polling"))
+            self._token_rejected = TOKEN_REJECTED
+            self._fail(TelegramTokenRejected("the Bot API rejected the bot token while "
+                                             "polling"))
 
     def _on_poll_error(self, exc: tg_error.TelegramError) -> None:
         error = translate(exc, self.config.token)
@@ -238,63 +292,81 @@ class TelegramConnector:
 
     # ------------------------------------------------------------------ updates in
     async def _on_ptb_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if isinstance(update, Update):
-            await self._process_safely(update, None)
+        """A polled update: stored before PTB confirms it with the next ``getUpdates``."""
+        office = self._office
+        if not isinstance(update, Update) or office is None:
+            return
+        raw = json.dumps(update.to_dict(), ensure_ascii=False).encode("utf-8")
+        try:
+            await self._accept(office, update.update_id, chat_of(update.to_dict()), raw)
+        except Exception:
+            log.exception("telegram update %s could not be stored", update.update_id)
 
     async def receive_webhook(self, body: bytes) -> None:
-        """One update POSTed by Telegram. Returns once it is stored or quarantined; raises
-        :class:`TelegramNotReady` (answer 503, Telegram retries) when not connected or when
-        even the quarantine failed."""
-        app, office = self._app, self._office
-        if app is None or office is None:
-            raise TelegramNotReady("the Telegram connector is not connected")
+        """One update POSTed by Telegram. Returns once it is stored (or, unparseable,
+        quarantined) - also while the bot is reconnecting; raises :class:`TelegramNotReady`
+        (answer 503, Telegram retries) only when it cannot be stored at all."""
         try:
-            update = Update.de_json(json.loads(body), app.bot)
-        except Exception as exc:  # untrusted JSON: whatever PTB makes of it
-            self.counters["updates"] += 1
-            await self._quarantine(office, body, f"unparseable update: {type(exc).__name__}",
-                                   "telegram:webhook")
-            return
-        if not await self._process_safely(update, body):
-            raise TelegramNotReady("the update could neither be stored nor quarantined")
-
-    async def _process_safely(self, update: Update, raw: bytes | None) -> bool:
-        """Process; on failure keep the raw update in the quarantine. ``False`` if even
-        that failed (then polling loses it to the log and a webhook answers 503)."""
-        office = self._office
-        if office is None:
-            log.error("telegram update %s arrived before the connector knew its office",
-                      update.update_id)
-            return False
-        async with self._lock:
-            if update.update_id in self._recent:
-                self.counters["duplicates"] += 1
-                return True
+            office = await self._resolve_office()
+        except TelegramConfigError as exc:
+            raise TelegramNotReady(str(exc)) from None
+        try:
+            update_id, chat_id = ids_of(body)
+        except Exception as exc:  # untrusted JSON
             self.counters["updates"] += 1
             try:
-                await self._process(office, update, None)
-            except Exception as exc:
-                reason = (str(exc) if isinstance(exc, TelegramConnectorError)
-                          else str(translate(exc, self.config.token))
-                          if isinstance(exc, tg_error.TelegramError)
-                          else f"failed: {type(exc).__name__}")
-                log.warning("telegram update %s not processed: %s", update.update_id, reason,
-                            exc_info=not isinstance(exc, (TelegramConnectorError,
-                                                          tg_error.TelegramError)))
-                try:
-                    await self._quarantine(office, raw or update.to_json().encode("utf-8"),
-                                           reason, f"telegram:update:{update.update_id}")
-                except Exception:
-                    log.exception("telegram update %s could not be quarantined",
-                                  update.update_id)
-                    return False
-            self._remember(update.update_id)
-            return True
+                await self._quarantine(office, body,
+                                       f"unparseable update: {type(exc).__name__}",
+                                       "telegram:webhook")
+            except Exception:
+                log.exception("an unparseable telegram update could not be quarantined")
+                raise TelegramNotReady("the update could not be stored") from None
+            return
+        try:
+            await self._accept(office, update_id, chat_id, body)
+        except Exception:
+            log.exception("telegram update %s could not be stored", update_id)
+            raise TelegramNotReady("the update could not be stored") from None
 
-    def _remember(self, update_id: int) -> None:
-        self._recent[update_id] = None
-        while len(self._recent) > 1000:
-            self._recent.popitem(last=False)
+    async def _accept(self, office: Office, update_id: int, chat_id: int | None, raw: bytes
+                      ) -> None:
+        if await self.inbox.accept(office.id, update_id, chat_id, raw):
+            self.counters["updates"] += 1
+        else:
+            self.counters["duplicates"] += 1
+
+    async def _handle(self, row: ReceivedUpdate) -> None:
+        """Process one stored update (called in order per chat). Raises
+        :class:`TelegramUnavailable` to be called again later; quarantines the rest."""
+        app, office = self._app, self._office
+        if app is None or office is None:
+            raise TelegramUnavailable("the Telegram connector is not connected")
+        origin = f"telegram:update:{row.update_id}"
+        try:
+            update = Update.de_json(json.loads(row.raw), app.bot)
+        except Exception as exc:  # whatever was stored from the wire
+            await self._quarantine(office, row.raw, f"unparseable update: {type(exc).__name__}",
+                                   origin)
+            return
+        try:
+            await self._process(office, update, None)
+        except (TelegramUnavailable, TelegramNotReady, TelegramTokenRejected) as exc:
+            if isinstance(exc, TelegramTokenRejected):
+                self.token_rejected(str(exc))
+            if utcnow() - row.received_at < GIVE_UP_AFTER:
+                raise TelegramUnavailable(str(exc), getattr(exc, "retry_after", None)
+                                          ) from None
+            await self._quarantine(office, row.raw, f"gave up after {row.attempts + 1} "
+                                   f"attempts: {exc}", origin)
+        except Exception as exc:
+            reason = (str(exc) if isinstance(exc, TelegramConnectorError)
+                      else str(translate(exc, self.config.token))
+                      if isinstance(exc, tg_error.TelegramError)
+                      else f"failed: {type(exc).__name__}")
+            log.warning("telegram update %s not processed: %s", row.update_id, reason,
+                        exc_info=not isinstance(exc, (TelegramConnectorError,
+                                                      tg_error.TelegramError)))
+            await self._quarantine(office, row.raw, reason, origin)
 
     async def _quarantine(self, office: Office, raw: bytes, reason: str, origin: str) -> None:
         await self.services.ingest.quarantine(office.id, RAW_CHANNEL, raw, reason, origin)

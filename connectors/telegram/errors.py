@@ -4,8 +4,9 @@ Grouped by what the supervisor (or an operator) should do about them:
 
 * :class:`TelegramUnavailable` - transient (network, timeouts, flood control, Telegram's own
   server errors): retry later with backoff.
-* :class:`TelegramRejected` - the Bot API refuses us (wrong or revoked token, another process
-  polls the same bot): retrying helps only after someone fixes the configuration.
+* :class:`TelegramRejected` - the Bot API refuses us or this request (another process polls
+  the same bot, a bad webhook URL): retrying helps only after someone fixes the
+  configuration; :class:`TelegramTokenRejected` when it is the bot token.
 * :class:`TelegramConfigError` - our own settings do not fit (no such office, several offices
   and none chosen).
 
@@ -35,12 +36,20 @@ class TelegramRejected(TelegramConnectorError):
     """The Bot API refuses this bot or this request; fix the configuration."""
 
 
+class TelegramTokenRejected(TelegramRejected):
+    """The bot token is wrong or was revoked: nothing works until it is replaced."""
+
+
 class TelegramConfigError(TelegramConnectorError):
     """The connector's settings do not fit the data (office unknown or ambiguous)."""
 
 
 class TelegramNotReady(TelegramConnectorError):
     """An update arrived while the connector is not connected (Telegram retries webhooks)."""
+
+
+TOKEN_REJECTED = ("the Bot API rejected the bot token (check CHRONIK_TELEGRAM_BOT_TOKEN "  # noqa: S105
+                  "and CHRONIK_TELEGRAM_API_BASE_URL)")
 
 
 def scrub(text: str, token: str) -> str:
@@ -63,8 +72,7 @@ def seconds(value: dtm.timedelta | float | int) -> float:
 def translate(exc: tg_error.TelegramError, token: str) -> TelegramConnectorError:
     """Map one ``telegram.error`` exception to ours (order matters: subclasses first)."""
     if isinstance(exc, tg_error.InvalidToken):
-        return TelegramRejected("the Bot API rejected the bot token (check "
-                                "CHRONIK_TELEGRAM_BOT_TOKEN and CHRONIK_TELEGRAM_API_BASE_URL)")
+        return TelegramTokenRejected(TOKEN_REJECTED)
     if isinstance(exc, tg_error.EndPointNotFound):
         return TelegramRejected(f"unknown Bot API method: {scrub(exc.message, token)}")
     if isinstance(exc, tg_error.RetryAfter):

@@ -5,6 +5,7 @@ file URL). Photos arrive in several sizes; only the largest is kept."""
 
 from __future__ import annotations
 
+import json
 import logging
 import mimetypes
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from telegram import Bot, Message, User
 from telegram import error as tg_error
 from telegram.constants import ChatType
 
-from connectors.telegram.errors import scrub
+from connectors.telegram.errors import TelegramUnavailable, scrub, translate
 from timeline.ingest import InboundAttachment, InboundMessage
 from timeline.models import Channel, IdentityKind
 
@@ -44,6 +45,26 @@ class Missing:
 
     name: str
     reason: str
+
+
+def chat_of(data: dict[str, Any]) -> int | None:
+    """The chat id of a raw update (``None`` for updates without a message)."""
+    for key in ("message", "edited_message"):
+        message = data.get(key)
+        if isinstance(message, dict) and isinstance(message.get("chat"), dict):
+            chat = message["chat"].get("id")
+            if isinstance(chat, int) and not isinstance(chat, bool):
+                return chat
+    return None
+
+
+def ids_of(body: bytes) -> tuple[int, int | None]:
+    """``update_id`` and chat id of a raw update; raises for anything that is not one."""
+    data = json.loads(body)
+    update_id = data["update_id"]
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        raise TypeError("update_id is not a number")
+    return update_id, chat_of(data)
 
 
 def source_id(message: Message) -> str:
@@ -131,15 +152,28 @@ def extras(message: Message) -> list[str]:
 
 
 async def download(bot: Bot, ref: FileRef, token: str) -> InboundAttachment | Missing:
-    """Fetch one file. A file the API will never hand out is ``Missing``; a transient error
-    (network, flood control) raises so that the whole update can be retried."""
+    """Fetch one file. A file the API will never hand out (too big, unknown) is ``Missing``;
+    anything that may work later raises :class:`TelegramUnavailable` (network, timeouts,
+    flood control, Telegram's 5xx, an expired download link) or
+    :class:`~connectors.telegram.errors.TelegramTokenRejected`, so that the whole update is
+    retried."""
     if ref.size is not None and ref.size > MAX_DOWNLOAD_BYTES:
         return Missing(ref.name, "the file is larger than the Bot API lets bots download")
     try:
         tg_file = await bot.get_file(ref.file_id)
-        data = bytes(await tg_file.download_as_bytearray())
-    except tg_error.BadRequest as exc:
+    except tg_error.BadRequest as exc:  # "file is too big", "invalid file_id"
         return Missing(ref.name, scrub(exc.message, token))
+    except tg_error.TelegramError as exc:
+        raise translate(exc, token) from None
+    try:
+        data = bytes(await tg_file.download_as_bytearray())
+    except tg_error.InvalidToken:  # PTB's name for a 404 on the file path
+        raise TelegramUnavailable("the file's download link did not work (links expire after "
+                                  "an hour); the file is asked for again") from None
+    except tg_error.TelegramError as exc:
+        error = translate(exc, token)
+        raise (error if isinstance(error, TelegramUnavailable)
+               else TelegramUnavailable(f"downloading the file failed: {error}")) from None
     name = ref.name
     suffix = PurePosixPath(urlsplit(tg_file.file_path or "").path).suffix
     if suffix and not PurePosixPath(name).suffix:

@@ -18,6 +18,8 @@ class Transport(ABC):
     idempotent: ClassVar[bool] = False
     """True when delivering twice has the effect of delivering once (the portal inbox):
     a send interrupted by a crash is then simply redone."""
+    max_attachment_bytes: ClassVar[int | None] = None
+    """The largest file the channel carries (Telegram: 50 MB); bigger ones go as a link."""
 
     def __init__(self, limiter: RateLimiter | None = None) -> None:
         self.limiter = limiter or RateLimiter()

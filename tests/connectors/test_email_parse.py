@@ -636,7 +636,7 @@ def test_dsn_bounce_with_failed_recipients() -> None:
 
 def test_dsn_delay_is_not_a_bounce() -> None:
     raw = _dsn("delayed").replace(b"Action: failed", b"Action: delayed")
-    assert parse_message(raw).auto == "auto_reply"
+    assert parse_message(raw).auto == "delivery_report"
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,12 @@ from chronik.api.base import hash_token, new_token
 from chronik.app import create_app
 from chronik.settings import Settings
 from chronik.state import STATE
-from connectors.telegram import TelegramRejected, TelegramUnavailable, hash_link_token
+from connectors.telegram import (
+    TelegramRejected,
+    TelegramTokenRejected,
+    TelegramUnavailable,
+    hash_link_token,
+)
 from connectors.telegram.errors import translate
 from connectors.telegram.linking import REPLIES
 from connectors.telegram.messages import language
@@ -522,7 +527,7 @@ def test_telegram_errors_are_translated_without_the_token(
     ours = translate(exc, TOKEN)
     assert TOKEN not in str(ours) and "SECRET-part" not in str(ours)
     expected = TelegramUnavailable if name in TRANSIENT else TelegramRejected
-    assert type(ours) is expected
+    assert type(ours) is (TelegramTokenRejected if name == "InvalidToken" else expected)
     if name == "RetryAfter":
         assert isinstance(ours, TelegramUnavailable) and ours.retry_after == 3
 

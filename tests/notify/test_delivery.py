@@ -50,7 +50,8 @@ async def test_smtp_down_for_a_while_retries_then_exactly_one_email(
 async def test_dead_letter_after_max_attempts_and_admin_retry(
         nhub: Hub, smtp_sink: SmtpSink) -> None:
     await smtp_sink.stop()
-    c = await customer(nhub, email="erika@example.de")
+    # No other channel to fall back to (the portal inbox would take it otherwise).
+    c = await customer(nhub, email="erika@example.de", prefs={"consents": {"portal": False}})
     e = await note(nhub, c["id"], "Wichtig")
     failed = await outcome(nhub, c["id"], e["id"])
     assert failed["meta"]["notification"]["status"] == "failed"

@@ -74,8 +74,8 @@ def test_every_telegram_error_is_mapped(cls: type[tg.TelegramError],
     mapped = translate_telegram_error(_tg_instance(cls))
     if cls in (tg.EndPointNotFound, tg.PassportDecryptionError):
         assert isinstance(mapped, Bug)
-    elif cls in (tg.Forbidden, tg.BadRequest, tg.ChatMigrated):
-        assert isinstance(mapped, Permanent)
+    elif cls in (tg.Forbidden, tg.BadRequest, tg.ChatMigrated, tg.InvalidToken):
+        assert isinstance(mapped, Permanent)  # a rejected token: fall back at once
     else:
         assert isinstance(mapped, Transient)
     if cls is tg.RetryAfter:

@@ -411,6 +411,11 @@ MATRIX: dict[str, str] = {
         "in   404  404  404  in   in   404",
     'GET /find':
         "in   ok   ok   ok   in   in   ok",
+    'GET /healthz':
+        "ok   ok   ok   ok   ok   ok   ok",
+    # loopback peers only while CHRONIK_METRICS_TOKEN is unset (tests/ops/test_metrics.py)
+    'GET /metrics':
+        "ok   ok   ok   ok   ok   ok   ok",
     'GET /portal':
         "pin  pin  pin  pin  ok   ok   pin",
     'GET /portal/':
@@ -431,6 +436,8 @@ MATRIX: dict[str, str] = {
         "ok   ok   ok   ok   ok   ok   ok",
     'GET /portal/write':
         "pin  pin  pin  pin  ok   ok   pin",
+    'GET /readyz':
+        "ok   ok   ok   ok   ok   ok   ok",
     'GET /search':
         "in   ok   ok   ok   in   in   ok",
     'GET /settings':

@@ -28,9 +28,25 @@ What is modelled after the real API (https://core.telegram.org/bots/api):
 * ``getUpdates`` with ``offset`` (confirming updates < offset; negative offsets), ``limit`` and
   long polling (``timeout``); a second concurrent ``getUpdates`` terminates the first one with
   409, and ``getUpdates`` while a webhook is set is a 409 as well.
-* Webhooks: after ``setWebhook`` pending and new updates are POSTed to the URL, one at a time in
-  order, with ``X-Telegram-Bot-Api-Secret-Token``; an update stays pending (and is retried) until
-  the webhook answers 2xx; ``getWebhookInfo`` reports ``pending_update_count`` and the last error.
+* Webhooks: after ``setWebhook`` pending and new updates are POSTed to the URL with
+  ``X-Telegram-Bot-Api-Secret-Token``, up to ``max_connections`` (default 40) at the same time,
+  so they may arrive out of order (``webhook_order="reversed"`` makes that certain: each batch
+  is delivered newest first, one after the other); an update
+  is retried until the webhook answers 2xx, and dropped after ``webhook_max_attempts`` failed
+  attempts (Telegram "gives up after a reasonable amount of attempts"; see ``dropped_updates``);
+  ``getWebhookInfo`` reports ``pending_update_count`` and the last error.
+* Webhook URLs: with ``cloud_webhook_rules=True`` ``setWebhook`` refuses what Telegram's cloud
+  refuses (not HTTPS; a port other than 80, 88, 443, 8443; a private or reserved IP address;
+  ``max_connections`` over 100). Without it the stand-in behaves like a local Bot API server,
+  which takes any URL (and so can call a test server on ``http://127.0.0.1:PORT``).
+* Uploads over 50 MB are refused with 413 ``Request Entity Too Large``; ``getFile`` refuses
+  files over 20 MB ("file is too big").
+* Failures: ``fail_next`` makes the next ``send*`` (or a named method, e.g. ``getFile``) calls
+  fail with 429 (``retry_after``), 5xx or any status; ``fail_downloads`` does that for file
+  downloads; ``stall_next`` carries a call out but answers late (a client with a shorter
+  timeout never learns that it worked) and ``drop_next`` carries it out and closes the
+  connection without an answer (each may skip ``after`` calls first, to hit e.g. the second
+  part of a long text); ``revoke_token`` makes the token 401 ``Unauthorized`` from now on.
 * ``sendMessage``/``sendPhoto``/``sendDocument`` validate chat, text/caption length (after entity
   parsing), ``parse_mode`` (HTML / MarkdownV2 / Markdown are really parsed - an unescaped ``.`` in
   MarkdownV2 is a 400 like on Telegram), ``reply_markup`` and ``reply_parameters``.
@@ -42,8 +58,8 @@ What is modelled after the real API (https://core.telegram.org/bots/api):
   ones download as a placeholder, so code that wrongly takes ``photo[0]`` is caught.
 
 Deliberate simplifications: one bot; chats are private chats unless ``chat_id < 0``; no
-``allowed_updates`` filtering; webhooks may use plain ``http://`` (Telegram requires HTTPS -
-pass ``require_https_webhook=True`` to get that check); ``push_*`` must be called from the event
+``allowed_updates`` filtering; the webhook URL rules only with ``cloud_webhook_rules=True``
+(``require_https_webhook=True`` checks HTTPS alone); ``push_*`` must be called from the event
 loop's thread.
 """
 
@@ -55,6 +71,7 @@ import contextlib
 import copy
 import hashlib
 import html
+import ipaddress
 import json
 import mimetypes
 import re
@@ -76,6 +93,7 @@ MAX_CAPTION_LENGTH = 1024
 MAX_DOWNLOAD_SIZE = 20 * 1024 * 1024  # getFile refuses bigger files ("file is too big")
 MAX_UPLOAD_SIZE = 50 * 1024 * 1024
 MAX_CALLBACK_DATA = 64
+WEBHOOK_PORTS = (80, 88, 443, 8443)
 
 _BOT_FIRST_NAME = "Chronik Test Bot"
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
@@ -179,6 +197,23 @@ class _Failure:
     status: int
     retry_after: int
     description: str | None
+    method: str | None = None
+    """``None``: any ``send*`` call; else this method (canonical spelling)."""
+    after: int = 0
+    """Matching calls that still succeed before this one fails."""
+
+    def applies(self, method: str) -> bool:
+        return method.startswith("send") if self.method is None else method == self.method
+
+
+@dataclass
+class _LostAnswer:
+    """A call that is carried out, but whose answer comes late (``seconds``) or never
+    (``seconds is None``: the connection is closed)."""
+
+    method: str
+    seconds: float | None
+    after: int = 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -680,6 +715,7 @@ class BotApiStandIn:
         requests: ``(method, params)`` for every call to a known method.
         webhook_deliveries: every webhook POST attempt: ``{"update_id", "status", "error"}``.
         downloads: file paths requested from the file download route.
+        dropped_updates: updates the webhook delivery gave up on (never delivered).
     """
 
     _METHODS: ClassVar[tuple[str, ...]] = (
@@ -703,20 +739,29 @@ class BotApiStandIn:
         *,
         webhook_retry_delay: float = 0.2,
         webhook_timeout: float = 10.0,
+        webhook_max_attempts: int | None = 10,
+        webhook_order: str = "in-order",
         require_https_webhook: bool = False,
+        cloud_webhook_rules: bool = False,
     ) -> None:
+        if webhook_order not in ("in-order", "reversed"):
+            raise ValueError("webhook_order is 'in-order' or 'reversed'")
         self.token = token
         self.bot_username = bot_username
         self.bot_id = int(token.split(":", 1)[0]) if _TOKEN_RE.match(token) else 1
         self.webhook_retry_delay = webhook_retry_delay
         self.webhook_timeout = webhook_timeout
         self.require_https_webhook = require_https_webhook
+        self.cloud_webhook_rules = cloud_webhook_rules
+        self.webhook_max_attempts = webhook_max_attempts
+        self.webhook_order = webhook_order
 
         self.sent: list[JSONDict] = []
         self.calls: list[str] = []
         self.requests: list[tuple[str, JSONDict]] = []
         self.webhook_deliveries: list[JSONDict] = []
         self.downloads: list[str] = []
+        self.dropped_updates: list[JSONDict] = []
 
         self._url: str | None = None
         self._runner: web.AppRunner | None = None
@@ -727,6 +772,11 @@ class BotApiStandIn:
         self._chats: dict[int, _Chat] = {}
         self._blocked: set[int] = set()
         self._failures: list[_Failure] = []
+        self._download_failures: list[_Failure] = []
+        self._lost_answers: list[_LostAnswer] = []
+        self._attempts: dict[int, int] = {}  # webhook delivery attempts per update_id
+        self._in_flight: set[int] = set()
+        self._deliveries: set[asyncio.Task[None]] = set()
         self._pending: list[JSONDict] = []
         self._next_update_id = 1000
         self._poll_generation = 0
@@ -744,7 +794,7 @@ class BotApiStandIn:
     async def start(self) -> None:
         if self._runner is not None:
             raise RuntimeError("BotApiStandIn already started")
-        app = web.Application(client_max_size=MAX_UPLOAD_SIZE + 1024 * 1024)
+        app = web.Application(client_max_size=MAX_UPLOAD_SIZE + 8 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_download)
         app.router.add_route("*", "/{tail:.*}", self._handle_not_found)
@@ -767,6 +817,10 @@ class BotApiStandIn:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
+        for task in list(self._deliveries):
+            task.cancel()
+        if self._deliveries:
+            await asyncio.gather(*self._deliveries, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -841,6 +895,13 @@ class BotApiStandIn:
     def unblock_chat(self, chat_id: int) -> None:
         self._blocked.discard(chat_id)
 
+    def revoke_token(self) -> str:
+        """The owner revoked the bot's token in @BotFather: every call with the old token now
+        answers 401 ``Unauthorized``. Returns the new token."""
+        head = self.token.partition(":")[0]
+        self.token = f"{head}:REVOKED-{hashlib.sha256(self.token.encode()).hexdigest()[:12]}"
+        return self.token
+
     def fail_next(
         self,
         n: int,
@@ -848,13 +909,42 @@ class BotApiStandIn:
         status: int = 429,
         retry_after: int = 1,
         description: str | None = None,
+        method: str | None = None,
+        after: int = 0,
     ) -> None:
-        """The next ``n`` send* calls fail with ``status``.
+        """The next ``n`` send* calls (or calls of ``method``, e.g. ``"getFile"``) fail with
+        ``status``, without any effect - after ``after`` such calls that still succeed.
 
         429 carries ``parameters.retry_after``; 502 answers with nginx's HTML page (as
         Telegram's front end does), other statuses with a JSON error envelope.
         """
-        self._failures.extend(_Failure(status, retry_after, description) for _ in range(n))
+        self._failures.extend(
+            _Failure(status, retry_after, description, method, after if i == 0 else 0)
+            for i in range(n)
+        )
+
+    def fail_downloads(self, n: int, *, status: int = 502, retry_after: int = 1) -> None:
+        """The next ``n`` file downloads fail with ``status`` (429, 5xx, 404 ...)."""
+        self._download_failures.extend(
+            _Failure(status, retry_after, None, None) for _ in range(n)
+        )
+
+    def stall_next(
+        self, n: int, seconds: float, *, method: str = "sendMessage", after: int = 0
+    ) -> None:
+        """The next ``n`` calls of ``method`` (after ``after`` normal ones) are carried out
+        (a message is sent), but the answer comes only after ``seconds``: a client that
+        times out earlier cannot know."""
+        self._lost_answers.extend(
+            _LostAnswer(method, seconds, after if i == 0 else 0) for i in range(n)
+        )
+
+    def drop_next(self, n: int, *, method: str = "sendMessage", after: int = 0) -> None:
+        """The next ``n`` calls of ``method`` (after ``after`` normal ones) are carried out,
+        then the connection is closed without an answer (a proxy or the network lost it)."""
+        self._lost_answers.extend(
+            _LostAnswer(method, None, after if i == 0 else 0) for i in range(n)
+        )
 
     async def wait_sent(self, n: int, timeout: float = 5.0) -> list[JSONDict]:  # noqa: ASYNC109
         """Wait until at least ``n`` messages were sent; returns (a copy of) all of ``sent``."""
@@ -1179,7 +1269,10 @@ class BotApiStandIn:
             form = await request.post()
             for key, value in form.items():
                 if isinstance(value, web.FileField):
-                    uploads[key] = _Upload(value.file.read(), value.filename, value.content_type)
+                    with value.file:  # closed now: a dropped answer skips aiohttp's cleanup
+                        uploads[key] = _Upload(
+                            value.file.read(), value.filename, value.content_type
+                        )
                 else:
                     params[key] = value if isinstance(value, str) else bytes(value).decode()
         return params, uploads
@@ -1201,11 +1294,25 @@ class BotApiStandIn:
             name, handler = entry
             params, uploads = await self._read_params(request)
             self.requests.append((name, copy.deepcopy(params)))
-            if name.startswith("send") and self._failures:
-                return self._failure_response(self._failures.pop(0))
+            failure = next((f for f in self._failures if f.applies(name)), None)
+            if failure is not None and failure.after:
+                failure.after -= 1
+            elif failure is not None:
+                self._failures.remove(failure)
+                return self._failure_response(failure)
             result = await handler(params, uploads)
         except _ApiError as exc:
             return exc.response()
+        lost = next((x for x in self._lost_answers if x.method == name), None)
+        if lost is not None and lost.after:
+            lost.after -= 1
+        elif lost is not None:
+            self._lost_answers.remove(lost)
+            if lost.seconds is None:
+                assert request.transport is not None
+                request.transport.close()
+                raise asyncio.CancelledError  # aiohttp ends the request: no answer at all
+            await asyncio.sleep(lost.seconds)
         return web.json_response({"ok": True, "result": result})
 
     @staticmethod
@@ -1232,6 +1339,8 @@ class BotApiStandIn:
         except _ApiError as exc:
             return exc.response()
         self.downloads.append(request.match_info["path"])
+        if self._download_failures:
+            return self._failure_response(self._download_failures.pop(0))
         stored = self._files_by_path.get(request.match_info["path"])
         if stored is None:
             return _ApiError(404, "Not Found").response()
@@ -1309,8 +1418,24 @@ class BotApiStandIn:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise _bad_request("bad webhook: Failed to resolve host: Name or service not known")
-        if self.require_https_webhook and parts.scheme != "https":
+        if (self.require_https_webhook or self.cloud_webhook_rules) and parts.scheme != "https":
             raise _bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        if self.cloud_webhook_rules:
+            try:
+                port = parts.port or 443
+            except ValueError:
+                raise _bad_request("bad webhook: Wrong port number specified in the URL") from None
+            if port not in WEBHOOK_PORTS:
+                raise _bad_request(
+                    "bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+                )
+            host = parts.hostname or ""
+            try:
+                address = ipaddress.ip_address(host)
+            except ValueError:
+                address = None
+            if host == "localhost" or (address is not None and not address.is_global):
+                raise _bad_request(f"bad webhook: IP address {host} is reserved")
         secret = _opt_str(params, "secret_token")
         if secret is not None and not _SECRET_TOKEN_RE.match(secret):
             raise _bad_request("secret token contains unallowed characters")
@@ -1507,6 +1632,8 @@ class BotApiStandIn:
         if upload is not None:
             if not upload.data:
                 raise _bad_request("file must be non-empty")
+            if len(upload.data) > MAX_UPLOAD_SIZE:
+                raise _ApiError(413, "Request Entity Too Large")
             return upload, None
         if not value:
             raise _bad_request(f"there is no {name} in the request")
@@ -1613,12 +1740,40 @@ class BotApiStandIn:
     # ---------------------------------------------------------------- webhook delivery
 
     async def _webhook_worker(self) -> None:
+        """Hands pending updates to delivery tasks, at most ``max_connections`` at a time."""
         while not self._closing:
             webhook = self._webhook
-            if webhook is None or not self._pending or self._session is None:
+            ready = [u for u in self._pending if u["update_id"] not in self._in_flight]
+            if (
+                webhook is None
+                or not ready
+                or self._session is None
+                or len(self._in_flight) >= webhook.max_connections
+            ):
                 await self._changed.wait()
                 continue
-            update = self._pending[0]
+            batch = ready[: webhook.max_connections - len(self._in_flight)]
+            for update in batch:
+                self._in_flight.add(update["update_id"])
+            if self.webhook_order == "reversed":  # newest first, one after the other
+                jobs = [self._deliver_all(webhook, batch[::-1])]
+            else:
+                jobs = [self._deliver(webhook, update) for update in batch]
+            for job in jobs:
+                task = asyncio.create_task(job)
+                self._deliveries.add(task)
+                task.add_done_callback(self._deliveries.discard)
+
+    async def _deliver_all(self, webhook: _Webhook, updates: list[JSONDict]) -> None:
+        for update in updates:
+            await self._deliver(webhook, update)
+
+    async def _deliver(self, webhook: _Webhook, update: JSONDict) -> None:
+        """One POST of one update; on failure it waits and is retried, or dropped after
+        ``webhook_max_attempts`` attempts."""
+        update_id = update["update_id"]
+        try:
+            assert self._session is not None
             headers = {"Content-Type": "application/json"}
             if webhook.secret_token:
                 headers["X-Telegram-Bot-Api-Secret-Token"] = webhook.secret_token
@@ -1640,13 +1795,26 @@ class BotApiStandIn:
             except (aiohttp.ClientError, OSError) as exc:
                 error = f"Connection failed: {exc}"
             self.webhook_deliveries.append(
-                {"update_id": update["update_id"], "status": status, "error": error}
+                {"update_id": update_id, "status": status, "error": error}
             )
             if error is None:
-                if self._pending and self._pending[0] is update:
-                    self._pending.pop(0)
-                self._notify()
+                self._forget(update)
             else:
                 webhook.last_error_date = int(time.time())
                 webhook.last_error_message = error
-                await asyncio.sleep(self.webhook_retry_delay)
+                attempts = self._attempts[update_id] = self._attempts.get(update_id, 0) + 1
+                if self.webhook_max_attempts is not None and attempts >= self.webhook_max_attempts:
+                    self._forget(update)
+                    self.dropped_updates.append(copy.deepcopy(update))
+                else:
+                    await asyncio.sleep(self.webhook_retry_delay)
+        finally:
+            self._in_flight.discard(update_id)
+            self._notify()
+
+    def _forget(self, update: JSONDict) -> None:
+        self._attempts.pop(update["update_id"], None)
+        for i, pending in enumerate(self._pending):
+            if pending is update:
+                del self._pending[i]
+                break

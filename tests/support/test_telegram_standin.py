@@ -549,7 +549,7 @@ async def test_webhook_delivery_with_secret(bot: Bot, tg: BotApiStandIn) -> None
 async def test_webhook_failures_are_retried_in_order(bot: Bot, tg: BotApiStandIn) -> None:
     async with WebhookReceiver(statuses=[500]) as receiver:
         tg.push_text(CHAT, "eins")  # queued before the webhook exists: delivered later
-        await bot.set_webhook(receiver.url)
+        await bot.set_webhook(receiver.url, max_connections=1)  # one at a time: in order
         tg.push_text(CHAT, "zwei")
         texts = []
         for _ in range(2):
@@ -564,3 +564,139 @@ async def test_webhook_failures_are_retried_in_order(bot: Bot, tg: BotApiStandIn
         )
         assert [d["status"] for d in tg.webhook_deliveries] == [500, 200, 200]
         await bot.delete_webhook()
+
+
+async def test_webhook_delivers_up_to_max_connections_in_parallel(bot: Bot,
+                                                                  tg: BotApiStandIn) -> None:
+    waiting: list[int] = []
+    three_at_once = asyncio.Event()
+    done = asyncio.Event()
+    got: list[int] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        waiting.append(1)
+        if len(waiting) == 3:
+            three_at_once.set()
+        await asyncio.wait_for(three_at_once.wait(), 5)  # one at a time would never get here
+        got.append((await request.json())["update_id"])
+        if len(got) == 3:
+            done.set()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        pushed = [tg.push_text(CHAT, text) for text in ("eins", "zwei", "drei")]
+        await bot.set_webhook(f"http://127.0.0.1:{runner.addresses[0][1]}/hook",
+                              max_connections=3)
+        await asyncio.wait_for(done.wait(), 5)
+        assert len(got) == 3 and len(waiting) == 3
+        assert len(set(got)) == len(pushed)
+    finally:
+        await runner.cleanup()
+
+
+async def test_webhook_delivers_out_of_order() -> None:
+    async with BotApiStandIn(webhook_order="reversed") as tg, Bot(
+        tg.token, base_url=tg.base_url, base_file_url=tg.base_file_url
+    ) as bot, WebhookReceiver() as receiver:
+        for text in ("eins", "zwei", "drei"):
+            tg.push_text(CHAT, text)
+        await bot.set_webhook(receiver.url, max_connections=3)
+        got = [(await asyncio.wait_for(receiver.received.get(), 5))[1] for _ in range(3)]
+        assert [u["message"]["text"] for u in got] == ["drei", "zwei", "eins"]
+        assert [u["update_id"] for u in got] == sorted((u["update_id"] for u in got), reverse=True)
+        assert (await bot.get_webhook_info()).max_connections == 3
+
+
+async def test_webhook_gives_up_after_some_attempts() -> None:
+    async with BotApiStandIn(webhook_retry_delay=0.01, webhook_max_attempts=3) as tg, Bot(
+        tg.token, base_url=tg.base_url, base_file_url=tg.base_file_url
+    ) as bot, WebhookReceiver(statuses=[503] * 3) as receiver:
+        await bot.set_webhook(receiver.url, max_connections=1)
+        lost = tg.push_text(CHAT, "geht verloren")
+        tg.push_text(CHAT, "kommt an")
+        _, payload = await asyncio.wait_for(receiver.received.get(), 5)
+        assert payload["message"]["text"] == "kommt an"  # once the other was given up
+        [dropped] = tg.dropped_updates
+        assert dropped["message"]["message_id"] == lost["message_id"]
+        assert (await bot.get_webhook_info()).pending_update_count == 0
+        tries = [d["status"] for d in tg.webhook_deliveries
+                 if d["update_id"] == dropped["update_id"]]
+        assert tries == [503, 503, 503]
+
+
+@pytest.mark.parametrize(
+    "url,error",
+    [
+        ("http://chronik.example/hook", "An HTTPS URL must be provided"),
+        ("https://chronik.example:8080/hook", "only on ports 80, 88, 443 or 8443"),
+        ("https://127.0.0.1/hook", "IP address 127.0.0.1 is reserved"),
+        ("https://192.168.1.20:8443/hook", "IP address 192.168.1.20 is reserved"),
+    ],
+    ids=["http", "port", "loopback", "private"],
+)
+async def test_cloud_webhook_url_rules(url: str, error: str) -> None:
+    async with BotApiStandIn(cloud_webhook_rules=True) as tg, Bot(
+        tg.token, base_url=tg.base_url, base_file_url=tg.base_file_url
+    ) as bot:
+        with pytest.raises(BadRequest, match=f"(?i){error}"):
+            await bot.set_webhook(url)
+        assert tg.webhook_url is None
+        for good in ("https://chronik.example/hook", "https://chronik.example:8443/hook",
+                     "https://chronik.example:88/hook"):
+            assert await bot.set_webhook(good)
+            assert tg.webhook_url == good
+
+
+async def test_uploads_over_50_mb_are_refused(bot: Bot, tg: BotApiStandIn) -> None:
+    tg.add_chat(CHAT)
+    big = b"\0" * (50 * 1024 * 1024 + 1)
+    with pytest.raises(NetworkError, match="Request Entity Too Large"):
+        await bot.send_document(CHAT, InputFile(big, filename="gross.bin"))
+    assert tg.sent == []
+    await bot.send_document(CHAT, InputFile(big[:-1], filename="genau50.bin"))
+    assert tg.sent[0]["document"]["file_name"] == "genau50.bin"
+
+
+async def test_get_file_and_downloads_can_fail(bot: Bot, tg: BotApiStandIn,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+    tg.add_chat(CHAT)
+    message = await bot.send_document(CHAT, InputFile(b"inhalt", filename="a.txt"))
+    assert message.document is not None
+    file_id = message.document.file_id
+    tg.fail_next(1, status=429, retry_after=3, method="getFile")
+    with pytest.raises(RetryAfter):
+        await bot.get_file(file_id)
+    tg.fail_next(1, status=500, method="getFile")
+    with pytest.raises(NetworkError, match="Internal Server Error"):
+        await bot.get_file(file_id)
+    file = await bot.get_file(file_id)
+    tg.fail_downloads(1, status=502)
+    with pytest.raises(NetworkError, match="Bad Gateway"):
+        await file.download_as_bytearray()
+    assert bytes(await file.download_as_bytearray()) == b"inhalt"
+    assert tg.sent[-1]["method"] == "sendDocument"  # failures of getFile never touch send*
+
+
+async def test_a_stalled_answer_times_out_after_the_message_was_sent(tg: BotApiStandIn) -> None:
+    from telegram.error import TimedOut
+    from telegram.request import HTTPXRequest
+
+    tg.add_chat(CHAT)
+    tg.stall_next(1, 2.0)
+    async with Bot(tg.token, base_url=tg.base_url,
+                   request=HTTPXRequest(read_timeout=0.2)) as bot:
+        with pytest.raises(TimedOut):
+            await bot.send_message(CHAT, "kam trotzdem an")
+        assert [s["text"] for s in tg.sent] == ["kam trotzdem an"]
+        tg.drop_next(1)
+        with pytest.raises(NetworkError, match="RemoteProtocolError"):
+            await bot.send_message(CHAT, "auch das kam an")
+        assert [s["text"] for s in tg.sent] == ["kam trotzdem an", "auch das kam an"]
+        await bot.send_message(CHAT, "und weiter")
+        assert len(tg.sent) == 3

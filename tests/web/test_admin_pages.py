@@ -543,6 +543,10 @@ async def test_dead_letter_is_listed_with_attempts_and_retried(
     status, customer = await site.admin.api("POST", "/customers", site.agent_token, json={
         "name": "Erika Mustermann", "emails": ["erika@example.de"]})
     assert status == 201
+    status, _ = await site.admin.api(  # no portal inbox to fall back to
+        "PUT", f"/customers/{customer['id']}/preferences", site.agent_token,
+        json={"consents": {"portal": False}})
+    assert status == 200
     status, entry = await site.admin.api("POST", f"/customers/{customer['id']}/entries",
                                          site.agent_token, json={"kind": "note",
                                                                  "body": "Wichtig"})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from markupsafe import Markup
@@ -180,13 +180,16 @@ async def search_page(view: AgentView) -> web.StreamResponse:
     kind = query.get("kind", "")
     visibility = query.get("visibility", "")
     order = query.get("order", "newest")
+    system = query.get("system", "") in ("1", "true", "on")
+    suggestions: list[tuple[str, str]] = []
     if q:
         try:
             filters = SearchFilters(
                 office_id=view.caller.office.id, customer_id=query.get("customer") or None,
                 channels=(Channel(channel),) if channel else (),
                 kinds=(kind,) if kind else (),
-                visibility=Visibility(visibility) if visibility else None)
+                visibility=Visibility(visibility) if visibility else None,
+                include_system=system)
             found = await view.state.search.search(
                 q, filters, order=order if order in ("newest", "relevance") else "newest",
                 limit=25, cursor=query.get("cursor") or None)
@@ -202,6 +205,9 @@ async def search_page(view: AgentView) -> web.StreamResponse:
                         "customer": customers.get(f.entry.customer_id, "?")}
                        for f in found.items]
             next_cursor = found.next_cursor
+            keep = [(k, v) for k, v in query.items() if k not in ("q", "cursor")]
+            suggestions = [(text, "/search?" + urlencode([("q", text), *keep]))
+                           for text in found.suggestions]
     more = None
     if next_cursor:
         params = dict(query)
@@ -209,8 +215,8 @@ async def search_page(view: AgentView) -> web.StreamResponse:
         more = "/search?" + "&".join(f"{k}={quote(v)}" for k, v in params.items())
     return view.render("console/search.html", nav="search", q=q, results=results,
                        error=error, more=more, channel=channel, kind=kind,
-                       visibility=visibility, order=order,
-                       channels=[c.value for c in Channel])
+                       visibility=visibility, order=order, system=system,
+                       suggestions=suggestions, channels=[c.value for c in Channel])
 
 
 @agent_page

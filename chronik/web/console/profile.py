@@ -12,11 +12,11 @@ from markupsafe import Markup
 
 from chronik.api.base import ApiError
 from chronik.api.telegram import create_link
-from chronik.preferences import PreferenceChange, apply_preferences
+from chronik.preferences import DEFAULT_DIGEST_AT, PreferenceChange, apply_preferences
 from chronik.web.pages import AgentView, agent_page, form_str
 from notify.evaluate import CHANNELS, consent_state
 from timeline.errors import InvalidInput
-from timeline.models import CustomerStatus, IdentityKind, QuietHours
+from timeline.models import CustomerStatus, DailyDigest, IdentityKind, QuietHours
 from timeline.store import CustomerListQuery, TimelineQuery
 
 PREVIEW_LIMIT = 200
@@ -132,9 +132,14 @@ async def save_preferences(view: AgentView) -> web.StreamResponse:
         wanted = form_str(form, f"consent_{channel}") == "on"
         if wanted != consent_state(customer, current, channel)[0]:
             consents[channel] = wanted
+    digest: DailyDigest | None = None
+    if form_str(form, "digest") == "on":
+        digest = DailyDigest(at=form_str(form, "digest_at") or DEFAULT_DIGEST_AT,
+                             timezone=form_str(form, "digest_tz") or "Europe/Berlin")
     change = PreferenceChange(
         channels=channels, automatic_notifications=form_str(form, "no_auto") != "on",
-        quiet_hours=quiet, language=form_str(form, "language") or None, consents=consents)
+        quiet_hours=quiet, language=form_str(form, "language") or None, consents=consents,
+        daily_digest=digest)
     await apply_preferences(view.state, customer, change, actor=view.caller.agent.id,
                             route="agent", who=f"by {view.caller.agent.name}",
                             author=view.caller.agent.id)

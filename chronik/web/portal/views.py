@@ -29,14 +29,14 @@ from chronik.portal_service import (
     today,
     write_message,
 )
-from chronik.preferences import KEEP, PreferenceChange, apply_preferences
+from chronik.preferences import DEFAULT_DIGEST_AT, KEEP, PreferenceChange, apply_preferences
 from chronik.web.i18n import LANGUAGES, catalog, gettext
 from chronik.web.pages import CustomerView, error_page, form_str, portal_page
 from chronik.web.portal.signin import portal_next
 from connectors.portal import PortalFile
 from notify.evaluate import CHANNELS
 from timeline.errors import DomainError, InvalidInput, NotFound
-from timeline.models import IdentityKind, QuietHours
+from timeline.models import DailyDigest, IdentityKind, QuietHours
 
 PAGE_SIZE = 30
 TELEGRAM_LINK_VALID = timedelta(days=1)
@@ -212,8 +212,10 @@ async def _prefs_page(view: CustomerView, *, status: int = 200, error: str = "",
         qr = Markup(svg.replace("<svg ", '<svg role="img" ', 1))  # noqa: S704 (segno's SVG)
     quiet = prefs.quiet_hours
     zones = list(TIMEZONES)
-    if quiet is not None and quiet.timezone not in zones:
-        zones.insert(0, quiet.timezone)
+    for kept in (quiet.timezone if quiet else None,
+                 prefs.daily_digest.timezone if prefs.daily_digest else None):
+        if kept and kept not in zones:
+            zones.insert(0, kept)
     return await _render(
         view, "portal/preferences.html", "preferences", status, prefs=prefs,
         channels=CHANNELS, ranks=_ranks(prefs), error=error, saved=saved,
@@ -266,6 +268,18 @@ def _change(form: Any, prefs: PreferencesOut) -> PreferenceChange:
         granted = form_str(form, f"consent_{channel}") == "1"
         if granted != prefs.consents[channel].granted:
             consents[channel] = granted
+    digest: DailyDigest | None = None
+    if form_str(form, "digest") == "1":
+        at = form_str(form, "digest_at")[:5] or DEFAULT_DIGEST_AT
+        zone = form_str(form, "digest_timezone") or "Europe/Berlin"
+        if not _HHMM.match(at):
+            raise _FormError("portal.prefs.digest_error")
+        current = prefs.daily_digest.timezone if prefs.daily_digest else None
+        if zone not in TIMEZONES and zone != current:
+            raise _FormError("portal.prefs.error")
+        digest = DailyDigest(at=at, timezone=zone)
+    old_digest = (DailyDigest(**prefs.daily_digest.model_dump()) if prefs.daily_digest
+                  else None)
     old_quiet = (QuietHours(**prefs.quiet_hours.model_dump()) if prefs.quiet_hours
                  else None)
     return PreferenceChange(
@@ -274,6 +288,7 @@ def _change(form: Any, prefs: PreferencesOut) -> PreferenceChange:
                                  else None),
         quiet_hours=quiet if quiet != old_quiet else KEEP,
         language=language if language != prefs.language else None,
+        daily_digest=digest if digest != old_digest else KEEP,
         consents=consents)
 
 

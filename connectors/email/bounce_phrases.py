@@ -1,0 +1,108 @@
+"""The words of delivery reports that follow no standard: subjects, boilerplate texts and
+where the failed address stands in them (English and German), for :mod:`.bounce`."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["ADDRESS", "BOUNCE_SUBJECT", "DELAY_SUBJECT", "DELAY_TEXT", "MTA_TEXT",
+           "SUCCESS_SUBJECT", "text_recipients"]
+
+ADDRESS = r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+"
+
+BOUNCE_SUBJECT = re.compile(
+    r"undeliver|undelivered|non[- ]?deliver|delivery (?:status notification|failure|has failed"
+    r"|failed|notification|problem|report)|mail delivery failed|returned mail|failure notice"
+    r"|delivery failure|message status|could not be delivered|couldn't be delivered|not delivered"
+    r"|permanent (?:delivery )?(?:failure|error)|mail system error|delivery status"
+    r"|unzustellbar|nicht zustellbar|nicht zugestellt|zustellung fehlgeschlagen|rückläufer"
+    r"|fehler bei der zustellung|zustellungsstatus|übermittlungsstatus|unzustellbare"
+    r"|non remis|non recapitabile|onbestelbaar|delayed mail|warning: (?:could not send|message)"
+    r"|mail could not|returned to sender|delivery (?:delayed|notification)",
+    re.IGNORECASE)
+DELAY_SUBJECT = re.compile(
+    r"\(delay\)|delayed mail|delivery delayed|warning: (?:could not send|message \S+ delayed)"
+    r"|still being retried|verzögert|zustellung verzögert|\bdelayed\b", re.IGNORECASE)
+DELAY_TEXT = re.compile(
+    r"has not yet been delivered|not (?:yet )?been delivered (?:yet|after)|still being retried"
+    r"|will (?:be )?retr(?:y|ied)|this is a warning message only|do not need to resend"
+    r"|has been delayed|message not delivered yet|delivery attempts will continue"
+    r"|noch nicht zugestellt|wird weiter versucht|zustellung (?:wird|ist) verzögert",
+    re.IGNORECASE)
+SUCCESS_SUBJECT = re.compile(
+    r"\((?:success|relayed|delivered)\)|^\s*(?:delivered|relayed|zugestellt|übermittelt):"
+    r"|successful(?:ly)? (?:mail )?deliver", re.IGNORECASE)
+MTA_TEXT = re.compile(
+    r"this is the qmail-send program|created automatically by mail delivery software"
+    r"|this is the mail system at host|delivery has failed to these recipients"
+    r"|your message (?:to \S+ )?couldn't be delivered|your message wasn't delivered"
+    r"|following addresses had permanent fatal errors|transcript of session follows"
+    r"|not listed in (?:the )?(?:domino|public name & address book|names)"
+    r"|did not reach some or all of the intended recipients|message could not be delivered"
+    r"|unable to deliver (?:your )?message|delivery to the following recipients? (?:failed|has)"
+    r"|following addresses did not receive|the original message was received at"
+    r"|was undeliverable to the following|failed recipients|undeliverable mail"
+    r"|this is a delivery status notification|permanent delivery failure"
+    r"|permanent fatal delivery errors|wasn't able to deliver|was not delivered to"
+    r"|could not be delivered to|could not deliver|this report relates to a message"
+    r"|an error has occurred while attempting to deliver|this is the mailer-daemon"
+    r"|i'm sorry to have to inform you|remote host said: 5\d\d|delivery failed \d+ attempts"
+    r"|user mailbox exceeds|address not found|message not delivered yet"
+    r"|diese nachricht wurde automatisch (?:von einem|vom) mail-?server"
+    r"|konnte nicht zugestellt werden|konnte(?:n)? nicht (?:an folgende )?(?:empfänger )?"
+    r"zugestellt|übermittlung an folgende empfänger|fehler bei der zustellung"
+    r"|folgende\(?r?\)? empfänger konnte|nicht zugestellt werden|wurde nicht an \S+ zugestellt"
+    r"|ist fehlgeschlagen|not yet been delivered", re.IGNORECASE)
+
+_LINE_RECIPIENT = [
+    re.compile(rf"^[ \t]*<({ADDRESS})>:?[ \t]*(?:$|\S)", re.MULTILINE),  # Postfix, qmail
+    re.compile(rf"(?:final|original)-recipient:[ \t]*(?:rfc822|utf-8)?;?[ \t]*<?({ADDRESS})",
+               re.IGNORECASE),
+    re.compile(  # Microsoft 365, Gmail, Sun, SMTP32, generic English and German
+        rf"(?:wasn't delivered to|couldn't be delivered to|could not be delivered to:?"
+        rf"|could not deliver (?:mail|message) to|your message to|delivery to|failed to deliver"
+        rf" to|undeliverable to|recipient address:|delivery failed \d+ attempts:"
+        rf"|mailbox exceeds allowed size:|unknown user:|nachricht an|e-mail an"
+        rf"|nicht an|empfänger:)[ \t]*<?({ADDRESS})>?",
+        re.IGNORECASE),
+    re.compile(rf"\(({ADDRESS})\) not listed in", re.IGNORECASE),  # Domino
+]
+_LIST_TRIGGER = re.compile(
+    r"(?:following address(?:es|\(es\))?(?: failed| had permanent fatal errors)?"
+    r"|following recipients?(?:\(s\))?|failed permanently|has been delayed"
+    r"|delivery has failed to these recipients or groups|could not be reached"
+    r"|was not delivered to|did not receive a copy of your message"
+    r"|not yet been delivered is|undeliverable to the following|recipients failed"
+    r"|konnte nicht (?:an folgende empfänger )?zugestellt werden|nicht zugestellt werden"
+    r"|folgende(?:n)? (?:empfänger|adressen?)|an folgende empfänger"
+    r"|folgende\(r\) empfänger)[^\n]*\n",
+    re.IGNORECASE)
+_LIST_LINE = re.compile(rf"^[ \t>*-]*['\"<]?({ADDRESS})['\">]?(?:[ \t:(,]|$)", re.MULTILINE)
+_RCPT_TO = re.compile(rf"rcpt to:[ \t]*<({ADDRESS})>", re.IGNORECASE)
+
+
+def text_recipients(text: str, action: str) -> tuple[str, ...]:
+    found: list[str] = []
+    for pattern in _LINE_RECIPIENT:
+        for match in pattern.finditer(text):
+            _add(found, match.group(1))
+    for trigger in _LIST_TRIGGER.finditer(text):
+        following = text[trigger.end():trigger.end() + 3000].split("\n")
+        collected = False
+        for line in following[:15]:
+            address = _LIST_LINE.match(line)
+            if address:
+                _add(found, address.group(1))
+                collected = True
+            elif collected and line.strip() and not line.startswith((" ", "\t")):
+                break
+    if not found and action == "failed":
+        for match in _RCPT_TO.finditer(text):  # an SMTP transcript names the refused one
+            _add(found, match.group(1))
+    return tuple(found)
+
+
+def _add(found: list[str], address: str) -> None:
+    address = address.strip().strip("<>'\"").rstrip(".")
+    if address and address.lower() not in (a.lower() for a in found):
+        found.append(address)

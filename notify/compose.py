@@ -1,0 +1,142 @@
+"""From entries to outgoing messages: one message for one entry (``published`` or, for what
+the customer wrote in the portal, ``receipt``), or one message listing several held entries
+(``digest``). Attachments go along within the channel's limits, larger ones as portal links.
+Office names and reply addresses are cached for a minute; zones are loaded off the loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from notify.digest import digest_context, digest_items, digest_message_id
+from notify.message import OutgoingAttachment, OutgoingMessage
+from notify.render import Renderer, format_when, language_of
+from notify.tokens import sign_unsubscribe
+from notify.transports import Transport
+from timeline.blobs import BlobStore
+from timeline.models import Customer, Direction, Entry, Preferences
+from timeline.store import Store
+
+
+@dataclass
+class Composer:
+    store: Store
+    blobs: BlobStore
+    transports: Mapping[str, Transport]
+    renderer: Renderer
+    base_url: str
+    secret_key: bytes
+    mail_host: str
+    max_attachment_bytes: int
+    _offices: dict[str, tuple[float, str, str | None]] = field(default_factory=dict)
+
+    async def office(self, office_id: str) -> tuple[str, str | None]:
+        """(office name, its inbound address for replies) — cached for a minute."""
+        loop = asyncio.get_running_loop()
+        cached = self._offices.get(office_id)
+        if cached is not None and cached[0] > loop.time():
+            return cached[1], cached[2]
+        office = await self.store.get_office(office_id)
+        addresses = sorted(await self.store.inbound_addresses(office_id))
+        name = office.name if office else ""
+        reply_to = addresses[0] if addresses else None
+        self._offices[office_id] = (loop.time() + 60, name, reply_to)
+        return name, reply_to
+
+    def unsubscribe(self, office_id: str, customer_id: str, channel: str) -> str:
+        if channel != "email":
+            return ""
+        token = sign_unsubscribe(self.secret_key, office_id, customer_id)
+        return f"{self.base_url.rstrip('/')}/unsubscribe/{token}"
+
+    async def digest(self, entries: Sequence[Entry], held: str | None, customer: Customer,
+                     prefs: Preferences, channel: str, address: str) -> OutgoingMessage:
+        """One message for several entries: each listed with subject, excerpt and link."""
+        office_id = customer.office_id
+        office_name, reply_to = await self.office(office_id)
+        lang = language_of(prefs.language)
+        base = self.base_url.rstrip("/")
+        unsubscribe = self.unsubscribe(office_id, customer.id, channel)
+        listed = digest_items(entries, lang, base, await load_zone(zone_name(prefs)))
+        context = digest_context(
+            listed, office=office_name, customer=customer.name, channel=channel, why=held,
+            portal_url=f"{base}/portal", unsubscribe_url=unsubscribe,
+            reply_by_mail=reply_to is not None)
+        rendered = await self.renderer.message(office_id, lang, "digest", context)
+        return OutgoingMessage(
+            channel=channel, address=address, recipient_name=customer.name,
+            sender_name=office_name, subject=rendered.subject, text=rendered.text,
+            html=rendered.html,
+            message_id=digest_message_id([e.id for e in entries], channel, self.mail_host),
+            office_id=office_id, customer_id=customer.id, entry_id=entries[0].id,
+            unsubscribe_url=unsubscribe or None, entry_url=f"{base}/portal",
+            reply_to=reply_to if channel == "email" else None)
+
+    async def single(self, entry: Entry, customer: Customer, prefs: Preferences,
+                       channel: str, address: str) -> OutgoingMessage:
+        office_name, reply_to = await self.office(entry.office_id)
+        lang = language_of(prefs.language)
+        base = self.base_url.rstrip("/")
+        attached: list[OutgoingAttachment] = []
+        linked: list[str] = []
+        budget = self.max_attachment_bytes
+        largest = self.transports[channel].max_attachment_bytes or budget
+        for att in entry.attachments:
+            data = None
+            if channel != "portal" and att.size <= min(budget, largest):
+                data = await self.blobs.get(att.sha256)
+            if data is None:
+                linked.append(att.name)
+                continue
+            budget -= len(data)
+            attached.append(OutgoingAttachment(att.name, att.content_type, data))
+        unsubscribe = self.unsubscribe(entry.office_id, customer.id, channel)
+        occurred = format_when(entry.occurred_at.astimezone(
+            await load_zone(zone_name(prefs))), lang)
+        template = "receipt" if entry.direction is Direction.INBOUND else "published"
+        context = {
+            "office": office_name, "customer": customer.name, "kind": entry.kind,
+            "entry": {"subject": entry.subject, "body": entry.body, "kind": entry.kind},
+            "channel": channel, "portal_url": f"{base}/portal",
+            "entry_url": f"{base}/portal/entries/{entry.id}", "unsubscribe_url": unsubscribe,
+            "attached": [a.name for a in attached] if channel != "portal" else [],
+            "linked": linked if channel != "portal" else [a.name for a in entry.attachments],
+            "reply_by_mail": reply_to is not None, "occurred": occurred,
+        }
+        rendered = await self.renderer.message(entry.office_id, lang, template, context)
+        return OutgoingMessage(
+            channel=channel, address=address, recipient_name=customer.name,
+            sender_name=office_name, subject=rendered.subject, text=rendered.text,
+            html=rendered.html, message_id=f"<{entry.id}.{channel}@{self.mail_host}>",
+            office_id=entry.office_id, customer_id=customer.id, entry_id=entry.id,
+            attachments=tuple(attached), unsubscribe_url=unsubscribe or None,
+            entry_url=f"{base}/portal/entries/{entry.id}",
+            reply_to=reply_to if channel == "email" else None,
+            attachment_refs=tuple({"index": i, "name": a.name, "content_type": a.content_type,
+                                   "size": a.size} for i, a in enumerate(entry.attachments)))
+
+
+
+def zone_name(prefs: Preferences) -> str:
+    """The customer's time zone, as far as their preferences tell."""
+    if prefs.quiet_hours is not None:
+        return prefs.quiet_hours.timezone
+    if prefs.daily_digest is not None:
+        return prefs.daily_digest.timezone
+    return "Europe/Berlin"
+
+
+_ZONES: dict[str, ZoneInfo] = {}
+
+
+async def load_zone(name: str) -> ZoneInfo:
+    zone = _ZONES.get(name)
+    if zone is None:
+        try:
+            zone = await asyncio.to_thread(ZoneInfo, name)
+        except (ValueError, KeyError, OSError):
+            zone = await asyncio.to_thread(ZoneInfo, "Europe/Berlin")
+        _ZONES[name] = zone
+    return zone

@@ -1,0 +1,222 @@
+"""Word forms and spelling suggestions, shared by every search backend.
+
+Everything here works on *folded* words (``timeline.text.fold``): folding first, stemming
+after, at index and at query time alike.
+
+* **Word forms.** A document's words are stemmed with the Snowball stemmer of its language
+  (German unless the entry says or its wording shows it is English). A query word is stemmed
+  both ways, since the query alone rarely shows its language: ``Kündigungen`` and
+  ``Kündigung`` share ``kundig``, ``Verträge`` and ``Vertrag`` share ``vertrag``. A word
+  matches another if one's form is the other word, or both share a form.
+* **Compounds.** A long German word whose tail is one of :data:`COMPOUND_HEADS` is also
+  indexed under that tail's stem, so ``Versicherung`` finds ``Hausratversicherung``.
+* **Suggestions.** For a query without hits, words close to the unknown query words (edit
+  distance, :mod:`rapidfuzz`) from the office's own vocabulary replace them; see
+  :func:`corrected_queries`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import Stemmer  # type: ignore[import-not-found]  # PyStemmer: a C module without stubs
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from timeline.text import WORD, fold_tokens, fold_word
+
+ANALYSIS_VERSION = 2
+"""Bump when what is indexed for a word changes: an older index is re-analysed on open."""
+
+LANGUAGES = ("de", "en")
+_STEMMERS: dict[str, Any] = {"de": Stemmer.Stemmer("german"), "en": Stemmer.Stemmer("english")}
+
+# Function words, folded like the index (``für`` -> ``fur``); words both languages use
+# (``in``, ``an``, ``so``, ``was``, ``will``, ``also``, ``hat``) are left out.
+_EN_MARKERS = frozenset("""
+the and you your for with this that have are is we our please thank thanks would could of
+to on at from by my me it be been has had can do if there they their what when which about
+dear regards kind best hello hi not any all but as or sincerely yours attached find
+""".split())
+_DE_MARKERS = frozenset("""
+der die das und ist nicht sie ich wir mit fur den dem des ein eine einen einem einer zu auf
+bitte vielen dank sehr auch es von im sich noch wie aber oder wenn mein meine meinen ihr
+ihre ihren ihnen uns unser unsere haben wird werden kann konnen nach bei aus uber zum zur
+sind war hallo gruss grussen geehrte geehrter herren damen freundlichen viele beste
+""".split())
+
+COMPOUND_HEADS = frozenset("""
+versicherung vertrag police rechnung kundigung beitrag schaden meldung antrag vollmacht
+erklarung bescheinigung bestatigung abrechnung zahlung erstattung forderung mahnung
+anderung kundigungsfrist frist termin gutachten unterlagen nachweis schein ausweis
+zuschuss rente pramie tarif leistung vorsorge anfrage beschwerde auskunft
+""".split())
+"""Nouns that often end a German insurance/office compound (folded). Closed list on purpose:
+a general splitter needs a dictionary and errs on names; these heads are where agents
+search by the generic word (``Versicherung``, ``Vertrag``, ``Schaden``, ``Rechnung``)."""
+_MIN_MODIFIER = 3
+"""Letters before a head for a word to count as a compound (``Kfzversicherung`` yes)."""
+
+
+def language_of(words: Iterable[str], known: object = None) -> str:
+    """``de`` or ``en`` for a document's folded ``words``: which language's function words
+    more of them are (each counted once); ``known`` (an entry's declared language, e.g.
+    ``meta["language"]``) wins when it is one of :data:`LANGUAGES`."""
+    if isinstance(known, str) and known[:2].lower() in LANGUAGES:
+        return known[:2].lower()
+    seen = words if isinstance(words, (set, frozenset)) else set(words)
+    en, de = len(_EN_MARKERS.intersection(seen)), len(_DE_MARKERS.intersection(seen))
+    return "en" if en > de else "de"
+
+
+@lru_cache(maxsize=1 << 17)
+def stem(word: str, language: str) -> str:
+    """The Snowball stem of a folded word (cached: vocabularies are small, texts many)."""
+    return str(_STEMMERS[language].stemWord(word))
+
+
+@lru_cache(maxsize=1 << 16)
+def compound_head(word: str) -> str | None:
+    """The longest tail of a German compound that is an inflected :data:`COMPOUND_HEADS`
+    noun (``hausratversicherungen`` -> ``versicherungen``), if any."""
+    for cut in range(_MIN_MODIFIER, len(word) - 4):
+        tail = word[cut:]
+        if tail in _HEAD_FORMS:
+            return tail
+    return None
+
+
+_HEAD_FORMS = frozenset(h + end for h in COMPOUND_HEADS
+                        for end in ("", "e", "en", "n", "s", "es", "er", "ern"))
+
+
+def forms_of(word: str, language: str) -> tuple[str, ...]:
+    """The other forms a document word in ``language`` is found under: its stem when that
+    differs from it, and for German the stem of its compound head."""
+    s = stem(word, language)
+    out: tuple[str, ...] = (s,) if s != word else ()
+    if language == "de":
+        head = compound_head(word)
+        if head is not None and stem(head, "de") not in out:
+            out += (stem(head, "de"),)
+    return out
+
+
+def index_forms(words: Iterable[str], language: str) -> list[str]:
+    """All of :func:`forms_of` for a document's words, each once (for a backend that
+    indexes forms as a field of the document)."""
+    return list(dict.fromkeys(f for w in set(words) for f in forms_of(w, language)))
+
+
+@lru_cache(maxsize=1 << 16)
+def query_forms(word: str) -> tuple[str, ...]:
+    """The stems a query word may be indexed under (German and English), best first."""
+    return tuple(dict.fromkeys(stem(word, lang) for lang in LANGUAGES))
+
+
+# ---------------------------------------------------------------------------- suggestions
+SUGGEST_MIN_LETTERS = 3
+"""Shorter query words are never corrected (too many neighbours)."""
+EDIT_COST = 20.0
+"""One edit weighs as much as a 20 times higher document frequency when ranking words."""
+_TOKEN = re.compile(r'"[^"]*"\*?|\S+')
+
+
+def typo_budget(word: str) -> int:
+    """Edits tolerated for a word of this length (Lucene's ``AUTO``: 1 up to 5 letters, 2
+    beyond; words shorter than :data:`SUGGEST_MIN_LETTERS` get none)."""
+    if len(word) < SUGGEST_MIN_LETTERS:
+        return 0
+    return 1 if len(word) <= 5 else 2
+
+
+def correctable_words(text: str) -> list[str]:
+    """The folded words of a query that a suggestion may replace: words of terms and
+    phrases, not excluded (``-x``) or prefix (``x*``) ones, not ``OR``, unique, in order."""
+    out: dict[str, None] = {}
+    for raw in _TOKEN.findall(text):
+        if raw == "OR" or raw.startswith("-") or raw.endswith("*"):
+            continue
+        for m in WORD.finditer(raw):
+            folded = fold_tokens(m.group(0))
+            if len(folded) == 1 and folded[0].isalpha() and typo_budget(folded[0]):
+                out[folded[0]] = None
+    return list(out)
+
+
+def close_words(word: str, vocabulary: Iterable[tuple[str, int]], limit: int = 10
+                ) -> list[tuple[str, int]]:
+    """Up to ``limit`` ``(candidate, distance)`` from ``(word, document count)`` pairs within
+    :func:`typo_budget` edits (transpositions count once), best first: few edits, then many
+    documents."""
+    budget = typo_budget(word)
+    counts = {w: n for w, n in vocabulary if w != word and abs(len(w) - len(word)) <= budget}
+    if not budget or not counts:
+        return []
+    found = process.extract(word, list(counts), scorer=OSA.distance, score_cutoff=budget,
+                            limit=None)
+    ranked = sorted(((str(c), int(d)) for c, d, _ in found),
+                    key=lambda cd: (-counts[cd[0]] / EDIT_COST ** cd[1], cd[0]))
+    return ranked[:limit]
+
+
+def best_corrections(candidates: Iterable[tuple[str, int, int]], limit: int) -> list[str]:
+    """``(word, edits, documents of this office)`` -> the words worth suggesting, best
+    first; words with no document in the office are dropped."""
+    kept = [(-docs / EDIT_COST ** edits, word) for word, edits, docs in candidates if docs > 0]
+    return [word for _, word in sorted(kept)][:limit]
+
+
+def corrected_queries(text: str, corrections: Mapping[str, Sequence[str]], limit: int
+                      ) -> list[str]:
+    """``text`` with its unknown words replaced: ``corrections`` maps a folded query word to
+    its replacements (best first). Everything else the user typed (other words, quotes,
+    ``-``, ``OR``, ``*``) stays as it was. Best combinations first, at most ``limit``."""
+    words = [w for w in correctable_words(text) if corrections.get(w)]
+    if not words or limit <= 0:
+        return []
+    choices = [list(corrections[w])[:limit] for w in words]
+    combos = sorted(itertools.product(*(range(len(c)) for c in choices)),
+                    key=lambda ranks: (sum(ranks), ranks))
+    out: list[str] = []
+    for ranks in combos[:limit]:
+        swap = {w: choices[i][r] for i, (w, r) in enumerate(zip(words, ranks, strict=True))}
+        out.append(_replace_words(text, swap))
+    return out
+
+
+def _replace_words(text: str, swap: Mapping[str, str]) -> str:
+    def one_token(tok: re.Match[str]) -> str:
+        raw = tok.group(0)
+        if raw == "OR" or raw.startswith("-") or raw.endswith("*"):
+            return raw
+        return WORD.sub(lambda m: _swap_word(m.group(0), swap), raw)
+    return _TOKEN.sub(one_token, text)
+
+
+def _swap_word(raw: str, swap: Mapping[str, str]) -> str:
+    folded = fold_tokens(raw)
+    if len(folded) == 1 and folded[0] in swap:
+        return swap[folded[0]]
+    return raw
+
+
+def spelled_as_written(suggestion: str, typed: str, texts: Iterable[str]) -> str:
+    """``suggestion`` with each word the user did not type spelled as ``texts`` (a document
+    it finds) spell it: the index holds ``kundigung``, the agent reads ``Kündigung``."""
+    own = set(fold_tokens(typed))
+    spelling: dict[str, str] = {}
+    for text in texts:
+        for m in WORD.finditer(text):
+            folded = fold_tokens(m.group(0))
+            if len(folded) == 1:
+                spelling.setdefault(folded[0], m.group(0))
+
+    def one(m: re.Match[str]) -> str:
+        word = m.group(0)
+        return word if fold_word(word) in own else spelling.get(word, word)
+    return WORD.sub(one, suggestion)

@@ -1,0 +1,288 @@
+"""Broken MIME structure loses nothing: every part is found, or kept, and a note says so.
+
+Each case is built the way real senders break it (a reused or wrong boundary, a missing
+closing delimiter, doubled CRs, an unknown transfer encoding ...); the assertions are what a
+user sees: the body text, each attachment's name and exact bytes, and ``parse_notes``
+(stored as ``meta["parse_notes"]`` of the entry).
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from connectors.email.inbound import MailIngest
+from connectors.email.parse import MailParseError, ParsedMail, parse_message
+from tests.conftest import Hub
+
+DATA = Path(__file__).parent / "data" / "mime"
+PDF = (DATA / "pdf.bin").read_bytes()
+EXE = (DATA / "exe.bin").read_bytes()
+HEAD = (b"From: Anna Alt <anna@example.com>\nTo: hub@example.org\nSubject: Test\n"
+        b"Message-ID: <m1@example.com>\nMIME-Version: 1.0\n")
+
+
+def b64(data: bytes) -> bytes:
+    return base64.encodebytes(data)
+
+
+def pdf_part(name: bytes = b"a.pdf", boundary: bytes = b"B", cte: bytes = b"base64") -> bytes:
+    return (b"--" + boundary + b"\nContent-Type: application/pdf; name=\"" + name + b"\"\n"
+            b"Content-Transfer-Encoding: " + cte + b"\n\n" + b64(PDF))
+
+
+def files(parsed: ParsedMail) -> list[tuple[str, bytes]]:
+    return [(a.filename, a.data) for a in parsed.attachments]
+
+
+def noted(parsed: ParsedMail, *words: str) -> bool:
+    return any(all(w in note for w in words) for note in parsed.parse_notes)
+
+
+# --------------------------------------------------------------------------- reused boundaries
+
+
+def test_nested_multipart_reusing_the_outer_boundary_keeps_every_attachment() -> None:
+    parsed = parse_message((DATA / "reused-boundary.eml").read_bytes())
+    assert parsed.text == "Sehr geehrte Damen und Herren, anbei die Rechnung."
+    assert parsed.html is not None and "<b>Rechnung</b>" in parsed.html
+    assert files(parsed) == [("Rechnung-4711.pdf", PDF), ("update.exe", EXE)]
+    assert noted(parsed, "reused the boundary '==MIX=='", "separated again")
+
+
+def test_reused_boundary_without_an_inner_closing_delimiter() -> None:
+    raw = HEAD + (b'Content-Type: multipart/mixed; boundary="B"\n\n--B\n'
+                  b'Content-Type: multipart/alternative; boundary="B"\n\n--B\n'
+                  b"Content-Type: text/plain\n\nSee attached.\n"
+                  + pdf_part(b"invoice.pdf") + b"--B--\n")
+    parsed = parse_message(raw)
+    assert parsed.text == "See attached."
+    assert files(parsed) == [("invoice.pdf", PDF)]
+    assert noted(parsed, "reused the boundary 'B'")
+
+
+def test_reused_boundary_three_levels_deep() -> None:
+    raw = HEAD + (
+        b'Content-Type: multipart/mixed; boundary="X"\n\n--X\n'
+        b'Content-Type: multipart/alternative; boundary="X"\n\n--X\n'
+        b"Content-Type: text/plain; charset=utf-8\n\nGr\xc3\xbc\xc3\x9fe\n--X\n"
+        b'Content-Type: multipart/related; boundary="X"\n\n--X\n'
+        b'Content-Type: text/html; charset=utf-8\n\n<p>Hallo <img src="cid:logo"></p>\n--X\n'
+        b"Content-Type: image/png\nContent-ID: <logo>\nContent-Transfer-Encoding: base64\n\n"
+        + b64(b"\x89PNG-logo") + b"--X--\n--X--\n" + pdf_part(b"after.pdf", b"X") + b"--X--\n")
+    parsed = parse_message(raw)
+    assert parsed.text == "Grüße"
+    assert [(a.filename, a.data, a.inline) for a in parsed.attachments] == [
+        ("image-1.png", b"\x89PNG-logo", True), ("after.pdf", PDF, False)]
+
+
+def test_well_formed_mail_has_no_notes() -> None:
+    raw = HEAD + (b'Content-Type: multipart/mixed; boundary="B"\n\nThis is a multi-part '
+                  b"message in MIME format.\n\n--B\nContent-Type: text/plain\n\nHi\n"
+                  + pdf_part() + b"--B--\n")
+    parsed = parse_message(raw)
+    assert (parsed.text, files(parsed), parsed.parse_notes) == ("Hi", [("a.pdf", PDF)], ())
+
+
+# --------------------------------------------------------------------------- wrong boundaries
+
+
+def test_wrong_declared_boundary_is_detected_and_parsed() -> None:
+    parsed = parse_message((DATA / "wrong-boundary.eml").read_bytes())
+    assert parsed.text == "Grüße, anbei der Scan.\n-- \nScanner im 2. Stock"
+    assert files(parsed) == [("scan-0815.pdf", PDF)]
+    assert "JVBER" not in parsed.text  # no raw base64 in the body
+    assert noted(parsed, "'----=_Part_12_DECLARED' does not occur")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        (b'multipart/mixed; boundary="WRONG"', pdf_part(b"only.pdf", b"REAL")),
+        (b"multipart/mixed", pdf_part(b"only.pdf", b"REAL")),
+        (b'multipart/mixed; boundary="WRONG"',
+         b"-----Original Message-----\nFrom: Bob\n\n> -----Original Message-----\nFrom: Eve\n"
+         b"\n" + pdf_part(b"only.pdf", b"REAL") + b"--REAL--\n"),
+    ],
+    ids=["one-part-no-closing-delimiter", "no-boundary-parameter", "quoted-outlook-headers"],
+)
+def test_single_part_behind_a_wrong_or_missing_boundary(content_type: bytes, body: bytes
+                                                        ) -> None:
+    parsed = parse_message(HEAD + b"Content-Type: " + content_type + b"\n\n" + body)
+    assert files(parsed)[0] == ("only.pdf", PDF)
+    assert "JVBER" not in parsed.text
+    assert noted(parsed, "delimiter lines")
+
+
+def test_declared_boundary_belongs_to_the_nested_part() -> None:
+    """The top level declares the inner boundary: the outer parts land before the first
+    and after the last delimiter the stdlib knows, and are read from there."""
+    raw = HEAD + (b'Content-Type: multipart/mixed; boundary="IN"\n\n--OUT\n'
+                  b'Content-Type: multipart/alternative; boundary="IN"\n\n--IN\n'
+                  b"Content-Type: text/plain\n\nBody\n--IN--\n"
+                  + pdf_part(b"outer.pdf", b"OUT") + b"--OUT--\n")
+    parsed = parse_message(raw)
+    assert parsed.text == "Body"
+    assert files(parsed) == [("outer.pdf", PDF)]
+    assert noted(parsed, "after the closing boundary", "recovered")
+
+
+def test_missing_content_type_header_with_mime_parts() -> None:
+    raw = HEAD + b"\n--b1\nContent-Type: text/plain\n\nHallo\n" + pdf_part(boundary=b"b1")
+    parsed = parse_message(raw)
+    assert (parsed.text, files(parsed)) == ("Hallo", [("a.pdf", PDF)])
+    assert noted(parsed, "no Content-Type header")
+
+
+@pytest.mark.parametrize(
+    ("declared", "line_end"),
+    [(b'"B "', b" \n"), (b"B", b" \t\n"), (b'"B"', b"\r\n"), (b"B", b"\r\r\n")],
+    ids=["declared-with-space", "delimiters-with-whitespace", "crlf", "doubled-cr"],
+)
+def test_delimiter_whitespace_and_line_ends(declared: bytes, line_end: bytes) -> None:
+    body = (b"--B" + line_end + b"Content-Type: text/plain\n\nHallo\n"
+            + pdf_part().replace(b"--B\n", b"--B" + line_end) + b"--B--" + line_end)
+    raw = HEAD + b"Content-Type: multipart/mixed; boundary=" + declared + b"\n\n" + body
+    if line_end.endswith(b"\r\n"):  # every line ends so
+        raw = raw.replace(line_end, b"\n").replace(b"\n", line_end)
+    parsed = parse_message(raw)
+    assert parsed.text == "Hallo"
+    assert files(parsed) == [("a.pdf", PDF)]
+    assert noted(parsed, "CR CR LF") == line_end.endswith(b"\r\r\n")
+
+
+def test_mixed_crlf_and_lf() -> None:
+    raw = (HEAD.replace(b"\n", b"\r\n") + b'Content-Type: multipart/mixed; boundary="B"\n\r\n'
+           b"--B\r\nContent-Type: text/plain\n\r\nZeile 1\r\nZeile 2\n" + pdf_part()
+           + b"--B--\r\n")
+    parsed = parse_message(raw)
+    assert (parsed.text, files(parsed)) == ("Zeile 1\nZeile 2", [("a.pdf", PDF)])
+
+
+def test_missing_closing_delimiter_keeps_everything_and_says_so() -> None:
+    raw = HEAD + (b'Content-Type: multipart/mixed; boundary="B"\n\n--B\n'
+                  b"Content-Type: text/plain\n\nHallo\n" + pdf_part())
+    parsed = parse_message(raw)
+    assert (parsed.text, files(parsed)) == ("Hallo", [("a.pdf", PDF)])
+    assert noted(parsed, "closing boundary is missing")
+
+
+# --------------------------------------------------------------------------- text outside parts
+
+
+def test_text_after_the_closing_delimiter_is_kept_as_an_attachment() -> None:
+    footer = b"_______________\nListe: info@example.org\nAbmelden: https://example.org/u\n"
+    raw = HEAD + (b'Content-Type: multipart/mixed; boundary="B"\n\n--B\n'
+                  b"Content-Type: text/plain\n\nHallo\n--B--\n" + footer)
+    parsed = parse_message(raw)
+    assert parsed.text == "Hallo"
+    assert files(parsed) == [("epilogue.txt", footer)]
+    assert noted(parsed, "after the closing boundary", "'epilogue.txt'")
+
+
+def test_a_preamble_with_content_is_kept_a_mime_notice_is_not() -> None:
+    preamble = b"---- Original mail message -----\nFrom: x@example.com\nDate: 1988-08-12\n\n"
+    template = HEAD + (b'Content-Type: multipart/mixed; boundary="B"\n\n%s--B\n'
+                       b"Content-Type: text/plain\n\nHallo\n--B--\n")
+    kept = parse_message(template % preamble)
+    assert files(kept) == [("preamble.txt", preamble[:-1])]  # the last \n is the delimiter's
+    assert noted(kept, "before the first boundary")
+    notice = parse_message(template % b"This is a multi-part message in MIME format.\n\n")
+    assert (files(notice), notice.parse_notes) == ([], ())
+
+
+def test_attachment_inside_an_alternative_that_is_not_shown() -> None:
+    raw = HEAD + (b'Content-Type: multipart/alternative; boundary="A"\n\n--A\n'
+                  b'Content-Type: multipart/mixed; boundary="M"\n\n--M\n'
+                  b"Content-Type: text/html\n\n<p>first</p>\n" + pdf_part(b"hidden.pdf", b"M")
+                  + b"--M--\n--A\nContent-Type: text/html\n\n<p>second</p>\n--A--\n")
+    parsed = parse_message(raw)
+    assert parsed.text == "second"
+    assert files(parsed) == [("hidden.pdf", PDF)]
+
+
+# --------------------------------------------------------------------------- transfer encodings
+
+
+def test_loosely_spelled_transfer_encoding_is_decoded() -> None:
+    raw = HEAD + (b'Content-Type: multipart/mixed; boundary="B"\n\n--B\n'
+                  b"Content-Type: text/plain\nContent-Transfer-Encoding: Quoted-Printable;\n\n"
+                  b"Gr=C3=BC=C3=9Fe\n" + pdf_part(cte=b"Base64 ") + b"--B--\n")
+    parsed = parse_message(raw)
+    assert (parsed.text, files(parsed), parsed.parse_notes) == ("Grüße", [("a.pdf", PDF)], ())
+
+
+def test_unknown_transfer_encoding_keeps_the_bytes_as_sent() -> None:
+    raw = HEAD + (b'Content-Type: multipart/mixed; boundary="B"\n\n--B\n'
+                  b"Content-Type: text/plain\n\nHallo\n" + pdf_part(cte=b"x-gzip64")
+                  + b"--B--\n")
+    parsed = parse_message(raw)
+    assert files(parsed) == [("a.pdf", b64(PDF).rstrip(b"\n"))]
+    assert noted(parsed, "'a.pdf'", "unknown transfer encoding 'x-gzip64'")
+
+
+def test_damaged_base64_is_decoded_and_its_raw_text_kept() -> None:
+    encoded = base64.b64encode(PDF)
+    damaged = encoded[:8] + b"!*" + encoded[8:]
+    raw = HEAD + (b'Content-Type: multipart/mixed; boundary="B"\n\n--B\n'
+                  b"Content-Type: text/plain\n\nHallo\n--B\n"
+                  b'Content-Type: application/pdf; name="a.pdf"\n'
+                  b"Content-Transfer-Encoding: base64\n\n" + damaged + b"\n--B--\n")
+    parsed = parse_message(raw)
+    assert files(parsed) == [("a.pdf", PDF), ("a.pdf.base64.txt", damaged)]
+    assert noted(parsed, "'a.pdf'", "2 character(s) outside the base64 alphabet")
+
+
+def test_cut_short_base64_is_decoded_as_far_as_it_goes() -> None:
+    encoded = base64.b64encode(PDF)[:41]  # 41 = 4 * 10 + 1: one character of a group
+    raw = HEAD + (b'Content-Type: multipart/mixed; boundary="B"\n\n--B\n'
+                  b'Content-Type: application/pdf; name="a.pdf"\n'
+                  b"Content-Transfer-Encoding: base64\n\n" + encoded + b"\n")
+    parsed = parse_message(raw)
+    assert files(parsed) == [("a.pdf", PDF[:30]), ("a.pdf.base64.txt", encoded)]
+    assert noted(parsed, "cut short") and noted(parsed, "closing boundary is missing")
+
+
+# --------------------------------------------------------------------------- what the agent sees
+
+
+async def test_repairs_reach_the_entry_meta_and_its_attachments(hub: Hub) -> None:
+    delivered = await MailIngest(hub.state.ingest).deliver(
+        hub.office.id, (DATA / "reused-boundary.eml").read_bytes(), "test")
+    assert delivered.outcome == "created" and delivered.result.entry is not None
+    entry_id = delivered.result.entry.id
+    status, entry = await hub.agent.get(f"/entries/{entry_id}")
+    assert status == 200
+    assert any("reused the boundary '==MIX=='" in n for n in entry["meta"]["parse_notes"])
+    assert [a["name"] for a in entry["attachments"]] == ["Rechnung-4711.pdf", "update.exe"]
+    for index, want in enumerate((PDF, EXE)):
+        status, data = await hub.agent.get(f"/entries/{entry_id}/attachments/{index}")
+        assert (status, data) == (200, want)
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+@settings(max_examples=300, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["reused-boundary.eml", "wrong-boundary.eml"]),
+       st.integers(min_value=0), st.binary(max_size=60), st.integers(min_value=0, max_value=80),
+       st.sampled_from([b"", b"--==MIX==\n", b"--==MIX==--\n", b"\r\r\n",
+                        b'Content-Type: multipart/mixed; boundary="==MIX=="\n\n']))
+def test_mutated_broken_mime_is_parsed_without_internal_errors(
+        name: str, position: int, insert: bytes, cut: int, structure: bytes) -> None:
+    """Damaged again at random: still a ParsedMail, or a parse error that names the
+    problem -- never an internal error of the repairs."""
+    base = (DATA / name).read_bytes()
+    at = position % len(base)
+    raw = base[:at] + structure + insert + base[at + cut:]
+    try:
+        parsed = parse_message(raw)
+    except MailParseError as exc:
+        assert not exc.reason.startswith("unreadable message"), exc.reason
+    else:
+        assert all(a.filename for a in parsed.attachments)
