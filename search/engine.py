@@ -397,7 +397,10 @@ class EngineBackend:
         chunk: list[bytes] = []
         size = 0
         for action, index, seq, source in ops:
-            line = orjson.dumps({action: {"_index": index, "_id": str(seq)}}) + b"\n"
+            meta: Json = {"_index": index, "_id": str(seq)}
+            if index == self.alias and action != "delete":
+                meta["require_alias"] = True  # never auto-create an index named like it
+            line = orjson.dumps({action: meta}) + b"\n"
             if source is not None:
                 line += orjson.dumps(source) + b"\n"
             if chunk and (size + len(line) > BULK_BYTES or len(chunk) >= BULK_ACTIONS):

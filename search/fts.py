@@ -19,20 +19,16 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from search.analysis import (
     ANALYSIS_VERSION,
-    LANGUAGES,
     best_corrections,
     close_words,
     correctable_words,
     corrected_queries,
-    forms_of,
-    language_of,
-    query_forms,
-    stem,
 )
 from search.backend import (
     RELEVANCE_CANDIDATES,
@@ -43,6 +39,10 @@ from search.backend import (
     document_words,
     scope_token,
 )
+from search.fts_forms import CREATE_FORMS, FORMS, FORMS_REBUILD, Row, WordForms
+from search.fts_forms import start_rebuild as forms_start_rebuild
+from search.fts_forms import swap_rebuild as forms_swap_rebuild
+from search.fts_forms import tables as forms_tables
 from search.query import (
     SYSTEM_CHANNELS,
     ParsedQuery,
@@ -57,35 +57,27 @@ from timeline.models import Entry
 from timeline.sqlite_db import Migration, SqliteDb
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _TABLE = "entry_fts"
 _REBUILD = "entry_fts_rebuild"
 _VOCAB = "entry_fts_vocab"
-_FORMS = "word_forms"
-_FORMS_REBUILD = "word_forms_rebuild"
 _CREATE = ("CREATE VIRTUAL TABLE {name} USING fts5(body, scope, "
            "tokenize = 'unicode61 remove_diacritics 2')")
-_CREATE_FORMS = ("CREATE TABLE {name} (form TEXT NOT NULL, word TEXT NOT NULL, "
-                 "PRIMARY KEY (form, word)) WITHOUT ROWID")
 
 MIGRATIONS: list[Migration] = [
     (1, _CREATE.format(name=_TABLE) + ";"),
     # v2: word forms (filled by FtsBackend.open from the index itself) and the vocabulary
     # view that spelling suggestions read.
     (2, "CREATE TABLE search_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
-        + _CREATE_FORMS.format(name=_FORMS) + ";\n"
-        f"CREATE INDEX {_FORMS}_by_word ON {_FORMS} (word);\n"
+        + CREATE_FORMS.format(name=FORMS) + ";\n"
+        f"CREATE INDEX {FORMS}_by_word ON {FORMS} (word);\n"
         f"CREATE VIRTUAL TABLE {_VOCAB} USING fts5vocab({_TABLE}, 'col');"),
 ]
 
 _LAYOUT = f"analysis {ANALYSIS_VERSION}; word_forms of every word; bookkeeping office so"
 """What ``search_meta.analysis`` says of an index this code wrote (else: upgrade on open)."""
 UPGRADE_BATCH = 2000
-MAX_VARIANTS = 64
-"""Words one query word expands to at most (a generic head like ``versicherung`` may end
-hundreds of compounds): the shortest ones, so the closest forms are always in."""
-SEEN_WORDS = 500_000
-"""Words per language remembered as already in ``word_forms`` (then forgotten at once)."""
 SUGGEST_CANDIDATES = 10
 """Close words per unknown query word checked against the office's documents."""
 SUGGEST_DF_CAP = 1000
@@ -93,8 +85,6 @@ SUGGEST_DF_CAP = 1000
 
 Variants = Mapping[str, Sequence[str]]
 """A bare query word -> the other index words it matches."""
-_Row = tuple[int, str, str, object, "frozenset[str] | None"]
-"""seq, folded text, scope, declared language, distinct words (None: split the text)."""
 
 
 def _quote(words: Sequence[str]) -> str:
@@ -125,6 +115,10 @@ def body_expression(query: ParsedQuery, variants: Variants | None = None) -> str
     return _must(query, variants or {})
 
 
+def _phrase_any(column: str, words: Sequence[str]) -> str:
+    return f"{column} : (" + " OR ".join(_quote([w]) for w in words) + ")"
+
+
 def _scope(token: str) -> str:
     return _phrase("scope", [token])
 
@@ -153,30 +147,11 @@ def match_expression(query: ParsedQuery, filters: SearchFilters,
     return expr
 
 
-def _variants(conn: sqlite3.Connection, words: Iterable[str]) -> dict[str, list[str]]:
-    """For each folded query word: the index's other words that share one of its forms."""
-    wanted = {w: query_forms(w) for w in words}
-    forms = sorted({f for fs in wanted.values() for f in fs})
-    if not forms:
-        return {}
-    by_form: dict[str, list[str]] = {}
-    for form, word in conn.execute(
-            f"SELECT form, word FROM {_FORMS} WHERE form IN ({','.join('?' * len(forms))})",
-            forms):
-        by_form.setdefault(form, []).append(word)
-    out: dict[str, list[str]] = {}
-    for w, fs in wanted.items():
-        found = {x for f in fs for x in by_form.get(f, ())} - {w}
-        if found:
-            out[w] = sorted(found, key=lambda x: (len(x), x))[:MAX_VARIANTS]
-    return out
-
-
 def _stemmable_words(query: ParsedQuery) -> set[str]:
     return {t.words[0] for t in [*query.all_terms(), *query.must_not] if t.stemmable}
 
 
-def _row(entry: Entry) -> _Row:
+def _row(entry: Entry) -> Row:
     words = document_words(entry)
     return (entry.seq, " ".join(words), document_scope(entry), entry.meta.get("language"),
             frozenset(words))
@@ -187,8 +162,7 @@ class FtsBackend:
 
     def __init__(self, path: Path, *, readers: int = 4) -> None:
         self.db = SqliteDb(path, MIGRATIONS, readers=readers, name="search")
-        self._seen: dict[str, set[str]] = {lang: set() for lang in LANGUAGES}
-        """Words known to be in ``word_forms`` already (writer thread only)."""
+        self.forms = WordForms()
 
     async def open(self) -> None:
         await self.db.open()
@@ -200,40 +174,18 @@ class FtsBackend:
         await self.db.close()
 
     # ------------------------------------------------------------------ writing
-    def _add_forms(self, conn: sqlite3.Connection, rows: Sequence[_Row],
-                   tables: Sequence[str], *, everything: bool = False) -> None:
-        """Record the forms of the words of ``rows`` new to the index (``everything``: of
-        all their words, for a table being built from scratch)."""
-        pairs: list[tuple[str, str]] = []
-        for _seq, text, _scope, declared, distinct in rows:
-            words = distinct if distinct is not None else frozenset(text.split(" "))
-            lang = language_of(words, declared)
-            seen = self._seen[lang]
-            new = words if everything else words - seen
-            if not new:
-                continue
-            if len(seen) > SEEN_WORDS:
-                seen.clear()
-            seen.update(new)
-            pairs += [(f, w) for w in new for f in {stem(w, lang), *forms_of(w, lang)}]
-        for table in tables:
-            conn.executemany(f"INSERT OR IGNORE INTO {table} (form, word) VALUES (?,?)", pairs)
-
-    def _forget(self, conn: sqlite3.Connection, words: Iterable[str]) -> None:
-        """Drop from ``word_forms`` the words no document holds any more (erasure)."""
-        gone = [w for w in words if w and not conn.execute(
-            f"SELECT 1 FROM {_TABLE} WHERE {_TABLE} MATCH ? LIMIT 1",
-            (_phrase("body", [w]),)).fetchone()]
-        if not gone:
-            return
-        for table in _forms_tables(conn):
-            conn.executemany(f"DELETE FROM {table} WHERE word=?", [(w,) for w in gone])
-        for seen in self._seen.values():
-            seen.difference_update(gone)
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        result = await self.db.write(fn)
+        self.forms.committed()
+        return result
 
     def _old_words(self, conn: sqlite3.Connection, seqs: Sequence[int]) -> dict[int, set[str]]:
+        """The words of those of ``seqs`` already indexed (replaced or deleted now)."""
+        top = conn.execute(f"SELECT rowid FROM {_TABLE} ORDER BY rowid DESC LIMIT 1").fetchone()
         out: dict[int, set[str]] = {}
         for seq in seqs:  # one rowid at a time: FTS5 scans the whole table for "rowid IN"
+            if top is None or seq > top[0]:
+                continue  # newer than anything indexed (the usual case: new entries)
             row = conn.execute(f"SELECT body FROM {_TABLE} WHERE rowid=?", (seq,)).fetchone()
             if row is not None:
                 out[seq] = set(row[0].split(" "))
@@ -246,22 +198,25 @@ class FtsBackend:
             tables = _tables(conn)
             replaced = self._old_words(conn, [r[0] for r in rows])
             for table in tables:
-                conn.executemany(f"DELETE FROM {table} WHERE rowid=?", [(r[0],) for r in rows])
+                if replaced or table != _TABLE:
+                    conn.executemany(f"DELETE FROM {table} WHERE rowid=?",
+                                     [(r[0],) for r in rows])
                 conn.executemany(f"INSERT INTO {table} (rowid, body, scope) VALUES (?,?,?)",
                                  [r[:3] for r in rows])
-            self._add_forms(conn, rows, _forms_tables(conn), everything=len(tables) > 1)
+            self.forms.add(conn, rows, forms_tables(conn), everything=len(tables) > 1)
             if replaced:
                 new = {r[0]: r[4] or frozenset() for r in rows}
-                self._forget(conn, {w for seq, old in replaced.items() for w in old - new[seq]})
-        await self.db.write(run)
+                self.forms.forget(conn, {w for seq, old in replaced.items()
+                                         for w in old - new[seq]}, _indexed(conn))
+        await self._write(run)
 
     async def delete(self, seqs: Sequence[int]) -> None:
         def run(conn: sqlite3.Connection) -> None:
             old = self._old_words(conn, list(seqs))
             for table in _tables(conn):
                 conn.executemany(f"DELETE FROM {table} WHERE rowid=?", [(s,) for s in seqs])
-            self._forget(conn, set().union(*old.values()) if old else ())
-        await self.db.write(run)
+            self.forms.forget(conn, set().union(*old.values()) if old else (), _indexed(conn))
+        await self._write(run)
 
     async def rebuild(self, batches: RebuildSource) -> int:
         await self.db.write(_start_rebuild)
@@ -269,18 +224,17 @@ class FtsBackend:
         async for batch in batches:
             rows = [_row(e) for e in batch]
 
-            def add(conn: sqlite3.Connection, rows: list[_Row] = rows) -> None:
+            def add(conn: sqlite3.Connection, rows: list[Row] = rows) -> None:
                 conn.executemany(f"INSERT OR REPLACE INTO {_REBUILD} (rowid, body, scope) "
                                  "VALUES (?,?,?)", [r[:3] for r in rows])
-                self._add_forms(conn, rows, [_FORMS_REBUILD], everything=True)
-            await self.db.write(add)
+                self.forms.add(conn, rows, [FORMS_REBUILD], everything=True)
+            await self._write(add)
             count += len(rows)
 
         def swap(conn: sqlite3.Connection) -> None:
             _swap_rebuild(conn)
-            for seen in self._seen.values():
-                seen.clear()
-        await self.db.write(swap)
+            self.forms.reset()
+        await self._write(swap)
         await self.db.write_raw(lambda c: c.execute(
             f"INSERT INTO {_TABLE}({_TABLE}) VALUES ('optimize')"))
         return count
@@ -300,15 +254,18 @@ class FtsBackend:
             log.warning("search index: re-analysing %d documents for word forms "
                         "(one-time upgrade to analysis v%d)", total, ANALYSIS_VERSION)
         await self.db.write(_mark_system_scope)
-        await self.db.write(lambda c: c.execute(f"DELETE FROM {_FORMS}"))
+        def clear(conn: sqlite3.Connection) -> None:
+            conn.execute(f"DELETE FROM {FORMS}")
+            self.forms.reset()
+        await self._write(clear)
         after: int | None = -(2**63)
         while after is not None:
             def batch(conn: sqlite3.Connection, after: int = after) -> int | None:
                 rows = conn.execute(f"SELECT rowid, body, scope FROM {_TABLE} WHERE rowid > ? "
                                     "ORDER BY rowid LIMIT ?", (after, UPGRADE_BATCH)).fetchall()
-                self._add_forms(conn, [(r[0], r[1], r[2], None, None) for r in rows], [_FORMS])
+                self.forms.add(conn, [(r[0], r[1], r[2], None, None) for r in rows], [FORMS])
                 return int(rows[-1][0]) if rows else None
-            after = await self.db.write(batch)
+            after = await self._write(batch)
         await self.db.write(lambda c: c.execute(
             "INSERT OR REPLACE INTO search_meta (key, value) VALUES ('analysis', ?)",
             (_LAYOUT,)))
@@ -340,7 +297,7 @@ class FtsBackend:
         limit = request.limit
 
         def run(conn: sqlite3.Connection) -> list[tuple[int, float]]:
-            variants = _variants(conn, _stemmable_words(request.query))
+            variants = self.forms.expand(conn, _stemmable_words(request.query))
             expr = match_expression(request.query, request.filters, variants)
             return _run(conn, (
                 f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH ? AND rowid >= ? "
@@ -358,13 +315,14 @@ class FtsBackend:
         Step 2 ranks them with a body-only expression: bm25() computes an IDF for every
         phrase of its query, and the office/customer scope tokens are in (nearly) every
         document, which would make ranking cost a full posting-list scan each time.
-        Step 3 (only when a word has other forms in the index) marks the candidates that
-        match the query as typed: they form the first tier, word-form-only matches the
-        second."""
+        When a word has other forms in the index, the candidates that match the query as
+        typed form the first tier (scored on the typed words), word-form-only matches the
+        second: a one-word query scores its spelling and its other forms separately, a longer
+        one scores the typed words and then everything."""
         query = request.query
 
         def run(conn: sqlite3.Connection) -> list[tuple[int, int, float]]:
-            variants = _variants(conn, _stemmable_words(query))
+            variants = self.forms.expand(conn, _stemmable_words(query))
             candidates = _run(conn, (
                 f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH ? AND rowid >= ? AND "
                 "rowid < ? ORDER BY rowid DESC LIMIT ?"),
@@ -374,16 +332,25 @@ class FtsBackend:
                 return []
             wanted = {int(r[0]) for r in candidates}
             span = (min(wanted), max(wanted))
-            scored = _run(conn, (
-                f"SELECT rowid, bm25({_TABLE}, 1.0, 0.0) FROM {_TABLE} WHERE {_TABLE} MATCH ? "
-                "AND rowid >= ? AND rowid <= ?"), (body_expression(query, variants), *span))
-            exact = wanted
-            if any(t.stemmable and variants.get(t.words[0]) for t in query.all_terms()):
-                exact = {int(r[0]) for r in _run(conn, (
-                    f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH ? AND rowid >= ? "
-                    "AND rowid <= ?"), (body_expression(query), *span))}
-            return [(0 if seq in exact else 1, int(seq), float(score))
-                    for seq, score in scored if seq in wanted]
+
+            def scores(expression: str) -> dict[int, float]:
+                return {int(seq): float(score) for seq, score in _run(conn, (
+                    f"SELECT rowid, bm25({_TABLE}, 1.0, 0.0) FROM {_TABLE} WHERE {_TABLE} "
+                    "MATCH ? AND rowid >= ? AND rowid <= ?"), (expression, *span))
+                    if seq in wanted}
+
+            typed = body_expression(query)
+            if not any(t.stemmable and variants.get(t.words[0]) for t in query.all_terms()):
+                return [(0, seq, score) for seq, score in scores(typed).items()]
+            terms = query.all_terms()
+            if len(terms) == 1:  # one word: its spelling, then its other forms (no overlap)
+                exact = scores(typed)
+                others = scores(_phrase_any("body", variants[terms[0].words[0]]))
+                return [*((0, seq, sc) for seq, sc in exact.items()),
+                        *((1, seq, sc) for seq, sc in others.items() if seq not in exact)]
+            exact = scores(typed)
+            return [(0, seq, exact[seq]) if seq in exact else (1, seq, sc)
+                    for seq, sc in scores(body_expression(query, variants)).items()]
 
         rows = await self.db.read(run)
         ranked = sorted((tier, score, -seq) for tier, seq, score in rows)
@@ -415,7 +382,7 @@ class FtsBackend:
 
         def run(conn: sqlite3.Connection) -> dict[str, list[str]]:
             out: dict[str, list[str]] = {}
-            variants = _variants(conn, words)
+            variants = self.forms.expand(conn, words)
             for word in words:
                 known = _run(conn, f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH ? LIMIT 1",
                              (f"({_term(Term((word,)), variants)}) AND {office}",))
@@ -452,23 +419,22 @@ def _mark_system_scope(conn: sqlite3.Connection) -> None:
 
 def _start_rebuild(conn: sqlite3.Connection) -> None:
     conn.execute(f"DROP TABLE IF EXISTS {_REBUILD}")
-    conn.execute(f"DROP TABLE IF EXISTS {_FORMS_REBUILD}")
     conn.execute(_CREATE.format(name=_REBUILD))
-    conn.execute(_CREATE_FORMS.format(name=_FORMS_REBUILD))
+    forms_start_rebuild(conn)
 
 
 def _swap_rebuild(conn: sqlite3.Connection) -> None:
     conn.execute(f"DROP TABLE {_TABLE}")
     conn.execute(f"ALTER TABLE {_REBUILD} RENAME TO {_TABLE}")
-    conn.execute(f"DELETE FROM {_FORMS}")
-    conn.execute(f"INSERT INTO {_FORMS} (form, word) SELECT form, word FROM {_FORMS_REBUILD}")
-    conn.execute(f"DROP TABLE {_FORMS_REBUILD}")
+    forms_swap_rebuild(conn)
 
 
-def _forms_tables(conn: sqlite3.Connection) -> list[str]:
-    rebuilding = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE name=?", (_FORMS_REBUILD,)).fetchone()
-    return [_FORMS, _FORMS_REBUILD] if rebuilding else [_FORMS]
+def _indexed(conn: sqlite3.Connection) -> Callable[[str], bool]:
+    """Does any document still hold this word?"""
+    def check(word: str) -> bool:
+        return conn.execute(f"SELECT 1 FROM {_TABLE} WHERE {_TABLE} MATCH ? LIMIT 1",
+                            (_phrase("body", [word]),)).fetchone() is not None
+    return check
 
 
 def _tables(conn: sqlite3.Connection) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,8 @@ from notify.settings import NotifySettings
 if TYPE_CHECKING:
     from chronik.components import Component
     from chronik.state import AppState
+
+log = logging.getLogger(__name__)
 
 
 def _problem(prefix: str, exc: ValidationError) -> str:
@@ -79,6 +82,19 @@ def components(state: AppState) -> list[Component]:
     return out
 
 
+async def _keep_index_up(state: AppState, done: asyncio.Event) -> None:
+    """Index what the import stores while it runs (on time the event loop would spend
+    waiting for the parser processes), until ``done``. A failure only ends this: the drain
+    after the import indexes the rest, and reports what fails."""
+    try:
+        while not done.is_set():
+            if not await state.indexer.drain_once():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), timeout=0.2)
+    except Exception:
+        log.exception("indexing during the import failed; the index catches up at its end")
+
+
 async def run_import(state: AppState, path: Path, office_id: str, *,
                      progress: Callable[[ImportSummary], None] | None = None,
                      indexing: Callable[[int, int], None] | None = None
@@ -92,15 +108,14 @@ async def run_import(state: AppState, path: Path, office_id: str, *,
     mail = mail_ingest(state, email.max_message_bytes)
     messages = await open_source(path, email.max_message_bytes)
     state.blobs.fsync_each = False  # one sync at the end instead of one per attachment
-    # the index keeps up meanwhile (on time the loop would spend waiting for the parsers)
-    keeping_up = asyncio.create_task(state.indexer.run(), name="import-indexer")
+    finished = asyncio.Event()
+    keeping_up = asyncio.create_task(_keep_index_up(state, finished), name="import-indexer")
     try:
         summary = await import_messages(mail, office_id, messages,
                                         workers=email.import_workers, progress=progress)
     finally:
-        keeping_up.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await keeping_up  # a batch it did not acknowledge is indexed again below
+        finished.set()
+        await keeping_up
         await state.blobs.sync()
         state.blobs.fsync_each = True
     if indexing is None:

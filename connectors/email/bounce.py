@@ -155,6 +155,11 @@ def _read(msg: Message, use_library: bool, use_own: bool) -> DeliveryReport | No
     if not found and use_own:
         found, source = text_recipients(text_now, action), "text"
     found = tuple(a for a in found if _plausible(a, own))
+    if not found and use_own:  # no known phrase: the one address the report's text names
+        named = {m.group(0).rstrip(".").lower(): m.group(0).rstrip(".")
+                 for m in _ADDRESS_RE.finditer(text_now) if _plausible(m.group(0), own)}
+        if len(named) == 1:
+            found, source = tuple(named.values()), "text"
     returned_id = _first_id(returned, "message-id")
     returned_to = tuple(a for v in _values(returned, "to") for _, a in addresses(v) if "@" in a)
     returned_from = next((a for v in _values(returned, "from") for _, a in addresses(v)

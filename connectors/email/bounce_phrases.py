@@ -63,7 +63,7 @@ _LINE_RECIPIENT = [
         rf"|could not deliver (?:mail|message) to|your message to|delivery to|failed to deliver"
         rf" to|undeliverable to|recipient address:|delivery failed \d+ attempts:"
         rf"|mailbox exceeds allowed size:|unknown user:|nachricht an|e-mail an"
-        rf"|nicht an|empfänger:)[ \t]*<?({ADDRESS})>?",
+        rf"|nicht an|empfänger:|recipient:|your message to:)[ \t]*<?({ADDRESS})>?",
         re.IGNORECASE),
     re.compile(rf"\(({ADDRESS})\) not listed in", re.IGNORECASE),  # Domino
 ]

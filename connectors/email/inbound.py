@@ -191,10 +191,10 @@ class MailIngest:
         try:
             parsed = await self.parse(raw)
         except MailParseError as exc:
-            report = await self._senderless(raw, exc.reason)
-            if report is None:
+            rescued = await self._senderless(raw, exc.reason)
+            if rescued is None:
                 return await self.quarantine(office_id, raw, quarantine_reason(exc), origin)
-            parsed = report
+            parsed = rescued
         return await self.deliver_parsed(office_id, parsed, raw, origin)
 
     async def _senderless(self, raw: bytes, reason: str) -> ParsedMail | None:

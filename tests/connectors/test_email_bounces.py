@@ -128,7 +128,7 @@ async def test_rates_through_the_ingest_path_and_no_report_creates_a_customer(
         want = EXPECTED[name]
         done = await world.mail.deliver(world.office.id, raw_of(name), f"test:{name}")
         entry = done.result.entry
-        ok = entry is not None and entry.kind == KIND[want["action"]] or (
+        ok = (entry is not None and entry.kind == KIND[want["action"]]) or (
             done.outcome == "quarantined" and done.result.quarantined is not None
             and done.result.quarantined.reason.startswith("unattributed_"))
         right = ok and entry is not None and all(

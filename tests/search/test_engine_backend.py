@@ -180,3 +180,16 @@ async def test_an_outdated_index_is_reanalysed_on_open(engine: EngineBackend) ->
     finally:
         await upgraded.drop()
         await upgraded.close()
+
+
+async def test_a_vanished_alias_is_an_error_not_a_stray_index(engine: EngineBackend) -> None:
+    """Writes go through the alias only (``require_alias``): when its index was deleted
+    behind the backend's back, indexing fails loudly instead of auto-creating an unmapped
+    index under the alias's name."""
+    await engine.drop()
+    with pytest.raises(EngineError, match="index_not_found"):
+        await engine.index([entry("verloren")])
+    assert await engine.client.alias_indices(engine.alias) == []
+    found = await engine.client.search("_all", {"size": 0, "query": {
+        "term": {"_index": engine.alias}}, "track_total_hits": True})
+    assert found["hits"]["total"]["value"] == 0
