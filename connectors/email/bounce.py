@@ -17,10 +17,12 @@ it is about (pure: no storage, no network). Readers, strongest first:
    Message-ID is ``<entry-id>.<channel>@host``), the one address it was sent to.
 
 A message is a report when it carries delivery-status fields or ``X-Failed-Recipients``, comes
-from a mail system (MAILER-DAEMON, "Mail Delivery System", ``E500_SMTP_Mail_Service``,
-``MicrosoftExchange…``, an empty ``From``), or -- from a postmaster, with a null envelope
-sender or ``Auto-Submitted`` -- has a bounce subject or the boilerplate text of a known mail
-server. Forwards and replies (``Fwd:``, ``WG:``, ``Re:``, ``AW:``) by a person are not reports.
+from a mail system (MAILER-DAEMON, "Mail Delivery System <>", ``E500_SMTP_Mail_Service``,
+``MicrosoftExchange…``), or -- from a postmaster, with a null envelope sender or no sender
+address -- has a bounce subject or the boilerplate text of a known mail server; other
+machine-made (``Auto-Submitted``) mail, or a person's mail with a message attached, needs
+both. Forwards and replies (``Fwd:``, ``WG:``, ``Re:``, ``AW:``) by a person, newsletters
+(``List-Id``, ``List-Unsubscribe``) and read receipts are not reports.
 """
 
 from __future__ import annotations
@@ -144,22 +146,22 @@ def _read(msg: Message, use_library: bool, use_own: bool) -> DeliveryReport | No
     text_now = text()
     action = dsn_action or _action_from_text(subject, text_now)
     own = _own_addresses(msg, returned)
+    readers: list[tuple[str, Callable[[], tuple[str, ...]]]] = [
+        ("dsn", lambda: dsn_recipients),
+        ("x-failed-recipients", lambda: failed_header if action == "failed" else ()),
+    ]
+    if use_library:
+        readers.append(("flufl", lambda: _library(msg, action)))
+    if use_own:
+        readers.append(("text", lambda: text_recipients(text_now, action)))
+        readers.append(("text", lambda: _single_address(text_now, own)))
     found: tuple[str, ...] = ()
     source = "none"
-    if dsn_recipients:
-        found, source = dsn_recipients, "dsn"
-    if not found and failed_header and action == "failed":
-        found, source = failed_header, "x-failed-recipients"
-    if not found and use_library:
-        found, source = _library(msg, action), "flufl"
-    if not found and use_own:
-        found, source = text_recipients(text_now, action), "text"
-    found = tuple(a for a in found if _plausible(a, own))
-    if not found and use_own:  # no known phrase: the one address the report's text names
-        named = {m.group(0).rstrip(".").lower(): m.group(0).rstrip(".")
-                 for m in _ADDRESS_RE.finditer(text_now) if _plausible(m.group(0), own)}
-        if len(named) == 1:
-            found, source = tuple(named.values()), "text"
+    for name, reader in readers:
+        found = tuple(a for a in reader() if _plausible(a, own))
+        if found:
+            source = name
+            break
     returned_id = _first_id(returned, "message-id")
     returned_to = tuple(a for v in _values(returned, "to") for _, a in addresses(v) if "@" in a)
     returned_from = next((a for v in _values(returned, "from") for _, a in addresses(v)
@@ -397,6 +399,13 @@ def _library(msg: Message, action: Action) -> tuple[str, ...]:
         if _ADDRESS_RE.fullmatch(address):
             _add(found, address)
     return tuple(found)
+
+
+def _single_address(text: str, own: set[str]) -> tuple[str, ...]:
+    """No known phrase: the one address the report's own text names (else none)."""
+    named = {m.group(0).rstrip(".").lower(): m.group(0).rstrip(".")
+             for m in _ADDRESS_RE.finditer(text) if _plausible(m.group(0), own)}
+    return tuple(named.values()) if len(named) == 1 else ()
 
 
 def _plausible(address: str, own: set[str]) -> bool:
