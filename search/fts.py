@@ -71,7 +71,6 @@ MIGRATIONS: list[Migration] = [
     # view that spelling suggestions read.
     (2, "CREATE TABLE search_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
         + CREATE_FORMS.format(name=FORMS) + ";\n"
-        f"CREATE INDEX {FORMS}_by_word ON {FORMS} (word);\n"
         f"CREATE VIRTUAL TABLE {_VOCAB} USING fts5vocab({_TABLE}, 'col');"),
 ]
 

@@ -104,8 +104,11 @@ class WordForms:
         gone = [w for w in words if w and not indexed(w)]
         if not gone:
             return
-        for table in tables(conn):
-            conn.executemany(f"DELETE FROM {table} WHERE word=?", [(w,) for w in gone])
+        for table in tables(conn):  # one pass (no index on word: writes stay cheap)
+            for i in range(0, len(gone), 500):
+                chunk = gone[i:i + 500]
+                conn.execute(f"DELETE FROM {table} WHERE word IN ({','.join('?' * len(chunk))})",
+                             chunk)
         for seen in self._seen.values():
             seen.difference_update(gone)
         self._changed = True

@@ -13,7 +13,7 @@ from timeline import disclosure, tone
 from timeline import policy as publish_policy
 from timeline.blobs import BlobStore
 from timeline.errors import DisclosureWarning, InvalidInput, NotFound, ToneWarning
-from timeline.events import Event, EventBus
+from timeline.events import EventBus, StoredEvent
 from timeline.filenames import safe_file_name
 from timeline.identity import normalise_identity
 from timeline.ids import in_window, window_text
@@ -123,6 +123,7 @@ class TimelineService:
         self.store = store
         self.blobs = blobs
         self.events = events or EventBus()
+        self.events.loader("entry", self._load_event)
         self._listeners: list[Listener] = []
 
     def notify_reindex(self) -> None:
@@ -137,12 +138,24 @@ class TimelineService:
         """Called (on the loop) for every newly stored entry: indexer wake-up, event streams."""
         self._listeners.append(listener)
 
-    def _announce(self, entry: Entry) -> None:
-        self.events.publish(Event(entry.office_id, "entry.created", {
+    async def _load_event(self, stored: StoredEvent) -> dict[str, Any] | None:
+        """The live payload of an ``entry.created`` / ``entry.updated`` feed row (the
+        store wrote the row with the entry; ``timeline.events``)."""
+        if stored.entry_id is None:
+            return None
+        entry = await self.store.get_entry(stored.office_id, stored.entry_id)
+        if entry is None:  # erased or deleted since
+            return None
+        data: dict[str, Any] = {
             "id": entry.id, "customer_id": entry.customer_id, "channel": entry.channel.value,
-            "kind": entry.kind, "direction": entry.direction.value,
-            "visibility": entry.visibility.value, "subject": entry.subject,
-            "occurred_at": entry.occurred_at.isoformat()}))
+            "kind": entry.kind}
+        if stored.type == "entry.created":
+            data.update(direction=entry.direction.value, visibility=entry.visibility.value,
+                        subject=entry.subject, occurred_at=entry.occurred_at.isoformat())
+        return data
+
+    def _announce(self, entry: Entry) -> None:
+        self.events.poke()  # the store wrote the live event with the entry
         for listener in self._listeners:
             try:
                 listener(entry)
@@ -224,9 +237,7 @@ class TimelineService:
                                               meta=meta, keep_history=keep_history)
         if entry is None:
             raise NotFound("no such entry")
-        self.events.publish(Event(office_id, "entry.updated", {
-            "id": entry.id, "customer_id": entry.customer_id, "channel": entry.channel.value,
-            "kind": entry.kind}))
+        self.events.poke()  # the store wrote the live event with the change
         self.notify_reindex()
         return entry
 

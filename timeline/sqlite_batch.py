@@ -12,6 +12,7 @@ from typing import Any
 from timeline.ids import SEQ_SLOTS, new_ulid, seq_base
 from timeline.models import Channel, Customer, Entry, EntryDraft, IdentityKind, Visibility, utcnow
 from timeline.sqlite_db import SqliteDb
+from timeline.sqlite_events import add_events
 
 _CHUNK = 500  # bound parameters per statement (SQLite allows 32766; keep statements small)
 
@@ -149,5 +150,7 @@ def append_entries(conn: sqlite3.Connection, drafts: Sequence[EntryDraft]
     if notify_rows:
         conn.executemany("INSERT INTO notify_outbox (office_id, entry_id, created_at) "
                          "VALUES (?,?,?)", notify_rows)
+    add_events(conn, [(entry.office_id, "entry.created", entry.customer_id, entry.id, None)
+                      for entry, created in out if created])  # live views (timeline/events.py)
     return out
 

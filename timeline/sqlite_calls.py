@@ -11,6 +11,7 @@ from typing import Any
 
 from timeline.models import utcnow
 from timeline.sqlite_db import SqliteDb
+from timeline.sqlite_events import add_events
 
 
 class CallStoreMixin:
@@ -23,7 +24,10 @@ class CallStoreMixin:
         return None if row is None else dict(json.loads(row[0]))
 
     async def save_call_state(self, office_id: str, call_id: str, state: dict[str, Any],
-                              customer_id: str | None = None) -> None:
+                              customer_id: str | None = None, *, event: str | None = None,
+                              entry_id: str | None = None) -> None:
+        """With ``event`` (``call.ringing``, …) a live-event row goes in the same
+        transaction."""
         def run(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO cti_calls (office_id, call_id, state, customer_id, updated_at) "
@@ -31,6 +35,8 @@ class CallStoreMixin:
                 "state=excluded.state, customer_id=COALESCE(excluded.customer_id, customer_id), "
                 "updated_at=excluded.updated_at",
                 (office_id, call_id, json.dumps(state), customer_id, utcnow().isoformat()))
+            if event is not None:
+                add_events(conn, [(office_id, event, customer_id, entry_id, call_id)])
         await self.db.write(run)
 
     async def retag_entry(self, office_id: str, entry_id: str, *, add: Sequence[str] = (),

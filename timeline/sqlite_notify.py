@@ -25,6 +25,7 @@ from timeline.notifications import (
     NotifyJob,
 )
 from timeline.sqlite_db import SqliteDb
+from timeline.sqlite_events import add_events
 
 _JOB_COLS = ("id, office_id, entry_id, customer_id, status, attempts, generation, next_at, "
              "channel, reason, skip_channels, created_at, updated_at, held")
@@ -215,6 +216,7 @@ class NotifyStoreMixin:
                     conn.execute("UPDATE entries SET meta=? WHERE seq=?",
                                  (json.dumps(meta), src[0]))
                     conn.execute("INSERT INTO index_outbox (seq) VALUES (?)", (src[0],))
+                    add_events(conn, [(office_id, "entry.updated", src[3], entry_id, None)])
             return created
         return await self.db.write(run)
 

@@ -333,4 +333,17 @@ CREATE INDEX telegram_updates_done ON telegram_updates(status, received_at);
 ALTER TABLE notify_jobs ADD COLUMN held TEXT;
 CREATE INDEX notify_jobs_held ON notify_jobs(customer_id, status, next_at) WHERE held IS NOT NULL;
 """),
+    (12, """
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    office_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    customer_id TEXT,
+    entry_id TEXT,
+    call_id TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX events_customer ON events(customer_id) WHERE customer_id IS NOT NULL;
+CREATE INDEX events_entry ON events(entry_id) WHERE entry_id IS NOT NULL;
+"""),
 ]

@@ -34,6 +34,7 @@ from timeline.sqlite_calls import CallStoreMixin
 from timeline.sqlite_concerns import ConcernStoreMixin
 from timeline.sqlite_consent import ConsentStoreMixin
 from timeline.sqlite_db import SqliteDb
+from timeline.sqlite_events import EventStoreMixin, add_events
 from timeline.sqlite_inbound import InboundStoreMixin
 from timeline.sqlite_notify import NotifyStoreMixin
 from timeline.sqlite_privacy import PrivacyStoreMixin
@@ -93,7 +94,7 @@ def entry_from_row(row: Sequence[Any]) -> Entry:
 
 class SqliteStore(AccountStoreMixin, InboundStoreMixin, ConsentStoreMixin, CallStoreMixin,
                   NotifyStoreMixin, BatchStoreMixin, ConcernStoreMixin, PrivacyStoreMixin,
-                  TelegramUpdateStoreMixin):
+                  TelegramUpdateStoreMixin, EventStoreMixin):
     """``timeline.store.Store`` on SQLite."""
 
     def __init__(self, path: Path, *, readers: int = 4) -> None:
@@ -324,6 +325,7 @@ class SqliteStore(AccountStoreMixin, InboundStoreMixin, ConsentStoreMixin, CallS
                 old.subject if subject is None else subject,
                 old.body if body is None else body, json.dumps(new_meta), old.seq))
             conn.execute("INSERT INTO index_outbox (seq) VALUES (?)", (old.seq,))
+            add_events(conn, [(office_id, "entry.updated", old.customer_id, old.id, None)])
             return entry_from_row(conn.execute(
                 f"SELECT {_ENTRY_COLS} FROM entries WHERE seq=?", (old.seq,)).fetchone())
         return await self.db.write(run)

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from timeline.accounts import AccountStore
+from timeline.events import StoredEvent
 from timeline.models import (
     Agent,
     Channel,
@@ -259,9 +260,14 @@ class Store(AccountStore, TelegramUpdateStore, Protocol):
     # phone calls (CTI): call state apart from the entry; re-tagging an entry
     async def call_state(self, office_id: str, call_id: str) -> dict[str, Any] | None: ...
     async def save_call_state(self, office_id: str, call_id: str, state: dict[str, Any],
-                              customer_id: str | None = None) -> None: ...
+                              customer_id: str | None = None, *, event: str | None = None,
+                              entry_id: str | None = None) -> None: ...
     async def retag_entry(self, office_id: str, entry_id: str, *, add: Sequence[str] = (),
                           remove: Sequence[str] = ()) -> tuple[str, ...] | None: ...
+
+    # the live-event feed (timeline/events.py): rows written with the changes they report
+    async def last_event_id(self) -> int: ...
+    async def events_after(self, after_id: int, limit: int) -> Sequence[StoredEvent]: ...
 
     # concerns: entries by tag across an office (open data requests, open complaints)
     async def entries_with_tag(self, office_id: str, tag: str, *,

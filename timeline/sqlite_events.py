@@ -1,0 +1,57 @@
+"""The store's change feed (``events`` table, migration 12): one row per change live views
+show, written in the transaction of the change (``add_events``), read by every process's
+``timeline.events.EventFollower``. Rows hold the office, the event type and ids only; the
+table is pruned as it is written (the newest ``KEEP_ROWS`` rows of the last
+``KEEP_SECONDS``), and erasure deletes a person's rows. Mixed into ``SqliteStore``."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import timedelta
+
+from timeline.events import StoredEvent
+from timeline.models import utcnow
+from timeline.sqlite_db import SqliteDb
+
+KEEP_ROWS = 10_000
+"""A follower further behind than this misses events (a live view can reload)."""
+KEEP_SECONDS = 600
+PRUNE_EVERY = 256
+"""Rows between two prunes (each prune is one short DELETE over a small table)."""
+
+EventRow = tuple[str, str, str | None, str | None, str | None]
+"""``(office_id, type, customer_id, entry_id, call_id)``"""
+
+
+def add_events(conn: sqlite3.Connection, rows: Sequence[EventRow]) -> None:
+    """Append feed rows inside the caller's transaction; prune old ones now and then."""
+    if not rows:
+        return
+    now = utcnow()
+    at = now.isoformat()
+    conn.executemany(
+        "INSERT INTO events (office_id, type, customer_id, entry_id, call_id, at) "
+        "VALUES (?,?,?,?,?,?)", [(*row, at) for row in rows])
+    last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+    if last // PRUNE_EVERY != (last - len(rows)) // PRUNE_EVERY:
+        cutoff = (now - timedelta(seconds=KEEP_SECONDS)).isoformat()
+        conn.execute("DELETE FROM events WHERE id <= ? OR at < ?", (last - KEEP_ROWS, cutoff))
+
+
+class EventStoreMixin:
+    db: SqliteDb
+
+    async def last_event_id(self) -> int:
+        """The id of the newest feed row ever written (0 for none), pruned rows included."""
+        row = await self.db.read(lambda c: c.execute(
+            "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name='events'), 0)"
+        ).fetchone())
+        return int(row[0])
+
+    async def events_after(self, after_id: int, limit: int) -> list[StoredEvent]:
+        rows = await self.db.read(lambda c: c.execute(
+            "SELECT id, office_id, type, customer_id, entry_id, call_id FROM events "
+            "WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)).fetchall())
+        return [StoredEvent(id=r[0], office_id=r[1], type=r[2], customer_id=r[3],
+                            entry_id=r[4], call_id=r[5]) for r in rows]
