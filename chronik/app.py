@@ -38,7 +38,7 @@ from search.fts import FtsBackend
 from search.service import SearchService
 from timeline.blobs import BlobStore
 from timeline.errors import DomainError
-from timeline.events import EventBus
+from timeline.events import EventBus, EventFollower
 from timeline.ingest import IngestService
 from timeline.service import TimelineService
 from timeline.sqlite_store import SqliteStore
@@ -46,6 +46,10 @@ from timeline.sqlite_store import SqliteStore
 log = logging.getLogger("chronik")
 
 SETTINGS = web.AppKey("chronik_settings", Settings)
+WORKERS = web.AppKey("chronik_workers", bool)
+"""Whether this process runs the background work (connectors, notifier, indexer, retention):
+true for ``chronik serve`` and process 0 of ``--processes N``, false for the other
+processes and with ``--no-workers`` (``chronik worker --all`` runs it then)."""
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
@@ -211,9 +215,29 @@ async def close_state(state: AppState) -> None:
     await state.store.close()
 
 
-async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
-    state = await open_state(app[SETTINGS])
-    app[STATE] = state
+@contextlib.asynccontextmanager
+async def follow_events(state: AppState) -> AsyncIterator[EventFollower]:
+    """Publish the store's live events (from every process writing to it) on this
+    process's ``state.events`` while the block runs (``timeline/events.py``)."""
+    from chronik.glue.phone import cti_service
+
+    cti_service(state)  # registers how call.* events are loaded
+    follower = EventFollower(state.store, state.events,
+                             on_entries=state.timeline.notify_reindex)
+    await follower.start()
+    task = asyncio.create_task(follower.run(), name="chronik-events")
+    try:
+        yield follower
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def run_background(state: AppState) -> AsyncIterator[None]:
+    """The background work of a data folder (must run in exactly one process): the
+    indexer and the components (connectors, notifier, retention)."""
     indexer = asyncio.create_task(state.indexer.run(), name="chronik-indexer")
     state.supervisor = Supervisor(build_components(state))
     state.supervisor.start()
@@ -224,15 +248,28 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         indexer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await indexer
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    state = await open_state(app[SETTINGS])
+    app[STATE] = state
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(follow_events(state))
+            if app.get(WORKERS, True):
+                await stack.enter_async_context(run_background(state))
+            yield
+    finally:
         await close_state(state)
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, *, workers: bool = True) -> web.Application:
     install_log_privacy()  # no personal data in this process's logs (chronik/logs.py)
     app = web.Application(middlewares=[ops.metrics_middleware, security_headers,
                                        errors_middleware],
                           client_max_size=settings.max_upload_bytes + 1024 * 1024)
     app[SETTINGS] = settings
+    app[WORKERS] = workers
     for op in OPERATIONS:
         app.router.add_route(op.method, API_PREFIX + op.path, _bind(op), name=op.operation_id)
     app.cleanup_ctx.append(_lifecycle)

@@ -70,14 +70,15 @@ async def _with_state(settings: Settings, fn: Callable[[AppState], Awaitable[R]]
         await close_state(state)
 
 
-def _run_server(settings: Settings, banner: Callable[[], None] | None = None) -> int:
+def _run_server(settings: Settings, banner: Callable[[], None] | None = None, *,
+                workers: bool = True) -> int:
     from aiohttp import web
 
     from chronik.app import create_app
     from chronik.logs import setup as setup_logging
 
     setup_logging(settings.log_level)
-    app = create_app(settings)
+    app = create_app(settings, workers=workers)
     if banner:
         async def show(_app: web.Application) -> None:
             banner()
@@ -94,9 +95,33 @@ def _run_server(settings: Settings, banner: Callable[[], None] | None = None) ->
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(args.data_dir, args.port, args.host)
     require_data(settings)
-    return _run_server(settings, lambda: print(
-        f"Chronik serving on {settings.base_url} (data: {settings.data_dir.resolve()})",
-        flush=True))
+    if args.processes < 1:
+        raise CliError("--processes must be at least 1")
+    where = f"Chronik serving on {settings.base_url} (data: {settings.data_dir.resolve()})"
+    if args.processes == 1:
+        return _run_server(settings, lambda: print(where, flush=True),
+                           workers=not args.no_workers)
+    return _serve_processes(settings, args.processes, not args.no_workers, where)
+
+
+def _serve_processes(settings: Settings, count: int, workers: bool, where: str) -> int:
+    """``serve --processes N`` (chronik/processes.py)."""
+    from chronik.processes import ProcessFailed, run_processes
+
+    async def ready(_state: AppState) -> None:
+        return None  # opened once here: migrations never race between the processes
+    asyncio.run(_with_state(settings, ready))
+    background = ("background work in process 0" if workers else
+                  "no background work here: run `chronik worker --all`")
+
+    def banner(pids: list[int]) -> None:
+        print(f"{where}: {count} processes (pids {', '.join(map(str, pids))}), "
+              f"{background}", flush=True)
+    try:
+        return run_processes(str(settings.data_dir), settings.http_port, settings.http_host,
+                             count, workers, banner)
+    except ProcessFailed as exc:
+        raise CliError(str(exc)) from None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -307,20 +332,41 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from chronik.app import follow_events
     from chronik.glue.notify import run_worker
     from chronik.logs import setup as setup_logging
 
     settings = load_settings(args.data_dir)
     setup_logging(settings.log_level)
+    if args.all:
+        return asyncio.run(_with_state(settings, _background))
 
     async def run(state: AppState) -> int:
         try:
-            await run_worker(state, announce=lambda: print(
-                "Chronik notification worker running", flush=True))
+            async with follow_events(state):  # wakes the worker for other processes' writes
+                await run_worker(state, announce=lambda: print(
+                    "Chronik notification worker running", flush=True))
         except ValueError as exc:
             raise CliError(str(exc)) from None
         return 0
     return asyncio.run(_with_state(settings, run))
+
+
+async def _background(state: AppState) -> int:
+    """``chronik worker --all``: what ``serve --no-workers`` leaves out, until SIGTERM."""
+    import signal
+
+    from chronik.app import follow_events, run_background
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with follow_events(state), run_background(state):
+        print("Chronik background worker running (indexer, connectors, notifier, retention)",
+              flush=True)
+        await stop.wait()
+    return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -371,6 +417,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--processes", type=int, default=1, metavar="N",
+                       help="N API processes on one port (SO_REUSEPORT); process 0 runs the "
+                            "background work (default: 1)")
+    serve.add_argument("--no-workers", action="store_true",
+                       help="run no background work (indexer, connectors, notifier, "
+                            "retention) in this server: `chronik worker --all` runs it")
     serve.set_defaults(func=cmd_serve)
 
     demo = sub.add_parser("demo", help="seed demo data (./chronik-demo) and serve it")
@@ -427,8 +479,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("path")
     imp.add_argument("--office", required=True, help="office id")
     imp.set_defaults(func=cmd_import)
-    sub.add_parser("worker", help="run only the notification worker (until SIGTERM)"
-                   ).set_defaults(func=cmd_worker)
+    worker = sub.add_parser("worker", help="run only the notification worker (until SIGTERM)")
+    worker.add_argument("--all", action="store_true",
+                        help="run all background work (indexer, connectors, notifier, "
+                             "retention): for `chronik serve --no-workers`")
+    worker.set_defaults(func=cmd_worker)
     from chronik.cli_privacy import add_parsers as add_privacy_commands
 
     add_privacy_commands(sub)  # export, erase, retention, retention-rule

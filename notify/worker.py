@@ -37,7 +37,6 @@ from notify.evaluate import PUSH_CHANNELS, Plan, Route, evaluate
 from notify.message import OutgoingMessage
 from notify.render import Renderer
 from notify.transports import Transport, describe
-from timeline.events import Event
 from timeline.models import (
     Channel,
     Consent,
@@ -486,15 +485,10 @@ class Worker:
             draft)
         self.stats[status.value] += 1
         if created is not None and entry is not None:
-            events = self.timeline.events
-            events.publish(Event(created.office_id, "entry.created", {
-                "id": created.id, "customer_id": created.customer_id,
-                "channel": created.channel.value, "kind": created.kind,
-                "direction": created.direction.value, "visibility": created.visibility.value,
-                "subject": created.subject, "occurred_at": created.occurred_at.isoformat()}))
-            events.publish(Event(entry.office_id, "entry.updated", {
-                "id": entry.id, "customer_id": entry.customer_id,
-                "channel": entry.channel.value, "kind": entry.kind}))
+            # the store wrote the live events (entry.created of the notification,
+            # entry.updated of the delivery) with the outcome; every process's follower
+            # publishes them (timeline/events.py)
+            self.timeline.events.poke()
             self.timeline.notify_reindex()
 
     # ------------------------------------------------------------------ rendering

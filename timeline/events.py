@@ -42,6 +42,8 @@ class StoredEvent:
     customer_id: str | None = None
     entry_id: str | None = None
     call_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    """Small, non-personal fields the writer added (flags, states)."""
 
     @property
     def family(self) -> str:

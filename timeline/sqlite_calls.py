@@ -11,7 +11,7 @@ from typing import Any
 
 from timeline.models import utcnow
 from timeline.sqlite_db import SqliteDb
-from timeline.sqlite_events import add_events
+from timeline.sqlite_events import add_event
 
 
 class CallStoreMixin:
@@ -25,9 +25,10 @@ class CallStoreMixin:
 
     async def save_call_state(self, office_id: str, call_id: str, state: dict[str, Any],
                               customer_id: str | None = None, *, event: str | None = None,
-                              entry_id: str | None = None) -> None:
-        """With ``event`` (``call.ringing``, …) a live-event row goes in the same
-        transaction."""
+                              entry_id: str | None = None,
+                              event_data: dict[str, Any] | None = None) -> None:
+        """With ``event`` (``call.ringing``, …) a live-event row (with ``event_data``) goes
+        in the same transaction."""
         def run(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO cti_calls (office_id, call_id, state, customer_id, updated_at) "
@@ -36,7 +37,8 @@ class CallStoreMixin:
                 "updated_at=excluded.updated_at",
                 (office_id, call_id, json.dumps(state), customer_id, utcnow().isoformat()))
             if event is not None:
-                add_events(conn, [(office_id, event, customer_id, entry_id, call_id)])
+                add_event(conn, (office_id, event, customer_id, entry_id, call_id),
+                          event_data or {})
         await self.db.write(run)
 
     async def retag_entry(self, office_id: str, entry_id: str, *, add: Sequence[str] = (),

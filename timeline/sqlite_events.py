@@ -6,9 +6,11 @@ table is pruned as it is written (the newest ``KEEP_ROWS`` rows of the last
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from timeline.events import StoredEvent
 from timeline.models import utcnow
@@ -24,15 +26,21 @@ EventRow = tuple[str, str, str | None, str | None, str | None]
 """``(office_id, type, customer_id, entry_id, call_id)``"""
 
 
-def add_events(conn: sqlite3.Connection, rows: Sequence[EventRow]) -> None:
+def add_event(conn: sqlite3.Connection, row: EventRow, data: dict[str, Any]) -> None:
+    """One feed row with small, non-personal fields (flags, states) besides the ids."""
+    add_events(conn, [row], json.dumps(data) if data else None)
+
+
+def add_events(conn: sqlite3.Connection, rows: Sequence[EventRow], data: str | None = None
+               ) -> None:
     """Append feed rows inside the caller's transaction; prune old ones now and then."""
     if not rows:
         return
     now = utcnow()
     at = now.isoformat()
     conn.executemany(
-        "INSERT INTO events (office_id, type, customer_id, entry_id, call_id, at) "
-        "VALUES (?,?,?,?,?,?)", [(*row, at) for row in rows])
+        "INSERT INTO events (office_id, type, customer_id, entry_id, call_id, data, at) "
+        "VALUES (?,?,?,?,?,?,?)", [(*row, data, at) for row in rows])
     last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
     if last // PRUNE_EVERY != (last - len(rows)) // PRUNE_EVERY:
         cutoff = (now - timedelta(seconds=KEEP_SECONDS)).isoformat()
@@ -51,7 +59,8 @@ class EventStoreMixin:
 
     async def events_after(self, after_id: int, limit: int) -> list[StoredEvent]:
         rows = await self.db.read(lambda c: c.execute(
-            "SELECT id, office_id, type, customer_id, entry_id, call_id FROM events "
+            "SELECT id, office_id, type, customer_id, entry_id, call_id, data FROM events "
             "WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)).fetchall())
         return [StoredEvent(id=r[0], office_id=r[1], type=r[2], customer_id=r[3],
-                            entry_id=r[4], call_id=r[5]) for r in rows]
+                            entry_id=r[4], call_id=r[5],
+                            data=json.loads(r[6]) if r[6] else {}) for r in rows]

@@ -341,6 +341,7 @@ CREATE TABLE events (
     customer_id TEXT,
     entry_id TEXT,
     call_id TEXT,
+    data TEXT,
     at TEXT NOT NULL
 );
 CREATE INDEX events_customer ON events(customer_id) WHERE customer_id IS NOT NULL;

@@ -1,13 +1,17 @@
 """``chronik import``: every message of an .eml file, a folder of them, an mbox file or a
 Maildir folder, into one office -- streaming, so memory stays flat however big the source.
 
-Three stages overlap: a thread reads raw messages (``sources.iter_messages``), worker
-processes parse them (``parse_message`` is pure CPU work; the first ``POOL_AFTER`` messages
-are parsed in a thread, so small imports do not wait for processes to start), and the
-event loop ingests them in batches, in source order, through :class:`MailIngest` (the same
-path as IMAP and SMTP: identity resolution, idempotency, quarantine). At most
-``workers * 2`` batches are in flight. Re-importing the same source gives duplicates, never
-new entries.
+Three stages overlap: raw messages are read (``sources.iter_messages``), worker processes
+parse them (``parse_message`` is pure CPU work; the first ``POOL_AFTER`` messages are parsed
+in a thread, so small imports do not wait for processes to start), and the event loop
+ingests them in batches, in source order, through :class:`MailIngest` (the same path as IMAP
+and SMTP: identity resolution, idempotency, quarantine). At most ``workers * 2`` batches are
+in flight. Re-importing the same source gives duplicates, never new entries.
+
+Where each message is a file (a folder, a Maildir), the parsing side reads the files itself
+and hands back the raw bytes with the result: the importing process, busy with storing,
+never holds up the parsers with its own reading. An mbox is split by a thread of the
+importing process.
 
 The worker processes come from a fork server that has imported only this module's parsing
 side (not the command line, the web app and every connector, as ``spawn`` would): they
@@ -24,11 +28,12 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 from pathlib import Path
+from typing import Any
 
 from .errors import MailParseError, SourceError
 from .inbound import MailIngest, quarantine_reason
 from .parse import ParsedMail, parse_message
-from .sources import MessageStream, RawMessage, iter_messages
+from .sources import MessageStream, RawMessage, iter_messages, read_files
 
 BATCH = 512
 """Messages per batch: one read of known source ids and senders, few write transactions."""
@@ -69,6 +74,13 @@ def parse_batch(raws: list[bytes], max_bytes: int) -> list[Parsed]:
     return out
 
 
+def read_and_parse(paths: list[str], maildir: bool, max_bytes: int
+                   ) -> list[tuple[RawMessage, Parsed]]:
+    """Read and parse a batch of files of a :class:`MessageFiles` (in a worker process)."""
+    messages = read_files(paths, maildir=maildir, max_bytes=max_bytes)
+    return list(zip(messages, parse_batch([m.raw for m in messages], max_bytes), strict=True))
+
+
 def _next_batch(messages: Iterator[RawMessage], size: int) -> list[RawMessage]:
     batch: list[RawMessage] = []
     for message in messages:
@@ -98,29 +110,41 @@ async def import_messages(mail: MailIngest, office_id: str, messages: Iterator[R
                           ) -> ImportSummary:
     """Ingest every message of ``messages`` (an iterator from :func:`open_source`).
     ``progress`` is called with the running summary after every batch."""
-    summary = ImportSummary(
-        expected=messages.total if isinstance(messages, MessageStream) else None)
+    stream = messages if isinstance(messages, MessageStream) else None
+    files = stream.files if stream is not None else None
+    summary = ImportSummary(expected=stream.total if stream is not None else None)
     loop = asyncio.get_running_loop()
     pool: Executor | None = None
-    pending: asyncio.Queue[tuple[list[RawMessage], asyncio.Future[list[Parsed]]] | None] = (
+    pending: asyncio.Queue[tuple[list[RawMessage] | None, asyncio.Future[list[Any]]] | None] = (
         asyncio.Queue(maxsize=max(2, workers * 2)))
+
+    def parse(fn: Callable[..., list[Any]], *args: object) -> asyncio.Future[list[Any]]:
+        if pool is None:
+            return asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        return loop.run_in_executor(pool, fn, *args)
 
     async def produce() -> None:
         nonlocal pool
         read = 0
         try:
-            while batch := await asyncio.to_thread(_next_batch, messages, BATCH):
-                raws = [m.raw for m in batch]
-                read += len(batch)
-                if pool is None and workers > 1 and read > POOL_AFTER:
+            while True:
+                if pool is None and workers > 1 and read >= POOL_AFTER:
                     # big sources only: starting the worker processes takes a moment
                     pool = ProcessPoolExecutor(workers, mp_context=_process_context())
-                if pool is None:
-                    parsed: asyncio.Future[list[Parsed]] = asyncio.ensure_future(
-                        asyncio.to_thread(parse_batch, raws, mail.max_bytes))
-                else:
-                    parsed = loop.run_in_executor(pool, parse_batch, raws, mail.max_bytes)
-                await pending.put((batch, parsed))
+                if files is not None:  # the parsing side reads them
+                    paths = files.paths[read:read + BATCH]
+                    if not paths:
+                        break
+                    read += len(paths)
+                    await pending.put((None, parse(read_and_parse, paths, files.maildir,
+                                                   mail.max_bytes)))
+                    continue
+                batch = await asyncio.to_thread(_next_batch, messages, BATCH)
+                if not batch:
+                    break
+                read += len(batch)
+                await pending.put((batch, parse(parse_batch, [m.raw for m in batch],
+                                                mail.max_bytes)))
         finally:
             await pending.put(None)
 
@@ -130,9 +154,11 @@ async def import_messages(mail: MailIngest, office_id: str, messages: Iterator[R
     try:
         while (item := await pending.get()) is not None:
             batch, parsed_future = item
+            done_parsing = await parsed_future
+            pairs: list[tuple[RawMessage, Parsed]] = (
+                done_parsing if batch is None else list(zip(batch, done_parsing, strict=True)))
             delivered = await mail.deliver_many(office_id, [
-                (parsed, message.raw, message.origin)
-                for message, parsed in zip(batch, await parsed_future, strict=True)])
+                (parsed, message.raw, message.origin) for message, parsed in pairs])
             for done in delivered:
                 if done.outcome == "created":
                     summary.imported += 1

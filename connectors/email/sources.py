@@ -22,7 +22,8 @@ from typing import BinaryIO
 
 from .errors import SourceError
 
-__all__ = ["MessageStream", "RawMessage", "SourceError", "iter_messages"]
+__all__ = ["MessageFiles", "MessageStream", "RawMessage", "SourceError", "iter_messages",
+           "read_files"]
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # as parse.DEFAULT_MAX_BYTES
 _HEADER_LINE = re.compile(rb"^[!-9;-~]{1,200}:")
@@ -36,17 +37,47 @@ class RawMessage:
     origin: str  # "/path/x.eml", "mbox:/path/file.mbox#17" (1-based), "maildir:/path/cur/..."
 
 
+@dataclass(frozen=True)
+class MessageFiles:
+    """A source of one message per file, as paths: for :func:`read_files` in another
+    thread or process."""
+
+    paths: list[str]
+    maildir: bool
+    """Origins are ``maildir:<path>``, and a file that vanished meanwhile is skipped."""
+
+
 class MessageStream(Iterator[RawMessage]):
     """The messages of one source, read while iterating. ``total`` is how many there are when
     that is known before reading (a file, a folder, a Maildir: one per file), else ``None``
-    (an mbox is counted only by reading it)."""
+    (an mbox is counted only by reading it). ``files`` is set for sources of one message
+    per file: whoever parses them can read them too."""
 
-    def __init__(self, messages: Iterator[RawMessage], total: int | None) -> None:
+    def __init__(self, messages: Iterator[RawMessage], total: int | None,
+                 files: MessageFiles | None = None) -> None:
         self._messages = messages
         self.total = total
+        self.files = files
 
     def __next__(self) -> RawMessage:
         return next(self._messages)
+
+
+def read_files(paths: list[str], *, maildir: bool = False,
+               max_bytes: int | None = DEFAULT_MAX_BYTES) -> list[RawMessage]:
+    """The messages in ``paths`` (of a :class:`MessageFiles`), each cut to ``max_bytes + 1``
+    bytes. A file that is gone is skipped in a Maildir (the mail system moved it) and a
+    :class:`SourceError` elsewhere, as is any other I/O error."""
+    out = []
+    for path in paths:
+        try:
+            raw = _read(path, max_bytes)
+        except FileNotFoundError:
+            if maildir:
+                continue
+            raise SourceError(f"cannot read {path}: it is gone") from None
+        out.append(RawMessage(raw, f"maildir:{path}" if maildir else path))
+    return out
 
 
 def iter_messages(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> MessageStream:
@@ -70,9 +101,11 @@ def iter_messages(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> M
             if (path / "cur").is_dir() and (path / "new").is_dir():
                 files = [f for sub in ("cur", "new")
                          for f in _files(path / sub, lambda name: not name.startswith("."))]
-                return MessageStream(_iter_maildir(files, max_bytes), len(files))
+                return MessageStream(_iter_files(files, True, max_bytes), len(files),
+                                     MessageFiles(files, maildir=True))
             files = _files(path, _is_eml)
-            return MessageStream(_iter_folder(files, max_bytes), len(files))
+            return MessageStream(_iter_files(files, False, max_bytes), len(files),
+                                 MessageFiles(files, maildir=False))
         with path.open("rb") as fh:
             first = fh.readline(1000).removeprefix(b"\xef\xbb\xbf")
     except FileNotFoundError:
@@ -117,18 +150,10 @@ def _iter_single(path: Path, max_bytes: int | None) -> Iterator[RawMessage]:
     yield RawMessage(_read(path, max_bytes), str(path.absolute()))
 
 
-def _iter_folder(files: list[str], max_bytes: int | None) -> Iterator[RawMessage]:
+def _iter_files(files: list[str], maildir: bool, max_bytes: int | None
+                ) -> Iterator[RawMessage]:
     for file in files:
-        yield RawMessage(_read(file, max_bytes), file)
-
-
-def _iter_maildir(files: list[str], max_bytes: int | None) -> Iterator[RawMessage]:
-    for file in files:
-        try:
-            raw = _read(file, max_bytes)
-        except FileNotFoundError:  # moved or deleted by the mail system meanwhile
-            continue
-        yield RawMessage(raw, f"maildir:{file}")
+        yield from read_files([file], maildir=maildir, max_bytes=max_bytes)
 
 
 class _MboxMessage:

@@ -20,7 +20,7 @@ from connectors.phone.calls import MISSED_TAG, CallState
 from connectors.phone.events import CallDirection, CtiEvent, CtiEventType
 from connectors.phone.numbers import WITHHELD, customer_number, e164_or_raw
 from timeline.errors import InvalidInput
-from timeline.events import Event
+from timeline.events import StoredEvent
 from timeline.identity import normalise_identity
 from timeline.ingest import InboundMessage, IngestResult, IngestService
 from timeline.models import Channel, Direction, IdentityKind, Office, Visibility
@@ -32,6 +32,19 @@ RAW_CHANNEL = "cti"
 """Quarantine channel of calls from unknown or withheld numbers (reprocessed by us)."""
 
 MatchView = Callable[[Match], dict[str, Any]]
+RECENT = 10
+"""Entries of each matching customer in ``call.ringing``."""
+
+
+def _live_event(event: CtiEvent, state: CallState) -> str | None:
+    """The live event an applied CTI event makes (``None``: nothing to show)."""
+    if event.type is CtiEventType.NEW_CALL and state.ended_at is None:
+        return "call.ringing"
+    if event.type is CtiEventType.ANSWER and state.ended_at is None:
+        return "call.answered"
+    if event.type is CtiEventType.HANGUP:
+        return "call.ended"
+    return None
 
 
 def plain_match(match: Match) -> dict[str, Any]:
@@ -53,6 +66,7 @@ class CtiService:
         self.store = ingest.store
         self.match_view = match_view
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+        self.timeline.events.loader("call", self._load_event)
 
     @asynccontextmanager
     async def _call_lock(self, office_id: str, call_id: str) -> AsyncIterator[None]:
@@ -73,9 +87,15 @@ class CtiService:
         raw = await self.store.call_state(office_id, call_id)
         return None if raw is None else CallState.model_validate(raw)
 
-    async def _save(self, office_id: str, state: CallState) -> None:
-        await self.store.save_call_state(office_id, state.call_id, state.model_dump(mode="json"),
-                                         state.customer_id)
+    async def _save(self, office_id: str, state: CallState, event: str | None = None,
+                    new_customer: bool = False) -> None:
+        """Keep the state; with ``event`` the live event goes in the same transaction
+        (``new_customer``: the caller's customer was created by this call, so it is no
+        match to show when the phone rings)."""
+        await self.store.save_call_state(
+            office_id, state.call_id, state.model_dump(mode="json"), state.customer_id,
+            event=event, entry_id=state.entry_id,
+            event_data={"new_customer": True} if new_customer else None)
 
     # ------------------------------------------------------------------ events
     async def handle(self, office: Office, event: CtiEvent) -> CallResult:
@@ -88,22 +108,23 @@ class CtiService:
             if not state.apply(event):
                 await self._save(office.id, state)
                 return CallResult(state=state, duplicate=True)
-            ringing = event.type is CtiEventType.NEW_CALL and state.ended_at is None
-            matches = await self._lookup(office, state) if ringing else []
-            await self._sync(office, state)
+            new_customer = await self._sync(office, state)
             if state.dropped:
                 await self._save(office.id, state.tombstone())
                 return CallResult(state=state.tombstone(), duplicate=False)
-            await self._save(office.id, state)
-        self._publish(office, event, state, matches)
+            await self._save(office.id, state, _live_event(event, state), new_customer)
+        self.timeline.events.poke()  # deliver the live event now (timeline/events.py)
         return CallResult(state=state, duplicate=False,
                           quarantined=state.quarantine_id is not None)
 
     async def _lookup(self, office: Office, state: CallState) -> list[Match]:
+        """The caller's customers and their history before this call."""
         number = customer_number(state.number, office.region)
         if not number or number.casefold() in WITHHELD:
             return []
-        return await self.timeline.lookup(office, IdentityKind.PHONE, number)
+        found = await self.timeline.lookup(office, IdentityKind.PHONE, number, RECENT + 1)
+        return [Match(m.customer, [e for e in m.recent if e.id != state.entry_id][:RECENT])
+                for m in found]
 
     def _message(self, office: Office, state: CallState, customer_id: str | None = None
                  ) -> InboundMessage:
@@ -122,24 +143,26 @@ class CtiService:
     def _raw(self, office: Office, state: CallState) -> bytes:
         return json.dumps({"office_id": office.id, "call_id": state.call_id}).encode()
 
-    async def _sync(self, office: Office, state: CallState) -> None:
-        """Create the call entry once the customer's number is known; keep it up to date."""
+    async def _sync(self, office: Office, state: CallState) -> bool:
+        """Create the call entry once the customer's number is known; keep it up to date.
+        True when the call created the customer (an unknown number)."""
         if state.number is None:
-            return  # an answer/hangup without numbers: kept in the state until newCall
+            return False  # an answer/hangup without numbers: kept in the state until newCall
         if state.entry_id is None:
             if state.quarantine_id is not None:
-                return  # waits in the quarantine; reprocessing renders the latest state
+                return False  # waits in the quarantine; reprocessing renders the latest state
             result = await self.ingest.ingest(
                 self._message(office, state), raw=self._raw(office, state),
                 raw_channel=RAW_CHANNEL, origin=f"cti:{state.call_id}")
             if result.entry is None:
                 state.quarantine_id = result.quarantined.id if result.quarantined else None
                 state.dropped = result.dropped
-                return
+                return False
             state.entry_id, state.customer_id = result.entry.id, result.entry.customer_id
             if result.created:
-                return
+                return result.new_customer
         await self._revise(office, state)
+        return False
 
     async def _revise(self, office: Office, state: CallState) -> None:
         assert state.entry_id is not None
@@ -149,33 +172,41 @@ class CtiService:
         await self.timeline.revise(office.id, state.entry_id, subject=rendered.subject,
                                    body=rendered.body, meta=rendered.meta, keep_history=False)
 
-    def _publish(self, office: Office, event: CtiEvent, state: CallState,
-                 matches: list[Match]) -> None:
+    async def _load_event(self, stored: StoredEvent) -> dict[str, Any] | None:
+        """The live payload of a ``call.*`` feed row: the call as stored now (the caller's
+        customers and history too when it rings)."""
+        if stored.call_id is None:
+            return None
+        state = await self._load(stored.office_id, stored.call_id)
+        office = await self.store.get_office(stored.office_id)
+        if state is None or state.dropped or office is None:
+            return None
         base: dict[str, Any] = {
             "call_id": state.call_id, "entry_id": state.entry_id,
             "customer_id": state.customer_id,
             "direction": state.direction.value if state.direction else None,
             "number": state.number, "quarantined": state.quarantine_id is not None}
-        if event.type is CtiEventType.NEW_CALL and state.ended_at is None:
+        if stored.type == "call.ringing":
             try:
                 normalised: str | None = normalise_identity(
                     IdentityKind.PHONE, customer_number(state.number, office.region) or "",
                     office.region)
             except InvalidInput:
                 normalised = None
-            self.timeline.events.publish(Event(office.id, "call.ringing", {
-                **base, "normalised": normalised, "from": state.from_number,
-                "to": state.to_number, "users": state.ringing_users,
-                "matches": [self.match_view(m) for m in matches]}))
-        elif event.type is CtiEventType.ANSWER and state.ended_at is None:
-            self.timeline.events.publish(Event(office.id, "call.answered", {
-                **base, "answered_by": state.answered_by,
-                "answering_number": state.answering_number}))
-        elif event.type is CtiEventType.HANGUP:
-            self.timeline.events.publish(Event(office.id, "call.ended", {
-                **base, "outcome": state.outcome, "missed": state.missed,
-                "cause": state.cause, "answered_by": state.answered_by,
-                "duration_seconds": state.duration_seconds}))
+            matches = [m for m in await self._lookup(office, state)
+                       if not (stored.data.get("new_customer")
+                               and m.customer.id == state.customer_id)]
+            return {**base, "normalised": normalised, "from": state.from_number,
+                    "to": state.to_number, "users": state.ringing_users,
+                    "matches": [self.match_view(m) for m in matches]}
+        if stored.type == "call.answered":
+            return {**base, "answered_by": state.answered_by,
+                    "answering_number": state.answering_number}
+        if stored.type == "call.ended":
+            return {**base, "outcome": state.outcome, "missed": state.missed,
+                    "cause": state.cause, "answered_by": state.answered_by,
+                    "duration_seconds": state.duration_seconds}
+        return base
 
     # ------------------------------------------------------------------ quarantine
     async def reprocess(self, office: Office, raw: bytes, origin: str,

@@ -111,6 +111,8 @@ async def test_erasure_leaves_nothing_findable(hub: Hub, settings: Settings,
     assert hub.state.privacy is not None
     await hub.state.privacy.wait_exports()  # an export file that must go too
     assert leaks_in(settings.data_dir), "the words are in the data folder before"
+    live = [e for e in await hub.state.store.events_after(0, 100_000) if e.customer_id == cid]
+    assert live, "the live-event feed names the person's entries before"
 
     status, preview = await hub.admin.get(f"/customers/{cid}/erasure")
     assert status == 200, preview
@@ -149,6 +151,10 @@ async def test_erasure_leaves_nothing_findable(hub: Hub, settings: Settings,
     # nothing in any byte of the data folder; the shared blob stays for Otto
     assert leaks_in(settings.data_dir) == []
     assert hub.state.blobs.path(hashlib.sha256(SHARED).hexdigest()).exists()
+    # nor in the live-event feed (ids only, but naming the person and their entries)
+    gone = {e.entry_id for e in live}
+    assert [e for e in await hub.state.store.events_after(0, 100_000)
+            if e.customer_id == cid or e.entry_id in gone] == []
     # nor in the logs
     assert not [n for n in _needles() if n in _ours(caplog)]
 

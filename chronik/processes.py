@@ -1,0 +1,126 @@
+"""``chronik serve --processes N``: N API processes on one port, and who runs what.
+
+Each process is a fresh interpreter (``multiprocessing`` spawn) serving the whole app on
+the same host and port with ``SO_REUSEPORT`` (the kernel spreads new connections over
+them). Process 0 also runs the background work of the data folder (indexer, connectors,
+notifier, retention) unless ``--no-workers`` says a separate ``chronik worker --all`` runs
+it; the other processes only answer HTTP. Every process follows the store's live-event feed
+(``timeline/events.py``), so an agent's event stream shows every process's writes.
+
+The parent opens the data folder once first (migrations, keys), starts the processes, prints
+the banner when all of them listen, forwards SIGTERM/SIGINT to them and exits when they have
+stopped; if one of them fails, it stops the others and reports which one failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import queue
+import signal
+import sys
+import time
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
+from types import FrameType
+
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+
+
+class ProcessFailed(Exception):
+    """One server process ended on its own (it printed why on stderr)."""
+
+
+def serve_one(data_dir: str, port: int, host: str, index: int, workers: bool,
+              ready: Queue[int]) -> None:
+    """One server process (the spawn target)."""
+    from aiohttp import web
+
+    from chronik.app import create_app
+    from chronik.cli import load_settings
+    from chronik.logs import setup as setup_logging
+
+    settings = load_settings(data_dir, port, host)
+    setup_logging(settings.log_level)
+    app = create_app(settings, workers=workers)
+
+    async def started(_app: web.Application) -> None:
+        ready.put(index)
+
+    app.on_startup.append(started)
+    try:
+        web.run_app(app, host=settings.http_host, port=settings.http_port, print=None,
+                    access_log=None, reuse_port=True)
+    except OSError as exc:
+        print(f"chronik: process {index} cannot listen on {host}:{port}: "
+              f"{exc.strerror or exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
+def run_processes(data_dir: str, port: int, host: str, count: int, workers: bool,
+                  banner: Callable[[list[int]], None]) -> int:
+    """Run ``count`` server processes until SIGTERM/SIGINT; their exit status."""
+    ctx = multiprocessing.get_context("spawn")
+    ready: Queue[int] = ctx.Queue()
+    procs: list[BaseProcess] = [
+        ctx.Process(target=serve_one, name=f"chronik-serve-{i}",
+                    args=(data_dir, port, host, i, workers and i == 0, ready))
+        for i in range(count)]
+    stopping = False
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for proc in procs:
+            proc.start()
+        failed = _wait_started(procs, ready, lambda: stopping)
+        if failed is None and not stopping:
+            banner([p.pid or 0 for p in procs])
+        while failed is None and not stopping:
+            failed = next((i for i, p in enumerate(procs) if not p.is_alive()), None)
+            time.sleep(0.2)
+    finally:
+        _stop(procs)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if failed is not None and not stopping:
+        raise ProcessFailed(f"server process {failed} exited with code "
+                            f"{procs[failed].exitcode}; stopped the others")
+    return 0 if all(p.exitcode in (0, -signal.SIGTERM) for p in procs) else 1
+
+
+def _wait_started(procs: list[BaseProcess], ready: Queue[int],
+                  stopping: Callable[[], bool]) -> int | None:
+    """Wait until every process listens; the index of one that died first, else None."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + START_TIMEOUT
+    while len(seen) < len(procs) and not stopping():
+        dead = next((i for i, p in enumerate(procs) if not p.is_alive() and i not in seen),
+                    None)
+        if dead is not None:
+            return dead
+        if time.monotonic() > deadline:
+            raise ProcessFailed(f"the server processes did not start within "
+                                f"{START_TIMEOUT:g}s")
+        with contextlib.suppress(queue.Empty):
+            seen.add(ready.get(timeout=0.1))
+    return None
+
+
+def _stop(procs: list[BaseProcess]) -> None:
+    for proc in procs:
+        if proc.is_alive() and proc.pid is not None:
+            proc.terminate()  # SIGTERM: aiohttp's graceful shutdown
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for proc in procs:
+        if proc.pid is None:
+            continue
+        proc.join(max(0.1, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join()

@@ -1,0 +1,158 @@
+"""Live events across processes: two ``chronik serve`` processes and a ``chronik worker`` on
+one SQLite data folder, and ``chronik serve --processes 2`` on one port. Every agent's event
+stream shows what any process wrote, once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.live.cluster import (
+    Worker,
+    banner_pids,
+    base_env,
+    listening_pids,
+    serve,
+    server_pid,
+    stream,
+    worker,
+)
+from tests.support.live_server import ChronikServer, seed
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@dataclass
+class Cluster:
+    a: ChronikServer  # indexer and connectors, no notifier
+    b: ChronikServer  # --no-workers: HTTP only
+    worker: Worker    # the notifier
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    data_dir = tmp_path / "data"
+    env = base_env()
+    seeded = seed(data_dir, env)
+    started: list[ChronikServer | Worker] = []
+    try:
+        a = serve(tmp_path, data_dir, base_env({"CHRONIK_NOTIFY_WORKER": "false"}), seeded,
+                  "serve-a")
+        started.append(a)
+        b = serve(tmp_path, data_dir, env, seeded, "serve-b", "--no-workers")
+        started.append(b)
+        w = worker(tmp_path, data_dir, env)
+        started.append(w)
+        yield Cluster(a, b, w)
+    finally:
+        for proc in reversed(started):
+            proc.stop()
+
+
+def customer(server: ChronikServer, name: str = "Erika Mustermann",
+             phones: tuple[str, ...] = ()) -> dict[str, Any]:
+    body: dict[str, Any] = server.api("POST", "/customers", {"name": name,
+                                                             "phones": list(phones)})
+    return body
+
+
+async def test_an_entry_written_through_one_process_reaches_the_other_once(
+        cluster: Cluster) -> None:
+    c = customer(cluster.a)
+    async with aiohttp.ClientSession() as session, \
+            stream(session, cluster.b) as on_b, stream(session, cluster.a) as on_a:
+        note = await asyncio.to_thread(
+            cluster.a.api, "POST", f"/customers/{c['id']}/entries",
+            {"kind": "note", "body": "Rückruf vereinbart", "visibility": "internal"},
+            cluster.a.agent_token)
+        got = await on_b.until("entry.created", id=note["id"])
+        assert (got["customer_id"], got["kind"], got["visibility"]) == (
+            c["id"], "note", "internal")
+        mine = await on_a.until("entry.created", id=note["id"])
+        assert mine == got
+        # the writer's own stream gets it once, not once more from the feed
+        await on_a.drain(0.5)
+        assert [d["id"] for e, d in on_a.seen if e == "entry.created"] == [note["id"]]
+        await on_b.drain(0.2)
+        assert [d["id"] for e, d in on_b.seen if e == "entry.created"] == [note["id"]]
+
+
+async def test_a_notification_recorded_by_the_worker_reaches_both_servers(
+        cluster: Cluster) -> None:
+    c = customer(cluster.a)
+    async with aiohttp.ClientSession() as session, \
+            stream(session, cluster.a) as on_a, stream(session, cluster.b) as on_b:
+        note = await asyncio.to_thread(
+            cluster.b.api, "POST", f"/customers/{c['id']}/entries",
+            {"kind": "note", "body": "Ihr Antrag ist angenommen.",
+             "visibility": "published", "notify": True}, cluster.b.agent_token)
+        for live in (on_a, on_b):
+            await live.until("entry.created", id=note["id"])
+            recorded = await live.until("entry.created", kind="notification",
+                                        customer_id=c["id"])
+            assert recorded["channel"] == "notification"
+            assert recorded["subject"].startswith("Notification sent")
+            await live.until("entry.updated", id=note["id"])
+    # what the events announced is there: the delivery on the note, the portal inbox item
+    entry = cluster.b.api("GET", f"/entries/{note['id']}")
+    assert entry["meta"]["delivery"]["status"] == "sent"
+    assert entry["meta"]["delivery"]["channel"] == "portal"
+
+
+async def test_a_call_posted_to_one_process_rings_on_the_other(cluster: Cluster) -> None:
+    c = customer(cluster.a, phones=("0171 1234567",))
+    office = cluster.a.api("GET", "/office")
+    path = office["cti_url_path"]
+    async with aiohttp.ClientSession() as session, stream(session, cluster.b) as on_b:
+        for event in ({"event": "newCall", "callId": "x1", "from": "491711234567",
+                       "to": "4930123456", "direction": "in", "user": ["Tom Agent"]},
+                      {"event": "hangup", "callId": "x1", "cause": "noAnswer"}):
+            resp = await asyncio.to_thread(cluster.a.call, "POST", path, event, "")
+            assert resp.status == 200, resp.body
+        ringing = await on_b.until("call.ringing", call_id="x1")
+        assert ringing["normalised"] == "+491711234567"
+        assert [m["customer"]["id"] for m in ringing["matches"]] == [c["id"]]
+        assert ringing["users"] == ["Tom Agent"] and ringing["entry_id"]
+        ended = await on_b.until("call.ended", call_id="x1")
+        assert ended["missed"] is True and ended["entry_id"] == ringing["entry_id"]
+
+
+async def test_serve_with_two_processes_answers_on_one_port_from_both(
+        tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = base_env()
+    seeded = seed(data_dir, env)
+    server = await asyncio.to_thread(serve, tmp_path, data_dir, env, seeded, "serve-2",
+                                     "--processes", "2")
+    try:
+        pids = banner_pids(server)
+        port = int(server.base_url.rsplit(":", 1)[1])
+        assert len(set(pids)) == 2 and listening_pids(port, pids) == set(pids)
+        c = customer(server)
+        async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(force_close=True)) as session:
+            streams, served_by = [], set()
+            async with asyncio.timeout(60):
+                while served_by != set(pids):  # connections land on both processes
+                    ctx = stream(session, server)
+                    live = await ctx.__aenter__()
+                    streams.append((ctx, live))
+                    served_by.add(server_pid(port, live.client_port, pids))
+            try:
+                note = await asyncio.to_thread(
+                    server.api, "POST", f"/customers/{c['id']}/entries",
+                    {"kind": "note", "body": "Zwei Prozesse", "visibility": "internal"})
+                for _, live in streams:  # every stream, whichever process holds it
+                    got = await live.until("entry.created", id=note["id"])
+                    assert got["customer_id"] == c["id"]
+            finally:
+                for ctx, _ in streams:
+                    await ctx.__aexit__(None, None, None)
+    finally:
+        await asyncio.to_thread(server.stop)
