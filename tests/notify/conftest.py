@@ -25,6 +25,7 @@ from chronik.app import create_app
 from chronik.settings import Settings
 from chronik.state import STATE
 from tests.conftest import Api, Hub
+from tests.support.telegram_standin import BotApiStandIn
 from timeline.models import Role
 
 
@@ -228,3 +229,37 @@ async def outcome(hub: Hub, customer_id: str, entry_id: str, timeout: float = 10
                 if item["meta"]["notification"]["entry_id"] == entry_id:
                     return dict(item)
             await asyncio.sleep(0.03)
+
+
+CHAT = 4711
+"""The customer's Telegram chat in the stand-in."""
+
+
+@pytest.fixture
+async def tg(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[BotApiStandIn]:
+    """The Telegram stand-in with one chat; the server's bot talks to it."""
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+    async with BotApiStandIn() as standin:
+        monkeypatch.setenv("CHRONIK_TELEGRAM_BOT_TOKEN", standin.token)
+        monkeypatch.setenv("CHRONIK_TELEGRAM_API_BASE_URL", standin.base_url)
+        monkeypatch.setenv("CHRONIK_TELEGRAM_API_FILE_URL", standin.base_file_url)
+        monkeypatch.setenv("CHRONIK_TELEGRAM_POLL_TIMEOUT", "0")
+        standin.add_chat(CHAT)
+        yield standin
+
+
+@pytest.fixture
+async def tghub(tmp_path: Path, notify_env: dict[str, str], tg: BotApiStandIn
+                ) -> AsyncIterator[Hub]:
+    """A server with SMTP to the sink (fast retries) and Telegram to the stand-in."""
+    assert notify_env
+    hub, session = await start_hub(Settings(data_dir=tmp_path / "data", http_port=free_port(),
+                                            max_upload_bytes=60 * 1024 * 1024))
+    yield hub
+    await session.close()
+    await hub.server.close()
+
+
+def texts_to(tg: BotApiStandIn, chat: int = CHAT) -> list[str]:
+    """The texts the bot sent to ``chat``."""
+    return [s["text"] for s in tg.sent if s["chat_id"] == chat and s["method"] == "sendMessage"]

@@ -23,6 +23,7 @@ from notify.transports.telegram import MAX_TEXT, TelegramTransport, split_text, 
 from notify.worker import Worker
 from tests.conftest import Hub
 from tests.notify.conftest import (
+    CHAT,
     SmtpSink,
     customer,
     eventually,
@@ -30,6 +31,7 @@ from tests.notify.conftest import (
     note,
     outcome,
     start_hub,
+    texts_to,
 )
 from tests.support.telegram_standin import BotApiStandIn
 from tests.web.conftest import ADMIN_EMAIL, MakeConsole, make_console
@@ -37,36 +39,14 @@ from timeline.models import Identity, IdentityKind
 
 __all__ = ["make_console"]  # the console fixture of tests/web (pages are checked here too)
 
-CHAT = 4711
 FOOTER = "--\nBüro Test\nAntworten Sie einfach hier im Chat. Mit /stop bestellen Sie die " \
          "Benachrichtigungen ab."
 
 
-@pytest.fixture
-async def tg(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[BotApiStandIn]:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-    async with BotApiStandIn() as standin:
-        monkeypatch.setenv("CHRONIK_TELEGRAM_BOT_TOKEN", standin.token)
-        monkeypatch.setenv("CHRONIK_TELEGRAM_API_BASE_URL", standin.base_url)
-        monkeypatch.setenv("CHRONIK_TELEGRAM_API_FILE_URL", standin.base_file_url)
-        monkeypatch.setenv("CHRONIK_TELEGRAM_POLL_TIMEOUT", "0")
-        standin.add_chat(CHAT)
-        yield standin
 
 
-@pytest.fixture
-async def tghub(tmp_path: Path, notify_env: dict[str, str], tg: BotApiStandIn
-                ) -> AsyncIterator[Hub]:
-    assert notify_env  # SMTP to the sink, fast retries
-    hub, session = await start_hub(Settings(data_dir=tmp_path / "data", http_port=free_port(),
-                                            max_upload_bytes=60 * 1024 * 1024))
-    yield hub
-    await session.close()
-    await hub.server.close()
 
 
-def texts_to(tg: BotApiStandIn, chat: int = CHAT) -> list[str]:
-    return [s["text"] for s in tg.sent if s["chat_id"] == chat and s["method"] == "sendMessage"]
 
 
 async def history(hub: Hub, customer_id: str) -> list[tuple[str, str]]:

@@ -4,44 +4,10 @@ the linked chat, RetryAfter honoured, and a blocked bot falls back to e-mail."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
-
-from chronik.settings import Settings
 from tests.conftest import Hub
-from tests.notify.conftest import SmtpSink, customer, free_port, note, outcome, start_hub
+from tests.notify.conftest import CHAT, SmtpSink, customer, note, outcome, texts_to
 from tests.support.telegram_standin import BotApiStandIn
-
-CHAT = 4711
-
-
-@pytest.fixture
-async def tg(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[BotApiStandIn]:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-    async with BotApiStandIn() as standin:
-        monkeypatch.setenv("CHRONIK_TELEGRAM_BOT_TOKEN", standin.token)
-        monkeypatch.setenv("CHRONIK_TELEGRAM_API_BASE_URL", standin.base_url)
-        monkeypatch.setenv("CHRONIK_TELEGRAM_API_FILE_URL", standin.base_file_url)
-        monkeypatch.setenv("CHRONIK_TELEGRAM_POLL_TIMEOUT", "0")
-        standin.add_chat(CHAT)
-        yield standin
-
-
-@pytest.fixture
-async def tghub(tmp_path: Path, notify_env: dict[str, str], tg: BotApiStandIn
-                ) -> AsyncIterator[Hub]:
-    monkey_env = notify_env  # SMTP to the sink, fast retries
-    assert monkey_env
-    hub, session = await start_hub(Settings(data_dir=tmp_path / "data", http_port=free_port()))
-    yield hub
-    await session.close()
-    await hub.server.close()
-
-
-def _sent_to(tg: BotApiStandIn, chat: int) -> list[str]:
-    return [s["text"] for s in tg.sent if s["chat_id"] == chat and s["method"] == "sendMessage"]
 
 
 async def test_preferred_telegram_gets_the_note(tghub: Hub, tg: BotApiStandIn,
@@ -52,7 +18,7 @@ async def test_preferred_telegram_gets_the_note(tghub: Hub, tg: BotApiStandIn,
     done = await outcome(tghub, c["id"], e["id"])
     assert done["meta"]["notification"]["status"] == "sent"
     assert done["meta"]["notification"]["channel"] == "telegram"
-    (text,) = _sent_to(tg, CHAT)
+    (text,) = texts_to(tg, CHAT)
     assert "Your policy was renewed." in text and "Büro Müller & Partner" in text
     assert "/stop" in text
     assert smtp_sink.received == []
@@ -66,7 +32,7 @@ async def test_retry_after_is_honoured(tghub: Hub, tg: BotApiStandIn) -> None:
     done = await outcome(tghub, c["id"], e["id"])
     assert done["meta"]["notification"]["channel"] == "telegram"
     assert time.monotonic() - started >= 0.9  # retry base is 0.05 s: retry_after won
-    assert len(_sent_to(tg, CHAT)) == 1
+    assert len(texts_to(tg, CHAT)) == 1
     _, jobs = await tghub.admin.get(f"/notifications?customer={c['id']}")
     outcomes = [a["outcome"] for a in jobs["items"][0]["history"]]
     assert outcomes == ["transient", "sent"]
@@ -83,7 +49,7 @@ async def test_blocked_bot_falls_back_to_email(tghub: Hub, tg: BotApiStandIn,
     assert done["meta"]["notification"]["channel"] == "email"
     assert "blocked" in done["meta"]["notification"]["reason"]
     assert "Termin am Dienstag" in got[0].text()
-    assert _sent_to(tg, CHAT) == []
+    assert texts_to(tg, CHAT) == []
     _, jobs = await tghub.admin.get(f"/notifications?customer={c['id']}")
     history = [(a["channel"], a["outcome"]) for a in jobs["items"][0]["history"]]
     assert history == [("telegram", "permanent"), ("email", "sent")]
