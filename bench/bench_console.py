@@ -188,6 +188,9 @@ def main() -> None:
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--processes", type=int, default=1,
+                        help="serve with --processes N (the CTI POST and the page's event "
+                             "stream may then be in different processes)")
     args = parser.parse_args()
     meta = json.loads((args.data_dir / "bench-meta.json").read_text())
     asyncio.run(prepare(args.data_dir, meta))
@@ -195,7 +198,8 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "CHRONIK_NOTIFY_WORKER": "false", "CHRONIK_LOG_LEVEL": "WARNING"}
     server = subprocess.Popen([sys.executable, "-m", "chronik.cli", "--data-dir",
-                               str(args.data_dir), "serve", "--port", str(port)], cwd=ROOT,
+                               str(args.data_dir), "serve", "--port", str(port),
+                               "--processes", str(args.processes)], cwd=ROOT,
                               env=env)
     try:
         deadline = time.monotonic() + 60

@@ -258,6 +258,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             await stack.enter_async_context(follow_events(state))
             if app.get(WORKERS, True):
                 await stack.enter_async_context(run_background(state))
+            else:  # built, not run: what they register (portal settings, quarantine
+                build_components(state)  # reprocessors) is needed by every process
             yield
     finally:
         await close_state(state)

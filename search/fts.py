@@ -17,11 +17,13 @@ pass over its own folded text; no store, no manual step).
 
 from __future__ import annotations
 
+import heapq
 import logging
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from search.analysis import (
     ANALYSIS_VERSION,
@@ -76,11 +78,18 @@ MIGRATIONS: list[Migration] = [
 
 _LAYOUT = f"analysis {ANALYSIS_VERSION}; word_forms of every word; bookkeeping office so"
 """What ``search_meta.analysis`` says of an index this code wrote (else: upgrade on open)."""
+ONE_PASS_FROM = 256
+"""Matches from which relevance ranks in one pass (see ``FtsBackend._relevance``)."""
 UPGRADE_BATCH = 2000
 SUGGEST_CANDIDATES = 10
 """Close words per unknown query word checked against the office's documents."""
 SUGGEST_DF_CAP = 1000
 """Office documents counted per candidate word (enough to rank; bounded work)."""
+
+_OFFICES = "offices"
+"""``search_meta`` key: the office tokens (``o…``) of every office the index has held
+documents of, sorted, space-separated. Only ever grows; written in the transaction that adds
+the documents, read in the same snapshot as a search (see :func:`_only_office`)."""
 
 Variants = Mapping[str, Sequence[str]]
 """A bare query word -> the other index words it matches."""
@@ -123,13 +132,21 @@ def _scope(token: str) -> str:
 
 
 def match_expression(query: ParsedQuery, filters: SearchFilters,
-                     variants: Variants | None = None) -> str:
-    """FTS5 MATCH text built only from folded words, each quoted: no user syntax leaks."""
+                     variants: Variants | None = None, *, only_office: bool = False) -> str:
+    """FTS5 MATCH text built only from folded words, each quoted: no user syntax leaks.
+
+    ``only_office``: the index holds documents of ``filters.office_id`` alone (see
+    :func:`_only_office`), so the office token (in nearly every document: intersecting with
+    it is most of a query's cost) is left out; bookkeeping is left out, unless wanted, by
+    excluding the office's much shorter bookkeeping token instead."""
     variants = variants or {}
-    office = _scope(scope_token("o", filters.office_id))
-    if not filters.hidden_channels:  # bookkeeping wanted too (see document_scope)
-        office = f"({office} OR {_scope(scope_token('so', filters.office_id))})"
-    scope = [office]
+    bookkeeping = _scope(scope_token("so", filters.office_id))
+    scope: list[str] = []
+    if not only_office:
+        office = _scope(scope_token("o", filters.office_id))
+        if not filters.hidden_channels:  # bookkeeping wanted too (see document_scope)
+            office = f"({office} OR {bookkeeping})"
+        scope.append(office)
     if filters.customer_id:
         scope.append(_scope(scope_token("c", filters.customer_id)))
     if filters.channels:
@@ -139,7 +156,11 @@ def match_expression(query: ParsedQuery, filters: SearchFilters,
         scope.append("(" + " OR ".join(_scope(scope_token("k", k)) for k in filters.kinds) + ")")
     if filters.visibility:
         scope.append(_scope(scope_token("v", filters.visibility.value)))
-    expr = f"({_must(query, variants)}) AND ({' AND '.join(scope)})"
+    expr = f"({_must(query, variants)})"
+    if scope:
+        expr += f" AND ({' AND '.join(scope)})"
+    if only_office and filters.hidden_channels:
+        expr = f"({expr}) NOT {bookkeeping}"
     excluded = [_term(t, variants) for t in query.must_not]
     if excluded:
         expr = f"({expr}) NOT ({' OR '.join(excluded)})"
@@ -168,6 +189,7 @@ class FtsBackend:
         # deleted documents' cells and pages are zeroed, not just unlinked (erasure)
         await self.db.write_raw(lambda c: c.execute("PRAGMA secure_delete=ON"))
         await self._upgrade_if_old()
+        await self.db.write(lambda c: _note_offices(c, set()))  # an index without the list
 
     async def close(self) -> None:
         await self.db.close()
@@ -192,8 +214,10 @@ class FtsBackend:
 
     async def index(self, entries: Sequence[Entry]) -> None:
         rows = [_row(e) for e in entries]
+        offices = _office_tokens(entries)
 
         def run(conn: sqlite3.Connection) -> None:
+            _note_offices(conn, offices)
             tables = _tables(conn)
             replaced = self._old_words(conn, [r[0] for r in rows])
             for table in tables:
@@ -222,8 +246,11 @@ class FtsBackend:
         count = 0
         async for batch in batches:
             rows = [_row(e) for e in batch]
+            offices = _office_tokens(batch)
 
-            def add(conn: sqlite3.Connection, rows: list[Row] = rows) -> None:
+            def add(conn: sqlite3.Connection, rows: list[Row] = rows,
+                    offices: set[str] = offices) -> None:
+                _note_offices(conn, offices)
                 conn.executemany(f"INSERT OR REPLACE INTO {_REBUILD} (rowid, body, scope) "
                                  "VALUES (?,?,?)", [r[:3] for r in rows])
                 self.forms.add(conn, rows, [FORMS_REBUILD], everything=True)
@@ -297,10 +324,12 @@ class FtsBackend:
 
         def run(conn: sqlite3.Connection) -> list[tuple[int, float]]:
             variants = self.forms.expand(conn, _stemmable_words(request.query))
-            expr = match_expression(request.query, request.filters, variants)
-            return _run(conn, (
-                f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH ? AND rowid >= ? "
-                "AND rowid < ? ORDER BY rowid DESC LIMIT ?"), (expr, lo, hi, limit + 1))
+            with _snapshot(conn):
+                expr = match_expression(request.query, request.filters, variants,
+                                        only_office=_only_office(conn, request.filters))
+                return _run(conn, (
+                    f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH ? AND rowid >= ? "
+                    "AND rowid < ? ORDER BY rowid DESC LIMIT ?"), (expr, lo, hi, limit + 1))
 
         rows = await self.db.read(run)
         hits = [SearchHit(seq=r[0]) for r in rows[:limit]]
@@ -317,16 +346,44 @@ class FtsBackend:
         When a word has other forms in the index, the candidates that match the query as
         typed form the first tier (scored on the typed words), word-form-only matches the
         second: a one-word query scores its spelling and its other forms separately, a longer
-        one scores the typed words and then everything."""
-        query = request.query
+        one scores the typed words and then everything.
 
-        def run(conn: sqlite3.Connection) -> list[tuple[int, int, float]]:
+        One pass instead, when the index holds this office alone, no other filter is set and
+        no tier is needed (no other word forms, no ``-word``): the scoped expression is then
+        the typed words plus, at most, ``NOT`` the office's bookkeeping token, whose IDF scan
+        is cheaper than step 1 once a query has :data:`ONE_PASS_FROM` candidates (a first
+        look at that many newest matches tells); the scores are the same (a phrase no
+        matching document holds adds nothing to bm25)."""
+        query = request.query
+        filters = request.filters
+        step1 = (f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH ? AND rowid >= ? AND "
+                 "rowid < ? ORDER BY rowid DESC LIMIT ?")
+
+        after: tuple[int, float, int] | None = None
+        if request.cursor:
+            try:
+                tier_s, score_s, seq_s = request.cursor.split(":", 2)
+                after = (int(tier_s), float(score_s), -parse_seq(seq_s))
+            except (ValueError, InvalidInput) as exc:
+                raise QueryError("invalid cursor") from exc
+
+        def run(conn: sqlite3.Connection) -> list[tuple[int, float, int]]:
+            """Sort keys ``(tier, bm25 score, -seq)`` (bm25: lower is better)."""
             variants = self.forms.expand(conn, _stemmable_words(query))
-            candidates = _run(conn, (
-                f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH ? AND rowid >= ? AND "
-                "rowid < ? ORDER BY rowid DESC LIMIT ?"),
-                (match_expression(query, request.filters, variants), lo, hi,
-                 RELEVANCE_CANDIDATES))
+            plain = not query.must_not and not any(
+                t.stemmable and variants.get(t.words[0]) for t in query.all_terms())
+            with _snapshot(conn):
+                only = _only_office(conn, filters)
+                expr = match_expression(query, filters, variants, only_office=only)
+                one_pass = only and plain and not (filters.customer_id or filters.channels
+                                                    or filters.kinds or filters.visibility)
+                look = ONE_PASS_FROM if one_pass else RELEVANCE_CANDIDATES
+                candidates = _run(conn, step1, (expr, lo, hi, look))
+                if len(candidates) == look and one_pass:
+                    return _run(conn, (
+                        f"SELECT 0, bm25({_TABLE}, 1.0, 0.0), -rowid FROM {_TABLE} WHERE "
+                        f"{_TABLE} MATCH ? AND rowid >= ? AND rowid < ? ORDER BY rowid DESC "
+                        "LIMIT ?"), (expr, lo, hi, RELEVANCE_CANDIDATES))
             if not candidates:
                 return []
             wanted = {int(r[0]) for r in candidates}
@@ -340,26 +397,22 @@ class FtsBackend:
 
             typed = body_expression(query)
             if not any(t.stemmable and variants.get(t.words[0]) for t in query.all_terms()):
-                return [(0, seq, score) for seq, score in scores(typed).items()]
+                return [(0, score, -seq) for seq, score in scores(typed).items()]
             terms = query.all_terms()
             if len(terms) == 1:  # one word: its spelling, then its other forms (no overlap)
                 exact = scores(typed)
                 others = scores(_phrase_any("body", variants[terms[0].words[0]]))
-                return [*((0, seq, sc) for seq, sc in exact.items()),
-                        *((1, seq, sc) for seq, sc in others.items() if seq not in exact)]
+                return [*((0, sc, -seq) for seq, sc in exact.items()),
+                        *((1, sc, -seq) for seq, sc in others.items() if seq not in exact)]
             exact = scores(typed)
-            return [(0, seq, exact[seq]) if seq in exact else (1, seq, sc)
+            return [(0, exact[seq], -seq) if seq in exact else (1, sc, -seq)
                     for seq, sc in scores(body_expression(query, variants)).items()]
 
-        rows = await self.db.read(run)
-        ranked = sorted((tier, score, -seq) for tier, seq, score in rows)
-        if request.cursor:
-            try:
-                tier_s, score_s, seq_s = request.cursor.split(":", 2)
-                after = (int(tier_s), float(score_s), -parse_seq(seq_s))
-            except (ValueError, InvalidInput) as exc:
-                raise QueryError("invalid cursor") from exc
-            ranked = [k for k in ranked if k > after]
+        keys = await self.db.read(run)
+        if after is not None:
+            keys = [k for k in keys if k > after]
+        # keys are unique (seq): the same order as sorting them all, for a page's worth
+        ranked = heapq.nsmallest(request.limit + 1, keys)
         page = ranked[: request.limit]
         hits = [SearchHit(seq=-neg, score=-score) for _tier, score, neg in page]
         nxt = None
@@ -405,6 +458,45 @@ class FtsBackend:
         return corrected_queries(text, corrections, limit)
 
 
+def _office_tokens(entries: Sequence[Entry]) -> set[str]:
+    return {scope_token("o", e.office_id) for e in entries}
+
+
+def _note_offices(conn: sqlite3.Connection, tokens: set[str]) -> None:
+    """Add ``tokens`` to the ``search_meta`` office list (writer). An index without the list
+    (written before it existed) gets it from its own scope vocabulary first."""
+    row = conn.execute("SELECT value FROM search_meta WHERE key=?", (_OFFICES,)).fetchone()
+    if row is not None:
+        known = set(row[0].split())
+    else:
+        known = set()
+        for start in ("o", "so"):  # scope prefixes: o, so, c, ch, k, v (document_scope)
+            known.update("o" + term.removeprefix(start) for (term,) in conn.execute(
+                f"SELECT DISTINCT term FROM {_VOCAB} WHERE term >= ? AND term < ? "
+                "AND col = 'scope'", (start, start[:-1] + chr(ord(start[-1]) + 1))))
+    if row is None or not tokens <= known:
+        conn.execute("INSERT OR REPLACE INTO search_meta (key, value) VALUES (?, ?)",
+                     (_OFFICES, " ".join(sorted(known | tokens))))
+
+
+def _only_office(conn: sqlite3.Connection, filters: SearchFilters) -> bool:
+    """Has the index only ever held documents of ``filters.office_id``? Read inside the
+    search's own snapshot (:func:`_snapshot`): a document of another office committed
+    between this check and the search cannot slip through."""
+    row = conn.execute("SELECT value FROM search_meta WHERE key=?", (_OFFICES,)).fetchone()
+    return row is not None and row[0] == scope_token("o", filters.office_id)
+
+
+@contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction (the reader connections are in autocommit mode)."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
+
+
 def _mark_system_scope(conn: sqlite3.Connection) -> None:
     """Give bookkeeping documents of an older index their ``so…`` office token."""
     channels = " OR ".join(_scope(scope_token("ch", c.value)) for c in SYSTEM_CHANNELS)
@@ -448,7 +540,7 @@ def _key_range(filters: SearchFilters) -> tuple[int, int]:
     return lo, hi
 
 
-def _run(conn: sqlite3.Connection, sql: str, args: tuple[object, ...]) -> list[tuple[int, float]]:
+def _run(conn: sqlite3.Connection, sql: str, args: tuple[object, ...]) -> list[tuple[Any, ...]]:
     try:
         return conn.execute(sql, args).fetchall()
     except sqlite3.OperationalError as exc:  # defensive: our expression should always parse

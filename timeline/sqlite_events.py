@@ -20,7 +20,9 @@ KEEP_ROWS = 10_000
 """A follower further behind than this misses events (a live view can reload)."""
 KEEP_SECONDS = 600
 PRUNE_EVERY = 256
-"""Rows between two prunes (each prune is one short DELETE over a small table)."""
+"""Rows between two prunes by count (a DELETE of a key range)."""
+PRUNE_OLD_EVERY = 4096
+"""Rows between two prunes by age (a DELETE scanning the table, at most ``KEEP_ROWS``)."""
 
 EventRow = tuple[str, str, str | None, str | None, str | None]
 """``(office_id, type, customer_id, entry_id, call_id)``"""
@@ -42,9 +44,12 @@ def add_events(conn: sqlite3.Connection, rows: Sequence[EventRow], data: str | N
         "INSERT INTO events (office_id, type, customer_id, entry_id, call_id, data, at) "
         "VALUES (?,?,?,?,?,?,?)", [(*row, data, at) for row in rows])
     last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
-    if last // PRUNE_EVERY != (last - len(rows)) // PRUNE_EVERY:
+    first = last - len(rows)
+    if last // PRUNE_EVERY != first // PRUNE_EVERY:  # a range on the key: cheap
+        conn.execute("DELETE FROM events WHERE id <= ?", (last - KEEP_ROWS,))
+    if last // PRUNE_OLD_EVERY != first // PRUNE_OLD_EVERY:  # a scan of the small table
         cutoff = (now - timedelta(seconds=KEEP_SECONDS)).isoformat()
-        conn.execute("DELETE FROM events WHERE id <= ? OR at < ?", (last - KEEP_ROWS, cutoff))
+        conn.execute("DELETE FROM events WHERE at < ?", (cutoff,))
 
 
 class EventStoreMixin:

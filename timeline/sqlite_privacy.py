@@ -364,7 +364,7 @@ def _drop_entries(conn: sqlite3.Connection, ids: Sequence[str], seqs: Sequence[i
     _delete_in(conn, "DELETE FROM notify_deliveries WHERE entry_id IN ({marks})", ids)
     _delete_in(conn, "DELETE FROM notify_outbox WHERE entry_id IN ({marks})", ids)
     _delete_in(conn, "DELETE FROM portal_inbox WHERE entry_id IN ({marks})", ids)
-    pass
+    _delete_in(conn, "DELETE FROM events WHERE entry_id IN ({marks})", ids)  # live-event feed
     _delete_in(conn, "DELETE FROM entries WHERE id IN ({marks})", ids)
     conn.executemany("INSERT INTO index_outbox (seq) VALUES (?)", [(s,) for s in seqs])
     return len(jobs)
@@ -460,7 +460,7 @@ def _erase(conn: sqlite3.Connection, order: ErasureOrder) -> ErasureOutcome:
             (office, *people)).rowcount)
 
     counts["cti_calls"] = person_rows("cti_calls")
-    pass
+    person_rows("events")  # the live-event feed (ids only, but naming the person)
     counts["customer_tokens"] = person_rows("customer_tokens")
     counts["portal_sessions"] = person_rows("web_sessions", "subject_id",
                                             "AND audience='portal'")

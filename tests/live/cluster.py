@@ -199,15 +199,6 @@ class Stream:
             if event == event_type and all(data.get(k) == v for k, v in match.items()):
                 return data
 
-    async def drain(self, seconds: float) -> None:
-        """Read whatever arrives within ``seconds`` (into ``seen``)."""
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                await self.next(left)
-            except TimeoutError:
-                return
-
 
 @asynccontextmanager
 async def stream(session: aiohttp.ClientSession, server: ChronikServer,
