@@ -10,7 +10,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from timeline.files import private_dir
+from timeline.files import DIR_MODE, private_dir
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
@@ -20,6 +20,10 @@ class BlobStore:
         self.root = root
         self.fsync_each = True
         """``False`` during bulk imports: no fsync per file; call ``sync()`` at the end."""
+        # folders known to exist: ``ab/cd`` (any mode) and ``ab`` (made ``0700`` with the
+        # folders above by this store), so a put neither stats nor resolves them again
+        self._folders: set[str] = set()
+        self._tops: set[str] = set()
 
     def path(self, sha256: str) -> Path:
         if not _SHA.match(sha256):
@@ -31,9 +35,14 @@ class BlobStore:
         target = self.path(digest)
         if target.exists():
             return digest
-        if not target.parent.is_dir():
-            private_dir(target.parent, below=self.root.parent)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")  # 0600
+        try:
+            self._folder(digest)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")  # 0600
+        except FileNotFoundError:  # a folder was removed behind our back: make it again
+            self._folders.clear()
+            self._tops.clear()
+            self._folder(digest)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -45,6 +54,25 @@ class BlobStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         return digest
+
+    def _folder(self, digest: str) -> None:
+        """Make the ``ab/cd`` folder of ``digest`` (``0700``, and ``0700`` the folders up to
+        the root) unless it exists."""
+        key = digest[:4]
+        if key in self._folders:
+            return
+        folder = self.root / digest[:2] / digest[2:4]
+        top = digest[:2]
+        if top in self._tops:  # only the last level may be missing
+            try:
+                os.mkdir(folder, DIR_MODE)
+                os.chmod(folder, DIR_MODE)  # whatever the umask
+            except FileExistsError:
+                pass
+        elif not folder.is_dir():
+            private_dir(folder, below=self.root.parent)
+            self._tops.add(top)
+        self._folders.add(key)
 
     async def put(self, data: bytes) -> str:
         return await asyncio.to_thread(self._put, data)

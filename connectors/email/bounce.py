@@ -72,6 +72,7 @@ _DAEMON_NAME = re.compile(
     r"mail delivery (?:sub)?system|mailer[- ]daemon|mail delivery service|e500_smtp"
     r"|mail ?administrator|internet mail delivery|courier mail server|mail ?router"
     r"|mail ?gateway|mailsystem", re.IGNORECASE)
+_DAEMON_ONLY = re.compile(r"\s*mailer[-_ ]?daemon\s*", re.IGNORECASE)
 _POSTMASTER = re.compile(r"^(?:postmaster|post-master|system|root|mailadmin|nobody)$",
                          re.IGNORECASE)
 _REPLY_PREFIX = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(?:re|aw|fwd?|wg|tr|sv|vs|antw)\s*:",
@@ -121,12 +122,13 @@ def read_report(msg: Message, *, use_library: bool = True, use_own: bool = True
 
 
 def _read(msg: Message, use_library: bool, use_own: bool) -> DeliveryReport | None:
-    ctype = msg.get_content_type()
+    tree = _tree(msg)
+    ctype = tree[0][2]
     if ctype == "multipart/report" and str(msg.get_param("report-type", "") or "").strip(
             ).lower() not in ("", "delivery-status", "global-delivery-status"):
         return None  # a read receipt (disposition-notification) or another kind of report
     heads = _Heads(msg)
-    blocks, has_dsn_part = _dsn_blocks(msg)
+    blocks, has_dsn_part = _dsn_blocks(tree)
     dsn_action, dsn_recipients = _dsn_verdict(blocks)
     failed_header = _x_failed(msg) if heads.has("x-failed-recipients") else ()
     texts: list[str] = []
@@ -137,7 +139,7 @@ def _read(msg: Message, use_library: bool, use_own: bool) -> DeliveryReport | No
         return texts[0]
 
     if not (has_dsn_part or dsn_action or failed_header):
-        if not _is_report(msg, heads, text):
+        if not _is_report(tree, heads, text):
             return None
         if _REPLY_PREFIX.match(heads.get("subject")) and not _system_sender(heads):
             return None  # a person forwarding or answering a report
@@ -177,7 +179,8 @@ def _read(msg: Message, use_library: bool, use_own: bool) -> DeliveryReport | No
 # ---------------------------------------------------------------------------- recognition
 
 
-def _is_report(msg: Message, heads: _Heads, text: Callable[[], str]) -> bool:
+def _is_report(tree: list[tuple[Message, str, str]], heads: _Heads, text: Callable[[], str]
+               ) -> bool:
     """Without status fields: is it a report all the same? Cheap header signals first; the
     subject and the text are read only where they decide."""
     if _system_sender(heads):
@@ -189,8 +192,8 @@ def _is_report(msg: Message, heads: _Heads, text: Callable[[], str]) -> bool:
     medium = bool(_POSTMASTER.match(local)) or null_sender or _no_sender(heads)
     auto = heads.get("auto-submitted").lower().split(";")[0].strip() not in ("", "no")
     if not (medium or auto or any(
-            p.get_content_type() in ("message/rfc822", "text/rfc822-headers", "message/global",
-                                     "message/global-headers") for p in _parts(msg))):
+            ctype in ("message/rfc822", "text/rfc822-headers", "message/global",
+                      "message/global-headers") for _, _, ctype in tree)):
         return False  # a person's mail: only with a returned message can it be a report
     subject = heads.get("subject")
     lower = subject.lower()
@@ -212,7 +215,7 @@ def _system_sender(heads: _Heads) -> bool:
         return False
     local = _address_in(raw).partition("@")[0]
     return bool(_DAEMON_LOCAL.match(local) or _DAEMON_NAME.search(raw)
-                or re.fullmatch(r"\s*mailer[-_ ]?daemon\s*", raw, re.IGNORECASE))
+                or _DAEMON_ONLY.fullmatch(raw))
 
 
 def _no_sender(heads: _Heads) -> bool:
@@ -282,13 +285,12 @@ def _action_from_text(subject: str, text: str) -> Action:
 # ---------------------------------------------------------------------------- DSN fields
 
 
-def _dsn_blocks(msg: Message) -> tuple[list[dict[str, str]], bool]:
+def _dsn_blocks(tree: list[tuple[Message, str, str]]) -> tuple[list[dict[str, str]], bool]:
     """Per-recipient field blocks of every delivery-status part (not inside a returned or
     forwarded message), and whether there was such a part at all."""
     blocks: list[dict[str, str]] = []
     found = False
-    for part, parent in _parts_with_parent(msg):
-        ctype = part.get_content_type()
+    for part, parent, ctype in tree:
         if ctype in ("message/delivery-status", "message/global-delivery-status"):
             found = True
             blocks.extend(_fields(part))
@@ -439,23 +441,23 @@ def _add(found: list[str], address: str) -> None:
 
 
 def _parts(msg: Message) -> Iterator[Message]:
-    for part, _ in _parts_with_parent(msg):
+    for part, _, _ in _tree(msg):
         yield part
 
 
-def _parts_with_parent(msg: Message) -> Iterator[tuple[Message, str]]:
-    """The report's own parts: a returned or forwarded message (``message/rfc822``) is
-    yielded but not entered."""
+def _tree(msg: Message) -> list[tuple[Message, str, str]]:
+    """The report's own parts in order, each with its parent's and its own content type: a
+    returned or forwarded message (``message/rfc822``) is listed but not entered."""
     stack: list[tuple[Message, str]] = [(msg, "")]
-    count = 0
-    while stack and count < _MAX_PARTS:
+    tree: list[tuple[Message, str, str]] = []
+    while stack and len(tree) < _MAX_PARTS:
         part, parent = stack.pop(0)
-        count += 1
-        yield part, parent
         ctype = part.get_content_type()
+        tree.append((part, parent, ctype))
         if part.is_multipart() and ctype.startswith("multipart/"):
             children = [c for c in part.get_payload() if isinstance(c, Message)]
             stack[0:0] = [(c, ctype) for c in children]
+    return tree
 
 
 def _part_text(part: Message) -> str:

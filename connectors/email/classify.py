@@ -29,7 +29,7 @@ import re
 from email.message import Message
 
 from .bounce import read_report
-from .decode import decode_words, header_values
+from .decode import decode_words, header_value
 
 __all__ = ["classify"]
 
@@ -48,32 +48,43 @@ _AWAY_WORDING = re.compile(
     r"|abwesend|nicht im büro|außer haus|ausser haus|im urlaub",
     re.IGNORECASE,
 )
+_SUPPRESS = re.compile(r"\b(?:all|oof|autoreply)\b")
+_HEADERS = frozenset({"precedence", "auto-submitted", "x-autoreply", "x-autorespond",
+                      "x-autoresponder", "subject", "list-id", "list-unsubscribe",
+                      "x-auto-response-suppress", "x-loop"})
+
 
 def classify(msg: Message) -> tuple[str | None, tuple[str, ...]]:
     """``(auto, recipients)`` for a parsed message; never raises for odd headers."""
     report = read_report(msg)
     if report is not None:
         return ("bounce" if report.action == "failed" else "delivery_report"), report.recipients
-    precedence = _header(msg, "precedence").lower()
-    auto_submitted = _header(msg, "auto-submitted").lower().split(";")[0].strip()
+    first: dict[str, str] = {}  # the first value of each header that decides, in one pass
+    for key, value in msg.raw_items():
+        name = key.lower()
+        if name in _HEADERS and name not in first:
+            first[name] = str(value)
+    precedence = _header(first, "precedence").lower()
+    auto_submitted = _header(first, "auto-submitted").lower().split(";")[0].strip()
+    subject = _header(first, "subject")
     if (
         auto_submitted == "auto-replied"
-        or _has(msg, "x-autoreply") or _has(msg, "x-autorespond")
-        or _has(msg, "x-autoresponder")
+        or "x-autoreply" in first or "x-autorespond" in first
+        or "x-autoresponder" in first
         or precedence == "auto_reply"
-        or _OUT_OF_OFFICE.search(_header(msg, "subject"))
-        or _away_subject(_header(msg, "subject"))
+        or _OUT_OF_OFFICE.search(subject)
+        or _away_subject(subject)
     ):
         return "auto_reply", ()
-    if _has(msg, "list-id") or _has(msg, "list-unsubscribe") or precedence in (
+    if "list-id" in first or "list-unsubscribe" in first or precedence in (
         "bulk", "junk", "list"
     ):
         return "bulk", ()
-    suppress = _header(msg, "x-auto-response-suppress").lower()
+    suppress = _header(first, "x-auto-response-suppress").lower()
     if (
         auto_submitted not in ("", "no")
-        or re.search(r"\b(?:all|oof|autoreply)\b", suppress)
-        or _has(msg, "x-loop")
+        or _SUPPRESS.search(suppress)
+        or "x-loop" in first
         or msg.get_content_type() == "multipart/report"
     ):
         return "auto_reply", ()
@@ -84,11 +95,9 @@ def _away_subject(subject: str) -> bool:
     return bool(_AUTO_PREFIX.search(subject) and _AWAY_WORDING.search(subject))
 
 
-def _header(msg: Message, name: str) -> str:
+def _header(first: dict[str, str], name: str) -> str:
     """A header's decoded value, on one line ("" when absent)."""
-    values = header_values(msg, name)
-    return " ".join(decode_words(values[0]).split()) if values else ""
-
-
-def _has(msg: Message, name: str) -> bool:
-    return any(k.lower() == name for k, _ in msg.raw_items())
+    value = first.get(name)
+    if value is None:
+        return ""
+    return " ".join(decode_words(header_value(value)).split())

@@ -23,6 +23,7 @@ __all__ = [
     "decode_text",
     "decode_words",
     "filename_param",
+    "header_value",
     "header_values",
     "safe_filename",
     "synth_filename",
@@ -179,6 +180,8 @@ def _unmangle(text: str, data: bytes, note: str | None) -> tuple[str, str | None
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ENCODED_WORD = re.compile(r"=\?([^?\s\"]+)\?([QqBb])\?(.*?)\?=")
 _QUOTED_PAIR = re.compile(r"\\(.)")
+_RAW_8BIT = re.compile("[\udc80-\udcff]")
+_FOLDING = re.compile(r"\r?\n(?=[ \t])")
 
 
 def header_values(msg: Message, name: str, hint: str | None = None,
@@ -187,18 +190,19 @@ def header_values(msg: Message, name: str, hint: str | None = None,
 
     What had to be guessed about raw 8-bit bytes is appended to ``notes`` (when given).
     """
-    values: list[str] = []
-    for key, value in msg.raw_items():
-        if key.lower() != name:
-            continue
-        text = str(value)
-        if re.search("[\udc80-\udcff]", text):  # raw 8-bit bytes in the header
-            text, note = decode_text(text.encode("utf-8", "surrogateescape"), None, hint)
-            if note and notes is not None:
-                notes.append(f"raw 8-bit bytes, {note}")
-        text = re.sub(r"\r?\n(?=[ \t])", "", text)
-        values.append(CONTROL_CHARS.sub("", text.replace("\r", "").replace("\n", "")).strip())
-    return values
+    return [header_value(str(value), hint, notes) for key, value in msg.raw_items()
+            if key.lower() == name]
+
+
+def header_value(text: str, hint: str | None = None, notes: list[str] | None = None) -> str:
+    """One raw header value as :func:`header_values` gives it."""
+    if not text.isascii() and _RAW_8BIT.search(text):  # raw 8-bit bytes in the header
+        text, note = decode_text(text.encode("utf-8", "surrogateescape"), None, hint)
+        if note and notes is not None:
+            notes.append(f"raw 8-bit bytes, {note}")
+    if "\n" in text or "\r" in text:
+        text = _FOLDING.sub("", text).replace("\r", "").replace("\n", "")
+    return CONTROL_CHARS.sub("", text).strip()
 
 
 def decode_words(value: str, hint: str | None = None, notes: list[str] | None = None) -> str:
@@ -209,6 +213,8 @@ def decode_words(value: str, hint: str | None = None, notes: list[str] | None = 
     character split across two words survives. Charset guesses and repairs are appended to
     ``notes`` (when given).
     """
+    if "=?" not in value:  # no encoded word (most headers)
+        return CONTROL_CHARS.sub("", value)
     out: list[str] = []
     pending: tuple[str, bytearray] | None = None
     pos = 0
@@ -268,25 +274,38 @@ def addresses(value: str, hint: str | None = None, notes: list[str] | None = Non
         return f"\x00{len(words) - 1}\x00"
 
     def restore(text: str) -> str:
-        return re.sub("\x00(\\d+)\x00", lambda m: words[int(m.group(1))], text)
+        if "\x00" not in text:
+            return text
+        return _PROTECTED.sub(lambda m: words[int(m.group(1))], text)
 
     result: list[tuple[str, str]] = []
     for item in _split_list(_ENCODED_WORD.sub(protect, value.replace("\x00", ""))):
-        item = re.sub(r'^\s*[^"<>()@,:]*:(?!:)', "", item).strip()  # group "Team: ..."
-        angle = re.search(r"<([^<>]*)>[^<>]*$", item)
+        item = _GROUP.sub("", item).strip()  # group "Team: ..."
+        angle = _LAST_ANGLE.search(item)
         if angle:
             address, name = angle.group(1), item[:angle.start()] + item[angle.end():]
         else:
-            comments = re.findall(r"\(([^()]*)\)", item)
-            address = re.sub(r"\([^()]*\)", "", item)
+            comments = _COMMENT_TEXT.findall(item)
+            address = _COMMENT.sub("", item)
             name = comments[0] if comments else ""
-        address = re.sub(r"\s+", "", address).strip('"').removeprefix("mailto:")
-        name = re.sub(r"\([^()]*\)", "", name) if angle else name
+        address = _SPACES.sub("", address).strip('"').removeprefix("mailto:")
+        name = _COMMENT.sub("", name) if angle else name
         result.append((_display_name(restore(name), hint, notes), restore(address)))
-    return [(n, a) for n, a in result if a and not re.search(r"[\s<>]", a)]
+    return [(n, a) for n, a in result if a and not _NOT_IN_ADDRESS.search(a)]
+
+
+_PROTECTED = re.compile("\x00(\\d+)\x00")
+_GROUP = re.compile(r'^\s*[^"<>()@,:]*:(?!:)')
+_LAST_ANGLE = re.compile(r"<([^<>]*)>[^<>]*$")
+_COMMENT_TEXT = re.compile(r"\(([^()]*)\)")
+_COMMENT = re.compile(r"\([^()]*\)")
+_SPACES = re.compile(r"\s+")
+_NOT_IN_ADDRESS = re.compile(r"[\s<>]")
 
 
 def _split_list(value: str) -> list[str]:
+    if "," not in value and ";" not in value:  # one item (the usual From and To)
+        return [value] if value.strip() else []
     items: list[str] = []
     current: list[str] = []
     quoted = escaped = False
@@ -337,6 +356,8 @@ def filename_param(part: Message) -> str | None:
     """The decoded filename (RFC 2231, RFC 2047, raw 8-bit) of a part, if it has one."""
     for header, param in (("content-disposition", "filename"), ("content-type", "name")):
         for value in header_values(part, header)[:1]:
+            if "name" not in value.lower():  # neither filename= nor name= (nor their *=)
+                continue
             holder = Message()
             holder["X"] = value
             raw = holder.get_param(param, None, header="X")

@@ -68,9 +68,12 @@ def parse_batch(raws: list[bytes], max_bytes: int) -> list[Parsed]:
     out: list[Parsed] = []
     for raw in raws:
         try:
-            out.append(parse_message(raw, max_bytes=max_bytes))
+            parsed = parse_message(raw, max_bytes=max_bytes)
         except MailParseError as exc:
             out.append(quarantine_reason(exc))
+            continue
+        parsed.content_sha256  # noqa: B018 -- hashed here, not in the storing process
+        out.append(parsed)
     return out
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -62,13 +61,7 @@ _HOST = re.compile(rb"^reporting-mta:[ \t]*dns[ \t]*;[ \t]*([A-Za-z0-9.-]{1,253}
 
 def content_hash(parsed: ParsedMail) -> str:
     """What makes two messages "the same": sender, subject, text and attachment bytes."""
-    digest = hashlib.sha256()
-    for part in (parsed.from_email.lower(), parsed.subject, parsed.text):
-        digest.update(part.encode("utf-8", "surrogatepass"))
-        digest.update(b"\x00")
-    for att in parsed.attachments:
-        digest.update(hashlib.sha256(att.data).digest())
-    return digest.hexdigest()
+    return parsed.content_sha256
 
 
 def quarantine_reason(exc: MailParseError) -> str:

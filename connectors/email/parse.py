@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from email.errors import CloseBoundaryNotFoundDefect
 from email.message import Message
 from email.utils import parsedate_to_datetime
+from functools import cached_property
 from urllib.parse import unquote
 
 from .classify import classify
@@ -95,6 +96,18 @@ class ParsedMail:
     # what was broken and how it was read (a repair, a guess, or bytes kept as an
     # attachment because they could not be read); empty for well-formed mail
     parse_notes: tuple[str, ...] = ()
+
+    @cached_property
+    def content_sha256(self) -> str:
+        """What makes two messages "the same": sender, subject, text and attachment bytes
+        (computed once, in the parser process when it asks, and pickled with the result)."""
+        digest = hashlib.sha256()
+        for part in (self.from_email.lower(), self.subject, self.text):
+            digest.update(part.encode("utf-8", "surrogatepass"))
+            digest.update(b"\x00")
+        for att in self.attachments:
+            digest.update(hashlib.sha256(att.data).digest())
+        return digest.hexdigest()
 
 
 def normalize_email(address: str) -> str:
