@@ -7,7 +7,7 @@
   overrides the path), generated once into ``DIR/eml-COUNT-SEED/`` and read into memory;
   every round parses all of them in this process; the best round gives µs per message;
 * ``--baseline DIR``: a directory holding another version of the ``connectors`` package
-  (e.g. ``git worktree add /tmp/before <commit>``); the same measurement runs there in a
+  (e.g. ``git worktree add bench/data/before <commit>``); the same measurement runs there in a
   subprocess, and the outputs of both versions are compared message by message (text,
   HTML, subject, sender name, attachment names and bytes) on the generated mail *and* on
   the Zammad corpus (``../shared/corpora/zammad-mail``, when present): every message whose

@@ -24,7 +24,7 @@ from chronik.api.base import (
     error_response,
 )
 from chronik.api.events import add_shutdown
-from chronik.components import Supervisor
+from chronik.components import Supervisor, task_stack
 from chronik.glue import notify_pages
 from chronik.logs import install as install_log_privacy
 from chronik.logs import redact_path
@@ -229,9 +229,7 @@ async def follow_events(state: AppState) -> AsyncIterator[EventFollower]:
     try:
         yield follower
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await _cancel(task)
 
 
 @contextlib.asynccontextmanager
@@ -245,9 +243,17 @@ async def run_background(state: AppState) -> AsyncIterator[None]:
         yield
     finally:
         await state.supervisor.stop()
-        indexer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await indexer
+        await _cancel(indexer)
+
+
+async def _cancel(task: asyncio.Task[None], grace_seconds: float = 10.0) -> None:
+    """Cancel a background task and wait for it, but never forever (as the supervisor does
+    for components): one that hangs is logged with where it hangs and left behind."""
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=grace_seconds)
+    if not done:
+        log.error("%s did not stop within %.0fs; it hangs at:\n%s", task.get_name(),
+                  grace_seconds, task_stack(task))
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:

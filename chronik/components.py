@@ -73,7 +73,7 @@ class Supervisor:
             _, pending = await asyncio.wait(self._tasks, timeout=grace_seconds)
             for task in pending:
                 log.error("%s did not stop within %.0fs; it hangs at:\n%s", task.get_name(),
-                          grace_seconds, _stack(task))
+                          grace_seconds, task_stack(task))
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=grace_seconds / 2)
@@ -125,7 +125,7 @@ class Supervisor:
         return out
 
 
-def _stack(task: asyncio.Task[None]) -> str:
+def task_stack(task: asyncio.Task[None]) -> str:
     buffer = io.StringIO()
     task.print_stack(file=buffer)
     return buffer.getvalue()

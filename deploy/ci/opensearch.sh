@@ -142,8 +142,8 @@ if ((${#missing[@]})); then
     log "installing openjdk-17-jre-headless maven curl (apt-get)"
     apt-get -q -o DPkg::Lock::Timeout=300 update >/dev/null || die "apt-get update failed"
     apt-get -y -q -o DPkg::Lock::Timeout=300 install --no-install-recommends \
-        openjdk-17-jre-headless maven curl >/tmp/chronik-opensearch-apt.log 2>&1 ||
-        die "apt-get install failed; see /tmp/chronik-opensearch-apt.log"
+        openjdk-17-jre-headless maven curl >"${TMPDIR:-/tmp}/chronik-opensearch-apt.log" 2>&1 ||
+        die "apt-get install failed; see ${TMPDIR:-/tmp}/chronik-opensearch-apt.log"
     jhome=$(java_home) || die "java still missing after apt-get"
 fi
 
