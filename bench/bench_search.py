@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,36 +57,8 @@ async def worker(count: int, seed: int, rounds: int) -> dict[str, Any]:
 
     import search.fts as fts
     from search.query import SearchFilters, SearchRequest, parse
-    from timeline.ids import seq_base
-    from timeline.models import (
-        Attachment,
-        Channel,
-        Direction,
-        Entry,
-        Visibility,
-    )
 
-    c = corpus.Corpus(seed)
-    people = [c.person(i) for i in range(max(1, int(count * CUSTOMERS_PER_ENTRY)))]
-    stamps = c.stamps(count)
-    entries: list[Entry] = []
-    df: dict[str, int] = {}
-    for k in range(count):
-        who = c.rng.randrange(len(people))
-        p = people[who]
-        f = c.entry(p.lang, p.name)
-        when = stamps[k]
-        entries.append(Entry(
-            id=f"B{k:08d}", seq=seq_base(when) + k % 1000, office_id="OFFICE",
-            customer_id=f"C{who}",
-            channel=Channel(str(f["channel"])), direction=Direction(str(f["direction"])),
-            kind=str(f["kind"]), visibility=Visibility(str(f["visibility"])),
-            occurred_at=when, recorded_at=when + timedelta(seconds=1),
-            subject=str(f["subject"]), body=str(f["body"]),
-            attachments=tuple(Attachment(**a) for a in f["attachments"])))
-        for w in c.doc_words(str(f["subject"]), str(f["body"])):
-            df[w] = df.get(w, 0) + 1
-    words = corpus.pick_words(df, count)
+    entries, words = corpus.search_entries(count, seed, CUSTOMERS_PER_ENTRY)
 
     out: dict[str, Any] = {"tree": _tree_of(fts.__file__),
                            "count": count, "seed": seed, "rounds": rounds}

@@ -34,7 +34,6 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +45,7 @@ import corpus  # noqa: E402  (puts the source tree on sys.path)
 from search.engine import EngineBackend  # noqa: E402
 from search.engine_query import document  # noqa: E402
 from search.query import SearchFilters, SearchRequest, parse  # noqa: E402
-from timeline.ids import seq_base  # noqa: E402
-from timeline.models import Attachment, Channel, Direction, Entry, Visibility  # noqa: E402
+from timeline.models import Entry  # noqa: E402
 
 REINDEX_BATCH = 2000
 LIVE_BATCH = 500
@@ -67,28 +65,8 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def generate(count: int, seed: int) -> tuple[list[Entry], dict[str, list[tuple[str, int]]]]:
-    c = corpus.Corpus(seed)
-    people = [c.person(i) for i in range(max(1, int(count * CUSTOMERS_PER_ENTRY)))]
-    stamps = c.stamps(count)
-    entries: list[Entry] = []
-    df: dict[str, int] = {}
-    for k in range(count):
-        who = c.rng.randrange(len(people))
-        p = people[who]
-        f = c.entry(p.lang, p.name)
-        when = stamps[k]
-        entries.append(Entry(
-            id=f"B{k:08d}", seq=seq_base(when) + k % 1000, office_id="OFFICE",
-            customer_id=f"C{who}",
-            channel=Channel(str(f["channel"])), direction=Direction(str(f["direction"])),
-            kind=str(f["kind"]), visibility=Visibility(str(f["visibility"])),
-            occurred_at=when, recorded_at=when + timedelta(seconds=1),
-            subject=str(f["subject"]), body=str(f["body"]),
-            attachments=tuple(Attachment(**a) for a in f["attachments"])))  # type: ignore[arg-type]
-        for w in c.doc_words(str(f["subject"]), str(f["body"])):
-            df[w] = df.get(w, 0) + 1
-    return entries, corpus.pick_words(df, count)
+def generate(count: int, seed: int) -> tuple[list[Entry], dict[str, list[list[Any]]]]:
+    return corpus.search_entries(count, seed, CUSTOMERS_PER_ENTRY)
 
 
 class Batches:

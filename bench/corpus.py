@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 ROOT = Path(os.environ.get("CHRONIK_ROOT") or Path(__file__).resolve().parent.parent).resolve()
 """The Chronik source tree under test ($CHRONIK_ROOT, default: this checkout)."""
@@ -246,3 +247,34 @@ def pick_words(df: dict[str, int], count: int, per_class: int = 8) -> dict[str, 
         "common": sorted(([w, c] for w, c in ok if c > 0.3 * count and len(w) >= 3),
                          key=lambda wc: -wc[1])[:per_class],
     }
+
+
+def search_entries(count: int, seed: int, customers_per_entry: float = 0.05
+                   ) -> tuple[list[Any], dict[str, list[list]]]:
+    """``count`` timeline entries of one office (``OFFICE``) for the search benches, and the
+    query words by document frequency (``pick_words``). Imports the timeline models of the
+    source tree on ``sys.path`` (the before/after benches run this in either tree)."""
+    from timeline.ids import seq_base
+    from timeline.models import Attachment, Channel, Direction, Entry, Visibility
+
+    c = Corpus(seed)
+    people = [c.person(i) for i in range(max(1, int(count * customers_per_entry)))]
+    stamps = c.stamps(count)
+    entries: list[Any] = []
+    df: dict[str, int] = {}
+    for k in range(count):
+        who = c.rng.randrange(len(people))
+        p = people[who]
+        f = c.entry(p.lang, p.name)
+        when = stamps[k]
+        entries.append(Entry(
+            id=f"B{k:08d}", seq=seq_base(when) + k % 1000, office_id="OFFICE",
+            customer_id=f"C{who}",
+            channel=Channel(str(f["channel"])), direction=Direction(str(f["direction"])),
+            kind=str(f["kind"]), visibility=Visibility(str(f["visibility"])),
+            occurred_at=when, recorded_at=when + timedelta(seconds=1),
+            subject=str(f["subject"]), body=str(f["body"]),
+            attachments=tuple(Attachment(**a) for a in f["attachments"])))
+        for w in c.doc_words(str(f["subject"]), str(f["body"])):
+            df[w] = df.get(w, 0) + 1
+    return entries, pick_words(df, count)

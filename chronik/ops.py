@@ -23,11 +23,8 @@ import asyncio
 import hmac
 import ipaddress
 import logging
-import os
-import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -38,6 +35,7 @@ from chronik.metrics import METRICS, Metrics, metrics_middleware
 from chronik.state import STATE, AppState
 from search.backend import SearchUnavailable
 from search.query import SearchFilters, SearchRequest, parse
+from timeline.files import write_probe
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +49,6 @@ __all__ = ["add_routes", "metrics_middleware"]
 
 
 # ---------------------------------------------------------------------- checks
-def _write_probe(folder: Path) -> None:
-    """Create, write, sync and remove a small file in ``folder``."""
-    probe = folder / f".readyz-{secrets.token_hex(6)}"
-    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, b"\0" * 512)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-        probe.unlink(missing_ok=True)
 
 
 async def check_database(state: AppState) -> None:
@@ -73,7 +61,7 @@ async def check_search(state: AppState) -> None:
 
 
 async def check_data_dir(state: AppState) -> None:
-    await asyncio.to_thread(_write_probe, state.settings.data_dir)
+    await asyncio.to_thread(write_probe, state.settings.data_dir)
 
 
 CHECKS: dict[str, Callable[[AppState], Awaitable[None]]] = {

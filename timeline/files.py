@@ -4,6 +4,7 @@ the umask (store, search index, their journals, attachments, secret key)."""
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 DIR_MODE = 0o700
@@ -29,3 +30,16 @@ def private_file(path: Path) -> None:
     """Create ``path`` if missing and make it ``0600``."""
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
     os.chmod(path, FILE_MODE)
+
+
+def write_probe(folder: Path) -> None:
+    """Create, write, sync and remove a small private file in ``folder``: raises ``OSError``
+    when the folder cannot take a write (read-only, full, gone)."""
+    probe = folder / f".probe-{secrets.token_hex(6)}"
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, b"\0" * 4096)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+        probe.unlink(missing_ok=True)

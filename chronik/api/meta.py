@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 import shutil
-from pathlib import Path
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -14,6 +11,7 @@ from pydantic import BaseModel
 from chronik.api.base import Caller, Operation, error_response, json_model
 from chronik.api.schemas import HealthOut, MeOut, OfficeOut
 from chronik.state import AppState
+from timeline.files import write_probe
 
 READY_MIN_FREE_BYTES = 64 * 1024 * 1024
 """Below this much free space in the data folder the hub reports itself not ready."""
@@ -35,16 +33,6 @@ async def health(request: web.Request, state: AppState) -> web.StreamResponse:
     return json_model(HealthOut(status="ok", search_backend=state.backend.name))
 
 
-def _write_probe(folder: Path) -> None:
-    """Write, sync and remove a small file where the store lives."""
-    probe = folder / f".ready-{secrets.token_hex(6)}"
-    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, b"\0" * 4096)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-        probe.unlink(missing_ok=True)
 
 
 async def ready(request: web.Request, state: AppState) -> web.StreamResponse:
@@ -60,7 +48,7 @@ async def ready(request: web.Request, state: AppState) -> web.StreamResponse:
     except OSError as exc:
         checks.append(ReadyCheck(name="disk_space", ok=False, detail=type(exc).__name__))
     try:
-        await asyncio.to_thread(_write_probe, folder)
+        await asyncio.to_thread(write_probe, folder)
         checks.append(ReadyCheck(name="writable", ok=True, detail="the data folder is "
                                                                    "writable"))
     except OSError as exc:

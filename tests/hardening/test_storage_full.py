@@ -86,6 +86,6 @@ async def test_ready_is_503_when_the_data_folder_cannot_be_written(
     def refuse(folder: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(meta, "_write_probe", refuse)
+    monkeypatch.setattr(meta, "write_probe", refuse)
     status, body = await hub.anon.get("/ready")
     assert status == 503 and "writable" in body["error"]["message"], body
