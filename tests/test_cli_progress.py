@@ -150,7 +150,9 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_the_bar_draws_on_a_terminal_stream_and_not_on_a_file() -> None:
+def test_the_bar_draws_on_a_terminal_stream_and_not_on_a_file(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
     terminal, file = _Terminal(), io.StringIO()
     for stream in (terminal, file):
         with Bar("work", total=3, unit=" items", stream=stream) as bar:
@@ -159,3 +161,11 @@ def test_the_bar_draws_on_a_terminal_stream_and_not_on_a_file() -> None:
             bar.reach(3)
     assert "work:" in terminal.getvalue() and "quarantined 1" in terminal.getvalue()
     assert file.getvalue() == ""
+
+
+def test_the_bar_stays_quiet_on_a_terminal_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    terminal = _Terminal()
+    with Bar("work", total=3, unit=" items", stream=terminal) as bar:
+        bar.reach(3)
+    assert terminal.getvalue() == ""
