@@ -16,6 +16,8 @@ from email.utils import collapse_rfc2231_value
 
 import ftfy
 
+from .structure import raw_values
+
 __all__ = [
     "CONTROL_CHARS",
     "addresses",
@@ -190,8 +192,7 @@ def header_values(msg: Message, name: str, hint: str | None = None,
 
     What had to be guessed about raw 8-bit bytes is appended to ``notes`` (when given).
     """
-    return [header_value(str(value), hint, notes) for key, value in msg.raw_items()
-            if key.lower() == name]
+    return [header_value(str(value), hint, notes) for value in raw_values(msg, name)]
 
 
 def header_value(text: str, hint: str | None = None, notes: list[str] | None = None) -> str:

@@ -8,7 +8,7 @@ from timeline.errors import InvalidInput
 from timeline.identity import normalise_email, normalise_phone
 from timeline.models import Visibility
 from timeline.policy import KindPreset, PresetSource, decide, preset
-from timeline.text import fold
+from timeline.text import fold, fold_tokens
 from timeline.tone import check
 
 PUB, INT = Visibility.PUBLISHED, Visibility.INTERNAL
@@ -103,3 +103,17 @@ def test_tone_guard_leaves_neutral_text_alone(text: str) -> None:
 
 def test_tone_guard_office_words() -> None:
     assert [h.text for h in check("ein echter Meckerer", ("meckerer*",))] == ["Meckerer"]
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("Mu\u0308ller, Kündigung.", ["muller", "kundigung"]),  # decomposed and precomposed
+    ("Frau\u00a0Müller\u3000Straße", ["frau", "muller", "strasse"]),  # odd spaces separate
+    ("\ufb01nal ½ Preis", ["final", "1", "2", "preis"]),  # ligature; ½ is two numbers
+    ("e-mail_adresse (Vertrag)", ["e", "mail", "adresse", "vertrag"]),
+    ("", []),
+])
+def test_folded_words_are_the_same_the_first_and_every_later_time(
+        text: str, words: list[str]) -> None:
+    assert fold_tokens(text) == words
+    assert fold_tokens(text) == words  # remembered stretches give the same words
+    assert fold_tokens(f"{text} {text}") == words + words
