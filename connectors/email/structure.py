@@ -78,6 +78,14 @@ class IndexedMessage(Message):
             return failobj
         return [self.policy.header_fetch_parse(k, v) for k, v in found]
 
+    def get_content_type(self) -> str:
+        self._lookup()
+        key = "\0type:" + self._default_type  # type: ignore[attr-defined]
+        found = self._params.get(key)
+        if found is None:
+            found = self._params[key] = super().get_content_type()
+        return str(found)
+
     def raw(self, name: str) -> list[Any]:
         """The raw values of header ``name`` (lower case), in order."""
         return [v for _k, v in self._lookup().get(name, ())]

@@ -76,14 +76,17 @@ def test_answers_follow_every_change_of_the_headers() -> None:
         lambda m: m.set_type("multipart/mixed"),
         lambda m: m.set_boundary("b-1"),
         lambda m: m.add_header("Content-Disposition", "attachment", filename="a.pdf"),
+        lambda m: m.__delitem__("content-type"),
+        lambda m: m.set_default_type("message/rfc822"),
     ]
     ours, theirs = _both()
     for change in changes:
         change(ours)
         change(theirs)
         assert _answers(ours) == _answers(theirs)
-    assert ours.get_filename() == "a.pdf" and ours.get_boundary() == "b-1"
+    assert ours.get_filename() == "a.pdf" and ours.get_boundary() is None
     assert ours.get_all("x-tag") is None and "x-tag" not in ours
+    assert ours.get_content_type() == "message/rfc822"
 
 
 def test_a_caller_changing_a_parameter_list_does_not_change_the_part() -> None:
