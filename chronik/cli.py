@@ -374,6 +374,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from chronik.progress import Bar
     from connectors.email.errors import SourceError
     from connectors.email.importer import ImportSummary
+    from timeline.errors import NotFound
 
     async def run(state: AppState) -> int:
         bars: list[Bar] = []
@@ -393,7 +394,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         try:
             summary = await run_import(state, Path(args.path), args.office,
                                        progress=imported, indexing=indexing)
-        except LookupError:
+        except NotFound:
             raise CliError(f"no office with id {args.office!r} (see: chronik office list)"
                            ) from None
         except SourceError as exc:

@@ -1,11 +1,11 @@
 """What a customer may see and do, for the portal pages and the portal API.
 
 * **The one customer-facing read** (ARCHITECTURE invariant 1): ``customer_timeline`` and
-  ``customer_entry`` read only published entries of the one customer (``Store.timeline``
-  with the visibility fixed to published, and ``Store.published_entry`` whose SQL hard-codes
-  it), check owner and visibility once more, and hand out ``PortalItem`` -- the customer-safe
-  fields only (no agent ids, no addresses or other meta of the entry, no tags). Nothing
-  else in the portal reads entries.
+  ``customer_entry`` read only published entries of the one customer (``timeline`` with the
+  visibility fixed to published, and ``published_entry`` whose SQL hard-codes it: the
+  ``PortalStore`` protocol), check owner and visibility once more, and hand out
+  ``PortalItem`` -- the customer-safe fields only (no agent ids, no addresses or other meta
+  of the entry, no tags). Nothing else in the portal reads entries.
 * Writing a message (``write_message``): an inbound, published ``portal`` entry, exactly what
   ``POST /api/v1/portal/messages`` stores.
 * Asking for a copy of one's data (``request_data_copy``): a published ``portal`` entry of
@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from chronik.api.base import canonical_index
@@ -33,7 +34,7 @@ from timeline.models import (
     Visibility,
     utcnow,
 )
-from timeline.store import Store, TimelineQuery
+from timeline.repositories import EntryRepository, NotifyRepository, TimelineQuery
 
 DATA_REQUEST_KIND = "data_request"
 DATA_REQUEST_TAG = "data-request"
@@ -43,6 +44,11 @@ DATA_REQUEST_DAYS = 28
 """The answer is due four weeks after the request (GDPR Art. 12(3): one month)."""
 OFFICE_ZONE = ZoneInfo("Europe/Berlin")
 """Whose "today" decides that a customer asks at most once a day."""
+
+
+class PortalStore(EntryRepository, NotifyRepository, Protocol):
+    """What the portal reads: the timeline (with the visibility fixed to published) and
+    ``published_entry`` (the notifier's published-only read)."""
 
 
 @dataclass(frozen=True)
@@ -103,9 +109,10 @@ def _visible(entry: Entry | None, customer: Customer) -> Entry | None:
     return entry
 
 
-async def customer_timeline(store: Store, customer: Customer, *, before: str | None = None,
-                            limit: int = 30, channels: Sequence[Channel] = (),
-                            kinds: Sequence[str] = ()) -> tuple[list[PortalItem], str | None]:
+async def customer_timeline(store: PortalStore, customer: Customer, *,
+                            before: str | None = None, limit: int = 30,
+                            channels: Sequence[Channel] = (), kinds: Sequence[str] = ()
+                            ) -> tuple[list[PortalItem], str | None]:
     """The customer's published entries, newest first, and the cursor of the next page."""
     before_seq = int(before) if before and before.isdigit() and len(before) < 30 else None
     page = await store.timeline(customer.office_id, customer.id, TimelineQuery(
@@ -115,19 +122,20 @@ async def customer_timeline(store: Store, customer: Customer, *, before: str | N
     return items, page.next_cursor
 
 
-async def _published(store: Store, customer: Customer, entry_id: str) -> Entry | None:
+async def _published(store: PortalStore, customer: Customer, entry_id: str) -> Entry | None:
     if not entry_id or len(entry_id) > 64:
         return None
     return _visible(await store.published_entry(customer.office_id, entry_id), customer)
 
 
-async def customer_entry(store: Store, customer: Customer, entry_id: str) -> PortalItem | None:
+async def customer_entry(store: PortalStore, customer: Customer, entry_id: str
+                         ) -> PortalItem | None:
     """One published entry of the customer's own timeline, or None."""
     entry = await _published(store, customer, entry_id)
     return None if entry is None else _portal_item(entry)
 
 
-async def customer_attachment(store: Store, blobs: BlobStore, customer: Customer,
+async def customer_attachment(store: PortalStore, blobs: BlobStore, customer: Customer,
                               entry_id: str, index: str) -> tuple[PortalAttachment, bytes]:
     """A file of one published entry of the customer's own timeline (``NotFound`` else)."""
     entry = await _published(store, customer, entry_id)
@@ -175,7 +183,7 @@ async def request_data_copy(state: AppState, customer: Customer, subject: str, b
     return _portal_item(entry), created
 
 
-async def data_requests(store: Store, customer: Customer, limit: int = 20
+async def data_requests(store: PortalStore, customer: Customer, limit: int = 20
                         ) -> list[PortalItem]:
     """The customer's data requests, newest first."""
     items, _ = await customer_timeline(store, customer, limit=limit,

@@ -54,7 +54,7 @@ class AppState:
     settings: Settings
     store: Store
     blobs: BlobStore
-    timeline: TimelineService
+    timeline: TimelineService[Store]
     backend: SearchBackend
     search: SearchService
     indexer: Indexer

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from notify.digest import digest_context, digest_items, digest_message_id
@@ -17,12 +18,16 @@ from notify.tokens import sign_unsubscribe
 from notify.transports import Transport
 from timeline.blobs import BlobStore
 from timeline.models import Customer, Direction, Entry, Preferences
-from timeline.store import Store
+from timeline.repositories import InboundRepository, OfficeRepository
+
+
+class ComposerStore(OfficeRepository, InboundRepository, Protocol):
+    """What composing reads: the office's name and its inbound address for replies."""
 
 
 @dataclass
 class Composer:
-    store: Store
+    store: ComposerStore
     blobs: BlobStore
     transports: Mapping[str, Transport]
     renderer: Renderer

@@ -49,6 +49,7 @@ from timeline.models import (
     utcnow,
 )
 from timeline.notifications import JobOutcome, JobStatus, NotifyJob
+from timeline.repositories import NotifyStore
 from timeline.service import TimelineService
 
 log = logging.getLogger(__name__)
@@ -130,12 +131,12 @@ class Worker:
 
     kind = "worker"
 
-    def __init__(self, timeline: TimelineService, transports: Sequence[Transport],
+    def __init__(self, timeline: TimelineService[NotifyStore], transports: Sequence[Transport],
                  config: WorkerConfig, renderer: Renderer | None = None,
                  name: str = "notify-worker") -> None:
         self.name = name
         self.timeline = timeline
-        self.store = timeline.store
+        self.store: NotifyStore = timeline.store
         self.transports = {t.channel: t for t in transports}
         self.renderer = renderer or Renderer()
         self.config = config

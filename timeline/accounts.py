@@ -1,6 +1,7 @@
 """Sign-in for people (not integrations): agents' passwords and e-mail addresses, browser
 sessions of agents and customers, and one-time sign-in codes. The narrow store protocol the
-web layer receives (``AccountStore``); ``SqliteStore`` implements it in ``sqlite_accounts``.
+web layer receives (``AccountStore``); ``timeline.sqlite_accounts.SqliteAccounts``
+implements it.
 
 Nothing here stores an IP address or a user agent: a session is its hashed id, whose it is,
 and when it expires."""

@@ -62,7 +62,7 @@ erased, deleted — and nothing is published)."""
 
 
 class EventFeed(Protocol):
-    """What the follower reads (``timeline.sqlite_events.EventStoreMixin``)."""
+    """What the follower reads (``timeline.sqlite_events.SqliteEvents``)."""
 
     async def last_event_id(self) -> int: ...
     async def events_after(self, after_id: int, limit: int) -> Sequence[StoredEvent]: ...

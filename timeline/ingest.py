@@ -35,6 +35,7 @@ from timeline.models import (
     utcnow,
 )
 from timeline.privacy_models import ErasedSenderPolicy, suppression_digest
+from timeline.repositories import IngestStore
 from timeline.service import TimelineService
 
 log = logging.getLogger(__name__)
@@ -120,10 +121,10 @@ the rest go on. Anything else (a full disk, a locked database) is the store's, a
 
 
 class IngestService:
-    def __init__(self, timeline: TimelineService,
+    def __init__(self, timeline: TimelineService[IngestStore],
                  unknown_sender: UnknownSenderPolicy = UnknownSenderPolicy.CREATE) -> None:
         self.timeline = timeline
-        self.store = timeline.store
+        self.store: IngestStore = timeline.store
         self.unknown_sender = unknown_sender
         self.suppression_key: bytes | None = None
         """Key of the suppression list of erased persons (set by the composition root)."""
@@ -438,12 +439,7 @@ class IngestService:
             raise InvalidInput("cannot merge a customer into itself")
         source = await self.timeline.customer(office, source_id)
         target = await self.timeline.customer(office, target_id)
-        try:
-            merge = await self.store.merge_customers(office.id, source_id, target_id)
-        except KeyError:
-            raise NotFound("no such customer") from None
-        except ValueError as exc:
-            raise Conflict(str(exc)) from None
+        merge = await self.store.merge_customers(office.id, source_id, target_id)
         text = (f"{source.name} was merged into {target.name} by {agent.name} "
                 f"({len(merge.entry_ids)} entries, {len(merge.identities)} identities moved).")
         await self._record(office, agent, target_id, "Customers merged", text,
@@ -454,12 +450,7 @@ class IngestService:
         return merge
 
     async def undo_merge(self, office: Office, agent: Agent, merge_id: str) -> Merge:
-        try:
-            merge = await self.store.undo_merge(office.id, merge_id)
-        except KeyError:
-            raise NotFound("no such merge") from None
-        except ValueError as exc:
-            raise Conflict(str(exc)) from None
+        merge = await self.store.undo_merge(office.id, merge_id)
         text = f"Merge {merge_id} was undone by {agent.name}."
         for cid in (merge.source_id, merge.target_id):
             await self._record(office, agent, cid, "Merge undone", text, {"merge_id": merge.id})

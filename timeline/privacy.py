@@ -49,6 +49,7 @@ from timeline.privacy_models import (
     suppression_digest,
 )
 from timeline.privacy_summary import summary_html
+from timeline.repositories import PrivacyStore
 from timeline.service import TimelineService
 
 log = logging.getLogger(__name__)
@@ -138,11 +139,11 @@ def names_person(raw: bytes, texts: list[bytes], digits: list[str]) -> bool:
 
 
 class PrivacyService:
-    def __init__(self, timeline: TimelineService, key: bytes, export_dir: Path,
+    def __init__(self, timeline: TimelineService[PrivacyStore], key: bytes, export_dir: Path,
                  access_log_years: int = ACCESS_LOG_YEARS) -> None:
         self.timeline = timeline
         self.access_log_years = access_log_years
-        self.store = timeline.store
+        self.store: PrivacyStore = timeline.store
         self.blobs = timeline.blobs
         self.key = key
         self.export_dir = export_dir
@@ -387,10 +388,7 @@ class PrivacyService:
                 (i.kind.value, suppression_digest(self.key, office.id, i.kind.value, i.value))
                 for c in people for i in c.identities)),
             access_log_until=self.access_log_until(utcnow()))
-        try:
-            outcome = await self.store.erase_customer(order)
-        except KeyError:
-            raise NotFound("no such customer") from None
+        outcome = await self.store.erase_customer(order)
         in_use = await self.store.blobs_in_use(outcome.blob_candidates)
         for sha in outcome.blob_candidates:
             if sha not in in_use:

@@ -7,7 +7,9 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic
+
+from typing_extensions import TypeVar
 
 from timeline import disclosure, tone
 from timeline import policy as publish_policy
@@ -32,7 +34,8 @@ from timeline.models import (
     Visibility,
     utcnow,
 )
-from timeline.store import EntryContext, Store
+from timeline.repositories import EntryContext, TimelineStore
+from timeline.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +120,15 @@ class Match:
 
 Listener = Callable[[Entry | None], None]
 
+S = TypeVar("S", bound=TimelineStore, covariant=True, default=Store)
+"""The store the service was built with. It uses only ``TimelineStore`` itself; the services
+built on it (ingest, the notifier, data protection) ask for the protocol they use, e.g.
+``TimelineService[IngestStore]``, and read ``timeline.store`` as that."""
 
-class TimelineService:
-    def __init__(self, store: Store, blobs: BlobStore, events: EventBus | None = None) -> None:
-        self.store = store
+
+class TimelineService(Generic[S]):
+    def __init__(self, store: S, blobs: BlobStore, events: EventBus | None = None) -> None:
+        self.store: S = store
         self.blobs = blobs
         self.events = events or EventBus()
         self.events.loader("entry", self._load_event)

@@ -1,4 +1,5 @@
-"""``timeline.accounts.AccountStore`` on SQLite. Mixed into ``SqliteStore``."""
+"""``timeline.accounts.AccountStore`` on SQLite: agents' sign-in, browser sessions, one-time
+sign-in codes."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from timeline.accounts import AgentAccount, AgentLogin, Audience, LoginCode, WebSession
-from timeline.errors import Conflict
+from timeline.errors import Conflict, NotFound
 from timeline.models import Agent, Role, utcnow
-from timeline.sqlite_db import SqliteDb
+from timeline.sqlite_rows import SqliteRepository
 
 _UNSET: Any = ...
 _AGENT_COLS = "a.id, a.office_id, a.name, a.role, a.created_at"
@@ -34,9 +35,7 @@ def _session(row: Sequence[Any]) -> WebSession:
                       expires_at=datetime.fromisoformat(row[6]), language=row[7])
 
 
-class AccountStoreMixin:
-    db: SqliteDb
-
+class SqliteAccounts(SqliteRepository):
     async def get_agent(self, office_id: str, agent_id: str) -> Agent | None:
         row = await self.db.read(lambda c: c.execute(
             f"SELECT {_AGENT_COLS} FROM agents a WHERE a.id=? AND a.office_id=?",
@@ -86,7 +85,7 @@ class AccountStoreMixin:
             office = conn.execute("SELECT office_id FROM agents WHERE id=?",
                                   (agent_id,)).fetchone()
             if office is None:
-                raise LookupError(agent_id)
+                raise NotFound("no such agent")
             now = utcnow().isoformat()
             conn.execute("INSERT INTO agent_logins (agent_id, office_id, updated_at) "
                          "VALUES (?,?,?) ON CONFLICT (agent_id) DO NOTHING",

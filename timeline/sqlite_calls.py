@@ -1,22 +1,19 @@
-"""Store parts for phone calls: the state of each CTI call (events may arrive out of order,
-so the call is remembered apart from its timeline entry) and re-tagging an entry (a call
-that turns out to be missed). Mixed into ``SqliteStore``."""
+"""``timeline.repositories.CallRepository`` on SQLite: the state of each CTI call (events may
+arrive out of order, so the call is remembered apart from its timeline entry). Part of
+``SqliteInbound``; usable on its own."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
 from typing import Any
 
 from timeline.models import utcnow
-from timeline.sqlite_db import SqliteDb
 from timeline.sqlite_events import add_event
+from timeline.sqlite_rows import SqliteRepository
 
 
-class CallStoreMixin:
-    db: SqliteDb
-
+class SqliteCalls(SqliteRepository):
     async def call_state(self, office_id: str, call_id: str) -> dict[str, Any] | None:
         row = await self.db.read(lambda c: c.execute(
             "SELECT state FROM cti_calls WHERE office_id=? AND call_id=?",
@@ -40,21 +37,3 @@ class CallStoreMixin:
                 add_event(conn, (office_id, event, customer_id, entry_id, call_id),
                           event_data or {})
         await self.db.write(run)
-
-    async def retag_entry(self, office_id: str, entry_id: str, *, add: Sequence[str] = (),
-                          remove: Sequence[str] = ()) -> tuple[str, ...] | None:
-        """Add and remove tags in one transaction (plus an index-outbox row when they
-        change); returns the new tags, ``None`` for no such entry."""
-        def run(conn: sqlite3.Connection) -> tuple[str, ...] | None:
-            row = conn.execute("SELECT seq, tags FROM entries WHERE id=? AND office_id=?",
-                               (entry_id, office_id)).fetchone()
-            if row is None:
-                return None
-            old = list(json.loads(row[1]))
-            new = [t for t in old if t not in remove]
-            new += [t for t in dict.fromkeys(add) if t not in new]
-            if new != old:
-                conn.execute("UPDATE entries SET tags=? WHERE seq=?", (json.dumps(new), row[0]))
-                conn.execute("INSERT INTO index_outbox (seq) VALUES (?)", (row[0],))
-            return tuple(new)
-        return await self.db.write(run)

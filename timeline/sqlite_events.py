@@ -1,8 +1,8 @@
 """The store's change feed (``events`` table, migration 12): one row per change live views
 show, written in the transaction of the change (``add_events``), read by every process's
-``timeline.events.EventFollower``. Rows hold the office, the event type and ids only; the
-table is pruned as it is written (the newest ``KEEP_ROWS`` rows of the last
-``KEEP_SECONDS``), and erasure deletes a person's rows. Mixed into ``SqliteStore``."""
+``timeline.events.EventFollower`` through ``SqliteEvents`` (its ``EventFeed``). Rows hold
+the office, the event type and ids only; the table is pruned as it is written (the newest
+``KEEP_ROWS`` rows of the last ``KEEP_SECONDS``), and erasure deletes a person's rows."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from timeline.events import StoredEvent
 from timeline.models import utcnow
-from timeline.sqlite_db import SqliteDb
+from timeline.sqlite_rows import SqliteRepository
 
 KEEP_ROWS = 10_000
 """A follower further behind than this misses events (a live view can reload)."""
@@ -52,8 +52,8 @@ def add_events(conn: sqlite3.Connection, rows: Sequence[EventRow], data: str | N
         conn.execute("DELETE FROM events WHERE at < ?", (cutoff,))
 
 
-class EventStoreMixin:
-    db: SqliteDb
+class SqliteEvents(SqliteRepository):
+    """``timeline.events.EventFeed`` on SQLite."""
 
     async def last_event_id(self) -> int:
         """The id of the newest feed row ever written (0 for none), pruned rows included."""

@@ -1,26 +1,20 @@
-"""Store parts for inbound channels: office addresses and CTI token, customer tokens,
-quarantine, merges and identity state. Mixed into ``SqliteStore``."""
+"""``timeline.repositories.InboundRepository`` on SQLite: office addresses and CTI token,
+customer tokens (portal sessions, linking codes), quarantine, CTI call state and received
+Telegram updates."""
 
 from __future__ import annotations
 
-import json
 import secrets
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from timeline.errors import NotFound
 from timeline.ids import new_ulid
-from timeline.models import (
-    Customer,
-    CustomerStatus,
-    Identity,
-    IdentityKind,
-    Merge,
-    QuarantineItem,
-    utcnow,
-)
-from timeline.sqlite_db import SqliteDb
+from timeline.models import QuarantineItem, utcnow
+from timeline.sqlite_calls import SqliteCalls
+from timeline.sqlite_telegram import SqliteTelegramUpdates
 
 _Q_COLS = ("id, office_id, channel, reason, origin, raw_sha256, size, status, created_at, "
            "updated_at, entry_id")
@@ -34,25 +28,18 @@ def _quarantine(row: Sequence[Any]) -> QuarantineItem:
         entry_id=row[10])
 
 
-def _merge(row: Sequence[Any]) -> Merge:
-    return Merge(id=row[0], office_id=row[1], source_id=row[2], target_id=row[3],
-                 entry_ids=tuple(json.loads(row[4])),
-                 identities=tuple(Identity(**i) for i in json.loads(row[5])["moved"]),
-                 shared_identities=tuple(Identity(**i) for i in json.loads(row[5])["shared"]),
-                 created_at=datetime.fromisoformat(row[6]),
-                 undone_at=datetime.fromisoformat(row[7]) if row[7] else None)
-
-
-class InboundStoreMixin:
-    db: SqliteDb
+class SqliteInbound(SqliteCalls, SqliteTelegramUpdates):
+    """Addresses, the CTI token, customer tokens and quarantine; with the call state of
+    ``SqliteCalls`` and the Telegram updates of ``SqliteTelegramUpdates``."""
 
     # ------------------------------------------------------------------ office config
     async def cti_token(self, office_id: str) -> str:
-        """The office's CTI webhook token (created on first use)."""
+        """The office's CTI webhook token (created on first use); ``NotFound``: no such
+        office."""
         def run(conn: sqlite3.Connection) -> str:
             row = conn.execute("SELECT cti_token FROM offices WHERE id=?", (office_id,)).fetchone()
             if row is None:
-                raise KeyError(office_id)
+                raise NotFound("no such office")
             if row[0]:
                 return str(row[0])
             token = "cti_" + secrets.token_urlsafe(24)
@@ -124,19 +111,6 @@ class InboundStoreMixin:
                                 (office_id, customer_id, purpose)).rowcount
         return await self.db.write(run)
 
-    # ------------------------------------------------------------------ identities
-    async def set_identity_undeliverable(self, office_id: str, kind: IdentityKind, value: str,
-                                         undeliverable: bool) -> list[str]:
-        """Mark every matching identity; returns the affected customer ids."""
-        def run(conn: sqlite3.Connection) -> list[str]:
-            ids = [r[0] for r in conn.execute(
-                "SELECT customer_id FROM identities WHERE office_id=? AND kind=? AND value=?",
-                (office_id, kind.value, value))]
-            conn.execute("UPDATE identities SET undeliverable=? WHERE office_id=? AND kind=? "
-                         "AND value=?", (int(undeliverable), office_id, kind.value, value))
-            return ids
-        return await self.db.write(run)
-
     # ------------------------------------------------------------------ quarantine
     async def add_quarantine(self, office_id: str, channel: str, reason: str, origin: str,
                              raw_sha256: str, size: int) -> QuarantineItem:
@@ -191,83 +165,4 @@ class InboundStoreMixin:
             return None if row is None else _quarantine(row)
         return await self.db.write(run)
 
-    # ------------------------------------------------------------------ merges
-    async def merge_customers(self, office_id: str, source_id: str, target_id: str) -> Merge:
-        """Move identities and entries of ``source`` to ``target`` (one transaction);
-        ``source`` stays behind with status ``merged`` so the merge can be undone."""
-        def run(conn: sqlite3.Connection) -> Merge:
-            for cid in (source_id, target_id):
-                row = conn.execute("SELECT status FROM customers WHERE id=? AND office_id=?",
-                                   (cid, office_id)).fetchone()
-                if row is None:
-                    raise KeyError(cid)
-                if row[0] == CustomerStatus.MERGED.value:
-                    raise ValueError(f"customer {cid} was already merged")
-            entries = conn.execute("SELECT id, seq FROM entries WHERE customer_id=? "
-                                   "AND office_id=? ORDER BY seq", (source_id, office_id)
-                                   ).fetchall()
-            idents = conn.execute(
-                "SELECT kind, value, raw, undeliverable FROM identities WHERE customer_id=? "
-                "ORDER BY id", (source_id,)).fetchall()
-            on_target = {(k, v) for k, v in conn.execute(
-                "SELECT kind, value FROM identities WHERE customer_id=?", (target_id,))}
-            all_idents = [Identity(kind=IdentityKind(k), value=v, raw=r, undeliverable=bool(u))
-                          for k, v, r, u in idents]
-            moved = [i for i in all_idents if (i.kind.value, i.value) not in on_target]
-            shared = [i for i in all_idents if (i.kind.value, i.value) in on_target]
-            conn.execute("UPDATE entries SET customer_id=? WHERE customer_id=? AND office_id=?",
-                         (target_id, source_id, office_id))
-            conn.execute("UPDATE OR IGNORE identities SET customer_id=? WHERE customer_id=?",
-                         (target_id, source_id))
-            conn.execute("DELETE FROM identities WHERE customer_id=?", (source_id,))
-            conn.executemany("INSERT INTO index_outbox (seq) VALUES (?)",
-                             [(seq,) for _, seq in entries])
-            now = utcnow().isoformat()
-            conn.execute("UPDATE customers SET status=?, merged_into=?, updated_at=? WHERE id=?",
-                         (CustomerStatus.MERGED.value, target_id, now, source_id))
-            merge_id = new_ulid()
-            conn.execute("INSERT INTO merges VALUES (?,?,?,?,?,?,?,NULL)", (
-                merge_id, office_id, source_id, target_id, json.dumps([e[0] for e in entries]),
-                json.dumps({"moved": [i.model_dump(mode="json") for i in moved],
-                            "shared": [i.model_dump(mode="json") for i in shared]}), now))
-            return _merge(conn.execute("SELECT * FROM merges WHERE id=?", (merge_id,)).fetchone())
-        return await self.db.write(run)
 
-    async def undo_merge(self, office_id: str, merge_id: str) -> Merge:
-        def run(conn: sqlite3.Connection) -> Merge:
-            row = conn.execute("SELECT * FROM merges WHERE id=? AND office_id=?",
-                               (merge_id, office_id)).fetchone()
-            if row is None:
-                raise KeyError(merge_id)
-            merge = _merge(row)
-            if merge.undone_at is not None:
-                raise ValueError("this merge was already undone")
-            marks = ",".join("?" * len(merge.entry_ids))
-            if merge.entry_ids:
-                conn.execute(f"UPDATE entries SET customer_id=? WHERE office_id=? AND id IN "
-                             f"({marks})", (merge.source_id, office_id, *merge.entry_ids))
-                conn.execute(f"INSERT INTO index_outbox (seq) SELECT seq FROM entries WHERE "
-                             f"office_id=? AND id IN ({marks})", (office_id, *merge.entry_ids))
-            for ident in merge.identities:
-                conn.execute("DELETE FROM identities WHERE customer_id=? AND kind=? AND value=?",
-                             (merge.target_id, ident.kind.value, ident.value))
-            for ident in merge.identities + merge.shared_identities:
-                conn.execute(
-                    "INSERT OR IGNORE INTO identities (office_id, customer_id, kind, value, raw, "
-                    "undeliverable) VALUES (?,?,?,?,?,?)",
-                    (office_id, merge.source_id, ident.kind.value, ident.value, ident.raw,
-                     int(ident.undeliverable)))
-            now = utcnow().isoformat()
-            conn.execute("UPDATE customers SET status=?, merged_into=NULL, updated_at=? "
-                         "WHERE id=?", (CustomerStatus.ACTIVE.value, now, merge.source_id))
-            conn.execute("UPDATE merges SET undone_at=? WHERE id=?", (now, merge_id))
-            return _merge(conn.execute("SELECT * FROM merges WHERE id=?", (merge_id,)).fetchone())
-        return await self.db.write(run)
-
-    async def get_merge(self, office_id: str, merge_id: str) -> Merge | None:
-        row = await self.db.read(lambda c: c.execute(
-            "SELECT * FROM merges WHERE id=? AND office_id=?", (merge_id, office_id)).fetchone())
-        return None if row is None else _merge(row)
-
-
-__all__ = ["Customer", "InboundStoreMixin"]

@@ -1,5 +1,6 @@
 """Store parts for the notifier: jobs (claimed with a lease), deliveries, attempts, the portal
-inbox, and the one read through which the notifier sees entries. Mixed into ``SqliteStore``.
+inbox, and the one read through which the notifier sees entries
+(``timeline.repositories.NotifyRepository``).
 
 Claims are one ``UPDATE … RETURNING`` on the writer (``BEGIN IMMEDIATE``), so several worker
 processes on the same file never take the same job; on PostgreSQL the same claim is a
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from timeline.errors import Conflict
 from timeline.ids import new_ulid
 from timeline.models import Entry, EntryDraft, utcnow
 from timeline.notifications import (
@@ -24,8 +26,9 @@ from timeline.notifications import (
     JobStatus,
     NotifyJob,
 )
-from timeline.sqlite_db import SqliteDb
+from timeline.sqlite_batch import append_entries
 from timeline.sqlite_events import add_events
+from timeline.sqlite_rows import ENTRY_COLS, SqliteRepository, entry_from_row
 
 _JOB_COLS = ("id, office_id, entry_id, customer_id, status, attempts, generation, next_at, "
              "channel, reason, skip_channels, created_at, updated_at, held")
@@ -52,17 +55,13 @@ def _inbox(row: Sequence[Any]) -> InboxItem:
                      created_at=datetime.fromisoformat(row[7]), read_at=_dt(row[8]))
 
 
-class NotifyStoreMixin:
-    db: SqliteDb
-
+class SqliteNotify(SqliteRepository):
     # ------------------------------------------------------------------ the one entry read
     async def published_entry(self, office_id: str, entry_id: str) -> Entry | None:
         """The entry if it is published — the only way the notifier reads entries. The
         visibility is part of the SQL text itself: no argument can widen it."""
-        from timeline.sqlite_store import _ENTRY_COLS, entry_from_row
-
         row = await self.db.read(lambda c: c.execute(
-            f"SELECT {_ENTRY_COLS} FROM entries WHERE id=? AND office_id=? "
+            f"SELECT {ENTRY_COLS} FROM entries WHERE id=? AND office_id=? "
             "AND visibility = 'published'", (entry_id, office_id)).fetchone())
         return None if row is None else entry_from_row(row)
 
@@ -182,8 +181,6 @@ class NotifyStoreMixin:
         ``notification`` entry (idempotent on its ``source_id``) and write
         ``meta.delivery`` on the source entry. Returns the new notification entry (``None``
         when it existed already, or none was asked for)."""
-        from timeline.sqlite_store import _ENTRY_COLS, _append_all, entry_from_row
-
         now = utcnow().isoformat()
 
         def run(conn: sqlite3.Connection) -> Entry | None:
@@ -205,10 +202,10 @@ class NotifyStoreMixin:
                                         now, job_id))
             created: Entry | None = None
             if notification is not None:
-                (created, fresh), = _append_all(conn, [notification])
+                (created, fresh), = append_entries(conn, [notification])
                 created = created if fresh else None
             if outcome.delivery:
-                src = conn.execute(f"SELECT {_ENTRY_COLS} FROM entries WHERE id=? AND "
+                src = conn.execute(f"SELECT {ENTRY_COLS} FROM entries WHERE id=? AND "
                                    "office_id=?", (entry_id, office_id)).fetchone()
                 if src is not None:
                     meta = dict(entry_from_row(src).meta)
@@ -263,7 +260,7 @@ class NotifyStoreMixin:
     async def retry_notify_job(self, office_id: str, job_id: str) -> NotifyJob | None:
         """An admin's retry of a dead, failed or unknown job: pending again at once, with a
         fresh attempt budget and every channel possible again. An interrupted or unknown
-        delivery is sent again (same Message-ID). Raises ``ValueError`` for other states."""
+        delivery is sent again (same Message-ID). ``Conflict`` for other states."""
         now = utcnow().isoformat()
         retryable = tuple(s.value for s in RETRYABLE_STATUSES)
 
@@ -274,7 +271,7 @@ class NotifyStoreMixin:
                 return None
             job = _job(row)
             if job.status.value not in retryable:
-                raise ValueError(f"a {job.status.value} notification cannot be retried")
+                raise Conflict(f"a {job.status.value} notification cannot be retried")
             conn.execute("UPDATE notify_deliveries SET state='failed', updated_at=? WHERE "
                          "job_id=? AND state IN ('sending', 'unknown')", (now, job_id))
             conn.execute("UPDATE notify_jobs SET status='pending', attempts=0, "

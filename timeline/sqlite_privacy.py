@@ -1,6 +1,6 @@
 """Store parts for data protection: everything about one person in one read (export), their
 erasure in one transaction, the suppression list, erasure receipts, retention rules and
-export jobs. Mixed into ``SqliteStore``.
+export jobs (``timeline.repositories.PrivacyRepository``).
 
 Erasure runs with ``PRAGMA secure_delete=ON`` on the writer connection (freed cells and
 pages are overwritten with zeros) and ends with ``scrub()``: a ``wal_checkpoint(TRUNCATE)``,
@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from timeline.errors import NotFound
 from timeline.ids import new_ulid, seq_base
 from timeline.models import Consent, CustomerStatus, Entry, Preferences, utcnow
 from timeline.privacy_models import (
@@ -29,7 +30,7 @@ from timeline.privacy_models import (
     RetentionAction,
     RetentionRule,
 )
-from timeline.sqlite_db import SqliteDb
+from timeline.sqlite_rows import ENTRY_COLS, SqliteRepository, entry_from_row, load_customer
 
 _CHUNK = 500
 _EXPORT_COLS = ("id, office_id, customer_id, requested_by, status, progress, created_at, file, "
@@ -88,23 +89,19 @@ def _delete_in(conn: sqlite3.Connection, sql: str, values: Sequence[Any],
     return total
 
 
-class PrivacyStoreMixin:
-    db: SqliteDb
-
+class SqlitePrivacy(SqliteRepository):
     # ------------------------------------------------------------------ export
     async def personal_data(self, office_id: str, customer_id: str) -> PersonalData | None:
-        from timeline.sqlite_store import _ENTRY_COLS, _load_customer, entry_from_row
-
         def run(conn: sqlite3.Connection) -> PersonalData | None:
-            customer = _load_customer(conn, office_id, customer_id)
+            customer = load_customer(conn, office_id, customer_id)
             if customer is None:
                 return None
             merged_in = [c for (cid,) in conn.execute(
                 "SELECT id FROM customers WHERE office_id=? AND merged_into=? AND status=?",
                 (office_id, customer_id, CustomerStatus.MERGED.value)).fetchall()
-                if (c := _load_customer(conn, office_id, cid)) is not None]
+                if (c := load_customer(conn, office_id, cid)) is not None]
             entries = [entry_from_row(r) for r in conn.execute(
-                f"SELECT {_ENTRY_COLS} FROM entries WHERE office_id=? AND customer_id=? "
+                f"SELECT {ENTRY_COLS} FROM entries WHERE office_id=? AND customer_id=? "
                 "ORDER BY seq", (office_id, customer_id))]
             pref = conn.execute("SELECT data FROM preferences WHERE customer_id=? AND "
                                 "office_id=?", (customer_id, office_id)).fetchone()
@@ -164,7 +161,8 @@ class PrivacyStoreMixin:
     # ------------------------------------------------------------------ erasure
     async def erase_customer(self, order: ErasureOrder) -> ErasureOutcome:
         """Remove the customer and everything naming them in one transaction (see
-        ``_erase``); entries in ``order.retained`` move to a placeholder customer."""
+        ``_erase``); entries in ``order.retained`` move to a placeholder customer.
+        ``NotFound``: no such customer in the office."""
         await self.db.write_raw(lambda c: c.execute("PRAGMA secure_delete=ON"))
         return await self.db.write(lambda conn: _erase(conn, order))
 
@@ -192,10 +190,8 @@ class PrivacyStoreMixin:
 
     async def entries_of_kind_before(self, office_id: str, kind: str, before: datetime,
                                      limit: int = 10000) -> list[Entry]:
-        from timeline.sqlite_store import _ENTRY_COLS, entry_from_row
-
         rows = await self.db.read(lambda c: c.execute(
-            f"SELECT {_ENTRY_COLS} FROM entries WHERE office_id=? AND kind=? AND seq < ? "
+            f"SELECT {ENTRY_COLS} FROM entries WHERE office_id=? AND kind=? AND seq < ? "
             "ORDER BY seq LIMIT ?", (office_id, kind, seq_base(before), limit)).fetchall())
         return [entry_from_row(r) for r in rows]
 
@@ -382,7 +378,7 @@ def _erase(conn: sqlite3.Connection, order: ErasureOrder) -> ErasureOutcome:
     row = conn.execute("SELECT id FROM customers WHERE id=? AND office_id=?",
                        (order.customer_id, office)).fetchone()
     if row is None:
-        raise KeyError(order.customer_id)
+        raise NotFound("no such customer")
     people = [order.customer_id] + [r[0] for r in conn.execute(
         "SELECT id FROM customers WHERE office_id=? AND merged_into=? AND status=?",
         (office, order.customer_id, CustomerStatus.MERGED.value))]

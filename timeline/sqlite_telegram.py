@@ -1,4 +1,5 @@
-"""Store part for received Telegram updates (``timeline.store.TelegramUpdateStore``).
+"""``timeline.repositories.TelegramUpdateStore`` on SQLite: received Telegram updates. Part
+of ``SqliteInbound``; usable on its own.
 
 An update is written here before it is processed and before Telegram hears that it arrived,
 so neither a crash nor a backoff loses it; once processed its content is dropped and only
@@ -9,13 +10,11 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
-from timeline.sqlite_db import SqliteDb
-from timeline.store import ReceivedUpdate
+from timeline.repositories import ReceivedUpdate
+from timeline.sqlite_rows import SqliteRepository
 
 
-class TelegramUpdateStoreMixin:
-    db: SqliteDb
-
+class SqliteTelegramUpdates(SqliteRepository):
     async def add_telegram_update(self, office_id: str, bot_id: int, update_id: int,
                                   chat_id: int | None, raw: bytes, received_at: datetime
                                   ) -> bool:

@@ -20,7 +20,7 @@ from chronik.api.base import (
     query_int,
 )
 from chronik.state import AppState
-from timeline.errors import Conflict, InvalidInput, NotFound
+from timeline.errors import InvalidInput, NotFound
 from timeline.models import Customer, CustomerStatus
 from timeline.notifications import DeliveryAttempt, InboxItem, JobStatus, NotifyJob
 
@@ -106,10 +106,7 @@ async def list_notifications(request: web.Request, state: AppState, caller: Call
 
 async def retry_job(state: AppState, office_id: str, job_id: str) -> NotifyJob:
     """An admin's retry of a dead, failed or unknown job (the API and the admin page)."""
-    try:
-        job = await state.store.retry_notify_job(office_id, job_id)
-    except ValueError as exc:
-        raise Conflict(str(exc)) from None
+    job = await state.store.retry_notify_job(office_id, job_id)  # Conflict: not retryable
     if job is None:
         raise NotFound("no such notification")
     state.timeline.notify_reindex()  # wakes the worker (and the indexer) at once

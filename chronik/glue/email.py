@@ -21,6 +21,7 @@ from connectors.email.parse import DEFAULT_MAX_BYTES
 from connectors.email.settings import EmailSettings, InboundSmtpSettings
 from connectors.email.smtp import InboundAddresses, SmtpListener
 from notify.settings import NotifySettings
+from timeline.errors import NotFound
 
 if TYPE_CHECKING:
     from chronik.components import Component
@@ -99,11 +100,11 @@ async def run_import(state: AppState, path: Path, office_id: str, *,
                      progress: Callable[[ImportSummary], None] | None = None,
                      indexing: Callable[[int, int], None] | None = None
                      ) -> ImportSummary:
-    """``chronik import``: raises ``SourceError`` for a bad path, ``LookupError`` for an
+    """``chronik import``: raises ``SourceError`` for a bad path, ``NotFound`` for an
     unknown office. ``progress`` gets the running summary after every batch; ``indexing``
     gets (indexed, to index) while the search index catches up at the end."""
     if await state.store.get_office(office_id) is None:
-        raise LookupError(office_id)
+        raise NotFound("no such office", {"office_id": office_id})
     email = EmailSettings()
     mail = mail_ingest(state, email.max_message_bytes)
     messages = await open_source(path, email.max_message_bytes)

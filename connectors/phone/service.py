@@ -1,9 +1,10 @@
 """The phone connector: CTI events -> one call entry per call, plus live events for agents.
 
-Per call id the state lives apart from the entry (``Store.call_state``), so an ``answer`` or
-``hangup`` that arrives before its ``newCall`` is kept even when it does not name the number
-yet; the entry is created from whatever names the customer first and completed as the other
-events come. Events of one call are applied one at a time (a lock per call in this process).
+Per call id the state lives apart from the entry (``CallRepository.call_state``), so an
+``answer`` or ``hangup`` that arrives before its ``newCall`` is kept even when it does not
+name the number yet; the entry is created from whatever names the customer first and
+completed as the other events come. Events of one call are applied one at a time (a lock
+per call in this process).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Customer portal sessions: a bearer token (``cpt_…``) that names one customer of one
-office. Only its SHA-256 is stored (``Store.add_customer_token``, purpose
+office. Only its SHA-256 is stored (``InboundRepository.add_customer_token``, purpose
 ``portal_session``); the customer never chooses who they are — the token does."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from timeline.models import utcnow
-from timeline.store import Store
+from timeline.repositories import InboundRepository
 
 PURPOSE = "portal_session"
 PREFIX = "cpt_"
@@ -26,8 +26,8 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-async def issue_session(store: Store, office_id: str, customer_id: str, valid_for: timedelta
-                        ) -> tuple[str, datetime]:
+async def issue_session(store: InboundRepository, office_id: str, customer_id: str,
+                        valid_for: timedelta) -> tuple[str, datetime]:
     """A new session token for the customer, and when it expires."""
     token = PREFIX + secrets.token_urlsafe(32)
     expires_at = utcnow() + valid_for
@@ -36,7 +36,7 @@ async def issue_session(store: Store, office_id: str, customer_id: str, valid_fo
     return token, expires_at
 
 
-async def resolve_session(store: Store, token: str) -> PortalSession | None:
+async def resolve_session(store: InboundRepository, token: str) -> PortalSession | None:
     """The session of a valid, unexpired token; ``None`` for anything else."""
     token = token.strip()
     if not token.startswith(PREFIX) or len(token) > 200:

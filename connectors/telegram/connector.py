@@ -64,7 +64,7 @@ from connectors.telegram.messages import (
 from timeline.errors import InvalidInput
 from timeline.ingest import InboundAttachment, IngestResult
 from timeline.models import Channel, Direction, Office, utcnow
-from timeline.store import ReceivedUpdate
+from timeline.repositories import ReceivedUpdate
 
 log = logging.getLogger(__name__)
 

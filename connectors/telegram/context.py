@@ -14,8 +14,8 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from timeline.ingest import IngestService
+from timeline.repositories import IngestStore
 from timeline.service import TimelineService
-from timeline.store import Store
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_API_FILE_URL = "https://api.telegram.org/file/bot"
@@ -133,9 +133,9 @@ class TelegramServices:
     ingest: IngestService
 
     @property
-    def timeline(self) -> TimelineService:
+    def timeline(self) -> TimelineService[IngestStore]:
         return self.ingest.timeline
 
     @property
-    def store(self) -> Store:
+    def store(self) -> IngestStore:
         return self.ingest.store

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from connectors.telegram.errors import TelegramUnavailable
 from timeline.models import utcnow
-from timeline.store import ReceivedUpdate, TelegramUpdateStore
+from timeline.repositories import ReceivedUpdate, TelegramUpdateStore
 
 log = logging.getLogger(__name__)
 

@@ -7,14 +7,14 @@ from typing import ClassVar
 
 from notify.message import OutgoingMessage, Receipt
 from notify.transports import Transport
-from timeline.store import Store
+from timeline.repositories import PortalInbox
 
 
 class PortalInboxTransport(Transport):
     channel: ClassVar[str] = "portal"
     idempotent: ClassVar[bool] = True
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: PortalInbox) -> None:
         super().__init__()
         self.store = store
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from timeline.accounts import LoginCode, WebSession
+from timeline.errors import NotFound
 from timeline.ids import new_ulid
 from timeline.models import (
     Attachment,
@@ -124,7 +125,7 @@ async def test_erase_customer_leaves_no_row_naming_them(store: SqliteStore,
 
 async def test_unknown_customer_and_rules_and_exports(store: SqliteStore) -> None:
     office = await store.create_office("Büro", "DE")
-    with pytest.raises(KeyError):
+    with pytest.raises(NotFound, match="no such customer"):
         await store.erase_customer(ErasureOrder(office_id=office.id, customer_id="nope",
                                                 erased_by="a"))
     await store.set_retention_rule(office.id, RetentionRule("document", RetentionAction.KEEP,

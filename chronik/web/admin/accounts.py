@@ -95,10 +95,7 @@ async def _hash(password: str) -> str:
 async def set_password(state: AppState, agent_id: str, password: str) -> AgentLogin:
     """Set the agent's password (argon2id; at least ``MIN_PASSWORD`` characters)."""
     password_hash = await _hash(password)
-    try:
-        return await state.store.set_agent_login(agent_id, password_hash=password_hash)
-    except LookupError:
-        raise NotFound("no such agent") from None
+    return await state.store.set_agent_login(agent_id, password_hash=password_hash)
 
 
 async def new_api_token(state: AppState, office_id: str, agent_id: str) -> tuple[str, str]:

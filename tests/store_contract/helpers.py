@@ -1,0 +1,84 @@
+"""What the contract modules share: entry drafts, a seeded office and the failure classes a
+refused call may raise (bare ``LookupError``/``ValueError`` today, typed domain errors after
+the split into repositories; a test asserts the state afterwards, not the class)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from timeline.errors import DomainError
+from timeline.models import (
+    Channel,
+    Customer,
+    Direction,
+    Entry,
+    EntryDraft,
+    Identity,
+    Office,
+    Visibility,
+    utcnow,
+)
+from timeline.notifications import JobStatus, NotifyJob
+from timeline.store import Store
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+REFUSED = (LookupError, ValueError, DomainError)
+"""What a refused call may raise."""
+
+
+def draft(office: str, customer: str, **kw: Any) -> EntryDraft:
+    """An internal note at ``T0`` unless ``kw`` says otherwise."""
+    base: dict[str, Any] = dict(
+        office_id=office, customer_id=customer, channel=Channel.NOTE,
+        direction=Direction.INTERNAL, kind="note", visibility=Visibility.INTERNAL,
+        occurred_at=T0, body="text")
+    base.update(kw)
+    return EntryDraft.model_validate(base)
+
+
+def published(office: str, customer: str, **kw: Any) -> EntryDraft:
+    """A published outbound note that asks for a notification (it becomes a job)."""
+    base: dict[str, Any] = dict(channel=Channel.NOTE, direction=Direction.OUTBOUND,
+                                visibility=Visibility.PUBLISHED, notify=True)
+    base.update(kw)
+    return draft(office, customer, **base)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    office: Office
+    customer: Customer
+
+
+async def seed(store: Store, *identities: Identity, name: str = "Erika Muster",
+               office_name: str = "Büro A") -> Seeded:
+    office = await store.create_office(office_name, "DE")
+    customer = await store.create_customer(office.id, name, list(identities))
+    return Seeded(office, customer)
+
+
+LEASE = timedelta(minutes=5)
+
+
+async def queued(store: Store, n: int = 1) -> tuple[Seeded, list[Entry]]:
+    """An office with a customer and ``n`` published entries that ask for a notification."""
+    s = await seed(store)
+    made = await store.append_many([published(s.office.id, s.customer.id, body=f"m{i}")
+                                    for i in range(n)])
+    return s, [entry for entry, _ in made]
+
+
+async def claim_one(store: Store, owner: str, now: datetime | None = None,
+                    lease: timedelta = LEASE) -> NotifyJob:
+    at = now or utcnow()
+    [job] = await store.claim_notify_jobs(owner, at, at + lease, 1)
+    return job
+
+
+async def job_status(store: Store, job: NotifyJob) -> JobStatus:
+    current = await store.get_notify_job(job.office_id, job.id)
+    assert current is not None
+    return current.status

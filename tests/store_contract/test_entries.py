@@ -1,0 +1,267 @@
+"""Contract: entries — idempotent append, reads by id, key and source id, the newest-first
+timeline with a stable cursor, revisions, tags and the reindex scan."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from tests.store_contract.helpers import T0, draft, seed
+from timeline.models import Attachment, Channel, Direction, Visibility
+from timeline.store import Store, TimelineQuery
+
+COVERS = frozenset({
+    "append", "append_many", "get_entry", "entries_by_seq", "revise_entry",
+    "find_entry_by_source", "entries_by_sources", "timeline", "scan_entries", "count_entries",
+    "retag_entry", "entries_with_tag",
+})
+
+SHA = "5e" * 32
+
+
+async def test_an_entry_reads_back_as_it_was_written(store: Store) -> None:
+    s = await seed(store)
+    written = draft(s.office.id, s.customer.id, channel=Channel.EMAIL,
+                    direction=Direction.INBOUND, kind="email", author="Jürgen <j@x.de>",
+                    visibility=Visibility.PUBLISHED, notify=False, subject="Kündigung 👋",
+                    body="Grüße\n\tzweite Zeile", html="<p>Grüße</p>",
+                    attachments=(Attachment(name="Vertrag ä.pdf", content_type="application/pdf",
+                                            size=1234, sha256=SHA),),
+                    tags=("complaint", "vip"), source_id="<m1@x>",
+                    meta={"from": "j@x.de", "nested": {"n": [1, 2.5, None, True]}})
+    entry, created = await store.append(written)
+    assert created and entry.id and entry.seq
+    assert entry.model_dump(exclude={"id", "seq", "recorded_at"}) == written.model_dump()
+    assert await store.get_entry(s.office.id, entry.id) == entry
+    assert await store.get_entry(s.office.id, "no-such-entry") is None
+
+
+async def test_append_is_idempotent_on_source_id(store: Store) -> None:
+    s = await seed(store)
+    office, c = s.office.id, s.customer.id
+    first, created = await store.append(draft(office, c, channel=Channel.EMAIL,
+                                              source_id="<m1@x>"))
+    again, created2 = await store.append(draft(office, c, channel=Channel.EMAIL,
+                                               source_id="<m1@x>", body="changed"))
+    assert created and not created2
+    assert again == first  # the stored entry, not the new draft
+    # the same source id on another channel is another message
+    _, created3 = await store.append(draft(office, c, channel=Channel.CHAT, source_id="<m1@x>"))
+    assert created3
+    # duplicates inside one batch collapse too, and so do ones already on file
+    results = await store.append_many([
+        draft(office, c, channel=Channel.EMAIL, source_id="<m2@x>"),
+        draft(office, c, channel=Channel.EMAIL, source_id="<m2@x>"),
+        draft(office, c, channel=Channel.EMAIL, source_id="<m1@x>"),
+        draft(office, c)])
+    assert [r[1] for r in results] == [True, False, False, True]
+    assert results[0][0].id == results[1][0].id and results[2][0] == first
+    page = await store.timeline(office, c, TimelineQuery(limit=100))
+    assert len(page.items) == 4
+    assert await store.count_entries() == 4
+
+
+async def test_concurrent_writers_store_one_message_once(store: Store,
+                                                         second_store: Store) -> None:
+    s = await seed(store)
+    office, c = s.office.id, s.customer.id
+    same = [handle.append(draft(office, c, channel=Channel.EMAIL, source_id="<dup@x>"))
+            for handle in (store, second_store) * 3]
+    results = await asyncio.gather(*same)
+    assert sorted(created for _, created in results) == [False] * 5 + [True]
+    assert len({entry.id for entry, _ in results}) == 1
+
+
+async def test_concurrent_writers_at_one_instant_get_distinct_ordered_keys(
+        store: Store, second_store: Store) -> None:
+    s = await seed(store)
+    office, c = s.office.id, s.customer.id
+    batches = await asyncio.gather(*[
+        handle.append_many([draft(office, c, body=f"{n}.{i}") for i in range(5)])
+        for n, handle in enumerate((store, second_store, store, second_store))])
+    seqs = [entry.seq for batch in batches for entry, _ in batch]
+    assert len(set(seqs)) == 20
+    for batch in batches:  # each writer's batch keeps its order
+        mine = [entry.seq for entry, _ in batch]
+        assert mine == sorted(mine)
+    page = await store.timeline(office, c, TimelineQuery(limit=100))
+    assert len(page.items) == 20
+
+
+async def test_source_ids_are_per_office(store: Store) -> None:
+    a = await seed(store)
+    b = await seed(store, office_name="B")
+    _, made_a = await store.append(draft(a.office.id, a.customer.id, source_id="s"))
+    _, made_b = await store.append(draft(b.office.id, b.customer.id, source_id="s"))
+    assert made_a and made_b
+
+
+async def test_find_by_source_single_and_batched(store: Store) -> None:
+    s = await seed(store)
+    office, c = s.office.id, s.customer.id
+    (mail, _), (chat, _), _ = await store.append_many([
+        draft(office, c, channel=Channel.EMAIL, source_id="x1"),
+        draft(office, c, channel=Channel.CHAT, source_id="x1", occurred_at=T0 + timedelta(1)),
+        draft(office, c, channel=Channel.EMAIL, source_id="x2")])
+    assert await store.find_entry_by_source(office, "x1") == mail  # the oldest
+    assert await store.find_entry_by_source(office, "x1", Channel.CHAT) == chat
+    assert await store.find_entry_by_source(office, "x1", Channel.PORTAL) is None
+    assert await store.find_entry_by_source(office, "nope") is None
+    other = await seed(store, office_name="B")
+    assert await store.find_entry_by_source(other.office.id, "x1") is None
+
+    found = await store.entries_by_sources(office, ["x1", "x2", "nope", "x1"])
+    assert {k: v.id for k, v in found.items()} == {"x1": mail.id, "x2": found["x2"].id}
+    assert found["x2"].source_id == "x2"
+    chats = await store.entries_by_sources(office, ["x1", "x2"], Channel.CHAT)
+    assert {k: v.id for k, v in chats.items()} == {"x1": chat.id}
+    assert await store.entries_by_sources(other.office.id, ["x1"]) == {}
+    assert await store.entries_by_sources(office, []) == {}
+
+
+async def test_entries_by_seq_follow_the_order_asked(store: Store) -> None:
+    s = await seed(store)
+    made = await store.append_many([draft(s.office.id, s.customer.id, body=f"b{i}",
+                                          occurred_at=T0 + timedelta(minutes=i))
+                                    for i in range(3)])
+    seqs = [e.seq for e, _ in made]
+    got = await store.entries_by_seq(s.office.id, [seqs[2], 12345, seqs[0]])
+    assert [e.body for e in got] == ["b2", "b0"]
+    assert await store.entries_by_seq(s.office.id, []) == []
+
+
+async def test_timeline_newest_first_with_stable_cursor(store: Store) -> None:
+    s = await seed(store)
+    office, c = s.office.id, s.customer.id
+    await store.append_many([draft(office, c, occurred_at=T0 + timedelta(minutes=i),
+                                   body=f"n{i}") for i in range(25)])
+    seen: list[str] = []
+    page = await store.timeline(office, c, TimelineQuery(limit=10))
+    seen += [e.body for e in page.items]
+    # entries arriving between pages (newer, older, and at the same instant as the page's
+    # last one) must not shift the pages
+    await store.append(draft(office, c, occurred_at=T0 + timedelta(hours=5), body="new"))
+    await store.append(draft(office, c, occurred_at=T0 + timedelta(minutes=15), body="same"))
+    while page.next_cursor:
+        page = await store.timeline(office, c, TimelineQuery(
+            limit=10, before_seq=int(page.next_cursor)))
+        seen += [e.body for e in page.items]
+        await store.append(draft(office, c, occurred_at=T0 - timedelta(days=1), body="old"))
+    assert seen[:25] == [f"n{i}" for i in reversed(range(25))]
+    assert "new" not in seen and "same" not in seen
+
+
+async def test_same_instant_entries_keep_distinct_order(store: Store) -> None:
+    s = await seed(store)
+    office, c = s.office.id, s.customer.id
+    await store.append_many([draft(office, c, body=f"s{i}") for i in range(5)])
+    await store.append(draft(office, c, body="s5"))
+    page = await store.timeline(office, c, TimelineQuery(limit=3))
+    assert page.next_cursor is not None
+    rest = await store.timeline(office, c, TimelineQuery(limit=10,
+                                                         before_seq=int(page.next_cursor)))
+    assert [e.body for e in page.items + rest.items] == [f"s{i}" for i in reversed(range(6))]
+    assert rest.next_cursor is None
+
+
+async def test_timeline_filters(store: Store) -> None:
+    s = await seed(store)
+    office, c = s.office.id, s.customer.id
+    await store.append_many([
+        draft(office, c, channel=Channel.EMAIL, kind="email", body="mail",
+              visibility=Visibility.PUBLISHED, occurred_at=T0),
+        draft(office, c, channel=Channel.PHONE, kind="call", body="call",
+              occurred_at=T0 + timedelta(days=1)),
+        draft(office, c, channel=Channel.PHONE, kind="phone_note", body="pn",
+              visibility=Visibility.PUBLISHED, occurred_at=T0 + timedelta(days=2)),
+    ])
+
+    async def bodies(**kw: Any) -> list[str]:
+        page = await store.timeline(office, c, TimelineQuery(**kw))
+        return [e.body for e in page.items]
+
+    assert await bodies(channels=(Channel.PHONE,)) == ["pn", "call"]
+    assert await bodies(kinds=("call", "email")) == ["call", "mail"]
+    assert await bodies(visibility=Visibility.PUBLISHED) == ["pn", "mail"]
+    assert await bodies(since=T0 + timedelta(hours=1)) == ["pn", "call"]
+    assert await bodies(until=T0 + timedelta(days=1)) == ["call", "mail"]
+    assert await bodies(since=T0 + timedelta(hours=1), until=T0 + timedelta(days=1)) == [
+        "call"]
+    assert await bodies(channels=(Channel.PHONE,), visibility=Visibility.PUBLISHED) == ["pn"]
+
+
+async def test_revise_keeps_history_unless_told_not_to(store: Store) -> None:
+    s = await seed(store)
+    office = s.office.id
+    entry, _ = await store.append(draft(office, s.customer.id, subject="Call", body="ringing",
+                                        meta={"call_id": "c1"}))
+    revised = await store.revise_entry(office, entry.id, body="answered",
+                                       meta={"duration": 42})
+    assert revised is not None and (revised.subject, revised.body) == ("Call", "answered")
+    assert revised.meta["call_id"] == "c1" and revised.meta["duration"] == 42
+    assert [(r["subject"], r["body"]) for r in revised.meta["revisions"]] == [
+        ("Call", "ringing")]
+    assert (revised.id, revised.seq) == (entry.id, entry.seq)
+    assert await store.get_entry(office, entry.id) == revised
+
+    quiet = await store.revise_entry(office, entry.id, subject="Call (2 min)",
+                                     keep_history=False)
+    assert quiet is not None and quiet.subject == "Call (2 min)" and quiet.body == "answered"
+    assert len(quiet.meta["revisions"]) == 1  # no new revision recorded
+    unchanged = await store.revise_entry(office, entry.id, body="answered")
+    assert unchanged is not None and len(unchanged.meta["revisions"]) == 1  # nothing changed
+    assert await store.revise_entry(office, "no-such-entry", body="x") is None
+    other = await seed(store, office_name="B")
+    assert await store.revise_entry(other.office.id, entry.id, body="hijack") is None
+    after = await store.get_entry(office, entry.id)
+    assert after is not None and after.body == "answered"
+
+
+async def test_retag_adds_and_removes_once(store: Store) -> None:
+    s = await seed(store)
+    office = s.office.id
+    entry, _ = await store.append(draft(office, s.customer.id, tags=("a", "b")))
+    assert await store.retag_entry(office, entry.id, add=["c", "a", "c"], remove=["b"]) == (
+        "a", "c")
+    got = await store.get_entry(office, entry.id)
+    assert got is not None and got.tags == ("a", "c")
+    assert await store.retag_entry(office, entry.id) == ("a", "c")
+    assert await store.retag_entry(office, "no-such-entry", add=["x"]) is None
+    other = await seed(store, office_name="B")
+    assert await store.retag_entry(other.office.id, entry.id, add=["x"]) is None
+
+
+async def test_entries_with_tag_follow_retagging_across_customers(store: Store) -> None:
+    s = await seed(store)
+    office = s.office.id
+    second = await store.create_customer(office, "Karl", [])
+    (late, _), (early, _), (plain, _) = await store.append_many([
+        draft(office, s.customer.id, tags=("request",), occurred_at=T0 + timedelta(hours=2)),
+        draft(office, second.id, tags=("request",), occurred_at=T0),
+        draft(office, second.id, occurred_at=T0 + timedelta(hours=1))])
+    assert [e.id for e in await store.entries_with_tag(office, "request")] == [
+        early.id, late.id]
+    await store.retag_entry(office, plain.id, add=["request"])
+    await store.retag_entry(office, early.id, add=["request:done"])
+    open_ = await store.entries_with_tag(office, "request", without_tag="request:done")
+    assert [e.id for e in open_] == [plain.id, late.id]
+    mine = await store.entries_with_tag(office, "request", customer_id=second.id, limit=1)
+    assert [e.id for e in mine] == [early.id]
+
+
+async def test_scan_entries_goes_through_every_office_in_key_order(store: Store) -> None:
+    a = await seed(store)
+    b = await seed(store, office_name="B")
+    await store.append_many([draft(a.office.id, a.customer.id,
+                                   occurred_at=T0 + timedelta(seconds=i)) for i in range(5)])
+    await store.append_many([draft(b.office.id, b.customer.id,
+                                   occurred_at=T0 + timedelta(seconds=i)) for i in range(2)])
+    got, after = [], -(2**63)
+    while batch := await store.scan_entries(after, 3):
+        assert len(batch) <= 3
+        got += batch
+        after = batch[-1].seq
+    assert len(got) == 7 == await store.count_entries()
+    assert [e.seq for e in got] == sorted(e.seq for e in got)
+    assert {e.office_id for e in got} == {a.office.id, b.office.id}

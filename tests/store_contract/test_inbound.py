@@ -1,0 +1,146 @@
+"""Contract: what inbound channels keep — the office's CTI token and inbound addresses,
+customer tokens (portal links, unsubscribe links), the quarantine and CTI call state."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.store_contract.helpers import REFUSED, seed
+from timeline.models import utcnow
+from timeline.store import Store
+
+COVERS = frozenset({
+    "cti_token", "office_for_cti_token", "add_inbound_address", "remove_inbound_address",
+    "inbound_addresses", "add_customer_token", "resolve_customer_token",
+    "revoke_customer_tokens", "add_quarantine", "list_quarantine", "get_quarantine",
+    "resolve_quarantine", "call_state", "save_call_state",
+})
+
+RAW1, RAW2, RAW3 = "a1" * 32, "b2" * 32, "c3" * 32
+
+
+async def test_the_cti_token_is_made_once_per_office(store: Store) -> None:
+    a = await store.create_office("A", "DE")
+    b = await store.create_office("B", "DE")
+    token = await store.cti_token(a.id)
+    assert token and await store.cti_token(a.id) == token
+    other = await store.cti_token(b.id)
+    assert other != token
+    assert await store.office_for_cti_token(token) == a.id
+    assert await store.office_for_cti_token(other) == b.id
+    assert await store.office_for_cti_token("cti_guess") is None
+    with pytest.raises(REFUSED):
+        await store.cti_token("no-such-office")
+
+
+async def test_an_inbound_address_belongs_to_one_office(store: Store) -> None:
+    a = await store.create_office("A", "DE")
+    b = await store.create_office("B", "DE")
+    assert await store.add_inbound_address(a.id, "info@buero-a.test")
+    assert await store.add_inbound_address(a.id, "info@buero-a.test")  # its own: fine
+    assert not await store.add_inbound_address(b.id, "info@buero-a.test")  # taken
+    assert await store.add_inbound_address(b.id, "post@buero-b.test")
+    assert await store.inbound_addresses(a.id) == {"info@buero-a.test": a.id}
+    assert await store.inbound_addresses() == {"info@buero-a.test": a.id,
+                                               "post@buero-b.test": b.id}
+    assert not await store.remove_inbound_address(b.id, "info@buero-a.test")  # not theirs
+    assert await store.remove_inbound_address(a.id, "info@buero-a.test")
+    assert not await store.remove_inbound_address(a.id, "info@buero-a.test")
+    assert await store.inbound_addresses(a.id) == {}
+    assert await store.add_inbound_address(b.id, "info@buero-a.test")  # free again
+
+
+async def test_customer_tokens_resolve_by_purpose_until_expiry(store: Store) -> None:
+    s = await seed(store)
+    office, c = s.office.id, s.customer.id
+    now = utcnow()
+    await store.add_customer_token(office, c, "portal", "h-portal", now + timedelta(days=1))
+    await store.add_customer_token(office, c, "unsubscribe", "h-unsub", now + timedelta(days=1))
+    await store.add_customer_token(office, c, "portal", "h-old", now - timedelta(seconds=1))
+    assert await store.resolve_customer_token("h-portal", "portal") == (office, c)
+    assert await store.resolve_customer_token("h-portal", "unsubscribe") is None
+    assert await store.resolve_customer_token("h-old", "portal") is None  # expired
+    assert await store.resolve_customer_token("h-none", "portal") is None
+    assert await store.resolve_customer_token("h-unsub", "unsubscribe", consume=True) == (
+        office, c)
+    assert await store.resolve_customer_token("h-unsub", "unsubscribe") is None  # used up
+    assert await store.resolve_customer_token("h-portal", "portal") == (office, c)  # kept
+
+
+async def test_revoking_customer_tokens_by_purpose(store: Store) -> None:
+    s = await seed(store)
+    office, c = s.office.id, s.customer.id
+    other = await store.create_customer(office, "Other", [])
+    later = utcnow() + timedelta(days=1)
+    for token_hash, customer, purpose in (("t1", c, "portal"), ("t2", c, "portal"),
+                                          ("t3", c, "unsubscribe"), ("t4", other.id, "portal")):
+        await store.add_customer_token(office, customer, purpose, token_hash, later)
+    assert await store.revoke_customer_tokens(office, c, "portal") == 2
+    assert await store.resolve_customer_token("t1", "portal") is None
+    assert await store.resolve_customer_token("t2", "portal") is None
+    assert await store.resolve_customer_token("t3", "unsubscribe") == (office, c)
+    assert await store.resolve_customer_token("t4", "portal") == (office, other.id)
+    assert await store.revoke_customer_tokens(office, c, "portal") == 0
+
+
+async def test_quarantine_is_idempotent_while_open(store: Store) -> None:
+    office = await store.create_office("A", "DE")
+    item = await store.add_quarantine(office.id, "email", "unparseable", "imap:INBOX/7",
+                                      RAW1, 2048)
+    assert (item.status, item.channel, item.reason, item.origin, item.raw_sha256,
+            item.size, item.entry_id) == ("open", "email", "unparseable", "imap:INBOX/7",
+                                          RAW1, 2048, None)
+    assert await store.add_quarantine(office.id, "email", "again", "x", RAW1, 2048) == item
+    assert await store.get_quarantine(office.id, item.id) == item
+    other = await store.create_office("B", "DE")
+    assert await store.get_quarantine(other.id, item.id) is None
+    theirs = await store.add_quarantine(other.id, "email", "unparseable", "x", RAW1, 2048)
+    assert theirs.id != item.id
+
+
+async def test_quarantine_is_listed_by_status_and_resolved(store: Store) -> None:
+    office = await store.create_office("A", "DE")
+    first = await store.add_quarantine(office.id, "email", "r1", "o", RAW1, 1)
+    second = await store.add_quarantine(office.id, "telegram", "r2", "o", RAW2, 2)
+    third = await store.add_quarantine(office.id, "email", "r3", "o", RAW3, 3)
+    assert [q.id for q in await store.list_quarantine(office.id)] == [
+        first.id, second.id, third.id]
+    page = await store.list_quarantine(office.id, limit=2)
+    assert [q.id for q in page] == [first.id, second.id]
+    assert [q.id for q in await store.list_quarantine(office.id, after_id=page[-1].id)] == [
+        third.id]
+
+    done = await store.resolve_quarantine(office.id, second.id, "processed", entry_id="e-1")
+    assert done is not None and (done.status, done.entry_id, done.reason) == (
+        "processed", "e-1", "r2")
+    gone = await store.resolve_quarantine(office.id, third.id, "discarded", reason="spam")
+    assert gone is not None and (gone.status, gone.reason) == ("discarded", "spam")
+    assert [q.id for q in await store.list_quarantine(office.id)] == [first.id]
+    assert [q.id for q in await store.list_quarantine(office.id, status="processed")] == [
+        second.id]
+    assert len(await store.list_quarantine(office.id, status=None)) == 3
+    other = await store.create_office("B", "DE")
+    assert await store.resolve_quarantine(other.id, first.id, "discarded") is None
+    still = await store.get_quarantine(office.id, first.id)
+    assert still is not None and still.status == "open"
+    # resolved, the same bytes may be quarantined again as a new item
+    again = await store.add_quarantine(office.id, "telegram", "r2", "o", RAW2, 2)
+    assert again.id != second.id and again.status == "open"
+
+
+async def test_call_state_is_saved_per_office_and_keeps_its_customer(store: Store) -> None:
+    s = await seed(store)
+    office = s.office.id
+    assert await store.call_state(office, "call-1") is None
+    await store.save_call_state(office, "call-1", {"state": "ringing", "from": "+4930123"})
+    assert await store.call_state(office, "call-1") == {"state": "ringing", "from": "+4930123"}
+    await store.save_call_state(office, "call-1", {"state": "answered"}, s.customer.id)
+    await store.save_call_state(office, "call-1", {"state": "ended", "seconds": 61})
+    assert await store.call_state(office, "call-1") == {"state": "ended", "seconds": 61}
+    other = await store.create_office("B", "DE")
+    assert await store.call_state(other.id, "call-1") is None
+    data = await store.personal_data(office, s.customer.id)
+    assert data is not None  # the call stays linked to its customer after a later update
+    assert [c["call_id"] for c in data.cti_calls] == ["call-1"]

@@ -1,0 +1,226 @@
+"""Contract: data protection — everything about one person in one read, erasure in one
+transaction (with entries retained by law), retention deletes, the suppression list and
+receipts. Export jobs, the access record and office settings are in ``test_privacy_records``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.store_contract.helpers import LEASE, REFUSED, T0, claim_one, draft, published, seed
+from timeline.accounts import LoginCode, WebSession
+from timeline.models import (
+    Attachment,
+    Identity,
+    IdentityKind,
+    Preferences,
+    utcnow,
+)
+from timeline.privacy_models import AccessAction, ErasureOrder, RetainedEntry
+from timeline.store import Store, TimelineQuery
+
+COVERS = frozenset({
+    "personal_data", "erase_customer", "delete_entries", "entries_of_kind_before",
+    "blobs_in_use", "scrub", "is_suppressed", "erasure_receipts",
+})
+
+MAIL = Identity(kind=IdentityKind.EMAIL, value="erika@kunde.test")
+PHONE = Identity(kind=IdentityKind.PHONE, value="+491715550999", raw="0171 5550999")
+SHA_A, SHA_B, SHA_Q = "aa" * 32, "bb" * 32, "cc" * 32
+
+
+def attached(sha: str) -> tuple[Attachment, ...]:
+    return (Attachment(name="brief.pdf", content_type="application/pdf", size=10, sha256=sha),)
+
+
+async def test_personal_data_holds_everything_about_one_person(store: Store) -> None:
+    s = await seed(store, MAIL, PHONE)
+    office, c = s.office.id, s.customer.id
+    dup = await store.create_customer(office, "Erika (alt)", [])
+    await store.append(draft(office, dup.id, body="from the old record"))
+    merge = await store.merge_customers(office, dup.id, c)
+    entry, _ = await store.append(published(office, c, body="Ihr Vertrag"))
+    job = await claim_one(store, "w")
+    await store.begin_delivery(job.id, "w", utcnow() + LEASE, entry.id, "email")
+    await store.add_inbox_item(office, c, entry.id, "Vertrag", "Ihr Vertrag", [])
+    await store.set_preferences(office, c, Preferences(language="en"))
+    await store.record_consent(office, c, "email", True, actor="customer", route="portal")
+    await store.save_call_state(office, "call-1", {"from": PHONE.value}, c)
+    await store.add_customer_token(office, c, "portal", "secret-hash", utcnow() + LEASE)
+    await store.create_web_session(WebSession(
+        id_hash="s1", audience="portal", office_id=office, subject_id=c, csrf="x",
+        created_at=T0, expires_at=T0 + LEASE))
+    await store.add_login_code(LoginCode(id="code-1", audience="portal", office_id=office,
+                                         subject_id=c, next_path=None,
+                                         expires_at=T0 + LEASE), "h", T0)
+
+    data = await store.personal_data(office, c)
+    assert data is not None
+    assert data.customer.id == c and data.customer.identities == (MAIL, PHONE)
+    assert [m.id for m in data.merged_in] == [dup.id]
+    assert sorted(e.body for e in data.entries) == ["Ihr Vertrag", "from the old record"]
+    assert data.preferences == Preferences(language="en")
+    assert [(x.channel, x.granted) for x in data.consents] == [("email", True)]
+    [job_data] = data.notify_jobs
+    assert job_data["id"] == job.id and len(job_data["attempts_made"]) == 1
+    assert [i["entry_id"] for i in data.inbox] == [entry.id]
+    assert [m["id"] for m in data.merges] == [merge.id]
+    assert [(x["call_id"], x["state"]) for x in data.cti_calls] == [
+        ("call-1", {"from": PHONE.value})]
+    assert [t["purpose"] for t in data.tokens] == ["portal"]
+    assert "secret-hash" not in repr(data.tokens)  # dates and purpose only
+    assert data.portal_sessions["count"] == 1 and data.login_codes["count"] == 1
+    assert await store.personal_data(office, "no-such-customer") is None
+    other = await store.create_office("B", "DE")
+    assert await store.personal_data(other.id, c) is None
+
+
+async def test_erasure_removes_the_person_everywhere(store: Store) -> None:
+    s = await seed(store, MAIL, PHONE)
+    office, c = s.office.id, s.customer.id
+    other = await store.create_customer(office, "Stays", [])
+    dup = await store.create_customer(office, "Erika (alt)", [])
+    await store.merge_customers(office, dup.id, c)
+    theirs, _ = await store.append(draft(office, other.id, attachments=attached(SHA_B)))
+    mine, _ = await store.append(published(office, c, attachments=attached(SHA_A)))
+    job = await claim_one(store, "w")
+    await store.add_inbox_item(office, c, mine.id, "s", "b", [])
+    await store.record_consent(office, c, "email", True, actor="customer", route="portal")
+    await store.add_customer_token(office, c, "portal", "tok", utcnow() + LEASE)
+    await store.save_call_state(office, "call-1", {"from": PHONE.value}, c,
+                                event="call.ringing")
+    q = await store.add_quarantine(office, "email", "from the person", "imap", SHA_Q, 5)
+    await store.ack_index_through((await store.index_backlog())[1])
+
+    outcome = await store.erase_customer(ErasureOrder(
+        office_id=office, customer_id=c, erased_by="admin-1", quarantine_ids=(q.id,),
+        suppress=(("email", "digest-1"),), access_log_until=utcnow() + timedelta(days=365)))
+    await store.scrub()
+    assert outcome.erased_seqs == (mine.seq,) and outcome.placeholder_id is None
+    assert set(outcome.blob_candidates) == {SHA_A, SHA_Q}
+    assert outcome.counts["customers"] == 2 and outcome.counts["entries"] == 1
+    for cid in (c, dup.id):
+        assert await store.get_customer(office, cid) is None
+        assert (await store.timeline(office, cid, TimelineQuery())).items == []
+    assert await store.get_entry(office, mine.id) is None
+    assert await store.get_notify_job(office, job.id) is None
+    assert await store.find_customers(office, IdentityKind.EMAIL, MAIL.value) == []
+    assert await store.resolve_customer_token("tok", "portal") is None
+    assert await store.call_state(office, "call-1") is None
+    assert await store.get_quarantine(office, q.id) is None
+    assert await store.consents(office, c) == {}
+    assert await store.list_inbox(office, c) == []
+    assert await store.personal_data(office, c) is None
+    assert not [e for e in await store.events_after(0, 1000) if e.customer_id == c]
+    drops = [t for t in await store.pending_index_tasks(100) if t.entry is None]
+    assert [t.seq for t in drops] == [mine.seq]
+    assert await store.is_suppressed(office, "email", "digest-1")
+    assert not await store.is_suppressed(office, "phone", "digest-1")
+    [receipt] = await store.erasure_receipts(office)
+    assert (receipt.id, receipt.erased_by, receipt.counts) == (
+        outcome.receipt_id, "admin-1", outcome.counts)
+    [access] = await store.access_records(office)
+    assert (access.action, access.customer_id, access.agent_id) == (
+        AccessAction.ERASE, c, "admin-1")
+    assert await store.get_entry(office, theirs.id) == theirs  # someone else's: untouched
+    assert await store.blobs_in_use(outcome.blob_candidates) == set()
+
+
+async def test_entries_retained_by_law_survive_detached_from_the_person(store: Store) -> None:
+    s = await seed(store, MAIL)
+    office, c = s.office.id, s.customer.id
+    invoice, _ = await store.append(draft(office, c, kind="invoice", tags=("paid",),
+                                          meta={"from": MAIL.value, "number": "R-1"}))
+    note, _ = await store.append(draft(office, c))
+    until = T0 + timedelta(days=3650)
+    outcome = await store.erase_customer(ErasureOrder(
+        office_id=office, customer_id=c, erased_by="admin-1", placeholder_name="Gelöscht",
+        retained=(RetainedEntry(invoice.id, "invoice", until, "§147 AO"),)))
+    assert outcome.placeholder_id is not None and outcome.erased_seqs == (note.seq,)
+    kept = await store.get_entry(office, invoice.id)
+    assert kept is not None and kept.customer_id == outcome.placeholder_id
+    assert kept.tags == ("paid", "retained-by-law")
+    assert "from" not in kept.meta and kept.meta["number"] == "R-1"
+    assert kept.meta["retained"]["reason"] == "§147 AO"
+    placeholder = await store.get_customer(office, outcome.placeholder_id)
+    assert placeholder is not None
+    assert (placeholder.name, placeholder.identities) == ("Gelöscht", ())
+    [receipt] = await store.erasure_receipts(office)
+    assert [r["entry_id"] for r in receipt.retained] == [invoice.id]
+
+
+async def test_erasing_an_unknown_customer_is_refused_and_changes_nothing(
+        store: Store) -> None:
+    s = await seed(store)
+    other = await store.create_office("B", "DE")
+    for office, customer in ((s.office.id, "no-such-customer"), (other.id, s.customer.id)):
+        with pytest.raises(REFUSED):
+            await store.erase_customer(ErasureOrder(
+                office_id=office, customer_id=customer, erased_by="admin",
+                suppress=(("email", "d"),)))
+        assert await store.erasure_receipts(office) == []
+        assert not await store.is_suppressed(office, "email", "d")
+    assert await store.get_customer(s.office.id, s.customer.id) == s.customer
+
+
+async def test_delete_entries_takes_their_notifications_along(store: Store) -> None:
+    s = await seed(store)
+    office, c = s.office.id, s.customer.id
+    (old, _), (kept, _) = await store.append_many([
+        published(office, c, attachments=attached(SHA_A)), draft(office, c)])
+    await claim_one(store, "w")
+    await store.add_inbox_item(office, c, old.id, "s", "b", [])
+    other = await seed(store, office_name="B")
+    theirs, _ = await store.append(draft(other.office.id, other.customer.id))
+    seqs, shas = await store.delete_entries(office, [old.id, theirs.id, "no-such-entry"])
+    assert (seqs, shas) == ([old.seq], [SHA_A])
+    assert await store.get_entry(office, old.id) is None
+    assert await store.get_entry(office, kept.id) == kept
+    assert await store.get_entry(other.office.id, theirs.id) == theirs
+    assert await store.list_notify_jobs(office) == []
+    assert await store.list_inbox(office, c) == []
+    assert await store.delete_entries(office, []) == ([], [])
+
+
+async def test_entries_of_a_kind_before_a_date_oldest_first(store: Store) -> None:
+    s = await seed(store)
+    office, c = s.office.id, s.customer.id
+    made = await store.append_many([
+        draft(office, c, kind="call", body="c2", occurred_at=T0 + timedelta(days=2)),
+        draft(office, c, kind="call", body="c0", occurred_at=T0),
+        draft(office, c, kind="note", body="n1", occurred_at=T0 + timedelta(days=1)),
+        draft(office, c, kind="call", body="c5", occurred_at=T0 + timedelta(days=5))])
+    assert len(made) == 4
+    got = await store.entries_of_kind_before(office, "call", T0 + timedelta(days=3))
+    assert [e.body for e in got] == ["c0", "c2"]
+    assert [e.body for e in await store.entries_of_kind_before(
+        office, "call", T0 + timedelta(days=3), limit=1)] == ["c0"]
+    assert await store.entries_of_kind_before(office, "call", T0) == []
+    other = await store.create_office("B", "DE")
+    assert await store.entries_of_kind_before(other.id, "call", T0 + timedelta(days=9)) == []
+
+
+async def test_blobs_in_use_by_entries_quarantine_and_inbox(store: Store) -> None:
+    s = await seed(store)
+    office, c = s.office.id, s.customer.id
+    entry, _ = await store.append(draft(office, c, attachments=attached(SHA_A)))
+    await store.add_quarantine(office, "email", "broken", "imap", SHA_Q, 1)
+    await store.add_inbox_item(office, c, entry.id, "s", "b", [{"sha256": SHA_B}])
+    unused = "dd" * 32
+    assert await store.blobs_in_use([SHA_A, SHA_B, SHA_Q, unused, SHA_A]) == {
+        SHA_A, SHA_B, SHA_Q}
+    assert await store.blobs_in_use([]) == set()
+    await store.delete_entries(office, [entry.id])  # the inbox item goes along
+    assert await store.blobs_in_use([SHA_A, SHA_B, SHA_Q]) == {SHA_Q}
+
+
+async def test_scrub_keeps_what_is_live(store: Store) -> None:
+    s = await seed(store, MAIL)
+    entry, _ = await store.append(draft(s.office.id, s.customer.id, body="bleibt"))
+    await store.scrub()
+    await store.scrub()
+    assert await store.get_entry(s.office.id, entry.id) == entry
+    assert await store.get_customer(s.office.id, s.customer.id) == s.customer
+    again, created = await store.append(draft(s.office.id, s.customer.id, body="danach"))
+    assert created and await store.get_entry(s.office.id, again.id) == again

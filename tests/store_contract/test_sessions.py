@@ -1,0 +1,106 @@
+"""Contract: browser sessions (console and portal) and one-time sign-in codes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.store_contract.helpers import T0
+from timeline.accounts import Audience, LoginCode, WebSession
+from timeline.models import Role
+from timeline.store import Store
+
+COVERS = frozenset({
+    "create_web_session", "get_web_session", "extend_web_session", "delete_web_session",
+    "set_web_session_language", "revoke_web_sessions", "add_login_code", "count_login_codes",
+    "use_login_code",
+})
+
+HOUR = timedelta(hours=1)
+
+
+def session(id_hash: str, office_id: str, subject_id: str, *,
+            audience: Audience = "agent", hours: int = 1) -> WebSession:
+    return WebSession(id_hash=id_hash, audience=audience, office_id=office_id,
+                      subject_id=subject_id, csrf=f"csrf-{id_hash}", created_at=T0,
+                      expires_at=T0 + hours * HOUR)
+
+
+def code(code_id: str, office_id: str, subject_id: str, *, minutes: int = 180) -> LoginCode:
+    return LoginCode(id=code_id, audience="portal", office_id=office_id,
+                     subject_id=subject_id, next_path="/portal/inbox",
+                     expires_at=T0 + timedelta(minutes=minutes))
+
+
+async def test_a_session_is_found_for_its_audience_until_it_expires(store: Store) -> None:
+    office = await store.create_office("A", "DE")
+    agent = await store.create_agent(office.id, "Ann", Role.AGENT, "t" * 64)
+    created = session("s1", office.id, agent.id)
+    await store.create_web_session(created)
+    assert await store.get_web_session("s1", "agent", T0) == created
+    assert await store.get_web_session("s1", "portal", T0) is None  # other audience
+    assert await store.get_web_session("s1", "agent", T0 + HOUR) is None  # expired
+    assert await store.get_web_session("nope", "agent", T0) is None
+
+    await store.extend_web_session("s1", T0 + 3 * HOUR)
+    extended = await store.get_web_session("s1", "agent", T0 + 2 * HOUR)
+    assert extended is not None and extended.expires_at == T0 + 3 * HOUR
+    await store.set_web_session_language("s1", "en")
+    again = await store.get_web_session("s1", "agent", T0)
+    assert again is not None and again.language == "en" and again.csrf == "csrf-s1"
+    [account] = await store.list_agents(office.id)
+    assert account.sessions == 0  # counted against the real clock: T0 lies in the past
+
+    await store.delete_web_session("s1")
+    assert await store.get_web_session("s1", "agent", T0) is None
+
+
+async def test_revoking_a_subjects_sessions_leaves_the_others(store: Store) -> None:
+    office = await store.create_office("A", "DE")
+    other = await store.create_office("B", "DE")
+    for s in (session("p1", office.id, "cust-1", audience="portal"),
+              session("p2", office.id, "cust-1", audience="portal"),
+              session("p3", office.id, "cust-2", audience="portal"),
+              session("a1", office.id, "cust-1", audience="agent"),
+              session("o1", other.id, "cust-1", audience="portal")):
+        await store.create_web_session(s)
+    assert await store.revoke_web_sessions(office.id, "portal", "cust-1") == 2
+    assert await store.get_web_session("p1", "portal", T0) is None
+    assert await store.get_web_session("p2", "portal", T0) is None
+    kept: list[tuple[str, Audience]] = [("p3", "portal"), ("a1", "agent"), ("o1", "portal")]
+    for id_hash, audience in kept:
+        assert await store.get_web_session(id_hash, audience, T0) is not None
+    assert await store.revoke_web_sessions(office.id, "portal", "cust-1") == 0
+
+
+async def test_a_code_is_spent_by_the_first_right_guess_only(store: Store) -> None:
+    office = await store.create_office("A", "DE")
+    issued = code("c1", office.id, "cust-1")
+    await store.add_login_code(issued, "hash-right", T0)
+    assert await store.use_login_code("c1", "hash-wrong", T0, 3) is None
+    assert await store.use_login_code("c1", "hash-right", T0, 3) == issued
+    assert await store.use_login_code("c1", "hash-right", T0, 3) is None  # spent
+
+
+async def test_a_code_dies_after_max_attempts_and_at_expiry(store: Store) -> None:
+    office = await store.create_office("A", "DE")
+    await store.add_login_code(code("c1", office.id, "cust-1"), "hash-right", T0)
+    for _ in range(3):
+        assert await store.use_login_code("c1", "hash-wrong", T0, 3) is None
+    assert await store.use_login_code("c1", "hash-right", T0, 3) is None  # guessed to death
+
+    await store.add_login_code(code("c2", office.id, "cust-1", minutes=5), "hash-2", T0)
+    late = T0 + timedelta(minutes=6)
+    assert await store.use_login_code("c2", "hash-2", late, 3) is None
+    assert await store.use_login_code("unknown", "hash-2", T0, 3) is None
+
+
+async def test_codes_are_counted_per_subject_and_audience_since_a_time(store: Store) -> None:
+    office = await store.create_office("A", "DE")
+    await store.add_login_code(code("c1", office.id, "cust-1"), "h1", T0)
+    await store.add_login_code(code("c2", office.id, "cust-1"), "h2", T0 + HOUR)
+    await store.add_login_code(code("c3", office.id, "cust-2"), "h3", T0 + HOUR)
+    assert await store.count_login_codes("portal", ["cust-1"], T0) == 2
+    assert await store.count_login_codes("portal", ["cust-1"], T0 + HOUR) == 1
+    assert await store.count_login_codes("portal", ["cust-1", "cust-2"], T0) == 3
+    assert await store.count_login_codes("agent", ["cust-1"], T0) == 0
+    assert await store.count_login_codes("portal", [], T0) == 0
