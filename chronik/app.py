@@ -9,6 +9,7 @@ import functools
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -36,12 +37,16 @@ from chronik.web.render import security_headers
 from search.backend import SearchBackend, SearchUnavailable
 from search.fts import FtsBackend
 from search.service import SearchService
-from timeline.blobs import BlobStore
+from timeline.blobs import Blobs, BlobStore
 from timeline.errors import DomainError
 from timeline.events import EventBus, EventFollower
 from timeline.ingest import IngestService
 from timeline.service import TimelineService
 from timeline.sqlite_store import SqliteStore
+from timeline.store import Store
+
+if TYPE_CHECKING:
+    from timeline.pg_events import PgEventFollower
 
 log = logging.getLogger("chronik")
 
@@ -185,10 +190,32 @@ def make_backend(settings: Settings) -> SearchBackend:
     return FtsBackend(settings.search_path, readers=settings.sqlite_readers)
 
 
+def make_store(settings: Settings) -> Store:
+    """PostgreSQL when ``database_url`` is set, else the embedded SQLite store."""
+    url = settings.store_url
+    if url is not None:
+        from timeline.pg_store import PgStore
+
+        return PgStore(url)
+    return SqliteStore(settings.store_path, readers=settings.sqlite_readers)
+
+
+def make_blobs(settings: Settings, store: Store) -> Blobs:
+    """Attachments: in PostgreSQL with the PostgreSQL store (every machine serving the
+    office sees the same bytes), else content-addressed files in the data folder."""
+    from timeline.pg_store import PgStore
+
+    if isinstance(store, PgStore):
+        from timeline.pg_blobs import PgBlobStore
+
+        return PgBlobStore(store.db)
+    return BlobStore(settings.blob_dir)
+
+
 async def open_state(settings: Settings) -> AppState:
     """Open store and search (used by the server and by CLI commands)."""
     install_log_privacy()
-    store = SqliteStore(settings.store_path, readers=settings.sqlite_readers)
+    store = make_store(settings)
     await store.open()
     backend = make_backend(settings)
     try:
@@ -196,7 +223,7 @@ async def open_state(settings: Settings) -> AppState:
     except BaseException:
         await store.close()
         raise
-    blobs = BlobStore(settings.blob_dir)
+    blobs = make_blobs(settings, store)
     events = EventBus()
     timeline = TimelineService(store, blobs, events)
     indexer = CountingIndexer(store, backend)  # counts for GET /metrics
@@ -216,14 +243,23 @@ async def close_state(state: AppState) -> None:
 
 
 @contextlib.asynccontextmanager
-async def follow_events(state: AppState) -> AsyncIterator[EventFollower]:
+async def follow_events(state: AppState) -> AsyncIterator[EventFollower | PgEventFollower]:
     """Publish the store's live events (from every process writing to it) on this
     process's ``state.events`` while the block runs (``timeline/events.py``)."""
     from chronik.glue.phone import cti_service
 
     cti_service(state)  # registers how call.* events are loaded
-    follower = EventFollower(state.store, state.events,
-                             on_entries=state.timeline.notify_reindex)
+    follower: EventFollower | PgEventFollower
+    if isinstance(state.store, SqliteStore):
+        follower = EventFollower(state.store, state.events,
+                                 on_entries=state.timeline.notify_reindex)
+    else:
+        from timeline.pg_events import PgEventFollower
+
+        url = state.settings.store_url
+        assert url is not None
+        follower = PgEventFollower(url, state.events,
+                                   on_entries=state.timeline.notify_reindex)
     await follower.start()
     task = asyncio.create_task(follower.run(), name="chronik-events")
     try:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 if TYPE_CHECKING:
     from chronik.settings import Settings
@@ -50,8 +50,9 @@ R = TypeVar("R")
 
 def require_data(settings: Settings) -> None:
     """Every command but ``office create`` and ``demo`` works on an existing data folder: a
-    mistyped ``--data-dir`` is an error, not a new empty store."""
-    if not settings.store_path.exists():
+    mistyped ``--data-dir`` is an error, not a new empty store. (With the PostgreSQL store
+    the database says whether it is there.)"""
+    if settings.store_url is None and not settings.store_path.exists():
         raise CliError(
             f"no Chronik data in {settings.data_dir.resolve()} — check --data-dir or "
             f"CHRONIK_DATA_DIR, or start a new one with: chronik office create NAME")
@@ -63,7 +64,13 @@ async def _with_state(settings: Settings, fn: Callable[[AppState], Awaitable[R]]
 
     if not create:
         require_data(settings)
-    state = await open_state(settings)
+    try:
+        state = await open_state(settings)
+    except (TimeoutError, OSError) as exc:
+        if settings.store_url is None:
+            raise
+        raise CliError(f"cannot reach the PostgreSQL store (CHRONIK_DATABASE_URL): {exc}"
+                       ) from None
     try:
         return await fn(state)
     finally:
@@ -409,6 +416,48 @@ def cmd_import(args: argparse.Namespace) -> int:
     return asyncio.run(_with_state(load_settings(args.data_dir), run))
 
 
+def cmd_migrate_store(args: argparse.Namespace) -> int:
+    """Copy the data folder's embedded store (and attachments) into an empty PostgreSQL
+    database, check the copy, then rebuild the search index from it."""
+    import asyncpg
+
+    from chronik.migrate_store import migrate_store
+    from chronik.progress import Bar
+    from search.indexer import reindex
+    from timeline.errors import Conflict, InvalidInput
+
+    settings = load_settings(args.data_dir)
+    if settings.store_url is not None:
+        raise CliError("CHRONIK_DATABASE_URL is set: migrate-store reads the embedded store "
+                       "of --data-dir; unset it for this command")
+    require_data(settings)
+    with Bar("copying", unit=" rows") as bar:
+        try:
+            report = asyncio.run(migrate_store(
+                settings.store_path, settings.blob_dir, args.to, progress=bar.advance,
+                total=bar.set_total))
+        except InvalidInput as exc:
+            raise CliError(exc.message) from None
+        except Conflict as exc:
+            print(f"chronik: {exc.message}", file=sys.stderr)
+            return 1
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            print(f"chronik: cannot copy into PostgreSQL: {exc}", file=sys.stderr)
+            return 1
+    print(report.line())
+    target = settings.model_copy(update={"database_url": SecretStr(args.to)})
+
+    async def run(state: AppState) -> int:
+        _, covered = await state.store.index_backlog()  # the copied queue: the rebuild has it
+        with Bar("reindexing", unit=" entries") as bar:
+            count = await reindex(state.store, state.backend, progress=bar.advance)
+        await state.store.ack_index_through(covered)
+        print(f"reindexed {count} entries into {state.backend.name}; set "
+              "CHRONIK_DATABASE_URL to this URL to use the PostgreSQL store")
+        return 0
+    return asyncio.run(_with_state(target, run))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chronik", description="Customer-history hub.")
     parser.add_argument("--data-dir", help="data folder (default: $CHRONIK_DATA_DIR or "
@@ -475,6 +524,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("reindex", help="rebuild the search index from the store").set_defaults(
         func=cmd_reindex)
+    migrate = sub.add_parser(
+        "migrate-store", help="copy the data folder's store and attachments into an empty "
+                              "PostgreSQL database (checked, then reindexed)")
+    migrate.add_argument("--to", required=True, metavar="URL",
+                         help="postgresql://user:password@host:5432/database")
+    migrate.set_defaults(func=cmd_migrate_store)
     imp = sub.add_parser("import", help="import mail: an .eml file, a folder of them, an mbox "
                                         "file or a Maildir folder")
     imp.add_argument("path")

@@ -24,7 +24,7 @@ import time
 from collections import Counter as Counter_
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 from prometheus_client import (
@@ -40,6 +40,11 @@ from prometheus_client.registry import Collector
 from search.indexer import Indexer
 from timeline.models import Entry, utcnow
 from timeline.sqlite_store import SqliteStore
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from timeline.pg_store import PgStore
 from timeline.store import Store
 
 log = logging.getLogger(__name__)
@@ -132,11 +137,79 @@ class SqliteStoreReader:
         return await self.db.read(run)
 
 
+class PgStoreReader:
+    """The same numbers from PostgreSQL (``timeline/sql_tables.py``). Attempts are read
+    by id as on SQLite: an attempt whose transaction commits after a later id was read is
+    counted late or not at all -- a metric, never a decision."""
+
+    def __init__(self, store: PgStore) -> None:
+        self.db = store.db
+
+    async def snapshot(self) -> StoreSnapshot:
+        import sqlalchemy as sa
+
+        from timeline import sql_tables as t
+
+        def count(table: sa.Table, *where: sa.ColumnElement[bool]) -> sa.ScalarSelect[int]:
+            return sa.select(sa.func.count()).select_from(table).where(*where).scalar_subquery()
+        jobs = t.notify_jobs.c
+        query = sa.select(
+            count(t.index_outbox), count(t.notify_outbox),
+            count(t.notify_jobs, jobs.status == "pending", jobs.next_at <= sa.func.now()),
+            *(count(t.notify_jobs, jobs.status == s) for s in OPEN_JOB_STATES),
+            count(t.quarantine, t.quarantine.c.status == "open",
+                  t.quarantine.c.office_id.in_(sa.select(t.offices.c.id))))
+        async with self.db.connect() as conn:
+            row = (await conn.execute(query)).one()
+        return StoreSnapshot(
+            index_queue=int(row[0]), notify_outbox=int(row[1]), notify_due=int(row[2]),
+            jobs={s: int(row[3 + i]) for i, s in enumerate(OPEN_JOB_STATES)},
+            quarantine_open=int(row[3 + len(OPEN_JOB_STATES)]))
+
+    async def last_attempt_id(self) -> int:
+        import sqlalchemy as sa
+
+        from timeline.sql_tables import notify_attempts
+
+        async with self.db.connect() as conn:
+            found = await conn.scalar(sa.select(sa.func.max(notify_attempts.c.id)))
+        return int(found or 0)
+
+    async def attempts_after(self, after_id: int, limit: int) -> list[Attempt]:
+        import sqlalchemy as sa
+
+        from timeline.sql_tables import notify_attempts as a
+
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(
+                sa.select(a.c.id, a.c.channel, a.c.outcome).where(a.c.id > after_id)
+                .order_by(a.c.id).limit(limit))).all()
+        return [(int(i), str(c), str(o)) for i, c, o in rows]
+
+    async def attempts_by_id(self, ids: Sequence[int]) -> list[Attempt]:
+        import sqlalchemy as sa
+
+        from timeline.sql_tables import notify_attempts as a
+
+        if not ids:
+            return []
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(
+                sa.select(a.c.id, a.c.channel, a.c.outcome)
+                .where(a.c.id == sa.func.any(sa.literal(list(ids), sa.ARRAY(sa.BigInteger))))
+            )).all()
+        return [(int(i), str(c), str(o)) for i, c, o in rows]
+
+
 def store_reader(store: Store) -> StoreReader | None:
-    """The reader for ``store``, or None for a store that has none yet (its metrics are
-    then left out, and ``chronik_store_scrape_ok`` says 0)."""
+    """The reader for ``store``, or None for a store that has none (its metrics are then
+    left out, and ``chronik_store_scrape_ok`` says 0)."""
     if isinstance(store, SqliteStore):
         return SqliteStoreReader(store)
+    from timeline.pg_store import PgStore
+
+    if isinstance(store, PgStore):
+        return PgStoreReader(store)
     return None
 
 

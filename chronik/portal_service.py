@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from chronik.api.base import canonical_index
 from chronik.state import AppState
 from connectors.portal import PortalFile, portal_message
-from timeline.blobs import BlobStore
+from timeline.blobs import Blobs
 from timeline.errors import NotFound
 from timeline.models import (
     Channel,
@@ -135,7 +135,7 @@ async def customer_entry(store: PortalStore, customer: Customer, entry_id: str
     return None if entry is None else _portal_item(entry)
 
 
-async def customer_attachment(store: PortalStore, blobs: BlobStore, customer: Customer,
+async def customer_attachment(store: PortalStore, blobs: Blobs, customer: Customer,
                               entry_id: str, index: str) -> tuple[PortalAttachment, bytes]:
     """A file of one published entry of the customer's own timeline (``NotFound`` else)."""
     entry = await _published(store, customer, entry_id)

@@ -35,6 +35,9 @@ class Settings(ChronikSettingsBase):
         None, description="Base URL for links in messages; default http://HOST:PORT.")
     max_upload_bytes: int = Field(25 * 1024 * 1024, ge=1024,
                                   description="Largest accepted document upload (bytes).")
+    database_url: SecretStr | None = Field(
+        None, description="PostgreSQL URL (postgresql://user:password@host:5432/db) of the "
+                          "store; unset: the embedded SQLite store in data_dir.")
     search_url: SecretStr | None = Field(
         None, description="Search engine URL (http://host:9200, credentials allowed): "
                           "OpenSearch 2.x or Elasticsearch 8.x. Unset: embedded SQLite FTS5.")
@@ -120,6 +123,11 @@ class Settings(ChronikSettingsBase):
         if self.search_index == default and self.elasticsearch_index != default:
             return self.elasticsearch_index
         return self.search_index
+
+    @property
+    def store_url(self) -> str | None:
+        """The PostgreSQL store's URL; None: the embedded store (``store_path``)."""
+        return self.database_url.get_secret_value() if self.database_url else None
 
     @property
     def store_path(self) -> Path:

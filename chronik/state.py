@@ -13,7 +13,7 @@ from chronik.settings import Settings
 from search.backend import SearchBackend
 from search.indexer import Indexer
 from search.service import SearchService
-from timeline.blobs import BlobStore
+from timeline.blobs import Blobs
 from timeline.events import EventBus
 from timeline.ingest import IngestService
 from timeline.service import TimelineService
@@ -53,7 +53,7 @@ class TokenCache:
 class AppState:
     settings: Settings
     store: Store
-    blobs: BlobStore
+    blobs: Blobs
     timeline: TimelineService[Store]
     backend: SearchBackend
     search: SearchService

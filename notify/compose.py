@@ -16,7 +16,7 @@ from notify.message import OutgoingAttachment, OutgoingMessage
 from notify.render import Renderer, format_when, language_of
 from notify.tokens import sign_unsubscribe
 from notify.transports import Transport
-from timeline.blobs import BlobStore
+from timeline.blobs import Blobs
 from timeline.models import Customer, Direction, Entry, Preferences
 from timeline.repositories import InboundRepository, OfficeRepository
 
@@ -28,7 +28,7 @@ class ComposerStore(OfficeRepository, InboundRepository, Protocol):
 @dataclass
 class Composer:
     store: ComposerStore
-    blobs: BlobStore
+    blobs: Blobs
     transports: Mapping[str, Transport]
     renderer: Renderer
     base_url: str

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,35 @@ from chronik.settings import Settings
 from chronik.state import STATE, AppState
 from timeline.models import Office, Role
 
+STORE = os.environ.get("CHRONIK_TEST_STORE", "sqlite")
+"""Which store the app-level tests run on: ``sqlite`` (default) or ``postgresql`` (a
+database on the test server, emptied before each test; CI runs the API, notification and
+privacy suites a second time this way)."""
+
+
+@pytest.fixture(scope="session")
+def app_database() -> Iterator[str | None]:
+    if STORE != "postgresql":
+        yield None
+        return
+    from tests.support.postgres import fresh_database_sync
+
+    with fresh_database_sync() as url:
+        yield url
+
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", http_port=0, max_upload_bytes=64 * 1024)
+def settings(tmp_path: Path, app_database: str | None,
+             monkeypatch: pytest.MonkeyPatch) -> Settings:
+    extra: dict[str, Any] = {}
+    if app_database is not None:
+        from tests.support.postgres import empty_all_tables_sync
+
+        empty_all_tables_sync(app_database)
+        extra["database_url"] = app_database
+        monkeypatch.setenv("CHRONIK_DATABASE_URL", app_database)  # for CLI calls in-process
+    return Settings(data_dir=tmp_path / "data", http_port=0, max_upload_bytes=64 * 1024,
+                    **extra)
 
 
 @dataclass

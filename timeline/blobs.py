@@ -9,10 +9,24 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
 from timeline.files import DIR_MODE, private_dir
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+
+
+class Blobs(Protocol):
+    """Where attachment bytes live, addressed by their SHA-256: ``BlobStore`` (files in the
+    data folder) or ``timeline.pg_blobs.PgBlobStore`` (PostgreSQL, shared by every machine)."""
+
+    fsync_each: bool
+    """``False`` during bulk imports: no flush to disk per put; ``sync()`` at the end."""
+
+    async def put(self, data: bytes) -> str: ...
+    async def get(self, sha256: str) -> bytes | None: ...
+    async def delete(self, sha256: str) -> None: ...
+    async def sync(self) -> None: ...
 
 
 class BlobStore:

@@ -13,7 +13,7 @@ from typing_extensions import TypeVar
 
 from timeline import disclosure, tone
 from timeline import policy as publish_policy
-from timeline.blobs import BlobStore
+from timeline.blobs import Blobs
 from timeline.errors import DisclosureWarning, InvalidInput, NotFound, ToneWarning
 from timeline.events import EventBus, StoredEvent
 from timeline.filenames import safe_file_name
@@ -127,7 +127,7 @@ built on it (ingest, the notifier, data protection) ask for the protocol they us
 
 
 class TimelineService(Generic[S]):
-    def __init__(self, store: S, blobs: BlobStore, events: EventBus | None = None) -> None:
+    def __init__(self, store: S, blobs: Blobs, events: EventBus | None = None) -> None:
         self.store: S = store
         self.blobs = blobs
         self.events = events or EventBus()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from timeline.accounts import AgentAccount, AgentLogin, Audience, LoginCode, WebSession
@@ -17,6 +17,12 @@ from timeline.sqlite_rows import SqliteRepository
 _UNSET: Any = ...
 _AGENT_COLS = "a.id, a.office_id, a.name, a.role, a.created_at"
 _LOGIN_COLS = "l.agent_id, l.email, l.password_hash, l.language, l.timezone"
+
+
+def _utc(at: datetime) -> str:
+    """``at`` as ISO text in UTC: the columns are compared as text, which orders instants
+    only when they are all written with the same offset."""
+    return at.astimezone(UTC).isoformat()
 
 
 def _agent(row: Sequence[Any]) -> Agent:
@@ -126,10 +132,10 @@ class SqliteAccounts(SqliteRepository):
                 "INSERT INTO web_sessions (id_hash, audience, office_id, subject_id, csrf, "
                 "created_at, expires_at, language) VALUES (?,?,?,?,?,?,?,?)",
                 (session.id_hash, session.audience, session.office_id, session.subject_id,
-                 session.csrf, session.created_at.isoformat(), session.expires_at.isoformat(),
+                 session.csrf, _utc(session.created_at), _utc(session.expires_at),
                  session.language))
             conn.execute("DELETE FROM web_sessions WHERE expires_at < ?",
-                         (session.created_at.isoformat(),))
+                         (_utc(session.created_at),))
         await self.db.write(run)
 
     async def get_web_session(self, id_hash: str, audience: Audience, now: datetime
@@ -137,13 +143,13 @@ class SqliteAccounts(SqliteRepository):
         row = await self.db.read(lambda c: c.execute(
             "SELECT id_hash, audience, office_id, subject_id, csrf, created_at, expires_at, "
             "language FROM web_sessions WHERE id_hash=? AND audience=? AND expires_at > ?",
-            (id_hash, audience, now.isoformat())).fetchone())
+            (id_hash, audience, _utc(now))).fetchone())
         return None if row is None else _session(row)
 
     async def extend_web_session(self, id_hash: str, expires_at: datetime) -> None:
         await self.db.write(lambda c: c.execute(
             "UPDATE web_sessions SET expires_at=? WHERE id_hash=?",
-            (expires_at.isoformat(), id_hash)))
+            (_utc(expires_at), id_hash)))
 
     async def delete_web_session(self, id_hash: str) -> None:
         await self.db.write(lambda c: c.execute("DELETE FROM web_sessions WHERE id_hash=?",
@@ -165,12 +171,12 @@ class SqliteAccounts(SqliteRepository):
     async def add_login_code(self, code: LoginCode, code_hash: str, now: datetime) -> None:
         def run(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM login_codes WHERE expires_at < ?",
-                         (now.isoformat(),))
+                         (_utc(now),))
             conn.execute(
                 "INSERT INTO login_codes (id, audience, office_id, subject_id, code_hash, "
                 "next_path, created_at, expires_at) VALUES (?,?,?,?,?,?,?,?)",
                 (code.id, code.audience, code.office_id, code.subject_id, code_hash,
-                 code.next_path, now.isoformat(), code.expires_at.isoformat()))
+                 code.next_path, _utc(now), _utc(code.expires_at)))
         await self.db.write(run)
 
     async def count_login_codes(self, audience: Audience, subject_ids: Sequence[str],
@@ -180,7 +186,7 @@ class SqliteAccounts(SqliteRepository):
         marks = ",".join("?" * len(subject_ids))
         row = await self.db.read(lambda c: c.execute(
             f"SELECT count(*) FROM login_codes WHERE audience=? AND subject_id IN ({marks}) "
-            "AND created_at >= ?", (audience, *subject_ids, since.isoformat())).fetchone())
+            "AND created_at >= ?", (audience, *subject_ids, _utc(since))).fetchone())
         return int(row[0])
 
     async def use_login_code(self, code_id: str, code_hash: str, now: datetime,
@@ -189,7 +195,7 @@ class SqliteAccounts(SqliteRepository):
             row = conn.execute(
                 "SELECT id, audience, office_id, subject_id, next_path, expires_at, code_hash, "
                 "attempts FROM login_codes WHERE id=? AND used_at IS NULL AND expires_at > ?",
-                (code_id, now.isoformat())).fetchone()
+                (code_id, _utc(now))).fetchone()
             if row is None or row[7] >= max_attempts:
                 return None
             if not hmac.compare_digest(row[6], code_hash):
@@ -197,7 +203,7 @@ class SqliteAccounts(SqliteRepository):
                              (code_id,))
                 return None
             conn.execute("UPDATE login_codes SET used_at=? WHERE id=?",
-                         (now.isoformat(), code_id))
+                         (_utc(now), code_id))
             return LoginCode(id=row[0], audience=row[1], office_id=row[2], subject_id=row[3],
                              next_path=row[4], expires_at=datetime.fromisoformat(row[5]))
         return await self.db.write(run)

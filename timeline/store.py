@@ -36,8 +36,11 @@ from timeline.repositories import (
 
 class Store(OfficeRepository, AccountStore, CustomerRepository, EntryRepository,
             InboundRepository, PolicyRepository, NotifyRepository, PrivacyRepository,
-            EventFeed, Protocol):
-    """Every repository over one database, opened and closed as one."""
+            Protocol):
+    """Every repository over one database, opened and closed as one. The live-event feed
+    is not part of it: each database has its own change feed (SQLite: ``EventFeed``, the
+    ``events`` table read by id; PostgreSQL: ``timeline.pg_events.PgEventFollower``, by
+    finished transaction, woken by ``NOTIFY``), chosen by the composition root."""
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...

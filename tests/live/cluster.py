@@ -15,13 +15,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.support.live_server import (
     HOST,
@@ -33,6 +34,7 @@ from tests.support.live_server import (
     free_port,
     wait_until,
 )
+from tests.support.postgres import fresh_database_sync
 
 ENV: dict[str, str] = {"CHRONIK_NOTIFY_POLL_SECONDS": "0.2"}
 """No mail server: the notifier delivers published notes to the portal inbox."""
@@ -211,3 +213,10 @@ async def stream(session: aiohttp.ClientSession, server: ChronikServer,
         yield Stream(resp)
     finally:
         resp.close()
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for the processes a test starts."""
+    with fresh_database_sync() as url:
+        yield url

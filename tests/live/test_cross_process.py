@@ -1,6 +1,6 @@
 """Live events across processes: two ``chronik serve`` processes and a ``chronik worker`` on
-one SQLite data folder, and ``chronik serve --processes 2`` on one port. Every agent's event
-stream shows what any process wrote, once."""
+one store (an SQLite data folder, or PostgreSQL), and ``chronik serve --processes 2`` on one
+port. Every agent's event stream shows what any process wrote, once."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from tests.live.cluster import (
     worker,
 )
 from tests.support.live_server import ChronikServer, seed
+from tests.support.postgres import fresh_database_sync
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -37,15 +38,25 @@ class Cluster:
     worker: Worker    # the notifier
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The processes share the data folder's SQLite store, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        yield {}
+    else:
+        with fresh_database_sync() as url:
+            yield {"CHRONIK_DATABASE_URL": url}
+
+
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
+def cluster(tmp_path: Path, store_env: dict[str, str]) -> Iterator[Cluster]:
     data_dir = tmp_path / "data"
-    env = base_env()
+    env = base_env(store_env)
     seeded = seed(data_dir, env)
     started: list[ChronikServer | Worker] = []
     try:
-        a = serve(tmp_path, data_dir, base_env({"CHRONIK_NOTIFY_WORKER": "false"}), seeded,
-                  "serve-a")
+        a = serve(tmp_path, data_dir, base_env({"CHRONIK_NOTIFY_WORKER": "false",
+                                                **store_env}), seeded, "serve-a")
         started.append(a)
         b = serve(tmp_path, data_dir, env, seeded, "serve-b", "--no-workers")
         started.append(b)
@@ -131,9 +142,9 @@ async def test_a_call_posted_to_one_process_rings_on_the_other(cluster: Cluster)
 
 
 async def test_serve_with_two_processes_answers_on_one_port_from_both(
-        tmp_path: Path) -> None:
+        tmp_path: Path, store_env: dict[str, str]) -> None:
     data_dir = tmp_path / "data"
-    env = base_env()
+    env = base_env(store_env)
     seeded = seed(data_dir, env)
     server = await asyncio.to_thread(serve, tmp_path, data_dir, env, seeded, "serve-2",
                                      "--processes", "2")
@@ -162,7 +173,8 @@ async def test_serve_with_two_processes_answers_on_one_port_from_both(
 
 async def test_writes_through_both_processes_at_once_all_succeed_and_arrive(
         cluster: Cluster) -> None:
-    """Writers in two processes wait for each other (SQLite busy timeout), none fails."""
+    """Writers in two processes wait for each other (SQLite busy timeout) or write at once
+    (PostgreSQL), none fails."""
     c = customer(cluster.a)
 
     def write(server: ChronikServer, i: int) -> str:

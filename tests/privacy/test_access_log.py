@@ -10,6 +10,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from chronik.cli import main
@@ -17,6 +18,7 @@ from chronik.settings import Settings
 from tests.conftest import Api, Hub
 from tests.web.test_admin_pages import Site, site
 from timeline.models import Channel, Direction, EntryDraft, Visibility
+from timeline.pg_migrate import asyncpg_dsn
 
 __all__ = ["site"]
 
@@ -107,12 +109,22 @@ async def test_the_table_holds_only_ids_and_times(hub: Hub, settings: Settings) 
     await hub.admin.post(f"/customers/{c['id']}/export")
     assert hub.state.privacy is not None
     await hub.state.privacy.wait_exports()
-    conn = sqlite3.connect(settings.store_path)
-    try:
-        cols = [r[1] for r in conn.execute("PRAGMA table_info(privacy_access_log)")]
-        rows = conn.execute("SELECT * FROM privacy_access_log").fetchall()
-    finally:
-        conn.close()
+    if settings.store_url is None:
+        conn = sqlite3.connect(settings.store_path)
+        try:
+            cols = [r[1] for r in conn.execute("PRAGMA table_info(privacy_access_log)")]
+            rows = conn.execute("SELECT * FROM privacy_access_log").fetchall()
+        finally:
+            conn.close()
+    else:  # the same table on PostgreSQL
+        pg = await asyncpg.connect(asyncpg_dsn(settings.store_url))
+        try:
+            cols = [r[0] for r in await pg.fetch(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = "
+                "'privacy_access_log' ORDER BY ordinal_position")]
+            rows = [tuple(r) for r in await pg.fetch("SELECT * FROM privacy_access_log")]
+        finally:
+            await pg.close()
     assert cols == ["id", "office_id", "agent_id", "action", "customer_id", "at",
                     "expires_at"]
     assert len(rows) == 1 and "Spalten" not in repr(rows)

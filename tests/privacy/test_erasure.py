@@ -150,7 +150,7 @@ async def test_erasure_leaves_nothing_findable(hub: Hub, settings: Settings,
     assert (await hub.admin.get(f"/exports/{started['id']}"))[0] == 404
     # nothing in any byte of the data folder; the shared blob stays for Otto
     assert leaks_in(settings.data_dir) == []
-    assert hub.state.blobs.path(hashlib.sha256(SHARED).hexdigest()).exists()
+    assert await hub.state.blobs.get(hashlib.sha256(SHARED).hexdigest()) == SHARED
     # nor in the live-event feed (ids only, but naming the person and their entries)
     gone = {e.entry_id for e in live}
     assert [e for e in await hub.state.store.events_after(0, 100_000)

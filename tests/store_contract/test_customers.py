@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 
 from tests.store_contract.helpers import REFUSED, T0, draft, seed
-from timeline.models import Channel, CustomerStatus, Identity, IdentityKind
+from timeline.models import Channel, CustomerStatus, Identity, IdentityKind, Merge
 from timeline.store import CustomerListQuery, Store, TimelineQuery
 
 COVERS = frozenset({
@@ -212,3 +213,99 @@ async def test_refused_merges_change_nothing(store: Store) -> None:
     restored = await store.get_customer(office.id, a.id)
     assert restored is not None and restored.status is CustomerStatus.ACTIVE
     assert restored.identities == (MAIL,)
+
+
+async def entry_ids(store: Store, office: str, customer: str) -> set[str]:
+    page = await store.timeline(office, customer, TimelineQuery(limit=500))
+    assert page.next_cursor is None
+    return {e.id for e in page.items}
+
+
+async def test_racing_merges_of_one_customer_merge_it_once(store: Store,
+                                                           second_store: Store) -> None:
+    office = await store.create_office("A", "DE")
+    source = await store.create_customer(office.id, "Dup", [MAIL2])
+    one = await store.create_customer(office.id, "One", [])
+    two = await store.create_customer(office.id, "Two", [])
+    (entry, _), = await store.append_many([draft(office.id, source.id)])
+    results = await asyncio.gather(store.merge_customers(office.id, source.id, one.id),
+                                   second_store.merge_customers(office.id, source.id, two.id),
+                                   return_exceptions=True)
+    won = [r for r in results if isinstance(r, Merge)]
+    assert len(won) == 1 and all(isinstance(r, (Merge, *REFUSED)) for r in results)
+    merge = won[0]
+    assert merge.entry_ids == (entry.id,) and merge.identities == (MAIL2,)
+    lost = two.id if merge.target_id == one.id else one.id
+    assert await entry_ids(store, office.id, merge.target_id) == {entry.id}
+    assert await entry_ids(store, office.id, lost) == set()
+    assert [c.id for c in await store.find_customers(office.id, IdentityKind.EMAIL,
+                                                     MAIL2.value)] == [merge.target_id]
+
+
+async def test_crosswise_merges_one_wins_without_deadlock(store: Store,
+                                                          second_store: Store) -> None:
+    office = await store.create_office("A", "DE")
+    a = await store.create_customer(office.id, "A", [MAIL])
+    b = await store.create_customer(office.id, "B", [MAIL2])
+    results = await asyncio.gather(store.merge_customers(office.id, a.id, b.id),
+                                   second_store.merge_customers(office.id, b.id, a.id),
+                                   return_exceptions=True)
+    won = [r for r in results if isinstance(r, Merge)]
+    assert len(won) == 1 and all(isinstance(r, (Merge, *REFUSED)) for r in results)
+    survivor = await store.get_customer(office.id, won[0].target_id)
+    assert survivor is not None and survivor.status is CustomerStatus.ACTIVE
+    assert {i.value for i in survivor.identities} == {MAIL.value, MAIL2.value}
+
+
+async def test_racing_undos_undo_once(store: Store, second_store: Store) -> None:
+    office = await store.create_office("A", "DE")
+    source = await store.create_customer(office.id, "Dup", [PHONE, MAIL2])
+    target = await store.create_customer(office.id, "Main", [PHONE])
+    (entry, _), = await store.append_many([draft(office.id, source.id)])
+    merge = await store.merge_customers(office.id, source.id, target.id)
+    results = await asyncio.gather(store.undo_merge(office.id, merge.id),
+                                   second_store.undo_merge(office.id, merge.id),
+                                   return_exceptions=True)
+    assert sum(isinstance(r, Merge) for r in results) == 1
+    assert all(isinstance(r, (Merge, *REFUSED)) for r in results)
+    back = await store.get_customer(office.id, source.id)
+    assert back is not None and back.status is CustomerStatus.ACTIVE
+    assert sorted(i.value for i in back.identities) == sorted([PHONE.value, MAIL2.value])
+    assert await entry_ids(store, office.id, source.id) == {entry.id}
+
+
+async def test_merge_racing_appends_records_exactly_what_it_moved(
+        store: Store, second_store: Store) -> None:
+    """Entries appended to the source while it is merged: each is either moved (and in the
+    merge record, so the undo brings it back) or stays on the source; none is lost."""
+    office = await store.create_office("A", "DE")
+    source = await store.create_customer(office.id, "Dup", [])
+    target = await store.create_customer(office.id, "Main", [])
+    (first, _), = await store.append_many([draft(office.id, source.id, body="before")])
+    stop = asyncio.Event()
+    writing = [asyncio.Event() for _ in range(4)]
+
+    async def writer(n: int) -> set[str]:
+        written: set[str] = set()
+        while not stop.is_set() and len(written) < 90:  # 4 * 90 < 500
+            batch = await second_store.append_many([
+                draft(office.id, source.id, body=f"{n}.{len(written)}.{j}",
+                      occurred_at=T0 + timedelta(seconds=n + 1, milliseconds=len(written)))
+                for j in range(3)])
+            written |= {e.id for e, _ in batch}
+            writing[n].set()
+        return written
+
+    tasks = [asyncio.create_task(writer(n)) for n in range(4)]
+    for started in writing:  # every writer is busy when the merge begins
+        await started.wait()
+    merge = await store.merge_customers(office.id, source.id, target.id)
+    stop.set()
+    appended = {first.id}.union(*await asyncio.gather(*tasks))
+    on_target = await entry_ids(store, office.id, target.id)
+    on_source = await entry_ids(store, office.id, source.id)
+    assert first.id in on_target and on_target == set(merge.entry_ids)
+    assert on_source == appended - on_target
+    await store.undo_merge(office.id, merge.id)
+    assert await entry_ids(store, office.id, source.id) == appended
+    assert await entry_ids(store, office.id, target.id) == set()

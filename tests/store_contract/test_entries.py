@@ -8,7 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 from tests.store_contract.helpers import T0, draft, seed
-from timeline.models import Attachment, Channel, Direction, Visibility
+from timeline.ids import SEQ_SLOTS, seq_base
+from timeline.models import Attachment, Channel, Direction, Entry, Visibility
 from timeline.store import Store, TimelineQuery
 
 COVERS = frozenset({
@@ -35,6 +36,28 @@ async def test_an_entry_reads_back_as_it_was_written(store: Store) -> None:
     assert entry.model_dump(exclude={"id", "seq", "recorded_at"}) == written.model_dump()
     assert await store.get_entry(s.office.id, entry.id) == entry
     assert await store.get_entry(s.office.id, "no-such-entry") is None
+
+
+async def test_text_with_nul_characters_is_stored_and_found(store: Store) -> None:
+    """A NUL (U+0000, from a broken mail or an API client) never fails a write: the entry
+    reads back as ``append`` returned it (PostgreSQL cannot store NUL and drops it) and is
+    found by the same source id."""
+    s = await seed(store)
+    office = s.office.id
+    entry, created = await store.append(draft(
+        office, s.customer.id, channel=Channel.EMAIL, source_id="<n\x00ul@x>",
+        subject="S\x00", body="a\x00b", tags=("t\x00ag",), meta={"k\x00": ["v\x00"]},
+        attachments=(Attachment(name="x\x00.pdf", content_type="application/pdf", size=1,
+                                sha256=SHA),)))
+    assert created and entry.body.replace("\x00", "") == "ab"
+    assert await store.get_entry(office, entry.id) == entry
+    assert await store.find_entry_by_source(office, "<n\x00ul@x>") == entry
+    _, again = await store.append(draft(office, s.customer.id, channel=Channel.EMAIL,
+                                        source_id="<n\x00ul@x>"))
+    assert not again
+    revised = await store.revise_entry(office, entry.id, body="c\x00d")
+    assert revised is not None and revised == await store.get_entry(office, entry.id)
+    assert revised.body.replace("\x00", "") == "cd"
 
 
 async def test_append_is_idempotent_on_source_id(store: Store) -> None:
@@ -73,6 +96,31 @@ async def test_concurrent_writers_store_one_message_once(store: Store,
     assert len({entry.id for entry, _ in results}) == 1
 
 
+async def test_overlapping_batches_in_opposite_orders_store_each_message_once(
+        store: Store, second_store: Store) -> None:
+    """Two imports of the same mailbox at once, one reading it backwards (and with other
+    timestamps): neither fails, every message is stored once and reported created once."""
+    s = await seed(store)
+    office, c = s.office.id, s.customer.id
+    ids = [f"<m{i}@x>" for i in range(400)]
+
+    def batch(order: list[str], start: timedelta) -> list[Any]:
+        return [draft(office, c, channel=Channel.EMAIL, source_id=sid,
+                      occurred_at=T0 + start + timedelta(milliseconds=i))
+                for i, sid in enumerate(order)]
+    plan = [(store, ids), (second_store, ids[::-1]), (store, ids[::-1]), (second_store, ids)]
+    runs = await asyncio.gather(*[handle.append_many(batch(order, timedelta(hours=n)))
+                                  for n, (handle, order) in enumerate(plan)])
+    created = [entry.source_id for run in runs for entry, made in run if made]
+    assert sorted(created) == sorted(ids)
+    for run, (_, order) in zip(runs, plan, strict=True):  # answers in the order asked
+        assert [entry.source_id for entry, _ in run] == order
+    found = await store.entries_by_sources(office, ids)
+    assert len(found) == 400
+    assert {entry.id for run in runs for entry, _ in run} == {e.id for e in found.values()}
+    assert await store.count_entries() == 400
+
+
 async def test_concurrent_writers_at_one_instant_get_distinct_ordered_keys(
         store: Store, second_store: Store) -> None:
     s = await seed(store)
@@ -87,6 +135,71 @@ async def test_concurrent_writers_at_one_instant_get_distinct_ordered_keys(
         assert mine == sorted(mine)
     page = await store.timeline(office, c, TimelineQuery(limit=100))
     assert len(page.items) == 20
+
+
+async def test_many_writers_at_one_millisecond_all_land_in_one_stable_order(
+        store: Store, second_store: Store) -> None:
+    """Two handles (two processes) write single entries and batches for one customer, all at
+    the same millisecond: every entry is stored with a key of that millisecond, no key twice,
+    and a reader paging the timeline while more arrive at that instant sees each entry of
+    before once, newest first, and none of the new ones."""
+    s = await seed(store)
+    office, c = s.office.id, s.customer.id
+    handles = (store, second_store)
+    singles = [handles[i % 2].append(draft(office, c, body=f"one{i}")) for i in range(30)]
+    batches = [handles[i % 2].append_many([draft(office, c, body=f"b{i}.{j}")
+                                           for j in range(10)]) for i in range(6)]
+    results = await asyncio.gather(*singles, *batches)
+    written = [r for r in results[:30] if isinstance(r, tuple)]
+    written += [pair for batch in results[30:] if isinstance(batch, list) for pair in batch]
+    assert len(written) == 90 and all(created for _, created in written)
+    seqs = [entry.seq for entry, _ in written]
+    assert len(set(seqs)) == 90
+    assert all(seq_base(T0) <= seq < seq_base(T0) + SEQ_SLOTS for seq in seqs)
+    newest_first = sorted(seqs, reverse=True)
+
+    async def read_all(handle: Store) -> list[Entry]:
+        page = await handle.timeline(office, c, TimelineQuery(limit=1000))
+        return page.items
+    assert [e.seq for e in await read_all(store)] == newest_first
+    assert await read_all(second_store) == await read_all(store)
+
+    page = await second_store.timeline(office, c, TimelineQuery(limit=7))
+    paged = [e.seq for e in page.items]
+    late = asyncio.gather(*[handles[i % 2].append(draft(office, c, body=f"late{i}"))
+                            for i in range(20)])
+    while page.next_cursor:
+        page = await second_store.timeline(office, c, TimelineQuery(
+            limit=7, before_seq=int(page.next_cursor)))
+        paged += [e.seq for e in page.items]
+        await asyncio.sleep(0)
+    await late
+    assert paged == newest_first
+    everything = await read_all(store)
+    assert len(everything) == 110 and len({e.seq for e in everything}) == 110
+    assert [e.seq for e in everything] == sorted((e.seq for e in everything), reverse=True)
+
+
+async def test_concurrent_retags_and_revisions_lose_nothing(store: Store,
+                                                            second_store: Store) -> None:
+    """Read-modify-write from two handles at once: every tag added and every revision's
+    meta is kept (no update overwrites another)."""
+    s = await seed(store)
+    office = s.office.id
+    entry, _ = await store.append(draft(office, s.customer.id, body="v0"))
+    handles = (store, second_store)
+    await asyncio.gather(*[handles[i % 2].retag_entry(office, entry.id, add=[f"t{i}"])
+                           for i in range(12)])
+    await asyncio.gather(*[handles[i % 2].revise_entry(office, entry.id, body=f"v{i + 1}",
+                                                       meta={f"k{i}": i})
+                           for i in range(12)])
+    final = await second_store.get_entry(office, entry.id)
+    assert final is not None
+    assert sorted(final.tags) == sorted(f"t{i}" for i in range(12))
+    assert all(final.meta[f"k{i}"] == i for i in range(12))
+    bodies = [r["body"] for r in final.meta["revisions"]] + [final.body]
+    assert len(bodies) == 13 and sorted(bodies) == sorted(f"v{i}" for i in range(13))
+    assert bodies[0] == "v0"
 
 
 async def test_source_ids_are_per_office(store: Store) -> None:

@@ -15,11 +15,14 @@ from types import ModuleType
 import pytest
 
 import tests.store_contract as package
+from timeline.events import EventFeed
 from timeline.store import Store
 
 
 def protocol_methods() -> set[str]:
-    return {name for name, member in inspect.getmembers(Store)
+    """``Store``'s methods and the embedded store's change feed (``EventFeed``; PostgreSQL
+    has its own, tested in ``tests/postgres/test_events.py``)."""
+    return {name for proto in (Store, EventFeed) for name, member in inspect.getmembers(proto)
             if not name.startswith("_") and inspect.iscoroutinefunction(member)}
 
 
@@ -79,3 +82,13 @@ def test_the_checker_sees_calls_not_mentions() -> None:
     fake = ModuleType("tests.store_contract.test_fake")
     fake.COVERS = frozenset({"append", "no_such_method"})  # type: ignore[attr-defined]
     assert declared(fake) - protocol_methods() == {"no_such_method"}
+
+
+def test_every_backend_has_every_store_method_so_every_module_runs_on_it() -> None:
+    from tests.store_contract.conftest import IMPLEMENTS
+
+    store_methods = {name for name, member in inspect.getmembers(Store)
+                     if not name.startswith("_") and inspect.iscoroutinefunction(member)}
+    for backend, impl in IMPLEMENTS.items():
+        missing = {m for m in store_methods if not callable(getattr(impl, m, None))}
+        assert not missing, f"{backend} lacks {sorted(missing)}"

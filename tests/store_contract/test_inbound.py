@@ -3,6 +3,7 @@ customer tokens (portal links, unsubscribe links), the quarantine and CTI call s
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -144,3 +145,65 @@ async def test_call_state_is_saved_per_office_and_keeps_its_customer(store: Stor
     data = await store.personal_data(office, s.customer.id)
     assert data is not None  # the call stays linked to its customer after a later update
     assert [c["call_id"] for c in data.cti_calls] == ["call-1"]
+
+
+# ---------------------------------------------------------------- two processes at once
+async def test_two_first_calls_agree_on_one_cti_token(store: Store, second_store: Store
+                                                      ) -> None:
+    for n in range(5):
+        office = await store.create_office(f"O{n}", "DE")
+        a, b, c = await asyncio.gather(store.cti_token(office.id),
+                                       second_store.cti_token(office.id),
+                                       store.cti_token(office.id))
+        assert a == b == c  # the CTI system is configured with one of them: all must work
+        assert await second_store.office_for_cti_token(a) == office.id
+
+
+async def test_an_address_claimed_by_two_offices_at_once_goes_to_one(
+        store: Store, second_store: Store) -> None:
+    a = await store.create_office("A", "DE")
+    b = await store.create_office("B", "DE")
+    for n in range(5):
+        address = f"info{n}@shared.test"
+        won = await asyncio.gather(store.add_inbound_address(a.id, address),
+                                   second_store.add_inbound_address(b.id, address))
+        owner = (await store.inbound_addresses()).get(address)
+        assert sorted(won) == [False, True]
+        assert owner == (a.id if won[0] else b.id)
+
+
+async def test_a_consumed_token_is_used_once_under_concurrency(
+        store: Store, second_store: Store) -> None:
+    s = await seed(store)
+    later = utcnow() + timedelta(days=1)
+    for n in range(5):
+        await store.add_customer_token(s.office.id, s.customer.id, "link", f"once-{n}", later)
+        uses = await asyncio.gather(
+            store.resolve_customer_token(f"once-{n}", "link", consume=True),
+            second_store.resolve_customer_token(f"once-{n}", "link", consume=True))
+        assert sorted(uses, key=lambda u: u is None) == [(s.office.id, s.customer.id), None]
+
+
+async def test_the_same_bytes_quarantined_at_once_give_one_item(
+        store: Store, second_store: Store) -> None:
+    office = await store.create_office("A", "DE")
+    items = await asyncio.gather(
+        store.add_quarantine(office.id, "email", "r", "imap:1", RAW1, 10),
+        second_store.add_quarantine(office.id, "email", "r", "imap:2", RAW1, 10),
+        store.add_quarantine(office.id, "email", "r", "imap:3", RAW1, 10))
+    assert len({item.id for item in items}) == 1
+    assert [q.id for q in await second_store.list_quarantine(office.id)] == [items[0].id]
+
+
+async def test_concurrent_saves_of_one_call_keep_its_customer(
+        store: Store, second_store: Store) -> None:
+    s = await seed(store)
+    office = s.office.id
+    await asyncio.gather(
+        store.save_call_state(office, "call-9", {"state": "answered"}, s.customer.id),
+        second_store.save_call_state(office, "call-9", {"state": "ended"}),
+        store.save_call_state(office, "call-9", {"state": "ringing"}))
+    assert await second_store.call_state(office, "call-9") in (
+        {"state": "answered"}, {"state": "ended"}, {"state": "ringing"})
+    data = await store.personal_data(office, s.customer.id)
+    assert data is not None and [c["call_id"] for c in data.cti_calls] == ["call-9"]

@@ -3,6 +3,7 @@ admin's job list and retry, and the customer's portal inbox."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -27,6 +28,12 @@ COVERS = frozenset({
 })
 
 HOUR = timedelta(hours=1)
+
+
+async def warm(*handles: Store, calls: int = 4) -> None:
+    """Let each handle open its connections first, so the calls that follow really run
+    at the same time (on PostgreSQL a handle's first use waits for its connection)."""
+    await asyncio.gather(*(h.list_offices() for h in handles for _ in range(calls)))
 
 
 async def hold(store: Store, job: NotifyJob, owner: str, held: str, *, hours: int = 1,
@@ -71,6 +78,28 @@ async def test_held_jobs_go_out_together_leased_to_one_worker(store: Store) -> N
     other = await store.create_office("B", "DE")
     assert await store.claim_held_jobs(other.id, stranger.id, "w3", due + LEASE * 2,
                                        due + LEASE * 3) == []
+
+
+async def test_workers_racing_for_held_jobs_never_share_one(store: Store,
+                                                            second_store: Store) -> None:
+    """Two workers gather the same customer's held jobs while a third claims due jobs:
+    every held job is leased to exactly one of them."""
+    s, _ = await queued(store, 12)
+    now = utcnow()
+    jobs = await store.claim_notify_jobs("w", now, now + LEASE, 20)
+    for job in jobs:
+        await hold(store, job, "w", "quiet_hours", hours=-1)  # due again
+    due = utcnow()
+    office, customer = s.office.id, s.customer.id
+    await warm(store, second_store)
+    got = await asyncio.gather(
+        store.claim_held_jobs(office, customer, "w1", due, due + LEASE),
+        second_store.claim_held_jobs(office, customer, "w2", due, due + LEASE),
+        second_store.claim_notify_jobs("w3", due, due + LEASE, 5),
+        store.claim_held_jobs(office, customer, "w4", due, due + LEASE))
+    taken = [j.id for batch in got for j in batch]
+    assert len(taken) == len(set(taken)) == 12
+    assert set(taken) == {j.id for j in jobs}
 
 
 async def test_released_jobs_are_due_now_and_leave_the_digest(store: Store) -> None:
@@ -183,6 +212,39 @@ async def test_a_retry_of_a_live_or_sent_job_is_refused(store: Store) -> None:
     other = await store.create_office("B", "DE")
     assert await store.retry_notify_job(other.id, job.id) is None
     assert await store.retry_notify_job(s.office.id, "no-such-job") is None
+
+
+async def test_two_admins_retrying_at_once_retry_once(store: Store,
+                                                     second_store: Store) -> None:
+    s, _ = await queued(store)
+    job = await claim_one(store, "w")
+    await store.complete_notify_job(job.id, "w", JobOutcome(status=JobStatus.DEAD,
+                                                            reason="gave up"), None)
+    await warm(store, second_store)
+    results = await asyncio.gather(*(handle.retry_notify_job(s.office.id, job.id)
+                                     for handle in [store, second_store] * 2),
+                                   return_exceptions=True)
+    retried = [r for r in results if isinstance(r, NotifyJob)]
+    assert len(retried) == 1 and all(isinstance(r, REFUSED) for r in results
+                                     if r is not retried[0])
+    current = await store.get_notify_job(s.office.id, job.id)
+    assert current == retried[0] and (current.status, current.generation) == (
+        JobStatus.PENDING, 1)
+
+
+async def test_an_inbox_item_added_twice_at_once_is_one_item(store: Store,
+                                                             second_store: Store) -> None:
+    s, [entry] = await queued(store)
+    office, c = s.office.id, s.customer.id
+    await warm(store, second_store)
+    items = await asyncio.gather(*(
+        handle.add_inbox_item(office, c, entry.id, f"s{i}", "b", [])
+        for i, handle in enumerate([store, second_store, store, second_store])))
+    assert len(set(items)) == 1
+    assert await store.list_inbox(office, c) == [items[0]]
+    read = await asyncio.gather(store.mark_inbox_read(office, c, items[0].id),
+                                second_store.mark_inbox_read(office, c, items[0].id))
+    assert read[0] == read[1] and read[0] is not None and read[0].read_at is not None
 
 
 async def test_the_inbox_keeps_one_item_per_entry_newest_first(store: Store) -> None:

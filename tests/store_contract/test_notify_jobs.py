@@ -9,6 +9,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tests.store_contract.conftest import NewStore, opened
 from tests.store_contract.helpers import (
     LEASE,
     claim_one,
@@ -66,6 +67,73 @@ async def test_two_claimers_never_get_the_same_job(store: Store, second_store: S
     assert {j.entry_id for j in jobs if j is not None} == {e.id for e in entries}
 
 
+async def test_three_claimers_drain_a_queue_each_job_claimed_exactly_once(
+        new_store: NewStore, store: Store, second_store: Store) -> None:
+    """Three processes claim in a loop until every job is taken; while they race (turning
+    the outbox into jobs and leasing), no job is taken twice and none is left behind. A
+    claimer that finds nothing free (another one is converting the outbox or holds the
+    rest) keeps trying until all are taken, up to a bound."""
+    s, entries = await queued(store, 200)
+    now = utcnow()
+    seen: set[str] = set()
+
+    async def drain(handle: Store, owner: str) -> list[tuple[str, str]]:
+        taken: list[tuple[str, str]] = []
+        for _ in range(5000):
+            if len(seen) >= 200:
+                break
+            batch = await handle.claim_notify_jobs(owner, now, now + LEASE, 7)
+            assert all(j.next_at <= now for j in batch)
+            taken += [(j.id, owner) for j in batch]
+            seen.update(j.id for j in batch)
+        return taken
+
+    async with opened(new_store) as third:
+        results = await asyncio.gather(drain(store, "w1"), drain(second_store, "w2"),
+                                       drain(third, "w3"))
+    taken = [job for result in results for job, _ in result]
+    assert len(taken) == len(set(taken)) == 200
+    jobs = [await store.get_notify_job(s.office.id, j) for j in taken]
+    assert sorted(j.entry_id for j in jobs if j is not None) == sorted(e.id for e in entries)
+    owners = {job: owner for result in results for job, owner in result}
+    for job in jobs:  # each job is leased to the claimer that got it, and to nobody else
+        assert job is not None and job.status is JobStatus.PENDING
+        start = await store.begin_delivery(job.id, "nobody", now + LEASE, job.entry_id, "email")
+        assert start.lease_lost
+    assert await store.notify_attempts(list(owners)) == {job: [] for job in owners}
+
+
+async def test_a_late_renewal_racing_a_takeover_leaves_one_holder_per_job(
+        store: Store, second_store: Store) -> None:
+    """A's leases have run out by B's clock while A, still alive, renews them to begin its
+    sends: for every job exactly one of them goes on (A sends, or B took the job and A
+    stops), never both."""
+    _, entries = await queued(store, 20)
+    now = utcnow()
+    jobs = await store.claim_notify_jobs("A", now, now + timedelta(minutes=1), 20)
+    assert len(jobs) == 20
+    b_now = now + timedelta(minutes=2)  # A's leases ended by this clock
+    a_lease = now + timedelta(minutes=10)  # A renews past it
+
+    async def take_over() -> set[str]:
+        taken: set[str] = set()
+        for _ in range(4):
+            taken |= {j.id for j in await second_store.claim_notify_jobs(
+                "B", b_now, b_now + LEASE, 5)}
+        return taken
+
+    starts, taken = await asyncio.gather(
+        asyncio.gather(*(store.begin_delivery(j.id, "A", a_lease, j.entry_id, "email")
+                         for j in jobs)),
+        take_over())
+    for job, start in zip(jobs, starts, strict=True):
+        assert start.lease_lost == (job.id in taken), job.id
+        assert (start.attempt_id is None) == start.lease_lost
+    attempts = await store.notify_attempts([j.id for j in jobs])
+    assert {j for j, made in attempts.items() if made} == {j.id for j in jobs} - taken
+    assert {e.id for e in entries} == {j.entry_id for j in jobs}
+
+
 async def test_a_claim_takes_due_jobs_up_to_its_limit(store: Store) -> None:
     await queued(store, 4)
     now = utcnow()
@@ -110,6 +178,37 @@ async def test_an_expired_lease_is_taken_over_and_the_old_owner_fenced_off(
     assert await job_status(store, job) is JobStatus.SENT
     assert await store.claim_notify_jobs("C", later + timedelta(days=1),
                                          later + timedelta(days=2), 5) == []
+
+
+async def test_a_late_failure_report_racing_the_new_holder_settles_each_job(
+        store: Store, second_store: Store) -> None:
+    """A began its sends and stalled; B took the jobs over. A's late "refused for good"
+    reports and B's starts on the same channel run at once: each pair completes (neither
+    waits on the other forever), and B may send again only where A's failure was recorded
+    first."""
+    _, entries = await queued(store, 20)
+    now = utcnow()
+    jobs = await store.claim_notify_jobs("A", now, now + timedelta(minutes=1), 20)
+    starts_a = [await store.begin_delivery(j.id, "A", now + timedelta(minutes=1), j.entry_id,
+                                           "email") for j in jobs]
+    b_now = now + timedelta(minutes=2)
+    taken = await second_store.claim_notify_jobs("B", b_now, b_now + LEASE, 20)
+    assert {j.id for j in taken} == {j.id for j in jobs}
+    await asyncio.gather(store.list_offices(), second_store.list_offices())
+
+    async def late_failure(job: NotifyJob, start: DeliveryStart) -> None:
+        assert start.attempt_id is not None
+        await store.fail_delivery(job.id, start.attempt_id, "email", "permanent", "550 no",
+                                  ["email"])
+
+    _, starts_b = await asyncio.gather(
+        asyncio.gather(*(late_failure(j, a) for j, a in zip(jobs, starts_a, strict=True))),
+        asyncio.gather(*(second_store.begin_delivery(j.id, "B", b_now + LEASE, j.entry_id,
+                                                     "email") for j in jobs)))
+    for start in starts_b:
+        assert not start.lease_lost
+        assert start.previous == ("failed" if start.attempt_id is not None else "sending")
+    assert {e.id for e in entries} == {j.entry_id for j in jobs}
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.store_contract.conftest import NewStore
 from tests.store_contract.helpers import REFUSED
+from timeline.errors import Conflict
 from timeline.models import Role
 from timeline.store import Store
 
@@ -125,3 +128,20 @@ async def test_a_login_for_an_unknown_agent_is_refused(store: Store) -> None:
         await store.set_agent_login("no-such-agent", email="x@buero.test")
     assert await store.agent_login("no-such-agent") is None
     assert await store.agent_by_email("x@buero.test") is None
+
+
+async def test_one_address_claimed_for_two_agents_at_once_goes_to_one(
+        store: Store, second_store: Store) -> None:
+    office = await store.create_office("A", "DE")
+    ann = await store.create_agent(office.id, "Ann", Role.AGENT, TOKEN_A)
+    bob = await store.create_agent(office.id, "Bob", Role.AGENT, TOKEN_B)
+    outcomes = await asyncio.gather(
+        store.set_agent_login(ann.id, email="desk@buero.test", language="de"),
+        second_store.set_agent_login(bob.id, email="desk@buero.test", language="en"),
+        return_exceptions=True)
+    refused = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(refused) == 1 and isinstance(refused[0], Conflict)
+    found = await second_store.agent_by_email("desk@buero.test")
+    assert found is not None
+    loser = bob if found[0] == ann else ann
+    assert await store.agent_login(loser.id) is None  # the refused call changed nothing

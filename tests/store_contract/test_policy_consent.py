@@ -3,6 +3,8 @@ history, and notification preferences."""
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.store_contract.helpers import seed
 from timeline.models import DailyDigest, Preferences, QuietHours, Role, Visibility
 from timeline.policy import KindPreset
@@ -106,3 +108,25 @@ async def test_preferences_default_and_round_trip(store: Store) -> None:
     assert await store.get_preferences(office, c) == Preferences(language="tr")
     other = await seed(store, office_name="B")
     assert await store.get_preferences(other.office.id, c) == Preferences()
+
+
+async def test_two_processes_replacing_the_tone_words_at_once_leave_one_list(
+        store: Store, second_store: Store) -> None:
+    office = await store.create_office("A", "DE")
+    lists = [tuple(f"{prefix}{n:02}" for n in range(20)) for prefix in ("a", "b")]
+    for _ in range(5):
+        await asyncio.gather(store.set_tone_words(office.id, lists[0]),
+                             second_store.set_tone_words(office.id, lists[1]))
+        assert await store.get_tone_words(office.id) in lists  # never a mix of both
+
+
+async def test_two_processes_setting_a_policy_at_once_both_succeed_and_one_wins_whole(
+        store: Store, second_store: Store) -> None:
+    office = await store.create_office("A", "DE")
+    kinds = [f"kind{n:02}" for n in range(10)]
+    first = {k: KindPreset(notify=True) for k in kinds}
+    second = {k: KindPreset(visibility=Visibility.INTERNAL) for k in reversed(kinds)}
+    for _ in range(5):
+        await asyncio.gather(store.set_policy(office.id, None, first),
+                             second_store.set_policy(office.id, None, second))
+        assert await store.get_policy(office.id, None) in (first, second)

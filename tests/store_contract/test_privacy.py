@@ -4,7 +4,10 @@ receipts. Export jobs, the access record and office settings are in ``test_priva
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -17,7 +20,7 @@ from timeline.models import (
     Preferences,
     utcnow,
 )
-from timeline.privacy_models import AccessAction, ErasureOrder, RetainedEntry
+from timeline.privacy_models import AccessAction, ErasureOrder, ErasureOutcome, RetainedEntry
 from timeline.store import Store, TimelineQuery
 
 COVERS = frozenset({
@@ -127,6 +130,20 @@ async def test_erasure_removes_the_person_everywhere(store: Store) -> None:
     assert await store.blobs_in_use(outcome.blob_candidates) == set()
 
 
+async def test_erasure_drops_the_persons_telegram_updates_not_processed_yet(
+        store: Store) -> None:
+    s = await seed(store, Identity(kind=IdentityKind.TELEGRAM, value="4711", raw="4711"))
+    office = s.office.id
+    await store.create_customer(office, "Max", [
+        Identity(kind=IdentityKind.TELEGRAM, value="4712", raw="4712")])
+    await store.add_telegram_update(office, 99, 1, 4711, b'{"text": "meine IBAN"}', T0)
+    await store.add_telegram_update(office, 99, 2, 4712, b'{"text": "von Max"}', T0)
+    await store.erase_customer(ErasureOrder(office_id=office, customer_id=s.customer.id,
+                                            erased_by="admin-1"))
+    assert [u.raw for u in await store.pending_telegram_updates(office, 99)] == [
+        b'{"text": "von Max"}']
+
+
 async def test_entries_retained_by_law_survive_detached_from_the_person(store: Store) -> None:
     s = await seed(store, MAIL)
     office, c = s.office.id, s.customer.id
@@ -224,3 +241,78 @@ async def test_scrub_keeps_what_is_live(store: Store) -> None:
     assert await store.get_customer(s.office.id, s.customer.id) == s.customer
     again, created = await store.append(draft(s.office.id, s.customer.id, body="danach"))
     assert created and await store.get_entry(s.office.id, again.id) == again
+
+
+# ---------------------------------------------------------------------- several processes
+async def test_two_erasures_of_one_person_at_once_erase_it_once(
+        store: Store, second_store: Store) -> None:
+    """Two admins confirm the same erasure at the same moment (two processes): one erases,
+    the other is refused; one receipt, nothing half done."""
+    s = await seed(store, MAIL)
+    office, c = s.office.id, s.customer.id
+    made = await store.append_many([draft(office, c, body=f"n{i}") for i in range(5)])
+    order = ErasureOrder(office_id=office, customer_id=c, erased_by="admin-1",
+                         suppress=(("email", "digest-1"),))
+    results = await asyncio.gather(store.erase_customer(order),
+                                   second_store.erase_customer(replace(order,
+                                                                       erased_by="admin-2")),
+                                   return_exceptions=True)
+    done = [r for r in results if isinstance(r, ErasureOutcome)]
+    refused = [r for r in results if isinstance(r, REFUSED)]
+    assert len(done) == 1 and len(refused) == 1, results
+    assert sorted(done[0].erased_seqs) == sorted(e.seq for e, _ in made)
+    [receipt] = await store.erasure_receipts(office)
+    assert receipt.id == done[0].receipt_id
+    assert await second_store.get_customer(office, c) is None
+    assert await store.is_suppressed(office, "email", "digest-1")
+
+
+async def _while_workers_claim(store: Store, second_store: Store,
+                               work: asyncio.Future[Any]) -> list[str]:
+    """Two workers (one per handle) turn the notification outbox into jobs and lease them
+    until ``work`` is done; the ids of the jobs they got."""
+    now = utcnow()
+    claimed: list[str] = []
+
+    async def claim(handle: Store, owner: str) -> None:
+        for _ in range(10_000):
+            if work.done():
+                return
+            claimed.extend(j.id for j in await handle.claim_notify_jobs(owner, now,
+                                                                        now + LEASE, 3))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(claim(store, "w1"), claim(second_store, "w2"), work)
+    return claimed
+
+
+async def test_an_erasure_while_workers_claim_its_notifications_leaves_no_job(
+        store: Store, second_store: Store) -> None:
+    """The person's published entries are being turned into notification jobs and leased
+    by two workers while the erasure runs in another process: the erasure goes through
+    (it waits for the workers, it does not fail on a deadlock) and no job is left."""
+    s = await seed(store, MAIL)
+    office, c = s.office.id, s.customer.id
+    made = await store.append_many([published(office, c, body=f"m{i}") for i in range(40)])
+    erasure = asyncio.create_task(second_store.erase_customer(ErasureOrder(
+        office_id=office, customer_id=c, erased_by="admin-1")))
+    claimed = await _while_workers_claim(store, second_store, erasure)
+    assert sorted(erasure.result().erased_seqs) == sorted(e.seq for e, _ in made)
+    assert await store.list_notify_jobs(office) == []
+    assert [j for j in claimed if await store.get_notify_job(office, j) is not None] == []
+    assert await store.claim_notify_jobs("w3", utcnow(), utcnow() + LEASE, 100) == []
+
+
+async def test_retention_deletes_while_workers_claim_leave_no_job(
+        store: Store, second_store: Store) -> None:
+    """The same for a retention run deleting published entries (``delete_entries``)."""
+    s = await seed(store, MAIL)
+    office, c = s.office.id, s.customer.id
+    made = await store.append_many([published(office, c, body=f"m{i}") for i in range(40)])
+    ids = [e.id for e, _ in made]
+    deleting = asyncio.create_task(second_store.delete_entries(office, ids))
+    await _while_workers_claim(store, second_store, deleting)
+    seqs, _ = deleting.result()
+    assert sorted(seqs) == sorted(e.seq for e, _ in made)
+    assert await store.list_notify_jobs(office) == []
+    assert await store.claim_notify_jobs("w3", utcnow(), utcnow() + LEASE, 100) == []

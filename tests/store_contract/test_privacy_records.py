@@ -3,6 +3,7 @@ record (who exported or erased whom) and the office's erased-sender policy."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
@@ -141,3 +142,32 @@ async def test_the_erased_sender_policy_is_the_offices_own(store: Store) -> None
     assert await store.office_erased_sender(other.id) is None
     await store.set_office_erased_sender(office.id, None)  # back to the server's default
     assert await store.office_erased_sender(office.id) is None
+
+
+# ---------------------------------------------------------------------- several processes
+async def test_concurrent_cleaners_take_each_expired_export_once(
+        store: Store, second_store: Store) -> None:
+    """Two processes forget expired exports at once: each record (and so each file to
+    remove) goes to exactly one of them; the fresh one stays."""
+    office = await store.create_office("A", "DE")
+    old = [export(office.id, f"cust-{i}") for i in range(30)]
+    fresh = export(office.id, "cust-new", days=5)
+    for record in (*old, fresh):
+        await store.add_export(record)
+    batches = await asyncio.gather(*(handle.take_expired_exports(T0 + DAY)
+                                     for handle in (store, second_store) * 3))
+    taken = [e.id for batch in batches for e in batch]
+    assert sorted(taken) == sorted(e.id for e in old)  # each once
+    assert [e.id for e in await second_store.list_exports(office.id)] == [fresh.id]
+
+
+async def test_concurrent_prunes_count_each_expired_access_record_once(
+        store: Store, second_store: Store) -> None:
+    office = await store.create_office("A", "DE")
+    for i in range(30):
+        await store.add_access_record(access(office.id, AccessAction.EXPORT,
+                                             expires_days=1 + i % 2 * 400))
+    counts = await asyncio.gather(*(handle.prune_access_records(T0 + 30 * DAY)
+                                    for handle in (store, second_store) * 3))
+    assert sum(counts) == 15
+    assert len(await second_store.access_records(office.id)) == 15

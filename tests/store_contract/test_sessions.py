@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import timedelta, timezone
 
 from tests.store_contract.helpers import T0
 from timeline.accounts import Audience, LoginCode, WebSession
@@ -16,6 +17,8 @@ COVERS = frozenset({
 })
 
 HOUR = timedelta(hours=1)
+EAST = timezone(timedelta(hours=5))
+WEST = timezone(timedelta(hours=-5))
 
 
 def session(id_hash: str, office_id: str, subject_id: str, *,
@@ -104,3 +107,49 @@ async def test_codes_are_counted_per_subject_and_audience_since_a_time(store: St
     assert await store.count_login_codes("portal", ["cust-1", "cust-2"], T0) == 3
     assert await store.count_login_codes("agent", ["cust-1"], T0) == 0
     assert await store.count_login_codes("portal", [], T0) == 0
+
+
+async def test_expiry_is_compared_as_an_instant_in_any_time_zone(store: Store) -> None:
+    """The same instant written with another UTC offset means the same (compared as text,
+    ``…18:00+05:00`` would sort after ``…14:00+00:00`` though it is earlier)."""
+    office = await store.create_office("A", "DE")
+    await store.create_web_session(session("s1", office.id, "agent-1"))  # until T0 + 1 h
+    assert await store.get_web_session("s1", "agent", (T0 + HOUR / 2).astimezone(EAST))
+    assert await store.get_web_session("s1", "agent", (T0 + 2 * HOUR).astimezone(WEST)) is None
+    eastern = WebSession(id_hash="s2", audience="agent", office_id=office.id,
+                         subject_id="agent-1", csrf="c", created_at=T0.astimezone(EAST),
+                         expires_at=(T0 + HOUR).astimezone(EAST))
+    await store.create_web_session(eastern)  # clean-up at its creation keeps s1
+    assert await store.get_web_session("s1", "agent", T0) is not None
+    found = await store.get_web_session("s2", "agent", T0 + HOUR / 2)
+    assert found == eastern  # the same instants, whatever offset they come back in
+    assert await store.get_web_session("s2", "agent", T0 + 2 * HOUR) is None
+
+    await store.add_login_code(code("c1", office.id, "cust-1"), "h1", T0)  # until T0 + 3 h
+    await store.add_login_code(code("c2", office.id, "cust-1"), "h2",
+                               (T0 + HOUR).astimezone(EAST))  # its clean-up keeps c1
+    assert await store.count_login_codes("portal", ["cust-1"],
+                                         (T0 + HOUR / 2).astimezone(WEST)) == 1
+    assert await store.use_login_code("c1", "h1", (T0 + 4 * HOUR).astimezone(WEST), 3) is None
+    assert await store.use_login_code("c1", "h1", (T0 + HOUR).astimezone(EAST), 3) is not None
+
+
+async def test_a_code_redeemed_by_two_processes_at_once_is_spent_once(
+        store: Store, second_store: Store) -> None:
+    office = await store.create_office("A", "DE")
+    ids = [f"c{n}" for n in range(8)]
+    for code_id in ids:
+        await store.add_login_code(code(code_id, office.id, "cust-1"), "hash-right", T0)
+    for code_id in ids:
+        won = await asyncio.gather(store.use_login_code(code_id, "hash-right", T0, 3),
+                                   second_store.use_login_code(code_id, "hash-right", T0, 3))
+        assert sorted(w is not None for w in won) == [False, True], code_id
+
+
+async def test_wrong_guesses_from_two_processes_at_once_all_count(
+        store: Store, second_store: Store) -> None:
+    office = await store.create_office("A", "DE")
+    await store.add_login_code(code("c1", office.id, "cust-1"), "hash-right", T0)
+    await asyncio.gather(*(handle.use_login_code("c1", "hash-wrong", T0, 3)
+                           for handle in (store, second_store, store)))
+    assert await second_store.use_login_code("c1", "hash-right", T0, 3) is None  # guessed dead

@@ -3,6 +3,7 @@ delivers them again."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from tests.store_contract.helpers import T0
@@ -76,3 +77,15 @@ async def test_pruning_forgets_only_processed_ids_received_before(store: Store) 
     assert await store.add_telegram_update(office.id, BOT, 1, 7, b"seen again", T0)  # forgotten
     assert not await store.add_telegram_update(office.id, BOT, 3, 7, b"x", T0)  # remembered
     assert await store.prune_telegram_updates(T0 + timedelta(days=1)) == 0
+
+
+async def test_an_update_posted_to_two_processes_at_once_is_stored_once(
+        store: Store, second_store: Store) -> None:
+    office = await store.create_office("A", "DE")
+    for update_id in range(1, 6):
+        new = await asyncio.gather(
+            store.add_telegram_update(office.id, BOT, update_id, 7, b"x", T0),
+            second_store.add_telegram_update(office.id, BOT, update_id, 7, b"x", T0))
+        assert sorted(new) == [False, True]
+    assert [u.update_id for u in await store.pending_telegram_updates(office.id, BOT)] == [
+        1, 2, 3, 4, 5]

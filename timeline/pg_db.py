@@ -1,0 +1,77 @@
+"""The PostgreSQL store's one database handle, shared by every ``pg_*`` repository: an
+SQLAlchemy async engine on asyncpg (a connection pool), schema kept by Alembic.
+
+Unlike SQLite's single writer with group commit, any number of transactions write at once
+(several API processes and workers on one database); each repository method is one
+transaction (``begin()``) or one read (``connect()``). What SQLite's single writer gave for
+free -- ``max(seq)+1``, read-modify-write, claiming queued work -- is done with advisory
+locks (``timeline/pg_seq.py``), ``SELECT … FOR UPDATE`` / ``UPDATE … RETURNING`` and
+``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from timeline.pg_migrate import database_url, head_revision, upgrade
+
+POOL_SIZE = 8
+"""Connections per process kept open (more are opened under load, up to ``+ MAX_OVERFLOW``)."""
+MAX_OVERFLOW = 8
+
+
+class PgDb:
+    def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
+        self.url = url
+        self._sa_url = database_url(url)  # InvalidInput for a URL that is not PostgreSQL
+        self._pool_size = pool_size
+        self._engine: AsyncEngine | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("the PostgreSQL store is not open")
+        return self._engine
+
+    async def open(self, *, migrate: bool = True) -> None:
+        """Bring the schema up to date (Alembic; a no-op when it is) and open the pool."""
+        self._engine = create_async_engine(
+            self._sa_url, pool_size=self._pool_size, max_overflow=MAX_OVERFLOW,
+            pool_pre_ping=True)
+        if migrate and not await self._up_to_date():
+            await upgrade(self.url)
+
+    async def _up_to_date(self) -> bool:
+        """Whether the schema is at the newest revision already (one query instead of
+        starting Alembic at every start of every process)."""
+        try:
+            async with self.engine.connect() as conn:
+                found = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
+        except sa.exc.ProgrammingError:  # no alembic_version yet: a new database
+            return False
+        return bool(found == head_revision())
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            engine, self._engine = self._engine, None
+            await engine.dispose()
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """One write transaction: committed when the block ends, rolled back on an error."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads (its implicit transaction is rolled back at the end)."""
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def scalar(self, stmt: sa.Executable) -> object:
+        async with self.connect() as conn:
+            return await conn.scalar(stmt)

@@ -1,0 +1,68 @@
+"""What the PostgreSQL repositories share: the base class holding the one database handle,
+and row helpers (rows to models). Every ``pg_*`` repository module imports from here (and
+from ``sql_tables``), none from another repository or from the composition (``pg_store``),
+so each repository class works on its own over a ``PgDb``.
+
+Rows differ from SQLite's: timestamps come back as aware ``datetime`` (``TIMESTAMPTZ``),
+JSON columns as Python values (``JSONB``), flags as ``bool``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from timeline.models import (
+    Attachment,
+    Channel,
+    Direction,
+    Entry,
+    Office,
+    Visibility,
+)
+from timeline.pg_db import PgDb
+from timeline.sqlite_rows import construct_entry
+
+
+class PgRepository:
+    """One repository over a shared ``PgDb``, opened and closed by whoever made it
+    (``PgStore``, or a test)."""
+
+    def __init__(self, db: PgDb) -> None:
+        self.db = db
+
+
+def office_from_row(row: Mapping[Any, Any]) -> Office:
+    return Office(id=row["id"], name=row["name"], region=row["region"],
+                  created_at=row["created_at"])
+
+
+def entry_from_row(row: Mapping[Any, Any]) -> Entry:
+    """An ``entries`` row (all columns, by name) as the model; our own rows need no
+    validation (as ``sqlite_rows.entry_from_row``)."""
+    return construct_entry({
+        "office_id": row["office_id"], "customer_id": row["customer_id"],
+        "channel": Channel(row["channel"]), "direction": Direction(row["direction"]),
+        "kind": row["kind"], "author": row["author"],
+        "visibility": Visibility(row["visibility"]), "notify": bool(row["notify"]),
+        "occurred_at": row["occurred_at"], "subject": row["subject"], "body": row["body"],
+        "html": row["html"],
+        "attachments": tuple(Attachment.model_construct(**a) for a in row["attachments"]),
+        "tags": tuple(row["tags"]), "source_id": row["source_id"], "meta": row["meta"],
+        "id": row["id"], "seq": row["seq"], "recorded_at": row["recorded_at"],
+    })
+
+
+@asynccontextmanager
+async def read_snapshot(db: PgDb) -> AsyncIterator[AsyncConnection]:
+    """A read of several statements that all see one snapshot, as SQLite's read transaction
+    does (``REPEATABLE READ``, read only; SQLAlchemy resets the level when the connection
+    goes back to the pool). A plain ``db.connect()`` is ``READ COMMITTED``: each statement
+    sees what had committed when it started."""
+    async with db.connect() as conn:
+        await conn.execution_options(isolation_level="REPEATABLE READ",
+                                     postgresql_readonly=True)
+        yield conn
