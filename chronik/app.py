@@ -105,11 +105,14 @@ async def errors_middleware(
 STORAGE_FULL = ("the server's storage is full, so this was not stored; try again once an "
                 "administrator has freed space (GET /api/v1/ready reports it)")
 _SQLITE_FULL = 13
+_PG_FULL = "53100"
+"""PostgreSQL's ``disk_full`` (SQLSTATE)."""
 
 
 def storage_full(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what caused it) is a full disk: SQLite's ``SQLITE_FULL`` or an
-    ``OSError`` with ``ENOSPC`` / ``EDQUOT``."""
+    """Whether ``exc`` (or what caused it) is a full disk: SQLite's ``SQLITE_FULL``,
+    PostgreSQL's ``disk_full`` (SQLSTATE 53100; asyncpg's error, wrapped by SQLAlchemy) or
+    an ``OSError`` with ``ENOSPC`` / ``EDQUOT``."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -119,6 +122,8 @@ def storage_full(exc: BaseException) -> bool:
                 or "database or disk is full" in str(current)):
             return True
         if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if getattr(current, "sqlstate", None) == _PG_FULL:
             return True
         current = current.__cause__ or current.__context__
     return False

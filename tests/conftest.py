@@ -32,19 +32,21 @@ def app_database() -> Iterator[str | None]:
     from tests.support.postgres import fresh_database_sync
 
     with fresh_database_sync() as url:
-        yield url
+        os.environ["CHRONIK_DATABASE_URL"] = url  # CLI calls in-process use it too
+        try:
+            yield url
+        finally:
+            del os.environ["CHRONIK_DATABASE_URL"]
 
 
 @pytest.fixture
-def settings(tmp_path: Path, app_database: str | None,
-             monkeypatch: pytest.MonkeyPatch) -> Settings:
+def settings(tmp_path: Path, app_database: str | None) -> Settings:
     extra: dict[str, Any] = {}
     if app_database is not None:
         from tests.support.postgres import empty_all_tables_sync
 
         empty_all_tables_sync(app_database)
         extra["database_url"] = app_database
-        monkeypatch.setenv("CHRONIK_DATABASE_URL", app_database)  # for CLI calls in-process
     return Settings(data_dir=tmp_path / "data", http_port=0, max_upload_bytes=64 * 1024,
                     **extra)
 

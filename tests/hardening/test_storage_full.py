@@ -89,3 +89,16 @@ async def test_ready_is_503_when_the_data_folder_cannot_be_written(
     monkeypatch.setattr(meta, "write_probe", refuse)
     status, body = await hub.anon.get("/ready")
     assert status == 503 and "writable" in body["error"]["message"], body
+
+
+def test_a_full_postgresql_disk_is_recognised_however_it_is_wrapped() -> None:
+    import asyncpg
+    import sqlalchemy.exc
+
+    from chronik.app import storage_full
+
+    full = asyncpg.exceptions.DiskFullError("could not extend file \"base/1/2\"")
+    wrapped = sqlalchemy.exc.DBAPIError("INSERT …", None, full)
+    wrapped.__cause__ = full
+    assert storage_full(full) and storage_full(wrapped)
+    assert not storage_full(asyncpg.exceptions.UniqueViolationError("duplicate key"))
