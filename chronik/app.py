@@ -208,11 +208,11 @@ def make_store(settings: Settings) -> Store:
 def make_blobs(settings: Settings, store: Store) -> Blobs:
     """Attachments: in PostgreSQL with the PostgreSQL store (every machine serving the
     office sees the same bytes), else content-addressed files in the data folder."""
-    from timeline.pg_store import PgStore
-
-    if isinstance(store, PgStore):
+    if settings.store_url is not None:
         from timeline.pg_blobs import PgBlobStore
+        from timeline.pg_store import PgStore
 
+        assert isinstance(store, PgStore)
         return PgBlobStore(store.db)
     return BlobStore(settings.blob_dir)
 

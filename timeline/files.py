@@ -27,8 +27,16 @@ def private_dir(path: Path, *, below: Path | None = None) -> None:
 
 
 def private_file(path: Path) -> None:
-    """Create ``path`` if missing and make it ``0600``."""
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+    """Create ``path`` if missing and make it ``0600``.
+
+    An existing file is never opened: closing any descriptor of a file drops every POSIX
+    lock this process holds on it, and SQLite keeps its locks on the database and ``-shm``
+    files that way -- a process that lost them lets the next one reset the shared memory
+    under it (``SIGBUS``) while another process still uses it."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    except FileExistsError:
+        pass
     os.chmod(path, FILE_MODE)
 
 
