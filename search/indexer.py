@@ -12,14 +12,14 @@ from collections.abc import Callable, Sequence
 
 from search.backend import SearchBackend
 from timeline.models import Entry
-from timeline.store import Store
+from timeline.store import EntryRepository
 
 log = logging.getLogger(__name__)
 
 
 class Indexer:
     def __init__(
-        self, store: Store, backend: SearchBackend, *, batch: int = 500, poll_seconds: float = 0.5,
+        self, store: EntryRepository, backend: SearchBackend, *, batch: int = 500, poll_seconds: float = 0.5,
         gather_seconds: float = 0.05,
     ) -> None:
         self.store = store
@@ -77,7 +77,7 @@ class Indexer:
 
 
 class _StoreBatches:
-    def __init__(self, store: Store, size: int,
+    def __init__(self, store: EntryRepository, size: int,
                  progress: Callable[[int], object] | None = None) -> None:
         self.store = store
         self.size = size
@@ -100,7 +100,7 @@ class _StoreBatches:
         return batch
 
 
-async def reindex(store: Store, backend: SearchBackend, *, batch: int = 2000,
+async def reindex(store: EntryRepository, backend: SearchBackend, *, batch: int = 2000,
                   progress: Callable[[int], object] | None = None) -> int:
     """Rebuild ``backend`` from the store (the system of record); returns documents indexed.
     ``progress`` is called with the size of every batch read from the store."""

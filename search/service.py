@@ -10,7 +10,7 @@ from search.backend import SearchBackend
 from search.query import QueryError, SearchFilters, SearchRequest, parse
 from search.snippet import snippet
 from timeline.models import Entry
-from timeline.store import Store
+from timeline.store import EntryRepository
 
 MAX_LIMIT = 100
 SUGGESTIONS = 3
@@ -33,7 +33,7 @@ class Results:
 
 
 class SearchService:
-    def __init__(self, store: Store, backend: SearchBackend) -> None:
+    def __init__(self, store: EntryRepository, backend: SearchBackend) -> None:
         self.store = store
         self.backend = backend
 
