@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 
 class Indexer:
     def __init__(
-        self, store: EntryRepository, backend: SearchBackend, *, batch: int = 500, poll_seconds: float = 0.5,
-        gather_seconds: float = 0.05,
+        self, store: EntryRepository, backend: SearchBackend, *, batch: int = 500,
+        poll_seconds: float = 0.5, gather_seconds: float = 0.05,
     ) -> None:
         self.store = store
         self.backend = backend

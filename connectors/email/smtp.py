@@ -39,7 +39,8 @@ class InboundAddresses:
     copy is older than ``miss_ttl`` (so an address added through the API works at once,
     while a flood of unknown recipients costs at most a few reads per second)."""
 
-    def __init__(self, store: InboundRepository, *, ttl: float = 5.0, miss_ttl: float = 0.25) -> None:
+    def __init__(self, store: InboundRepository, *, ttl: float = 5.0,
+                 miss_ttl: float = 0.25) -> None:
         self.store = store
         self.ttl = ttl
         self.miss_ttl = miss_ttl
