@@ -224,6 +224,8 @@ def get_json(port: int, path: str, token: str) -> tuple[int, Any]:
 
 
 def outbox_size(data_dir: Path) -> int:
+    if os.environ.get("CHRONIK_DATABASE_URL"):
+        return 0  # the PostgreSQL store: gen_dataset.py drained its outbox too
     conn = sqlite3.connect(f"file:{data_dir / 'chronik.sqlite3'}?mode=ro", uri=True, timeout=30)
     try:
         return int(conn.execute("SELECT count(*) FROM index_outbox").fetchone()[0])
@@ -250,6 +252,10 @@ def main() -> None:
     ap.add_argument("--skip-post", action="store_true")
     ap.add_argument("--deep-pages", type=int, default=1000)
     ap.add_argument("--out")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="chronik serve --processes N (HTTP processes on one port)")
+    ap.add_argument("--only", default="",
+                    help="comma-separated scenario names to run (default: all)")
     args = ap.parse_args()
     if args.client == "wrk" and shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install -y wrk (or use --client python)")
@@ -274,7 +280,8 @@ def main() -> None:
             continue
         raise SystemExit(f"port {port} is in use: stop that server first")
     server = Proc("chronik", [sys.executable, "-m", "chronik.cli", "--data-dir", str(data_dir),
-                              "serve", "--host", "127.0.0.1", "--port", str(args.port)],
+                              "serve", "--host", "127.0.0.1", "--port", str(args.port),
+                              "--processes", str(args.processes)],
                   args.port, env)
     bare = Proc("bare", [sys.executable, str(BENCH / "bare_server.py"), "--port",
                          str(args.bare_port)], args.bare_port, env)
@@ -286,6 +293,7 @@ def main() -> None:
         "server_code": src.stdout.strip(),
     }
     sc = results["scenarios"]
+    only = {n for n in args.only.split(",") if n}
     try:
         server.wait_ready("/api/v1/health")
         bare.wait_ready("/")
@@ -296,6 +304,8 @@ def main() -> None:
         def run(name: str, proc: Proc, reqs: list[tuple[str, str, Any]], *,
                 client: str | None = None, connections: int | None = None,
                 duration: float | None = None) -> dict[str, Any]:
+            if only and name not in only:
+                return {}
             res = r.run(proc, reqs, client=client or args.client,
                         connections=connections or args.connections,
                         duration=duration or args.duration)

@@ -39,13 +39,20 @@ def app_database() -> Iterator[str | None]:
             del os.environ["CHRONIK_DATABASE_URL"]
 
 
-@pytest.fixture
-def settings(tmp_path: Path, app_database: str | None) -> Settings:
-    extra: dict[str, Any] = {}
+@pytest.fixture(autouse=True)
+def _empty_app_database(app_database: str | None) -> None:
+    """With the app on PostgreSQL, every test starts from an empty database, whichever
+    fixture builds its settings (they read ``CHRONIK_DATABASE_URL``)."""
     if app_database is not None:
         from tests.support.postgres import empty_all_tables_sync
 
         empty_all_tables_sync(app_database)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, app_database: str | None) -> Settings:
+    extra: dict[str, Any] = {}
+    if app_database is not None:
         extra["database_url"] = app_database
     return Settings(data_dir=tmp_path / "data", http_port=0, max_upload_bytes=64 * 1024,
                     **extra)

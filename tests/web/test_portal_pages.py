@@ -25,7 +25,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from chronik.api.base import hash_token, new_token
-from chronik.app import create_app
+from chronik.app import create_app, make_store
 from chronik.settings import Settings
 from chronik.state import STATE
 from chronik.web import auth as web_auth
@@ -37,7 +37,6 @@ from tests.notify.conftest import NOTIFY_ENV, SmtpSink, eventually, free_port, o
 from tests.support.telegram_standin import BotApiStandIn
 from timeline.ingest import InboundMessage
 from timeline.models import Channel, IdentityKind, Role
-from timeline.sqlite_store import SqliteStore
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "chronik" / "web" / "templates" / "portal"
 CHAT = 4711
@@ -220,7 +219,7 @@ async def running_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
             monkeypatch.setenv(f"CHRONIK_TELEGRAM_{key}", value)
     settings = Settings(data_dir=tmp_path / "data", http_port=free_port(),
                         max_upload_bytes=256 * 1024)
-    store = SqliteStore(settings.store_path)  # the office exists before Telegram starts
+    store = make_store(settings)  # the office exists before Telegram starts
     await store.open()
     office = await store.create_office("Büro Müller & Partner", "DE")
     admin_token, agent_token = new_token(), new_token()
