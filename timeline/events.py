@@ -117,6 +117,17 @@ class EventBus:
         return len(self._subscribers.get(office_id, ()))
 
 
+async def deliver_safely(bus: EventBus, row: StoredEvent) -> None:
+    """Publish one feed row; a row that fails to load is logged, never stops the others
+    (both change feeds: this module's and ``timeline.pg_events``)."""
+    try:
+        await bus.deliver(row)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("loading live event %s failed", row.type)
+
+
 class EventFollower:
     """Reads the store's change feed from where it stood at start and publishes every new
     row on ``bus``. ``on_entries`` is called after a pass that saw entry events (wakes the
@@ -165,12 +176,7 @@ class EventFollower:
             for row in rows:
                 self.position = row.id
                 entries = entries or row.family == "entry"
-                try:
-                    await self.bus.deliver(row)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # one event that fails to load must not stop the rest
-                    log.exception("loading live event %s failed", row.type)
+                await deliver_safely(self.bus, row)
             seen += len(rows)
             if len(rows) < self.batch:
                 break

@@ -48,7 +48,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from timeline.events import EventBus, StoredEvent
+from timeline.events import EventBus, StoredEvent, deliver_safely
 from timeline.models import utcnow
 from timeline.pg_migrate import asyncpg_dsn
 from timeline.pg_rows import PgRepository
@@ -332,12 +332,7 @@ class PgEventFollower:
             for position, row in rows:
                 self.position = position
                 entries = entries or row.family == "entry"
-                try:
-                    await self.bus.deliver(row)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # one event that fails to load must not stop the rest
-                    log.exception("loading live event %s failed", row.type)
+                await deliver_safely(self.bus, row)
             seen += len(rows)
             if len(rows) < self.batch:
                 break
