@@ -71,7 +71,3 @@ class PgDb:
         """A connection for reads (its implicit transaction is rolled back at the end)."""
         async with self.engine.connect() as conn:
             yield conn
-
-    async def scalar(self, stmt: sa.Executable) -> object:
-        async with self.connect() as conn:
-            return await conn.scalar(stmt)
