@@ -74,7 +74,6 @@ class StoreSnapshot:
     with the backlog, never with the history (``bench/bench_metrics.py``)."""
 
     index_queue: int = 0
-    notify_outbox: int = 0
     notify_due: int = 0
     jobs: dict[str, int] = field(default_factory=dict)
     """Notification jobs in the :data:`OPEN_JOB_STATES`."""
@@ -103,7 +102,6 @@ class SqliteStoreReader:
                 return int(row[0]) if row else 0
             return StoreSnapshot(
                 index_queue=one("SELECT count(*) FROM index_outbox"),
-                notify_outbox=one("SELECT count(*) FROM notify_outbox"),
                 notify_due=one("SELECT count(*) FROM notify_jobs WHERE status='pending' "
                                "AND next_at <= ?", now),
                 jobs={s: one("SELECT count(*) FROM notify_jobs WHERE status=?", s)
@@ -154,7 +152,7 @@ class PgStoreReader:
             return sa.select(sa.func.count()).select_from(table).where(*where).scalar_subquery()
         jobs = t.notify_jobs.c
         query = sa.select(
-            count(t.index_outbox), count(t.notify_outbox),
+            count(t.index_outbox),
             count(t.notify_jobs, jobs.status == "pending", jobs.next_at <= sa.func.now()),
             *(count(t.notify_jobs, jobs.status == s) for s in OPEN_JOB_STATES),
             count(t.quarantine, t.quarantine.c.status == "open",
@@ -162,9 +160,9 @@ class PgStoreReader:
         async with self.db.connect() as conn:
             row = (await conn.execute(query)).one()
         return StoreSnapshot(
-            index_queue=int(row[0]), notify_outbox=int(row[1]), notify_due=int(row[2]),
-            jobs={s: int(row[3 + i]) for i, s in enumerate(OPEN_JOB_STATES)},
-            quarantine_open=int(row[3 + len(OPEN_JOB_STATES)]))
+            index_queue=int(row[0]), notify_due=int(row[1]),
+            jobs={s: int(row[2 + i]) for i, s in enumerate(OPEN_JOB_STATES)},
+            quarantine_open=int(row[2 + len(OPEN_JOB_STATES)]))
 
     async def last_attempt_id(self) -> int:
         import sqlalchemy as sa
@@ -275,9 +273,6 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily("chronik_index_queue",
                                 "Entries waiting in the index outbox for the search backend",
                                 value=snap.index_queue)
-        yield GaugeMetricFamily("chronik_notify_outbox_queue",
-                                "Published entries waiting to become notification jobs",
-                                value=snap.notify_outbox)
         yield GaugeMetricFamily("chronik_notify_due_jobs",
                                 "Pending notification jobs whose time has come (worker backlog)",
                                 value=snap.notify_due)

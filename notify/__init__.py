@@ -1,5 +1,5 @@
 """The notifier: published entries reach customers on their preferred channel.
 
-Jobs come from the store's notify outbox (written with the entry), a ``Worker`` claims them
+Jobs are written by the store with their entry (one transaction), a ``Worker`` claims them
 under a lease, evaluates preferences and consent at send time, renders, and hands the message
 to a ``Transport`` (email, Telegram, portal inbox). Imports only ``timeline``."""

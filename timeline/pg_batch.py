@@ -38,7 +38,7 @@ from timeline.models import Attachment, Entry, EntryDraft, Visibility, utcnow
 from timeline.pg_events import add_events
 from timeline.pg_rows import entry_from_row
 from timeline.pg_seq import allocate_seqs
-from timeline.sql_tables import entries, index_outbox, notify_outbox
+from timeline.sql_tables import entries, index_outbox, notify_jobs
 from timeline.sqlite_rows import construct_entry
 
 _INSERT = (insert(entries)
@@ -98,9 +98,9 @@ async def append_entries(conn: AsyncConnection, drafts: Sequence[EntryDraft]
     """Insert ``drafts`` in order (inside the caller's transaction): ``(entry, True)`` for a
     new one; ``(the stored entry, False)`` for a draft whose ``source_id`` is already on file
     for its office and channel (idempotent ingest), an earlier draft of the same batch or a
-    concurrent writer's included. Each new entry gets an index-outbox row, a
-    notification-outbox row when it is published with ``notify``, and an ``entry.created``
-    event, all in the caller's transaction (see the module docstring for concurrency)."""
+    concurrent writer's included. Each new entry gets an index-outbox row, a pending
+    notification job when it is published with ``notify``, and an ``entry.created`` event,
+    all in the caller's transaction (see the module docstring for concurrency)."""
     if not drafts:
         return []
     now = utcnow()
@@ -131,10 +131,13 @@ async def append_entries(conn: AsyncConnection, drafts: Sequence[EntryDraft]
     new = [entry for entry, created in out if created]
     if new:
         await conn.execute(sa.insert(index_outbox), [{"seq": e.seq} for e in new])
-    notify_rows = [{"office_id": e.office_id, "entry_id": e.id, "created_at": now}
-                   for e in new if e.notify and e.visibility is Visibility.PUBLISHED]
-    if notify_rows:
-        await conn.execute(sa.insert(notify_outbox), notify_rows)
+    jobs = [{"id": new_ulid(), "office_id": e.office_id, "entry_id": e.id,
+             "customer_id": e.customer_id, "status": "pending", "attempts": 0,
+             "generation": 0, "next_at": now, "skip_channels": [], "created_at": now,
+             "updated_at": now}
+            for e in new if e.notify and e.visibility is Visibility.PUBLISHED]
+    if jobs:  # due at once; a notifier claims it (timeline/pg_notify.py)
+        await conn.execute(sa.insert(notify_jobs), jobs)
     await add_events(conn, [(e.office_id, "entry.created", e.customer_id, e.id, None)
                             for e in new])  # live views (timeline/pg_events.py)
     return out

@@ -5,12 +5,11 @@ deletion of entries with what hangs on them (``drop_entries``, also used by rete
 Concurrency (SQLite's single writer serialised all of this for free):
 
 * Lock order: the transaction locks as the other writers do, so it waits for them instead
-  of deadlocking: first the notification-outbox rows of the person's entries (a notification
-  claimer holding one finishes first; claimers skip locked outbox rows), then the entries
-  (``FOR UPDATE``), then the customer rows (the customer and the records merged into it,
-  ascending id) -- outbox, entries, customers, as ``pg_notify`` locks them when it makes
-  jobs. Under the customer locks the entries are read once more, so what a merge, its undo
-  or an append committed meanwhile is erased too.
+  of deadlocking: first the entries (``FOR UPDATE``), then the customer rows (the customer
+  and the records merged into it, ascending id). Under the customer locks the entries are
+  read once more, so what a merge, its undo or an append committed meanwhile is erased too.
+  Notification jobs are written with their entries (``pg_batch``), and a claimer locks job
+  rows only: deleting a claimed job waits for the claim's short transaction.
 * Rows that reference ``customers`` by foreign key (identities, consents, preferences,
   tokens, notification jobs, portal inbox) take a ``KEY SHARE`` lock on the customer while
   they are inserted: a writer still running holds the erasure back until it commits (its
@@ -57,7 +56,6 @@ from timeline.sql_tables import (
     notify_attempts,
     notify_deliveries,
     notify_jobs,
-    notify_outbox,
     portal_inbox,
     preferences,
     privacy_access_log,
@@ -96,8 +94,8 @@ async def drop_entries(conn: AsyncConnection, ids: Sequence[str], seqs: Sequence
     jobs = (await conn.scalars(
         sa.select(notify_jobs.c.id).where(any_of(notify_jobs.c.entry_id, ids)))).all()
     await _delete_jobs(conn, jobs)
-    for column in (notify_deliveries.c.entry_id, notify_outbox.c.entry_id,
-                   portal_inbox.c.entry_id, events.c.entry_id):  # events: the live feed
+    for column in (notify_deliveries.c.entry_id, portal_inbox.c.entry_id,
+                   events.c.entry_id):  # events: the live feed
         await conn.execute(sa.delete(column.table).where(any_of(column, ids)))
     await conn.execute(sa.delete(entries).where(any_of(entries.c.id, ids)))
     await conn.execute(sa.insert(index_outbox), [{"seq": s} for s in seqs])
@@ -137,14 +135,6 @@ async def _people(conn: AsyncConnection, office: str, customer_id: str, *,
     return [customer_id] + [i for i in found if i != customer_id]
 
 
-async def lock_outbox(conn: AsyncConnection, entry_ids: sa.Select[Any]) -> None:
-    """Lock the notification-outbox rows of these entries (waits for a claimer that holds
-    one; see the module's notes on lock order)."""
-    await conn.execute(sa.select(notify_outbox.c.id)
-                       .where(notify_outbox.c.entry_id.in_(entry_ids))
-                       .order_by(notify_outbox.c.id).with_for_update())
-
-
 async def erase(conn: AsyncConnection, order: ErasureOrder) -> ErasureOutcome:
     office = order.office_id
     e = entries.c
@@ -153,9 +143,8 @@ async def erase(conn: AsyncConnection, order: ErasureOrder) -> ErasureOutcome:
         return (sa.select(e.seq, e.id, e.attachments, e.meta, e.tags)
                 .where(e.office_id == office, any_of(e.customer_id, ids)))
 
-    # lock order: outbox rows, entries, customers (module docstring)
+    # lock order: entries, customers (module docstring)
     people = await _people(conn, office, order.customer_id, lock=False)
-    await lock_outbox(conn, of_people(people).with_only_columns(e.id))
     await conn.execute(of_people(people).with_only_columns(e.seq).order_by(e.seq)
                        .with_for_update())
     people = await _people(conn, office, order.customer_id, lock=True)

@@ -10,17 +10,10 @@ free is done with row locks here, since any number of workers claim at once:
   re-checked against the newest row version, so a job leased by a transaction that committed
   meanwhile is not taken either. Leases (``claimed_until``) are ``TIMESTAMPTZ`` compared as
   instants.
-* The notification outbox (rows ``append_entries`` writes with a published entry that asks
-  for a notification) is turned into jobs by whoever claims, one claimer at a time: when the
-  outbox has rows, the claim takes a transaction-scoped advisory lock (two-key form, its own
-  key space), so a claim that starts while another one converts waits for that commit and
-  then sees (and may lease) the new jobs, as on SQLite; an empty outbox costs no lock. The
-  rows are read ``FOR UPDATE SKIP LOCKED`` (rows an erasure is deleting are left to it, never
-  waited for) and deleted by the exact ids read (never ``id <= N``: a row with a smaller id
-  may commit later). The entry and its customer are read ``FOR KEY SHARE``, so an erasure
-  running at the same time either waits for the job to exist (and then removes it with the
-  entry) or has removed the entry already (no job); lock order outbox → entries →
-  customers, as the erasure's.
+* A job is written in the transaction of its entry (``pg_batch.append_entries``): there is
+  no outbox to convert, so a claim locks job rows only, never entries or customers, and an
+  erasure (which locks entries, then customers, then deletes the jobs) can only wait for a
+  claim's short transaction, never deadlock with it.
 * Fencing: every write of a lease holder (``begin_delivery``, ``reschedule_notify_job``,
   ``complete_notify_job``) locks the job row and checks ``claimed_by``; a worker whose lease
   was taken over changes nothing on the job, exactly as on SQLite. A delivery's state is
@@ -58,18 +51,14 @@ from timeline.pg_batch import append_entries
 from timeline.pg_events import add_events
 from timeline.pg_rows import PgRepository, entry_from_row
 from timeline.sql_tables import (
-    customers,
     entries,
     index_outbox,
     notify_attempts,
     notify_deliveries,
     notify_jobs,
-    notify_outbox,
     portal_inbox,
 )
 
-OUTBOX_BATCH = 1000
-"""Outbox rows turned into jobs per claim (as on SQLite)."""
 HELD_BATCH = 200
 """Held jobs of one customer leased together at most (as on SQLite)."""
 
@@ -80,12 +69,6 @@ _INBOX_COLS = tuple(portal_inbox.c[name] for name in (
     "id", "office_id", "customer_id", "entry_id", "subject", "body", "attachments",
     "created_at", "read_at"))
 _PENDING = notify_jobs.c.status == JobStatus.PENDING.value
-_OUTBOX_LOCK = sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext("chronik"),
-                                                       sa.func.hashtext("notify_outbox")))
-"""Outbox conversions one at a time (the two-key form: another key space than ``pg_seq``'s
-locks)."""
-
-
 def _job(row: Mapping[Any, Any]) -> NotifyJob:
     return NotifyJob(id=row["id"], office_id=row["office_id"], entry_id=row["entry_id"],
                      customer_id=row["customer_id"], status=JobStatus(row["status"]),
@@ -121,10 +104,9 @@ class PgNotify(PgRepository):
     # ------------------------------------------------------------------ jobs
     async def claim_notify_jobs(self, owner: str, now: datetime, lease_until: datetime,
                                 limit: int) -> list[NotifyJob]:
-        """Turn new outbox rows into jobs, then lease up to ``limit`` due jobs to ``owner``
-        (one transaction; see the module docstring for how claimers never share a job)."""
+        """Lease up to ``limit`` due jobs to ``owner`` (a job is written with its entry;
+        see the module docstring for how claimers never share a job)."""
         async with self.db.begin() as conn:
-            await _jobs_from_outbox(conn, now)
             due = (sa.select(notify_jobs.c.id)
                    .where(_PENDING, notify_jobs.c.next_at <= now, _free(now))
                    .order_by(notify_jobs.c.next_at, notify_jobs.c.id).limit(limit)
@@ -445,38 +427,6 @@ class PgNotify(PgRepository):
 
 
 # ---------------------------------------------------------------------- inside a transaction
-async def _jobs_from_outbox(conn: AsyncConnection, now: datetime) -> None:
-    """Take up to ``OUTBOX_BATCH`` notification-outbox rows (after the conversion lock),
-    delete exactly those and make a pending job (due at ``now``) of each whose entry and
-    customer still exist; an entry that has a job already keeps it."""
-    if not await conn.scalar(sa.select(sa.exists().where(notify_outbox.c.id.is_not(None)))):
-        return
-    await conn.execute(_OUTBOX_LOCK)
-    taken = (sa.select(notify_outbox.c.id).order_by(notify_outbox.c.id).limit(OUTBOX_BATCH)
-             .with_for_update(skip_locked=True))
-    ids = list((await conn.scalars(taken)).all())
-    if not ids:
-        return
-    rows = (await conn.execute(
-        sa.delete(notify_outbox).where(notify_outbox.c.id.in_(ids))
-        .returning(notify_outbox.c.office_id, notify_outbox.c.entry_id))).all()
-    office_of = {r.entry_id: r.office_id for r in rows}
-    found = (await conn.execute(
-        sa.select(entries.c.id, entries.c.customer_id)
-        .join(customers, customers.c.id == entries.c.customer_id)
-        .where(entries.c.id.in_(list(office_of))).order_by(entries.c.id)
-        .with_for_update(read=True, key_share=True, of=[entries, customers]))).all()
-    if not found:
-        return
-    await conn.execute(insert(notify_jobs).on_conflict_do_nothing(
-        index_elements=[notify_jobs.c.entry_id]), [
-        {"id": new_ulid(), "office_id": office_of[r.id], "entry_id": r.id,
-         "customer_id": r.customer_id, "status": JobStatus.PENDING.value, "attempts": 0,
-         "generation": 0, "next_at": now, "channel": None, "reason": None,
-         "skip_channels": [], "created_at": now, "updated_at": now, "held": None}
-        for r in found])
-
-
 async def _lease(conn: AsyncConnection, ids: list[str], owner: str, lease_until: datetime,
                  *, key: Callable[[NotifyJob], tuple[datetime, str]]) -> list[NotifyJob]:
     """Lease the jobs ``ids`` (locked by the caller) to ``owner``; sorted by ``key``."""

@@ -55,7 +55,7 @@ from timeline.models import (
     Preferences,
     utcnow,
 )
-from timeline.pg_erasure import access_values, any_of, drop_entries, erase, lock_outbox
+from timeline.pg_erasure import access_values, any_of, drop_entries, erase
 from timeline.pg_rows import PgRepository, entry_from_row, read_snapshot
 from timeline.privacy_models import (
     AccessAction,
@@ -87,7 +87,6 @@ from timeline.sql_tables import (
     notify_attempts,
     notify_deliveries,
     notify_jobs,
-    notify_outbox,
     office_privacy,
     portal_inbox,
     preferences,
@@ -103,7 +102,7 @@ log = logging.getLogger(__name__)
 
 SCRUBBED_TABLES: tuple[sa.Table, ...] = (
     entries, identities, customers, notify_jobs, notify_deliveries, notify_attempts,
-    notify_outbox, portal_inbox, quarantine, cti_calls, events, customer_tokens, web_sessions,
+    portal_inbox, quarantine, cti_calls, events, customer_tokens, web_sessions,
     login_codes, consents, preferences, telegram_updates, merges, data_exports, blobs,
 )
 """Every table an erasure or a retention run deletes personal rows from (``scrub``), the
@@ -219,7 +218,6 @@ class PgPrivacy(PgRepository):
 
         async def run(conn: AsyncConnection) -> tuple[list[int], list[str]]:
             where = (entries.c.office_id == office_id, any_of(entries.c.id, entry_ids))
-            await lock_outbox(conn, sa.select(entries.c.id).where(*where))
             rows = (await conn.execute(
                 sa.select(entries.c.seq, entries.c.id, entries.c.attachments).where(*where)
                 .order_by(entries.c.seq).with_for_update())).all()

@@ -163,10 +163,6 @@ index_outbox = sa.Table(
     _text("claimed_by", nullable=True), _at("claimed_until", nullable=True),
     sa.Index("index_outbox_claimed", "seq", **_partial("claimed_by IS NOT NULL")),
 )
-notify_outbox = sa.Table(
-    "notify_outbox", metadata,
-    _id_key(), _text("office_id"), _text("entry_id"), _at("created_at"),
-)
 
 # ---------------------------------------------------------------- policy, tone
 policies = sa.Table(

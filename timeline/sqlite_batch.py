@@ -14,6 +14,12 @@ from timeline.models import Entry, EntryDraft, Visibility, utcnow
 from timeline.sqlite_events import add_events
 from timeline.sqlite_rows import ENTRY_COLS, INSERT_ENTRY, construct_entry, entry_from_row
 
+INSERT_JOB = ("INSERT INTO notify_jobs (id, office_id, entry_id, customer_id, status, attempts, "
+              "generation, next_at, claimed_until, claimed_by, channel, reason, skip_channels, "
+              "created_at, updated_at, held) "
+              "VALUES (?,?,?,?,'pending',0,0,?,NULL,NULL,NULL,NULL,'[]',?,?,NULL)")
+"""A pending job for a new published entry, due at once."""
+
 
 def append_entries(conn: sqlite3.Connection, drafts: Sequence[EntryDraft]
                    ) -> list[tuple[Entry, bool]]:
@@ -22,9 +28,11 @@ def append_entries(conn: sqlite3.Connection, drafts: Sequence[EntryDraft]
     for its office and channel (idempotent ingest), an earlier draft of the same call included.
 
     Each new entry gets ``seq`` = the next free key of its millisecond (one ``max(seq)`` read
-    per distinct millisecond of the batch), an index-outbox row, and a notification-outbox
-    row when it is published with ``notify``. All rows go in with ``executemany``; only when
-    some were not inserted (a source id already on file) are they looked up.
+    per distinct millisecond of the batch), an index-outbox row, and a pending notification
+    job when it is published with ``notify`` -- all in the caller's transaction, so an entry
+    is never stored without them (nor they without it). All rows go in with
+    ``executemany``; only when some were not inserted (a source id already on file) are they
+    looked up.
     """
     now = utcnow()
     now_iso = now.isoformat()
@@ -67,11 +75,11 @@ def append_entries(conn: sqlite3.Connection, drafts: Sequence[EntryDraft]
                 out[i] = (entry_from_row(row), False)
     conn.executemany("INSERT INTO index_outbox (seq) VALUES (?)",
                      [(entry.seq,) for entry, created in out if created])
-    notify_rows = [(entry.office_id, entry.id, now_iso) for entry, created in out
-                   if created and entry.notify and entry.visibility is Visibility.PUBLISHED]
-    if notify_rows:
-        conn.executemany("INSERT INTO notify_outbox (office_id, entry_id, created_at) "
-                         "VALUES (?,?,?)", notify_rows)
+    jobs = [(new_ulid(), entry.office_id, entry.id, entry.customer_id, now_iso, now_iso,
+             now_iso) for entry, created in out
+            if created and entry.notify and entry.visibility is Visibility.PUBLISHED]
+    if jobs:  # due at once; the notifier claims it (timeline/sqlite_notify.py)
+        conn.executemany(INSERT_JOB, jobs)
     add_events(conn, [(entry.office_id, "entry.created", entry.customer_id, entry.id, None)
                       for entry, created in out if created])  # live views (timeline/events.py)
     return out

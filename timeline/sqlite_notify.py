@@ -68,20 +68,10 @@ class SqliteNotify(SqliteRepository):
     # ------------------------------------------------------------------ jobs
     async def claim_notify_jobs(self, owner: str, now: datetime, lease_until: datetime,
                                 limit: int) -> list[NotifyJob]:
-        """Turn new outbox rows into jobs, then lease up to ``limit`` due jobs to ``owner``."""
+        """Lease up to ``limit`` due jobs to ``owner`` (a job is written with its entry)."""
         now_iso, until_iso = now.isoformat(), lease_until.isoformat()
 
         def run(conn: sqlite3.Connection) -> list[NotifyJob]:
-            rows = conn.execute(
-                "SELECT o.id, o.office_id, o.entry_id, e.customer_id FROM notify_outbox o "
-                "LEFT JOIN entries e ON e.id = o.entry_id ORDER BY o.id LIMIT 1000").fetchall()
-            if rows:
-                conn.executemany(
-                    f"INSERT OR IGNORE INTO notify_jobs ({_JOB_COLS}) VALUES "
-                    "(?,?,?,?,'pending',0,0,?,NULL,NULL,'[]',?,?,NULL)",
-                    [(new_ulid(), office, entry, customer, now_iso, now_iso, now_iso)
-                     for _, office, entry, customer in rows if customer is not None])
-                conn.execute("DELETE FROM notify_outbox WHERE id <= ?", (rows[-1][0],))
             claimed = conn.execute(
                 f"UPDATE notify_jobs SET claimed_until=?, claimed_by=? WHERE id IN ("
                 "SELECT id FROM notify_jobs WHERE status='pending' AND next_at <= ? AND "

@@ -358,7 +358,6 @@ def _drop_entries(conn: sqlite3.Connection, ids: Sequence[str], seqs: Sequence[i
         f"SELECT id FROM notify_jobs WHERE entry_id IN ({_marks(chunk)})", chunk)]
     _delete_jobs(conn, jobs)
     _delete_in(conn, "DELETE FROM notify_deliveries WHERE entry_id IN ({marks})", ids)
-    _delete_in(conn, "DELETE FROM notify_outbox WHERE entry_id IN ({marks})", ids)
     _delete_in(conn, "DELETE FROM portal_inbox WHERE entry_id IN ({marks})", ids)
     _delete_in(conn, "DELETE FROM events WHERE entry_id IN ({marks})", ids)  # live-event feed
     _delete_in(conn, "DELETE FROM entries WHERE id IN ({marks})", ids)

@@ -347,4 +347,12 @@ CREATE TABLE events (
 CREATE INDEX events_customer ON events(customer_id) WHERE customer_id IS NOT NULL;
 CREATE INDEX events_entry ON events(entry_id) WHERE entry_id IS NOT NULL;
 """),
+    (13, """
+INSERT OR IGNORE INTO notify_jobs (id, office_id, entry_id, customer_id, status, attempts,
+    generation, next_at, skip_channels, created_at, updated_at)
+    SELECT '01' || upper(hex(randomblob(12))), o.office_id, o.entry_id, e.customer_id,
+           'pending', 0, 0, o.created_at, '[]', o.created_at, o.created_at
+    FROM notify_outbox o JOIN entries e ON e.id = o.entry_id ORDER BY o.id;
+DROP TABLE notify_outbox;
+"""),
 ]

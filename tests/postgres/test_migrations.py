@@ -96,3 +96,49 @@ def test_cli_says_when_the_server_cannot_be_reached(capsys: pytest.CaptureFixtur
     assert main(["upgrade", f"postgresql://u:secret@127.0.0.1:{port}/db"]) == 1
     err = capsys.readouterr().err
     assert "cannot migrate" in err and "secret" not in err
+
+
+async def test_outbox_rows_left_by_revision_0002_become_jobs(pg_url: str,
+                                                              engine: AsyncEngine) -> None:
+    """Revision 0003: jobs are written with their entries; a published entry still waiting
+    in the old notification outbox becomes a pending job, and the outbox table goes."""
+    from datetime import timedelta
+
+    from alembic import command
+
+    from timeline.models import (
+        Channel,
+        Direction,
+        EntryDraft,
+        Identity,
+        IdentityKind,
+        Visibility,
+        utcnow,
+    )
+    from timeline.pg_migrate import alembic_config
+    from timeline.pg_store import PgStore
+
+    await upgrade(pg_url)
+    store = PgStore(pg_url)
+    await store.open()
+    try:
+        office = await store.create_office("Büro", "DE")
+        person = await store.create_customer(office.id, "P", [
+            Identity(kind=IdentityKind.EMAIL, value="p@example.org")])
+        entry, _ = await store.append(EntryDraft(
+            office_id=office.id, customer_id=person.id, channel=Channel.NOTE,
+            direction=Direction.OUTBOUND, kind="note", visibility=Visibility.PUBLISHED,
+            notify=True, occurred_at=utcnow(), body="Ihr Vertrag"))
+        await asyncio.to_thread(command.downgrade, alembic_config(pg_url), "0002")
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("DELETE FROM notify_jobs"))
+            await conn.execute(sa.text(
+                "INSERT INTO notify_outbox (office_id, entry_id, created_at) "
+                "VALUES (:o, :e, now())"), {"o": office.id, "e": entry.id})
+        await upgrade(pg_url)
+        now = utcnow()
+        jobs = await store.claim_notify_jobs("w", now, now + timedelta(minutes=1), 10)
+        assert [(j.entry_id, j.customer_id) for j in jobs] == [(entry.id, person.id)]
+    finally:
+        await store.close()
+    assert "notify_outbox" not in await table_names(engine)

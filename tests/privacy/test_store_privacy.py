@@ -65,6 +65,7 @@ async def test_erase_customer_leaves_no_row_naming_them(store: SqliteStore,
                                                   size=1, sha256=SHA),))
     mine, _ = await store.append(draft(person.id, "mine", notify=True))
     theirs, _ = await store.append(draft(other.id, "theirs"))
+    now = utcnow()  # the job is due from its entry's write on
     jobs = await store.claim_notify_jobs("w", now, now + timedelta(minutes=5), 10)
     assert [j.entry_id for j in jobs] == [mine.id]
     await store.begin_delivery(jobs[0].id, "w", now + timedelta(minutes=5), mine.id, "email")

@@ -9,6 +9,8 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import pytest
+
 from tests.store_contract.conftest import NewStore, opened
 from tests.store_contract.helpers import (
     LEASE,
@@ -50,6 +52,25 @@ async def test_only_published_entries_that_ask_become_jobs_once(store: Store) ->
     assert await store.published_entry(office, quiet.id) == quiet
     assert await store.published_entry(office, internal.id) is None
     assert await store.published_entry(other.office.id, asks.id) is None
+
+
+async def test_the_job_commits_with_its_entry(store: Store, second_store: Store) -> None:
+    """No outbox to convert later: once an append has returned, its job is there for every
+    handle (process), due from the write on; a batch that fails writes neither."""
+    s = await seed(store)
+    office, c = s.office.id, s.customer.id
+    before = utcnow()
+    (entry, _), = await store.append_many([published(office, c, source_id="j1")])
+    jobs = await second_store.list_notify_jobs(office)
+    assert [(j.entry_id, j.status) for j in jobs] == [(entry.id, JobStatus.PENDING)]
+    assert before <= jobs[0].next_at <= utcnow()
+    assert await second_store.next_notify_due() == jobs[0].next_at
+    # the job cannot be written (its customer does not exist): the entry is not kept either
+    with pytest.raises(Exception):  # noqa: B017 -- the store's own integrity error
+        await store.append_many([published(office, "no-such-customer", source_id="j2")])
+    assert [j.entry_id for j in await second_store.list_notify_jobs(office)] == [entry.id]
+    assert await store.entries_by_sources(office, ["j1", "j2"], Channel.NOTE) == {
+        "j1": entry}
 
 
 async def test_two_claimers_never_get_the_same_job(store: Store, second_store: Store) -> None:

@@ -40,3 +40,50 @@ async def test_legacy_database_keeps_its_user_version(tmp_path: Path) -> None:
         conn.execute("PRAGMA user_version=1")
     await _open(path, [(1, "CREATE TABLE a (x);"), (2, "CREATE TABLE b (x);")])
     assert {"a", "b"} <= _tables(path)
+
+
+async def test_outbox_rows_of_an_older_store_become_jobs(tmp_path: Path) -> None:
+    """Migration 13: notification jobs are written with their entries now; a published entry
+    still waiting in the old notification outbox becomes a pending job (not lost), and the
+    outbox goes."""
+    from datetime import timedelta
+
+    from timeline.models import (
+        Channel,
+        Direction,
+        EntryDraft,
+        Identity,
+        IdentityKind,
+        Visibility,
+        utcnow,
+    )
+    from timeline.sqlite_store import SqliteStore
+
+    path = tmp_path / "chronik.sqlite3"
+    store = SqliteStore(path)
+    await store.open()
+    office = await store.create_office("Büro", "DE")
+    person = await store.create_customer(office.id, "P", [
+        Identity(kind=IdentityKind.EMAIL, value="p@example.org")])
+    entry, _ = await store.append(EntryDraft(
+        office_id=office.id, customer_id=person.id, channel=Channel.NOTE,
+        direction=Direction.OUTBOUND, kind="note", visibility=Visibility.PUBLISHED,
+        notify=True, occurred_at=utcnow(), body="Ihr Vertrag"))
+    await store.close()
+    with sqlite3.connect(path) as conn:  # what the store looked like at version 12
+        conn.execute("DELETE FROM notify_jobs")
+        conn.execute("CREATE TABLE notify_outbox (id INTEGER PRIMARY KEY, office_id TEXT NOT "
+                     "NULL, entry_id TEXT NOT NULL, created_at TEXT NOT NULL)")
+        conn.execute("INSERT INTO notify_outbox (office_id, entry_id, created_at) "
+                     "VALUES (?,?,?)", (office.id, entry.id, utcnow().isoformat()))
+        conn.execute("DELETE FROM schema_migrations WHERE version = 13")
+        conn.execute("PRAGMA user_version=12")
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        now = utcnow()
+        jobs = await store.claim_notify_jobs("w", now, now + timedelta(minutes=1), 10)
+        assert [(j.entry_id, j.customer_id) for j in jobs] == [(entry.id, person.id)]
+    finally:
+        await store.close()
+    assert "notify_outbox" not in _tables(path)
