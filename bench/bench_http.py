@@ -281,7 +281,9 @@ def main() -> None:
         raise SystemExit(f"port {port} is in use: stop that server first")
     server = Proc("chronik", [sys.executable, "-m", "chronik.cli", "--data-dir", str(data_dir),
                               "serve", "--host", "127.0.0.1", "--port", str(args.port),
-                              "--processes", str(args.processes)],
+                              # (only when asked: a tree from before the option runs too)
+                              *(["--processes", str(args.processes)]
+                                if args.processes != 1 else [])],
                   args.port, env)
     bare = Proc("bare", [sys.executable, str(BENCH / "bare_server.py"), "--port",
                          str(args.bare_port)], args.bare_port, env)

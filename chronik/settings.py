@@ -57,8 +57,12 @@ class Settings(ChronikSettingsBase):
                                        "search_index is left at its default).")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of the server process.")
-    sqlite_readers: int = Field(2, ge=1, le=64,
-                                description="Reader threads per SQLite database.")
+    sqlite_readers: int = Field(
+        1, ge=1, le=64,
+        description="Reader threads per SQLite database. More threads only help while reads "
+                    "wait on the disk (a database much bigger than RAM): reading rows into "
+                    "Python objects needs the interpreter lock, and reader threads fighting "
+                    "for it cost CPU and latency (bench/RESULTS.md). Scale with --processes.")
     unknown_sender: UnknownSenderPolicy = Field(
         UnknownSenderPolicy.CREATE,
         description="Unknown inbound sender: 'create' an unverified customer, or keep the "

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from search.analysis import spelled_as_written
 from search.backend import SearchBackend
 from search.query import QueryError, SearchFilters, SearchRequest, parse
-from search.snippet import snippet
+from search.snippet import Highlighter
 from timeline.models import Entry
 from timeline.store import EntryRepository
 
@@ -52,12 +52,13 @@ class SearchService:
         page = await self.backend.search(request)
         entries = await self.store.entries_by_seq(filters.office_id, [h.seq for h in page.hits])
         by_seq = {e.seq: e for e in entries}
+        marks = Highlighter(query)
         items = []
         for hit in page.hits:
             entry = by_seq.get(hit.seq)
             if entry is None:  # erased or not yet visible; the index catches up
                 continue
-            items.append(Found(entry=entry, snippet=snippet(_text_of(entry), query),
+            items.append(Found(entry=entry, snippet=marks.snippet(_text_of(entry)),
                                score=hit.score))
         suggestions = [] if page.hits or cursor else await self.suggestions(text, filters)
         return Results(items=items, next_cursor=page.next_cursor, suggestions=suggestions)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import html
 import re
+from collections import deque
+from functools import lru_cache
 
 from search.analysis import compound_head, query_forms, stem
 from search.query import ParsedQuery
 from timeline.text import WORD, fold_word
 
 WINDOW = 24
+_MEMO_WORDS = 50_000
+"""Distinct words a highlighter remembers at most (a page of long texts)."""
 _SPACE = re.compile(r"\s+")
 
 
@@ -32,37 +36,83 @@ class _Terms:
         self.prefixes = tuple(prefixes)
 
     def hit(self, word: str) -> bool:
-        folded = fold_word(word)
+        folded, forms = _analysis(word)
         if folded in self.exact or (bool(self.prefixes) and folded.startswith(self.prefixes)):
             return True
-        if not self.forms:
-            return False
-        if folded in self.forms or not self.forms.isdisjoint(query_forms(folded)):
-            return True
-        head = compound_head(folded)
-        return head is not None and stem(head, "de") in self.forms
+        return bool(self.forms) and not self.forms.isdisjoint(forms)
+
+
+@lru_cache(maxsize=1 << 17)
+def _analysis(word: str) -> tuple[str, frozenset[str]]:
+    """A text word folded, and every form that makes it a hit for a query sharing one: the
+    word itself, its stems (``query_forms``) and the stem of its compound head
+    ("Hausratversicherung" for "Versicherung")."""
+    folded = fold_word(word)
+    forms = {folded, *query_forms(folded)}
+    head = compound_head(folded)
+    if head is not None:
+        forms.add(stem(head, "de"))
+    return folded, frozenset(forms)
+
+
+class Highlighter:
+    """Snippets of many texts for one query (a page of search results): each distinct word
+    is decided once for the whole page, not once per text."""
+
+    def __init__(self, query: ParsedQuery) -> None:
+        self._terms = _Terms(query)
+        self._decided: dict[str, bool] = {}
+
+    def hit(self, word: str) -> bool:
+        known = self._decided.get(word)
+        if known is None:
+            if len(self._decided) > _MEMO_WORDS:
+                self._decided.clear()
+            known = self._decided[word] = self._terms.hit(word)
+        return known
+
+    def snippet(self, text: str, window: int = WINDOW) -> str:
+        """About ``window`` words around the first hit; hits in ``<mark>``, the rest
+        escaped. Reads the words lazily, only up to the end of the window."""
+        hit = self.hit
+        before = window // 3
+        words = WORD.finditer(text)
+        recent: deque[re.Match[str]] = deque(maxlen=before + 1)
+        seen = 0
+        for m in words:
+            seen += 1
+            recent.append(m)
+            if hit(m.group(0)):
+                break
+        else:  # no hit (the match was in metadata): the window starts at the first word
+            if not recent:
+                return ""
+            words = WORD.finditer(text)
+            recent.clear()
+            seen = 0
+        start = seen - len(recent)
+        shown = list(recent)
+        following: re.Match[str] | None = None
+        for m in words:
+            if len(shown) >= window:
+                following = m
+                break
+            shown.append(m)
+        out: list[str] = ["…" if start > 0 else ""]
+        pos = shown[0].start()
+        for m in shown:
+            out.append(html.escape(_SPACE.sub(" ", text[pos:m.start()])))
+            word = html.escape(m.group(0))
+            out.append(f"<mark>{word}</mark>" if hit(m.group(0)) else word)
+            pos = m.end()
+        if following is not None:
+            out.append(html.escape(_SPACE.sub(" ", text[pos:following.start()]).rstrip())
+                       + " …")
+        else:
+            out.append(html.escape(_SPACE.sub(" ", text[pos:]).rstrip()))
+        return "".join(out).strip()
 
 
 def snippet(text: str, query: ParsedQuery, window: int = WINDOW) -> str:
-    """About ``window`` words around the first hit; hits in ``<mark>``, the rest escaped."""
-    tokens = list(WORD.finditer(text))
-    if not tokens:
-        return ""
-    terms = _Terms(query)
-    first = next((i for i, m in enumerate(tokens) if terms.hit(m.group(0))), 0)
-    start = max(0, first - window // 3)
-    end = min(len(tokens), start + window)
-    hit_set = {i for i in range(start, end) if terms.hit(tokens[i].group(0))}
-    out: list[str] = ["…" if start > 0 else ""]
-    pos = tokens[start].start()
-    for i in range(start, end):
-        m = tokens[i]
-        out.append(html.escape(_SPACE.sub(" ", text[pos:m.start()])))
-        word = html.escape(m.group(0))
-        out.append(f"<mark>{word}</mark>" if i in hit_set else word)
-        pos = m.end()
-    if end < len(tokens):
-        out.append(html.escape(_SPACE.sub(" ", text[pos:tokens[end].start()]).rstrip()) + " …")
-    else:
-        out.append(html.escape(_SPACE.sub(" ", text[pos:]).rstrip()))
-    return "".join(out).strip()
+    """One text's snippet (see :class:`Highlighter` for a page of them)."""
+    return Highlighter(query).snippet(text, window)
