@@ -37,7 +37,7 @@ from timeline.models import (
     Page,
     utcnow,
 )
-from timeline.pg_rows import PgRepository, entry_from_row
+from timeline.pg_rows import PgRepository, entry_from_tuple
 from timeline.repositories import CustomerListQuery
 from timeline.sql_tables import customers, entries, identities, index_outbox, merges
 from timeline.text import fold
@@ -174,6 +174,44 @@ async def _by_identity(conn: AsyncConnection, office_id: str, kind: IdentityKind
     return _customers_from(rows, keyed=True)
 
 
+def _with_recent() -> sa.Select[Any]:
+    """The office's customers with identity (``kind``, ``value``), each with its own
+    identities (arrays, in id order) and, one row each, its ``recent`` newest entries
+    (notifications left out; a customer without entries gets one row of NULLs). Built once
+    with bound parameters (``office_id``, ``kind``, ``value``, ``recent``): building it
+    costs more than running it."""
+    office_id = sa.bindparam("office_id", type_=sa.Text)
+    lookup = identities.alias("lookup")
+    own = identities.alias("own")
+    def in_order(column: sa.Column[Any], label: str) -> sa.Label[Any]:
+        return sa.func.array_agg(postgresql.aggregate_order_by(column, own.c.id)).label(label)
+    idents = (sa.select(in_order(own.c.kind, "kinds"), in_order(own.c.value, "ident_values"),
+                        in_order(own.c.raw, "raws"),
+                        in_order(own.c.undeliverable, "undeliverables"))
+        .where(own.c.customer_id == customers.c.id).lateral("idents"))
+    newest = (sa.select(*(c.label(f"e_{c.name}") for c in entries.c))
+              .where(entries.c.customer_id == customers.c.id,
+                     entries.c.office_id == office_id,
+                     entries.c.channel != Channel.NOTIFICATION.value)
+              .order_by(entries.c.seq.desc()).limit(sa.bindparam("recent", type_=sa.Integer))
+              .lateral("newest"))
+    return (sa.select(customers.c.id, customers.c.office_id, customers.c.name,
+                      customers.c.status, customers.c.created_at, customers.c.updated_at,
+                      idents, newest)
+            .select_from(lookup.join(customers, customers.c.id == lookup.c.customer_id)
+                         .outerjoin(idents, sa.true()).outerjoin(newest, sa.true()))
+            .where(lookup.c.office_id == office_id,
+                   lookup.c.kind == sa.bindparam("kind", type_=sa.Text),
+                   lookup.c.value == sa.bindparam("value", type_=sa.Text),
+                   customers.c.office_id == office_id)
+            .order_by(customers.c.id, newest.c.e_seq.desc()))
+
+
+_WITH_RECENT = _with_recent()
+_FIRST_ENTRY_COLUMN = len(_WITH_RECENT.selected_columns) - len(entries.c)
+"""Where the entry's columns start in a row of ``_WITH_RECENT`` (in ``entries``' order)."""
+
+
 class PgCustomers(PgRepository):
     async def create_customer(
         self,
@@ -269,19 +307,24 @@ class PgCustomers(PgRepository):
     async def customers_with_recent(
         self, office_id: str, kind: IdentityKind, value: str, recent: int
     ) -> list[tuple[Customer, list[Entry]]]:
-        """Customers with this identity and their newest entries, in one read (one
-        snapshot: ``REPEATABLE READ``, read only)."""
+        """Customers with this identity and their newest entries: one statement (one
+        snapshot, one round trip -- the caller's phone is ringing)."""
+        async with self.db.statement() as conn:
+            rows = (await conn.execute(_WITH_RECENT, {
+                "office_id": office_id, "kind": kind.value, "value": value,
+                "recent": recent})).all()
         out: list[tuple[Customer, list[Entry]]] = []
-        async with self.db.connect() as conn:
-            await conn.execution_options(isolation_level="REPEATABLE READ",
-                                         postgresql_readonly=True)
-            for _, customer in await _by_identity(conn, office_id, kind, [value]):
-                rows = (await conn.execute(
-                    sa.select(entries).where(
-                        entries.c.customer_id == customer.id, entries.c.office_id == office_id,
-                        entries.c.channel != Channel.NOTIFICATION.value)
-                    .order_by(entries.c.seq.desc()).limit(recent))).mappings().all()
-                out.append((customer, [entry_from_row(r) for r in rows]))
+        for row in rows:
+            if not out or out[-1][0].id != row.id:
+                idents = tuple(_identity(k, v, r, u) for k, v, r, u in zip(
+                    row.kinds or (), row.ident_values or (), row.raws or (),
+                    row.undeliverables or (), strict=True))
+                out.append((Customer(
+                    id=row.id, office_id=row.office_id, name=row.name,
+                    status=CustomerStatus(row.status), identities=idents,
+                    created_at=row.created_at, updated_at=row.updated_at), []))
+            if row.e_id is not None:
+                out[-1][1].append(entry_from_tuple(row[_FIRST_ENTRY_COLUMN:]))
         return out
 
     async def customers_by_identities(self, office_id: str, kind: IdentityKind,

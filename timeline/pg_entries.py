@@ -45,7 +45,7 @@ from timeline.ids import SEQ_SLOTS, new_ulid, seq_base
 from timeline.models import Channel, Entry, EntryDraft, Page, utcnow
 from timeline.pg_batch import append_entries, without_nul
 from timeline.pg_events import add_events
-from timeline.pg_rows import PgRepository, entry_from_row
+from timeline.pg_rows import PgRepository, entry_from_row, entry_from_tuple
 from timeline.repositories import IndexTask, TimelineQuery
 from timeline.sql_tables import entries, index_outbox
 
@@ -112,14 +112,14 @@ class PgEntries(PgRepository):
             return await append_entries(conn, drafts)
 
     async def _one(self, stmt: sa.Select[Any]) -> Entry | None:
-        async with self.db.connect() as conn:
-            row = (await conn.execute(stmt)).mappings().first()
-        return None if row is None else entry_from_row(row)
+        async with self.db.statement() as conn:
+            row = (await conn.execute(stmt)).first()
+        return None if row is None else entry_from_tuple(row)
 
     async def _many(self, stmt: sa.Select[Any]) -> list[Entry]:
-        async with self.db.connect() as conn:
-            rows = (await conn.execute(stmt)).mappings().all()
-        return [entry_from_row(r) for r in rows]
+        async with self.db.statement() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [entry_from_tuple(r) for r in rows]
 
     async def get_entry(self, office_id: str, entry_id: str) -> Entry | None:
         office_id, entry_id = _str(office_id), _str(entry_id)

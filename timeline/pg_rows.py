@@ -9,7 +9,7 @@ JSON columns as Python values (``JSONB``), flags as ``bool``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,14 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from timeline.models import (
     Attachment,
-    Channel,
-    Direction,
     Entry,
     Office,
-    Visibility,
 )
 from timeline.pg_db import PgDb
-from timeline.sqlite_rows import construct_entry
+from timeline.sqlite_rows import CHANNELS, DIRECTIONS, VISIBILITIES, construct_entry
 
 
 class PgRepository:
@@ -45,14 +42,29 @@ def entry_from_row(row: Mapping[Any, Any]) -> Entry:
     validation (as ``sqlite_rows.entry_from_row``)."""
     return construct_entry({
         "office_id": row["office_id"], "customer_id": row["customer_id"],
-        "channel": Channel(row["channel"]), "direction": Direction(row["direction"]),
+        "channel": CHANNELS[row["channel"]], "direction": DIRECTIONS[row["direction"]],
         "kind": row["kind"], "author": row["author"],
-        "visibility": Visibility(row["visibility"]), "notify": bool(row["notify"]),
+        "visibility": VISIBILITIES[row["visibility"]], "notify": bool(row["notify"]),
         "occurred_at": row["occurred_at"], "subject": row["subject"], "body": row["body"],
         "html": row["html"],
         "attachments": tuple(Attachment.model_construct(**a) for a in row["attachments"]),
         "tags": tuple(row["tags"]), "source_id": row["source_id"], "meta": row["meta"],
         "id": row["id"], "seq": row["seq"], "recorded_at": row["recorded_at"],
+    })
+
+
+def entry_from_tuple(row: Sequence[Any]) -> Entry:
+    """``entry_from_row`` for a row of ``sa.select(entries)`` read by position (the
+    columns' order in ``sql_tables``): a tenth of the cost of reading a ``RowMapping`` by
+    name, which matters for a page of 50 entries."""
+    return construct_entry({
+        "office_id": row[2], "customer_id": row[3], "channel": CHANNELS[row[4]],
+        "direction": DIRECTIONS[row[5]], "kind": row[6], "author": row[7],
+        "visibility": VISIBILITIES[row[8]], "notify": bool(row[9]), "occurred_at": row[10],
+        "subject": row[12], "body": row[13], "html": row[14],
+        "attachments": tuple(Attachment.model_construct(**a) for a in row[15]),
+        "tags": tuple(row[16]), "source_id": row[17], "meta": row[18],
+        "id": row[1], "seq": row[0], "recorded_at": row[11],
     })
 
 

@@ -55,6 +55,12 @@ def dt(value: str) -> datetime:
 
 
 _ENTRY_FIELDS = frozenset(Entry.model_fields)
+CHANNELS = {c.value: c for c in Channel}
+DIRECTIONS = {d.value: d for d in Direction}
+VISIBILITIES = {v.value: v for v in Visibility}
+"""Stored value -> enum member: a dict lookup instead of ``Enum.__call__`` (a third of
+``entry_from_row``'s time on the timeline's hot path). A stored value outside the enum is
+a ``KeyError``, as it was a ``ValueError`` before: our own rows hold none."""
 
 
 def construct_entry(values: dict[str, Any]) -> Entry:
@@ -72,9 +78,9 @@ def construct_entry(values: dict[str, Any]) -> Entry:
 def entry_from_row(row: Sequence[Any]) -> Entry:
     """Our own rows need no validation: convert types and construct (hot path)."""
     return construct_entry({
-        "office_id": row[2], "customer_id": row[3], "channel": Channel(row[4]),
-        "direction": Direction(row[5]), "kind": row[6], "author": row[7],
-        "visibility": Visibility(row[8]), "notify": bool(row[9]),
+        "office_id": row[2], "customer_id": row[3], "channel": CHANNELS[row[4]],
+        "direction": DIRECTIONS[row[5]], "kind": row[6], "author": row[7],
+        "visibility": VISIBILITIES[row[8]], "notify": bool(row[9]),
         "occurred_at": dt(row[10]), "subject": row[12], "body": row[13], "html": row[14],
         "attachments": tuple(Attachment.model_construct(**a) for a in json.loads(row[15]))
         if row[15] != "[]" else (),

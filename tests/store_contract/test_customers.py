@@ -126,6 +126,23 @@ async def test_customers_with_recent_conversation_leaves_out_bookkeeping(store: 
     assert await store.customers_with_recent(office, IdentityKind.PHONE, "+4930999", 2) == []
 
 
+async def test_customers_with_recent_gives_each_sharer_whole_and_apart(store: Store) -> None:
+    """Two customers share a number: each comes whole (every identity, as ``get_customer``
+    gives it) with only its own newest entries; one without entries comes with none."""
+    s = await seed(store, PHONE, MAIL)
+    office, c = s.office.id, s.customer.id
+    quiet = await store.create_customer(office, "Quiet", [PHONE])
+    other = await store.create_customer(office, "Other", [MAIL])
+    await store.append_many([
+        draft(office, c, body=f"c{i}", occurred_at=T0 + timedelta(minutes=i)) for i in range(3)]
+        + [draft(office, other.id, body="o", occurred_at=T0 + timedelta(hours=2))])
+    found = await store.customers_with_recent(office, IdentityKind.PHONE, PHONE.value, 10)
+    assert sorted((cust.id, [e.body for e in recent]) for cust, recent in found) == sorted(
+        [(c, ["c2", "c1", "c0"]), (quiet.id, [])])
+    for cust, _ in found:
+        assert cust == await store.get_customer(office, cust.id)
+
+
 async def test_undeliverable_marks_every_match_in_the_office_only(store: Store) -> None:
     s = await seed(store, MAIL, PHONE)
     second = await store.create_customer(s.office.id, "Two", [MAIL])
