@@ -51,6 +51,7 @@ from timeline.models import (
 from timeline.notifications import JobOutcome, JobStatus, NotifyJob
 from timeline.repositories import NotifyStore
 from timeline.service import TimelineService
+from timeline.waiting import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -184,10 +185,7 @@ class Worker:
         due = await self.store.next_notify_due()
         if due is not None:
             timeout = min(timeout, max(0.0, (due - utcnow()).total_seconds()) + 0.01)
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        except TimeoutError:
-            pass
+        await wait_set(self._wake, timeout)
 
     async def run_once(self) -> int:
         """Claim and process one batch of due jobs; returns how many were claimed. One

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from search.backend import SearchBackend
 from timeline.models import Entry
 from timeline.store import EntryRepository
+from timeline.waiting import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,8 @@ class Indexer:
                 delay = min(delay * 2, 30.0)
             if n == 0:
                 self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                if await wait_set(self._wake, delay):
                     await asyncio.sleep(self.gather_seconds)
-                except TimeoutError:
-                    pass
 
 
 class _StoreBatches:

@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from timeline.waiting import wait_set
+
 log = logging.getLogger(__name__)
 
 
@@ -151,10 +153,7 @@ class EventFollower:
         if self.position is None:
             await self.start()
         while True:
-            try:
-                await asyncio.wait_for(self.bus.changed.wait(), self.interval)
-            except TimeoutError:
-                pass
+            await wait_set(self.bus.changed, self.interval)
             self.bus.changed.clear()
             try:
                 await self.follow_once()

@@ -53,6 +53,7 @@ from timeline.models import utcnow
 from timeline.pg_migrate import asyncpg_dsn
 from timeline.pg_rows import PgRepository
 from timeline.sql_tables import events
+from timeline.waiting import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +259,8 @@ class PgEventFollower:
         if not conn.is_closed():
             with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
                                      TimeoutError):
-                await asyncio.wait_for(conn.close(), 2.0)
+                async with asyncio.timeout(2.0):
+                    await conn.close()
             conn.terminate()
 
     async def close(self) -> None:
@@ -311,8 +313,7 @@ class PgEventFollower:
             await self.follow_once()
             self._caught_up = True
             wait = self.held_poll if await undelivered(conn, self._pos()) else self.interval
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+            await wait_set(self._wake, wait)
             if conn.is_closed():
                 raise ConnectionLost("the server closed the connection")
 

@@ -26,8 +26,8 @@ async def events(request: web.Request, state: AppState, caller: Caller) -> web.S
         try:
             while closing is None or not closing.is_set():
                 try:
-                    event = await asyncio.wait_for(_next(queue, closing),
-                                                   timeout=KEEPALIVE_SECONDS)
+                    async with asyncio.timeout(KEEPALIVE_SECONDS):
+                        event = await _next(queue, closing)
                 except TimeoutError:
                     await response.write(b": keepalive\n\n")
                     continue

@@ -5,7 +5,6 @@ listener), the quarantine reprocessor and the ``chronik import`` runner. Setting
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from connectors.email.settings import EmailSettings, InboundSmtpSettings
 from connectors.email.smtp import InboundAddresses, SmtpListener
 from notify.settings import NotifySettings
 from timeline.errors import NotFound
+from timeline.waiting import wait_set
 
 if TYPE_CHECKING:
     from chronik.components import Component
@@ -90,8 +90,7 @@ async def _keep_index_up(state: AppState, done: asyncio.Event) -> None:
     try:
         while not done.is_set():
             if not await state.indexer.drain_once():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(done.wait(), timeout=0.2)
+                await wait_set(done, 0.2)
     except Exception:
         log.exception("indexing during the import failed; the index catches up at its end")
 

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from connectors.telegram.errors import TelegramUnavailable
 from timeline.models import utcnow
 from timeline.repositories import ReceivedUpdate, TelegramUpdateStore
+from timeline.waiting import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +82,7 @@ class UpdateInbox:
                 wait = RETRY_BASE_SECONDS
             if self._stopping:
                 break
-            try:
-                await asyncio.wait_for(self._wake.wait(), min(wait or IDLE_SECONDS,
-                                                              IDLE_SECONDS))
-            except TimeoutError:
-                pass
+            await wait_set(self._wake, min(wait or IDLE_SECONDS, IDLE_SECONDS))
 
     async def drain(self, office_id: str, handle: Handler) -> float | None:
         """Process every update that is due, oldest first per chat; returns the seconds
