@@ -106,15 +106,8 @@ async def test_outbox_rows_left_by_revision_0002_become_jobs(pg_url: str,
 
     from alembic import command
 
-    from timeline.models import (
-        Channel,
-        Direction,
-        EntryDraft,
-        Identity,
-        IdentityKind,
-        Visibility,
-        utcnow,
-    )
+    from tests.store_contract.helpers import published
+    from timeline.models import Identity, IdentityKind, utcnow
     from timeline.pg_migrate import alembic_config
     from timeline.pg_store import PgStore
 
@@ -125,10 +118,7 @@ async def test_outbox_rows_left_by_revision_0002_become_jobs(pg_url: str,
         office = await store.create_office("Büro", "DE")
         person = await store.create_customer(office.id, "P", [
             Identity(kind=IdentityKind.EMAIL, value="p@example.org")])
-        entry, _ = await store.append(EntryDraft(
-            office_id=office.id, customer_id=person.id, channel=Channel.NOTE,
-            direction=Direction.OUTBOUND, kind="note", visibility=Visibility.PUBLISHED,
-            notify=True, occurred_at=utcnow(), body="Ihr Vertrag"))
+        entry, _ = await store.append(published(office.id, person.id, body="Ihr Vertrag"))
         await asyncio.to_thread(command.downgrade, alembic_config(pg_url), "0002")
         async with engine.begin() as conn:
             await conn.execute(sa.text("DELETE FROM notify_jobs"))

@@ -48,15 +48,8 @@ async def test_outbox_rows_of_an_older_store_become_jobs(tmp_path: Path) -> None
     outbox goes."""
     from datetime import timedelta
 
-    from timeline.models import (
-        Channel,
-        Direction,
-        EntryDraft,
-        Identity,
-        IdentityKind,
-        Visibility,
-        utcnow,
-    )
+    from tests.store_contract.helpers import published
+    from timeline.models import Identity, IdentityKind, utcnow
     from timeline.sqlite_store import SqliteStore
 
     path = tmp_path / "chronik.sqlite3"
@@ -65,10 +58,7 @@ async def test_outbox_rows_of_an_older_store_become_jobs(tmp_path: Path) -> None
     office = await store.create_office("Büro", "DE")
     person = await store.create_customer(office.id, "P", [
         Identity(kind=IdentityKind.EMAIL, value="p@example.org")])
-    entry, _ = await store.append(EntryDraft(
-        office_id=office.id, customer_id=person.id, channel=Channel.NOTE,
-        direction=Direction.OUTBOUND, kind="note", visibility=Visibility.PUBLISHED,
-        notify=True, occurred_at=utcnow(), body="Ihr Vertrag"))
+    entry, _ = await store.append(published(office.id, person.id, body="Ihr Vertrag"))
     await store.close()
     with sqlite3.connect(path) as conn:  # what the store looked like at version 12
         conn.execute("DELETE FROM notify_jobs")
