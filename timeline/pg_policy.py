@@ -11,11 +11,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from timeline.errors import NotFound
 from timeline.models import Consent, Preferences, Visibility, utcnow
 from timeline.pg_rows import PgRepository, read_snapshot
 from timeline.policy import KindPreset, PolicyMap
 from timeline.repositories import EntryContext
 from timeline.sql_tables import (
+    Json,
     agent_logins,
     agents,
     consents,
@@ -148,9 +150,15 @@ class PgPolicy(PgRepository):
 
     async def set_preferences(self, office_id: str, customer_id: str, prefs: Preferences
                               ) -> None:
-        """Replace the customer's preferences whole (one upsert)."""
-        stmt = pg_insert(preferences).values(customer_id=customer_id, office_id=office_id,
-                                             data=prefs.model_dump(mode="json"))
+        """Replace the customer's preferences whole (one upsert); ``NotFound`` for a
+        customer that is not the office's (the upsert takes its row from ``customers``, so
+        it writes nothing then)."""
+        ours = sa.select(customers.c.id, customers.c.office_id,
+                         sa.literal(prefs.model_dump(mode="json"), Json)).where(
+            customers.c.id == customer_id, customers.c.office_id == office_id)
+        stmt = pg_insert(preferences).from_select(["customer_id", "office_id", "data"], ours)
         async with self.db.begin() as conn:
-            await conn.execute(stmt.on_conflict_do_update(
+            written = await conn.execute(stmt.on_conflict_do_update(
                 index_elements=[preferences.c.customer_id], set_={"data": stmt.excluded.data}))
+        if not written.rowcount:
+            raise NotFound("no such customer")

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
+from timeline.errors import NotFound
 from timeline.models import Consent, Preferences, Visibility, utcnow
 from timeline.policy import KindPreset, PolicyMap
 from timeline.repositories import EntryContext
@@ -113,7 +114,12 @@ class SqlitePolicy(SqliteRepository):
 
     async def set_preferences(self, office_id: str, customer_id: str, prefs: Preferences
                               ) -> None:
+        """Replace the customer's preferences whole; ``NotFound`` for a customer that is not
+        the office's (a row of one office is never written through another)."""
         def run(conn: sqlite3.Connection) -> None:
+            if conn.execute("SELECT 1 FROM customers WHERE id=? AND office_id=?",
+                            (customer_id, office_id)).fetchone() is None:
+                raise NotFound("no such customer")
             conn.execute("INSERT INTO preferences VALUES (?,?,?) ON CONFLICT (customer_id) "
                          "DO UPDATE SET data=excluded.data",
                          (customer_id, office_id, prefs.model_dump_json()))

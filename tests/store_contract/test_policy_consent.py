@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.store_contract.helpers import seed
+from timeline.errors import NotFound
 from timeline.models import DailyDigest, Preferences, QuietHours, Role, Visibility
 from timeline.policy import KindPreset
 from timeline.store import Store
@@ -108,6 +111,12 @@ async def test_preferences_default_and_round_trip(store: Store) -> None:
     assert await store.get_preferences(office, c) == Preferences(language="tr")
     other = await seed(store, office_name="B")
     assert await store.get_preferences(other.office.id, c) == Preferences()
+    # never written through another office: refused, the owner's preferences unchanged
+    with pytest.raises(NotFound):
+        await store.set_preferences(other.office.id, c, Preferences(language="en"))
+    with pytest.raises(NotFound):
+        await store.set_preferences(office, "no-such-customer", Preferences())
+    assert await store.get_preferences(office, c) == Preferences(language="tr")
 
 
 async def test_two_processes_replacing_the_tone_words_at_once_leave_one_list(
