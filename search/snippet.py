@@ -12,8 +12,6 @@ from search.query import ParsedQuery
 from timeline.text import WORD, fold_word
 
 WINDOW = 24
-_MEMO_WORDS = 50_000
-"""Distinct words a highlighter remembers at most (a page of long texts)."""
 _SPACE = re.compile(r"\s+")
 
 
@@ -56,20 +54,12 @@ def _analysis(word: str) -> tuple[str, frozenset[str]]:
 
 
 class Highlighter:
-    """Snippets of many texts for one query (a page of search results): each distinct word
-    is decided once for the whole page, not once per text."""
+    """Snippets of many texts for one query (a page of search results): the query's terms
+    are prepared once per page; each word's analysis is cached for the process
+    (``_analysis``)."""
 
     def __init__(self, query: ParsedQuery) -> None:
-        self._terms = _Terms(query)
-        self._decided: dict[str, bool] = {}
-
-    def hit(self, word: str) -> bool:
-        known = self._decided.get(word)
-        if known is None:
-            if len(self._decided) > _MEMO_WORDS:
-                self._decided.clear()
-            known = self._decided[word] = self._terms.hit(word)
-        return known
+        self.hit = _Terms(query).hit
 
     def snippet(self, text: str, window: int = WINDOW) -> str:
         """About ``window`` words around the first hit; hits in ``<mark>``, the rest

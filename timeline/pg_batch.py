@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from timeline.ids import new_ulid, seq_base
 from timeline.models import Attachment, Entry, EntryDraft, Visibility, utcnow
+from timeline.notifications import JobStatus
 from timeline.pg_events import add_events
 from timeline.pg_rows import entry_from_row
 from timeline.pg_seq import allocate_seqs
@@ -132,7 +133,7 @@ async def append_entries(conn: AsyncConnection, drafts: Sequence[EntryDraft]
     if new:
         await conn.execute(sa.insert(index_outbox), [{"seq": e.seq} for e in new])
     jobs = [{"id": new_ulid(), "office_id": e.office_id, "entry_id": e.id,
-             "customer_id": e.customer_id, "status": "pending", "attempts": 0,
+             "customer_id": e.customer_id, "status": JobStatus.PENDING.value, "attempts": 0,
              "generation": 0, "next_at": now, "skip_channels": [], "created_at": now,
              "updated_at": now}
             for e in new if e.notify and e.visibility is Visibility.PUBLISHED]

@@ -183,8 +183,10 @@ def _with_recent() -> sa.Select[Any]:
     office_id = sa.bindparam("office_id", type_=sa.Text)
     lookup = identities.alias("lookup")
     own = identities.alias("own")
+
     def in_order(column: sa.Column[Any], label: str) -> sa.Label[Any]:
         return sa.func.array_agg(postgresql.aggregate_order_by(column, own.c.id)).label(label)
+
     idents = (sa.select(in_order(own.c.kind, "kinds"), in_order(own.c.value, "ident_values"),
                         in_order(own.c.raw, "raws"),
                         in_order(own.c.undeliverable, "undeliverables"))

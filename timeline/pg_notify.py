@@ -69,6 +69,8 @@ _INBOX_COLS = tuple(portal_inbox.c[name] for name in (
     "id", "office_id", "customer_id", "entry_id", "subject", "body", "attachments",
     "created_at", "read_at"))
 _PENDING = notify_jobs.c.status == JobStatus.PENDING.value
+
+
 def _job(row: Mapping[Any, Any]) -> NotifyJob:
     return NotifyJob(id=row["id"], office_id=row["office_id"], entry_id=row["entry_id"],
                      customer_id=row["customer_id"], status=JobStatus(row["status"]),

@@ -114,13 +114,14 @@ class SqlitePolicy(SqliteRepository):
 
     async def set_preferences(self, office_id: str, customer_id: str, prefs: Preferences
                               ) -> None:
-        """Replace the customer's preferences whole; ``NotFound`` for a customer that is not
-        the office's (a row of one office is never written through another)."""
+        """Replace the customer's preferences whole (one upsert taking its row from
+        ``customers``); ``NotFound`` for a customer that is not the office's."""
         def run(conn: sqlite3.Connection) -> None:
-            if conn.execute("SELECT 1 FROM customers WHERE id=? AND office_id=?",
-                            (customer_id, office_id)).fetchone() is None:
+            written = conn.execute(
+                "INSERT INTO preferences SELECT id, office_id, ? FROM customers "
+                "WHERE id=? AND office_id=? ON CONFLICT (customer_id) "
+                "DO UPDATE SET data=excluded.data",
+                (prefs.model_dump_json(), customer_id, office_id)).rowcount
+            if not written:
                 raise NotFound("no such customer")
-            conn.execute("INSERT INTO preferences VALUES (?,?,?) ON CONFLICT (customer_id) "
-                         "DO UPDATE SET data=excluded.data",
-                         (customer_id, office_id, prefs.model_dump_json()))
         await self.db.write(run)

@@ -5,10 +5,13 @@ a worker loop around it then never stops: shutdowns and test teardowns hung)."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
+from search.fts import FtsBackend
 from search.indexer import Indexer
+from timeline.sqlite_store import SqliteStore
 from timeline.waiting import wait_set
 
 
@@ -31,19 +34,23 @@ async def test_the_wait_reports_set_or_timed_out() -> None:
     assert await wait_set(event, 0.0) is True  # already set
 
 
-class _NothingToIndex:
-    async def pending_index_tasks(self, limit: int) -> list[object]:
-        return []
-
-
-async def test_a_worker_loop_woken_and_cancelled_together_stops() -> None:
+async def test_a_worker_loop_woken_and_cancelled_together_stops(tmp_path: Path) -> None:
     """The indexer's loop (as the notifier's, the event followers' and the Telegram
-    inbox's): woken and cancelled in one step, it ends instead of waiting on."""
-    for _ in range(20):
-        indexer = Indexer(_NothingToIndex(), None, poll_seconds=10.0)  # type: ignore[arg-type]
-        task = asyncio.create_task(indexer.run())
-        await asyncio.sleep(0.01)  # idle: waiting for a wake-up
-        indexer.wake()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await asyncio.wait_for(task, 5.0)
+    inbox's) on a real, empty store: woken and cancelled in one step, it ends instead of
+    waiting on."""
+    store = SqliteStore(tmp_path / "chronik.sqlite3")
+    await store.open()
+    backend = FtsBackend(tmp_path / "search.sqlite3")
+    await backend.open()
+    try:
+        for _ in range(20):
+            indexer = Indexer(store, backend, poll_seconds=10.0)
+            task = asyncio.create_task(indexer.run())
+            await asyncio.sleep(0.01)  # idle: waiting for a wake-up
+            indexer.wake()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(task, 5.0)
+    finally:
+        await backend.close()
+        await store.close()
