@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -48,6 +48,16 @@ def load_settings(data_dir: str | None = None, port: int | None = None,
 R = TypeVar("R")
 
 
+def run_async(settings: Settings, main: Coroutine[Any, Any, R]) -> R:
+    """``asyncio.run`` on the configured event loop (chronik/loops.py)."""
+    from chronik.loops import LoopUnavailable, run
+
+    try:
+        return run(main, settings.event_loop)
+    except LoopUnavailable as exc:
+        raise CliError(str(exc)) from None
+
+
 def require_data(settings: Settings) -> None:
     """Every command but ``office create`` and ``demo`` works on an existing data folder: a
     mistyped ``--data-dir`` is an error, not a new empty store. (With the PostgreSQL store
@@ -56,6 +66,12 @@ def require_data(settings: Settings) -> None:
         raise CliError(
             f"no Chronik data in {settings.data_dir.resolve()} — check --data-dir or "
             f"CHRONIK_DATA_DIR, or start a new one with: chronik office create NAME")
+
+
+def _run_in(settings: Settings, fn: Callable[[AppState], Awaitable[R]], *,
+            create: bool = False) -> R:
+    """Run ``fn`` with the application state opened (and closed) around it."""
+    return run_async(settings, _with_state(settings, fn, create=create))
 
 
 async def _with_state(settings: Settings, fn: Callable[[AppState], Awaitable[R]], *,
@@ -92,11 +108,20 @@ def _run_server(settings: Settings, banner: Callable[[], None] | None = None, *,
         app.on_startup.append(show)
     try:
         web.run_app(app, host=settings.http_host, port=settings.http_port, print=None,
-                    access_log=None)
+                    access_log=None, loop=_new_loop(settings))
     except OSError as exc:
         raise CliError(f"cannot listen on {settings.http_host}:{settings.http_port}: "
                        f"{exc.strerror or exc}") from None
     return 0
+
+
+def _new_loop(settings: Settings) -> asyncio.AbstractEventLoop:
+    from chronik.loops import LoopUnavailable, new_loop
+
+    try:
+        return new_loop(settings.event_loop)
+    except LoopUnavailable as exc:
+        raise CliError(str(exc)) from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -117,7 +142,7 @@ def _serve_processes(settings: Settings, count: int, workers: bool, where: str) 
 
     async def ready(_state: AppState) -> None:
         return None  # opened once here: migrations never race between the processes
-    asyncio.run(_with_state(settings, ready))
+    run_async(settings, _with_state(settings, ready))
     background = ("background work in process 0" if workers else
                   "no background work here: run `chronik worker --all`")
 
@@ -137,7 +162,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = load_settings(args.data_dir or "chronik-demo", args.port, args.host)
     if "CHRONIK_DEV_PRINT_SIGNIN" not in os.environ:
         settings = settings.model_copy(update={"dev_print_signin": True})
-    token = asyncio.run(_with_state(settings, seed_demo, create=True))
+    token = run_async(settings, _with_state(settings, seed_demo, create=True))
     info = (f"Chronik demo on {settings.base_url}\n"
             f"  data:      {settings.data_dir.resolve()}\n"
             f"  console:   {settings.base_url}/  sign in as {DEMO_ADMIN_EMAIL} (admin) or "
@@ -174,7 +199,7 @@ def cmd_office_create(args: argparse.Namespace) -> int:
             await state.store.add_inbound_address(office.id, address)
         print(office.id)
         return 0
-    return asyncio.run(_with_state(load_settings(args.data_dir), run, create=True))
+    return _run_in(load_settings(args.data_dir), run, create=True)
 
 
 # ---------------------------------------------------------------------- agents
@@ -215,7 +240,7 @@ def _agents(args: argparse.Namespace, fn: Callable[[AppState], Awaitable[int]]) 
             return await fn(state)
         except DomainError as exc:
             raise CliError(exc.message) from None
-    return asyncio.run(_with_state(load_settings(args.data_dir), run))
+    return _run_in(load_settings(args.data_dir), run)
 
 
 def cmd_agent_create(args: argparse.Namespace) -> int:
@@ -319,7 +344,7 @@ def cmd_office_list(args: argparse.Namespace) -> int:
         for office in await state.store.list_offices():
             print(f"{office.id}\t{office.region}\t{office.name}")
         return 0
-    return asyncio.run(_with_state(load_settings(args.data_dir), run))
+    return _run_in(load_settings(args.data_dir), run)
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
@@ -335,7 +360,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
         await state.indexer.drain()
         print(f"reindexed {count} entries into {state.backend.name}")
         return 0
-    return asyncio.run(_with_state(load_settings(args.data_dir), run))
+    return _run_in(load_settings(args.data_dir), run)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -346,7 +371,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = load_settings(args.data_dir)
     setup_logging(settings.log_level)
     if args.all:
-        return asyncio.run(_with_state(settings, _background))
+        return run_async(settings, _with_state(settings, _background))
 
     async def run(state: AppState) -> int:
         try:
@@ -356,7 +381,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise CliError(str(exc)) from None
         return 0
-    return asyncio.run(_with_state(settings, run))
+    return run_async(settings, _with_state(settings, run))
 
 
 async def _background(state: AppState) -> int:
@@ -413,7 +438,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 bar.close()
         print(summary.line())
         return 0
-    return asyncio.run(_with_state(load_settings(args.data_dir), run))
+    return _run_in(load_settings(args.data_dir), run)
 
 
 def cmd_migrate_store(args: argparse.Namespace) -> int:
@@ -433,7 +458,7 @@ def cmd_migrate_store(args: argparse.Namespace) -> int:
     require_data(settings)
     with Bar("copying", unit=" rows") as bar:
         try:
-            report = asyncio.run(migrate_store(
+            report = run_async(settings, migrate_store(
                 settings.store_path, settings.blob_dir, args.to, progress=bar.advance,
                 total=bar.set_total))
         except InvalidInput as exc:
@@ -455,7 +480,7 @@ def cmd_migrate_store(args: argparse.Namespace) -> int:
         print(f"reindexed {count} entries into {state.backend.name}; set "
               "CHRONIK_DATABASE_URL to this URL to use the PostgreSQL store")
         return 0
-    return asyncio.run(_with_state(target, run))
+    return run_async(target, _with_state(target, run))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from chronik import privacy
-from chronik.cli import CliError, _with_state, load_settings
+from chronik.cli import CliError, _run_in, load_settings
 from chronik.state import AppState
 from timeline.errors import DomainError
 from timeline.models import Office
@@ -38,7 +38,7 @@ def _run(args: argparse.Namespace, fn: Any) -> int:
         except DomainError as exc:
             raise CliError(exc.message) from None
         return code
-    return asyncio.run(_with_state(load_settings(args.data_dir), run))
+    return _run_in(load_settings(args.data_dir), run)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -324,6 +324,10 @@ class Metrics:
         self.registry.register(self.store)
         self._reader: StoreReader | None = None
         self._refreshing = asyncio.Lock()
+        # labelled children by their labels: ``labels()`` costs more than the observation
+        # itself on every request; routes, methods and statuses are few (bounded)
+        self._counted: dict[tuple[str, str, int], Counter] = {}
+        self._timed: dict[tuple[str, str], Histogram] = {}
 
     async def attach(self, store: Store, indexer: Indexer) -> None:
         """Called once the store is open: where the scrape-time numbers come from (delivery
@@ -368,9 +372,16 @@ class Metrics:
 
     def observe(self, method: str, route: str, status: int, seconds: float | None) -> None:
         method = method if method in METHODS else "OTHER"
-        self.responses.labels(method, route, str(status)).inc()
+        counter = self._counted.get((method, route, status))
+        if counter is None:
+            counter = self._counted[method, route, status] = self.responses.labels(
+                method, route, str(status))
+        counter.inc()
         if seconds is not None:
-            self.latency.labels(method, route).observe(seconds)
+            timer = self._timed.get((method, route))
+            if timer is None:
+                timer = self._timed[method, route] = self.latency.labels(method, route)
+            timer.observe(seconds)
 
 
 METRICS = web.AppKey("chronik_metrics", Metrics)

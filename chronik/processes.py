@@ -41,6 +41,7 @@ def serve_one(data_dir: str, port: int, host: str, index: int, workers: bool,
     from chronik.app import create_app
     from chronik.cli import load_settings
     from chronik.logs import setup as setup_logging
+    from chronik.loops import new_loop
 
     settings = load_settings(data_dir, port, host)
     setup_logging(settings.log_level)
@@ -52,7 +53,7 @@ def serve_one(data_dir: str, port: int, host: str, index: int, workers: bool,
     app.on_startup.append(started)
     try:
         web.run_app(app, host=settings.http_host, port=settings.http_port, print=None,
-                    access_log=None, reuse_port=True)
+                    access_log=None, reuse_port=True, loop=new_loop(settings.event_loop))
     except OSError as exc:
         print(f"chronik: process {index} cannot listen on {host}:{port}: "
               f"{exc.strerror or exc}", file=sys.stderr, flush=True)

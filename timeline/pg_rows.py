@@ -16,13 +16,18 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from timeline.models import (
-    Attachment,
     Entry,
     Office,
 )
 from timeline.pg_db import PgDb
 from timeline.sql_tables import entries
-from timeline.sqlite_rows import CHANNELS, DIRECTIONS, VISIBILITIES, construct_entry
+from timeline.sqlite_rows import (
+    CHANNELS,
+    DIRECTIONS,
+    VISIBILITIES,
+    construct_attachment,
+    construct_entry,
+)
 
 
 class PgRepository:
@@ -56,7 +61,7 @@ def entry_from_tuple(row: Sequence[Any]) -> Entry:
         "direction": DIRECTIONS[row[5]], "kind": row[6], "author": row[7],
         "visibility": VISIBILITIES[row[8]], "notify": bool(row[9]), "occurred_at": row[10],
         "subject": row[12], "body": row[13], "html": row[14],
-        "attachments": tuple(Attachment.model_construct(**a) for a in row[15]),
+        "attachments": tuple(construct_attachment(a) for a in row[15]),
         "tags": tuple(row[16]), "source_id": row[17], "meta": row[18],
         "id": row[1], "seq": row[0], "recorded_at": row[11],
     })

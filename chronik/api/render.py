@@ -1,4 +1,6 @@
-"""Fast JSON for the hot read paths (timeline, lookup, search): plain dicts and ``json``.
+"""Fast JSON for the hot read paths (timeline, lookup, search): plain dicts and orjson
+(which writes enum members as their values and tuples as arrays, so neither is converted
+here).
 
 The documented shapes are the pydantic models in ``schemas.py`` (OpenAPI); a test checks that
 these functions produce exactly what those models would."""
@@ -15,23 +17,23 @@ from timeline.models import Customer, Entry
 
 def entry_json(e: Entry) -> dict[str, Any]:
     return {
-        "id": e.id, "customer_id": e.customer_id, "channel": e.channel.value,
-        "direction": e.direction.value, "kind": e.kind, "author": e.author,
-        "visibility": e.visibility.value, "notify": e.notify,
+        "id": e.id, "customer_id": e.customer_id, "channel": e.channel,
+        "direction": e.direction, "kind": e.kind, "author": e.author,
+        "visibility": e.visibility, "notify": e.notify,
         "occurred_at": e.occurred_at, "recorded_at": e.recorded_at,
         "subject": e.subject, "body": e.body, "html": e.html,
         "attachments": [{"index": i, "name": a.name, "content_type": a.content_type,
                          "size": a.size, "sha256": a.sha256,
                          "url": f"/api/v1/entries/{e.id}/attachments/{i}"}
-                        for i, a in enumerate(e.attachments)],
-        "tags": list(e.tags), "source_id": e.source_id, "meta": e.meta,
+                        for i, a in enumerate(e.attachments)] if e.attachments else [],
+        "tags": e.tags, "source_id": e.source_id, "meta": e.meta,
     }
 
 
 def customer_json(c: Customer) -> dict[str, Any]:
     return {
-        "id": c.id, "name": c.name, "status": c.status.value,
-        "identities": [{"kind": i.kind.value, "value": i.value, "raw": i.raw,
+        "id": c.id, "name": c.name, "status": c.status,
+        "identities": [{"kind": i.kind, "value": i.value, "raw": i.raw,
                         "undeliverable": i.undeliverable} for i in c.identities],
         "created_at": c.created_at, "updated_at": c.updated_at,
     }
