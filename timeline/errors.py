@@ -22,6 +22,11 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class CustomerGone(NotFound):
+    """An entry for a customer who is not (any more) in the office: erased meanwhile. The
+    store writes nothing of the batch; ``details["customer_ids"]`` names them."""
+
+
 class Conflict(DomainError):
     code = "conflict"
 

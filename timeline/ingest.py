@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from timeline.errors import Conflict, DomainError, InvalidInput, NotFound
+from timeline.errors import Conflict, CustomerGone, DomainError, InvalidInput, NotFound
 from timeline.filenames import safe_file_name
 from timeline.identity import normalise_identity
 from timeline.ids import in_window
@@ -138,6 +138,15 @@ class IngestService:
     # ------------------------------------------------------------------ ingest
     async def ingest(self, msg: InboundMessage, *, raw: bytes | None = None,
                      raw_channel: str | None = None, origin: str = "") -> IngestResult:
+        try:
+            return await self._ingest(msg, raw, raw_channel, origin)
+        except CustomerGone:
+            # the customer was erased between finding them and storing the entry (the store
+            # refuses an entry for a customer that is gone): once more, from the sender
+            return await self._ingest(msg, raw, raw_channel, origin)
+
+    async def _ingest(self, msg: InboundMessage, raw: bytes | None, raw_channel: str | None,
+                      origin: str) -> IngestResult:
         existing = await self.store.find_entry_by_source(msg.office_id, msg.source_id,
                                                          msg.channel)
         if existing is not None:
@@ -283,6 +292,11 @@ class IngestService:
                     except BAD_MESSAGE as exc:
                         appended.append(exc)
             for (i, _, customer, new), done in zip(pending, appended, strict=True):
+                if isinstance(done, CustomerGone):
+                    msg, raw, origin = items[i]  # its customer was erased meanwhile: again,
+                    results[i] = await self.ingest(  # from the sender
+                        msg, raw=raw, raw_channel=raw_channel, origin=origin)
+                    continue
                 if isinstance(done, Exception):
                     msg, raw, origin = items[i]
                     results[i] = await self._unstorable(office, msg, raw, raw_channel, origin,

@@ -33,13 +33,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from timeline.errors import CustomerGone
 from timeline.ids import new_ulid, seq_base
 from timeline.models import Attachment, Entry, EntryDraft, Visibility, utcnow
 from timeline.notifications import JobStatus
 from timeline.pg_events import add_events
 from timeline.pg_rows import entry_from_row
 from timeline.pg_seq import allocate_seqs
-from timeline.sql_tables import entries, index_outbox, notify_jobs
+from timeline.sql_tables import customers, entries, index_outbox, notify_jobs
 from timeline.sqlite_rows import construct_entry
 
 _INSERT = (insert(entries)
@@ -94,16 +95,38 @@ def _sort_key(row: Mapping[str, Any]) -> tuple[bool, str, str, str]:
     return (source is None, row["office_id"], row["channel"], source or "")
 
 
+async def _lock_customers(conn: AsyncConnection, drafts: Sequence[EntryDraft]) -> None:
+    """``KEY SHARE`` on every draft's customer (ascending id), ``CustomerGone`` when one is not
+    in its office: an erasure that started first has deleted the row by the time this lock
+    is granted; one that starts later waits for this transaction and then erases the new
+    entries with the rest (module docstring of ``timeline/pg_erasure.py``)."""
+    wanted: dict[str, set[str]] = {}
+    for draft in drafts:
+        wanted.setdefault(draft.office_id, set()).add(draft.customer_id)
+    c = customers.c
+    for office_id, ids in sorted(wanted.items()):
+        todo = sorted(ids)
+        found = set((await conn.scalars(
+            sa.select(c.id).where(c.office_id == office_id, c.id.in_(todo))
+            .order_by(c.id).with_for_update(key_share=True))).all())
+        if len(found) != len(todo):
+            raise CustomerGone("no such customer",
+                               {"customer_ids": sorted(set(todo) - found)})
+
+
 async def append_entries(conn: AsyncConnection, drafts: Sequence[EntryDraft]
                          ) -> list[tuple[Entry, bool]]:
-    """Insert ``drafts`` in order (inside the caller's transaction): ``(entry, True)`` for a
-    new one; ``(the stored entry, False)`` for a draft whose ``source_id`` is already on file
+    """Insert ``drafts`` in order (inside the caller's transaction): ``CustomerGone`` (and
+    nothing written) when a draft's customer is not in its office any more (erased);
+    ``(entry, True)`` for a new one; ``(the stored entry, False)`` for a draft whose
+    ``source_id`` is already on file
     for its office and channel (idempotent ingest), an earlier draft of the same batch or a
     concurrent writer's included. Each new entry gets an index-outbox row, a pending
     notification job when it is published with ``notify``, and an ``entry.created`` event,
     all in the caller's transaction (see the module docstring for concurrency)."""
     if not drafts:
         return []
+    await _lock_customers(conn, drafts)
     now = utcnow()
     values = [_draft_values(draft) for draft in drafts]
     seqs = await allocate_seqs(conn, [seq_base(v["occurred_at"]) for v in values])

@@ -14,9 +14,11 @@ Concurrency (SQLite's single writer serialised all of this for free):
   tokens, notification jobs, portal inbox) take a ``KEY SHARE`` lock on the customer while
   they are inserted: a writer still running holds the erasure back until it commits (its
   rows are then erased too); one that comes later waits and then fails, the customer being
-  gone. ``entries`` has no such key: an append whose caller looked the customer up before
-  the erasure and that commits after it is not stopped (the same window exists on SQLite,
-  between the caller's read and its write).
+  gone. Appends do the same (``pg_batch.append_entries`` locks the customer rows before it
+  writes): an append still running when the erasure starts holds the erasure's customer
+  lock back, and the entries it committed are read under that lock and erased; an append
+  that starts later waits for the erasure and is refused (``CustomerGone``), so no entry
+  outlives its customer.
 * Two erasures of one person serialise on the same locks; the second finds no customer
   (``NotFound``).
 * Should a writer lock in another order anyway (an undo of a merge locks customers before

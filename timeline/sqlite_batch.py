@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from timeline.errors import CustomerGone
 from timeline.ids import SEQ_SLOTS, new_ulid, seq_base
 from timeline.models import Entry, EntryDraft, Visibility, utcnow
 from timeline.sqlite_events import add_events
@@ -21,10 +22,36 @@ INSERT_JOB = ("INSERT INTO notify_jobs (id, office_id, entry_id, customer_id, st
 """A pending job for a new published entry, due at once."""
 
 
+_IN_CHUNK = 500
+"""Customer ids per ``IN (…)`` (SQLite allows 32,766 parameters; a batch holds fewer)."""
+
+
+def _require_customers(conn: sqlite3.Connection, drafts: Sequence[EntryDraft]) -> None:
+    """``CustomerGone`` unless every draft's customer exists in its office, read in the write
+    transaction: an entry never outlives its customer's erasure (the erasure is one write
+    transaction too, so it ran either wholly before this check or wholly after this
+    append, and then erased the new entry with the rest)."""
+    wanted: dict[str, set[str]] = {}
+    for draft in drafts:
+        wanted.setdefault(draft.office_id, set()).add(draft.customer_id)
+    for office_id, ids in wanted.items():
+        todo = sorted(ids)
+        for start in range(0, len(todo), _IN_CHUNK):
+            chunk = todo[start:start + _IN_CHUNK]
+            found = {r[0] for r in conn.execute(
+                f"SELECT id FROM customers WHERE office_id=? AND id IN "
+                f"({','.join('?' * len(chunk))})", (office_id, *chunk))}
+            if len(found) != len(chunk):
+                missing = sorted(set(chunk) - found)
+                raise CustomerGone("no such customer", {"customer_ids": missing})
+
+
 def append_entries(conn: sqlite3.Connection, drafts: Sequence[EntryDraft]
                    ) -> list[tuple[Entry, bool]]:
-    """Insert ``drafts`` in order (inside the caller's transaction): ``(entry, True)`` for a
-    new one; ``(the stored entry, False)`` for a draft whose ``source_id`` is already on file
+    """Insert ``drafts`` in order (inside the caller's transaction): ``CustomerGone`` (and
+    nothing written) when a draft's customer is not in its office any more (erased);
+    ``(entry, True)`` for a new one; ``(the stored entry, False)`` for a draft whose
+    ``source_id`` is already on file
     for its office and channel (idempotent ingest), an earlier draft of the same call included.
 
     Each new entry gets ``seq`` = the next free key of its millisecond (one ``max(seq)`` read
@@ -34,6 +61,7 @@ def append_entries(conn: sqlite3.Connection, drafts: Sequence[EntryDraft]
     ``executemany``; only when some were not inserted (a source id already on file) are they
     looked up.
     """
+    _require_customers(conn, drafts)
     now = utcnow()
     now_iso = now.isoformat()
     next_seq: dict[int, int] = {}

@@ -1,6 +1,7 @@
 """What only PostgreSQL shows about erasure (``timeline/pg_privacy.py``,
 ``timeline/pg_erasure.py``): nothing of the erased person stays in the table files after
-``scrub``, and an erasure that PostgreSQL aborts to break a deadlock is run again."""
+``scrub``, an erasure that PostgreSQL aborts to break a deadlock is run again, and an
+append still running when the erasure starts is erased with the rest."""
 
 from __future__ import annotations
 
@@ -120,3 +121,36 @@ async def test_an_erasure_aborted_for_a_deadlock_is_run_again(
     assert outcome.erased_seqs == (entry.seq,)
     assert await store.get_customer(office.id, person.id) is None
     assert await store.get_entry(office.id, entry.id) is None
+
+
+async def test_an_append_still_running_when_the_erasure_starts_is_erased_too(
+        store: PgStore, migrated: str) -> None:
+    """An append (a mail being stored) has written its entry but not committed when the
+    erasure starts: the erasure waits for it, then erases its entry with the rest."""
+    from timeline.pg_batch import append_entries
+
+    office = await store.create_office("A", "DE")
+    person = await store.create_customer(office.id, "Erika Muster", [])
+    [(old, _)] = await store.append_many([draft(office.id, person.id)])
+    watcher = await asyncpg.connect(asyncpg_dsn(migrated))
+    try:
+        async with store.db.engine.begin() as conn:
+            [(late, _)] = await append_entries(conn, [draft(office.id, person.id,
+                                                            body="late mail")])
+            erasure = asyncio.create_task(store.erase_customer(ErasureOrder(
+                office_id=office.id, customer_id=person.id, erased_by="admin-1")))
+            for _ in range(500):  # until the erasure waits for the append's customer lock
+                if await watcher.fetchval(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                        "current_database() AND wait_event_type = 'Lock'"):
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                pytest.fail("the erasure never waited for the running append")
+            assert not erasure.done()
+        outcome = await erasure  # the append has committed: now the erasure goes on
+    finally:
+        await watcher.close()
+    assert sorted(outcome.erased_seqs) == sorted([old.seq, late.seq])
+    assert await store.get_entry(office.id, late.id) is None
+    assert await store.get_customer(office.id, person.id) is None

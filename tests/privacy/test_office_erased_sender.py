@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 import pytest
 
@@ -108,3 +109,40 @@ async def test_admin_office_page_shows_and_sets_the_policy(site: Site) -> None:
     status, _, location = await site.admin.post("/admin/office/privacy", {"erased_sender": ""})
     assert status == 303
     assert await site.state.store.office_erased_sender(site.office.id) is None
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["one", "batch"])
+async def test_a_mail_whose_sender_is_erased_while_it_is_stored_is_an_erased_senders(
+        hub: Hub, monkeypatch: pytest.MonkeyPatch, batch: bool) -> None:
+    """The mail's sender is found, then erased (another process, an admin) before its entry
+    is written: the store refuses the entry, and the mail is handled as one from an erased
+    person (quarantined, reason ``erased_sender``), not stored under a vanished customer or
+    lost."""
+    status, c = await hub.admin.post("/customers", json={"name": "Gelöschte Person",
+                                                         "emails": [ADDRESS]})
+    assert status == 201, c
+    status, preview = await hub.admin.get(f"/customers/{c['id']}/erasure")
+    timeline = hub.state.ingest.timeline
+    erased: list[bool] = []
+
+    def erasing_first(original: Any) -> Any:
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not erased:  # between finding the customer and writing the entry
+                got, _ = await hub.admin.call(
+                    "DELETE", f"/customers/{c['id']}?confirm={preview['confirm']}")
+                assert got == 200
+                erased.append(True)
+            return await original(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(timeline, "append", erasing_first(timeline.append))
+    monkeypatch.setattr(timeline, "append_many", erasing_first(timeline.append_many))
+    mail = _mail(hub.office.id, "<late@kunde.test>")
+    got = ((await hub.state.ingest.ingest_many([(mail, b"raw", "test")]))[0] if batch
+           else await hub.state.ingest.ingest(mail, raw=b"raw"))
+    assert erased
+    assert got.entry is None and got.quarantined is not None
+    assert got.quarantined.reason == "erased_sender"
+    assert await hub.state.store.find_customers(hub.office.id, IdentityKind.EMAIL,
+                                                ADDRESS) == []
+    assert await hub.state.store.scan_entries(0, 100) == []

@@ -181,6 +181,60 @@ async def test_erasing_an_unknown_customer_is_refused_and_changes_nothing(
     assert await store.get_customer(s.office.id, s.customer.id) == s.customer
 
 
+async def test_no_entry_is_written_for_an_erased_customer(store: Store) -> None:
+    """A mail or note whose customer was looked up before the erasure and is written after
+    it is refused with ``NotFound``, the whole batch, and leaves nothing (no entry, no job,
+    no index task): an entry never outlives its customer."""
+    s = await seed(store, MAIL)
+    office, c = s.office.id, s.customer.id
+    keep = await store.create_customer(office, "Max Bleibt", [])
+    await store.erase_customer(ErasureOrder(office_id=office, customer_id=c,
+                                            erased_by="admin"))
+    _, backlog = await store.index_backlog()
+    with pytest.raises(REFUSED) as refused:
+        await store.append(published(office, c, body="nach der Löschung"))
+    assert refused.value.details == {"customer_ids": [c]}
+    with pytest.raises(REFUSED):  # one erased customer in a batch: nothing of it is kept
+        await store.append_many([draft(office, keep.id, body="bleibt nicht"),
+                                 published(office, c, body="nach der Löschung")])
+    assert (await store.timeline(office, keep.id, TimelineQuery())).items == []
+    assert await store.scan_entries(0, 100) == []
+    assert await store.list_notify_jobs(office) == []
+    assert (await store.index_backlog())[1] == backlog
+    other = await store.create_office("B", "DE")  # another office's customer: the same
+    with pytest.raises(REFUSED):
+        await store.append(draft(other.id, keep.id))
+    [(written, created)] = await store.append_many([draft(office, keep.id, body="ok")])
+    assert created and written.customer_id == keep.id
+
+
+async def test_appends_racing_an_erasure_leave_no_entry_of_the_person(
+        store: Store, second_store: Store) -> None:
+    """Notes keep arriving for a person (another process) while the erasure runs: each is
+    either erased with the person or refused; afterwards no entry of theirs is left."""
+    s = await seed(store, MAIL)
+    office, c = s.office.id, s.customer.id
+    await store.append_many([draft(office, c, body=f"vorher {i}") for i in range(20)])
+    erasure = asyncio.create_task(second_store.erase_customer(ErasureOrder(
+        office_id=office, customer_id=c, erased_by="admin-1")))
+    written: list[int] = []
+    refused = 0
+    for i in range(10_000):
+        try:
+            [(entry, _)] = await store.append_many([published(office, c, body=f"während {i}")])
+            written.append(entry.seq)
+        except REFUSED:
+            refused += 1
+            if erasure.done():
+                break
+        await asyncio.sleep(0)
+    outcome = await erasure
+    assert refused >= 1  # the appends went on until the erasure had happened
+    assert set(written) <= set(outcome.erased_seqs)
+    assert await store.scan_entries(0, 1000) == []
+    assert await store.list_notify_jobs(office) == []
+
+
 async def test_delete_entries_takes_their_notifications_along(store: Store) -> None:
     s = await seed(store)
     office, c = s.office.id, s.customer.id
