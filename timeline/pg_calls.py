@@ -5,14 +5,18 @@ may arrive out of order, so the call is remembered apart from its timeline entry
 Saving is one ``INSERT … ON CONFLICT DO UPDATE`` (the row lock makes two concurrent saves of
 one call follow each other; the later one wins, a customer once linked stays linked); the
 live event goes in the same transaction. The read-modify-write around it (read the state,
-apply a CTI event, save) spans two calls and is serialised by the phone service."""
+apply a CTI event, save) spans several calls: the phone service saves with
+``replace_call_state``, which writes only while the row still holds the state it read
+(``UPDATE … WHERE state = <what was read>``, or ``INSERT … ON CONFLICT DO NOTHING`` for a
+call not stored yet; the row lock makes a second writer re-check after the first commits)
+and otherwise starts over from the newer state."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from timeline.models import utcnow
 from timeline.pg_events import add_event
@@ -46,3 +50,31 @@ class PgCalls(PgRepository):
             if event is not None:
                 await add_event(conn, (office_id, event, customer_id, entry_id, call_id),
                                 event_data or {})
+
+    async def replace_call_state(self, office_id: str, call_id: str,
+                                 current: dict[str, Any] | None, state: dict[str, Any],
+                                 customer_id: str | None = None, *, event: str | None = None,
+                                 entry_id: str | None = None,
+                                 event_data: dict[str, Any] | None = None) -> bool:
+        c = cti_calls.c
+        now = utcnow()
+        stmt: Any
+        if current is None:
+            stmt = (insert(cti_calls).values(office_id=office_id, call_id=call_id,
+                                             state=state, customer_id=customer_id,
+                                             updated_at=now)
+                    .on_conflict_do_nothing(index_elements=[c.office_id, c.call_id]))
+        else:
+            stmt = (sa.update(cti_calls)
+                    .where(c.office_id == office_id, c.call_id == call_id,
+                           c.state == sa.cast(current, JSONB))
+                    .values(state=state, updated_at=now,
+                            customer_id=sa.func.coalesce(sa.literal(customer_id, sa.Text),
+                                                         c.customer_id)))
+        async with self.db.begin() as conn:
+            if (await conn.execute(stmt.returning(c.call_id))).first() is None:
+                return False
+            if event is not None:
+                await add_event(conn, (office_id, event, customer_id, entry_id, call_id),
+                                event_data or {})
+        return True

@@ -224,6 +224,16 @@ class CallRepository(Protocol):
                               customer_id: str | None = None, *, event: str | None = None,
                               entry_id: str | None = None,
                               event_data: dict[str, Any] | None = None) -> None: ...
+    async def replace_call_state(self, office_id: str, call_id: str,
+                                 current: dict[str, Any] | None, state: dict[str, Any],
+                                 customer_id: str | None = None, *, event: str | None = None,
+                                 entry_id: str | None = None,
+                                 event_data: dict[str, Any] | None = None) -> bool:
+        """``save_call_state`` only while the stored state is still ``current`` (``None``:
+        no state yet), atomically; False (nothing written) when another process changed it
+        since it was read. Events of one call arriving at two processes at once are applied
+        one after the other this way, none lost."""
+        ...
 
 
 class TelegramUpdateStore(Protocol):

@@ -26,14 +26,34 @@ class SqliteCalls(SqliteRepository):
                               event_data: dict[str, Any] | None = None) -> None:
         """With ``event`` (``call.ringing``, …) a live-event row (with ``event_data``) goes
         in the same transaction."""
-        def run(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO cti_calls (office_id, call_id, state, customer_id, updated_at) "
-                "VALUES (?,?,?,?,?) ON CONFLICT (office_id, call_id) DO UPDATE SET "
-                "state=excluded.state, customer_id=COALESCE(excluded.customer_id, customer_id), "
-                "updated_at=excluded.updated_at",
-                (office_id, call_id, json.dumps(state), customer_id, utcnow().isoformat()))
-            if event is not None:
-                add_event(conn, (office_id, event, customer_id, entry_id, call_id),
-                          event_data or {})
-        await self.db.write(run)
+        await self.db.write(lambda conn: _save(conn, office_id, call_id, state, customer_id,
+                                                event, entry_id, event_data))
+
+    async def replace_call_state(self, office_id: str, call_id: str,
+                                 current: dict[str, Any] | None, state: dict[str, Any],
+                                 customer_id: str | None = None, *, event: str | None = None,
+                                 entry_id: str | None = None,
+                                 event_data: dict[str, Any] | None = None) -> bool:
+        """Compared and written in one write transaction (the single writer of every
+        process of this data folder)."""
+        def run(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT state FROM cti_calls WHERE office_id=? AND call_id=?",
+                               (office_id, call_id)).fetchone()
+            if (None if row is None else json.loads(row[0])) != current:
+                return False
+            _save(conn, office_id, call_id, state, customer_id, event, entry_id, event_data)
+            return True
+        return await self.db.write(run)
+
+
+def _save(conn: sqlite3.Connection, office_id: str, call_id: str, state: dict[str, Any],
+          customer_id: str | None, event: str | None, entry_id: str | None,
+          event_data: dict[str, Any] | None) -> None:
+    conn.execute(
+        "INSERT INTO cti_calls (office_id, call_id, state, customer_id, updated_at) "
+        "VALUES (?,?,?,?,?) ON CONFLICT (office_id, call_id) DO UPDATE SET "
+        "state=excluded.state, customer_id=COALESCE(excluded.customer_id, customer_id), "
+        "updated_at=excluded.updated_at",
+        (office_id, call_id, json.dumps(state), customer_id, utcnow().isoformat()))
+    if event is not None:
+        add_event(conn, (office_id, event, customer_id, entry_id, call_id), event_data or {})

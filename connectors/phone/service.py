@@ -3,8 +3,12 @@
 Per call id the state lives apart from the entry (``CallRepository.call_state``), so an
 ``answer`` or ``hangup`` that arrives before its ``newCall`` is kept even when it does not
 name the number yet; the entry is created from whatever names the customer first and
-completed as the other events come. Events of one call are applied one at a time (a lock
-per call in this process).
+completed as the other events come. Events of one call are applied one at a time: a lock
+per call in this process, and across processes (``serve --processes N``, several servers
+behind a balancer) a compare-and-set save (``replace_call_state``): an event applied to a
+state another process has changed meanwhile is applied again to the newer state, so no
+event is lost. The entry is written from the state, so an attempt that lost is simply
+written over.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 from connectors.phone.calls import MISSED_TAG, CallState
 from connectors.phone.events import CallDirection, CtiEvent, CtiEventType
 from connectors.phone.numbers import WITHHELD, customer_number, e164_or_raw
-from timeline.errors import InvalidInput
+from timeline.errors import Conflict, InvalidInput
 from timeline.events import StoredEvent
 from timeline.identity import normalise_identity
 from timeline.ingest import InboundMessage, IngestResult, IngestService
@@ -35,6 +39,9 @@ RAW_CHANNEL = "cti"
 MatchView = Callable[[Match], dict[str, Any]]
 RECENT = 10
 """Entries of each matching customer in ``call.ringing``."""
+ATTEMPTS = 50
+"""Tries to apply one event while other processes keep changing the same call (each lost
+try means another event of the call was applied meanwhile: a call has a handful)."""
 
 
 def _live_event(event: CtiEvent, state: CallState) -> str | None:
@@ -88,13 +95,14 @@ class CtiService:
         raw = await self.store.call_state(office_id, call_id)
         return None if raw is None else CallState.model_validate(raw)
 
-    async def _save(self, office_id: str, state: CallState, event: str | None = None,
-                    new_customer: bool = False) -> None:
-        """Keep the state; with ``event`` the live event goes in the same transaction
-        (``new_customer``: the caller's customer was created by this call, so it is no
-        match to show when the phone rings)."""
-        await self.store.save_call_state(
-            office_id, state.call_id, state.model_dump(mode="json"), state.customer_id,
+    async def _save(self, office_id: str, read: dict[str, Any] | None, state: CallState,
+                    event: str | None = None, new_customer: bool = False) -> bool:
+        """Keep the state unless the stored one is no longer ``read`` (then False); with
+        ``event`` the live event goes in the same transaction (``new_customer``: the
+        caller's customer was created by this call, so it is no match to show when the
+        phone rings)."""
+        return await self.store.replace_call_state(
+            office_id, state.call_id, read, state.model_dump(mode="json"), state.customer_id,
             event=event, entry_id=state.entry_id,
             event_data={"new_customer": True} if new_customer else None)
 
@@ -103,17 +111,36 @@ class CtiService:
         event = replace(event, from_number=e164_or_raw(event.from_number, office.region),
                         to_number=e164_or_raw(event.to_number, office.region))
         async with self._call_lock(office.id, event.call_id):
-            state = await self._load(office.id, event.call_id) or CallState.start(event)
-            if state.dropped:  # an erased person's call: nothing of it is kept
-                return CallResult(state=state, duplicate=False)
-            if not state.apply(event):
-                await self._save(office.id, state)
-                return CallResult(state=state, duplicate=True)
-            new_customer = await self._sync(office, state)
-            if state.dropped:
-                await self._save(office.id, state.tombstone())
-                return CallResult(state=state.tombstone(), duplicate=False)
-            await self._save(office.id, state, _live_event(event, state), new_customer)
+            for _ in range(ATTEMPTS):
+                done = await self._apply(office, event)
+                if done is not None:
+                    break
+            else:
+                raise Conflict("the call kept changing while this event was applied; "
+                               "send the event again")
+        return done
+
+    async def _apply(self, office: Office, event: CtiEvent) -> CallResult | None:
+        """One try at applying ``event`` to the stored call; ``None`` when another process
+        changed the call meanwhile (nothing of this try is kept but the entry, which the
+        next try writes over)."""
+        read = await self.store.call_state(office.id, event.call_id)
+        state = CallState.start(event) if read is None else CallState.model_validate(read)
+        if state.dropped:  # an erased person's call: nothing of it is kept
+            return CallResult(state=state, duplicate=False)
+        if not state.apply(event):
+            if not await self._save(office.id, read, state):
+                return None
+            return CallResult(state=state, duplicate=True)
+        new_customer = await self._sync(office, state)
+        if state.dropped:
+            tombstone = state.tombstone()
+            if not await self._save(office.id, read, tombstone):
+                return None
+            return CallResult(state=tombstone, duplicate=False)
+        if not await self._save(office.id, read, state, _live_event(event, state),
+                                new_customer):
+            return None
         self.timeline.events.poke()  # deliver the live event now (timeline/events.py)
         return CallResult(state=state, duplicate=False,
                           quarantined=state.quarantine_id is not None)
@@ -218,17 +245,24 @@ class CtiService:
             call_id = str(json.loads(raw)["call_id"])
         except (ValueError, KeyError, TypeError):
             raise InvalidInput("not a quarantined CTI call") from None
+        created = new_customer = False
         async with self._call_lock(office.id, call_id):
-            state = await self._load(office.id, call_id)
-            if state is None or state.number is None:
-                raise InvalidInput(f"no state for call {call_id}")
-            result = await self.ingest.ingest(
-                self._message(office, state, customer_id), raw=raw, raw_channel=RAW_CHANNEL,
-                origin=origin)
-            if result.entry is not None:
+            for _ in range(ATTEMPTS):  # as ``handle``: again when another process changed it
+                read = await self.store.call_state(office.id, call_id)
+                state = None if read is None else CallState.model_validate(read)
+                if state is None or state.number is None:
+                    raise InvalidInput(f"no state for call {call_id}")
+                result = await self.ingest.ingest(
+                    self._message(office, state, customer_id), raw=raw,
+                    raw_channel=RAW_CHANNEL, origin=origin)
+                if result.entry is None:
+                    return result
+                created, new_customer = (created or result.created,
+                                         new_customer or result.new_customer)
                 state.entry_id, state.customer_id = result.entry.id, result.entry.customer_id
                 state.quarantine_id = None
                 if not result.created:
                     await self._revise(office, state)
-                await self._save(office.id, state)
-            return result
+                if await self._save(office.id, read, state):
+                    return replace(result, created=created, new_customer=new_customer)
+        raise Conflict("the call kept changing while it was reprocessed; try again")

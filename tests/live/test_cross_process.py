@@ -191,3 +191,41 @@ async def test_writes_through_both_processes_at_once_all_succeed_and_arrive(
             while not set(ids) <= {d["id"] for e, d in on_b.seen if e == "entry.created"}:
                 await on_b.next(20)
         assert len(set(ids)) == 40
+
+
+async def test_events_of_calls_posted_to_both_processes_at_once_are_all_kept(
+        cluster: Cluster) -> None:
+    """A PBX fires a call's events in quick succession and a balancer spreads them over the
+    processes: newCall, answer and hangup of each call, posted at once, half to each
+    process. Every call ends answered, with its agent and its duration -- none of the
+    events is lost to another process's save of the same call."""
+    customer(cluster.a, phones=("0171 7654321",))
+    path = cluster.a.api("GET", "/office")["cti_url_path"]
+    calls = [f"p{i}" for i in range(12)]
+
+    def post(server: ChronikServer, event: dict[str, Any]) -> None:
+        resp = server.call("POST", path, event, "")
+        assert resp.status == 200, resp.body
+
+    events: list[tuple[ChronikServer, dict[str, Any]]] = []
+    for n, call in enumerate(calls):
+        events += [
+            (cluster.a if n % 2 else cluster.b,
+             {"event": "newCall", "callId": call, "from": "491717654321", "to": "4930123456",
+              "direction": "in", "user": ["Tom Agent"], "timestamp": "2026-03-02T09:30:00Z"}),
+            (cluster.b if n % 2 else cluster.a,
+             {"event": "answer", "callId": call, "user": "Tom Agent",
+              "timestamp": "2026-03-02T09:30:05Z"}),
+            (cluster.a if n % 2 else cluster.b,
+             {"event": "hangup", "callId": call, "cause": "normalClearing",
+              "timestamp": "2026-03-02T09:31:05Z"})]
+    await asyncio.gather(*(asyncio.to_thread(post, server, event)
+                           for server, event in events))
+    match = cluster.b.api("GET", "/lookup?phone=01717654321")["matches"][0]
+    timeline = cluster.b.api(
+        "GET", f"/customers/{match['customer']['id']}/timeline?kind=call&limit=50")
+    by_call = {e["meta"]["call_id"]: e["meta"] for e in timeline["items"]}
+    assert sorted(by_call) == sorted(calls)
+    for call, meta in by_call.items():
+        assert (meta["outcome"], meta["answered_by"], meta["duration_seconds"]) == (
+            "answered", "Tom Agent", 60), (call, meta)

@@ -16,7 +16,7 @@ COVERS = frozenset({
     "cti_token", "office_for_cti_token", "add_inbound_address", "remove_inbound_address",
     "inbound_addresses", "add_customer_token", "resolve_customer_token",
     "revoke_customer_tokens", "add_quarantine", "list_quarantine", "get_quarantine",
-    "resolve_quarantine", "call_state", "save_call_state",
+    "resolve_quarantine", "call_state", "save_call_state", "replace_call_state",
 })
 
 RAW1, RAW2, RAW3 = "a1" * 32, "b2" * 32, "c3" * 32
@@ -147,7 +147,50 @@ async def test_call_state_is_saved_per_office_and_keeps_its_customer(store: Stor
     assert [c["call_id"] for c in data.cti_calls] == ["call-1"]
 
 
+async def test_a_call_state_is_replaced_only_while_it_is_what_was_read(store: Store) -> None:
+    s = await seed(store)
+    office, c = s.office.id, s.customer.id
+    ringing = {"status": "ringing", "events": ["newCall"], "n": 1}
+    assert await store.replace_call_state(office, "call-2", None, ringing, c,
+                                          event="call.ringing")
+    assert not await store.replace_call_state(office, "call-2", None, {"status": "x"})
+    answered = {"status": "answered", "events": ["newCall", "answer"], "n": 2}
+    assert await store.replace_call_state(office, "call-2", dict(ringing), answered)
+    # what was read before that change is stale now: nothing is written, no event
+    assert not await store.replace_call_state(office, "call-2", ringing, {"status": "ended"},
+                                              event="call.ended")
+    assert await store.call_state(office, "call-2") == answered
+    other = await store.create_office("B", "DE")  # the same call id in another office
+    assert await store.replace_call_state(other.id, "call-2", None, {"status": "ringing"})
+    assert await store.call_state(office, "call-2") == answered
+    data = await store.personal_data(office, c)  # a later save without customer keeps it
+    assert data is not None and [x["call_id"] for x in data.cti_calls] == ["call-2"]
+
+
 # ---------------------------------------------------------------- two processes at once
+async def test_events_of_one_call_applied_by_two_processes_are_all_kept(
+        store: Store, second_store: Store) -> None:
+    """Each process reads the call, adds its event and saves with ``replace_call_state``,
+    starting over when the other got there first: every event ends up in the state."""
+    s = await seed(store)
+    office = s.office.id
+
+    async def add(handle: Store, event: str) -> int:
+        for tries in range(1, 200):
+            read = await handle.call_state(office, "call-7")
+            state = {"events": [*(read or {}).get("events", []), event]}
+            if await handle.replace_call_state(office, "call-7", read, state):
+                return tries
+            await asyncio.sleep(0)
+        raise AssertionError("never saved")
+
+    tries = await asyncio.gather(*(add(store if i % 2 else second_store, f"e{i}")
+                                   for i in range(12)))
+    final = await store.call_state(office, "call-7")
+    assert final is not None and sorted(final["events"]) == sorted(f"e{i}" for i in range(12))
+    assert max(tries) > 1  # they did collide, and started over
+
+
 async def test_two_first_calls_agree_on_one_cti_token(store: Store, second_store: Store
                                                       ) -> None:
     for n in range(5):
