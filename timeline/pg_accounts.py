@@ -130,9 +130,12 @@ class PgAccounts(PgRepository):
         return _login(row)
 
     async def add_agent_token(self, agent_id: str, token_hash: str) -> str:
-        async with self.db.begin() as conn:
-            await conn.execute(sa.insert(agent_tokens).values(
-                token_hash=token_hash, agent_id=agent_id, created_at=utcnow()))
+        try:
+            async with self.db.begin() as conn:
+                await conn.execute(sa.insert(agent_tokens).values(
+                    token_hash=token_hash, agent_id=agent_id, created_at=utcnow()))
+        except IntegrityError:  # no such agent (or, never in practice, the same token twice)
+            raise NotFound("no such agent") from None
         return token_hash[:_TOKEN_ID]
 
     async def revoke_agent_token(self, office_id: str, token_id: str) -> bool:

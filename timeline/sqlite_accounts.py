@@ -109,8 +109,11 @@ class SqliteAccounts(SqliteRepository):
 
     async def add_agent_token(self, agent_id: str, token_hash: str) -> str:
         def run(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO agent_tokens VALUES (?,?,?)",
-                         (token_hash, agent_id, utcnow().isoformat()))
+            try:
+                conn.execute("INSERT INTO agent_tokens VALUES (?,?,?)",
+                             (token_hash, agent_id, utcnow().isoformat()))
+            except sqlite3.IntegrityError:  # no such agent (or, never in practice, the
+                raise NotFound("no such agent") from None  # same token twice)
         await self.db.write(run)
         return token_hash[:12]
 

@@ -72,6 +72,9 @@ async def test_api_tokens_are_added_listed_and_revoked_per_office(store: Store) 
     assert await store.agent_for_token(TOKEN_B) is None
     assert await store.agent_for_token(TOKEN_A) == agent
     assert not await store.revoke_agent_token(office.id, token_id)  # gone already
+    with pytest.raises(REFUSED):  # no such agent: a domain error, not a database error
+        await store.add_agent_token("no-such-agent", "ee" * 32)
+    assert await store.agent_for_token("ee" * 32) is None
 
 
 async def test_list_agents_sorted_by_name_with_login_and_no_foreign_agents(
