@@ -278,7 +278,8 @@ async def run_background(state: AppState) -> AsyncIterator[None]:
     """The background work of a data folder (must run in exactly one process): the
     indexer and the components (connectors, notifier, retention)."""
     indexer = asyncio.create_task(state.indexer.run(), name="chronik-indexer")
-    state.supervisor = Supervisor(build_components(state))
+    state.components = build_components(state)
+    state.supervisor = Supervisor(state.components)
     state.supervisor.start()
     try:
         yield
@@ -306,7 +307,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             if app.get(WORKERS, True):
                 await stack.enter_async_context(run_background(state))
             else:  # built, not run: what they register (portal settings, quarantine
-                build_components(state)  # reprocessors) is needed by every process
+                # reprocessors) and their HTTP side are needed by every process
+                state.components = build_components(state)
             yield
     finally:
         await close_state(state)

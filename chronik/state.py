@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from chronik.components import Supervisor
+from chronik.components import Component, Supervisor
 from chronik.settings import Settings
 from search.backend import SearchBackend
 from search.indexer import Indexer
@@ -61,6 +61,10 @@ class AppState:
     ingest: IngestService
     events: EventBus
     token_cache: TokenCache = field(default_factory=TokenCache)
+    components: list[Component] = field(default_factory=list)
+    """This process's components: run here (under ``supervisor``) or, in a process without
+    the background work (``serve --no-workers``, ``--processes N`` beyond process 0), only
+    built -- their HTTP side (the Telegram webhook and deep links) serves in every process."""
     supervisor: Supervisor | None = None
     cti: CtiService | None = None
     """The phone connector (built on first use by ``chronik.glue.phone.cti_service``)."""

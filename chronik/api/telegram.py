@@ -38,8 +38,9 @@ class WebhookOut(BaseModel):
 
 
 def connector_of(state: AppState) -> TelegramConnector | None:
-    supervisor = state.supervisor
-    for component in supervisor.components if supervisor else ():
+    """The Telegram connector, also in a process that does not run it: a webhook update
+    or a deep link needs only its settings and the store."""
+    for component in state.components:
         if isinstance(component, TelegramConnector):
             return component
     return None
@@ -82,7 +83,7 @@ async def create_link(state: AppState, customer: Customer, valid_for: timedelta
     if connector.office_id not in (None, customer.office_id):
         raise ApiError(409, "telegram_not_configured",
                        "this server's Telegram bot belongs to another office")
-    username = connector.bot_username
+    username = await connector.username()
     if not username:
         raise ApiError(503, "telegram_unavailable",
                        "the Telegram bot has not connected yet, so its username is unknown "

@@ -60,7 +60,6 @@ def components(state: AppState) -> list[Component]:
 def report_token_rejected(state: AppState, reason: str) -> None:
     """The notifier found the bot token rejected: the connector shows it (and reconnects,
     which keeps failing visibly at ``GET /api/v1/connectors`` until the token is fixed)."""
-    supervisor = state.supervisor
-    for component in supervisor.components if supervisor else ():
+    for component in state.components:
         if isinstance(component, TelegramConnector):
             component.token_rejected(reason)

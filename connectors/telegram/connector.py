@@ -76,6 +76,10 @@ GIVE_UP_AFTER = dtm.timedelta(hours=24)
 """An update still failing for a transient reason after this long goes to the quarantine
 (kept there for an admin; Telegram itself would no longer know about it)."""
 STOP_GRACE_SECONDS = 5.0
+WEBHOOK_IDLE_SECONDS = 1.0
+"""In webhook mode the updates Telegram POSTs to another process (``serve --processes N``,
+an API process beside ``chronik worker --all``) are stored there: the bot's process looks
+for them this often (its own are processed at once)."""
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -103,9 +107,11 @@ class TelegramConnector:
         self._redact = redact or (lambda values: values)
         self.config = config
         self.services = services
+        webhook = config.mode == "webhook"
         self.inbox = UpdateInbox(services.store, config.bot_id,
-                                 reorder_seconds=config.reorder_seconds
-                                 if config.mode == "webhook" else 0.0)
+                                 reorder_seconds=config.reorder_seconds if webhook else 0.0,
+                                 # webhook updates may be stored by another process
+                                 idle_seconds=WEBHOOK_IDLE_SECONDS if webhook else None)
         self._app: AnyApplication | None = None
         self._office: Office | None = None
         self._failed: asyncio.Future[TelegramConnectorError] | None = None
@@ -114,6 +120,7 @@ class TelegramConnector:
         self._connected_since: float | None = None
         self._webhook_registered = False
         self._token_rejected: str | None = None
+        self._asked_username: str | None = None
         self.counters: dict[str, int] = dict.fromkeys((
             "updates", "messages", "duplicates", "edits", "quarantined", "linked",
             "links_refused", "consent_changes", "ignored", "reply_failures"), 0)
@@ -132,6 +139,22 @@ class TelegramConnector:
         if self._app is not None and self._app.bot.username:
             return str(self._app.bot.username)
         return self.config.bot_username
+
+    async def username(self) -> str | None:
+        """The bot's username for ``t.me`` links: learned when the bot connected here, or
+        set (``CHRONIK_TELEGRAM_BOT_USERNAME``); in a process that does not run the bot,
+        asked from Telegram once (``getMe``). ``None`` when Telegram cannot tell now."""
+        if self.bot_username:
+            return self.bot_username
+        if self._asked_username is None:
+            try:
+                async with Bot(self.config.token, base_url=self.config.api_base_url,
+                               base_file_url=self.config.api_file_url) as bot:
+                    self._asked_username = bot.username
+            except (tg_error.TelegramError, RuntimeError) as exc:
+                log.warning("telegram: getMe for the bot's username failed: %s",
+                            scrub(str(exc), self.config.token))
+        return self._asked_username
 
     def diagnostics(self) -> dict[str, Any]:
         """State and counters; the token and the webhook secret are never shown."""

@@ -44,10 +44,12 @@ def backoff(attempts: int, retry_after: float | None) -> float:
 
 class UpdateInbox:
     def __init__(self, store: TelegramUpdateStore, bot_id: int, *,
-                 reorder_seconds: float = 0.0) -> None:
+                 reorder_seconds: float = 0.0, idle_seconds: float | None = None) -> None:
         self.store = store
         self.bot_id = bot_id
         self.reorder_seconds = reorder_seconds
+        self.idle_seconds = idle_seconds or IDLE_SECONDS
+        """How long :meth:`run` waits when nothing is due and nobody woke it."""
         self.waiting = 0
         """Stored updates not processed yet (as of the last drain)."""
         self.last_error: str | None = None
@@ -82,7 +84,7 @@ class UpdateInbox:
                 wait = RETRY_BASE_SECONDS
             if self._stopping:
                 break
-            await wait_set(self._wake, min(wait or IDLE_SECONDS, IDLE_SECONDS))
+            await wait_set(self._wake, min(wait or self.idle_seconds, self.idle_seconds))
 
     async def drain(self, office_id: str, handle: Handler) -> float | None:
         """Process every update that is due, oldest first per chat; returns the seconds
