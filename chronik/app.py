@@ -25,7 +25,13 @@ from chronik.api.base import (
     error_response,
 )
 from chronik.api.events import add_shutdown
-from chronik.components import Supervisor, task_stack
+from chronik.components import (
+    Supervisor,
+    describe_error,
+    process_label,
+    report_states,
+    task_stack,
+)
 from chronik.glue import notify_pages
 from chronik.logs import install as install_log_privacy
 from chronik.logs import redact_path
@@ -41,6 +47,7 @@ from timeline.blobs import Blobs, BlobStore
 from timeline.errors import DomainError
 from timeline.events import EventBus, EventFollower
 from timeline.ingest import IngestService
+from timeline.models import utcnow
 from timeline.service import TimelineService
 from timeline.sqlite_store import SqliteStore
 from timeline.store import Store
@@ -279,13 +286,23 @@ async def run_background(state: AppState) -> AsyncIterator[None]:
     indexer and the components (connectors, notifier, retention)."""
     indexer = asyncio.create_task(state.indexer.run(), name="chronik-indexer")
     state.components = build_components(state)
-    state.supervisor = Supervisor(state.components)
-    state.supervisor.start()
+    state.supervisor = supervisor = Supervisor(state.components)
+    supervisor.start()
+    reporter = asyncio.create_task(report_states(supervisor, state.store),
+                                   name="chronik-component-states")
     try:
         yield
     finally:
-        await state.supervisor.stop()
+        await _cancel(reporter)
+        await supervisor.stop()
         await _cancel(indexer)
+        try:  # the others show "stopped", not "unknown" after a while
+            async with asyncio.timeout(5):
+                await state.store.replace_component_reports(
+                    process_label(), supervisor.report(), utcnow())
+        except Exception as exc:
+            log.warning("storing the connectors' final states failed: %s",
+                        describe_error(exc))
 
 
 async def _cancel(task: asyncio.Task[None], grace_seconds: float = 10.0) -> None:

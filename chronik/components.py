@@ -11,13 +11,25 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
 import random
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
 
+from timeline.models import utcnow
+from timeline.repositories import ComponentReports
+
 log = logging.getLogger(__name__)
+
+REPORT_SECONDS = 5.0
+"""How often the process running the components stores their states for the others."""
+STALE_AFTER = timedelta(seconds=3 * REPORT_SECONDS)
+"""A stored state older than this (its process stopped reporting: killed, hanging) is shown
+as ``unknown``."""
 
 
 class Component(Protocol):
@@ -164,4 +176,44 @@ def redact(values: dict[str, Any], secret_keys: Sequence[str] = (
             out[key] = REDACTED
         else:
             out[key] = value
+    return out
+
+
+def process_label() -> str:
+    """``host:pid``: which process runs the components."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def report_states(supervisor: Supervisor, store: ComponentReports,
+                        every: float = REPORT_SECONDS) -> None:
+    """Store the supervisor's report now and every ``every`` seconds (until cancelled), so
+    that processes not running the components show them too (``component_states``)."""
+    label = process_label()
+    while True:
+        try:
+            await store.replace_component_reports(label, supervisor.report(), utcnow())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the store is away for a moment: the next round tries
+            log.warning("storing the connectors' states failed: %s", describe_error(exc))
+        await asyncio.sleep(every)
+
+
+async def component_states(supervisor: Supervisor | None, store: ComponentReports
+                           ) -> list[dict[str, Any]]:
+    """What ``GET /api/v1/connectors`` shows: the live report where the components run,
+    else what their process last stored (``unknown`` once it is older than
+    ``STALE_AFTER``), each with ``reported_by`` and ``reported_at``."""
+    if supervisor is not None:
+        now, label = utcnow(), process_label()
+        return [{**r, "reported_by": label, "reported_at": now} for r in supervisor.report()]
+    now = utcnow()
+    out = []
+    for stored in await store.component_reports():
+        report = dict(stored.report)
+        if now - stored.reported_at > STALE_AFTER and report.get("state") != "stopped":
+            report["state"] = "unknown"
+            report["next_attempt_in"] = None
+        out.append({**report, "reported_by": stored.process,
+                    "reported_at": stored.reported_at})
     return out

@@ -25,6 +25,7 @@ from timeline.errors import NotFound
 from timeline.ids import new_ulid
 from timeline.models import QuarantineItem, utcnow
 from timeline.pg_calls import PgCalls
+from timeline.pg_components import PgComponentReports
 from timeline.pg_telegram import PgTelegramUpdates
 from timeline.sql_tables import customer_tokens, inbound_addresses, offices, quarantine
 
@@ -41,9 +42,10 @@ def _quarantine(row: Mapping[Any, Any]) -> QuarantineItem:
         updated_at=row["updated_at"], entry_id=row["entry_id"])
 
 
-class PgInbound(PgCalls, PgTelegramUpdates):
+class PgInbound(PgCalls, PgTelegramUpdates, PgComponentReports):
     """Addresses, the CTI token, customer tokens and quarantine; with the call state of
-    ``PgCalls`` and the Telegram updates of ``PgTelegramUpdates``."""
+    ``PgCalls``, the Telegram updates of ``PgTelegramUpdates`` and the connectors' states of
+    ``PgComponentReports``."""
 
     # ------------------------------------------------------------------ office config
     async def cti_token(self, office_id: str) -> str:

@@ -261,10 +261,35 @@ class TelegramUpdateStore(Protocol):
 
 
 
-class InboundRepository(CallRepository, TelegramUpdateStore, Protocol):
+@dataclass(frozen=True)
+class ComponentReport:
+    """The last state one component's process reported (``chronik.components``)."""
+
+    name: str
+    process: str
+    """Who runs it: ``host:pid``."""
+    report: dict[str, Any]
+    reported_at: datetime
+
+
+class ComponentReports(Protocol):
+    """The states of the connectors and workers, as the one process running them reports
+    them, so that every process can show them (``GET /api/v1/connectors``)."""
+
+    async def replace_component_reports(self, process: str, reports: Sequence[dict[str, Any]],
+                                         at: datetime) -> None:
+        """These reports (each with its ``name``) are now all there is."""
+        ...
+    async def component_reports(self) -> list[ComponentReport]:
+        """By name."""
+        ...
+
+
+class InboundRepository(CallRepository, TelegramUpdateStore, ComponentReports, Protocol):
     """What inbound channels keep besides entries: the office's addresses and CTI token,
-    customer tokens (portal sign-in, linking codes), quarantine, call state and received
-    Telegram updates. ``cti_token``: ``NotFound`` for an unknown office."""
+    customer tokens (portal sign-in, linking codes), quarantine, call state, received
+    Telegram updates and the connectors' reported states. ``cti_token``: ``NotFound`` for an
+    unknown office."""
 
     async def cti_token(self, office_id: str) -> str: ...
     async def office_for_cti_token(self, token: str) -> str | None: ...

@@ -210,6 +210,11 @@ cti_calls = sa.Table(
     _at("updated_at"),
     sa.Index("cti_calls_customer", "customer_id", **_partial("customer_id IS NOT NULL")),
 )
+component_reports = sa.Table(
+    "component_reports", metadata,
+    _text("name", primary_key=True), _text("process"),
+    sa.Column("report", Json, nullable=False), _at("reported_at"),
+)
 telegram_updates = sa.Table(
     "telegram_updates", metadata,
     _text("office_id", primary_key=True),

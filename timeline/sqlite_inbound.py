@@ -14,6 +14,7 @@ from timeline.errors import NotFound
 from timeline.ids import new_ulid
 from timeline.models import QuarantineItem, utcnow
 from timeline.sqlite_calls import SqliteCalls
+from timeline.sqlite_components import SqliteComponentReports
 from timeline.sqlite_telegram import SqliteTelegramUpdates
 
 _Q_COLS = ("id, office_id, channel, reason, origin, raw_sha256, size, status, created_at, "
@@ -28,9 +29,10 @@ def _quarantine(row: Sequence[Any]) -> QuarantineItem:
         entry_id=row[10])
 
 
-class SqliteInbound(SqliteCalls, SqliteTelegramUpdates):
+class SqliteInbound(SqliteCalls, SqliteTelegramUpdates, SqliteComponentReports):
     """Addresses, the CTI token, customer tokens and quarantine; with the call state of
-    ``SqliteCalls`` and the Telegram updates of ``SqliteTelegramUpdates``."""
+    ``SqliteCalls``, the Telegram updates of ``SqliteTelegramUpdates`` and the connectors'
+    states of ``SqliteComponentReports``."""
 
     # ------------------------------------------------------------------ office config
     async def cti_token(self, office_id: str) -> str:

@@ -355,4 +355,12 @@ INSERT OR IGNORE INTO notify_jobs (id, office_id, entry_id, customer_id, status,
     FROM notify_outbox o JOIN entries e ON e.id = o.entry_id ORDER BY o.id;
 DROP TABLE notify_outbox;
 """),
+    (14, """
+CREATE TABLE component_reports (
+    name TEXT PRIMARY KEY,
+    process TEXT NOT NULL,
+    report TEXT NOT NULL,
+    reported_at TEXT NOT NULL
+);
+"""),
 ]

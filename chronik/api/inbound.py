@@ -25,6 +25,7 @@ from chronik.api.schemas import (
     QuarantinePage,
     ReprocessIn,
 )
+from chronik.components import component_states
 from chronik.state import AppState
 from timeline.errors import Conflict, InvalidInput, NotFound
 from timeline.identity import normalise_email
@@ -109,7 +110,7 @@ async def undo_merge(request: web.Request, state: AppState, caller: Caller) -> w
 
 async def connectors(request: web.Request, state: AppState, caller: Caller
                      ) -> web.StreamResponse:
-    report = state.supervisor.report() if state.supervisor else []
+    report = await component_states(state.supervisor, state.store)
     return json_model(ComponentsOut(items=[ComponentOut(**r) for r in report]))
 
 

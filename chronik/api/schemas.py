@@ -302,12 +302,16 @@ class MergeOut(BaseModel):
 class ComponentOut(BaseModel):
     name: str
     kind: str
-    state: str
+    state: str = Field(description="starting, running, backoff, stopped; unknown when the "
+                                   "process running it has not reported for 15 s")
     restarts: int
     last_error: str | None
     last_error_at: float | None
     next_attempt_in: float | None
     diagnostics: dict[str, Any]
+    reported_by: str = Field(description="the process running it (host:pid)")
+    reported_at: datetime = Field(description="when that process reported this state (every "
+                                              "5 s; now when it runs in the answering process)")
 
 
 class ComponentsOut(BaseModel):

@@ -5,16 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from datetime import UTC, datetime
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
 
+from chronik.api.base import hash_token, new_token
+from chronik.app import create_app
 from chronik.components import Supervisor, redact
+from chronik.settings import Settings
+from chronik.state import STATE
 from tests.api.test_customers_entries import make_customer
-from tests.conftest import Hub
+from tests.conftest import Api, Hub
 from timeline.ingest import InboundMessage
-from timeline.models import Channel, IdentityKind
+from timeline.models import Channel, IdentityKind, Role, utcnow
 
 
 async def test_quarantine_list_raw_reprocess_and_discard(hub: Hub) -> None:
@@ -179,3 +186,54 @@ async def test_sse_stream_carries_entry_created_for_own_office_only(hub: Hub) ->
     with contextlib.suppress(asyncio.CancelledError):
         await theirs
     assert leaked == []
+
+
+@contextlib.asynccontextmanager
+async def _serving(settings: Settings, *, workers: bool) -> Any:
+    app = create_app(settings, workers=workers)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield app[STATE], str(server.make_url("/api/v1"))
+    finally:
+        await server.close()
+
+
+async def test_every_process_shows_the_connectors_of_the_one_running_them(
+        hub: Hub, settings: Settings) -> None:
+    """``serve --processes N`` or API processes beside ``chronik worker --all``: an admin's
+    request may reach a process that does not run the connectors; it shows what the process
+    running them reported (who, when), not an empty list."""
+    _, live = await hub.admin.get("/connectors")
+    assert live["items"], "the test server runs components"
+    async with _serving(settings, workers=False) as (_, base), ClientSession() as session:
+        _, shown = await Api(session, base, hub.admin.token).get("/connectors")
+    assert [(i["name"], i["kind"], i["state"]) for i in shown["items"]] == [
+        (i["name"], i["kind"], i["state"]) for i in sorted(live["items"],
+                                                           key=lambda i: i["name"])]
+    assert {i["reported_by"] for i in shown["items"]} == {live["items"][0]["reported_by"]}
+    assert live["items"][0]["reported_by"].endswith(f":{os.getpid()}")
+
+
+async def test_a_process_that_stopped_reporting_shows_unknown_and_a_stop_shows_stopped(
+        tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", http_port=0)
+    async with _serving(settings, workers=True) as (state, _):  # runs, then stops
+        office = await state.store.create_office("Büro", "DE")
+        token = new_token()
+        await state.store.create_agent(office.id, "Anna", Role.ADMIN, hash_token(token))
+        names = sorted(c.name for c in state.components)
+    async with _serving(settings, workers=False) as (state, base), \
+            ClientSession() as session:
+        admin = Api(session, base, token)
+        _, shown = await admin.get("/connectors")
+        assert [(i["name"], i["state"]) for i in shown["items"]] == [
+            (n, "stopped") for n in names]
+        # a report 20 s old: its process was killed or hangs
+        item = {**shown["items"][0], "state": "running"}
+        del item["reported_by"], item["reported_at"]
+        await state.store.replace_component_reports(
+            "gone:1", [item], utcnow() - timedelta(seconds=20))
+        _, shown = await admin.get("/connectors")
+        assert [(i["name"], i["state"], i["reported_by"]) for i in shown["items"]] == [
+            (item["name"], "unknown", "gone:1")]

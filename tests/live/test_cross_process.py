@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,3 +230,17 @@ async def test_events_of_calls_posted_to_both_processes_at_once_are_all_kept(
     for call, meta in by_call.items():
         assert (meta["outcome"], meta["answered_by"], meta["duration_seconds"]) == (
             "answered", "Tom Agent", 60), (call, meta)
+
+
+async def test_the_http_only_process_shows_the_connectors_of_the_other(
+        cluster: Cluster) -> None:
+    """B runs no connectors (``--no-workers``): its ``GET /connectors`` shows A's, as A
+    reported them (A's pid), for an admin whose request happens to reach B."""
+    admin = cluster.a.admin_token
+    live = cluster.a.api("GET", "/connectors", None, admin)["items"]
+    assert live and {i["reported_by"] for i in live} == {
+        f"{socket.gethostname()}:{cluster.a.process.pid}"}
+    shown = cluster.b.api("GET", "/connectors", None, admin)["items"]
+    assert [(i["name"], i["state"], i["reported_by"]) for i in shown] == [
+        (i["name"], i["state"], i["reported_by"]) for i in sorted(live,
+                                                                  key=lambda i: i["name"])]

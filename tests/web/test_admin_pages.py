@@ -622,7 +622,7 @@ def test_admin_messages_have_both_languages_and_every_used_key_exists() -> None:
     used |= {f"admin.dead.status_{s}" for s in DEAD_STATUSES}
     used |= {f"admin.quarantine.status_{s}" for s in ("open", "processed", "discarded")}
     used |= {f"admin.connectors.state_{s}" for s in ("starting", "running", "backoff",
-                                                     "stopped")}
+                                                     "stopped", "unknown")}
     used |= {f"admin.connectors.kind_{k}" for k in ("connector", "worker")}
     assert len(used) > 150
     assert sorted(k for k in used if k not in known) == []

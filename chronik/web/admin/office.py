@@ -12,6 +12,7 @@ from chronik.api.inbound import add_office_address, office_detail, remove_office
 from chronik.api.policy import policy_view, save_policy, save_tone_words, tone_view
 from chronik.api.privacy import office_privacy, set_office_privacy
 from chronik.api.schemas import PresetIn
+from chronik.components import component_states
 from chronik.web.admin.common import form, render, see_other
 from chronik.web.pages import AgentView, admin_page
 from timeline.errors import Conflict, InvalidInput
@@ -160,7 +161,7 @@ def _flat(values: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
 
 @admin_page
 async def connectors_page(view: AgentView) -> web.StreamResponse:
-    report = view.state.supervisor.report() if view.state.supervisor else []
+    report = await component_states(view.state.supervisor, view.state.store)
     items = [{**r, "last_error_at": _when(r.get("last_error_at")),
               "diagnostics": _flat(r.get("diagnostics") or {})} for r in report]
     return render(view, "admin/connectors.html", "connectors", items=items)
