@@ -36,26 +36,31 @@ def load_settings(data_dir: str | None = None, port: int | None = None,
     if host:
         overrides["http_host"] = host
     try:
-        return Settings(**cast(dict[str, Any], overrides))
+        settings = Settings(**cast(dict[str, Any], overrides))
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                              for e in exc.errors(include_url=False))
         raise CliError(f"bad settings: {problems}") from None
     except (FileNotFoundError, ValueError) as exc:
         raise CliError(f"bad settings: {exc}") from None
+    from chronik.loops import LoopUnavailable, loop_factory
+
+    try:  # a loop that cannot be had is a settings error, found before anything starts
+        loop_factory(settings.event_loop)
+    except LoopUnavailable as exc:
+        raise CliError(str(exc)) from None
+    return settings
 
 
 R = TypeVar("R")
 
 
 def run_async(settings: Settings, main: Coroutine[Any, Any, R]) -> R:
-    """``asyncio.run`` on the configured event loop (chronik/loops.py)."""
-    from chronik.loops import LoopUnavailable, run
+    """``asyncio.run`` on the configured event loop (chronik/loops.py; ``load_settings``
+    checked that it can be had)."""
+    from chronik.loops import run
 
-    try:
-        return run(main, settings.event_loop)
-    except LoopUnavailable as exc:
-        raise CliError(str(exc)) from None
+    return run(main, settings.event_loop)
 
 
 def require_data(settings: Settings) -> None:
@@ -99,6 +104,7 @@ def _run_server(settings: Settings, banner: Callable[[], None] | None = None, *,
 
     from chronik.app import create_app
     from chronik.logs import setup as setup_logging
+    from chronik.loops import new_loop
 
     setup_logging(settings.log_level)
     app = create_app(settings, workers=workers)
@@ -108,20 +114,11 @@ def _run_server(settings: Settings, banner: Callable[[], None] | None = None, *,
         app.on_startup.append(show)
     try:
         web.run_app(app, host=settings.http_host, port=settings.http_port, print=None,
-                    access_log=None, loop=_new_loop(settings))
+                    access_log=None, loop=new_loop(settings.event_loop))
     except OSError as exc:
         raise CliError(f"cannot listen on {settings.http_host}:{settings.http_port}: "
                        f"{exc.strerror or exc}") from None
     return 0
-
-
-def _new_loop(settings: Settings) -> asyncio.AbstractEventLoop:
-    from chronik.loops import LoopUnavailable, new_loop
-
-    try:
-        return new_loop(settings.event_loop)
-    except LoopUnavailable as exc:
-        raise CliError(str(exc)) from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -204,10 +204,10 @@ async def component_states(supervisor: Supervisor | None, store: ComponentReport
     """What ``GET /api/v1/connectors`` shows: the live report where the components run,
     else what their process last stored (``unknown`` once it is older than
     ``STALE_AFTER``), each with ``reported_by`` and ``reported_at``."""
-    if supervisor is not None:
-        now, label = utcnow(), process_label()
-        return [{**r, "reported_by": label, "reported_at": now} for r in supervisor.report()]
     now = utcnow()
+    if supervisor is not None:
+        label = process_label()
+        return [{**r, "reported_by": label, "reported_at": now} for r in supervisor.report()]
     out = []
     for stored in await store.component_reports():
         report = dict(stored.report)

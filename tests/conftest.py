@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,21 @@ class Hub:
 
     async def indexed(self) -> None:
         await self.state.indexer.drain()
+
+
+@asynccontextmanager
+async def serving(settings: Settings, *, workers: bool = True
+                  ) -> AsyncIterator[tuple[AppState, str]]:
+    """Another running Chronik (state, API base URL) on ``settings``: with ``workers=False``
+    one that does not run the background work, like ``serve --no-workers`` or the
+    processes beyond 0 of ``serve --processes N``."""
+    app = create_app(settings, workers=workers)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield app[STATE], str(server.make_url("/api/v1"))
+    finally:
+        await server.close()
 
 
 @pytest.fixture

@@ -11,15 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 
 from chronik.api.base import hash_token, new_token
-from chronik.app import create_app
 from chronik.components import Supervisor, redact
 from chronik.settings import Settings
-from chronik.state import STATE
 from tests.api.test_customers_entries import make_customer
-from tests.conftest import Api, Hub
+from tests.conftest import Api, Hub, serving
 from timeline.ingest import InboundMessage
 from timeline.models import Channel, IdentityKind, Role, utcnow
 
@@ -188,17 +185,6 @@ async def test_sse_stream_carries_entry_created_for_own_office_only(hub: Hub) ->
     assert leaked == []
 
 
-@contextlib.asynccontextmanager
-async def _serving(settings: Settings, *, workers: bool) -> Any:
-    app = create_app(settings, workers=workers)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield app[STATE], str(server.make_url("/api/v1"))
-    finally:
-        await server.close()
-
-
 async def test_every_process_shows_the_connectors_of_the_one_running_them(
         hub: Hub, settings: Settings) -> None:
     """``serve --processes N`` or API processes beside ``chronik worker --all``: an admin's
@@ -206,7 +192,7 @@ async def test_every_process_shows_the_connectors_of_the_one_running_them(
     running them reported (who, when), not an empty list."""
     _, live = await hub.admin.get("/connectors")
     assert live["items"], "the test server runs components"
-    async with _serving(settings, workers=False) as (_, base), ClientSession() as session:
+    async with serving(settings, workers=False) as (_, base), ClientSession() as session:
         _, shown = await Api(session, base, hub.admin.token).get("/connectors")
     assert [(i["name"], i["kind"], i["state"]) for i in shown["items"]] == [
         (i["name"], i["kind"], i["state"]) for i in sorted(live["items"],
@@ -218,12 +204,12 @@ async def test_every_process_shows_the_connectors_of_the_one_running_them(
 async def test_a_process_that_stopped_reporting_shows_unknown_and_a_stop_shows_stopped(
         tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", http_port=0)
-    async with _serving(settings, workers=True) as (state, _):  # runs, then stops
+    async with serving(settings, workers=True) as (state, _):  # runs, then stops
         office = await state.store.create_office("Büro", "DE")
         token = new_token()
         await state.store.create_agent(office.id, "Anna", Role.ADMIN, hash_token(token))
         names = sorted(c.name for c in state.components)
-    async with _serving(settings, workers=False) as (state, base), \
+    async with serving(settings, workers=False) as (state, base), \
             ClientSession() as session:
         admin = Api(session, base, token)
         _, shown = await admin.get("/connectors")

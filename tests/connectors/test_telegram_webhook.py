@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer, unused_port
+from aiohttp.test_utils import unused_port
 
-from chronik.app import create_app
 from chronik.settings import Settings
-from tests.conftest import Api, Hub
+from tests.conftest import Api, Hub, serving
 from tests.connectors.test_telegram import (
     CHAT,
     StandIn,
@@ -155,30 +154,23 @@ async def test_a_process_that_does_not_run_the_bot_takes_updates_and_makes_links
     That process stores the update (the bot's process handles it within a second or so)
     and makes the link (the bot's username asked from Telegram)."""
     await eventually(lambda: connected(whub), what="the connector")
-    http_only = create_app(Settings(data_dir=tmp_path / "data", http_port=0,
-                                    max_upload_bytes=64 * 1024), workers=False)
-    server = TestServer(http_only, host="127.0.0.1")
-    await server.start_server()
-    try:
-        async with ClientSession() as session:
-            base = str(server.make_url("/api/v1"))
-            other = Api(session, base, None)
-            agent = Api(session, base, whub.agent.token)
-            status, body = await other.post(f"/telegram/webhook/{SECRET}",
-                                            json=update(7101, 4713, 1, "Hallo Prozess B"),
-                                            headers={HEADER: SECRET})
-            assert (status, body) == (200, {"ok": True})
-            customer, entries = await messages_of(whub, 4713, 1)
-            assert [e["body"] for e in entries] == ["Hallo Prozess B"]
-            status, body = await other.post(f"/telegram/webhook/{SECRET}",
-                                            json=update(7102, 4713, 2, "x"),
-                                            headers={HEADER: "wrong-secret-0123456789"})
-            assert status == 404
-            status, link = await agent.post(f"/customers/{customer['id']}/telegram-link")
-            assert status == 201, link
-            assert link["url"].startswith(f"https://t.me/{tg.bot_username}?start=")
-    finally:
-        await server.close()
+    settings = Settings(data_dir=tmp_path / "data", http_port=0, max_upload_bytes=64 * 1024)
+    async with serving(settings, workers=False) as (_, base), ClientSession() as session:
+        other = Api(session, base, None)
+        agent = Api(session, base, whub.agent.token)
+        status, body = await other.post(f"/telegram/webhook/{SECRET}",
+                                        json=update(7101, 4713, 1, "Hallo Prozess B"),
+                                        headers={HEADER: SECRET})
+        assert (status, body) == (200, {"ok": True})
+        customer, entries = await messages_of(whub, 4713, 1)
+        assert [e["body"] for e in entries] == ["Hallo Prozess B"]
+        status, body = await other.post(f"/telegram/webhook/{SECRET}",
+                                        json=update(7102, 4713, 2, "x"),
+                                        headers={HEADER: "wrong-secret-0123456789"})
+        assert status == 404
+        status, link = await agent.post(f"/customers/{customer['id']}/telegram-link")
+        assert status == 201, link
+        assert link["url"].startswith(f"https://t.me/{tg.bot_username}?start=")
     # the link works: the customer presses Start in Telegram (the bot's process links it)
     tg.push_text(4714, f"/start {link['token']}")
 
