@@ -25,7 +25,9 @@ from timeline.repositories import CustomerListQuery
 from timeline.sqlite_rows import (
     ENTRY_COLS,
     SqliteRepository,
+    customer_from_row,
     entry_from_row,
+    fetch_packed,
     insert_identity,
     iso,
     load_customer,
@@ -42,6 +44,26 @@ def _merge(row: Sequence[Any]) -> Merge:
                  shared_identities=tuple(Identity(**i) for i in json.loads(row[5])["shared"]),
                  created_at=datetime.fromisoformat(row[6]),
                  undone_at=datetime.fromisoformat(row[7]) if row[7] else None)
+
+
+# customers_with_recent in one statement, packed (``packed``): the customer's columns, its
+# identities (``customer_from_row``) and its newest entries (no bookkeeping ones) as arrays
+_WITH_RECENT_COLS = (
+    "id, office_id, name, status, created_at, updated_at, json(identities), json(recent)")
+_WITH_RECENT = (
+    "SELECT c.id, c.office_id, c.name, c.status, c.created_at, c.updated_at, "
+    "(SELECT json_group_array(json_array(kind, value, raw, undeliverable)) FROM "
+    " (SELECT kind, value, raw, undeliverable FROM identities WHERE customer_id=c.id "
+    "  ORDER BY id)) AS identities, "
+    f"(SELECT json_group_array(json_array({ENTRY_COLS})) FROM "
+    f" (SELECT {ENTRY_COLS} FROM entries WHERE customer_id=c.id AND office_id=c.office_id "
+    "  AND channel != 'notification' ORDER BY seq DESC LIMIT ?)) AS recent "
+    "FROM customers c WHERE c.office_id=? AND c.id IN "
+    "(SELECT customer_id FROM identities WHERE office_id=? AND kind=? AND value=?)")
+
+
+def _seq_desc(entry: Entry) -> int:
+    return -entry.seq
 
 
 class SqliteCustomers(SqliteRepository):
@@ -155,21 +177,15 @@ class SqliteCustomers(SqliteRepository):
         self, office_id: str, kind: IdentityKind, value: str, recent: int
     ) -> list[tuple[Customer, list[Entry]]]:
         """Customers with this identity and their newest entries, in one read."""
-        def run(conn: sqlite3.Connection) -> list[tuple[Customer, list[Entry]]]:
-            out = []
-            for (cid,) in conn.execute(
-                    "SELECT DISTINCT customer_id FROM identities WHERE office_id=? AND kind=? "
-                    "AND value=?", (office_id, kind.value, value)).fetchall():
-                customer = load_customer(conn, office_id, cid)
-                if customer is None:
-                    continue
-                rows = conn.execute(
-                    f"SELECT {ENTRY_COLS} FROM entries WHERE customer_id=? AND office_id=? "
-                    "AND channel != 'notification' ORDER BY seq DESC LIMIT ?",
-                    (cid, office_id, recent)).fetchall()
-                out.append((customer, [entry_from_row(r) for r in rows]))
-            return out
-        return await self.db.read(run)
+        rows = await self.db.read(lambda conn: fetch_packed(
+            conn, _WITH_RECENT_COLS, _WITH_RECENT, (recent, office_id, office_id, kind.value,
+                                                    value)))
+        out = []
+        for row in rows:
+            entries = [entry_from_row(e) for e in row[7]]
+            entries.sort(key=_seq_desc)
+            out.append((customer_from_row(row[:6], row[6]), entries))
+        return out
 
     async def customers_by_identities(self, office_id: str, kind: IdentityKind,
                                       values: Sequence[str]) -> dict[str, list[Customer]]:

@@ -7,6 +7,7 @@ on a thread with its own connection; coroutines never touch ``sqlite3`` directly
 from __future__ import annotations
 
 import asyncio
+import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -32,6 +33,16 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
 
 
+def _hand_back(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], result: Any,
+               error: BaseException | None) -> None:
+    """Settle ``future`` on its loop, from a database thread. A loop closed meanwhile has
+    nobody waiting: the outcome is dropped, the thread goes on serving."""
+    try:
+        loop.call_soon_threadsafe(_settle, future, result, error)
+    except RuntimeError:
+        pass
+
+
 class SqliteDb:
     def __init__(
         self,
@@ -46,7 +57,10 @@ class SqliteDb:
         self._migrations = sorted(migrations)
         self._cache_kib = cache_kib
         self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"{name}-writer")
-        self._readers = ThreadPoolExecutor(readers, thread_name_prefix=f"{name}-reader")
+        self._name = name
+        self._reader_count = readers
+        self._reads: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._reader_threads: list[threading.Thread] = []
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
@@ -76,11 +90,39 @@ class SqliteDb:
             self._local.conn = conn
         return conn
 
-    def _run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return fn(self._conn(readonly=True))
+    def _serve_reads(self) -> None:
+        reads = self._reads
+        while (item := reads.get()) is not None:
+            fn, future, loop = item
+            try:
+                result = fn(self._conn(readonly=True))
+            except BaseException as exc:
+                _hand_back(loop, future, None, exc)
+            else:
+                _hand_back(loop, future, result, None)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._readers, self._run_read, fn)
+        """Run ``fn`` on a reader thread (its own read-only connection).
+
+        The readers take work from one ``SimpleQueue`` and settle the caller's future
+        directly: half the hand-over cost of ``run_in_executor`` (no concurrent future,
+        no chaining), which is a tenth of a caller lookup."""
+        if self._closed:
+            raise RuntimeError("the database is closed")
+        if not self._reader_threads:
+            self._start_readers()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._reads.put((fn, future, loop))
+        return await future
+
+    def _start_readers(self) -> None:
+        self._reader_threads = [
+            threading.Thread(target=self._serve_reads, name=f"{self._name}-reader_{i}",
+                             daemon=True)
+            for i in range(self._reader_count)]
+        for thread in self._reader_threads:
+            thread.start()
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` in a write transaction on the writer thread.
@@ -129,7 +171,7 @@ class SqliteDb:
                 conn.execute("ROLLBACK")
             outcomes = [(item, None, exc) for item in batch]
         for (_, future, loop), result, error in outcomes:
-            loop.call_soon_threadsafe(_settle, future, result, error)
+            _hand_back(loop, future, result, error)
 
     async def write_raw(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run on the writer thread without a transaction (VACUUM, checkpoints)."""
@@ -195,7 +237,10 @@ class SqliteDb:
 
     def _shutdown(self) -> None:
         self._writer.shutdown(wait=True)
-        self._readers.shutdown(wait=True)
+        for _ in self._reader_threads:
+            self._reads.put(None)
+        for thread in self._reader_threads:
+            thread.join()
         with self._conns_lock:
             for conn in self._conns:
                 conn.close()

@@ -15,9 +15,19 @@ from timeline.models import Channel, Entry, EntryDraft, Page, utcnow
 from timeline.repositories import IndexTask, TimelineQuery
 from timeline.sqlite_batch import append_entries
 from timeline.sqlite_events import add_events
-from timeline.sqlite_rows import ENTRY_COLS, SqliteRepository, entry_from_row, iso
+from timeline.sqlite_rows import (
+    ENTRY_COLS,
+    SqliteRepository,
+    entry_from_row,
+    fetch_packed,
+    iso,
+)
 
 _CHUNK = 500  # bound parameters per statement (SQLite allows 32766; keep statements small)
+
+
+def _newest_first(row: list[Any]) -> int:
+    return -int(row[0])
 
 
 def _like_tag(tag: str) -> str:
@@ -106,9 +116,9 @@ class SqliteEntries(SqliteRepository):
         if not seqs:
             return []
         marks = ",".join("?" * len(seqs))
-        rows = await self.db.read(lambda c: c.execute(
-            f"SELECT {ENTRY_COLS} FROM entries WHERE office_id=? AND seq IN ({marks})",
-            (office_id, *seqs)).fetchall())
+        rows = await self.db.read(lambda c: fetch_packed(
+            c, ENTRY_COLS, f"SELECT {ENTRY_COLS} FROM entries WHERE office_id=? AND seq IN "
+            f"({marks})", (office_id, *seqs)))
         by_seq = {r[0]: entry_from_row(r) for r in rows}
         return [by_seq[s] for s in seqs if s in by_seq]
 
@@ -136,7 +146,8 @@ class SqliteEntries(SqliteRepository):
             args.append(seq_base(query.since))
         sql += " ORDER BY seq DESC LIMIT ?"
         args.append(query.limit + 1)
-        rows = await self.db.read(lambda c: c.execute(sql, args).fetchall())
+        rows = await self.db.read(lambda c: fetch_packed(c, ENTRY_COLS, sql, args))
+        rows.sort(key=_newest_first)
         items = [entry_from_row(r) for r in rows[: query.limit]]
         nxt = str(items[-1].seq) if len(rows) > query.limit else None
         return Page(items=items, next_cursor=nxt)

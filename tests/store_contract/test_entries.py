@@ -9,7 +9,15 @@ from typing import Any
 
 from tests.store_contract.helpers import T0, draft, seed
 from timeline.ids import SEQ_SLOTS, seq_base
-from timeline.models import Attachment, Channel, Direction, Entry, Visibility
+from timeline.models import (
+    Attachment,
+    Channel,
+    Direction,
+    Entry,
+    Identity,
+    IdentityKind,
+    Visibility,
+)
 from timeline.store import Store, TimelineQuery
 
 COVERS = frozenset({
@@ -378,3 +386,29 @@ async def test_scan_entries_goes_through_every_office_in_key_order(store: Store)
     assert len(got) == 7 == await store.count_entries()
     assert [e.seq for e in got] == sorted(e.seq for e in got)
     assert {e.office_id for e in got} == {a.office.id, b.office.id}
+
+
+async def test_every_read_gives_awkward_text_back_unchanged(store: Store) -> None:
+    """Reads that hand many rows over at once (the timeline, the caller lookup, search
+    hits by position) give back exactly what ``append`` returned: quotes, backslashes,
+    control characters, U+2028, astral characters, a long body, JSON meta with every kind
+    of value, no HTML."""
+    s = await seed(store, Identity(kind=IdentityKind.PHONE, value="+4930123456"))
+    office, c = s.office.id, s.customer.id
+    awkward = "\"quoted\" \\back\\slash\t\x01\x1f \u2028\u2029 😀 𝄞 Grüße ' ; -- </p>"
+    made = [e for e, _ in await store.append_many([
+        draft(office, c, subject=awkward, body=awkward * (2000 if i == 0 else 1), html=None,
+              author=awkward, tags=(awkward, "plain"), source_id=f"<{i}{awkward}>",
+              attachments=(Attachment(name=awkward, content_type="text/plain", size=2**40,
+                                      sha256=SHA),),
+              meta={"k": awkward, "n": [1, -2.5, None, True, {"x": 2**53 + 1}]},
+              occurred_at=T0 + timedelta(minutes=i))
+        for i in range(3)])]
+    newest_first = sorted(made, key=lambda e: -e.seq)
+    page = await store.timeline(office, c, TimelineQuery(limit=50))
+    assert page.items == newest_first
+    [(_, recent)] = await store.customers_with_recent(office, IdentityKind.PHONE,
+                                                      "+4930123456", 10)
+    assert recent == newest_first
+    seqs = [e.seq for e in made]
+    assert await store.entries_by_seq(office, seqs[::-1]) == made[::-1]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,68 @@ async def test_opening_the_database_again_keeps_the_locks_sqlite_holds(tmp_path:
         assert oct(shm.stat().st_mode & 0o777) == "0o600"
     finally:
         await first.close()
+
+
+async def test_reads_run_beside_each_other_fail_alone_and_stop_with_the_database(
+        tmp_path: Path) -> None:
+    """Reads on the reader threads: a failing read fails only its caller, a read cancelled
+    by its caller leaves the reader serving, and a read after ``close`` is refused instead
+    of waiting forever."""
+    db = SqliteDb(tmp_path / "r.sqlite3", [(1, "CREATE TABLE t (x INTEGER);")], readers=2)
+    await db.open()
+    await db.write(lambda c: c.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(50)]))
+
+    def total(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("SELECT sum(x) FROM t").fetchone()[0])
+
+    def broken(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("SELECT nope FROM t").fetchone()[0])
+
+    results = await asyncio.gather(*(db.read(broken if i % 5 == 0 else total)
+                                     for i in range(40)), return_exceptions=True)
+    assert [isinstance(r, sqlite3.OperationalError) for r in results] == [
+        i % 5 == 0 for i in range(40)]
+    assert {r for r in results if not isinstance(r, BaseException)} == {sum(range(50))}
+    slow = asyncio.ensure_future(db.read(lambda c: c.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 300000) "
+        "SELECT count(*) FROM n").fetchone()[0]))
+    await asyncio.sleep(0)
+    slow.cancel()
+    assert await db.read(total) == sum(range(50))
+    await db.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await db.read(total)
+
+
+def test_a_read_whose_loop_is_gone_leaves_the_reader_serving(tmp_path: Path) -> None:
+    """A caller's event loop closed while its read runs (a test's loop, a stopped process's)
+    must not stop the reader thread: the next loop's reads are still served."""
+    db = SqliteDb(tmp_path / "l.sqlite3", [(1, "CREATE TABLE t (x INTEGER);")], readers=1)
+    started = threading.Event()
+    release = threading.Event()
+
+    def held(conn: sqlite3.Connection) -> int:
+        started.set()
+        release.wait(10)
+        return 1
+
+    pending: list[asyncio.Future[int]] = []
+
+    async def first() -> None:
+        await db.open()
+        pending.append(asyncio.ensure_future(db.read(held)))
+        await asyncio.sleep(0)
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(first())
+    assert started.wait(10)
+    loop.close()  # the read is still running on the reader thread
+    release.set()
+
+    async def second() -> int:
+        try:
+            return await asyncio.wait_for(db.read(lambda c: 7), 10)
+        finally:
+            await db.close()
+
+    assert asyncio.run(second()) == 7
