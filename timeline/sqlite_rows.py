@@ -150,14 +150,24 @@ def insert_identity(
          int(ident.undeliverable)))
 
 
+_CUSTOMER_FIELDS = frozenset(Customer.model_fields)
+_IDENTITY_FIELDS = frozenset(Identity.model_fields)
+IDENTITY_KINDS = {k.value: k for k in IdentityKind}
+CUSTOMER_STATUSES = {s.value: s for s in CustomerStatus}
+
+
 def customer_from_row(row: Sequence[Any], identities: Iterable[Sequence[Any]]) -> Customer:
     """A customer row (id, office_id, name, status, created_at, updated_at) and its identity
-    rows (kind, value, raw, undeliverable) in their stored order."""
+    rows (kind, value, raw, undeliverable) in their stored order (``_construct``: our own
+    rows; a test checks the result equals a validated ``Customer``)."""
     idents = tuple(
-        Identity(kind=IdentityKind(k), value=v, raw=raw, undeliverable=bool(u))
+        _construct(Identity, _IDENTITY_FIELDS, {
+            "kind": IDENTITY_KINDS[k], "value": v, "raw": raw, "undeliverable": bool(u)})
         for k, v, raw, u in identities)
-    return Customer(id=row[0], office_id=row[1], name=row[2], status=CustomerStatus(row[3]),
-                    identities=idents, created_at=dt(row[4]), updated_at=dt(row[5]))
+    return _construct(Customer, _CUSTOMER_FIELDS, {
+        "id": row[0], "office_id": row[1], "name": row[2],
+        "status": CUSTOMER_STATUSES[row[3]], "identities": idents,
+        "created_at": dt(row[4]), "updated_at": dt(row[5])})
 
 
 def load_customer(conn: sqlite3.Connection, office_id: str, customer_id: str) -> Customer | None:

@@ -11,6 +11,7 @@ from chronik.api.schemas import CustomerOut, EntryOut
 from timeline.models import (
     Attachment,
     Channel,
+    Customer,
     Direction,
     Entry,
     EntryDraft,
@@ -54,5 +55,10 @@ async def test_fast_rows_and_json_match_the_models(tmp_path: Path) -> None:
                 EntryOut.of(entry).model_dump_json())
         assert json.loads(dumps(customer_json(customer))) == json.loads(
             CustomerOut.of(customer).model_dump_json())
+        [(found, recent)] = await store.customers_with_recent(
+            office.id, IdentityKind.PHONE, "+491711234567", 10)
+        assert found == Customer.model_validate(found.model_dump()) == customer
+        assert found == await store.get_customer(office.id, customer.id)
+        assert recent == page.items
     finally:
         await store.close()
