@@ -104,6 +104,11 @@ async def errors_middleware(
             log.critical("storage full: %s %s was not stored", request.method,
                          redact_path(request.path))
             return error_response(507, "storage_full", STORAGE_FULL)
+        if store_unreachable(exc):
+            _log_unreachable(request, exc)
+            response = error_response(503, "store_unavailable", STORE_UNAVAILABLE)
+            response.headers["Retry-After"] = str(STORE_RETRY_AFTER)
+            return response
         log.exception("bug: unhandled error in %s %s", request.method,
                       redact_path(request.path))
         return error_response(500, "internal", "internal error (this is a bug; it was logged)")
@@ -114,6 +119,42 @@ STORAGE_FULL = ("the server's storage is full, so this was not stored; try again
 _SQLITE_FULL = 13
 _PG_FULL = "53100"
 """PostgreSQL's ``disk_full`` (SQLSTATE)."""
+
+
+STORE_UNAVAILABLE = ("the database cannot be reached right now, so nothing was read or "
+                     "stored; try again in a few seconds")
+STORE_RETRY_AFTER = 5
+_PG_UNREACHABLE_CLASSES = ("08", "57P")
+"""SQLSTATE classes of a PostgreSQL that cannot be reached or is going away: connection
+exceptions (``08…``) and operator intervention (``57P01`` admin shutdown, ``57P02`` crash
+shutdown, ``57P03`` cannot connect now: starting up or in recovery)."""
+_PG_TOO_MANY = "53300"
+
+
+def store_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the database server cannot be reached just
+    now -- refused or reset connections, a connection PostgreSQL closed, a server starting up,
+    shutting down or out of connection slots -- rather than a bug: the request may be
+    repeated as it is."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionError | TimeoutError):
+            return True
+        if getattr(current, "connection_invalidated", False) is True:  # SQLAlchemy's word
+            return True
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and (sqlstate.startswith(_PG_UNREACHABLE_CLASSES)
+                                          or sqlstate == _PG_TOO_MANY):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _log_unreachable(request: web.Request, exc: BaseException) -> None:
+    log.error("database unreachable: %s %s failed (%s)", request.method,
+              redact_path(request.path), describe_error(exc))
 
 
 def storage_full(exc: BaseException) -> bool:
@@ -160,7 +201,13 @@ async def _page_errors(
         return page
     except asyncio.CancelledError:
         raise
-    except Exception:
+    except Exception as exc:
+        if store_unreachable(exc):
+            _log_unreachable(request, exc)
+            page = error_page(request, 503, "error.store_unavailable",
+                              back=request.path_qs if request.method == "GET" else "/")
+            page.headers["Retry-After"] = str(STORE_RETRY_AFTER)
+            return page
         log.exception("bug: unhandled error in %s %s", request.method,
                       redact_path(request.path))
         return error_page(request, 500, "error.internal")
