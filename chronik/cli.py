@@ -102,12 +102,13 @@ def _run_server(settings: Settings, banner: Callable[[], None] | None = None, *,
                 workers: bool = True) -> int:
     from aiohttp import web
 
-    from chronik.app import create_app
+    from chronik.app import create_app, freeze_after_startup
     from chronik.logs import setup as setup_logging
     from chronik.loops import new_loop
 
     setup_logging(settings.log_level)
     app = create_app(settings, workers=workers)
+    freeze_after_startup(app)
     if banner:
         async def show(_app: web.Application) -> None:
             banner()

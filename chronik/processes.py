@@ -38,7 +38,7 @@ def serve_one(data_dir: str, port: int, host: str, index: int, workers: bool,
     """One server process (the spawn target)."""
     from aiohttp import web
 
-    from chronik.app import create_app
+    from chronik.app import create_app, freeze_after_startup
     from chronik.cli import load_settings
     from chronik.logs import setup as setup_logging
     from chronik.loops import new_loop
@@ -46,6 +46,7 @@ def serve_one(data_dir: str, port: int, host: str, index: int, workers: bool,
     settings = load_settings(data_dir, port, host)
     setup_logging(settings.log_level)
     app = create_app(settings, workers=workers)
+    freeze_after_startup(app)
 
     async def started(_app: web.Application) -> None:
         ready.put(index)
