@@ -29,8 +29,7 @@ from chronik.api.events import add_shutdown
 from chronik.components import (
     Supervisor,
     describe_error,
-    process_label,
-    report_states,
+    reporting,
     task_stack,
 )
 from chronik.glue import notify_pages
@@ -48,7 +47,6 @@ from timeline.blobs import Blobs, BlobStore
 from timeline.errors import DomainError
 from timeline.events import EventBus, EventFollower
 from timeline.ingest import IngestService
-from timeline.models import utcnow
 from timeline.service import TimelineService
 from timeline.sqlite_store import SqliteStore
 from timeline.store import Store
@@ -336,21 +334,14 @@ async def run_background(state: AppState) -> AsyncIterator[None]:
     state.components = build_components(state)
     state.supervisor = supervisor = Supervisor(state.components)
     supervisor.start()
-    reporter = asyncio.create_task(report_states(supervisor, state.store),
-                                   name="chronik-component-states")
     try:
-        yield
+        async with reporting(supervisor, state.store):
+            try:
+                yield
+            finally:
+                await supervisor.stop()
     finally:
-        await _cancel(reporter)
-        await supervisor.stop()
         await _cancel(indexer)
-        try:  # the others show "stopped", not "unknown" after a while
-            async with asyncio.timeout(5):
-                await state.store.replace_component_reports(
-                    process_label(), supervisor.report(), utcnow())
-        except Exception as exc:
-            log.warning("storing the connectors' final states failed: %s",
-                        describe_error(exc))
 
 
 async def _cancel(task: asyncio.Task[None], grace_seconds: float = 10.0) -> None:

@@ -9,13 +9,14 @@ a factory in ``COMPONENT_FACTORIES`` (see ``chronik/registry.py``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import os
 import random
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
@@ -199,21 +200,54 @@ async def report_states(supervisor: Supervisor, store: ComponentReports,
         await asyncio.sleep(every)
 
 
+@contextlib.asynccontextmanager
+async def reporting(supervisor: Supervisor, store: ComponentReports,
+                    every: float = REPORT_SECONDS) -> AsyncIterator[None]:
+    """Store the supervisor's states every ``every`` seconds while the block runs, and its
+    final states after it (the others show ``stopped``, not ``unknown`` after a while).
+    The block is expected to stop the supervisor before it ends."""
+    try:  # once now: a process that says it is running is shown at once
+        await store.replace_component_reports(process_label(), supervisor.report(), utcnow())
+    except Exception as exc:
+        log.warning("storing the connectors' states failed: %s", describe_error(exc))
+    reporter = asyncio.create_task(report_states(supervisor, store, every),
+                                   name="chronik-component-states")
+    try:
+        yield
+    finally:
+        reporter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reporter
+        try:
+            async with asyncio.timeout(5):
+                await store.replace_component_reports(process_label(), supervisor.report(),
+                                                      utcnow())
+        except Exception as exc:
+            log.warning("storing the connectors' final states failed: %s",
+                        describe_error(exc))
+
+
 async def component_states(supervisor: Supervisor | None, store: ComponentReports
                            ) -> list[dict[str, Any]]:
-    """What ``GET /api/v1/connectors`` shows: the live report where the components run,
-    else what their process last stored (``unknown`` once it is older than
-    ``STALE_AFTER``), each with ``reported_by`` and ``reported_at``."""
+    """What ``GET /api/v1/connectors`` shows, by name: the live states of the components
+    this process runs, and what every other process running some last stored (``unknown``
+    once older than ``STALE_AFTER``: that process was killed or hangs), each with
+    ``reported_by`` and ``reported_at``. A component's clean stop is left out where another
+    process runs the same component (a restarted or a second notification worker)."""
     now = utcnow()
+    label = process_label()
+    out: list[dict[str, Any]] = []
     if supervisor is not None:
-        label = process_label()
-        return [{**r, "reported_by": label, "reported_at": now} for r in supervisor.report()]
-    out = []
+        out = [{**r, "reported_by": label, "reported_at": now} for r in supervisor.report()]
     for stored in await store.component_reports():
+        if supervisor is not None and stored.process == label:
+            continue  # its live states are above
         report = dict(stored.report)
         if now - stored.reported_at > STALE_AFTER and report.get("state") != "stopped":
             report["state"] = "unknown"
             report["next_attempt_in"] = None
         out.append({**report, "reported_by": stored.process,
                     "reported_at": stored.reported_at})
-    return out
+    elsewhere = {i["name"] for i in out if i.get("state") != "stopped"}
+    return sorted((i for i in out if i.get("state") != "stopped" or i["name"] not in elsewhere),
+                  key=lambda i: (i["name"], i["reported_by"]))

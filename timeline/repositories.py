@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from timeline.models import (
@@ -272,16 +272,22 @@ class ComponentReport:
     reported_at: datetime
 
 
+COMPONENT_REPORTS_KEPT = timedelta(hours=1)
+"""A process's reports not renewed for this long (it was killed, or stopped long ago) are
+removed by the next report of any process."""
+
+
 class ComponentReports(Protocol):
-    """The states of the connectors and workers, as the one process running them reports
-    them, so that every process can show them (``GET /api/v1/connectors``)."""
+    """The states of the connectors and workers, as each process running some reports them,
+    so that every process can show them (``GET /api/v1/connectors``)."""
 
     async def replace_component_reports(self, process: str, reports: Sequence[dict[str, Any]],
                                          at: datetime) -> None:
-        """These reports (each with its ``name``) are now all there is."""
+        """These reports (each with its ``name``) are now all that ``process`` runs; other
+        processes' reports stay, unless older than ``COMPONENT_REPORTS_KEPT``."""
         ...
     async def component_reports(self) -> list[ComponentReport]:
-        """By name."""
+        """By name, then process."""
         ...
 
 

@@ -212,7 +212,7 @@ cti_calls = sa.Table(
 )
 component_reports = sa.Table(
     "component_reports", metadata,
-    _text("name", primary_key=True), _text("process"),
+    _text("name", primary_key=True), _text("process", primary_key=True),
     sa.Column("report", Json, nullable=False), _at("reported_at"),
 )
 telegram_updates = sa.Table(

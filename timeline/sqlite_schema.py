@@ -363,4 +363,18 @@ CREATE TABLE component_reports (
     reported_at TEXT NOT NULL
 );
 """),
+    # every process running components keeps its own reports (several notifier workers)
+    (15, """
+CREATE TABLE component_reports_by_process (
+    name TEXT NOT NULL,
+    process TEXT NOT NULL,
+    report TEXT NOT NULL,
+    reported_at TEXT NOT NULL,
+    PRIMARY KEY (name, process)
+);
+INSERT INTO component_reports_by_process SELECT name, process, report, reported_at
+    FROM component_reports;
+DROP TABLE component_reports;
+ALTER TABLE component_reports_by_process RENAME TO component_reports;
+"""),
 ]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from chronik.components import redact
+from chronik.components import Supervisor, redact, reporting
 from chronik.settings import Settings
 from notify.render import Renderer
 from notify.settings import NotifySettings
@@ -167,20 +167,27 @@ def components(state: AppState) -> list[Component]:
 async def run_worker(state: AppState, ready: asyncio.Event | None = None,
                      announce: Callable[[], None] | None = None) -> None:
     """``chronik worker``: the worker alone (another process than the server is fine:
-    claims are leased in the shared store). Stops on SIGTERM/SIGINT."""
+    claims are leased in the shared store). Supervised as in the server (restarted with
+    backoff when it fails) and its state stored for every process to show
+    (``GET /api/v1/connectors``: one ``notify-worker`` per worker process). Stops on
+    SIGTERM/SIGINT."""
     settings, problem = _checked()
     if problem:
         raise ValueError(problem)
-    component = NotifyComponent(state, settings)
-    task = asyncio.create_task(component.run(), name="notify-worker")
+    supervisor = Supervisor([NotifyComponent(state, settings)])
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         # no signal handlers off the main thread (tests) or on loops without them
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, task.cancel)
-    if ready is not None:
-        ready.set()
-    if announce is not None:
-        announce()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+            loop.add_signal_handler(sig, stop.set)
+    supervisor.start()
+    async with reporting(supervisor, state.store):
+        try:
+            if ready is not None:
+                ready.set()
+            if announce is not None:
+                announce()
+            await stop.wait()
+        finally:
+            await supervisor.stop()

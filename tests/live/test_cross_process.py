@@ -232,15 +232,20 @@ async def test_events_of_calls_posted_to_both_processes_at_once_are_all_kept(
             "answered", "Tom Agent", 60), (call, meta)
 
 
-async def test_the_http_only_process_shows_the_connectors_of_the_other(
+async def test_the_http_only_process_shows_the_connectors_of_the_others(
         cluster: Cluster) -> None:
     """B runs no connectors (``--no-workers``): its ``GET /connectors`` shows A's, as A
-    reported them (A's pid), for an admin whose request happens to reach B."""
+    reported them (A's pid), and the notifier of the separate ``chronik worker`` (its pid),
+    for an admin whose request happens to reach B; A shows the worker's notifier too."""
     admin = cluster.a.admin_token
+    host = socket.gethostname()
+    a_pid, w_pid = f"{host}:{cluster.a.process.pid}", f"{host}:{cluster.worker.process.pid}"
     live = cluster.a.api("GET", "/connectors", None, admin)["items"]
-    assert live and {i["reported_by"] for i in live} == {
-        f"{socket.gethostname()}:{cluster.a.process.pid}"}
+    assert [i["name"] for i in live if i["reported_by"] == w_pid] == ["notify-worker"]
+    assert [i for i in live if i["reported_by"] not in (a_pid, w_pid)] == []
+    assert "notify-worker" not in [i["name"] for i in live if i["reported_by"] == a_pid]
     shown = cluster.b.api("GET", "/connectors", None, admin)["items"]
-    assert [(i["name"], i["state"], i["reported_by"]) for i in shown] == [
-        (i["name"], i["state"], i["reported_by"]) for i in sorted(live,
-                                                                  key=lambda i: i["name"])]
+    assert [(i["name"], i["reported_by"]) for i in shown] == [
+        (i["name"], i["reported_by"]) for i in live]
+    assert [i["state"] for i in shown if i["reported_by"] == a_pid] == [
+        i["state"] for i in live if i["reported_by"] == a_pid]
