@@ -185,31 +185,38 @@ def process_label() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+async def store_states(supervisor: Supervisor, store: ComponentReports,
+                       give_up_after: float | None = None) -> None:
+    """Store the supervisor's report now; a store that is away for a moment (or longer
+    than ``give_up_after`` seconds) is logged, not raised: the next round tries again."""
+    try:
+        async with asyncio.timeout(give_up_after):
+            await store.replace_component_reports(process_label(), supervisor.report(),
+                                                  utcnow())
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.warning("storing the connectors' states failed: %s", describe_error(exc))
+
+
 async def report_states(supervisor: Supervisor, store: ComponentReports,
                         every: float = REPORT_SECONDS) -> None:
-    """Store the supervisor's report now and every ``every`` seconds (until cancelled), so
-    that processes not running the components show them too (``component_states``)."""
-    label = process_label()
+    """Store the supervisor's report every ``every`` seconds (until cancelled), so that
+    processes not running the components show them too (``component_states``)."""
     while True:
-        try:
-            await store.replace_component_reports(label, supervisor.report(), utcnow())
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the store is away for a moment: the next round tries
-            log.warning("storing the connectors' states failed: %s", describe_error(exc))
         await asyncio.sleep(every)
+        await store_states(supervisor, store)
 
 
 @contextlib.asynccontextmanager
 async def reporting(supervisor: Supervisor, store: ComponentReports,
                     every: float = REPORT_SECONDS) -> AsyncIterator[None]:
-    """Store the supervisor's states every ``every`` seconds while the block runs, and its
-    final states after it (the others show ``stopped``, not ``unknown`` after a while).
-    The block is expected to stop the supervisor before it ends."""
-    try:  # once now: a process that says it is running is shown at once
-        await store.replace_component_reports(process_label(), supervisor.report(), utcnow())
-    except Exception as exc:
-        log.warning("storing the connectors' states failed: %s", describe_error(exc))
+    """Store the supervisor's states when the block starts (a process that says it is
+    running is shown at once), every ``every`` seconds while it runs, and once more after it
+    (the others show ``stopped``, not ``unknown`` after a while). The block is expected to
+    stop the supervisor before it ends."""
+    await asyncio.sleep(0)  # the components just started take their first step ("running")
+    await store_states(supervisor, store)
     reporter = asyncio.create_task(report_states(supervisor, store, every),
                                    name="chronik-component-states")
     try:
@@ -218,13 +225,7 @@ async def reporting(supervisor: Supervisor, store: ComponentReports,
         reporter.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reporter
-        try:
-            async with asyncio.timeout(5):
-                await store.replace_component_reports(process_label(), supervisor.report(),
-                                                      utcnow())
-        except Exception as exc:
-            log.warning("storing the connectors' final states failed: %s",
-                        describe_error(exc))
+        await store_states(supervisor, store, give_up_after=5)
 
 
 async def component_states(supervisor: Supervisor | None, store: ComponentReports
