@@ -44,7 +44,7 @@ from search.backend import SearchBackend, SearchUnavailable
 from search.fts import FtsBackend
 from search.service import SearchService
 from timeline.blobs import Blobs, BlobStore
-from timeline.errors import DomainError
+from timeline.errors import DomainError, StoreUnavailable
 from timeline.events import EventBus, EventFollower
 from timeline.ingest import IngestService
 from timeline.service import TimelineService
@@ -77,6 +77,11 @@ async def errors_middleware(
         return await handler(request)
     except ApiError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.details)
+    except StoreUnavailable as exc:
+        _log_unreachable(request, exc)
+        response = error_response(503, exc.code, exc.message)
+        response.headers["Retry-After"] = str(STORE_RETRY_AFTER)
+        return response
     except DomainError as exc:
         return error_response(domain_status(exc), exc.code, exc.message, exc.details)
     except SearchUnavailable as exc:
@@ -103,11 +108,6 @@ async def errors_middleware(
             log.critical("storage full: %s %s was not stored", request.method,
                          redact_path(request.path))
             return error_response(507, "storage_full", STORAGE_FULL)
-        if store_unreachable(exc):
-            _log_unreachable(request, exc)
-            response = error_response(503, "store_unavailable", STORE_UNAVAILABLE)
-            response.headers["Retry-After"] = str(STORE_RETRY_AFTER)
-            return response
         log.exception("bug: unhandled error in %s %s", request.method,
                       redact_path(request.path))
         return error_response(500, "internal", "internal error (this is a bug; it was logged)")
@@ -120,40 +120,13 @@ _PG_FULL = "53100"
 """PostgreSQL's ``disk_full`` (SQLSTATE)."""
 
 
-STORE_UNAVAILABLE = ("the database cannot be reached right now, so nothing was read or "
-                     "stored; try again in a few seconds")
 STORE_RETRY_AFTER = 5
-_PG_UNREACHABLE_CLASSES = ("08", "57P")
-"""SQLSTATE classes of a PostgreSQL that cannot be reached or is going away: connection
-exceptions (``08…``) and operator intervention (``57P01`` admin shutdown, ``57P02`` crash
-shutdown, ``57P03`` cannot connect now: starting up or in recovery)."""
-_PG_TOO_MANY = "53300"
+"""Seconds a client is asked to wait while the database cannot be reached."""
 
 
-def store_unreachable(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what caused it) says the database server cannot be reached just
-    now -- refused or reset connections, a connection PostgreSQL closed, a server starting up,
-    shutting down or out of connection slots -- rather than a bug: the request may be
-    repeated as it is."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ConnectionError | TimeoutError):
-            return True
-        if getattr(current, "connection_invalidated", False) is True:  # SQLAlchemy's word
-            return True
-        sqlstate = getattr(current, "sqlstate", None)
-        if isinstance(sqlstate, str) and (sqlstate.startswith(_PG_UNREACHABLE_CLASSES)
-                                          or sqlstate == _PG_TOO_MANY):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _log_unreachable(request: web.Request, exc: BaseException) -> None:
+def _log_unreachable(request: web.Request, exc: StoreUnavailable) -> None:
     log.error("database unreachable: %s %s failed (%s)", request.method,
-              redact_path(request.path), describe_error(exc))
+              redact_path(request.path), describe_error(exc.__cause__ or exc))
 
 
 def storage_full(exc: BaseException) -> bool:
@@ -184,6 +157,12 @@ async def _page_errors(
 
     try:
         return await handler(request)
+    except StoreUnavailable as exc:
+        _log_unreachable(request, exc)
+        page = error_page(request, 503, "error.store_unavailable",
+                          back=request.path_qs if request.method == "GET" else "/")
+        page.headers["Retry-After"] = str(STORE_RETRY_AFTER)
+        return page
     except DomainError as exc:
         status = domain_status(exc)
         if status == 404:  # never say more about what is not there
@@ -200,13 +179,7 @@ async def _page_errors(
         return page
     except asyncio.CancelledError:
         raise
-    except Exception as exc:
-        if store_unreachable(exc):
-            _log_unreachable(request, exc)
-            page = error_page(request, 503, "error.store_unavailable",
-                              back=request.path_qs if request.method == "GET" else "/")
-            page.headers["Retry-After"] = str(STORE_RETRY_AFTER)
-            return page
+    except Exception:
         log.exception("bug: unhandled error in %s %s", request.method,
                       redact_path(request.path))
         return error_page(request, 500, "error.internal")

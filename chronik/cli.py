@@ -576,6 +576,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.data_dir = None
     from search.backend import SearchUnavailable
     from search.engine_client import EngineError
+    from timeline.errors import StoreUnavailable
 
     try:
         code: int = args.func(args)
@@ -587,6 +588,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SearchUnavailable as exc:  # try again later
         print(f"chronik: search engine: {exc}", file=sys.stderr)
+        return 1
+    except StoreUnavailable as exc:  # try again later
+        print(f"chronik: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -31,6 +31,19 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class StoreUnavailable(Exception):
+    """The database server cannot be reached just now (connections refused or closed, a
+    server starting up or shutting down, no connection slot free): nothing was read or
+    written, and the same request may be repeated once it is back. Not a ``DomainError``:
+    nothing about the request was wrong (ingest must not quarantine a message for it)."""
+
+    code = "store_unavailable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class ToneWarning(DomainError):
     """A published entry uses wording the customer should not read; needs ``confirm``."""
 

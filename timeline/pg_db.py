@@ -11,14 +11,15 @@ locks (``timeline/pg_seq.py``), ``SELECT … FOR UPDATE`` / ``UPDATE … RETURNI
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from timeline.errors import StoreUnavailable
 from timeline.pg_migrate import database_url, head_revision, upgrade
 
 POOL_SIZE = 8
@@ -35,6 +36,44 @@ def _drop_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     renewed (SQLAlchemy's disconnect handling)."""
     if dbapi_connection.driver_connection.is_closed():
         raise sa.exc.DisconnectionError("PostgreSQL closed this connection")
+
+
+_UNREACHABLE_SQLSTATES = ("08", "57P", "53300")
+"""Connection exceptions (``08…``), operator intervention (``57P01`` admin shutdown,
+``57P02`` crash shutdown, ``57P03`` cannot connect now: starting up, in recovery) and
+``53300`` too many connections."""
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the server cannot be reached just now, rather
+    than that the statement was wrong: refused or reset connections, a connection the server
+    closed (SQLAlchemy's ``connection_invalidated``), the SQLSTATEs above."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionError):
+            return True
+        if getattr(current, "connection_invalidated", False) is True:
+            return True
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNREACHABLE_SQLSTATES):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+@contextmanager
+def _unreachable_is_unavailable() -> Iterator[None]:
+    """A failure to reach the server, inside or around the block, is ``StoreUnavailable``
+    (a 503 for the API, never a "bug"); every other error passes unchanged."""
+    try:
+        yield
+    except Exception as exc:
+        if unreachable(exc):
+            raise StoreUnavailable("the database cannot be reached right now, so nothing "
+                                   "was read or stored; try again in a few seconds") from exc
+        raise
 
 
 class PgDb:
@@ -83,19 +122,22 @@ class PgDb:
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction: committed when the block ends, rolled back on an error."""
-        async with self.engine.begin() as conn:
-            yield conn
+        with _unreachable_is_unavailable():
+            async with self.engine.begin() as conn:
+                yield conn
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads (its implicit transaction is rolled back at the end)."""
-        async with self.engine.connect() as conn:
-            yield conn
+        with _unreachable_is_unavailable():
+            async with self.engine.connect() as conn:
+                yield conn
 
     @asynccontextmanager
     async def statement(self) -> AsyncIterator[AsyncConnection]:
         """A connection for a read that is one statement (one statement sees one snapshot
         anyway): autocommit, so no ``BEGIN``/``ROLLBACK`` round trips around it."""
-        async with self.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            yield conn
+        with _unreachable_is_unavailable():
+            async with self.engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield conn

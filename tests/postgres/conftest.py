@@ -10,8 +10,9 @@ import pytest
 
 from tests.support.postgres import pg_url
 from timeline.pg_migrate import upgrade
+from timeline.pg_store import PgStore
 
-__all__ = ["migrated", "pg_url"]
+__all__ = ["migrated", "pg_url", "store"]
 
 
 @pytest.fixture
@@ -19,3 +20,12 @@ async def migrated(pg_url: str) -> AsyncIterator[str]:
     """A fresh database at the newest schema revision."""
     await upgrade(pg_url)
     yield pg_url
+
+
+@pytest.fixture
+async def store(migrated: str) -> AsyncIterator[PgStore]:
+    """The PostgreSQL store, open on a fresh migrated database."""
+    impl = PgStore(migrated)
+    await impl.open()
+    yield impl
+    await impl.close()

@@ -5,11 +5,9 @@ failing on dead ones -- without a round trip to test every connection before use
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
-import pytest
 from aiohttp import ClientSession
 
 from chronik.api.base import hash_token, new_token
@@ -21,14 +19,6 @@ from timeline.models import Role
 from timeline.pg_migrate import asyncpg_dsn, database_url
 from timeline.pg_store import PgStore
 from timeline.store import TimelineQuery
-
-
-@pytest.fixture
-async def store(migrated: str) -> AsyncIterator[PgStore]:
-    impl = PgStore(migrated)
-    await impl.open()
-    yield impl
-    await impl.close()
 
 
 async def _close_all_connections_of(url: str) -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -23,14 +22,6 @@ OTHERS = 20_000
 _FINISHED = re.compile(r'finished vacuuming "[^"]*\.([^".]+)"')
 _REMOVED = re.compile(r"tuples: (\d+) removed")
 _DEAD_ITEMS = re.compile(r"had (\d+) dead item identifiers removed")
-
-
-@pytest.fixture
-async def store(migrated: str) -> AsyncIterator[PgStore]:
-    impl = PgStore(migrated)
-    await impl.open()
-    yield impl
-    await impl.close()
 
 
 async def _left_behind(url: str) -> dict[str, tuple[int, int]]:
