@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from timeline.errors import Conflict, InvalidInput, NotFound
 from timeline.ids import new_ulid
 from timeline.models import (
@@ -47,9 +49,9 @@ def _merge(row: Sequence[Any]) -> Merge:
 
 
 # customers_with_recent in one statement, packed (``packed``): the customer's columns, its
-# identities (``customer_from_row``) and its newest entries (no bookkeeping ones) as arrays
-_WITH_RECENT_COLS = (
-    "id, office_id, name, status, created_at, updated_at, json(identities), json(recent)")
+# identities (``customer_from_row``) and its newest entries (no bookkeeping ones) as JSON
+# arrays (``_array``)
+_WITH_RECENT_COLS = "id, office_id, name, status, created_at, updated_at, identities, recent"
 _WITH_RECENT = (
     "SELECT c.id, c.office_id, c.name, c.status, c.created_at, c.updated_at, "
     "(SELECT json_group_array(json_array(kind, value, raw, undeliverable)) FROM "
@@ -60,6 +62,12 @@ _WITH_RECENT = (
     "  AND channel != 'notification' ORDER BY seq DESC LIMIT ?)) AS recent "
     "FROM customers c WHERE c.office_id=? AND c.id IN "
     "(SELECT customer_id FROM identities WHERE office_id=? AND kind=? AND value=?)")
+
+
+def _array(value: str | list[Any]) -> list[Any]:
+    """A JSON array column of the packed lookup: already an array where SQLite kept the
+    subquery's JSON type, else its text (row by row, or SQLite versions that drop it)."""
+    return value if isinstance(value, list) else list(orjson.loads(value))
 
 
 def _seq_desc(entry: Entry) -> int:
@@ -182,9 +190,9 @@ class SqliteCustomers(SqliteRepository):
                                                     value)))
         out = []
         for row in rows:
-            entries = [entry_from_row(e) for e in row[7]]
+            entries = [entry_from_row(e) for e in _array(row[7])]
             entries.sort(key=_seq_desc)
-            out.append((customer_from_row(row[:6], row[6]), entries))
+            out.append((customer_from_row(row[:6], _array(row[6])), entries))
         return out
 
     async def customers_by_identities(self, office_id: str, kind: IdentityKind,

@@ -130,9 +130,15 @@ def packed(columns: str, select: str) -> str:
 
 def fetch_packed(conn: sqlite3.Connection, columns: str, select: str,
                  args: Sequence[Any]) -> list[list[Any]]:
-    """Run ``packed(columns, select)`` and parse it (orjson)."""
-    rows: list[list[Any]] = orjson.loads(conn.execute(packed(columns, select), args)
-                                         .fetchone()[0])
+    """Run ``packed(columns, select)`` and parse it (orjson). A result longer than SQLite
+    allows one string to be (1 GB by default: a page of entries whose bodies are tens of MB
+    each) is read row by row instead, so ``columns`` must be ``select``'s own columns as
+    they are: both ways give the same rows."""
+    try:
+        text = conn.execute(packed(columns, select), args).fetchone()[0]
+    except sqlite3.DataError:  # "string or blob too big"
+        return [list(row) for row in conn.execute(select, args)]
+    rows: list[list[Any]] = orjson.loads(text)
     return rows
 
 

@@ -1,0 +1,37 @@
+"""Reads of many rows come back from SQLite as one JSON string (``fetch_packed``). A result
+longer than SQLite allows one string to be (1 GB by default; here lowered to a few KB) is
+read row by row instead: the same entries, never an error."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from tests.store_contract.helpers import draft, seed
+from timeline.sqlite_store import SqliteStore
+from timeline.store import TimelineQuery
+
+
+async def test_a_page_longer_than_sqlites_string_limit_is_read_row_by_row(
+        tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite3", readers=1)
+    await store.open()
+    try:
+        s = await seed(store)
+        office, customer = s.office.id, s.customer.id
+        made = [e for e, _ in await store.append_many([
+            draft(office, customer, body=f"{i} " + "ü" * 3000) for i in range(6)])]
+        newest_first = sorted(made, key=lambda e: -e.seq)
+        assert (await store.timeline(office, customer, TimelineQuery())).items == newest_first
+        # the one reader connection now takes strings of at most 8,000 bytes: a page of
+        # six 6 KB bodies no longer fits in one
+        await store.db.read(lambda c: c.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 8000))
+        with_limit = await store.db.read(lambda c: c.getlimit(sqlite3.SQLITE_LIMIT_LENGTH))
+        assert with_limit == 8000
+        assert (await store.timeline(office, customer, TimelineQuery())).items == newest_first
+        page = await store.timeline(office, customer, TimelineQuery(limit=4))
+        assert page.items == newest_first[:4] and page.next_cursor is not None
+        seqs = [e.seq for e in made]
+        assert await store.entries_by_seq(office, seqs[::-1]) == made[::-1]
+    finally:
+        await store.close()
