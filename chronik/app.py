@@ -44,7 +44,7 @@ from search.backend import SearchBackend, SearchUnavailable
 from search.fts import FtsBackend
 from search.service import SearchService
 from timeline.blobs import Blobs, BlobStore
-from timeline.errors import DomainError, StoreUnavailable
+from timeline.errors import DomainError, StoreUnavailable, causes
 from timeline.events import EventBus, EventFollower
 from timeline.ingest import IngestService
 from timeline.service import TimelineService
@@ -133,19 +133,15 @@ def storage_full(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) is a full disk: SQLite's ``SQLITE_FULL``,
     PostgreSQL's ``disk_full`` (SQLSTATE 53100; asyncpg's error, wrapped by SQLAlchemy) or
     an ``OSError`` with ``ENOSPC`` / ``EDQUOT``."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, sqlite3.Error) and (
-                getattr(current, "sqlite_errorcode", None) == _SQLITE_FULL
-                or "database or disk is full" in str(current)):
+    for cause in causes(exc):
+        if isinstance(cause, sqlite3.Error) and (
+                getattr(cause, "sqlite_errorcode", None) == _SQLITE_FULL
+                or "database or disk is full" in str(cause)):
             return True
-        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
-        if getattr(current, "sqlstate", None) == _PG_FULL:
+        if getattr(cause, "sqlstate", None) == _PG_FULL:
             return True
-        current = current.__cause__ or current.__context__
     return False
 
 

@@ -19,7 +19,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from timeline.errors import StoreUnavailable
+from timeline.errors import StoreUnavailable, causes
 from timeline.pg_migrate import database_url, head_revision, upgrade
 
 POOL_SIZE = 8
@@ -48,18 +48,14 @@ def unreachable(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) says the server cannot be reached just now, rather
     than that the statement was wrong: refused or reset connections, a connection the server
     closed (SQLAlchemy's ``connection_invalidated``), the SQLSTATEs above."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ConnectionError):
+    for cause in causes(exc):
+        if isinstance(cause, ConnectionError):
             return True
-        if getattr(current, "connection_invalidated", False) is True:
+        if getattr(cause, "connection_invalidated", False) is True:
             return True
-        sqlstate = getattr(current, "sqlstate", None)
+        sqlstate = getattr(cause, "sqlstate", None)
         if isinstance(sqlstate, str) and sqlstate.startswith(_UNREACHABLE_SQLSTATES):
             return True
-        current = current.__cause__ or current.__context__
     return False
 
 

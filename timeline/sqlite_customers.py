@@ -33,6 +33,7 @@ from timeline.sqlite_rows import (
     insert_identity,
     iso,
     load_customer,
+    newest_first,
 )
 from timeline.text import fold
 
@@ -68,10 +69,6 @@ def _array(value: str | list[Any]) -> list[Any]:
     """A JSON array column of the packed lookup: already an array where SQLite kept the
     subquery's JSON type, else its text (row by row, or SQLite versions that drop it)."""
     return value if isinstance(value, list) else list(orjson.loads(value))
-
-
-def _seq_desc(entry: Entry) -> int:
-    return -entry.seq
 
 
 class SqliteCustomers(SqliteRepository):
@@ -190,8 +187,7 @@ class SqliteCustomers(SqliteRepository):
                                                     value)))
         out = []
         for row in rows:
-            entries = [entry_from_row(e) for e in _array(row[7])]
-            entries.sort(key=_seq_desc)
+            entries = [entry_from_row(e) for e in newest_first(_array(row[7]))]
             out.append((customer_from_row(row[:6], _array(row[6])), entries))
         return out
 

@@ -21,13 +21,10 @@ from timeline.sqlite_rows import (
     entry_from_row,
     fetch_packed,
     iso,
+    newest_first,
 )
 
 _CHUNK = 500  # bound parameters per statement (SQLite allows 32766; keep statements small)
-
-
-def _newest_first(row: list[Any]) -> int:
-    return -int(row[0])
 
 
 def _like_tag(tag: str) -> str:
@@ -146,8 +143,7 @@ class SqliteEntries(SqliteRepository):
             args.append(seq_base(query.since))
         sql += " ORDER BY seq DESC LIMIT ?"
         args.append(query.limit + 1)
-        rows = await self.db.read(lambda c: fetch_packed(c, ENTRY_COLS, sql, args))
-        rows.sort(key=_newest_first)
+        rows = newest_first(await self.db.read(lambda c: fetch_packed(c, ENTRY_COLS, sql, args)))
         items = [entry_from_row(r) for r in rows[: query.limit]]
         nxt = str(items[-1].seq) if len(rows) > query.limit else None
         return Page(items=items, next_cursor=nxt)

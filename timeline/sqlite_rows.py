@@ -142,6 +142,18 @@ def fetch_packed(conn: sqlite3.Connection, columns: str, select: str,
     return rows
 
 
+def newest_first(rows: list[list[Any]]) -> list[list[Any]]:
+    """Entry rows (``ENTRY_COLS``, ``seq`` first) by ``seq``, newest first: the order a
+    packed read does not guarantee."""
+    rows.sort(key=_seq_of, reverse=True)
+    return rows
+
+
+def _seq_of(row: list[Any]) -> int:
+    seq: int = row[0]
+    return seq
+
+
 def office_from_row(row: Sequence[Any]) -> Office:
     return Office(id=row[0], name=row[1], region=row[2], created_at=dt(row[3]))
 
