@@ -9,7 +9,10 @@ Concurrency (SQLite's single writer serialised all of this for free):
   and the records merged into it, ascending id). Under the customer locks the entries are
   read once more, so what a merge, its undo or an append committed meanwhile is erased too.
   Notification jobs are written with their entries (``pg_batch``), and a claimer locks job
-  rows only: deleting a claimed job waits for the claim's short transaction.
+  rows only: deleting a claimed job waits for the claim's short transaction. The jobs are
+  locked before their attempts and deliveries are deleted (the notifier's order, job first),
+  and a notifier write that touches the entry locks it before the job (``pg_notify``), so
+  a delivery of the person being erased waits for the erasure instead of deadlocking.
 * Rows that reference ``customers`` by foreign key (identities, consents, preferences,
   tokens, notification jobs, portal inbox) take a ``KEY SHARE`` lock on the customer while
   they are inserted: a writer still running holds the erasure back until it commits (its
@@ -108,6 +111,10 @@ async def _delete_jobs(conn: AsyncConnection, jobs: Sequence[str]) -> int:
     """Delete notification jobs with their attempts and deliveries; the attempts removed."""
     if not jobs:
         return 0
+    # the job rows first, as every notifier write locks them (``pg_notify``: job, delivery,
+    # attempts): deleting the attempts first would hold an attempt a worker writes next
+    await conn.execute(sa.select(notify_jobs.c.id).where(any_of(notify_jobs.c.id, jobs))
+                       .order_by(notify_jobs.c.id).with_for_update())
     attempts = await _count_deleted(conn, notify_attempts, any_of(notify_attempts.c.job_id, jobs))
     await conn.execute(sa.delete(notify_deliveries).where(any_of(notify_deliveries.c.job_id,
                                                                jobs)))

@@ -22,7 +22,12 @@ free is done with row locks here, since any number of workers claim at once:
 * Lock order: every write about one job locks the job row first, then its delivery, then
   its attempts (``fail_delivery`` and ``reschedule_notify_job`` too, before their attempt),
   so a fenced-off worker's late write and the new holder's wait for each other, never
-  deadlock.
+  deadlock. A write that also touches the job's entry (``begin_delivery`` inserts a
+  delivery, whose foreign key locks the entry; ``complete_notify_job`` writes the entry's
+  ``meta.delivery`` and appends the notification entry) locks the entry *before* the job
+  (``_lock_entry``), the order of an erasure (entries, customers, then jobs with their
+  attempts and deliveries, ``pg_erasure``): a delivery of someone being erased waits for
+  the erasure and then finds the job gone, instead of deadlocking with it.
 """
 
 from __future__ import annotations
@@ -171,6 +176,7 @@ class PgNotify(PgRepository):
         ``FOR UPDATE`` (a late write of the previous holder is waited for and seen)."""
         now = utcnow()
         async with self.db.begin() as conn:
+            await _lock_entry(conn, entry_id, for_update=False)  # lock order: module notes
             renewed = await conn.scalar(
                 sa.update(notify_jobs)
                 .where(notify_jobs.c.id == job_id, notify_jobs.c.claimed_by == owner, _PENDING,
@@ -238,11 +244,14 @@ class PgNotify(PgRepository):
         ``meta.delivery`` is set in one ``UPDATE`` (``meta || {"delivery": …}``), so a
         concurrent change of the entry's other fields is not lost."""
         now = utcnow()
+        job = sa.select(notify_jobs.c.entry_id, notify_jobs.c.office_id,
+                        notify_jobs.c.claimed_by).where(notify_jobs.c.id == job_id)
         async with self.db.begin() as conn:
-            row = (await conn.execute(
-                sa.select(notify_jobs.c.entry_id, notify_jobs.c.office_id,
-                          notify_jobs.c.claimed_by)
-                .where(notify_jobs.c.id == job_id).with_for_update(key_share=True))).first()
+            source_id = await conn.scalar(job.with_only_columns(notify_jobs.c.entry_id))
+            if source_id is None:
+                return None  # erased meanwhile
+            await _lock_entry(conn, source_id, for_update=True)  # lock order: module notes
+            row = (await conn.execute(job.with_for_update(key_share=True))).first()
             if row is None or (owner is not None and row.claimed_by != owner):
                 return None  # erased meanwhile, or our lease was lost to another worker
             entry_id, office_id = row.entry_id, row.office_id
@@ -447,6 +456,14 @@ async def _lock_job(conn: AsyncConnection, job_id: str) -> None:
     fenced-off worker's late write and the new holder's never deadlock."""
     await conn.execute(sa.select(notify_jobs.c.id).where(notify_jobs.c.id == job_id)
                        .with_for_update(key_share=True))
+
+
+async def _lock_entry(conn: AsyncConnection, entry_id: str, *, for_update: bool) -> None:
+    """Lock a job's entry before the job row (the module's lock order): ``FOR NO KEY
+    UPDATE`` where the entry is then written, else ``FOR KEY SHARE`` (what a foreign key
+    check takes). Either waits for an erasure that holds the entry."""
+    await conn.execute(sa.select(entries.c.seq).where(entries.c.id == entry_id)
+                       .with_for_update(key_share=True, read=not for_update))
 
 
 async def _finish_attempt(conn: AsyncConnection, attempt_id: int, outcome: str,

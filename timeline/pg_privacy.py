@@ -189,6 +189,9 @@ class PgPrivacy(PgRepository):
             except sa.exc.DBAPIError as exc:
                 if attempt == DEADLOCK_RETRIES or _sqlstate(exc) not in _RETRY_STATES:
                     raise
+                log.warning("PostgreSQL aborted the transaction (SQLSTATE %s): running it "
+                            "again (attempt %d of %d)", _sqlstate(exc), attempt + 1,
+                            DEADLOCK_RETRIES)
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ export
