@@ -37,6 +37,7 @@ from timeline.models import (
     Page,
     utcnow,
 )
+from timeline.pg_db import Compiled
 from timeline.pg_rows import PgRepository, entry_from_tuple
 from timeline.repositories import CustomerListQuery
 from timeline.sql_tables import customers, entries, identities, index_outbox, merges
@@ -209,8 +210,8 @@ def _with_recent() -> sa.Select[Any]:
             .order_by(customers.c.id, newest.c.e_seq.desc()))
 
 
-_WITH_RECENT = _with_recent()
-_FIRST_ENTRY_COLUMN = len(_WITH_RECENT.selected_columns) - len(entries.c)
+_WITH_RECENT = Compiled(_with_recent())
+_FIRST_ENTRY_COLUMN = len(_WITH_RECENT.statement.selected_columns) - len(entries.c)
 """Where the entry's columns start in a row of ``_WITH_RECENT`` (in ``entries``' order)."""
 
 
@@ -311,21 +312,19 @@ class PgCustomers(PgRepository):
     ) -> list[tuple[Customer, list[Entry]]]:
         """Customers with this identity and their newest entries: one statement (one
         snapshot, one round trip -- the caller's phone is ringing)."""
-        async with self.db.statement() as conn:
-            rows = (await conn.execute(_WITH_RECENT, {
-                "office_id": office_id, "kind": kind.value, "value": value,
-                "recent": recent})).all()
+        rows = await self.db.fetch(_WITH_RECENT, office_id=office_id, kind=kind.value,
+                                   value=value, recent=recent)
         out: list[tuple[Customer, list[Entry]]] = []
         for row in rows:
-            if not out or out[-1][0].id != row.id:
+            if not out or out[-1][0].id != row["id"]:
                 idents = tuple(_identity(k, v, r, u) for k, v, r, u in zip(
-                    row.kinds or (), row.ident_values or (), row.raws or (),
-                    row.undeliverables or (), strict=True))
+                    row["kinds"] or (), row["ident_values"] or (), row["raws"] or (),
+                    row["undeliverables"] or (), strict=True))
                 out.append((Customer(
-                    id=row.id, office_id=row.office_id, name=row.name,
-                    status=CustomerStatus(row.status), identities=idents,
-                    created_at=row.created_at, updated_at=row.updated_at), []))
-            if row.e_id is not None:
+                    id=row["id"], office_id=row["office_id"], name=row["name"],
+                    status=CustomerStatus(row["status"]), identities=idents,
+                    created_at=row["created_at"], updated_at=row["updated_at"]), []))
+            if row["e_id"] is not None:
                 out[-1][1].append(entry_from_tuple(row[_FIRST_ENTRY_COLUMN:]))
         return out
 

@@ -11,7 +11,7 @@ locks (``timeline/pg_seq.py``), ``SELECT … FOR UPDATE`` / ``UPDATE … RETURNI
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -22,9 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from timeline.errors import StoreUnavailable, causes
 from timeline.pg_migrate import database_url, head_revision, upgrade
 
-POOL_SIZE = 8
-"""Connections per process kept open (more are opened under load, up to ``+ MAX_OVERFLOW``)."""
-MAX_OVERFLOW = 8
+POOL_SIZE = 12
+"""Connections per process kept open (more are opened under load, up to ``+ MAX_OVERFLOW``,
+and closed again when given back). More than the requests a process serves at once plus its
+background work (indexer, notifier, change feed): with 8, eight busy requests made every
+poll of the indexer open and close a connection (a few ms each: a tenth of a timeline
+page's time under load)."""
+MAX_OVERFLOW = 4
 
 
 def _drop_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -70,6 +74,31 @@ def _unreachable_is_unavailable() -> Iterator[None]:
             raise StoreUnavailable("the database cannot be reached right now, so nothing "
                                    "was read or stored; try again in a few seconds") from exc
         raise
+
+
+class Compiled:
+    """A SQLAlchemy read statement with named ``sa.bindparam``s, compiled once for asyncpg
+    itself (``PgDb.fetch``): building and compiling a statement costs more than running it."""
+
+    def __init__(self, statement: sa.Select[Any]) -> None:
+        self.statement = statement
+        self._sql: str | None = None
+        self._names: tuple[str, ...] = ()
+        self._fixed: dict[str, Any] = {}
+
+    def sql(self, dialect: sa.Dialect) -> str:
+        if self._sql is None:
+            compiled = self.statement.compile(dialect=dialect)
+            self._names = tuple(compiled.positiontup or ())
+            self._fixed = dict(compiled.params)  # the values written into the statement
+            self._sql = str(compiled)
+        return self._sql
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        """The positional arguments: ``params`` by name, the statement's own values for the
+        rest (a ``KeyError`` for a parameter given nowhere)."""
+        return [params[name] if name in params else self._fixed[name]
+                for name in self._names]
 
 
 class PgDb:
@@ -128,6 +157,24 @@ class PgDb:
         with _unreachable_is_unavailable():
             async with self.engine.connect() as conn:
                 yield conn
+
+    async def fetch(self, query: str | Compiled, *args: Any, **params: Any) -> list[Any]:
+        """One read statement straight through asyncpg: a connection of the same pool, no
+        transaction around it (one statement sees one snapshot anyway), rows as asyncpg
+        ``Record``s (by position or name; JSONB already parsed, as SQLAlchemy set up the
+        connection). For the hot reads (a timeline page, the caller lookup, search hits):
+        SQLAlchemy's statement building, execution and result machinery cost about a third
+        of a PostgreSQL timeline page's time. ``query`` is SQL with ``$1``… (``args``) or a
+        ``Compiled`` SQLAlchemy statement (named ``params``)."""
+        if isinstance(query, Compiled):
+            sql, args = query.sql(self.engine.dialect), tuple(query.args(params))
+        else:
+            sql = query
+        with _unreachable_is_unavailable():
+            async with self.engine.connect() as conn:
+                driver: Any = (await conn.get_raw_connection()).driver_connection
+                rows: list[Any] = await driver.fetch(sql, *args)
+        return rows
 
     @asynccontextmanager
     async def statement(self) -> AsyncIterator[AsyncConnection]:

@@ -32,6 +32,7 @@ this handle's ``index_backlog``) it deletes the rows up to ``N`` committed by th
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import timedelta
@@ -50,6 +51,28 @@ from timeline.repositories import IndexTask, TimelineQuery
 from timeline.sql_tables import entries, index_outbox
 
 _ENTRY = sa.select(entries)
+_ENTRY_COLUMNS = ", ".join(c.name for c in entries.c)
+"""Every column in ``entries``' own order (what ``entry_from_tuple`` reads)."""
+_BY_SEQ = (f"SELECT {_ENTRY_COLUMNS} FROM entries "  # noqa: S608 -- constant columns
+           "WHERE office_id = $1 AND seq = ANY($2::bigint[])")
+
+
+@functools.cache
+def _timeline_sql(channels: bool, kinds: bool, visibility: bool, upper: bool,
+                  since: bool) -> str:
+    """A timeline page's statement for asyncpg (``PgDb.fetch``; one text per combination of
+    filters, so asyncpg's prepared statements are reused), arguments in this order:
+    customer, office, [channels], [kinds], [visibility], [below seq], [from seq], limit."""
+    where = ["customer_id = $1", "office_id = $2"]
+    for present, condition in ((channels, "channel = ANY({}::text[])"),
+                               (kinds, "kind = ANY({}::text[])"),
+                               (visibility, "visibility = {}::text"),
+                               (upper, "seq < {}::bigint"), (since, "seq >= {}::bigint")):
+        if present:
+            where.append(condition.format(f"${len(where) + 1}"))
+    return (f"SELECT {_ENTRY_COLUMNS} FROM entries "  # noqa: S608 -- constant text only
+            f"WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ${len(where) + 1}::integer")
+
 
 INDEX_LEASE = timedelta(minutes=2)
 """How long rows handed to an indexer stay its own (renewed when it reads them again)."""
@@ -189,34 +212,34 @@ class PgEntries(PgRepository):
     async def entries_by_seq(self, office_id: str, seqs: Sequence[int]) -> list[Entry]:
         if not seqs:
             return []
-        found = await self._many(_ENTRY.where(entries.c.office_id == _str(office_id),
-                                              entries.c.seq == sa.any_(_ints(
-                                                  [q for q in seqs if _bigint(q) == q]))))
-        by_seq = {e.seq: e for e in found}
+        rows = await self.db.fetch(_BY_SEQ, _str(office_id),
+                                   [q for q in seqs if _bigint(q) == q])
+        by_seq = {e.seq: e for e in map(entry_from_tuple, rows)}
         return [by_seq[s] for s in seqs if s in by_seq]
 
     async def timeline(self, office_id: str, customer_id: str, query: TimelineQuery) -> Page:
         """Newest first, keyset-paged on ``seq``: a cursor is the last key of a page, and the
         next page is everything below it. Keys never move and a concurrent writer only adds
         rows (at their own keys), so pages are stable under inserts."""
-        office_id, customer_id = _str(office_id), _str(customer_id)
-        stmt = _ENTRY.where(entries.c.customer_id == customer_id,
-                            entries.c.office_id == office_id)
+        args: list[Any] = [_str(customer_id), _str(office_id)]
         if query.channels:
-            stmt = stmt.where(entries.c.channel.in_([c.value for c in query.channels]))
+            args.append([c.value for c in query.channels])
         if query.kinds:
-            stmt = stmt.where(entries.c.kind.in_([_str(k) for k in query.kinds]))
+            args.append([_str(k) for k in query.kinds])
         if query.visibility:
-            stmt = stmt.where(entries.c.visibility == query.visibility.value)
+            args.append(query.visibility.value)
         upper = query.before_seq
         if query.until is not None:
             until = seq_base(query.until) + SEQ_SLOTS
             upper = until if upper is None else min(upper, until)
         if upper is not None:
-            stmt = stmt.where(entries.c.seq < _bigint(upper))
+            args.append(_bigint(upper))
         if query.since is not None:
-            stmt = stmt.where(entries.c.seq >= seq_base(query.since))
-        found = await self._many(stmt.order_by(entries.c.seq.desc()).limit(query.limit + 1))
+            args.append(seq_base(query.since))
+        args.append(query.limit + 1)
+        sql = _timeline_sql(bool(query.channels), bool(query.kinds), bool(query.visibility),
+                            upper is not None, query.since is not None)
+        found = [entry_from_tuple(r) for r in await self.db.fetch(sql, *args)]
         items = found[: query.limit]
         nxt = str(items[-1].seq) if len(found) > query.limit else None
         return Page(items=items, next_cursor=nxt)

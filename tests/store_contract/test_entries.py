@@ -310,6 +310,12 @@ async def test_timeline_filters(store: Store) -> None:
     assert await bodies(since=T0 + timedelta(hours=1), until=T0 + timedelta(days=1)) == [
         "call"]
     assert await bodies(channels=(Channel.PHONE,), visibility=Visibility.PUBLISHED) == ["pn"]
+    every = {"channels": (Channel.PHONE, Channel.EMAIL), "kinds": ("call", "phone_note", "email"),
+             "since": T0 - timedelta(days=1), "until": T0 + timedelta(days=3)}
+    assert await bodies(**every, visibility=Visibility.PUBLISHED) == ["pn", "mail"]
+    first = await store.timeline(office, c, TimelineQuery(**every, limit=1))
+    assert [e.body for e in first.items] == ["pn"] and first.next_cursor is not None
+    assert await bodies(**every, before_seq=int(first.next_cursor)) == ["call", "mail"]
 
 
 async def test_revise_keeps_history_unless_told_not_to(store: Store) -> None:
