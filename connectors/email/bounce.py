@@ -73,8 +73,9 @@ _DAEMON_NAME = re.compile(
     r"|mail ?administrator|internet mail delivery|courier mail server|mail ?router"
     r"|mail ?gateway|mailsystem", re.IGNORECASE)
 _DAEMON_ONLY = re.compile(r"\s*mailer[-_ ]?daemon\s*", re.IGNORECASE)
-_POSTMASTER = re.compile(r"^(?:postmaster|post-master|system|root|mailadmin|nobody)$",
-                         re.IGNORECASE)
+_POSTMASTER = re.compile(
+    r"^(?:postmaster|post-master|system|system administrator|root|mailadmin|nobody)$",
+    re.IGNORECASE)
 _REPLY_PREFIX = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(?:re|aw|fwd?|wg|tr|sv|vs|antw)\s*:",
                            re.IGNORECASE)
 # ---------------------------------------------------------------------------- addresses
@@ -124,9 +125,11 @@ def read_report(msg: Message, *, use_library: bool = True, use_own: bool = True
 def _read(msg: Message, use_library: bool, use_own: bool) -> DeliveryReport | None:
     tree = _tree(msg)
     ctype = tree[0][2]
-    if ctype == "multipart/report" and str(msg.get_param("report-type", "") or "").strip(
-            ).lower() not in ("", "delivery-status", "global-delivery-status"):
-        return None  # a read receipt (disposition-notification) or another kind of report
+    report_type = str(msg.get_param("report-type", "") or "").strip().lower()
+    if ctype == "multipart/report" and report_type not in (
+            "", "delivery-status", "global-delivery-status"):
+        # a read receipt or another kind of report -- unless it is a server's refusal
+        return _rejection(tree) if report_type == "disposition-notification" else None
     heads = _Heads(msg)
     blocks, has_dsn_part = _dsn_blocks(tree)
     dsn_action, dsn_recipients = _dsn_verdict(blocks)
@@ -185,11 +188,13 @@ def _is_report(tree: list[tuple[Message, str, str]], heads: _Heads, text: Callab
     subject and the text are read only where they decide."""
     if _system_sender(heads):
         return True
-    if heads.has("list-id") or heads.has("list-unsubscribe"):
-        return False  # a newsletter about parcels "not delivered" is no delivery report
-    local = _address_in(heads.raw("from")).partition("@")[0]
+    local = _local_part(heads.raw("from"))
     null_sender = heads.has("return-path") and heads.get("return-path") in ("<>", "")
     medium = bool(_POSTMASTER.match(local)) or null_sender or _no_sender(heads)
+    if not medium and (heads.has("list-id") or heads.has("list-unsubscribe")):
+        return False  # a newsletter about parcels "not delivered" is no delivery report
+        # (a postmaster's report passed on by a mailing list or group keeps its list
+        # headers: it is still read as one below)
     auto = heads.get("auto-submitted").lower().split(";")[0].strip() not in ("", "no")
     if not (medium or auto or any(
             ctype in ("message/rfc822", "text/rfc822-headers", "message/global",
@@ -213,9 +218,16 @@ def _system_sender(heads: _Heads) -> bool:
     raw = heads.raw("from")  # daemons do not encode their names: no decoding needed
     if not raw:
         return False
-    local = _address_in(raw).partition("@")[0]
+    local = _local_part(raw)
     return bool(_DAEMON_LOCAL.match(local) or _DAEMON_NAME.search(raw)
                 or _DAEMON_ONLY.fullmatch(raw))
+
+
+def _local_part(raw: str) -> str:
+    """The local part of the address in a ``From`` value, without the quotes and escapes
+    some servers write (``"System Administrator"@host``, ``Postmaster\\@host@relay``)."""
+    local = _address_in(raw).partition("@")[0]
+    return local.replace('"', "").replace("\\", "").strip()
 
 
 def _no_sender(heads: _Heads) -> bool:
@@ -342,6 +354,28 @@ def _recipient_fields(block: dict[str, str]) -> str | None:
         match = _ADDRESS_RE.search(rest)
         if match:
             return match.group(0).rstrip(".")
+    return None
+
+
+_REFUSED = re.compile(r"^automatic-action\s*/[^;]*;\s*(?:deleted|denied|failed)\b", re.IGNORECASE)
+
+
+def _rejection(tree: list[tuple[Message, str, str]]) -> DeliveryReport | None:
+    """A message the recipient's server refused, reported as a disposition notification
+    (RFC 5429: Sieve's ``reject``, e.g. Dovecot's "Automatically rejected mail", says
+    ``Disposition: automatic-action/MDN-sent-automatically; deleted``): a failure for its
+    ``Final-Recipient``. A person's receipt (``manual-action``, or ``displayed``) is none."""
+    for part, _parent, ctype in tree:
+        if ctype != "message/disposition-notification":
+            continue
+        for block in _fields(part):
+            if _REFUSED.match(block.get("disposition", "")):
+                recipient = _recipient_fields(block)
+                original = block.get("original-message-id", "").strip().strip("<>")
+                return DeliveryReport(
+                    action="failed", recipients=(recipient,) if recipient else (),
+                    source="mdn" if recipient else "none",
+                    returned_message_id=original or None)
     return None
 
 

@@ -18,11 +18,13 @@ BOUNCE_SUBJECT = re.compile(
     r"|unzustellbar|nicht zustellbar|nicht zugestellt|zustellung fehlgeschlagen|rückläufer"
     r"|fehler bei der zustellung|zustellungsstatus|übermittlungsstatus|unzustellbare"
     r"|non remis|non recapitabile|onbestelbaar|delayed mail|warning: (?:could not send|message)"
-    r"|mail could not|returned to sender|delivery (?:delayed|notification)",
+    r"|mail could not|returned to sender|delivery (?:delayed|notification|warning)"
+    r"|failed mail\b",
     re.IGNORECASE)
 DELAY_SUBJECT = re.compile(
     r"\(delay\)|delayed mail|delivery delayed|warning: (?:could not send|message \S+ delayed)"
-    r"|still being retried|verzögert|zustellung verzögert|\bdelayed\b", re.IGNORECASE)
+    r"|still being retried|verzögert|zustellung verzögert|\bdelayed\b|delivery warning",
+    re.IGNORECASE)
 DELAY_TEXT = re.compile(
     r"has not yet been delivered|not (?:yet )?been delivered (?:yet|after)|still being retried"
     r"|will (?:be )?retr(?:y|ied)|this is a warning message only|do not need to resend"
