@@ -201,6 +201,8 @@ def _bind(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
     @functools.wraps(op.handler)
     async def handle(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
+        if "%00" in request.raw_path:  # path and query: no id, word or filter holds one
+            raise ApiError(400, "invalid_input", "the URL contains a NUL character (%00)")
         if op.auth == "public":
             return await op.handler(request, state)  # type: ignore[call-arg]
         caller = await authenticate(request, state, op.auth)

@@ -19,7 +19,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from timeline.errors import StoreUnavailable, causes
+from timeline.errors import InvalidInput, StoreUnavailable, causes
 from timeline.pg_migrate import database_url, head_revision, upgrade
 
 POOL_SIZE = 12
@@ -63,16 +63,32 @@ def unreachable(exc: BaseException) -> bool:
     return False
 
 
+_UNSTORABLE_SQLSTATES = frozenset({"22021", "22P05"})
+"""``character_not_in_repertoire`` (text with a NUL character: PostgreSQL's text cannot hold
+U+0000, SQLite's can) and ``untranslatable_character``."""
+
+
+def unstorable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says a text value holds a character PostgreSQL
+    cannot store or compare."""
+    return any(getattr(cause, "sqlstate", None) in _UNSTORABLE_SQLSTATES
+               for cause in causes(exc))
+
+
 @contextmanager
 def _unreachable_is_unavailable() -> Iterator[None]:
     """A failure to reach the server, inside or around the block, is ``StoreUnavailable``
-    (a 503 for the API, never a "bug"); every other error passes unchanged."""
+    (a 503 for the API, never a "bug"); text PostgreSQL cannot hold (a NUL character, from
+    a URL or a JSON body) is ``InvalidInput`` (a 400); every other error passes unchanged."""
     try:
         yield
     except Exception as exc:
         if unreachable(exc):
             raise StoreUnavailable("the database cannot be reached right now, so nothing "
                                    "was read or stored; try again in a few seconds") from exc
+        if unstorable(exc):
+            raise InvalidInput("the text contains a character that cannot be stored "
+                               "(NUL, U+0000)") from exc
         raise
 
 

@@ -99,6 +99,20 @@ async def test_bad_query_parameters(hub: Hub) -> None:
         assert_error(body)
 
 
+async def test_a_nul_character_in_the_url_is_400_on_every_store(hub: Hub) -> None:
+    """No id, word or filter holds U+0000 (PostgreSQL's text cannot): refused as such
+    instead of a 404 on one store and a 500 on the other."""
+    c = await make_customer(hub)
+    for path in ["/customers/%00abc", f"/customers/{c['id']}%00/timeline",
+                 f"/customers/{c['id']}/timeline?kind=a%00b", "/lookup?email=a%00b@kunde.test",
+                 "/search?q=K%00ndigung", "/entries/%00x"]:
+        status, body = await hub.agent.get(path)
+        assert status == 400, path
+        assert_error(body, "invalid_input")
+    status, _ = await hub.agent.get(f"/customers/{c['id']}/timeline")
+    assert status == 200
+
+
 async def test_health_is_public(hub: Hub) -> None:
     status, body = await hub.anon.get("/health")
     assert status == 200 and body["status"] == "ok"

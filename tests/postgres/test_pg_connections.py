@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 import asyncpg
+import pytest
 from aiohttp import ClientSession
 
 from chronik.api.base import hash_token, new_token
@@ -15,6 +16,7 @@ from chronik.settings import Settings
 from tests.conftest import serving
 from tests.store_contract.helpers import draft, seed
 from tests.support.postgres import server_url
+from timeline.errors import InvalidInput
 from timeline.models import Role
 from timeline.pg_migrate import asyncpg_dsn, database_url
 from timeline.pg_store import PgStore
@@ -128,3 +130,16 @@ async def test_the_api_and_the_pages_say_so_while_the_database_is_away(
                 assert resp.status == 200
                 assert (await resp.json())["matches"] == []
     await door.shut()
+
+
+async def test_text_postgresql_cannot_hold_is_invalid_input_not_a_bug(store: PgStore) -> None:
+    """U+0000 fits SQLite's text but not PostgreSQL's: a read or write with it is the
+    caller's ``InvalidInput`` (400 for the API, quarantine for intake), not a raw driver
+    error that surfaces as a 500."""
+    office = await store.create_office("A", "DE")
+    with pytest.raises(InvalidInput):
+        await store.create_customer(office.id, "Erika\x00 Muster", [])
+    with pytest.raises(InvalidInput):
+        await store.get_customer(office.id, "\x00abc")
+    customer = await store.create_customer(office.id, "Erika Muster", [])
+    assert await store.get_customer(office.id, customer.id) == customer
