@@ -191,10 +191,10 @@ def _is_report(tree: list[tuple[Message, str, str]], heads: _Heads, text: Callab
     local = _local_part(heads.raw("from"))
     null_sender = heads.has("return-path") and heads.get("return-path") in ("<>", "")
     medium = bool(_POSTMASTER.match(local)) or null_sender or _no_sender(heads)
+    # a newsletter about parcels "not delivered" is no delivery report; a postmaster's
+    # report passed on by a mailing list or group keeps its list headers and still is one
     if not medium and (heads.has("list-id") or heads.has("list-unsubscribe")):
-        return False  # a newsletter about parcels "not delivered" is no delivery report
-        # (a postmaster's report passed on by a mailing list or group keeps its list
-        # headers: it is still read as one below)
+        return False
     auto = heads.get("auto-submitted").lower().split(";")[0].strip() not in ("", "no")
     if not (medium or auto or any(
             ctype in ("message/rfc822", "text/rfc822-headers", "message/global",
