@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from timeline.models import Agent
+from timeline.models import Agent, Office
 
 Audience = Literal["agent", "portal"]
 
@@ -53,6 +53,17 @@ class WebSession:
 
 
 @dataclass(frozen=True)
+class AgentSession:
+    """A live console session with what every console page and console API call needs
+    (``AccountStore.agent_session``: one read instead of four)."""
+
+    record: WebSession
+    agent: Agent
+    office: Office
+    login: AgentLogin | None
+
+
+@dataclass(frozen=True)
 class LoginCode:
     id: str
     audience: Audience
@@ -80,6 +91,10 @@ class AccountStore(Protocol):
     async def get_web_session(self, id_hash: str, audience: Audience, now: datetime
                               ) -> WebSession | None:
         """The session if it exists and has not expired."""
+        ...
+    async def agent_session(self, id_hash: str, now: datetime) -> AgentSession | None:
+        """The unexpired console session with its agent, office and sign-in settings, in
+        one read; ``None`` also when the agent or office no longer exists."""
         ...
     async def extend_web_session(self, id_hash: str, expires_at: datetime) -> None: ...
     async def delete_web_session(self, id_hash: str) -> None: ...

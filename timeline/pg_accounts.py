@@ -16,11 +16,25 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
-from timeline.accounts import AgentAccount, AgentLogin, Audience, LoginCode, WebSession
+from timeline.accounts import (
+    AgentAccount,
+    AgentLogin,
+    AgentSession,
+    Audience,
+    LoginCode,
+    WebSession,
+)
 from timeline.errors import Conflict, NotFound
 from timeline.models import Agent, Role, utcnow
-from timeline.pg_rows import PgRepository, read_snapshot
-from timeline.sql_tables import agent_logins, agent_tokens, agents, login_codes, web_sessions
+from timeline.pg_rows import PgRepository, office_from_row, read_snapshot
+from timeline.sql_tables import (
+    agent_logins,
+    agent_tokens,
+    agents,
+    login_codes,
+    offices,
+    web_sessions,
+)
 
 _UNSET: Any = ...
 _TOKEN_ID = 12
@@ -34,6 +48,25 @@ _LOGIN = sa.select(*_LOGIN_COLS)
 _SESSION = sa.select(web_sessions.c.id_hash, web_sessions.c.audience, web_sessions.c.office_id,
                      web_sessions.c.subject_id, web_sessions.c.csrf, web_sessions.c.created_at,
                      web_sessions.c.expires_at, web_sessions.c.language)
+
+
+_OFFICE_COLS = (offices.c.id, offices.c.name, offices.c.region, offices.c.created_at)
+_AGENT_SESSION = (
+    sa.select(*_SESSION.selected_columns, *_AGENT.selected_columns, *_OFFICE_COLS,
+              *_LOGIN_COLS)
+    .join_from(web_sessions, agents, sa.and_(agents.c.id == web_sessions.c.subject_id,
+                                             agents.c.office_id == web_sessions.c.office_id))
+    .join(offices, offices.c.id == web_sessions.c.office_id)
+    .outerjoin(agent_logins, agent_logins.c.agent_id == agents.c.id)
+    .where(web_sessions.c.id_hash == sa.bindparam("id_hash"),
+           web_sessions.c.audience == "agent",
+           web_sessions.c.expires_at > sa.bindparam("now")))
+"""A console session with its agent, office and login: one statement (``agent_session``)."""
+_AGENT_SESSION_PARTS: tuple[tuple[int, tuple[str, ...]], ...] = tuple(
+    (start, tuple(c.name for c in cols)) for start, cols in (
+        (0, _SESSION.selected_columns), (8, _AGENT.selected_columns), (13, _OFFICE_COLS),
+        (17, _LOGIN_COLS)))
+"""Where each part's columns start in a row of ``_AGENT_SESSION``, with their names."""
 
 
 def _agent(row: Mapping[Any, Any]) -> Agent:
@@ -168,6 +201,19 @@ class PgAccounts(PgRepository):
                 web_sessions.c.id_hash == id_hash, web_sessions.c.audience == audience,
                 web_sessions.c.expires_at > now))).mappings().first()
         return None if row is None else _session(row)
+
+    async def agent_session(self, id_hash: str, now: datetime) -> AgentSession | None:
+        async with self.db.statement() as conn:
+            row = (await conn.execute(_AGENT_SESSION, {
+                "id_hash": id_hash, "now": now})).first()
+        if row is None:
+            return None
+        session, agent, office, login = (dict(zip(names, row[start:start + len(names)],
+                                                   strict=True))
+                                         for start, names in _AGENT_SESSION_PARTS)
+        return AgentSession(record=_session(session), agent=_agent(agent),
+                            office=office_from_row(office),
+                            login=_login(login) if login["agent_id"] is not None else None)
 
     async def extend_web_session(self, id_hash: str, expires_at: datetime) -> None:
         async with self.db.begin() as conn:

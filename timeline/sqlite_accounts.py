@@ -9,14 +9,23 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from timeline.accounts import AgentAccount, AgentLogin, Audience, LoginCode, WebSession
+from timeline.accounts import (
+    AgentAccount,
+    AgentLogin,
+    AgentSession,
+    Audience,
+    LoginCode,
+    WebSession,
+)
 from timeline.errors import Conflict, NotFound
 from timeline.models import Agent, Role, utcnow
-from timeline.sqlite_rows import SqliteRepository
+from timeline.sqlite_rows import SqliteRepository, office_from_row
 
 _UNSET: Any = ...
 _AGENT_COLS = "a.id, a.office_id, a.name, a.role, a.created_at"
 _LOGIN_COLS = "l.agent_id, l.email, l.password_hash, l.language, l.timezone"
+_SESSION_COLS = ("s.id_hash, s.audience, s.office_id, s.subject_id, s.csrf, s.created_at, "
+                 "s.expires_at, s.language")
 
 
 def _utc(at: datetime) -> str:
@@ -144,10 +153,25 @@ class SqliteAccounts(SqliteRepository):
     async def get_web_session(self, id_hash: str, audience: Audience, now: datetime
                               ) -> WebSession | None:
         row = await self.db.read(lambda c: c.execute(
-            "SELECT id_hash, audience, office_id, subject_id, csrf, created_at, expires_at, "
-            "language FROM web_sessions WHERE id_hash=? AND audience=? AND expires_at > ?",
+            f"SELECT {_SESSION_COLS} FROM web_sessions s "
+            "WHERE s.id_hash=? AND s.audience=? AND s.expires_at > ?",
             (id_hash, audience, _utc(now))).fetchone())
         return None if row is None else _session(row)
+
+    async def agent_session(self, id_hash: str, now: datetime) -> AgentSession | None:
+        row = await self.db.read(lambda c: c.execute(
+            f"SELECT {_SESSION_COLS}, {_AGENT_COLS}, o.id, o.name, o.region, o.created_at, "
+            f"{_LOGIN_COLS} FROM web_sessions s "
+            "JOIN agents a ON a.id = s.subject_id AND a.office_id = s.office_id "
+            "JOIN offices o ON o.id = s.office_id "
+            "LEFT JOIN agent_logins l ON l.agent_id = a.id "
+            "WHERE s.id_hash=? AND s.audience='agent' AND s.expires_at > ?",
+            (id_hash, _utc(now))).fetchone())
+        if row is None:
+            return None
+        return AgentSession(record=_session(row[:8]), agent=_agent(row[8:13]),
+                            office=office_from_row(row[13:17]),
+                            login=_login(row[17:]) if row[17] is not None else None)
 
     async def extend_web_session(self, id_hash: str, expires_at: datetime) -> None:
         await self.db.write(lambda c: c.execute(

@@ -127,20 +127,17 @@ async def authenticate(request: web.Request, state: AppState, auth: Auth) -> Cal
 async def _session_caller(request: web.Request, state: AppState, auth: Auth) -> Caller:
     """The console's own calls: the agent's browser session, with its CSRF token in the
     ``X-CSRF-Token`` header on every state-changing request."""
-    from chronik.web.auth import CsrfError, check_csrf, current_session
+    from chronik.web.auth import CsrfError, check_csrf, current_agent
 
-    session = await current_session(request, state, "agent")
-    agent = office = None
-    if session is not None:
-        agent = await state.store.get_agent(session.record.office_id, session.record.subject_id)
-        office = await state.store.get_office(session.record.office_id)
-    if session is None or agent is None or office is None:
+    found = await current_agent(request, state)
+    if found is None:
         raise ApiError(401, "unauthorized", "the session has expired; sign in again")
+    session, signed_in = found
     try:
         await check_csrf(request, session)
     except CsrfError:
         raise ApiError(403, "csrf", "send the page's CSRF token as X-CSRF-Token") from None
-    caller = Caller(agent=agent, office=office)
+    caller = Caller(agent=signed_in.agent, office=signed_in.office)
     if auth == "admin" and not caller.is_admin:
         raise Forbidden("this needs an office admin")
     return caller

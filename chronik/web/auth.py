@@ -25,7 +25,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from chronik.state import AppState
-from timeline.accounts import Audience, WebSession
+from timeline.accounts import AgentSession, Audience, WebSession
 from timeline.models import utcnow
 
 COOKIES: dict[Audience, tuple[str, str]] = {
@@ -109,6 +109,31 @@ async def current_session(request: web.Request, state: AppState, audience: Audie
             session = Session(record=record, raw_id=raw)
     request[key] = session
     return session
+
+
+_AGENT_KEY = web.RequestKey[tuple[Session, AgentSession] | None]("session_agent_with_agent")
+
+
+async def current_agent(request: web.Request, state: AppState
+                        ) -> tuple[Session, AgentSession] | None:
+    """The request's live console session with its agent, office and sign-in settings: one
+    store read for what every console page and console API call needs (cached on the
+    request; extended like any session). ``None`` also when the agent or office is gone."""
+    if _AGENT_KEY in request:
+        return request[_AGENT_KEY]
+    name, _ = COOKIES["agent"]
+    raw = request.cookies.get(name, "")
+    found = None
+    if raw and len(raw) < 200:
+        now = utcnow()
+        signed_in = await state.store.agent_session(session_hash(raw), now)
+        if signed_in is not None:
+            span = lifetime(state, "agent")
+            if signed_in.record.expires_at - now < span / 2:
+                await state.store.extend_web_session(signed_in.record.id_hash, now + span)
+            found = (Session(record=signed_in.record, raw_id=raw), signed_in)
+    request[_AGENT_KEY] = found
+    return found
 
 
 async def end_session(request: web.Request, response: web.StreamResponse, state: AppState,

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from chronik.api.base import Caller
 from chronik.state import STATE, AppState
-from chronik.web.auth import CsrfError, Session, check_csrf, current_session
+from chronik.web.auth import CsrfError, Session, check_csrf, current_agent, current_session
 from chronik.web.i18n import gettext
 from chronik.web.render import page, request_language
 from timeline.models import Customer, CustomerStatus, Role
@@ -91,17 +91,14 @@ def error_page(request: web.Request, status: int, message_key: str, lang: str | 
 
 async def agent_view(request: web.Request, admin: bool = False) -> AgentView | web.Response:
     state = request.app[STATE]
-    session = await current_session(request, state, "agent")
-    if session is None:
+    found = await current_agent(request, state)
+    if found is None:
         target = "/signin?next=" + quote(request.path_qs, safe="")
         if request.method in ("GET", "HEAD"):
             raise web.HTTPSeeOther(target)
         return error_page(request, 401, "signin.expired", back=target)
-    agent = await state.store.get_agent(session.record.office_id, session.record.subject_id)
-    office = await state.store.get_office(session.record.office_id)
-    if agent is None or office is None:
-        raise web.HTTPSeeOther("/signin")
-    login = await state.store.agent_login(agent.id)
+    session, signed_in = found
+    agent, office, login = signed_in.agent, signed_in.office, signed_in.login
     lang = request_language(request, session.record.language or (login.language if login
                                                                  else None))
     try:

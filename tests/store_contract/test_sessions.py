@@ -11,7 +11,8 @@ from timeline.models import Role
 from timeline.store import Store
 
 COVERS = frozenset({
-    "create_web_session", "get_web_session", "extend_web_session", "delete_web_session",
+    "create_web_session", "get_web_session", "agent_session", "extend_web_session",
+    "delete_web_session",
     "set_web_session_language", "revoke_web_sessions", "add_login_code", "count_login_codes",
     "use_login_code",
 })
@@ -55,6 +56,36 @@ async def test_a_session_is_found_for_its_audience_until_it_expires(store: Store
 
     await store.delete_web_session("s1")
     assert await store.get_web_session("s1", "agent", T0) is None
+
+
+async def test_a_console_session_comes_with_its_agent_office_and_login(store: Store) -> None:
+    """One read for what every console request needs; nothing for a session that has
+    expired, belongs to the portal, or whose agent is gone."""
+    office = await store.create_office("A", "DE")
+    agent = await store.create_agent(office.id, "Ann", Role.ADMIN, "t" * 64)
+    plain = await store.create_agent(office.id, "Bob", Role.AGENT, "u" * 64)
+    await store.set_agent_login(agent.id, email="ann@buero.test", language="en",
+                                timezone="Europe/Vienna")
+    created = session("s1", office.id, agent.id)
+    await store.create_web_session(created)
+    found = await store.agent_session("s1", T0)
+    assert found is not None
+    assert found.record == created and found.agent == agent
+    assert found.office == await store.get_office(office.id)
+    assert found.login == await store.agent_login(agent.id)
+    assert found.login is not None and found.login.timezone == "Europe/Vienna"
+
+    await store.create_web_session(session("s2", office.id, plain.id))  # no login settings
+    without = await store.agent_session("s2", T0.astimezone(EAST))
+    assert without is not None and without.agent == plain and without.login is None
+
+    assert await store.agent_session("s1", T0 + HOUR) is None  # expired
+    assert await store.agent_session("nope", T0) is None
+    await store.create_web_session(session("p1", office.id, agent.id, audience="portal"))
+    assert await store.agent_session("p1", T0) is None  # a portal session
+    other = await store.create_office("B", "DE")
+    await store.create_web_session(session("x1", other.id, agent.id))
+    assert await store.agent_session("x1", T0) is None  # the agent is not of that office
 
 
 async def test_revoking_a_subjects_sessions_leaves_the_others(store: Store) -> None:
