@@ -62,11 +62,18 @@ _AGENT_SESSION = (
            web_sessions.c.audience == "agent",
            web_sessions.c.expires_at > sa.bindparam("now")))
 """A console session with its agent, office and login: one statement (``agent_session``)."""
-_AGENT_SESSION_PARTS: tuple[tuple[int, tuple[str, ...]], ...] = tuple(
-    (start, tuple(c.name for c in cols)) for start, cols in (
-        (0, _SESSION.selected_columns), (8, _AGENT.selected_columns), (13, _OFFICE_COLS),
-        (17, _LOGIN_COLS)))
-"""Where each part's columns start in a row of ``_AGENT_SESSION``, with their names."""
+_AGENT_SESSION_PARTS = tuple(tuple(c.name for c in cols) for cols in (
+    _SESSION.selected_columns, _AGENT.selected_columns, _OFFICE_COLS, _LOGIN_COLS))
+"""The column names of each part of an ``_AGENT_SESSION`` row, in order."""
+
+
+def _parts(row: Sequence[Any]) -> list[dict[str, Any]]:
+    """An ``_AGENT_SESSION`` row as one mapping per part (their names overlap: ``id``)."""
+    parts, start = [], 0
+    for names in _AGENT_SESSION_PARTS:
+        parts.append(dict(zip(names, row[start:start + len(names)], strict=True)))
+        start += len(names)
+    return parts
 
 
 def _agent(row: Mapping[Any, Any]) -> Agent:
@@ -208,9 +215,7 @@ class PgAccounts(PgRepository):
                 "id_hash": id_hash, "now": now})).first()
         if row is None:
             return None
-        session, agent, office, login = (dict(zip(names, row[start:start + len(names)],
-                                                   strict=True))
-                                         for start, names in _AGENT_SESSION_PARTS)
+        session, agent, office, login = _parts(row)
         return AgentSession(record=_session(session), agent=_agent(agent),
                             office=office_from_row(office),
                             login=_login(login) if login["agent_id"] is not None else None)

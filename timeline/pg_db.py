@@ -76,7 +76,7 @@ def unstorable(exc: BaseException) -> bool:
 
 
 @contextmanager
-def _unreachable_is_unavailable() -> Iterator[None]:
+def _database_errors() -> Iterator[None]:
     """A failure to reach the server, inside or around the block, is ``StoreUnavailable``
     (a 503 for the API, never a "bug"); text PostgreSQL cannot hold (a NUL character, from
     a URL or a JSON body) is ``InvalidInput`` (a 400); every other error passes unchanged."""
@@ -163,14 +163,14 @@ class PgDb:
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction: committed when the block ends, rolled back on an error."""
-        with _unreachable_is_unavailable():
+        with _database_errors():
             async with self.engine.begin() as conn:
                 yield conn
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads (its implicit transaction is rolled back at the end)."""
-        with _unreachable_is_unavailable():
+        with _database_errors():
             async with self.engine.connect() as conn:
                 yield conn
 
@@ -186,7 +186,7 @@ class PgDb:
             sql, args = query.sql(self.engine.dialect), tuple(query.args(params))
         else:
             sql = query
-        with _unreachable_is_unavailable():
+        with _database_errors():
             async with self.engine.connect() as conn:
                 driver: Any = (await conn.get_raw_connection()).driver_connection
                 rows: list[Any] = await driver.fetch(sql, *args)
@@ -196,7 +196,7 @@ class PgDb:
     async def statement(self) -> AsyncIterator[AsyncConnection]:
         """A connection for a read that is one statement (one statement sees one snapshot
         anyway): autocommit, so no ``BEGIN``/``ROLLBACK`` round trips around it."""
-        with _unreachable_is_unavailable():
+        with _database_errors():
             async with self.engine.connect() as conn:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 yield conn

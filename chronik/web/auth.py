@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from aiohttp import web
 from argon2 import PasswordHasher
@@ -96,16 +96,13 @@ async def current_session(request: web.Request, state: AppState, audience: Audie
     key = _SESSION_KEYS[audience]
     if key in request:
         return request[key]
-    name, _ = COOKIES[audience]
-    raw = request.cookies.get(name, "")
+    raw = _session_cookie(request, audience)
     session = None
-    if raw and len(raw) < 200:
+    if raw is not None:
         now = utcnow()
         record = await state.store.get_web_session(session_hash(raw), audience, now)
         if record is not None:
-            span = lifetime(state, audience)
-            if record.expires_at - now < span / 2:
-                await state.store.extend_web_session(record.id_hash, now + span)
+            await _keep_alive(state, record, now)
             session = Session(record=record, raw_id=raw)
     request[key] = session
     return session
@@ -121,28 +118,38 @@ async def current_agent(request: web.Request, state: AppState
     request; extended like any session). ``None`` also when the agent or office is gone."""
     if _AGENT_KEY in request:
         return request[_AGENT_KEY]
-    name, _ = COOKIES["agent"]
-    raw = request.cookies.get(name, "")
+    raw = _session_cookie(request, "agent")
     found = None
-    if raw and len(raw) < 200:
+    if raw is not None:
         now = utcnow()
         signed_in = await state.store.agent_session(session_hash(raw), now)
         if signed_in is not None:
-            span = lifetime(state, "agent")
-            if signed_in.record.expires_at - now < span / 2:
-                await state.store.extend_web_session(signed_in.record.id_hash, now + span)
+            await _keep_alive(state, signed_in.record, now)
             found = (Session(record=signed_in.record, raw_id=raw), signed_in)
     request[_AGENT_KEY] = found
     return found
 
 
+def _session_cookie(request: web.Request, audience: Audience) -> str | None:
+    """The audience's session cookie, when its value can be a session id."""
+    raw = request.cookies.get(COOKIES[audience][0], "")
+    return raw if raw and len(raw) < 200 else None
+
+
+async def _keep_alive(state: AppState, record: WebSession, now: datetime) -> None:
+    """A session in the second half of its lifetime is extended to a full one."""
+    span = lifetime(state, record.audience)
+    if record.expires_at - now < span / 2:
+        await state.store.extend_web_session(record.id_hash, now + span)
+
+
 async def end_session(request: web.Request, response: web.StreamResponse, state: AppState,
                       audience: Audience) -> None:
     name, path = COOKIES[audience]
-    raw = request.cookies.get(name)
-    if raw and len(raw) < 200:
-        await state.store.delete_web_session(session_hash(raw))
+    raw = _session_cookie(request, audience)
     if raw is not None:
+        await state.store.delete_web_session(session_hash(raw))
+    if name in request.cookies:
         response.del_cookie(name, path=path)
 
 

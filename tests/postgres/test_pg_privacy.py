@@ -26,6 +26,20 @@ _FINISHED = re.compile(r'finished vacuuming "[^"]*\.([^".]+)"')
 _REMOVED = re.compile(r"tuples: (\d+) removed")
 _DEAD_ITEMS = re.compile(r"had (\d+) dead item identifiers removed")
 
+async def _until_waiting(watcher: asyncpg.Connection, sessions: int,
+                         failure: str | None = None) -> None:
+    """Until ``sessions`` sessions of this database wait for a lock (the statistics
+    snapshot cleared first: inside a transaction it would be read once)."""
+    for _ in range(500):
+        await watcher.execute("SELECT pg_stat_clear_snapshot()")
+        if await watcher.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'") >= sessions:
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail(failure or f"{sessions} session(s) never waited for a lock")
+
+
 
 async def _left_behind(url: str) -> dict[str, tuple[int, int]]:
     """Per table (and TOAST table): (dead rows, dead item identifiers) a VACUUM removes now."""
@@ -97,14 +111,7 @@ async def test_an_erasure_aborted_for_a_deadlock_is_run_again(
         await other.execute("SELECT 1 FROM customers WHERE id = $1 FOR KEY SHARE", person.id)
         erasure = asyncio.create_task(store.erase_customer(ErasureOrder(
             office_id=office.id, customer_id=person.id, erased_by="admin-1")))
-        for _ in range(500):  # until the erasure waits for the customer row
-            if await other.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                    "current_database() AND wait_event_type = 'Lock'"):
-                break
-            await asyncio.sleep(0.01)
-        else:
-            pytest.fail("the erasure never waited for the customer row")
+        await _until_waiting(other, 1, "the erasure never waited for the customer row")
         # now the cycle: this waits for the erasure's entry lock until PostgreSQL aborts
         # the erasure (it has waited longer, so its deadlock check runs first)
         await other.execute("SELECT 1 FROM entries WHERE id = $1 FOR KEY SHARE", entry.id)
@@ -133,14 +140,7 @@ async def test_an_append_still_running_when_the_erasure_starts_is_erased_too(
                                                             body="late mail")])
             erasure = asyncio.create_task(store.erase_customer(ErasureOrder(
                 office_id=office.id, customer_id=person.id, erased_by="admin-1")))
-            for _ in range(500):  # until the erasure waits for the append's customer lock
-                if await watcher.fetchval(
-                        "SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                        "current_database() AND wait_event_type = 'Lock'"):
-                    break
-                await asyncio.sleep(0.01)
-            else:
-                pytest.fail("the erasure never waited for the running append")
+            await _until_waiting(watcher, 1, "the erasure never waited for the running append")
             assert not erasure.done()
         outcome = await erasure  # the append has committed: now the erasure goes on
     finally:
@@ -153,19 +153,6 @@ async def test_an_append_still_running_when_the_erasure_starts_is_erased_too(
 # ---------------------------------------------------------------- a delivery meets the erasure
 
 _RUN_AGAIN = "running it again"
-
-
-async def _until_waiting(watcher: asyncpg.Connection, sessions: int) -> None:
-    """Until ``sessions`` sessions of this database wait for a lock (the statistics
-    snapshot cleared first: inside a transaction it would be read once)."""
-    for _ in range(500):
-        await watcher.execute("SELECT pg_stat_clear_snapshot()")
-        if await watcher.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'") >= sessions:
-            return
-        await asyncio.sleep(0.01)
-    pytest.fail(f"{sessions} session(s) never waited for a lock")
 
 
 async def _claimed(store: PgStore) -> tuple[Seeded, Entry, NotifyJob, DeliveryStart]:
