@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
+from aiohttp.hdrs import CONTENT_DISPOSITION
 from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ValidationError
 
@@ -282,7 +284,7 @@ async def _read_form(request: web.Request, limit: int
             chunks.append(chunk)
         data = b"".join(chunks)
         if part.filename:
-            name = unquote(part.filename)  # clients percent-encode (", CR, LF, …)
+            name = unquote(_file_name(part))  # clients percent-encode (", CR, LF, …)
             if "\x00" in name:
                 raise errors.InvalidInput("a file name must not contain a NUL byte")
             files.append(FormFile(
@@ -292,6 +294,26 @@ async def _read_form(request: web.Request, limit: int
         else:
             fields.append((part.name or "", data.decode("utf-8", "replace")))
     return fields, files
+
+
+_QUOTED_FILENAME = re.compile(r'(?:^|;)\s*filename\s*=\s*"((?:[^"\\]|\\.)*)"', re.I)
+
+
+def _file_name(part: BodyPartReader) -> str:
+    """The part's file name as browsers mean it. aiohttp reads a quoted ``filename`` by
+    RFC 822 rules (a backslash escapes any character), but browsers do not escape (the
+    HTML standard percent-encodes ``"``, CR and LF) and old Internet Explorer sends the full
+    Windows path: ``C:\\Users\\anna\\Kündigung.pdf`` would become
+    ``C:UsersannaKündigung.pdf``. So, as Django does, only ``\\"`` and ``\\\\``
+    (what older curl writes) count as escapes and every other backslash stays, for
+    ``safe_file_name`` to cut the directories off. ``filename*=`` (RFC 5987) wins, as in
+    aiohttp."""
+    name = part.filename or ""
+    raw = part.headers.get(CONTENT_DISPOSITION, "")
+    quoted = _QUOTED_FILENAME.search(raw)
+    if "\\" not in raw or "filename*" in raw.lower() or quoted is None:
+        return name
+    return re.sub(r'\\([\\"])', r"\1", quoted.group(1))
 
 
 def dumps(value: Any) -> str:

@@ -91,3 +91,33 @@ async def test_portal_write_page_broken_multipart_is_400(
                                    headers={"Content-Type": content_type})
         assert reply.status == 400, reply.text[:300]
         assert await site.timeline(c["id"], "&channel=portal") == []
+
+
+def _upload(disposition: bytes) -> bytes:
+    return (b"--XyZ\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\ndocument\r\n"
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; " + disposition +
+            b"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4 x\r\n--XyZ--\r\n")
+
+
+FILE_NAMES = [  # the Content-Disposition parameters as clients write them -> the name kept
+    ('filename="Kündigung März.pdf"'.encode(), "Kündigung März.pdf"),  # browsers: raw UTF-8
+    (b'filename="Angebot %22Gold%22.pdf"', 'Angebot "Gold".pdf'),  # HTML standard: %22
+    ('filename="C:\\Users\\anna\\Kündigung.pdf"'.encode(), "Kündigung.pdf"),  # old IE: path
+    (b'filename="\\\\server\\share\\Police 2026.pdf"', "Police 2026.pdf"),  # IE, UNC path
+    (b'filename="Angebot \\"Gold\\".pdf"', 'Angebot "Gold".pdf'),  # older curl: escaped
+    (b"filename*=UTF-8''K%C3%BCndigung.pdf", "Kündigung.pdf"),  # RFC 5987
+    (b"filename=Police.pdf", "Police.pdf"),  # unquoted token
+]
+
+
+@pytest.mark.parametrize(("disposition", "expected"), FILE_NAMES,
+                         ids=["utf8", "html-percent", "ie-path", "ie-unc-path", "curl-escaped",
+                              "rfc5987", "token"])
+async def test_uploaded_file_names_as_clients_send_them(hub: Hub, disposition: bytes,
+                                                        expected: str) -> None:
+    c = await make_customer(hub)
+    status, got = await hub.agent.post(
+        f"/customers/{c['id']}/entries", data=_upload(disposition),
+        headers={"Content-Type": "multipart/form-data; boundary=XyZ"})
+    assert status == 201, got
+    assert [a["name"] for a in got["attachments"]] == [expected]
