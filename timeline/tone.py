@@ -2,7 +2,10 @@
 
 The lexicon is data (``data/tone_lexicon.json`` plus each office's own words). A pattern is
 one or more words; ``*`` at a word's start or end matches any prefix or suffix. Matching
-runs on folded words, so umlaut spellings and case do not matter.
+runs on folded words, so umlaut spellings and case do not matter. German piles intensifiers
+onto an insult in one word ("Riesenidiot", "Volldepp", "stockdumm"): the lexicon's
+``intensifiers`` may stand directly before a pattern's first word — only there, so a word
+that merely ends like a listed one ("Barsch", "genervt") is still no hit.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class ToneHit:
 class Lexicon:
     patterns: tuple[str, ...]
     hint: str
+    intensifiers: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -34,24 +38,29 @@ def shipped_lexicon() -> Lexicon:
     raw = json.loads(
         resources.files("timeline").joinpath("data/tone_lexicon.json").read_text("utf-8")
     )
-    return Lexicon(patterns=tuple(raw["de"]) + tuple(raw["en"]), hint=str(raw["hint"]))
+    return Lexicon(patterns=tuple(raw["de"]) + tuple(raw["en"]), hint=str(raw["hint"]),
+                   intensifiers=tuple(raw.get("intensifiers", ())))
 
 
-def _word_regex(word: str) -> str:
+def _word_regex(word: str, intensified: str = "") -> str:
     core = re.escape(fold_word(word.strip("*")))
-    pre = "[a-z0-9]*" if word.startswith("*") else ""
+    pre = "[a-z0-9]*" if word.startswith("*") else intensified
     post = "[a-z0-9]*" if word.endswith("*") else ""
     return pre + core + post
 
 
 @lru_cache(maxsize=256)
-def _compile(patterns: tuple[str, ...]) -> list[tuple[str, re.Pattern[str], int]]:
+def _compile(patterns: tuple[str, ...], intensifiers: tuple[str, ...] = ()
+             ) -> list[tuple[str, re.Pattern[str], int]]:
+    prefixes = sorted({fold_word(w) for w in intensifiers if w.strip()}, key=len, reverse=True)
+    intensified = f"(?:{'|'.join(map(re.escape, prefixes))})?" if prefixes else ""
     out = []
     for pattern in patterns:
         words = [w for w in re.split(r"[\s\-]+", pattern.strip()) if w]
         if not words:
             continue
-        regex = r"\b" + " ".join(_word_regex(w) for w in words) + r"\b"
+        regex = r"\b" + " ".join(_word_regex(w, intensified if i == 0 else "")
+                                  for i, w in enumerate(words)) + r"\b"
         out.append((pattern, re.compile(regex), len(words)))
     return out
 
@@ -72,7 +81,8 @@ def check(text: str, extra_patterns: tuple[str, ...] = ()) -> list[ToneHit]:
         pos += len(token) + 1
     hits: dict[str, ToneHit] = {}
     found: list[tuple[int, ToneHit]] = []
-    for pattern, regex, nwords in _compile(lexicon.patterns + extra_patterns):
+    for pattern, regex, nwords in _compile(lexicon.patterns + extra_patterns,
+                                           lexicon.intensifiers):
         for m in regex.finditer(folded):
             index = _token_index(starts, m.start())
             words = originals[index:index + nwords] if len(originals) == len(folded_tokens) \

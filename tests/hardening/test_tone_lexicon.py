@@ -57,6 +57,11 @@ def test_each_listed_pattern_is_found(pattern: str) -> None:
     "Die hat doch einen an der Waffel.", "Was für ein Blödmann.", "Totaler Hornochse.",
     "Er ist bescheuert und dämlich.", "Typischer Schmarotzer.", "Der Kunde ist ein Penner.",
     "What an asshole.", "He is a complete moron and a jackass.", "She's a nutjob.",
+    # other phrasings: insults inside a compound, after an intensifier, in the genitive
+    "Der Kunde ist ein Riesenidiot.", "So ein Volldepp!", "Der ist doch stockdumm.",
+    "Saublöder Typ.", "Die Kundin ist strunzdumm.", "Was für ein Megaarschloch.",
+    "Scheißkunde, ruft dauernd an.", "Des Depps Antrag liegt vor.", "Ein Klugscheisser.",
+    "He's a complete tosser.", "She is the dumbest customer we have.", "This guy is an ass.",
 ])
 def test_common_insults_are_found(text: str) -> None:
     assert tone.check(text), text
