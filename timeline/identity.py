@@ -32,20 +32,58 @@ def normalise_email(value: str) -> str:
     return email.casefold()
 
 
+_URI = re.compile(r"^<?(?:sips?:([^@;>]+)(?:@[^>]*)?|tel:([^;>]+)(?:;[^>]*)?)>?$", re.I)
+_LETTER = re.compile(r"[^\W\d_]")
+
+
 @lru_cache(maxsize=4096)
 def normalise_phone(value: str, region: str) -> str:
-    """E.164 for any common way of writing a number (``0171 1234567``, ``0049-171/1234567``)."""
+    """E.164 for any common way of writing a number (``0171 1234567``, ``0049-171/1234567``),
+    also as a PBX names the caller (``sip:0301234567@pbx;user=phone``, ``tel:…;phone-context=…``)
+    and as people note it down (``030 1234567 (privat)``, ``Mobil: 0171 2345678``: the words
+    around it are not the number — read as keypad letters they would make a different one).
+    Two numbers in one value are refused (``InvalidInput``) rather than one guessed."""
     cleaned = value.strip()
-    if not cleaned or len(cleaned) > 40:
+    if not cleaned or len(cleaned) > 60:
         raise InvalidInput(f"not a phone number: {value!r}")
+    uri = _URI.match(cleaned)
+    if uri:
+        cleaned = (uri.group(1) or uri.group(2)).strip()
     cleaned = international_digits(cleaned, region)
+    if _LETTER.search(cleaned):
+        found = _numbers_in_text(cleaned, region)
+        if len(found) > 1:
+            raise _several(value)
+        if found:
+            return found[0]
     try:
         number = phonenumbers.parse(cleaned, region.upper())
     except phonenumbers.NumberParseException as exc:
-        raise InvalidInput(f"not a phone number: {value!r}") from exc
+        raise (_several(value) if len(_numbers_in_text(cleaned, region)) > 1
+               else InvalidInput(f"not a phone number: {value!r}")) from exc
     if not phonenumbers.is_possible_number(number) or len(str(number.national_number)) < 5:
-        raise InvalidInput(f"not a possible phone number: {value!r}")
+        raise (_several(value) if len(_numbers_in_text(cleaned, region)) > 1
+               else InvalidInput(f"not a possible phone number: {value!r}"))
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def _several(value: str) -> InvalidInput:
+    return InvalidInput(f"more than one phone number in {value!r}: enter one per field")
+
+
+def _numbers_in_text(text: str, region: str) -> list[str]:
+    """The possible numbers written in ``text`` (phonenumbers' matcher, which skips words
+    and extensions), E.164, each once, in order."""
+    found: list[str] = []
+    for match in phonenumbers.PhoneNumberMatcher(text, region.upper(),
+                                                 leniency=phonenumbers.Leniency.POSSIBLE):
+        number = match.number
+        if len(str(number.national_number)) < 5 or not phonenumbers.is_possible_number(number):
+            continue  # "Durchwahl 12"
+        e164 = str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+        if e164 not in found:
+            found.append(e164)
+    return found
 
 
 def international_digits(value: str, region: str) -> str:

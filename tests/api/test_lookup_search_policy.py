@@ -27,6 +27,29 @@ async def test_lookup_by_phone_in_any_format(hub: Hub, number: str) -> None:
     assert [e["body"] for e in match["recent"]] == ["Rückruf erbeten"]
 
 
+@pytest.mark.parametrize(("written", "ringing"), [
+    ("0171 1234567 (mobil)", "sip:01711234567@pbx.example.com;user=phone"),
+    ("Mobil: 0171 123 45 67, nur abends", "<sip:+491711234567@10.0.0.1>"),
+    ("+49 171 1234567 privat", "tel:+49-171-1234567;phone-context=+49"),
+    ("0171 1234567 (WhatsApp)", "sips:491711234567@pbx"),
+], ids=["parenthesised-word", "label-and-note", "trailing-word", "whatsapp"])
+async def test_a_number_noted_with_words_finds_the_caller(hub: Hub, written: str,
+                                                          ringing: str) -> None:
+    """Words around a number are not keypad letters (``privat`` would have made the number
+    +49171123456777…), and a PBX's SIP or tel URI names the same number."""
+    c = await make_customer(hub, phones=[written])
+    assert [i["value"] for i in c["identities"] if i["kind"] == "phone"] == ["+491711234567"]
+    status, body = await hub.agent.get("/lookup", params={"phone": ringing})
+    assert status == 200 and body["normalised"] == "+491711234567"
+    assert [m["customer"]["id"] for m in body["matches"]] == [c["id"]]
+
+
+async def test_two_numbers_in_one_field_are_refused(hub: Hub) -> None:
+    status, body = await hub.agent.post("/customers", json={
+        "name": "Erika Mustermann", "phones": ["030 1234567 / 0171 2345678"]})
+    assert status == 400 and "more than one phone number" in body["error"]["message"]
+
+
 async def test_lookup_recent_is_newest_ten(hub: Hub) -> None:
     c = await make_customer(hub, phones=["030 555 0101"])
     for i in range(12):
