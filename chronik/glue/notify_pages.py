@@ -14,6 +14,7 @@ from aiohttp import web
 from chronik.glue.notify import load_settings, secret_key
 from chronik.preferences import record_preference_change
 from chronik.state import STATE, AppState
+from chronik.web.render import request_language
 from notify.render import Renderer, language_of
 from notify.tokens import UnsubscribeTarget, verify_unsubscribe
 from timeline.models import Customer
@@ -58,8 +59,7 @@ async def _lang(state: AppState, customer: Customer | None, request: web.Request
     if customer is not None:
         prefs = await state.store.get_preferences(customer.office_id, customer.id)
         return language_of(prefs.language)
-    accept = request.headers.get("Accept-Language", "")
-    return "en" if accept.lower().startswith("en") else "de"
+    return request_language(request)
 
 
 async def unsubscribe_page(request: web.Request) -> web.StreamResponse:

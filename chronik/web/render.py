@@ -16,7 +16,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from chronik.web.i18n import LANGUAGES, gettext
+from chronik.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, browser_language, gettext
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -50,11 +50,7 @@ def request_language(request: web.Request, preferred: str | None = None) -> str:
     """The agent's or customer's stored choice, else the browser's first known language."""
     if preferred in LANGUAGES:
         return preferred
-    for part in request.headers.get("Accept-Language", "").split(","):
-        code = part.split(";")[0].strip().lower()[:2]
-        if code in LANGUAGES:
-            return code
-    return "de"
+    return browser_language(request.headers.get("Accept-Language", "")) or DEFAULT_LANGUAGE
 
 
 def format_time(value: datetime | None, tz: str | None, lang: str) -> str:

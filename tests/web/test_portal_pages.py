@@ -764,6 +764,21 @@ async def test_telegram_code_and_linking(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 # ---------------------------------------------------------------- texts and templates
+@pytest.mark.parametrize(("accept", "lang"), [
+    ("de-AT,de;q=0.9,en;q=0.8", "de"), ("en-GB,en;q=0.9", "en"), ("en-us", "en"),
+    ("fr-FR,fr;q=0.9,en;q=0.5", "en"), ("fr-CH, fr;q=0.9, de;q=0.7, *;q=0.5", "de"),
+    ("en-US;q=0.1, de;q=0.9", "de"), ("en;q=0, de", "de"), ("de;q=0, en", "en"),
+    ("DE ; Q=0.8 , EN ; Q=0.9", "en"), ("fr", "de"), ("", "de"), ("en;q=x", "de"),
+])
+async def test_the_page_speaks_the_browsers_language(site: Site, accept: str, lang: str
+                                                     ) -> None:
+    """``Accept-Language`` as browsers and their users' settings write it: the highest
+    quality wins (not the first tag), ``q=0`` is a refusal, regions and case do not matter;
+    German when none of ours is asked for."""
+    page = await site.browser().get("/portal/signin", headers={"Accept-Language": accept})
+    assert page.status == 200 and f'<html lang="{lang}"' in page.text
+
+
 def test_every_portal_text_exists_in_both_languages() -> None:
     texts = catalog()
     own = json.loads((TEMPLATES.parents[1] / "messages" / "portal.json").read_text("utf-8"))
