@@ -303,6 +303,20 @@ async def test_code_sign_in_end_to_end(site: Site) -> None:
     assert again.status == 303 and again.location.startswith("/portal/signin")
 
 
+@pytest.mark.parametrize("typed", [
+    lambda c: f"{c[:3]} {c[3:]}", lambda c: f"{c[:3]}-{c[3:]}", lambda c: f" {c}\n",
+    lambda c: c.translate(str.maketrans("0123456789", "０１２３４５６７８９")),  # full-width
+    lambda c: c.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")),  # Arabic-Indic
+], ids=["space", "dash", "padded", "full-width", "arabic-indic"])
+async def test_the_code_as_people_type_or_paste_it(site: Site, typed: Any) -> None:
+    await site.customer()
+    browser = site.browser()
+    code_page = await browser.follow(await request_code(browser, ERIKA))
+    code = code_of(await site.code_mail(ERIKA))
+    done = await enter_code(browser, code_page, typed(code))
+    assert done.status == 303 and done.location == "/portal/", done.text[:500]
+
+
 async def test_wrong_codes_count_and_kill_the_code(site: Site) -> None:
     await site.customer()
     browser = site.browser()

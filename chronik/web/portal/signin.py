@@ -24,6 +24,7 @@ import hmac
 import logging
 import re
 import secrets
+import unicodedata
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -79,7 +80,15 @@ MAX_MATCHES = 3
 """Customers (of different offices) one request sends codes to."""
 HOME = "/portal/"
 _CHALLENGE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
-_CODE = re.compile(r"^\d{6}$")
+_CODE = re.compile(r"^[0-9]{6}$")
+_CODE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015.]")
+
+
+def typed_code(raw: str) -> str:
+    """The code as people type or paste it: ``123 456``, ``123-456``, the digits of a
+    phone's other keyboards (full-width, Arabic-Indic, …) — as six ASCII digits."""
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch
+                   for ch in _CODE_SEPARATORS.sub("", raw))
 
 
 @dataclass
@@ -323,7 +332,7 @@ async def use_code(request: web.Request) -> web.StreamResponse:
     nxt = portal_next(form_str(form, "next"))
     if not _CHALLENGE.match(challenge):
         raise web.HTTPSeeOther("/portal/signin?" + urlencode({"next": nxt}))
-    code = re.sub(r"\s", "", form_str(form, "code"))
+    code = typed_code(form_str(form, "code"))
     if not _CODE.match(code):
         return _code_page(request, lang, challenge, nxt, kind="error", status=400,
                           message=gettext(lang, "portal.signin.code_format"))
