@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import HeaderParser
-from typing import Literal
+from typing import Any, Literal
 
 from flufl.bounce import all_failures
 
@@ -48,6 +48,7 @@ from .bounce_phrases import (
 )
 from .decode import addresses, decode_bytes, decode_words, header_values
 from .htmltext import html_to_text
+from .structure import decoded_payload, find_parts
 
 __all__ = ["OWN_MESSAGE_ID", "Action", "DeliveryReport", "read_report"]
 
@@ -488,10 +489,22 @@ def _tree(msg: Message) -> list[tuple[Message, str, str]]:
         part, parent = stack.pop(0)
         ctype = part.get_content_type()
         tree.append((part, parent, ctype))
-        if part.is_multipart() and ctype.startswith("multipart/"):
-            children = [c for c in part.get_payload() if isinstance(c, Message)]
+        if ctype.startswith("multipart/"):
+            children = [c for c in _children(part, ctype) if isinstance(c, Message)]
             stack[0:0] = [(c, ctype) for c in children]
     return tree
+
+
+def _children(part: Message, ctype: str) -> list[Any]:
+    """A multipart's parts; when its boundary is missing or wrong (the parser left the body
+    as text), the parts its delimiter lines show (``structure.find_parts``): a report whose
+    ``boundary`` parameter was cut off still names its recipient in its DSN part."""
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        return payload
+    found = find_parts(decoded_payload(part)[0], ctype) if payload else None
+    children = found.get_payload() if found is not None else None
+    return children if isinstance(children, list) else []
 
 
 def _part_text(part: Message) -> str:
