@@ -47,7 +47,7 @@ from connectors.telegram.errors import (
     translate,
 )
 from connectors.telegram.inbox import UpdateInbox
-from connectors.telegram.linking import REPLIES, Commands
+from connectors.telegram.linking import REPLIES, Commands, Outcome
 from connectors.telegram.messages import (
     Missing,
     chat_of,
@@ -58,6 +58,7 @@ from connectors.telegram.messages import (
     is_private,
     language,
     source_id,
+    stop_word,
     text_of,
     to_inbound,
 )
@@ -438,6 +439,11 @@ class TelegramConnector:
         if cmd is not None:
             await self._command(office, message, *cmd)
             return None
+        if customer_id is None and stop_word(message):
+            outcome = await Commands(self.services, office).stop_by_word(message)
+            if outcome is not None:
+                await self._answer(message, outcome)
+                return None
         return await self._ingest(office, message, customer_id, edited=False)
 
     async def _ingest(self, office: Office, message: Message, customer_id: str | None, *,
@@ -490,6 +496,9 @@ class TelegramConnector:
         commands = Commands(self.services, office)
         outcome = (await commands.start(message, arg) if name == "start"
                    else await commands.stop(message))
+        await self._answer(message, outcome)
+
+    async def _answer(self, message: Message, outcome: Outcome) -> None:
         if outcome.reply == "linked":
             self.counters["linked"] += 1
         elif outcome.reply == "link_refused":

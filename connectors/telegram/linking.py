@@ -108,6 +108,14 @@ class Commands:
             await self._consent(message, customer, False, i)
         return Outcome("stopped", tuple(c.id for c in customers))
 
+    async def stop_by_word(self, message: Message) -> Outcome | None:
+        """A message of a known customer's chat that only says "STOP" (``stop_word``):
+        the same as ``/stop``. From a chat no customer has it is an ordinary message
+        (None): nothing to opt out of, and it may be the start of a conversation."""
+        if not await self._customers_of(message):
+            return None
+        return await self.stop(message)
+
     # ------------------------------------------------------------------ internals
     async def _link(self, message: Message, token: str) -> Outcome:
         store = self.services.store
@@ -147,7 +155,9 @@ class Commands:
         if granted:
             subject = "Telegram notifications turned on by the customer (/start)"
         else:
-            subject = "Telegram notifications turned off by the customer (/stop)"
+            said = (message.text or "").strip()
+            how = "/stop" if said.startswith("/") else f'"{said}"'
+            subject = f"Telegram notifications turned off by the customer ({how})"
         await self._record(message, customer, "telegram_consent", subject, "", index,
                            {"consent": {"channel": CONSENT_CHANNEL, "granted": granted,
                                         "route": route}})

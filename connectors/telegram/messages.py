@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import mimetypes
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -27,6 +28,12 @@ MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 """What the Bot API lets a bot download (``getFile`` refuses bigger files)."""
 
 COMMANDS = frozenset({"start", "stop"})
+
+STOP_WORDS = frozenset({"stop", "stopp", "abmelden", "abbestellen", "unsubscribe"})
+"""A message that is only one of these (any case, punctuation around it) is how people opt
+out of automated messages by habit (SMS "STOP"); for a known customer's chat it counts as
+``/stop`` (``Commands.stop_by_word``)."""
+_NOT_WORD = re.compile(r"[^\w\s]")
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,7 @@ def language(user: User | None) -> str:
 
 def command(message: Message) -> tuple[str, str] | None:
     """``("start", "token")`` for ``/start token`` (also ``/start@our_bot``); else ``None``."""
-    text = message.text or ""
+    text = (message.text or "").strip()
     if not text.startswith("/"):
         return None
     head, _, rest = text.partition(" ")
@@ -96,6 +103,12 @@ def command(message: Message) -> tuple[str, str] | None:
     if name not in COMMANDS:
         return None
     return name, rest.strip()
+
+
+def stop_word(message: Message) -> bool:
+    """Whether the message says nothing but "STOP" (``STOP_WORDS``)."""
+    text = message.text or ""
+    return len(text) <= 40 and _NOT_WORD.sub("", text).strip().casefold() in STOP_WORDS
 
 
 def text_of(message: Message) -> str:

@@ -413,6 +413,37 @@ async def test_stop_and_start_change_consent(thub: Hub, tg: StandIn) -> None:
     assert await customer_of(thub, 4712) is None
 
 
+@pytest.mark.parametrize("word", ["STOP", "Stopp!", " stop ", "Abmelden.", "unsubscribe"])
+async def test_a_customer_writing_only_stop_opts_out(thub: Hub, tg: StandIn, word: str) -> None:
+    """The SMS habit: a message that says nothing but "STOP" is ``/stop`` for a known chat."""
+    customer = await new_customer(thub)
+    await thub.agent.post(f"/customers/{customer['id']}/identities",
+                          json={"kind": "telegram", "value": str(CHAT)})
+    tg.push_text(CHAT, word)
+    [stopped] = await tg.wait_sent(1)
+    assert "keine Benachrichtigungen mehr" in stopped["text"]
+    consent = await telegram_consent(thub, customer["id"])
+    assert consent is not None and not consent.granted and consent.route == "telegram_stop"
+    entries = await timeline(thub, customer["id"])
+    assert [e["kind"] for e in entries] == ["telegram_consent"]
+    assert word.strip() in entries[0]["subject"]
+
+
+async def test_stop_inside_a_sentence_or_from_a_stranger_is_a_message(thub: Hub,
+                                                                      tg: StandIn) -> None:
+    customer = await new_customer(thub)
+    await thub.agent.post(f"/customers/{customer['id']}/identities",
+                          json={"kind": "telegram", "value": str(CHAT)})
+    tg.push_text(CHAT, "Stopp, ich meinte den anderen Vertrag")
+    tg.push_text(4713, "Stop", first_name="Max")  # no customer yet: the start of a chat
+    _, [stranger] = await messages_of(thub, 4713, 1)
+    assert stranger["body"] == "Stop"
+    _, [sentence] = await messages_of(thub, CHAT, 1)
+    assert sentence["body"] == "Stopp, ich meinte den anderen Vertrag"
+    assert await telegram_consent(thub, customer["id"]) is None
+    assert tg.sent == []
+
+
 # ------------------------------------------------------------------------------------------
 # the API around it
 # ------------------------------------------------------------------------------------------
