@@ -29,6 +29,28 @@ from timeline.models import (
 
 LANGUAGES = ("de", "en")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_CLOCK = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?(?::\d{2}(?:\.\d+)?)?\s*"
+                    r"(am|pm|a\.m\.|p\.m\.|uhr|h)?$", re.IGNORECASE)
+
+
+def clock(raw: str) -> str:
+    """A time of day as a form sends it, as ``HH:MM``: a time field gives ``22:00`` (or
+    ``22:00:00``); where the browser shows a plain text field people type ``7:30``,
+    ``22.00``, ``22 Uhr``, ``10 pm``. Anything else comes back as it was (and is refused
+    where it is checked)."""
+    text = raw.strip()
+    match = _CLOCK.match(text)
+    if match is None:
+        return text
+    hour, minute = int(match.group(1)), int(match.group(2) or 0)
+    suffix = (match.group(3) or "").lower().replace(".", "")
+    if suffix in ("am", "pm"):
+        if not 1 <= hour <= 12:
+            return text
+        hour = hour % 12 + (12 if suffix == "pm" else 0)
+    if hour > 23 or minute > 59:
+        return text
+    return f"{hour:02d}:{minute:02d}"
 
 
 class _Keep(Enum):

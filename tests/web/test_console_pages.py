@@ -950,3 +950,18 @@ async def test_live_events_reach_the_console_with_its_session(console: Console) 
         assert data["id"] == entry_id and data["customer_id"] == erika.id
     item = await desk.get(f"/entries/{entry_id}/item")
     assert item.status == 200 and item_ids(item.text) == [entry_id]
+
+
+async def test_preferences_form_takes_times_as_people_type_them(console: Console) -> None:
+    """Where the browser shows the time fields as text, an agent types ``22 Uhr``."""
+    erika = await console.customer("Erika Mustermann", emails=("erika@example.de",))
+    desk = await console.signed_in()
+    reply = await desk.post(f"/customers/{erika.id}/preferences", {
+        "channel0": "email", "consent_email": "on", "quiet_start": "22 Uhr",
+        "quiet_end": "6.30", "quiet_tz": "Europe/Berlin", "digest": "on", "digest_at": "8 am",
+        "digest_tz": "Europe/Berlin"})
+    assert reply.status in (200, 303), reply.text[:500]
+    status, prefs = await console.bearer("GET", f"/customers/{erika.id}/preferences")
+    assert status == 200
+    assert (prefs["quiet_hours"]["start"], prefs["quiet_hours"]["end"]) == ("22:00", "06:30")
+    assert prefs["daily_digest"]["at"] == "08:00"

@@ -675,6 +675,27 @@ async def test_preferences_are_recorded_and_honoured(site: Site) -> None:
     assert evil.location == "/portal/"
 
 
+@pytest.mark.parametrize(("start", "end", "at", "stored"), [
+    ("22:00:00", "06:30:00", "08:00:00", ("22:00", "06:30", "08:00")),  # a time field's seconds
+    ("22 Uhr", "6.30", "8 Uhr", ("22:00", "06:30", "08:00")),  # typed into a text field
+    ("10 pm", "6:30 AM", "8am", ("22:00", "06:30", "08:00")),
+])
+async def test_times_as_browsers_send_and_people_type_them(
+        site: Site, start: str, end: str, at: str, stored: tuple[str, str, str]) -> None:
+    c = await site.customer()
+    browser = site.browser()
+    await sign_in(site, browser)
+    page = await browser.get("/portal/preferences")
+    saved = await browser.post("/portal/preferences", data={
+        "csrf": page.field("csrf"), "channel_1": "email", "consent_email": "1",
+        "quiet": "1", "quiet_start": start, "quiet_end": end, "quiet_timezone": "Europe/Berlin",
+        "digest": "1", "digest_at": at, "digest_timezone": "Europe/Berlin", "language": "de"})
+    assert saved.status == 303, saved.text[:500]
+    _, prefs = await site.hub.agent.get(f"/customers/{c['id']}/preferences")
+    quiet, digest = prefs["quiet_hours"], prefs["daily_digest"]
+    assert (quiet["start"], quiet["end"], digest["at"]) == stored
+
+
 async def test_asking_for_a_copy_of_ones_data(site: Site) -> None:
     c = await site.customer()
     browser = site.browser()

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from chronik.api.base import ApiError
 from chronik.api.telegram import create_link
-from chronik.preferences import DEFAULT_DIGEST_AT, PreferenceChange, apply_preferences
+from chronik.preferences import DEFAULT_DIGEST_AT, PreferenceChange, apply_preferences, clock
 from chronik.web.pages import AgentView, agent_page, form_str
 from notify.evaluate import CHANNELS, consent_state
 from timeline.errors import InvalidInput
@@ -121,7 +121,7 @@ async def save_preferences(view: AgentView) -> web.StreamResponse:
     form = await view.request.post()
     order = [form_str(form, f"channel{i}") for i in range(3)]
     channels = [c for c in dict.fromkeys(order) if c]
-    start, end = form_str(form, "quiet_start"), form_str(form, "quiet_end")
+    start, end = clock(form_str(form, "quiet_start")), clock(form_str(form, "quiet_end"))
     quiet: QuietHours | None = None
     if start and end:
         quiet = QuietHours(start=start, end=end,
@@ -134,7 +134,7 @@ async def save_preferences(view: AgentView) -> web.StreamResponse:
             consents[channel] = wanted
     digest: DailyDigest | None = None
     if form_str(form, "digest") == "on":
-        digest = DailyDigest(at=form_str(form, "digest_at") or DEFAULT_DIGEST_AT,
+        digest = DailyDigest(at=clock(form_str(form, "digest_at")) or DEFAULT_DIGEST_AT,
                              timezone=form_str(form, "digest_tz") or "Europe/Berlin")
     change = PreferenceChange(
         channels=channels, automatic_notifications=form_str(form, "no_auto") != "on",

@@ -29,7 +29,13 @@ from chronik.portal_service import (
     today,
     write_message,
 )
-from chronik.preferences import DEFAULT_DIGEST_AT, KEEP, PreferenceChange, apply_preferences
+from chronik.preferences import (
+    DEFAULT_DIGEST_AT,
+    KEEP,
+    PreferenceChange,
+    apply_preferences,
+    clock,
+)
 from chronik.web.i18n import LANGUAGES, catalog, gettext
 from chronik.web.pages import CustomerView, error_page, form_str, portal_page
 from chronik.web.portal.signin import portal_next
@@ -252,7 +258,7 @@ def _change(form: Any, prefs: PreferencesOut) -> PreferenceChange:
     automatic = form_str(form, "no_automatic") != "1"
     quiet: QuietHours | None = None
     if form_str(form, "quiet") == "1":
-        start, end = form_str(form, "quiet_start")[:5], form_str(form, "quiet_end")[:5]
+        start, end = clock(form_str(form, "quiet_start")), clock(form_str(form, "quiet_end"))
         zone = form_str(form, "quiet_timezone") or "Europe/Berlin"
         if not (_HHMM.match(start) and _HHMM.match(end)) or start == end:
             raise _FormError("portal.prefs.quiet_error")
@@ -270,7 +276,7 @@ def _change(form: Any, prefs: PreferencesOut) -> PreferenceChange:
             consents[channel] = granted
     digest: DailyDigest | None = None
     if form_str(form, "digest") == "1":
-        at = form_str(form, "digest_at")[:5] or DEFAULT_DIGEST_AT
+        at = clock(form_str(form, "digest_at")) or DEFAULT_DIGEST_AT
         zone = form_str(form, "digest_timezone") or "Europe/Berlin"
         if not _HHMM.match(at):
             raise _FormError("portal.prefs.digest_error")
