@@ -13,13 +13,22 @@ from dataclasses import dataclass
 from timeline.text import fold
 
 INTERNAL_MARKERS: tuple[str, ...] = (
-    "intern", "interne", "interner", "internes", "nur intern", "nicht weitergeben",
-    "nicht an den kunden", "nicht an die kundin", "vertraulich", "streng vertraulich",
-    "internal", "internal only", "do not forward", "not for the customer", "confidential",
+    "intern", "interne", "interner", "internes", "internen", "internem", "nur intern",
+    "nicht weitergeben", "nicht weiterleiten", "nicht an den kunden", "nicht an die kundin",
+    "nicht an kunden", "nicht für den kunden", "nicht für die kundin", "nicht für kunden",
+    "darf das nicht wissen", "darf das nicht erfahren", "unter uns gesagt", "vertraulich",
+    "streng vertraulich", "streng geheim",
+    "internal", "internally", "internal only", "do not forward", "not for the customer",
+    "not for the client", "confidential", "do not share", "don't share", "not to be shared",
+    "do not tell the customer", "don't tell the customer", "do not tell the client",
+    "don't tell the client", "staff only",
 )
+_MARKERS = {fold(m): m for m in INTERNAL_MARKERS}
+"""Folded marker -> the marker as listed (what a hit shows: "nicht für den kunden", not
+its folded "nicht fur den kunden")."""
 _MARKER_RE = re.compile(
-    r"(?<!\w)(" + "|".join(re.escape(fold(m)) for m in
-                           sorted(INTERNAL_MARKERS, key=len, reverse=True)) + r")(?!\w)")
+    r"(?<!\w)(" + "|".join(re.escape(m) for m in
+                           sorted(_MARKERS, key=len, reverse=True)) + r")(?!\w)")
 _IBAN_RE = re.compile(r"\b([A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?)\b")
 _CARD_RE = re.compile(r"(?<!\d)(\d(?:[ -]?\d){12,18})(?!\d)")
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -80,7 +89,7 @@ def check(text: str, colleagues: Iterable[str] = (), internal_addresses: Iterabl
 
     folded = fold(text)
     for m in _MARKER_RE.finditer(folded):
-        add("internal_marker", m.group(1))
+        add("internal_marker", _MARKERS.get(m.group(1), m.group(1)))
     own = {fold(n) for n in customer_names}
     for name in colleagues:
         name_f = fold(name).strip()

@@ -3,6 +3,8 @@ internal addresses, "internal" markers), without crying wolf on ordinary words."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from timeline.disclosure import DisclosureHit, check
@@ -79,6 +81,12 @@ def test_other_numbers_are_not_cards(number: str) -> None:
     "Das ist vertraulich.", "streng vertraulich", "Nur intern.", "interne Notiz",
     "nicht an den Kunden", "Internal only", "do not forward this", "Confidential:",
     "Not for the customer",
+    # other phrasings
+    "Nur für den internen Gebrauch", "zur internen Verwendung", "Bitte nicht weiterleiten",
+    "Nicht an Kunden weitergeben", "nicht für den Kunden bestimmt", "Der Kunde darf das nicht "
+    "wissen", "Unter uns gesagt: zu teuer", "streng geheim", "Do not share with the customer",
+    "Not to be shared with the client", "Don't tell the customer", "Don’t tell the client",
+    "staff only", "Internally we agreed on a discount",
 ])
 def test_internal_markers_are_found(text: str) -> None:
     assert kinds(text) == ["internal_marker"]
@@ -91,6 +99,19 @@ def test_internal_markers_are_found(text: str) -> None:
 ])
 def test_words_containing_a_marker_are_not_hits(text: str) -> None:
     assert kinds(text) == []
+
+
+def test_a_marker_is_shown_as_written_in_the_list() -> None:
+    assert check("Nicht für den Kunden bestimmt") == [
+        DisclosureHit("internal_marker", "nicht für den kunden")]
+
+
+def test_ordinary_notes_have_no_internal_marker() -> None:
+    """The tone guard's corpus of ordinary notes (claims, contracts, appointments)."""
+    notes = Path(__file__).parents[1] / "hardening" / "data" / "normal_notes.txt"
+    for line in notes.read_text("utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            assert "internal_marker" not in kinds(line), line
 
 
 # ---------------------------------------------------------------------------- colleagues
