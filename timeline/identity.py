@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from email.utils import getaddresses
 from functools import lru_cache
+from urllib.parse import unquote
 
 import phonenumbers
 
@@ -26,7 +29,22 @@ def normalise_telegram(value: str) -> str:
 
 
 def normalise_email(value: str) -> str:
-    email = value.strip().strip("<>").strip()
+    """The comparison form of one address, also as people copy it: from a mail program
+    (``Erika Mustermann <erika@example.de>``, ``erika@example.de (privat)``), a link
+    (``mailto:``), a list (a trailing ``;``), with a trailing dot on the domain or an
+    invisible character pasted along (zero-width space, soft hyphen). Two addresses in one
+    value are refused rather than one guessed."""
+    text = "".join(ch for ch in value if unicodedata.category(ch) != "Cf").strip()
+    if text[:7].lower() == "mailto:":
+        text = unquote(text[7:].split("?", 1)[0])
+    text = text.strip().rstrip(",;").strip()
+    if any(ch in text for ch in '<>(),"'):
+        found = [address for _name, address in getaddresses([text]) if address]
+        if len(found) > 1:
+            raise InvalidInput(f"more than one e-mail address in {value!r}: enter one per field")
+        text = found[0] if found else text
+    local, at, domain = text.strip().strip("<>").strip().rpartition("@")
+    email = local + at + domain.rstrip(".")
     if _CONTROL.search(email) or not _EMAIL.match(email):
         raise InvalidInput(f"not an e-mail address: {value!r}")
     return email.casefold()

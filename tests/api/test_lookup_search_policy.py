@@ -44,6 +44,14 @@ async def test_a_number_noted_with_words_finds_the_caller(hub: Hub, written: str
     assert [m["customer"]["id"] for m in body["matches"]] == [c["id"]]
 
 
+async def test_an_address_copied_from_a_mail_program_finds_the_customer(hub: Hub) -> None:
+    c = await make_customer(hub, emails=["Erika Mustermann <Erika@Example.DE>"])
+    assert [i["value"] for i in c["identities"] if i["kind"] == "email"] == [
+        "erika@example.de"]
+    _, body = await hub.agent.get("/lookup", params={"email": "mailto:erika@example.de"})
+    assert [m["customer"]["id"] for m in body["matches"]] == [c["id"]]
+
+
 async def test_two_numbers_in_one_field_are_refused(hub: Hub) -> None:
     status, body = await hub.agent.post("/customers", json={
         "name": "Erika Mustermann", "phones": ["030 1234567 / 0171 2345678"]})

@@ -33,6 +33,22 @@ def test_bad_phone_is_invalid_input(raw: str) -> None:
         normalise_phone(raw, "DE")
 
 
+@pytest.mark.parametrize("raw", [
+    "Erika Mustermann <Erika@Example.DE>", '"Mustermann, Erika" <erika@example.de>',
+    "mailto:erika@example.de", "mailto:Erika%40example.de?subject=Hallo",
+    "erika@example.de.", "erika@example.de;", "Erika@Example.DE (privat)",
+    "erika@example.de\u200b", "eri\u00adka@example.de",
+], ids=["display-name", "quoted-name", "mailto", "mailto-encoded", "trailing-dot",
+        "trailing-semicolon", "comment", "zero-width-space", "soft-hyphen"])
+def test_email_as_people_copy_it(raw: str) -> None:
+    assert normalise_email(raw) == "erika@example.de"
+
+
+def test_two_email_addresses_in_one_value_are_refused() -> None:
+    with pytest.raises(InvalidInput, match="more than one e-mail address"):
+        normalise_email("Erika <erika@example.de>, Max <max@example.de>")
+
+
 def test_email_casefolded() -> None:
     assert normalise_email(" <Erika.Mustermann@Example.DE> ") == "erika.mustermann@example.de"
     with pytest.raises(InvalidInput):
