@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import re
@@ -151,11 +152,39 @@ M = TypeVar("M", bound=BaseModel)
 async def read_json(request: web.Request, model: type[M]) -> M:
     if not request.can_read_body:
         raise ApiError(400, "invalid_json", "a JSON body is required")
-    raw = await request.read()
+    raw = json_bytes(await request.read(), request.charset)
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
         raise validation_error(exc) from None
+
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
+         (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def json_bytes(raw: bytes, charset: str | None) -> bytes:
+    """A JSON body as UTF-8, as clients really send it: RFC 8259 lets a parser ignore a
+    byte order mark (Windows tools write one; UTF-16 with its mark is read as such), and a
+    body whose ``Content-Type`` names another charset (``charset=iso-8859-1``, as older
+    PowerShell sends) is read in that charset. Bytes that are not UTF-8 without a charset
+    saying so are a 400 that says why."""
+    encoding = next((enc for bom, enc in _BOMS if raw.startswith(bom)), None)
+    if encoding is None and charset and charset.lower().replace("_", "-") not in (
+            "utf-8", "utf8"):
+        encoding = charset
+    try:
+        if encoding is not None:
+            return raw.decode(encoding).encode("utf-8")
+        raw.decode("utf-8")
+    except LookupError:
+        raise ApiError(400, "invalid_json", f"unknown charset {charset!r}") from None
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_json", "the body is not "
+                       f"{encoding or 'UTF-8'}: send JSON as UTF-8, or name its charset in "
+                       "the Content-Type header") from None
+    return raw
 
 
 def validation_error(exc: ValidationError) -> ApiError:

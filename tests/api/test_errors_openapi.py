@@ -66,6 +66,32 @@ async def test_bad_json_bodies_are_400(hub: Hub, payload: bytes, content_type: s
     assert_error(body)
 
 
+@pytest.mark.parametrize(("payload", "content_type"), [
+    (b"\xef\xbb\xbf" + '{"name": "Jörg Müller"}'.encode(), "application/json"),  # UTF-8 BOM
+    ('{"name": "Jörg Müller"}'.encode("utf-16"), "application/json"),  # UTF-16, its BOM
+    ('{"name": "Jörg Müller"}'.encode("latin-1"), "application/json; charset=iso-8859-1"),
+    ('{"name": "Jörg Müller"}'.encode("cp1252"), "application/json; charset=windows-1252"),
+], ids=["utf8-bom", "utf16-bom", "latin1-declared", "cp1252-declared"])
+async def test_json_as_windows_tools_send_it(hub: Hub, payload: bytes, content_type: str
+                                            ) -> None:
+    status, body = await hub.agent.post("/customers", data=payload,
+                                        headers={"Content-Type": content_type})
+    assert status == 201, body
+    assert body["name"] == "Jörg Müller"
+
+
+@pytest.mark.parametrize(("payload", "content_type", "says"), [
+    ('{"name": "Jörg"}'.encode("latin-1"), "application/json", "not UTF-8"),
+    (b'{"name": "x"}', "application/json; charset=klingon", "unknown charset"),
+], ids=["latin1-undeclared", "unknown-charset"])
+async def test_json_in_an_unsaid_or_unknown_charset_is_400(hub: Hub, payload: bytes,
+                                                          content_type: str, says: str) -> None:
+    status, body = await hub.agent.post("/customers", data=payload,
+                                        headers={"Content-Type": content_type})
+    assert status == 400 and body["error"]["code"] == "invalid_json"
+    assert says in body["error"]["message"]
+
+
 async def test_bad_entry_bodies(hub: Hub) -> None:
     c = await make_customer(hub)
     url = f"/customers/{c['id']}/entries"
