@@ -29,7 +29,7 @@ from rapidfuzz.distance import OSA
 
 from timeline.text import WORD, fold_tokens, fold_word
 
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 """Bump when what is indexed for a word changes: an older index is re-analysed on open."""
 
 LANGUAGES = ("de", "en")
@@ -54,6 +54,10 @@ versicherung vertrag police rechnung kundigung beitrag schaden meldung antrag vo
 erklarung bescheinigung bestatigung abrechnung zahlung erstattung forderung mahnung
 anderung kundigungsfrist frist termin gutachten unterlagen nachweis schein ausweis
 zuschuss rente pramie tarif leistung vorsorge anfrage beschwerde auskunft
+erhohung anpassung erinnerung mitteilung uberweisung lastschrift widerruf einwilligung
+unterschrift haftpflicht kasko schutz unfall diebstahl wasser fahrzeug gebaude angebot
+auftrag wechsel storno adresse konto kopie beleg quittung formular bericht protokoll makler
+vertreter
 """.split())
 """Nouns that often end a German insurance/office compound (folded). Closed list on purpose:
 a general splitter needs a dictionary and errs on names; these heads are where agents

@@ -83,6 +83,23 @@ async def test_the_generic_word_finds_compounds(backend: SearchBackend) -> None:
     assert await hits(backend, "Versicherungen") == [kfz.seq, hausrat.seq]
 
 
+@pytest.mark.parametrize(("word", "compound"), [
+    ("Erhöhung", "Die Beitragserhöhung kommt zum Januar."),
+    ("Unfall", "Verkehrsunfall auf der A7 gemeldet."),
+    ("Haftpflicht", "Die Privathaftpflicht ist gekündigt."),
+    ("Kasko", "Vollkasko mit 300 EUR Selbstbeteiligung."),
+    ("Erinnerung", "Zahlungserinnerungen wurden verschickt."),
+    ("Schutz", "Der Rechtsschutz übernimmt die Kosten."),
+    ("Bericht", "Der Unfallbericht liegt vor."),
+])
+async def test_more_generic_words_find_their_compounds(backend: SearchBackend, word: str,
+                                                       compound: str) -> None:
+    found = entry(compound)
+    other = entry("Ihre Unterlagen sind vollständig.", minutes=1)
+    await backend.index([found, other])
+    assert await hits(backend, word) == [found.seq]
+
+
 async def test_exact_spelling_ranks_before_other_forms(backend: SearchBackend) -> None:
     """A short entry with another form would win on term statistics alone."""
     forms_only = entry("Verträge", minutes=5)
