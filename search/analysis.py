@@ -9,7 +9,8 @@ after, at index and at query time alike.
   ``Kündigung`` share ``kundig``, ``Verträge`` and ``Vertrag`` share ``vertrag``. A word
   matches another if one's form is the other word, or both share a form.
 * **Compounds.** A long German word whose tail is one of :data:`COMPOUND_HEADS` is also
-  indexed under that tail's stem, so ``Versicherung`` finds ``Hausratversicherung``.
+  indexed under that tail's stem and the stem of the part before it, so ``Versicherung``
+  and ``Hausrat`` both find ``Hausratversicherung``.
 * **Suggestions.** For a query without hits, words close to the unknown query words (edit
   distance, :mod:`rapidfuzz`) from the office's own vocabulary replace them; see
   :func:`corrected_queries`.
@@ -100,13 +101,18 @@ _HEAD_FORMS = frozenset(h + end for h in COMPOUND_HEADS
 
 def forms_of(word: str, language: str) -> tuple[str, ...]:
     """The other forms a document word in ``language`` is found under: its stem when that
-    differs from it, and for German the stem of its compound head."""
+    differs from it, and for German the stems of its compound's head and of the part before
+    it (``hausratversicherung``: ``versicher`` and ``hausrat``; ``beitragserhohung``:
+    ``erhoh`` and ``beitrag``, the linking ``s`` going with the stem)."""
     s = stem(word, language)
     out: tuple[str, ...] = (s,) if s != word else ()
     if language == "de":
         head = compound_head(word)
-        if head is not None and stem(head, "de") not in out:
-            out += (stem(head, "de"),)
+        if head is not None:
+            for part in (head, word[:len(word) - len(head)]):
+                form = stem(part, "de")
+                if len(form) >= _MIN_MODIFIER and form not in out and form != word:
+                    out += (form,)
     return out
 
 

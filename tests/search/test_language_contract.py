@@ -100,6 +100,21 @@ async def test_more_generic_words_find_their_compounds(backend: SearchBackend, w
     assert await hits(backend, word) == [found.seq]
 
 
+@pytest.mark.parametrize(("word", "compound"), [
+    ("Hausrat", "Ihre Hausratversicherung wurde angepasst."),
+    ("Beitrag", "Die Beitragserhöhung kommt zum Januar."),
+    ("Miete", "Der Mietvertrag liegt bei."),
+    ("Haftpflicht", "Haftpflichtschaden vom Dienstag."),
+    ("Kündigung", "Die Kündigungsfrist beträgt drei Monate."),
+])
+async def test_the_first_part_of_a_compound_finds_it(backend: SearchBackend, word: str,
+                                                     compound: str) -> None:
+    found = entry(compound)
+    other = entry("Ihre Unterlagen sind vollständig.", minutes=1)
+    await backend.index([found, other])
+    assert await hits(backend, word) == [found.seq]
+
+
 async def test_exact_spelling_ranks_before_other_forms(backend: SearchBackend) -> None:
     """A short entry with another form would win on term statistics alone."""
     forms_only = entry("Verträge", minutes=5)
