@@ -1,7 +1,8 @@
 """The user's query language, parsed once into a tree every backend can translate.
 
 Words (all must match), ``"phrases in quotes"``, prefixes (``kündig*``), ``-word`` to
-exclude, ``OR`` between two terms. Everything is folded like the index (``Kündigung`` =
+exclude, ``OR`` between two terms. A reference number also matches its other spelling
+(``HR-20391`` / ``HR20391``). Everything is folded like the index (``Kündigung`` =
 ``Kuendigung`` = ``kundigung``), and no input can reach a backend as raw syntax. A bare word
 also finds its other forms (``Verträge`` finds ``Vertrag``, see ``search.analysis``); a
 word in quotes (``"Verträge"``) finds only itself.
@@ -93,6 +94,24 @@ class SearchRequest:
 _TOKEN = re.compile(r'"([^"]*)"(\*?)|(\S+)')
 
 
+_LETTERS_OR_DIGITS = re.compile(r"[a-z]+|[0-9]+")
+
+
+def _other_spellings(words: list[str]) -> list[tuple[str, ...]]:
+    """A reference number written the other ways: ``HR-20391`` (or ``HR/20391``) also as
+    ``HR20391`` and ``HR 20391``, and the reverse, so an agent finds a contract, claim or
+    invoice number however it was typed there and here. Only for a bare word whose parts
+    mix letters and digits (``erika.mustermann`` stays as it is). Digits typed as one run
+    cannot be split again (``VS2026123`` does not find ``VS-2026/123``)."""
+    joined = "".join(words)
+    if not (joined.isascii() and joined.isalnum() and len(joined) <= 40):
+        return []
+    split = tuple(p for w in words for p in _LETTERS_OR_DIGITS.findall(w))
+    if not (any(p.isdigit() for p in split) and any(p.isalpha() for p in split)):
+        return []
+    return [w for w in dict.fromkeys([split, (joined,)]) if w != tuple(words)]
+
+
 def parse(text: str) -> ParsedQuery:
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"query is longer than {MAX_QUERY_CHARS} characters")
@@ -121,15 +140,17 @@ def parse(text: str) -> ParsedQuery:
             words = fold_tokens(phrase)
         if not words:
             continue
-        term = Term(words=tuple(words), prefix=prefix, exact=word is None)
+        terms = [Term(words=tuple(words), prefix=prefix, exact=word is None)]
+        if word is not None and not prefix:
+            terms += [Term(words=other) for other in _other_spellings(words)]
         if negate:
-            must_not.append(term)
+            must_not.extend(terms)
             continue
         if pending_or:
-            clauses[-1].append(term)
+            clauses[-1].extend(terms)
             pending_or = False
         else:
-            clauses.append([term])
+            clauses.append(terms)
     if pending_or:
         raise QueryError("OR needs a term on each side")
     if not clauses:

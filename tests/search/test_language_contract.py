@@ -115,6 +115,25 @@ async def test_the_first_part_of_a_compound_finds_it(backend: SearchBackend, wor
     assert await hits(backend, word) == [found.seq]
 
 
+@pytest.mark.parametrize(("written", "typed"), [
+    ("Ihr Vertrag HR-20391 ist verlängert.", "HR20391"),
+    ("Ihr Vertrag HR-20391 ist verlängert.", "hr 20391"),
+    ("Schadennummer KS7781 vergeben.", "KS-7781"),
+    ("Schadennummer KS7781 vergeben.", "ks/7781"),
+    ("Police VS-2026/123 anbei.", "vs2026/123"),
+])
+async def test_a_reference_number_is_found_however_it_is_typed(backend: SearchBackend,
+                                                               written: str, typed: str
+                                                               ) -> None:
+    found = entry(written)
+    other = entry("Vertrag HR-20392 und Schaden KS7782, Police VS-2026/124.", minutes=1)
+    await backend.index([found, other])
+    assert await hits(backend, typed) == [found.seq]
+    assert await hits(backend, f"Kündigung OR {typed}") == [found.seq]
+    if " " not in typed:  # excluded in every spelling
+        assert await hits(backend, f"Schaden OR Police OR Vertrag -{typed}") == [other.seq]
+
+
 async def test_exact_spelling_ranks_before_other_forms(backend: SearchBackend) -> None:
     """A short entry with another form would win on term statistics alone."""
     forms_only = entry("Verträge", minutes=5)
