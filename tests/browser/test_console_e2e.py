@@ -244,3 +244,32 @@ def test_keyboard_only_find_and_write(chronik: ChronikServer, page: Page) -> Non
     tab_to("compose-submit")
     page.keyboard.press("Enter")
     expect(page.locator("#timeline .item").first).to_contain_text("Per Tastatur")
+
+
+def test_a_draft_survives_a_reload_and_leaving_asks_first(chronik: ChronikServer,
+                                                          page: Page) -> None:
+    anna = customer(chronik, "Anna Entwurf", "0151 2223334", "anna@kunde.test")
+    sign_in(page, chronik, next_path=f"/customers/{anna['id']}")
+    form = page.locator("#compose-form")
+    subject = form.get_by_label(re.compile("^(Betreff|Subject)$"))
+    body = form.get_by_label(re.compile("^Text$"))
+    subject.fill("Halber Gedanke")
+    body.fill("Frau Entwurf möchte den Vertrag umstellen, und zwar")
+    dialogs: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        dialogs.append(dialog.type)
+        dialog.accept()
+
+    page.on("dialog", answer)
+    page.reload()
+    assert dialogs == ["beforeunload"]  # the browser asked before dropping the text
+    expect(subject).to_have_value("Halber Gedanke")  # and the draft is back
+    expect(body).to_have_value("Frau Entwurf möchte den Vertrag umstellen, und zwar")
+    body.fill("Frau Entwurf möchte den Vertrag umstellen.")
+    form.get_by_role("button", name=re.compile("Speichern|Save")).click()
+    expect(page.locator("#timeline .item").first).to_contain_text("Halber Gedanke")
+    page.reload()  # saved: nothing to keep, nothing to ask
+    assert dialogs == ["beforeunload"]
+    expect(subject).to_have_value("")
+    expect(body).to_have_value("")

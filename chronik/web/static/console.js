@@ -224,6 +224,36 @@ if (form) {
   form.subject.addEventListener("input", scheduleCheck);
   form.body.addEventListener("input", scheduleCheck);
 
+  // A draft survives a reload or a click away and back, in this tab only (sessionStorage
+  // ends with the tab: nothing about a customer stays behind on a shared computer); the
+  // browser asks before a page with unsaved text is left.
+  const parentId = form.querySelector('input[name="in_reply_to"]')?.value ?? "";
+  const draftKey = `chronik-draft:${form.dataset.customer}:${parentId}`;
+  function saveDraft() {
+    try {
+      if (form.subject.value || form.body.value) {
+        sessionStorage.setItem(draftKey, JSON.stringify({ subject: form.subject.value, body: form.body.value }));
+      } else {
+        sessionStorage.removeItem(draftKey);
+      }
+    } catch (error) { /* storage off or full: no draft */ }
+  }
+  try {
+    const draft = JSON.parse(sessionStorage.getItem(draftKey) || "null");
+    if (draft && !form.subject.value && !form.body.value) {
+      form.subject.value = draft.subject ?? "";
+      form.body.value = draft.body ?? "";
+    }
+  } catch (error) { /* a damaged draft is dropped */ }
+  form.subject.addEventListener("input", saveDraft);
+  form.body.addEventListener("input", saveDraft);
+  window.addEventListener("beforeunload", (event) => {
+    if (form.subject.value.trim() || form.body.value.trim()) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const k = kind();
@@ -257,6 +287,7 @@ if (form) {
       if (response.status === 201) {
         form.subject.value = "";
         form.body.value = "";
+        saveDraft();
         const files = form.querySelector("#c-files");
         if (files) files.value = "";
         confirmBox.checked = false;
@@ -289,3 +320,14 @@ document.addEventListener("keydown", (event) => {
   event.preventDefault();
   document.getElementById("quickfind-q")?.focus();
 });
+
+// Signing out drops this tab's drafts.
+for (const out of document.querySelectorAll('form[action="/signout"]')) {
+  out.addEventListener("submit", () => {
+    try {
+      for (const key of Object.keys(sessionStorage)) {
+        if (key.startsWith("chronik-draft:")) sessionStorage.removeItem(key);
+      }
+    } catch (error) { /* storage off */ }
+  });
+}
