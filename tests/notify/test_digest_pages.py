@@ -55,7 +55,8 @@ async def test_the_customer_sets_the_daily_digest_in_the_portal(site: Site) -> N
     assert 'value="07:30"' in shown.text
     # a time that is none: 400, the page says so, nothing changes
     bad = await browser.post("/portal/preferences", data=_portal_form(
-        shown.field("csrf"), digest="1", digest_at="7 Uhr", digest_timezone="Europe/Vienna"))
+        shown.field("csrf"), digest="1", digest_at="gleich morgens",
+        digest_timezone="Europe/Vienna"))
     assert bad.status == 400 and "tägliche Zusammenfassung" in bad.text
     assert len(await site.timeline(c["id"], "&kind=preferences")) == 1
     # a time zone the page does not offer: 400 as well
