@@ -965,3 +965,22 @@ async def test_preferences_form_takes_times_as_people_type_them(console: Console
     assert status == 200
     assert (prefs["quiet_hours"]["start"], prefs["quiet_hours"]["end"]) == ("22:00", "06:30")
     assert prefs["daily_digest"]["at"] == "08:00"
+
+
+async def test_a_replys_quoted_history_is_folded_below_its_own_text(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann", emails=("erika@example.de",))
+    reply = await console.add(erika, subject="AW: Ihre Police", body=(
+        "Danke, das passt so.\n\nErika Mustermann\n\n"
+        "Am Di., 3. Nov. 2026 um 10:00 Uhr schrieb Büro Berger <service@berger.example>:\n"
+        "> Sehr geehrte Frau Mustermann,\n> anbei Ihre neue Police."))
+    plain = await console.add(erika, subject="Adresse", body="Neue Adresse: Hauptstr. 1")
+    desk = await console.signed_in()
+    page = await desk.get(f"/customers/{erika.id}")
+    assert page.status == 200
+    item = page.text[page.text.index(f'id="e-{reply.id}"'):]
+    item = item[:item.index("</li>")]
+    own, _, folded = item.partition('<details class="quoted">')
+    assert "Danke, das passt so." in own and "anbei Ihre neue Police" not in own
+    assert "Zitierter Verlauf" in folded and "&gt; anbei Ihre neue Police." in folded
+    other = page.text[page.text.index(f'id="e-{plain.id}"'):]
+    assert 'class="quoted"' not in other[:other.index("</li>")]

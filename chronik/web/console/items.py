@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.email.quotes import split_quoted
 from timeline.models import Channel, Entry, Visibility
 
 ICONS = {
@@ -35,6 +36,8 @@ class ItemView:
     """``open``, ``resolved`` or None."""
     resolution: dict[str, Any] | None
     pinned: bool
+    quoted: tuple[str, str] | None = None
+    """An e-mail's own text and the quoted history below it (``split_quoted``), or None."""
     folded: list[Entry] = field(default_factory=list)
     """System entries about this one (e.g. "Notification sent to the portal inbox")."""
 
@@ -78,7 +81,9 @@ def item_view(entry: Entry, agent_names: dict[str, str]) -> ItemView:
         call=call, delivery=delivery, in_reply_to=parent if isinstance(parent, str) else None,
         complaint=complaint,
         resolution=resolution if isinstance(resolution, dict) else None,
-        pinned=PINNED in entry.tags)
+        pinned=PINNED in entry.tags,
+        quoted=split_quoted(entry.body) if entry.channel is Channel.EMAIL and entry.body
+        else None)
 
 
 def _duration(value: object) -> str | None:

@@ -1,0 +1,57 @@
+"""The quoted history below a reply, as German and English mail programs write it, is told
+apart from the reply's own text; mail without a history is left whole."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.email.quotes import split_quoted
+
+OWN = "Hallo Frau Berger,\n\ndanke, das passt so.\n\nViele Grüße\nErika Mustermann"
+OURS = "Sehr geehrte Frau Mustermann,\nanbei Ihre neue Police.\n\nIhr Büro Berger"
+
+HISTORIES = {
+    "outlook-de": ("Von: Büro Berger & Partner <service@berger.example>\n"
+                   "Gesendet: Dienstag, 3. November 2026 10:00\n"
+                   "An: Erika Mustermann <erika@example.de>\nBetreff: Ihre Police\n\n" + OURS),
+    "outlook-en": ("From: Berger & Partner <service@berger.example>\n"
+                   "Sent: Tuesday, November 3, 2026 10:00 AM\n"
+                   "To: Erika Mustermann <erika@example.de>\nSubject: Your policy\n\n" + OURS),
+    "original-message-de": ("-----Ursprüngliche Nachricht-----\nVon: service@berger.example\n"
+                            "Gesendet: Dienstag, 3. November 2026 10:00\n"
+                            "An: erika@example.de\nBetreff: Police\n\n" + OURS),
+    "gmail-de": ("Am Di., 3. Nov. 2026 um 10:00 Uhr schrieb Büro Berger "
+                 "<service@berger.example>:\n" + "\n".join("> " + ln for ln in OURS.split("\n"))),
+    "gmail-en": ("On Tue, Nov 3, 2026 at 10:00 AM Büro Berger <service@berger.example> "
+                 "wrote:\n" + "\n".join("> " + ln for ln in OURS.split("\n"))),
+    "apple-mail-de": ("> Am 03.11.2026 um 10:00 schrieb Büro Berger <service@berger.example>:\n"
+                      "> \n" + "\n".join("> " + ln for ln in OURS.split("\n"))),
+    "thunderbird-de": ("Am 03.11.26 um 10:00 schrieb Büro Berger:\n"
+                       + "\n".join("> " + ln for ln in OURS.split("\n"))),
+}
+
+
+@pytest.mark.parametrize("client", sorted(HISTORIES))
+def test_the_history_below_a_reply_is_told_apart(client: str) -> None:
+    history = HISTORIES[client]
+    found = split_quoted(f"{OWN}\n\n{history}\n")
+    assert found is not None
+    reply, quoted = found
+    assert reply == OWN
+    assert quoted == history.strip()
+
+
+@pytest.mark.parametrize("text", [
+    "Guten Tag,\n\nich möchte meine Adresse ändern.\nVon morgen an: Neue Straße 5.\n",
+    "Sehr geehrte Damen und Herren,\nbitte senden Sie mir die Police.\nGesendet von meinem "
+    "iPhone",
+    "",
+], ids=["no-history", "sent-from-phone", "empty"])
+def test_mail_without_a_history_is_left_whole(text: str) -> None:
+    assert split_quoted(text) is None
+
+
+def test_a_forward_without_a_word_is_shown_whole() -> None:
+    """Nothing of its own above the history: folding it away would hide everything."""
+    assert split_quoted("---------- Forwarded message ---------\nFrom: X <x@example.de>\n"
+                        "Subject: Police\n\nHallo\n") is None
