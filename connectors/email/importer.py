@@ -49,14 +49,21 @@ class ImportSummary:
     expected: int | None = None
     """How many messages the source holds, when that is known before reading it (files and
     folders; not an mbox)."""
+    skipped: tuple[str, ...] = ()
+    """Files of a folder that hold no mail (their names)."""
 
     @property
     def total(self) -> int:
         return self.imported + self.duplicates + self.quarantined
 
     def line(self) -> str:
-        return (f"imported {self.imported}, duplicates {self.duplicates}, "
+        line = (f"imported {self.imported}, duplicates {self.duplicates}, "
                 f"quarantined {self.quarantined}")
+        if self.skipped:
+            shown = ", ".join(self.skipped[:3]) + (", …" if len(self.skipped) > 3 else "")
+            line += (f"; skipped {len(self.skipped)} file(s) that hold no mail "
+                     f"(not a message, mbox or .emlx: {shown})")
+        return line
 
 
 Parsed = ParsedMail | str
@@ -115,7 +122,8 @@ async def import_messages(mail: MailIngest, office_id: str, messages: Iterator[R
     ``progress`` is called with the running summary after every batch."""
     stream = messages if isinstance(messages, MessageStream) else None
     files = stream.files if stream is not None else None
-    summary = ImportSummary(expected=stream.total if stream is not None else None)
+    summary = ImportSummary(expected=stream.total if stream is not None else None,
+                            skipped=stream.skipped if stream is not None else ())
     loop = asyncio.get_running_loop()
     pool: Executor | None = None
     pending: asyncio.Queue[tuple[list[RawMessage] | None, asyncio.Future[list[Any]]] | None] = (

@@ -1,4 +1,6 @@
-"""Read raw messages from .eml files, folders of them, mbox files and Maildir folders.
+"""Read raw messages from .eml files, folders of them, mbox files and Maildir folders (and
+what other tools export: Apple Mail's ``.emlx`` files and ``.mbox`` bundles, Thunderbird's
+mbox files without a suffix, corpora of messages named ``.txt`` or ``.msg``).
 
 Blocking file I/O by design (callers run it in a worker thread). Nothing is parsed here
 beyond finding message boundaries: every message is yielded as raw bytes for
@@ -13,6 +15,7 @@ the mboxrd way (one ``>`` removed from ``>+From ``).
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -51,13 +54,15 @@ class MessageStream(Iterator[RawMessage]):
     """The messages of one source, read while iterating. ``total`` is how many there are when
     that is known before reading (a file, a folder, a Maildir: one per file), else ``None``
     (an mbox is counted only by reading it). ``files`` is set for sources of one message
-    per file: whoever parses them can read them too."""
+    per file: whoever parses them can read them too. ``skipped``: the files of a folder
+    that hold no mail (their names), for the import to say so."""
 
     def __init__(self, messages: Iterator[RawMessage], total: int | None,
-                 files: MessageFiles | None = None) -> None:
+                 files: MessageFiles | None = None, skipped: tuple[str, ...] = ()) -> None:
         self._messages = messages
         self.total = total
         self.files = files
+        self.skipped = skipped
 
     def __next__(self) -> RawMessage:
         return next(self._messages)
@@ -81,8 +86,9 @@ def read_files(paths: list[str], *, maildir: bool = False,
 
 
 def iter_messages(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> MessageStream:
-    """Every message under ``path``: an .eml file, a folder of .eml files (sorted by name),
-    an mbox file or a Maildir folder (``cur/`` and ``new/``, each sorted by name).
+    """Every message under ``path``: an .eml (or .emlx) file, a folder of messages (sorted by
+    name; see :func:`_folder` for what counts), an mbox file, an Apple Mail ``.mbox`` bundle
+    or a Maildir folder (``cur/`` and ``new/``, each sorted by name).
 
     A file named ``*.eml`` is one message (even when it starts with an mbox ``From `` line,
     which the parser skips); any other file is recognised by content: ``From `` at the
@@ -103,16 +109,23 @@ def iter_messages(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> M
                          for f in _files(path / sub, lambda name: not name.startswith("."))]
                 return MessageStream(_iter_files(files, True, max_bytes), len(files),
                                      MessageFiles(files, maildir=True))
-            files = _files(path, _is_eml)
-            return MessageStream(_iter_files(files, False, max_bytes), len(files),
-                                 MessageFiles(files, maildir=False))
+            bundled = path / "mbox"  # an Apple Mail export: "Inbox.mbox/mbox" + Info.plist
+            if path.suffix.lower() == ".mbox" and bundled.is_file():
+                return MessageStream(_iter_mbox(bundled, max_bytes), None)
+            files, mboxes, skipped = _folder(path)
+            if not mboxes:
+                return MessageStream(_iter_files(files, False, max_bytes), len(files),
+                                     MessageFiles(files, maildir=False), skipped)
+            return MessageStream(itertools.chain(
+                _iter_files(files, False, max_bytes),
+                *(_iter_mbox(Path(m), max_bytes) for m in mboxes)), None, None, skipped)
         with path.open("rb") as fh:
             first = fh.readline(1000).removeprefix(b"\xef\xbb\xbf")
     except FileNotFoundError:
         raise SourceError(f"no such file or folder: {path}") from None
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if path.suffix.lower() == ".eml" or (
+    if path.suffix.lower() in (".eml", ".emlx") or (
         _HEADER_LINE.match(first) and not first.startswith(b"From ")
     ):
         return MessageStream(_iter_single(path, max_bytes), 1)
@@ -122,9 +135,43 @@ def iter_messages(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> M
 
 
 def _is_eml(name: str) -> bool:
-    """``Path(name).suffix.lower() == ".eml"`` (so a file named just ``.eml`` is not one)."""
+    """``Path(name).suffix.lower()`` is ``.eml`` or Apple Mail's ``.emlx`` (so a file named
+    just ``.eml`` is not one)."""
     dot = name.rfind(".")
-    return dot > 0 and name[dot:].lower() == ".eml"
+    return dot > 0 and name[dot:].lower() in (".eml", ".emlx")
+
+
+def _folder(folder: Path) -> tuple[list[str], list[str], tuple[str, ...]]:
+    """A folder's mail, however it is named: ``*.eml``/``*.emlx`` files as they are, any
+    other file by its first line (a header line: one message, as other tools' corpora name
+    them ``.txt``, ``.msg`` or nothing; ``From ``: an mbox, as Thunderbird keeps its
+    folders). Returns (one-message files, mbox files, names of the files that are neither:
+    Outlook's binary ``.msg``, indexes such as ``.msf``, pictures …); hidden files and
+    sub-folders are left out."""
+    base = str(folder.absolute())
+    with os.scandir(base) as entries:
+        names = sorted(e.name for e in entries if not e.name.startswith(".") and e.is_file())
+    files: list[str] = []
+    mboxes: list[str] = []
+    skipped: list[str] = []
+    for name in names:
+        full = os.path.join(base, name)
+        if _is_eml(name):
+            files.append(full)
+            continue
+        try:
+            with open(full, "rb") as fh:
+                first = fh.readline(1000).removeprefix(b"\xef\xbb\xbf")
+        except OSError:
+            skipped.append(name)
+            continue
+        if first.startswith(b"From "):
+            mboxes.append(full)
+        elif _HEADER_LINE.match(first):
+            files.append(full)
+        else:
+            skipped.append(name)
+    return files, mboxes, tuple(skipped)
 
 
 def _files(folder: Path, wanted: Callable[[str], bool]) -> list[str]:
@@ -139,11 +186,24 @@ def _files(folder: Path, wanted: Callable[[str], bool]) -> list[str]:
 def _read(path: str | Path, max_bytes: int | None) -> bytes:
     try:
         with open(path, "rb") as fh:  # a str path: no Path object per message
+            if str(path)[-5:].lower() == ".emlx":
+                return _emlx(fh, max_bytes)
             return fh.read() if max_bytes is None else fh.read(max_bytes + 1)
     except OSError as exc:
         if isinstance(exc, FileNotFoundError):
             raise
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _emlx(fh: BinaryIO, max_bytes: int | None) -> bytes:
+    """Apple Mail's ``.emlx``: a line with the message's length in bytes, the message, then
+    Apple's property list (left out). Without a length line the file is read as it is."""
+    first = fh.readline(32)
+    if not first.strip().isdigit():
+        rest = fh.read() if max_bytes is None else fh.read(max_bytes + 1 - len(first))
+        return first + rest
+    length = int(first)
+    return fh.read(length if max_bytes is None else min(length, max_bytes + 1))
 
 
 def _iter_single(path: Path, max_bytes: int | None) -> Iterator[RawMessage]:

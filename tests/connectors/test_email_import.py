@@ -81,7 +81,8 @@ async def test_eml_file_folder_mbox_and_maildir(hub: Hub, tmp_path: Path) -> Non
     assert summary(chronik(hub, "import", str(single), "--office", hub.office.id)) == (
         "imported 1, duplicates 0, quarantined 0")
     assert summary(chronik(hub, "import", str(folder), "--office", hub.office.id)) == (
-        "imported 2, duplicates 0, quarantined 0")
+        "imported 2, duplicates 0, quarantined 0; skipped 1 file(s) that hold no mail "
+        "(not a message, mbox or .emlx: notes.txt)")
     assert summary(chronik(hub, "import", str(box), "--office", hub.office.id)) == (
         "imported 2, duplicates 0, quarantined 0")
     assert summary(chronik(hub, "import", str(maildir), "--office", hub.office.id)) == (
@@ -90,6 +91,22 @@ async def test_eml_file_folder_mbox_and_maildir(hub: Hub, tmp_path: Path) -> Non
     status, found = await hub.agent.get("/search?q=desk")  # indexed by the import
     assert status == 200 and [i["entry"]["subject"] for i in found["items"]] == ["Nachricht 4"]
     assert "From the desk of Karl:\nHallo" in found["items"][0]["entry"]["body"]
+
+
+async def test_a_folder_as_other_tools_leave_it(hub: Hub, tmp_path: Path) -> None:
+    """A corpus of messages named .txt, Apple Mail's .emlx, a Thunderbird mailbox file
+    without suffix; Outlook's binary .msg is named as skipped, not silently dropped."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "msg_01.txt").write_bytes(eml(1))
+    raw = eml(2)
+    (folder / "2.emlx").write_bytes(b"%d\n" % len(raw) + raw + b"<?xml?><plist/>")
+    (folder / "Inbox").write_bytes(mbox(eml(3), eml(4)))
+    (folder / "Brief.msg").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512))
+    assert summary(chronik(hub, "import", str(folder), "--office", hub.office.id)) == (
+        "imported 4, duplicates 0, quarantined 0; skipped 1 file(s) that hold no mail "
+        "(not a message, mbox or .emlx: Brief.msg)")
+    assert await subjects(hub) == [f"Nachricht {n}" for n in range(1, 5)]
 
 
 async def test_the_same_mbox_twice_gives_no_duplicates(hub: Hub, tmp_path: Path) -> None:

@@ -52,6 +52,44 @@ def test_folder_of_eml_files_sorted(tmp_path: Path) -> None:
     assert [Path(m.origin).name for m in found] == ["a.EML", "b.eml", "c.eml"]
 
 
+def test_a_folder_of_other_tools_exports(tmp_path: Path) -> None:
+    """Messages however they are named (a corpus of ``.txt``/``.msg`` files, Apple Mail's
+    ``.emlx``, a Thunderbird folder file without suffix that is an mbox); files that hold
+    no mail are named, not silently dropped."""
+    (tmp_path / "msg_01.txt").write_bytes(message(1))
+    (tmp_path / "2.msg").write_bytes(message(2))
+    emlx = message(3)
+    (tmp_path / "3.emlx").write_bytes(b"%d\n" % len(emlx) + emlx + b"<?xml version=\"1.0\"?>"
+                                      b"<plist><dict/></plist>\n")
+    (tmp_path / "Inbox").write_bytes(b"From a@example.com Thu Jan  1 00:00:00 2024\n"
+                                     + message(4) + b"\n"
+                                     b"From b@example.com Thu Jan  1 00:00:01 2024\n"
+                                     + message(5))
+    (tmp_path / "Inbox.msf").write_bytes(b"// <!-- <mdb:mork:z v=\"1.4\"/> -->\n")
+    (tmp_path / "outlook.msg").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(64))
+    stream = iter_messages(tmp_path)
+    found = list(stream)
+    assert [parse_message(m.raw).subject for m in found] == [
+        "Message 2", "Message 3", "Message 1", "Message 4", "Message 5"]
+    assert stream.skipped == ("Inbox.msf", "outlook.msg")
+
+
+def test_an_apple_mail_mbox_bundle(tmp_path: Path) -> None:
+    bundle = tmp_path / "Posteingang.mbox"
+    bundle.mkdir()
+    (bundle / "mbox").write_bytes(MBOX)
+    (bundle / "Info.plist").write_text("<plist/>")
+    assert [parse_message(m.raw).subject for m in list(iter_messages(bundle))[:2]] == [
+        "Message 1", "Message 2"]
+
+
+def test_a_single_emlx_file(tmp_path: Path) -> None:
+    emlx = message(7)
+    path = tmp_path / "7.emlx"
+    path.write_bytes(b"%d\n" % len(emlx) + emlx + b"<plist/>")
+    assert [m.raw for m in iter_messages(path)] == [emlx]
+
+
 MBOX = (
     b"From sender1@example.com Thu Jan  1 00:00:00 2024\n"
     + message(1, "Line one\n>From the escaped line\n>>From doubly escaped\n\n"
