@@ -17,10 +17,10 @@ from mailparser_reply import EmailReplyParser
 __all__ = ["split_quoted"]
 
 _PARSER = EmailReplyParser(languages=["de", "en"])
-_MAYBE_QUOTED = re.compile(
-    r"^>|^-{3,}|^_{5,}|schrieb|wrote:|^(?:von|from|gesendet|sent|betreff|subject):",
-    re.IGNORECASE | re.MULTILINE)
-"""A sign that a text may hold a quote (cheap): most mail has none, and is left at once."""
+_SIGNS = ("schrieb", "wrote:", "von:", "from:", "gesendet:", "sent:", "betreff:", "subject:",
+          "---", "_____")
+"""Signs that a text may hold a quote: most mail has none and is left at once (substring
+tests: a few microseconds, where one regular expression over the text cost ~50)."""
 _SEPARATOR_AT_END = re.compile(r"(?:\A|\n)[ \t]*(?:-{3,}|_{5,})[^\n]*\Z")
 """A separator line the parser leaves at the end of the reply ("-----Ursprüngliche
 Nachricht-----"): it belongs to the history."""
@@ -28,11 +28,18 @@ MAX_TEXT = 200_000
 """Longer texts are shown whole (the parser's patterns are not worth it there)."""
 
 
+def _maybe_quoted(text: str) -> bool:
+    if text.startswith(">") or "\n>" in text:
+        return True
+    low = text.lower()
+    return any(sign in low for sign in _SIGNS)
+
+
 @lru_cache(maxsize=2048)
 def split_quoted(text: str) -> tuple[str, str] | None:
     """(the reply's own text, the quoted history below it), or None when ``text`` holds no
     recognisable history, or nothing but history (a forward without a word: shown whole)."""
-    if len(text) > MAX_TEXT or not _MAYBE_QUOTED.search(text):
+    if len(text) > MAX_TEXT or not _maybe_quoted(text):
         return None
     try:
         replies = _PARSER.read(text=text).replies
