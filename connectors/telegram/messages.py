@@ -212,6 +212,8 @@ def to_inbound(office_id: str, message: Message, attachments: list[InboundAttach
                                            for m in missing]
     if edited:
         telegram["edited"] = True
+    if message.media_group_id:  # one of several photos/files sent at once (an album)
+        telegram["media_group_id"] = message.media_group_id
     if not (text_of(message) or attachments or missing or extras(message)):
         body_parts.append("[A Telegram message of a kind Chronik does not show]")
     return InboundMessage(

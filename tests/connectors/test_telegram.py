@@ -225,6 +225,17 @@ async def _pending_empty(tg: BotApiStandIn) -> bool:
     return tg.pending_updates == []
 
 
+async def test_an_album_keeps_its_group(thub: Hub, tg: StandIn) -> None:
+    """Several photos sent at once come as one message each; each keeps the album's id, for
+    the console to show them as one item."""
+    for n in range(3):
+        tg.push_photo(CHAT, make_png(64 + n, 48), caption="Wasserschaden Keller" if n == 0
+                      else None, media_group_id="13579")
+    _, entries = await messages_of(thub, CHAT, 3)
+    assert {e["meta"]["telegram"]["media_group_id"] for e in entries} == {"13579"}
+    assert sorted(e["body"] for e in entries) == ["", "", "Wasserschaden Keller"]
+
+
 async def test_photo_document_and_voice_become_attachments(thub: Hub, tg: StandIn) -> None:
     png = make_png(640, 480)
     pdf = b"%PDF-1.4\n" + bytes(range(256)) * 8

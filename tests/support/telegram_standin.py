@@ -995,11 +995,15 @@ class BotApiStandIn:
         first_name: str = "Erika",
         last_name: str | None = "Mustermann",
         username: str | None = None,
+        media_group_id: str | None = None,
     ) -> JSONDict:
-        """The user sends a photo; ``message.photo[-1]`` downloads as ``data``."""
+        """The user sends a photo; ``message.photo[-1]`` downloads as ``data``. With
+        ``media_group_id`` it is one of an album (Telegram sends one message per photo)."""
         message = self._inbound_message(chat_id, user_id, first_name, last_name, username)
         message["photo"] = self._photo_sizes(data, require_image=False)
         self._set_caption(message, caption)
+        if media_group_id is not None:
+            message["media_group_id"] = media_group_id
         return self._push_update("message", message)
 
     def push_document(

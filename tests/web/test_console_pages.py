@@ -17,6 +17,7 @@ import pytest
 from tests.notify.conftest import NOTIFY_ENV, SmtpSink, eventually
 from tests.web.conftest import Console, Desk, MakeConsole, Reply, browser_form
 from timeline.models import (
+    Attachment,
     Channel,
     Customer,
     CustomerStatus,
@@ -984,3 +985,32 @@ async def test_a_replys_quoted_history_is_folded_below_its_own_text(console: Con
     assert "Zitierter Verlauf" in folded and "&gt; anbei Ihre neue Police." in folded
     other = page.text[page.text.index(f'id="e-{plain.id}"'):]
     assert 'class="quoted"' not in other[:other.index("</li>")]
+
+
+async def test_a_telegram_album_is_one_item(console: Console) -> None:
+    """Three photos sent at once (three Telegram messages of one album, the caption on the
+    first) show as one item with all three pictures; the entries stay three."""
+    erika = await console.customer("Erika Mustermann", emails=("erika@example.de",))
+    album = []
+    for n in range(3):
+        album.append(await console.add(
+            erika, channel=Channel.CHAT, kind="message", when=at(3, 10, n),
+            body="Wasserschaden im Keller" if n == 0 else "",
+            attachments=(Attachment(name=f"photo-{n}.jpg", content_type="image/jpeg",
+                                    size=100 + n, sha256=f"{n:064x}"),),
+            meta={"telegram": {"chat_id": 1, "message_id": n, "media_group_id": "g1"}}))
+    alone = await console.add(erika, channel=Channel.CHAT, kind="message", when=at(3, 11),
+                              body="Und noch eine Frage")
+    desk = await console.signed_in()
+    page = await desk.get(f"/customers/{erika.id}")
+    assert page.status == 200
+    items = re.findall(r'<li class="item[^"]*" id="e-(\w+)"', page.text)
+    assert album[0].id in items and alone.id in items
+    assert album[1].id not in items and album[2].id not in items
+    shown = page.text[page.text.index(f'id="e-{album[0].id}"'):]
+    shown = shown[:shown.find('<li class="item', 1)]
+    assert "Wasserschaden im Keller" in shown
+    assert [f"photo-{n}.jpg" for n in range(3)] == re.findall(r'alt="(photo-\d\.jpg)"', shown)
+    for other in album[1:]:  # links to the other messages still land on the item
+        assert f'id="e-{other.id}"' in shown
+

@@ -38,6 +38,9 @@ class ItemView:
     pinned: bool
     quoted: tuple[str, str] | None = None
     """An e-mail's own text and the quoted history below it (``split_quoted``), or None."""
+    album: list[str] = field(default_factory=list)
+    """Ids of the other messages of a Telegram album shown in this item (their files are in
+    ``attachments``)."""
     folded: list[Entry] = field(default_factory=list)
     """System entries about this one (e.g. "Notification sent to the portal inbox")."""
 
@@ -111,4 +114,44 @@ def fold_items(entries: list[Entry], agent_names: dict[str, str]) -> list[ItemVi
     for parent, entry in pending:
         if parent in by_id:
             by_id[parent].folded.append(entry)
-    return views
+    return _albums(views)
+
+
+def album_key(entry: Entry) -> tuple[str, str] | None:
+    """(customer, Telegram ``media_group_id``) of a message that came as part of an album."""
+    telegram = entry.meta.get("telegram")
+    if entry.channel is Channel.CHAT and isinstance(telegram, dict):
+        group = telegram.get("media_group_id")
+        if isinstance(group, str) and group:
+            return entry.customer_id, group
+    return None
+
+
+def _albums(views: list[ItemView]) -> list[ItemView]:
+    """Several photos sent at once arrive as one Telegram message each (the caption on one
+    of them): shown as one item with all their files, where the newest of them stands. The
+    entries stay as they are (each one searchable, each with its own id)."""
+    groups: dict[tuple[str, str], list[ItemView]] = {}
+    for view in views:
+        key = album_key(view.entry)
+        if key is not None:
+            groups.setdefault(key, []).append(view)
+    if all(len(group) < 2 for group in groups.values()):
+        return views
+    out: list[ItemView] = []
+    placed: set[tuple[str, str]] = set()
+    for view in views:
+        key = album_key(view.entry)
+        group = groups.get(key) if key is not None else None
+        if key is None or group is None or len(group) < 2:
+            out.append(view)
+            continue
+        if key in placed:
+            continue
+        placed.add(key)
+        lead = next((v for v in group if v.entry.body), group[0])
+        sent = sorted(group, key=lambda v: v.entry.seq)
+        lead.attachments = [a for v in sent for a in v.attachments]
+        lead.album = [v.entry.id for v in sent if v is not lead]
+        out.append(lead)
+    return out
