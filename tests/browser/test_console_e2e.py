@@ -273,3 +273,24 @@ def test_a_draft_survives_a_reload_and_leaving_asks_first(chronik: ChronikServer
     assert dialogs == ["beforeunload"]
     expect(subject).to_have_value("")
     expect(body).to_have_value("")
+
+
+def test_printing_a_customer_shows_the_history_not_the_controls(chronik: ChronikServer,
+                                                               page: Page) -> None:
+    paul = customer(chronik, "Paul Druck", "0151 5556667", "paul@kunde.test")
+    chronik.api("POST", f"/customers/{paul['id']}/entries", {
+        "kind": "note", "subject": "Beratung", "body": "Hausrat besprochen.",
+        "visibility": "internal"})
+    sign_in(page, chronik, next_path=f"/customers/{paul['id']}")
+    expect(page.locator("#timeline .item").first).to_contain_text("Hausrat besprochen.")
+    page.emulate_media(media="print")
+    expect(page.locator("#timeline .item").first).to_be_visible()
+    expect(page.locator("#profile")).to_be_visible()
+    for control in (".topbar", "#compose-form", "form.filters.card"):
+        expect(page.locator(control)).to_be_hidden()
+    page.evaluate("document.body.insertAdjacentHTML('beforeend', "
+                  "'<details id=\"folded\"><summary>s</summary><p>inside</p></details>')")
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    expect(page.locator("#folded")).to_have_attribute("open", "")
+    page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+    expect(page.locator("#folded")).not_to_have_attribute("open", "")

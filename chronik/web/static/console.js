@@ -331,3 +331,16 @@ for (const out of document.querySelectorAll('form[action="/signout"]')) {
     } catch (error) { /* storage off */ }
   });
 }
+
+// Printing shows folded text too (quoted history, an e-mail's plain text): every closed
+// <details> opens for the print and closes again after it.
+let openedForPrint = [];
+window.addEventListener("beforeprint", () => {
+  openedForPrint = [...document.querySelectorAll("details:not([open])")];
+  for (const details of openedForPrint) details.open = true;
+});
+window.addEventListener("afterprint", () => {
+  for (const details of openedForPrint) details.open = false;
+  openedForPrint = [];
+});
+
