@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from chronik.api.base import Caller, Operation, error_response, json_model
+from chronik.api.reference import docs
 from chronik.api.schemas import HealthOut, MeOut, OfficeOut
 from chronik.state import AppState
 from timeline.files import write_probe
@@ -87,4 +88,6 @@ OPERATIONS = [
               response=MeOut),
     Operation("GET", "/openapi.json", openapi, "openapi", "This OpenAPI 3.1 document", "meta",
               auth="public"),
+    Operation("GET", "/docs", docs, "docs", "This API's reference as a page (HTML, generated "
+              "from the OpenAPI document)", "meta", auth="public", response_content="text/html"),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientSession, web
 
 from chronik.api import OPERATIONS
 from chronik.app import create_app
@@ -174,3 +174,20 @@ async def test_openapi_matches_the_real_routes(hub: Hub, settings: Settings) -> 
 def test_every_operation_has_a_unique_id() -> None:
     ids = [op.operation_id for op in OPERATIONS]
     assert len(ids) == len(set(ids))
+
+
+async def test_the_reference_page_shows_every_operation_and_schema(hub: Hub) -> None:
+    """``/api/v1/docs``: the OpenAPI document as a page, public, without a script; every
+    operation has its section and every schema link lands on a schema."""
+    _, doc = await hub.anon.get("/openapi.json")
+    async with ClientSession() as http, http.get(hub.server.make_url("/api/v1/docs")) as r:
+        assert r.status == 200 and r.content_type == "text/html"
+        page = await r.text()
+    assert "<script" not in page
+    for methods in doc["paths"].values():
+        for op in methods.values():
+            assert f'id="op-{op["operationId"]}"' in page, op["operationId"]
+    linked = set(re.findall(r'href="#schema-(\w+)"', page))
+    shown = set(re.findall(r'id="schema-(\w+)"', page))
+    assert linked and linked <= shown == set(doc["components"]["schemas"])
+    assert "<code>GET /api/v1/search</code>" in page

@@ -202,6 +202,9 @@ def test_main_screens_are_accessible(chronik: ChronikServer, page: Page, axe: An
         axe.assert_clean(page)
     page.goto(chronik.url("/admin/policy"))
     screenshot(page, "admin-policy")
+    page.goto(chronik.url("/api/v1/docs"))  # the API reference for integrators
+    expect(page.get_by_role("heading", level=1)).to_contain_text("reference")
+    axe.assert_clean(page)
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
     page.goto(chronik.url(f"/customers/{some['id']}"))
     axe.assert_clean(page)
