@@ -60,10 +60,14 @@ class CtiEvent:
 class _Fields:
     def __init__(self, raw: Mapping[str, FieldValue]) -> None:
         self.values: dict[str, list[str]] = {}
+        self.blank: set[str] = set()
+        """Fields sent, but empty."""
         for key, value in raw.items():
             name = key[:-2] if key.endswith("[]") else key
             items = [value] if isinstance(value, str) else list(value)
             self.values.setdefault(name, []).extend(v.strip() for v in items if v.strip())
+            if not self.values[name]:
+                self.blank.add(name)
         self.missing: list[str] = []
         self.invalid: list[dict[str, str]] = []
 
@@ -127,7 +131,10 @@ def parse_event(raw: Mapping[str, FieldValue], received_at: datetime) -> CtiEven
             fields.problem("event", "must be newCall, answer or hangup")
     call_id = fields.one("callId", required=True, limit=MAX_ID)
     new_call = kind is CtiEventType.NEW_CALL
-    from_number = fields.one("from", required=new_call)
+    # an inbound call's caller sent as an empty field is a withheld number (as Asterisk
+    # and the Fritz!Box write it), not a broken event
+    withheld = new_call and "from" in fields.blank
+    from_number = "anonymous" if withheld else fields.one("from", required=new_call)
     to_number = fields.one("to", required=new_call)
     direction_raw = fields.one("direction", required=new_call, limit=20)
     direction: CallDirection | None = None

@@ -5,7 +5,11 @@ from __future__ import annotations
 from timeline.errors import InvalidInput
 from timeline.identity import international_digits, normalise_phone
 
-WITHHELD = frozenset({"anonymous", "unknown", "restricted", "private", "withheld"})
+WITHHELD = frozenset({"anonymous", "unknown", "restricted", "private", "withheld",
+                      "unavailable", "blocked", "clir", "anonym", "unbekannt", "unterdrückt",
+                      "unterdrueckt", "privat"})
+"""How PBXs (sipgate, Asterisk, 3CX, Fritz!Box, German and English firmware) name a number
+the caller withheld."""
 
 
 def customer_number(raw: str | None, region: str) -> str | None:

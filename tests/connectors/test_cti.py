@@ -235,9 +235,13 @@ async def test_unknown_caller_waits_in_the_quarantine_when_unassigned(hub: Hub) 
     assert late["duplicate"] is True and late["entry_id"] == call["id"]
 
 
-async def test_withheld_number_is_quarantined_and_can_be_assigned(hub: Hub) -> None:
+@pytest.mark.parametrize("withheld", ["anonymous", "", "Unbekannt", "unavailable", "CLIR"])
+async def test_withheld_number_is_quarantined_and_can_be_assigned(hub: Hub,
+                                                                 withheld: str) -> None:
+    """However the PBX names a withheld number (an empty field included): the call is
+    kept, waiting for an agent to assign it."""
     path = await cti_path(hub)
-    first = await send(hub, path, new_call("w1", frm="anonymous"))
+    first = await send(hub, path, new_call("w1", frm=withheld))
     assert first["quarantined"] is True
     _, page = await hub.admin.get("/quarantine")
     (item,) = page["items"]
