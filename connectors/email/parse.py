@@ -142,6 +142,9 @@ def _parse(data: bytes) -> ParsedMail:
         raise MailParseError(f"too many MIME parts ({parts}, at most {_MAX_PARTS})")
     notes: list[str] = []
     mime = data.lstrip(b"\r\n")
+    if mime.startswith(b"\xef\xbb\xbf"):  # a byte order mark, as Windows tools save text
+        mime = mime[3:].lstrip(b"\r\n")
+        notes.append("a UTF-8 byte order mark before the headers was left out")
     if mime.count(b"\r\r\n", 0, 4096) > 1:  # CRLF converted to CRLF again: each line would
         mime = mime.replace(b"\r\r\n", b"\r\n")  # be followed by an empty one, ending headers
         notes.append("line ends written as CR CR LF read as CR LF")

@@ -286,3 +286,13 @@ def test_mutated_broken_mime_is_parsed_without_internal_errors(
         assert not exc.reason.startswith("unreadable message"), exc.reason
     else:
         assert all(a.filename for a in parsed.attachments)
+
+
+@pytest.mark.parametrize("prefix", [b"\xef\xbb\xbf", b"\r\n\xef\xbb\xbf", b"\xef\xbb\xbf\r\n"],
+                         ids=["bom", "blank-line-then-bom", "bom-then-blank-line"])
+def test_a_byte_order_mark_before_the_headers(prefix: bytes) -> None:
+    """A message saved by a Windows tool as "UTF-8 with BOM": read, not quarantined as
+    having no headers."""
+    parsed = parse_message(prefix + HEAD + b"\nHallo\n")
+    assert parsed.text == "Hallo" and parsed.from_email
+    assert noted(parsed, "byte order mark")
