@@ -289,12 +289,30 @@ def addresses(value: str, hint: str | None = None, notes: list[str] | None = Non
             comments = _COMMENT_TEXT.findall(item)
             address = _COMMENT.sub("", item)
             name = comments[0] if comments else ""
+            address, name = _unbracketed(address, name)
         address = _SPACES.sub("", address).strip('"').removeprefix("mailto:")
         name = _COMMENT.sub("", name) if angle else name
         result.append((_display_name(restore(name), hint, notes), restore(address)))
     return [(n, a) for n, a in result if a and not _NOT_IN_ADDRESS.search(a)]
 
 
+def _unbracketed(text: str, name: str) -> tuple[str, str]:
+    """An address written without its angle brackets (or with the closing one lost) after a
+    name, as broken mailers do: ``Erika Mustermann erika@example.de`` and ``Erika
+    <erika@example.de`` are Erika's address, not ``ErikaMustermannerika@example.de``. An
+    address broken by spaces (``erika @ example.de``) is joined as before."""
+    opened = text.rfind("<")
+    if opened >= 0 and "@" in text[opened:]:
+        return text[opened + 1:], name or text[:opened]
+    words = text.split()
+    with_at = [w for w in words if "@" in w]
+    if len(words) > 1 and len(with_at) == 1 and _WHOLE_ADDRESS.match(with_at[0]):
+        rest = " ".join(w for w in words if w is not with_at[0])
+        return with_at[0], name or rest
+    return text, name
+
+
+_WHOLE_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PROTECTED = re.compile("\x00(\\d+)\x00")
 _GROUP = re.compile(r'^\s*[^"<>()@,:]*:(?!:)')
 _LAST_ANGLE = re.compile(r"<([^<>]*)>[^<>]*$")

@@ -142,6 +142,10 @@ def test_encoded_names_and_subject() -> None:
         (b"'Martin' <m@example.com>", "m@example.com", "Martin"),
         (b'"a \\"b\\" c" <x@example.com>', "x@example.com", 'a "b" c'),
         (b"<Claudia.Shu@yahoo.com.>", "Claudia.Shu@yahoo.com.", ""),
+        # broken mailers: the brackets left out, or the closing one lost
+        (b"Erika Mustermann erika@example.de", "erika@example.de", "Erika Mustermann"),
+        (b"Erika Mustermann <erika@example.de", "erika@example.de", "Erika Mustermann"),
+        (b"erika @ example.de", "erika@example.de", ""),  # an address broken by spaces
     ],
 )
 def test_from_forms(from_header: bytes, email: str, name: str) -> None:
