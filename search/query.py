@@ -112,9 +112,18 @@ def _other_spellings(words: list[str]) -> list[tuple[str, ...]]:
     return [w for w in dict.fromkeys([split, (joined,)]) if w != tuple(words)]
 
 
+_QUOTES = str.maketrans({"\u201e": '"', "\u201c": '"', "\u201d": '"', "\u00ab": '"',
+                         "\u00bb": '"', "\u201f": '"', "\uff02": '"'})
+"""Typographic double quotes (German „…“, English “…”, French «…») are phrase quotes too
+when they pair up: keyboards and word processors put them in for the agent."""
+
+
 def parse(text: str) -> ParsedQuery:
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"query is longer than {MAX_QUERY_CHARS} characters")
+    typographic = text.translate(_QUOTES)
+    if typographic.count('"') % 2 == 0:  # a lone „ stays a character, as before
+        text = typographic
     if text.count('"') % 2:
         raise QueryError('unbalanced quote: close the phrase with another "')
     clauses: list[list[Term]] = []

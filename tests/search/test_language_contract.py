@@ -107,6 +107,16 @@ async def test_a_part_of_a_compound_finds_it(backend: SearchBackend, word: str,
     assert await hits(backend, word) == [found.seq]
 
 
+@pytest.mark.parametrize("quoted", ['„Verträge“', '“Verträge”', '«Verträge»', '"Verträge"'])
+async def test_typographic_quotes_are_phrase_quotes(backend: SearchBackend, quoted: str
+                                                    ) -> None:
+    plural = entry("Die Verträge liegen vor.")
+    singular = entry("Der Vertrag liegt vor.", minutes=1)
+    await backend.index([plural, singular])
+    assert await hits(backend, quoted) == [plural.seq]  # that spelling only
+    assert await hits(backend, "„Verträge") == [singular.seq, plural.seq]  # a lone „: a word
+
+
 @pytest.mark.parametrize(("written", "typed"), [
     ("Ihr Vertrag HR-20391 ist verlängert.", "HR20391"),
     ("Ihr Vertrag HR-20391 ist verlängert.", "hr 20391"),
