@@ -42,27 +42,39 @@ def shipped_lexicon() -> Lexicon:
                    intensifiers=tuple(raw.get("intensifiers", ())))
 
 
-def _word_regex(word: str, intensified: str = "") -> str:
+def _word_regex(word: str) -> str:
     core = re.escape(fold_word(word.strip("*")))
-    pre = "[a-z0-9]*" if word.startswith("*") else intensified
+    pre = "[a-z0-9]*" if word.startswith("*") else ""
     post = "[a-z0-9]*" if word.endswith("*") else ""
     return pre + core + post
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    patterns: list[tuple[str, re.Pattern[str], re.Pattern[str] | None, int]]
+    """(pattern, its search regex, its regex for the rest of a word after an intensifier
+    (None when its first word takes any prefix anyway), number of words)."""
+    intensifier: re.Pattern[str] | None
+    """Where a word starts with an intensifier (``voll…``, ``riesen…``)."""
+
+
 @lru_cache(maxsize=256)
-def _compile(patterns: tuple[str, ...], intensifiers: tuple[str, ...] = ()
-             ) -> list[tuple[str, re.Pattern[str], int]]:
+def _compile(patterns: tuple[str, ...], intensifiers: tuple[str, ...] = ()) -> _Compiled:
+    """Each pattern's regex starts with its literal first word, so the search is quick; an
+    intensifier in front is looked for once per text (one regex of all of them), and the
+    patterns are tried only right after each one found."""
     prefixes = sorted({fold_word(w) for w in intensifiers if w.strip()}, key=len, reverse=True)
-    intensified = f"(?:{'|'.join(map(re.escape, prefixes))})?" if prefixes else ""
     out = []
     for pattern in patterns:
         words = [w for w in re.split(r"[\s\-]+", pattern.strip()) if w]
         if not words:
             continue
-        regex = r"\b" + " ".join(_word_regex(w, intensified if i == 0 else "")
-                                  for i, w in enumerate(words)) + r"\b"
-        out.append((pattern, re.compile(regex), len(words)))
-    return out
+        body = " ".join(_word_regex(w) for w in words) + r"\b"
+        after = None if words[0].startswith("*") else re.compile(body)
+        out.append((pattern, re.compile(r"\b" + body), after, len(words)))
+    marker = (re.compile(r"\b(?:" + "|".join(map(re.escape, prefixes)) + r")(?=[a-z0-9])")
+              if prefixes else None)
+    return _Compiled(out, marker)
 
 
 def check(text: str, extra_patterns: tuple[str, ...] = ()) -> list[ToneHit]:
@@ -81,18 +93,26 @@ def check(text: str, extra_patterns: tuple[str, ...] = ()) -> list[ToneHit]:
         pos += len(token) + 1
     hits: dict[str, ToneHit] = {}
     found: list[tuple[int, ToneHit]] = []
-    for pattern, regex, nwords in _compile(lexicon.patterns + extra_patterns,
-                                           lexicon.intensifiers):
+
+    def hit(pattern: str, at: int, nwords: int) -> None:
+        index = _token_index(starts, at)
+        words = originals[index:index + nwords] if len(originals) == len(folded_tokens) \
+            else folded_tokens[index:index + nwords]
+        shown = " ".join(words)
+        if shown.casefold() not in hits:
+            hits[shown.casefold()] = ToneHit(pattern=pattern, text=shown)
+            found.append((at, hits[shown.casefold()]))
+
+    compiled = _compile(lexicon.patterns + extra_patterns, lexicon.intensifiers)
+    for pattern, regex, _after, nwords in compiled.patterns:
         for m in regex.finditer(folded):
-            index = _token_index(starts, m.start())
-            words = originals[index:index + nwords] if len(originals) == len(folded_tokens) \
-                else folded_tokens[index:index + nwords]
-            shown = " ".join(words)
-            if shown.casefold() not in hits:
-                hit = ToneHit(pattern=pattern, text=shown)
-                hits[shown.casefold()] = hit
-                found.append((m.start(), hit))
-    return [hit for _, hit in sorted(found, key=lambda pair: pair[0])]
+            hit(pattern, m.start(), nwords)
+    if compiled.intensifier is not None:
+        for m in compiled.intensifier.finditer(folded):
+            for pattern, _regex, after, nwords in compiled.patterns:
+                if after is not None and after.match(folded, m.end()):
+                    hit(pattern, m.start(), nwords)
+    return [h for _, h in sorted(found, key=lambda pair: pair[0])]
 
 
 def _token_index(starts: list[int], offset: int) -> int:

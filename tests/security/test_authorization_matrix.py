@@ -355,6 +355,8 @@ MATRIX: dict[str, str] = {
         "401  403  404  404  401  401  403",
     'GET /api/v1/exports/{id}/download':
         "401  403  404  404  401  401  403",
+    'GET /api/v1/docs':
+        "ok   ok   ok   ok   ok   ok   ok",
     'GET /api/v1/health':
         "ok   ok   ok   ok   ok   ok   ok",
     'GET /api/v1/lookup':
