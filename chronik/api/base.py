@@ -156,7 +156,18 @@ async def read_json(request: web.Request, model: type[M]) -> M:
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
+        if not _utf8(raw):
+            raise ApiError(400, "invalid_json", "the body is not UTF-8: send JSON as UTF-8, "
+                           "or name its charset in the Content-Type header") from None
         raise validation_error(exc) from None
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
@@ -174,17 +185,15 @@ def json_bytes(raw: bytes, charset: str | None) -> bytes:
     if encoding is None and charset and charset.lower().replace("_", "-") not in (
             "utf-8", "utf8"):
         encoding = charset
+    if encoding is None:
+        return raw  # UTF-8 is checked only when the body does not parse (``read_json``)
     try:
-        if encoding is not None:
-            return raw.decode(encoding).encode("utf-8")
-        raw.decode("utf-8")
+        return raw.decode(encoding).encode("utf-8")
     except LookupError:
         raise ApiError(400, "invalid_json", f"unknown charset {charset!r}") from None
     except UnicodeDecodeError:
-        raise ApiError(400, "invalid_json", "the body is not "
-                       f"{encoding or 'UTF-8'}: send JSON as UTF-8, or name its charset in "
-                       "the Content-Type header") from None
-    return raw
+        raise ApiError(400, "invalid_json", f"the body is not {encoding}: send JSON as "
+                       "UTF-8, or name its charset in the Content-Type header") from None
 
 
 def validation_error(exc: ValidationError) -> ApiError:
