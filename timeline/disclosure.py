@@ -89,7 +89,7 @@ def check(text: str, colleagues: Iterable[str] = (), internal_addresses: Iterabl
 
     folded = fold(text)
     for m in _MARKER_RE.finditer(folded):
-        add("internal_marker", _MARKERS.get(m.group(1), m.group(1)))
+        add("internal_marker", _MARKERS[m.group(1)])
     own = {fold(n) for n in customer_names}
     for name in colleagues:
         name_f = fold(name).strip()

@@ -77,16 +77,22 @@ def normalise_phone(value: str, region: str) -> str:
     try:
         number = phonenumbers.parse(cleaned, region.upper())
     except phonenumbers.NumberParseException as exc:
-        raise (_several(value) if len(_numbers_in_text(cleaned, region)) > 1
-               else InvalidInput(f"not a phone number: {value!r}")) from exc
+        raise _refused(value, cleaned, region, "not a phone number") from exc
     if not phonenumbers.is_possible_number(number) or len(str(number.national_number)) < 5:
-        raise (_several(value) if len(_numbers_in_text(cleaned, region)) > 1
-               else InvalidInput(f"not a possible phone number: {value!r}"))
+        raise _refused(value, cleaned, region, "not a possible phone number")
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
 def _several(value: str) -> InvalidInput:
     return InvalidInput(f"more than one phone number in {value!r}: enter one per field")
+
+
+def _refused(value: str, cleaned: str, region: str, why: str) -> InvalidInput:
+    """Why ``value`` is no number: it holds several (``030 1234567 / 0171 2345678``), or
+    ``why``."""
+    if len(_numbers_in_text(cleaned, region)) > 1:
+        return _several(value)
+    return InvalidInput(f"{why}: {value!r}")
 
 
 def _numbers_in_text(text: str, region: str) -> list[str]:

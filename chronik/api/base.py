@@ -157,8 +157,8 @@ async def read_json(request: web.Request, model: type[M]) -> M:
         return model.model_validate_json(raw)
     except ValidationError as exc:
         if not _utf8(raw):
-            raise ApiError(400, "invalid_json", "the body is not UTF-8: send JSON as UTF-8, "
-                           "or name its charset in the Content-Type header") from None
+            raise ApiError(400, "invalid_json", f"the body is not UTF-8: {_SEND_UTF8}"
+                           ) from None
         raise validation_error(exc) from None
 
 
@@ -170,6 +170,7 @@ def _utf8(raw: bytes) -> bool:
     return True
 
 
+_SEND_UTF8 = "send JSON as UTF-8, or name its charset in the Content-Type header"
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
          (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
          (codecs.BOM_UTF16_BE, "utf-16"))
@@ -179,8 +180,8 @@ def json_bytes(raw: bytes, charset: str | None) -> bytes:
     """A JSON body as UTF-8, as clients really send it: RFC 8259 lets a parser ignore a
     byte order mark (Windows tools write one; UTF-16 with its mark is read as such), and a
     body whose ``Content-Type`` names another charset (``charset=iso-8859-1``, as older
-    PowerShell sends) is read in that charset. Bytes that are not UTF-8 without a charset
-    saying so are a 400 that says why."""
+    PowerShell sends) is read in that charset (400 when it is unknown or does not fit).
+    Other bytes are passed on as they are: ``read_json`` says so when they are not UTF-8."""
     encoding = next((enc for bom, enc in _BOMS if raw.startswith(bom)), None)
     if encoding is None and charset and charset.lower().replace("_", "-") not in (
             "utf-8", "utf8"):
@@ -192,8 +193,8 @@ def json_bytes(raw: bytes, charset: str | None) -> bytes:
     except LookupError:
         raise ApiError(400, "invalid_json", f"unknown charset {charset!r}") from None
     except UnicodeDecodeError:
-        raise ApiError(400, "invalid_json", f"the body is not {encoding}: send JSON as "
-                       "UTF-8, or name its charset in the Content-Type header") from None
+        raise ApiError(400, "invalid_json", f"the body is not {encoding}: {_SEND_UTF8}"
+                       ) from None
 
 
 def validation_error(exc: ValidationError) -> ApiError:

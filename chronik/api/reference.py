@@ -11,7 +11,9 @@ from typing import Any
 from aiohttp import web
 
 from chronik.api.base import API_PREFIX
+from chronik.api.openapi import document
 from chronik.state import AppState
+from chronik.web.render import page
 
 Part = tuple[str, str]
 """("text", words) or ("ref", schema name): a type as words with links to schemas."""
@@ -54,8 +56,6 @@ def _schema_rows(schema: dict[str, Any]) -> list[dict[str, Any]]:
 @lru_cache(maxsize=1)
 def reference() -> dict[str, Any]:
     """The document, arranged for the page: operations by tag, schemas by name."""
-    from chronik.api.openapi import document
-
     doc = document()
     tags: dict[str, list[dict[str, Any]]] = {}
     for path, methods in doc["paths"].items():
@@ -83,6 +83,4 @@ def reference() -> dict[str, Any]:
 
 
 async def docs(request: web.Request, state: AppState) -> web.StreamResponse:
-    from chronik.web.render import page
-
     return page("api/reference.html", "en", reference())

@@ -31,7 +31,7 @@ def browser_language(accept_language: str) -> str | None:
                     quality = float(value.strip())
                 except ValueError:
                     quality = 0.0
-        if quality <= 0 or not (0 < quality <= 1):
+        if not 0 < quality <= 1:
             continue
         primary = DEFAULT_LANGUAGE if code == "*" else code.split("-")[0]
         if primary in LANGUAGES and (best is None or (-quality, position) < best[:2]):

@@ -47,7 +47,8 @@ _ENV.filters["tojson"] = _tojson
 
 
 def request_language(request: web.Request, preferred: str | None = None) -> str:
-    """The agent's or customer's stored choice, else the browser's first known language."""
+    """The agent's or customer's stored choice, else the language of ours the browser asks
+    for most (``browser_language``), else German."""
     if preferred in LANGUAGES:
         return preferred
     return browser_language(request.headers.get("Accept-Language", "")) or DEFAULT_LANGUAGE

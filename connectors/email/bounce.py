@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import HeaderParser
@@ -139,7 +139,7 @@ def _read(msg: Message, use_library: bool, use_own: bool) -> DeliveryReport | No
 
     def text() -> str:  # read only when the headers alone do not decide (ordinary mail)
         if not texts:
-            texts.append(_report_text(msg))
+            texts.append(_report_text(tree))
         return texts[0]
 
     if not (has_dsn_part or dsn_action or failed_header):
@@ -148,7 +148,7 @@ def _read(msg: Message, use_library: bool, use_own: bool) -> DeliveryReport | No
         if _REPLY_PREFIX.match(heads.get("subject")) and not _system_sender(heads):
             return None  # a person forwarding or answering a report
     subject = heads.get("subject")
-    returned = _returned_headers(msg)
+    returned = _returned_headers(tree)
     text_now = text()
     action = dsn_action or _action_from_text(subject, text_now)
     own = _own_addresses(msg, returned)
@@ -475,11 +475,6 @@ def _add(found: list[str], address: str) -> None:
 # ---------------------------------------------------------------------------- MIME walking
 
 
-def _parts(msg: Message) -> Iterator[Message]:
-    for part, _, _ in _tree(msg):
-        yield part
-
-
 def _tree(msg: Message) -> list[tuple[Message, str, str]]:
     """The report's own parts in order, each with its parent's and its own content type: a
     returned or forwarded message (``message/rfc822``) is listed but not entered."""
@@ -516,15 +511,14 @@ def _part_text(part: Message) -> str:
     return raw[:_MAX_TEXT] if isinstance(raw, str) else ""
 
 
-def _report_text(msg: Message) -> str:
-    """The human-readable text of the report: its own text/plain parts (else its HTML as
-    text), without a returned or forwarded message."""
+def _report_text(tree: list[tuple[Message, str, str]]) -> str:
+    """The human-readable text of the report (its ``_tree``): its own text/plain parts (else
+    its HTML as text), without a returned or forwarded message."""
     plain: list[str] = []
     html: list[str] = []
-    for part in _parts(msg):
+    for part, _, ctype in tree:
         if part.get_content_disposition() == "attachment":
             continue
-        ctype = part.get_content_type()
         if ctype == "text/plain":
             plain.append(_part_text(part))
         elif ctype == "text/html":
@@ -548,10 +542,10 @@ def _strip_returned(text: str) -> str:
     return text[:match.start()] if match and match.start() > 40 else text
 
 
-def _returned_headers(msg: Message) -> Message | None:
-    """The headers of the returned message (``message/rfc822`` or ``text/rfc822-headers``)."""
-    for part in _parts(msg):
-        ctype = part.get_content_type()
+def _returned_headers(tree: list[tuple[Message, str, str]]) -> Message | None:
+    """The headers of the returned message (``message/rfc822`` or ``text/rfc822-headers``)
+    among the report's parts (its ``_tree``)."""
+    for part, _, ctype in tree:
         if ctype in ("message/rfc822", "message/global"):
             payload = part.get_payload()
             if isinstance(payload, list) and payload and isinstance(payload[0], Message):

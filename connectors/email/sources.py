@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 from .errors import SourceError
 
@@ -119,19 +119,28 @@ def iter_messages(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> M
             return MessageStream(itertools.chain(
                 _iter_files(files, False, max_bytes),
                 *(_iter_mbox(Path(m), max_bytes) for m in mboxes)), None, None, skipped)
-        with path.open("rb") as fh:
-            first = fh.readline(1000).removeprefix(b"\xef\xbb\xbf")
+        kind = _kind(path)  # opened even when the name decides: a missing file fails now
+        if _is_eml(path.name):
+            kind = "message"
     except FileNotFoundError:
         raise SourceError(f"no such file or folder: {path}") from None
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if path.suffix.lower() in (".eml", ".emlx") or (
-        _HEADER_LINE.match(first) and not first.startswith(b"From ")
-    ):
+    if kind == "message":
         return MessageStream(_iter_single(path, max_bytes), 1)
-    if first.startswith(b"From "):
+    if kind == "mbox":
         return MessageStream(_iter_mbox(path, max_bytes), None)
     raise SourceError(f"not an .eml file, mbox file or Maildir folder: {path}")
+
+
+def _kind(path: str | Path) -> Literal["message", "mbox"] | None:
+    """A file by its first line (a byte order mark skipped): ``From `` starts an mbox, a
+    header line a single message; anything else holds no mail."""
+    with open(path, "rb") as fh:
+        first = fh.readline(1000).removeprefix(b"\xef\xbb\xbf")
+    if first.startswith(b"From "):
+        return "mbox"
+    return "message" if _HEADER_LINE.match(first) else None
 
 
 def _is_eml(name: str) -> bool:
@@ -156,19 +165,14 @@ def _folder(folder: Path) -> tuple[list[str], list[str], tuple[str, ...]]:
     skipped: list[str] = []
     for name in names:
         full = os.path.join(base, name)
-        if _is_eml(name):
-            files.append(full)
-            continue
         try:
-            with open(full, "rb") as fh:
-                first = fh.readline(1000).removeprefix(b"\xef\xbb\xbf")
+            kind = "message" if _is_eml(name) else _kind(full)
         except OSError:
-            skipped.append(name)
-            continue
-        if first.startswith(b"From "):
-            mboxes.append(full)
-        elif _HEADER_LINE.match(first):
+            kind = None
+        if kind == "message":
             files.append(full)
+        elif kind == "mbox":
+            mboxes.append(full)
         else:
             skipped.append(name)
     return files, mboxes, tuple(skipped)

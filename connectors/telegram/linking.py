@@ -112,9 +112,8 @@ class Commands:
         """A message of a known customer's chat that only says "STOP" (``stop_word``):
         the same as ``/stop``. From a chat no customer has it is an ordinary message
         (None): nothing to opt out of, and it may be the start of a conversation."""
-        if not await self._customers_of(message):
-            return None
-        return await self.stop(message)
+        outcome = await self.stop(message)  # records nothing when no customer has the chat
+        return None if outcome.reply == "not_subscribed" else outcome
 
     # ------------------------------------------------------------------ internals
     async def _link(self, message: Message, token: str) -> Outcome:

@@ -139,16 +139,14 @@ def _albums(views: list[ItemView]) -> list[ItemView]:
     if all(len(group) < 2 for group in groups.values()):
         return views
     out: list[ItemView] = []
-    placed: set[tuple[str, str]] = set()
     for view in views:
         key = album_key(view.entry)
-        group = groups.get(key) if key is not None else None
-        if key is None or group is None or len(group) < 2:
+        group = groups[key] if key is not None else [view]
+        if len(group) < 2:
             out.append(view)
             continue
-        if key in placed:
+        if view is not group[0]:  # the album stands where its newest message does
             continue
-        placed.add(key)
         lead = next((v for v in group if v.entry.body), group[0])
         sent = sorted(group, key=lambda v: v.entry.seq)
         lead.attachments = [a for v in sent for a in v.attachments]
