@@ -40,6 +40,7 @@ from .structure import (
     reused_boundary,
     separate_boundaries,
 )
+from .tnef import is_tnef, unpack
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -163,6 +164,7 @@ def _parse(data: bytes) -> ParsedMail:
         raise MailParseError("no sender address (From, Sender, Reply-To or Return-Path)")
     body = _Body(notes)
     _walk(msg, body, 0)
+    attachments = body.finish_attachments()
     auto, bounced = classify(msg)
     subject = _header_text(msg, "subject", hint, notes)
     return ParsedMail(
@@ -178,7 +180,7 @@ def _parse(data: bytes) -> ParsedMail:
         references=_ids(header_values(msg, "references", hint)),
         text=body.text(),
         html=body.html(),
-        attachments=body.finish_attachments(),
+        attachments=attachments,
         auto=auto,
         bounced_recipients=bounced,
         size=len(data),
@@ -283,9 +285,14 @@ class _Body:
         # (attachment part, inside related), or bytes kept because they could not be read
         self.parts: list[tuple[Message, bool] | ParsedAttachment] = []
         self.notes = notes  # shared with the message and every nested body
+        self.outlook_texts: list[str] = []  # the text inside winmail.dat files
 
     def text(self) -> str:
+        """The body text (after :meth:`finish_attachments`: winmail.dat's text stands in
+        for a message that has no other)."""
         joined = "\n\n".join(t.strip("\n") for t in self.texts if t.strip())
+        if not joined.strip():
+            joined = "\n\n".join(t.strip("\n") for t in self.outlook_texts if t.strip())
         return joined.strip("\n")
 
     def html(self) -> str | None:
@@ -306,11 +313,39 @@ class _Body:
                 out.append(item)
                 continue
             attachment, raw = _attachment(item[0], number, item[1], cids, self.notes)
+            if raw is None and is_tnef(attachment.content_type, attachment.filename,
+                                       attachment.data):
+                out.extend(self._outlook(attachment))
+                continue
             out.append(attachment)
             if raw is not None:
                 out.append(ParsedAttachment(f"{attachment.filename}.base64.txt", "text/plain",
                                             raw, False, None))
         return tuple(out)
+
+    def _outlook(self, attachment: ParsedAttachment) -> list[ParsedAttachment]:
+        """The files of an Outlook winmail.dat, or the file as sent when it cannot be
+        read."""
+        unpacked = unpack(attachment.data)
+        if unpacked is None:
+            self.notes.append(f"{attachment.filename!r} (Outlook TNEF) holds nothing that "
+                              "could be read: kept as sent")
+            return [attachment]
+        self.outlook_texts.append(unpacked.text)
+        self.notes.append(f"{attachment.filename!r} (Outlook TNEF) unpacked: "
+                          f"{len(unpacked.files)} file(s)"
+                          + (", text" if unpacked.text.strip() else ""))
+        files = [ParsedAttachment(name, ctype, data, False, None)
+                 for name, ctype, data in unpacked.files]
+        if unpacked.damaged:
+            self.notes.append(f"{attachment.filename!r} also kept as sent: it is damaged (a "
+                              "checksum does not match or it is cut short)")
+        elif unpacked.unread:
+            self.notes.append(f"{attachment.filename!r} also kept as sent: Outlook item(s) "
+                              f"without a file or text inside ({', '.join(unpacked.unread)})")
+        if unpacked.damaged or unpacked.unread:
+            files.append(attachment)
+        return files
 
 
 def _walk(part: Message, body: _Body, depth: int, related: bool = False) -> None:
