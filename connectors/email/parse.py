@@ -14,14 +14,14 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.errors import CloseBoundaryNotFoundDefect
 from email.message import Message
-from email.utils import parsedate_to_datetime
 from functools import cached_property
 from urllib.parse import unquote
 
 from .classify import classify
+from .dates import message_date
 from .decode import (
     addresses,
     decode_text,
@@ -175,7 +175,7 @@ def _parse(data: bytes) -> ParsedMail:
         to=_address_list(msg, "to", hint, notes),
         cc=_address_list(msg, "cc", hint, notes),
         subject=subject,
-        date=_date(header_values(msg, "date", hint)),
+        date=message_date(msg, header_values(msg, "date", hint), notes),
         in_reply_to=next(iter(_ids(header_values(msg, "in-reply-to", hint))), None),
         references=_ids(header_values(msg, "references", hint)),
         text=body.text(),
@@ -233,16 +233,6 @@ def _header_text(msg: Message, name: str, hint: str | None,
     if notes is not None:
         notes.extend(f"{name.title()} header: {n}" for n in dict.fromkeys(found))
     return re.sub(r"[\r\n]+", " ", text).replace("\t", " ")
-
-
-def _date(values: list[str]) -> datetime | None:
-    if not values:
-        return None
-    try:
-        parsed = parsedate_to_datetime(values[0].strip())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _ids(values: list[str]) -> tuple[str, ...]:
