@@ -62,7 +62,7 @@ class ImportSummary:
         if self.skipped:
             shown = ", ".join(self.skipped[:3]) + (", …" if len(self.skipped) > 3 else "")
             line += (f"; skipped {len(self.skipped)} file(s) that hold no mail "
-                     f"(not a message, mbox or .emlx: {shown})")
+                     f"(not a message, mbox, .emlx or Outlook mail: {shown})")
         return line
 
 

@@ -33,6 +33,7 @@ from .decode import (
 )
 from .errors import MailParseError, MessageTooLarge
 from .htmltext import clean_html, html_to_text, unflow
+from .msgfile import is_msg
 from .structure import (
     decoded_payload,
     find_parts,
@@ -126,6 +127,8 @@ def parse_message(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedMa
     data = bytes(raw)
     if not data.strip():
         raise MailParseError("empty message")
+    if is_msg(data):  # what import could not turn into mail (see .msgfile)
+        raise MailParseError("an Outlook .msg file that could not be read (damaged)")
     try:
         return _parse(data)
     except MailParseError:

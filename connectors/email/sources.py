@@ -1,6 +1,7 @@
 """Read raw messages from .eml files, folders of them, mbox files and Maildir folders (and
 what other tools export: Apple Mail's ``.emlx`` files and ``.mbox`` bundles, Thunderbird's
-mbox files without a suffix, corpora of messages named ``.txt`` or ``.msg``).
+mbox files without a suffix, corpora of messages named ``.txt`` or ``.msg``, and Outlook's
+own ``.msg`` files, turned into RFC 5322 mail by :mod:`.msgfile` where they are read).
 
 Blocking file I/O by design (callers run it in a worker thread). Nothing is parsed here
 beyond finding message boundaries: every message is yielded as raw bytes for
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from .errors import SourceError
+from .msgfile import NotReadable, is_mail_class, is_msg, message_class, to_mime
 
 __all__ = ["MessageFiles", "MessageStream", "RawMessage", "SourceError", "iter_messages",
            "read_files"]
@@ -135,12 +137,23 @@ def iter_messages(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> M
 
 def _kind(path: str | Path) -> Literal["message", "mbox"] | None:
     """A file by its first line (a byte order mark skipped): ``From `` starts an mbox, a
-    header line a single message; anything else holds no mail."""
+    header line a single message, and so does an Outlook ``.msg`` mail item; anything
+    else holds no mail (an Outlook contact, appointment or task included)."""
     with open(path, "rb") as fh:
         first = fh.readline(1000).removeprefix(b"\xef\xbb\xbf")
     if first.startswith(b"From "):
         return "mbox"
+    if is_msg(first):
+        return "message" if _outlook_mail(path) else None
     return "message" if _HEADER_LINE.match(first) else None
+
+
+def _outlook_mail(path: str | Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return is_mail_class(message_class(fh.read()))
+    except NotReadable:
+        return False  # not even a compound file: nothing says it held mail
 
 
 def _is_eml(name: str) -> bool:
@@ -153,10 +166,10 @@ def _is_eml(name: str) -> bool:
 def _folder(folder: Path) -> tuple[list[str], list[str], tuple[str, ...]]:
     """A folder's mail, however it is named: ``*.eml``/``*.emlx`` files as they are, any
     other file by its first line (a header line: one message, as other tools' corpora name
-    them ``.txt``, ``.msg`` or nothing; ``From ``: an mbox, as Thunderbird keeps its
-    folders). Returns (one-message files, mbox files, names of the files that are neither:
-    Outlook's binary ``.msg``, indexes such as ``.msf``, pictures …); hidden files and
-    sub-folders are left out."""
+    them ``.txt``, ``.msg`` or nothing; an Outlook mail item; ``From ``: an mbox, as
+    Thunderbird keeps its folders). Returns (one-message files, mbox files, names of the
+    files that are neither: Outlook contacts or appointments, indexes such as ``.msf``,
+    pictures …); hidden files and sub-folders are left out."""
     base = str(folder.absolute())
     with os.scandir(base) as entries:
         names = sorted(e.name for e in entries if not e.name.startswith(".") and e.is_file())
@@ -192,11 +205,17 @@ def _read(path: str | Path, max_bytes: int | None) -> bytes:
         with open(path, "rb") as fh:  # a str path: no Path object per message
             if str(path)[-5:].lower() == ".emlx":
                 return _emlx(fh, max_bytes)
-            return fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+            data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
     except OSError as exc:
         if isinstance(exc, FileNotFoundError):
             raise
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if is_msg(data) and (max_bytes is None or len(data) <= max_bytes):
+        try:  # an Outlook .msg: the mail in it, as it arrived
+            return to_mime(data)
+        except NotReadable:
+            return data  # quarantined by the parser, with these bytes
+    return data
 
 
 def _emlx(fh: BinaryIO, max_bytes: int | None) -> bytes:

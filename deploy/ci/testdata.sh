@@ -2,9 +2,13 @@
 # Real-world test data that other projects publish on PyPI, fetched once into
 # .cache/testdata/ (git-ignored) for the tests that read it:
 #
-#   tnefparse 1.4.0 (sdist): tests/examples/*.tnef -- 19 winmail.dat files from real Outlook
-#   and Exchange installations (embedded items, broken checksums, umlaut names, RTF and HTML
-#   bodies), read by tests/connectors/test_email_tnef.py.
+#   tnefparse 1.4.0 (sdist, PyPI): tests/examples/*.tnef -- 19 winmail.dat files from real
+#   Outlook and Exchange installations (embedded items, broken checksums, umlaut names, RTF
+#   and HTML bodies), read by tests/connectors/test_email_tnef.py;
+#   Apache Tika 3.3.1 test jars (Maven Central): the mail module's test messages and mboxes
+#   and the Microsoft module's Outlook .msg files (mail, a forwarded item, attachments,
+#   Chinese, a post, and an appointment, contact, task and sticky note), read by
+#   tests/connectors/test_email_msgfile.py.
 #
 # Idempotent: with the data in place it exits 0 at once. Without a package index (an offline
 # clone) it exits 3 -- ./run test goes on and those tests skip with a clear reason.
@@ -33,4 +37,36 @@ fetch() {  # fetch NAME VERSION: the sdist, unpacked into $CACHE/NAME-VERSION/
     printf '[testdata] %s %s in %s\n' "$name" "$version" "$dir"
 }
 
+maven_tests() {  # maven_tests GROUP/PATH ARTIFACT VERSION PATTERN...: a -tests.jar's files
+    local path=$1 artifact=$2 version=$3 dir="$CACHE/tika-$3"
+    shift 3
+    [ -f "$dir/.complete-$artifact" ] && return 0
+    local url="https://repo1.maven.org/maven2/$path/$artifact/$version/$artifact-$version-tests.jar"
+    local jar="$CACHE/$artifact-$version-tests.jar"
+    mkdir -p "$dir"
+    if ! "$PY" - "$url" "$jar" <<'PYTHON' >/dev/null 2>&1; then
+import shutil, sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=120) as answer, open(sys.argv[2], "wb") as out:
+    shutil.copyfileobj(answer, out)
+PYTHON
+        printf '[testdata] could not fetch %s from Maven Central\n' "$artifact" >&2
+        rm -f "$jar"
+        return "$EXIT_UNAVAILABLE"
+    fi
+    "$PY" - "$jar" "$dir" "$@" <<'PYTHON'
+import fnmatch, sys, zipfile
+jar, target, patterns = sys.argv[1], sys.argv[2], sys.argv[3:]
+with zipfile.ZipFile(jar) as archive:
+    for name in archive.namelist():
+        if any(fnmatch.fnmatch(name, p) for p in patterns):
+            archive.extract(name, target)
+PYTHON
+    rm -f "$jar"
+    touch "$dir/.complete-$artifact"
+    printf '[testdata] %s %s in %s\n' "$artifact" "$version" "$dir"
+}
+
 fetch tnefparse 1.4.0
+maven_tests org/apache/tika tika-parser-mail-module 3.3.1 'test-documents/*'
+maven_tests org/apache/tika tika-parser-microsoft-module 3.3.1 'test-documents/*.msg' \
+    'test-documents/testWINMAIL.dat'

@@ -82,7 +82,7 @@ async def test_eml_file_folder_mbox_and_maildir(hub: Hub, tmp_path: Path) -> Non
         "imported 1, duplicates 0, quarantined 0")
     assert summary(chronik(hub, "import", str(folder), "--office", hub.office.id)) == (
         "imported 2, duplicates 0, quarantined 0; skipped 1 file(s) that hold no mail "
-        "(not a message, mbox or .emlx: notes.txt)")
+        "(not a message, mbox, .emlx or Outlook mail: notes.txt)")
     assert summary(chronik(hub, "import", str(box), "--office", hub.office.id)) == (
         "imported 2, duplicates 0, quarantined 0")
     assert summary(chronik(hub, "import", str(maildir), "--office", hub.office.id)) == (
@@ -95,7 +95,8 @@ async def test_eml_file_folder_mbox_and_maildir(hub: Hub, tmp_path: Path) -> Non
 
 async def test_a_folder_as_other_tools_leave_it(hub: Hub, tmp_path: Path) -> None:
     """A corpus of messages named .txt, Apple Mail's .emlx, a Thunderbird mailbox file
-    without suffix; Outlook's binary .msg is named as skipped, not silently dropped."""
+    without suffix; a file that only looks like an Outlook .msg is named as skipped, not
+    silently dropped."""
     folder = tmp_path / "export"
     folder.mkdir()
     (folder / "msg_01.txt").write_bytes(eml(1))
@@ -105,7 +106,7 @@ async def test_a_folder_as_other_tools_leave_it(hub: Hub, tmp_path: Path) -> Non
     (folder / "Brief.msg").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512))
     assert summary(chronik(hub, "import", str(folder), "--office", hub.office.id)) == (
         "imported 4, duplicates 0, quarantined 0; skipped 1 file(s) that hold no mail "
-        "(not a message, mbox or .emlx: Brief.msg)")
+        "(not a message, mbox, .emlx or Outlook mail: Brief.msg)")
     assert await subjects(hub) == [f"Nachricht {n}" for n in range(1, 5)]
 
 
