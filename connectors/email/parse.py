@@ -33,7 +33,7 @@ from .decode import (
 )
 from .errors import MailParseError, MessageTooLarge
 from .htmltext import clean_html, html_to_text, unflow
-from .msgfile import is_msg
+from .msgfile import NotReadable, is_mail_class, is_msg, message_class, to_mime
 from .structure import (
     decoded_payload,
     find_parts,
@@ -60,6 +60,7 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 FORWARD_SEPARATOR = "---------- Forwarded message ----------"
 _MAX_DEPTH = 12  # nesting of multiparts / forwarded messages we follow
 _MAX_PARTS = 2000  # MIME parts; parsing cost grows with them
+_MAX_OUTLOOK_LEVEL = 3  # Outlook items attached to Outlook items … that are opened
 _PART_HEADER = re.compile(rb"^content-type:", re.IGNORECASE | re.MULTILINE)
 _BODY_TYPES = ("text/plain", "text/html")
 _ID_RE = re.compile(r"<([^<>\s]+)>")
@@ -298,7 +299,9 @@ class _Body:
         self.parts.append(ParsedAttachment(name, content_type, data, False, None))
         self.notes.append(f"{why}: kept as attachment {name!r}")
 
-    def finish_attachments(self) -> tuple[ParsedAttachment, ...]:
+    def finish_attachments(self, level: int = 0) -> tuple[ParsedAttachment, ...]:
+        """The attachments; Outlook's wrappers opened (``level``: how deep inside attached
+        Outlook items this body is)."""
         cids = {unquote(c).strip("<>").lower() for h in self.htmls for c in _CID_RE.findall(h)}
         out: list[ParsedAttachment] = []
         for number, item in enumerate(self.parts, start=1):
@@ -309,6 +312,9 @@ class _Body:
             if raw is None and is_tnef(attachment.content_type, attachment.filename,
                                        attachment.data):
                 out.extend(self._outlook(attachment))
+                continue
+            if raw is None and is_msg(attachment.data) and level < _MAX_OUTLOOK_LEVEL:
+                out.extend(self._outlook_item(attachment, level))
                 continue
             out.append(attachment)
             if raw is not None:
@@ -339,6 +345,24 @@ class _Body:
         if unpacked.damaged or unpacked.unread:
             files.append(attachment)
         return files
+
+
+    def _outlook_item(self, attachment: ParsedAttachment, level: int) -> list[ParsedAttachment]:
+        """An Outlook ``.msg`` attached to a mail (Outlook's "forward as attachment"): its
+        text as a forwarded message, its files beside the others, and the file as sent."""
+        try:
+            if not is_mail_class(message_class(attachment.data)):
+                return [attachment]
+            inner = parser().parsebytes(to_mime(attachment.data))
+        except NotReadable:
+            return [attachment]
+        sub = _Body(self.notes)
+        _walk(inner, sub, 1)
+        files = sub.finish_attachments(level + 1)
+        self.texts.append(_forward_header(inner) + sub.text())
+        self.notes.append(f"{attachment.filename!r} (an Outlook item) shown as a forwarded "
+                          "message; also kept as sent")
+        return [*files, attachment]
 
 
 def _walk(part: Message, body: _Body, depth: int, related: bool = False) -> None:
@@ -423,14 +447,19 @@ def _forwarded(part: Message, body: _Body, depth: int) -> None:
         inner = parser().parsebytes(raw if isinstance(raw, bytes) else b"")
     sub = _Body(body.notes)
     _walk(inner, sub, depth + 1)
+    body.texts.append(_forward_header(inner) + sub.text())
+    body.parts.extend(sub.parts)
+
+
+def _forward_header(inner: Message) -> str:
+    """The separator and the forwarded message's From, Date, Subject and To lines."""
     hint = _charset_hint(inner)
     lines = [FORWARD_SEPARATOR]
     for name in ("From", "Date", "Subject", "To"):
         value = _header_text(inner, name.lower(), hint)
         if value:
             lines.append(f"{name}: {value}")
-    body.texts.append("\n".join(lines) + "\n\n" + sub.text())
-    body.parts.extend(sub.parts)
+    return "\n".join(lines) + "\n\n"
 
 
 def _leftovers(part: Message, body: _Body, depth: int, related: bool) -> None:

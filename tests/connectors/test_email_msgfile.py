@@ -9,6 +9,7 @@ here was written for Chronik.
 from __future__ import annotations
 
 import shutil
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,26 @@ def test_tikas_mail_corpus() -> None:
                             + (TIKA / "testWINMAIL.dat").read_bytes())
     assert [a.filename for a in winmail.attachments] == [
         "quick.doc", "quick.html", "quick.pdf", "quick.txt", "quick.xml"]
+
+
+def test_an_outlook_item_attached_to_a_mail_is_shown_as_a_forwarded_message() -> None:
+    """Outlook's "forward as attachment": the customer forwards the insurer's mail as a .msg
+    file, which an agent without Outlook cannot open."""
+    item = (TIKA / "testMSG_att_doc.msg").read_bytes()
+    outer = EmailMessage()
+    outer["From"] = "Erika Mustermann <erika@example.de>"
+    outer["Subject"] = "WG: Schreiben der Versicherung"
+    outer.set_content("Siehe unten.\n")
+    outer.add_attachment(item, maintype="application", subtype="vnd.ms-outlook",
+                         filename="Schreiben.msg")
+    mail = parse_message(outer.as_bytes())
+    assert mail.text.startswith("Siehe unten.")
+    assert "---------- Forwarded message ----------\nFrom: Nicolas1 23456" in mail.text
+    assert "Subject: test pièce jointe 1" in mail.text and "contenu" in mail.text
+    assert [(a.filename, a.data == item) for a in mail.attachments] == [
+        ("test-unicode.doc", False), ("pj1.txt", False), ("Schreiben.msg", True)]
+    contact = (TIKA / "testMSG_Contact.msg").read_bytes()
+    outer.add_attachment(contact, maintype="application", subtype="vnd.ms-outlook",
+                         filename="Kontakt.msg")
+    assert [a.filename for a in parse_message(outer.as_bytes()).attachments][-1:] == [
+        "Kontakt.msg"]  # not mail: kept as it is
