@@ -39,6 +39,48 @@ MAX_USERS = 50
 FieldValue = str | Sequence[str]
 
 
+def _plain(text: str) -> str:
+    """A name or value as compared: lower case, without ``_``, ``-``, ``.`` and blanks."""
+    return "".join(c for c in text.lower() if c not in "_-. \t")
+
+
+def _aliases(table: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    return {_plain(alias): canonical for canonical, aliases in table.items()
+            for alias in (canonical, *aliases)}
+
+
+# What other PBXs and CTI bridges call the same things (Placetel, Twilio, Asterisk AMI
+# scripts, FreePBX/3CX webhooks): read as this format's names, so an event is not refused
+# for its spelling. Names are compared without case, "_", "-", "." and blanks.
+_FIELDS = _aliases({
+    "event": ("eventtype",), "callId": ("callsid", "uniqueid", "callUuid"),
+    "from": ("caller", "callerid", "callernumber", "fromnumber", "ani"),
+    "to": ("callee", "called", "callednumber", "tonumber", "dnis", "destination"),
+    "direction": (), "user": ("users",), "answeringNumber": ("answerednumber",),
+    "cause": ("hangupcause", "reason"), "timestamp": ("time", "datetime", "eventtime"),
+})
+_EVENTS = _aliases({
+    "newCall": ("new_call", "ringing", "incomingcall", "outgoingcall", "callstart", "start",
+                "initiated"),
+    "answer": ("answered", "callaccepted", "accepted", "pickup", "connect", "connected",
+               "inprogress"),
+    "hangup": ("hungup", "hang_up", "end", "ended", "callended", "completed",
+               "disconnect", "disconnected", "terminated"),
+})
+_IMPLIED_DIRECTION = {_plain("incomingcall"): "in", _plain("outgoingcall"): "out"}
+_DIRECTIONS = _aliases({"in": ("inbound", "incoming", "inc"),
+                        "out": ("outbound", "outgoing", "outboundapi", "outbounddial")})
+_CAUSES = _aliases({
+    "normalClearing": ("normal", "completed", "accepted", "answered", "ok", "success"),
+    "busy": ("userbusy",),
+    "cancel": ("cancelled", "canceled", "abandoned", "originatorcancel"),
+    "noAnswer": ("missed", "timeout", "noreply", "nouserresponse", "voicemail"),
+    "congestion": ("failed", "failure", "error", "networkoutoforder"),
+    "notFound": ("unallocatednumber", "invalidnumber", "invalid"),
+    "forwarded": ("forward", "redirected", "transferred", "transfer"),
+})
+
+
 @dataclass(frozen=True)
 class CtiEvent:
     type: CtiEventType
@@ -64,6 +106,7 @@ class _Fields:
         """Fields sent, but empty."""
         for key, value in raw.items():
             name = key[:-2] if key.endswith("[]") else key
+            name = _FIELDS.get(_plain(name), name)
             items = [value] if isinstance(value, str) else list(value)
             self.values.setdefault(name, []).extend(v.strip() for v in items if v.strip())
             if not self.values[name]:
@@ -111,9 +154,8 @@ def _timestamp(fields: _Fields, received_at: datetime) -> tuple[datetime, str | 
     except (ValueError, OverflowError, OSError):
         fields.problem("timestamp", "an ISO 8601 date-time or Unix seconds")
         return received_at, None
-    if value.tzinfo is None:
-        fields.problem("timestamp", "needs a time zone (e.g. 2026-11-23T10:00:00+01:00)")
-        return received_at, None
+    if value.tzinfo is None:  # local time of an unknown zone: the time of receipt, kept
+        return received_at, raw
     if not in_window(value):  # a PBX with a broken clock: the call happened now
         return received_at, raw
     return value, None
@@ -126,7 +168,7 @@ def parse_event(raw: Mapping[str, FieldValue], received_at: datetime) -> CtiEven
     kind: CtiEventType | None = None
     if kind_raw is not None:
         try:
-            kind = CtiEventType(kind_raw)
+            kind = CtiEventType(_EVENTS.get(_plain(kind_raw), kind_raw))
         except ValueError:
             fields.problem("event", "must be newCall, answer or hangup")
     call_id = fields.one("callId", required=True, limit=MAX_ID)
@@ -136,18 +178,23 @@ def parse_event(raw: Mapping[str, FieldValue], received_at: datetime) -> CtiEven
     withheld = new_call and "from" in fields.blank
     from_number = "anonymous" if withheld else fields.one("from", required=new_call)
     to_number = fields.one("to", required=new_call)
-    direction_raw = fields.one("direction", required=new_call, limit=20)
+    implied = _IMPLIED_DIRECTION.get(_plain(kind_raw or ""))
+    direction_raw = fields.one("direction", required=new_call and implied is None, limit=20)
     direction: CallDirection | None = None
-    if direction_raw is not None:
+    if direction_raw is not None or implied is not None:
         try:
-            direction = CallDirection(direction_raw.lower())
+            direction = CallDirection(
+                _DIRECTIONS.get(_plain(direction_raw), direction_raw) if direction_raw
+                else implied or "")
         except ValueError:
             fields.problem("direction", "must be in or out")
     users = fields.many("user")
     answering = fields.one("answeringNumber")
     cause = fields.one("cause", required=kind is CtiEventType.HANGUP, limit=40)
-    if cause is not None and cause not in HANGUP_CAUSES:
-        fields.problem("cause", "must be one of " + ", ".join(HANGUP_CAUSES))
+    if cause is not None:
+        cause = _CAUSES.get(_plain(cause), cause)
+        if cause not in HANGUP_CAUSES:
+            fields.problem("cause", "must be one of " + ", ".join(HANGUP_CAUSES))
     if kind is CtiEventType.ANSWER and not users and answering is None:
         fields.missing.append("user")
     at, original = _timestamp(fields, received_at)

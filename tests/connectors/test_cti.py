@@ -353,3 +353,57 @@ async def test_calls_stay_in_their_office(hub: Hub) -> None:
     (their_call,) = their_page["items"]
     assert mine_call["id"] != their_call["id"]
     assert other_office.id != hub.office.id
+
+
+@pytest.mark.parametrize("events", [
+    # Placetel: IncomingCall (direction implied), CallAccepted, HungUp with a type
+    [{"event": "IncomingCall", "call_id": "p1", "from": "01711234567",
+      "to": OFFICE_LINE, "timestamp": at(0)},
+     {"event": "CallAccepted", "call_id": "p1", "user": "Tom Agent", "timestamp": at(5)},
+     {"event": "HungUp", "call_id": "p1", "type": "x", "reason": "normal",
+      "timestamp": at(65)}],
+    # Twilio-like status names, snake case, inbound, Unix seconds
+    [{"event": "ringing", "CallSid": "p1", "caller": "+49 171 1234567", "called": OFFICE_LINE,
+      "direction": "inbound", "time": str(T0.timestamp())},
+     {"event": "in-progress", "CallSid": "p1", "answering_number": "4921112345671",
+      "time": str(T0.timestamp() + 5)},
+     {"event": "completed", "CallSid": "p1", "hangup_cause": "NORMAL_CLEARING",
+      "time": str(T0.timestamp() + 65)}],
+    # the same names in other cases and separators
+    [{"Event": "NEW_CALL", "Call-ID": "p1", "From": "491711234567", "To": OFFICE_LINE,
+      "Direction": "INCOMING", "Timestamp": at(0)},
+     {"Event": "Answered", "Call-ID": "p1", "User": "Tom Agent", "Timestamp": at(5)},
+     {"Event": "Hangup", "Call-ID": "p1", "Cause": "Normal", "Timestamp": at(65)}],
+], ids=["placetel", "twilio-like", "other-cases"])
+async def test_other_pbx_phrasings_give_the_same_call(hub: Hub,
+                                                      events: list[dict[str, Any]]) -> None:
+    c = await make_customer(hub, "Erika Mustermann", phones=["0171 1234567"])
+    path = await cti_path(hub)
+    for event in events:
+        await send(hub, path, event)
+    (call,) = await calls_of(hub, c["id"])
+    meta = call["meta"]
+    assert call["direction"] == "inbound" and meta["call_direction"] == "in"
+    assert meta["outcome"] == "answered" and meta["duration_seconds"] == 60
+    assert datetime.fromisoformat(call["occurred_at"]) == T0
+
+
+@pytest.mark.parametrize(("cause", "outcome"), [
+    ("no_answer", "missed"), ("NOANSWER", "missed"), ("voicemail", "missed"),
+    ("user-busy", "missed"), ("cancelled", "missed"), ("transferred", "forwarded")])
+async def test_hangup_causes_in_other_words(hub: Hub, cause: str, outcome: str) -> None:
+    c = await make_customer(hub, "Erika Mustermann", phones=["0171 1234567"])
+    path = await cti_path(hub)
+    await send(hub, path, new_call())
+    done = await send(hub, path, hangup(cause=cause))
+    assert done["outcome"] == outcome
+    (call,) = await calls_of(hub, c["id"])
+    assert call["meta"]["outcome"] == outcome
+
+
+async def test_a_timestamp_without_zone_is_kept_and_the_call_is_not_lost(hub: Hub) -> None:
+    c = await make_customer(hub, "Erika Mustermann", phones=["0171 1234567"])
+    path = await cti_path(hub)
+    await send(hub, path, new_call(timestamp="2026-03-02 10:30:00"))
+    (call,) = await calls_of(hub, c["id"])
+    assert call["meta"]["original_date"] == {"newCall": "2026-03-02 10:30:00"}
