@@ -57,7 +57,7 @@ _FIELDS = _aliases({
     "from": ("caller", "callerid", "callernumber", "fromnumber", "ani"),
     "to": ("callee", "called", "callednumber", "tonumber", "dnis", "destination"),
     "direction": (), "user": ("users",), "answeringNumber": ("answerednumber",),
-    "cause": ("hangupcause", "reason"), "timestamp": ("time", "datetime", "eventtime"),
+    "cause": ("hangupcause", "reason", "type"), "timestamp": ("time", "datetime", "eventtime"),
 })
 _EVENTS = _aliases({
     "newCall": ("new_call", "ringing", "incomingcall", "outgoingcall", "callstart", "start",

@@ -360,7 +360,7 @@ async def test_calls_stay_in_their_office(hub: Hub) -> None:
     [{"event": "IncomingCall", "call_id": "p1", "from": "01711234567",
       "to": OFFICE_LINE, "timestamp": at(0)},
      {"event": "CallAccepted", "call_id": "p1", "user": "Tom Agent", "timestamp": at(5)},
-     {"event": "HungUp", "call_id": "p1", "type": "x", "reason": "normal",
+     {"event": "HungUp", "call_id": "p1", "type": "accepted",
       "timestamp": at(65)}],
     # Twilio-like status names, snake case, inbound, Unix seconds
     [{"event": "ringing", "CallSid": "p1", "caller": "+49 171 1234567", "called": OFFICE_LINE,
