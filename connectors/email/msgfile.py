@@ -21,6 +21,7 @@ import hashlib
 import mimetypes
 import re
 import struct
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.encoders import encode_base64
 from email.header import Header
@@ -31,7 +32,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.parser import HeaderParser
 from email.policy import compat32
-from typing import Any
+from typing import Any, TypeVar
 
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAIL_CLASSES = ("ipm.note", "ipm.schedule.meeting", "ipm.post", "report.", "ipm.outlook.recall")
@@ -60,10 +61,13 @@ def is_msg(head: bytes) -> bool:
 def message_class(data: bytes) -> str:
     """The item's message class (``IPM.Note``, ``IPM.Contact`` …), ``""`` for an OLE file
     that is no Outlook item (an old Word or Excel file); raises :class:`NotReadable`."""
-    with _open(data) as ole:
+
+    def read(ole: Any) -> str:
         if not ole.exists("__properties_version1.0"):
             return ""
         return _Item(ole, [], _TOP).text(0x001A) or "IPM.Note"
+
+    return _reading(data, read)
 
 
 def is_mail_class(klass: str) -> bool:
@@ -73,44 +77,43 @@ def is_mail_class(klass: str) -> bool:
 def to_mime(data: bytes) -> bytes:
     """The mail in a ``.msg`` file as RFC 5322 bytes -- the same bytes for the same file
     (a mail without a Message-ID is known again by them); raises :class:`NotReadable`."""
-    with _open(data) as ole:
-        item = _Item(ole, [], _TOP)
-        try:
-            message = _message(item, 0)
-            stem = "=_msg_" + hashlib.sha256(data).hexdigest()[:24]
-            for number, part in enumerate(message.walk()):
-                if part.is_multipart():
-                    part.set_boundary(f"{stem}_{number}")
-            return message.as_bytes(policy=compat32)
-        except NotReadable:
-            raise
-        except Exception as exc:  # a property that is not what its type says
-            raise NotReadable(f"damaged Outlook item ({type(exc).__name__})") from exc
+
+    def read(ole: Any) -> bytes:
+        message = _message(_Item(ole, [], _TOP), 0)
+        stem = "=_msg_" + hashlib.sha256(data).hexdigest()[:24]
+        for number, part in enumerate(message.walk()):
+            if part.is_multipart():
+                part.set_boundary(f"{stem}_{number}")
+        return message.as_bytes(policy=compat32)
+
+    return _reading(data, read)
+
+
+T = TypeVar("T")
+
+
+def _reading(data: bytes, read: Callable[[Any], T]) -> T:
+    """``read`` of the open file; whatever goes wrong in a damaged file is
+    :class:`NotReadable` (never another exception: an import must go on)."""
+    if not is_msg(data):
+        raise NotReadable("not an Outlook file (no OLE signature)")
+    import olefile  # only Outlook files pay for the import
+
+    try:
+        ole = olefile.OleFileIO(data)
+    except Exception as exc:  # olefile raises OSError, struct.error, IndexError …
+        raise NotReadable(f"not a readable Outlook file ({type(exc).__name__})") from exc
+    try:
+        return read(ole)
+    except RecursionError as exc:
+        raise NotReadable("damaged Outlook item (nested too deeply)") from exc
+    except Exception as exc:  # a property that is not what its type says, a broken stream
+        raise NotReadable(f"damaged Outlook item ({type(exc).__name__})") from exc
+    finally:
+        ole.close()
 
 
 # --------------------------------------------------------------------------- OLE properties
-
-
-class _Open:
-    def __init__(self, data: bytes) -> None:
-        import olefile  # only Outlook files pay for the import
-
-        try:
-            self.ole = olefile.OleFileIO(data)
-        except Exception as exc:  # olefile raises OSError, struct.error, IndexError …
-            raise NotReadable(f"not a readable Outlook file ({type(exc).__name__})") from exc
-
-    def __enter__(self) -> Any:
-        return self.ole
-
-    def __exit__(self, *exc: object) -> None:
-        self.ole.close()
-
-
-def _open(data: bytes) -> _Open:
-    if not is_msg(data):
-        raise NotReadable("not an Outlook file (no OLE signature)")
-    return _Open(data)
 
 
 class _Item:

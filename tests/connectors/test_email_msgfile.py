@@ -13,8 +13,10 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from connectors.email.msgfile import is_mail_class, message_class, to_mime
+from connectors.email.msgfile import NotReadable, is_mail_class, message_class, to_mime
 from connectors.email.parse import MailParseError, ParsedMail, parse_message
 from tests.conftest import Hub
 from tests.connectors.test_email_import import chronik, summary
@@ -174,3 +176,26 @@ def test_an_outlook_item_attached_to_a_mail_is_shown_as_a_forwarded_message() ->
                          filename="Kontakt.msg")
     assert [a.filename for a in parse_message(outer.as_bytes()).attachments][-1:] == [
         "Kontakt.msg"]  # not mail: kept as it is
+
+
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["testMSG.msg", "testMSG_att_doc.msg", "testMSG_att_msg.msg"]),
+       st.integers(min_value=0), st.binary(min_size=1, max_size=64),
+       st.integers(min_value=0, max_value=512))
+def test_a_damaged_msg_is_never_an_internal_error(name: str, position: int, insert: bytes,
+                                                  cut: int) -> None:
+    """Damaged at random (a disk error, a cut-off copy): read, or refused as not readable
+    -- the import goes on either way, and the parser quarantines what was not read."""
+    base = (TIKA / name).read_bytes()
+    at = 8 + position % (len(base) - 8)
+    data = base[:at] + insert + base[at + cut:]
+    try:
+        message_class(data)
+        raw = to_mime(data)
+    except NotReadable:
+        raw = data
+    try:
+        parse_message(raw)
+    except MailParseError as exc:
+        assert not exc.reason.startswith("unreadable message"), exc.reason
