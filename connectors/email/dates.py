@@ -85,7 +85,7 @@ def rfc_date(value: str) -> datetime | None:
         if re.search(r"(?:^|\s)-0000\b", value):
             return parsed.replace(tzinfo=UTC)
         return None
-    return parsed if _plausible(parsed) else None
+    return parsed  # a date far off is the ingest's to judge (it keeps it as original_date)
 
 
 def lenient_date(value: str) -> datetime | None:
