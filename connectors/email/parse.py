@@ -34,6 +34,7 @@ from .decode import (
 from .errors import MailParseError, MessageTooLarge
 from .htmltext import clean_html, html_to_text, unflow
 from .msgfile import NotReadable, is_mail_class, is_msg, message_class, to_mime
+from .smime import is_pkcs7, open_pkcs7
 from .structure import (
     decoded_payload,
     find_parts,
@@ -389,6 +390,8 @@ def _walk(part: Message, body: _Body, depth: int, related: bool = False) -> None
     if maintype == "multipart" or (depth == 0 and _headerless_multipart(part)):
         _broken_multipart(part, body, depth)
         return
+    if is_pkcs7(ctype, filename_param(part)) and _opaque_smime(part, body, depth):
+        return
     if _is_body_part(part, ctype):
         if ctype == "text/html":
             html = _part_text(part, ctype, body)
@@ -398,6 +401,24 @@ def _walk(part: Message, body: _Body, depth: int, related: bool = False) -> None
             body.texts.append(_part_text(part, ctype, body))
         return
     body.parts.append((part, related))
+
+
+def _opaque_smime(part: Message, body: _Body, depth: int) -> bool:
+    """An S/MIME part: signed content read as the part's own (the ``smime.p7m`` kept),
+    an encrypted one kept with a note. False: not S/MIME after all, a file like others."""
+    data, _, raw = decoded_payload(part)
+    opened = open_pkcs7(data) if raw is None else None
+    if opened is None:
+        return False
+    if opened[0] == "encrypted":
+        body.notes.append("an S/MIME encrypted message: it can only be read with the "
+                          "recipient's private key; kept as sent")
+    else:
+        body.notes.append("an S/MIME signed message: the signed content is shown (the "
+                          "signature is kept as sent, not verified)")
+        _walk(parser().parsebytes(opened[1]), body, depth + 1)
+    body.parts.append((part, False))  # the signature (or the ciphertext), as sent
+    return True
 
 
 def _is_body_part(part: Message, ctype: str) -> bool:
