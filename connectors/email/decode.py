@@ -46,6 +46,54 @@ _SEVEN_BIT = ("utf-7", "utf-16", "utf-32", "iso2022", "hz")  # not ASCII-compati
 _MULTIBYTE = re.compile(r"utf|gb|big5|cp9[345]\d|euc|shift|iso2022|hz|johab")
 
 
+_JP_MS = "iso2022_jp_ms"
+_JAPANESE = ("cp932", "euc_jis_2004")
+_SIBLINGS: dict[str, tuple[str, ...]] = {
+    # a declared charset that does not fit: what the same senders really meant. Japanese
+    # mail is ISO-2022-JP with Microsoft's extensions (circled digits, NEC/IBM kanji), or
+    # Shift_JIS / EUC-JP under the wrong label; the others are declared by their supersets.
+    "iso2022_jp_ext": (_JP_MS, *_JAPANESE), "iso2022_jp": (_JP_MS, *_JAPANESE),
+    "iso2022_jp_2": (_JP_MS, *_JAPANESE), "cp932": ("euc_jis_2004", _JP_MS),
+    "shift_jis_2004": ("cp932", "euc_jis_2004"), "euc_jp": ("euc_jis_2004", "cp932"),
+    "euc_jis_2004": ("cp932",),
+}
+_JIS_ESCAPE = re.compile(rb"\x1b(\$@|\$B|\$\(B|\$\(Q|\(B|\(J|\(I)")
+
+
+def iso2022_jp_ms(data: bytes) -> str:
+    """ISO-2022-JP as Windows writes it (CP50220/50221: with the NEC and IBM characters of
+    CP932 such as ①), which Python's codecs refuse: each JIS X 0208 pair is moved to its
+    Shift_JIS code and the whole read as CP932. Raises ``UnicodeDecodeError`` for bytes
+    that are not ISO-2022-JP (8-bit bytes, other escapes)."""
+    escapes = list(_JIS_ESCAPE.finditer(data))
+    if not data.isascii() or data.count(b"\x1b") != len(escapes):
+        raise UnicodeDecodeError(_JP_MS, data, 0, 1, "not ISO-2022-JP")
+    out = bytearray()
+    mode = b"(B"
+    at = 0
+    for match in [*escapes, None]:
+        chunk = data[at:match.start() if match else len(data)]
+        if mode in (b"$@", b"$B", b"$(B", b"$(Q"):
+            if len(chunk) % 2:
+                raise UnicodeDecodeError(_JP_MS, data, at, at + len(chunk), "odd JIS pair")
+            for first, second in zip(chunk[::2], chunk[1::2], strict=True):
+                out += bytes(_jis_to_sjis(first, second))
+        elif mode == b"(I":  # half-width katakana
+            out += bytes(byte + 0x80 for byte in chunk)
+        else:
+            out += chunk
+        if match is not None:
+            mode, at = match.group(1), match.end()
+    return out.decode("cp932")
+
+
+def _jis_to_sjis(first: int, second: int) -> tuple[int, int]:
+    lead = ((first + 1) >> 1) + (0x70 if first <= 0x5E else 0xB0)
+    if first & 1:
+        return lead, second + (0x1F if second <= 0x5F else 0x20)
+    return lead, second + 0x7E
+
+
 def _codec(charset: str | None) -> str | None:
     """The Python codec for a declared charset, or None when unknown or unusable."""
     if not charset:
@@ -82,12 +130,15 @@ def decode_text(data: bytes, charset: str | None, hint: str | None = None
         return data.decode("ascii"), None
     label = charset.strip().strip("\"'") if charset else None
     if declared is not None and declared != "ascii" and _MULTIBYTE.search(declared):
-        for name in ([declared] if declared == "utf-8" else [declared, "utf-8"]):
+        seven_bit = declared.startswith(_SEVEN_BIT) and data.isascii()  # UTF-8 proves nothing
+        names = [declared, *_SIBLINGS.get(declared, ()),
+                 *(() if declared == "utf-8" or seven_bit else ("utf-8",))]
+        for name in names:
             try:
-                text = data.decode(name)
+                text = iso2022_jp_ms(data) if name == _JP_MS else data.decode(name)
             except UnicodeDecodeError:
                 continue
-            note = _was(label, declared, name)
+            note = None if name == _JP_MS else _was(label, declared, name)
             return _unmangle(text, data, note) if name == "utf-8" else (text, note)
         if declared != "utf-8":
             return data.decode(declared, "replace"), (
@@ -96,6 +147,15 @@ def decode_text(data: bytes, charset: str | None, hint: str | None = None
         return _unmangle(data.decode("utf-8"), data, _was(label, declared, "utf-8"))
     except UnicodeDecodeError:
         pass
+    hinted = _codec(hint) if declared is None else None
+    if hinted in _SIBLINGS:  # raw 8-bit in a Japanese mail's headers: Japanese (the strict
+        for name in (hinted, *_SIBLINGS[hinted]):  # codecs refuse Latin-1 bytes, which go on)
+            if name == _JP_MS:
+                continue
+            try:
+                return data.decode(name), _was(label, declared, name)
+            except UnicodeDecodeError:
+                continue
     single = next((c for c in (declared, _codec(hint)) if c is not None and c != "ascii"
                    and not _MULTIBYTE.search(c)), "cp1252")
     text, mixed = _segments(data, single) if single in _WESTERN else (

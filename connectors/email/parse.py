@@ -15,7 +15,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from email.errors import CloseBoundaryNotFoundDefect
+from email.errors import CloseBoundaryNotFoundDefect, MissingHeaderBodySeparatorDefect
 from email.message import Message
 from functools import cached_property
 from urllib.parse import unquote
@@ -154,7 +154,18 @@ def _parse(data: bytes) -> ParsedMail:
     if mime.count(b"\r\r\n", 0, 4096) > 1:  # CRLF converted to CRLF again: each line would
         mime = mime.replace(b"\r\r\n", b"\r\n")  # be followed by an empty one, ending headers
         notes.append("line ends written as CR CR LF read as CR LF")
+    if not _HEADER_LIKE.match(mime) and not mime.startswith(b"From "):
+        banner, found = _headers_after_banner(mime)
+        if found is not None:  # "---- Original email message ----" as some tools save it
+            mime = found
+            notes.append(f"a line before the headers was left out: {banner!r}")
     msg = parser().parsebytes(mime)
+    if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in msg.defects):
+        repaired = _unindented_continuations(mime)
+        if repaired is not None:  # a header folded without indenting its next line
+            mime = repaired
+            msg = parser().parsebytes(mime)
+            notes.append("header lines that were not indented were read as continuations")
     if not list(msg.raw_items()):
         raise MailParseError("no message headers found")
     reused = reused_boundary(msg, mime)
@@ -191,6 +202,51 @@ def _parse(data: bytes) -> ParsedMail:
         size=len(data),
         parse_notes=tuple(dict.fromkeys(notes)),
     )
+
+
+_BANNER_LINES = 3  # lines a tool may write above a saved message
+_SENDER_HEADER = re.compile(rb"(?im)^(from|return-path|received|sender|date|message-id):")
+
+
+def _headers_after_banner(mime: bytes) -> tuple[str, bytes | None]:
+    """A message saved below a line or two of text (a mail server's "Original email
+    message" banner): the text, and the message from its first header line on -- only
+    when what follows is clearly a header block (three header lines, one naming the
+    sender, the date or the route)."""
+    lines = mime[:4096].splitlines(keepends=True)
+    offset = 0
+    for number, line in enumerate(lines[:_BANNER_LINES + 1]):
+        block = lines[number:number + 3]
+        if len(block) == 3 and all(_HEADER_LIKE.match(b) for b in block) and \
+                any(_SENDER_HEADER.match(b) for b in block) and number > 0:
+            banner = b" ".join(x.strip() for x in lines[:number]).decode("utf-8", "replace")
+            return banner[:200], mime[offset:]
+        offset += len(line)
+    return "", None
+
+
+_KNOWN_HEADER = re.compile(
+    rb"(?i)^(x-[\w-]+|from|to|cc|bcc|subject|date|message-id|in-reply-to|references|"
+    rb"reply-to|sender|return-path|received|mime-version|content-[\w-]+|dkim-signature|"
+    rb"authentication-results|list-[\w-]+|precedence|auto-submitted|delivered-to|"
+    rb"envelope-to|user-agent|organization|importance|thread-[\w-]+|arc-[\w-]+):")
+
+
+def _unindented_continuations(mime: bytes) -> bytes | None:
+    """Headers where a folded line lost its indent (``Received: from x`` / ``by y with
+    ESMTP``): the standard parser ends the headers there, and To, Subject and From below
+    become body text. When header lines follow such lines before the blank line, they are
+    indented again. ``None`` when nothing like that is there."""
+    end = re.search(rb"\r?\n\r?\n", mime)
+    head = mime[:end.start() if end else len(mime)]
+    lines = head.splitlines(keepends=True)
+    loose = [n for n, line in enumerate(lines) if n and line.strip()
+             and line[:1] not in b" \t" and not _HEADER_LIKE.match(line)]
+    if not loose or not any(_KNOWN_HEADER.match(line) for line in lines[loose[-1] + 1:]):
+        return None  # (a body that began without a blank line has no such headers below)
+    for n in loose:
+        lines[n] = b" " + lines[n]
+    return b"".join(lines) + mime[len(head):]
 
 
 def _charset_hint(msg: Message) -> str | None:

@@ -163,3 +163,33 @@ def test_no_text_repair_fires_on_the_zammad_corpus(eml: Path) -> None:
     """Real, correctly encoded mail: none of the repairs that change text may fire."""
     notes = parse_message(eml.read_bytes()).parse_notes
     assert [n for n in notes if any(w in n for w in TEXT_CHANGING)] == []
+
+
+# --------------------------------------------------------------------------- Japanese mail
+
+JIS_WITH_NEC = b'\x1b$B!!-!#1ET#38)$N03$H!"\x1b(B'  # "　①１都３県の鯵と、" (Windows' CP50220)
+
+
+def test_iso_2022_jp_with_windows_characters_is_read() -> None:
+    """Python's codecs refuse the circled digits and NEC kanji Windows writes into
+    ISO-2022-JP; the escapes must not be shown as text (they are valid UTF-8 too)."""
+    text, note = decode_text(JIS_WITH_NEC, "ISO-2022-JP")
+    assert (text, note) == ("\u3000①１都３県の鯵と、", None)
+    raw = (b"From: info@example.jp\nSubject: =?ISO-2022-JP?B?GyRCLSEbKEI=?=\n"
+           b"Content-Type: text/plain; charset=ISO-2022-JP\n\n" + JIS_WITH_NEC + b"\n")
+    mail = parse_message(raw)
+    assert mail.text == "\u3000①１都３県の鯵と、" and mail.subject == "①"
+
+
+def test_shift_jis_labelled_iso_2022_jp_is_read_as_shift_jis() -> None:
+    name = "ツール EXAMPLE".encode("cp932")
+    import base64
+
+    raw = (b"From: =?ISO-2022-JP?B?" + base64.b64encode(name) + b"?= <bar@example.org>\n"
+           b"Subject: " + "ツール".encode("cp932") + b"\n"
+           b"Content-Type: text/plain; charset=iso-2022-jp\n\n"
+           + "こんにちは".encode("iso2022_jp") + b"\n")
+    mail = parse_message(raw)
+    assert mail.from_display_name == "ツール EXAMPLE"
+    assert mail.subject == "ツール"
+    assert mail.text == "こんにちは"

@@ -296,3 +296,43 @@ def test_a_byte_order_mark_before_the_headers(prefix: bytes) -> None:
     parsed = parse_message(prefix + HEAD + b"\nHallo\n")
     assert parsed.text == "Hallo" and parsed.from_email
     assert noted(parsed, "byte order mark")
+
+
+# --------------------------------------------------------------------------- headers as saved
+
+KERIO = (b"---- Original email message ----\n"
+         b"Return-Path: bounce@mail.example.cz\n"
+         b"X-Spam-Status: No, hits=0.0 required=5.0\n"
+         b"tests=BAYES_00: -1.665, HTML_MESSAGE: 0.001,\n"
+         b"Received: from mail.example.cz ([192.0.2.1])\n"
+         b"by mx.example.cz with ESMTP\n"
+         b"for helpdesk@example.cz;\n"
+         b"Thu, 2 Aug 2018 16:58:16 +0200\n"
+         b"To: helpdesk@example.cz\n"
+         b"Subject: Contact from Server\n"
+         b"From: peter@example.cz\n"
+         b"Content-Type: text/plain; charset=utf-8\n"
+         b"Date: Thu, 2 Aug 2018 16:58:28 +0200\n\n"
+         b"Po zavol\xc3\xa1n\xc3\xad uv\xc3\xa1d\xc3\xad\n")
+
+
+def test_a_banner_line_and_unindented_folded_headers() -> None:
+    """As a Kerio mail server saves a message (from Zammad's corpus): a banner above the
+    headers, and folded header lines that lost their indent -- the standard parser ends the
+    headers at the first of them, taking the sender from Return-Path and losing the
+    subject."""
+    mail = parse_message(KERIO)
+    assert mail.from_email == "peter@example.cz"
+    assert mail.subject == "Contact from Server"
+    assert mail.text == "Po zavolání uvádí"
+    assert noted(mail, "line before the headers", "Original email message")
+    assert noted(mail, "not indented")
+
+
+def test_a_body_that_starts_without_a_blank_line_is_not_taken_for_headers() -> None:
+    raw = (b"From: anna@example.com\nSubject: Termin\nHallo Herr Meier,\n"
+           b"Betreff: Vertrag 4711\nGruss: Anna\n\nZweiter Absatz\n")
+    mail = parse_message(raw)
+    assert mail.subject == "Termin"
+    assert not noted(mail, "not indented")
+    assert "Hallo Herr Meier," in mail.text and "Betreff: Vertrag 4711" in mail.text
