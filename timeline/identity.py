@@ -44,10 +44,39 @@ def normalise_email(value: str) -> str:
             raise InvalidInput(f"more than one e-mail address in {value!r}: enter one per field")
         text = found[0] if found else text
     local, at, domain = text.strip().strip("<>").strip().rpartition("@")
-    email = local + at + domain.rstrip(".")
+    email = local + at + unicode_domain(domain.rstrip("."))
     if _CONTROL.search(email) or not _EMAIL.match(email):
         raise InvalidInput(f"not an e-mail address: {value!r}")
     return email.casefold()
+
+
+def unicode_domain(domain: str) -> str:
+    """An internationalised domain in one form however it was written: ``müller.de``
+    and its ASCII form ``xn--mller-kva.de`` (what most mail programs put in headers) are
+    one mailbox's domain. Labels that are not valid punycode stay as they are."""
+    if "xn--" not in domain.lower():
+        return unicodedata.normalize("NFC", domain)
+    labels = []
+    for label in domain.split("."):
+        if label[:4].lower() == "xn--":
+            try:
+                label = label.lower().encode("ascii").decode("idna")
+            except (UnicodeError, ValueError):
+                pass
+        labels.append(label)
+    return unicodedata.normalize("NFC", ".".join(labels))
+
+
+def ascii_address(address: str) -> str:
+    """``address`` with its domain in ASCII (IDNA) form, for SMTP and mail headers, which
+    need it unless the server speaks SMTPUTF8; the address as it is when that fails."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return local + at + domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return address
 
 
 _URI = re.compile(r"^<?(?:sips?:([^@;>]+)(?:@[^>]*)?|tel:([^;>]+)(?:;[^>]*)?)>?$", re.I)

@@ -19,6 +19,7 @@ from notify.errors import Bug, Permanent, Transient, TransportError
 from notify.message import OutgoingMessage, Receipt
 from notify.ratelimit import RateLimiter
 from notify.transports import Transport, describe
+from timeline.identity import ascii_address
 
 TlsMode = Literal["none", "starttls", "tls"]
 
@@ -106,7 +107,7 @@ def build_email(message: OutgoingMessage, mail_from: str) -> bytes:
         content_type, body = _multipart("mixed", mixed)
     headers = [
         ("From", _addr(message.sender_name, mail_from)),
-        ("To", _addr(message.recipient_name, message.address)),
+        ("To", _addr(message.recipient_name, ascii_address(message.address))),
     ]
     if message.reply_to:
         headers.append(("Reply-To", _addr(message.sender_name, message.reply_to)))
@@ -175,7 +176,8 @@ class SmtpTransport(Transport):
             conn = await self._checkout()
             ok = False
             try:
-                await conn.smtp.sendmail(self.config.mail_from, [message.address], raw)
+                await conn.smtp.sendmail(self.config.mail_from,
+                                         [ascii_address(message.address)], raw)
                 ok = True
             finally:
                 conn.sent += 1

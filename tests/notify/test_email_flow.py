@@ -115,3 +115,25 @@ async def test_replies_go_to_the_offices_inbound_address(nhub: Hub, smtp_sink: S
     assert parseaddr(got.message["Reply-To"]) == ("Büro Müller & Partner", "post@buero.test")
     assert "Simply reply to this e-mail" in got.text()
     assert "Stop e-mail notifications:" in got.text()
+
+
+async def test_an_internationalised_domain_is_one_mailbox_both_ways(
+        nhub: Hub, smtp_sink: SmtpSink) -> None:
+    """``müller.de`` typed by the agent, ``xn--mller-kva.de`` in the customer's mail
+    headers (as most mail programs write it): one customer, and mail to them goes out in
+    the ASCII form every SMTP server takes."""
+    c = await customer(nhub, "Erika Müller", email="erika@müller.de")
+    for spelling in ("erika@xn--mller-kva.de", "ERIKA@XN--MLLER-KVA.DE", "erika@MÜLLER.de"):
+        status, found = await nhub.agent.get("/lookup", params={"email": spelling})
+        assert status == 200 and [m["customer"]["id"] for m in found["matches"]] == [c["id"]]
+    from connectors.email.inbound import MailIngest
+
+    raw = (b"From: Erika <erika@xn--mller-kva.de>\nTo: service@buero.test\n"
+           b"Subject: Frage\nMessage-ID: <idn-1@xn--mller-kva.de>\n\nHallo\n")
+    delivered = await MailIngest(nhub.state.ingest).deliver(nhub.office.id, raw, "test")
+    assert delivered.result.entry is not None
+    assert delivered.result.entry.customer_id == c["id"]
+    await note(nhub, c["id"], "Ihre Police ist verlängert.")
+    got = (await smtp_sink.wait(1))[0]
+    assert got.recipients == ["erika@xn--mller-kva.de"]
+    assert parseaddr(got.message["To"]) == ("Erika Müller", "erika@xn--mller-kva.de")
