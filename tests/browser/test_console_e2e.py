@@ -4,6 +4,7 @@ an inert HTML e-mail, and axe on every main screen."""
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 from typing import Any
@@ -276,6 +277,44 @@ def test_a_draft_survives_a_reload_and_leaving_asks_first(chronik: ChronikServer
     assert dialogs == ["beforeunload"]
     expect(subject).to_have_value("")
     expect(body).to_have_value("")
+
+
+def test_a_pasted_screenshot_and_a_dropped_file_become_the_document(
+        chronik: ChronikServer, page: Page) -> None:
+    """Ctrl+V of a screenshot (browsers call it image.png) and a file dragged from the
+    desktop onto the form, as in a mail program."""
+    kim = customer(chronik, "Kim Einfügen", "0151 4445556", "kim@kunde.test")
+    sign_in(page, chronik, next_path=f"/customers/{kim['id']}")
+    form = page.locator("#compose-form")
+    form.get_by_label(re.compile("^(Betreff|Subject)$")).fill("Fehlermeldung im Portal")
+    body = form.get_by_label(re.compile("^Text$"))
+    body.fill("Kunde schickt Bildschirmfoto")
+    body.evaluate("""(area, png) => {
+        const data = new DataTransfer();
+        data.items.add(new File([Uint8Array.from(atob(png), c => c.charCodeAt(0))],
+                                "image.png", {type: "image/png"}));
+        area.dispatchEvent(new ClipboardEvent("paste", {clipboardData: data, bubbles: true,
+                                                        cancelable: true}));
+    }""", base64.b64encode(_PNG).decode())
+    expect(form.get_by_label(re.compile("Dokument$|Document$"))).to_be_checked()
+    form.evaluate("""(f) => {
+        const data = new DataTransfer();
+        data.items.add(new File(["%PDF-1.4\\n%%EOF\\n"], "Vollmacht.pdf",
+                                {type: "application/pdf"}));
+        f.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true,
+                                               cancelable: true}));
+    }""")
+    names = form.locator("#c-files").evaluate("(i) => [...i.files].map(f => f.name)")
+    assert len(names) == 2 and names[1] == "Vollmacht.pdf"
+    assert re.fullmatch(r"(Bildschirmfoto|Screenshot) \d{4}(-\d\d){2} \d\d(-\d\d){2}\.png",
+                        names[0])
+    expect(body).to_have_value("Kunde schickt Bildschirmfoto")  # the text stays as it was
+    form.get_by_role("button", name=re.compile("Speichern|Save")).click()
+    doc = page.locator("#timeline .item").first
+    expect(doc).to_contain_text("Vollmacht.pdf")
+    stored = chronik.api("GET", f"/customers/{kim['id']}/timeline?kind=document")["items"][0]
+    assert [a["name"] for a in stored["attachments"]] == names
+    assert stored["attachments"][0]["size"] == len(_PNG)
 
 
 def test_printing_a_customer_shows_the_history_not_the_controls(chronik: ChronikServer,

@@ -224,6 +224,38 @@ if (form) {
   form.subject.addEventListener("input", scheduleCheck);
   form.body.addEventListener("input", scheduleCheck);
 
+  // Files pasted (a screenshot: Ctrl+V) or dropped onto the form become the document's
+  // files, as in mail programs; pasted text stays text.
+  function addFiles(list) {
+    const picker = form.querySelector("#c-files");
+    const files = [...(list ?? [])].filter((f) => f.size > 0 || f.type);
+    if (!picker || files.length === 0) return false;
+    const all = new DataTransfer();
+    for (const file of picker.files) all.items.add(file);
+    for (const file of files) {
+      const pasted = file.name === "image.png" || !file.name;  // what browsers call a pasted picture
+      const stamp = new Date().toISOString().slice(0, 19).replace("T", " ").replaceAll(":", "-");
+      all.items.add(pasted ? new File([file], `${texts.pastedImage ?? "Screenshot"} ${stamp}.${(file.type.split("/")[1] || "png")}`, { type: file.type }) : file);
+    }
+    picker.files = all.files;
+    const documentKind = form.querySelector("#kind-document");
+    if (documentKind && !documentKind.checked) {
+      documentKind.checked = true;
+      applyKind();
+    }
+    picker.dispatchEvent(new Event("change", { bubbles: true }));
+    return true;
+  }
+  form.addEventListener("paste", (event) => {
+    if (addFiles(event.clipboardData?.files)) event.preventDefault();
+  });
+  form.addEventListener("dragover", (event) => {
+    if ([...(event.dataTransfer?.types ?? [])].includes("Files")) event.preventDefault();
+  });
+  form.addEventListener("drop", (event) => {
+    if (addFiles(event.dataTransfer?.files)) event.preventDefault();
+  });
+
   // A draft survives a reload or a click away and back, in this tab only (sessionStorage
   // ends with the tab: nothing about a customer stays behind on a shared computer); the
   // browser asks before a page with unsaved text is left.
