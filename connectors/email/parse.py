@@ -62,6 +62,8 @@ FORWARD_SEPARATOR = "---------- Forwarded message ----------"
 _MAX_DEPTH = 12  # nesting of multiparts / forwarded messages we follow
 _MAX_PARTS = 2000  # MIME parts; parsing cost grows with them
 _MAX_OUTLOOK_LEVEL = 3  # Outlook items attached to Outlook items … that are opened
+_MAYBE_PKCS7 = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime",
+                          "application/octet-stream"})
 _PART_HEADER = re.compile(rb"^content-type:", re.IGNORECASE | re.MULTILINE)
 _BODY_TYPES = ("text/plain", "text/html")
 _ID_RE = re.compile(r"<([^<>\s]+)>")
@@ -446,7 +448,8 @@ def _walk(part: Message, body: _Body, depth: int, related: bool = False) -> None
     if maintype == "multipart" or (depth == 0 and _headerless_multipart(part)):
         _broken_multipart(part, body, depth)
         return
-    if is_pkcs7(ctype, filename_param(part)) and _opaque_smime(part, body, depth):
+    if ctype in _MAYBE_PKCS7 and is_pkcs7(ctype, filename_param(part)) and \
+            _opaque_smime(part, body, depth):
         return
     if _is_body_part(part, ctype):
         if ctype == "text/html":
