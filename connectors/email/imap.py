@@ -15,6 +15,7 @@ supervisor reconnects with backoff.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import re
@@ -295,4 +296,34 @@ class ImapConnector:
 
 
 def _quote(mailbox: str) -> str:
-    return '"' + mailbox.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    name = imap_utf7(mailbox)
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_ENCODED = re.compile(r"&[A-Za-z0-9+,]*-")
+
+
+def imap_utf7(mailbox: str) -> str:
+    """A folder name as IMAP servers take it (RFC 3501 5.1.3, "modified UTF-7"): dovecot
+    and others refuse ``Anträge`` as it is ("not valid mUTF-7") and want ``Antr&AOQ-ge``.
+    A name that is already written that way (ASCII with ``&…-`` runs) is left alone."""
+    if mailbox.isascii() and ("&" not in mailbox or all(
+            _ENCODED.match(mailbox, at) for at in range(len(mailbox)) if mailbox[at] == "&")):
+        return mailbox
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            packed = base64.b64encode("".join(run).encode("utf-16-be")).rstrip(b"=")
+            out.append("&" + packed.replace(b"/", b",").decode("ascii") + "-")
+            run.clear()
+
+    for char in mailbox:
+        if " " <= char <= "~":
+            flush()
+            out.append("&-" if char == "&" else char)
+        else:
+            run.append(char)
+    flush()
+    return "".join(out)

@@ -155,6 +155,28 @@ async def test_new_mail_is_picked_up_and_moved(hub: Hub, folder: str,
     assert (await folder_state(f"{folder}/done"))["count"] == 2
 
 
+async def test_folders_with_umlauts_and_symbols(hub: Hub, folder: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """German folder names: IMAP wants them in modified UTF-7 (RFC 3501 5.1.3), and dovecot
+    refuses them as typed ("not valid mUTF-7") -- the connector never got a message."""
+    source = f"{folder}/Antr&AOQ-ge"  # "Anträge", written by hand as the RFC says
+    client = await imap_client()
+    assert (await client.create(source)).result == "OK"
+    await logout(client)
+    await append(source, message(1))
+    env = {"IMAP_IDLE": "false", "IMAP_POLL_SECONDS": "0.5",
+           "IMAP_PROCESSED_FOLDER": f"{folder}/Erledigt ✓ & fertig"}
+    async with running(hub, monkeypatch, f"{folder}/Anträge", **env):
+        await eventually(lambda: _count(hub, 1), 10)
+    assert (await folder_state(source))["count"] == 0
+    done = f'"{folder}/Erledigt &JxM- &- fertig"'  # U+2713 is &JxM-, "&" is "&-"
+    assert (await folder_state(done))["count"] == 1
+    client = await imap_client()
+    for box in (done, source):
+        await client.delete(box)
+    await logout(client)
+
+
 async def _count(hub: Hub, n: int) -> bool:
     return len(await entries_of(hub, "kunde@example.de")) >= n
 
