@@ -1,11 +1,12 @@
 """The user's query language, parsed once into a tree every backend can translate.
 
 Words (all must match), ``"phrases in quotes"``, prefixes (``kündig*``), ``-word`` to
-exclude, ``OR`` between two terms. A reference number also matches its other spelling
-(``HR-20391`` / ``HR20391``). Everything is folded like the index (``Kündigung`` =
-``Kuendigung`` = ``kundigung``), and no input can reach a backend as raw syntax. A bare word
-also finds its other forms (``Verträge`` finds ``Vertrag``, see ``search.analysis``); a
-word in quotes (``"Verträge"``) finds only itself.
+exclude, ``OR`` between two terms (and as typed elsewhere: ``ODER``, ``|``, ``AND``/
+``UND``, ``NOT``/``NICHT``, ``!word``, ``+word``, ``-"a phrase"``). A reference number
+also matches its other spelling (``HR-20391`` / ``HR20391``). Everything is folded like the
+index (``Kündigung`` = ``Kuendigung`` = ``kundigung``), and no input can reach a backend as
+raw syntax. A bare word also finds its other forms (``Verträge`` finds ``Vertrag``, see
+``search.analysis``); a word in quotes (``"Verträge"``) finds only itself.
 """
 
 from __future__ import annotations
@@ -91,7 +92,13 @@ class SearchRequest:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-_TOKEN = re.compile(r'"([^"]*)"(\*?)|(\S+)')
+_TOKEN = re.compile(r'([-!]?)"([^"]*)"(\*?)|(\S+)')
+# Operators as people type them from other search boxes (written in capitals, so the
+# ordinary words "oder", "und", "nicht" stay words): OR, AND (what every word does), NOT;
+# "-word", "!word" exclude, "+word" requires.
+_OR = frozenset({"OR", "ODER", "|", "||"})
+_AND = frozenset({"AND", "UND", "&", "&&", "+"})
+_NOT = frozenset({"NOT", "NICHT", "!"})
 
 
 _LETTERS_OR_DIGITS = re.compile(r"[a-z]+|[0-9]+")
@@ -129,17 +136,26 @@ def parse(text: str) -> ParsedQuery:
     clauses: list[list[Term]] = []
     must_not: list[Term] = []
     pending_or = False
+    pending_not = False
     for m in _TOKEN.finditer(text):
-        phrase, phrase_star, word = m.group(1), m.group(2), m.group(3)
-        negate = False
+        phrase_not, phrase, phrase_star, word = m.group(1), m.group(2), m.group(3), m.group(4)
+        negate, pending_not = pending_not or bool(phrase_not), False
         if word is not None:
-            if word == "OR":
-                if not clauses or pending_or:
+            if word in _OR:
+                if not clauses or pending_or or negate:
                     raise QueryError("OR needs a term on each side")
                 pending_or = True
                 continue
-            if word.startswith("-") and len(word) > 1:
+            if word in _AND:  # what all words do anyway
+                pending_not = negate
+                continue
+            if word in _NOT:
+                pending_not = True
+                continue
+            if word[:1] in ("-", "!") and len(word) > 1:
                 negate, word = True, word[1:]
+            elif word[:1] == "+" and len(word) > 1:  # "must contain", as every word must
+                word = word[1:]
             prefix = word.endswith("*")
             words = fold_tokens(word)
             if prefix and (not words or len(words[-1]) < 2):
@@ -162,6 +178,8 @@ def parse(text: str) -> ParsedQuery:
             clauses.append(terms)
     if pending_or:
         raise QueryError("OR needs a term on each side")
+    if pending_not:
+        raise QueryError("NOT needs a term after it")
     if not clauses:
         raise QueryError("the query has no words to search for")
     if sum(len(c) for c in clauses) + len(must_not) > MAX_TERMS:

@@ -59,6 +59,25 @@ async def test_words_phrases_prefix_exclusion_or(backend: SearchBackend) -> None
     assert await hits(backend, "dank hilfe") == [c.seq]
 
 
+@pytest.mark.parametrize(("query", "want"), [
+    # operators as typed into other search boxes
+    ("hilfe ODER hausratversicherung", "ca"), ("hilfe | hausratversicherung", "ca"),
+    ("vielen AND dank", "cb"), ("vielen UND dank", "cb"), ("+vielen +dank", "cb"),
+    ("vielen NOT kündigung", "c"), ("vielen NICHT kündigung", "c"), ("vielen !kündigung", "c"),
+    ('dank -"schnelle hilfe"', "b"), ('dank NOT "schnelle hilfe"', "b"),
+    # lower case "oder"/"und"/"nicht" stay words to look for
+    ("hilfe oder hausratversicherung", ""),
+])
+async def test_operators_as_other_search_boxes_write_them(backend: SearchBackend, query: str,
+                                                          want: str) -> None:
+    a = entry("Ich möchte meine Hausratversicherung kündigen", minutes=1)
+    b = entry("Die Kündigung ist eingegangen, vielen Dank", minutes=2)
+    c = entry("Vielen Dank für die schnelle Hilfe", minutes=3)
+    await backend.index([a, b, c])
+    named = {"a": a.seq, "b": b.seq, "c": c.seq}
+    assert await hits(backend, query) == [named[n] for n in want]
+
+
 @pytest.mark.parametrize("query", ["kundigung", "Kuendigung", "KÜNDIGUNG"])
 async def test_german_folding(backend: SearchBackend, query: str) -> None:
     e = entry("Ihre Kündigung")
