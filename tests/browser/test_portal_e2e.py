@@ -13,7 +13,7 @@ from typing import Any
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.test_console_e2e import sign_in
-from tests.support.live_server import ChronikServer, MailSink, message_text
+from tests.support.live_server import ChronikServer, MailSink, message_text, wait_until
 
 CODE = re.compile(r"\b(\d{6})\b")
 
@@ -132,3 +132,63 @@ def _wait_job(chronik: ChronikServer, customer_id: str, entry_id: str) -> dict[s
                 return dict(job)
         return None
     return wait_until(done, timeout=10, what="the notification job to finish")
+
+
+def _portal_sign_in(page: Page, chronik: ChronikServer, mail_sink: MailSink,
+                    email: str) -> None:
+    def codes() -> list[Any]:
+        return [m for m in mail_sink.to(email) if "code" in str(m["Subject"]).lower()]
+
+    before = len(codes())
+    page.goto(chronik.url("/portal/signin"))
+    page.get_by_label(re.compile("E-Mail|E-mail")).fill(email)
+    page.get_by_role("button", name=re.compile("Code anfordern|Send me a code")).click()
+    wait_until(lambda: len(codes()) > before or None, timeout=10, what="a new sign-in code")
+    code = CODE.search(message_text(codes()[-1]))
+    assert code, message_text(codes()[-1])
+    page.get_by_label(re.compile("Code")).fill(code.group(1))
+    page.get_by_role("button", name=re.compile("^(Anmelden|Sign in)$")).click()
+    expect(page).to_have_url(re.compile(r"/portal/?$"))
+
+
+def test_a_message_being_written_survives_leaving_and_ends_with_signing_out(
+        chronik: ChronikServer, mail_sink: MailSink, page: Page) -> None:
+    chronik.api("POST", "/customers", {"name": "Paula Portal",
+                                       "emails": ["paula@kunde.test"]})
+    _portal_sign_in(page, chronik, mail_sink, "paula@kunde.test")
+    page.goto(chronik.url("/portal/write"))
+    subject = page.get_by_label(re.compile("^(Betreff|Subject)"))
+    body = page.get_by_label(re.compile("Ihre Nachricht|Your message"))
+    subject.fill("Umzug")
+    body.fill("Ab dem 1. März wohne ich in der Lindenstraße 5, bitte")
+    page.goto(chronik.url("/portal/preferences"))  # clicked elsewhere, or the session ran out
+    page.goto(chronik.url("/portal/write"))
+    expect(subject).to_have_value("Umzug")
+    expect(body).to_have_value("Ab dem 1. März wohne ich in der Lindenstraße 5, bitte")
+    page.get_by_role("button", name=re.compile(r"^(Abmelden|Sign out)$")).click()
+    _portal_sign_in(page, chronik, mail_sink, "paula@kunde.test")
+    page.goto(chronik.url("/portal/write"))  # signed out: nothing left for the next person
+    expect(subject).to_have_value("")
+    expect(body).to_have_value("")
+    body.fill("Kurze Frage")
+    page.get_by_role("button", name=re.compile("^(Senden|Send)$")).click()
+    expect(page.get_by_text(re.compile("Ihre Nachricht ist eingegangen|has been received"))
+           ).to_be_visible()
+    page.goto(chronik.url("/portal/write"))  # sent: the draft is done with
+    expect(body).to_have_value("")
+
+
+def test_the_portal_fits_a_phone(chronik: ChronikServer, mail_sink: MailSink, page: Page,
+                                 axe: Any) -> None:
+    """Customers mostly come from the link in a notification, on their phone."""
+    chronik.api("POST", "/customers", {"name": "Frieda Handy-Nutzerin mit langem Namen",
+                                       "emails": ["frieda@kunde.test"]})
+    page.set_viewport_size({"width": 360, "height": 740})
+    _portal_sign_in(page, chronik, mail_sink, "frieda@kunde.test")
+    for path in ("/portal/", "/portal/write", "/portal/preferences", "/portal/data"):
+        page.goto(chronik.url(path))
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, f"{path} scrolls sideways on a phone ({width}px)"
+        axe.assert_clean(page)
+

@@ -148,9 +148,10 @@ def _public_page(request: web.Request, template: str, lang: str, status: int = 2
 
 
 def _signin_page(request: web.Request, lang: str, *, message: str = "", kind: str = "info",
-                 email: str = "", status: int = 200, nxt: str | None = None) -> web.Response:
+                 email: str = "", status: int = 200, nxt: str | None = None,
+                 signed_out: bool = False) -> web.Response:
     return _public_page(request, "portal/signin.html", lang, status, message=message,
-                        message_kind=kind, email=email,
+                        message_kind=kind, email=email, signed_out=signed_out,
                         next=portal_next(nxt or request.query.get("next")))
 
 
@@ -159,8 +160,9 @@ async def signin_form(request: web.Request) -> web.StreamResponse:
     if await current_session(request, request.app[STATE], "portal") is not None:
         raise web.HTTPSeeOther(nxt)
     lang = _lang(request)
-    message = gettext(lang, "portal.signin.signed_out") if "signedout" in request.query else ""
-    return _signin_page(request, lang, message=message, kind="ok")
+    signed_out = "signedout" in request.query
+    message = gettext(lang, "portal.signin.signed_out") if signed_out else ""
+    return _signin_page(request, lang, message=message, kind="ok", signed_out=signed_out)
 
 
 async def request_code(request: web.Request) -> web.StreamResponse:
