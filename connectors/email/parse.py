@@ -372,8 +372,9 @@ class _Body:
                                        attachment.data):
                 out.extend(self._outlook(attachment))
                 continue
-            if raw is None and is_msg(attachment.data) and level < _MAX_OUTLOOK_LEVEL:
-                out.extend(self._outlook_item(attachment, level))
+            if raw is None and level < _MAX_OUTLOOK_LEVEL and (
+                    is_msg(attachment.data) or _saved_message(attachment)):
+                out.extend(self._attached_message(attachment, level))
                 continue
             out.append(attachment)
             if raw is not None:
@@ -406,22 +407,40 @@ class _Body:
         return files
 
 
-    def _outlook_item(self, attachment: ParsedAttachment, level: int) -> list[ParsedAttachment]:
-        """An Outlook ``.msg`` attached to a mail (Outlook's "forward as attachment"): its
-        text as a forwarded message, its files beside the others, and the file as sent."""
-        try:
-            if not is_mail_class(message_class(attachment.data)):
+    def _attached_message(self, attachment: ParsedAttachment, level: int
+                          ) -> list[ParsedAttachment]:
+        """A mail attached as a file -- an Outlook ``.msg`` (Outlook's "forward as
+        attachment"), or an ``.eml`` sent as a plain file rather than ``message/rfc822``
+        (webmail, a file dragged from the desktop): its text as a forwarded message, its
+        files beside the others, and the file as sent."""
+        if is_msg(attachment.data):
+            try:
+                if not is_mail_class(message_class(attachment.data)):
+                    return [attachment]
+                inner = parser().parsebytes(to_mime(attachment.data))
+            except NotReadable:
                 return [attachment]
-            inner = parser().parsebytes(to_mime(attachment.data))
-        except NotReadable:
-            return [attachment]
+            what = "an Outlook item"
+        else:
+            inner = parser().parsebytes(attachment.data)
+            what = "a saved e-mail"
         sub = _Body(self.notes)
         _walk(inner, sub, 1)
         files = sub.finish_attachments(level + 1)
         self.texts.append(_forward_header(inner) + sub.text())
-        self.notes.append(f"{attachment.filename!r} (an Outlook item) shown as a forwarded "
-                          "message; also kept as sent")
+        self.notes.append(f"{attachment.filename!r} ({what}) shown as a forwarded message; "
+                          "also kept as sent")
         return [*files, attachment]
+
+
+def _saved_message(attachment: ParsedAttachment) -> bool:
+    """An ``.eml`` file attached as a file: named so, and starting with mail headers of its
+    own (one naming a sender or a date)."""
+    if not attachment.filename.lower().endswith(".eml") or attachment.content_type not in (
+            "application/octet-stream", "message/rfc822", "text/plain", "application/eml"):
+        return False
+    head = attachment.data[:4096].lstrip(b"\r\n").removeprefix(b"\xef\xbb\xbf")
+    return bool(_HEADER_LIKE.match(head)) and _SENDER_HEADER.search(head) is not None
 
 
 def _walk(part: Message, body: _Body, depth: int, related: bool = False) -> None:

@@ -336,3 +336,29 @@ def test_a_body_that_starts_without_a_blank_line_is_not_taken_for_headers() -> N
     assert mail.subject == "Termin"
     assert not noted(mail, "not indented")
     assert "Hallo Herr Meier," in mail.text and "Betreff: Vertrag 4711" in mail.text
+
+
+def test_an_eml_attached_as_a_plain_file_is_shown_as_a_forwarded_message() -> None:
+    """Webmail and files dragged from the desktop attach a saved mail as
+    application/octet-stream, not message/rfc822: the agent should not have to download it
+    to read it."""
+    inner = (b"From: Versicherung AG <schaden@versicherung.example>\r\n"
+             b"Subject: Ihr Schaden 4711\r\nDate: Mon, 2 Mar 2026 10:00:00 +0100\r\n"
+             b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=in\r\n\r\n"
+             b"--in\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+             b"Wir regulieren den Schaden.\r\n--in\r\nContent-Type: application/pdf; "
+             b"name=Bescheid.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+             + b64(PDF) + b"--in--\r\n")
+    raw = HEAD + (b'Content-Type: multipart/mixed; boundary="B"\n\n--B\n'
+                  b"Content-Type: text/plain\n\nSiehe Anhang.\n--B\n"
+                  b'Content-Type: application/octet-stream; name="Ihr Schaden 4711.eml"\n'
+                  b"Content-Transfer-Encoding: base64\n\n" + b64(inner) + b"--B\n"
+                  b'Content-Type: application/octet-stream; name="notiz.eml"\n\n'
+                  b"nur ein Text, keine Mail\n--B--\n")
+    parsed = parse_message(raw)
+    assert parsed.text.startswith("Siehe Anhang.")
+    assert "---------- Forwarded message ----------\nFrom: Versicherung AG" in parsed.text
+    assert "Wir regulieren den Schaden." in parsed.text
+    assert files(parsed) == [("Bescheid.pdf", PDF), ("Ihr Schaden 4711.eml", inner),
+                             ("notiz.eml", b"nur ein Text, keine Mail")]
+    assert noted(parsed, "a saved e-mail", "forwarded")
