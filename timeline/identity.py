@@ -67,6 +67,13 @@ def unicode_domain(domain: str) -> str:
     return unicodedata.normalize("NFC", ".".join(labels))
 
 
+def unicode_email(value: str) -> str:
+    """A stored e-mail identity in today's form: its domain as Unicode (``xn--`` labels
+    decoded). For data migrations of values stored before domains were read that way."""
+    local, at, domain = value.rpartition("@")
+    return (local + at + unicode_domain(domain)).casefold() if at else value
+
+
 def ascii_address(address: str) -> str:
     """``address`` with its domain in ASCII (IDNA) form, for SMTP and mail headers, which
     need it unless the server speaks SMTPUTF8; the address as it is when that fails."""

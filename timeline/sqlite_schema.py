@@ -377,4 +377,20 @@ INSERT INTO component_reports_by_process SELECT name, process, report, reported_
 DROP TABLE component_reports;
 ALTER TABLE component_reports_by_process RENAME TO component_reports;
 """),
+    # internationalised domains are stored as Unicode (``müller.de``, not
+    # ``xn--mller-kva.de``): values stored the other way are rewritten, so mail from either
+    # spelling still finds its customer, agent or inbound address; a customer who had both
+    # keeps one
+    (16, """
+DELETE FROM identities WHERE kind = 'email' AND value LIKE '%xn--%'
+    AND chronik_unicode_email(value) <> value
+    AND EXISTS (SELECT 1 FROM identities AS same WHERE same.customer_id = identities.customer_id
+                AND same.kind = 'email' AND same.value = chronik_unicode_email(identities.value));
+UPDATE identities SET value = chronik_unicode_email(value)
+    WHERE kind = 'email' AND value LIKE '%xn--%';
+UPDATE OR IGNORE inbound_addresses SET address = chronik_unicode_email(address)
+    WHERE address LIKE '%xn--%';
+UPDATE OR IGNORE agent_logins SET email = chronik_unicode_email(email)
+    WHERE email LIKE '%xn--%';
+"""),
 ]
