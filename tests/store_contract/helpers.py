@@ -82,3 +82,43 @@ async def job_status(store: Store, job: NotifyJob) -> JobStatus:
     current = await store.get_notify_job(job.office_id, job.id)
     assert current is not None
     return current.status
+
+
+@dataclass
+class AsciiDomains:
+    """E-mail values a store held in the ASCII (``xn--``) form before domains were read as
+    Unicode: what the IDN data migration must rewrite (SQLite 16, PostgreSQL 0006)."""
+
+    office: Office
+    erika: Customer
+    both: Customer  # had both spellings
+    agent_id: str
+
+
+async def ascii_domains(store: Store) -> AsciiDomains:
+    from timeline.models import IdentityKind, Role
+
+    office = await store.create_office("Büro", "DE")
+    erika = await store.create_customer(office.id, "Erika", [
+        Identity(kind=IdentityKind.EMAIL, value="erika@xn--mller-kva.de")])
+    both = await store.create_customer(office.id, "Jörg", [
+        Identity(kind=IdentityKind.EMAIL, value="joerg@xn--mller-kva.de"),
+        Identity(kind=IdentityKind.EMAIL, value="joerg@müller.de")])
+    agent = await store.create_agent(office.id, "Anna", Role.AGENT, "hash")
+    await store.set_agent_login(agent.id, email="anna@xn--bro-hoa.de")
+    assert await store.add_inbound_address(office.id, "service@xn--bro-hoa.de")
+    return AsciiDomains(office, erika, both, agent.id)
+
+
+async def assert_unicode_domains(store: Store, seeded: AsciiDomains) -> None:
+    from timeline.models import IdentityKind
+
+    office = seeded.office.id
+    found = await store.find_customers(office, IdentityKind.EMAIL, "erika@müller.de")
+    assert [c.id for c in found] == [seeded.erika.id]
+    again = await store.find_customers(office, IdentityKind.EMAIL, "joerg@müller.de")
+    assert [c.id for c in again] == [seeded.both.id]
+    assert [i.value for i in again[0].identities] == ["joerg@müller.de"]
+    login = await store.agent_by_email("anna@büro.de")
+    assert login is not None and login[0].id == seeded.agent_id
+    assert await store.inbound_addresses(office) == {"service@büro.de": office}

@@ -83,21 +83,13 @@ async def test_idn_domains_stored_the_ascii_way_are_rewritten(tmp_path: Path) ->
     """Migration 16: values stored as ``xn--mller-kva.de`` before domains were read as
     Unicode still find their customer, agent and office; a customer who had both spellings
     keeps one."""
-    from timeline.models import Identity, IdentityKind, Role
+    from tests.store_contract.helpers import ascii_domains, assert_unicode_domains
     from timeline.sqlite_store import SqliteStore
 
     path = tmp_path / "chronik.sqlite3"
     store = SqliteStore(path)
     await store.open()
-    office = await store.create_office("Büro", "DE")
-    erika = await store.create_customer(office.id, "Erika", [
-        Identity(kind=IdentityKind.EMAIL, value="erika@xn--mller-kva.de")])
-    both = await store.create_customer(office.id, "Jörg", [
-        Identity(kind=IdentityKind.EMAIL, value="joerg@xn--mller-kva.de"),
-        Identity(kind=IdentityKind.EMAIL, value="joerg@müller.de")])
-    agent = await store.create_agent(office.id, "Anna", Role.AGENT, "hash")
-    await store.set_agent_login(agent.id, email="anna@xn--bro-hoa.de")
-    assert await store.add_inbound_address(office.id, "service@xn--bro-hoa.de")
+    seeded = await ascii_domains(store)
     await store.close()
     with sqlite3.connect(path) as conn:  # a store from before migration 16
         conn.execute("DELETE FROM schema_migrations WHERE version = 16")
@@ -105,16 +97,6 @@ async def test_idn_domains_stored_the_ascii_way_are_rewritten(tmp_path: Path) ->
     store = SqliteStore(path)
     await store.open()
     try:
-        found = await store.find_customers(office.id, IdentityKind.EMAIL, "erika@müller.de")
-        assert [c.id for c in found] == [erika.id]
-        again = await store.find_customers(office.id, IdentityKind.EMAIL, "joerg@müller.de")
-        assert [c.id for c in again] == [both.id]
-        assert [(i.kind, i.value) for i in again[0].identities] == [
-            (IdentityKind.EMAIL, "joerg@müller.de")]
-        login = await store.agent_by_email("anna@büro.de")
-        assert login is not None and login[0].id == agent.id
+        await assert_unicode_domains(store, seeded)
     finally:
         await store.close()
-    with sqlite3.connect(path) as conn:
-        assert [r[0] for r in conn.execute("SELECT address FROM inbound_addresses")] == [
-            "service@büro.de"]
