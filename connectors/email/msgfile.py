@@ -34,6 +34,8 @@ from email.parser import HeaderParser
 from email.policy import compat32
 from typing import Any, TypeVar
 
+from .tnef import compressed_rtf_text
+
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAIL_CLASSES = ("ipm.note", "ipm.schedule.meeting", "ipm.post", "report.", "ipm.outlook.recall")
 """Message classes (prefixes) that are mail; ``IPM.Contact``, ``IPM.Appointment``,
@@ -58,16 +60,12 @@ def is_msg(head: bytes) -> bool:
     return head.startswith(OLE_SIGNATURE)
 
 
-def message_class(data: bytes) -> str:
+def message_class(source: bytes | str) -> str:
     """The item's message class (``IPM.Note``, ``IPM.Contact`` …), ``""`` for an OLE file
-    that is no Outlook item (an old Word or Excel file); raises :class:`NotReadable`."""
-
-    def read(ole: Any) -> str:
-        if not ole.exists("__properties_version1.0"):
-            return ""
-        return _Item(ole, [], _TOP).text(0x001A) or "IPM.Note"
-
-    return _reading(data, read)
+    that is no Outlook item (an old Word or Excel file); raises :class:`NotReadable`.
+    ``source``: the file's bytes, or its path (olefile then reads only the directory and
+    the small class stream, not the whole file)."""
+    return _reading(source, _class)
 
 
 def is_mail_class(klass: str) -> bool:
@@ -77,30 +75,52 @@ def is_mail_class(klass: str) -> bool:
 def to_mime(data: bytes) -> bytes:
     """The mail in a ``.msg`` file as RFC 5322 bytes -- the same bytes for the same file
     (a mail without a Message-ID is known again by them); raises :class:`NotReadable`."""
+    return _reading(data, lambda ole: _mime(ole, data))
 
-    def read(ole: Any) -> bytes:
-        message = _message(_Item(ole, [], _TOP), 0)
-        stem = "=_msg_" + hashlib.sha256(data).hexdigest()[:24]
-        for number, part in enumerate(message.walk()):
-            if part.is_multipart():
-                part.set_boundary(f"{stem}_{number}")
-        return message.as_bytes(policy=compat32)
 
-    return _reading(data, read)
+def mail_from_msg(data: bytes) -> bytes | None:
+    """:func:`to_mime` of an Outlook mail item, ``None`` for an item that is no mail (a
+    contact, an appointment): the file opened once for both; raises :class:`NotReadable`."""
+    return _reading(data, lambda ole: _mime(ole, data) if is_mail_class(_class(ole)) else None)
+
+
+def _class(ole: Any) -> str:
+    if not ole.exists("__properties_version1.0"):
+        return ""
+    return _Item(ole, [], _TOP).text(0x001A) or "IPM.Note"
+
+
+def _mime(ole: Any, data: bytes) -> bytes:
+    message = _message(_Item(ole, [], _TOP), 0)
+    stem = "=_msg_" + hashlib.sha256(data).hexdigest()[:24]
+    for number, part in enumerate(message.walk()):
+        if part.is_multipart():
+            part.set_boundary(f"{stem}_{number}")
+    return message.as_bytes(policy=compat32)
 
 
 T = TypeVar("T")
 
 
-def _reading(data: bytes, read: Callable[[Any], T]) -> T:
+def _head(source: bytes | str) -> bytes:
+    if isinstance(source, bytes):
+        return source[:8]
+    try:
+        with open(source, "rb") as fh:
+            return fh.read(8)
+    except OSError as exc:
+        raise NotReadable(f"cannot read {source} ({exc.strerror or exc})") from exc
+
+
+def _reading(source: bytes | str, read: Callable[[Any], T]) -> T:
     """``read`` of the open file; whatever goes wrong in a damaged file is
     :class:`NotReadable` (never another exception: an import must go on)."""
-    if not is_msg(data):
-        raise NotReadable("not an Outlook file (no OLE signature)")
     import olefile  # only Outlook files pay for the import
 
+    if not is_msg(_head(source)):
+        raise NotReadable("not an Outlook file (no OLE signature)")
     try:
-        ole = olefile.OleFileIO(data)
+        ole = olefile.OleFileIO(source)
     except Exception as exc:  # olefile raises OSError, struct.error, IndexError …
         raise NotReadable(f"not a readable Outlook file ({type(exc).__name__})") from exc
     try:
@@ -289,40 +309,36 @@ def _ascii(value: str) -> str:
 def _body(item: _Item) -> Message:
     plain = item.text(0x1000)
     html = _html(item)
-    if not (plain and plain.strip()) and not html:
-        compressed = item.binary(0x1009)  # PR_RTF_COMPRESSED
-        if compressed and len(compressed) > 16:
-            from compressed_rtf import decompress
-
-            from .tnef import _rtf_text
-
-            plain = _rtf_text(decompress(compressed))
+    if not (plain and plain.strip()) and html is None:
+        plain = compressed_rtf_text(item.binary(0x1009) or b"")  # PR_RTF_COMPRESSED
     plain_part = MIMEText((plain or "").replace("\r\n", "\n"), "plain", "utf-8")
-    if not html:
+    if html is None:
         return plain_part
-    html_part = MIMEText(html, "html", "utf-8")
     if not (plain and plain.strip()):
-        return html_part
+        return html
     alternative = MIMEMultipart("alternative")
     alternative.attach(plain_part)
-    alternative.attach(html_part)
+    alternative.attach(html)
     return alternative
 
 
-def _html(item: _Item) -> str | None:
-    data = item.binary(0x1013)  # PR_HTML, bytes in the Internet code page
+def _html(item: _Item) -> Message | None:
+    """The HTML body as a part. PR_HTML is bytes in the Internet code page: they go as
+    they are, with that code page declared, and the parser reads them as any HTML part
+    (a ``<meta charset>`` inside, a wrong declaration, mixed text)."""
+    data = item.binary(0x1013)
     if data is None:
-        return item.text(0x1013)
-    declared = re.search(rb"""<meta[^>]+charset=["']?([\w.:-]+)""", data[:4096], re.I)
-    for name in ((declared.group(1).decode("ascii") if declared else None),
-                 _codepage(item.long(0x3FDE)), "utf-8", item.codepage):
-        if not name:
-            continue
-        try:
-            return data.decode(name)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return data.decode("cp1252", "replace")
+        text = item.text(0x1013)
+        return MIMEText(text, "html", "utf-8") if text else None
+    if not data.strip():
+        return None
+    part = MIMEBase("text", "html")
+    part.set_payload(data)
+    encode_base64(part)
+    charset = _codepage(item.long(0x3FDE))
+    if charset:
+        part.set_param("charset", charset)
+    return part
 
 
 def _attachment(item: _Item, path: list[str], depth: int) -> Message:

@@ -33,7 +33,7 @@ from .decode import (
 )
 from .errors import MailParseError, MessageTooLarge
 from .htmltext import clean_html, html_to_text, unflow
-from .msgfile import NotReadable, is_mail_class, is_msg, message_class, to_mime
+from .msgfile import NotReadable, is_msg, mail_from_msg
 from .smime import is_pkcs7, open_pkcs7
 from .structure import (
     decoded_payload,
@@ -406,7 +406,6 @@ class _Body:
             files.append(attachment)
         return files
 
-
     def _attached_message(self, attachment: ParsedAttachment, level: int
                           ) -> list[ParsedAttachment]:
         """A mail attached as a file -- an Outlook ``.msg`` (Outlook's "forward as
@@ -415,11 +414,12 @@ class _Body:
         files beside the others, and the file as sent."""
         if is_msg(attachment.data):
             try:
-                if not is_mail_class(message_class(attachment.data)):
-                    return [attachment]
-                inner = parser().parsebytes(to_mime(attachment.data))
+                mime = mail_from_msg(attachment.data)
             except NotReadable:
+                mime = None
+            if mime is None:  # not mail (a contact, an appointment), or unreadable
                 return [attachment]
+            inner = parser().parsebytes(mime)
             what = "an Outlook item"
         else:
             inner = parser().parsebytes(attachment.data)

@@ -150,8 +150,7 @@ def _kind(path: str | Path) -> Literal["message", "mbox"] | None:
 
 def _outlook_mail(path: str | Path) -> bool:
     try:
-        with open(path, "rb") as fh:
-            return is_mail_class(message_class(fh.read()))
+        return is_mail_class(message_class(str(path)))
     except NotReadable:
         return False  # not even a compound file: nothing says it held mail
 

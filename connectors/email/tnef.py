@@ -118,12 +118,17 @@ def _text(tnef: Any) -> str:
     if isinstance(html, str) and html.strip():
         return html_to_text(html)
     compressed = getattr(tnef, "_rtfbody", None)
-    if isinstance(compressed, bytes) and len(compressed) > 16 and \
-            int.from_bytes(compressed[4:8], "little") <= _MAX_RTF:  # its declared raw size
-        from compressed_rtf import decompress
+    return compressed_rtf_text(compressed) if isinstance(compressed, bytes) else ""
 
-        return _rtf_text(decompress(compressed + b"\x00"))
-    return ""
+
+def compressed_rtf_text(compressed: bytes) -> str:
+    """The text of an Outlook body in compressed RTF (MS-OXRTFCP), as TNEF and ``.msg``
+    files carry it; ``""`` for one too short, or larger than ``_MAX_RTF`` once expanded."""
+    if len(compressed) <= 16 or int.from_bytes(compressed[4:8], "little") > _MAX_RTF:
+        return ""  # (bytes 4-8: its declared raw size)
+    from compressed_rtf import decompress
+
+    return _rtf_text(decompress(compressed + b"\x00"))
 
 
 def _rtf_text(rtf: bytes | str) -> str:
