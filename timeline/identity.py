@@ -175,6 +175,17 @@ def _valid(value: str, region: str) -> bool:
         return False
 
 
+def earlier_forms(kind: IdentityKind, value: str) -> tuple[str, ...]:
+    """Other forms earlier versions stored a normalised ``value`` in, for what cannot be
+    rewritten on upgrade (the keyed hashes an erasure leaves): an e-mail address with an
+    internationalised domain was kept with its ASCII (``xn--``) domain."""
+    if kind is IdentityKind.EMAIL:
+        ascii_form = ascii_address(value)
+        if ascii_form != value:
+            return (ascii_form,)
+    return ()
+
+
 def normalise_identity(kind: IdentityKind, value: str, region: str) -> str:
     if kind is IdentityKind.EMAIL:
         return normalise_email(value)

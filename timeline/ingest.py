@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from timeline.errors import Conflict, CustomerGone, DomainError, InvalidInput, NotFound
 from timeline.filenames import safe_file_name
-from timeline.identity import normalise_identity
+from timeline.identity import earlier_forms, normalise_identity
 from timeline.ids import in_window
 from timeline.models import (
     Agent,
@@ -192,10 +192,13 @@ class IngestService:
         if found:
             found.sort(key=lambda c: (c.status is not CustomerStatus.ACTIVE, c.created_at))
             return found[0], False
-        if self.suppression_key is not None and await self.store.is_suppressed(
-                office.id, msg.sender_kind.value, suppression_digest(
-                    self.suppression_key, office.id, msg.sender_kind.value, value)):
-            raise _ErasedSender
+        if self.suppression_key is not None:
+            kind = msg.sender_kind.value
+            for form in (value, *earlier_forms(msg.sender_kind, value)):
+                # an erasure from before the form changed left the hash of the old form
+                if await self.store.is_suppressed(office.id, kind, suppression_digest(
+                        self.suppression_key, office.id, kind, form)):
+                    raise _ErasedSender
         if self.unknown_sender is UnknownSenderPolicy.UNASSIGNED:
             return None, False
         name = msg.sender_name.strip() or msg.sender.strip()

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import Api, Hub
 from tests.web.test_admin_pages import Site, site
 from timeline.ingest import InboundMessage
-from timeline.models import Channel, IdentityKind, utcnow
+from timeline.models import Channel, CustomerStatus, Identity, IdentityKind, utcnow
 from timeline.privacy_models import ErasedSenderPolicy
 
 __all__ = ["site"]
@@ -146,3 +146,36 @@ async def test_a_mail_whose_sender_is_erased_while_it_is_stored_is_an_erased_sen
     assert await hub.state.store.find_customers(hub.office.id, IdentityKind.EMAIL,
                                                 ADDRESS) == []
     assert await hub.state.store.scan_entries(0, 100) == []
+
+
+async def test_a_person_erased_under_the_ascii_form_of_their_domain_stays_erased(
+        hub: Hub) -> None:
+    """Before domains were read as Unicode, ``erika@müller.de`` was stored (and, when erased,
+    hashed onto the suppression list) as ``erika@xn--mller-kva.de``; the upgrade rewrites
+    stored addresses but cannot rewrite a hash, so her next mail -- in either spelling --
+    must still be an erased person's, not a new customer."""
+    old_form = "erika@xn--mller-kva.de"
+    customer = await hub.state.store.create_customer(
+        hub.office.id, "Erika Müller",
+        [Identity(kind=IdentityKind.EMAIL, value=old_form, raw=old_form)],
+        CustomerStatus.ACTIVE)
+    status, preview = await hub.admin.get(f"/customers/{customer.id}/erasure")
+    assert status == 200, preview
+    status, _ = await hub.admin.call(
+        "DELETE", f"/customers/{customer.id}?confirm={preview['confirm']}")
+    assert status == 200
+    for n, sender in enumerate(("erika@müller.de", old_form, "Erika@XN--MLLER-KVA.DE")):
+        got = await hub.state.ingest.ingest(InboundMessage(
+            office_id=hub.office.id, channel=Channel.EMAIL, source_id=f"<idn{n}@kunde.test>",
+            sender_kind=IdentityKind.EMAIL, sender=sender, sender_name="Erika Müller",
+            occurred_at=utcnow(), subject="Wieder da", body="Hallo"))
+        assert got.entry is None and got.quarantined is not None, sender
+        assert got.quarantined.reason == "erased_sender"
+    assert await hub.state.store.find_customers(hub.office.id, IdentityKind.EMAIL,
+                                                "erika@müller.de") == []
+    # someone else at the same domain is not caught by it
+    other = await hub.state.ingest.ingest(InboundMessage(
+        office_id=hub.office.id, channel=Channel.EMAIL, source_id="<idn-other@kunde.test>",
+        sender_kind=IdentityKind.EMAIL, sender="hans@müller.de", sender_name="Hans Müller",
+        occurred_at=utcnow(), subject="Neu", body="Hallo"))
+    assert other.entry is not None and other.new_customer
