@@ -118,6 +118,9 @@ class ImapConnector:
         self.quarantined = 0
         self.last_check: float | None = None
         self.connects = 0
+        self.folder = config.folder
+        """The folder as this server spells it (see :func:`_mailbox`), once connected."""
+        self.processed_folder = config.processed_folder
         self._lost = asyncio.Event()
 
     # ------------------------------------------------------------------ lifecycle
@@ -160,15 +163,24 @@ class ImapConnector:
                     await self._starttls(client, ctx)
             async with imap_errors("login"):
                 _login_ok(await client.login(cfg.username, cfg.password), cfg)
-            async with imap_errors(f"select {cfg.folder}"):
-                _check(await client.select(_quote(cfg.folder)), f"select {cfg.folder}")
+            async with imap_errors("folders"):
+                place = await _personal_namespace(client)
+                self.folder = await _mailbox(client, cfg.folder, place)
+                self.processed_folder = None
                 if cfg.processed_folder:
-                    await client.create(_quote(cfg.processed_folder))  # NO if it exists: fine
+                    self.processed_folder = await _mailbox(client, cfg.processed_folder, place,
+                                                           create=True)
+            async with imap_errors(f"select {self.folder}"):
+                response = await client.select(_quote(self.folder))
+                if response.result != "OK" and place.prefix:
+                    _check(response, f"select {self.folder} (this server keeps folders "
+                           f"under {place.prefix!r})")
+                _check(response, f"select {self.folder}")
         except BaseException:
             await self._disconnect(client)
             raise
         self.connects += 1
-        log.info("IMAP %s@%s:%s/%s connected", cfg.username, cfg.host, cfg.port, cfg.folder)
+        log.info("IMAP %s@%s:%s/%s connected", cfg.username, cfg.host, cfg.port, self.folder)
         return client
 
     async def _starttls(self, client: aioimaplib.IMAP4, ctx: ssl.SSLContext) -> None:
@@ -235,7 +247,7 @@ class ImapConnector:
         """Ingest every message not processed yet; returns how many were handled."""
         cfg = self.config
         criteria = ["UNDELETED"]
-        if not cfg.processed_folder:
+        if not self.processed_folder:
             criteria += ["UNKEYWORD", cfg.processed_keyword]
         async with imap_errors("search"):
             response = _check(await self._wait(client.uid_search(*criteria, charset=None)),
@@ -255,7 +267,7 @@ class ImapConnector:
                 "fetch", str(uid), f"(UID RFC822.SIZE BODY.PEEK[]<0.{limit + 1}>)")),
                 f"UID FETCH {uid}")
         _, size, raw = parse_fetch(response.lines)
-        origin = f"imap:{cfg.username}@{cfg.host}/{cfg.folder};UID={uid}"
+        origin = f"imap:{cfg.username}@{cfg.host}/{self.folder};UID={uid}"
         if size is not None and size > limit:
             done = await self.mail.quarantine(
                 cfg.office_id, raw, f"too_large: message is {size} bytes, more than the "
@@ -270,12 +282,12 @@ class ImapConnector:
     async def _mark_processed(self, client: aioimaplib.IMAP4, uid: int) -> None:
         cfg = self.config
         async with imap_errors(f"mark UID {uid} processed"):
-            if cfg.processed_folder and client.has_capability("MOVE"):
+            if self.processed_folder and client.has_capability("MOVE"):
                 _check(await self._wait(client.uid("move", str(uid),
-                                                   _quote(cfg.processed_folder))), "UID MOVE")
-            elif cfg.processed_folder:
+                                                   _quote(self.processed_folder))), "UID MOVE")
+            elif self.processed_folder:
                 _check(await self._wait(client.uid("copy", str(uid),
-                                                   _quote(cfg.processed_folder))), "UID COPY")
+                                                   _quote(self.processed_folder))), "UID COPY")
                 _check(await self._wait(client.uid("store", str(uid), "+FLAGS.SILENT",
                                                    "(\\Deleted)")), "UID STORE")
                 if client.has_capability("UIDPLUS"):
@@ -288,11 +300,84 @@ class ImapConnector:
     def diagnostics(self) -> dict[str, Any]:
         cfg = self.config
         return {"host": cfg.host, "port": cfg.port, "tls": cfg.tls, "username": cfg.username,
-                "password": "***" if cfg.password else None, "folder": cfg.folder,
-                "processed_folder": cfg.processed_folder, "office_id": cfg.office_id,
+                "password": "***" if cfg.password else None, "folder": self.folder,
+                "processed_folder": self.processed_folder, "office_id": cfg.office_id,
                 "mode": self.mode, "processed": self.processed,
                 "quarantined": self.quarantined, "last_check": self.last_check,
                 "connects": self.connects}
+
+
+@dataclass(frozen=True)
+class _Namespace:
+    """Where this user's folders live (RFC 2342 NAMESPACE, the personal one): ``""`` and
+    ``"/"`` on most servers; ``"INBOX."`` and ``"."`` on Courier and cPanel's dovecot, which
+    refuse ``Erledigt`` ("nonexistent namespace") and want ``INBOX.Erledigt``."""
+
+    prefix: str = ""
+    separator: str | None = None
+
+
+_NAMESPACE = re.compile(rb'^\(\("((?:[^"\\]|\\.)*)" (?:"((?:[^"\\]|\\.)*)"|NIL)\)')
+_LISTED = re.compile(rb'^\([^)]*\) (?:"(?:[^"\\]|\\.)*"|NIL) (?:"((?:[^"\\]|\\.)*)"|(\S+))$')
+_ESCAPED = re.compile(rb"\\(.)")
+
+
+async def _personal_namespace(client: aioimaplib.IMAP4) -> _Namespace:
+    if not client.has_capability("NAMESPACE"):
+        return _Namespace()
+    response = await client.namespace()
+    if response.result != "OK":
+        return _Namespace()
+    for line in response.lines[:-1]:
+        m = _NAMESPACE.match(bytes(line))
+        if m:
+            prefix = _ESCAPED.sub(rb"\1", m.group(1)).decode("utf-8", "replace")
+            sep = m.group(2)
+            return _Namespace(prefix, None if sep is None else
+                              _ESCAPED.sub(rb"\1", sep).decode("utf-8", "replace"))
+    return _Namespace()
+
+
+async def _exists(client: aioimaplib.IMAP4, wire_name: str) -> bool:
+    response = await client.list('""', _quote(wire_name))
+    if response.result != "OK":
+        return False
+    for line in response.lines[:-1]:
+        m = _LISTED.match(bytes(line).strip())
+        if m is None:
+            continue
+        raw = m.group(1) if m.group(1) is not None else m.group(2)
+        name = _ESCAPED.sub(rb"\1", raw).decode("utf-8", "replace")
+        if name == imap_utf7(wire_name) or name.upper() == wire_name.upper() == "INBOX":
+            return True
+    return False
+
+
+async def _mailbox(client: aioimaplib.IMAP4, name: str, place: _Namespace, *,
+                   create: bool = False) -> str:
+    """``name`` as this server spells it: as written when it exists; else inside the
+    user's namespace (``Erledigt`` -> ``INBOX.Erledigt``, ``Chronik/Erledigt`` ->
+    ``INBOX.Chronik.Erledigt`` where the separator is ``.``) when that exists or when
+    ``create`` makes it there; a folder that cannot be created is an error, not a loop of
+    failed moves."""
+    if name.upper() == "INBOX":
+        return "INBOX"
+    candidates = [name]
+    sep = place.separator
+    nested = name.replace("/", sep) if sep and sep != "/" else name
+    if place.prefix and not nested.upper().startswith(place.prefix.upper()):
+        candidates.append(place.prefix + nested)
+    elif nested != name:
+        candidates.append(nested)
+    for candidate in candidates:
+        if await _exists(client, candidate):
+            return candidate
+    target = candidates[-1]
+    if create:
+        response = await client.create(_quote(target))
+        if response.result != "OK" and not await _exists(client, target):  # not a race
+            _check(response, f"create folder {target}")
+    return target
 
 
 def _quote(mailbox: str) -> str:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install, configure and start Chronik's local test mail servers:
 #   * dovecot (IMAP + IDLE)   on 127.0.0.1:10143, users chronik / chronik2
+#   * a second dovecot          on 127.0.0.1:10144, the same users, folders under "INBOX."
 #   * exim4   (SMTP relay)    on 127.0.0.1:2525, delivers <lp>@chronik.test into
 #                             /var/lib/chronik-mail/smtp/<lp>/Maildir
 # Both run as standalone instances with their own config files (the distro's
@@ -20,6 +21,7 @@ set -Eeuo pipefail
 # Keep in sync with tests/support/mailservers.py.
 readonly BIND_ADDR=127.0.0.1
 readonly IMAP_PORT=10143
+readonly IMAP_PREFIXED_PORT=10144  # a second dovecot: folders under "INBOX." (Courier/cPanel style)
 readonly SMTP_PORT=2525
 readonly MAIL_DOMAIN=chronik.test
 readonly IMAP_USERS=("chronik:chronik-test" "chronik2:chronik-test2")
@@ -34,6 +36,8 @@ readonly DOVECOT_ETC=/etc/chronik-dovecot
 readonly DOVECOT_CONF=$DOVECOT_ETC/dovecot.conf
 readonly DOVECOT_USERS=$DOVECOT_ETC/users
 readonly DOVECOT_BASE=/run/chronik-dovecot
+readonly DOVECOT_PREFIXED_CONF=$DOVECOT_ETC/dovecot-prefixed.conf
+readonly DOVECOT_PREFIXED_BASE=/run/chronik-dovecot-prefixed
 
 readonly EXIM_ETC=/etc/chronik-exim
 readonly EXIM_CONF=$EXIM_ETC/exim.conf
@@ -175,6 +179,8 @@ if [[ $(id -u) -ne 0 ]]; then
         is_installed "$pkg" || problems+=("package $pkg not installed")
     done
     port_greets "$IMAP_PORT" "* OK" || problems+=("dovecot not answering on $BIND_ADDR:$IMAP_PORT")
+    port_greets "$IMAP_PREFIXED_PORT" "* OK" ||
+        problems+=("the second dovecot not answering on $BIND_ADDR:$IMAP_PREFIXED_PORT")
     port_greets "$SMTP_PORT" "220" || problems+=("exim not answering on $BIND_ADDR:$SMTP_PORT")
     if ((${#problems[@]} == 0)); then
         log "dovecot on $BIND_ADDR:$IMAP_PORT and exim on $BIND_ADDR:$SMTP_PORT answer" \
@@ -264,25 +270,32 @@ esac
     done
 } | install_file "$DOVECOT_USERS" 0640 root:dovecot
 
-install_file "$DOVECOT_CONF" 0644 root:root <<EOF
+# One standalone dovecot instance: its config written, (re)started when it changed.
+# The main one keeps every user's folders at the top ("Anträge", separator "/"); the
+# second, like Courier or cPanel's dovecot, keeps them under "INBOX." (separator ".").
+dovecot_instance() { # name conf base port mail_root prefix separator
+    local name=$1 conf=$2 base=$3 port=$4 root=$5 prefix=$6 sep=$7 hash pidfile
+    local short=${name#chronik-} # dovecot, dovecot-prefixed: log and state file names
+    install -d -m 0755 -o "$VMAIL_USER" -g "$VMAIL_USER" "$root"
+    install_file "$conf" 0644 root:root <<EOF
 # Managed by deploy/ci/mailservers.sh -- edits are overwritten.
 # Standalone Chronik test instance (dovecot $dovecot_version); /etc/dovecot is not read.
-# Start: dovecot -c $DOVECOT_CONF     Inspect: doveconf -c $DOVECOT_CONF -n
-instance_name = chronik-dovecot
-base_dir = $DOVECOT_BASE
+# Start: dovecot -c $conf     Inspect: doveconf -c $conf -n
+instance_name = $name
+base_dir = $base
 protocols = imap
 listen = $BIND_ADDR
 ssl = no
 $dovecot_auth_settings
 auth_mechanisms = plain login
 
-log_path = $LOG_DIR/dovecot.log
-info_log_path = $LOG_DIR/dovecot.log
-debug_log_path = $LOG_DIR/dovecot.log
+log_path = $LOG_DIR/$short.log
+info_log_path = $LOG_DIR/$short.log
+debug_log_path = $LOG_DIR/$short.log
 log_timestamp = "%Y-%m-%d %H:%M:%S "
 auth_verbose = yes
 
-mail_location = maildir:$MAIL_ROOT/%n/Maildir
+mail_location = maildir:$root/%n/Maildir
 mail_uid = $VMAIL_USER
 mail_gid = $VMAIL_USER
 first_valid_uid = $vmail_uid
@@ -296,12 +309,13 @@ passdb {
 }
 userdb {
   driver = static
-  args = uid=$VMAIL_USER gid=$VMAIL_USER home=$MAIL_ROOT/%n
+  args = uid=$VMAIL_USER gid=$VMAIL_USER home=$root/%n
 }
 
 namespace inbox {
   inbox = yes
-  separator = /
+  prefix = $prefix
+  separator = $sep
   mailbox Drafts {
     special_use = \\Drafts
     auto = subscribe
@@ -323,7 +337,7 @@ namespace inbox {
 service imap-login {
   inet_listener imap {
     address = $BIND_ADDR
-    port = $IMAP_PORT
+    port = $port
   }
   inet_listener imaps {
     port = 0
@@ -336,29 +350,35 @@ protocol imap {
 }
 EOF
 
-doveconf -c "$DOVECOT_CONF" -n >/dev/null 2>"$RUN_DIR/doveconf.err" ||
-    die "dovecot config $DOVECOT_CONF is invalid: $(cat "$RUN_DIR/doveconf.err")"
+    doveconf -c "$conf" -n >/dev/null 2>"$RUN_DIR/$short-doveconf.err" ||
+        die "dovecot config $conf is invalid: $(cat "$RUN_DIR/$short-doveconf.err")"
 
-dovecot_hash=$(cat "$DOVECOT_CONF" "$DOVECOT_USERS" | sha256sum | cut -d' ' -f1)
-dovecot_pidfile=$DOVECOT_BASE/master.pid
-if pid_alive "$dovecot_pidfile" && [[ $(cat "$RUN_DIR/dovecot.hash" 2>/dev/null) == "$dovecot_hash" ]] &&
-    port_greets "$IMAP_PORT" "* OK"; then
-    log "dovecot already running with current config on $BIND_ADDR:$IMAP_PORT"
-else
-    stop_pidfile dovecot "$dovecot_pidfile"
+    hash=$(cat "$conf" "$DOVECOT_USERS" | sha256sum | cut -d' ' -f1)
+    pidfile=$base/master.pid
+    if pid_alive "$pidfile" && [[ $(cat "$RUN_DIR/$short.hash" 2>/dev/null) == "$hash" ]] &&
+        port_greets "$port" "* OK"; then
+        log "$name already running with current config on $BIND_ADDR:$port"
+        return 0
+    fi
+    stop_pidfile "$name" "$pidfile"
     # A killed master may linger as a zombie that dovecot's own check mistakes
     # for a running instance ("already running"): drop the stale pid file.
-    rm -f "$dovecot_pidfile"
-    if ! wait_port_free "$IMAP_PORT"; then
-        die "port $IMAP_PORT is taken by another process ($(port_owner "$IMAP_PORT")); stop it first"
+    rm -f "$pidfile"
+    if ! wait_port_free "$port"; then
+        die "port $port is taken by another process ($(port_owner "$port")); stop it first"
     fi
-    rm -f "$RUN_DIR/dovecot.hash"
-    log "starting dovecot $dovecot_version (log: $LOG_DIR/dovecot.log)"
-    launch dovecot -c "$DOVECOT_CONF" </dev/null >>"$LOG_DIR/dovecot.log" 2>&1 || die "dovecot failed to start; see $LOG_DIR/dovecot.log"
-    wait_for_port dovecot "$IMAP_PORT" "* OK" "$LOG_DIR/dovecot.log"
-    printf '%s\n' "$dovecot_hash" >"$RUN_DIR/dovecot.hash"
-    log "dovecot up on $BIND_ADDR:$IMAP_PORT"
-fi
+    rm -f "$RUN_DIR/$short.hash"
+    log "starting $name, dovecot $dovecot_version (log: $LOG_DIR/$short.log)"
+    launch dovecot -c "$conf" </dev/null >>"$LOG_DIR/$short.log" 2>&1 ||
+        die "$name failed to start; see $LOG_DIR/$short.log"
+    wait_for_port "$name" "$port" "* OK" "$LOG_DIR/$short.log"
+    printf '%s\n' "$hash" >"$RUN_DIR/$short.hash"
+    log "$name up on $BIND_ADDR:$port"
+}
+
+dovecot_instance chronik-dovecot "$DOVECOT_CONF" "$DOVECOT_BASE" "$IMAP_PORT" "$MAIL_ROOT" "" /
+dovecot_instance chronik-dovecot-prefixed "$DOVECOT_PREFIXED_CONF" "$DOVECOT_PREFIXED_BASE" \
+    "$IMAP_PREFIXED_PORT" "$MAIL_ROOT/prefixed" INBOX. .
 
 # ---------------------------------------------------------------- exim
 # Local parts delivered by the relay (a regex; safe as a directory name).
@@ -483,5 +503,6 @@ else
     log "exim up on $BIND_ADDR:$SMTP_PORT"
 fi
 
-log "ready: IMAP $BIND_ADDR:$IMAP_PORT (chronik/chronik-test, chronik2/chronik-test2)," \
+log "ready: IMAP $BIND_ADDR:$IMAP_PORT and $BIND_ADDR:$IMAP_PREFIXED_PORT (folders under INBOX.)" \
+    "(chronik/chronik-test, chronik2/chronik-test2)," \
     "SMTP $BIND_ADDR:$SMTP_PORT -> $SMTP_MAIL_ROOT/<localpart>/Maildir for @$MAIL_DOMAIN"

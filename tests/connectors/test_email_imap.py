@@ -26,6 +26,7 @@ from tests.support.mailservers import (
     IMAP_HOST,
     IMAP_PASSWORD,
     IMAP_PORT,
+    IMAP_PREFIXED_PORT,
     IMAP_USER,
     LOG_DIR,
     SETUP_SCRIPT,
@@ -51,8 +52,8 @@ async def folder() -> AsyncIterator[str]:
     await logout(client)
 
 
-async def imap_client() -> aioimaplib.IMAP4:
-    client = aioimaplib.IMAP4(IMAP_HOST, IMAP_PORT, timeout=10)
+async def imap_client(port: int = IMAP_PORT) -> aioimaplib.IMAP4:
+    client = aioimaplib.IMAP4(IMAP_HOST, port, timeout=10)
     await client.wait_hello_from_server()
     assert (await client.login(IMAP_USER, IMAP_PASSWORD)).result == "OK"
     return client
@@ -72,8 +73,8 @@ def message(n: int, *, sender: str = "kunde@example.de", body: str = "") -> byte
             f"{body or f'Bitte um Rückruf wegen Vertrag {n}.'}\r\n").encode()
 
 
-async def append(folder: str, *raws: bytes) -> None:
-    client = await imap_client()
+async def append(folder: str, *raws: bytes, port: int = IMAP_PORT) -> None:
+    client = await imap_client(port)
     try:
         for raw in raws:
             assert (await client.append(raw, mailbox=folder)).result == "OK"
@@ -81,9 +82,9 @@ async def append(folder: str, *raws: bytes) -> None:
         await logout(client)
 
 
-async def folder_state(folder: str) -> dict[str, Any]:
+async def folder_state(folder: str, port: int = IMAP_PORT) -> dict[str, Any]:
     """uids and flags of every message in ``folder``."""
-    client = await imap_client()
+    client = await imap_client(port)
     try:
         assert (await client.select(folder)).result == "OK"
         response = await client.uid("fetch", "1:*", "(UID FLAGS)")
@@ -175,6 +176,58 @@ async def test_folders_with_umlauts_and_symbols(hub: Hub, folder: str,
     for box in (done, source):
         await client.delete(box)
     await logout(client)
+
+
+async def test_a_server_that_keeps_folders_under_inbox(hub: Hub,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Courier and cPanel's dovecot keep a user's folders under ``INBOX.`` with ``.`` between
+    levels; mail programs show them without the prefix, so that is how people type them.
+    The server refuses ``Erledigt`` ("nonexistent namespace"): the folder was never read,
+    and a processed folder was never created, so every message failed to move, forever."""
+    await asyncio.to_thread(require_mailservers)
+    name = f"chronik-{uuid.uuid4().hex[:10]}"  # as the mail program shows it
+    source, done = f"INBOX.{name}", f"INBOX.{name}.Erledigt"
+    client = await imap_client(IMAP_PREFIXED_PORT)
+    assert (await client.create(name)).result == "NO"  # as typed: refused
+    assert (await client.create(source)).result == "OK"
+    await logout(client)
+    await append(source, message(1), port=IMAP_PREFIXED_PORT)
+    try:
+        async with running(hub, monkeypatch, name, IMAP_PORT=str(IMAP_PREFIXED_PORT),
+                           IMAP_IDLE="false", IMAP_POLL_SECONDS="0.3",
+                           IMAP_PROCESSED_FOLDER=f"{name}/Erledigt") as (connector, supervisor):
+            await eventually(lambda: _count(hub, 1), 10)
+            await append(source, message(2), port=IMAP_PREFIXED_PORT)
+            await eventually(lambda: _count(hub, 2), 10)
+            report = supervisor.report()[0]
+            assert report["restarts"] == 0 and report["last_error"] is None
+            assert report["diagnostics"]["folder"] == source
+            assert report["diagnostics"]["processed_folder"] == done
+        assert (await folder_state(source, IMAP_PREFIXED_PORT))["count"] == 0
+        assert (await folder_state(done, IMAP_PREFIXED_PORT))["count"] == 2
+
+        # written with the prefix, the same folders; a folder that is nowhere is named
+        async with running(hub, monkeypatch, source, IMAP_PORT=str(IMAP_PREFIXED_PORT),
+                           IMAP_IDLE="false", IMAP_POLL_SECONDS="0.3",
+                           IMAP_PROCESSED_FOLDER=done) as (connector, supervisor):
+            await eventually(lambda: _connected(connector), 10)
+            assert (connector.folder, connector.processed_folder) == (source, done)
+        async with running(hub, monkeypatch, "Gibt es nicht",
+                           IMAP_PORT=str(IMAP_PREFIXED_PORT)) as (connector, supervisor):
+            async def failed() -> bool:
+                return supervisor.report()[0]["restarts"] >= 1
+            await eventually(failed, 10)
+            error = supervisor.report()[0]["last_error"]
+            assert "INBOX.Gibt es nicht" in error and "under 'INBOX.'" in error, error
+    finally:
+        client = await imap_client(IMAP_PREFIXED_PORT)
+        for box in (done, source):
+            await client.delete(box)
+        await logout(client)
+
+
+async def _connected(connector: ImapConnector) -> bool:
+    return connector.connects >= 1
 
 
 async def _count(hub: Hub, n: int) -> bool:

@@ -21,6 +21,9 @@ SETUP_SCRIPT = "deploy/ci/mailservers.sh"
 # --- IMAP: dovecot, plain IMAP (no TLS) on loopback, IDLE advertised -------------------
 IMAP_HOST = "127.0.0.1"
 IMAP_PORT = 10143
+IMAP_PREFIXED_PORT = 10144
+"""A second dovecot keeping folders under ``INBOX.`` with ``.`` between levels, as Courier
+and cPanel's dovecot do (same users and passwords, its own mailboxes)."""
 IMAP_USER = "chronik"
 IMAP_PASSWORD = "chronik-test"
 IMAP_USER2 = "chronik2"
@@ -95,6 +98,8 @@ def require_mailservers(timeout: float = 3.0) -> None:
     """Raise RuntimeError unless dovecot and exim answer with their greetings."""
     problems = []
     for name, host, port, prefix in (("IMAP (dovecot)", IMAP_HOST, IMAP_PORT, "* OK"),
+                                     ("IMAP (dovecot, folders under INBOX.)", IMAP_HOST,
+                                      IMAP_PREFIXED_PORT, "* OK"),
                                      ("SMTP (exim4)", SMTP_HOST, SMTP_PORT, "220")):
         try:
             greeting = _greeting(host, port, timeout)
