@@ -204,7 +204,11 @@ def _read(path: str | Path, max_bytes: int | None) -> bytes:
         with open(path, "rb") as fh:  # a str path: no Path object per message
             if str(path)[-5:].lower() == ".emlx":
                 return _emlx(fh, max_bytes)
-            data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+            # read(n) allocates n bytes first: ask for what the file holds, at most
+            # max_bytes + 1 (the size limit is 25 MB, a mail a few KB)
+            size = os.fstat(fh.fileno()).st_size
+            data = fh.read() if max_bytes is None or size <= max_bytes else fh.read(
+                max_bytes + 1)
     except OSError as exc:
         if isinstance(exc, FileNotFoundError):
             raise
