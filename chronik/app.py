@@ -40,6 +40,7 @@ from chronik.registry import build_components
 from chronik.settings import Settings
 from chronik.state import STATE, AppState
 from chronik.web.render import security_headers
+from search.attachments import AttachmentTexts
 from search.backend import SearchBackend, SearchUnavailable
 from search.fts import FtsBackend
 from search.service import SearchService
@@ -241,6 +242,13 @@ def make_blobs(settings: Settings, store: Store) -> Blobs:
     return BlobStore(settings.blob_dir)
 
 
+def attachment_texts(settings: Settings, blobs: Blobs) -> AttachmentTexts | None:
+    """Attachments' contents in search (``CHRONIK_SEARCH_ATTACHMENTS``), or names only."""
+    if not settings.search_attachments:
+        return None
+    return AttachmentTexts(blobs, max_bytes=settings.search_attachment_max_bytes)
+
+
 async def open_state(settings: Settings) -> AppState:
     """Open store and search (used by the server and by CLI commands)."""
     install_log_privacy()
@@ -255,10 +263,12 @@ async def open_state(settings: Settings) -> AppState:
     blobs = make_blobs(settings, store)
     events = EventBus()
     timeline = TimelineService(store, blobs, events)
-    indexer = CountingIndexer(store, backend)  # counts for GET /metrics
+    texts = attachment_texts(settings, blobs)
+    indexer = CountingIndexer(store, backend, texts=texts)  # counts for GET /metrics
     timeline.subscribe(indexer.wake)
     state = AppState(settings=settings, store=store, blobs=blobs, timeline=timeline,
-                     backend=backend, search=SearchService(store, backend), indexer=indexer,
+                     backend=backend, search=SearchService(store, backend, texts=texts),
+                     indexer=indexer,
                      ingest=IngestService(timeline, settings.unknown_sender), events=events)
     from chronik.privacy import install as install_privacy
 

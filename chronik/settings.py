@@ -46,6 +46,12 @@ class Settings(ChronikSettingsBase):
                             "(GET / -> version.distribution).")
     search_index: str = Field("chronik-entries",
                               description="Index alias on the search engine.")
+    search_attachments: bool = Field(
+        True, description="Index the text of attached files (PDF, Word, Excel, PowerPoint, "
+                          "OpenDocument, RTF, HTML, plain text) with their entries.")
+    search_attachment_max_bytes: int = Field(
+        20 * 1024 * 1024, ge=0, description="Attached files larger than this are not read "
+                                            "for search (their names still are).")
     search_backend: Literal["sqlite", "elasticsearch"] = Field(
         "sqlite", description="Deprecated: set search_url. 'elasticsearch' with "
                               "elasticsearch_url acts like search_url.")

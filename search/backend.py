@@ -77,9 +77,10 @@ def scope_token(prefix: str, value: str) -> str:
 def document_words(entry: Entry) -> list[str]:
     """What is searchable about an entry: its folded words, in order."""
     parts = [entry.subject, entry.body, *(a.name for a in entry.attachments)]
-    extra = entry.meta.get("search_text")
-    if isinstance(extra, str):
-        parts.append(extra)
+    for key in ("search_text", "attachment_text"):  # the latter: search/attachments.py
+        extra = entry.meta.get(key)
+        if isinstance(extra, str):
+            parts.append(extra)
     return fold_tokens("\n".join(parts))
 
 

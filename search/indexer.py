@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
+from search.attachments import AttachmentTexts
 from search.backend import SearchBackend
 from timeline.models import Entry
 from timeline.store import EntryRepository
@@ -22,9 +23,12 @@ class Indexer:
     def __init__(
         self, store: EntryRepository, backend: SearchBackend, *, batch: int = 500,
         poll_seconds: float = 0.5, gather_seconds: float = 0.05,
+        texts: AttachmentTexts | None = None,
     ) -> None:
         self.store = store
         self.backend = backend
+        self.texts = texts
+        """Attachments' contents indexed with their entries (``None``: names only)."""
         self.batch = batch
         self.poll_seconds = poll_seconds
         self.gather_seconds = gather_seconds
@@ -41,7 +45,10 @@ class Indexer:
         upserts = {t.seq: t.entry for t in tasks if t.entry is not None}
         deletes = [t.seq for t in tasks if t.entry is None and t.seq not in upserts]
         if upserts:
-            await self.backend.index([e for e in upserts.values() if e is not None])
+            entries = [e for e in upserts.values() if e is not None]
+            if self.texts is not None:
+                entries = await self.texts.with_texts(entries)
+            await self.backend.index(entries)
         if deletes:
             await self.backend.delete(deletes)
         await self.store.ack_index_tasks([t.outbox_id for t in tasks])
@@ -76,9 +83,11 @@ class Indexer:
 
 class _StoreBatches:
     def __init__(self, store: EntryRepository, size: int,
-                 progress: Callable[[int], object] | None = None) -> None:
+                 progress: Callable[[int], object] | None = None,
+                 texts: AttachmentTexts | None = None) -> None:
         self.store = store
         self.size = size
+        self.texts = texts
         self.after = -(2**63)
         self.progress = progress
         self.handed = 0
@@ -95,11 +104,15 @@ class _StoreBatches:
             raise StopAsyncIteration
         self.after = batch[-1].seq
         self.handed = len(batch)
+        if self.texts is not None:
+            return await self.texts.with_texts(batch)
         return batch
 
 
 async def reindex(store: EntryRepository, backend: SearchBackend, *, batch: int = 2000,
-                  progress: Callable[[int], object] | None = None) -> int:
+                  progress: Callable[[int], object] | None = None,
+                  texts: AttachmentTexts | None = None) -> int:
     """Rebuild ``backend`` from the store (the system of record); returns documents indexed.
-    ``progress`` is called with the size of every batch read from the store."""
-    return await backend.rebuild(_StoreBatches(store, batch, progress))
+    ``progress`` is called with the size of every batch read from the store; ``texts``:
+    attachments' contents indexed too (read once, then kept beside the files)."""
+    return await backend.rebuild(_StoreBatches(store, batch, progress, texts))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from search.analysis import spelled_as_written
+from search.attachments import AttachmentTexts
 from search.backend import SearchBackend
 from search.query import QueryError, SearchFilters, SearchRequest, parse
 from search.snippet import Highlighter
@@ -21,6 +22,9 @@ class Found:
     entry: Entry
     snippet: str
     score: float | None
+    attachment: int | None = None
+    """The index of the attached file the snippet is from (the words were found in its
+    contents, not in the entry's own text); ``None``: from the entry's text."""
 
 
 @dataclass(frozen=True)
@@ -33,9 +37,11 @@ class Results:
 
 
 class SearchService:
-    def __init__(self, store: EntryRepository, backend: SearchBackend) -> None:
+    def __init__(self, store: EntryRepository, backend: SearchBackend, *,
+                 texts: AttachmentTexts | None = None) -> None:
         self.store = store
         self.backend = backend
+        self.texts = texts
 
     async def search(
         self,
@@ -58,8 +64,16 @@ class SearchService:
             entry = by_seq.get(hit.seq)
             if entry is None:  # erased or not yet visible; the index catches up
                 continue
-            items.append(Found(entry=entry, snippet=marks.snippet(_text_of(entry)),
-                               score=hit.score))
+            shown = marks.snippet(_text_of(entry))
+            attachment = None
+            if "<mark>" not in shown and entry.attachments and self.texts is not None:
+                for index, file in enumerate(entry.attachments):  # found in a file's text?
+                    inside = marks.snippet(await self.texts.kept(file))
+                    if "<mark>" in inside:
+                        shown, attachment = inside, index
+                        break
+            items.append(Found(entry=entry, snippet=shown, score=hit.score,
+                               attachment=attachment))
         suggestions = [] if page.hits or cursor else await self.suggestions(text, filters)
         return Results(items=items, next_cursor=page.next_cursor, suggestions=suggestions)
 

@@ -14,6 +14,8 @@ from typing import Protocol
 from timeline.files import DIR_MODE, private_dir
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+TEXT_SUFFIX = ".txt"
+"""A file's searchable text is kept beside it as ``<sha256>.txt``."""
 
 
 class Blobs(Protocol):
@@ -25,8 +27,16 @@ class Blobs(Protocol):
 
     async def put(self, data: bytes) -> str: ...
     async def get(self, sha256: str) -> bytes | None: ...
-    async def delete(self, sha256: str) -> None: ...
+    async def delete(self, sha256: str) -> None:
+        """The bytes and the text kept for them (``put_text``)."""
+
     async def sync(self) -> None: ...
+    async def put_text(self, sha256: str, text: str) -> None:
+        """Keep the searchable text of the file ``sha256`` (read once, searched often),
+        unless the file is gone (an erasure deletes both; a text read meanwhile is not kept)."""
+
+    async def get_text(self, sha256: str) -> str | None:
+        """The text kept for the file ``sha256``; ``None``: none kept (not read yet)."""
 
 
 class BlobStore:
@@ -103,4 +113,38 @@ class BlobStore:
             return None
 
     async def delete(self, sha256: str) -> None:
-        await asyncio.to_thread(self.path(sha256).unlink, missing_ok=True)
+        def run() -> None:
+            self.path(sha256).unlink(missing_ok=True)
+            self.text_path(sha256).unlink(missing_ok=True)
+        await asyncio.to_thread(run)
+
+    def text_path(self, sha256: str) -> Path:
+        """The text read from the file ``sha256``, beside it (``<sha256>.txt``)."""
+        path = self.path(sha256)
+        return path.with_name(path.name + TEXT_SUFFIX)
+
+    def _put_text(self, sha256: str, text: str) -> None:
+        source, target = self.path(sha256), self.text_path(sha256)
+        if not source.exists():
+            return
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")  # 0600
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(text.encode("utf-8", "surrogatepass"))
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        if not source.exists():  # erased while the text was read: not kept either
+            target.unlink(missing_ok=True)
+
+    async def put_text(self, sha256: str, text: str) -> None:
+        await asyncio.to_thread(self._put_text, sha256, text)
+
+    async def get_text(self, sha256: str) -> str | None:
+        path = self.text_path(sha256)
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            return None
+        return data.decode("utf-8", "replace")

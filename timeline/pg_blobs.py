@@ -20,6 +20,12 @@ from timeline.pg_db import PgDb
 from timeline.sql_tables import blobs
 
 
+def text_key(sha256: str) -> str:
+    """The row holding the text read from the file ``sha256``: a key of the same shape,
+    derived from it (``blobs_in_use`` and erasure address files by their own digest)."""
+    return hashlib.sha256(b"chronik-text:" + sha256.encode("ascii")).hexdigest()
+
+
 class PgBlobStore:
     def __init__(self, db: PgDb) -> None:
         self.db = db
@@ -42,7 +48,28 @@ class PgBlobStore:
 
     async def delete(self, sha256: str) -> None:
         async with self.db.begin() as conn:
-            await conn.execute(sa.delete(blobs).where(blobs.c.sha256 == sha256))
+            await conn.execute(sa.delete(blobs).where(
+                blobs.c.sha256.in_([sha256, text_key(sha256)])))
+
+    async def put_text(self, sha256: str, text: str) -> None:
+        data = text.encode("utf-8", "surrogatepass")
+        async with self.db.begin() as conn:
+            # only while the file is there, in one statement (an erasure deletes both)
+            source = sa.select(sa.literal(text_key(sha256)), sa.literal(data, sa.LargeBinary),
+                               sa.literal(len(data)), sa.literal(utcnow(), sa.DateTime(True))
+                               ).where(blobs.c.sha256 == sha256)
+            await conn.execute(insert(blobs).from_select(
+                ["sha256", "data", "size", "created_at"], source,
+            ).on_conflict_do_update(index_elements=[blobs.c.sha256], set_={
+                "data": data, "size": len(data)}))
+        async with self.db.begin() as conn:  # erased while it was written: not kept either
+            if await conn.scalar(sa.select(blobs.c.sha256).where(
+                    blobs.c.sha256 == sha256)) is None:
+                await conn.execute(sa.delete(blobs).where(blobs.c.sha256 == text_key(sha256)))
+
+    async def get_text(self, sha256: str) -> str | None:
+        data = await self.get(text_key(sha256))
+        return None if data is None else data.decode("utf-8", "replace")
 
     async def sync(self) -> None:
         """Nothing to flush: each put was committed."""

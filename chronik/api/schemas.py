@@ -166,10 +166,20 @@ class LookupOut(BaseModel):
     matches: list[LookupMatch]
 
 
+class SearchFile(BaseModel):
+    index: int
+    name: str
+    url: str
+
+
 class SearchItem(BaseModel):
     entry: EntryOut
     snippet: str
+    """About 24 words around the first hit, hits in ``<mark>``, the rest HTML-escaped."""
     score: float | None
+    attachment: SearchFile | None = None
+    """The attached file the snippet is from, when the words were found in its contents
+    rather than in the entry's own text."""
 
 
 class SearchSuggestion(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from chronik.api.base import (
@@ -19,6 +21,7 @@ from chronik.api.render import entry_json, json_response
 from chronik.api.schemas import SearchPage
 from chronik.state import AppState
 from search.query import SearchFilters
+from search.service import Found
 from timeline.errors import InvalidInput
 from timeline.models import Channel, Visibility
 
@@ -50,10 +53,18 @@ async def search(request: web.Request, state: AppState, caller: Caller) -> web.S
         q, filters, order=order, limit=query_int(request, "limit", 20, 1, 100),
         cursor=request.query.get("cursor") or None)
     return json_response({
-        "items": [{"entry": entry_json(f.entry), "snippet": f.snippet, "score": f.score}
-                  for f in results.items],
+        "items": [{"entry": entry_json(f.entry), "snippet": f.snippet, "score": f.score,
+                   "attachment": _file(f)} for f in results.items],
         "next_cursor": results.next_cursor,
         "suggestions": [{"q": s, "href": _same_search(request, s)} for s in results.suggestions]})
+
+
+def _file(found: Found) -> dict[str, Any] | None:
+    if found.attachment is None:
+        return None
+    index = found.attachment
+    return {"index": index, "name": found.entry.attachments[index].name,
+            "url": f"/api/v1/entries/{found.entry.id}/attachments/{index}"}
 
 
 def _same_search(request: web.Request, q: str) -> str:

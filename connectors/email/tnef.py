@@ -10,12 +10,12 @@ body. Whatever cannot be read is left to the caller, which keeps ``winmail.dat``
 
 from __future__ import annotations
 
-import codecs
 import logging
 import mimetypes
-import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from timeline.doctext import rtf_text
 
 from .decode import safe_filename
 from .htmltext import html_to_text
@@ -26,8 +26,6 @@ CONTENT_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 NAMES = frozenset({"winmail.dat", "win.dat"})
 _MAX_DEPTH = 4  # attached Outlook items inside attached Outlook items
 _MAX_RTF = 16 * 1024 * 1024  # an RTF body's size once decompressed
-_CODEPAGE = re.compile(rb"\\ansicpg(\d{3,5})")
-_IMAGE_REFERENCE = re.compile(r"(?im)^[ \t]*cid:\S+[ \t]*$")  # an inline image's place
 
 logging.getLogger("tnefparse").setLevel(logging.CRITICAL)  # it warns of every odd attribute
 
@@ -128,22 +126,5 @@ def compressed_rtf_text(compressed: bytes) -> str:
         return ""  # (bytes 4-8: its declared raw size)
     from compressed_rtf import decompress
 
-    return _rtf_text(decompress(compressed + b"\x00"))
+    return rtf_text(decompress(compressed + b"\x00"))
 
-
-def _rtf_text(rtf: bytes | str) -> str:
-    """The text of an RTF document (Outlook's, also HTML or text encapsulated in RTF)."""
-    from striprtf.striprtf import rtf_to_text
-
-    if isinstance(rtf, str):
-        rtf = rtf.encode("latin-1", "replace")
-    found = _CODEPAGE.search(rtf[:2048])
-    encoding = f"cp{found.group(1).decode()}" if found else "cp1252"
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        encoding = "cp1252"
-    text: str = rtf_to_text(rtf.decode("latin-1"), encoding=encoding,  # type: ignore[no-untyped-call]
-                            errors="replace")
-    text = _IMAGE_REFERENCE.sub("", text.replace("\xa0\n", "\n"))
-    return re.sub(r"\n{3,}", "\n\n", text).strip()

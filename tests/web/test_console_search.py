@@ -6,6 +6,9 @@ import re
 from html import unescape
 from urllib.parse import quote
 
+from aiohttp import FormData
+
+from tests.support.documents import pdf
 from tests.web.conftest import Console
 from timeline.models import Channel, Direction
 
@@ -48,3 +51,22 @@ async def test_system_entries_only_when_asked_for(console: Console) -> None:
     assert 'id="s-system" name="system" value="1" checked' in page.text
     page = await desk.get("/search?q=" + quote("Kündigung") + "&channel=notification")
     assert f"#e-{sent.id}" in page.text and f"#e-{mail.id}" not in page.text
+
+
+async def test_a_hit_inside_an_attached_file_names_the_file(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann")
+    form = FormData()
+    form.add_field("subject", "Police")
+    form.add_field("notify", "false")
+    form.add_field("file", pdf(["Versicherungsschein VS-4711-0815"]), filename="Police.pdf",
+                   content_type="application/pdf")
+    status, entry = await console.bearer("POST", f"/customers/{erika.id}/entries", data=form)
+    assert status == 201, entry
+    await console.state.indexer.drain()
+    desk = await console.signed_in()
+    page = await desk.get("/search?q=" + quote("Versicherungsschein"))
+    assert "1 Treffer" in text_of(page.text) and f"#e-{entry['id']}" in page.text
+    found = re.search(r'<p class="found-in">(.*?)</p>', page.text, re.S)
+    assert found and "Gefunden im Anhang Police.pdf" in text_of(found.group(1)), page.text
+    assert f'href="/api/v1/entries/{entry["id"]}/attachments/0"' in found.group(1)
+    assert "<mark>Versicherungsschein</mark>" in page.text

@@ -200,8 +200,10 @@ async def search_page(view: AgentView) -> web.StreamResponse:
         else:
             names = await agent_names(view.state, view.caller.office.id)
             customers = await _names_of(view, {f.entry.customer_id for f in found.items})
-            results = [{"item": item_view(f.entry, names),
+            results = [{"item": (item := item_view(f.entry, names)),
                         "snippet": Markup(f.snippet),  # noqa: S704 (escaped but <mark>)
+                        "file": (None if f.attachment is None
+                                 else item.attachments[f.attachment]),
                         "customer": customers.get(f.entry.customer_id, "?")}
                        for f in found.items]
             next_cursor = found.next_cursor

@@ -1,0 +1,72 @@
+"""Attachments' contents in search: the text of PDFs, office documents, RTF, HTML and plain
+text files (``timeline/doctext.py``) is indexed with the entry it came with, so a policy
+number inside ``Police.pdf`` finds the mail, note or upload it was attached to.
+
+A file is read once: its text is kept beside it in the blob store (``Blobs.put_text``) and
+goes when the file goes (erasure). Reading happens when the entry is indexed (the indexer,
+``reindex``), not when it is stored, so intake never waits for it; the reading itself runs
+in a worker thread, file by file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from timeline.blobs import Blobs
+from timeline.doctext import MAX_BYTES, MAX_CHARS, document_text, readable
+from timeline.models import Attachment, Entry
+
+ATTACHMENT_TEXT = "attachment_text"
+"""The key under which an entry handed to a search backend carries its files' text (the
+indexer's copy only; never stored with the entry)."""
+
+
+class AttachmentTexts:
+    def __init__(self, blobs: Blobs, *, max_bytes: int = MAX_BYTES,
+                 max_chars: int = MAX_CHARS) -> None:
+        self.blobs = blobs
+        self.max_bytes = max_bytes
+        """Files larger than this are not read (their names are still searchable)."""
+        self.max_chars = max_chars
+        """Text kept per file, at most."""
+
+    def wanted(self, attachment: Attachment) -> bool:
+        return (0 < attachment.size <= self.max_bytes
+                and readable(attachment.name, attachment.content_type))
+
+    async def text(self, attachment: Attachment) -> str:
+        """The file's text: kept from an earlier reading, else read now (and kept)."""
+        if not self.wanted(attachment):
+            return ""
+        kept = await self.blobs.get_text(attachment.sha256)
+        if kept is not None:
+            return kept
+        data = await self.blobs.get(attachment.sha256)
+        if data is None:  # erased meanwhile
+            return ""
+        text = await asyncio.to_thread(document_text, attachment.name,
+                                       attachment.content_type, data,
+                                       max_bytes=self.max_bytes, max_chars=self.max_chars)
+        await self.blobs.put_text(attachment.sha256, text)
+        return text
+
+    async def kept(self, attachment: Attachment) -> str:
+        """The file's text if it was read already (for snippets: a search never reads
+        files); ``""`` otherwise."""
+        if not self.wanted(attachment):
+            return ""
+        return await self.blobs.get_text(attachment.sha256) or ""
+
+    async def with_texts(self, entries: Sequence[Entry]) -> list[Entry]:
+        """``entries`` as a search backend should see them: those with readable files as
+        copies carrying the files' text (``meta["attachment_text"]``)."""
+        out: list[Entry] = []
+        for entry in entries:
+            texts = [await self.text(a) for a in entry.attachments if self.wanted(a)]
+            joined = "\n\n".join(t for t in texts if t)
+            if joined:
+                entry = Entry.model_construct(**{**entry.__dict__, "meta": {
+                    **entry.meta, ATTACHMENT_TEXT: joined}})  # (stores build entries bare)
+            out.append(entry)
+        return out
