@@ -15,9 +15,9 @@ from search.attachments import AttachmentTexts
 from search.backend import SearchBackend
 from search.fts import FtsBackend
 from search.query import QueryError, SearchFilters, SearchRequest, parse
-from timeline.ids import seq_base
 from tests.support.documents import docx
 from timeline.blobs import BlobStore
+from timeline.ids import seq_base
 from timeline.models import Attachment, Channel, Direction, Entry, Visibility
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

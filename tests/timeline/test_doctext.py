@@ -50,9 +50,9 @@ def test_rtf_html_and_plain_text_in_their_encodings() -> None:
           rb"Herrn M\'fcller\par Nr. 4711\par}"
     assert document_text("Meldung.rtf", "application/rtf", rtf) == \
         "Schadensmeldung für Herrn Müller\nNr. 4711"
-    page = ("<html><head><title>Kopf</title><style>p{color:red}</style></head><body>"
-            "<h1>Beitragsrechnung</h1><p>Betrag: 250&nbsp;&euro;</p><script>x()</script>"
-            "</body></html>").encode()
+    page = (b"<html><head><title>Kopf</title><style>p{color:red}</style></head><body>"
+            b"<h1>Beitragsrechnung</h1><p>Betrag: 250&nbsp;&euro;</p><script>x()</script>"
+            b"</body></html>")
     text = document_text("Rechnung.html", "text/html", page)
     assert "Beitragsrechnung" in text and "Betrag: 250 €" in text
     assert "Kopf" not in text and "color" not in text and "x()" not in text
