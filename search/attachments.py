@@ -5,7 +5,9 @@ number inside ``Police.pdf`` finds the mail, note or upload it was attached to.
 A file is read once: its text is kept beside it in the blob store (``Blobs.put_text``) and
 goes when the file goes (erasure). Reading happens when the entry is indexed (the indexer,
 ``reindex``), not when it is stored, so intake never waits for it; the reading itself runs
-in a worker thread, file by file.
+in a worker thread, file by file. ``chronik import`` reads its mails' files in its parser
+processes instead (``connectors/email/importer.py``), so the storing process finds the text
+kept already.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 from collections.abc import Sequence
 
 from timeline.blobs import Blobs
-from timeline.doctext import MAX_BYTES, MAX_CHARS, document_text, readable
+from timeline.doctext import MAX_BYTES, MAX_CHARS, document_text, worth_reading
 from timeline.models import Attachment, Entry
 
 ATTACHMENT_TEXT = "attachment_text"
@@ -32,8 +34,8 @@ class AttachmentTexts:
         """Text kept per file, at most."""
 
     def wanted(self, attachment: Attachment) -> bool:
-        return (0 < attachment.size <= self.max_bytes
-                and readable(attachment.name, attachment.content_type))
+        return worth_reading(attachment.name, attachment.content_type, attachment.size,
+                             self.max_bytes)
 
     async def text(self, attachment: Attachment) -> str:
         """The file's text: kept from an earlier reading, else read now (and kept)."""

@@ -224,3 +224,8 @@ _READERS = {"pdf": _pdf, "zip": _zip, "rtf": _rtf, "html": _html, "text": _text}
 def readable(name: str, content_type: str) -> bool:
     """Whether a file of this name and type may have text to find (see :func:`kind_of`)."""
     return kind_of(name, content_type) is not None
+
+
+def worth_reading(name: str, content_type: str, size: int, max_bytes: int) -> bool:
+    """Whether to read a file of this name, type and size for search."""
+    return 0 < size <= max_bytes and readable(name, content_type)

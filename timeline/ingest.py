@@ -47,6 +47,9 @@ class InboundAttachment(BaseModel):
     content_type: str = "application/octet-stream"
     data: bytes
     inline: bool = False
+    text: str | None = None
+    """The file's searchable text when the connector read it already (``chronik import``
+    does, in its parser processes); kept beside the file for the indexer."""
 
 
 class InboundMessage(BaseModel):
@@ -216,6 +219,8 @@ class IngestService:
         attachments = []
         for att in msg.attachments:
             digest = await self.timeline.blobs.put(att.data)
+            if att.text is not None:
+                await self.timeline.blobs.put_text(digest, att.text)
             attachments.append(Attachment(name=safe_file_name(att.name),
                                           content_type=att.content_type,
                                           size=len(att.data), sha256=digest))

@@ -111,8 +111,10 @@ async def run_import(state: AppState, path: Path, office_id: str, *,
     finished = asyncio.Event()
     keeping_up = asyncio.create_task(_keep_index_up(state, finished), name="import-indexer")
     try:
-        summary = await import_messages(mail, office_id, messages,
-                                        workers=email.import_workers, progress=progress)
+        texts = state.indexer.texts  # attached files read by the parser processes
+        summary = await import_messages(
+            mail, office_id, messages, workers=email.import_workers, progress=progress,
+            text_max_bytes=None if texts is None else texts.max_bytes)
     finally:
         finished.set()
         await keeping_up

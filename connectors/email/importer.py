@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import multiprocessing
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -29,6 +30,8 @@ from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
+
+from timeline.doctext import document_text, worth_reading
 
 from .errors import MailParseError, SourceError
 from .inbound import MailIngest, quarantine_reason
@@ -70,8 +73,10 @@ Parsed = ParsedMail | str
 """A parsed message, or the quarantine reason why it could not be parsed."""
 
 
-def parse_batch(raws: list[bytes], max_bytes: int) -> list[Parsed]:
-    """Parse a batch (runs in a worker process)."""
+def parse_batch(raws: list[bytes], max_bytes: int, text_max_bytes: int | None = None
+                ) -> list[Parsed]:
+    """Parse a batch (runs in a worker process). ``text_max_bytes``: also read the
+    searchable text of attached files up to that size (``None``: not here)."""
     out: list[Parsed] = []
     for raw in raws:
         try:
@@ -79,16 +84,23 @@ def parse_batch(raws: list[bytes], max_bytes: int) -> list[Parsed]:
         except MailParseError as exc:
             out.append(quarantine_reason(exc))
             continue
+        if text_max_bytes is not None and parsed.attachments:
+            parsed = dataclasses.replace(parsed, attachments=tuple(
+                dataclasses.replace(a, text=document_text(
+                    a.filename, a.content_type, a.data, max_bytes=text_max_bytes))
+                if worth_reading(a.filename, a.content_type, len(a.data), text_max_bytes)
+                else a for a in parsed.attachments))
         parsed.content_sha256  # noqa: B018 -- hashed here, not in the storing process
         out.append(parsed)
     return out
 
 
-def read_and_parse(paths: list[str], maildir: bool, max_bytes: int
-                   ) -> list[tuple[RawMessage, Parsed]]:
+def read_and_parse(paths: list[str], maildir: bool, max_bytes: int,
+                   text_max_bytes: int | None = None) -> list[tuple[RawMessage, Parsed]]:
     """Read and parse a batch of files of a :class:`MessageFiles` (in a worker process)."""
     messages = read_files(paths, maildir=maildir, max_bytes=max_bytes)
-    return list(zip(messages, parse_batch([m.raw for m in messages], max_bytes), strict=True))
+    return list(zip(messages, parse_batch([m.raw for m in messages], max_bytes,
+                                          text_max_bytes), strict=True))
 
 
 def _next_batch(messages: Iterator[RawMessage], size: int) -> list[RawMessage]:
@@ -116,10 +128,12 @@ async def open_source(path: Path, max_bytes: int) -> Iterator[RawMessage]:
 
 async def import_messages(mail: MailIngest, office_id: str, messages: Iterator[RawMessage],
                           *, workers: int = 2,
-                          progress: Callable[[ImportSummary], None] | None = None
-                          ) -> ImportSummary:
+                          progress: Callable[[ImportSummary], None] | None = None,
+                          text_max_bytes: int | None = None) -> ImportSummary:
     """Ingest every message of ``messages`` (an iterator from :func:`open_source`).
-    ``progress`` is called with the running summary after every batch."""
+    ``progress`` is called with the running summary after every batch; ``text_max_bytes``:
+    the parser processes also read attached files' searchable text up to that size (what
+    the indexer would otherwise read in this process)."""
     stream = messages if isinstance(messages, MessageStream) else None
     files = stream.files if stream is not None else None
     summary = ImportSummary(expected=stream.total if stream is not None else None,
@@ -148,14 +162,14 @@ async def import_messages(mail: MailIngest, office_id: str, messages: Iterator[R
                         break
                     read += len(paths)
                     await pending.put((None, parse(read_and_parse, paths, files.maildir,
-                                                   mail.max_bytes)))
+                                                   mail.max_bytes, text_max_bytes)))
                     continue
                 batch = await asyncio.to_thread(_next_batch, messages, BATCH)
                 if not batch:
                     break
                 read += len(batch)
                 await pending.put((batch, parse(parse_batch, [m.raw for m in batch],
-                                                mail.max_bytes)))
+                                                mail.max_bytes, text_max_bytes)))
         finally:
             await pending.put(None)
 

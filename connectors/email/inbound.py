@@ -125,7 +125,7 @@ def to_inbound(office_id: str, parsed: ParsedMail, *, source_id: str, content_sh
         occurred_at=parsed.date or utcnow(), kind=parsed.auto or "email",
         subject=parsed.subject, body=parsed.text, html=parsed.html,
         attachments=tuple(InboundAttachment(name=a.filename, content_type=a.content_type,
-                                            data=a.data, inline=a.inline)
+                                            data=a.data, inline=a.inline, text=a.text)
                           for a in parsed.attachments),
         in_reply_to=parsed.in_reply_to, references=parsed.references,
         automated=parsed.auto, customer_id=customer_id, meta=meta)

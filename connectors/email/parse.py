@@ -79,6 +79,7 @@ class ParsedAttachment:
     data: bytes
     inline: bool  # an image shown inline (Content-Disposition inline or referenced by cid:)
     content_id: str | None
+    text: str | None = None  # the file's searchable text, when read (chronik import)
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from connectors.email.importer import parse_batch
 from tests.conftest import Hub
+from tests.support.documents import pdf
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -253,3 +256,28 @@ async def test_one_batch_behaves_like_one_message_at_a_time(hub: Hub, tmp_path: 
     _, new = await hub.agent.get("/lookup?email=neu@example.de")
     assert len(new["matches"]) == 1  # one new customer for two messages of one batch
     assert len(new["matches"][0]["recent"]) == 2
+
+
+async def test_words_inside_imported_attachments_are_found(hub: Hub, tmp_path: Path) -> None:
+    """The parser processes read the attached files' text (the storing process only keeps
+    it); after ``chronik import`` the words inside a mailed PDF find the mail."""
+    message = EmailMessage()
+    message["From"], message["To"] = "Karl Kunde <kunde@example.de>", "service@buero-test.de"
+    message["Subject"], message["Message-ID"] = "Unterlagen", "<imp-pdf@example.de>"
+    message.set_content("Anbei.")
+    police = pdf(["Versicherungsschein VS-2027-4711", "Wohngebäudeversicherung"])
+    message.add_attachment(police, maintype="application", subtype="pdf",
+                           filename="Police.pdf")
+    raw = message.as_bytes()
+    parsed = parse_batch([raw], 1 << 20, text_max_bytes=1 << 20)[0]
+    assert not isinstance(parsed, str)
+    assert "VS-2027-4711" in (parsed.attachments[0].text or "")
+    assert parse_batch([raw], 1 << 20)[0].attachments[0].text is None  # type: ignore[union-attr]
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    (folder / "1.eml").write_bytes(raw)
+    assert summary(chronik(hub, "import", str(folder), "--office", hub.office.id)) == (
+        "imported 1, duplicates 0, quarantined 0")
+    status, found = await hub.agent.get("/search?q=Wohngeb%C3%A4udeversicherung")
+    assert status == 200 and [i["entry"]["subject"] for i in found["items"]] == ["Unterlagen"]
+    assert found["items"][0]["attachment"]["name"] == "Police.pdf"
