@@ -24,8 +24,23 @@ DEMO_PASSWORD = "chronik-demo"  # noqa: S105  (demo data only; printed on start)
 DEMO_ADMIN_EMAIL = "anna@berger-partner.example"
 DEMO_AGENT_EMAIL = "tom@berger-partner.example"
 
-_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Count 0"
-        b">>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+_PDF = (  # a one-page letter with a text layer: its words are searchable
+    b'%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\n'
+    b'endobj\n2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\n'
+    b'endobj\n3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /R'
+    b'esources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>\n'
+    b'endobj\n4 0 obj\n<< /Length 299 >>\nstream\nBT /F1 12 Tf 14 TL 72 770 Td ('
+    b'Berger & Partner Versicherungsmakler) Tj T* (K\xfcndigungsbest\xe4tigung) Tj'
+    b' T* (Hausratversicherung Nr. HR-20391, Erika Mustermann) Tj T* (Die Ve'
+    b'rsicherung endet zum 31.12. Die Glasbruchdeckung) Tj T* (entf\xe4llt mit '
+    b'dem Vertrag; der Beitrag wird anteilig erstattet.) Tj T* ET\n'
+    b'endstream\nendobj\n5 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Hel'
+    b'vetica /Encoding /WinAnsiEncoding >>\nendobj\n'
+    b'xref\n0 6\n0000000000 65535 f \n0000000015 00000 n \n'
+    b'0000000064 00000 n \n0000000121 00000 n \n0000000247 00000 n \n'
+    b'0000000597 00000 n \ntrailer\n<< /Size 6 /Root 1 0 R >>\n'
+    b'startxref\n694\n%%EOF\n'
+)
 
 
 async def seed_demo(state: AppState) -> str:

@@ -37,11 +37,13 @@ class AttachmentTexts:
         return worth_reading(attachment.name, attachment.content_type, attachment.size,
                              self.max_bytes)
 
-    async def text(self, attachment: Attachment) -> str:
-        """The file's text: kept from an earlier reading, else read now (and kept)."""
+    async def text(self, attachment: Attachment, kept: str | None = None) -> str:
+        """The file's text: ``kept`` or kept from an earlier reading, else read now (and
+        kept)."""
         if not self.wanted(attachment):
             return ""
-        kept = await self.blobs.get_text(attachment.sha256)
+        if kept is None:
+            kept = await self.blobs.get_text(attachment.sha256)
         if kept is not None:
             return kept
         data = await self.blobs.get(attachment.sha256)
@@ -63,9 +65,12 @@ class AttachmentTexts:
     async def with_texts(self, entries: Sequence[Entry]) -> list[Entry]:
         """``entries`` as a search backend should see them: those with readable files as
         copies carrying the files' text (``meta["attachment_text"]``)."""
+        kept = await self.blobs.get_texts(
+            [a.sha256 for e in entries for a in e.attachments if self.wanted(a)])
         out: list[Entry] = []
         for entry in entries:
-            texts = [await self.text(a) for a in entry.attachments if self.wanted(a)]
+            texts = [await self.text(a, kept.get(a.sha256)) for a in entry.attachments
+                     if self.wanted(a)]
             joined = "\n\n".join(t for t in texts if t)
             if joined:
                 entry = Entry.model_construct(**{**entry.__dict__, "meta": {

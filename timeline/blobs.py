@@ -8,6 +8,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -25,7 +26,9 @@ class Blobs(Protocol):
     fsync_each: bool
     """``False`` during bulk imports: no flush to disk per put; ``sync()`` at the end."""
 
-    async def put(self, data: bytes) -> str: ...
+    async def put(self, data: bytes, text: str | None = None) -> str:
+        """Store ``data``; with ``text``, also its searchable text (see ``put_text``)."""
+
     async def get(self, sha256: str) -> bytes | None: ...
     async def delete(self, sha256: str) -> None:
         """The bytes and the text kept for them (``put_text``)."""
@@ -37,6 +40,9 @@ class Blobs(Protocol):
 
     async def get_text(self, sha256: str) -> str | None:
         """The text kept for the file ``sha256``; ``None``: none kept (not read yet)."""
+
+    async def get_texts(self, sha256s: Sequence[str]) -> dict[str, str]:
+        """The texts kept for those of ``sha256s`` that have one (one round trip)."""
 
 
 class BlobStore:
@@ -54,7 +60,13 @@ class BlobStore:
             raise ValueError("not a sha256 digest")
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
-    def _put(self, data: bytes) -> str:
+    def _put(self, data: bytes, text: str | None = None) -> str:
+        digest = self._put_bytes(data)
+        if text is not None:
+            self._put_text(digest, text)
+        return digest
+
+    def _put_bytes(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
         if target.exists():
@@ -98,8 +110,8 @@ class BlobStore:
             self._tops.add(top)
         self._folders.add(key)
 
-    async def put(self, data: bytes) -> str:
-        return await asyncio.to_thread(self._put, data)
+    async def put(self, data: bytes, text: str | None = None) -> str:
+        return await asyncio.to_thread(self._put, data, text)
 
     async def sync(self) -> None:
         """Flush everything written so far to disk (after puts without ``fsync_each``)."""
@@ -141,10 +153,17 @@ class BlobStore:
     async def put_text(self, sha256: str, text: str) -> None:
         await asyncio.to_thread(self._put_text, sha256, text)
 
-    async def get_text(self, sha256: str) -> str | None:
-        path = self.text_path(sha256)
+    def _get_text(self, sha256: str) -> str | None:
         try:
-            data = await asyncio.to_thread(path.read_bytes)
+            return self.text_path(sha256).read_bytes().decode("utf-8", "replace")
         except FileNotFoundError:
             return None
-        return data.decode("utf-8", "replace")
+
+    async def get_text(self, sha256: str) -> str | None:
+        return await asyncio.to_thread(self._get_text, sha256)
+
+    async def get_texts(self, sha256s: Sequence[str]) -> dict[str, str]:
+        def run() -> dict[str, str]:
+            found = {sha: self._get_text(sha) for sha in dict.fromkeys(sha256s)}
+            return {sha: text for sha, text in found.items() if text is not None}
+        return await asyncio.to_thread(run) if sha256s else {}

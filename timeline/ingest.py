@@ -218,9 +218,7 @@ class IngestService:
         """``parents``: referenced source ids already looked up by a batch."""
         attachments = []
         for att in msg.attachments:
-            digest = await self.timeline.blobs.put(att.data)
-            if att.text is not None:
-                await self.timeline.blobs.put_text(digest, att.text)
+            digest = await self.timeline.blobs.put(att.data, att.text)
             attachments.append(Attachment(name=safe_file_name(att.name),
                                           content_type=att.content_type,
                                           size=len(att.data), sha256=digest))

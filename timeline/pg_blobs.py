@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -32,13 +33,20 @@ class PgBlobStore:
         self.fsync_each = True
         """Kept for the ``Blobs`` protocol: every put is committed (durable) anyway."""
 
-    async def put(self, data: bytes) -> str:
+    async def put(self, data: bytes, text: str | None = None) -> str:
         digest = (hashlib.sha256(data).hexdigest() if len(data) < 1 << 20
                   else await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest()))
         async with self.db.begin() as conn:
             await conn.execute(insert(blobs).values(
                 sha256=digest, data=data, size=len(data), created_at=utcnow(),
             ).on_conflict_do_nothing(index_elements=[blobs.c.sha256]))
+            if text is not None:
+                encoded = text.encode("utf-8", "surrogatepass")
+                await conn.execute(insert(blobs).values(
+                    sha256=text_key(digest), data=encoded, size=len(encoded),
+                    created_at=utcnow(),
+                ).on_conflict_do_update(index_elements=[blobs.c.sha256], set_={
+                    "data": encoded, "size": len(encoded)}))
         return digest
 
     async def get(self, sha256: str) -> bytes | None:
@@ -70,6 +78,15 @@ class PgBlobStore:
     async def get_text(self, sha256: str) -> str | None:
         data = await self.get(text_key(sha256))
         return None if data is None else data.decode("utf-8", "replace")
+
+    async def get_texts(self, sha256s: Sequence[str]) -> dict[str, str]:
+        if not sha256s:
+            return {}
+        keys = {text_key(sha): sha for sha in sha256s}
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(sa.select(blobs.c.sha256, blobs.c.data).where(
+                blobs.c.sha256.in_(list(keys))))).all()
+        return {keys[key]: bytes(data).decode("utf-8", "replace") for key, data in rows}
 
     async def sync(self) -> None:
         """Nothing to flush: each put was committed."""

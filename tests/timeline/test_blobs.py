@@ -60,3 +60,22 @@ async def test_a_folder_removed_meanwhile_is_made_again(store: BlobStore) -> Non
     assert digest != first
     assert await store.get(digest) == again
     assert stat.S_IMODE((store.root / "ab").stat().st_mode) == 0o700
+
+
+async def test_a_files_text_lives_and_goes_with_it(store: BlobStore) -> None:
+    """Search keeps a file's text beside it (``<sha256>.txt``, private like the file); an
+    erasure deleting the file deletes the text, and a text read while the file was being
+    deleted is not kept."""
+    sha = await store.put(b"%PDF- Police", "Versicherungsschein VS-4711")
+    assert await store.get_text(sha) == "Versicherungsschein VS-4711"
+    assert stat.S_IMODE(os.stat(store.text_path(sha)).st_mode) == 0o600
+    other = await store.put(b"anderes")
+    assert await store.get_text(other) is None
+    assert await store.get_texts([sha, other, sha]) == {sha: "Versicherungsschein VS-4711"}
+    await store.put_text(other, "")  # read, nothing found: kept as such
+    assert await store.get_texts([other]) == {other: ""}
+    await store.delete(sha)
+    assert await store.get(sha) is None and await store.get_text(sha) is None
+    assert not store.text_path(sha).exists()
+    await store.put_text(sha, "zu spät")  # the file is gone: its text is not kept
+    assert not store.text_path(sha).exists()
