@@ -30,7 +30,9 @@ from typing import Any
 import asyncpg
 import sqlalchemy as sa
 
+from timeline.blobs import TEXT_SUFFIX
 from timeline.errors import Conflict, InvalidInput
+from timeline.pg_blobs import text_key
 from timeline.pg_migrate import asyncpg_dsn, upgrade
 from timeline.sql_tables import PG_ONLY_COLUMNS, PG_ONLY_TABLES, metadata
 
@@ -222,6 +224,12 @@ async def _copy_blobs(pg: asyncpg.Connection, blob_dir: Path,
         await pg.execute("INSERT INTO blobs (sha256, data, size, created_at) "
                          "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                          path.name, data, len(data), now)
+        text = path.with_name(path.name + TEXT_SUFFIX)  # read for search: not read again
+        if await asyncio.to_thread(text.is_file):
+            words = await asyncio.to_thread(text.read_bytes)
+            await pg.execute("INSERT INTO blobs (sha256, data, size, created_at) "
+                             "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                             text_key(path.name), words, len(words), now)
         if progress is not None:
             progress(1)
     return len(files)

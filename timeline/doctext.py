@@ -1,5 +1,5 @@
 """The text of a document file, for search: PDF (pypdf), Word/Excel/PowerPoint (OOXML),
-OpenDocument, RTF, HTML and plain text.
+OpenDocument, Word 97-2003 (``.doc``, olefile), RTF, HTML and plain text.
 
 Bounded: files over ``max_bytes`` are not read, a PDF is read up to ``MAX_PAGES`` pages, a
 zip member over ``MAX_MEMBER_BYTES`` unpacked is skipped (zip bombs), and the text is cut at
@@ -14,6 +14,7 @@ import html
 import io
 import logging
 import re
+import struct
 import zipfile
 from html.parser import HTMLParser
 
@@ -27,9 +28,10 @@ _TEXT = ("text/plain", "text/csv", "text/markdown", "text/x-markdown", "text/tab
          "text/x-log", "application/csv")
 _HTML = ("text/html", "application/xhtml+xml")
 _RTF = ("application/rtf", "text/rtf", "application/x-rtf")
+_WORD97 = ("application/msword", "application/vnd.ms-word")
 _SUFFIXES = {
     "pdf": "pdf", "txt": "text", "csv": "text", "tsv": "text", "md": "text", "log": "text",
-    "htm": "html", "html": "html", "xhtml": "html", "rtf": "rtf",
+    "htm": "html", "html": "html", "xhtml": "html", "rtf": "rtf", "doc": "doc", "dot": "doc",
     "docx": "zip", "docm": "zip", "dotx": "zip", "xlsx": "zip", "xlsm": "zip", "pptx": "zip",
     "pptm": "zip", "ppsx": "zip", "odt": "zip", "ods": "zip", "odp": "zip", "ott": "zip",
 }
@@ -48,6 +50,8 @@ def kind_of(name: str, content_type: str) -> str | None:
         return "zip"
     if ctype in _RTF:
         return "rtf"
+    if ctype in _WORD97:
+        return "doc"
     if ctype in _HTML:
         return "html"
     if ctype in _TEXT:
@@ -66,7 +70,9 @@ def document_text(name: str, content_type: str, data: bytes, *, max_bytes: int =
     elif data.startswith(b"PK\x03\x04") and kind not in (None, "zip"):
         kind = "zip"
     elif data.startswith(b"{\\rtf"):
-        kind = "rtf"
+        kind = "rtf"  # (Word saves RTF as .doc too)
+    elif kind == "doc" and not data.startswith(_OLE):
+        kind = None
     if kind is None or not data or len(data) > max_bytes:
         return ""
     try:
@@ -218,7 +224,83 @@ def _text(data: bytes, max_chars: int) -> str:
     return _decode(data[: max_chars * 4])
 
 
-_READERS = {"pdf": _pdf, "zip": _zip, "rtf": _rtf, "html": _html, "text": _text}
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_WORD_IDENT = 0xA5EC
+_CONTROLS = str.maketrans({"\r": "\n", "\x0b": "\n", "\x0c": "\n", "\x0e": "\n",
+                           "\x07": "\t", "\x1e": "-", "\xa0": " "})
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0e-\x1f]")
+
+
+def _doc(data: bytes, max_chars: int) -> str:
+    """Word 97-2003: the text of the piece table ([MS-DOC] 2.4.1), 8-bit pieces in
+    Windows-1252 and the rest UTF-16; field instructions left out, their results kept;
+    nothing of an encrypted file or of Word 6 and older."""
+    import olefile  # (imported when a .doc comes)
+
+    with olefile.OleFileIO(io.BytesIO(data)) as ole:
+        if not ole.exists("WordDocument"):
+            return ""
+        word = ole.openstream("WordDocument").read()
+        if len(word) < 0x22 or struct.unpack_from("<H", word, 0)[0] != _WORD_IDENT:
+            return ""
+        flags = struct.unpack_from("<H", word, 0x0A)[0]
+        table_name = "1Table" if flags & 0x0200 else "0Table"  # fWhichTblStm
+        if flags & 0x0100 or not ole.exists(table_name):  # fEncrypted
+            return ""
+        table = ole.openstream(table_name).read()
+    at = 32  # FibBase, then the counted arrays: FibRgW, FibRgLw, FibRgFcLcb
+    at += 2 + 2 * struct.unpack_from("<H", word, at)[0]
+    at += 2 + 4 * struct.unpack_from("<H", word, at)[0]
+    if struct.unpack_from("<H", word, at)[0] <= 33:
+        return ""
+    fc_clx, lcb_clx = struct.unpack_from("<II", word, at + 2 + 33 * 8)  # fcClx, lcbClx
+    clx = table[fc_clx:fc_clx + lcb_clx]
+    i = 0
+    while i < len(clx) and clx[i] == 0x01:  # Prc entries (formatting) come first
+        i += 3 + struct.unpack_from("<H", clx, i + 1)[0]
+    if i + 5 > len(clx) or clx[i] != 0x02:
+        return ""
+    plc = clx[i + 5:i + 5 + struct.unpack_from("<I", clx, i + 1)[0]]
+    pieces = (len(plc) - 4) // 12
+    cps = struct.unpack_from(f"<{pieces + 1}I", plc)
+    parts: list[str] = []
+    size = 0
+    for k in range(pieces):
+        count = cps[k + 1] - cps[k]
+        fc = struct.unpack_from("<I", plc, 4 * (pieces + 1) + 8 * k + 2)[0]
+        if count <= 0:
+            continue
+        if fc & 0x40000000:  # fCompressed: one byte per character
+            start = (fc & 0x3FFFFFFF) // 2
+            parts.append(word[start:start + count].decode("cp1252", "replace"))
+        else:
+            parts.append(word[fc:fc + 2 * count].decode("utf-16-le", "replace"))
+        size += count
+        if size >= max_chars:
+            break
+    return _NOT_TEXT.sub("", _field_results("".join(parts)).translate(_CONTROLS))
+
+
+def _field_results(text: str) -> str:
+    """Word fields are ``\\x13 instruction \\x14 result \\x15`` (nested, the result
+    optional): keep what a reader sees, the results."""
+    if "\x13" not in text:
+        return text
+    out: list[str] = []
+    shown: list[bool] = []  # per open field: in its result part yet?
+    for char in text:
+        if char == "\x13":
+            shown.append(False)
+        elif char == "\x14" and shown:
+            shown[-1] = True
+        elif char == "\x15" and shown:
+            shown.pop()
+        elif all(shown):
+            out.append(char)
+    return "".join(out)
+
+
+_READERS = {"pdf": _pdf, "zip": _zip, "rtf": _rtf, "html": _html, "text": _text, "doc": _doc}
 
 
 def readable(name: str, content_type: str) -> bool:

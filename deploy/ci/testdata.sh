@@ -9,7 +9,7 @@
 #   and the Microsoft module's Outlook .msg files (mail, a forwarded item, attachments,
 #   Chinese, a post, and an appointment, contact, task and sticky note), read by
 #   tests/connectors/test_email_msgfile.py; and office documents of the Microsoft, PDF and
-#   miscoffice modules (Word, PowerPoint, Excel, RTF, PDF -- one encrypted, one scanned --
+#   miscoffice modules (Word old and new, PowerPoint, Excel, RTF, PDF -- one encrypted, one scanned --
 #   and OpenDocument, a truncated and a fake one), read by tests/timeline/test_doctext.py.
 #
 # Idempotent: with the data in place it exits 0 at once. Without a package index (an offline
@@ -75,7 +75,9 @@ maven_tests org/apache/tika tika-parser-mail-module 3.3.1 'test-documents/*'
 maven_tests org/apache/tika tika-parser-microsoft-module 3.3.1 'test-documents/*.msg' \
     'test-documents/testWINMAIL.dat' 'test-documents/testWORD.docx' \
     'test-documents/testWORD_truncated.docx' 'test-documents/testPPT.pptx' \
-    'test-documents/testEXCEL.xlsx' 'test-documents/testRTF.rtf'
+    'test-documents/testEXCEL.xlsx' 'test-documents/testRTF.rtf' 'test-documents/testWORD.doc' \
+    'test-documents/test_TIKA-1251.doc' 'test-documents/testWORD_boldHyperlink.doc' \
+    'test-documents/testWORD_protected_passtika.doc'
 maven_tests org/apache/tika tika-parser-pdf-module 3.3.1 'test-documents/testPDF.pdf' \
     'test-documents/testPDF_protected.pdf' 'test-documents/testOCR.pdf'
 maven_tests org/apache/tika tika-parser-miscoffice-module 3.3.1 \

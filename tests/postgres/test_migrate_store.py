@@ -20,7 +20,9 @@ from chronik.migrate_store import migrate_store
 from chronik.settings import Settings
 from search.query import SearchFilters
 from tests.support.postgres import server_url
+from timeline.blobs import TEXT_SUFFIX
 from timeline.errors import Conflict, InvalidInput
+from timeline.pg_blobs import text_key
 from timeline.pg_migrate import asyncpg_dsn
 from timeline.pg_store import PgStore
 from timeline.sql_tables import PG_ONLY_TABLES, metadata
@@ -51,8 +53,11 @@ async def test_a_data_folder_is_copied_checked_and_never_copied_twice(
     settings = await _demo_folder(tmp_path / "data")
     counts = _counts(settings.store_path)
     assert counts["entries"] > 10 and counts["customers"] > 3 and counts["agents"] == 2
-    files = sorted(p for p in settings.blob_dir.rglob("*") if p.is_file())
+    files = sorted(p for p in settings.blob_dir.rglob("*") if p.is_file()
+                   and p.suffix != TEXT_SUFFIX)
     assert files, "the demo has attachments"
+    texts = {p.name[:64]: p.read_bytes() for p in settings.blob_dir.rglob("*" + TEXT_SUFFIX)}
+    assert texts, "the demo's document was read for search"
 
     report = await migrate_store(settings.store_path, settings.blob_dir, pg_url)
     assert {t.name: t.rows for t in report.tables} == counts
@@ -64,7 +69,8 @@ async def test_a_data_folder_is_copied_checked_and_never_copied_twice(
             assert await pg.fetchval(f'SELECT count(*) FROM "{name}"') == count, name
         stored = {r["sha256"]: bytes(r["data"]) for r in await pg.fetch(
             "SELECT sha256, data FROM blobs")}
-        assert stored == {p.name: p.read_bytes() for p in files}
+        assert stored == {p.name: p.read_bytes() for p in files} | {
+            text_key(sha): text for sha, text in texts.items()}  # not read again
         with sqlite3.connect(settings.store_path) as src:
             subjects = sorted(r[0] for r in src.execute("SELECT subject FROM entries"))
             times = sorted(r[0] for r in src.execute("SELECT occurred_at FROM entries"))

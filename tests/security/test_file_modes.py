@@ -58,7 +58,9 @@ async def test_nothing_in_the_data_folder_is_readable_by_others(hub: Hub) -> Non
     names = {p.name for p in data.iterdir()}
     assert {"chronik.sqlite3", "chronik.sqlite3-wal", "search.sqlite3", "blobs",
             "secret_key"} <= names, names
-    assert len([p for p in (data / "blobs").rglob("*") if p.is_file()]) == 3
+    files = [p for p in (data / "blobs").rglob("*") if p.is_file()]
+    assert len([p for p in files if len(p.name) == 64]) == 3  # the uploads
+    assert len([p for p in files if p.suffix == ".txt"]) == 3  # their text, read for search
     assert readable_by_others(data) == []
     # the folder above the data folder is not ours to change
     assert stat.S_IMODE(data.parent.stat().st_mode) == 0o755

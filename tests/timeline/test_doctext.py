@@ -114,6 +114,10 @@ def test_damaged_files_have_no_text_and_never_raise() -> None:
     ("testOpenOffice2.odt", "This is a sample Open Office document, written in NeoOffice"),
     ("testFooter.ods", "Data 1"),
     ("testRTF.rtf", "Test d’indexation Word"),
+    ("testWORD.doc", "This is a sample Microsoft Word Document"),  # Word 97-2003
+    ("test_TIKA-1251.doc", "Ansvar- og oppgavefordeling – Ansvarsvakt Formål:"),
+    ("testWORD_boldHyperlink.doc", "This is a bold hyper link; bold, I say."),  # a field
+    ("testWORD_protected_passtika.doc", ""),  # encrypted
     ("testOCR.pdf", ""),  # a scanned page: no text layer (no OCR)
     ("testODTnotaZipFile.odt", ""),
     ("testWORD_truncated.docx", ""),
