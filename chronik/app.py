@@ -277,6 +277,8 @@ async def open_state(settings: Settings) -> AppState:
 
 
 async def close_state(state: AppState) -> None:
+    if state.indexer.texts is not None:
+        state.indexer.texts.close()
     await state.backend.close()
     await state.store.close()
 

@@ -5,33 +5,92 @@ number inside ``Police.pdf`` finds the mail, note or upload it was attached to.
 A file is read once: its text is kept beside it in the blob store (``Blobs.put_text``) and
 goes when the file goes (erasure). Reading happens when the entry is indexed (the indexer,
 ``reindex``), not when it is stored, so intake never waits for it; the reading itself runs
-in a worker thread, file by file. ``chronik import`` reads its mails' files in its parser
-processes instead (``connectors/email/importer.py``), so the storing process finds the text
-kept already.
+in a process of its own (one, started on the first file, from a fork server that loads
+only the readers), file by file: a 200-page PDF read in pure Python does not slow the
+server's requests (the caller lookup) through the GIL, and a file that takes longer than
+``timeout`` seconds (a hostile PDF that loops) is given up -- the process is killed, the file
+kept as "no text", and indexing goes on. ``chronik import`` reads its mails' files in its
+parser processes instead (``connectors/email/importer.py``), so the storing process finds
+the text kept already.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import multiprocessing
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from functools import partial
+from multiprocessing.context import BaseContext
 
 from timeline.blobs import Blobs
 from timeline.doctext import MAX_BYTES, MAX_CHARS, document_text, worth_reading
 from timeline.models import Attachment, Entry
+
+log = logging.getLogger(__name__)
 
 ATTACHMENT_TEXT = "attachment_text"
 """The key under which an entry handed to a search backend carries its files' text (the
 indexer's copy only; never stored with the entry)."""
 
 
+TIMEOUT = 60.0
+"""Seconds one file may take to read (a 200-page PDF takes a few)."""
+
+
+def _reader_context() -> BaseContext:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["timeline.doctext"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
 class AttachmentTexts:
     def __init__(self, blobs: Blobs, *, max_bytes: int = MAX_BYTES,
-                 max_chars: int = MAX_CHARS) -> None:
+                 max_chars: int = MAX_CHARS, timeout: float = TIMEOUT) -> None:
         self.blobs = blobs
         self.max_bytes = max_bytes
         """Files larger than this are not read (their names are still searchable)."""
         self.max_chars = max_chars
         """Text kept per file, at most."""
+        self.timeout = timeout
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def _read(self, attachment: Attachment, data: bytes) -> str:
+        """``data``'s text, read in the reader process (see the module's docstring)."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(1, mp_context=_reader_context())
+        pool = self._pool
+        reading = asyncio.get_running_loop().run_in_executor(
+            pool, partial(document_text, attachment.name, attachment.content_type, data,
+                          max_bytes=self.max_bytes, max_chars=self.max_chars))
+        try:
+            return await asyncio.wait_for(reading, self.timeout)
+        except TimeoutError:
+            log.warning("attachment %s… not read for search: more than %g s",
+                        attachment.sha256[:12], self.timeout)
+            self._stop(pool, kill=True)
+        except BrokenProcessPool:  # killed from outside (memory): a fresh one next time
+            log.warning("attachment %s… not read for search: the reader process died",
+                        attachment.sha256[:12])
+            self._stop(pool, kill=True)
+        return ""
+
+    def _stop(self, pool: ProcessPoolExecutor, *, kill: bool) -> None:
+        if self._pool is pool:
+            self._pool = None
+        if kill:  # (the executor itself cannot stop a running call)
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the reader process (at shutdown)."""
+        if self._pool is not None:
+            self._stop(self._pool, kill=False)
 
     def wanted(self, attachment: Attachment) -> bool:
         return worth_reading(attachment.name, attachment.content_type, attachment.size,
@@ -49,9 +108,7 @@ class AttachmentTexts:
         data = await self.blobs.get(attachment.sha256)
         if data is None:  # erased meanwhile
             return ""
-        text = await asyncio.to_thread(document_text, attachment.name,
-                                       attachment.content_type, data,
-                                       max_bytes=self.max_bytes, max_chars=self.max_chars)
+        text = await self._read(attachment, data)
         await self.blobs.put_text(attachment.sha256, text)
         return text
 

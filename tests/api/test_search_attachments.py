@@ -118,3 +118,24 @@ async def test_unreadable_and_image_files_leave_the_entry_searchable(hub: Hub) -
         broken["id"], photo["id"]}
     assert await hub.state.blobs.get_text(broken["attachments"][0]["sha256"]) == ""
     assert await hub.state.blobs.get_text(photo["attachments"][0]["sha256"]) is None
+
+
+async def test_a_file_that_takes_too_long_is_given_up_and_indexing_goes_on(hub: Hub) -> None:
+    """A file is read in a process of its own, given ``timeout`` seconds (a hostile PDF
+    that loops would otherwise stop the index for everyone): then it is kept as "no text",
+    the reader is replaced, and the next file is read."""
+    texts = hub.state.indexer.texts
+    assert texts is not None
+    erika = await _customer(hub)
+    texts.timeout = 1e-6  # nothing can be read that fast
+    slow = await _upload(hub, erika["id"], "Langsam.pdf", pdf(["Aktenzeichen AZ-1111"]),
+                         "application/pdf")
+    await hub.indexed()
+    assert await _search(hub, "AZ-1111") == []
+    assert [h["entry"]["id"] for h in await _search(hub, "Unterlagen")] == [slow["id"]]
+    assert await hub.state.blobs.get_text(slow["attachments"][0]["sha256"]) == ""
+    texts.timeout = 60.0
+    fine = await _upload(hub, erika["id"], "Schnell.pdf", pdf(["Aktenzeichen AZ-2222"]),
+                         "application/pdf")
+    await hub.indexed()
+    assert [h["entry"]["id"] for h in await _search(hub, "AZ-2222")] == [fine["id"]]
