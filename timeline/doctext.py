@@ -10,12 +10,16 @@ Scanned pages (images) have none either -- there is no OCR.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import html
 import io
 import logging
 import re
+import signal
 import struct
+import threading
 import zipfile
+from collections.abc import Iterator
 from html.parser import HTMLParser
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -60,10 +64,36 @@ def kind_of(name: str, content_type: str) -> str | None:
     return _SUFFIXES.get(suffix)
 
 
+class _TooLong(Exception):
+    pass
+
+
+def _too_long(_signum: int, _frame: object) -> None:
+    raise _TooLong
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise ``_TooLong`` in the block after ``seconds`` (a timer signal: only in a
+    process's main thread; elsewhere, and with ``None``, no limit)."""
+    if (seconds is None or not hasattr(signal, "setitimer")
+            or threading.current_thread() is not threading.main_thread()):
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _too_long)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def document_text(name: str, content_type: str, data: bytes, *, max_bytes: int = MAX_BYTES,
-                  max_chars: int = MAX_CHARS) -> str:
+                  max_chars: int = MAX_CHARS, timeout: float | None = None) -> str:
     """The searchable text of one file (see the module's docstring); ``""`` when it has
-    none that can be read."""
+    none that can be read, or (``timeout``, in a process's main thread) when reading it
+    takes longer than that many seconds."""
     kind = kind_of(name, content_type)
     if data.startswith(b"%PDF-"):
         kind = "pdf"  # whatever the sender called it
@@ -76,8 +106,9 @@ def document_text(name: str, content_type: str, data: bytes, *, max_bytes: int =
     if kind is None or not data or len(data) > max_bytes:
         return ""
     try:
-        text = _READERS[kind](data, max_chars)
-    except Exception:  # a damaged file of any kind has no text, never a crash
+        with _time_limit(timeout):
+            text = _READERS[kind](data, max_chars)
+    except Exception:  # a damaged (or too slow) file of any kind has no text, never a crash
         return ""
     text = _BLANKS.sub("\n\n", _SPACES.sub(" ", text.replace("\x00", ""))).strip()
     return text[:max_chars]

@@ -42,6 +42,8 @@ BATCH = 512
 """Messages per batch: one read of known source ids and senders, few write transactions."""
 POOL_AFTER = 1000
 """Messages parsed in threads before parser processes are started."""
+TEXT_TIMEOUT = 60.0
+"""Seconds a parser process may spend reading one attached file's text."""
 
 
 @dataclass
@@ -87,7 +89,8 @@ def parse_batch(raws: list[bytes], max_bytes: int, text_max_bytes: int | None = 
         if text_max_bytes is not None and parsed.attachments:
             parsed = dataclasses.replace(parsed, attachments=tuple(
                 dataclasses.replace(a, text=document_text(
-                    a.filename, a.content_type, a.data, max_bytes=text_max_bytes))
+                    a.filename, a.content_type, a.data, max_bytes=text_max_bytes,
+                    timeout=TEXT_TIMEOUT))
                 if worth_reading(a.filename, a.content_type, len(a.data), text_max_bytes)
                 else a for a in parsed.attachments))
         parsed.content_sha256  # noqa: B018 -- hashed here, not in the storing process
@@ -143,6 +146,12 @@ async def import_messages(mail: MailIngest, office_id: str, messages: Iterator[R
     pending: asyncio.Queue[tuple[list[RawMessage] | None, asyncio.Future[list[Any]]] | None] = (
         asyncio.Queue(maxsize=max(2, workers * 2)))
 
+    def texts() -> int | None:
+        """Attached files are read in the parser processes, with a time limit there; the
+        first batches, parsed in this process, leave them to the indexer (which reads in
+        a process of its own)."""
+        return text_max_bytes if pool is not None else None
+
     def parse(fn: Callable[..., list[Any]], *args: object) -> asyncio.Future[list[Any]]:
         if pool is None:
             return asyncio.ensure_future(asyncio.to_thread(fn, *args))
@@ -162,14 +171,14 @@ async def import_messages(mail: MailIngest, office_id: str, messages: Iterator[R
                         break
                     read += len(paths)
                     await pending.put((None, parse(read_and_parse, paths, files.maildir,
-                                                   mail.max_bytes, text_max_bytes)))
+                                                   mail.max_bytes, texts())))
                     continue
                 batch = await asyncio.to_thread(_next_batch, messages, BATCH)
                 if not batch:
                     break
                 read += len(batch)
                 await pending.put((batch, parse(parse_batch, [m.raw for m in batch],
-                                                mail.max_bytes, text_max_bytes)))
+                                                mail.max_bytes, texts())))
         finally:
             await pending.put(None)
 

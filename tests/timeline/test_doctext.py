@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 from pathlib import Path
 
@@ -128,3 +129,16 @@ def test_real_documents_from_apache_tika(name: str, expected: str) -> None:
         assert expected in " ".join(text.split()), text[:300]
     else:
         assert text == ""
+
+
+def test_a_time_limit_where_a_timer_signal_can_stop_the_reading() -> None:
+    """The import's parser processes read with a time limit (a hostile file that loops must
+    not stop an import): past it the file has no text. In a thread no signal can interrupt,
+    so there is no limit (the indexer reads in a process it can replace instead)."""
+    data = pdf(["Kündigung " * 30] * 40)
+    assert document_text("a.pdf", "application/pdf", data, timeout=1e-6) == ""
+    assert "Kündigung" in document_text("a.pdf", "application/pdf", data, timeout=30)
+    with ThreadPoolExecutor(1) as pool:
+        in_thread = pool.submit(document_text, "a.pdf", "application/pdf", data,
+                                timeout=1e-6).result()
+    assert "Kündigung" in in_thread
