@@ -1,5 +1,6 @@
 """The text of a document file, for search: PDF (pypdf), Word/Excel/PowerPoint (OOXML),
-OpenDocument, Word 97-2003 (``.doc``, olefile), RTF, HTML and plain text.
+OpenDocument, Word and Excel 97-2003 (``.doc``, ``.xls``; olefile), RTF, HTML and plain
+text.
 
 Bounded: files over ``max_bytes`` are not read, a PDF is read up to ``MAX_PAGES`` pages, a
 zip member over ``MAX_MEMBER_BYTES`` unpacked is skipped (zip bombs), and the text is cut at
@@ -33,9 +34,11 @@ _TEXT = ("text/plain", "text/csv", "text/markdown", "text/x-markdown", "text/tab
 _HTML = ("text/html", "application/xhtml+xml")
 _RTF = ("application/rtf", "text/rtf", "application/x-rtf")
 _WORD97 = ("application/msword", "application/vnd.ms-word")
+_EXCEL97 = ("application/vnd.ms-excel", "application/msexcel", "application/x-msexcel")
 _SUFFIXES = {
     "pdf": "pdf", "txt": "text", "csv": "text", "tsv": "text", "md": "text", "log": "text",
     "htm": "html", "html": "html", "xhtml": "html", "rtf": "rtf", "doc": "doc", "dot": "doc",
+    "xls": "xls", "xlt": "xls",
     "docx": "zip", "docm": "zip", "dotx": "zip", "xlsx": "zip", "xlsm": "zip", "pptx": "zip",
     "pptm": "zip", "ppsx": "zip", "odt": "zip", "ods": "zip", "odp": "zip", "ott": "zip",
 }
@@ -56,6 +59,8 @@ def kind_of(name: str, content_type: str) -> str | None:
         return "rtf"
     if ctype in _WORD97:
         return "doc"
+    if ctype in _EXCEL97:
+        return "xls"
     if ctype in _HTML:
         return "html"
     if ctype in _TEXT:
@@ -101,7 +106,7 @@ def document_text(name: str, content_type: str, data: bytes, *, max_bytes: int =
         kind = "zip"
     elif data.startswith(b"{\\rtf"):
         kind = "rtf"  # (Word saves RTF as .doc too)
-    elif kind == "doc" and not data.startswith(_OLE):
+    elif kind in ("doc", "xls") and not data.startswith(_OLE):
         kind = None
     if kind is None or not data or len(data) > max_bytes:
         return ""
@@ -331,7 +336,124 @@ def _field_results(text: str) -> str:
     return "".join(out)
 
 
-_READERS = {"pdf": _pdf, "zip": _zip, "rtf": _rtf, "html": _html, "text": _text, "doc": _doc}
+_XLS_SST, _XLS_CONTINUE, _XLS_FILEPASS = 0x00FC, 0x003C, 0x002F
+_XLS_NUMBER, _XLS_RK, _XLS_MULRK = 0x0203, 0x027E, 0x00BD
+
+
+def _xls(data: bytes, max_chars: int) -> str:
+    """Excel 97-2003 (BIFF8, [MS-XLS]): the shared strings (the text people typed) and the
+    typed numbers; nothing of an encrypted workbook or of Excel 95 and older."""
+    import olefile
+
+    with olefile.OleFileIO(io.BytesIO(data)) as ole:
+        if not ole.exists("Workbook"):
+            return ""
+        stream = ole.openstream("Workbook").read()
+    strings: list[str] = []
+    numbers: list[str] = []
+    sst: list[bytes] | None = None
+    at = 0
+    while at + 4 <= len(stream):
+        kind, size = struct.unpack_from("<HH", stream, at)
+        body = stream[at + 4:at + 4 + size]
+        at += 4 + size
+        if kind == _XLS_FILEPASS:
+            return ""
+        if sst is not None:
+            if kind == _XLS_CONTINUE:
+                sst.append(body)
+                continue
+            strings += _shared_strings(sst, max_chars)
+            sst = None
+        if kind == _XLS_SST and len(body) >= 8:
+            sst = [body]
+        elif kind == _XLS_NUMBER and len(body) >= 14:
+            numbers.append(_number(struct.unpack_from("<d", body, 6)[0]))
+        elif kind == _XLS_RK and len(body) >= 10:
+            numbers.append(_number(_rk(struct.unpack_from("<I", body, 6)[0])))
+        elif kind == _XLS_MULRK and len(body) >= 6:
+            numbers += [_number(_rk(struct.unpack_from("<I", body, cell + 2)[0]))
+                        for cell in range(4, len(body) - 2, 6)]
+    if sst is not None:
+        strings += _shared_strings(sst, max_chars)
+    return "\n".join(strings) + ("\n\n" + " ".join(numbers) if numbers else "")
+
+
+def _rk(value: int) -> float:
+    """An RK number: a 30-bit integer or the high bits of a double, maybe divided by 100."""
+    if value & 2:
+        number = float((value >> 2) - (1 << 30) if value & 0x80000000 else value >> 2)
+    else:
+        number = struct.unpack("<d", struct.pack("<Q", (value & 0xFFFFFFFC) << 32))[0]
+    return number / 100 if value & 1 else number
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+
+
+def _shared_strings(records: list[bytes], max_chars: int) -> list[str]:
+    """The SST's strings, read across its CONTINUE records: a string's characters may go
+    on in the next record, which then starts with a flags byte of its own (8 or 16 bit)."""
+    out: list[str] = []
+    record, at, size = 0, 8, 0
+    data = records[0]
+
+    def skip(count: int) -> bool:
+        nonlocal record, at, data
+        while count > 0:
+            room = len(data) - at
+            if count <= room:
+                at += count
+                return True
+            if record + 1 >= len(records):
+                return False
+            count -= room
+            record += 1
+            data, at = records[record], 0
+        return True
+
+    for _ in range(struct.unpack_from("<I", data, 4)[0]):
+        if at + 3 > len(data):
+            if record + 1 >= len(records):
+                break
+            record += 1
+            data, at = records[record], 0
+        count, flags = struct.unpack_from("<HB", data, at)
+        at += 3
+        runs = ext = 0
+        if flags & 0x08:  # fRichSt
+            runs = struct.unpack_from("<H", data, at)[0]
+            at += 2
+        if flags & 0x04:  # fExtSt (phonetic)
+            ext = struct.unpack_from("<I", data, at)[0]
+            at += 4
+        wide = flags & 0x01
+        chars: list[str] = []
+        while count > 0:
+            width = 2 if wide else 1
+            room = (len(data) - at) // width
+            if room <= 0:
+                if record + 1 >= len(records):
+                    break
+                record += 1
+                data = records[record]
+                wide, at = data[0] & 0x01, 1
+                continue
+            take = min(count, room)
+            chars.append(data[at:at + take * width].decode(
+                "utf-16-le" if wide else "latin-1", "replace"))
+            at += take * width
+            count -= take
+        out.append("".join(chars))
+        size += len(out[-1])
+        if size >= max_chars or not skip(4 * runs + ext):
+            break
+    return out
+
+
+_READERS = {"pdf": _pdf, "zip": _zip, "rtf": _rtf, "html": _html, "text": _text, "doc": _doc,
+            "xls": _xls}
 
 
 def readable(name: str, content_type: str) -> bool:

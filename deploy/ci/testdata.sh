@@ -77,7 +77,9 @@ maven_tests org/apache/tika tika-parser-microsoft-module 3.3.1 'test-documents/*
     'test-documents/testWORD_truncated.docx' 'test-documents/testPPT.pptx' \
     'test-documents/testEXCEL.xlsx' 'test-documents/testRTF.rtf' 'test-documents/testWORD.doc' \
     'test-documents/test_TIKA-1251.doc' 'test-documents/testWORD_boldHyperlink.doc' \
-    'test-documents/testWORD_protected_passtika.doc'
+    'test-documents/testWORD_protected_passtika.doc' 'test-documents/testEXCEL.xls' \
+    'test-documents/testEXCEL_WORKBOOK_in_capitals.xls' \
+    'test-documents/testEXCEL_protected_passtika.xls'
 maven_tests org/apache/tika tika-parser-pdf-module 3.3.1 'test-documents/testPDF.pdf' \
     'test-documents/testPDF_protected.pdf' 'test-documents/testOCR.pdf'
 maven_tests org/apache/tika tika-parser-miscoffice-module 3.3.1 \

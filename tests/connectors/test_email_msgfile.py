@@ -130,7 +130,7 @@ NO_ADDRESS = {"testGroupWiseEml.eml", "testRFC822-big", "testRFC822-limitedheade
 
 def test_tikas_mail_corpus() -> None:
     files = sorted(p for p in TIKA.iterdir() if p.is_file() and p.suffix not in (
-        ".mbox", ".msg", ".dat", ".doc", ".docx", ".pptx", ".xlsx", ".rtf", ".pdf", ".odt",
+        ".mbox", ".msg", ".dat", ".doc", ".docx", ".pptx", ".xls", ".xlsx", ".rtf", ".pdf", ".odt",
         ".ods"))  # (the office documents are for tests/timeline/test_doctext.py)
     assert len(files) >= 20
     for path in files:

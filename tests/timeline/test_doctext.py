@@ -119,6 +119,12 @@ def test_damaged_files_have_no_text_and_never_raise() -> None:
     ("test_TIKA-1251.doc", "Ansvar- og oppgavefordeling – Ansvarsvakt Formål:"),
     ("testWORD_boldHyperlink.doc", "This is a bold hyper link; bold, I say."),  # a field
     ("testWORD_protected_passtika.doc", ""),  # encrypted
+    ("testEXCEL.xls", "Sample Excel Worksheet - Numbers and their Squares"),  # Excel 97
+    # German, 432 shared strings over two records (a CONTINUE record), numbers typed
+    ("testEXCEL_WORKBOOK_in_capitals.xls", "Inventarliste für GALIPLAN Aktien Global AMI*"),
+    ("testEXCEL_WORKBOOK_in_capitals.xls", "S&P 500 E-mini Future Dezember 2006"),
+    ("testEXCEL_WORKBOOK_in_capitals.xls", "-221596.1"),
+    ("testEXCEL_protected_passtika.xls", ""),
     ("testOCR.pdf", ""),  # a scanned page: no text layer (no OCR)
     ("testODTnotaZipFile.odt", ""),
     ("testWORD_truncated.docx", ""),
