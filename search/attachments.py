@@ -58,15 +58,26 @@ class AttachmentTexts:
         """Text kept per file, at most."""
         self.timeout = timeout
         self._pool: ProcessPoolExecutor | None = None
+        self._no_process = False
 
     async def _read(self, attachment: Attachment, data: bytes) -> str:
-        """``data``'s text, read in the reader process (see the module's docstring)."""
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(1, mp_context=_reader_context())
-        pool = self._pool
-        reading = asyncio.get_running_loop().run_in_executor(
-            pool, partial(document_text, attachment.name, attachment.content_type, data,
-                          max_bytes=self.max_bytes, max_chars=self.max_chars))
+        """``data``'s text, read in the reader process (see the module's docstring); in a
+        thread where no process can be started (a locked-down host: no semaphores)."""
+        read = partial(document_text, attachment.name, attachment.content_type, data,
+                       max_bytes=self.max_bytes, max_chars=self.max_chars)
+        if self._no_process:
+            return await asyncio.to_thread(read)
+        try:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(1, mp_context=_reader_context())
+            pool = self._pool
+            reading = asyncio.get_running_loop().run_in_executor(pool, read)
+        except (OSError, RuntimeError, ImportError) as exc:  # incl. BrokenProcessPool
+            if not self._no_process:
+                log.warning("no reader process for attachments (%s): reading in a thread",
+                            exc)
+            self._no_process, self._pool = True, None
+            return await asyncio.to_thread(read)
         try:
             return await asyncio.wait_for(reading, self.timeout)
         except TimeoutError:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
+import pytest
 from aiohttp import FormData
 
 from chronik.app import attachment_texts
 from chronik.glue.email import mail_ingest
 from chronik.settings import Settings
+from search import attachments
 from search.indexer import reindex
 from tests.conftest import Hub
 from tests.support.documents import docx, pdf
@@ -139,3 +141,18 @@ async def test_a_file_that_takes_too_long_is_given_up_and_indexing_goes_on(hub: 
                          "application/pdf")
     await hub.indexed()
     assert [h["entry"]["id"] for h in await _search(hub, "AZ-2222")] == [fine["id"]]
+
+
+async def test_without_a_reader_process_files_are_read_in_a_thread(
+        hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host where no process can be started (no semaphores in a locked-down container)
+    still gets its files' text -- indexing must not stop over it."""
+    def refused(*_args: object, **_kw: object) -> None:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(attachments, "ProcessPoolExecutor", refused)
+    erika = await _customer(hub)
+    entry = await _upload(hub, erika["id"], "Police.pdf", pdf(["Aktenzeichen AZ-3333"]),
+                          "application/pdf")
+    await hub.indexed()
+    assert [h["entry"]["id"] for h in await _search(hub, "AZ-3333")] == [entry["id"]]
