@@ -3,8 +3,10 @@ text files (``timeline/doctext.py``) is indexed with the entry it came with, so 
 number inside ``Police.pdf`` finds the mail, note or upload it was attached to.
 
 A file is read once: its text is kept beside it in the blob store (``Blobs.put_text``) and
-goes when the file goes (erasure). Reading happens when the entry is indexed (the indexer,
-``reindex``), not when it is stored, so intake never waits for it; the reading itself runs
+goes when the file goes (erasure). Reading happens when the entry is indexed, not when it is
+stored, so intake never waits for it: the indexer indexes an entry at once with what is
+kept, then reads its new files and queues the entry to be indexed again (``reindex`` reads
+before it indexes); the reading itself runs
 in a process of its own (one, started on the first file, from a fork server that loads
 only the readers), file by file: a 200-page PDF read in pure Python does not slow the
 server's requests (the caller lookup) through the GIL, and a file that takes longer than
@@ -130,18 +132,55 @@ class AttachmentTexts:
             return ""
         return await self.blobs.get_text(attachment.sha256) or ""
 
+    async def with_kept(self, entries: Sequence[Entry]) -> tuple[list[Entry], list[Entry]]:
+        """``entries`` with the text kept for their files (no file is read here), and
+        those of them with files not read yet (for :meth:`read`)."""
+        kept = await self.blobs.get_texts(
+            [a.sha256 for e in entries for a in e.attachments if self.wanted(a)])
+        out: list[Entry] = []
+        unread: list[Entry] = []
+        for entry in entries:
+            files = [a for a in entry.attachments if self.wanted(a)]
+            if any(a.sha256 not in kept for a in files):
+                unread.append(entry)
+            out.append(_carrying(entry, [kept.get(a.sha256, "") for a in files]))
+        return out, unread
+
+    async def read(self, entries: Sequence[Entry]) -> list[int]:
+        """Read (and keep) the files of ``entries`` not read yet; returns the seqs of the
+        entries with a file read now -- to be indexed again with it."""
+        done: list[int] = []
+        for entry in entries:
+            files = [a for a in entry.attachments if self.wanted(a)]
+            kept = await self.blobs.get_texts([a.sha256 for a in files])
+            read_now = False
+            for file in files:
+                if file.sha256 in kept:
+                    continue
+                data = await self.blobs.get(file.sha256)
+                if data is None:  # erased meanwhile
+                    continue
+                await self.blobs.put_text(file.sha256, await self._read(file, data))
+                read_now = True
+            if read_now:
+                done.append(entry.seq)
+        return done
+
     async def with_texts(self, entries: Sequence[Entry]) -> list[Entry]:
         """``entries`` as a search backend should see them: those with readable files as
         copies carrying the files' text (``meta["attachment_text"]``)."""
         kept = await self.blobs.get_texts(
             [a.sha256 for e in entries for a in e.attachments if self.wanted(a)])
-        out: list[Entry] = []
-        for entry in entries:
-            texts = [await self.text(a, kept.get(a.sha256)) for a in entry.attachments
-                     if self.wanted(a)]
-            joined = "\n\n".join(t for t in texts if t)
-            if joined:
-                entry = Entry.model_construct(**{**entry.__dict__, "meta": {
-                    **entry.meta, ATTACHMENT_TEXT: joined}})  # (stores build entries bare)
-            out.append(entry)
-        return out
+        return [_carrying(entry, [await self.text(a, kept.get(a.sha256))
+                                  for a in entry.attachments if self.wanted(a)])
+                for entry in entries]
+
+
+def _carrying(entry: Entry, texts: list[str]) -> Entry:
+    """``entry`` as a backend should index it: with its files' ``texts`` in its meta (a
+    copy; the stored entry is never changed)."""
+    joined = "\n\n".join(t for t in texts if t)
+    if not joined:
+        return entry
+    return Entry.model_construct(**{**entry.__dict__, "meta": {  # (stores build entries bare)
+        **entry.meta, ATTACHMENT_TEXT: joined}})

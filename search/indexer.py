@@ -44,13 +44,16 @@ class Indexer:
             return 0
         upserts = {t.seq: t.entry for t in tasks if t.entry is not None}
         deletes = [t.seq for t in tasks if t.entry is None and t.seq not in upserts]
+        unread: list[Entry] = []
         if upserts:
             entries = [e for e in upserts.values() if e is not None]
-            if self.texts is not None:
-                entries = await self.texts.with_texts(entries)
+            if self.texts is not None:  # what is kept now; new files are read below
+                entries, unread = await self.texts.with_kept(entries)
             await self.backend.index(entries)
         if deletes:
             await self.backend.delete(deletes)
+        if unread and self.texts is not None:  # the entries are searchable already
+            await self.store.requeue_index(await self.texts.read(unread))
         await self.store.ack_index_tasks([t.outbox_id for t in tasks])
         return len(tasks)
 

@@ -345,6 +345,12 @@ class PgEntries(PgRepository):
             await conn.execute(sa.delete(index_outbox)
                                .where(index_outbox.c.id == sa.any_(_ints(ids))))
 
+    async def requeue_index(self, seqs: Sequence[int]) -> None:
+        if not seqs:
+            return
+        async with self.db.begin() as conn:
+            await conn.execute(sa.insert(index_outbox), [{"seq": s} for s in seqs])
+
     async def index_backlog(self) -> tuple[int, int]:
         """(rows waiting in the index outbox, the highest outbox id; 0 when empty). Also
         remembers the snapshot it was read in, for ``ack_index_through``."""

@@ -222,6 +222,13 @@ class SqliteEntries(SqliteRepository):
             conn.executemany("DELETE FROM index_outbox WHERE id=?", [(i,) for i in ids])
         await self.db.write(run)
 
+    async def requeue_index(self, seqs: Sequence[int]) -> None:
+        if not seqs:
+            return
+        rows = [(s,) for s in seqs]
+        await self.db.write(
+            lambda c: c.executemany("INSERT INTO index_outbox (seq) VALUES (?)", rows))
+
     async def index_backlog(self) -> tuple[int, int]:
         """(rows waiting in the index outbox, the highest outbox id; 0 when empty)."""
         row = await self.db.read(

@@ -12,6 +12,7 @@ from timeline.store import Store
 
 COVERS = frozenset({
     "pending_index_tasks", "ack_index_tasks", "index_backlog", "ack_index_through",
+    "requeue_index",
 })
 
 
@@ -90,3 +91,19 @@ async def test_two_indexers_together_index_every_change(store: Store,
     assert latest is not None and latest.tags == ("vip",)
     assert await store.index_backlog() == (0, 0)
     assert await second_store.pending_index_tasks(10) == []
+
+
+async def test_entries_are_queued_again_when_their_files_were_read(store: Store) -> None:
+    """The indexer reads new attached files after indexing an entry, then queues it again
+    (``requeue_index``); an entry deleted meanwhile comes back as a drop row."""
+    s = await seed(store)
+    kept, gone = [e for e, _ in await store.append_many(
+        [draft(s.office.id, s.customer.id, body=f"b{i}") for i in range(2)])]
+    await store.ack_index_through((await store.index_backlog())[1])
+    await store.requeue_index([])
+    assert await store.pending_index_tasks(10) == []
+    await store.delete_entries(s.office.id, [gone.id])
+    await store.ack_index_through((await store.index_backlog())[1])
+    await store.requeue_index([kept.seq, gone.seq])
+    tasks = await store.pending_index_tasks(10)
+    assert [(t.seq, t.entry) for t in tasks] == [(kept.seq, kept), (gone.seq, None)]
