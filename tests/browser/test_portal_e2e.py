@@ -166,6 +166,10 @@ def test_a_message_being_written_survives_leaving_and_ends_with_signing_out(
     expect(subject).to_have_value("Umzug")
     expect(body).to_have_value("Ab dem 1. März wohne ich in der Lindenstraße 5, bitte")
     page.get_by_role("button", name=re.compile(r"^(Abmelden|Sign out)$")).click()
+    # the "signed out" page, loaded as a person sees it (its script drops the draft; going
+    # on before the page has loaded would skip it -- a race of the test, not of a person)
+    expect(page.locator("[data-signed-out]")).to_be_visible()
+    page.wait_for_load_state("load")
     _portal_sign_in(page, chronik, mail_sink, "paula@kunde.test")
     page.goto(chronik.url("/portal/write"))  # signed out: nothing left for the next person
     expect(subject).to_have_value("")
