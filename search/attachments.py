@@ -73,8 +73,13 @@ class AttachmentTexts:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(1, mp_context=_reader_context())
             pool = self._pool
-            reading = asyncio.get_running_loop().run_in_executor(pool, read)
-        except (OSError, RuntimeError, ImportError) as exc:  # incl. BrokenProcessPool
+            try:
+                reading = asyncio.get_running_loop().run_in_executor(pool, read)
+            except BrokenProcessPool:  # its process died since the last file: a new one
+                self._stop(pool, kill=True)
+                self._pool = pool = ProcessPoolExecutor(1, mp_context=_reader_context())
+                reading = asyncio.get_running_loop().run_in_executor(pool, read)
+        except (OSError, RuntimeError, ImportError) as exc:  # no process can be started
             if not self._no_process:
                 log.warning("no reader process for attachments (%s): reading in a thread",
                             exc)

@@ -156,3 +156,24 @@ async def test_without_a_reader_process_files_are_read_in_a_thread(
                           "application/pdf")
     await hub.indexed()
     assert [h["entry"]["id"] for h in await _search(hub, "AZ-3333")] == [entry["id"]]
+
+
+async def test_a_reader_process_that_died_is_replaced(hub: Hub,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """The reader process killed between two files (out of memory, an operator): the next
+    file is read by a new one -- not given up, and not moved into the server's threads."""
+    erika = await _customer(hub)
+    first = await _upload(hub, erika["id"], "Eins.pdf", pdf(["Aktenzeichen AZ-4444"]),
+                          "application/pdf")
+    await hub.indexed()
+    assert [h["entry"]["id"] for h in await _search(hub, "AZ-4444")] == [first["id"]]
+    texts = hub.state.indexer.texts
+    assert texts is not None and texts._pool is not None
+    for process in list(texts._pool._processes.values()):  # type: ignore[attr-defined]
+        process.kill()
+        process.join(10)
+    second = await _upload(hub, erika["id"], "Zwei.pdf", pdf(["Aktenzeichen AZ-5555"]),
+                           "application/pdf")
+    await hub.indexed()
+    assert [h["entry"]["id"] for h in await _search(hub, "AZ-5555")] == [second["id"]]
+    assert "reading in a thread" not in caplog.text
