@@ -60,6 +60,27 @@ def _iban_at_start(raw: str) -> str | None:
     return raw
 
 
+_CARD_GROUPS = frozenset({(4, 4, 4, 4), (4, 4, 4, 4, 1), (4, 4, 4, 4, 2), (4, 4, 4, 4, 3),
+                          (4, 6, 5), (4, 6, 4), (4, 4, 4, 3), (4, 4, 4, 1), (4, 4, 4, 2)})
+"""How card numbers are written when not as one run of digits: in fours (Visa, Mastercard,
+Maestro up to 19 digits) or 4-6-5 / 4-6-4 (Amex, Diners)."""
+
+
+def _card_like(raw: str) -> bool:
+    """Written as a card number: one run of digits starting as cards do (2-6: Mastercard,
+    Amex/Diners/JCB, Visa, Maestro/Discover), or in a card's groups with one kind of
+    separator -- not a date and time (``2026-12-05 00-07-00``, a screenshot's name) or a
+    reference number that happens to pass Luhn."""
+    if raw[0] not in "23456":
+        return False
+    groups = re.split(r"[ -]", raw)
+    if len(groups) == 1:
+        return True
+    if len({c for c in raw if not c.isdigit()}) != 1:
+        return False
+    return tuple(len(g) for g in groups) in _CARD_GROUPS
+
+
 def _luhn_ok(raw: str) -> bool:
     digits = [int(d) for d in re.sub(r"\D", "", raw)]
     if not 13 <= len(digits) <= 19 or len(set(digits)) == 1:
@@ -108,6 +129,6 @@ def check(text: str, colleagues: Iterable[str] = (), internal_addresses: Iterabl
         if iban is not None:
             add("iban", iban)
     for m in _CARD_RE.finditer(text):
-        if _luhn_ok(m.group(1)):
+        if _card_like(m.group(1)) and _luhn_ok(m.group(1)):
             add("card", m.group(1))
     return hits

@@ -70,9 +70,24 @@ def test_luhn_valid_card_numbers_are_found(card: str) -> None:
     "0171 1234567",  # a phone number: too short
     "4111 1111 1111",  # 12 digits
     "41111111111111111111",  # 20 digits
+    # dates and times that pass Luhn: a pasted screenshot's name warned 1 time in 10
+    "2026-12-05 00-07-00", "2026 12 05 00 15 00", "2026-12-05 00-08-17",
+    "20261205 001500",  # (two runs of digits: a 14-digit run would need 13 in one)
+    "1234 5678 9012 3452",  # passes Luhn, but no card starts with 1
+    "4111-1111 1111-1111",  # mixed separators
+    "41 1111 1111 1111 11",  # not in a card's groups
 ])
 def test_other_numbers_are_not_cards(number: str) -> None:
     assert "card" not in kinds(f"Nummer {number}")
+
+
+def test_a_screenshot_named_by_date_and_time_never_looks_like_a_card() -> None:
+    """Every minute of a day, as the console names a pasted screenshot."""
+    for hour in range(24):
+        for minute in range(60):
+            for second in (0, 7, 30, 59):
+                name = f"Bildschirmfoto 2026-12-05 {hour:02d}-{minute:02d}-{second:02d}.png"
+                assert kinds(f"Kunde schickt Bildschirmfoto\n{name}") == [], name
 
 
 # ---------------------------------------------------------------------------- markers
