@@ -114,29 +114,6 @@ class AttachmentTexts:
         return worth_reading(attachment.name, attachment.content_type, attachment.size,
                              self.max_bytes)
 
-    async def text(self, attachment: Attachment, kept: str | None = None) -> str:
-        """The file's text: ``kept`` or kept from an earlier reading, else read now (and
-        kept)."""
-        if not self.wanted(attachment):
-            return ""
-        if kept is None:
-            kept = await self.blobs.get_text(attachment.sha256)
-        if kept is not None:
-            return kept
-        data = await self.blobs.get(attachment.sha256)
-        if data is None:  # erased meanwhile
-            return ""
-        text = await self._read(attachment, data)
-        await self.blobs.put_text(attachment.sha256, text)
-        return text
-
-    async def kept(self, attachment: Attachment) -> str:
-        """The file's text if it was read already (for snippets: a search never reads
-        files); ``""`` otherwise."""
-        if not self.wanted(attachment):
-            return ""
-        return await self.blobs.get_text(attachment.sha256) or ""
-
     async def with_kept(self, entries: Sequence[Entry]) -> tuple[list[Entry], list[Entry]]:
         """``entries`` with the text kept for their files (no file is read here), and
         those of them with files not read yet (for :meth:`read`)."""
@@ -172,13 +149,12 @@ class AttachmentTexts:
         return done
 
     async def with_texts(self, entries: Sequence[Entry]) -> list[Entry]:
-        """``entries`` as a search backend should see them: those with readable files as
-        copies carrying the files' text (``meta["attachment_text"]``)."""
-        kept = await self.blobs.get_texts(
-            [a.sha256 for e in entries for a in e.attachments if self.wanted(a)])
-        return [_carrying(entry, [await self.text(a, kept.get(a.sha256))
-                                  for a in entry.attachments if self.wanted(a)])
-                for entry in entries]
+        """``entries`` as a search backend should see them, every file read (``reindex``):
+        those with readable files as copies carrying the files' text."""
+        out, unread = await self.with_kept(entries)
+        if unread and await self.read(unread):
+            out, _ = await self.with_kept(entries)
+        return out
 
 
 def _carrying(entry: Entry, texts: list[str]) -> Entry:

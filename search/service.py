@@ -59,20 +59,22 @@ class SearchService:
         entries = await self.store.entries_by_seq(filters.office_id, [h.seq for h in page.hits])
         by_seq = {e.seq: e for e in entries}
         marks = Highlighter(query)
+        found = [(e, marks.snippet(_text_of(e))) for e in
+                 (by_seq.get(h.seq) for h in page.hits) if e is not None]  # None: erased
+        # words not in the entry's own text: found in a file's (kept) text, one lookup
+        files = {a.sha256 for e, shown in found if "<mark>" not in shown
+                 for a in e.attachments} if self.texts is not None else set()
+        kept = await self.texts.blobs.get_texts(sorted(files)) if self.texts and files else {}
+        scores = {h.seq: h.score for h in page.hits}
         items = []
-        for hit in page.hits:
-            entry = by_seq.get(hit.seq)
-            if entry is None:  # erased or not yet visible; the index catches up
-                continue
-            shown = marks.snippet(_text_of(entry))
+        for entry, shown in found:
             attachment = None
-            if "<mark>" not in shown and entry.attachments and self.texts is not None:
-                for index, file in enumerate(entry.attachments):  # found in a file's text?
-                    inside = marks.snippet(await self.texts.kept(file))
-                    if "<mark>" in inside:
-                        shown, attachment = inside, index
-                        break
-            items.append(Found(entry=entry, snippet=shown, score=hit.score,
+            for index, file in enumerate(entry.attachments if "<mark>" not in shown else ()):
+                inside = marks.snippet(kept.get(file.sha256, ""))
+                if "<mark>" in inside:
+                    shown, attachment = inside, index
+                    break
+            items.append(Found(entry=entry, snippet=shown, score=scores[entry.seq],
                                attachment=attachment))
         suggestions = [] if page.hits or cursor else await self.suggestions(text, filters)
         return Results(items=items, next_cursor=page.next_cursor, suggestions=suggestions)

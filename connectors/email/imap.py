@@ -171,11 +171,9 @@ class ImapConnector:
                     self.processed_folder = await _mailbox(client, cfg.processed_folder, place,
                                                            create=True)
             async with imap_errors(f"select {self.folder}"):
-                response = await client.select(_quote(self.folder))
-                if response.result != "OK" and place.prefix:
-                    _check(response, f"select {self.folder} (this server keeps folders "
-                           f"under {place.prefix!r})")
-                _check(response, f"select {self.folder}")
+                where = (f" (this server keeps folders under {place.prefix!r})"
+                         if place.prefix else "")
+                _check(await client.select(_quote(self.folder)), f"select {self.folder}{where}")
         except BaseException:
             await self._disconnect(client)
             raise
