@@ -35,7 +35,7 @@ from __future__ import annotations
 import functools
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -47,12 +47,18 @@ from timeline.models import Channel, Entry, EntryDraft, Page, utcnow
 from timeline.pg_batch import append_entries, without_nul
 from timeline.pg_events import add_events
 from timeline.pg_rows import PgRepository, entry_from_row, entry_from_tuple
+from timeline.replies import NO_REPLY, awaiting_reply_sql
 from timeline.repositories import IndexTask, TimelineQuery
 from timeline.sql_tables import entries, index_outbox
 
 _ENTRY = sa.select(entries)
 _ENTRY_COLUMNS = ", ".join(c.name for c in entries.c)
 """Every column in ``entries``' own order (what ``entry_from_tuple`` reads)."""
+_AWAITING_REPLY = sa.text(awaiting_reply_sql(
+    [c.name for c in entries.c],
+    outcome=lambda alias: f"{alias}.meta->>'outcome'",
+    no_reply=lambda alias: f"({alias}.tags @> CAST('[\"{NO_REPLY}\"]' AS jsonb))",
+    office=":office", since=":since", limit=":limit"))
 _BY_SEQ = (f"SELECT {_ENTRY_COLUMNS} FROM entries "  # noqa: S608 -- constant columns
            "WHERE office_id = $1 AND seq = ANY($2::bigint[])")
 
@@ -294,6 +300,15 @@ class PgEntries(PgRepository):
         if without_tag is not None:
             stmt = stmt.where(sa.not_(_has_tag(_str(without_tag))))
         return await self._many(stmt.order_by(entries.c.seq).limit(max(0, limit)))
+
+    async def awaiting_reply(self, office_id: str, since: datetime, limit: int
+                             ) -> list[Entry]:
+        """See ``timeline.replies`` (the partial index ``entries_inbound`` serves the
+        window, ``entries_customer`` the look for an answer)."""
+        args = {"office": _str(office_id), "since": seq_base(since), "limit": max(0, limit)}
+        async with self.db.statement() as conn:
+            rows = (await conn.execute(_AWAITING_REPLY, args)).all()
+        return [entry_from_tuple(r) for r in rows]
 
     # ------------------------------------------------------------------ index outbox
     @cached_property

@@ -204,6 +204,13 @@ class EntryRepository(Protocol):
         """The office's entries tagged ``tag`` (exact) and not ``without_tag``, oldest
         first; only one customer's with ``customer_id``."""
         ...
+    async def awaiting_reply(self, office_id: str, since: datetime, limit: int
+                             ) -> list[Entry]:
+        """The office's customers waiting for an answer (``timeline.replies``): for each,
+        the newest message they sent since ``since`` when nothing answered it and nobody
+        marked it "no reply needed"; oldest first (the longest waiting on top), at most
+        ``limit``."""
+        ...
 
     # the index outbox
     async def pending_index_tasks(self, limit: int) -> list[IndexTask]: ...

@@ -146,6 +146,8 @@ entries = sa.Table(
     sa.Index("entries_source_any", "source_id", **_partial("source_id IS NOT NULL")),
     sa.Index("entries_customer", "customer_id", "seq"),
     sa.Index("entries_customer_channel", "customer_id", "channel", "seq"),
+    # the office's customers waiting for an answer (``timeline.replies``)
+    sa.Index("entries_inbound", "office_id", "seq", **_partial("direction = 'inbound'")),
     sa.Index("entries_tagged", "office_id", "customer_id", "seq",
              **_partial("tags <> '[]'::jsonb")),
     # not on SQLite: "entries tagged X" is ``tags @> '["X"]'`` (SQLite scans json_each)

@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from timeline.ids import SEQ_SLOTS, seq_base
 from timeline.models import Channel, Entry, EntryDraft, Page, utcnow
+from timeline.replies import NO_REPLY, awaiting_reply_sql
 from timeline.repositories import IndexTask, TimelineQuery
 from timeline.sqlite_batch import append_entries
 from timeline.sqlite_events import add_events
@@ -23,6 +25,13 @@ from timeline.sqlite_rows import (
     iso,
     newest_first,
 )
+
+_AWAITING_REPLY = awaiting_reply_sql(
+    [c.strip() for c in ENTRY_COLS.split(",")],
+    outcome=lambda alias: f"json_extract({alias}.meta, '$.outcome')",
+    no_reply=lambda alias: (f"EXISTS (SELECT 1 FROM json_each({alias}.tags) "
+                            f"WHERE value = '{NO_REPLY}')"),
+    office=":office", since=":since", limit=":limit")
 
 _CHUNK = 500  # bound parameters per statement (SQLite allows 32766; keep statements small)
 
@@ -199,6 +208,16 @@ class SqliteEntries(SqliteRepository):
 
         def run(conn: sqlite3.Connection) -> list[Entry]:
             return [entry_from_row(row) for row in conn.execute(sql, args)]
+        return await self.db.read(run)
+
+    async def awaiting_reply(self, office_id: str, since: datetime, limit: int
+                             ) -> list[Entry]:
+        """See ``timeline.replies`` (the partial index ``entries_inbound`` serves the
+        window, ``entries_customer`` the look for an answer)."""
+        args = {"office": office_id, "since": seq_base(since), "limit": max(0, limit)}
+
+        def run(conn: sqlite3.Connection) -> list[Entry]:
+            return [entry_from_row(row) for row in conn.execute(_AWAITING_REPLY, args)]
         return await self.db.read(run)
 
     # ------------------------------------------------------------------ index outbox

@@ -393,4 +393,9 @@ UPDATE OR IGNORE inbound_addresses SET address = chronik_unicode_email(address)
 UPDATE OR IGNORE agent_logins SET email = chronik_unicode_email(email)
     WHERE email LIKE '%xn--%';
 """),
+    # the office's customers waiting for an answer (``timeline.replies``): the window of
+    # recent inbound entries without reading every entry of the office
+    (17, """
+CREATE INDEX entries_inbound ON entries(office_id, seq) WHERE direction = 'inbound';
+"""),
 ]

@@ -336,3 +336,32 @@ def test_printing_a_customer_shows_the_history_not_the_controls(chronik: Chronik
     expect(page.locator("#folded")).to_have_attribute("open", "")
     page.evaluate("window.dispatchEvent(new Event('afterprint'))")
     expect(page.locator("#folded")).not_to_have_attribute("open", "")
+
+
+def test_a_new_message_joins_the_waiting_list_live(chronik: ChronikServer, page: Page,
+                                                   axe: Any, tmp_path: Path,
+                                                   screenshot: Any) -> None:
+    """The start page's "waiting for a reply" list takes a mail that arrives while it is
+    open (written by another process: ``chronik import``), and "No reply needed" takes it
+    off again."""
+    sign_in(page, chronik)
+    waiting = page.get_by_role("region", name=re.compile("Warten auf Antwort|waiting"))
+    expect(waiting).to_be_visible()
+    mail = tmp_path / "frage.eml"
+    mail.write_bytes(
+        b"From: Hanna Wartet <hanna.wartet@kunde.test>\r\nTo: buero@makler.test\r\n"
+        b"Subject: Frage zur Hausratversicherung\r\nMessage-ID: <wartet-1@kunde.test>\r\n"
+        b"Date: " + page.evaluate("new Date().toUTCString()").encode() + b"\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nBitte rufen Sie mich an.\r\n")
+    chronik.cli("import", str(mail), "--office", chronik.office_id)
+    row = waiting.get_by_role("row", name=re.compile("Hanna Wartet"))
+    expect(row).to_be_visible(timeout=10_000)  # live, without a reload
+    expect(row).to_contain_text("Frage zur Hausratversicherung")
+    axe.assert_clean(page)
+    page.goto(chronik.url("/waiting"))
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    axe.assert_clean(page)
+    screenshot(page, "waiting", full_page=False)
+    page.get_by_role("button", name=re.compile("Hanna Wartet")).click()
+    expect(page).to_have_url(re.compile("/waiting"))
+    expect(page.get_by_role("row", name=re.compile("Hanna Wartet"))).to_have_count(0)

@@ -399,6 +399,10 @@ MATRIX: dict[str, str] = {
         "in   ok   ok   ok   in   in   ok",
     'GET /complaints':
         "in   ok   ok   ok   in   in   ok",
+    'GET /waiting':
+        "in   ok   ok   ok   in   in   ok",
+    'GET /waiting/list':
+        "in   ok   ok   ok   in   in   ok",
     'GET /customers/{id}':
         "in   ok   ok   404  in   in   ok",
     'GET /customers/{id}/items':
@@ -539,6 +543,8 @@ MATRIX: dict[str, str] = {
     'POST /entries/{entry_id}/complaint':
         "401  ok   ok   404  401  401  403",
     'POST /entries/{entry_id}/pin':
+        "401  ok   ok   404  401  401  403",
+    'POST /entries/{entry_id}/no-reply':
         "401  ok   ok   404  401  401  403",
     'POST /identities/attach':
         "401  ok   ok   404  401  401  403",

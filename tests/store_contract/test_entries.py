@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from tests.store_contract.helpers import T0, draft, seed
+from tests.store_contract.helpers import T0, draft, published, seed
 from timeline.ids import SEQ_SLOTS, seq_base
 from timeline.models import (
     Attachment,
@@ -18,12 +18,13 @@ from timeline.models import (
     IdentityKind,
     Visibility,
 )
+from timeline.replies import NO_REPLY, waiting_message
 from timeline.store import Store, TimelineQuery
 
 COVERS = frozenset({
     "append", "append_many", "get_entry", "entries_by_seq", "revise_entry",
     "find_entry_by_source", "entries_by_sources", "timeline", "scan_entries", "count_entries",
-    "retag_entry", "entries_with_tag",
+    "retag_entry", "entries_with_tag", "awaiting_reply",
 })
 
 SHA = "5e" * 32
@@ -418,3 +419,81 @@ async def test_every_read_gives_awkward_text_back_unchanged(store: Store) -> Non
     assert recent == newest_first
     seqs = [e.seq for e in made]
     assert await store.entries_by_seq(office, seqs[::-1]) == made[::-1]
+
+
+async def test_awaiting_reply_lists_each_waiting_customers_newest_message(store: Store) -> None:
+    """Who waits for an answer (``timeline.replies``): the store's query agrees with the
+    rule applied to every customer's timeline, across channels, calls, auto-replies,
+    notifications, "no reply needed", the window and other offices."""
+    s = await seed(store)
+    office = s.office.id
+    at = [T0 + timedelta(minutes=i) for i in range(40)]
+
+    def inbound(customer: str, minute: int, **kw: Any) -> Any:
+        base: dict[str, Any] = dict(channel=Channel.EMAIL, direction=Direction.INBOUND,
+                                    kind="email", visibility=Visibility.PUBLISHED,
+                                    occurred_at=at[minute], body=f"from {customer} {minute}")
+        base.update(kw)
+        return draft(office, customer, **base)
+
+    def call(customer: str, minute: int, outcome: str, direction: Direction) -> Any:
+        return draft(office, customer, channel=Channel.PHONE, direction=direction,
+                     kind="call", occurred_at=at[minute], meta={"outcome": outcome},
+                     tags=("missed",) if outcome == "missed" else ())
+
+    names = "email note chat missed not_reached answered auto dismissed portal newest " \
+            "old reply internal".split()
+    c = {n: (await store.create_customer(office, n, [])).id for n in names}
+    await store.append_many([
+        inbound(c["email"], 1),
+        inbound(c["note"], 2), published(office, c["note"], occurred_at=at[3]),
+        inbound(c["chat"], 4, channel=Channel.CHAT, kind="message"),
+        draft(office, c["chat"], occurred_at=at[5]),  # an internal note answers nobody
+        call(c["missed"], 6, "missed", Direction.INBOUND),
+        inbound(c["not_reached"], 7),
+        call(c["not_reached"], 8, "not_reached", Direction.OUTBOUND),
+        inbound(c["answered"], 9), call(c["answered"], 10, "answered", Direction.OUTBOUND),
+        inbound(c["auto"], 11, kind="auto_reply"),
+        inbound(c["dismissed"], 12), inbound(c["dismissed"], 13, tags=(NO_REPLY,)),
+        inbound(c["portal"], 14, channel=Channel.PORTAL, kind="message"),
+        draft(office, c["portal"], channel=Channel.NOTIFICATION,
+              direction=Direction.OUTBOUND, kind="notification", occurred_at=at[15]),
+        inbound(c["newest"], 16), inbound(c["newest"], 18),
+        inbound(c["old"], 0),
+        inbound(c["reply"], 19),
+        draft(office, c["reply"], channel=Channel.EMAIL, direction=Direction.OUTBOUND,
+              kind="reply", visibility=Visibility.PUBLISHED, occurred_at=at[20]),
+        inbound(c["internal"], 21, visibility=Visibility.INTERNAL),
+    ])
+    other = await seed(store, office_name="B")
+    await store.append(draft(other.office.id, other.customer.id, channel=Channel.EMAIL,
+                             direction=Direction.INBOUND, kind="email", occurred_at=at[5]))
+
+    since = at[1]
+    got = await store.awaiting_reply(office, since, 100)
+    expected = []
+    for customer in c.values():
+        page = await store.timeline(office, customer, TimelineQuery(limit=200))
+        message = waiting_message(page.items)
+        if message is not None and message.occurred_at >= since:
+            expected.append(message)
+    expected.sort(key=lambda e: e.seq)
+    assert got == expected
+    assert [e.customer_id for e in got] == [c[n] for n in (
+        "email", "chat", "missed", "not_reached", "portal", "newest", "internal")]
+    assert got[5].occurred_at == at[18]  # a customer's newest message, once
+
+    assert [e.customer_id for e in await store.awaiting_reply(office, since, 2)] == [
+        c["email"], c["chat"]]
+    assert c["old"] in [e.customer_id for e in await store.awaiting_reply(office, T0, 100)]
+    # "no reply needed", then an answer, take customers off the list
+    await store.retag_entry(office, got[0].id, add=[NO_REPLY])
+    await store.append(published(office, c["chat"], occurred_at=at[22]))
+    assert [e.customer_id for e in await store.awaiting_reply(office, since, 100)] == [
+        c[n] for n in ("missed", "not_reached", "portal", "newest", "internal")]
+    # a new message after an answer waits again
+    await store.append(inbound(c["chat"], 23, channel=Channel.CHAT, kind="message"))
+    assert [e.customer_id for e in await store.awaiting_reply(office, since, 100)][-1] == \
+        c["chat"]
+    assert await store.awaiting_reply(other.office.id, since, 100) != []
+    assert await store.awaiting_reply("no-such-office", since, 100) == []

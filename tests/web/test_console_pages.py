@@ -1014,3 +1014,66 @@ async def test_a_telegram_album_is_one_item(console: Console) -> None:
     for other in album[1:]:  # links to the other messages still land on the item
         assert f'id="e-{other.id}"' in shown
 
+
+
+async def test_customers_waiting_for_a_reply(console: Console) -> None:
+    """The start page and ``/waiting`` list whoever waits for an answer, the longest
+    waiting first; an answer or "No reply needed" takes them off, and the item says who
+    decided that (undoable); the period is a choice; another office's customers never show."""
+    now = utcnow()
+    erika = await console.customer("Erika Wartend", emails=("erika@example.de",))
+    karl = await console.customer("Karl Anrufer", phones=("0171 7654321",))
+    jonas = await console.customer("Jonas Beantwortet")
+    olga = await console.customer("Olga Alt")
+    mail = await console.add(erika, subject="Frage zur Police", body="…",
+                             when=now - timedelta(hours=5))
+    await console.add(karl, channel=Channel.PHONE, kind="call", subject="Anruf",
+                      when=now - timedelta(hours=3),
+                      meta={"outcome": "missed", "missed": True}, tags=("missed",))
+    await console.add(jonas, subject="Adresse geändert", when=now - timedelta(hours=4))
+    await console.record(jonas, body="Danke, ist eingetragen.", visibility=Visibility.PUBLISHED,
+                         notify=False)
+    await console.add(olga, subject="Alte Frage", when=now - timedelta(days=40))
+    other = await console.state.store.create_office("Anderes Büro", "DE")
+    stranger = await console.customer("Fremd Kunde", office=other)
+    await console.add(stranger, subject="Fremde Frage", when=now - timedelta(hours=6))
+
+    desk = await console.signed_in()
+    home = text_of((await desk.get("/")).text)
+    assert "Warten auf Antwort" in home
+    assert home.index("Erika Wartend") < home.index("Karl Anrufer")  # longest waiting first
+    assert "Frage zur Police" in home and "Verpasster Anruf" in home
+    for absent in ("Jonas Beantwortet", "Olga Alt", "Fremd"):
+        assert absent not in home
+    page = await desk.get("/waiting")
+    assert page.status == 200
+    assert f'href="/customers/{erika.id}#e-{mail.id}"' in page.text
+    assert "Olga Alt" in text_of((await desk.get("/waiting?days=90")).text)
+    assert "Olga Alt" not in text_of((await desk.get("/waiting?days=9999")).text)  # -> 30
+    fragment = await desk.get("/waiting/list?home=1")
+    assert "Erika Wartend" in text_of(fragment.text) and "<html" not in fragment.text
+
+    refused = await desk.post(f"/entries/{mail.id}/no-reply", {"action": "set"}, csrf="")
+    assert refused.status == 403
+    done = await desk.post(f"/entries/{mail.id}/no-reply",
+                           {"action": "set", "next": "/waiting"})
+    assert done.status == 303 and done.headers["Location"] == "/waiting"
+    assert "Erika Wartend" not in text_of((await desk.get("/waiting")).text)
+    timeline = text_of((await desk.get(f"/customers/{erika.id}")).text)
+    assert f"Keine Antwort nötig ({console.agent.name})" in timeline
+    assert "ist unbeantwortet" not in timeline
+    await desk.post(f"/entries/{mail.id}/no-reply", {"action": "unset"})
+    assert "Erika Wartend" in text_of((await desk.get("/waiting")).text)
+    # only a customer's message can be marked
+    note = await console.record(erika, body="intern", visibility=Visibility.INTERNAL)
+    wrong = await desk.post(f"/entries/{note.id}/no-reply", {"action": "set"})
+    assert wrong.status == 400
+    # a reply by e-mail answers Erika; Karl's call back that nobody picked up does not
+    await console.add(erika, direction=Direction.OUTBOUND, kind="reply", subject="Re: Frage")
+    await console.add(karl, channel=Channel.PHONE, direction=Direction.OUTBOUND, kind="call",
+                      subject="Rückruf", meta={"outcome": "not_reached"})
+    page_text = text_of((await desk.get("/waiting")).text)
+    assert "Erika Wartend" not in page_text and "Karl Anrufer" in page_text
+    # a foreign office's message cannot be marked from here
+    [foreign] = (await console.state.store.awaiting_reply(other.id, now - timedelta(days=1), 5))
+    assert (await desk.post(f"/entries/{foreign.id}/no-reply", {"action": "set"})).status == 404

@@ -29,12 +29,12 @@ from timeline.ids import parse_seq
 from timeline.models import (
     Channel,
     Customer,
-    Direction,
     Entry,
     Preferences,
     Visibility,
     utcnow,
 )
+from timeline.replies import NO_REPLY, is_message, waiting_message
 from timeline.store import TimelineQuery
 
 PAGE_SIZE = 30
@@ -111,22 +111,6 @@ async def timeline_page(view: AgentView, customer_id: str, filters: Filters,
     return fold_items(page.items, names), page.next_cursor
 
 
-def unanswered(entries: list[Entry]) -> Entry | None:
-    """The customer's newest message if nothing was written to them since."""
-    for entry in entries:  # newest first
-        if entry.direction is Direction.INBOUND and entry.channel in (
-                Channel.EMAIL, Channel.CHAT, Channel.PORTAL):
-            return entry
-        if entry.direction is Direction.OUTBOUND and entry.channel is not Channel.NOTIFICATION:
-            return None
-        if entry.kind in ("note", "phone_note", "document") and \
-                entry.visibility is Visibility.PUBLISHED:
-            return None
-        if entry.kind == "call" and not entry.meta.get("missed"):
-            return None
-    return None
-
-
 async def profile_facts(state: AppState, office_id: str, customer_id: str
                         ) -> tuple[list[Entry], list[Entry]]:
     """Pinned internal notes and open complaints of one customer."""
@@ -180,7 +164,7 @@ async def customer_context(view: AgentView, customer: Customer, filters: Filters
         "consents": {c: consent_state(customer, consents, c)[0] for c in CHANNELS},
         "pinned": [item_view(e, names) for e in pinned],
         "complaints": [item_view(e, names) for e in complaints],
-        "unanswered": unanswered(newest.items),
+        "unanswered": waiting_message(newest.items),
         "newest": fold_items(newest.items[:5], names),
         "presets": await compose_presets(view, customer.id),
         "recipients": await recipients(view, customer, prefs),
@@ -299,6 +283,27 @@ async def complaint(view: AgentView) -> web.StreamResponse:
 
 
 @agent_page
+async def no_reply(view: AgentView) -> web.StreamResponse:
+    """Mark a customer's message as needing no answer (it leaves the office's list of
+    customers waiting, ``/waiting``), with who and when; or take that back."""
+    entry = await _entry_of(view)
+    form = await view.request.post()
+    office_id = view.caller.office.id
+    if form_str(form, "action") == "unset":
+        await view.state.store.retag_entry(office_id, entry.id, remove=[NO_REPLY])
+    else:
+        if not is_message(entry):
+            raise InvalidInput("only a customer's message or missed call can be marked "
+                               "as needing no reply")
+        await view.state.store.retag_entry(office_id, entry.id, add=[NO_REPLY])
+        await view.state.timeline.revise(office_id, entry.id, meta={
+            **entry.meta, "no_reply": {"by": view.caller.agent.name,
+                                       "agent_id": view.caller.agent.id,
+                                       "at": utcnow().isoformat()}}, keep_history=False)
+    return _back(view, entry, form)
+
+
+@agent_page
 async def pin(view: AgentView) -> web.StreamResponse:
     """Pin an internal note to the profile (soft facts), or unpin it."""
     entry = await _entry_of(view)
@@ -321,3 +326,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/entries/{entry_id}/mail", mail_frame)
     app.router.add_post("/entries/{entry_id}/complaint", complaint)
     app.router.add_post("/entries/{entry_id}/pin", pin)
+    app.router.add_post("/entries/{entry_id}/no-reply", no_reply)

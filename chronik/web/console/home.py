@@ -5,6 +5,7 @@ open complaints."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -24,7 +25,14 @@ from chronik.web.render import render
 from notify.evaluate import channel_order
 from search.query import SearchFilters
 from timeline.errors import DomainError, InvalidInput
-from timeline.models import Channel, Customer, CustomerStatus, IdentityKind, Visibility
+from timeline.models import (
+    Channel,
+    Customer,
+    CustomerStatus,
+    IdentityKind,
+    Visibility,
+    utcnow,
+)
 from timeline.service import Match
 from timeline.store import CustomerListQuery
 
@@ -44,8 +52,53 @@ def classify(q: str) -> IdentityKind | None:
 @agent_page
 async def home(view: AgentView) -> web.StreamResponse:
     complaints, customers = await open_complaints(view, limit=10)
+    waiting = await awaiting(view, WAITING_DAYS_DEFAULT, HOME_WAITING)
     return view.render("console/home.html", nav="home", complaints=complaints,
-                       customers=customers)
+                       customers=customers, **waiting)
+
+
+WAITING_DAYS = (7, 30, 90, 365)
+"""How far back the list of customers waiting for an answer looks (a choice on the page)."""
+WAITING_DAYS_DEFAULT = 30
+WAITING_MAX = 500
+"""Rows the list shows at most (the oldest first)."""
+HOME_WAITING = 10
+"""Rows of it on the start page."""
+
+
+async def awaiting(view: AgentView, days: int, shown: int) -> dict[str, Any]:
+    """The office's customers waiting for an answer (``timeline.replies``), oldest first:
+    what the list template (``console/_waiting.html``) needs."""
+    office_id = view.caller.office.id
+    entries = await view.state.store.awaiting_reply(
+        office_id, utcnow() - timedelta(days=days), WAITING_MAX)
+    names = await agent_names(view.state, office_id)
+    return {"waiting": [item_view(e, names) for e in entries[:shown]],
+            "waiting_total": len(entries), "waiting_more": len(entries) > shown,
+            "waiting_names": await _names_of(view, {e.customer_id for e in entries[:shown]}),
+            "waiting_days": days, "waiting_home": shown == HOME_WAITING}
+
+
+def _waiting_days(view: AgentView) -> int:
+    raw = view.request.query.get("days", "")
+    return int(raw) if raw in {str(d) for d in WAITING_DAYS} else WAITING_DAYS_DEFAULT
+
+
+@agent_page
+async def waiting_page(view: AgentView) -> web.StreamResponse:
+    """Customers waiting for an answer, oldest first (the longest waiting on top)."""
+    waiting = await awaiting(view, _waiting_days(view), WAITING_MAX)
+    return view.render("console/waiting.html", nav="waiting", day_choices=WAITING_DAYS,
+                       **waiting)
+
+
+@agent_page
+async def waiting_list(view: AgentView) -> web.StreamResponse:
+    """The list alone (the page and the start page refresh it live)."""
+    shown = HOME_WAITING if view.request.query.get("home") == "1" else WAITING_MAX
+    waiting = await awaiting(view, _waiting_days(view), shown)
+    html = render("console/_waiting.html", view.lang, view.context(**waiting))
+    return web.Response(text=html, content_type="text/html")
 
 
 async def _names_of(view: AgentView, ids: set[str]) -> dict[str, str]:
@@ -248,3 +301,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/calls/banner", call_banner)
     app.router.add_get("/search", search_page)
     app.router.add_get("/complaints", complaints_page)
+    app.router.add_get("/waiting", waiting_page)
+    app.router.add_get("/waiting/list", waiting_list)

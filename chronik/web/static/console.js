@@ -110,6 +110,23 @@ banner?.addEventListener("click", (event) => {
   if (!banner.children.length) banner.hidden = true;
 });
 
+// lists that follow the timeline (customers waiting for a reply): reloaded, at most once a
+// second, when any entry is written or changed
+let listTimer = null;
+function refreshLists() {
+  if (listTimer) return;
+  listTimer = setTimeout(async () => {
+    listTimer = null;
+    for (const list of document.querySelectorAll("[data-live-list]")) {
+      try {
+        const { html, response } = await fetchHTML(list.dataset.liveList);
+        const fresh = response.ok ? fragment(html).firstElementChild : null;
+        if (fresh && list.isConnected && !list.contains(document.activeElement)) list.replaceWith(fresh);
+      } catch { /* the next event tries again */ }
+    }
+  }, 1000);
+}
+
 function connect() {
   const source = new EventSource("/api/v1/events");
   const parse = (event) => { try { return JSON.parse(event.data); } catch { return {}; } };
@@ -123,6 +140,8 @@ function connect() {
   };
   source.addEventListener("entry.created", onEntry);
   source.addEventListener("entry.updated", onEntry);
+  source.addEventListener("entry.created", refreshLists);
+  source.addEventListener("entry.updated", refreshLists);
   source.onerror = () => {
     if (source.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
   };
