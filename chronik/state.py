@@ -21,6 +21,7 @@ from timeline.store import Store
 
 if TYPE_CHECKING:
     from chronik.api.base import Caller
+    from chronik.web.console.waiting import WaitingLists
     from connectors.phone import CtiService
     from connectors.portal import PortalSettings
     from timeline.privacy import PrivacyService
@@ -72,6 +73,9 @@ class AppState:
     """Portal API settings (read at start-up by ``chronik.glue.portal.components``)."""
     privacy: PrivacyService | None = None
     """Export and erasure (``chronik.privacy.install``, when the state is opened)."""
+    waiting: WaitingLists | None = None
+    """Customers waiting for a reply, per office (``chronik.web.console.waiting``, made on
+    first use)."""
 
 
 STATE = web.AppKey("chronik", AppState)

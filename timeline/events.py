@@ -75,6 +75,7 @@ class EventBus:
         self._queue_size = queue_size
         self._subscribers: dict[str, set[asyncio.Queue[Event]]] = {}
         self._loaders: dict[str, Loader] = {}
+        self._watchers: list[Callable[[Event], None]] = []
         self.changed = asyncio.Event()
         """Set by ``poke``: the follower reads the feed now instead of at its next poll."""
 
@@ -96,7 +97,17 @@ class EventBus:
         if data is not None:
             self.publish(Event(stored.office_id, stored.type, data))
 
+    def watch(self, fn: Callable[[Event], None]) -> None:
+        """Call ``fn`` (on the loop) with every event published in this process, before the
+        subscribers get it (caches of what live views reload on an event)."""
+        self._watchers.append(fn)
+
     def publish(self, event: Event) -> None:
+        for fn in self._watchers:
+            try:
+                fn(event)
+            except Exception:  # a watcher's bug must not stop the live views
+                log.exception("event watcher failed")
         for queue in list(self._subscribers.get(event.office_id, ())):
             if queue.full():
                 queue.get_nowait()

@@ -291,6 +291,8 @@ async def no_reply(view: AgentView) -> web.StreamResponse:
     office_id = view.caller.office.id
     if form_str(form, "action") == "unset":
         await view.state.store.retag_entry(office_id, entry.id, remove=[NO_REPLY])
+        await view.state.timeline.revise(office_id, entry.id, meta={
+            k: v for k, v in entry.meta.items() if k != "no_reply"}, keep_history=False)
     else:
         if not is_message(entry):
             raise InvalidInput("only a customer's message or missed call can be marked "

@@ -5,7 +5,6 @@ open complaints."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -20,6 +19,7 @@ from chronik.web.console.items import (
     fold_items,
     item_view,
 )
+from chronik.web.console.waiting import MAX_ROWS, waiting_lists
 from chronik.web.pages import AgentView, agent_page, form_str
 from chronik.web.render import render
 from notify.evaluate import channel_order
@@ -31,7 +31,6 @@ from timeline.models import (
     CustomerStatus,
     IdentityKind,
     Visibility,
-    utcnow,
 )
 from timeline.service import Match
 from timeline.store import CustomerListQuery
@@ -60,8 +59,6 @@ async def home(view: AgentView) -> web.StreamResponse:
 WAITING_DAYS = (7, 30, 90, 365)
 """How far back the list of customers waiting for an answer looks (a choice on the page)."""
 WAITING_DAYS_DEFAULT = 30
-WAITING_MAX = 500
-"""Rows the list shows at most (the oldest first)."""
 HOME_WAITING = 10
 """Rows of it on the start page."""
 
@@ -70,8 +67,7 @@ async def awaiting(view: AgentView, days: int, shown: int) -> dict[str, Any]:
     """The office's customers waiting for an answer (``timeline.replies``), oldest first:
     what the list template (``console/_waiting.html``) needs."""
     office_id = view.caller.office.id
-    entries = await view.state.store.awaiting_reply(
-        office_id, utcnow() - timedelta(days=days), WAITING_MAX)
+    entries = await waiting_lists(view.state).get(office_id, days)
     names = await agent_names(view.state, office_id)
     return {"waiting": [item_view(e, names) for e in entries[:shown]],
             "waiting_total": len(entries), "waiting_more": len(entries) > shown,
@@ -87,7 +83,7 @@ def _waiting_days(view: AgentView) -> int:
 @agent_page
 async def waiting_page(view: AgentView) -> web.StreamResponse:
     """Customers waiting for an answer, oldest first (the longest waiting on top)."""
-    waiting = await awaiting(view, _waiting_days(view), WAITING_MAX)
+    waiting = await awaiting(view, _waiting_days(view), MAX_ROWS)
     return view.render("console/waiting.html", nav="waiting", day_choices=WAITING_DAYS,
                        **waiting)
 
@@ -95,7 +91,7 @@ async def waiting_page(view: AgentView) -> web.StreamResponse:
 @agent_page
 async def waiting_list(view: AgentView) -> web.StreamResponse:
     """The list alone (the page and the start page refresh it live)."""
-    shown = HOME_WAITING if view.request.query.get("home") == "1" else WAITING_MAX
+    shown = HOME_WAITING if view.request.query.get("home") == "1" else MAX_ROWS
     waiting = await awaiting(view, _waiting_days(view), shown)
     html = render("console/_waiting.html", view.lang, view.context(**waiting))
     return web.Response(text=html, content_type="text/html")

@@ -111,7 +111,7 @@ banner?.addEventListener("click", (event) => {
 });
 
 // lists that follow the timeline (customers waiting for a reply): reloaded, at most once a
-// second, when any entry is written or changed
+// second, when an entry is written or changed (the server answers many pages from one read)
 let listTimer = null;
 function refreshLists() {
   if (listTimer) return;
@@ -140,8 +140,11 @@ function connect() {
   };
   source.addEventListener("entry.created", onEntry);
   source.addEventListener("entry.updated", onEntry);
-  source.addEventListener("entry.created", refreshLists);
-  source.addEventListener("entry.updated", refreshLists);
+  const onListChange = (event) => {
+    if (parse(event).channel !== "notification") refreshLists();  // bookkeeping answers nobody
+  };
+  source.addEventListener("entry.created", onListChange);
+  source.addEventListener("entry.updated", onListChange);
   source.onerror = () => {
     if (source.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
   };
