@@ -21,7 +21,7 @@ from timeline.store import Store
 
 if TYPE_CHECKING:
     from chronik.api.base import Caller
-    from chronik.web.console.waiting import WaitingLists
+    from chronik.awaiting import WaitingLists
     from connectors.phone import CtiService
     from connectors.portal import PortalSettings
     from timeline.privacy import PrivacyService
@@ -74,7 +74,7 @@ class AppState:
     privacy: PrivacyService | None = None
     """Export and erasure (``chronik.privacy.install``, when the state is opened)."""
     waiting: WaitingLists | None = None
-    """Customers waiting for a reply, per office (``chronik.web.console.waiting``, made on
+    """Customers waiting for a reply, per office (``chronik.awaiting``, made on
     first use)."""
 
 

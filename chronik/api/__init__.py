@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from chronik.api import customers, entries, events, inbound, lookup, meta, policy, search
+from chronik.api import (
+    customers,
+    entries,
+    events,
+    inbound,
+    lookup,
+    meta,
+    policy,
+    search,
+    waiting,
+)
 from chronik.api.base import Operation
 from chronik.api.cti import OPERATIONS as CTI_OPERATIONS
 from chronik.api.notifications import OPERATIONS as NOTIFICATION_OPERATIONS
@@ -15,6 +25,7 @@ OPERATIONS: list[Operation] = [
     *meta.OPERATIONS,
     *customers.OPERATIONS,
     *entries.OPERATIONS,
+    *waiting.OPERATIONS,
     *lookup.OPERATIONS,
     *search.OPERATIONS,
     *policy.OPERATIONS,

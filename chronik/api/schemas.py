@@ -166,6 +166,19 @@ class LookupOut(BaseModel):
     matches: list[LookupMatch]
 
 
+class WaitingItem(BaseModel):
+    customer: CustomerOut
+    message: EntryOut
+    """Their newest message without an answer (``kind`` ``call`` for a missed call)."""
+
+
+class WaitingOut(BaseModel):
+    days: int
+    total: int
+    """Customers waiting in the period (up to 500), of which ``items`` are the first."""
+    items: list[WaitingItem]
+
+
 class SearchFile(BaseModel):
     index: int
     name: str

@@ -361,6 +361,8 @@ MATRIX: dict[str, str] = {
         "ok   ok   ok   ok   ok   ok   ok",
     'GET /api/v1/lookup':
         "401  ok   ok   ok   401  401  ok",
+    'GET /api/v1/waiting':
+        "401  ok   ok   ok   401  401  ok",
     'GET /api/v1/me':
         "401  ok   ok   ok   401  401  ok",
     'GET /api/v1/notifications':

@@ -1,4 +1,4 @@
-"""The shared list of customers waiting for a reply (``chronik.web.console.waiting``): one
+"""The shared list of customers waiting for a reply (``chronik.awaiting``): one
 store read for many pages at once, and never an answer older than the last change."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chronik.web.console.waiting import WaitingLists
+from chronik.awaiting import WaitingLists
 from tests.web.conftest import Console
 from timeline.events import Event
 from timeline.models import Entry, Visibility, utcnow

@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from markupsafe import Markup
 
+from chronik.awaiting import DEFAULT_DAYS, MAX_ROWS, PERIODS, waiting_lists
 from chronik.web.console.customer import agent_names, profile_facts
 from chronik.web.console.items import (
     COMPLAINT,
@@ -19,7 +20,6 @@ from chronik.web.console.items import (
     fold_items,
     item_view,
 )
-from chronik.web.console.waiting import MAX_ROWS, waiting_lists
 from chronik.web.pages import AgentView, agent_page, form_str
 from chronik.web.render import render
 from notify.evaluate import channel_order
@@ -51,14 +51,11 @@ def classify(q: str) -> IdentityKind | None:
 @agent_page
 async def home(view: AgentView) -> web.StreamResponse:
     complaints, customers = await open_complaints(view, limit=10)
-    waiting = await awaiting(view, WAITING_DAYS_DEFAULT, HOME_WAITING)
+    waiting = await awaiting(view, DEFAULT_DAYS, HOME_WAITING)
     return view.render("console/home.html", nav="home", complaints=complaints,
                        customers=customers, **waiting)
 
 
-WAITING_DAYS = (7, 30, 90, 365)
-"""How far back the list of customers waiting for an answer looks (a choice on the page)."""
-WAITING_DAYS_DEFAULT = 30
 HOME_WAITING = 10
 """Rows of it on the start page."""
 
@@ -77,14 +74,14 @@ async def awaiting(view: AgentView, days: int, shown: int) -> dict[str, Any]:
 
 def _waiting_days(view: AgentView) -> int:
     raw = view.request.query.get("days", "")
-    return int(raw) if raw in {str(d) for d in WAITING_DAYS} else WAITING_DAYS_DEFAULT
+    return int(raw) if raw in {str(d) for d in PERIODS} else DEFAULT_DAYS
 
 
 @agent_page
 async def waiting_page(view: AgentView) -> web.StreamResponse:
     """Customers waiting for an answer, oldest first (the longest waiting on top)."""
     waiting = await awaiting(view, _waiting_days(view), MAX_ROWS)
-    return view.render("console/waiting.html", nav="waiting", day_choices=WAITING_DAYS,
+    return view.render("console/waiting.html", nav="waiting", day_choices=PERIODS,
                        **waiting)
 
 

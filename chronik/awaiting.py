@@ -20,6 +20,9 @@ from chronik.state import AppState
 from timeline.events import Event
 from timeline.models import Entry, utcnow
 
+PERIODS = (7, 30, 90, 365)
+"""Days back the console offers to look (the API takes any number from 1 to 365)."""
+DEFAULT_DAYS = 30
 TTL = 5.0
 """Seconds a list is kept at most."""
 MAX_ROWS = 500
