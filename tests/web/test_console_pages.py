@@ -232,6 +232,11 @@ async def test_banner_for_a_known_caller(console: Console) -> None:
     assert "Möchte mit Frau Dr. angesprochen werden" in shown  # pinned
     assert "Gutachter kam nicht" in shown  # open complaint
     assert "Letzte Kontakte" in shown and "Angebot Hausrat" in shown
+    assert "Wartet seit" in shown  # her portal message has no answer yet
+    await console.record(erika, body="Angebot kommt per Post.", visibility=Visibility.PUBLISHED,
+                         notify=False)
+    answered = await desk.get("/calls/banner?number=" + quote("+49 171 1234567") + "&call=c1")
+    assert "Wartet seit" not in text_of(answered.text)
     assert "Bevorzugte Kanäle: E-Mail → Portal-Postfach" in shown
     assert f'href="/customers/{erika.id}' in reply.text
     assert 'action="/customers"' not in reply.text  # known: nothing to create

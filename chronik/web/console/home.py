@@ -32,6 +32,7 @@ from timeline.models import (
     IdentityKind,
     Visibility,
 )
+from timeline.replies import waiting_message
 from timeline.service import Match
 from timeline.store import CustomerListQuery
 
@@ -193,6 +194,7 @@ async def banner_view(view: AgentView, matches: list[Match], skip: str = ""
             "customer": customer, "pinned": [item_view(e, names) for e in pinned[:3]],
             "complaints": [item_view(e, names) for e in complaints[:3]],
             "recent": fold_items([e for e in match.recent if e.id != skip], names)[:5],
+            "unanswered": waiting_message(e for e in match.recent if e.id != skip),
             "channels": channel_order(customer, prefs),
             "automatic": prefs.automatic_notifications})
     return out
