@@ -6,6 +6,7 @@ Office names and reply addresses are cached for a minute; zones are loaded off t
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -17,12 +18,25 @@ from notify.render import Renderer, format_when, language_of
 from notify.tokens import sign_unsubscribe
 from notify.transports import Transport
 from timeline.blobs import Blobs
-from timeline.models import Customer, Direction, Entry, Preferences
+from timeline.models import Channel, Customer, Direction, Entry, Preferences
 from timeline.repositories import InboundRepository, OfficeRepository
 
 
 class ComposerStore(OfficeRepository, InboundRepository, Protocol):
-    """What composing reads: the office's name and its inbound address for replies."""
+    """What composing reads: the office's name and its inbound address for replies, and
+    the mail an agent's reply answers (its Message-ID, for the customer's thread)."""
+
+    async def get_entry(self, office_id: str, entry_id: str) -> Entry | None: ...
+
+
+_MESSAGE_ID = re.compile(r"^<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>$")
+"""A Message-ID we can repeat in ``In-Reply-To`` (printable ASCII, no ``<``/``>`` inside):
+anything else a hostile mail carried is left out rather than sent."""
+
+
+def _message_ids(value: object) -> tuple[str, ...]:
+    return (value.strip(),) if isinstance(value, str) and _MESSAGE_ID.match(value.strip()) \
+        else ()
 
 
 @dataclass
@@ -100,7 +114,9 @@ class Composer:
         unsubscribe = self.unsubscribe(entry.office_id, customer.id, channel)
         occurred = format_when(entry.occurred_at.astimezone(
             await load_zone(zone_name(prefs))), lang)
-        template = "receipt" if entry.direction is Direction.INBOUND else "published"
+        template = ("receipt" if entry.direction is Direction.INBOUND
+                    else "reply" if entry.kind == "reply" else "published")
+        thread = await self.thread(entry) if template == "reply" and channel == "email" else ()
         context = {
             "office": office_name, "customer": customer.name, "kind": entry.kind,
             "entry": {"subject": entry.subject, "body": entry.body, "kind": entry.kind},
@@ -109,6 +125,7 @@ class Composer:
             "attached": [a.name for a in attached] if channel != "portal" else [],
             "linked": linked if channel != "portal" else [a.name for a in entry.attachments],
             "reply_by_mail": reply_to is not None, "occurred": occurred,
+            "author": str(entry.meta.get("author_name") or ""),
         }
         rendered = await self.renderer.message(entry.office_id, lang, template, context)
         return OutgoingMessage(
@@ -120,7 +137,22 @@ class Composer:
             entry_url=f"{base}/portal/entries/{entry.id}",
             reply_to=reply_to if channel == "email" else None,
             attachment_refs=tuple({"index": i, "name": a.name, "content_type": a.content_type,
-                                   "size": a.size} for i, a in enumerate(entry.attachments)))
+                                   "size": a.size} for i, a in enumerate(entry.attachments)),
+            in_reply_to=thread[-1] if thread else None, references=thread,
+            personal=template == "reply")
+
+    async def thread(self, entry: Entry) -> tuple[str, ...]:
+        """``In-Reply-To``/``References`` of an agent's reply to a customer's e-mail: that
+        mail's Message-ID (so the customer's mail program shows the answer in their
+        conversation); nothing when the reply answers no e-mail."""
+        parent_id = entry.meta.get("in_reply_to")
+        if not isinstance(parent_id, str):
+            return ()
+        parent = await self.store.get_entry(entry.office_id, parent_id)
+        if parent is None or parent.direction is not Direction.INBOUND or \
+                parent.channel is not Channel.EMAIL:
+            return ()
+        return _message_ids(parent.meta.get("message_id"))[:1]
 
 
 

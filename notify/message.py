@@ -35,6 +35,12 @@ class OutgoingMessage:
     """Name, type and size of every attachment (the portal inbox keeps these)."""
     entry_url: str | None = None
     """The entry in the customer portal (where a file a channel cannot carry is fetched)."""
+    in_reply_to: str | None = None
+    """The Message-ID of the customer's mail this answers (e-mail threading)."""
+    references: tuple[str, ...] = ()
+    personal: bool = False
+    """Written by a person (an agent's reply), not generated: sent without the headers
+    that mark automatic mail (``Auto-Submitted``, ``List-Unsubscribe``, RFC 3834/8058)."""
 
 
 @dataclass(frozen=True)

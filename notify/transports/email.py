@@ -115,15 +115,25 @@ def build_email(message: OutgoingMessage, mail_from: str) -> bytes:
         ("Subject", _encoded_words(message.subject)),
         ("Date", formatdate(localtime=False, usegmt=True)),
         ("Message-ID", _clean(message.message_id)),
-        ("Auto-Submitted", "auto-generated"),
-        ("X-Auto-Response-Suppress", "All"),
     ]
-    if message.unsubscribe_url:
+    if message.in_reply_to:
+        headers.append(("In-Reply-To", _clean(message.in_reply_to)))
+    if message.references:
+        headers.append(("References", _folded_ids(message.references)))
+    if not message.personal:
+        headers += [("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "All")]
+    if message.unsubscribe_url and not message.personal:
         headers += [("List-Unsubscribe", f"<{_clean(message.unsubscribe_url)}>"),
                     ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]
     headers += [("MIME-Version", "1.0"), ("Content-Type", content_type)]
     head = "".join(f"{k}: {v}\r\n" for k, v in headers)
     return head.encode("ascii") + b"\r\n" + body
+
+
+def _folded_ids(ids: tuple[str, ...]) -> str:
+    """Message-IDs for ``References``, one per line (folded: a long thread stays within the
+    line length limit), at most the 20 newest."""
+    return "\r\n ".join(_clean(i) for i in ids[-20:])
 
 
 _MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")

@@ -1,0 +1,81 @@
+"""An agent's reply is a letter from a person, not a notification: the customer's mail
+program shows it in their conversation (``In-Reply-To``/``References``), under the subject
+the agent wrote, with the agent's own text first and their name below; it is not marked as
+automatic mail. Notifications keep their wrapper and headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import Hub
+from tests.notify.conftest import CHAT, SmtpSink, customer, note, outcome, texts_to
+from tests.support.telegram_standin import BotApiStandIn
+from timeline.models import Channel, Direction, EntryDraft, Visibility, utcnow
+
+LETTER = ("Sehr geehrte Frau Mustermann,\n\nIhre neue Police ist unterwegs.\n\n"
+          "Mit freundlichen Grüßen")
+
+
+async def mail_from(hub: Hub, c: dict[str, Any], message_id: str,
+                    subject: str = "Frage zur Police") -> str:
+    entry, _ = await hub.state.timeline.append(EntryDraft(
+        office_id=hub.office.id, customer_id=c["id"], channel=Channel.EMAIL,
+        direction=Direction.INBOUND, kind="email", visibility=Visibility.PUBLISHED,
+        notify=False, occurred_at=utcnow(), subject=subject, body="Wann kommt sie?",
+        source_id=message_id[:200], meta={"message_id": message_id}))
+    return entry.id
+
+
+async def test_a_reply_answers_in_the_customers_thread(nhub: Hub, smtp_sink: SmtpSink) -> None:
+    c = await customer(nhub, email="erika@example.de")
+    asked = await mail_from(nhub, c, "<frage-1@kunde.example>")
+    reply = await note(nhub, c["id"], LETTER, kind="reply", reply_via="email",
+                       subject="Re: Frage zur Police", in_reply_to=asked)
+    (mail,) = await smtp_sink.wait(1)
+    headers = mail.message
+    assert headers["Subject"] == "Re: Frage zur Police"
+    assert headers["In-Reply-To"] == "<frage-1@kunde.example>"
+    assert headers["References"] == "<frage-1@kunde.example>"
+    assert headers["Message-ID"] == f"<{reply['id']}.email@buero.test>"
+    for automatic in ("Auto-Submitted", "X-Auto-Response-Suppress", "List-Unsubscribe"):
+        assert automatic not in headers, automatic
+    text = mail.text()
+    assert text.startswith("Sehr geehrte Frau Mustermann,")
+    assert "hat eine" not in text and "Guten Tag" not in text  # no notification wrapper
+    signature = text.split("\n--\n", 1)[1]
+    assert "Tom Agent" in signature and "Büro Müller & Partner" in signature
+    assert "Sehr geehrte Frau Mustermann," in mail.html()
+    # a notification is still one, marked as automatic
+    await note(nhub, c["id"], "Ihre Police ist verlängert.", subject="Verlängerung",
+               visibility="published", notify=True)
+    (_, notice) = await smtp_sink.wait(2)
+    assert notice.message["Auto-Submitted"] == "auto-generated"
+    assert "In-Reply-To" not in notice.message
+    assert "Büro Müller & Partner hat eine Notiz für Sie" in notice.text()
+
+
+async def test_a_reply_to_no_mail_or_a_hostile_message_id_starts_no_thread(
+        nhub: Hub, smtp_sink: SmtpSink) -> None:
+    c = await customer(nhub, email="erika@example.de")
+    fresh = await note(nhub, c["id"], "Kurze Info.", kind="reply", reply_via="email")
+    hostile = await mail_from(nhub, c, "<böse\r\nBcc: x@evil.example>", subject="Hallo")
+    await note(nhub, c["id"], "Antwort.", kind="reply", reply_via="email",
+               subject="Re: Hallo", in_reply_to=hostile)
+    first, second = await smtp_sink.wait(2)
+    assert first.message["Message-ID"] == f"<{fresh['id']}.email@buero.test>"
+    assert first.message["Subject"] == "Nachricht von Büro Müller & Partner"
+    for mail in (first, second):
+        assert "In-Reply-To" not in mail.message and "References" not in mail.message
+        assert "Bcc" not in mail.message
+    assert second.message["Subject"] == "Re: Hallo"
+
+
+async def test_a_reply_by_telegram_is_the_agents_text(tghub: Hub, tg: BotApiStandIn) -> None:
+    c = await customer(tghub, telegram=CHAT, prefs={"channels": ["telegram"]})
+    reply = await note(tghub, c["id"], "Ja, Dienstag 10 Uhr passt.", kind="reply",
+                       reply_via="telegram", subject="Termin")
+    done = await outcome(tghub, c["id"], reply["id"])
+    assert done["meta"]["notification"]["status"] == "sent"
+    (text,) = texts_to(tg)
+    assert text.startswith("Ja, Dienstag 10 Uhr passt.\n\n--\nTom Agent\n")
+    assert "/stop" in text
