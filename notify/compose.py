@@ -29,6 +29,8 @@ class ComposerStore(OfficeRepository, InboundRepository, Protocol):
     async def get_entry(self, office_id: str, entry_id: str) -> Entry | None: ...
 
 
+QUOTED_LINES = 60
+"""Lines of the customer's mail quoted below a reply at most."""
 _MESSAGE_ID = re.compile(r"^<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>$")
 """A Message-ID we can repeat in ``In-Reply-To`` (printable ASCII, no ``<``/``>`` inside):
 anything else a hostile mail carried is left out rather than sent."""
@@ -116,7 +118,13 @@ class Composer:
             await load_zone(zone_name(prefs))), lang)
         template = ("receipt" if entry.direction is Direction.INBOUND
                     else "reply" if entry.kind == "reply" else "published")
-        thread = await self.thread(entry) if template == "reply" and channel == "email" else ()
+        answered = (await self.answered_mail(entry)
+                    if template == "reply" and channel == "email" else None)
+        thread = () if answered is None else _message_ids(answered.meta.get("message_id"))
+        quoted = None if answered is None else {
+            "when": format_when(answered.occurred_at.astimezone(
+                await load_zone(zone_name(prefs))), lang),
+            "lines": answered.body.splitlines()[:QUOTED_LINES]}
         context = {
             "office": office_name, "customer": customer.name, "kind": entry.kind,
             "entry": {"subject": entry.subject, "body": entry.body, "kind": entry.kind},
@@ -125,7 +133,7 @@ class Composer:
             "attached": [a.name for a in attached] if channel != "portal" else [],
             "linked": linked if channel != "portal" else [a.name for a in entry.attachments],
             "reply_by_mail": reply_to is not None, "occurred": occurred,
-            "author": str(entry.meta.get("author_name") or ""),
+            "author": str(entry.meta.get("author_name") or ""), "quoted": quoted,
         }
         rendered = await self.renderer.message(entry.office_id, lang, template, context)
         return OutgoingMessage(
@@ -141,19 +149,18 @@ class Composer:
             in_reply_to=thread[-1] if thread else None, references=thread,
             personal=template == "reply")
 
-    async def thread(self, entry: Entry) -> tuple[str, ...]:
-        """``In-Reply-To``/``References`` of an agent's reply to a customer's e-mail: that
-        mail's Message-ID (so the customer's mail program shows the answer in their
-        conversation); nothing when the reply answers no e-mail."""
+    async def answered_mail(self, entry: Entry) -> Entry | None:
+        """The customer's e-mail an agent's reply answers (``in_reply_to``), if it is one:
+        the reply carries its Message-ID (so the customer's mail program shows the answer
+        in their conversation) and quotes it below the signature."""
         parent_id = entry.meta.get("in_reply_to")
         if not isinstance(parent_id, str):
-            return ()
+            return None
         parent = await self.store.get_entry(entry.office_id, parent_id)
         if parent is None or parent.direction is not Direction.INBOUND or \
                 parent.channel is not Channel.EMAIL:
-            return ()
-        return _message_ids(parent.meta.get("message_id"))[:1]
-
+            return None
+        return parent
 
 
 def zone_name(prefs: Preferences) -> str:

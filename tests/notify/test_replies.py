@@ -44,6 +44,9 @@ async def test_a_reply_answers_in_the_customers_thread(nhub: Hub, smtp_sink: Smt
     assert "hat eine" not in text and "Guten Tag" not in text  # no notification wrapper
     signature = text.split("\n--\n", 1)[1]
     assert "Tom Agent" in signature and "Büro Müller & Partner" in signature
+    quote = signature.split("schrieb Erika Mustermann:\n", 1)  # her mail, quoted below
+    assert len(quote) == 2 and quote[1].strip() == "> Wann kommt sie?"
+    assert "Wann kommt sie?" in mail.html()
     assert "Sehr geehrte Frau Mustermann," in mail.html()
     # a notification is still one, marked as automatic
     await note(nhub, c["id"], "Ihre Police ist verlängert.", subject="Verlängerung",
@@ -67,6 +70,7 @@ async def test_a_reply_to_no_mail_or_a_hostile_message_id_starts_no_thread(
     for mail in (first, second):
         assert "In-Reply-To" not in mail.message and "References" not in mail.message
         assert "Bcc" not in mail.message
+    assert "schrieb" not in first.text()  # nothing to quote
     assert second.message["Subject"] == "Re: Hallo"
 
 
