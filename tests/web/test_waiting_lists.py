@@ -101,3 +101,18 @@ async def test_a_change_during_a_read_is_not_kept_stale(console: Console,
     await console.add(erika, subject="Mitten hinein", when=utcnow() - timedelta(minutes=1))
     await reading
     assert [e.subject for e in await lists.get(office, 30)] == ["Mitten hinein"]
+
+
+async def test_an_erased_customer_leaves_the_list_at_once(console: Console,
+                                                          reads: list[str]) -> None:
+    erika = await console.customer("Erika Vergessen")
+    await add(console, erika, subject="Bitte löschen Sie mich",
+              when=utcnow() - timedelta(hours=1))
+    lists = WaitingLists(console.state)
+    office = console.office.id
+    assert [e.subject for e in await lists.get(office, 30)] == ["Bitte löschen Sie mich"]
+    privacy = console.state.privacy
+    assert privacy is not None
+    preview = await privacy.preview(console.office, erika.id)
+    await privacy.erase(console.office, erika.id, "test", preview["confirm"])
+    assert await lists.get(office, 30) == []
