@@ -80,6 +80,10 @@ class InboundMessage(BaseModel):
     the connector names the customer (``customer_id``) or it is quarantined."""
     customer_id: str | None = None
     """Set when the connector already knows the customer (portal session, linked chat)."""
+    spam: str | None = None
+    """Why the channel's own server took it for spam (e.g. ``X-Spam-Flag: YES``): from
+    someone who is no customer it is quarantined, not made a customer; a known customer's
+    is stored with ``meta["spam"]``."""
     notify: bool = False
     """Ask the notifier for a receipt copy to the customer (portal: "a copy of what I sent")."""
     tags: tuple[str, ...] = ()
@@ -111,6 +115,15 @@ class IngestResult:
 
 class _ErasedSender(Exception):
     """The sender's identity is on the suppression list of erased persons."""
+
+
+class _SpamFromStranger(Exception):
+    """Marked as spam by the channel's server, and the sender is nobody the office knows."""
+
+    def __init__(self, verdict: str) -> None:
+        super().__init__(verdict)
+        self.reason = (f"spam: marked by a mail server ({verdict}); the sender is no "
+                       "customer")
 
 
 Reprocessor = Callable[[Office, bytes, str, str | None], Awaitable[IngestResult]]
@@ -162,6 +175,10 @@ class IngestService:
             customer, new_customer = await self._resolve(office, msg)
         except _ErasedSender:
             return await self._erased(office, msg, raw, raw_channel, origin)
+        except _SpamFromStranger as spam:
+            item = await self._quarantine_msg(office, msg, raw, raw_channel, origin,
+                                              spam.reason)
+            return IngestResult(entry=None, created=False, customer=None, quarantined=item)
         except InvalidInput as exc:
             item = await self._quarantine_msg(office, msg, raw, raw_channel, origin,
                                               f"unattributable sender: {exc.message}")
@@ -195,6 +212,8 @@ class IngestService:
         if found:
             found.sort(key=lambda c: (c.status is not CustomerStatus.ACTIVE, c.created_at))
             return found[0], False
+        if msg.spam:
+            raise _SpamFromStranger(msg.spam)
         if self.suppression_key is not None:
             kind = msg.sender_kind.value
             for form in (value, *earlier_forms(msg.sender_kind, value)):
@@ -227,6 +246,8 @@ class IngestService:
         if msg.sender_name:
             meta.setdefault("from_name", msg.sender_name)
         meta["search_text"] = " ".join(p for p in (msg.sender_name, msg.sender) if p)
+        if msg.spam:
+            meta["spam"] = msg.spam
         occurred_at = msg.occurred_at
         if not in_window(occurred_at):  # a broken clock or header: stored as received
             meta["original_date"] = occurred_at.isoformat()
@@ -332,6 +353,12 @@ class IngestService:
                 customer, new_customer = await self._resolve(office, msg, known)
             except _ErasedSender:
                 results[i] = await self._erased(office, msg, raw, raw_channel, origin)
+                continue
+            except _SpamFromStranger as spam:
+                item = await self._quarantine_msg(office, msg, raw, raw_channel, origin,
+                                                  spam.reason)
+                results[i] = IngestResult(entry=None, created=False, customer=None,
+                                          quarantined=item)
                 continue
             except InvalidInput as exc:
                 item = await self._quarantine_msg(office, msg, raw, raw_channel, origin,

@@ -128,7 +128,7 @@ def to_inbound(office_id: str, parsed: ParsedMail, *, source_id: str, content_sh
                                             data=a.data, inline=a.inline, text=a.text)
                           for a in parsed.attachments),
         in_reply_to=parsed.in_reply_to, references=parsed.references,
-        automated=parsed.auto, customer_id=customer_id, meta=meta)
+        automated=parsed.auto, customer_id=customer_id, meta=meta, spam=parsed.spam)
 
 
 def _report_of(raw: bytes) -> DeliveryReport | None:

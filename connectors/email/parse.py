@@ -35,6 +35,7 @@ from .errors import MailParseError, MessageTooLarge
 from .htmltext import clean_html, html_to_text, unflow
 from .msgfile import NotReadable, is_msg, mail_from_msg
 from .smime import is_pkcs7, open_pkcs7
+from .spam import spam_verdict
 from .structure import (
     decoded_payload,
     find_parts,
@@ -103,6 +104,8 @@ class ParsedMail:
     # what was broken and how it was read (a repair, a guess, or bytes kept as an
     # attachment because they could not be read); empty for well-formed mail
     parse_notes: tuple[str, ...] = ()
+    spam: str | None = None
+    """The header by which a spam filter on the way marked it as spam (``spam.py``)."""
 
     @cached_property
     def content_sha256(self) -> str:
@@ -204,6 +207,7 @@ def _parse(data: bytes) -> ParsedMail:
         bounced_recipients=bounced,
         size=len(data),
         parse_notes=tuple(dict.fromkeys(notes)),
+        spam=spam_verdict(msg),
     )
 
 

@@ -1082,3 +1082,14 @@ async def test_customers_waiting_for_a_reply(console: Console) -> None:
     # a foreign office's message cannot be marked from here
     [foreign] = (await console.state.store.awaiting_reply(other.id, now - timedelta(days=1), 5))
     assert (await desk.post(f"/entries/{foreign.id}/no-reply", {"action": "set"})).status == 404
+
+
+async def test_mail_the_server_took_for_spam_is_marked(console: Console) -> None:
+    erika = await console.customer("Erika Mustermann", emails=("erika@example.de",))
+    await console.add(erika, subject="Gewinnspiel?", meta={"spam": "X-Spam-Flag: YES"})
+    await console.add(erika, subject="Frage zur Police")
+    desk = await console.signed_in()
+    page = await desk.get(f"/customers/{erika.id}")
+    shown = text_of(page.text)
+    assert shown.count("Vom Mailserver als Spam markiert") == 1
+    assert 'title="X-Spam-Flag: YES"' in page.text
