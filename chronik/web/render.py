@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -65,13 +65,26 @@ def format_time(value: datetime | None, tz: str | None, lang: str) -> str:
     return local.strftime("%d.%m.%Y %H:%M" if lang == "de" else "%Y-%m-%d %H:%M")
 
 
+def format_waited(value: datetime, lang: str, now: datetime | None = None) -> str:
+    """How long ago ``value`` was, roughly ("3 Std.", "2 days"): minutes within the first
+    hour, hours within two days, then days."""
+    seconds = ((now or datetime.now(UTC)) - value).total_seconds()
+    minutes = max(0, int(seconds // 60))
+    if minutes < 60:
+        return gettext(lang, "waited.minutes", n=minutes)
+    if minutes < 48 * 60:
+        return gettext(lang, "waited.hours", n=minutes // 60)
+    return gettext(lang, "waited.days", n=minutes // (24 * 60))
+
+
 def render(template: str, lang: str, context: Mapping[str, Any]) -> str:
     def t(key: str, **kwargs: Any) -> str:
         return gettext(lang, key, **kwargs)
     tz = context.get("timezone")
     return _ENV.get_template(template).render(
         {**context, "_": t, "lang": lang,
-         "when": lambda v: format_time(v, tz, lang)})
+         "when": lambda v: format_time(v, tz, lang),
+         "waited": lambda v: format_waited(v, lang)})
 
 
 def page(template: str, lang: str, context: Mapping[str, Any], status: int = 200

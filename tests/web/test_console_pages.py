@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
+from chronik.web.render import format_waited
 from tests.notify.conftest import NOTIFY_ENV, SmtpSink, eventually
 from tests.web.conftest import Console, Desk, MakeConsole, Reply, browser_form
 from timeline.models import (
@@ -1048,6 +1049,7 @@ async def test_customers_waiting_for_a_reply(console: Console) -> None:
     assert "Warten auf Antwort" in home
     assert home.index("Erika Wartend") < home.index("Karl Anrufer")  # longest waiting first
     assert "Frage zur Police" in home and "Verpasster Anruf" in home
+    assert "(seit 5 Std.)" in home and "(seit 3 Std.)" in home  # how long each has waited
     for absent in ("Jonas Beantwortet", "Olga Alt", "Fremd"):
         assert absent not in home
     page = await desk.get("/waiting")
@@ -1093,3 +1095,17 @@ async def test_mail_the_server_took_for_spam_is_marked(console: Console) -> None
     shown = text_of(page.text)
     assert shown.count("Vom Mailserver als Spam markiert") == 1
     assert 'title="X-Spam-Flag: YES"' in page.text
+
+
+def test_how_long_someone_has_waited_reads_naturally() -> None:
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    cases = [(timedelta(seconds=20), "seit 0 Min.", "0 min"),
+             (timedelta(minutes=59, seconds=59), "seit 59 Min.", "59 min"),
+             (timedelta(hours=1), "seit 1 Std.", "1 h"),
+             (timedelta(hours=47, minutes=59), "seit 47 Std.", "47 h"),
+             (timedelta(hours=48), "seit 2 Tagen", "2 days"),
+             (timedelta(days=40, hours=3), "seit 40 Tagen", "40 days"),
+             (timedelta(minutes=-3), "seit 0 Min.", "0 min")]  # a clock a little ahead
+    for ago, de, en in cases:
+        assert format_waited(now - ago, "de", now) == de
+        assert format_waited(now - ago, "en", now) == en
