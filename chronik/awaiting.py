@@ -46,8 +46,10 @@ class WaitingLists:
             self.forget()
 
     def forget(self) -> None:
-        """Something changed: the next request reads the store again."""
+        """Something changed: the next request reads the store again (a read already
+        under way finishes for those who asked before, and is not kept)."""
         self._kept.clear()
+        self._flights.clear()
         self._generation += 1
 
     async def get(self, office_id: str, days: int) -> list[Entry]:

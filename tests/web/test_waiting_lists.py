@@ -32,14 +32,16 @@ async def add(console: Console, customer: Any, **kw: Any) -> Entry:
 
 @pytest.fixture
 def reads(console: Console, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Office ids the store was asked for; each read takes a moment (pages pile up)."""
+    """Office ids the store was asked for; each answer takes a moment to come back (pages
+    pile up, and a write can happen between the read and its answer)."""
     seen: list[str] = []
     original = console.state.store.awaiting_reply
 
     async def counted(office_id: str, since: Any, limit: int) -> list[Entry]:
         seen.append(office_id)
-        await asyncio.sleep(0.05)
-        return await original(office_id, since, limit)
+        found = await original(office_id, since, limit)
+        await asyncio.sleep(0.05)  # the answer is on its way back
+        return found
     monkeypatch.setattr(console.state.store, "awaiting_reply", counted)
     return seen
 
@@ -99,7 +101,9 @@ async def test_a_change_during_a_read_is_not_kept_stale(console: Console,
     reading = asyncio.ensure_future(lists.get(office, 30))
     await asyncio.sleep(0.01)  # the read is in flight
     await console.add(erika, subject="Mitten hinein", when=utcnow() - timedelta(minutes=1))
+    asked_after = asyncio.ensure_future(lists.get(office, 30))  # the old read still runs
     await reading
+    assert [e.subject for e in await asked_after] == ["Mitten hinein"]
     assert [e.subject for e in await lists.get(office, 30)] == ["Mitten hinein"]
 
 
