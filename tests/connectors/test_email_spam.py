@@ -4,21 +4,17 @@ to write, through the parser and the real ingest path."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from connectors.email.importer import parse_batch
-from connectors.email.inbound import MailIngest
 from connectors.email.parse import parse_message
-from timeline.blobs import BlobStore
-from timeline.ingest import IngestService, UnknownSenderPolicy
-from timeline.models import IdentityKind, Office, utcnow
+from tests.connectors.test_email_bounces import World, world
+from timeline.models import IdentityKind, utcnow
 from timeline.replies import is_message
-from timeline.service import TimelineService
-from timeline.sqlite_store import SqliteStore
 from timeline.store import CustomerListQuery, TimelineQuery
+
+__all__ = ["world"]  # the real ingest path of the bounce tests (an office, the permissive
+# policy for unknown senders: they become customers unless something says otherwise)
 
 
 def mail(*headers: str, sender: str = "gewinn@lotto-glueck.example",
@@ -67,25 +63,6 @@ def test_no_verdict_no_spam(headers: tuple[str, ...]) -> None:
 def test_the_parser_processes_carry_the_verdict() -> None:
     (parsed,) = parse_batch([mail("X-Spam-Flag: YES")], 1 << 20)
     assert not isinstance(parsed, str) and parsed.spam == "X-Spam-Flag: YES"
-
-
-class World:
-    def __init__(self, store: SqliteStore, timeline: TimelineService, mail: MailIngest,
-                 office: Office) -> None:
-        self.store, self.timeline, self.mail, self.office = store, timeline, mail, office
-
-
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    store = SqliteStore(tmp_path / "s.sqlite3")
-    await store.open()
-    timeline = TimelineService(store, BlobStore(tmp_path / "blobs"))
-    office = await store.create_office("Büro Muster", "DE")
-    ingest = IngestService(timeline, UnknownSenderPolicy.CREATE)  # new senders welcome
-    mail_ingest = MailIngest(ingest)
-    mail_ingest.register()
-    yield World(store, timeline, mail_ingest, office)
-    await store.close()
 
 
 async def test_spam_from_a_stranger_is_quarantined_not_a_new_customer(world: World) -> None:
