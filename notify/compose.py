@@ -136,9 +136,13 @@ class Composer:
             "author": str(entry.meta.get("author_name") or ""), "quoted": quoted,
         }
         rendered = await self.renderer.message(entry.office_id, lang, template, context)
+        author = context["author"]
         return OutgoingMessage(
             channel=channel, address=address, recipient_name=customer.name,
-            sender_name=office_name, subject=rendered.subject, text=rendered.text,
+            # a letter says who wrote it: "Tom Weber (Büro Müller & Partner)"
+            sender_name=f"{author} ({office_name})" if template == "reply" and author
+            else office_name,
+            subject=rendered.subject, text=rendered.text,
             html=rendered.html, message_id=f"<{entry.id}.{channel}@{self.mail_host}>",
             office_id=entry.office_id, customer_id=customer.id, entry_id=entry.id,
             attachments=tuple(attached), unsubscribe_url=unsubscribe or None,

@@ -34,6 +34,7 @@ async def test_a_reply_answers_in_the_customers_thread(nhub: Hub, smtp_sink: Smt
     (mail,) = await smtp_sink.wait(1)
     headers = mail.message
     assert headers["Subject"] == "Re: Frage zur Police"
+    assert headers["From"].addresses[0].display_name == "Tom Agent (Büro Müller & Partner)"
     assert headers["In-Reply-To"] == "<frage-1@kunde.example>"
     assert headers["References"] == "<frage-1@kunde.example>"
     assert headers["Message-ID"] == f"<{reply['id']}.email@buero.test>"
@@ -53,6 +54,7 @@ async def test_a_reply_answers_in_the_customers_thread(nhub: Hub, smtp_sink: Smt
                visibility="published", notify=True)
     (_, notice) = await smtp_sink.wait(2)
     assert notice.message["Auto-Submitted"] == "auto-generated"
+    assert notice.message["From"].addresses[0].display_name == "Büro Müller & Partner"
     assert "In-Reply-To" not in notice.message
     assert "Büro Müller & Partner hat eine Notiz für Sie" in notice.text()
 
