@@ -70,7 +70,10 @@ class WaitingLists:
         entries = await self._state.store.awaiting_reply(
             office_id, utcnow() - timedelta(days=days), MAX_ROWS)
         if generation == self._generation:  # nothing changed while reading
-            self._kept[key] = (time.monotonic() + self._ttl, entries)
+            now = time.monotonic()
+            for old in [k for k, (until, _) in self._kept.items() if until <= now]:
+                del self._kept[old]  # lists nobody asked for lately do not stay in memory
+            self._kept[key] = (now + self._ttl, entries)
         return entries
 
     def _landed(self, key: _Key, done: asyncio.Future[list[Entry]]) -> None:
