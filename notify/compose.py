@@ -120,6 +120,8 @@ class Composer:
                     else "reply" if entry.kind == "reply" else "published")
         answered = (await self.answered_mail(entry)
                     if template == "reply" and channel == "email" else None)
+        chat_message = (await self.answered_chat_message(entry, address)
+                        if template == "reply" and channel == "telegram" else None)
         thread = () if answered is None else _message_ids(answered.meta.get("message_id"))
         quoted = None if answered is None else {
             "when": format_when(answered.occurred_at.astimezone(
@@ -151,20 +153,36 @@ class Composer:
             attachment_refs=tuple({"index": i, "name": a.name, "content_type": a.content_type,
                                    "size": a.size} for i, a in enumerate(entry.attachments)),
             in_reply_to=thread[-1] if thread else None, references=thread,
+            reply_to_chat_message=chat_message,
             personal=template == "reply")
 
-    async def answered_mail(self, entry: Entry) -> Entry | None:
-        """The customer's e-mail an agent's reply answers (``in_reply_to``), if it is one:
-        the reply carries its Message-ID (so the customer's mail program shows the answer
-        in their conversation) and quotes it below the signature."""
+    async def answered(self, entry: Entry, channel: Channel) -> Entry | None:
+        """The customer's message on ``channel`` an agent's reply answers
+        (``in_reply_to``), if it is one."""
         parent_id = entry.meta.get("in_reply_to")
         if not isinstance(parent_id, str):
             return None
         parent = await self.store.get_entry(entry.office_id, parent_id)
         if parent is None or parent.direction is not Direction.INBOUND or \
-                parent.channel is not Channel.EMAIL:
+                parent.channel is not channel:
             return None
         return parent
+
+    async def answered_mail(self, entry: Entry) -> Entry | None:
+        """The customer's e-mail a reply answers: the reply carries its Message-ID (so the
+        customer's mail program shows the answer in their conversation) and quotes it
+        below the signature."""
+        return await self.answered(entry, Channel.EMAIL)
+
+    async def answered_chat_message(self, entry: Entry, address: str) -> int | None:
+        """The id of the customer's Telegram message a reply answers, in the chat it goes
+        to (Telegram shows it quoted above the answer)."""
+        parent = await self.answered(entry, Channel.CHAT)
+        telegram = parent.meta.get("telegram") if parent is not None else None
+        if not isinstance(telegram, dict) or str(telegram.get("chat_id")) != address.strip():
+            return None
+        message_id = telegram.get("message_id")
+        return message_id if isinstance(message_id, int) and message_id > 0 else None
 
 
 def zone_name(prefs: Preferences) -> str:

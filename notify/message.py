@@ -38,6 +38,8 @@ class OutgoingMessage:
     in_reply_to: str | None = None
     """The Message-ID of the customer's mail this answers (e-mail threading)."""
     references: tuple[str, ...] = ()
+    reply_to_chat_message: int | None = None
+    """The customer's Telegram message this answers (shown quoted above the answer)."""
     personal: bool = False
     """Written by a person (an agent's reply), not generated: sent without the headers
     that mark automatic mail (``Auto-Submitted``, ``List-Unsubscribe``, RFC 3834/8058)."""

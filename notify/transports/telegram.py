@@ -26,7 +26,7 @@ from functools import partial
 from typing import ClassVar, TypeVar
 
 import httpx
-from telegram import Bot
+from telegram import Bot, ReplyParameters
 from telegram import error as tg
 from telegram.request import HTTPXRequest
 
@@ -179,7 +179,10 @@ class TelegramTransport(Transport):
         parts = split_text(message.text)
         if not parts:
             raise Bug("an empty notification text")
-        sent = await self._call(partial(bot.send_message, chat_id, parts[0]))
+        answering = (None if message.reply_to_chat_message is None else ReplyParameters(
+            message.reply_to_chat_message, allow_sending_without_reply=True))
+        sent = await self._call(partial(bot.send_message, chat_id, parts[0],
+                                        reply_parameters=answering))
         for i, part in enumerate(parts[1:], start=1):
             await self._follow_up(message, partial(bot.send_message, chat_id, part),
                                   f"{i} of {len(parts)} parts were delivered")

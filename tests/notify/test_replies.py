@@ -85,3 +85,35 @@ async def test_a_reply_by_telegram_is_the_agents_text(tghub: Hub, tg: BotApiStan
     (text,) = texts_to(tg)
     assert text.startswith("Ja, Dienstag 10 Uhr passt.\n\n--\nTom Agent\n")
     assert "/stop" in text
+
+
+async def test_a_reply_by_telegram_quotes_the_message_it_answers(tghub: Hub,
+                                                                 tg: BotApiStandIn) -> None:
+    """Telegram shows the customer's question above the answer (``reply_parameters``); a
+    reply to a message of another chat, or to none, is sent as it is."""
+    c = await customer(tghub, telegram=CHAT, prefs={"channels": ["telegram"]})
+    asked = tg.push_text(CHAT, "Geht Dienstag 10 Uhr?")
+    entry, _ = await tghub.state.timeline.append(EntryDraft(
+        office_id=tghub.office.id, customer_id=c["id"], channel=Channel.CHAT,
+        direction=Direction.INBOUND, kind="message", visibility=Visibility.PUBLISHED,
+        notify=False, occurred_at=utcnow(), body="Geht Dienstag 10 Uhr?",
+        source_id=f"{CHAT}:{asked['message_id']}",
+        meta={"telegram": {"chat_id": CHAT, "message_id": asked["message_id"]}}))
+    other_chat, _ = await tghub.state.timeline.append(EntryDraft(
+        office_id=tghub.office.id, customer_id=c["id"], channel=Channel.CHAT,
+        direction=Direction.INBOUND, kind="message", visibility=Visibility.PUBLISHED,
+        notify=False, occurred_at=utcnow(), body="aus einer Gruppe", source_id="-100:7",
+        meta={"telegram": {"chat_id": -100, "message_id": asked["message_id"]}}))
+    for parent, body in ((entry.id, "Ja, Dienstag passt."), (other_chat.id, "Gern."),
+                         (None, "Noch etwas.")):
+        reply = await note(tghub, c["id"], body, kind="reply", reply_via="telegram",
+                           **({"in_reply_to": parent} if parent else {}))
+        assert (await outcome(tghub, c["id"], reply["id"]))["meta"]["notification"][
+            "status"] == "sent"
+    sent = [s for s in tg.sent if s["method"] == "sendMessage" and s["chat_id"] == CHAT]
+    assert [s["text"].split("\n")[0] for s in sent] == [
+        "Ja, Dienstag passt.", "Gern.", "Noch etwas."]
+    quoted = sent[0]["message"].get("reply_to_message")
+    assert quoted is not None and quoted["text"] == "Geht Dienstag 10 Uhr?"
+    assert "reply_to_message" not in sent[1]["message"]
+    assert "reply_to_message" not in sent[2]["message"]
