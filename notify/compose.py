@@ -36,9 +36,9 @@ _MESSAGE_ID = re.compile(r"^<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>$")
 anything else a hostile mail carried is left out rather than sent."""
 
 
-def _message_ids(value: object) -> tuple[str, ...]:
-    return (value.strip(),) if isinstance(value, str) and _MESSAGE_ID.match(value.strip()) \
-        else ()
+def _message_id(value: object) -> str | None:
+    return value.strip() if isinstance(value, str) and _MESSAGE_ID.match(value.strip()) \
+        else None
 
 
 @dataclass
@@ -114,18 +114,20 @@ class Composer:
             budget -= len(data)
             attached.append(OutgoingAttachment(att.name, att.content_type, data))
         unsubscribe = self.unsubscribe(entry.office_id, customer.id, channel)
-        occurred = format_when(entry.occurred_at.astimezone(
-            await load_zone(zone_name(prefs))), lang)
+        zone = await load_zone(zone_name(prefs))
+        occurred = format_when(entry.occurred_at.astimezone(zone), lang)
         template = ("receipt" if entry.direction is Direction.INBOUND
                     else "reply" if entry.kind == "reply" else "published")
-        answered = (await self.answered_mail(entry)
+        author = str(entry.meta.get("author_name") or "")
+        # the customer's e-mail a reply answers: its Message-ID for their mail program's
+        # thread, its text quoted below the signature
+        answered = (await self.answered(entry, Channel.EMAIL)
                     if template == "reply" and channel == "email" else None)
         chat_message = (await self.answered_chat_message(entry, address)
                         if template == "reply" and channel == "telegram" else None)
-        thread = () if answered is None else _message_ids(answered.meta.get("message_id"))
+        thread = None if answered is None else _message_id(answered.meta.get("message_id"))
         quoted = None if answered is None else {
-            "when": format_when(answered.occurred_at.astimezone(
-                await load_zone(zone_name(prefs))), lang),
+            "when": format_when(answered.occurred_at.astimezone(zone), lang),
             "lines": answered.body.splitlines()[:QUOTED_LINES]}
         context = {
             "office": office_name, "customer": customer.name, "kind": entry.kind,
@@ -135,10 +137,9 @@ class Composer:
             "attached": [a.name for a in attached] if channel != "portal" else [],
             "linked": linked if channel != "portal" else [a.name for a in entry.attachments],
             "reply_by_mail": reply_to is not None, "occurred": occurred,
-            "author": str(entry.meta.get("author_name") or ""), "quoted": quoted,
+            "author": author, "quoted": quoted,
         }
         rendered = await self.renderer.message(entry.office_id, lang, template, context)
-        author = context["author"]
         return OutgoingMessage(
             channel=channel, address=address, recipient_name=customer.name,
             # a letter says who wrote it: "Tom Weber (Büro Müller & Partner)"
@@ -152,7 +153,7 @@ class Composer:
             reply_to=reply_to if channel == "email" else None,
             attachment_refs=tuple({"index": i, "name": a.name, "content_type": a.content_type,
                                    "size": a.size} for i, a in enumerate(entry.attachments)),
-            in_reply_to=thread[-1] if thread else None, references=thread,
+            in_reply_to=thread, references=(thread,) if thread else (),
             reply_to_chat_message=chat_message,
             personal=template == "reply")
 
@@ -167,12 +168,6 @@ class Composer:
                 parent.channel is not channel:
             return None
         return parent
-
-    async def answered_mail(self, entry: Entry) -> Entry | None:
-        """The customer's e-mail a reply answers: the reply carries its Message-ID (so the
-        customer's mail program shows the answer in their conversation) and quotes it
-        below the signature."""
-        return await self.answered(entry, Channel.EMAIL)
 
     async def answered_chat_message(self, entry: Entry, address: str) -> int | None:
         """The id of the customer's Telegram message a reply answers, in the chat it goes

@@ -176,17 +176,13 @@ class IngestService:
         except _ErasedSender:
             return await self._erased(office, msg, raw, raw_channel, origin)
         except _SpamFromStranger as spam:
-            item = await self._quarantine_msg(office, msg, raw, raw_channel, origin,
-                                              spam.reason)
-            return IngestResult(entry=None, created=False, customer=None, quarantined=item)
+            return await self._quarantined(office, msg, raw, raw_channel, origin, spam.reason)
         except InvalidInput as exc:
-            item = await self._quarantine_msg(office, msg, raw, raw_channel, origin,
-                                              f"unattributable sender: {exc.message}")
-            return IngestResult(entry=None, created=False, customer=None, quarantined=item)
+            return await self._quarantined(office, msg, raw, raw_channel, origin,
+                                           f"unattributable sender: {exc.message}")
         if customer is None:
-            item = await self._quarantine_msg(office, msg, raw, raw_channel, origin,
-                                              f"unknown_sender: {msg.sender}")
-            return IngestResult(entry=None, created=False, customer=None, quarantined=item)
+            return await self._quarantined(office, msg, raw, raw_channel, origin,
+                                           f"unknown_sender: {msg.sender}")
         entry, created = await self.timeline.append(await self._draft(office, customer, msg))
         return IngestResult(entry=entry, created=created, customer=customer,
                             new_customer=new_customer)
@@ -355,22 +351,16 @@ class IngestService:
                 results[i] = await self._erased(office, msg, raw, raw_channel, origin)
                 continue
             except _SpamFromStranger as spam:
-                item = await self._quarantine_msg(office, msg, raw, raw_channel, origin,
-                                                  spam.reason)
-                results[i] = IngestResult(entry=None, created=False, customer=None,
-                                          quarantined=item)
+                results[i] = await self._quarantined(office, msg, raw, raw_channel, origin,
+                                                     spam.reason)
                 continue
             except InvalidInput as exc:
-                item = await self._quarantine_msg(office, msg, raw, raw_channel, origin,
-                                                  f"unattributable sender: {exc.message}")
-                results[i] = IngestResult(entry=None, created=False, customer=None,
-                                          quarantined=item)
+                results[i] = await self._quarantined(office, msg, raw, raw_channel, origin,
+                                                     f"unattributable sender: {exc.message}")
                 continue
             if customer is None:
-                item = await self._quarantine_msg(office, msg, raw, raw_channel, origin,
-                                                  f"unknown_sender: {msg.sender}")
-                results[i] = IngestResult(entry=None, created=False, customer=None,
-                                          quarantined=item)
+                results[i] = await self._quarantined(office, msg, raw, raw_channel, origin,
+                                                     f"unknown_sender: {msg.sender}")
                 continue
             try:
                 draft = await self._draft(office, customer, msg, parents)
@@ -389,9 +379,8 @@ class IngestService:
         what = exc.message if isinstance(exc, DomainError) else type(exc).__name__
         log.warning("could not store %s message %s (%s); quarantined", msg.channel.value,
                     msg.source_id, type(exc).__name__)
-        item = await self._quarantine_msg(office, msg, raw, raw_channel, origin,
-                                          f"unstorable: {what}"[:500])
-        return IngestResult(entry=None, created=False, customer=None, quarantined=item)
+        return await self._quarantined(office, msg, raw, raw_channel, origin,
+                                       f"unstorable: {what}"[:500])
 
     async def _erased(self, office: Office, msg: InboundMessage, raw: bytes | None,
                       raw_channel: str | None, origin: str) -> IngestResult:
@@ -404,9 +393,8 @@ class IngestService:
                  office.id, policy.value, "office policy" if own else "server default")
         if policy is ErasedSenderPolicy.DROP:
             return IngestResult(entry=None, created=False, customer=None, dropped=True)
-        item = await self._quarantine_msg(office, msg, raw, raw_channel,
-                                          origin or msg.channel.value, "erased_sender")
-        return IngestResult(entry=None, created=False, customer=None, quarantined=item)
+        return await self._quarantined(office, msg, raw, raw_channel,
+                                       origin or msg.channel.value, "erased_sender")
 
     # ------------------------------------------------------------------ quarantine
     async def quarantine(self, office_id: str, channel: str, raw: bytes, reason: str,
@@ -417,6 +405,13 @@ class IngestService:
                                                len(raw))
         log.warning("quarantined %s message %s: %s", channel, item.id, reason.split(":")[0])
         return item
+
+    async def _quarantined(self, office: Office, msg: InboundMessage, raw: bytes | None,
+                           raw_channel: str | None, origin: str, reason: str
+                           ) -> IngestResult:
+        """The message kept in the quarantine with ``reason`` instead of being stored."""
+        item = await self._quarantine_msg(office, msg, raw, raw_channel, origin, reason)
+        return IngestResult(entry=None, created=False, customer=None, quarantined=item)
 
     async def _quarantine_msg(self, office: Office, msg: InboundMessage, raw: bytes | None,
                               raw_channel: str | None, origin: str, reason: str

@@ -52,7 +52,7 @@ def classify(q: str) -> IdentityKind | None:
 @agent_page
 async def home(view: AgentView) -> web.StreamResponse:
     complaints, customers = await open_complaints(view, limit=10)
-    waiting = await awaiting(view, DEFAULT_DAYS, HOME_WAITING)
+    waiting = await awaiting(view, DEFAULT_DAYS, home=True)
     return view.render("console/home.html", nav="home", complaints=complaints,
                        customers=customers, **waiting)
 
@@ -61,16 +61,18 @@ HOME_WAITING = 10
 """Rows of it on the start page."""
 
 
-async def awaiting(view: AgentView, days: int, shown: int) -> dict[str, Any]:
+async def awaiting(view: AgentView, days: int, *, home: bool) -> dict[str, Any]:
     """The office's customers waiting for an answer (``timeline.replies``), oldest first:
-    what the list template (``console/_waiting.html``) needs."""
+    what the list template (``console/_waiting.html``) needs, for the start page (its
+    first :data:`HOME_WAITING`) or ``/waiting``."""
+    shown = HOME_WAITING if home else MAX_ROWS
     office_id = view.caller.office.id
     entries = await waiting_lists(view.state).get(office_id, days)
     names = await agent_names(view.state, office_id)
     return {"waiting": [item_view(e, names) for e in entries[:shown]],
             "waiting_total": len(entries), "waiting_more": len(entries) > shown,
             "waiting_names": await _names_of(view, {e.customer_id for e in entries[:shown]}),
-            "waiting_days": days, "waiting_home": shown == HOME_WAITING}
+            "waiting_days": days, "waiting_home": home}
 
 
 def _waiting_days(view: AgentView) -> int:
@@ -81,7 +83,7 @@ def _waiting_days(view: AgentView) -> int:
 @agent_page
 async def waiting_page(view: AgentView) -> web.StreamResponse:
     """Customers waiting for an answer, oldest first (the longest waiting on top)."""
-    waiting = await awaiting(view, _waiting_days(view), MAX_ROWS)
+    waiting = await awaiting(view, _waiting_days(view), home=False)
     return view.render("console/waiting.html", nav="waiting", day_choices=PERIODS,
                        **waiting)
 
@@ -89,8 +91,8 @@ async def waiting_page(view: AgentView) -> web.StreamResponse:
 @agent_page
 async def waiting_list(view: AgentView) -> web.StreamResponse:
     """The list alone (the page and the start page refresh it live)."""
-    shown = HOME_WAITING if view.request.query.get("home") == "1" else MAX_ROWS
-    waiting = await awaiting(view, _waiting_days(view), shown)
+    waiting = await awaiting(view, _waiting_days(view),
+                             home=view.request.query.get("home") == "1")
     html = render("console/_waiting.html", view.lang, view.context(**waiting))
     return web.Response(text=html, content_type="text/html")
 
