@@ -16,6 +16,8 @@ import asyncio
 import time
 from datetime import timedelta
 
+from cachetools import TTLCache
+
 from chronik.state import AppState
 from timeline.events import Event
 from timeline.models import Entry, utcnow
@@ -27,6 +29,8 @@ TTL = 5.0
 """Seconds a list is kept at most."""
 MAX_ROWS = 500
 """Rows a list holds at most (the longest waiting)."""
+MAX_KEPT = 256
+"""Lists kept at once (offices × periods; the least recently used goes first)."""
 
 _Key = tuple[str, int]
 
@@ -34,8 +38,8 @@ _Key = tuple[str, int]
 class WaitingLists:
     def __init__(self, state: AppState, ttl: float = TTL) -> None:
         self._state = state
-        self._ttl = ttl
-        self._kept: dict[_Key, tuple[float, list[Entry]]] = {}
+        self._kept: TTLCache[_Key, list[Entry]] = TTLCache(
+            maxsize=MAX_KEPT, ttl=ttl, timer=time.monotonic)
         self._flights: dict[_Key, asyncio.Future[list[Entry]]] = {}
         self._generation = 0
         state.timeline.subscribe(lambda _entry: self.forget())
@@ -56,8 +60,8 @@ class WaitingLists:
         """Oldest first, at most :data:`MAX_ROWS`, looking back ``days``."""
         key = (office_id, days)
         kept = self._kept.get(key)
-        if kept is not None and kept[0] > time.monotonic():
-            return kept[1]
+        if kept is not None:
+            return kept
         flight = self._flights.get(key)
         if flight is None:
             flight = asyncio.ensure_future(self._read(key, self._generation))
@@ -70,10 +74,7 @@ class WaitingLists:
         entries = await self._state.store.awaiting_reply(
             office_id, utcnow() - timedelta(days=days), MAX_ROWS)
         if generation == self._generation:  # nothing changed while reading
-            now = time.monotonic()
-            for old in [k for k, (until, _) in self._kept.items() if until <= now]:
-                del self._kept[old]  # lists nobody asked for lately do not stay in memory
-            self._kept[key] = (now + self._ttl, entries)
+            self._kept[key] = entries
         return entries
 
     def _landed(self, key: _Key, done: asyncio.Future[list[Entry]]) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from cachetools import TTLCache
 
 from chronik.components import Component, Supervisor
 from chronik.settings import Settings
@@ -27,27 +28,14 @@ if TYPE_CHECKING:
     from timeline.privacy import PrivacyService
 
 
-class TokenCache:
-    """Bearer token -> caller, for a short while (a token check per request is one read)."""
+TOKEN_TTL = 30.0
+"""Seconds a checked bearer token is trusted without reading the store again (a token check
+per request would be one read); revoking through this process clears it at once."""
 
-    def __init__(self, ttl_seconds: float = 30.0, size: int = 1024) -> None:
-        self.ttl = ttl_seconds
-        self.size = size
-        self._items: dict[str, tuple[float, Caller]] = {}
 
-    def get(self, token: str) -> Caller | None:
-        item = self._items.get(token)
-        if item is None or item[0] < time.monotonic():
-            return None
-        return item[1]
-
-    def put(self, token: str, caller: Caller) -> None:
-        if len(self._items) >= self.size:
-            self._items.clear()
-        self._items[token] = (time.monotonic() + self.ttl, caller)
-
-    def clear(self) -> None:
-        self._items.clear()
+def token_cache() -> TTLCache[str, Caller]:
+    """Bearer token -> caller."""
+    return TTLCache(maxsize=1024, ttl=TOKEN_TTL, timer=time.monotonic)
 
 
 @dataclass
@@ -61,7 +49,7 @@ class AppState:
     indexer: Indexer
     ingest: IngestService
     events: EventBus
-    token_cache: TokenCache = field(default_factory=TokenCache)
+    token_cache: TTLCache[str, Caller] = field(default_factory=token_cache)
     components: list[Component] = field(default_factory=list)
     """This process's components: run here (under ``supervisor``) or, in a process without
     the background work (``serve --no-workers``, ``--processes N`` beyond process 0), only

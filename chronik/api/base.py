@@ -121,7 +121,7 @@ async def authenticate(request: web.Request, state: AppState, auth: Auth) -> Cal
         if agent is None or office is None:
             raise ApiError(401, "unauthorized", "invalid or revoked token")
         cached = Caller(agent=agent, office=office)
-        state.token_cache.put(token.strip(), cached)
+        state.token_cache[token.strip()] = cached
     if auth == "admin" and not cached.is_admin:
         raise Forbidden("this needs an office admin")
     return cached

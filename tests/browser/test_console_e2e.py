@@ -365,3 +365,46 @@ def test_a_new_message_joins_the_waiting_list_live(chronik: ChronikServer, page:
     page.get_by_role("button", name=re.compile("Hanna Wartet")).click()
     expect(page).to_have_url(re.compile("/waiting"))
     expect(page.get_by_role("row", name=re.compile("Hanna Wartet"))).to_have_count(0)
+
+
+PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
+def test_a_telegram_album_arriving_message_by_message_is_one_item_live(
+        chronik: ChronikServer, page: Page) -> None:
+    """Three photos sent at once reach Chronik as three Telegram messages, one after the
+    other: the open timeline shows them as one item with three pictures as they come (as
+    it does after a reload), not as three items."""
+    from timeline.ingest import InboundAttachment, InboundMessage
+    from timeline.models import Channel, IdentityKind, utcnow
+
+    erika = customer(chronik, "Erika Album", "+49 171 5550101", "erika.album@kunde.test")
+    sign_in(page, chronik, next_path=f"/customers/{erika['id']}")
+    expect(page.locator("html[data-live=connected]")).to_have_count(1, timeout=10_000)
+
+    def photo(n: int) -> InboundMessage:
+        return InboundMessage(
+            office_id=chronik.office_id, channel=Channel.CHAT, source_id=f"tg:77:{n}",
+            sender_kind=IdentityKind.TELEGRAM, sender="77", sender_name="Erika",
+            occurred_at=utcnow(), customer_id=erika["id"],
+            body="Der Wasserschaden im Keller" if n == 1 else "",
+            attachments=(InboundAttachment(name=f"keller-{n}.png", content_type="image/png",
+                                           data=PIXEL),),
+            meta={"telegram": {"chat_id": 77, "message_id": n, "user_id": 77,
+                               "media_group_id": "13570000000000001"}})
+
+    items = page.locator("#timeline > li.item")
+    chronik.ingest(photo(1))
+    expect(items.filter(has_text="Der Wasserschaden im Keller")).to_have_count(1,
+                                                                           timeout=10_000)
+    chronik.ingest(photo(2))
+    chronik.ingest(photo(3))
+    album = items.filter(has_text="Der Wasserschaden im Keller")
+    photos = album.get_by_role("img", name=re.compile(r"keller-\d\.png"))
+    expect(photos).to_have_count(3, timeout=10_000)
+    expect(items).to_have_count(1)
+    expect(page.get_by_text(re.compile("Noch keine Einträge|No entries yet"))).to_have_count(0)
+    page.reload()
+    expect(items).to_have_count(1)
+    expect(items.first.get_by_role("img", name=re.compile(r"keller-\d\.png"))).to_have_count(3)

@@ -38,10 +38,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+if TYPE_CHECKING:
+    from timeline.ingest import InboundMessage
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -314,6 +317,23 @@ class ChronikServer:
         (e.g. ``import`` of an .eml into the running server's store); its last output line."""
         return _cli(self.data_dir, self.env, *args, stdin=stdin)
 
+    def ingest(self, *messages: InboundMessage) -> None:
+        """Store inbound messages as a connector of another process would (through the
+        ingest service on this server's store): the server learns of them from the store's
+        change feed, as of any other process's writes."""
+        from chronik.app import close_state, open_state
+        from chronik.cli import load_settings
+
+        async def ingest() -> None:
+            state = await open_state(load_settings(str(self.data_dir)))
+            try:
+                for message in messages:
+                    await state.ingest.ingest(message)
+            finally:
+                await close_state(state)
+
+        _in_server_env(self.env, lambda: asyncio.run(ingest()))
+
     def create_agent(self, name: str = "Another Agent", role: str = "agent",
                      office_id: str | None = None) -> str:
         """A new agent's API token (through the CLI)."""
@@ -365,42 +385,50 @@ _CLI_LOCK = threading.Lock()
 def _cli(data_dir: Path, env: Mapping[str, str], *args: str, stdin: str | None = None) -> str:
     """Run ``chronik --data-dir D ARGS`` (chronik.cli.main, in a thread of this process:
     a subprocess would cost ~1.5 s of imports each) and return its last stdout line.
-
-    A thread, because the caller's thread may look like it runs an event loop (Playwright's
-    sync API) and the CLI calls asyncio.run(). The CLI sees the server's ``CHRONIK_*``
-    variables, not the test process's.
-    """
+    The CLI sees the server's ``CHRONIK_*`` variables, not the test process's."""
     from chronik.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    result: list[int] = []
+    saved_stdin = sys.stdin
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        if stdin is not None:
+            sys.stdin = io.StringIO(stdin)
+        try:
+            result = _in_server_env(env, lambda: main(["--data-dir", str(data_dir), *args]))
+        finally:
+            sys.stdin = saved_stdin
+    if result != 0:
+        raise RuntimeError(f"chronik {' '.join(args)} failed ({result}): {err.getvalue()}")
+    lines = out.getvalue().strip().splitlines()
+    return lines[-1].strip() if lines else ""
+
+
+def _in_server_env(env: Mapping[str, str], work: Callable[[], T]) -> T:
+    """``work()`` in a thread of this process with the server's ``CHRONIK_*`` variables.
+
+    A thread, because the caller's thread may look like it runs an event loop (Playwright's
+    sync API) and the work calls asyncio.run()."""
+    result: list[T] = []
     failure: list[BaseException] = []
     saved = {k: v for k, v in os.environ.items() if k.startswith("CHRONIK_")}
 
     def run() -> None:
         try:
-            result.append(main(["--data-dir", str(data_dir), *args]))
+            result.append(work())
         except BaseException as exc:  # re-raised in the caller
             failure.append(exc)
 
-    saved_stdin = sys.stdin
-    with _CLI_LOCK, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with _CLI_LOCK:
         _set_chronik_env(env)
-        if stdin is not None:
-            sys.stdin = io.StringIO(stdin)
         try:
             thread = threading.Thread(target=run, name="chronik-cli")
             thread.start()
             thread.join()
         finally:
             _set_chronik_env(saved)
-            sys.stdin = saved_stdin
     if failure:
         raise failure[0]
-    if result != [0]:
-        raise RuntimeError(f"chronik {' '.join(args)} failed ({result}): {err.getvalue()}")
-    lines = out.getvalue().strip().splitlines()
-    return lines[-1].strip() if lines else ""
+    return result[0]
 
 
 def _set_chronik_env(env: Mapping[str, str]) -> None:

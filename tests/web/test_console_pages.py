@@ -1019,6 +1019,17 @@ async def test_a_telegram_album_is_one_item(console: Console) -> None:
     assert [f"photo-{n}.jpg" for n in range(3)] == re.findall(r'alt="(photo-\d\.jpg)"', shown)
     for other in album[1:]:  # links to the other messages still land on the item
         assert f'id="e-{other.id}"' in shown
+    # live: whichever of its messages arrives, the fragment is the whole album, and says
+    # which other items it stands for (they were shown one by one until then)
+    for message in album:
+        live = await desk.get(f"/entries/{message.id}/item")
+        assert live.status == 200
+        assert live.headers["X-Entry-Id"] == album[0].id
+        assert sorted(live.headers["X-Album"].split()) == sorted(e.id for e in album[1:])
+        assert re.findall(r'alt="(photo-\d\.jpg)"', live.text) == [
+            f"photo-{n}.jpg" for n in range(3)]
+    single = await desk.get(f"/entries/{alone.id}/item")
+    assert single.headers["X-Entry-Id"] == alone.id and single.headers["X-Album"] == ""
 
 
 

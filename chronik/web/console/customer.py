@@ -4,6 +4,7 @@ the timeline (newest first, more on scroll, filters, live) and compose beside it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,6 +16,7 @@ from chronik.web.console.items import (
     COMPLAINT_RESOLVED,
     PINNED,
     ItemView,
+    album_key,
     fold_items,
     item_view,
     system_parent,
@@ -210,11 +212,34 @@ async def item_fragment(view: AgentView) -> web.StreamResponse:
         if parent is not None:
             folded, entry = [entry], parent
     names = await agent_names(view.state, office_id)
-    item = item_view(entry, names)
-    item.folded = folded
+    if album_key(entry) is not None:
+        item = await _album_item(view, entry, names)
+    else:
+        item = item_view(entry, names)
+        item.folded = folded
     html = render("console/_items.html", view.lang, view.context(items=[item]))
-    return web.Response(text=html, content_type="text/html",
-                        headers={"X-Entry-Id": entry.id, "X-Customer-Id": entry.customer_id})
+    return web.Response(text=html, content_type="text/html", headers={
+        "X-Entry-Id": item.entry.id, "X-Customer-Id": entry.customer_id,
+        "X-Album": " ".join(item.album)})
+
+
+ALBUM_WINDOW = timedelta(minutes=10)
+"""How far apart in time the messages of one Telegram album are looked for (Telegram sends
+them within seconds)."""
+
+
+async def _album_item(view: AgentView, entry: Entry, names: dict[str, str]) -> ItemView:
+    """The item of the album ``entry`` belongs to, as the timeline shows it, so a live view
+    that received its messages one by one shows them as one item (``X-Album``: the ids
+    the item stands for besides its own)."""
+    near = await view.state.store.timeline(view.caller.office.id, entry.customer_id,
+                                           TimelineQuery(limit=100,
+                                                         since=entry.occurred_at - ALBUM_WINDOW,
+                                                         until=entry.occurred_at + ALBUM_WINDOW))
+    for item in fold_items(near.items, names):
+        if item.entry.id == entry.id or entry.id in item.album:
+            return item
+    return item_view(entry, names)  # (erased meanwhile, or too far apart: alone)
 
 
 @agent_page

@@ -41,11 +41,17 @@ async function showEntry(entryId, { prepend = true } = {}) {
   if (response.headers.get("X-Customer-Id") !== customerId) return;
   const node = fragment(html).firstElementChild;
   if (!node) return;
-  const existing = timeline.querySelector(`[data-id="${node.dataset.id}"]`);
+  // a message of a Telegram album: the item stands for the whole album, whose messages may
+  // have been shown one by one so far (X-Album: the other messages' ids)
+  const ids = [node.dataset.id, ...(response.headers.get("X-Album") ?? "").split(" ")];
+  const [existing, ...others] = ids.filter(Boolean)
+    .map((id) => timeline.querySelector(`[data-id="${CSS.escape(id)}"]`)).filter(Boolean);
+  for (const other of others) other.remove();
   if (existing) {
     existing.replaceWith(node);
   } else if (prepend) {
     timeline.prepend(node);
+    document.getElementById("timeline-empty")?.remove();
     const status = document.getElementById("live-status");
     const what = node.querySelector("h3")?.textContent ?? "";
     if (status) status.textContent = `${status.dataset.label ?? ""} ${what}`.trim();
@@ -145,7 +151,10 @@ function connect() {
   };
   source.addEventListener("entry.created", onListChange);
   source.addEventListener("entry.updated", onListChange);
+  // (data-live on <html>: "connected" while live updates arrive)
+  source.onopen = () => { document.documentElement.dataset.live = "connected"; };
   source.onerror = () => {
+    document.documentElement.dataset.live = "reconnecting";
     if (source.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
   };
 }
