@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
-from multiprocessing.context import BaseContext
 
 from timeline.blobs import Blobs
 from timeline.doctext import MAX_BYTES, MAX_CHARS, document_text, worth_reading
 from timeline.models import Attachment, Entry
+from timeline.processes import process_context
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +41,8 @@ TIMEOUT = 60.0
 """Seconds one file may take to read (a 200-page PDF takes a few)."""
 
 
-def _reader_context() -> BaseContext:
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["timeline.doctext"])
-        return context
-    return multiprocessing.get_context("spawn")
+def _reader() -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(1, mp_context=process_context("timeline.doctext"))
 
 
 class AttachmentTexts:
@@ -71,13 +66,13 @@ class AttachmentTexts:
             return await asyncio.to_thread(read)
         try:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(1, mp_context=_reader_context())
+                self._pool = _reader()
             pool = self._pool
             try:
                 reading = asyncio.get_running_loop().run_in_executor(pool, read)
             except BrokenProcessPool:  # its process died since the last file: a new one
                 self._stop(pool, kill=True)
-                self._pool = pool = ProcessPoolExecutor(1, mp_context=_reader_context())
+                self._pool = pool = _reader()
                 reading = asyncio.get_running_loop().run_in_executor(pool, read)
         except (OSError, RuntimeError, ImportError) as exc:  # no process can be started
             if not self._no_process:

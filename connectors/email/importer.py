@@ -23,15 +23,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import multiprocessing
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
 from timeline.doctext import document_text, worth_reading
+from timeline.processes import process_context
 
 from .errors import MailParseError, SourceError
 from .inbound import MailIngest, quarantine_reason
@@ -115,15 +114,6 @@ def _next_batch(messages: Iterator[RawMessage], size: int) -> list[RawMessage]:
     return batch
 
 
-def _process_context() -> BaseContext:
-    """A fork server that preloads this module where the platform has one, else spawn."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        return context
-    return multiprocessing.get_context("spawn")
-
-
 async def open_source(path: Path, max_bytes: int) -> Iterator[RawMessage]:
     """Check the source now (raises :class:`SourceError` for a bad path)."""
     return await asyncio.to_thread(iter_messages, path, max_bytes=max_bytes)
@@ -164,7 +154,7 @@ async def import_messages(mail: MailIngest, office_id: str, messages: Iterator[R
             while True:
                 if pool is None and workers > 1 and read >= POOL_AFTER:
                     # big sources only: starting the worker processes takes a moment
-                    pool = ProcessPoolExecutor(workers, mp_context=_process_context())
+                    pool = ProcessPoolExecutor(workers, mp_context=process_context(__name__))
                 if files is not None:  # the parsing side reads them
                     paths = files.paths[read:read + BATCH]
                     if not paths:
