@@ -27,6 +27,19 @@ def text_key(sha256: str) -> str:
     return hashlib.sha256(b"chronik-text:" + sha256.encode("ascii")).hexdigest()
 
 
+def _keep_text(sha256: str, text: str) -> sa.Executable:
+    """Keep ``text`` as the file's text -- only while the file is there, in one statement
+    (an erasure deletes both)."""
+    data = text.encode("utf-8", "surrogatepass")
+    source = sa.select(sa.literal(text_key(sha256)), sa.literal(data, sa.LargeBinary),
+                       sa.literal(len(data)), sa.literal(utcnow(), sa.DateTime(True))
+                       ).where(blobs.c.sha256 == sha256)
+    return insert(blobs).from_select(["sha256", "data", "size", "created_at"], source
+                                     ).on_conflict_do_update(index_elements=[blobs.c.sha256],
+                                                             set_={"data": data,
+                                                                   "size": len(data)})
+
+
 class PgBlobStore:
     def __init__(self, db: PgDb) -> None:
         self.db = db
@@ -41,12 +54,7 @@ class PgBlobStore:
                 sha256=digest, data=data, size=len(data), created_at=utcnow(),
             ).on_conflict_do_nothing(index_elements=[blobs.c.sha256]))
             if text is not None:
-                encoded = text.encode("utf-8", "surrogatepass")
-                await conn.execute(insert(blobs).values(
-                    sha256=text_key(digest), data=encoded, size=len(encoded),
-                    created_at=utcnow(),
-                ).on_conflict_do_update(index_elements=[blobs.c.sha256], set_={
-                    "data": encoded, "size": len(encoded)}))
+                await conn.execute(_keep_text(digest, text))
         return digest
 
     async def get(self, sha256: str) -> bytes | None:
@@ -60,16 +68,8 @@ class PgBlobStore:
                 blobs.c.sha256.in_([sha256, text_key(sha256)])))
 
     async def put_text(self, sha256: str, text: str) -> None:
-        data = text.encode("utf-8", "surrogatepass")
         async with self.db.begin() as conn:
-            # only while the file is there, in one statement (an erasure deletes both)
-            source = sa.select(sa.literal(text_key(sha256)), sa.literal(data, sa.LargeBinary),
-                               sa.literal(len(data)), sa.literal(utcnow(), sa.DateTime(True))
-                               ).where(blobs.c.sha256 == sha256)
-            await conn.execute(insert(blobs).from_select(
-                ["sha256", "data", "size", "created_at"], source,
-            ).on_conflict_do_update(index_elements=[blobs.c.sha256], set_={
-                "data": data, "size": len(data)}))
+            await conn.execute(_keep_text(sha256, text))
         async with self.db.begin() as conn:  # erased while it was written: not kept either
             if await conn.scalar(sa.select(blobs.c.sha256).where(
                     blobs.c.sha256 == sha256)) is None:
