@@ -31,14 +31,35 @@ class ComposerStore(OfficeRepository, InboundRepository, Protocol):
 
 QUOTED_LINES = 60
 """Lines of the customer's mail quoted below a reply at most."""
-_MESSAGE_ID = re.compile(r"^<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>$")
+_MESSAGE_ID = re.compile(r"[\x21-\x3b\x3d\x3f-\x7e]{1,250}")
 """A Message-ID we can repeat in ``In-Reply-To`` (printable ASCII, no ``<``/``>`` inside):
 anything else a hostile mail carried is left out rather than sent."""
+_DERIVED = "@chronik.invalid"
+"""The domain of the ids the parser derives for mail without a Message-ID (no mail
+program knows them)."""
 
 
 def _message_id(value: object) -> str | None:
-    return value.strip() if isinstance(value, str) and _MESSAGE_ID.match(value.strip()) \
-        else None
+    """``<id>`` for a Message-ID as stored (the parser keeps them without brackets)."""
+    if not isinstance(value, str):
+        return None
+    bare = value.strip()
+    bare = bare[1:-1] if bare.startswith("<") and bare.endswith(">") else bare
+    if not _MESSAGE_ID.fullmatch(bare) or bare.endswith(_DERIVED):
+        return None
+    return f"<{bare}>"
+
+
+def _thread(answered: Entry | None) -> tuple[str, ...]:
+    """``References`` of an answer to ``answered`` (RFC 5322 3.6.4: its conversation, then
+    its own Message-ID, which ends up as ``In-Reply-To``); empty without a usable ID."""
+    own = None if answered is None else _message_id(answered.meta.get("message_id"))
+    if answered is None or own is None:
+        return ()
+    earlier = answered.meta.get("references")
+    chain = [m for m in map(_message_id, earlier if isinstance(earlier, list) else [])
+             if m is not None and m != own]
+    return (*chain, own)
 
 
 @dataclass
@@ -125,7 +146,7 @@ class Composer:
                     if template == "reply" and channel == "email" else None)
         chat_message = (await self.answered_chat_message(entry, address)
                         if template == "reply" and channel == "telegram" else None)
-        thread = None if answered is None else _message_id(answered.meta.get("message_id"))
+        thread = _thread(answered)
         quoted = None if answered is None else {
             "when": format_when(answered.occurred_at.astimezone(zone), lang),
             "lines": answered.body.splitlines()[:QUOTED_LINES]}
@@ -153,7 +174,7 @@ class Composer:
             reply_to=reply_to if channel == "email" else None,
             attachment_refs=tuple({"index": i, "name": a.name, "content_type": a.content_type,
                                    "size": a.size} for i, a in enumerate(entry.attachments)),
-            in_reply_to=thread, references=(thread,) if thread else (),
+            in_reply_to=thread[-1] if thread else None, references=thread,
             reply_to_chat_message=chat_message,
             personal=template == "reply")
 

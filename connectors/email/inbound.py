@@ -107,6 +107,11 @@ def _is_senderless(reason: str) -> bool:
     return _NO_SENDER in reason
 
 
+KEPT_REFERENCES = 20
+"""Message-IDs of a mail's conversation kept (the newest: mail programs thread by the
+first and the last few)."""
+
+
 def to_inbound(office_id: str, parsed: ParsedMail, *, source_id: str, content_sha256: str,
                customer_id: str | None = None) -> InboundMessage:
     """The normalised inbound message for one parsed mail (pure)."""
@@ -114,6 +119,9 @@ def to_inbound(office_id: str, parsed: ParsedMail, *, source_id: str, content_sh
         "message_id": parsed.message_id, "to": list(parsed.to), "cc": list(parsed.cc),
         "content_sha256": content_sha256, "size": parsed.size,
     }
+    thread = parsed.references or ((parsed.in_reply_to,) if parsed.in_reply_to else ())
+    if thread:  # the conversation it belongs to: an answer's References repeat it
+        meta["references"] = list(thread[-KEPT_REFERENCES:])
     if parsed.bounced_recipients:
         meta["bounced_recipients"] = list(parsed.bounced_recipients)
     if parsed.parse_notes:  # what was broken in the MIME and how it was read

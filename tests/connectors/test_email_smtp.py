@@ -176,6 +176,8 @@ async def test_a_reply_links_to_the_entry_it_answers(hub: Hub) -> None:
     assert reply["subject"] == "Re: Schaden am Dach"
     assert reply["meta"]["in_reply_to"] == {"entry_id": first["id"],
                                             "subject": "Schaden am Dach", "channel": "email"}
+    assert reply["meta"]["references"] == ["m0@example.de", "m1@example.de"]  # the thread
+    assert "references" not in first["meta"]
     status, shown = await hub.agent.get(f"/entries/{reply['id']}")
     assert status == 200 and shown["meta"]["in_reply_to"]["entry_id"] == first["id"]
 

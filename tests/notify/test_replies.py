@@ -5,8 +5,11 @@ automatic mail. Notifications keep their wrapper and headers."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+from connectors.email.inbound import to_inbound
+from connectors.email.parse import parse_message
 from tests.conftest import Hub
 from tests.notify.conftest import CHAT, SmtpSink, customer, note, outcome, texts_to
 from tests.support.telegram_standin import BotApiStandIn
@@ -17,12 +20,16 @@ LETTER = ("Sehr geehrte Frau Mustermann,\n\nIhre neue Police ist unterwegs.\n\n"
 
 
 async def mail_from(hub: Hub, c: dict[str, Any], message_id: str,
-                    subject: str = "Frage zur Police") -> str:
+                    subject: str = "Frage zur Police", references: list[str] | None = None
+                    ) -> str:
+    meta: dict[str, Any] = {"message_id": message_id}
+    if references is not None:
+        meta["references"] = references
     entry, _ = await hub.state.timeline.append(EntryDraft(
         office_id=hub.office.id, customer_id=c["id"], channel=Channel.EMAIL,
         direction=Direction.INBOUND, kind="email", visibility=Visibility.PUBLISHED,
         notify=False, occurred_at=utcnow(), subject=subject, body="Wann kommt sie?",
-        source_id=message_id[:200], meta={"message_id": message_id}))
+        source_id=message_id[:200], meta=meta))
     return entry.id
 
 
@@ -57,6 +64,46 @@ async def test_a_reply_answers_in_the_customers_thread(nhub: Hub, smtp_sink: Smt
     assert notice.message["From"].addresses[0].display_name == "Büro Müller & Partner"
     assert "In-Reply-To" not in notice.message
     assert "Büro Müller & Partner hat eine Notiz für Sie" in notice.text()
+
+
+async def received_mail(hub: Hub, headers: str) -> str:
+    """A customer's mail as the e-mail connector stores it (parsed, as from the SMTP
+    inbox): its entry id."""
+    raw = (f"From: Erika Mustermann <erika@example.de>\r\nTo: buero@buero.test\r\n"
+           f"Subject: Re: Angebot\r\nDate: Fri, 04 Dec 2026 09:00:00 +0100\r\n{headers}"
+           "Content-Type: text/plain; charset=utf-8\r\n\r\nWann kommt sie?\r\n").encode()
+    parsed = parse_message(raw)
+    result = await hub.state.ingest.ingest(to_inbound(
+        hub.office.id, parsed, source_id=parsed.message_id,
+        content_sha256=hashlib.sha256(raw).hexdigest()), raw=raw)
+    assert result.entry is not None
+    return result.entry.id
+
+
+async def test_a_reply_continues_the_customers_conversation(nhub: Hub,
+                                                           smtp_sink: SmtpSink) -> None:
+    """A reply to a mail as it really arrives: ``In-Reply-To`` is her Message-ID, and
+    ``References`` name the whole conversation, then her mail (RFC 5322), so every mail
+    program files it there; an ID no mail program could read is left out of the chain, and
+    a mail without a Message-ID starts no thread."""
+    await customer(nhub, email="erika@example.de")
+    asked = await received_mail(nhub, (
+        "Message-ID: <frage-2@kunde.example>\r\nIn-Reply-To: <rueckfrage-1@kunde.example>\r\n"
+        "References: <angebot-1@buero.test>\r\n <rueckfrage-1@kunde.example>\r\n"))
+    await note(nhub, (await nhub.state.store.get_entry(nhub.office.id, asked)).customer_id,
+               LETTER, kind="reply", reply_via="email", subject="Re: Angebot",
+               in_reply_to=asked)
+    (mail,) = await smtp_sink.wait(1)
+    assert mail.message["In-Reply-To"] == "<frage-2@kunde.example>"
+    assert mail.message["References"].split() == [
+        "<angebot-1@buero.test>", "<rueckfrage-1@kunde.example>", "<frage-2@kunde.example>"]
+
+    no_id = await received_mail(nhub, "")  # (the parser derives an id of its own)
+    await note(nhub, (await nhub.state.store.get_entry(nhub.office.id, no_id)).customer_id,
+               "Antwort.", kind="reply", reply_via="email", subject="Re: Angebot",
+               in_reply_to=no_id)
+    (_, second) = await smtp_sink.wait(2)
+    assert "In-Reply-To" not in second.message and "References" not in second.message
 
 
 async def test_a_reply_to_no_mail_or_a_hostile_message_id_starts_no_thread(
