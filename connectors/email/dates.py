@@ -133,5 +133,5 @@ def _english_month(match: re.Match[str]) -> str:
 def _plausible(when: datetime) -> bool:
     try:
         return datetime(1970, 1, 1, tzinfo=UTC) <= when <= datetime.now(UTC) + timedelta(days=1)
-    except (OverflowError, TypeError):
+    except (OverflowError, TypeError, ValueError):  # (an offset beyond ±24 h: ValueError)
         return False

@@ -44,6 +44,8 @@ _CHARSET_ALIASES = {
 _BLOCKED_CODECS = {"unicode-escape", "raw-unicode-escape", "undefined", "idna", "punycode", "mbcs"}
 _SEVEN_BIT = ("utf-7", "utf-16", "utf-32", "iso2022", "hz")  # not ASCII-compatible as is
 _MULTIBYTE = re.compile(r"utf|gb|big5|cp9[345]\d|euc|shift|iso2022|hz|johab")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""Half a UTF-16 pair on its own: no character, and no UTF-8 text can hold it."""
 
 
 _JP_MS = "iso2022_jp_ms"
@@ -139,9 +141,14 @@ def decode_text(data: bytes, charset: str | None, hint: str | None = None
             except UnicodeDecodeError:
                 continue
             note = None if name == _JP_MS else _was(label, declared, name)
-            return _unmangle(text, data, note) if name == "utf-8" else (text, note)
+            if name == "utf-8":
+                return _unmangle(text, data, note)
+            if _SURROGATE.search(text):  # UTF-7's decoder lets broken pairs through
+                text = _SURROGATE.sub("\ufffd", text)
+                note = f"characters that are not valid {label} shown as U+FFFD"
+            return text, note
         if declared != "utf-8":
-            return data.decode(declared, "replace"), (
+            return _SURROGATE.sub("\ufffd", data.decode(declared, "replace")), (
                 f"bytes that are not {label} shown as U+FFFD")
     try:
         return _unmangle(data.decode("utf-8"), data, _was(label, declared, "utf-8"))

@@ -44,6 +44,7 @@ from .structure import (
     separate_boundaries,
 )
 from .tnef import is_tnef, unpack
+from .uuencode import take_uuencoded
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -344,6 +345,7 @@ class _Body:
         self.parts: list[tuple[Message, bool] | ParsedAttachment] = []
         self.notes = notes  # shared with the message and every nested body
         self.outlook_texts: list[str] = []  # the text inside winmail.dat files
+        self.inline_files: list[Message] = []  # named text parts not marked attachment
 
     def text(self) -> str:
         """The body text (after :meth:`finish_attachments`: winmail.dat's text stands in
@@ -351,6 +353,10 @@ class _Body:
         joined = "\n\n".join(t.strip("\n") for t in self.texts if t.strip())
         if not joined.strip():
             joined = "\n\n".join(t.strip("\n") for t in self.outlook_texts if t.strip())
+        if not joined.strip() and self.inline_files:  # a mail that is only text files its
+            joined = "\n\n".join(  # sender's program shows inline: what the reader sees
+                t.strip("\n") for t in (_part_text(p, "text/plain", self)
+                                        for p in self.inline_files) if t.strip())
         return joined.strip("\n")
 
     def html(self) -> str | None:
@@ -481,8 +487,16 @@ def _walk(part: Message, body: _Body, depth: int, related: bool = False) -> None
             body.htmls.append(html)
             body.texts.append(html_to_text(html))
         else:
-            body.texts.append(_part_text(part, ctype, body))
+            text, files = take_uuencoded(_part_text(part, ctype, body))
+            for found in files:
+                body.parts.append(ParsedAttachment(found.name, found.content_type, found.data,
+                                                   False, None))
+                body.notes.append(f"a file uuencoded in the text: kept as attachment "
+                                  f"{found.name!r}")
+            body.texts.append(text)
         return
+    if ctype == "text/plain" and part.get_content_disposition() != "attachment":
+        body.inline_files.append(part)
     body.parts.append((part, related))
 
 

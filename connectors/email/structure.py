@@ -17,7 +17,6 @@ boundary, a transfer encoding that did not decode): well-formed mail pays nothin
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 from collections import Counter
@@ -298,16 +297,22 @@ def _base64(raw: bytes) -> tuple[bytes, str | None, bytes | None]:
             None, None
     except (binascii.Error, ValueError):
         pass
+    # A line that starts with "--" is no base64 (the alphabet has no "-"): a boundary the
+    # parser did not take for one (a mistyped or stray delimiter); its "=" would end the data.
+    lines = raw.splitlines()
+    kept = [line for line in lines if not line.lstrip().startswith(b"--")]
+    stray = len(lines) - len(kept)
+    compact = b"".join(b"".join(kept).split())
     junk = _B64_JUNK.findall(compact)
-    clean = _B64_JUNK.sub(b"", compact).rstrip(b"=")
-    cut = len(clean) % 4 == 1
-    clean = clean[:-1] if cut else clean
-    try:
-        data = base64.b64decode(clean + b"=" * (-len(clean) % 4))
-    except (binascii.Error, ValueError):
-        data = b""
+    data, cut = bytearray(), False
+    for run in _B64_JUNK.sub(b"", compact).split(b"="):  # "=" ends a run (padding): runs
+        if len(run) % 4 == 1:  # of separately encoded pieces are joined, not lost
+            run, cut = run[:-1], True
+        if run:
+            data += binascii.a2b_base64(run + b"=" * (-len(run) % 4))
     problems = ([f"{len(junk)} character(s) outside the base64 alphabet skipped"] if junk
-                else []) + (["it is cut short"] if cut else [])
+                else []) + ([f"{stray} line(s) that look like a MIME boundary skipped"]
+                            if stray else []) + (["it is cut short"] if cut else [])
     if not problems:  # padding inside the text, and the like: decoded as it is
-        return data, None, None
-    return data, f"damaged base64 ({', '.join(problems)})", raw
+        return bytes(data), None, None
+    return bytes(data), f"damaged base64 ({', '.join(problems)})", raw

@@ -10,7 +10,11 @@
 #   Chinese, a post, and an appointment, contact, task and sticky note), read by
 #   tests/connectors/test_email_msgfile.py; and office documents of the Microsoft, PDF and
 #   miscoffice modules (Word old and new, PowerPoint, Excel, RTF, PDF -- one encrypted, one scanned --
-#   and OpenDocument, a truncated and a fake one), read by tests/timeline/test_doctext.py.
+#   and OpenDocument, a truncated and a fake one), read by tests/timeline/test_doctext.py;
+#   other projects' test mails -- Apache James mime4j 0.8.14 (its test jar on Maven Central),
+#   CPython's test_email data (Debian's libpython3.X-testsuite), GNU Mailman, HyperKitty,
+#   mail-parser, django-mailbox, talon, dkimpy and Salmon (sdists, PyPI) -- read by
+#   tests/connectors/test_email_corpora.py.
 #
 # Idempotent: with the data in place it exits 0 at once. Without a package index (an offline
 # clone) it exits 3 -- ./run test goes on and those tests skip with a clear reason.
@@ -33,14 +37,14 @@ fetch() {  # fetch NAME VERSION: the sdist, unpacked into $CACHE/NAME-VERSION/
         return "$EXIT_UNAVAILABLE"
     fi
     mkdir -p "$dir"
-    tar -xzf "$CACHE/download-$name/$name-$version.tar.gz" -C "$dir" --strip-components=1
+    tar -xzf "$CACHE/download-$name"/*.tar.gz -C "$dir" --strip-components=1
     rm -rf "$CACHE/download-$name"
     touch "$dir/.complete"
     printf '[testdata] %s %s in %s\n' "$name" "$version" "$dir"
 }
 
-maven_tests() {  # maven_tests GROUP/PATH ARTIFACT VERSION PATTERN...: a -tests.jar's files
-    local path=$1 artifact=$2 version=$3 dir="$CACHE/tika-$3"
+maven_tests() {  # maven_tests GROUP/PATH ARTIFACT VERSION PATTERN...: a -tests.jar's files,
+    local path=$1 artifact=$2 version=$3 dir="$CACHE/${1##*/}-$3"  # in $CACHE/<group's last part>-VERSION/
     shift 3
     local marker
     marker="$dir/.complete-$artifact-$(printf '%s\n' "$@" | cksum | cut -d' ' -f1)"
@@ -70,7 +74,35 @@ PYTHON
     printf '[testdata] %s %s in %s\n' "$artifact" "$version" "$dir"
 }
 
+python_test_email() {  # CPython's own test mails (Debian's libpythonX.Y-testsuite package)
+    local package dir="$CACHE/cpython-test_email"
+    [ -f "$dir/.complete" ] && return 0
+    package="libpython$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-testsuite"
+    rm -rf "$dir" "$CACHE/download-cpython"
+    mkdir -p "$CACHE/download-cpython" "$dir"
+    [ -n "$(ls /var/lib/apt/lists/*_Packages 2>/dev/null)" ] || apt-get update -qq >/dev/null 2>&1 || true
+    if ! (cd "$CACHE/download-cpython" && apt-get download -qq "$package" >/dev/null 2>&1); then
+        printf '[testdata] could not fetch %s from the Debian archive\n' "$package" >&2
+        return "$EXIT_UNAVAILABLE"
+    fi
+    dpkg-deb -x "$CACHE/download-cpython"/*.deb "$CACHE/download-cpython/root"
+    cp "$CACHE/download-cpython"/root/usr/lib/python3*/test/test_email/data/msg_*.txt "$dir/"
+    rm -rf "$CACHE/download-cpython"
+    touch "$dir/.complete"
+    printf '[testdata] %s in %s\n' "$package" "$dir"
+}
+
 fetch tnefparse 1.4.0
+# other projects' test mails, read by tests/connectors/test_email_corpora.py
+fetch mail-parser 4.8.0
+fetch django-mailbox 4.10.1
+fetch hyperkitty 1.3.12
+fetch talon 1.4.4
+fetch dkimpy 1.1.8
+fetch salmon-mail 3.3.0
+fetch mailman 3.3.10
+maven_tests org/apache/james apache-mime4j-core 0.8.14 'testmsgs/*' 'mimetools-testmsgs/*'
+python_test_email
 maven_tests org/apache/tika tika-parser-mail-module 3.3.1 'test-documents/*'
 maven_tests org/apache/tika tika-parser-microsoft-module 3.3.1 'test-documents/*.msg' \
     'test-documents/testWINMAIL.dat' 'test-documents/testWORD.docx' \

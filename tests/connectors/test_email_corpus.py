@@ -81,6 +81,11 @@ DEVIATIONS: dict[str, dict[str, Deviation]] = {
     # 046: the original message had raw (unlabelled) GBK bytes in From and Latin-1 bytes in
     # the body; the corpus .eml stores the whole file decoded as GBK (then UTF-8), so our
     # input is not the bytes Zammad saw. Undo that storage step on Zammad's values.
+    "025": {"body": Deviation(
+        "the whole mail is a file uuencoded into the text (begin 644 rulesets-report.csv); "
+        "Zammad shows its lines as text, we keep the file as an attachment and write its name "
+        "where it stood", adjust=lambda t: re.sub(r"(?s)begin 644 (\S+)\n.*?\nend\n",
+                                                  r"[\1]", t))},
     "046": {
         "from_display_name": Deviation(
             "Zammad read the raw GBK name bytes as ISO-8859-2 ('ÎäŔźłÉ'); the stored .eml "
