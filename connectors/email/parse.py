@@ -592,9 +592,9 @@ def _leftovers(part: Message, body: _Body, depth: int, related: bool) -> None:
                                                               part.epilogue)):
         if not text or not text.strip():
             continue
-        if where == "before the first" and len(text) < 400 and _MIME_NOTICE.search(text) \
-                and len(text.strip().splitlines()) <= 3:
-            continue  # "This is a multi-part message in MIME format."
+        if len(text) < 400 and _MIME_NOTICE.search(text) and \
+                len(text.strip().splitlines()) <= 3:
+            continue  # "This is a multi-part message in MIME format." ("That was …" after)
         raw = text.encode("ascii", "surrogateescape")
         found = find_parts(raw, preferred=part.get_boundary(), strict=True)
         if found is not None:

@@ -184,7 +184,7 @@ def test_text_after_the_closing_delimiter_is_kept_as_an_attachment() -> None:
     assert noted(parsed, "after the closing boundary", "'epilogue.txt'")
 
 
-def test_a_preamble_with_content_is_kept_a_mime_notice_is_not() -> None:
+def test_a_preamble_with_content_is_kept_a_mime_notice_is_not_before_or_after() -> None:
     preamble = b"---- Original mail message -----\nFrom: x@example.com\nDate: 1988-08-12\n\n"
     template = HEAD + (b'Content-Type: multipart/mixed; boundary="B"\n\n%s--B\n'
                        b"Content-Type: text/plain\n\nHallo\n--B--\n")
@@ -193,6 +193,8 @@ def test_a_preamble_with_content_is_kept_a_mime_notice_is_not() -> None:
     assert noted(kept, "before the first boundary")
     notice = parse_message(template % b"This is a multi-part message in MIME format.\n\n")
     assert (files(notice), notice.parse_notes) == ([], ())
+    closing = parse_message(template % b"" + b"That was a multi-part message in MIME format.\n")
+    assert (files(closing), closing.parse_notes) == ([], ())  # (mime4j's test mails)
 
 
 def test_attachment_inside_an_alternative_that_is_not_shown() -> None:
