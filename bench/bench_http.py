@@ -393,7 +393,7 @@ def main() -> None:
             ]:
                 run(f"serial_{name}", proc, reqs, connections=1,
                     duration=max(3.0, args.duration / 2))
-        if not args.skip_post:
+        if not args.skip_post and (not only or "post_entry" in only):
             before = outbox_size(data_dir)
             posts = [("POST", f"/api/v1/customers/{cid}/entries",
                       {"kind": "note", "visibility": "internal",
