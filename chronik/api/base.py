@@ -22,7 +22,7 @@ from chronik.state import AppState
 from timeline import errors
 from timeline.errors import DomainError, Forbidden
 from timeline.ids import in_window, window_text
-from timeline.models import Agent, Office, Role
+from timeline.models import Agent, Office, Role, utcnow
 
 Auth = Literal["agent", "admin", "public"]
 
@@ -125,6 +125,21 @@ async def authenticate(request: web.Request, state: AppState, auth: Auth) -> Cal
     if auth == "admin" and not cached.is_admin:
         raise Forbidden("this needs an office admin")
     return cached
+
+
+async def still_signed_in(request: web.Request, state: AppState, caller: Caller) -> bool:
+    """Whether what signed ``request`` in still does (a long request, e.g. the event
+    stream, asks again): its console session is still open, or its bearer token not
+    revoked -- read from the store, not from the token cache."""
+    from chronik.web.auth import COOKIES, session_hash
+
+    raw = request.cookies.get(COOKIES["agent"][0], "")
+    if not request.headers.get("Authorization") and raw:
+        signed_in = await state.store.agent_session(session_hash(raw), utcnow())
+        return signed_in is not None and signed_in.agent.id == caller.agent.id
+    _, _, token = request.headers.get("Authorization", "").partition(" ")
+    agent = await state.store.agent_for_token(hash_token(token.strip()))
+    return agent is not None and agent.id == caller.agent.id
 
 
 async def _session_caller(request: web.Request, state: AppState, auth: Auth) -> Caller:

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from aiohttp import web
 
-from chronik.api.base import Caller, Operation
+from chronik.api.base import Caller, Operation, still_signed_in
 from chronik.metrics import sse_client
 from chronik.state import AppState
 from timeline.events import Event
 
 KEEPALIVE_SECONDS = 15.0
+RECHECK_SECONDS = 1.0
+"""How old the stream's last check of its sign-in may be when an event goes out: a
+signed-out browser (the agent in another tab, an admin's "sign out everywhere", a revoked
+token) gets no caller's number or entry after that."""
 
 
 async def events(request: web.Request, state: AppState, caller: Caller) -> web.StreamResponse:
@@ -22,17 +27,26 @@ async def events(request: web.Request, state: AppState, caller: Caller) -> web.S
     await response.prepare(request)
     await response.write(b": connected\n\n")
     closing = request.app.get(CLOSING)
+    checked = time.monotonic()
     with state.events.subscribe(caller.office.id) as queue, sse_client(request.app):
         try:
             while closing is None or not closing.is_set():
+                event: Event | None = None  # (none for a quiet while)
                 try:
                     async with asyncio.timeout(KEEPALIVE_SECONDS):
                         event = await _next(queue, closing)
+                    if event is None:  # the server is shutting down
+                        break
                 except TimeoutError:
+                    pass
+                if event is None or time.monotonic() - checked > RECHECK_SECONDS:
+                    if not await still_signed_in(request, state, caller):
+                        await response.write(ENDED)
+                        break
+                    checked = time.monotonic()
+                if event is None:
                     await response.write(b": keepalive\n\n")
                     continue
-                if event is None:  # the server is shutting down
-                    break
                 payload = json.dumps(event.data, ensure_ascii=False, default=str)
                 await response.write(f"event: {event.type}\ndata: {payload}\n\n".encode())
             await response.write_eof()
@@ -54,6 +68,10 @@ async def _next(queue: asyncio.Queue[Event], closing: asyncio.Event | None) -> E
             if not task.done():
                 task.cancel()
     return getter.result() if getter in done else None
+
+
+ENDED = b"event: session.ended\ndata: {}\n\n"
+"""The last event of a stream whose sign-in ended: the page stops listening and says so."""
 
 
 CLOSING = web.AppKey("chronik_closing", asyncio.Event)

@@ -9,11 +9,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from aiohttp import ClientResponse
 
+from chronik.api import events as events_api
+from chronik.api.base import hash_token, new_token
+from chronik.web.admin.accounts import revoke_token
 from tests.api.test_customers_entries import make_customer
 from tests.conftest import Api, Hub
 from tests.connectors.test_cti import answer, cti_path, hangup, new_call, send
+from timeline.models import Role
 
 
 class Stream:
@@ -154,3 +159,24 @@ async def test_another_offices_stream_receives_nothing(hub: Hub) -> None:
 async def test_events_need_an_agent_token(hub: Hub) -> None:
     status, body = await hub.anon.get("/events")
     assert status == 401 and body["error"]["code"] == "unauthorized"
+
+
+async def test_a_stream_ends_when_its_sign_in_does(hub: Hub, monkeypatch: Any) -> None:
+    """A token revoked (or a console session ended) while its event stream is open: the
+    next call does not reach that screen; the stream says ``session.ended`` and closes."""
+    monkeypatch.setattr(events_api, "RECHECK_SECONDS", 0.0)
+    token = new_token()
+    await hub.state.store.create_agent(hub.office.id, "Eva Aushilfe", Role.AGENT,
+                                       hash_token(token))
+    temp = hub.agent.as_(token)
+    await make_customer(hub, "Erika Mustermann", phones=["0171 1234567"])
+    path = await cti_path(hub)
+    async with stream(hub, temp, hub.office.id) as live:
+        await send(hub, path, new_call())
+        assert (await live.until("call.ringing"))["call_id"] == "c1"
+        await revoke_token(hub.state, hub.office.id, hash_token(token)[:12])
+        await send(hub, path, new_call("c2"))
+        event, _ = await live.next()
+        assert event == "session.ended"
+        with pytest.raises(EOFError):
+            await live.next()

@@ -257,6 +257,11 @@ def test_a_draft_survives_a_reload_and_leaving_asks_first(chronik: ChronikServer
     form = page.locator("#compose-form")
     subject = form.get_by_label(re.compile("^(Betreff|Subject)$"))
     body = form.get_by_label(re.compile("^Text$"))
+    internal = form.locator("#vis-internal")
+    complaint = form.get_by_label(re.compile("Beschwerde|complaint"))
+    form.get_by_label(re.compile("^(Notiz|Note)$")).check()
+    internal.check()
+    complaint.check()
     subject.fill("Halber Gedanke")
     body.fill("Frau Entwurf möchte den Vertrag umstellen, und zwar")
     dialogs: list[str] = []
@@ -270,9 +275,18 @@ def test_a_draft_survives_a_reload_and_leaving_asks_first(chronik: ChronikServer
     assert dialogs == ["beforeunload"]  # the browser asked before dropping the text
     expect(subject).to_have_value("Halber Gedanke")  # and the draft is back
     expect(body).to_have_value("Frau Entwurf möchte den Vertrag umstellen, und zwar")
+    # as it was meant: an internal note (never back as a published phone note), a complaint
+    expect(form.get_by_label(re.compile("^(Notiz|Note)$"))).to_be_checked()
+    expect(internal).to_be_checked()
+    expect(complaint).to_be_checked()
+    expect(form.locator("#confirm-row")).to_be_hidden()  # no "publish anyway" before a warning
     body.fill("Frau Entwurf möchte den Vertrag umstellen.")
     form.get_by_role("button", name=re.compile("Speichern|Save")).click()
     expect(page.locator("#timeline .item").first).to_contain_text("Halber Gedanke")
+    saved = chronik.api("GET", f"/customers/{anna['id']}/timeline")["items"][0]
+    assert (saved["kind"], saved["visibility"], saved["tags"]) == ("note", "internal",
+                                                                    ["complaint"])
+    expect(complaint).not_to_be_checked()  # the next entry is no complaint by accident
     page.reload()  # saved: nothing to keep, nothing to ask
     assert dialogs == ["beforeunload"]
     expect(subject).to_have_value("")
@@ -309,10 +323,12 @@ def test_a_pasted_screenshot_and_a_dropped_file_become_the_document(
     assert re.fullmatch(r"(Bildschirmfoto|Screenshot) \d{4}(-\d\d){2} \d\d(-\d\d){2}\.png",
                         names[0])
     expect(body).to_have_value("Kunde schickt Bildschirmfoto")  # the text stays as it was
+    form.get_by_label(re.compile("^(Notiz|Note)$")).check()  # another kind: the files stay
+    expect(form.locator("#c-files")).to_be_visible()
     form.get_by_role("button", name=re.compile("Speichern|Save")).click()
     doc = page.locator("#timeline .item").first
     expect(doc).to_contain_text("Vollmacht.pdf")
-    stored = chronik.api("GET", f"/customers/{kim['id']}/timeline?kind=document")["items"][0]
+    stored = chronik.api("GET", f"/customers/{kim['id']}/timeline?kind=note")["items"][0]
     assert [a["name"] for a in stored["attachments"]] == names
     assert stored["attachments"][0]["size"] == len(_PNG)
 
@@ -408,3 +424,42 @@ def test_a_telegram_album_arriving_message_by_message_is_one_item_live(
     page.reload()
     expect(items).to_have_count(1)
     expect(items.first.get_by_role("img", name=re.compile(r"keller-\d\.png"))).to_have_count(3)
+
+
+def test_signing_out_in_another_tab_stops_the_live_view(chronik: ChronikServer,
+                                                        page: Page) -> None:
+    """Signed out in a second tab: the first stops listening — the next caller's number and
+    history do not reach it — says so and offers to sign in again; the banner can be put
+    away with Escape before that, and on a phone it is no wall."""
+    customer(chronik, "Otto Zweittab", "0171 7770001", "otto@kunde.test")
+    sign_in(page, chronik, email=AGENT_EMAIL)
+    expect(page.locator("html[data-live=connected]")).to_have_count(1, timeout=10_000)
+    cti(chronik, {"event": "newCall", "callId": "tab-1", "from": "+49 171 7770001",
+                  "to": "+49 30 5555", "direction": "in"})
+    banner = page.locator("#caller-banner")
+    expect(banner).to_contain_text("Otto Zweittab")
+    page.keyboard.press("Escape")
+    expect(banner).to_be_hidden()
+    page.set_viewport_size({"width": 360, "height": 740})
+    cti(chronik, {"event": "newCall", "callId": "tab-2", "from": "+49 171 7770001",
+                  "to": "+49 30 5555", "direction": "in"})
+    expect(banner).to_contain_text("Otto Zweittab")
+    page.mouse.wheel(0, 2000)  # on a phone the banner scrolls away with the page
+    assert page.evaluate("document.getElementById('caller-banner').getBoundingClientRect()"
+                         ".bottom") < 740
+    page.keyboard.press("Escape")
+
+    other = page.context.new_page()
+    other.goto(chronik.url("/"))
+    other.get_by_role("button", name=re.compile("Abmelden|Sign out")).click()
+    expect(other.get_by_label(re.compile("Passwort|Password"))).to_be_visible()
+    other.close()
+    page.wait_for_timeout(1200)  # (a stream re-checks its sign-in at most once a second)
+    cti(chronik, {"event": "newCall", "callId": "tab-3", "from": "+49 171 7770001",
+                  "to": "+49 30 5555", "direction": "in"})
+    notice = page.locator("#signed-out")
+    expect(notice).to_be_visible(timeout=10_000)
+    expect(notice.get_by_role("link", name=re.compile("Erneut anmelden|Sign in again"))
+           ).to_be_visible()
+    expect(page.locator("html[data-live=ended]")).to_have_count(1)
+    expect(banner).to_be_hidden()

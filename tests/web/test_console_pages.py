@@ -573,10 +573,17 @@ async def test_compose_without_javascript(console: Console) -> None:
         ("Police 2027.pdf", "application/pdf", len(PDF)), ("Foto.png", "image/png", len(PNG))]
     status, data = await console.bearer("GET", f"/entries/{doc.id}/attachments/1")
     assert status == 200 and data == PNG
-    # a reply by e-mail: an outbound e-mail, published, sent
+    # a reply marked internal (the page offers both without JavaScript): asked, not sent
     reply = await compose(desk, erika, kind="reply", reply_via="email",
                           subject="Ihre Police", body="Anbei Ihre Police.",
-                          visibility="internal", notify="false")  # ignored for a reply
+                          visibility="internal")
+    assert reply.status == 400
+    assert "kann nicht intern sein" in reply.text
+    assert "Anbei Ihre Police." in reply.text  # the text is kept in the form
+    assert (await newest(console, erika)).id == doc.id
+    # a reply by e-mail: an outbound e-mail, published, sent
+    reply = await compose(desk, erika, page=reply.text, visibility="published",
+                          notify="false")  # (notify means nothing for a reply)
     assert reply.status == 303
     sent = await newest(console, erika)
     assert (sent.kind, sent.channel, sent.direction) == ("reply", Channel.EMAIL,

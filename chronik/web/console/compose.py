@@ -32,6 +32,13 @@ async def create_entry(view: AgentView) -> web.StreamResponse:
     files = tuple(UploadedFile(f.name, f.content_type, f.data) for f in raw_files
                   if f.name and f.data)
     kind = fields.get("kind", "note")
+    if kind == "reply" and fields.get("visibility") == "internal":
+        # (without JavaScript the visibility stays on offer for a reply): a reply goes to
+        # the customer, so "internal" here means the agent wants something else -- asked,
+        # not sent
+        ctx = await customer_context(view, customer, Filters((), (), None), draft=fields,
+                                     form_error=view.t("compose.reply_not_internal"))
+        return view.render("console/customer.html", status=400, **ctx)
     visibility = None
     notify = None
     if kind != "reply":  # the form shows the preset; what is sent is the agent's choice

@@ -195,7 +195,9 @@ async def banner_view(view: AgentView, matches: list[Match], skip: str = ""
         out.append({
             "customer": customer, "pinned": [item_view(e, names) for e in pinned[:3]],
             "complaints": [item_view(e, names) for e in complaints[:3]],
-            "recent": fold_items([e for e in match.recent if e.id != skip], names)[:5],
+            # the last *contacts*: no bookkeeping of preference changes
+            "recent": fold_items([e for e in match.recent
+                                  if e.id != skip and e.kind != "preferences"], names)[:5],
             "unanswered": waiting_message(e for e in match.recent if e.id != skip),
             "channels": channel_order(customer, prefs),
             "automatic": prefs.automatic_notifications})

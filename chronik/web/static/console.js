@@ -115,6 +115,30 @@ banner?.addEventListener("click", (event) => {
   button.closest(".call")?.remove();
   if (!banner.children.length) banner.hidden = true;
 });
+// Escape puts the newest call away (not while writing a note or a new caller's name)
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || !banner || banner.hidden) return;
+  if (event.target.closest?.("textarea, [contenteditable], #caller-banner input")) return;
+  banner.querySelector(".call")?.remove();
+  if (!banner.children.length) banner.hidden = true;
+});
+
+// The sign-in ended (signed out in another tab, "sign out everywhere", the session ran
+// out): the page stops listening, callers' details leave the screen, and it says so.
+function signedOut() {
+  document.documentElement.dataset.live = "ended";
+  if (banner) { banner.replaceChildren(); banner.hidden = true; }
+  if (document.getElementById("signed-out")) return;
+  const notice = document.createElement("p");
+  notice.id = "signed-out";
+  notice.className = "notice error";
+  notice.setAttribute("role", "alert");
+  const link = document.createElement("a");
+  link.href = `/signin?next=${encodeURIComponent(location.pathname + location.search)}`;
+  link.textContent = document.body.dataset.signinAgain || "Sign in again";
+  notice.append(`${document.body.dataset.signedOut || "You are signed out."} `, link);
+  document.getElementById("main")?.prepend(notice);
+}
 
 // lists that follow the timeline (customers waiting for a reply): reloaded, at most once a
 // second, when an entry is written or changed (the server answers many pages from one read)
@@ -153,6 +177,7 @@ function connect() {
   source.addEventListener("entry.updated", onListChange);
   // (data-live on <html>: "connected" while live updates arrive)
   source.onopen = () => { document.documentElement.dataset.live = "connected"; };
+  source.addEventListener("session.ended", () => { source.close(); signedOut(); });
   source.onerror = () => {
     document.documentElement.dataset.live = "reconnecting";
     if (source.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
@@ -179,7 +204,8 @@ if (form) {
   function applyKind() {
     const k = kind();
     form.querySelector(".reply-only").hidden = k !== "reply";
-    form.querySelector(".doc-only").hidden = k !== "document";
+    const picked = form.querySelector("#c-files")?.files.length ?? 0;
+    form.querySelector(".doc-only").hidden = k !== "document" && !picked;  // files stay shown
     form.querySelector(".not-reply").hidden = k === "reply";
     const p = presets[k];
     if (p && !touched && k !== "reply" && !form.querySelector('input[name="in_reply_to"]')) {
@@ -265,7 +291,9 @@ if (form) {
     for (const file of picker.files) all.items.add(file);
     for (const file of files) {
       const pasted = file.name === "image.png" || !file.name;  // what browsers call a pasted picture
-      const stamp = new Date().toISOString().slice(0, 19).replace("T", " ").replaceAll(":", "-");
+      const now = new Date();  // the agent's own clock time, as their screenshot tool names it
+      const two = (n) => String(n).padStart(2, "0");
+      const stamp = `${now.getFullYear()}-${two(now.getMonth() + 1)}-${two(now.getDate())} ${two(now.getHours())}-${two(now.getMinutes())}-${two(now.getSeconds())}`;
       all.items.add(pasted ? new File([file], `${texts.pastedImage ?? "Screenshot"} ${stamp}.${(file.type.split("/")[1] || "png")}`, { type: file.type }) : file);
     }
     picker.files = all.files;
@@ -292,10 +320,17 @@ if (form) {
   // browser asks before a page with unsaved text is left.
   const parentId = form.querySelector('input[name="in_reply_to"]')?.value ?? "";
   const draftKey = `chronik-draft:${form.dataset.customer}:${parentId}`;
+  // (with how it was meant: kind, visibility, notify, complaint -- restored as typed, an
+  // internal note must never come back as a published one)
   function saveDraft() {
     try {
       if (form.subject.value || form.body.value) {
-        sessionStorage.setItem(draftKey, JSON.stringify({ subject: form.subject.value, body: form.body.value }));
+        sessionStorage.setItem(draftKey, JSON.stringify({
+          subject: form.subject.value, body: form.body.value, kind: kind(),
+          visibility: visibility(), notify: notify.checked,
+          complaint: form.querySelector("#c-complaint").checked,
+          replyVia: form.querySelector("#reply-via")?.value,
+        }));
       } else {
         sessionStorage.removeItem(draftKey);
       }
@@ -306,10 +341,22 @@ if (form) {
     if (draft && !form.subject.value && !form.body.value) {
       form.subject.value = draft.subject ?? "";
       form.body.value = draft.body ?? "";
+      const radio = (name, value) => form.querySelector(`input[name="${name}"][value="${CSS.escape(String(value))}"]`);
+      if (radio("kind", draft.kind)) radio("kind", draft.kind).checked = true;
+      if (radio("visibility", draft.visibility)) {
+        radio("visibility", draft.visibility).checked = true;
+        notify.checked = Boolean(draft.notify);
+        touched = true;  // the office's preset does not overwrite what the agent chose
+      }
+      form.querySelector("#c-complaint").checked = Boolean(draft.complaint);
+      const via = form.querySelector("#reply-via");
+      if (via && draft.replyVia && [...via.options].some((o) => o.value === draft.replyVia)) via.value = draft.replyVia;
+      if (status) status.textContent = texts.draftRestored ?? "";
     }
   } catch (error) { /* a damaged draft is dropped */ }
   form.subject.addEventListener("input", saveDraft);
   form.body.addEventListener("input", saveDraft);
+  form.addEventListener("change", saveDraft);
   window.addEventListener("beforeunload", (event) => {
     if (form.subject.value.trim() || form.body.value.trim()) {
       event.preventDefault();
@@ -336,9 +383,7 @@ if (form) {
     }
     if (form.querySelector("#c-complaint").checked) data.append("tags", "complaint");
     data.append("confirm", String(confirmBox.checked));
-    if (k === "document") {
-      for (const file of form.querySelector("#c-files").files) data.append("files", file, file.name);
-    }
+    for (const file of form.querySelector("#c-files")?.files ?? []) data.append("files", file, file.name);
     const submit = document.getElementById("compose-submit");
     submit.disabled = true;
     status.textContent = texts.saving ?? "…";
@@ -350,14 +395,19 @@ if (form) {
       if (response.status === 201) {
         form.subject.value = "";
         form.body.value = "";
+        form.querySelector("#c-complaint").checked = false;  // the next entry is no complaint
         saveDraft();
         const files = form.querySelector("#c-files");
         if (files) files.value = "";
+        applyKind();
         confirmBox.checked = false;
         confirmRow.hidden = true;
         warnings.replaceChildren();
         status.textContent = texts.saved;
         if (timeline) await showEntry(body.id);
+      } else if (response.status === 401) {
+        signedOut();  // the draft stays (this tab's storage) for after signing in again
+        status.textContent = document.body.dataset.signedOut ?? "";
       } else if (response.status === 409) {
         showWarnings(body.error?.details ?? {});
         confirmRow.hidden = false;
