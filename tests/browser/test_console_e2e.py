@@ -248,6 +248,18 @@ def test_keyboard_only_find_and_write(chronik: ChronikServer, page: Page) -> Non
     tab_to("compose-submit")
     page.keyboard.press("Enter")
     expect(page.locator("#timeline .item").first).to_contain_text("Per Tastatur")
+    # the language menu: arrows move through it without leaving the page, Enter applies
+    page.focus("#lang-select")
+    before = page.locator("html").get_attribute("lang")
+    other = "en" if before == "de" else "de"
+    page.keyboard.press("ArrowDown" if before == "de" else "ArrowUp")
+    page.wait_for_timeout(300)  # (a submit would have started by now)
+    assert page.evaluate("document.activeElement.id") == "lang-select"
+    assert page.locator("html").get_attribute("lang") == before
+    page.keyboard.press("Enter")
+    expect(page.locator("html")).to_have_attribute("lang", other)
+    page.locator("#lang-select").select_option(before)  # a pointer's choice applies at once
+    expect(page.locator("html")).to_have_attribute("lang", before)
 
 
 def test_a_draft_survives_a_reload_and_leaving_asks_first(chronik: ChronikServer,
@@ -463,3 +475,29 @@ def test_signing_out_in_another_tab_stops_the_live_view(chronik: ChronikServer,
            ).to_be_visible()
     expect(page.locator("html[data-live=ended]")).to_have_count(1)
     expect(banner).to_be_hidden()
+
+
+def test_the_console_on_a_phone(chronik: ChronikServer, page: Page) -> None:
+    """At 360 px: the waiting list's rows (with "No reply needed") fit the screen, and a
+    customer's page leads to "New entry" without scrolling through the whole history."""
+    from timeline.ingest import InboundMessage
+    from timeline.models import Channel, IdentityKind, utcnow
+
+    lena = customer(chronik, "Lena Schmalbild", "0171 7770002", "lena@kunde.test")
+    chronik.ingest(InboundMessage(
+        office_id=chronik.office_id, channel=Channel.EMAIL, source_id="phone-view-1@kunde",
+        sender_kind=IdentityKind.EMAIL, sender="lena@kunde.test", sender_name="Lena",
+        occurred_at=utcnow(), kind="email", customer_id=lena["id"],
+        subject="Frage zur Hausratversicherung mit einem recht langen Betreff, der umbricht",
+        body="Bitte um Rückruf."))
+    page.set_viewport_size({"width": 360, "height": 740})
+    sign_in(page, chronik, next_path="/waiting")
+    row = page.locator("#waiting-list tr", has_text="Lena Schmalbild")
+    expect(row).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    button = row.get_by_role("button")
+    box = button.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 360
+    page.goto(chronik.url(f"/customers/{lena['id']}"))
+    page.locator(".jump-compose").get_by_role("link").click()
+    expect(page.locator("#compose-h")).to_be_in_viewport()

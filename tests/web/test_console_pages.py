@@ -340,6 +340,29 @@ async def test_paging_returns_every_entry_once(console: Console) -> None:
     assert reply.headers["X-Next-Cursor"] == ""
 
 
+async def test_a_search_hit_further_back_opens_the_history_there(console: Console) -> None:
+    """``?focus=`` (a search hit's link): an entry beyond the first page is shown with the
+    history from there on, a way back to the newest, and no live insertion at the top."""
+    erika = await console.customer("Erika Mustermann")
+    seeded = [await console.add(erika, subject=f"Nachricht {n}", body=str(n),
+                                when=at(1, 8) + timedelta(minutes=7 * n)) for n in range(45)]
+    other = await console.customer("Otto Anders")
+    foreign = await console.add(other, subject="Fremd", body="x", when=at(1, 9))
+    desk = await console.signed_in()
+    old = seeded[5]
+    page = await desk.get(f"/customers/{erika.id}?focus={old.id}")
+    assert item_ids(page.text) == [e.id for e in reversed(seeded[:6])]
+    assert 'id="focus-notice"' in page.text and 'data-live="off"' in page.text
+    assert f'<a href="/customers/{erika.id}">Zu den neuesten Einträgen</a>' in page.text
+    near = await desk.get(f"/customers/{erika.id}?focus={seeded[-2].id}")  # on page one
+    assert item_ids(near.text)[:2] == [seeded[-1].id, seeded[-2].id]
+    assert 'id="focus-notice"' not in near.text and 'data-live="on"' in near.text
+    for wrong in (foreign.id, "nosuchentry"):  # another customer's entry, none at all
+        plain = await desk.get(f"/customers/{erika.id}?focus={wrong}")
+        assert plain.status == 200 and 'id="focus-notice"' not in plain.text
+        assert item_ids(plain.text)[0] == seeded[-1].id
+
+
 async def test_paging_without_javascript_follows_the_more_link(console: Console) -> None:
     erika = await console.customer("Erika Mustermann")
     for n in range(35):

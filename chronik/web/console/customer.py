@@ -113,6 +113,17 @@ async def timeline_page(view: AgentView, customer_id: str, filters: Filters,
     return fold_items(page.items, names), page.next_cursor
 
 
+async def _focused(view: AgentView, customer: Customer, shown: list[ItemView]
+                   ) -> Entry | None:
+    """The entry ``?focus=`` names (a search hit) when the page would not show it."""
+    focus = view.request.query.get("focus")
+    if not focus or any(focus in (i.entry.id, *i.album, *(f.id for f in i.folded))
+                        for i in shown):
+        return None
+    entry = await view.state.store.get_entry(view.caller.office.id, focus)
+    return entry if entry is not None and entry.customer_id == customer.id else None
+
+
 async def profile_facts(state: AppState, office_id: str, customer_id: str
                         ) -> tuple[list[Entry], list[Entry]]:
     """Pinned internal notes and open complaints of one customer."""
@@ -143,8 +154,12 @@ async def compose_presets(view: AgentView, customer_id: str) -> dict[str, dict[s
 async def customer_context(view: AgentView, customer: Customer, filters: Filters,
                            **extra: Any) -> dict[str, Any]:
     state, office_id = view.state, view.caller.office.id
+    cursor = _cursor(view.request.query.get("cursor"))
     items, next_cursor = await timeline_page(  # ?cursor=: the "more" link without JS
-        view, customer.id, filters, _cursor(view.request.query.get("cursor")))
+        view, customer.id, filters, cursor)
+    focused = await _focused(view, customer, items) if cursor is None else None
+    if focused is not None:  # a search hit further back: the history from there on
+        items, next_cursor = await timeline_page(view, customer.id, filters, focused.seq + 1)
     newest = await state.store.timeline(office_id, customer.id, TimelineQuery(limit=20))
     prefs = await state.store.get_preferences(office_id, customer.id)
     consents = await state.store.consents(office_id, customer.id)
@@ -170,7 +185,7 @@ async def customer_context(view: AgentView, customer: Customer, filters: Filters
         "newest": fold_items(newest.items[:5], names),
         "presets": await compose_presets(view, customer.id),
         "recipients": await recipients(view, customer, prefs),
-        "reply_to": reply_entry, "call": call, "agent_names": names,
+        "reply_to": reply_entry, "call": call, "agent_names": names, "focused": focused,
         "consent_history": await state.store.consent_history(office_id, customer.id),
         **extra,
     }

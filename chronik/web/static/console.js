@@ -20,8 +20,28 @@ function fragment(html) {
 }
 
 // ---------------------------------------------------------------- small behaviours
+// a form that deletes something asks first (data-confirm: the question)
+document.addEventListener("submit", (event) => {
+  const question = event.target.dataset?.confirm;
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }
+}, true);
+// A choice made with the mouse applies at once; with the keyboard, arrows only move through
+// the options (Chromium changes a closed select on every arrow key) and Enter applies it.
 for (const select of document.querySelectorAll("select[data-autosubmit]")) {
-  select.addEventListener("change", () => select.form.requestSubmit());
+  let byKey = false;
+  select.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      select.form.requestSubmit();
+    } else if (event.key !== "Tab") {
+      byKey = true;
+    }
+  });
+  select.addEventListener("pointerdown", () => { byKey = false; });
+  select.addEventListener("change", () => { if (!byKey) select.form.requestSubmit(); });
 }
 
 function highlight(id) {
