@@ -431,18 +431,21 @@ async def test_call_entries_show_outcome_duration_and_who(console: Console) -> N
     erika = await console.customer("Erika Mustermann", phones=("0171 1234567",))
     answered = await console.add(
         erika, channel=Channel.PHONE, kind="call", visibility=Visibility.INTERNAL,
-        subject="Anruf von +491711234567", when=at(3),
-        meta={"outcome": "answered", "duration_seconds": 312, "answered_by": "Anna Admin"})
+        subject="Call from +49 171 1234567", when=at(3),
+        meta={"outcome": "answered", "duration_seconds": 312, "answered_by": "Anna Admin",
+              "number": "+491711234567", "call_direction": "in"})
     missed = await console.add(
         erika, channel=Channel.PHONE, kind="call", visibility=Visibility.INTERNAL,
         subject="Verpasst", when=at(4), meta={"outcome": "noAnswer", "missed": True})
     desk = await console.signed_in()
     page = items((await desk.get(f"/customers/{erika.id}")).text)
     shown = text_of(page[answered.id])
-    assert "Ergebnis: answered" in shown
+    # in the agent's language (the stored subject is English)
+    assert "Anruf von +49 171 1234567" in shown and "Call from" not in shown
+    assert "Ergebnis: angenommen" in shown
     assert "Dauer 5:12" in shown
     assert "angenommen von Anna Admin" in shown
-    assert "Verpasster Anruf" in text_of(page[missed.id])
+    assert "Verpasster Anruf von unterdrückter Nummer" in text_of(page[missed.id])
 
 
 async def test_thread_link_and_image_thumbnails(console: Console) -> None:
@@ -1150,3 +1153,39 @@ def test_how_long_someone_has_waited_reads_naturally() -> None:
     for ago, de, en in cases:
         assert format_waited(now - ago, "de", now) == de
         assert format_waited(now - ago, "en", now) == en
+
+
+async def test_a_customer_who_cannot_read_the_portal_is_said_so(console: Console) -> None:
+    """Only a phone number: what goes to "the portal inbox" reaches nobody (signing in needs
+    an e-mail address or Telegram), and compose says so -- also for a reply "by e-mail"."""
+    hans = await console.customer("Hans Becker", phones=("0171 5550199",))
+    erika = await console.customer("Erika Mustermann", emails=("erika@example.de",))
+    desk = await console.signed_in()
+    page = await desk.get(f"/customers/{hans.id}")
+    warning = re.search(r'<p class="notice warn" id="recipients-unread"\s*(hidden)?\s*>',
+                        page.text)
+    assert warning and warning.group(1) is None
+    for via in ("", "email"):
+        reply = await desk.get(f"/customers/{hans.id}/recipients?reply_via={via}")
+        assert json.loads(reply.text)["unread"] is True
+    page = await desk.get(f"/customers/{erika.id}")
+    warning = re.search(r'<p class="notice warn" id="recipients-unread"\s*(hidden)?\s*>',
+                        page.text)
+    assert warning and warning.group(1) == "hidden"
+    reply = await desk.get(f"/customers/{erika.id}/recipients?reply_via=portal")
+    assert json.loads(reply.text)["unread"] is False
+
+
+async def test_bookkeeping_titles_are_in_the_agents_language(console: Console) -> None:
+    """A preference change is stored with an English subject (API, search); the console
+    names it in the agent's language."""
+    from chronik.preferences import record_preference_change
+
+    erika = await console.customer("Erika Mustermann", emails=("erika@example.de",))
+    await record_preference_change(console.state, console.office.id, erika.id,
+                                   "by the customer (portal)", ["email consent withdrawn"],
+                                   None)
+    desk = await console.signed_in()
+    page = (await desk.get(f"/customers/{erika.id}")).text
+    assert "Benachrichtigungseinstellungen geändert" in page
+    assert "Notification preferences changed" not in page

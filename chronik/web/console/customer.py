@@ -32,6 +32,7 @@ from timeline.models import (
     Channel,
     Customer,
     Entry,
+    IdentityKind,
     Preferences,
     Visibility,
     utcnow,
@@ -98,10 +99,16 @@ async def recipients(view: AgentView, customer: Customer, prefs: Preferences,
     consents = await view.state.store.consents(customer.office_id, customer.id)
     plan = evaluate(customer, prefs, consents, available=await available_channels(view),
                     now=utcnow(), reply_via=reply_via)
+    # the portal inbox alone reaches nobody who cannot sign in (the sign-in code goes to an
+    # e-mail address or a Telegram chat)
+    signs_in = any(i.kind in (IdentityKind.EMAIL, IdentityKind.TELEGRAM) and not i.undeliverable
+                   for i in customer.identities)
     return {"routes": [{"channel": r.channel, "address": r.address if r.channel != "portal"
                         else ""} for r in plan.routes],
             "skipped": list(plan.skipped), "suppressed": plan.suppressed,
-            "wait_until": plan.wait_until}
+            "wait_until": plan.wait_until,
+            "unread": bool(plan.routes) and not signs_in
+            and all(r.channel == "portal" for r in plan.routes)}
 
 
 async def timeline_page(view: AgentView, customer_id: str, filters: Filters,

@@ -7,7 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import phonenumbers
+
 from connectors.email.quotes import split_quoted
+from connectors.phone.numbers import WITHHELD
 from timeline.models import Channel, Entry, Visibility
 
 ICONS = {
@@ -49,6 +52,11 @@ class ItemView:
         return self.entry.id
 
 
+CALL_OUTCOMES = ("answered", "missed", "forwarded", "not_reached")
+"""A call's outcomes (``connectors.phone.calls``), named in the agent's language; none
+while it rings or is under way."""
+
+
 def system_parent(entry: Entry) -> str | None:
     """The entry an automatic system entry belongs to (notifications about an entry)."""
     if entry.channel is Channel.NOTIFICATION:
@@ -69,9 +77,16 @@ def item_view(entry: Entry, agent_names: dict[str, str]) -> ItemView:
     } for i, a in enumerate(entry.attachments)]
     call = None
     if entry.kind == "call":
-        call = {"outcome": meta.get("outcome"), "missed": bool(meta.get("missed")),
+        number = meta.get("number")
+        outcome = meta.get("outcome")
+        call = {"outcome": outcome if outcome in CALL_OUTCOMES else None,
+                "missed": bool(meta.get("missed")),
                 "duration": _duration(meta.get("duration_seconds")),
-                "answered_by": meta.get("answered_by")}
+                "answered_by": meta.get("answered_by"),
+                # its title in the agent's language ("Call from …" is stored in English)
+                "title": "out" if meta.get("call_direction") == "out"
+                else "missed" if meta.get("missed") else "in",
+                "number": _phone(number)}
     delivery = meta.get("delivery") if isinstance(meta.get("delivery"), dict) else None
     complaint = None
     if COMPLAINT in entry.tags:
@@ -87,6 +102,17 @@ def item_view(entry: Entry, agent_names: dict[str, str]) -> ItemView:
         pinned=PINNED in entry.tags,
         quoted=split_quoted(entry.body) if entry.channel is Channel.EMAIL and entry.body
         else None)
+
+
+def _phone(number: object) -> str | None:
+    """A call's number as people read it (``+49 171 1234567``); None when withheld."""
+    if not isinstance(number, str) or not number or number.casefold() in WITHHELD:
+        return None
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(number, None),
+                                          phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return number
 
 
 def _duration(value: object) -> str | None:

@@ -252,7 +252,9 @@ if (form) {
     const response = await fetch(`/customers/${form.dataset.customer}/recipients?reply_via=${via}`);
     if (!response.ok) return;
     const data = await response.json();
-    const list = box.querySelector("p") ?? box.appendChild(document.createElement("p"));
+    const unread = document.getElementById("recipients-unread");
+    if (unread) unread.hidden = !data.unread;
+    const list = box.querySelector("p:not(#recipients-unread)") ?? box.insertBefore(document.createElement("p"), unread);
     list.className = data.suppressed ? "notice warn" : "";
     list.textContent = data.suppressed
       ? `${texts.nobody}: ${data.suppressed}`
