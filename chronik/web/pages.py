@@ -20,6 +20,15 @@ from chronik.web.render import page, request_language
 from timeline.models import Customer, CustomerStatus, Role
 
 
+def page_path(request: web.Request) -> str:
+    """The request's path and query for links back to it (the language switch's and the
+    sign-in's ``next``) -- without a form's CSRF token (multipart forms carry it in their
+    action URL), which would otherwise end up in the address bar and the next link."""
+    if "csrf" not in request.query:
+        return request.path_qs
+    return str(request.rel_url.without_query_params("csrf"))
+
+
 @dataclass(frozen=True)
 class AgentView:
     """An agent's request: who, where, in which language and time zone."""
@@ -34,7 +43,7 @@ class AgentView:
     def context(self, nav: str = "", **extra: Any) -> dict[str, Any]:
         return {"agent": self.caller.agent, "office": self.caller.office,
                 "csrf": self.session.csrf, "nav": nav, "timezone": self.timezone,
-                "request_path": self.request.path_qs, **extra}
+                "request_path": page_path(self.request), **extra}
 
     def render(self, template: str, nav: str = "", status: int = 200, **extra: Any
                ) -> web.Response:
@@ -56,7 +65,7 @@ class CustomerView:
 
     def context(self, nav: str = "", **extra: Any) -> dict[str, Any]:
         return {"customer": self.customer, "csrf": self.session.csrf, "nav": nav,
-                "timezone": "Europe/Berlin", "request_path": self.request.path_qs, **extra}
+                "timezone": "Europe/Berlin", "request_path": page_path(self.request), **extra}
 
     def render(self, template: str, nav: str = "", status: int = 200, **extra: Any
                ) -> web.Response:
@@ -93,7 +102,7 @@ async def agent_view(request: web.Request, admin: bool = False) -> AgentView | w
     state = request.app[STATE]
     found = await current_agent(request, state)
     if found is None:
-        target = "/signin?next=" + quote(request.path_qs, safe="")
+        target = "/signin?next=" + quote(page_path(request), safe="")
         if request.method in ("GET", "HEAD"):
             raise web.HTTPSeeOther(target)
         return error_page(request, 401, "signin.expired", back=target)
@@ -145,7 +154,7 @@ async def customer_view(request: web.Request) -> CustomerView | web.Response:
         customer = await state.store.get_customer(session.record.office_id,
                                                   session.record.subject_id)
     if session is None or customer is None or customer.status is CustomerStatus.MERGED:
-        target = "/portal/signin?next=" + quote(request.path_qs, safe="")
+        target = "/portal/signin?next=" + quote(page_path(request), safe="")
         if request.method in ("GET", "HEAD"):
             raise web.HTTPSeeOther(target)
         return error_page(request, 401, "signin.expired", back=target)

@@ -407,6 +407,8 @@ MATRIX: dict[str, str] = {
         "in   ok   ok   ok   in   in   ok",
     'GET /customers/{id}':
         "in   ok   ok   404  in   in   ok",
+    'GET /customers/{id}/entries':
+        "in   ok   ok   404  in   in   ok",
     'GET /customers/{id}/items':
         "in   ok   ok   404  in   in   ok",
     'GET /customers/{id}/merge':

@@ -664,6 +664,12 @@ async def test_derogatory_wording_needs_confirmation_on_the_page(console: Consol
         'id="confirm-row" hidden' not in reply.text
     assert 'id="c-confirm" name="confirm"' in reply.text
     assert text in unescape(reply.text)  # the draft is kept
+    # links back to this page (the language switch) leave the form's CSRF token out
+    nexts = re.findall(r'name="next" value="([^"]*)"', reply.text)
+    assert f"/customers/{erika.id}/entries" in nexts
+    assert not any("csrf" in n for n in nexts)
+    back = await desk.get(f"/customers/{erika.id}/entries")  # where the switch leads
+    assert back.status == 303 and back.location == f"/customers/{erika.id}"
     # the re-shown form keeps the agent's choices, not the preset
     assert checked(reply.text, "kind-note") and checked(reply.text, "vis-published")
     assert not checked(reply.text, "c-notify")

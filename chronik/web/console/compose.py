@@ -73,5 +73,15 @@ async def create_entry(view: AgentView) -> web.StreamResponse:
     return web.HTTPSeeOther(f"/customers/{customer.id}#e-{recorded.entry.id}")
 
 
+@agent_page
+async def to_customer(view: AgentView) -> web.StreamResponse:
+    """The form's own address asked for as a page (the language switch on a page the form
+    answered, a bookmark): the customer's page."""
+    customer = await view.state.timeline.customer(view.caller.office,
+                                                  view.request.match_info["id"])
+    return web.HTTPSeeOther(f"/customers/{customer.id}")
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/customers/{id}/entries", create_entry)
+    app.router.add_get("/customers/{id}/entries", to_customer)
