@@ -1195,3 +1195,17 @@ async def test_bookkeeping_titles_are_in_the_agents_language(console: Console) -
     page = (await desk.get(f"/customers/{erika.id}")).text
     assert "Benachrichtigungseinstellungen geändert" in page
     assert "Notification preferences changed" not in page
+
+
+async def test_a_very_long_text_scrolls_inside_its_item(console: Console) -> None:
+    """A 100,000-character portal message must not push the rest of the history tens of
+    thousands of pixels down: a long text is marked to scroll within its item."""
+    erika = await console.customer("Erika Mustermann")
+    long = await console.add(erika, channel=Channel.PORTAL, kind="message",
+                             body="Sehr lange Nachricht. " * 5000, when=at(3))
+    short = await console.add(erika, channel=Channel.PORTAL, kind="message",
+                              body="Kurz.", when=at(4))
+    desk = await console.signed_in()
+    page = items((await desk.get(f"/customers/{erika.id}")).text)
+    assert '<div class="body long" tabindex="0">' in page[long.id]
+    assert '<div class="body">' in page[short.id]
