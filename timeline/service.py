@@ -77,6 +77,9 @@ class EntryRequest:
     """``reply`` only: ``email``, ``telegram`` or ``portal``."""
     in_reply_to: str | None = None
     """The entry (same customer) this one answers; shown as a thread link."""
+    source_id: str | None = None
+    """Makes the request idempotent: the same ``source_id`` again gives the entry written
+    the first time (a form sent twice: Back and submit, a reload, a retried request)."""
 
 
 @dataclass(frozen=True)
@@ -332,6 +335,7 @@ class TimelineService(Generic[S]):
             visibility=decision.visibility, notify=decision.notify,
             occurred_at=req.occurred_at or utcnow(), subject=req.subject.strip(),
             body=req.body, attachments=tuple(attachments), tags=req.tags, meta=meta,
+            source_id=req.source_id,
         )
         entry, _ = await self.append(draft)
         return Recorded(entry=entry, decision=decision, tone_hits=hits, disclosure_hits=leaks)

@@ -5,6 +5,7 @@ no framing, no referrer beyond our origin, no caching of personal pages)."""
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -84,7 +85,9 @@ def render(template: str, lang: str, context: Mapping[str, Any]) -> str:
     return _ENV.get_template(template).render(
         {**context, "_": t, "lang": lang,
          "when": lambda v: format_time(v, tz, lang),
-         "waited": lambda v: format_waited(v, lang)})
+         "waited": lambda v: format_waited(v, lang),
+         # a rendered form's own id (a form sent twice writes once: see console/compose)
+         "form_id": lambda: secrets.token_urlsafe(18)})
 
 
 def page(template: str, lang: str, context: Mapping[str, Any], status: int = 200

@@ -620,6 +620,27 @@ async def test_compose_without_javascript(console: Console) -> None:
     assert item_ids(page.text)[:3] == [sent.id, doc.id, note.id]
 
 
+async def test_a_form_sent_twice_writes_once(console: Console) -> None:
+    """Without JavaScript, Back after saving shows the filled form again; sending it again
+    (or a reload that resends it) leads to the entry written the first time."""
+    erika = await console.customer("Erika Mustermann")
+    desk = await console.signed_in()
+    page = (await desk.get(f"/customers/{erika.id}")).text
+    first = await compose(desk, erika, page=page, kind="note", subject="Rückruf",
+                          body="Ruft Montag an", visibility="internal")
+    again = await compose(desk, erika, page=page, kind="note", subject="Rückruf",
+                          body="Ruft Montag an", visibility="internal")
+    assert first.status == again.status == 303 and first.location == again.location
+    status, timeline = await console.bearer("GET", f"/customers/{erika.id}/timeline")
+    assert [e["subject"] for e in timeline["items"]] == ["Rückruf"]
+    # a new page is a new form
+    later = await compose(desk, erika, kind="note", subject="Rückruf",
+                          body="Ruft Montag an", visibility="internal")
+    assert later.status == 303 and later.location != first.location
+    status, timeline = await console.bearer("GET", f"/customers/{erika.id}/timeline")
+    assert len(timeline["items"]) == 2
+
+
 async def test_compose_form_must_be_multipart(console: Console) -> None:
     erika = await console.customer("Erika Mustermann")
     desk = await console.signed_in()

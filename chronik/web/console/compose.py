@@ -4,6 +4,7 @@ warnings appear inline; both end in ``TimelineService.record``."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from aiohttp import web
@@ -52,7 +53,9 @@ async def create_entry(view: AgentView) -> web.StreamResponse:
         tags=tags, files=files,
         # the form always sends its "reply via" choice; it only means something for a reply
         reply_via=(fields.get("reply_via") or None) if kind == "reply" else None,
-        in_reply_to=fields.get("in_reply_to") or None)
+        in_reply_to=fields.get("in_reply_to") or None,
+        # one entry per rendered form: Back and submitting it again shows the first
+        source_id=_form_source(view, fields.get("form_id", "")))
     call = None
     try:
         call = await linked_call(view.state, view.caller.office, customer.id, kind,
@@ -71,6 +74,16 @@ async def create_entry(view: AgentView) -> web.StreamResponse:
                                      warning=warning, draft=fields, reply_to=parent, call=call)
         return view.render("console/customer.html", status=409, **ctx)
     return web.HTTPSeeOther(f"/customers/{customer.id}#e-{recorded.entry.id}")
+
+
+def _form_source(view: AgentView, form_id: str) -> str | None:
+    """The entry's ``source_id`` for one rendered form (``form_id``: random per page)."""
+    if not FORM_ID.fullmatch(form_id):
+        return None
+    return f"console-form:{view.caller.agent.id}:{form_id}"
+
+
+FORM_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 @agent_page
