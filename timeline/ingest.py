@@ -468,10 +468,19 @@ class IngestService:
         return updated
 
     async def discard(self, office: Office, item_id: str) -> QuarantineItem:
-        item = await self.store.resolve_quarantine(office.id, item_id, "discarded")
+        """Give up on an open quarantined message (again: no change); one that was
+        processed into an entry stays processed (``Conflict``)."""
+        item = await self.store.get_quarantine(office.id, item_id)
         if item is None:
             raise NotFound("no such quarantined message")
-        return item
+        if item.status == "discarded":
+            return item
+        if item.status != "open":
+            raise Conflict(f"this message is already {item.status}")
+        discarded = await self.store.resolve_quarantine(office.id, item_id, "discarded")
+        if discarded is None:
+            raise NotFound("no such quarantined message")
+        return discarded
 
     # ------------------------------------------------------------------ merges
     async def merge(self, office: Office, agent: Agent, source_id: str, target_id: str

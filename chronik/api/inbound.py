@@ -178,8 +178,9 @@ OPERATIONS = [
               auth="admin", params=(QID,), body=ReprocessIn, response=QuarantineOut,
               errors=(400, 404, 409)),
     Operation("POST", "/quarantine/{id}/discard", discard, "discardQuarantine",
-              "Give up on a quarantined message (admin)", "inbound", auth="admin",
-              params=(QID,), response=QuarantineOut, errors=(404,)),
+              "Give up on a quarantined message (admin); 409 when it was processed into "
+              "an entry already", "inbound", auth="admin",
+              params=(QID,), response=QuarantineOut, errors=(404, 409)),
     Operation("POST", "/customers/{id}/merge", merge, "mergeCustomer",
               "Merge this customer into another (identities and entries move; undoable)",
               "customers", params=(Param("id", "path"),), body=MergeIn, response=MergeOut,

@@ -49,6 +49,13 @@ async def test_quarantine_list_raw_reprocess_and_discard(hub: Hub) -> None:
     assert status == 409 and "no connector" in body["error"]["message"]
     status, gone = await hub.admin.post(f"/quarantine/{other.id}/discard")
     assert gone["status"] == "discarded"
+    status, again = await hub.admin.post(f"/quarantine/{other.id}/discard")  # no change
+    assert status == 200 and again["status"] == "discarded"
+    # a message processed into an entry is not "discarded" afterwards
+    status, body = await hub.admin.post(f"/quarantine/{item['id']}/discard")
+    assert status == 409 and "already processed" in body["error"]["message"]
+    status, kept = await hub.admin.get(f"/quarantine/{item['id']}")
+    assert kept["status"] == "processed" and kept["entry_id"] == done["entry_id"]
     _, page = await hub.admin.get("/quarantine")
     assert page["items"] == []
     _, page = await hub.admin.get("/quarantine?status=all")

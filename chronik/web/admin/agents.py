@@ -1,12 +1,15 @@
 """Admin pages for agents: the list, a new agent (its API token shown once), the sign-in
-address, API tokens, browser sessions and sign-in links."""
+address, API tokens, browser sessions and sign-in links. A new token is shown on the GET
+after the redirect, once (``once``): reloading that page neither shows it again nor makes
+another one. Revoking a token and ending sessions ask first."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from chronik.web.admin import accounts
-from chronik.web.admin.common import form, match, render, see_other
+from chronik.api.base import hash_token
+from chronik.web.admin import accounts, once
+from chronik.web.admin.common import ask_first, confirmed, form, match, render, see_other
 from chronik.web.outbox import OUTBOX
 from chronik.web.pages import AgentView, admin_page
 from timeline.errors import Conflict, InvalidInput
@@ -23,11 +26,17 @@ async def _list(view: AgentView, *, status: int = 200, error: str | None = None,
 
 
 async def _detail(view: AgentView, agent_id: str, *, status: int = 200,
-                  error: str | None = None, token: str | None = None,
-                  created: bool = False) -> web.Response:
+                  error: str | None = None, taken: once.Taken | None = None
+                  ) -> web.Response:
+    """The agent's page; ``taken``: a new API token handed over by the redirect, shown if
+    it is one of the agent's (else the page says it cannot be shown again)."""
     account = await accounts.agent_account(view.state, view.caller.office.id, agent_id)
+    token = taken.secret if taken else None
+    if token is not None and hash_token(token)[:12] not in account.tokens:
+        token = None
     return render(view, "admin/agent.html", "agents", status=status, error=error,
-                  account=account, new_token=token, created=created,
+                  account=account, new_token=token,
+                  token_gone=taken is not None and taken.asked and token is None,
                   can_mail=view.request.app[OUTBOX].can_send("email"),
                   is_self=account.agent.id == view.caller.agent.id)
 
@@ -60,13 +69,17 @@ async def create_agent(view: AgentView) -> web.StreamResponse:
         return await _list(view, status=409 if isinstance(exc, Conflict) else 400,
                            error=_email_error(view, exc) if values.get("email") else
                            exc.message, values=values)
-    # The token is shown in this response only (never stored in clear, never in a URL).
-    return await _detail(view, made.agent.id, status=201, token=made.token, created=True)
+    # Only its SHA-256 is stored; the page after the redirect shows it once.
+    once.see_other_once(view, f"/admin/agents/{made.agent.id}", made.token, "agent_created")
 
 
 @admin_page
 async def agent_page(view: AgentView) -> web.StreamResponse:
-    return await _detail(view, match(view, "agent_id"))
+    agent_id = match(view, "agent_id")
+    taken = once.take(view)
+    response = await _detail(view, agent_id, taken=taken)
+    taken.forget(response, view.request.path)
+    return response
 
 
 @admin_page
@@ -86,16 +99,23 @@ async def set_email(view: AgentView) -> web.StreamResponse:
 async def new_token(view: AgentView) -> web.StreamResponse:
     agent_id = match(view, "agent_id")
     token, _ = await accounts.new_api_token(view.state, view.caller.office.id, agent_id)
-    return await _detail(view, agent_id, status=201, token=token)
+    once.see_other_once(view, f"/admin/agents/{agent_id}", token, "token_created")
 
 
 @admin_page
 async def revoke_token(view: AgentView) -> web.StreamResponse:
     agent_id = match(view, "agent_id")
-    token_id = (await form(view)).get("token_id", "").strip().lower()
+    values = await form(view)
+    token_id = values.get("token_id", "").strip().lower()
     account = await accounts.agent_account(view.state, view.caller.office.id, agent_id)
     if token_id not in account.tokens:
         raise web.HTTPNotFound()
+    if not confirmed(values):
+        return ask_first(view, "agents", title=view.t("admin.agents.revoke_title"),
+                         question=view.t("admin.agents.revoke_question",
+                                         token=token_id, name=account.agent.name),
+                         submit=view.t("admin.agents.revoke"), back=f"/admin/agents/{agent_id}",
+                         fields={"token_id": token_id})
     await accounts.revoke_token(view.state, view.caller.office.id, token_id)
     see_other(f"/admin/agents/{agent_id}", "token_revoked")
 
@@ -103,6 +123,15 @@ async def revoke_token(view: AgentView) -> web.StreamResponse:
 @admin_page
 async def end_sessions(view: AgentView) -> web.StreamResponse:
     agent_id = match(view, "agent_id")
+    account = await accounts.agent_account(view.state, view.caller.office.id, agent_id)
+    if not confirmed(await form(view)):
+        key = ("admin.agents.end_question_self" if account.agent.id == view.caller.agent.id
+               else "admin.agents.end_question")
+        return ask_first(view, "agents", title=view.t("admin.agents.end_sessions"),
+                         question=view.t(key, name=account.agent.name,
+                                         count=account.sessions),
+                         submit=view.t("admin.agents.end_sessions"),
+                         back=f"/admin/agents/{agent_id}")
     await accounts.end_sessions(view.state, view.caller.office.id, agent_id)
     see_other(f"/admin/agents/{agent_id}", "sessions_ended")
 

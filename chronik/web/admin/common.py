@@ -1,5 +1,6 @@
 """What the admin pages share: the section list, rendering with the sub-navigation, short
-success notices after a redirect (POST-redirect-GET), and forms."""
+success notices after a redirect (POST-redirect-GET), the confirmation step of destructive
+actions, and forms."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ SECTIONS: list[tuple[str, str]] = [
 the title is ``admin.<key>.title``, the overview's blurb ``admin.<key>.blurb``."""
 
 FLASHES: dict[str, str] = {
-    "saved": "ok", "agent_email": "ok", "token_revoked": "ok", "sessions_ended": "ok",
+    "saved": "ok", "agent_created": "ok", "token_created": "ok", "agent_email": "ok",
+    "token_revoked": "ok", "sessions_ended": "ok",
     "link_sent": "ok", "link_rate_limited": "error", "link_failed": "error",
     "reprocessed": "ok", "still_open": "warn", "discarded": "ok", "retried": "ok",
     "address_added": "ok", "address_removed": "ok", "answered": "ok", "export_started": "ok",
@@ -50,6 +52,22 @@ def render(view: AgentView, template: str, section: str, *, status: int = 200,
             notice = {"text": view.t(f"admin.flash.{key}"), "kind": FLASHES[key]}
     return view.render(template, nav="admin", status=status, sections=SECTIONS,
                        section=section, notice=notice, **extra)
+
+
+def confirmed(values: dict[str, str]) -> bool:
+    """Whether a destructive action's form came from its confirmation step."""
+    return values.get("confirm") == "yes"
+
+
+def ask_first(view: AgentView, section: str, *, title: str, question: str, submit: str,
+              back: str, fields: dict[str, str] | None = None,
+              details: list[tuple[str, str]] | None = None) -> web.Response:
+    """The confirmation step of a destructive action, without JavaScript: the same POST
+    again with ``confirm=yes`` (and ``fields``), or back to ``back``. Nothing has changed
+    yet; ``details`` (label, value) say what the action is about."""
+    return render(view, "admin/confirm.html", section, title=title, question=question,
+                  submit=submit, back=back, action=view.request.path, fields=fields or {},
+                  details=details or [], request_path=back)
 
 
 async def form(view: AgentView) -> dict[str, str]:

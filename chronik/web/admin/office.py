@@ -13,9 +13,9 @@ from chronik.api.policy import policy_view, save_policy, save_tone_words, tone_v
 from chronik.api.privacy import office_privacy, set_office_privacy
 from chronik.api.schemas import PresetIn
 from chronik.components import component_states
-from chronik.web.admin.common import form, render, see_other
+from chronik.web.admin.common import ask_first, confirmed, form, render, see_other
 from chronik.web.pages import AgentView, admin_page
-from timeline.errors import Conflict, InvalidInput
+from timeline.errors import Conflict, InvalidInput, NotFound
 from timeline.models import Visibility
 from timeline.policy import ENTRY_KINDS, preset
 from timeline.privacy_models import ErasedSenderPolicy
@@ -125,7 +125,17 @@ async def add_address(view: AgentView) -> web.StreamResponse:
 
 @admin_page
 async def remove_address(view: AgentView) -> web.StreamResponse:
-    await remove_office_address(view.state, view.caller, (await form(view)).get("address", ""))
+    """Stop accepting mail for an address, after a confirmation step."""
+    values = await form(view)
+    address = values.get("address", "").strip().casefold()
+    if address not in await view.state.store.inbound_addresses(view.caller.office.id):
+        raise NotFound("no such inbound address")
+    if not confirmed(values):
+        return ask_first(view, "office", title=view.t("admin.office.remove_title"),
+                         question=view.t("admin.office.remove_question", address=address),
+                         submit=view.t("admin.office.remove"), back="/admin/office",
+                         fields={"address": address})
+    await remove_office_address(view.state, view.caller, address)
     see_other("/admin/office", "address_removed")
 
 

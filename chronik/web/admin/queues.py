@@ -1,6 +1,6 @@
-"""Admin pages for what waits for someone: the quarantine, dead-lettered notifications and
-open data requests (a person asked what is stored about them; the answer is due within
-four weeks)."""
+"""Admin pages for what waits for someone: the quarantine (with what each message says,
+``preview``; discarding asks first), dead-lettered notifications and open data requests (a
+person asked what is stored about them; the answer is due within four weeks)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from chronik.api.notifications import retry_job
-from chronik.web.admin.common import form, match, render, see_other
+from chronik.web.admin.common import ask_first, confirmed, form, match, render, see_other
+from chronik.web.admin.preview import quarantine_preview
 from chronik.web.pages import AgentView, admin_page
 from timeline.errors import Conflict, NotFound
-from timeline.models import Customer, Entry
+from timeline.models import Customer, Entry, QuarantineItem
 from timeline.notifications import JobStatus
 from timeline.store import CustomerListQuery
 
@@ -47,11 +48,16 @@ async def quarantine_page(view: AgentView) -> web.StreamResponse:
                   next_cursor=page[-1].id if len(items) > PAGE else None)
 
 
-async def _quarantine_item(view: AgentView, item_id: str, *, status: int = 200,
-                           error: str | None = None) -> web.Response:
+async def _item(view: AgentView, item_id: str) -> QuarantineItem:
     item = await view.state.store.get_quarantine(view.caller.office.id, item_id)
     if item is None:
         raise NotFound("no such quarantined message")
+    return item
+
+
+async def _quarantine_item(view: AgentView, item_id: str, *, status: int = 200,
+                           error: str | None = None) -> web.Response:
+    item = await _item(view, item_id)
     name = view.request.query.get("name", "").strip()
     found: list[Customer] = []
     if name:
@@ -59,7 +65,8 @@ async def _quarantine_item(view: AgentView, item_id: str, *, status: int = 200,
             view.caller.office.id, CustomerListQuery(name=name[:200], limit=20))
         found = list(result.items)
     return render(view, "admin/quarantine_item.html", "quarantine", status=status,
-                  error=error, item=item, name=name, found=found)
+                  error=error, item=item, name=name, found=found,
+                  preview=await quarantine_preview(view.state, item))
 
 
 @admin_page
@@ -83,7 +90,24 @@ async def reprocess(view: AgentView) -> web.StreamResponse:
 
 @admin_page
 async def discard(view: AgentView) -> web.StreamResponse:
-    await view.state.ingest.discard(view.caller.office, match(view, "item_id"))
+    """Give up on a message, after a confirmation step (it is not processed again)."""
+    item = await _item(view, match(view, "item_id"))
+    if item.status != "open":
+        return await _quarantine_item(view, item.id, status=409,
+                                      error=view.t("admin.quarantine.not_open"))
+    if not confirmed(await form(view)):
+        preview = await quarantine_preview(view.state, item)
+        details = [(view.t("admin.quarantine.reason"), item.reason),
+                   (view.t("admin.quarantine.origin"), item.origin)]
+        if preview is not None and preview.sender:
+            details.append((view.t("admin.quarantine.from"), preview.sender))
+        if preview is not None and preview.subject:
+            details.append((view.t("admin.quarantine.subject"), preview.subject))
+        return ask_first(view, "quarantine", title=view.t("admin.quarantine.discard_title"),
+                         question=view.t("admin.quarantine.discard_question"),
+                         submit=view.t("admin.quarantine.discard"),
+                         back=f"/admin/quarantine/{item.id}", details=details)
+    await view.state.ingest.discard(view.caller.office, item.id)
     see_other("/admin/quarantine", "discarded")
 
 
