@@ -148,6 +148,8 @@ async def apply_preferences(state: AppState, customer: Customer, change: Prefere
                        f"{_qh_text(change.quiet_hours)}")
     if change.language is not None:
         update["language"] = change.language
+        if author is None or change.language != old.language:  # (an agent's form that
+            update["language_chosen"] = True                    # kept it chooses nothing)
         changes.append(f"language: {old.language} → {change.language}")
     digest = change.daily_digest
     digest_changed = not isinstance(digest, _Keep) and digest != old.daily_digest

@@ -123,6 +123,17 @@ def next_digest(digest: DailyDigest | None, now: datetime) -> datetime | None:
     return when.astimezone(UTC)
 
 
+def notified_channels(customer: Customer, prefs: Preferences,
+                      consents: Mapping[str, Consent], *, available: Collection[str],
+                      now: datetime) -> list[str]:
+    """The channels a notification would go out on now, best first, as if automatic
+    notifications were on (what a preferences page shows; consent, unsubscribes and
+    addresses applied)."""
+    plan = evaluate(customer, prefs.model_copy(update={"automatic_notifications": True}),
+                    consents, available=available, now=now)
+    return [route.channel for route in plan.routes]
+
+
 def evaluate(customer: Customer, prefs: Preferences, consents: Mapping[str, Consent], *,
              available: Collection[str], now: datetime, skip: Collection[str] = (),
              reply_via: str | None = None, held: str | None = None) -> Plan:

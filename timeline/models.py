@@ -166,6 +166,9 @@ class Preferences(_Record):
     automatic_notifications: bool = True
     quiet_hours: QuietHours | None = None
     language: str = "de"
+    language_chosen: bool = False
+    """``language`` was chosen -- by the customer, or changed by an agent -- rather than
+    left at the default: the portal then speaks it whatever the browser asks for."""
     daily_digest: DailyDigest | None = None
     """E-mail and Telegram notifications collected into one message a day; ``None`` = each
     item on its own."""

@@ -320,21 +320,33 @@ def _first_line(exc: Exception) -> str:
     return text[:200]
 
 
+class FormTooLarge(errors.TooLarge):
+    """``TooLarge`` from :func:`read_form`, with the text fields read before the limit was
+    passed (a form's text comes before its files: a page can give it back)."""
+
+    def __init__(self, limit: int, fields: list[tuple[str, str]]) -> None:
+        super().__init__(f"upload is larger than {limit} bytes", {"limit_bytes": limit})
+        self.fields = fields
+
+
 async def _read_form(request: web.Request, limit: int
                      ) -> tuple[list[tuple[str, str]], list[FormFile]]:
     reader = await request.multipart()
     fields: list[tuple[str, str]] = []
     files: list[FormFile] = []
     total = 0
+    declared_over = request.content_length is not None and \
+        request.content_length > limit + 64 * 1024
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
             raise errors.InvalidInput("nested multipart is not supported")
+        if declared_over and part.filename is not None:  # the files cannot all fit
+            raise FormTooLarge(limit, fields)
         chunks = []
         while chunk := await part.read_chunk(64 * 1024):
             total += len(chunk)
             if total > limit:
-                raise errors.TooLarge(f"upload is larger than {limit} bytes",
-                                      {"limit_bytes": limit})
+                raise FormTooLarge(limit, fields)
             chunks.append(chunk)
         data = b"".join(chunks)
         if part.filename:

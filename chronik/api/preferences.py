@@ -24,8 +24,8 @@ from chronik.preferences import (
     record_preference_change,
 )
 from chronik.state import AppState
-from notify.evaluate import CHANNELS, channel_order, consent_state
-from timeline.models import Consent, Customer, DailyDigest, Preferences, QuietHours
+from notify.evaluate import CHANNELS, consent_state, notified_channels
+from timeline.models import Consent, Customer, DailyDigest, Preferences, QuietHours, utcnow
 
 __all__ = ["OPERATIONS", "PreferencesOut", "preferences_out", "record_preference_change"]
 
@@ -123,7 +123,8 @@ async def preferences_out(state: AppState, customer: Customer) -> PreferencesOut
     qh = prefs.quiet_hours
     return PreferencesOut(
         customer_id=customer.id, channels=list(prefs.channels),
-        effective_channels=channel_order(customer, prefs),
+        effective_channels=notified_channels(customer, prefs, current, available=CHANNELS,
+                                             now=utcnow()),
         automatic_notifications=prefs.automatic_notifications,
         quiet_hours=QuietHoursIO(start=qh.start, end=qh.end, timezone=qh.timezone)
         if qh else None, language=prefs.language,

@@ -14,8 +14,9 @@ from aiohttp import web
 from chronik.glue.notify import load_settings, secret_key
 from chronik.preferences import record_preference_change
 from chronik.state import STATE, AppState
+from chronik.web.portal.language import chosen_language
 from chronik.web.render import request_language
-from notify.render import Renderer, language_of
+from notify.render import Renderer
 from notify.tokens import UnsubscribeTarget, verify_unsubscribe
 from timeline.models import Customer
 
@@ -56,9 +57,11 @@ async def _resolve(request: web.Request) -> tuple[AppState, UnsubscribeTarget | 
 
 
 async def _lang(state: AppState, customer: Customer | None, request: web.Request) -> str:
+    """The customer's chosen language, else the browser's (as the portal decides)."""
     if customer is not None:
-        prefs = await state.store.get_preferences(customer.office_id, customer.id)
-        return language_of(prefs.language)
+        chosen = await chosen_language(state, customer)
+        if chosen is not None:
+            return chosen
     return request_language(request)
 
 

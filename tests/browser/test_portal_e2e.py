@@ -7,15 +7,33 @@ timeline shows both live, without a reload."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.test_console_e2e import sign_in
-from tests.support.live_server import ChronikServer, MailSink, message_text, wait_until
+from tests.support.live_server import (
+    ChronikServer,
+    MailSink,
+    message_text,
+    start_chronik,
+    wait_until,
+)
 
 CODE = re.compile(r"\b(\d{6})\b")
+UPLOAD_LIMIT = 2 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def chronik(tmp_path_factory: pytest.TempPathFactory,
+            mail_sink: MailSink) -> Iterator[ChronikServer]:
+    """This module's server, with a small upload limit (a file over it is quick to make)."""
+    with start_chronik(tmp_path_factory.mktemp("chronik"), mail_sink.port,
+                       env={"CHRONIK_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT)}) as server:
+        yield server
 
 
 def test_customer_reads_answers_and_opts_out_while_the_agent_watches(
@@ -196,3 +214,176 @@ def test_the_portal_fits_a_phone(chronik: ChronikServer, mail_sink: MailSink, pa
         assert width <= 360, f"{path} scrolls sideways on a phone ({width}px)"
         axe.assert_clean(page)
 
+
+
+# ---------------------------------------------------------------- forms as people use them
+def _codes(mail_sink: MailSink, email: str) -> list[Any]:
+    return [m for m in mail_sink.to(email) if "code" in str(m["Subject"]).lower()]
+
+
+def _ask_for_code(page: Page, chronik: ChronikServer, mail_sink: MailSink, email: str) -> str:
+    before = len(_codes(mail_sink, email))
+    page.goto(chronik.url("/portal/signin"))
+    page.get_by_label(re.compile("E-Mail|E-mail")).fill(email)
+    page.get_by_role("button", name=re.compile("Code anfordern|Send me a code")).click()
+    wait_until(lambda: len(_codes(mail_sink, email)) > before or None, timeout=10,
+               what="a new sign-in code")
+    code = CODE.search(message_text(_codes(mail_sink, email)[-1]))
+    assert code, message_text(_codes(mail_sink, email)[-1])
+    expect(page.get_by_label(re.compile("Code"))).to_be_visible()
+    return code.group(1)
+
+
+def _messages(chronik: ChronikServer, customer_id: str) -> list[dict[str, Any]]:
+    page = chronik.api("GET", f"/customers/{customer_id}/timeline?channel=portal&limit=50")
+    return [e for e in page["items"] if e["kind"] == "message"]
+
+
+def test_back_after_a_wrong_code_and_the_right_one(
+        chronik: ChronikServer, mail_sink: MailSink, page: Page) -> None:
+    """No "Confirm Form Resubmission": every form answers with a redirect to a page."""
+    chronik.api("POST", "/customers", {"name": "Berta Back", "emails": ["berta@kunde.test"]})
+    code = _ask_for_code(page, chronik, mail_sink, "berta@kunde.test")
+    page.get_by_label(re.compile("Code")).fill(f"{(int(code) + 1) % 1_000_000:06d}")
+    page.get_by_role("button", name=re.compile("^(Anmelden|Sign in)$")).click()
+    expect(page.get_by_role("alert")).to_contain_text(re.compile("stimmt nicht|is wrong"))
+    page.get_by_label(re.compile("Code")).fill(code)
+    page.get_by_role("button", name=re.compile("^(Anmelden|Sign in)$")).click()
+    expect(page).to_have_url(re.compile(r"/portal/?$"))
+    page.go_back()  # to the page that said "wrong code": a GET, so no resubmission
+    expect(page).to_have_url(re.compile(r"/portal/"))
+    assert not page.url.startswith("chrome-error:"), page.url
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+
+
+def test_a_code_as_a_phone_or_a_paste_gives_it(
+        chronik: ChronikServer, mail_sink: MailSink, page: Page) -> None:
+    """The field takes what the server takes: full-width or Arabic-Indic digits, a pasted
+    non-breaking space (no over-strict ``pattern`` that stops the form)."""
+    chronik.api("POST", "/customers", {"name": "Hana Handy", "emails": ["hana@kunde.test"]})
+    for typed in (lambda c: c.translate(str.maketrans("0123456789", "０１２３４５６７８９")),
+                  lambda c: c.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")),
+                  lambda c: f"{c[:3]}\u00a0{c[3:]}"):
+        code = _ask_for_code(page, chronik, mail_sink, "hana@kunde.test")
+        field = page.get_by_label(re.compile("Code"))
+        expect(field).to_have_attribute("inputmode", "numeric")
+        expect(field).to_have_attribute("autocomplete", "one-time-code")
+        field.fill(typed(code))
+        page.get_by_role("button", name=re.compile("^(Anmelden|Sign in)$")).click()
+        expect(page).to_have_url(re.compile(r"/portal/?$"))
+        page.get_by_role("button", name=re.compile(r"^(Abmelden|Sign out)$")).click()
+        expect(page.locator("[data-signed-out]")).to_be_visible()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["script", "no-script"])
+def test_back_after_sending_does_not_send_twice(
+        chronik: ChronikServer, mail_sink: MailSink, browser: Browser,
+        javascript: bool) -> None:
+    email = f"rita.{'js' if javascript else 'nojs'}@kunde.test"
+    rita = chronik.api("POST", "/customers", {"name": "Rita Zurück", "emails": [email]})
+    context = browser.new_context(java_script_enabled=javascript)
+    try:
+        page = context.new_page()
+        _portal_sign_in(page, chronik, mail_sink, email)
+        page.goto(chronik.url("/portal/write"))
+        page.get_by_label(re.compile("^(Betreff|Subject)")).fill("Einmal bitte")
+        page.get_by_label(re.compile("Ihre Nachricht|Your message")).fill("Nur ein Mal.")
+        page.get_by_role("button", name=re.compile("^(Senden|Send)$")).click()
+        expect(page.get_by_text(re.compile("Ihre Nachricht ist eingegangen|has been received"))
+               ).to_be_visible()
+        page.go_back()
+        send = page.get_by_role("button", name=re.compile("^(Senden|Send)$"))
+        expect(page.get_by_role("status")).to_contain_text(
+            re.compile("bereits gesendet|already sent"))
+        if send.count():  # whatever the page offers: sending it again is the same message
+            send.click()
+        assert len(_messages(chronik, rita["id"])) == 1
+        page.get_by_role("link", name=re.compile("Nachricht ansehen|See the message")).click()
+        expect(page.locator("main")).to_contain_text("Nur ein Mal.")
+    finally:
+        context.close()
+
+
+def _write_with_a_big_photo(page: Page, chronik: ChronikServer, mail_sink: MailSink,
+                            name: str, address: str, text: str, subject: str = "") -> None:
+    """A new customer signed in on the write page, with ``text`` typed and a photo one
+    byte over the upload limit chosen."""
+    chronik.api("POST", "/customers", {"name": name, "emails": [address]})
+    _portal_sign_in(page, chronik, mail_sink, address)
+    page.goto(chronik.url("/portal/write"))
+    if subject:
+        page.get_by_label(re.compile("^(Betreff|Subject)")).fill(subject)
+    page.get_by_label(re.compile("Ihre Nachricht|Your message")).fill(text)
+    page.get_by_label(re.compile("Dateien|files")).set_input_files(
+        {"name": "foto.jpg", "mimeType": "image/jpeg", "buffer": b"\xff" * (UPLOAD_LIMIT + 1)})
+
+
+def test_a_file_over_the_limit_is_caught_before_sending(
+        chronik: ChronikServer, mail_sink: MailSink, page: Page, axe: Any) -> None:
+    _write_with_a_big_photo(page, chronik, mail_sink, "Gerd Groß", "gerd@kunde.test",
+                            "Foto anbei")
+    files = page.get_by_label(re.compile("Dateien|files"))
+    alert = page.locator("#portal-write [role=alert]")
+    expect(alert).to_contain_text(re.compile("zu groß|too large"))
+    url = page.url
+    page.get_by_role("button", name=re.compile("^(Senden|Send)$")).click()
+    expect(alert).to_be_visible()
+    assert page.url == url  # not sent
+    expect(files).to_be_focused()
+    axe.assert_clean(page)
+
+
+def test_a_file_over_the_limit_without_script_keeps_the_text(
+        chronik: ChronikServer, mail_sink: MailSink, browser: Browser) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        _write_with_a_big_photo(page, chronik, mail_sink, "Nina Ohne", "nina@kunde.test",
+                                "Siehe Foto, bitte.", subject="Schaden")
+        page.get_by_role("button", name=re.compile("^(Senden|Send)$")).click()
+        expect(page.get_by_role("alert")).to_contain_text(re.compile("zu groß|too large"))
+        expect(page.get_by_label(re.compile("^(Betreff|Subject)"))).to_have_value("Schaden")
+        expect(page.get_by_label(re.compile("Ihre Nachricht|Your message"))).to_have_value(
+            "Siehe Foto, bitte.")
+    finally:
+        context.close()
+
+
+def test_a_long_paste_is_not_cut_silently(
+        chronik: ChronikServer, mail_sink: MailSink, page: Page, axe: Any) -> None:
+    chronik.api("POST", "/customers", {"name": "Lena Lang", "emails": ["lena@kunde.test"]})
+    _portal_sign_in(page, chronik, mail_sink, "lena@kunde.test")
+    page.goto(chronik.url("/portal/write"))
+    body = page.get_by_label(re.compile("Ihre Nachricht|Your message"))
+    body.fill("x" * 95_000)
+    counter = page.locator("#write-body-count")
+    expect(counter).to_contain_text(re.compile(r"95[.,]000"))
+    body.fill("x" * 100_010)
+    assert body.evaluate("e => e.value.length") == 100_010  # nothing cut off
+    expect(counter).to_contain_text(re.compile("10 Zeichen zu lang|10 characters too long"))
+    url = page.url
+    page.get_by_role("button", name=re.compile("^(Senden|Send)$")).click()
+    assert page.url == url  # not sent
+    expect(body).to_be_focused()
+    axe.assert_clean(page)
+
+
+def test_back_after_a_refused_message_and_the_sent_one(
+        chronik: ChronikServer, mail_sink: MailSink, page: Page) -> None:
+    """A refused form comes back as a page with the text (it cannot be a redirect); the
+    script makes its history entry the form's own address, so Back asks nothing."""
+    leo = chronik.api("POST", "/customers", {"name": "Leo Leer", "emails": ["leo@kunde.test"]})
+    _portal_sign_in(page, chronik, mail_sink, "leo@kunde.test")
+    page.goto(chronik.url("/portal/write"))
+    page.get_by_role("button", name=re.compile("^(Senden|Send)$")).click()  # nothing written
+    expect(page.get_by_role("alert").first).to_contain_text(
+        re.compile("Bitte schreiben Sie|Please write"))
+    expect(page).to_have_url(re.compile(r"/portal/write\?key="))
+    page.get_by_label(re.compile("Ihre Nachricht|Your message")).fill("Jetzt mit Text.")
+    page.get_by_role("button", name=re.compile("^(Senden|Send)$")).click()
+    expect(page.get_by_text(re.compile("Ihre Nachricht ist eingegangen|has been received"))
+           ).to_be_visible()
+    page.go_back()
+    expect(page.get_by_role("status")).to_contain_text(
+        re.compile("bereits gesendet|already sent"))
+    assert len(_messages(chronik, leo["id"])) == 1

@@ -84,7 +84,7 @@ async def test_portal_write_page_broken_multipart_is_400(
         c = await site.customer()
         browser = site.browser()
         await sign_in(site, browser)
-        page = await browser.get("/portal/write")
+        page = await browser.follow(await browser.get("/portal/write"))
         action = re.search(r'action="(/portal/write\?csrf=[^"]+)"', page.text)
         assert action, page.text
         reply = await browser.post(action.group(1).replace("&amp;", "&"), data=body,

@@ -57,12 +57,13 @@ async def test_the_customer_sets_the_daily_digest_in_the_portal(site: Site) -> N
     bad = await browser.post("/portal/preferences", data=_portal_form(
         shown.field("csrf"), digest="1", digest_at="gleich morgens",
         digest_timezone="Europe/Vienna"))
-    assert bad.status == 400 and "tägliche Zusammenfassung" in bad.text
+    assert bad.status == 303 and bad.location == "/portal/preferences?error=digest"
+    assert "tägliche Zusammenfassung" in (await browser.follow(bad)).text
     assert len(await site.timeline(c["id"], "&kind=preferences")) == 1
     # a time zone the page does not offer: 400 as well
     odd = await browser.post("/portal/preferences", data=_portal_form(
         shown.field("csrf"), digest="1", digest_at="07:30", digest_timezone="Mars/Base"))
-    assert odd.status == 400
+    assert odd.status == 303 and odd.location == "/portal/preferences?error=invalid"
     # unticked: one message per item again, recorded
     off = await browser.post("/portal/preferences", data=_portal_form(shown.field("csrf")))
     assert off.status == 303

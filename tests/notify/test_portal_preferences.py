@@ -79,6 +79,7 @@ async def test_preferences_get_put_partial_and_recorded(nhub: Hub) -> None:
     assert prefs["language"] == "en"
     assert prefs["consents"]["telegram"]["granted"] is False
     assert prefs["consents"]["telegram"]["route"] == "agent"
+    assert prefs["effective_channels"] == ["portal"]  # withdrawn consent: not used any more
     assert len(prefs["consent_history"]) == 1
     status, prefs = await nhub.admin.put(f"/customers/{c['id']}/preferences",
                                          json={"quiet_hours": None})

@@ -185,6 +185,15 @@ async def enter_code(browser: Browser, code_page: Page, code: str) -> Page:
         "next": code_page.field("next"), "code": code})
 
 
+async def refused(browser: Browser, answer: Page, path: str) -> Page:
+    """A refused form answers with a redirect (Post/Redirect/Get) to the page saying why."""
+    assert answer.status == 303, (answer.status, answer.text[:500])
+    assert urlsplit(answer.location).path == path, answer.location
+    page = await browser.follow(answer)
+    assert page.status == 200, page.text[:500]
+    return page
+
+
 async def sign_in(site: Site, browser: Browser, email: str = ERIKA,
                   next_path: str | None = None, office: str = "") -> Page:
     """The whole sign-in (with the code sent in ``office``'s name); returns the page the
@@ -286,7 +295,7 @@ async def test_code_sign_in_end_to_end(site: Site) -> None:
     home = await browser.follow(done)
     assert home.status == 200
     assert "Ihre Nachrichten" in home.text and "Büro Müller &amp; Partner" in home.text
-    assert '<body class="portal">' in home.text
+    assert re.search(r'<body class="portal"\s*>', home.text)
     assert 'aria-current="page">Nachrichten</a>' in home.text
     csp = home.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "<script" not in home.text
@@ -324,15 +333,19 @@ async def test_wrong_codes_count_and_kill_the_code(site: Site) -> None:
     code = code_of(await site.code_mail(ERIKA))
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     for _ in range(portal_signin.MAX_GUESSES):
-        page = await enter_code(browser, code_page, wrong)
-        assert page.status == 400 and "Dieser Code stimmt nicht" in page.text
-        assert "chronik_portal" not in page.headers.get("Set-Cookie", "")
-    page = await enter_code(browser, code_page, code)  # right, but too late
-    assert page.status == 400 and "Dieser Code stimmt nicht" in page.text
+        answer = await enter_code(browser, code_page, wrong)
+        assert "chronik_portal" not in answer.headers.get("Set-Cookie", "")
+        page = await refused(browser, answer, "/portal/signin/code")
+        assert "Dieser Code stimmt nicht" in page.text
+        assert page.field("challenge") == code_page.field("challenge")
+    page = await refused(browser, await enter_code(browser, code_page, code),  # too late
+                         "/portal/signin/code")
+    assert "Dieser Code stimmt nicht" in page.text
     assert (await browser.get("/portal/")).status == 303
     # not six digits: not a guess, a hint
-    page = await enter_code(browser, code_page, "12ab")
-    assert page.status == 400 and "6 Ziffern" in page.text
+    page = await refused(browser, await enter_code(browser, code_page, "12ab"),
+                         "/portal/signin/code")
+    assert "6 Ziffern" in page.text
 
 
 async def test_a_code_and_its_link_work_once(site: Site) -> None:
@@ -342,9 +355,10 @@ async def test_a_code_and_its_link_work_once(site: Site) -> None:
     code = code_of(await site.code_mail(ERIKA))
     assert (await enter_code(browser, code_page, code)).status == 303
     other = site.browser()
-    page = await enter_code(other, await other.get(
-        f"/portal/signin/code?challenge={code_page.field('challenge')}"), code)
-    assert page.status == 400 and "Dieser Code stimmt nicht" in page.text
+    page = await refused(other, await enter_code(other, await other.get(
+        f"/portal/signin/code?challenge={code_page.field('challenge')}"), code),
+        "/portal/signin/code")
+    assert "Dieser Code stimmt nicht" in page.text
     # the one-click link: a page with a button (a mail scanner's GET spends nothing)
     link_browser = site.browser()
     await request_code(link_browser, ERIKA)
@@ -357,8 +371,9 @@ async def test_a_code_and_its_link_work_once(site: Site) -> None:
     assert (await link_browser.follow(done)).status == 200
     late = site.browser()
     page = await late.get(link)
-    page = await late.post(link, data={"csrf": page.field("csrf")})
-    assert page.status == 400 and "schon benutzt" in page.text
+    page = await refused(late, await late.post(link, data={"csrf": page.field("csrf")}),
+                         "/portal/signin")
+    assert "schon benutzt" in page.text
     assert (await late.get("/portal/")).status == 303
 
 
@@ -370,8 +385,9 @@ async def test_an_expired_code_is_refused(site: Site, monkeypatch: pytest.Monkey
     code = code_of(await site.code_mail(ERIKA))
     real = portal_signin.utcnow
     monkeypatch.setattr(portal_signin, "utcnow", lambda: real() + timedelta(minutes=10, seconds=1))
-    page = await enter_code(browser, code_page, code)
-    assert page.status == 400 and "abgelaufen" in page.text
+    page = await refused(browser, await enter_code(browser, code_page, code),
+                         "/portal/signin/code")
+    assert "abgelaufen" in page.text
     monkeypatch.setattr(portal_signin, "utcnow", lambda: real() + timedelta(minutes=9))
     assert (await enter_code(browser, code_page, code)).status == 303
 
@@ -394,8 +410,10 @@ async def test_rate_limits_per_address_and_per_customer(site: Site) -> None:
     for address in (ERIKA, "nobody@example.de"):
         for _ in range(portal_signin.MAX_PER_ADDRESS):
             assert (await request_code(browser, address)).status == 303
-        page = await request_code(browser, address)
-        assert page.status == 429 and "Zu viele Versuche" in page.text
+        page = await refused(browser, await request_code(browser, address),
+                             "/portal/signin")
+        assert "Zu viele Versuche" in page.text
+        assert f'value="{address}"' in page.text  # what was typed is still there
     await site.settle()
     assert len(site.code_mails(ERIKA)) == portal_signin.MAX_CODES
     # the same customer through another of her addresses: a neutral answer, but no code
@@ -497,7 +515,9 @@ async def test_only_published_items_of_the_own_timeline(site: Site) -> None:
     [far_mail] = site.code_mails(ERIKA, "Anderes Büro")
     elsewhere = site.browser()
     code_page = await elsewhere.follow(await request_code(elsewhere, "nobody@example.de"))
-    assert (await enter_code(elsewhere, code_page, code_of(far_mail))).status == 400
+    wrong = await enter_code(elsewhere, code_page, code_of(far_mail))
+    assert "Dieser Code stimmt nicht" in (
+        await refused(elsewhere, wrong, "/portal/signin/code")).text
     page = await elsewhere.post(link_of(far_mail), data={"csrf": code_page.field("csrf")})
     assert page.status == 303
     far_home = await elsewhere.follow(page)
@@ -580,11 +600,14 @@ async def test_writing_a_message_with_a_file(site: Site) -> None:
     c = await site.customer()
     browser = site.browser()
     await sign_in(site, browser)
-    page = await browser.get("/portal/write")
+    opened = await browser.get("/portal/write")
+    assert opened.status == 303 and opened.location.startswith("/portal/write?key=")
+    page = await browser.follow(opened)  # the form's key is in its URL: Back sends it again
     assert page.status == 200 and 'enctype="multipart/form-data"' in page.text
     action = re.search(r'action="(/portal/write\?csrf=[^"]+)"', page.text)
     assert action, page.text
     key = page.field("key")
+    assert opened.location == f"/portal/write?key={key}"
 
     def form() -> FormData:
         data = FormData()
@@ -601,6 +624,10 @@ async def test_writing_a_message_with_a_file(site: Site) -> None:
     assert "Schaden am Auto" in receipt.text and "delle.png" in receipt.text
     again = await browser.post(action.group(1).replace("&amp;", "&"), data=form())
     assert again.location == sent.location  # a resubmitted form is one message
+    back = await browser.get(opened.location)  # Back to the form: it was sent
+    assert back.status == 200 and "bereits gesendet" in back.text
+    assert 'id="portal-write"' not in back.text
+    assert f'href="{urlsplit(sent.location).path}"' in back.text  # the message instead
     [entry] = await site.timeline(c["id"], "&channel=portal")
     assert (entry["direction"], entry["kind"], entry["visibility"]) == (
         "inbound", "message", "published")
@@ -614,6 +641,7 @@ async def test_writing_a_message_with_a_file(site: Site) -> None:
                                data=FormData({"subject": " ", "body": ""},
                                              default_to_multipart=True))
     assert empty.status == 400 and "Bitte schreiben Sie" in empty.text
+    assert empty.field("key") != key  # a form without a key gets a new one, not a used one
     assert len(await site.timeline(c["id"], "&channel=portal")) == 1
 
 
@@ -656,8 +684,9 @@ async def test_preferences_are_recorded_and_honoured(site: Site) -> None:
             "quiet_timezone": "Europe/Vienna", "language": "en"}
     assert (await browser.post("/portal/preferences", data=form)).status == 303
     assert len(await site.timeline(c["id"], "&kind=preferences")) == 1
-    bad = await browser.post("/portal/preferences", data={**form, "quiet_end": "22:00"})
-    assert bad.status == 400 and "quiet hours" in bad.text
+    bad = await refused(browser, await browser.post(
+        "/portal/preferences", data={**form, "quiet_end": "22:00"}), "/portal/preferences")
+    assert 'role="alert">Please enter the start and end of the quiet hours' in bad.text
     # honoured: the opted-out customer gets no notification
     note = await site.entry(c["id"], "Wichtige Info", notify=True)
     done = await outcome(site.hub, c["id"], note["id"])
@@ -778,8 +807,12 @@ async def test_telegram_code_and_linking(tmp_path: Path, monkeypatch: pytest.Mon
         await eventually(connected)
         page = await browser.get("/portal/preferences")
         assert "Ihr Telegram-Chat ist verbunden" in page.text
-        linked = await browser.post("/portal/preferences/telegram",
-                                    data={"csrf": page.field("csrf")})
+        made = await browser.post("/portal/preferences/telegram",
+                                  data={"csrf": page.field("csrf")})
+        # Post/Redirect/Get: the link comes back in a short-lived cookie, not in the URL
+        assert made.status == 303 and made.location.startswith("/portal/preferences?")
+        assert "start=" not in made.location
+        linked = await browser.follow(made)
         assert linked.status == 200
         found = re.search(r'href="(https://t\.me/chronik_test_bot\?start=([\w-]+))"',
                           linked.text)
@@ -796,6 +829,7 @@ async def test_telegram_code_and_linking(tmp_path: Path, monkeypatch: pytest.Mon
             hash_link_token(found.group(2)), LINK_PURPOSE)
         assert owner == (s.hub.office.id, c["id"])
         assert (await browser.post("/portal/preferences/telegram", data={})).status == 403
+        assert "t.me/" not in (await browser.get("/portal/preferences")).text
 
 
 # ---------------------------------------------------------------- texts and templates

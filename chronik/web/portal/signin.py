@@ -13,6 +13,11 @@ channel (e-mail or Telegram).
   ``MAX_MATCHES``) gets its own code, in its office's name; the code typed signs in to the
   customer it was sent for. Merged customers and undeliverable addresses get nothing.
 * The link opens a page with a button (mail scanners that fetch links do not spend it).
+* Every form answers with a redirect (Post/Redirect/Get), a wrong code too: the page that
+  says so is a GET, so the browser's Back never asks to send a form again. The address
+  typed into a refused request comes back through a short-lived cookie, not the URL.
+* The portal's language is decided at sign-in and kept with the session
+  (``chronik.web.portal.language``).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from aiohttp import web
 from cachetools import TTLCache
@@ -49,6 +54,7 @@ from chronik.web.pages import (
     safe_next,
     set_pre_csrf,
 )
+from chronik.web.portal.language import chosen_language
 from chronik.web.render import page, request_language
 from notify.evaluate import channel_order, consent_state
 from notify.settings import NotifySettings
@@ -82,6 +88,14 @@ HOME = "/portal/"
 _CHALLENGE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 _CODE = re.compile(r"^[0-9]{6}$")
 _CODE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015.]")
+TYPED_COOKIE = "chronik_portal_typed"
+"""The address typed into a refused sign-in request, for the page the redirect leads to."""
+TYPED_SECONDS = 300
+TELEGRAM_COOKIE = "chronik_portal_telegram"
+"""The Telegram link just made on the preferences page (shown after its redirect)."""
+_SIGNIN_ERRORS = {"bad_email": "portal.signin.bad_email", "rate_limited": "signin.rate_limited",
+                  "link_invalid": "portal.signin.link_invalid"}
+_CODE_ERRORS = {"format": "portal.signin.code_format", "wrong": "portal.signin.code_wrong"}
 
 
 def typed_code(raw: str) -> str:
@@ -161,8 +175,29 @@ async def signin_form(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther(nxt)
     lang = _lang(request)
     signed_out = "signedout" in request.query
+    error = _SIGNIN_ERRORS.get(request.query.get("error", ""))
+    if error is not None:
+        typed = unquote(request.cookies.get(TYPED_COOKIE, ""))[:320]
+        response = _signin_page(request, lang, message=gettext(lang, error), kind="error",
+                                email=typed)
+        if TYPED_COOKIE in request.cookies:
+            response.del_cookie(TYPED_COOKIE, path="/portal/signin")
+        return response
     message = gettext(lang, "portal.signin.signed_out") if signed_out else ""
     return _signin_page(request, lang, message=message, kind="ok", signed_out=signed_out)
+
+
+def _back_to_signin(request: web.Request, error: str, lang: str, nxt: str, typed: str = ""
+                    ) -> web.HTTPSeeOther:
+    """Post/Redirect/Get for a refused request: the sign-in page saying why, with the
+    address typed (in a cookie for a few minutes: an address does not belong in a URL)."""
+    response = web.HTTPSeeOther("/portal/signin?" + urlencode(
+        {"next": nxt, "lang": lang, "error": error}))
+    if typed:
+        response.set_cookie(TYPED_COOKIE, quote(typed[:320], safe="@"), path="/portal/signin",
+                            max_age=TYPED_SECONDS, httponly=True, samesite="Strict",
+                            secure=request.secure)
+    return response
 
 
 async def request_code(request: web.Request) -> web.StreamResponse:
@@ -177,13 +212,11 @@ async def request_code(request: web.Request) -> web.StreamResponse:
     except InvalidInput:
         email = ""
     if not email or len(raw) > 320:
-        return _signin_page(request, lang, message=gettext(lang, "portal.signin.bad_email"),
-                            kind="error", email=raw, status=400, nxt=nxt)
+        raise _back_to_signin(request, "bad_email", lang, nxt, raw)
     limits = request.app[SIGNIN].per_address
     count = limits.get(email, 0)
     if count >= MAX_PER_ADDRESS:  # known or not: the same answer
-        return _signin_page(request, lang, message=gettext(lang, "signin.rate_limited"),
-                            kind="error", email=raw, status=429, nxt=nxt)
+        raise _back_to_signin(request, "rate_limited", lang, nxt, raw)
     limits[email] = count + 1
     challenge = new_ulid()
     _spawn(request.app, _send_codes(request.app, email, challenge, nxt))
@@ -307,20 +340,35 @@ async def code_form(request: web.Request) -> web.StreamResponse:
     nxt = portal_next(request.query.get("next"))
     if not _CHALLENGE.match(challenge):
         raise web.HTTPSeeOther("/portal/signin?" + urlencode({"next": nxt}))
+    if await current_session(request, request.app[STATE], "portal") is not None:
+        raise web.HTTPSeeOther(nxt)  # Back to the code form after signing in
+    error = _CODE_ERRORS.get(request.query.get("error", ""))
+    if error is not None:
+        return _code_page(request, lang, challenge, nxt, kind="error",
+                          message=gettext(lang, error, tries=MAX_GUESSES))
     return _code_page(request, lang, challenge, nxt,
                       message=gettext(lang, "portal.signin.code_sent",
                                       minutes=int(CODE_VALID.total_seconds() // 60)))
 
 
-async def _signed_in(request: web.Request, state: AppState, code: LoginCode | None
-                     ) -> web.StreamResponse | None:
+def _back_to_code(challenge: str, nxt: str, lang: str, error: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther("/portal/signin/code?" + urlencode(
+        {"challenge": challenge, "next": nxt, "lang": lang, "error": error}))
+
+
+async def _signed_in(request: web.Request, state: AppState, code: LoginCode | None,
+                     lang: str) -> web.StreamResponse | None:
+    """The session for a code that was right; ``lang`` is the language the sign-in pages
+    were shown in (the portal keeps it unless the customer chose one)."""
     if code is None or code.audience != "portal":
         return None
     customer = await state.store.get_customer(code.office_id, code.subject_id)
     if customer is None or customer.status is CustomerStatus.MERGED:
         return None
+    language = await chosen_language(state, customer) or lang
     response = web.HTTPSeeOther(portal_next(code.next_path))
-    await start_session(request, response, state, "portal", code.office_id, code.subject_id)
+    await start_session(request, response, state, "portal", code.office_id, code.subject_id,
+                        language=language)
     return response
 
 
@@ -336,19 +384,17 @@ async def use_code(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/portal/signin?" + urlencode({"next": nxt}))
     code = typed_code(form_str(form, "code"))
     if not _CODE.match(code):
-        return _code_page(request, lang, challenge, nxt, kind="error", status=400,
-                          message=gettext(lang, "portal.signin.code_format"))
+        raise _back_to_code(challenge, nxt, lang, "format")
     key = await _key(state)
     now = utcnow()
     for n in range(MAX_MATCHES):
         cid = code_id(challenge, n)
         used = await state.store.use_login_code(cid, code_hash(key, cid, code), now,
                                                 MAX_GUESSES)
-        response = await _signed_in(request, state, used)
+        response = await _signed_in(request, state, used, lang)
         if response is not None:
             return response
-    return _code_page(request, lang, challenge, nxt, kind="error", status=400,
-                      message=gettext(lang, "portal.signin.code_wrong", tries=MAX_GUESSES))
+    raise _back_to_code(challenge, nxt, lang, "wrong")
 
 
 def _split(token: str) -> tuple[str, str] | None:
@@ -379,17 +425,17 @@ async def link_use(request: web.Request) -> web.StreamResponse:
         key = await _key(state)
         used = await state.store.use_login_code(cid, code_hash(key, cid, code), utcnow(),
                                                 MAX_GUESSES)
-        response = await _signed_in(request, state, used)
+        response = await _signed_in(request, state, used, lang)
         if response is not None:
             return response
-    return _signin_page(request, lang, message=gettext(lang, "portal.signin.link_invalid"),
-                        kind="error", status=400)
+    raise _back_to_signin(request, "link_invalid", lang, HOME)
 
 
 @portal_page
 async def signout(view: CustomerView) -> web.StreamResponse:
     response = web.HTTPSeeOther("/portal/signin?signedout=1")
     await end_session(view.request, response, view.state, "portal")
+    response.del_cookie(TELEGRAM_COOKIE, path="/portal/preferences")  # (not sent here)
     return response
 
 

@@ -1,21 +1,21 @@
 """The signed-in portal pages: the customer's messages and one item (its files downloadable),
-writing a message (with files), preferences (with linking Telegram), a copy of one's data,
-the language switch. Every page is a ``@portal_page``: not signed in -> the sign-in page,
-and a POST without the session's CSRF token changes nothing (403)."""
+preferences (with linking Telegram), a copy of one's data, the language switch (writing a
+message is ``write``). Every page is a ``@portal_page``: not signed in -> the sign-in page,
+and a POST without the session's CSRF token changes nothing (403). Every POST answers with
+a redirect to a page (Post/Redirect/Get): Back never offers to send a form again."""
 
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import date, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import segno
 from aiohttp import web
 from markupsafe import Markup
 
-from chronik.api.base import ApiError, read_form, refuse_declared_oversize
+from chronik.api.base import ApiError
 from chronik.api.preferences import PreferencesOut, preferences_out
 from chronik.api.telegram import connector_of, create_link
 from chronik.portal_service import (
@@ -27,7 +27,6 @@ from chronik.portal_service import (
     data_requests,
     request_data_copy,
     today,
-    write_message,
 )
 from chronik.preferences import (
     DEFAULT_DIGEST_AT,
@@ -37,25 +36,32 @@ from chronik.preferences import (
     clock,
 )
 from chronik.web.i18n import LANGUAGES, catalog, gettext
+from chronik.web.outbox import OUTBOX
 from chronik.web.pages import CustomerView, error_page, form_str, portal_page
-from chronik.web.portal.signin import portal_next
-from connectors.portal import PortalFile
-from notify.evaluate import CHANNELS
+from chronik.web.portal.language import chosen_language
+from chronik.web.portal.signin import TELEGRAM_COOKIE, portal_next
+from notify.evaluate import CHANNELS, notified_channels
 from timeline.errors import DomainError, InvalidInput, NotFound
-from timeline.models import DailyDigest, IdentityKind, QuietHours
+from timeline.models import DailyDigest, IdentityKind, QuietHours, utcnow
 
 PAGE_SIZE = 30
 TELEGRAM_LINK_VALID = timedelta(days=1)
 """A link made in the portal is used at once (scanned from the screen): one day is plenty."""
+TELEGRAM_COOKIE_SECONDS = 15 * 60
+"""How long the preferences page shows the link just made (after the redirect, on reload)."""
 TIMEZONES = ("Europe/Berlin", "Europe/Vienna", "Europe/Zurich", "Europe/London",
              "Europe/Paris", "Europe/Madrid", "Europe/Rome", "Europe/Istanbul",
              "America/New_York", "America/Los_Angeles", "Asia/Dubai", "Asia/Tokyo", "UTC")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_TELEGRAM_LINK = re.compile(r"^https://t\.me/\w+\?start=[\w-]+$")
+_PREF_ERRORS = {"invalid": "portal.prefs.error", "quiet": "portal.prefs.quiet_error",
+                "digest": "portal.prefs.digest_error",
+                "telegram": "portal.telegram.unavailable"}
 _MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$")
 WHO = "by the customer (portal)"
 
 
-def _size(n: int, lang: str) -> str:
+def file_size(n: int, lang: str) -> str:
     value: float = n
     for unit in ("B", "KB", "MB", "GB"):
         if value < 1024 or unit == "GB":
@@ -80,12 +86,12 @@ def _label(lang: str, group: str, value: str) -> str:
     return gettext(lang, key if key in catalog() else f"portal.{group}.other")
 
 
-async def _render(view: CustomerView, template: str, nav: str = "", status: int = 200,
-                  **extra: Any) -> web.Response:
+async def render_portal(view: CustomerView, template: str, nav: str = "", status: int = 200,
+                        **extra: Any) -> web.Response:
     office = await view.state.store.get_office(view.customer.office_id)
     lang = view.lang
     return view.render(template, nav, status, office_name=office.name if office else "",
-                       size=lambda n: _size(n, lang), day=lambda s: _day(s, lang),
+                       size=lambda n: file_size(n, lang), day=lambda s: _day(s, lang),
                        channel=lambda c: _label(lang, "channel", c),
                        kind=lambda k: _label(lang, "kind", k), **extra)
 
@@ -108,7 +114,7 @@ async def messages(view: CustomerView) -> web.StreamResponse:
                                             before=view.request.query.get("before"),
                                             limit=PAGE_SIZE)
     unread = await _unread(view)
-    return await _render(view, "portal/messages.html", "messages", items=items,
+    return await render_portal(view, "portal/messages.html", "messages", items=items,
                          next_cursor=cursor, unread=set(unread),
                          older="before" in view.request.query)
 
@@ -129,7 +135,7 @@ async def entry(view: CustomerView) -> web.StreamResponse:
                                                inbox_id)
     sent = (view.request.query.get("sent") == "1" and item.channel == "portal"
             and item.direction == "inbound")
-    return await _render(view, "portal/entry.html", "messages", item=item, sent=sent,
+    return await render_portal(view, "portal/entry.html", "messages", item=item, sent=sent,
                          unread=set())
 
 
@@ -153,62 +159,32 @@ async def attachment(view: CustomerView) -> web.StreamResponse:
         "Cache-Control": "private, no-store"})
 
 
-# ------------------------------------------------------------------ writing
-async def _write_page(view: CustomerView, *, subject: str = "", body: str = "",
-                      error: str = "", status: int = 200) -> web.Response:
-    return await _render(view, "portal/write.html", "write", status, subject=subject,
-                         body=body, error=error, key=secrets.token_urlsafe(18),
-                         max_size=_size(view.state.settings.max_upload_bytes, view.lang))
-
-
-@portal_page
-async def write_form(view: CustomerView) -> web.StreamResponse:
-    """``?re=<entry id>``: an answer to one of the customer's own published items."""
-    subject = ""
-    about = view.request.query.get("re", "")[:100]
-    if about:
-        item = await customer_entry(view.state.store, view.customer, about)
-        if item is not None and item.subject:
-            subject = item.subject if item.subject.lower().startswith("re:") \
-                else f"Re: {item.subject}"
-    return await _write_page(view, subject=subject)
-
-
-@portal_page
-async def write(view: CustomerView) -> web.StreamResponse:
-    request = view.request
-    limit = view.state.settings.max_upload_bytes
-    refuse_declared_oversize(request, limit)
-    fields: dict[str, str] = {}
-    files: list[PortalFile] = []
-    if request.content_type.startswith("multipart/"):
-        raw_fields, raw_files = await read_form(request, limit)
-        fields = {name: value for name, value in raw_fields}
-        files = [PortalFile(name=f.name, content_type=f.content_type, data=f.data)
-                 for f in raw_files if f.name or f.data]
-    else:
-        form = await request.post()
-        fields = {name: form_str(form, name) for name in ("subject", "body", "key")}
-    subject, body = fields.get("subject", ""), fields.get("body", "")
-    key = fields.get("key", "")[:100] or None
-    try:
-        entry, _ = await write_message(view.state, view.customer, subject, body, files,
-                                       f"page:{key}" if key else None)
-    except InvalidInput:
-        message = view.t("portal.write.empty") if not (subject.strip() or body.strip()
-                                                       or files) \
-            else view.t("portal.write.invalid")
-        return await _write_page(view, subject=subject, body=body, error=message, status=400)
-    raise web.HTTPSeeOther(f"/portal/entries/{entry.id}?sent=1")
-
-
 # ------------------------------------------------------------------ preferences
-async def _prefs_page(view: CustomerView, *, status: int = 200, error: str = "",
-                      saved: bool = False, link: str | None = None) -> web.Response:
+def _available(view: CustomerView, telegram: bool) -> tuple[str, ...]:
+    """The channels the notifier can send on for this customer's office (as it is
+    configured: the same settings the sign-in messages go out with)."""
+    outbox = view.request.app[OUTBOX]
+    return ("portal", *(c for c in ("email", "telegram") if c in outbox.transports
+                        and (c != "telegram" or telegram)))
+
+
+async def _notified_by(view: CustomerView, telegram: bool) -> list[str]:
+    """The channels a notification would go out on now, best first: the notifier's own
+    rule (``notify.evaluate``: order, consent, addresses, what is configured), as if
+    automatic notifications were on (the page says so when they are off)."""
+    prefs = await view.state.store.get_preferences(view.customer.office_id, view.customer.id)
+    consents = await view.state.store.consents(view.customer.office_id, view.customer.id)
+    return notified_channels(view.customer, prefs, consents,
+                             available=_available(view, telegram), now=utcnow())
+
+
+async def _prefs_page(view: CustomerView, *, error: str = "", saved: bool = False,
+                      link: str | None = None) -> web.Response:
     prefs = await preferences_out(view.state, view.customer)
     connector = connector_of(view.state)
     telegram = connector is not None and connector.office_id in (None,
                                                                  view.customer.office_id)
+    chosen = await chosen_language(view.state, view.customer)
     kinds = {i.kind for i in view.customer.identities}
     qr = None
     if link:
@@ -222,12 +198,15 @@ async def _prefs_page(view: CustomerView, *, status: int = 200, error: str = "",
                  prefs.daily_digest.timezone if prefs.daily_digest else None):
         if kept and kept not in zones:
             zones.insert(0, kept)
-    return await _render(
-        view, "portal/preferences.html", "preferences", status, prefs=prefs,
+    return await render_portal(
+        view, "portal/preferences.html", "preferences", prefs=prefs,
         channels=CHANNELS, ranks=_ranks(prefs), error=error, saved=saved,
         telegram_available=telegram, telegram_linked=IdentityKind.TELEGRAM in kinds,
         has_email=IdentityKind.EMAIL in kinds, link=link, qr=qr, zones=zones,
-        languages=LANGUAGES)
+        languages=LANGUAGES, notified_by=await _notified_by(view, telegram),
+        shown_language=prefs.language if chosen else view.lang,
+        notification_language=None if chosen or prefs.language == view.lang
+        else prefs.language)
 
 
 def _ranks(prefs: PreferencesOut) -> list[str]:
@@ -237,7 +216,18 @@ def _ranks(prefs: PreferencesOut) -> list[str]:
 
 @portal_page
 async def preferences_form(view: CustomerView) -> web.StreamResponse:
-    return await _prefs_page(view, saved=view.request.query.get("saved") == "1")
+    query = view.request.query
+    error = _PREF_ERRORS.get(query.get("error", ""))
+    link = None
+    if query.get("telegram") == "1":  # the link just made (kept in a cookie, not the URL)
+        cookie = view.request.cookies.get(TELEGRAM_COOKIE, "")
+        link = cookie if _TELEGRAM_LINK.match(cookie) else None
+    return await _prefs_page(view, saved=query.get("saved") == "1", link=link,
+                             error=view.t(error) if error else "")
+
+
+def _back_to_prefs(error: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther("/portal/preferences?" + urlencode({"error": error}))
 
 
 class _FormError(Exception):
@@ -246,13 +236,16 @@ class _FormError(Exception):
         self.key = key
 
 
-def _change(form: Any, prefs: PreferencesOut) -> PreferenceChange:
-    """The form, compared with what is stored: only what differs is a change."""
+def _change(form: Any, prefs: PreferencesOut, shown_language: str, chosen: bool
+            ) -> PreferenceChange:
+    """The form, compared with what is stored: only what differs is a change. The language
+    is a change also when the stored one was never chosen and the customer picked another
+    than the one the form showed (the page's)."""
     channels: list[str] = []
     for n in (1, 2, 3):
         value = form_str(form, f"channel_{n}")
         if value and value not in CHANNELS:
-            raise _FormError("portal.prefs.error")
+            raise _FormError("invalid")
         if value and value not in channels:
             channels.append(value)
     automatic = form_str(form, "no_automatic") != "1"
@@ -261,14 +254,14 @@ def _change(form: Any, prefs: PreferencesOut) -> PreferenceChange:
         start, end = clock(form_str(form, "quiet_start")), clock(form_str(form, "quiet_end"))
         zone = form_str(form, "quiet_timezone") or "Europe/Berlin"
         if not (_HHMM.match(start) and _HHMM.match(end)) or start == end:
-            raise _FormError("portal.prefs.quiet_error")
+            raise _FormError("quiet")
         current = prefs.quiet_hours.timezone if prefs.quiet_hours else None
         if zone not in TIMEZONES and zone != current:
-            raise _FormError("portal.prefs.error")
+            raise _FormError("invalid")
         quiet = QuietHours(start=start, end=end, timezone=zone)
     language = form_str(form, "language")
     if language not in LANGUAGES:
-        raise _FormError("portal.prefs.error")
+        raise _FormError("invalid")
     consents = {}
     for channel in CHANNELS:
         granted = form_str(form, f"consent_{channel}") == "1"
@@ -279,10 +272,10 @@ def _change(form: Any, prefs: PreferencesOut) -> PreferenceChange:
         at = clock(form_str(form, "digest_at")) or DEFAULT_DIGEST_AT
         zone = form_str(form, "digest_timezone") or "Europe/Berlin"
         if not _HHMM.match(at):
-            raise _FormError("portal.prefs.digest_error")
+            raise _FormError("digest")
         current = prefs.daily_digest.timezone if prefs.daily_digest else None
         if zone not in TIMEZONES and zone != current:
-            raise _FormError("portal.prefs.error")
+            raise _FormError("invalid")
         digest = DailyDigest(at=at, timezone=zone)
     old_digest = (DailyDigest(**prefs.daily_digest.model_dump()) if prefs.daily_digest
                   else None)
@@ -293,7 +286,8 @@ def _change(form: Any, prefs: PreferencesOut) -> PreferenceChange:
         automatic_notifications=(automatic if automatic != prefs.automatic_notifications
                                  else None),
         quiet_hours=quiet if quiet != old_quiet else KEEP,
-        language=language if language != prefs.language else None,
+        language=language if language != prefs.language
+        or (not chosen and language != shown_language) else None,
         daily_digest=digest if digest != old_digest else KEEP,
         consents=consents)
 
@@ -302,15 +296,23 @@ def _change(form: Any, prefs: PreferencesOut) -> PreferenceChange:
 async def preferences_save(view: CustomerView) -> web.StreamResponse:
     form = await view.request.post()
     prefs = await preferences_out(view.state, view.customer)
+    chosen = await chosen_language(view.state, view.customer) is not None
     try:
-        change = _change(form, prefs)
+        change = _change(form, prefs, prefs.language if chosen else view.lang, chosen)
         await apply_preferences(view.state, view.customer, change, actor="customer",
                                 route="portal", who=WHO)
     except _FormError as exc:
-        return await _prefs_page(view, status=400, error=view.t(exc.key))
+        raise _back_to_prefs(exc.key) from None
     except InvalidInput:
-        return await _prefs_page(view, status=400, error=view.t("portal.prefs.error"))
+        raise _back_to_prefs("invalid") from None
+    if change.language is not None:
+        await _speak(view, change.language)
     raise web.HTTPSeeOther("/portal/preferences?saved=1")
+
+
+async def _speak(view: CustomerView, language: str) -> None:
+    """The portal speaks ``language`` from the next page on (this session)."""
+    await view.state.store.set_web_session_language(view.session.record.id_hash, language)
 
 
 @portal_page
@@ -318,22 +320,29 @@ async def telegram_link(view: CustomerView) -> web.StreamResponse:
     try:
         link = await create_link(view.state, view.customer, TELEGRAM_LINK_VALID)
     except (ApiError, DomainError):
-        return await _prefs_page(view, status=409,
-                                 error=view.t("portal.telegram.unavailable"))
-    return await _prefs_page(view, link=link.url)
+        raise _back_to_prefs("telegram") from None
+    response = web.HTTPSeeOther("/portal/preferences?telegram=1#telegram-heading")
+    response.set_cookie(TELEGRAM_COOKIE, link.url, path="/portal/preferences",
+                        max_age=TELEGRAM_COOKIE_SECONDS, httponly=True, samesite="Lax",
+                        secure=view.request.secure)
+    return response
 
 
 @portal_page
 async def set_language(view: CustomerView) -> web.StreamResponse:
+    """The switch in the header: the customer's choice, for the portal and the
+    notifications (recorded also when it is the stored one: from now on it is chosen)."""
     form = await view.request.post()
     language = form_str(form, "language")
     if language in LANGUAGES:
         prefs = await view.state.store.get_preferences(view.customer.office_id,
                                                        view.customer.id)
-        if prefs.language != language:
+        if prefs.language != language or await chosen_language(view.state,
+                                                                view.customer) is None:
             await apply_preferences(view.state, view.customer,
                                     PreferenceChange(language=language), actor="customer",
                                     route="portal", who=WHO)
+        await _speak(view, language)
     raise web.HTTPSeeOther(portal_next(form_str(form, "next")))
 
 
@@ -347,7 +356,7 @@ async def data_page(view: CustomerView) -> web.StreamResponse:
     requests = await data_requests(view.state.store, view.customer)
     current = next((r for r in requests if _is_today(r)), None)
     ids = view.customer.identities
-    return await _render(
+    return await render_portal(
         view, "portal/data.html", "data", requests=requests, current=current,
         just_requested=view.request.query.get("requested") == "1",
         emails=[i.value for i in ids if i.kind is IdentityKind.EMAIL],
@@ -368,8 +377,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/portal/", messages)
     app.router.add_get("/portal/entries/{entry_id}", entry)
     app.router.add_get("/portal/entries/{entry_id}/attachments/{index}", attachment)
-    app.router.add_get("/portal/write", write_form)
-    app.router.add_post("/portal/write", write)
     app.router.add_get("/portal/preferences", preferences_form)
     app.router.add_post("/portal/preferences", preferences_save)
     app.router.add_post("/portal/preferences/telegram", telegram_link)
