@@ -103,6 +103,25 @@ def parse_senderless_report(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES
     return dataclasses.replace(parsed, size=len(raw))
 
 
+NO_SENDER = "no-sender@sender.invalid"
+"""The stand-in sender of a mail that names none, once an admin assigned it to a customer
+(``.invalid``: no one can have it)."""
+
+
+def parse_unsigned(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedMail | None:
+    """A mail without any sender address, parsed with :data:`NO_SENDER` standing in (for a
+    customer an admin named); ``None`` when it cannot be read even so."""
+    newline = b"\r\n" if b"\r\n" in raw[:4096] else b"\n"
+    stand_in = b"Sender: (no sender) <" + NO_SENDER.encode("ascii") + b">" + newline
+    try:
+        parsed = parse_message(stand_in + raw.lstrip(b"\r\n"), max_bytes=max_bytes + len(stand_in))
+    except MailParseError:
+        return None
+    return dataclasses.replace(parsed, size=len(raw), parse_notes=(
+        *parsed.parse_notes, "the message names no sender; stored for the customer an admin "
+                             "assigned it to"))
+
+
 def _is_senderless(reason: str) -> bool:
     return _NO_SENDER in reason
 
@@ -355,6 +374,9 @@ class MailIngest:
             parsed = await self.parse(raw)
         except MailParseError as exc:
             rescued = await self._senderless(raw, exc.reason)
+            if rescued is None and customer_id and _is_senderless(exc.reason):
+                # the admin says whose it is: it needs no sender to be theirs
+                rescued = await asyncio.to_thread(parse_unsigned, raw, self.max_bytes)
             if rescued is None:
                 raise InvalidInput(quarantine_reason(exc)) from None
             parsed = rescued

@@ -15,6 +15,7 @@ from aiohttp import ClientSession
 from chronik.api.base import hash_token, new_token
 from chronik.components import Supervisor, redact
 from chronik.settings import Settings
+from connectors.email.inbound import NO_SENDER, MailIngest
 from tests.api.test_customers_entries import make_customer
 from tests.conftest import Api, Hub, serving
 from timeline.ingest import InboundMessage
@@ -232,3 +233,29 @@ async def test_a_process_that_stopped_reporting_shows_unknown_and_a_stop_shows_s
         assert [(i["name"], i["state"]) for i in shown["items"]] == [
             (item["name"], "unknown"), *((n, "stopped") for n in names[1:])]
         assert shown["items"][0]["reported_by"] == "gone:1"
+
+
+async def test_a_mail_without_a_sender_is_stored_for_the_customer_an_admin_names(
+        hub: Hub) -> None:
+    """No From, Sender, Reply-To or Return-Path: quarantined; processing it again alone
+    cannot help, but assigning it to a customer stores it for them."""
+    mail = MailIngest(hub.state.ingest)
+    mail.register()
+    raw = (b"To: buero@example.com\r\nSubject: Unterlagen\r\nMessage-ID: <ohne@x>\r\n"
+           b"Date: Fri, 04 Dec 2026 09:00:00 +0100\r\n\r\nAnbei die Unterlagen.\r\n")
+    delivered = await mail.deliver(hub.office.id, raw, "test")
+    item = delivered.result.quarantined
+    assert item is not None and "no sender" in item.reason
+    status, again = await hub.admin.post(f"/quarantine/{item.id}/reprocess", json={})
+    assert again["status"] == "open"
+    c = await make_customer(hub, "Max Müller")
+    status, done = await hub.admin.post(f"/quarantine/{item.id}/reprocess",
+                                        json={"customer_id": c["id"]})
+    assert status == 200 and done["status"] == "processed", done
+    _, tl = await hub.agent.get(f"/customers/{c['id']}/timeline")
+    (entry,) = tl["items"]
+    assert entry["subject"] == "Unterlagen" and entry["body"] == "Anbei die Unterlagen."
+    assert entry["meta"]["from"] == NO_SENDER
+    assert any("names no sender" in n for n in entry["meta"]["parse_notes"])
+    _, customer = await hub.agent.get(f"/customers/{c['id']}")
+    assert NO_SENDER not in json.dumps(customer)  # not made one of the customer's addresses
