@@ -9,6 +9,10 @@ function headers(extra = {}) {
 
 async function fetchHTML(url) {
   const response = await fetch(url, { credentials: "same-origin" });
+  if (response.redirected && new URL(response.url).pathname === "/signin") {
+    signedOut();  // (the sign-in page is no fragment to show)
+    throw new Error("signed out");
+  }
   if (!response.ok) throw new Error(`${response.status}`);
   return { html: await response.text(), response };
 }
