@@ -44,7 +44,7 @@ PublicHandler = Callable[[web.Request, AppState], Awaitable[web.StreamResponse]]
 @dataclass(frozen=True)
 class Param:
     name: str
-    where: Literal["query", "path"] = "query"
+    where: Literal["query", "path", "header"] = "query"
     schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
     description: str = ""
     required: bool = False

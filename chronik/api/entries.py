@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from aiohttp import web
@@ -80,7 +81,8 @@ async def create_entry(request: web.Request, state: AppState, caller: Caller
         kind=body.kind, subject=body.subject, body=body.body, visibility=body.visibility,
         notify=body.notify, confirm=body.confirm, tags=tuple(body.tags), occurred_at=occurred,
         files=tuple(files), meta={"call_entry_id": call.id} if call else {},
-        reply_via=body.reply_via, in_reply_to=body.in_reply_to))
+        reply_via=body.reply_via, in_reply_to=body.in_reply_to,
+        source_id=_idempotency(request, caller)))
     if call is not None:
         await link_note(state, caller.office, call, recorded.entry)
     out = EntryCreated(
@@ -89,6 +91,22 @@ async def create_entry(request: web.Request, state: AppState, caller: Caller
                                       notify=recorded.decision.notify_source),
         tone_confirmed=[h.text for h in recorded.tone_hits])
     return json_model(out, status=201)
+
+
+IDEMPOTENCY_KEY = "Idempotency-Key"
+_KEY = re.compile(r"[\x21-\x7e]{1,100}")
+
+
+def _idempotency(request: web.Request, caller: Caller) -> str | None:
+    """The entry's ``source_id`` for an ``Idempotency-Key`` (per agent): a request sent
+    again with the same key (a retry after a timeout) answers with the entry written the
+    first time instead of writing a second one."""
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    if key is None:
+        return None
+    if not _KEY.fullmatch(key):
+        raise InvalidInput(f"{IDEMPOTENCY_KEY} must be 1 to 100 printable ASCII characters")
+    return f"api:{caller.agent.id}:{key}"
 
 
 def _enum_list(request: web.Request, name: str, enum: type[Channel]) -> tuple[Channel, ...]:
@@ -167,7 +185,11 @@ LIST_PARAMS = (
 OPERATIONS = [
     Operation("POST", "/customers/{id}/entries", create_entry, "createEntry",
               "Write a note, phone note or document (multipart with one or more files); "
-              "visibility and notify default to the publish policy", "entries", params=(ID,),
+              "visibility and notify default to the publish policy; with an Idempotency-Key "
+              "a request sent again answers with the entry written the first time", "entries",
+              params=(ID, Param(IDEMPOTENCY_KEY, "header", description=(
+                  "Any 1-100 printable ASCII characters, unique per entry you mean to write "
+                  "(e.g. a UUID); the same key again gives the same entry, not a second")),),
               body=EntryIn, body_kinds=("application/json", "multipart/form-data"),
               response=EntryCreated, status=201, errors=(400, 404, 409, 413)),
     Operation("GET", "/customers/{id}/timeline", timeline, "getTimeline",

@@ -60,6 +60,26 @@ async def test_note_defaults_to_published_and_notify_from_system(hub: Hub) -> No
     assert e["channel"] == "note" and e["author"]
 
 
+async def test_a_retried_write_with_an_idempotency_key_writes_once(hub: Hub) -> None:
+    """An integrator retries after a timeout: with the same ``Idempotency-Key`` the answer
+    is the entry written the first time; another key (or another agent) writes anew."""
+    c = await make_customer(hub, "Erika Mustermann")
+    url = f"/customers/{c['id']}/entries"
+    note = {"kind": "note", "body": "Rückruf vereinbart", "visibility": "internal"}
+    key = {"Idempotency-Key": "4f1c2b7e-0d5a-4c55-9a53-6a3f0c2a1e11"}
+    s1, first = await hub.agent.post(url, json=note, headers=key)
+    s2, again = await hub.agent.post(url, json=note, headers=key)
+    assert s1 == s2 == 201 and first["id"] == again["id"]
+    s3, other = await hub.agent.post(url, json=note, headers={"Idempotency-Key": "zweiter"})
+    s4, admins = await hub.admin.post(url, json=note, headers=key)  # keys are per agent
+    s5, plain = await hub.agent.post(url, json=note)
+    assert len({first["id"], other["id"], admins["id"], plain["id"]}) == 4
+    _, timeline = await hub.agent.get(f"/customers/{c['id']}/timeline")
+    assert len(timeline["items"]) == 4
+    status, body = await hub.agent.post(url, json=note, headers={"Idempotency-Key": "ä"})
+    assert status == 400 and "Idempotency-Key" in body["error"]["message"]
+
+
 async def test_internal_note_and_explicit_values(hub: Hub) -> None:
     c = await make_customer(hub)
     status, e = await hub.agent.post(f"/customers/{c['id']}/entries", json={
