@@ -14,6 +14,7 @@ import re
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 
+import charset_normalizer
 import ftfy
 
 from .structure import raw_values
@@ -165,6 +166,11 @@ def decode_text(data: bytes, charset: str | None, hint: str | None = None
                 continue
     single = next((c for c in (declared, _codec(hint)) if c is not None and c != "ascii"
                    and not _MULTIBYTE.search(c)), "cp1252")
+    if single in _WESTERN:
+        foreign = _not_western(data)
+        if foreign is not None:
+            return foreign[0], (f"{_NAMES.get(single, single)} cannot be meant (nearly every "
+                                f"letter is accented): read as {foreign[1]}")
     text, mixed = _segments(data, single) if single in _WESTERN else (
         data.decode(single, _LATIN1_FALLBACK), False)
     if mixed:
@@ -174,6 +180,29 @@ def decode_text(data: bytes, charset: str | None, hint: str | None = None
 
 
 _WESTERN = {"cp1252", "latin-1", "iso8859-15", "iso8859-1"}
+_HIGH_LETTERS = bytes(range(0xC0, 0x100))
+_ASCII_LETTERS = bytes(range(0x41, 0x5B)) + bytes(range(0x61, 0x7B))
+_NOT_WESTERN = ["cp1251", "koi8_r", "cp1253"]
+"""Single-byte charsets tried when a text cannot be Western (Cyrillic, Greek)."""
+
+
+def _not_western(data: bytes) -> tuple[str, str] | None:
+    """Text in a Cyrillic or Greek single-byte charset that was declared Western or not at
+    all (a Russian subject in raw 8-bit): Western text never has most of its letters in
+    the accented range (German: about one in twenty), Cyrillic and Greek have nearly all
+    there. Only then, ``charset-normalizer`` picks among :data:`_NOT_WESTERN`; ``None``
+    when the text is not like that or none fits."""
+    high = len(data) - len(data.translate(None, _HIGH_LETTERS))
+    if high < 8:
+        return None
+    plain = len(data) - len(data.translate(None, _ASCII_LETTERS))
+    if high < 0.6 * (high + plain):
+        return None
+    best = charset_normalizer.from_bytes(data, cp_isolation=_NOT_WESTERN).best()
+    if best is None or best.encoding not in _NOT_WESTERN:
+        return None
+    return str(best), {"cp1251": "Windows-1251", "koi8_r": "KOI8-R",
+                       "cp1253": "Windows-1253"}[best.encoding]
 _NAMES = {"cp1252": "Windows-1252", "latin-1": "ISO-8859-1", "iso8859-15": "ISO-8859-15",
           "iso8859-1": "ISO-8859-1", "utf-8": "UTF-8"}
 _LATIN1_FALLBACK = "chronik-latin1"  # bytes a single-byte charset leaves undefined

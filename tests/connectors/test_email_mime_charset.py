@@ -16,7 +16,8 @@ from tests.support.shared import MISSING_CORPUS, ZAMMAD_CORPUS
 
 DATA = Path(__file__).parent / "data" / "mime"
 HEAD = b"From: Anna Alt <anna@example.com>\nTo: hub@example.org\nMessage-ID: <m1@example.com>\n"
-TEXT_CHANGING = ("mixed in one text", "encoded twice")  # notes of repairs that alter text
+TEXT_CHANGING = ("mixed in one text", "encoded twice", "cannot be meant")  # repairs that
+# alter text
 
 
 def text_mail(charset: str | None, body: bytes, ctype: str = "text/plain",
@@ -83,6 +84,33 @@ def test_single_byte_text_is_not_repaired(charset: str | None, body: bytes,
     assert not any(n for n in parsed.parse_notes if any(w in n for w in TEXT_CHANGING))
     if text:
         assert noted(parsed, text)
+
+
+@pytest.mark.parametrize(("charset", "codec", "words", "name"), [
+    (None, "cp1251", "Узнай как зарабатывать от 1000$ в неделю!", "Windows-1251"),
+    ("iso-8859-1", "koi8_r", "Здравствуйте! Прошу прислать договор.", "KOI8-R"),
+    ("windows-1252", "cp1253", "Καλημέρα σας, η σύμβαση είναι έτοιμη.", "Windows-1253"),
+])
+def test_cyrillic_or_greek_declared_western_or_not_at_all_is_read(
+        charset: str | None, codec: str, words: str, name: str) -> None:
+    """django-mailbox's test mail: a Russian subject in raw Windows-1251 came out as
+    "Óçíàé êàê …". Western text never has nearly all its letters accented; such text is
+    read in the Cyrillic or Greek charset it fits (subject and body)."""
+    raw = text_mail(charset, words.encode(codec), subject=words.encode(codec))
+    parsed = parse_message(raw)
+    assert (parsed.subject, parsed.text) == (words, words)
+    assert noted(parsed, f"read as {name}")
+
+
+@pytest.mark.parametrize("text", [
+    "Sehr geehrte Frau Müller, anbei die Unterlagen. Grüße aus Köln",
+    "Ärger über Öl: Überweisung für Straße",  # many umlauts, still mostly plain letters
+    "À bientôt, ça été très réussi. Señor Núñez, añadió Çağrı",
+])
+def test_western_text_with_many_accents_stays_western(text: str) -> None:
+    parsed = parse_message(text_mail("iso-8859-1", text.encode("cp1252", "replace")))
+    assert parsed.text == text.encode("cp1252", "replace").decode("cp1252")
+    assert not noted(parsed, "cannot be meant")
 
 
 # --------------------------------------------------------------------------- UTF-8 encoded twice
