@@ -14,7 +14,7 @@ from typing_extensions import TypeVar
 from timeline import disclosure, tone
 from timeline import policy as publish_policy
 from timeline.blobs import Blobs
-from timeline.errors import DisclosureWarning, InvalidInput, NotFound, ToneWarning
+from timeline.errors import Conflict, DisclosureWarning, InvalidInput, NotFound, ToneWarning
 from timeline.events import EventBus, StoredEvent
 from timeline.filenames import safe_file_name
 from timeline.identity import normalise_identity
@@ -57,6 +57,11 @@ class UploadedFile:
     name: str
     content_type: str
     data: bytes
+
+
+SIGN_IN_KINDS = frozenset({IdentityKind.EMAIL, IdentityKind.TELEGRAM})
+"""Identities a portal sign-in code goes to: each belongs to one customer of an office (a
+phone number may be shared, e.g. a family's landline)."""
 
 
 @dataclass(frozen=True)
@@ -203,9 +208,19 @@ class TimelineService(Generic[S]):
         return customer
 
     async def add_identity(
-        self, office: Office, customer_id: str, kind: IdentityKind, raw: str
+        self, office: Office, customer_id: str, kind: IdentityKind, raw: str, *,
+        proven: bool = False
     ) -> Customer:
+        """``proven``: the person showed it is theirs (a Telegram link token used from that
+        chat); else an e-mail address or Telegram chat of another customer is ``Conflict``."""
         (ident,) = self.identities(office, [(kind, raw)])
+        if kind in SIGN_IN_KINDS and not proven:  # a code sent there opens that portal
+            for other in await self.store.find_customers(office.id, kind, ident.value):
+                if other.id != customer_id and other.status is not CustomerStatus.MERGED:
+                    raise Conflict(
+                        f"{ident.value} is {other.name}'s already: one address opens one "
+                        "customer's portal (merge the two if they are one person)",
+                        {"customer_id": other.id, "name": other.name, "value": ident.value})
         customer = await self.store.add_identity(office.id, customer_id, ident)
         if customer is None:
             raise NotFound("no such customer")

@@ -109,9 +109,11 @@ OPERATIONS = [
               "Rename a customer or change their status", "customers", params=(ID,),
               body=CustomerPatch, response=CustomerOut, errors=(400, 404)),
     Operation("POST", "/customers/{id}/identities", add_identity, "addIdentity",
-              "Attach an e-mail address, phone number, Telegram or portal identity",
-              "customers", params=(ID,), body=IdentityIn, response=CustomerOut, status=201,
-              errors=(400, 404)),
+              "Attach an e-mail address, phone number, Telegram or portal identity; 409 "
+              "when another customer has that e-mail address or Telegram already (a sign-in "
+              "code sent there would open their portal too: merge them if they are one "
+              "person)", "customers", params=(ID,), body=IdentityIn, response=CustomerOut,
+              status=201, errors=(400, 404, 409)),
     Operation("DELETE", "/customers/{id}/identities/{kind}/{value}", remove_identity,
               "removeIdentity", "Detach an identity", "customers",
               params=(ID, Param("kind", "path",

@@ -131,8 +131,10 @@ class Commands:
             return Outcome("link_refused")  # used meanwhile
         user = _user(message)
         before = [c.id for c in await self._customers_of(message) if c.id != customer.id]
+        # the link token, used from this chat, proves the chat is the customer's
         await self.services.timeline.add_identity(self.office, customer.id,
-                                                  IdentityKind.TELEGRAM, str(user.id))
+                                                  IdentityKind.TELEGRAM, str(user.id),
+                                                  proven=True)
         await store.record_consent(self.office.id, customer.id, CONSENT_CHANNEL, True,
                                    actor="customer", route="telegram_start")
         body = (f"The customer linked the Telegram chat of {sender_name(user) or 'a user'} "

@@ -337,7 +337,7 @@ async def test_the_console_refuses_a_username_as_chat_id(
     reply = await desk.post(f"/customers/{person.id}/identities",
                             {"kind": "telegram", "value": "@erika"})
     assert reply.status == 400
-    assert "not a Telegram chat id" in reply.text
+    assert "keine Telegram-Chat-ID" in reply.text
     assert all(i.kind is not IdentityKind.TELEGRAM
                for i in (await site.state.timeline.customer(site.office, person.id)).identities)
 

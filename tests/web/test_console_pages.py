@@ -247,6 +247,18 @@ async def test_banner_for_a_known_caller(console: Console) -> None:
     assert "Last contacts" in text_of(english.text)
 
 
+@pytest.mark.parametrize("number", ["anonymous", "", "Unterdrückt"])
+async def test_a_withheld_number_is_said_so_and_offers_nothing_that_fails(
+        console: Console, number: str) -> None:
+    """No number to create a customer with or to attach: the banner says the number is
+    withheld instead of offering forms that could only fail (400, the typed name lost)."""
+    desk = await console.signed_in()
+    reply = await desk.get("/calls/banner?number=" + quote(number) + "&call=c9")
+    assert reply.status == 200
+    assert "Nummer unterdrückt" in text_of(reply.text)
+    assert 'action="/customers"' not in reply.text and 'action="/find"' not in reply.text
+
+
 async def test_banner_for_an_unknown_number_offers_create_and_attach(console: Console) -> None:
     desk = await console.signed_in()
     reply = await desk.get("/calls/banner?number=" + quote("0175 9999999") + "&call=c2")
@@ -446,6 +458,11 @@ async def test_call_entries_show_outcome_duration_and_who(console: Console) -> N
     assert "Dauer 5:12" in shown
     assert "angenommen von Anna Admin" in shown
     assert "Verpasster Anruf von unterdrückter Nummer" in text_of(page[missed.id])
+    older = await console.add(  # a call stored with its "from" only (the demo's)
+        erika, channel=Channel.PHONE, kind="call", visibility=Visibility.INTERNAL,
+        subject="Call from +49 30 1234567", when=at(2), meta={"from": "+49301234567"})
+    page = items((await desk.get(f"/customers/{erika.id}")).text)
+    assert "Anruf von +49 30 1234567" in text_of(page[older.id])
 
 
 async def test_thread_link_and_image_thumbnails(console: Console) -> None:
@@ -546,7 +563,7 @@ async def test_unanswered_hint(console: Console) -> None:
     hint = re.search(r'id="hint-unanswered">(.*?)</p>', page.text, re.S)
     assert hint, "an internal note and a notification do not answer the customer"
     assert "ist unbeantwortet" in text_of(hint.group(1))
-    assert f'href="#e-{mail.id}"' in hint.group(1)
+    assert f'href="/customers/{erika.id}?focus={mail.id}#e-{mail.id}"' in hint.group(1)
     await console.add(erika, channel=Channel.EMAIL, direction=Direction.OUTBOUND,
                       kind="reply", subject="Re: Rückfrage", body="…", when=at(5))
     page = await desk.get(f"/customers/{erika.id}")
@@ -793,7 +810,8 @@ async def test_complaint_marked_listed_and_resolved(console: Console) -> None:
     page = await desk.get(f"/customers/{max_.id}")
     assert "Als Beschwerde markieren" in text_of(items(page.text)[mail.id])
     reply = await desk.post(f"/entries/{mail.id}/complaint", {"action": "open"})
-    assert reply.status == 303 and reply.location == f"/customers/{max_.id}#e-{mail.id}"
+    assert reply.status == 303
+    assert reply.location == f"/customers/{max_.id}?focus={mail.id}#e-{mail.id}"
     listed = await desk.get("/complaints")
     assert "Max Müller" in text_of(listed.text) and "Gutachter kam nicht" in listed.text
     banner = await desk.get("/calls/banner?number=" + quote("030 1234567"))
@@ -1125,7 +1143,7 @@ async def test_customers_waiting_for_a_reply(console: Console) -> None:
         assert absent not in home
     page = await desk.get("/waiting")
     assert page.status == 200
-    assert f'href="/customers/{erika.id}#e-{mail.id}"' in page.text
+    assert f'href="/customers/{erika.id}?focus={mail.id}#e-{mail.id}"' in page.text
     assert "Olga Alt" in text_of((await desk.get("/waiting?days=90")).text)
     assert "Olga Alt" not in text_of((await desk.get("/waiting?days=9999")).text)  # -> 30
     fragment = await desk.get("/waiting/list?home=1")
@@ -1230,3 +1248,33 @@ async def test_a_very_long_text_scrolls_inside_its_item(console: Console) -> Non
     page = items((await desk.get(f"/customers/{erika.id}")).text)
     assert '<div class="body long" tabindex="0">' in page[long.id]
     assert '<div class="body">' in page[short.id]
+
+
+async def test_an_address_of_another_customer_is_not_added_silently(console: Console) -> None:
+    """Erika's e-mail address added to Jana: a portal code sent there would open Jana's
+    portal to Erika's mailbox. The profile says whose it is and offers the merge; the API
+    answers 409; a number may be shared (a family's landline); a bad value is named."""
+    erika = await console.customer("Erika Mustermann", emails=("erika@example.de",),
+                                   phones=("030 1234567",))
+    jana = await console.customer("Jana Merge")
+    desk = await console.signed_in()
+    page = await desk.get(f"/customers/{jana.id}")
+    reply = await desk.post(f"/customers/{jana.id}/identities",
+                            {"kind": "email", "value": "Erika@Example.de"})
+    assert reply.status == 409
+    assert "gehört schon zu Erika Mustermann" in unescape(reply.text)
+    assert f'href="/customers/{jana.id}/merge?q=Erika%20Mustermann"' in reply.text
+    assert 'value="Erika@Example.de"' in reply.text  # what was typed stays
+    status, body = await console.bearer("POST", f"/customers/{jana.id}/identities",
+                                        json={"kind": "email", "value": "erika@example.de"})
+    assert status == 409 and body["error"]["details"]["customer_id"] == erika.id
+    status, shown = await console.bearer("GET", f"/customers/{jana.id}")
+    assert shown["identities"] == []
+    shared = await desk.post(f"/customers/{jana.id}/identities",
+                             {"kind": "phone", "value": "030 1234567"})
+    assert shared.status == 303
+    bad = await desk.post(f"/customers/{jana.id}/identities",
+                          {"kind": "email", "value": "kein-at-zeichen"})
+    assert bad.status == 400 and "„kein-at-zeichen“ ist keine gültige Angabe" in unescape(
+        bad.text)
+    assert page.status == 200

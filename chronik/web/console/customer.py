@@ -302,7 +302,8 @@ async def _entry_of(view: AgentView) -> Entry:
 
 def _back(view: AgentView, entry: Entry, form: Any) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(safe_next(form_str(form, "next"),
-                                      f"/customers/{entry.customer_id}#e-{entry.id}"))
+                                      f"/customers/{entry.customer_id}?focus={entry.id}"
+                                      f"#e-{entry.id}"))
 
 
 @agent_page

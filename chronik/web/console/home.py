@@ -22,6 +22,7 @@ from chronik.web.console.items import (
 )
 from chronik.web.pages import AgentView, agent_page, form_str
 from chronik.web.render import render
+from connectors.phone.numbers import WITHHELD
 from notify.evaluate import channel_order
 from search.query import SearchFilters
 from timeline.errors import DomainError, InvalidInput
@@ -174,12 +175,12 @@ async def attach_identity(view: AgentView) -> web.StreamResponse:
     if not pairs:
         raise InvalidInput("nothing to attach")
     auto = [c for c in await _auto_created(view, pairs) if c.id != customer.id]
+    for unverified in auto:  # first: their identities (and history) move to the customer
+        await state.ingest.merge(office, view.caller.agent, unverified.id, customer.id)
     for kind, value in pairs:
         if not any(m.customer.id == customer.id
                    for m in await state.timeline.lookup(office, kind, value, 0)):
             await state.timeline.add_identity(office, customer.id, kind, value)
-    for unverified in auto:
-        await state.ingest.merge(office, view.caller.agent, unverified.id, customer.id)
     return web.HTTPSeeOther(f"/customers/{customer.id}")
 
 
@@ -209,6 +210,8 @@ async def call_banner(view: AgentView) -> web.StreamResponse:
     """The caller banner's content for a ringing number (fetched when ``call.ringing``
     arrives on the event stream)."""
     number = view.request.query.get("number", "")[:64]
+    if number.strip().casefold() in WITHHELD:  # "anonymous", "unknown", …: no number at all
+        number = ""
     normalised, matches = await view.state.timeline.lookup_normalised(
         view.caller.office, IdentityKind.PHONE, number, recent=10)
     known = [m for m in matches if m.customer.status is CustomerStatus.ACTIVE]

@@ -77,7 +77,8 @@ def item_view(entry: Entry, agent_names: dict[str, str]) -> ItemView:
     } for i, a in enumerate(entry.attachments)]
     call = None
     if entry.kind == "call":
-        number = meta.get("number")
+        number = meta.get("number") or meta.get(  # (calls stored without "number")
+            "to" if meta.get("call_direction") == "out" else "from")
         outcome = meta.get("outcome")
         call = {"outcome": outcome if outcome in CALL_OUTCOMES else None,
                 "missed": bool(meta.get("missed")),

@@ -13,9 +13,10 @@ from markupsafe import Markup
 from chronik.api.base import ApiError
 from chronik.api.telegram import create_link
 from chronik.preferences import DEFAULT_DIGEST_AT, PreferenceChange, apply_preferences, clock
+from chronik.web.console.customer import Filters, customer_context
 from chronik.web.pages import AgentView, agent_page, form_str
 from notify.evaluate import CHANNELS, consent_state
-from timeline.errors import InvalidInput
+from timeline.errors import Conflict, InvalidInput
 from timeline.models import CustomerStatus, DailyDigest, IdentityKind, QuietHours
 from timeline.store import CustomerListQuery, TimelineQuery
 
@@ -32,10 +33,28 @@ def _kind(raw: str) -> IdentityKind:
 async def _change_identity(view: AgentView, remove: bool) -> web.StreamResponse:
     form = await view.request.post()
     customer_id = view.request.match_info["id"]
-    change = view.state.timeline.remove_identity if remove else view.state.timeline.add_identity
-    await change(view.caller.office, customer_id, _kind(form_str(form, "kind")),
-                 form_str(form, "value"))
-    return web.HTTPSeeOther(f"/customers/{customer_id}#profile")
+    timeline = view.state.timeline
+    kind, value = _kind(form_str(form, "kind")), form_str(form, "value")
+    if remove:
+        await timeline.remove_identity(view.caller.office, customer_id, kind, value)
+        return web.HTTPSeeOther(f"/customers/{customer_id}#profile")
+    try:
+        await timeline.add_identity(view.caller.office, customer_id, kind, value)
+    except (InvalidInput, Conflict) as exc:
+        # the profile again, open, saying why, with what was typed
+        customer = await timeline.customer(view.caller.office, customer_id)
+        other = exc.details.get("customer_id") if isinstance(exc, Conflict) else None
+        message = (view.t("profile.identity_taken", value=value.strip(),
+                          name=exc.details.get("name", ""))
+                   if other else view.t("profile.identity_invalid_telegram", value=value.strip())
+                   if kind is IdentityKind.TELEGRAM
+                   else view.t("profile.identity_invalid", value=value.strip(),
+                               kind=view.t("identity." + kind.value)))
+        ctx = await customer_context(view, customer, Filters((), (), None), profile_error={
+            "message": message, "other": other, "kind": kind.value, "value": value,
+            "name": exc.details.get("name", "") if other else ""})
+        return view.render("console/customer.html", status=409 if other else 400, **ctx)
+    return web.HTTPSeeOther(f"/customers/{customer_id}?added=1#profile")
 
 
 @agent_page
