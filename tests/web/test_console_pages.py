@@ -895,11 +895,20 @@ async def test_merge_preview_merge_and_undo(console: Console) -> None:
     assert await lookup_ids(console, "0171 1234567") == [target.id]
     old = await desk.get(f"/customers/{source.id}")
     assert "zusammengeführt" in text_of(old.text)
+    # the merged-away customer's page leads to where everything went, offers no compose
+    merged = re.search(r'id="merged-notice">(.*?)</p>', old.text, re.S)
+    assert merged and f'href="/customers/{target.id}">Erika Mustermann</a>' in merged.group(1)
+    assert 'id="compose-form"' not in old.text
 
     reply = await desk.post(f"/merges/{merge_id}/undo", {})
     assert reply.status == 303 and reply.location == f"/customers/{source.id}"
-    back = item_ids((await desk.get(f"/customers/{source.id}")).text)
+    page = await desk.get(f"/customers/{source.id}")
+    back = item_ids(page.text)
     assert {e.id for e in moved} <= set(back)
+    assert f'action="/merges/{merge_id}/undo"' not in page.text  # undone: nothing to undo
+    assert 'id="compose-form"' in page.text and 'id="merged-notice"' not in page.text
+    target_page = await desk.get(f"/customers/{target.id}")
+    assert f'action="/merges/{merge_id}/undo"' not in target_page.text
     remaining = item_ids((await desk.get(f"/customers/{target.id}")).text)
     assert not {e.id for e in moved} & set(remaining)
     assert kept.id in remaining

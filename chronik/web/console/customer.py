@@ -31,6 +31,7 @@ from timeline.ids import parse_seq
 from timeline.models import (
     Channel,
     Customer,
+    CustomerStatus,
     Entry,
     IdentityKind,
     Preferences,
@@ -117,7 +118,32 @@ async def timeline_page(view: AgentView, customer_id: str, filters: Filters,
     page = await view.state.store.timeline(view.caller.office.id, customer_id,
                                            filters.query(limit, cursor))
     names = await agent_names(view.state, view.caller.office.id)
-    return fold_items(page.items, names), page.next_cursor
+    items = fold_items(page.items, names)
+    await mark_undone_merges(view.state, view.caller.office.id, items)
+    return items, page.next_cursor
+
+
+async def mark_undone_merges(state: AppState, office_id: str, items: list[ItemView]) -> None:
+    """Merge entries (and the notes of their undoing) whose merge is undone offer no undo."""
+    for item in items:
+        merge_id = item.entry.meta.get("merge_id") if item.entry.kind == "merge" else None
+        if isinstance(merge_id, str):
+            merge = await state.store.get_merge(office_id, merge_id)
+            item.merge_undone = merge is None or merge.undone_at is not None
+
+
+async def _merged_into(state: AppState, customer: Customer, newest: list[Entry]
+                       ) -> Customer | None:
+    """The customer a merged-away customer now lives in (from its newest merge entry)."""
+    if customer.status is not CustomerStatus.MERGED:
+        return None
+    for entry in newest:
+        target = entry.meta.get("target_id") if entry.kind == "merge" else None
+        if isinstance(target, str):
+            found = await state.store.get_customer(customer.office_id, target)
+            return found if found is not None and found.status is not CustomerStatus.MERGED \
+                else None
+    return None
 
 
 async def _focused(view: AgentView, customer: Customer, shown: list[ItemView]
@@ -193,6 +219,7 @@ async def customer_context(view: AgentView, customer: Customer, filters: Filters
         "presets": await compose_presets(view, customer.id),
         "recipients": await recipients(view, customer, prefs),
         "reply_to": reply_entry, "call": call, "agent_names": names, "focused": focused,
+        "merged_into": await _merged_into(state, customer, newest.items),
         "consent_history": await state.store.consent_history(office_id, customer.id),
         **extra,
     }
@@ -239,6 +266,7 @@ async def item_fragment(view: AgentView) -> web.StreamResponse:
     else:
         item = item_view(entry, names)
         item.folded = folded
+    await mark_undone_merges(view.state, office_id, [item])
     html = render("console/_items.html", view.lang, view.context(items=[item]))
     return web.Response(text=html, content_type="text/html", headers={
         "X-Entry-Id": item.entry.id, "X-Customer-Id": entry.customer_id,

@@ -46,6 +46,8 @@ class ItemView:
     ``attachments``)."""
     folded: list[Entry] = field(default_factory=list)
     """System entries about this one (e.g. "Notification sent to the portal inbox")."""
+    merge_undone: bool = False
+    """A merge entry whose merge was undone since (no "Undo merge" any more)."""
 
     @property
     def id(self) -> str:
