@@ -123,6 +123,10 @@ def next_digest(digest: DailyDigest | None, now: datetime) -> datetime | None:
     return when.astimezone(UTC)
 
 
+OPTED_OUT = "customer opted out of automatic notifications"
+"""``Plan.suppressed`` for a customer who wants no automatic notifications."""
+
+
 def notified_channels(customer: Customer, prefs: Preferences,
                       consents: Mapping[str, Consent], *, available: Collection[str],
                       now: datetime) -> list[str]:
@@ -147,7 +151,7 @@ def evaluate(customer: Customer, prefs: Preferences, consents: Mapping[str, Cons
     ``held``: what the job already waited for (``NotifyJob.held``): a job that waited for
     the daily digest (or was released by an admin) does not wait for the next one."""
     if not prefs.automatic_notifications and reply_via is None:
-        return Plan(suppressed="customer opted out of automatic notifications")
+        return Plan(suppressed=OPTED_OUT)
     routes: list[Route] = []
     skipped: list[str] = []
     order = channel_order(customer, prefs)

@@ -1287,3 +1287,23 @@ async def test_an_address_of_another_customer_is_not_added_silently(console: Con
     assert bad.status == 400 and "„kein-at-zeichen“ ist keine gültige Angabe" in unescape(
         bad.text)
     assert page.status == 200
+
+
+async def test_why_nobody_would_be_notified_is_said_in_the_agents_language(
+        console: Console) -> None:
+    """The notifier's reasons are English (logs, API); compose says them in German."""
+    quiet = await console.customer("Erika Leise", emails=("leise@example.de",))
+    status, _ = await console.bearer("PUT", f"/customers/{quiet.id}/preferences",
+                                     json={"automatic_notifications": False})
+    assert status == 200
+    desk = await console.signed_in()
+    reply = await desk.get(f"/customers/{quiet.id}/recipients")
+    assert json.loads(reply.text)["suppressed"] == (
+        "der Kunde möchte keine automatischen Benachrichtigungen")
+    refused = await console.customer("Otto Nein", emails=("nein@example.de",))
+    status, _ = await console.bearer("PUT", f"/customers/{refused.id}/preferences", json={
+        "channels": ["email"], "consents": {"email": False, "portal": False}})
+    assert status == 200
+    reply = await desk.get(f"/customers/{refused.id}/recipients")
+    why = json.loads(reply.text)["suppressed"]
+    assert "E-Mail: keine Einwilligung" in why and "consent" not in why
