@@ -563,6 +563,8 @@ async def test_dead_letter_is_listed_with_attempts_and_retried(
                                            headers={"Accept-Language": "en"})
     assert status == 200 and f'data-job="{job.id}"' in html and "Erika Mustermann" in html
     assert "Every attempt (1)" in html and "transient" in html
+    assert (f'href="/customers/{customer["id"]}?focus={entry["id"]}#e-{entry["id"]}"'
+            in html)  # the entry is one click away
     await sink.start()
     status, _, location = await site.admin.post(f"/admin/dead-letters/{job.id}/retry",
                                                 {"status": "dead"})
