@@ -458,6 +458,8 @@ def test_signing_out_in_another_tab_stops_the_live_view(chronik: ChronikServer,
                   "to": "+49 30 5555", "direction": "in"})
     banner = page.locator("#caller-banner")
     expect(banner).to_contain_text("Otto Zweittab")
+    cti(chronik, {"event": "hangup", "callId": "tab-1", "cause": "normalClearing"})
+    expect(banner).to_contain_text(re.compile("Anruf beendet|Call ended"))  # not "ringing"
     page.keyboard.press("Escape")
     expect(banner).to_be_hidden()
     page.set_viewport_size({"width": 360, "height": 740})

@@ -36,7 +36,15 @@ from tests.conftest import Api, Hub
 from tests.notify.conftest import NOTIFY_ENV, SmtpSink, eventually, free_port, outcome
 from tests.support.telegram_standin import BotApiStandIn
 from timeline.ingest import InboundMessage
-from timeline.models import Channel, IdentityKind, Role
+from timeline.models import (
+    Channel,
+    Direction,
+    EntryDraft,
+    IdentityKind,
+    Role,
+    Visibility,
+    utcnow,
+)
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "chronik" / "web" / "templates" / "portal"
 CHAT = 4711
@@ -552,6 +560,27 @@ async def test_pages_of_items_and_unread_notifications(site: Site) -> None:
     _, inbox = await site.hub.agent.get(f"/customers/{c['id']}/inbox")
     assert inbox["unread"] == 0
     assert ">Neu</span>" not in (await browser.get(more.group(1))).text
+
+
+async def test_the_customers_own_message_is_no_news_to_them(site: Site) -> None:
+    """A copy of what the customer wrote in the portal, in their portal inbox, does not
+    mark their own message "Neu"; news from the office still is."""
+    c = await site.customer(emails=("selbst@example.de",))
+    state = site.hub.state
+    own, _ = await state.timeline.append(EntryDraft(
+        office_id=site.hub.office.id, customer_id=c["id"], channel=Channel.PORTAL,
+        direction=Direction.INBOUND, kind="message", visibility=Visibility.PUBLISHED,
+        notify=True, occurred_at=utcnow(), subject="Meine Frage", body="Wie lange noch?"))
+    news = await site.entry(c["id"], "Antwort vom Büro")
+    for entry_id, subject in ((own.id, "Meine Frage"), (news["id"], "Antwort vom Büro")):
+        await state.store.add_inbox_item(site.hub.office.id, c["id"], entry_id, subject,
+                                         "…", [])
+    page = await sign_in(site, site.browser(), "selbst@example.de")
+    badges = {m.group(1) for m in re.finditer(
+        r'href="/portal/entries/(\w+)".{0,400}?>Neu</span>', page.text, re.S)}
+    assert news["id"] in page.text and own.id in page.text
+    assert ">Neu</span>" in page.text and page.text.count(">Neu</span>") == 1
+    assert own.id not in badges
 
 
 async def test_a_portal_session_is_not_an_agent_session(site: Site) -> None:

@@ -114,8 +114,10 @@ async def messages(view: CustomerView) -> web.StreamResponse:
                                             before=view.request.query.get("before"),
                                             limit=PAGE_SIZE)
     unread = await _unread(view)
+    # (a copy of what the customer wrote in the portal is no news to them)
+    new = {i.id for i in items if i.id in unread and i.direction != "inbound"}
     return await render_portal(view, "portal/messages.html", "messages", items=items,
-                         next_cursor=cursor, unread=set(unread),
+                         next_cursor=cursor, unread=new,
                          older="before" in view.request.query)
 
 

@@ -130,6 +130,8 @@ function callEnded(data) {
   const block = banner?.querySelector(`[data-call="${CSS.escape(data.call_id || "")}"]`);
   if (!block) return;
   block.classList.add("ended");
+  const state = block.querySelector(".call-state");
+  if (state?.dataset.ended) state.textContent = state.dataset.ended;  // no longer "ringing"
   setTimeout(() => { block.remove(); if (!banner.children.length) banner.hidden = true; }, 30000);
 }
 
