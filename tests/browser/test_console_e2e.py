@@ -91,8 +91,9 @@ def test_call_banner_phone_note_and_tone_guard(chronik: ChronikServer, page: Pag
     form.get_by_label(re.compile("^(Betreff|Subject)$")).fill("Gespräch")
     form.get_by_label(re.compile("^Text$")).fill("Der Kunde ist ein echter Querulant.")
     expect(page.locator("#compose-warnings")).to_contain_text("Querulant")
-    form.get_by_role("button", name=re.compile("Speichern|Save")).click()
     confirm = form.get_by_label(re.compile("Trotzdem veröffentlichen|Publish anyway"))
+    expect(confirm).to_be_visible()  # with the warning it speaks of ("confirm below")
+    form.get_by_role("button", name=re.compile("Speichern|Save")).click()
     expect(confirm).to_be_visible()
     assert not any("Querulant" in (e["body"] or "") for e in chronik.api(
         "GET", f"/customers/{erika['id']}/timeline")["items"])

@@ -390,6 +390,9 @@ async def test_paging_without_javascript_follows_the_more_link(console: Console)
     assert not set(item_ids(second.text)) & set(item_ids(page.text))
     assert "</html>" in second.text  # a whole page, not a bare fragment
     assert 'id="more"' not in second.text
+    older = re.search(r'id="older-notice">(.*?)</p>', second.text, re.S)  # and a way back
+    assert older and f'<a href="/customers/{erika.id}">' in older.group(1)
+    assert 'id="older-notice"' not in page.text
 
 
 async def test_paging_keeps_the_filters(console: Console) -> None:

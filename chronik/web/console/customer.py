@@ -253,6 +253,7 @@ async def customer_context(view: AgentView, customer: Customer, filters: Filters
         "presets": await compose_presets(view, customer.id),
         "recipients": await recipients(view, customer, prefs),
         "reply_to": reply_entry, "call": call, "agent_names": names, "focused": focused,
+        "paged": cursor is not None,
         "merged_into": await _merged_into(state, customer, newest.items),
         "consent_history": await state.store.consent_history(office_id, customer.id),
         **extra,

@@ -274,10 +274,10 @@ if (form) {
   }
   async function check() {
     const publishing = kind() === "reply" || visibility() === "published";
-    if (!publishing) { warnings.replaceChildren(); return; }
+    if (!publishing) { showWarnings({}); return; }
     const files = [...(form.querySelector("#c-files")?.files ?? [])].map((f) => f.name);
     const text = [form.subject.value, form.body.value, ...files].join("\n");
-    if (!text.trim()) { warnings.replaceChildren(); return; }
+    if (!text.trim()) { showWarnings({}); return; }
     const response = await fetch("/api/v1/tone/check", {
       method: "POST", headers: headers({ "Content-Type": "application/json" }),
       body: JSON.stringify({ text, customer_id: form.dataset.customer }),
@@ -291,7 +291,8 @@ if (form) {
       ...(data.disclosure ?? []).map((h) => `${texts.disclosure?.[h.kind] ?? h.kind}: „${h.text}“`),
     ];
     warnings.replaceChildren();
-    if (!items.length) return;
+    confirmRow.hidden = !items.length;  // "publish anyway" belongs to a warning shown
+    if (!items.length) { confirmBox.checked = false; return; }
     const box = document.createElement("div");
     box.className = "notice error";
     box.setAttribute("role", "alert");
