@@ -1064,6 +1064,28 @@ async def test_preferences_form_takes_times_as_people_type_them(console: Console
     assert prefs["daily_digest"]["at"] == "08:00"
 
 
+async def test_profile_mistakes_are_said_on_the_profile_not_an_error_page(
+        console: Console) -> None:
+    """Half a quiet-hours span (it was silently dropped) and a blank name (a bare error
+    page): the profile comes back open, saying what is wrong; nothing changes."""
+    erika = await console.customer("Erika Mustermann", emails=("erika@example.de",))
+    desk = await console.signed_in()
+    half = await desk.post(f"/customers/{erika.id}/preferences", {
+        "channel0": "email", "consent_email": "on", "quiet_start": "22:00", "quiet_end": "",
+        "quiet_tz": "Europe/Berlin"})
+    assert half.status == 400
+    said = re.search(r'id="profile-error">(.*?)</p>', half.text, re.S)
+    assert said and "Ruhezeiten brauchen Beginn und Ende" in unescape(said.group(1))
+    assert "<details open>" in half.text.replace("<details  open>", "<details open>")
+    status, timeline = await console.bearer(
+        "GET", f"/customers/{erika.id}/timeline?kind=preferences")
+    assert timeline["items"] == []  # nothing recorded, nothing changed
+    blank = await desk.post(f"/customers/{erika.id}/update", {"name": "   "})
+    assert blank.status == 400 and "Ein Kunde braucht einen Namen." in blank.text
+    status, shown = await console.bearer("GET", f"/customers/{erika.id}")
+    assert shown["name"] == "Erika Mustermann"
+
+
 async def test_a_replys_quoted_history_is_folded_below_its_own_text(console: Console) -> None:
     erika = await console.customer("Erika Mustermann", emails=("erika@example.de",))
     reply = await console.add(erika, subject="AW: Ihre Police", body=(

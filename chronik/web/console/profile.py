@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import segno
 from aiohttp import web
@@ -17,7 +18,7 @@ from chronik.web.console.customer import Filters, customer_context
 from chronik.web.pages import AgentView, agent_page, form_str
 from notify.evaluate import CHANNELS, consent_state
 from timeline.errors import Conflict, InvalidInput
-from timeline.models import CustomerStatus, DailyDigest, IdentityKind, QuietHours
+from timeline.models import Customer, CustomerStatus, DailyDigest, IdentityKind, QuietHours
 from timeline.store import CustomerListQuery, TimelineQuery
 
 PREVIEW_LIMIT = 200
@@ -41,7 +42,6 @@ async def _change_identity(view: AgentView, remove: bool) -> web.StreamResponse:
     try:
         await timeline.add_identity(view.caller.office, customer_id, kind, value)
     except (InvalidInput, Conflict) as exc:
-        # the profile again, open, saying why, with what was typed
         customer = await timeline.customer(view.caller.office, customer_id)
         other = exc.details.get("customer_id") if isinstance(exc, Conflict) else None
         message = (view.t("profile.identity_taken", value=value.strip(),
@@ -50,11 +50,20 @@ async def _change_identity(view: AgentView, remove: bool) -> web.StreamResponse:
                    if kind is IdentityKind.TELEGRAM
                    else view.t("profile.identity_invalid", value=value.strip(),
                                kind=view.t("identity." + kind.value)))
-        ctx = await customer_context(view, customer, Filters((), (), None), profile_error={
-            "message": message, "other": other, "kind": kind.value, "value": value,
-            "name": exc.details.get("name", "") if other else ""})
-        return view.render("console/customer.html", status=409 if other else 400, **ctx)
+        return await _profile_again(view, customer, message, status=409 if other else 400,
+                                    other=other, kind=kind.value, value=value,
+                                    name=exc.details.get("name", "") if other else "")
     return web.HTTPSeeOther(f"/customers/{customer_id}?added=1#profile")
+
+
+async def _profile_again(view: AgentView, customer: Customer, message: str, *,
+                         status: int = 400, **typed: Any) -> web.Response:
+    """The customer's page again with the profile open, saying what was wrong (and what was
+    typed: ``kind``/``value`` of an identity, the ``name``, ``other`` customer's id)."""
+    ctx = await customer_context(view, customer, Filters((), (), None),
+                                 profile_error={"message": message, "other": None, "kind": "",
+                                                "value": "", "name": "", **typed})
+    return view.render("console/customer.html", status=status, **ctx)
 
 
 @agent_page
@@ -76,7 +85,7 @@ async def update_customer(view: AgentView) -> web.StreamResponse:
     name = form_str(form, "name").strip()
     status = CustomerStatus.ACTIVE if form_str(form, "verify") else None
     if form_str(form, "name", "-") != "-" and not name:
-        raise InvalidInput("name must not be empty")
+        return await _profile_again(view, customer, view.t("profile.name_empty"))
     await view.state.store.update_customer(view.caller.office.id, customer.id,
                                            name=name or None, status=status)
     return web.HTTPSeeOther(f"/customers/{customer.id}#profile")
@@ -140,11 +149,15 @@ async def save_preferences(view: AgentView) -> web.StreamResponse:
     form = await view.request.post()
     order = [form_str(form, f"channel{i}") for i in range(3)]
     channels = [c for c in dict.fromkeys(order) if c]
-    start, end = clock(form_str(form, "quiet_start")), clock(form_str(form, "quiet_end"))
+    typed = form_str(form, "quiet_start").strip(), form_str(form, "quiet_end").strip()
+    start, end = clock(typed[0]), clock(typed[1])
     quiet: QuietHours | None = None
     if start and end:
         quiet = QuietHours(start=start, end=end,
                            timezone=form_str(form, "quiet_tz") or "Europe/Berlin")
+    elif any(typed):  # half a time span, or a time that is none: said, not dropped
+        return await _profile_again(view, customer, view.t(
+            "prefs.quiet_incomplete", start=typed[0] or "–", end=typed[1] or "–"))
     current = await view.state.store.consents(customer.office_id, customer.id)
     consents = {}
     for channel in CHANNELS:
@@ -159,10 +172,13 @@ async def save_preferences(view: AgentView) -> web.StreamResponse:
         channels=channels, automatic_notifications=form_str(form, "no_auto") != "on",
         quiet_hours=quiet, language=form_str(form, "language") or None, consents=consents,
         daily_digest=digest)
-    await apply_preferences(view.state, customer, change, actor=view.caller.agent.id,
-                            route="agent", who=f"by {view.caller.agent.name}",
-                            author=view.caller.agent.id)
-    return web.HTTPSeeOther(f"/customers/{customer.id}#profile")
+    try:
+        await apply_preferences(view.state, customer, change, actor=view.caller.agent.id,
+                                route="agent", who=f"by {view.caller.agent.name}",
+                                author=view.caller.agent.id)
+    except InvalidInput as exc:  # (a time zone that is none, …)
+        return await _profile_again(view, customer, exc.message)
+    return web.HTTPSeeOther(f"/customers/{customer.id}?added=1#profile")
 
 
 @agent_page
