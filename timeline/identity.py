@@ -110,6 +110,9 @@ def normalise_phone(value: str, region: str) -> str:
             raise _several(value)
         if found:
             return found[0]
+        if any(c.islower() for c in cleaned):  # "0171 abc": a typo, not keypad letters
+            raise _refused(value, cleaned, region, "letters in a phone number (a vanity "
+                           "number is written in capitals: 0800 FLOWERS)")
     try:
         number = phonenumbers.parse(cleaned, region.upper())
     except phonenumbers.NumberParseException as exc:

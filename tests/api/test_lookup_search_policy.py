@@ -52,6 +52,16 @@ async def test_an_address_copied_from_a_mail_program_finds_the_customer(hub: Hub
     assert [m["customer"]["id"] for m in body["matches"]] == [c["id"]]
 
 
+async def test_a_typo_with_letters_is_no_keypad_number(hub: Hub) -> None:
+    """``0171 abc`` was stored as +49171222 (the letters read as keypad digits); a vanity
+    number in capitals still is one."""
+    status, body = await hub.agent.post("/customers", json={
+        "name": "Erika Mustermann", "phones": ["0171 abc"]})
+    assert status == 400 and "letters in a phone number" in body["error"]["message"]
+    c = await make_customer(hub, phones=["0800 FLOWERS"])
+    assert [i["value"] for i in c["identities"]] == ["+498003569377"]
+
+
 async def test_two_numbers_in_one_field_are_refused(hub: Hub) -> None:
     status, body = await hub.agent.post("/customers", json={
         "name": "Erika Mustermann", "phones": ["030 1234567 / 0171 2345678"]})
