@@ -422,21 +422,22 @@ async def test_notification_entries_fold_into_their_item(console: Console) -> No
     notification = await console.add(
         erika, channel=Channel.NOTIFICATION, direction=Direction.OUTBOUND,
         kind="notification", visibility=Visibility.INTERNAL, when=at(5, 12, 1),
-        subject="Benachrichtigung per E-Mail gesendet", body="an erika@example.de",
+        subject="Notification sent by e-mail", body="About: Police verlängert",
         meta={"notification": {"entry_id": note.id, "channel": "email", "status": "sent"}})
     desk = await console.signed_in()
     page = await desk.get(f"/customers/{erika.id}")
     assert item_ids(page.text) == [note.id]
     folded = items(page.text)[note.id]
     assert "1 Systemeinträge" in folded
-    assert "Benachrichtigung per E-Mail gesendet" in folded
+    assert "Benachrichtigt · E-Mail" in text_of(folded)  # (stored in English)
+    assert "Notification sent" not in folded
     # live update about the notification: the server answers with the item it belongs to
     reply = await desk.get(f"/entries/{notification.id}/item")
     assert reply.status == 200
     assert reply.headers["X-Entry-Id"] == note.id
     assert reply.headers["X-Customer-Id"] == erika.id
     assert item_ids(reply.text) == [note.id]
-    assert "Benachrichtigung per E-Mail gesendet" in reply.text
+    assert "Benachrichtigt · E-Mail" in text_of(reply.text)
     # the item of the note itself is the same item
     own = await desk.get(f"/entries/{note.id}/item")
     assert item_ids(own.text) == [note.id]
