@@ -86,7 +86,8 @@ python_test_email() {  # CPython's own test mails (Debian's libpythonX.Y-testsui
         return "$EXIT_UNAVAILABLE"
     fi
     dpkg-deb -x "$CACHE/download-cpython"/*.deb "$CACHE/download-cpython/root"
-    cp "$CACHE/download-cpython"/root/usr/lib/python3*/test/test_email/data/msg_*.txt "$dir/"
+    find "$CACHE/download-cpython/root" -path '*/test/test_email/data/msg_*.txt' \
+        -exec cp {} "$dir/" \;
     rm -rf "$CACHE/download-cpython"
     touch "$dir/.complete"
     printf '[testdata] %s in %s\n' "$package" "$dir"
