@@ -11,6 +11,7 @@ from aiohttp import web
 from chronik.api.base import Caller, Operation, still_signed_in
 from chronik.metrics import sse_client
 from chronik.state import AppState
+from timeline.errors import StoreUnavailable
 from timeline.events import Event
 
 KEEPALIVE_SECONDS = 15.0
@@ -40,7 +41,11 @@ async def events(request: web.Request, state: AppState, caller: Caller) -> web.S
                 except TimeoutError:
                     pass
                 if event is None or time.monotonic() - checked > RECHECK_SECONDS:
-                    if not await still_signed_in(request, state, caller):
+                    try:
+                        signed_in = await still_signed_in(request, state, caller)
+                    except StoreUnavailable:  # cannot tell: the stream ends, the browser
+                        break                 # reconnects (and signs in again if need be)
+                    if not signed_in:
                         await response.write(ENDED)
                         break
                     checked = time.monotonic()

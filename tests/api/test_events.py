@@ -18,6 +18,7 @@ from chronik.web.admin.accounts import revoke_token
 from tests.api.test_customers_entries import make_customer
 from tests.conftest import Api, Hub
 from tests.connectors.test_cti import answer, cti_path, hangup, new_call, send
+from timeline.errors import StoreUnavailable
 from timeline.models import Role
 
 
@@ -180,3 +181,20 @@ async def test_a_stream_ends_when_its_sign_in_does(hub: Hub, monkeypatch: Any) -
         assert event == "session.ended"
         with pytest.raises(EOFError):
             await live.next()
+
+
+async def test_a_stream_that_cannot_check_its_sign_in_ends_without_saying_signed_out(
+        hub: Hub, monkeypatch: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """The store unreachable when the stream re-checks: the stream ends (the browser
+    reconnects and authenticates anew) — it neither goes on unchecked nor claims a sign-out."""
+    monkeypatch.setattr(events_api, "RECHECK_SECONDS", 0.0)
+    await make_customer(hub, "Erika Mustermann", phones=["0171 1234567"])
+    path = await cti_path(hub)
+    async with stream(hub, hub.agent, hub.office.id) as live:
+        async def unreachable(token_hash: str) -> None:
+            raise StoreUnavailable("the database does not answer")
+        monkeypatch.setattr(hub.state.store, "agent_for_token", unreachable)
+        await send(hub, path, new_call())
+        with pytest.raises(EOFError):
+            await live.next()
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
