@@ -17,9 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from chronik import privacy
 from chronik.api.base import canonical_index
 from chronik.state import AppState
 from connectors.portal import PortalFile, portal_message
@@ -34,6 +36,8 @@ from timeline.models import (
     Visibility,
     utcnow,
 )
+from timeline.privacy import DATA_COPY_KIND, DATA_COPY_TAG, EXPORT_KEEP
+from timeline.privacy_models import ExportRecord
 from timeline.repositories import EntryRepository, NotifyRepository, TimelineQuery
 
 DATA_REQUEST_KIND = "data_request"
@@ -78,6 +82,9 @@ class PortalItem:
     """For a data request: the ISO date the answer is due."""
     answered: bool = False
     """For a data request: an admin marked it answered."""
+    data_copy: str | None = None
+    """For the office's message that provides a copy of the customer's data: the export's
+    id (downloaded from the portal's data page while it is kept)."""
 
 
 def _author_name(entry: Entry) -> str | None:
@@ -99,7 +106,13 @@ def _portal_item(entry: Entry) -> PortalItem:
                                            size=a.size)
                           for i, a in enumerate(entry.attachments)),
         deadline=deadline if isinstance(deadline, str) else None,
-        answered=entry.kind == DATA_REQUEST_KIND and DATA_REQUEST_DONE_TAG in entry.tags)
+        answered=entry.kind == DATA_REQUEST_KIND and DATA_REQUEST_DONE_TAG in entry.tags,
+        data_copy=_export_id(entry))
+
+
+def _export_id(entry: Entry) -> str | None:
+    value = entry.meta.get("export_id") if entry.kind == DATA_COPY_KIND else None
+    return value if isinstance(value, str) and DATA_COPY_TAG in entry.tags else None
 
 
 def _visible(entry: Entry | None, customer: Customer) -> Entry | None:
@@ -189,3 +202,58 @@ async def data_requests(store: PortalStore, customer: Customer, limit: int = 20
     items, _ = await customer_timeline(store, customer, limit=limit,
                                        channels=(Channel.PORTAL,), kinds=(DATA_REQUEST_KIND,))
     return items
+
+
+@dataclass(frozen=True)
+class DataCopy:
+    """A copy of the customer's data the office provided in the portal."""
+
+    item: PortalItem
+    until: datetime
+    available: bool
+    """Still kept (exports go after ``EXPORT_KEEP``) and its file is there."""
+
+    @property
+    def until_day(self) -> str:
+        """The last day it is kept (ISO date, the office's calendar)."""
+        return self.until.astimezone(OFFICE_ZONE).date().isoformat()
+
+
+async def data_copies(state: AppState, customer: Customer, limit: int = 10
+                      ) -> list[DataCopy]:
+    """The copies provided to the customer, newest first (read through the customer's
+    published timeline, like everything the portal shows)."""
+    items, _ = await customer_timeline(state.store, customer, limit=limit,
+                                       channels=(Channel.PORTAL,), kinds=(DATA_COPY_KIND,))
+    out = []
+    for item in items:
+        if item.data_copy is None:
+            continue
+        record = await _export(state, customer, item.data_copy)
+        until = (record.created_at if record else item.occurred_at) + EXPORT_KEEP
+        out.append(DataCopy(item=item, until=until, available=record is not None))
+    return out
+
+
+async def _export(state: AppState, customer: Customer, export_id: str) -> ExportRecord | None:
+    service = await privacy.service(state)
+    office = await state.store.get_office(customer.office_id)
+    if office is None:
+        return None
+    record = await service.current_export(office, export_id)
+    if record is None or record.customer_id != customer.id:
+        return None
+    return record if service.export_path(record) is not None else None
+
+
+async def data_copy_file(state: AppState, customer: Customer, item_id: str) -> Path:
+    """The zip of a copy provided to this customer (its portal message's id), or
+    ``NotFound`` (not theirs, not a copy, or no longer kept)."""
+    item = await customer_entry(state.store, customer, item_id)
+    if item is None or item.data_copy is None:
+        raise NotFound("no such copy")
+    record = await _export(state, customer, item.data_copy)
+    path = (await privacy.service(state)).export_path(record) if record else None
+    if path is None:
+        raise NotFound("this copy is no longer kept")
+    return path

@@ -4,10 +4,13 @@ after an erasure that reach beyond the store (search index, WAL files)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import ValidationError
 
 from chronik.state import AppState
 from notify.settings import NotifySettings
+from timeline.models import Office
 from timeline.privacy import PrivacyService
 
 
@@ -40,3 +43,14 @@ async def scrub_after_erasure(state: AppState) -> None:
     await state.indexer.drain()
     await state.backend.compact()
     await state.store.scrub()
+
+
+async def erase(state: AppState, office: Office, customer_id: str, erased_by: str,
+                confirm: str) -> dict[str, Any]:
+    """Erase a customer (API and admin page alike): the store, attachments and exports,
+    then the search index and the store's WAL; customer tokens cached in this process go.
+    Returns the receipt."""
+    receipt = await (await service(state)).erase(office, customer_id, erased_by, confirm)
+    await scrub_after_erasure(state)
+    state.token_cache.clear()
+    return receipt

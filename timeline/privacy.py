@@ -23,12 +23,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from timeline.errors import InvalidInput, NotFound
+from timeline.errors import Conflict, InvalidInput, NotFound
 from timeline.ids import new_ulid
 from timeline.models import (
+    Agent,
     Channel,
     Customer,
+    CustomerStatus,
     Direction,
+    Entry,
     EntryDraft,
     IdentityKind,
     Office,
@@ -50,12 +53,16 @@ from timeline.privacy_models import (
 )
 from timeline.privacy_summary import summary_html
 from timeline.repositories import PrivacyStore
-from timeline.service import TimelineService
+from timeline.service import SIGN_IN_KINDS, TimelineService
 
 log = logging.getLogger(__name__)
 
 DATA_REQUEST_TAG = "data-request"
 DATA_REQUEST_DONE_TAG = "data-request:done"
+DATA_COPY_KIND = "data_copy"
+DATA_COPY_TAG = "data-copy"
+"""The portal message (kind ``data_copy``) that gives a customer their export
+(``meta.export_id``)."""
 ANSWER_WITHIN = timedelta(days=28)
 EXPORT_KEEP = timedelta(days=7)
 """Finished exports are removed after this long."""
@@ -268,9 +275,10 @@ class PrivacyService:
         return counts
 
     async def record_answer(self, office: Office, customer_id: str, author: str | None,
-                            export_id: str | None = None) -> None:
+                            export_id: str | None = None, *, note: bool = True) -> None:
         """The request is answered: an open ``data-request`` entry (from the portal) is
-        tagged done; without one an internal ``data_request`` entry records it."""
+        tagged done; without one an internal ``data_request`` entry records it (``note``:
+        unless the caller wrote an entry of its own)."""
         open_requests = await self.store.entries_with_tag(
             office.id, DATA_REQUEST_TAG, without_tag=DATA_REQUEST_DONE_TAG,
             customer_id=customer_id)
@@ -278,6 +286,7 @@ class PrivacyService:
             await self.store.retag_entry(office.id, entry.id, add=(DATA_REQUEST_DONE_TAG,))
         if open_requests:
             self.timeline.notify_reindex()
+        if open_requests or not note:
             return
         now = utcnow()
         await self.timeline.append(EntryDraft(
@@ -291,9 +300,12 @@ class PrivacyService:
                   "answered_at": now.isoformat(),
                   **({"export_id": export_id} if export_id else {})}))
 
-    async def start_export(self, office: Office, customer_id: str, requested_by: str
-                           ) -> ExportRecord:
-        """Start an export in the background (``DATA_DIR/exports/<id>.zip``)."""
+    async def start_export(self, office: Office, customer_id: str, requested_by: str, *,
+                           answer: bool = True) -> ExportRecord:
+        """Start an export in the background (``DATA_DIR/exports/<id>.zip``). ``answer``:
+        the finished export answers the customer's open data requests (the API and the
+        command line, where the caller hands the copy over); the admin pages answer when
+        the copy is provided in the portal (:meth:`provide_export`) or marked answered."""
         if await self.store.get_customer(office.id, customer_id) is None:
             raise NotFound("no such customer")
         await self.purge_expired_exports()
@@ -301,13 +313,13 @@ class PrivacyService:
                               requested_by=requested_by, status=ExportStatus.RUNNING,
                               progress=0, created_at=utcnow())
         await self.store.add_export(record)
-        task = asyncio.create_task(self._run_export(office, record),
+        task = asyncio.create_task(self._run_export(office, record, answer),
                                    name=f"chronik-export-{record.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return record
 
-    async def _run_export(self, office: Office, record: ExportRecord) -> None:
+    async def _run_export(self, office: Office, record: ExportRecord, answer: bool) -> None:
         path = self.export_dir / f"{record.id}.zip"
 
         async def progress(value: int) -> None:
@@ -316,8 +328,9 @@ class PrivacyService:
             await self.export_to(office, record.customer_id, path, progress)
             await self.record_access(office, record.requested_by, AccessAction.EXPORT,
                                      record.customer_id)
-            await self.record_answer(office, record.customer_id, record.requested_by,
-                                     record.id)
+            if answer:
+                await self.record_answer(office, record.customer_id, record.requested_by,
+                                         record.id)
         except Exception as exc:
             log.exception("export %s failed", record.id)
             path.unlink(missing_ok=True)
@@ -337,6 +350,51 @@ class PrivacyService:
             return None
         path = self.export_dir / Path(record.file).name
         return path if path.is_file() else None
+
+    async def current_export(self, office: Office, export_id: str) -> ExportRecord | None:
+        """The export while it may still be fetched (younger than ``EXPORT_KEEP``)."""
+        record = await self.store.get_export(office.id, export_id)
+        if record is not None and record.created_at < utcnow() - EXPORT_KEEP:
+            await self.purge_expired_exports()
+            return None
+        return record
+
+    async def provide_export(self, office: Office, agent: Agent, export_id: str, *,
+                             subject: str, body: str) -> Entry:
+        """Give the customer their finished export in the portal: a portal message (tag
+        ``data-copy``, ``meta.export_id``) notified on the customer's channels, from which
+        the customer downloads the zip while it is kept; the customer's open data requests
+        are answered. Idempotent per export (a second click gives the first message)."""
+        record = await self.current_export(office, export_id)
+        if record is None:
+            raise NotFound("no such export (finished exports are kept "
+                           f"{EXPORT_KEEP.days} days)")
+        if self.export_path(record) is None:
+            running = record.status is ExportStatus.RUNNING
+            raise Conflict("the export is not finished yet" if running
+                           else "this export failed or was removed",
+                           {"reason": "running" if running else "failed"})
+        customer = await self.store.get_customer(office.id, record.customer_id)
+        if customer is None:
+            raise NotFound("no such customer")
+        if customer.status is CustomerStatus.MERGED:
+            raise Conflict("this customer was merged into another one: export that one",
+                           {"reason": "merged"})
+        if not any(i.kind in SIGN_IN_KINDS and not i.undeliverable
+                   for i in customer.identities):
+            raise Conflict("this customer cannot sign in to the portal (no e-mail "
+                           "address or Telegram chat to send a code to): hand the "
+                           "copy over another way and mark the request answered",
+                           {"reason": "no_portal"})
+        entry, _ = await self.timeline.append(EntryDraft(
+            office_id=office.id, customer_id=customer.id, channel=Channel.PORTAL,
+            direction=Direction.OUTBOUND, kind=DATA_COPY_KIND, author=agent.id,
+            visibility=Visibility.PUBLISHED, notify=True, occurred_at=utcnow(),
+            subject=subject, body=body, tags=(DATA_COPY_TAG,),
+            meta={"export_id": record.id, "author_name": agent.name},
+            source_id=f"data-copy:{record.id}"))
+        await self.record_answer(office, customer.id, agent.id, record.id, note=False)
+        return entry
 
     async def purge_expired_exports(self) -> int:
         gone = await self.store.take_expired_exports(utcnow() - EXPORT_KEEP)

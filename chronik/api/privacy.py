@@ -23,8 +23,6 @@ from chronik.api.base import (
 )
 from chronik.state import AppState
 from timeline.errors import Conflict, NotFound
-from timeline.models import utcnow
-from timeline.privacy import EXPORT_KEEP
 from timeline.privacy_models import AccessRecord, ErasedSenderPolicy, ExportRecord
 
 CID = Param("id", "path", description="Customer id")
@@ -139,10 +137,7 @@ async def start_export(request: web.Request, state: AppState, caller: Caller
 
 
 async def _export(state: AppState, caller: Caller, export_id: str) -> ExportRecord:
-    record = await state.store.get_export(caller.office.id, export_id)
-    if record is not None and record.created_at < utcnow() - EXPORT_KEEP:
-        await (await privacy.service(state)).purge_expired_exports()
-        record = None
+    record = await (await privacy.service(state)).current_export(caller.office, export_id)
     if record is None:
         raise NotFound("no such export")
     return record
@@ -179,11 +174,8 @@ async def erase(request: web.Request, state: AppState, caller: Caller) -> web.St
         raise ApiError(400, "confirmation_required",
                        "ask GET /api/v1/customers/{id}/erasure first and pass its confirm "
                        "token as ?confirm=")
-    service = await privacy.service(state)
-    receipt = await service.erase(caller.office, request.match_info["id"], caller.agent.id,
-                                  confirm)
-    await privacy.scrub_after_erasure(state)
-    state.token_cache.clear()
+    receipt = await privacy.erase(state, caller.office, request.match_info["id"],
+                                  caller.agent.id, confirm)
     return json_model(ErasureReceiptOut(**receipt))
 
 

@@ -22,6 +22,7 @@ from chronik.api.base import hash_token, new_token
 from chronik.app import create_app
 from chronik.settings import Settings
 from chronik.state import STATE, AppState
+from chronik.web.admin import privacy as privacy_pages
 from chronik.web.admin.common import FLASHES, SECTIONS
 from chronik.web.admin.queues import DEAD_STATUSES
 from chronik.web.auth import hash_password, session_hash
@@ -630,6 +631,8 @@ def test_admin_messages_have_both_languages_and_every_used_key_exists() -> None:
     used |= {f"admin.connectors.state_{s}" for s in ("starting", "running", "backoff",
                                                      "stopped", "unknown")}
     used |= {f"admin.connectors.kind_{k}" for k in ("connector", "worker")}
+    used |= {f"admin.erase.count.{key}" for key in privacy_pages.COUNTS}
+    used |= {f"admin.requests.provide_{why}" for why in privacy_pages.PROVIDE_ERRORS}
     assert len(used) > 150
     assert sorted(k for k in used if k not in known) == []
     assert sorted(k for k in messages if k not in used) == []  # nothing unused either

@@ -30,6 +30,7 @@ FLASHES: dict[str, str] = {
     "link_sent": "ok", "link_rate_limited": "error", "link_failed": "error",
     "reprocessed": "ok", "still_open": "warn", "discarded": "ok", "retried": "ok",
     "address_added": "ok", "address_removed": "ok", "answered": "ok", "export_started": "ok",
+    "provided": "ok", "erased": "ok",
 }
 """Notices a redirect may ask for (``?msg=<key>``; text ``admin.flash.<key>``)."""
 

@@ -17,6 +17,7 @@ from chronik.web.pages import AgentView, admin_page
 from timeline.errors import Conflict, NotFound
 from timeline.models import Customer, Entry, QuarantineItem
 from timeline.notifications import JobStatus
+from timeline.privacy import DATA_COPY_TAG
 from timeline.store import CustomerListQuery
 
 PAGE = 50
@@ -168,6 +169,13 @@ def today(view: AgentView) -> date:
 
 @admin_page
 async def data_requests(view: AgentView) -> web.StreamResponse:
+    return await data_requests_page(view)
+
+
+async def data_requests_page(view: AgentView, *, status: int = 200,
+                             error: str | None = None) -> web.Response:
+    """Open requests by deadline, the exports (download, provide in the portal), erasure
+    receipts and the access record."""
     entries = await view.state.store.entries_with_tag(
         view.caller.office.id, DATA_REQUEST, without_tag=DATA_REQUEST_DONE, limit=500)
     customers = await _customers(view, {e.customer_id for e in entries})
@@ -184,11 +192,16 @@ async def data_requests(view: AgentView) -> web.StreamResponse:
     names = await _customers(view, {x.customer_id for x in exports} - set(customers))
     names.update(customers)
     access = await view.state.store.access_records(view.caller.office.id, limit=50)
-    return render(view, "admin/data_requests.html", "requests", rows=rows, today=day,
-                  overdue=sum(1 for r in rows if r["overdue"]),
-                  exports=[{"export": x, "customer": names.get(x.customer_id)}
-                           for x in exports],
-                  access=access, agents=await _agent_names(view))
+    provided = {str(e.meta.get("export_id")): e for e in await view.state.store.entries_with_tag(
+        view.caller.office.id, DATA_COPY_TAG, limit=500)}
+    return render(view, "admin/data_requests.html", "requests", status=status, error=error,
+                  rows=rows, today=day, overdue=sum(1 for r in rows if r["overdue"]),
+                  exports=[{"export": x, "customer": names.get(x.customer_id),
+                            "provided": provided.get(x.id)} for x in exports],
+                  access=access, agents=await _agent_names(view),
+                  receipts=await view.state.store.erasure_receipts(view.caller.office.id,
+                                                                   limit=20),
+                  erased=view.request.query.get("receipt", ""))
 
 
 async def _agent_names(view: AgentView) -> dict[str, str]:

@@ -24,6 +24,8 @@ from chronik.portal_service import (
     customer_attachment,
     customer_entry,
     customer_timeline,
+    data_copies,
+    data_copy_file,
     data_requests,
     request_data_copy,
     today,
@@ -363,7 +365,22 @@ async def data_page(view: CustomerView) -> web.StreamResponse:
         just_requested=view.request.query.get("requested") == "1",
         emails=[i.value for i in ids if i.kind is IdentityKind.EMAIL],
         phones=[i.raw or i.value for i in ids if i.kind is IdentityKind.PHONE],
-        telegram_linked=any(i.kind is IdentityKind.TELEGRAM for i in ids))
+        telegram_linked=any(i.kind is IdentityKind.TELEGRAM for i in ids),
+        copies=await data_copies(view.state, view.customer))
+
+
+@portal_page
+async def data_copy(view: CustomerView) -> web.StreamResponse:
+    """The zip of a copy the office provided (only the customer's own, while kept)."""
+    try:
+        path = await data_copy_file(view.state, view.customer, view.request.match_info["item_id"])
+    except NotFound:
+        return _not_found(view)
+    return web.FileResponse(path, headers={
+        "Content-Type": "application/zip",
+        "Content-Disposition": f'attachment; filename="{view.t("portal.data.copy_file")}.zip"',
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store"})
 
 
 @portal_page
@@ -385,3 +402,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/portal/language", set_language)
     app.router.add_get("/portal/data", data_page)
     app.router.add_post("/portal/data", data_request)
+    app.router.add_get("/portal/data/copies/{item_id}", data_copy)
