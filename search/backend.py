@@ -32,9 +32,27 @@ class SearchHit:
 
 
 @dataclass(frozen=True)
+class Total:
+    """How many documents match a query, over all its pages: ``count`` exactly, or, when
+    not ``exact``, more than ``count`` (counting stopped at the request's ``count_up_to``,
+    so a common word costs bounded work)."""
+
+    count: int
+    exact: bool = True
+
+    @classmethod
+    def counted(cls, found: int, up_to: int) -> Total:
+        """From a count that stopped at ``up_to + 1`` matches."""
+        return cls(up_to, exact=False) if found > up_to else cls(found)
+
+
+@dataclass(frozen=True)
 class HitPage:
     hits: list[SearchHit]
     next_cursor: str | None
+    total: Total | None = None
+    """The query's matches on all pages (any cursor), when the request asked for a count
+    (``SearchRequest.count_up_to``)."""
 
 
 class SearchBackend(Protocol):

@@ -47,11 +47,12 @@ from search.analysis import (
     language_of,
     typo_budget,
 )
-from search.backend import HitPage, RebuildSource, SearchHit, SearchUnavailable
+from search.backend import HitPage, RebuildSource, SearchHit, SearchUnavailable, Total
 from search.engine_client import EngineClient, EngineError, Json
 from search.engine_query import (
     MAPPINGS,
     SETTINGS,
+    count_body,
     counts_body,
     document,
     known_body,
@@ -223,11 +224,12 @@ class EngineBackend:
             return await self._relevance(request)
         after = newest_cursor(request.cursor)
         body = page_body(search_query(request.query, request.filters), relevance=False,
-                         size=request.limit + 1, after=after)
-        found: list[Json] = (await self.client.search(self.alias, body))["hits"]["hits"]
+                         size=request.limit + 1, after=after, count_up_to=request.count_up_to)
+        resp = await self.client.search(self.alias, body)
+        found: list[Json] = resp["hits"]["hits"]
         hits = [SearchHit(seq=int(h["_id"])) for h in found[: request.limit]]
         nxt = str(hits[-1].seq) if len(found) > request.limit else None
-        return HitPage(hits=hits, next_cursor=nxt)
+        return HitPage(hits=hits, next_cursor=nxt, total=_total(resp, request.count_up_to))
 
     async def _relevance(self, request: SearchRequest) -> HitPage:
         """Tier by tier (``relevance_tiers``), best first within a tier; a page that ends a
@@ -251,7 +253,12 @@ class EngineBackend:
         if len(found) > request.limit:
             last_tier, last = page[-1]
             nxt = f"{last_tier}:{float(last['sort'][0])!r}:{int(last['sort'][1])}"
-        return HitPage(hits=hits, next_cursor=nxt)
+        total = None
+        if request.count_up_to:  # the tiers split the query: count the whole of it once
+            counted = await self.client.search(self.alias, count_body(
+                search_query(request.query, request.filters), request.count_up_to))
+            total = _total(counted, request.count_up_to)
+        return HitPage(hits=hits, next_cursor=nxt, total=total)
 
     async def suggest(self, office_id: str, text: str, limit: int = 3) -> list[str]:
         """Replace each query word that finds nothing in the office by close words of the
@@ -439,6 +446,13 @@ class EngineBackend:
                 delay = min(delay * 2, 10.0)
             pending = retry
         raise SearchUnavailable(f"{self.name} rejected {len(pending)} document(s): overloaded")
+
+
+def _total(resp: Json, up_to: int) -> Total | None:
+    """``hits.total`` of a search that tracked ``up_to + 1`` hits (``count_up_to``)."""
+    if not up_to:
+        return None
+    return Total.counted(int(resp["hits"]["total"]["value"]), up_to)
 
 
 def _reason(result: Json) -> str:

@@ -229,13 +229,22 @@ def relevance_cursor(cursor: str | None, tiers: int) -> tuple[int, list[float | 
 
 
 def page_body(query: Json, *, relevance: bool, size: int,
-              after: list[float | int] | list[int] | None) -> Json:
-    """A search request for ``size`` hits after ``after`` (``search_after``)."""
+              after: list[float | int] | list[int] | None, count_up_to: int = 0) -> Json:
+    """A search request for ``size`` hits after ``after`` (``search_after``); with
+    ``count_up_to``, ``hits.total`` counts the query's hits (``search_after`` or not) up to
+    one more than that (:func:`count_body`)."""
     body: Json = {"query": query, "sort": BEST_FIRST if relevance else NEWEST_FIRST,
-                  "size": size, "_source": False, "track_total_hits": False}
+                  "size": size, "_source": False,
+                  "track_total_hits": count_up_to + 1 if count_up_to else False}
     if after is not None:
         body["search_after"] = after
     return body
+
+
+def count_body(query: Json, up_to: int) -> Json:
+    """``hits.total`` of ``query``, exact up to ``up_to + 1`` hits (the engine stops counting
+    there: one more than ``up_to`` says "more than ``up_to``" at bounded cost)."""
+    return {"query": query, "size": 0, "track_total_hits": up_to + 1}
 
 
 # ---------------------------------------------------------------------------- suggestions

@@ -42,6 +42,7 @@ from search.backend import (
     HitPage,
     RebuildSource,
     SearchHit,
+    Total,
     document_scope,
     document_words,
     scope_token,
@@ -322,28 +323,33 @@ class FtsBackend:
         lo, hi = _key_range(request.filters)
         if request.order == "relevance":
             return await self._relevance(lo, hi, request)
+        end = hi  # the count covers every page, the page only what follows the cursor
         if request.cursor:
             try:
                 hi = min(hi, parse_seq(request.cursor))
             except InvalidInput as exc:
                 raise QueryError("invalid cursor") from exc
         limit = request.limit
+        # one statement, one snapshot: the office check and the search it chooses
+        matching = (f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH (CASE WHEN "
+                    f"({_OFFICES_SQL}) = ? THEN ? ELSE ? END) AND rowid >= ? AND rowid < ?")
 
-        def run(conn: sqlite3.Connection) -> list[tuple[int, float]]:
+        def run(conn: sqlite3.Connection) -> tuple[list[tuple[Any, ...]], int | None]:
             variants = self.forms.expand(conn, _stemmable_words(request.query))
-            exprs = [match_expression(request.query, request.filters, variants,
-                                      only_office=only) for only in (True, False)]
-            # one statement, one snapshot: the office check and the search it chooses
-            return _run(conn, (
-                f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH (CASE WHEN ({_OFFICES_SQL})"
-                " = ? THEN ? ELSE ? END) AND rowid >= ? AND rowid < ? ORDER BY rowid DESC "
-                "LIMIT ?"), (scope_token("o", request.filters.office_id), *exprs, lo, hi,
-                             limit + 1))
+            scoped = (scope_token("o", request.filters.office_id),
+                      *(match_expression(request.query, request.filters, variants,
+                                         only_office=only) for only in (True, False)))
+            with _snapshot(conn):
+                rows = _run(conn, f"{matching} ORDER BY rowid DESC LIMIT ?",
+                            (*scoped, lo, hi, limit + 1))
+                found = (_count(conn, matching, (*scoped, lo, end), request.count_up_to)
+                         if request.count_up_to else None)
+            return rows, found
 
-        rows = await self.db.read(run)
+        rows, found = await self.db.read(run)
         hits = [SearchHit(seq=r[0]) for r in rows[:limit]]
         nxt = str(hits[-1].seq) if len(rows) > limit else None
-        return HitPage(hits=hits, next_cursor=nxt)
+        return HitPage(hits=hits, next_cursor=nxt, total=_total(found, request.count_up_to))
 
     async def _relevance(self, lo: int, hi: int, request: SearchRequest) -> HitPage:
         """Exact spellings first, then BM25, over the newest ``RELEVANCE_CANDIDATES`` matches.
@@ -376,8 +382,9 @@ class FtsBackend:
             except (ValueError, InvalidInput) as exc:
                 raise QueryError("invalid cursor") from exc
 
-        def run(conn: sqlite3.Connection) -> list[tuple[int, float, int]]:
-            """Sort keys ``(tier, bm25 score, -seq)`` (bm25: lower is better)."""
+        def run(conn: sqlite3.Connection) -> tuple[list[tuple[int, float, int]], int | None]:
+            """Sort keys ``(tier, bm25 score, -seq)`` (bm25: lower is better) and the count
+            of matches (``request.count_up_to``)."""
             variants = self.forms.expand(conn, _stemmable_words(query))
             plain = not query.must_not and not any(
                 t.stemmable and variants.get(t.words[0]) for t in query.all_terms())
@@ -388,13 +395,25 @@ class FtsBackend:
                                                     or filters.kinds or filters.visibility)
                 look = ONE_PASS_FROM if one_pass else RELEVANCE_CANDIDATES
                 candidates = _run(conn, step1, (expr, lo, hi, look))
+                found = None
+                if request.count_up_to and (len(candidates) < look
+                                            or len(candidates) > request.count_up_to):
+                    found = len(candidates)  # all of them, or already more than asked
+                elif request.count_up_to:
+                    found = _count(conn, f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH ? "
+                                   "AND rowid >= ? AND rowid < ?", (expr, lo, hi),
+                                   request.count_up_to)
                 if len(candidates) == look and one_pass:
                     return _run(conn, (
                         f"SELECT 0, bm25({_TABLE}, 1.0, 0.0), -rowid FROM {_TABLE} WHERE "
                         f"{_TABLE} MATCH ? AND rowid >= ? AND rowid < ? ORDER BY rowid DESC "
-                        "LIMIT ?"), (expr, lo, hi, RELEVANCE_CANDIDATES))
+                        "LIMIT ?"), (expr, lo, hi, RELEVANCE_CANDIDATES)), found
             if not candidates:
-                return []
+                return [], found
+            return ranking(conn, candidates, variants), found
+
+        def ranking(conn: sqlite3.Connection, candidates: list[tuple[Any, ...]],
+                    variants: Variants) -> list[tuple[int, float, int]]:
             wanted = {int(r[0]) for r in candidates}
             span = (min(wanted), max(wanted))
 
@@ -417,7 +436,7 @@ class FtsBackend:
             return [(0, exact[seq], -seq) if seq in exact else (1, sc, -seq)
                     for seq, sc in scores(body_expression(query, variants)).items()]
 
-        keys = await self.db.read(run)
+        keys, found = await self.db.read(run)
         if after is not None:
             keys = [k for k in keys if k > after]
         # keys are unique (seq): the same order as sorting them all, for a page's worth
@@ -428,7 +447,7 @@ class FtsBackend:
         if len(ranked) > request.limit:
             tier, score, neg = page[-1]
             nxt = f"{tier}:{score!r}:{-neg}"
-        return HitPage(hits=hits, next_cursor=nxt)
+        return HitPage(hits=hits, next_cursor=nxt, total=_total(found, request.count_up_to))
 
     async def suggest(self, office_id: str, text: str, limit: int = 3) -> list[str]:
         """Replace each query word that finds nothing in the office by close words of the
@@ -547,6 +566,18 @@ def _key_range(filters: SearchFilters) -> tuple[int, int]:
     lo = seq_base(filters.since) if filters.since else -(2**63)
     hi = seq_base(filters.until) + SEQ_SLOTS if filters.until else 2**63 - 1
     return lo, hi
+
+
+def _count(conn: sqlite3.Connection, matching: str, args: tuple[object, ...],
+           up_to: int) -> int:
+    """How many rows ``matching`` (a ``SELECT rowid …``) finds, counting at most
+    ``up_to + 1`` (bounded work for a common word: enough to say "more than")."""
+    return int(_run(conn, f"SELECT count(*) FROM ({matching} LIMIT ?)",
+                    (*args, up_to + 1))[0][0])
+
+
+def _total(found: int | None, up_to: int) -> Total | None:
+    return None if found is None else Total.counted(found, up_to)
 
 
 def _run(conn: sqlite3.Connection, sql: str, args: tuple[object, ...]) -> list[tuple[Any, ...]]:

@@ -90,6 +90,9 @@ class SearchRequest:
     limit: int = 20
     cursor: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    count_up_to: int = 0
+    """Count the query's matches (all pages) up to this many, more only as "more than"
+    (``HitPage.total``); 0: no count."""
 
 
 _TOKEN = re.compile(r'([-!]?)"([^"]*)"(\*?)|(\S+)')

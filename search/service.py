@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from search.analysis import spelled_as_written
 from search.attachments import AttachmentTexts
-from search.backend import SearchBackend
+from search.backend import SearchBackend, Total
 from search.query import QueryError, SearchFilters, SearchRequest, parse
 from search.snippet import Highlighter
 from timeline.models import Entry
@@ -34,6 +34,8 @@ class Results:
     suggestions: list[str] = field(default_factory=list)
     """When the query found nothing: corrected queries (words of the office's own entries),
     each of which finds something with the same filters; best first."""
+    total: Total | None = None
+    """The query's matches on all pages, when asked for (``count_up_to``)."""
 
 
 class SearchService:
@@ -51,10 +53,14 @@ class SearchService:
         order: str = "newest",
         limit: int = 20,
         cursor: str | None = None,
+        count_up_to: int = 0,
     ) -> Results:
+        """One page of hits; with ``count_up_to``, also how many there are on all pages
+        (exact up to that many, above it "more than": see ``Total``)."""
         query = parse(text)
         request = SearchRequest(query=query, filters=filters, order=order,
-                                limit=max(1, min(limit, MAX_LIMIT)), cursor=cursor)
+                                limit=max(1, min(limit, MAX_LIMIT)), cursor=cursor,
+                                count_up_to=max(0, count_up_to))
         page = await self.backend.search(request)
         entries = await self.store.entries_by_seq(filters.office_id, [h.seq for h in page.hits])
         by_seq = {e.seq: e for e in entries}
@@ -77,7 +83,8 @@ class SearchService:
             items.append(Found(entry=entry, snippet=shown, score=scores[entry.seq],
                                attachment=attachment))
         suggestions = [] if page.hits or cursor else await self.suggestions(text, filters)
-        return Results(items=items, next_cursor=page.next_cursor, suggestions=suggestions)
+        return Results(items=items, next_cursor=page.next_cursor, suggestions=suggestions,
+                       total=page.total)
 
     async def suggestions(self, text: str, filters: SearchFilters) -> list[str]:
         """The backend's corrections of ``text`` that find something under ``filters``,

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from search.attachments import AttachmentTexts
-from search.backend import SearchBackend
+from search.backend import HitPage, SearchBackend, Total
 from search.fts import FtsBackend
 from search.query import QueryError, SearchFilters, SearchRequest, parse
 from tests.support.documents import docx
@@ -165,6 +165,31 @@ async def test_newest_first_cursor_pages_have_no_gaps(backend: SearchBackend) ->
             break
         cursor = page.next_cursor
     assert got == sorted(seqs(entries), reverse=True)
+
+
+@pytest.mark.parametrize("order", ["newest", "relevance"])
+async def test_total_counts_every_page_exactly_or_says_more_than(backend: SearchBackend,
+                                                                 order: str) -> None:
+    await backend.index([entry(f"Termin Nummer {i}", minutes=i) for i in range(23)]
+                        + [entry("Termin intern", kind="note", minutes=30),
+                           entry("Termin", office="OFFICEB", minutes=31)])
+    f = SearchFilters(office_id="OFFICEA", kinds=("email",))
+
+    async def page(count_up_to: int, cursor: str | None = None) -> HitPage:
+        return await backend.search(SearchRequest(
+            query=parse("termin"), filters=f, order=order, limit=10, cursor=cursor,
+            count_up_to=count_up_to))
+
+    first = await page(100)
+    assert first.total == Total(23) and len(first.hits) == 10 and first.next_cursor
+    assert (await page(100, first.next_cursor)).total == Total(23)  # all pages, not the rest
+    assert (await page(23)).total == Total(23)
+    assert (await page(22)).total == Total(22, exact=False)  # "more than 22"
+    assert (await page(5, first.next_cursor)).total == Total(5, exact=False)
+    assert (await page(0)).total is None
+    gone = await backend.search(SearchRequest(query=parse("xylophon"), filters=f, order=order,
+                                              count_up_to=100))
+    assert gone.hits == [] and gone.total == Total(0)
 
 
 async def test_relevance_order_and_pages(backend: SearchBackend) -> None:

@@ -1,15 +1,18 @@
-"""The console's search page in German: "Meinten Sie" one click away, system entries opt-in."""
+"""The console's search page in German: "Meinten Sie" one click away, system entries opt-in,
+the total count, and filters kept from page to page."""
 
 from __future__ import annotations
 
 import re
 from html import unescape
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
+import pytest
 from aiohttp import FormData
 
+from chronik.web.console import search as console_search
 from tests.support.documents import pdf
-from tests.web.conftest import Console
+from tests.web.conftest import Console, browser_form
 from timeline.models import Channel, Direction
 
 
@@ -70,3 +73,53 @@ async def test_a_hit_inside_an_attached_file_names_the_file(console: Console) ->
     assert found and "Gefunden im Anhang Police.pdf" in text_of(found.group(1)), page.text
     assert f'href="/api/v1/entries/{entry["id"]}/attachments/0"' in found.group(1)
     assert "<mark>Versicherungsschein</mark>" in page.text
+
+
+async def test_the_count_is_the_total_and_every_filter_stays_on_the_next_page(
+        console: Console) -> None:
+    erika = await console.customer("Erika Mustermann")
+    max_ = await console.customer("Max Mustermann")
+    notes = [await console.record(erika, subject=f"Rückruf {i}", body="Termin vereinbart")
+             for i in range(30)]
+    await console.record(max_, subject="Rückruf", body="anderer Kunde")
+    await console.add(erika, subject="Rückruf per Mail", body="eine E-Mail, keine Notiz")
+    await console.state.indexer.drain()
+    desk = await console.signed_in()
+    page = await desk.get(f"/search?q=R%C3%BCckruf&kind=note&customer={erika.id}")
+    assert page.status == 200
+    count = re.search(r'id="search-count">(.*?)</p>', page.text, re.S)
+    assert count and text_of(count.group(1)) == "30 Treffer · 1–25 angezeigt", count
+    # the form as a browser would send it again: the kind and the customer are in it
+    again = browser_form(page.text, "search-form")
+    assert again.fields["kind"] == "note" and again.fields["customer"] == erika.id
+    assert "Nur Einträge von Erika Mustermann." in text_of(page.text)
+    more = re.search(r'<p class="pager"><a class="button" href="([^"]+)"', page.text)
+    assert more, page.text
+    second = await desk.get(unescape(more.group(1)))
+    query = parse_qs(urlsplit(unescape(more.group(1))).query)
+    assert query["kind"] == ["note"] and query["customer"] == [erika.id]
+    count = re.search(r'id="search-count">(.*?)</p>', second.text, re.S)
+    assert count and text_of(count.group(1)) == "30 Treffer · 26–30 angezeigt"
+    shown = set(re.findall(r"#e-(\w+)", page.text + second.text))
+    assert shown == {n.id for n in notes}  # neither Max's note nor Erika's mail
+    assert 'class="pager"' not in second.text
+    resent = await desk.get("/search?" + urlencode(again.fill(order="relevance").fields))
+    assert "30 Treffer" in text_of(resent.text)
+    assert '<option value="note" selected>' in resent.text
+
+
+async def test_a_common_word_says_more_than_the_bound(console: Console,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(console_search, "COUNT_UP_TO", 3)
+    erika = await console.customer("Erika Mustermann")
+    for i in range(5):
+        await console.add(erika, subject=f"Rechnung {i}", body="anbei")
+    await console.state.indexer.drain()
+    desk = await console.signed_in()
+    for order in ("newest", "relevance"):
+        page = await desk.get(f"/search?q=Rechnung&order={order}")
+        count = re.search(r'id="search-count">(.*?)</p>', page.text, re.S)
+        assert count and text_of(count.group(1)) == "Mehr als 3 Treffer", count
+        assert len(re.findall(r"#e-\w+", page.text)) == 5
+    page = await desk.get("/search?q=Rechnung&kind=nonsense")
+    assert "Unbekannter Filter." in text_of(page.text)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chronik.web.console import compose, customer, home, profile, settings
+from chronik.web.console import compose, customer, home, profile, search, settings
 
 
 def add_routes(app: web.Application) -> None:
     home.add_routes(app)
+    search.add_routes(app)
     customer.add_routes(app)
     compose.add_routes(app)
     profile.add_routes(app)

@@ -1,15 +1,13 @@
 """Start page, the one search box (phone number in any format, e-mail address or name),
-what to do with an unknown number, the caller banner, full-text search and the office's
-open complaints."""
+what to do with an unknown number, the caller banner and the office's open complaints
+(full-text search: ``chronik.web.console.search``)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from aiohttp import web
-from markupsafe import Markup
 
 from chronik.awaiting import DEFAULT_DAYS, MAX_ROWS, PERIODS, waiting_lists
 from chronik.web.console.customer import agent_names, profile_facts
@@ -24,14 +22,11 @@ from chronik.web.pages import AgentView, agent_page, form_str
 from chronik.web.render import render
 from connectors.phone.numbers import WITHHELD
 from notify.evaluate import channel_order
-from search.query import SearchFilters
-from timeline.errors import DomainError, InvalidInput
+from timeline.errors import InvalidInput
 from timeline.models import (
-    Channel,
     Customer,
     CustomerStatus,
     IdentityKind,
-    Visibility,
 )
 from timeline.replies import waiting_message
 from timeline.service import Match
@@ -72,7 +67,7 @@ async def awaiting(view: AgentView, days: int, *, home: bool) -> dict[str, Any]:
     names = await agent_names(view.state, office_id)
     return {"waiting": [item_view(e, names) for e in entries[:shown]],
             "waiting_total": len(entries), "waiting_more": len(entries) > shown,
-            "waiting_names": await _names_of(view, {e.customer_id for e in entries[:shown]}),
+            "waiting_names": await names_of(view, {e.customer_id for e in entries[:shown]}),
             "waiting_days": days, "waiting_home": home}
 
 
@@ -98,7 +93,7 @@ async def waiting_list(view: AgentView) -> web.StreamResponse:
     return web.Response(text=html, content_type="text/html")
 
 
-async def _names_of(view: AgentView, ids: set[str]) -> dict[str, str]:
+async def names_of(view: AgentView, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
     page = await view.state.store.list_customers(
@@ -184,12 +179,20 @@ async def attach_identity(view: AgentView) -> web.StreamResponse:
     return web.HTTPSeeOther(f"/customers/{customer.id}")
 
 
+BANNER_CALLERS = 3
+"""Customers the banner shows for one number (a shared one: a family's landline, an office
+switchboard); more are one click away."""
+
+
 async def banner_view(view: AgentView, matches: list[Match], skip: str = ""
                       ) -> list[dict[str, Any]]:
+    """What the banner shows of each customer with the ringing number (up to
+    :data:`BANNER_CALLERS`): pinned facts, open complaints, whether they wait for an answer,
+    and their own last contacts, so an agent can tell who of them is calling."""
     state, office_id = view.state, view.caller.office.id
     names = await agent_names(state, office_id)
     out = []
-    for match in matches[:3]:
+    for match in matches[:BANNER_CALLERS]:
         customer = match.customer
         pinned, complaints = await profile_facts(state, office_id, customer.id)
         prefs = await state.store.get_preferences(office_id, customer.id)
@@ -218,62 +221,11 @@ async def call_banner(view: AgentView) -> web.StreamResponse:
     html = render("console/_banner.html", view.lang, view.context(
         number=number, normalised=normalised,
         callers=await banner_view(view, matches, view.request.query.get("entry", "")),
+        more_callers=max(0, len(matches) - BANNER_CALLERS),
         known=bool(known), call_id=view.request.query.get("call", "")[:100],
         entry_id=view.request.query.get("entry", "")[:100],
         attach_url="/find?list=1&q="))
     return web.Response(text=html, content_type="text/html")
-
-
-@agent_page
-async def search_page(view: AgentView) -> web.StreamResponse:
-    query = view.request.query
-    q = query.get("q", "").strip()[:500]
-    results: list[dict[str, Any]] = []
-    next_cursor = None
-    error = None
-    channel = query.get("channel", "")
-    kind = query.get("kind", "")
-    visibility = query.get("visibility", "")
-    order = query.get("order", "newest")
-    system = query.get("system", "") in ("1", "true", "on")
-    suggestions: list[tuple[str, str]] = []
-    if q:
-        try:
-            filters = SearchFilters(
-                office_id=view.caller.office.id, customer_id=query.get("customer") or None,
-                channels=(Channel(channel),) if channel else (),
-                kinds=(kind,) if kind else (),
-                visibility=Visibility(visibility) if visibility else None,
-                include_system=system)
-            found = await view.state.search.search(
-                q, filters, order=order if order in ("newest", "relevance") else "newest",
-                limit=25, cursor=query.get("cursor") or None)
-        except ValueError:
-            error = view.t("search.bad_filter")
-        except DomainError as exc:
-            error = exc.message
-        else:
-            names = await agent_names(view.state, view.caller.office.id)
-            customers = await _names_of(view, {f.entry.customer_id for f in found.items})
-            results = [{"item": (item := item_view(f.entry, names)),
-                        "snippet": Markup(f.snippet),  # noqa: S704 (escaped but <mark>)
-                        "file": (None if f.attachment is None
-                                 else item.attachments[f.attachment]),
-                        "customer": customers.get(f.entry.customer_id, "?")}
-                       for f in found.items]
-            next_cursor = found.next_cursor
-            keep = [(k, v) for k, v in query.items() if k not in ("q", "cursor")]
-            suggestions = [(text, "/search?" + urlencode([("q", text), *keep]))
-                           for text in found.suggestions]
-    more = None
-    if next_cursor:
-        params = dict(query)
-        params["cursor"] = next_cursor
-        more = "/search?" + "&".join(f"{k}={quote(v)}" for k, v in params.items())
-    return view.render("console/search.html", nav="search", q=q, results=results,
-                       error=error, more=more, channel=channel, kind=kind,
-                       visibility=visibility, order=order, system=system,
-                       suggestions=suggestions, channels=[c.value for c in Channel])
 
 
 @agent_page
@@ -291,7 +243,7 @@ async def open_complaints(view: AgentView, limit: int
     entries = await view.state.store.entries_with_tag(
         office_id, COMPLAINT, without_tag=COMPLAINT_RESOLVED, limit=limit)
     names = await agent_names(view.state, office_id)
-    customers = await _names_of(view, {e.customer_id for e in entries})
+    customers = await names_of(view, {e.customer_id for e in entries})
     return [item_view(e, names) for e in entries], customers
 
 
@@ -301,7 +253,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/customers", create_customer)
     app.router.add_post("/identities/attach", attach_identity)
     app.router.add_get("/calls/banner", call_banner)
-    app.router.add_get("/search", search_page)
     app.router.add_get("/complaints", complaints_page)
     app.router.add_get("/waiting", waiting_page)
     app.router.add_get("/waiting/list", waiting_list)
