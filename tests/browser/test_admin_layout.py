@@ -29,6 +29,8 @@ PAGES = ["/admin", "/admin/policy", "/admin/agents", "/admin/connectors", "/admi
          "/admin/dead-letters", "/admin/tone", "/admin/office", "/admin/data-requests"]
 WIDE_ON_A_PHONE = ["/admin/agents", "/admin/quarantine", "/admin/data-requests", "/admin/office"]
 LONG = "maximilian.sehr.langer.doppelname@buero-mit-einem-langen-namen.example.de"
+CUSTOMER: dict[str, str] = {}
+"""The long-named customer of this module's server (``id``)."""
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +39,7 @@ def chronik(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChronikServer]
                                            sink.port) as server:
         erika = server.api("POST", "/customers", {"name": "Erika Mustermann-Langername",
                                                   "emails": ["erika." + LONG]})
+        CUSTOMER["id"] = erika["id"]
         server.api("POST", f"/customers/{erika['id']}/entries", {
             "kind": "note", "body": "Auskunft nach Art. 15 " * 20, "tags": ["data-request"]})
         server.api("POST", "/office/inbound-addresses", {"address": "post." + LONG})
@@ -75,7 +78,7 @@ def _paths(page: Page, chronik: ChronikServer, pages: list[str]) -> list[str]:
                             ("/admin/quarantine", "/admin/quarantine/")):
         page.goto(chronik.url(listing))
         extra.append(page.locator(f'a[href^="{prefix}"]').first.get_attribute("href") or "")
-    return pages + extra
+    return pages + extra + [f"/admin/customers/{CUSTOMER['id']}/erase"]
 
 
 def _too_wide(page: Page, chronik: ChronikServer, paths: list[str], width: int) -> list[str]:
@@ -104,3 +107,26 @@ def test_admin_tables_scroll_inside_the_page_on_a_phone(browser: Browser,
                                                         chronik: ChronikServer) -> None:
     with _admin_page(browser, chronik, 390, "de") as page:
         assert _too_wide(page, chronik, WIDE_ON_A_PHONE, 390) == []
+
+
+def test_erasing_a_customer_in_the_browser(browser: Browser, chronik: ChronikServer) -> None:
+    """From the customer's page to the receipt, as an admin clicks and types."""
+    paula = chronik.api("POST", "/customers", {"name": "Paula Probe",
+                                               "emails": ["paula@probe.example"]})
+    chronik.api("POST", f"/customers/{paula['id']}/entries", {
+        "kind": "note", "body": "Kfz-Schaden gemeldet", "visibility": "internal"})
+    with _admin_page(browser, chronik, 1280, "de") as page:
+        page.goto(chronik.url(f"/customers/{paula['id']}"))
+        page.get_by_text("Datenschutz", exact=True).click()
+        page.get_by_role("link", name="Kunde löschen …").click()
+        page.wait_for_url(re.compile(r"/erase$"))
+        assert "Einträge im Verlauf" in page.inner_text("#erase-counts")
+        erase = page.get_by_role("button", name="Endgültig löschen")
+        erase.click()  # the name is required: the browser does not send the form
+        assert page.url.endswith("/erase")
+        page.get_by_label(re.compile("Namen eingeben")).fill("Paula Probe")
+        erase.click()
+        page.wait_for_url(re.compile(r"/admin/data-requests\?.*msg=erased"))
+        assert "Der Kunde ist gelöscht" in page.inner_text("main")
+        assert page.locator("#receipts tr.just-done").count() == 1
+        assert chronik.call("GET", f"/customers/{paula['id']}").status == 404
