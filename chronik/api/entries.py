@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from datetime import UTC
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
@@ -10,6 +14,7 @@ from pydantic import ValidationError
 
 from chronik.api.base import (
     DATE_OR_DATE_TIME,
+    ApiError,
     Caller,
     Operation,
     Param,
@@ -30,7 +35,8 @@ from chronik.glue.phone import link_note, linked_call
 from chronik.state import AppState
 from timeline.errors import InvalidInput, NotFound
 from timeline.ids import parse_seq
-from timeline.models import Channel, Visibility
+from timeline.models import Channel, Entry, Visibility
+from timeline.policy import PresetSource
 from timeline.service import EntryRequest, UploadedFile
 from timeline.store import TimelineQuery
 
@@ -74,15 +80,25 @@ async def create_entry(request: web.Request, state: AppState, caller: Caller
     occurred = body.occurred_at
     if occurred is not None and occurred.tzinfo is None:
         raise InvalidInput("occurred_at needs a time zone (e.g. 2026-11-23T10:00:00+01:00)")
-    call = await linked_call(state, caller.office, request.match_info["id"], body.kind,
-                             body.call_entry_id)
-    recorded = await state.timeline.record(caller.agent, caller.office, request.match_info["id"],
+    customer_id = request.match_info["id"]
+    source_id = _idempotency(request, caller)
+    fingerprint = request_fingerprint(customer_id, body, files) if source_id else ""
+    if source_id is not None:
+        earlier = await state.store.find_entry_by_source(caller.office.id, source_id)
+        if earlier is not None:  # a retry: the entry written the first time, if it is one
+            return _replayed(_same_request(earlier, fingerprint))
+    call = await linked_call(state, caller.office, customer_id, body.kind, body.call_entry_id)
+    meta: dict[str, Any] = {"call_entry_id": call.id} if call else {}
+    if source_id is not None:
+        meta[REQUEST_SHA256] = fingerprint
+    recorded = await state.timeline.record(caller.agent, caller.office, customer_id,
                                            EntryRequest(
         kind=body.kind, subject=body.subject, body=body.body, visibility=body.visibility,
         notify=body.notify, confirm=body.confirm, tags=tuple(body.tags), occurred_at=occurred,
-        files=tuple(files), meta={"call_entry_id": call.id} if call else {},
-        reply_via=body.reply_via, in_reply_to=body.in_reply_to,
-        source_id=_idempotency(request, caller)))
+        files=tuple(files), meta=meta, reply_via=body.reply_via,
+        in_reply_to=body.in_reply_to, source_id=source_id))
+    if source_id is not None:  # a request with the same key may have written it meanwhile
+        _same_request(recorded.entry, fingerprint)
     if call is not None:
         await link_note(state, caller.office, call, recorded.entry)
     out = EntryCreated(
@@ -95,6 +111,9 @@ async def create_entry(request: web.Request, state: AppState, caller: Caller
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
 _KEY = re.compile(r"[\x21-\x7e]{1,100}")
+REQUEST_SHA256 = "request_sha256"
+"""``meta`` of an entry written with an ``Idempotency-Key``: :func:`request_fingerprint` of
+the request that wrote it, to tell a retry from another request reusing the key."""
 
 
 def _idempotency(request: web.Request, caller: Caller) -> str | None:
@@ -107,6 +126,47 @@ def _idempotency(request: web.Request, caller: Caller) -> str | None:
     if not _KEY.fullmatch(key):
         raise InvalidInput(f"{IDEMPOTENCY_KEY} must be 1 to 100 printable ASCII characters")
     return f"api:{caller.agent.id}:{key}"
+
+
+def request_fingerprint(customer_id: str, body: EntryIn, files: list[UploadedFile]) -> str:
+    """SHA-256 of the canonical request: its target and its fields as read (JSON or
+    multipart alike; key order, spacing and escapes do not count, nor does the time zone
+    ``occurred_at`` is written in), files by name, type and content."""
+    fields = body.model_dump(mode="json")
+    if body.occurred_at is not None:
+        fields["occurred_at"] = body.occurred_at.astimezone(UTC).isoformat()
+    canonical = {"target": f"POST /customers/{customer_id}/entries", "fields": fields,
+                 "files": [[f.name, f.content_type, hashlib.sha256(f.data).hexdigest()]
+                           for f in files]}
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+                          .encode()).hexdigest()
+
+
+def _same_request(entry: Entry, fingerprint: str) -> Entry:
+    """``entry`` (written with this request's key) when it was written by the same request;
+    422 when the key was used for another one (a key names one request, as Stripe's API and
+    the IETF Idempotency-Key draft have it). An entry written before fingerprints were kept
+    counts as the same."""
+    if entry.meta.get(REQUEST_SHA256, fingerprint) != fingerprint:
+        raise ApiError(422, "idempotency_key_reused",
+                       f"{IDEMPOTENCY_KEY} reused with a different request: it wrote another "
+                       "entry before; send a new key for a new entry",
+                       {"entry_id": entry.id})
+    return entry
+
+
+def _replayed(entry: Entry) -> web.Response:
+    """The answer to a retried request: the entry written the first time, as then."""
+    preset = entry.meta.get("preset") or {}
+    out = EntryCreated(
+        **EntryOut.of(entry).model_dump(),
+        preset_source=PresetSourceOut(
+            visibility=PresetSource(preset.get("visibility", PresetSource.REQUEST)),
+            notify=PresetSource(preset.get("notify", PresetSource.REQUEST))),
+        tone_confirmed=list(entry.meta.get("tone_confirmed", [])))
+    response = json_model(out, status=201)
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 def _enum_list(request: web.Request, name: str, enum: type[Channel]) -> tuple[Channel, ...]:
@@ -186,12 +246,16 @@ OPERATIONS = [
     Operation("POST", "/customers/{id}/entries", create_entry, "createEntry",
               "Write a note, phone note or document (multipart with one or more files); "
               "visibility and notify default to the publish policy; with an Idempotency-Key "
-              "a request sent again answers with the entry written the first time", "entries",
+              "the same request sent again answers with the entry written the first time "
+              "(header Idempotent-Replayed: true), the key with a different request is "
+              "422 idempotency_key_reused", "entries",
               params=(ID, Param(IDEMPOTENCY_KEY, "header", description=(
                   "Any 1-100 printable ASCII characters, unique per entry you mean to write "
-                  "(e.g. a UUID); the same key again gives the same entry, not a second")),),
+                  "(e.g. a UUID); the same key with the same request (customer, fields, "
+                  "files) gives the same entry, not a second; with a different request: "
+                  "422 idempotency_key_reused, nothing written")),),
               body=EntryIn, body_kinds=("application/json", "multipart/form-data"),
-              response=EntryCreated, status=201, errors=(400, 404, 409, 413)),
+              response=EntryCreated, status=201, errors=(400, 404, 409, 413, 422)),
     Operation("GET", "/customers/{id}/timeline", timeline, "getTimeline",
               "A customer's timeline, newest first, cursor-paginated", "entries",
               params=LIST_PARAMS, response=TimelinePage, errors=(400, 404)),

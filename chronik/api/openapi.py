@@ -12,7 +12,8 @@ from chronik.api.schemas import ErrorOut
 
 _STATUS_TEXT = {400: "Bad input", 401: "Missing or invalid token", 403: "Not allowed for "
                 "this role", 404: "Not found (or another office's)", 409: "Conflict (tone "
-                "warning: confirm to publish)", 413: "Too large", 503: "Not available now",
+                "warning: confirm to publish)", 413: "Too large", 422: "Idempotency-Key reused "
+                "with a different request", 503: "Not available now",
                 507: "Storage full"}
 
 
