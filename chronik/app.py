@@ -150,28 +150,30 @@ async def _page_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Pages answer with pages: a readable HTML error, never JSON or a traceback."""
-    from chronik.web.pages import error_page
+    from chronik.web.pages import error_language, error_page
 
     try:
         return await handler(request)
     except StoreUnavailable as exc:
         _log_unreachable(request, exc)
+        # (the browser's language: the store cannot say which one was chosen)
         page = error_page(request, 503, "error.store_unavailable",
                           back=request.path_qs if request.method == "GET" else "/")
         page.headers["Retry-After"] = str(STORE_RETRY_AFTER)
         return page
     except DomainError as exc:
         status = domain_status(exc)
+        lang = await error_language(request)
         if status == 404:  # never say more about what is not there
-            return error_page(request, 404, "error.not_found")
-        return error_page(request, status, "error.bad_request", detail=exc.message,
+            return error_page(request, 404, "error.not_found", lang)
+        return error_page(request, status, "error.bad_request", lang, detail=exc.message,
                           back=_same_origin_referer(request))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         key = {404: "error.not_found", 405: "error.bad_request",
                413: "error.too_large"}.get(exc.status, "error.bad_request")
-        page = error_page(request, exc.status, key)
+        page = error_page(request, exc.status, key, await error_language(request))
         _keep_allow(exc, page)
         return page
     except asyncio.CancelledError:
@@ -179,7 +181,7 @@ async def _page_errors(
     except Exception:
         log.exception("bug: unhandled error in %s %s", request.method,
                       redact_path(request.path))
-        return error_page(request, 500, "error.internal")
+        return error_page(request, 500, "error.internal", await error_language(request))
 
 
 def _keep_allow(exc: web.HTTPException, response: web.StreamResponse) -> None:

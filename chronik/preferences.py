@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chronik.state import AppState
@@ -79,13 +80,51 @@ class PreferenceChange:
     """Consent given (true) or withdrawn (false) per channel."""
 
 
-def _qh_text(qh: QuietHours | None) -> str:
-    return "none" if qh is None else f"{qh.start}–{qh.end} {qh.timezone}"
+@dataclass(frozen=True)
+class Change:
+    """One change of preferences or consent as the timeline records it: ``what`` changed
+    (``channels``, ``automatic_notifications``, ``quiet_hours``, ``language``,
+    ``daily_digest``, ``consent``) from ``old`` to ``new`` (JSON values; ``channel`` for a
+    consent). Stored in ``meta.system`` and shown in the reader's language; ``english()``
+    is the stored line (API, search, export)."""
+
+    what: str
+    old: Any = None
+    new: Any = None
+    channel: str | None = None
+
+    def english(self) -> str:
+        if self.what == "channels":
+            return (f"channels: {', '.join(self.old) or 'automatic'} → "
+                    f"{', '.join(self.new) or 'automatic'}")
+        if self.what == "automatic_notifications":
+            return f"automatic notifications: {'on' if self.new else 'off'}"
+        if self.what == "quiet_hours":
+            return f"quiet hours: {_qh_text(self.old)} → {_qh_text(self.new)}"
+        if self.what == "language":
+            return f"language: {self.old} → {self.new}"
+        if self.what == "daily_digest":
+            return f"daily digest: {_digest_text(self.old)} → {_digest_text(self.new)}"
+        return f"{self.channel} consent {'given' if self.new else 'withdrawn'}"
+
+    def as_meta(self) -> dict[str, Any]:
+        out = {"what": self.what, "old": self.old, "new": self.new}
+        if self.channel is not None:
+            out["channel"] = self.channel
+        return out
 
 
-def _digest_text(digest: DailyDigest | None) -> str:
+def _json(value: QuietHours | DailyDigest | None) -> dict[str, Any] | None:
+    return None if value is None else value.model_dump(mode="json")
+
+
+def _qh_text(qh: Mapping[str, Any] | None) -> str:
+    return "none" if qh is None else f"{qh['start']}–{qh['end']} {qh['timezone']}"
+
+
+def _digest_text(digest: Mapping[str, Any] | None) -> str:
     return "off (one message per item)" if digest is None else \
-        f"daily at {digest.at} {digest.timezone}"
+        f"daily at {digest['at']} {digest['timezone']}"
 
 
 async def _check_zone(field: str, name: str) -> None:
@@ -133,30 +172,28 @@ async def apply_preferences(state: AppState, customer: Customer, change: Prefere
     office_id = customer.office_id
     old = await state.store.get_preferences(office_id, customer.id)
     update: dict[str, object] = {}
-    changes: list[str] = []
+    changes: list[Change] = []
     if change.channels is not None:
         update["channels"] = tuple(change.channels)
-        changes.append(f"channels: {', '.join(old.channels) or 'automatic'} → "
-                       f"{', '.join(change.channels) or 'automatic'}")
+        changes.append(Change("channels", list(old.channels), list(change.channels)))
     if change.automatic_notifications is not None:
         update["automatic_notifications"] = change.automatic_notifications
-        changes.append("automatic notifications: "
-                       f"{'on' if change.automatic_notifications else 'off'}")
+        changes.append(Change("automatic_notifications", old.automatic_notifications,
+                              change.automatic_notifications))
     if not isinstance(change.quiet_hours, _Keep):
         update["quiet_hours"] = change.quiet_hours
-        changes.append(f"quiet hours: {_qh_text(old.quiet_hours)} → "
-                       f"{_qh_text(change.quiet_hours)}")
+        changes.append(Change("quiet_hours", _json(old.quiet_hours),
+                              _json(change.quiet_hours)))
     if change.language is not None:
         update["language"] = change.language
         if author is None or change.language != old.language:  # (an agent's form that
             update["language_chosen"] = True                    # kept it chooses nothing)
-        changes.append(f"language: {old.language} → {change.language}")
+        changes.append(Change("language", old.language, change.language))
     digest = change.daily_digest
     digest_changed = not isinstance(digest, _Keep) and digest != old.daily_digest
     if not isinstance(digest, _Keep) and digest_changed:
         update["daily_digest"] = digest
-        changes.append(f"daily digest: {_digest_text(old.daily_digest)} → "
-                       f"{_digest_text(digest)}")
+        changes.append(Change("daily_digest", _json(old.daily_digest), _json(digest)))
     if update:
         new = Preferences.model_validate({**old.model_dump(), **update})
         await state.store.set_preferences(office_id, customer.id, new)
@@ -170,18 +207,28 @@ async def apply_preferences(state: AppState, customer: Customer, change: Prefere
     for channel, granted in change.consents.items():
         await state.store.record_consent(office_id, customer.id, channel, granted,
                                          actor=actor, route=route)
-        changes.append(f"{channel} consent {'given' if granted else 'withdrawn'}")
+        changes.append(Change("consent", None, granted, channel=channel))
     if changes:
-        await record_preference_change(state, office_id, customer.id, who, changes, author)
-    return changes
+        await record_preference_change(state, office_id, customer.id, who, changes, author,
+                                       by=route)
+    return [c.english() for c in changes]
 
 
 async def record_preference_change(state: AppState, office_id: str, customer_id: str,
-                                   who: str, changes: list[str], author: str | None) -> None:
-    """An internal timeline entry for a change of preferences or consent."""
+                                   who: str, changes: Sequence[str | Change],
+                                   author: str | None, *, by: str | None = None) -> None:
+    """An internal timeline entry for a change of preferences or consent. Its subject and
+    body are English (API, search, export); when every change is a ``Change``, ``meta.system``
+    says the same for the console and portal to show in their reader's language (``by``:
+    the route it came by, ``agent``, ``portal`` or ``unsubscribe_link``)."""
+    lines = [c if isinstance(c, str) else c.english() for c in changes]
+    meta: dict[str, Any] = {"preferences_change": lines}
+    if all(isinstance(c, Change) for c in changes):
+        meta["system"] = {"key": "preferences", "by": by,
+                          "changes": [c.as_meta() for c in changes if isinstance(c, Change)]}
     await state.timeline.append(EntryDraft(
         office_id=office_id, customer_id=customer_id, channel=Channel.NOTE,
         direction=Direction.INTERNAL, kind="preferences", author=author,
         visibility=Visibility.INTERNAL, notify=False, occurred_at=utcnow(),
-        subject=f"Notification preferences changed {who}", body="\n".join(changes),
-        meta={"preferences_change": changes}))
+        subject=f"Notification preferences changed {who}", body="\n".join(lines),
+        meta=meta))

@@ -35,19 +35,56 @@ class Route:
     address: str
 
 
+SKIP_CODES = ("failed", "no_consent", "not_configured", "no_address", "undeliverable")
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Why one channel was left out: ``code`` (one of ``SKIP_CODES``) for pages to say in
+    their reader's language, ``text`` the English reason (logs, API, stored notes)."""
+
+    code: str
+    channel: str
+
+    @property
+    def text(self) -> str:
+        if self.code == "failed":
+            return f"{self.channel} failed"
+        if self.code == "no_consent":
+            return f"no consent for {self.channel}"
+        if self.code == "not_configured":
+            return f"{self.channel} is not configured"
+        if self.code == "no_address":
+            return "no e-mail address" if self.channel == "email" else "no linked Telegram chat"
+        return f"{self.channel} address is undeliverable"
+
+
+OPTED_OUT = "customer opted out of automatic notifications"
+"""``Plan.suppressed`` for a customer who wants no automatic notifications."""
+NO_CHANNEL = "no channel to reach the customer"
+"""``Plan.suppressed`` when no channel is left, and none was skipped for a reason."""
+
+
 @dataclass(frozen=True)
 class Plan:
     routes: tuple[Route, ...] = ()
     """Channels that may be tried, best first."""
-    skipped: tuple[str, ...] = ()
-    """Why preferred channels were left out (``no consent for email``, …)."""
+    skips: tuple[Skip, ...] = ()
+    """Why preferred channels were left out, in order."""
     suppressed: str | None = None
-    """Set when nothing may be sent at all."""
+    """Set when nothing may be sent at all (English: ``OPTED_OUT``, or the skips' texts)."""
+    opted_out: bool = False
+    """Suppressed because the customer wants no automatic notifications."""
     wait_until: datetime | None = None
     """Quiet hours or the daily digest: try again then."""
     wait_reason: str | None = None
     hold: str | None = None
     """With ``wait_until``: what the job waits for (``HOLD_QUIET``, ``HOLD_DIGEST``)."""
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        """Why preferred channels were left out, in English (``no consent for email``, …)."""
+        return tuple(skip.text for skip in self.skips)
 
 
 def channel_order(customer: Customer, prefs: Preferences) -> list[str]:
@@ -74,16 +111,16 @@ def consent_state(customer: Customer, consents: Mapping[str, Consent], channel: 
 
 
 def _address(customer: Customer, channel: str) -> tuple[str | None, str]:
-    """The address to use on ``channel``, or None and why not."""
+    """The address to use on ``channel``, or None and why not (a ``Skip`` code)."""
     if channel == "portal":
         return customer.id, ""
     kind = IdentityKind.EMAIL if channel == "email" else IdentityKind.TELEGRAM
     idents = [i for i in customer.identities if i.kind is kind]
     if not idents:
-        return None, ("no e-mail address" if channel == "email" else "no linked Telegram chat")
+        return None, "no_address"
     usable = [i for i in idents if not i.undeliverable]
     if not usable:
-        return None, f"{channel} address is undeliverable"
+        return None, "undeliverable"
     return usable[0].value, ""
 
 
@@ -123,10 +160,6 @@ def next_digest(digest: DailyDigest | None, now: datetime) -> datetime | None:
     return when.astimezone(UTC)
 
 
-OPTED_OUT = "customer opted out of automatic notifications"
-"""``Plan.suppressed`` for a customer who wants no automatic notifications."""
-
-
 def notified_channels(customer: Customer, prefs: Preferences,
                       consents: Mapping[str, Consent], *, available: Collection[str],
                       now: datetime) -> list[str]:
@@ -151,41 +184,41 @@ def evaluate(customer: Customer, prefs: Preferences, consents: Mapping[str, Cons
     ``held``: what the job already waited for (``NotifyJob.held``): a job that waited for
     the daily digest (or was released by an admin) does not wait for the next one."""
     if not prefs.automatic_notifications and reply_via is None:
-        return Plan(suppressed=OPTED_OUT)
+        return Plan(suppressed=OPTED_OUT, opted_out=True)
     routes: list[Route] = []
-    skipped: list[str] = []
+    skips: list[Skip] = []
     order = channel_order(customer, prefs)
     if reply_via in CHANNELS:
         order = [reply_via, *(c for c in order if c != reply_via)]
     for channel in order:
         if channel in skip:
-            skipped.append(f"{channel} failed")
+            skips.append(Skip("failed", channel))
             continue
         granted, _ = consent_state(customer, consents, channel)
         if not granted:
-            skipped.append(f"no consent for {channel}")
+            skips.append(Skip("no_consent", channel))
             continue
         if channel not in available:
-            skipped.append(f"{channel} is not configured")
+            skips.append(Skip("not_configured", channel))
             continue
         address, why = _address(customer, channel)
         if address is None:
-            skipped.append(why)
+            skips.append(Skip(why, channel))
             continue
         routes.append(Route(channel, address))
     if not routes:
-        return Plan(skipped=tuple(skipped),
-                    suppressed="; ".join(skipped) or "no channel to reach the customer")
+        return Plan(skips=tuple(skips),
+                    suppressed="; ".join(s.text for s in skips) or NO_CHANNEL)
     if routes[0].channel in PUSH_CHANNELS:
         digest_done = held in (HOLD_DIGEST, HOLD_NOW)
         digest = next_digest(prefs.daily_digest, now) if reply_via is None else None
         if digest is not None and prefs.daily_digest is not None and not digest_done:
-            return Plan(routes=tuple(routes), skipped=tuple(skipped), wait_until=digest,
+            return Plan(routes=tuple(routes), skips=tuple(skips), wait_until=digest,
                         wait_reason=f"daily digest at {prefs.daily_digest.at}",
                         hold=HOLD_DIGEST)
         until = quiet_until(prefs.quiet_hours, now)
         if until is not None and prefs.quiet_hours is not None:
-            return Plan(routes=tuple(routes), skipped=tuple(skipped), wait_until=until,
+            return Plan(routes=tuple(routes), skips=tuple(skips), wait_until=until,
                         wait_reason=f"quiet hours until {prefs.quiet_hours.end}",
                         hold=held if digest_done else HOLD_QUIET)
-    return Plan(routes=tuple(routes), skipped=tuple(skipped))
+    return Plan(routes=tuple(routes), skips=tuple(skips))

@@ -349,7 +349,12 @@ class Worker:
                 status = JobStatus.SUPPRESSED
             reason = plan.suppressed if status is JobStatus.SUPPRESSED else \
                 "; ".join(notes[item.job.id]) or plan.suppressed
-            await self._finish(item.job, item.entry, status, reason=reason)
+            # the same reason as codes, for pages to say in their reader's language
+            why = {"why": {"opted_out": plan.opted_out,
+                           "skips": [{"code": s.code, "channel": s.channel}
+                                     for s in plan.skips]}} \
+                if status is JobStatus.SUPPRESSED else None
+            await self._finish(item.job, item.entry, status, reason=reason, extra=why)
 
     async def _attempt(self, items: Sequence[_Item], route: Route, ctx: _Customer, plan: Plan,
                        skip: Sequence[str], attempts: int) -> _Fallback | None:

@@ -493,23 +493,36 @@ class IngestService:
         merge = await self.store.merge_customers(office.id, source_id, target_id)
         text = (f"{source.name} was merged into {target.name} by {agent.name} "
                 f"({len(merge.entry_ids)} entries, {len(merge.identities)} identities moved).")
+        said = {"source": source.name, "target": target.name, "agent": agent.name,
+                "entries": len(merge.entry_ids), "identities": len(merge.identities)}
         await self._record(office, agent, target_id, "Customers merged", text,
-                           {"merge_id": merge.id, "source_id": source_id})
+                           {"merge_id": merge.id, "source_id": source_id,
+                            "system": {"key": "merged", **said}})
         await self._record(office, agent, source_id, "Customer merged away", text,
-                           {"merge_id": merge.id, "target_id": target_id})
+                           {"merge_id": merge.id, "target_id": target_id,
+                            "system": {"key": "merged_away", **said}})
         self.timeline.notify_reindex()
         return merge
 
     async def undo_merge(self, office: Office, agent: Agent, merge_id: str) -> Merge:
         merge = await self.store.undo_merge(office.id, merge_id)
         text = f"Merge {merge_id} was undone by {agent.name}."
+        names: dict[str, str | None] = {}
+        for role, cid in (("source", merge.source_id), ("target", merge.target_id)):
+            customer = await self.store.get_customer(office.id, cid)
+            names[role] = customer.name if customer is not None else None
+        said = {"key": "merge_undone", "agent": agent.name, **names}
         for cid in (merge.source_id, merge.target_id):
-            await self._record(office, agent, cid, "Merge undone", text, {"merge_id": merge.id})
+            await self._record(office, agent, cid, "Merge undone", text,
+                               {"merge_id": merge.id, "system": said})
         self.timeline.notify_reindex()
         return merge
 
     async def _record(self, office: Office, agent: Agent, customer_id: str, subject: str,
                       body: str, meta: dict[str, Any]) -> None:
+        """A merge note: its English ``subject``/``body`` are stored (API, search, export);
+        ``meta.system`` holds what it says (``key`` and the names), so the console shows
+        it in the reader's language."""
         await self.timeline.append(EntryDraft(
             office_id=office.id, customer_id=customer_id, channel=Channel.NOTE,
             direction=Direction.INTERNAL, kind="merge", author=agent.id,

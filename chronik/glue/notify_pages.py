@@ -12,7 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from chronik.glue.notify import load_settings, secret_key
-from chronik.preferences import record_preference_change
+from chronik.preferences import Change, record_preference_change
 from chronik.state import STATE, AppState
 from chronik.web.portal.language import chosen_language
 from chronik.web.render import request_language
@@ -84,7 +84,8 @@ async def unsubscribe(request: web.Request) -> web.StreamResponse:
                                          actor="customer", route="unsubscribe_link")
         await record_preference_change(state, customer.office_id, customer.id,
                                        "by the customer (unsubscribe link)",
-                                       ["email consent withdrawn"], None)
+                                       [Change("consent", None, False, channel="email")], None,
+                                       by="unsubscribe_link")
     return await _page(state, customer.office_id, lang, "done", office, 200)
 
 

@@ -4,6 +4,7 @@ CSRF check, redirects to sign-in, and HTML error pages (pages never answer with 
 from __future__ import annotations
 
 import functools
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from chronik.web.auth import CsrfError, Session, check_csrf, current_agent, curr
 from chronik.web.i18n import gettext
 from chronik.web.render import page, request_language
 from timeline.models import Customer, CustomerStatus, Role
+
+log = logging.getLogger(__name__)
 
 
 def page_path(request: web.Request) -> str:
@@ -96,6 +99,31 @@ def error_page(request: web.Request, status: int, message_key: str, lang: str | 
     lang = lang or request_language(request)
     return page("error.html", lang, {"message": gettext(lang, message_key), "back": back,
                                      "detail": detail, "timezone": None}, status)
+
+
+async def error_language(request: web.Request) -> str:
+    """The language of an error page: the one a signed-in agent chose (the portal's
+    customer under ``/portal``), as their pages speak it; else the browser's
+    (``request_language``). Looking the session up must not fail the error page: a store
+    that cannot answer leaves it to the browser's language."""
+    state = request.app[STATE]
+    chosen: str | None = None
+    try:
+        if request.path == "/portal" or request.path.startswith("/portal/"):
+            session = await current_session(request, state, "portal")
+            if session is not None:
+                prefs = await state.store.get_preferences(session.record.office_id,
+                                                          session.record.subject_id)
+                chosen = session.record.language or prefs.language
+        else:
+            found = await current_agent(request, state)
+            if found is not None:
+                session, signed_in = found
+                chosen = session.record.language or (signed_in.login.language
+                                                     if signed_in.login else None)
+    except Exception as exc:  # (the error page is shown whatever the session lookup hit)
+        log.info("error page without the session's language (%s)", type(exc).__name__)
+    return request_language(request, chosen)
 
 
 async def agent_view(request: web.Request, admin: bool = False) -> AgentView | web.Response:

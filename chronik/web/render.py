@@ -18,6 +18,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from chronik.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, browser_language, gettext
+from chronik.web.system_texts import entry_text, quarantine_reason, stored_why
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -86,6 +87,10 @@ def render(template: str, lang: str, context: Mapping[str, Any]) -> str:
         {**context, "_": t, "lang": lang,
          "when": lambda v: format_time(v, tz, lang),
          "waited": lambda v: format_waited(v, lang),
+         # what the system wrote (stored in English), in the reader's language
+         "entry_text": lambda entry: entry_text(entry, lang),
+         "quarantine_reason": lambda reason: quarantine_reason(reason, lang),
+         "stored_why": lambda value: stored_why(value, lang),
          # a rendered form's own id (a form sent twice writes once: see console/compose)
          "form_id": lambda: secrets.token_urlsafe(18)})
 

@@ -10,6 +10,7 @@ from typing import Any
 import phonenumbers
 
 from connectors.email.quotes import split_quoted
+from connectors.phone.events import HANGUP_CAUSES
 from connectors.phone.numbers import WITHHELD
 from timeline.models import Channel, Entry, Visibility
 
@@ -82,10 +83,20 @@ def item_view(entry: Entry, agent_names: dict[str, str]) -> ItemView:
         number = meta.get("number") or meta.get(  # (calls stored without "number")
             "to" if meta.get("call_direction") == "out" else "from")
         outcome = meta.get("outcome")
+        answered_by = meta.get("answered_by") or meta.get("answering_number")
+        users = meta.get("users")
+        cause = meta.get("cause")
         call = {"outcome": outcome if outcome in CALL_OUTCOMES else None,
                 "missed": bool(meta.get("missed")),
                 "duration": _duration(meta.get("duration_seconds")),
-                "answered_by": meta.get("answered_by"),
+                "answered_by": answered_by,
+                # what a CTI call's stored (English) body says, from its meta
+                "cti": isinstance(meta.get("cti_events"), list),
+                "rang_for": ", ".join(u for u in users if isinstance(u, str))
+                if isinstance(users, list) and not answered_by
+                and meta.get("call_direction") != "out" else "",
+                "cause": cause if isinstance(cause, str) and outcome != "answered" else None,
+                "cause_known": cause in HANGUP_CAUSES,
                 # its title in the agent's language ("Call from …" is stored in English)
                 "title": "out" if meta.get("call_direction") == "out"
                 else "missed" if meta.get("missed") else "in",
