@@ -3,7 +3,6 @@ the timeline (newest first, more on scroll, filters, live) and compose beside it
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,7 +24,8 @@ from chronik.web.console.items import (
 from chronik.web.outbox import OUTBOX
 from chronik.web.pages import AgentView, agent_page, form_str, safe_next
 from chronik.web.render import MAIL_CSP, render
-from notify.evaluate import CHANNELS, OPTED_OUT, channel_order, consent_state, evaluate
+from chronik.web.system_texts import why_nobody
+from notify.evaluate import CHANNELS, Plan, channel_order, consent_state, evaluate
 from timeline import policy as publish_policy
 from timeline.errors import InvalidInput, NotFound
 from timeline.ids import parse_seq
@@ -108,42 +108,18 @@ async def recipients(view: AgentView, customer: Customer, prefs: Preferences,
     return {"routes": [{"channel": r.channel, "address": r.address if r.channel != "portal"
                         else ""} for r in plan.routes],
             "skipped": list(plan.skipped),
-            "suppressed": _why_nobody(view, plan.suppressed, plan.skipped),
+            "suppressed": _why_nobody(view, plan),
             "wait_until": plan.wait_until,
             "unread": bool(plan.routes) and not signs_in
             and all(r.channel == "portal" for r in plan.routes)}
 
 
-_SKIPPED = (  # notify.evaluate's reasons for leaving a channel out -> message keys
-    (re.compile(r"^no consent for (\w+)$"), "recipients.no_consent"),
-    (re.compile(r"^(\w+) is not configured$"), "recipients.not_configured"),
-    (re.compile(r"^(\w+) failed$"), "recipients.failed"),
-    (re.compile(r"^(\w+) address is undeliverable$"), "recipients.undeliverable"),
-    (re.compile(r"^no (e-mail) address$"), "recipients.no_address"),
-    (re.compile(r"^no linked (Telegram) chat$"), "recipients.no_address"),
-)
-
-
-def _why_nobody(view: AgentView, suppressed: str | None, skipped: tuple[str, ...]
-                ) -> str | None:
-    """Why nobody would be notified, in the agent's language (the notifier's own reasons
-    are English, for logs and the API)."""
-    if suppressed is None:
+def _why_nobody(view: AgentView, plan: Plan) -> str | None:
+    """Why nobody would be notified, in the agent's language, from the notifier's reason
+    codes (its English reasons are for logs and the API: ``skipped``)."""
+    if plan.suppressed is None:
         return None
-    if suppressed == OPTED_OUT:
-        return view.t("recipients.opted_out")
-    reasons = []
-    for reason in skipped:
-        for pattern, key in _SKIPPED:
-            found = pattern.match(reason)
-            if found:
-                channel = {"e-mail": "email", "Telegram": "telegram"}.get(found.group(1),
-                                                                          found.group(1))
-                reasons.append(view.t(key, channel=view.t("via." + channel)))
-                break
-        else:
-            reasons.append(reason)
-    return "; ".join(reasons) or view.t("recipients.no_channel")
+    return why_nobody(plan.opted_out, ((s.code, s.channel) for s in plan.skips), view.lang)
 
 
 async def timeline_page(view: AgentView, customer_id: str, filters: Filters,
