@@ -222,6 +222,9 @@ async def test_quarantine_reasons_are_said_in_the_admins_language(console: Conso
     assert "unknown_sender" not in listed.text and "the sender is no customer" not in listed.text
     page = await admin.get(f"/admin/quarantine/{spam.id}")
     assert "Von einem Mailserver als Spam markiert" in text_of(page.text)
+    asked = await admin.post(f"/admin/quarantine/{spam.id}/discard", {})  # asks first
+    assert asked.status == 200 and "Von einem Mailserver als Spam markiert" in text_of(
+        asked.text) and "the sender is no customer" not in asked.text
     await in_english(admin)
     listed = await admin.get("/admin/quarantine")
     assert "Unknown sender" in text_of(listed.text)

@@ -14,6 +14,7 @@ from chronik.api.notifications import retry_job
 from chronik.web.admin.common import ask_first, confirmed, form, match, render, see_other
 from chronik.web.admin.preview import quarantine_preview
 from chronik.web.pages import AgentView, admin_page
+from chronik.web.system_texts import quarantine_reason
 from timeline.errors import Conflict, NotFound
 from timeline.models import Customer, Entry, QuarantineItem
 from timeline.notifications import JobStatus
@@ -98,7 +99,9 @@ async def discard(view: AgentView) -> web.StreamResponse:
                                       error=view.t("admin.quarantine.not_open"))
     if not confirmed(await form(view)):
         preview = await quarantine_preview(view.state, item)
-        details = [(view.t("admin.quarantine.reason"), item.reason),
+        reason = quarantine_reason(item.reason, view.lang)
+        said = " – ".join(p for p in (reason.label, reason.detail) if p) or item.reason
+        details = [(view.t("admin.quarantine.reason"), said),
                    (view.t("admin.quarantine.origin"), item.origin)]
         if preview is not None and preview.sender:
             details.append((view.t("admin.quarantine.from"), preview.sender))
