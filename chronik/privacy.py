@@ -9,8 +9,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from chronik.state import AppState
+from chronik.web.system_texts import entry_text
 from notify.settings import NotifySettings
-from timeline.models import Office
+from timeline.models import Entry, Office
 from timeline.privacy import PrivacyService
 
 
@@ -25,11 +26,18 @@ async def install(state: AppState) -> PrivacyService:
         notify = NotifySettings.model_construct(secret_key=None)
     key = await secret_key(state.settings, notify)
     service = PrivacyService(state.timeline, key, state.settings.data_dir / "exports",
-                             access_log_years=state.settings.privacy_log_years)
+                             access_log_years=state.settings.privacy_log_years,
+                             describe=_describe)
     state.privacy = service
     state.ingest.suppression_key = key
     state.ingest.erased_sender = state.settings.erased_sender
     return service
+
+
+def _describe(entry: Entry, lang: str) -> tuple[str, str] | None:
+    """A system-written entry (merge note, preference change) in the export's language."""
+    said = entry_text(entry, lang)
+    return None if said is None else (said.subject, said.body)
 
 
 async def service(state: AppState) -> PrivacyService:

@@ -51,7 +51,7 @@ from timeline.privacy_models import (
     RetentionRule,
     suppression_digest,
 )
-from timeline.privacy_summary import summary_html
+from timeline.privacy_summary import Describe, summary_html
 from timeline.repositories import PrivacyStore
 from timeline.service import SIGN_IN_KINDS, TimelineService
 
@@ -147,7 +147,11 @@ def names_person(raw: bytes, texts: list[bytes], digits: list[str]) -> bool:
 
 class PrivacyService:
     def __init__(self, timeline: TimelineService[PrivacyStore], key: bytes, export_dir: Path,
-                 access_log_years: int = ACCESS_LOG_YEARS) -> None:
+                 access_log_years: int = ACCESS_LOG_YEARS,
+                 describe: Describe | None = None) -> None:
+        """``describe``: system-written entries (merge notes, preference changes) in the
+        customer's language for ``summary.html`` (the composition root's texts)."""
+        self.describe = describe
         self.timeline = timeline
         self.access_log_years = access_log_years
         self.store: PrivacyStore = timeline.store
@@ -268,7 +272,7 @@ class PrivacyService:
                                 for r in collected.retained],
         }
         counts = collected.counts()
-        html = summary_html(office, d, collected.retained, counts)
+        html = summary_html(office, d, collected.retained, counts, self.describe)
         await asyncio.to_thread(_write_zip, path, document, html, files, counts)
         if progress:
             await progress(100)

@@ -4,6 +4,7 @@ HTML-escaped."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 from timeline.models import Entry, Office
@@ -59,17 +60,24 @@ def _row(cells: list[str], header: bool = False, cls: str = "") -> str:
     return f"<tr{attr}>" + "".join(f"<{tag}>{c}</{tag}>" for c in cells) + "</tr>"
 
 
-def _entry_row(entry: Entry, t: dict[str, str]) -> str:
-    body = entry.body if len(entry.body) <= _BODY_CHARS else entry.body[:_BODY_CHARS] + " …"
+Describe = Callable[[Entry, str], tuple[str, str] | None]
+"""Subject and body of a system-written entry in a language (merge notes, preference
+changes: stored in English, with their facts in ``meta``), or None for the stored text."""
+
+
+def _entry_row(entry: Entry, t: dict[str, str], lang: str, describe: Describe | None) -> str:
+    said = describe(entry, lang) if describe is not None else None
+    subject, text = said if said is not None else (entry.subject, entry.body)
+    body = text if len(text) <= _BODY_CHARS else text[:_BODY_CHARS] + " …"
     kind = entry.kind + (f" ({t['internal']})" if entry.visibility.value == "internal" else "")
     files = "<br>".join(_e(a.name) for a in entry.attachments)
     return _row([_e(entry.occurred_at.strftime("%Y-%m-%d %H:%M")), _e(entry.channel.value),
-                 _e(kind), _e(entry.subject), f"<pre>{_e(body)}</pre>", files],
+                 _e(kind), _e(subject), f"<pre>{_e(body)}</pre>", files],
                 cls="internal" if entry.visibility.value == "internal" else "")
 
 
 def summary_html(office: Office, data: PersonalData, retained: list[RetainedEntry],
-                 counts: dict[str, int]) -> str:
+                 counts: dict[str, int], describe: Describe | None = None) -> str:
     lang = data.preferences.language if data.preferences.language in _TEXT else "en"
     t = _TEXT[lang]
     c = data.customer
@@ -99,7 +107,7 @@ def summary_html(office: Office, data: PersonalData, retained: list[RetainedEntr
         f"<h2>{_e(t['entries'])}</h2><table>",
         _row([_e(t[k]) for k in ("date", "channel", "kind", "subject", "text", "files")],
              header=True),
-        *(_entry_row(e, t) for e in reversed(data.entries)),
+        *(_entry_row(e, t, lang, describe) for e in reversed(data.entries)),
         "</table>",
         f"<h2>{_e(t['notifications'])}</h2><table>",
         *(_row([_e(j["created_at"][:16].replace("T", " ")), _e(j.get("channel") or "–"),

@@ -232,3 +232,24 @@ async def test_exports_older_than_seven_days_are_gone(hub: Hub, settings: Settin
         file=f"{old_id}.zip"))
     assert (await hub.admin.get(f"/exports/{old_id}/download"))[0] == 404
     assert not (folder / f"{old_id}.zip").exists()
+
+
+async def test_the_summary_says_system_written_entries_in_the_customers_language(
+        hub: Hub) -> None:
+    """A preference change is stored in English (search, the API); the customer's own
+    summary says it in their language, as the console does."""
+    person = await _person(hub)
+    status, _ = await hub.admin.put(f"/customers/{person['id']}/preferences", json={
+        "consents": {"email": False}, "language": "de"})
+    assert status == 200
+    status, started = await hub.admin.post(f"/customers/{person['id']}/export")
+    assert status == 202
+    assert hub.state.privacy is not None
+    await hub.state.privacy.wait_exports()
+    status, raw = await hub.admin.get(f"/exports/{started['id']}/download")
+    assert status == 200
+    summary = _zip_members(raw)["summary.html"].decode()
+    assert "Einwilligung für E-Mail widerrufen" in summary
+    assert "email consent withdrawn" not in summary
+    document = json.loads(_zip_members(raw)["data.json"])
+    assert any("email consent withdrawn" in e["body"] for e in document["entries"])  # as stored
