@@ -45,7 +45,7 @@ from timeline.store import TimelineQuery
 PAGE_SIZE = 30
 FILTER_CHANNELS = [c.value for c in Channel]
 FILTER_KINDS = ["email", "message", "call", "note", "phone_note", "document", "reply",
-                "notification", "preferences", "data_request"]
+                "notification", "preferences", "data_request", "data_copy"]
 COMPOSE_KINDS = ("phone_note", "note", "document", "reply")
 
 
