@@ -13,7 +13,9 @@ DATA_DIR comes from bench/gen_dataset.py (it reads DATA_DIR/bench-meta.json). Th
   (aiohttp ClientSession, own process) instead; ``--python-compare`` additionally runs the
   bare handler and the phone lookup with the Python client, to show its overhead;
 * scenarios: bare handler; phone lookup with rotating numbers and formats; bare handler
-  again; first timeline page (50) and a deep page (cursor found by following next_cursor
+  again; for diagnosis, the bare handler sending a constant answer as big as the mean lookup
+  answer with the same headers (``bare_sized``: the framework's own cost of that answer);
+  first timeline page (50) and a deep page (cursor found by following next_cursor
   ``--deep-pages`` pages) of the big customer; search newest-first for rare, mid and very
   common words; relevance order for common (and rare/mid, for information); POST of single
   notes (entries/s). ``--serial`` adds one-connection runs (service time, for diagnosis);
@@ -335,6 +337,11 @@ def main() -> None:
         for _, path, _b in lookup_reqs[::25]:
             misses += not get_json(args.port, path, token)[1]["matches"]
         results["checks"]["lookup_sampled_misses"] = misses
+        sizes = [len(json.dumps(get_json(args.port, path, token)[1], ensure_ascii=False,
+                                separators=(",", ":")).encode())
+                 for _, path, _b in lookup_reqs[::25]]
+        lookup_bytes = round(sum(sizes) / len(sizes))
+        results["checks"]["lookup_mean_bytes"] = lookup_bytes
 
         big = meta["big_customer_id"]
         tl = f"/api/v1/customers/{big}/timeline"
@@ -372,6 +379,8 @@ def main() -> None:
         run("bare", bare, bare_reqs)
         run("lookup_phone", server, lookup_reqs)
         run("bare_again", bare, bare_reqs)
+        # diagnosis: the bare handler sending an answer as big as a lookup's, same headers
+        run("bare_sized", bare, [("GET", f"/sized/{lookup_bytes}", None)])
         run("timeline_first_page", server, [("GET", tl, None)])
         run("timeline_deep_page", server, [("GET", deep_path, None)])
         for cls in ("rare", "mid", "common"):
@@ -435,6 +444,10 @@ def main() -> None:
     ]
     rows = [{"figure": f, "measured": v, "goal": g, "met": None if v is None else v <= lim}
             for f, v, g, lim in goals]
+    sized_p50 = lat("bare_sized", "p50")
+    if sized_p50 and lat("lookup_phone", "p50"):
+        results["diagnosis"] = {"lookup_p50_over_bare_same_size_p50": round(
+            (lat("lookup_phone", "p50") or 0) / sized_p50, 2)}
     if "post_entry" in sc:
         v = sc["post_entry"]["rps"]
         rows.append({"figure": "POST entries/s (8 clients)", "measured": v, "goal": ">= 1000/s",
@@ -453,6 +466,8 @@ def main() -> None:
         ms = "n/a" if m is None else f"{m:.2f}"
         print(f"  {row['figure']:36s} {ms:>10s}  goal {row['goal']:10s} "
               f"{'MET' if row['met'] else 'NOT MET'}")
+    for name, value in results.get("diagnosis", {}).items():
+        print(f"  (diagnosis) {name}: {value}")
     print(f"results: {out}")
 
 
