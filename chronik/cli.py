@@ -310,8 +310,8 @@ def cmd_agent_revoke_token(args: argparse.Namespace) -> int:
 
     async def run(state: AppState) -> int:
         await accounts.revoke_token(state, args.office, args.token_id)
-        print(f"revoked API token {args.token_id.strip().lower()[:12]} (a running server "
-              "stops accepting it within 30 seconds)")
+        print(f"revoked API token {args.token_id.strip().lower()[:12]} (running servers "
+              "stop accepting it within moments)")
         return 0
     return _agents(args, run)
 

@@ -14,8 +14,9 @@ from chronik.settings import Settings
 from search.backend import SearchBackend
 from search.indexer import Indexer
 from search.service import SearchService
+from timeline.accounts import REVOCATION_EVENT
 from timeline.blobs import Blobs
-from timeline.events import EventBus
+from timeline.events import EventBus, StoredEvent
 from timeline.ingest import IngestService
 from timeline.service import TimelineService
 from timeline.store import Store
@@ -30,7 +31,9 @@ if TYPE_CHECKING:
 
 TOKEN_TTL = 30.0
 """Seconds a checked bearer token is trusted without reading the store again (a token check
-per request would be one read); revoking through this process clears it at once."""
+per request would be one read). A revoked token is forgotten sooner: at once by the process
+that revokes it, and by every other within moments, through the store's change feed
+(:meth:`AppState.token_revoked`); the TTL is the fallback should the feed stall."""
 
 
 def token_cache() -> TTLCache[str, Caller]:
@@ -64,6 +67,20 @@ class AppState:
     waiting: WaitingLists | None = None
     """Customers waiting for a reply, per office (``chronik.awaiting``, made on
     first use)."""
+
+    def __post_init__(self) -> None:
+        self.events.keep(REVOCATION_EVENT.partition(".")[0], self.token_revoked)
+
+    def token_revoked(self, row: StoredEvent) -> None:
+        """An API token was revoked (by any process, the CLI included): forget it here,
+        instead of trusting it until :data:`TOKEN_TTL` runs out. A row that does not say
+        which token forgets every cached one."""
+        from chronik.api.base import hash_token
+
+        token_id = row.data.get("token_id") if row.type == REVOCATION_EVENT else None
+        for token in list(self.token_cache):
+            if not isinstance(token_id, str) or hash_token(token).startswith(token_id):
+                self.token_cache.pop(token, None)
 
 
 STATE = web.AppKey("chronik", AppState)

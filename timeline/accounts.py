@@ -17,6 +17,12 @@ from timeline.models import Agent, Office
 
 Audience = Literal["agent", "portal"]
 
+REVOCATION_EVENT = "token.revoked"
+"""The change-feed row (``timeline.events``) a revoked API token writes, in the transaction
+that revokes it: ``data["token_id"]`` (the first 12 hex digits of the token's SHA-256, as
+``agent list`` shows it) names it, so every process following the feed forgets the token
+from its cache at once."""
+
 
 @dataclass(frozen=True)
 class AgentLogin:
@@ -85,7 +91,10 @@ class AccountStore(Protocol):
         ``Conflict``."""
         ...
     async def add_agent_token(self, agent_id: str, token_hash: str) -> str: ...
-    async def revoke_agent_token(self, office_id: str, token_id: str) -> bool: ...
+    async def revoke_agent_token(self, office_id: str, token_id: str) -> bool:
+        """Delete the office's token named ``token_id``; with it, a :data:`REVOCATION_EVENT`
+        feed row. False when there was none."""
+        ...
 
     async def create_web_session(self, session: WebSession) -> None: ...
     async def get_web_session(self, id_hash: str, audience: Audience, now: datetime

@@ -76,6 +76,7 @@ class EventBus:
         self._subscribers: dict[str, set[asyncio.Queue[Event]]] = {}
         self._loaders: dict[str, Loader] = {}
         self._watchers: list[Callable[[Event], None]] = []
+        self._keepers: dict[str, list[Callable[[StoredEvent], None]]] = {}
         self.changed = asyncio.Event()
         """Set by ``poke``: the follower reads the feed now instead of at its next poll."""
 
@@ -88,8 +89,24 @@ class EventBus:
         """Register how events of one family (``"entry"``, ``"call"``) are loaded."""
         self._loaders[family] = fn
 
+    def keep(self, family: str, fn: Callable[[StoredEvent], None]) -> None:
+        """Call ``fn`` (on the loop) with every feed row of ``family`` (``"token"``), whoever
+        wrote it and whether or not anyone in this process subscribes: for state every
+        process holds (a cache of checked API tokens) that must follow the store at once.
+        Such rows are for processes, not screens: they are never published."""
+        self._keepers.setdefault(family, []).append(fn)
+
     async def deliver(self, stored: StoredEvent) -> None:
-        """Load and publish one feed row, unless nobody in this process listens."""
+        """Load and publish one feed row, unless nobody in this process listens (a row of
+        a family kept by :meth:`keep` goes to its keepers only)."""
+        keepers = self._keepers.get(stored.family)
+        if keepers is not None:
+            for keeper in keepers:
+                try:
+                    keeper(stored)
+                except Exception:  # one keeper's bug must not stop the others
+                    log.exception("keeping up with %s failed", stored.type)
+            return
         if not self._subscribers.get(stored.office_id):
             return
         fn = self._loaders.get(stored.family)

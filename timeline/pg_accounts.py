@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from timeline.accounts import (
+    REVOCATION_EVENT,
     AgentAccount,
     AgentLogin,
     AgentSession,
@@ -26,6 +27,7 @@ from timeline.accounts import (
 )
 from timeline.errors import Conflict, NotFound
 from timeline.models import Agent, Role, utcnow
+from timeline.pg_events import add_event
 from timeline.pg_rows import PgRepository, office_from_row, read_snapshot
 from timeline.sql_tables import (
     agent_logins,
@@ -181,12 +183,15 @@ class PgAccounts(PgRepository):
     async def revoke_agent_token(self, office_id: str, token_id: str) -> bool:
         if len(token_id) < _TOKEN_ID:
             return False
+        token_id = token_id[:_TOKEN_ID].lower()
         async with self.db.begin() as conn:
             result = await conn.execute(sa.delete(agent_tokens).where(
-                sa.func.substr(agent_tokens.c.token_hash, 1, _TOKEN_ID)
-                == token_id[:_TOKEN_ID].lower(),
+                sa.func.substr(agent_tokens.c.token_hash, 1, _TOKEN_ID) == token_id,
                 agent_tokens.c.agent_id.in_(
                     sa.select(agents.c.id).where(agents.c.office_id == office_id))))
+            if result.rowcount > 0:
+                await add_event(conn, (office_id, REVOCATION_EVENT, None, None, None),
+                                {"token_id": token_id})
         return result.rowcount > 0
 
     # ------------------------------------------------------------------ browser sessions

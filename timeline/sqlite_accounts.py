@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from timeline.accounts import (
+    REVOCATION_EVENT,
     AgentAccount,
     AgentLogin,
     AgentSession,
@@ -19,6 +20,7 @@ from timeline.accounts import (
 )
 from timeline.errors import Conflict, NotFound
 from timeline.models import Agent, Role, utcnow
+from timeline.sqlite_events import add_event
 from timeline.sqlite_rows import SqliteRepository, office_from_row
 
 _UNSET: Any = ...
@@ -134,6 +136,9 @@ class SqliteAccounts(SqliteRepository):
             cur = conn.execute(
                 "DELETE FROM agent_tokens WHERE substr(token_hash, 1, 12)=? AND agent_id IN "
                 "(SELECT id FROM agents WHERE office_id=?)", (token_id[:12].lower(), office_id))
+            if cur.rowcount > 0:
+                add_event(conn, (office_id, REVOCATION_EVENT, None, None, None),
+                          {"token_id": token_id[:12].lower()})
             return cur.rowcount > 0
         return await self.db.write(run)
 

@@ -4,6 +4,8 @@ process)."""
 from __future__ import annotations
 
 from tests.store_contract.helpers import draft, seed
+from timeline.accounts import REVOCATION_EVENT
+from timeline.models import Role
 from timeline.store import Store
 
 COVERS = frozenset({"last_event_id", "events_after"})
@@ -43,3 +45,22 @@ async def test_the_feed_is_shared_by_every_handle(store: Store, second_store: St
     [event] = await second_store.events_after(start, 10)
     assert (event.type, event.entry_id) == ("entry.created", entry.id)
     assert await second_store.last_event_id() == await store.last_event_id() == event.id
+
+
+async def test_a_revoked_api_token_is_reported_by_its_id(store: Store,
+                                                         second_store: Store) -> None:
+    """Every process caches checked tokens: the feed tells them which one is gone (its id,
+    never the token or its full hash), in the transaction that revokes it."""
+    s = await seed(store)
+    agent = await store.create_agent(s.office.id, "Anna", Role.AGENT, "d4" * 32)
+    token_hash = "c3" * 32
+    token_id = await store.add_agent_token(agent.id, token_hash)
+    start = await second_store.last_event_id()
+    assert not await store.revoke_agent_token(s.office.id, "f" * 12)  # none: nothing said
+    assert await second_store.events_after(start, 10) == []
+    assert await store.revoke_agent_token(s.office.id, token_id.upper())
+    [event] = await second_store.events_after(start, 10)
+    assert (event.office_id, event.type, event.family) == (s.office.id, REVOCATION_EVENT,
+                                                           "token")
+    assert event.data == {"token_id": token_hash[:12]}
+    assert (event.customer_id, event.entry_id, event.call_id) == (None, None, None)

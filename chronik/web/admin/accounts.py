@@ -107,7 +107,8 @@ async def new_api_token(state: AppState, office_id: str, agent_id: str) -> tuple
 
 async def revoke_token(state: AppState, office_id: str, token_id: str) -> None:
     """Revoke one API token of the office; this process's token cache forgets every token
-    at once (another process's cache within its 30 seconds)."""
+    at once, every other process's within moments (the store reports the revocation on its
+    change feed: ``chronik.state.AppState.token_revoked``)."""
     token_id = token_id.strip().lower()
     if not await state.store.revoke_agent_token(office_id, token_id):
         raise NotFound("no such token")
