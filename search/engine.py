@@ -48,10 +48,12 @@ from search.analysis import (
     typo_budget,
 )
 from search.backend import HitPage, RebuildSource, SearchHit, SearchUnavailable, Total
+from search.cursor import RelevanceCursor, relevance_cursor
 from search.engine_client import EngineClient, EngineError, Json
 from search.engine_query import (
     MAPPINGS,
     SETTINGS,
+    bounded,
     count_body,
     counts_body,
     document,
@@ -60,8 +62,8 @@ from search.engine_query import (
     meta_matches,
     near_words_body,
     newest_cursor,
+    only_seq,
     page_body,
-    relevance_cursor,
     relevance_tiers,
     search_query,
     tombstone,
@@ -235,9 +237,19 @@ class EngineBackend:
         """Tier by tier (``relevance_tiers``), best first within a tier; a page that ends a
         tier goes on with the next one."""
         tiers = relevance_tiers(request.query, request.filters)
-        tier, after = relevance_cursor(request.cursor, len(tiers))
+        cursor = relevance_cursor(request.cursor, len(tiers))
         # The same shard copies every time, so scores stay comparable from page to page.
         preference = f"chronik-{request.filters.office_id}"
+        tier, after, below = 0, None, None
+        if cursor is not None:  # search/cursor.py: what the first page ranked, and after
+            tier, below = cursor.tier, cursor.below  # its last hit as scored now
+            if below is not None:
+                tiers = [bounded(t, below) for t in tiers]
+            again = await self.client.search(self.alias, page_body(
+                only_seq(tiers[tier], cursor.seq), relevance=True, size=1, after=None),
+                preference=preference)
+            now = again["hits"]["hits"]
+            after = [float(now[0]["sort"][0]) if now else cursor.score, cursor.seq]
         want = request.limit + 1
         found: list[tuple[int, Json]] = []
         for t in range(tier, len(tiers)):
@@ -252,11 +264,19 @@ class EngineBackend:
         nxt = None
         if len(found) > request.limit:
             last_tier, last = page[-1]
-            nxt = f"{last_tier}:{float(last['sort'][0])!r}:{int(last['sort'][1])}"
+            if below is None:  # the first page: the newest match bounds the ranking
+                newest = await self.client.search(self.alias, page_body(
+                    search_query(request.query, request.filters), relevance=False, size=1,
+                    after=None))
+                below = max([int(h["_id"]) for h in newest["hits"]["hits"]]
+                            + [int(h["_id"]) for _, h in found]) + 1
+            nxt = str(RelevanceCursor(last_tier, float(last["sort"][0]),
+                                      int(last["sort"][1]), below))
         total = None
         if request.count_up_to:  # the tiers split the query: count the whole of it once
+            whole = search_query(request.query, request.filters)
             counted = await self.client.search(self.alias, count_body(
-                search_query(request.query, request.filters), request.count_up_to))
+                bounded(whole, below) if below is not None else whole, request.count_up_to))
             total = _total(counted, request.count_up_to)
         return HitPage(hits=hits, next_cursor=nxt, total=total)
 

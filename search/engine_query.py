@@ -18,7 +18,6 @@ or its German stem in ``body.german``.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from search.analysis import ANALYSIS_VERSION, query_forms
@@ -214,18 +213,19 @@ def newest_cursor(cursor: str | None) -> list[int] | None:
         raise QueryError("invalid cursor") from exc
 
 
-def relevance_cursor(cursor: str | None, tiers: int) -> tuple[int, list[float | int] | None]:
-    """``"<tier>:<score>:<seq>"`` of the last hit -> its tier and ``search_after``."""
-    if not cursor:
-        return 0, None
-    try:
-        tier_s, score_s, seq_s = cursor.split(":", 2)
-        tier, score, seq = int(tier_s), float(score_s), int(seq_s)
-    except ValueError as exc:
-        raise QueryError("invalid cursor") from exc
-    if not (math.isfinite(score) and 0 <= tier < tiers):
-        raise QueryError("invalid cursor")
-    return tier, [score, seq]
+def bounded(query: Json, below: int) -> Json:
+    """``query`` (a ``bool``) for entries below the key ``below`` only (a filter: the
+    scores stay as they are)."""
+    clauses = query["bool"]
+    return {"bool": {**clauses, "filter": [*clauses.get("filter", []),
+                                           {"range": {"seq": {"lt": below}}}]}}
+
+
+def only_seq(query: Json, seq: int) -> Json:
+    """``query`` (a ``bool``) for the one entry ``seq``: its score under the query now."""
+    clauses = query["bool"]
+    return {"bool": {**clauses, "filter": [*clauses.get("filter", []),
+                                           {"term": {"seq": seq}}]}}
 
 
 def page_body(query: Json, *, relevance: bool, size: int,

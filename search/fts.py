@@ -47,6 +47,7 @@ from search.backend import (
     document_words,
     scope_token,
 )
+from search.cursor import RelevanceCursor, relevance_cursor
 from search.fts_forms import CREATE_FORMS, FORMS, FORMS_REBUILD, Row, WordForms
 from search.fts_forms import start_rebuild as forms_start_rebuild
 from search.fts_forms import swap_rebuild as forms_swap_rebuild
@@ -374,13 +375,9 @@ class FtsBackend:
         step1 = (f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH ? AND rowid >= ? AND "
                  "rowid < ? ORDER BY rowid DESC LIMIT ?")
 
-        after: tuple[int, float, int] | None = None
-        if request.cursor:
-            try:
-                tier_s, score_s, seq_s = request.cursor.split(":", 2)
-                after = (int(tier_s), float(score_s), -parse_seq(seq_s))
-            except (ValueError, InvalidInput) as exc:
-                raise QueryError("invalid cursor") from exc
+        cursor = relevance_cursor(request.cursor)
+        if cursor is not None and cursor.below is not None:
+            hi = min(hi, cursor.below)  # what the first page ranked (search/cursor.py)
 
         def run(conn: sqlite3.Connection) -> tuple[list[tuple[int, float, int]], int | None]:
             """Sort keys ``(tier, bm25 score, -seq)`` (bm25: lower is better) and the count
@@ -437,8 +434,12 @@ class FtsBackend:
                     for seq, sc in scores(body_expression(query, variants)).items()]
 
         keys, found = await self.db.read(run)
-        if after is not None:
-            keys = [k for k in keys if k > after]
+        below = (cursor.below if cursor is not None and cursor.below is not None
+                 else max((-k[2] for k in keys), default=hi - 1) + 1)
+        if cursor is not None:  # after the last hit as the index scores it now
+            anchor = next((k for k in keys if -k[2] == cursor.seq),
+                          (cursor.tier, cursor.score, -cursor.seq))
+            keys = [k for k in keys if k > anchor]
         # keys are unique (seq): the same order as sorting them all, for a page's worth
         ranked = heapq.nsmallest(request.limit + 1, keys)
         page = ranked[: request.limit]
@@ -446,7 +447,7 @@ class FtsBackend:
         nxt = None
         if len(ranked) > request.limit:
             tier, score, neg = page[-1]
-            nxt = f"{tier}:{score!r}:{-neg}"
+            nxt = str(RelevanceCursor(tier, score, -neg, below))
         return HitPage(hits=hits, next_cursor=nxt, total=_total(found, request.count_up_to))
 
     async def suggest(self, office_id: str, text: str, limit: int = 3) -> list[str]:

@@ -211,6 +211,36 @@ async def test_relevance_order_and_pages(backend: SearchBackend) -> None:
     assert got == ranked
 
 
+async def test_relevance_pages_hold_while_others_write(backend: SearchBackend) -> None:
+    """Every write shifts BM25 scores (document count, mean length, word frequencies of
+    the whole index, other offices too): paging on must still give each hit exactly once,
+    and what matches only after the first page waits for a new search."""
+    filler = "mit etwas anderem Text dazu " * 3
+    found = [entry(f"Zebrafink {'Zebrafink ' * (i % 4)}Meldung {i} {filler[: i * 5]}",
+                   minutes=i) for i in range(43)]
+    await backend.index(found)
+    f = SearchFilters(office_id="OFFICEA")
+    got: list[int] = []
+    cursor = None
+    for page_no in range(20):
+        page = await backend.search(SearchRequest(query=parse("zebrafink"), filters=f,
+                                                  order="relevance", limit=7, cursor=cursor))
+        got += [h.seq for h in page.hits]
+        # between pages: unrelated notes elsewhere, longer ones here, and new matches
+        await backend.index([
+            *(entry(f"Notiz {page_no}-{j} " + "lang " * 40 * j, office="OFFICEB",
+                    minutes=100 + page_no * 10 + j) for j in range(5)),
+            entry(f"Zebrafink neu {page_no}", minutes=500 + page_no),
+            entry("Zebrafink " * 6 + f"zweite {page_no}", minutes=-50 - page_no)])
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    first = {e.seq for e in found}
+    assert len(got) == len(set(got)), "a hit came twice"
+    assert first <= set(got), f"missing {len(first - set(got))} of {len(first)}"
+    assert all(s <= max(first) for s in got), "a match newer than the first page's"
+
+
 async def test_reindexing_replaces_and_delete_removes(backend: SearchBackend) -> None:
     e = entry("alter Text")
     await backend.index([e])
