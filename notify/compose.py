@@ -24,9 +24,10 @@ from timeline.repositories import InboundRepository, OfficeRepository
 
 class ComposerStore(OfficeRepository, InboundRepository, Protocol):
     """What composing reads: the office's name and its inbound address for replies, and
-    the mail an agent's reply answers (its Message-ID, for the customer's thread)."""
+    the mail an agent's reply answers (its Message-ID, for the customer's thread) -- only
+    ever a published one."""
 
-    async def get_entry(self, office_id: str, entry_id: str) -> Entry | None: ...
+    async def published_entry(self, office_id: str, entry_id: str) -> Entry | None: ...
 
 
 QUOTED_LINES = 60
@@ -180,13 +181,15 @@ class Composer:
 
     async def answered(self, entry: Entry, channel: Channel) -> Entry | None:
         """The customer's message on ``channel`` an agent's reply answers
-        (``in_reply_to``), if it is one."""
+        (``in_reply_to``), if it is one -- read like everything the notifier sends, through
+        ``published_entry``: an internal entry (an out-of-office auto-reply, a bounce, our
+        own mail looped back) is never quoted or threaded on, whatever the reply names."""
         parent_id = entry.meta.get("in_reply_to")
         if not isinstance(parent_id, str):
             return None
-        parent = await self.store.get_entry(entry.office_id, parent_id)
+        parent = await self.store.published_entry(entry.office_id, parent_id)
         if parent is None or parent.direction is not Direction.INBOUND or \
-                parent.channel is not channel:
+                parent.channel is not channel or parent.customer_id != entry.customer_id:
             return None
         return parent
 

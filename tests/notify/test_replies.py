@@ -66,6 +66,26 @@ async def test_a_reply_answers_in_the_customers_thread(nhub: Hub, smtp_sink: Smt
     assert "Büro Müller & Partner hat eine Notiz für Sie" in notice.text()
 
 
+async def test_a_reply_never_quotes_an_internal_entry(nhub: Hub, smtp_sink: SmtpSink) -> None:
+    """An out-of-office auto-reply (stored internal: it names a colleague's private
+    number) answered by an agent's reply: the reply goes out without quoting it or
+    threading on it -- the notifier reads only published entries."""
+    c = await customer(nhub, email="erika@example.de")
+    auto, _ = await nhub.state.timeline.append(EntryDraft(
+        office_id=nhub.office.id, customer_id=c["id"], channel=Channel.EMAIL,
+        direction=Direction.INBOUND, kind="auto_reply", visibility=Visibility.INTERNAL,
+        notify=False, occurred_at=utcnow(), subject="Abwesenheit",
+        body="INTERN: Vertretung Herr Koch, privat 0171-5555555",
+        meta={"message_id": "ooo-1@kunde.example"}))
+    await note(nhub, c["id"], LETTER, kind="reply", reply_via="email",
+               subject="Re: Abwesenheit", in_reply_to=auto.id)
+    (mail,) = await smtp_sink.wait(1)
+    assert "0171-5555555" not in mail.text() and "0171-5555555" not in mail.html()
+    assert "Vertretung" not in mail.text() and "schrieb" not in mail.text()
+    assert "In-Reply-To" not in mail.message and "References" not in mail.message
+    assert mail.text().startswith("Sehr geehrte Frau Mustermann,")
+
+
 async def received_mail(hub: Hub, headers: str) -> str:
     """A customer's mail as the e-mail connector stores it (parsed, as from the SMTP
     inbox): its entry id."""
