@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -28,7 +30,30 @@ import Stemmer  # type: ignore[import-not-found]  # PyStemmer: a C module withou
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from timeline.text import WORD, fold_tokens, fold_word
+from search.query import _AND, _NOT, _OR, _QUOTES
+from search.query import _TOKEN as _QUERY_TOKEN
+from timeline.text import fold_tokens, fold_word
+
+
+def _combining_marks() -> str:
+    """The combining marks of the Basic Multilingual Plane that folding drops, as the body of
+    a regex character class (ranges); 3 ms at import, the whole of Unicode would take 50."""
+    marks = [c for c in range(0x300, 0x10000) if unicodedata.combining(chr(c))]
+    runs: list[tuple[int, int]] = []
+    for c in marks:
+        if runs and runs[-1][1] == c - 1:
+            runs[-1] = (runs[-1][0], c)
+        else:
+            runs.append((c, c))
+    return "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "")
+                   for a, b in runs)
+
+
+WRITTEN_WORD = re.compile(rf"[^\W_]+(?:[{_combining_marks()}]+[^\W_]*)*")
+"""A word as written: letters and digits with the combining marks in and after them, so
+decomposed text (``Mu\u0308ller``, as macOS and PDF copies write it) is one word, as folding
+makes it (``timeline.text.WORD`` would split it at the mark). ``fold_word`` of a match is the
+word the index holds."""
 
 ANALYSIS_VERSION = 3
 """Bump when what is indexed for a word changes: an older index is re-analysed on open."""
@@ -133,7 +158,6 @@ SUGGEST_MIN_LETTERS = 3
 """Shorter query words are never corrected (too many neighbours)."""
 EDIT_COST = 20.0
 """One edit weighs as much as a 20 times higher document frequency when ranking words."""
-_TOKEN = re.compile(r'"[^"]*"\*?|\S+')
 
 
 def typo_budget(word: str) -> int:
@@ -144,18 +168,54 @@ def typo_budget(word: str) -> int:
     return 1 if len(word) <= 5 else 2
 
 
-def correctable_words(text: str) -> list[str]:
-    """The folded words of a query that a suggestion may replace: words of terms and
-    phrases, not excluded (``-x``) or prefix (``x*``) ones, not ``OR``, unique, in order."""
-    out: dict[str, None] = {}
-    for raw in _TOKEN.findall(text):
-        if raw == "OR" or raw.startswith("-") or raw.endswith("*"):
+def _correctable_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Where in ``text`` the terms a suggestion may correct are, read as ``search.query.parse``
+    reads a query: words and phrases that must (or may, ``OR``) match, not operators (``OR``,
+    ``ODER``, ``|``, ``AND``, ``UND``, ``+``, ``NOT``, ``NICHT``, ``!``), not excluded terms
+    (``-x``, ``!x``, ``NOT x``, ``-"a b"``), not prefixes (``x*``); ``+x`` without its ``+``."""
+    typographic = text.translate(_QUOTES)
+    if typographic.count('"') % 2 == 0:  # as parse: paired „…“ are quotes (same positions)
+        text = typographic
+    pending_not = False
+    for m in _QUERY_TOKEN.finditer(text):
+        negate, pending_not = pending_not or bool(m.group(1)), False
+        word = m.group(4)
+        if word is None:  # a phrase
+            if not (negate or m.group(3)):
+                yield m.span(2)
             continue
-        for m in WORD.finditer(raw):
+        if word in _OR:
+            continue
+        if word in _AND:
+            pending_not = negate
+            continue
+        if word in _NOT:
+            pending_not = True
+            continue
+        start = m.start(4)
+        if word[0] in "-!" and len(word) > 1:
+            negate = True
+        elif word[0] == "+" and len(word) > 1:
+            start += 1
+        if not (negate or word.endswith("*")):
+            yield start, m.end(4)
+
+
+def _correctable(text: str) -> Iterator[tuple[re.Match[str], int, str]]:
+    """Each word a suggestion may replace: its match (in its term), the term's offset in
+    ``text`` and the folded word."""
+    for start, end in _correctable_spans(text):
+        for m in WRITTEN_WORD.finditer(text[start:end]):
             folded = fold_tokens(m.group(0))
-            if len(folded) == 1 and folded[0].isalpha() and typo_budget(folded[0]):
-                out[folded[0]] = None
-    return list(out)
+            if len(folded) == 1:
+                yield m, start, folded[0]
+
+
+def correctable_words(text: str) -> list[str]:
+    """The folded words of a query that a suggestion may replace (see
+    :func:`_correctable_spans`), long enough to be corrected, unique, in order."""
+    return list(dict.fromkeys(folded for _, _, folded in _correctable(text)
+                              if folded.isalpha() and typo_budget(folded)))
 
 
 def close_words(word: str, vocabulary: Iterable[tuple[str, int]], limit: int = 10
@@ -185,7 +245,8 @@ def corrected_queries(text: str, corrections: Mapping[str, Sequence[str]], limit
                       ) -> list[str]:
     """``text`` with its unknown words replaced: ``corrections`` maps a folded query word to
     its replacements (best first). Everything else the user typed (other words, quotes,
-    ``-``, ``OR``, ``*``) stays as it was. Best combinations first, at most ``limit``."""
+    operators, excluded words and prefixes) stays as it was. Best combinations first, at
+    most ``limit``."""
     words = [w for w in correctable_words(text) if corrections.get(w)]
     if not words or limit <= 0:
         return []
@@ -200,33 +261,40 @@ def corrected_queries(text: str, corrections: Mapping[str, Sequence[str]], limit
 
 
 def _replace_words(text: str, swap: Mapping[str, str]) -> str:
-    def one_token(tok: re.Match[str]) -> str:
-        raw = tok.group(0)
-        if raw == "OR" or raw.startswith("-") or raw.endswith("*"):
-            return raw
-        return WORD.sub(lambda m: _swap_word(m.group(0), swap), raw)
-    return _TOKEN.sub(one_token, text)
+    out: list[str] = []
+    pos = 0
+    for m, offset, folded in _correctable(text):
+        if folded in swap:
+            out += [text[pos:offset + m.start()], swap[folded]]
+            pos = offset + m.end()
+    return "".join(out) + text[pos:]
 
 
-def _swap_word(raw: str, swap: Mapping[str, str]) -> str:
-    folded = fold_tokens(raw)
-    if len(folded) == 1 and folded[0] in swap:
-        return swap[folded[0]]
-    return raw
-
-
-def spelled_as_written(suggestion: str, typed: str, texts: Iterable[str]) -> str:
-    """``suggestion`` with each word the user did not type spelled as ``texts`` (a document
-    it finds) spell it: the index holds ``kundigung``, the agent reads ``Kündigung``."""
+def corrected_words(suggestion: str, typed: str) -> list[str]:
+    """The folded words of ``suggestion`` that the user did not type (the corrections)."""
     own = set(fold_tokens(typed))
-    spelling: dict[str, str] = {}
+    return list(dict.fromkeys(w for w in fold_tokens(suggestion) if w not in own))
+
+
+def written_spelling(word: str, texts: Iterable[str]) -> str | None:
+    """How ``texts`` most often write the folded ``word`` (``kundigung`` -> ``Kündigung``),
+    the first of equally frequent spellings; ``None`` if they do not contain it."""
+    seen: Counter[str] = Counter()
     for text in texts:
-        for m in WORD.finditer(text):
-            folded = fold_tokens(m.group(0))
-            if len(folded) == 1:
-                spelling.setdefault(folded[0], m.group(0))
+        for m in WRITTEN_WORD.finditer(text):
+            if fold_word(m.group(0)) == word:
+                seen[m.group(0)] += 1
+    return seen.most_common(1)[0][0] if seen else None
+
+
+def spelled_as_written(suggestion: str, typed: str, spellings: Mapping[str, str]) -> str:
+    """``suggestion`` with each word the user did not type spelled as ``spellings`` (folded
+    word -> as the office's entries write it) say: the index holds ``kundigung``, the agent
+    reads ``Kündigung``. The user's own words stay exactly as typed."""
+    own = set(fold_tokens(typed))
 
     def one(m: re.Match[str]) -> str:
         word = m.group(0)
-        return word if fold_word(word) in own else spelling.get(word, word)
-    return WORD.sub(one, suggestion)
+        folded = fold_word(word)
+        return word if folded in own else spellings.get(folded, word)
+    return WRITTEN_WORD.sub(one, suggestion)

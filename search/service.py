@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from search.analysis import spelled_as_written
+from search.analysis import corrected_words, spelled_as_written, written_spelling
 from search.attachments import AttachmentTexts
 from search.backend import SearchBackend, Total
 from search.query import QueryError, SearchFilters, SearchRequest, parse
@@ -15,6 +15,8 @@ from timeline.store import EntryRepository
 
 MAX_LIMIT = 100
 SUGGESTIONS = 3
+SPELLING_HITS = 5
+"""Entries a corrected word's written spelling is taken from (the most frequent wins)."""
 
 
 @dataclass(frozen=True)
@@ -65,21 +67,21 @@ class SearchService:
         entries = await self.store.entries_by_seq(filters.office_id, [h.seq for h in page.hits])
         by_seq = {e.seq: e for e in entries}
         marks = Highlighter(query)
-        found = [(e, marks.snippet(_text_of(e))) for e in
+        found = [(e, marks.snippet(_text_of(e)), marks.held(_own_text(e))) for e in
                  (by_seq.get(h.seq) for h in page.hits) if e is not None]  # None: erased
-        # words not in the entry's own text: found in a file's (kept) text, one lookup
-        files = {a.sha256 for e, shown in found if "<mark>" not in shown
+        # an entry whose own text does not hold the query was found (also) through the text
+        # of an attached file: the kept texts of their files, one lookup
+        files = {a.sha256 for e, _, own in found if len(own) < marks.clauses
                  for a in e.attachments} if self.texts is not None else set()
         kept = await self.texts.blobs.get_texts(sorted(files)) if self.texts and files else {}
         scores = {h.seq: h.score for h in page.hits}
         items = []
-        for entry, shown in found:
+        for entry, shown, own in found:
             attachment = None
-            for index, file in enumerate(entry.attachments if "<mark>" not in shown else ()):
-                inside = marks.snippet(kept.get(file.sha256, ""))
-                if "<mark>" in inside:
-                    shown, attachment = inside, index
-                    break
+            if len(own) < marks.clauses and kept:
+                attachment, inside = _found_in(marks, own, [kept.get(a.sha256, "")
+                                                            for a in entry.attachments])
+                shown = inside if attachment is not None else shown
             items.append(Found(entry=entry, snippet=shown, score=scores[entry.seq],
                                attachment=attachment))
         suggestions = [] if page.hits or cursor else await self.suggestions(text, filters)
@@ -87,9 +89,11 @@ class SearchService:
                        total=page.total)
 
     async def suggestions(self, text: str, filters: SearchFilters) -> list[str]:
-        """The backend's corrections of ``text`` that find something under ``filters``,
-        spelled as the entry found first spells the corrected words."""
+        """The backend's corrections of ``text`` that find something under ``filters``; each
+        corrected word spelled as the office's entries write it (``Kündigung``, not the
+        index's ``kundigung``), every other word as the user typed it."""
         out: list[str] = []
+        spellings: dict[str, str] = {}
         for candidate in await self.backend.suggest(filters.office_id, text, SUGGESTIONS):
             try:
                 query = parse(candidate)
@@ -99,12 +103,53 @@ class SearchService:
                                                            limit=1))
             if not page.hits:
                 continue
-            found = await self.store.entries_by_seq(filters.office_id, [page.hits[0].seq])
-            texts = [_text_of(e) for e in found]
-            shown = spelled_as_written(candidate, text, texts)
+            for word in corrected_words(candidate, text):
+                if word not in spellings:
+                    spellings[word] = await self._spelling(filters.office_id, word)
+            shown = spelled_as_written(candidate, text, spellings)
             if shown not in out:
                 out.append(shown)
         return out
+
+    async def _spelling(self, office_id: str, word: str) -> str:
+        """How the office's newest entries holding exactly the folded ``word`` write it (the
+        most frequent spelling among :data:`SPELLING_HITS` of them): in their own text, else
+        in their files' text; ``word`` itself when none does."""
+        try:
+            query = parse(f'"{word}"')
+        except QueryError:
+            return word
+        page = await self.backend.search(SearchRequest(
+            query=query, filters=SearchFilters(office_id=office_id, include_system=True),
+            limit=SPELLING_HITS))
+        entries = await self.store.entries_by_seq(office_id, [h.seq for h in page.hits])
+        written = written_spelling(word, (_own_text(e) for e in entries))
+        if written is None and self.texts is not None:
+            files = sorted({a.sha256 for e in entries for a in e.attachments})
+            kept = await self.texts.blobs.get_texts(files) if files else {}
+            written = written_spelling(word, kept.values())
+        return written or word
+
+
+def _found_in(marks: Highlighter, own: frozenset[int], texts: list[str]
+              ) -> tuple[int | None, str]:
+    """Which of an entry's files' ``texts`` holds the query's clauses that its ``own`` text
+    does not (the one holding most of them, the first of equals), and its snippet;
+    ``(None, "")`` when none does (the words were found in the entry's metadata)."""
+    best, most = None, 0
+    for index, text in enumerate(texts):
+        adds = len(marks.held(text) - own) if text else 0
+        if adds > most:
+            best, most = index, adds
+    return (best, marks.snippet(texts[best])) if best is not None else (None, "")
+
+
+def _own_text(entry: Entry) -> str:
+    """What the index holds of the entry itself (not of its files' contents): subject, text,
+    the files' names and the sender (``search.backend.document_words``)."""
+    extra = entry.meta.get("search_text")
+    return "\n".join(p for p in (entry.subject, entry.body, *(a.name for a in entry.attachments),
+                                  extra if isinstance(extra, str) else "") if p)
 
 
 def _text_of(entry: Entry) -> str:

@@ -1,18 +1,30 @@
-"""Highlighted snippets, computed on the original text with the query's folded terms."""
+"""Highlighted snippets, computed on the original text with the query's folded terms.
+
+A text word is a hit when the index would match it for a query term: its folded spelling,
+a prefix, or a shared word form (``search.analysis``: stems, a compound's head and the part
+before it, so ``Hausrat`` marks ``Hausratversicherung``). Words are read as written
+(``WRITTEN_WORD``): decomposed umlauts (``Mu\u0308ller``) stay one word, as the index folds them.
+"""
 
 from __future__ import annotations
 
 import html
 import re
 from collections import deque
+from collections.abc import Sequence
 from functools import lru_cache
+from unicodedata import combining
 
-from search.analysis import compound_head, query_forms, stem
-from search.query import ParsedQuery
-from timeline.text import WORD, fold_word
+from search.analysis import WRITTEN_WORD, forms_of, query_forms
+from search.query import ParsedQuery, Term
+from timeline.text import fold_tokens, fold_word
 
 WINDOW = 24
+LEAD = 80
+"""Characters before the first word of a text shown at most (a sign, a quote, ``<``)."""
 _SPACE = re.compile(r"\s+")
+_STOP = re.compile(r"[\s\w]")
+"""Characters a snippet's lead does not reach back over: spaces and the word before."""
 
 
 class _Terms:
@@ -32,41 +44,69 @@ class _Terms:
             if term.stemmable:
                 self.forms.update(query_forms(last))
         self.prefixes = tuple(prefixes)
+        self.clauses = [c.terms for c in query.must]
 
     def hit(self, word: str) -> bool:
-        folded, forms = _analysis(word)
+        folded = fold_word(word)
         if folded in self.exact or (bool(self.prefixes) and folded.startswith(self.prefixes)):
             return True
-        return bool(self.forms) and not self.forms.isdisjoint(forms)
+        return bool(self.forms) and not self.forms.isdisjoint(_forms(folded))
+
+    def held(self, text: str) -> frozenset[int]:
+        """The query's required clauses (by index) that ``text`` satisfies: one of the
+        clause's terms is in it, as the index matches them."""
+        words = fold_tokens(text)
+        distinct = set(words)
+        return frozenset(i for i, terms in enumerate(self.clauses)
+                         if any(_term_in(t, words, distinct) for t in terms))
+
+
+def _term_in(term: Term, words: Sequence[str], distinct: set[str]) -> bool:
+    *body, last = term.words
+    if not body:
+        if term.prefix:
+            return any(w.startswith(last) for w in distinct)
+        if last in distinct:
+            return True
+        if not term.stemmable:
+            return False
+        wanted = set(query_forms(last))
+        return any(not wanted.isdisjoint(_forms(w)) for w in distinct)
+    n = len(body)
+    return any(list(words[i:i + n]) == body
+               and (words[i + n].startswith(last) if term.prefix else words[i + n] == last)
+               for i in range(len(words) - n) if words[i] == body[0])
 
 
 @lru_cache(maxsize=1 << 17)
-def _analysis(word: str) -> tuple[str, frozenset[str]]:
-    """A text word folded, and every form that makes it a hit for a query sharing one: the
-    word itself, its stems (``query_forms``) and the stem of its compound head
-    ("Hausratversicherung" for "Versicherung")."""
-    folded = fold_word(word)
-    forms = {folded, *query_forms(folded)}
-    head = compound_head(folded)
-    if head is not None:
-        forms.add(stem(head, "de"))
-    return folded, frozenset(forms)
+def _forms(folded: str) -> frozenset[str]:
+    """Every form that makes a folded text word a hit for a query word sharing one: the word
+    itself, its stems (``query_forms``) and, for a German compound, the stems of its head and
+    of the part before it (``Hausratversicherung`` for ``Versicherung`` and ``Hausrat``:
+    ``forms_of``, what the index holds)."""
+    return frozenset({folded, *query_forms(folded), *forms_of(folded, "de")})
 
 
 class Highlighter:
     """Snippets of many texts for one query (a page of search results): the query's terms
-    are prepared once per page; each word's analysis is cached for the process
-    (``_analysis``)."""
+    are prepared once per page; each word's forms are cached for the process (``_forms``)."""
 
     def __init__(self, query: ParsedQuery) -> None:
-        self.hit = _Terms(query).hit
+        self._terms = _Terms(query)
+        self.hit = self._terms.hit
+        self.clauses = len(query.must)
+
+    def held(self, text: str) -> frozenset[int]:
+        """Which of the query's required clauses (words, phrases, ``a OR b``; by index)
+        ``text`` holds, as the index matches them."""
+        return self._terms.held(text)
 
     def snippet(self, text: str, window: int = WINDOW) -> str:
         """About ``window`` words around the first hit; hits in ``<mark>``, the rest
         escaped. Reads the words lazily, only up to the end of the window."""
         hit = self.hit
         before = window // 3
-        words = WORD.finditer(text)
+        words = WRITTEN_WORD.finditer(text)
         recent: deque[re.Match[str]] = deque(maxlen=before + 1)
         seen = 0
         for m in words:
@@ -77,7 +117,7 @@ class Highlighter:
         else:  # no hit (the match was in metadata): the window starts at the first word
             if not recent:
                 return ""
-            words = WORD.finditer(text)
+            words = WRITTEN_WORD.finditer(text)
             recent.clear()
             seen = 0
         start = seen - len(recent)
@@ -88,8 +128,8 @@ class Highlighter:
                 following = m
                 break
             shown.append(m)
-        out: list[str] = ["…" if start > 0 else ""]
-        pos = shown[0].start()
+        pos = _lead(text, shown[0].start(), first=start == 0)
+        out: list[str] = ["…" if text[:pos].strip() else ""]
         for m in shown:
             out.append(html.escape(_SPACE.sub(" ", text[pos:m.start()])))
             word = html.escape(m.group(0))
@@ -101,6 +141,21 @@ class Highlighter:
         else:
             out.append(html.escape(_SPACE.sub(" ", text[pos:]).rstrip()))
         return "".join(out).strip()
+
+
+def _lead(text: str, word: int, *, first: bool) -> int:
+    """Where a snippet whose first word starts at ``word`` begins: before the signs, quotes
+    and brackets written in front of it (``-150,00``, ``„Nicht``, ``<script>``) -- the
+    text's very beginning for its first word, else the start of the word's whitespace-free
+    stretch (not reaching back into the word before it) -- at most :data:`LEAD` characters
+    back."""
+    limit = max(0, word - LEAD)
+    if first and limit == 0:
+        return 0
+    pos = word
+    while pos > limit and not _STOP.match(text[pos - 1]) and not combining(text[pos - 1]):
+        pos -= 1
+    return pos
 
 
 def snippet(text: str, query: ParsedQuery, window: int = WINDOW) -> str:
