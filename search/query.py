@@ -24,7 +24,17 @@ MAX_TERMS = 32
 
 
 class QueryError(InvalidInput):
+    """A query that cannot be searched. ``message`` is the API's (English); ``reason``
+    names the problem for a page to say it in the reader's language, with ``values`` to
+    fill in (``too_long``, ``unbalanced_quote``, ``or_alone``, ``short_prefix``,
+    ``not_alone``, ``no_words``, ``too_many_terms``; ``invalid`` when not named)."""
+
     code = "bad_query"
+
+    def __init__(self, message: str, reason: str = "invalid", **values: str | int) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.values = values
 
 
 @dataclass(frozen=True)
@@ -130,12 +140,14 @@ when they pair up: keyboards and word processors put them in for the agent."""
 
 def parse(text: str) -> ParsedQuery:
     if len(text) > MAX_QUERY_CHARS:
-        raise QueryError(f"query is longer than {MAX_QUERY_CHARS} characters")
+        raise QueryError(f"query is longer than {MAX_QUERY_CHARS} characters", "too_long",
+                         limit=MAX_QUERY_CHARS)
     typographic = text.translate(_QUOTES)
     if typographic.count('"') % 2 == 0:  # a lone „ stays a character, as before
         text = typographic
     if text.count('"') % 2:
-        raise QueryError('unbalanced quote: close the phrase with another "')
+        raise QueryError('unbalanced quote: close the phrase with another "',
+                         "unbalanced_quote")
     clauses: list[list[Term]] = []
     must_not: list[Term] = []
     pending_or = False
@@ -146,7 +158,7 @@ def parse(text: str) -> ParsedQuery:
         if word is not None:
             if word in _OR:
                 if not clauses or pending_or or negate:
-                    raise QueryError("OR needs a term on each side")
+                    raise QueryError("OR needs a term on each side", "or_alone")
                 pending_or = True
                 continue
             if word in _AND:  # what all words do anyway
@@ -162,7 +174,8 @@ def parse(text: str) -> ParsedQuery:
             prefix = word.endswith("*")
             words = fold_tokens(word)
             if prefix and (not words or len(words[-1]) < 2):
-                raise QueryError(f"a prefix needs at least two letters: {word!r}")
+                raise QueryError(f"a prefix needs at least two letters: {word!r}",
+                                 "short_prefix", word=word)
         else:
             prefix = bool(phrase_star)
             words = fold_tokens(phrase)
@@ -180,11 +193,12 @@ def parse(text: str) -> ParsedQuery:
         else:
             clauses.append(terms)
     if pending_or:
-        raise QueryError("OR needs a term on each side")
+        raise QueryError("OR needs a term on each side", "or_alone")
     if pending_not:
-        raise QueryError("NOT needs a term after it")
+        raise QueryError("NOT needs a term after it", "not_alone")
     if not clauses:
-        raise QueryError("the query has no words to search for")
+        raise QueryError("the query has no words to search for", "no_words")
     if sum(len(c) for c in clauses) + len(must_not) > MAX_TERMS:
-        raise QueryError(f"at most {MAX_TERMS} terms per query")
+        raise QueryError(f"at most {MAX_TERMS} terms per query", "too_many_terms",
+                         limit=MAX_TERMS)
     return ParsedQuery(must=tuple(Clause(tuple(c)) for c in clauses), must_not=tuple(must_not))

@@ -9,7 +9,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, TypeVar
 from urllib.parse import unquote
 
@@ -239,24 +239,45 @@ def query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -
     return value
 
 
+_UNENCODED_PLUS = re.compile(r"(?<=[T ]\d\d:\d\d)((?::\d\d)?(?:[.,]\d+)?) (\d\d(?::?\d\d)?)$")
+"""A date-time whose ``+02:00`` offset came through a URL unencoded: the ``+`` arrives as a
+space (``2025-03-01T10:00:00 02:00``). A space right after the time and before two digits
+means nothing else, so it is read as the ``+`` it was."""
+
+
 def query_datetime(request: web.Request, name: str, *, end_of_day: bool = False
                    ) -> datetime | None:
+    """A ``since``/``until`` value: an ISO date (``2025-03-01`` or ``20250301``, a UTC day)
+    or date-time (without an offset: UTC). With ``end_of_day`` (an inclusive upper bound,
+    compared to the millisecond) a date means the whole day: up to the next midnight, UTC,
+    excluding it."""
     raw = request.query.get(name)
     if not raw:
         return None
     try:
-        if len(raw) == 10:
-            day = date.fromisoformat(raw)
-            stamp = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return stamp.replace(hour=23, minute=59, second=59) if end_of_day else stamp
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        value = _date_or_time(raw.strip(), end_of_day)
+    except (ValueError, OverflowError):
         raise ApiError(400, "invalid_input",
-                       f"{name} must be an ISO date or date-time") from None
+                       f"{name} must be an ISO date or date-time (an offset's + URL-encoded "
+                       "as %2B)") from None
     value = value if value.tzinfo else value.replace(tzinfo=UTC)
     if not in_window(value):
         raise ApiError(400, "invalid_input", f"{name} must lie between {window_text()}")
     return value
+
+
+def _date_or_time(raw: str, end_of_day: bool) -> datetime:
+    try:
+        day: date | None = date.fromisoformat(raw)
+    except ValueError:
+        day = None
+    if day is not None:
+        value = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return value + timedelta(days=1, milliseconds=-1) if end_of_day else value
+    text = _UNENCODED_PLUS.sub(r"\1+\2", raw)
+    if not re.search(r"\d[Tt ]\d", text):  # "2025-03-01+02:00": a day is a UTC day
+        raise ValueError(text)
+    return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
 
 
 def canonical_index(raw: str) -> int | None:

@@ -7,13 +7,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chronik.api.base import API_PREFIX, Operation
+from chronik.api.base import API_PREFIX, Operation, Param
 from chronik.api.schemas import ErrorOut
 
 _STATUS_TEXT = {400: "Bad input", 401: "Missing or invalid token", 403: "Not allowed for "
                 "this role", 404: "Not found (or another office's)", 409: "Conflict (tone "
                 "warning: confirm to publish)", 413: "Too large", 422: "Idempotency-Key reused "
-                "with a different request", 503: "Not available now",
+                "with a different request", 503: "Not available now (the database or the "
+                "search engine cannot be reached; Retry-After says when to try again)",
                 507: "Storage full"}
 
 
@@ -25,13 +26,28 @@ def _schema(model: type[BaseModel], defs: dict[str, Any]) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
+PARAM_EXAMPLES: dict[tuple[str, str], list[Any]] = {
+    ("lookup", "phone"): ["0171 1234567", "+49 171 1234567", "sip:+491711234567@pbx"],
+    ("lookup", "email"): ["erika@example.de"],
+}
+"""Examples of parameters whose ``Param`` does not give its own (``schema["examples"]``):
+operation id and parameter name -> example values, each a request that answers 200
+(``tests/api/test_openapi_examples.py`` sends them)."""
+
+
+def _param_schema(op: Operation, p: Param) -> dict[str, Any]:
+    examples = PARAM_EXAMPLES.get((op.operation_id, p.name))
+    return {**p.schema, "examples": examples} if examples else p.schema
+
+
 def _operation(op: Operation, defs: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary,
                            "tags": [op.tag]}
     if op.params:
         out["parameters"] = [{
             "name": p.name, "in": p.where, "required": p.required or p.where == "path",
-            "schema": p.schema, **({"description": p.description} if p.description else {}),
+            "schema": _param_schema(op, p),
+            **({"description": p.description} if p.description else {}),
         } for p in op.params]
     if op.body is not None:
         ref = _schema(op.body, defs)

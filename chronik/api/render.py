@@ -12,14 +12,17 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from chronik.api.schemas import utc
 from timeline.models import Customer, Entry
 
 
 def entry_json(e: Entry) -> dict[str, Any]:
     """The entry's fields as they are (a copy of the model's own dict: 2.5x faster than
-    naming each), minus the two that are not shown, attachments with their URLs."""
+    naming each), minus the two that are not shown, attachments with their URLs, times in
+    UTC."""
     out = e.__dict__.copy()
     del out["office_id"], out["seq"]
+    out["occurred_at"], out["recorded_at"] = utc(e.occurred_at), utc(e.recorded_at)
     if e.attachments:
         out["attachments"] = [{"index": i, "name": a.name, "content_type": a.content_type,
                                "size": a.size, "sha256": a.sha256,

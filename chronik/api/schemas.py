@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
@@ -90,6 +90,12 @@ class PresetSourceOut(BaseModel):
     notify: PresetSource
 
 
+def utc(value: datetime) -> datetime:
+    """A stored time as the API shows it: in UTC (``Z``), whatever offset its writer gave
+    (SQLite keeps it, PostgreSQL answers in UTC: the same entry must look the same)."""
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 class EntryOut(BaseModel):
     id: str
     customer_id: str
@@ -115,7 +121,7 @@ class EntryOut(BaseModel):
         return cls.model_construct(
             id=e.id, customer_id=e.customer_id, channel=e.channel, direction=e.direction,
             kind=e.kind, author=e.author, visibility=e.visibility, notify=e.notify,
-            occurred_at=e.occurred_at, recorded_at=e.recorded_at, subject=e.subject,
+            occurred_at=utc(e.occurred_at), recorded_at=utc(e.recorded_at), subject=e.subject,
             body=e.body, html=e.html,
             attachments=[AttachmentOut.model_construct(
                 index=i, url=f"/api/v1/entries/{e.id}/attachments/{i}", name=a.name,
@@ -156,12 +162,31 @@ class TimelinePage(BaseModel):
     next_cursor: str | None
 
 
+_ENTRY_EXAMPLE: dict[str, Any] = {
+    "id": "E01JQ2Z8K4V7M3N5P6R8S9T0W", "customer_id": "C01JQ2Y7H3G5F4D2S1A0Q9W8E",
+    "channel": "email", "direction": "inbound", "kind": "email", "author": None,
+    "visibility": "published", "notify": False, "occurred_at": "2025-03-01T09:12:00Z",
+    "recorded_at": "2025-03-01T09:12:03.120000Z", "subject": "Kündigung Hausrat",
+    "body": "Hiermit kündige ich meine Hausratversicherung HR-20391 zum 31.03.",
+    "html": None, "attachments": [], "tags": [], "source_id": "<a1b2@kunde.example>",
+    "meta": {}}
+_CUSTOMER_EXAMPLE: dict[str, Any] = {
+    "id": "C01JQ2Y7H3G5F4D2S1A0Q9W8E", "name": "Erika Mustermann", "status": "active",
+    "identities": [{"kind": "phone", "value": "+491711234567", "raw": "0171 1234567",
+                    "undeliverable": False}],
+    "created_at": "2024-11-05T14:00:00Z", "updated_at": "2025-03-01T09:12:03.120000Z"}
+
+
 class LookupMatch(BaseModel):
     customer: CustomerOut
     recent: list[EntryOut]
 
 
 class LookupOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "normalised": "+491711234567",
+        "matches": [{"customer": _CUSTOMER_EXAMPLE, "recent": [_ENTRY_EXAMPLE]}]}]})
+
     normalised: str | None
     matches: list[LookupMatch]
 
@@ -180,33 +205,52 @@ class WaitingOut(BaseModel):
 
 
 class SearchFile(BaseModel):
-    index: int
+    index: int = Field(description="The attachment's index in entry.attachments")
     name: str
-    url: str
+    url: str = Field(description="Where to download it")
 
 
 class SearchItem(BaseModel):
     entry: EntryOut
-    snippet: str
-    """About 24 words around the first hit, hits in ``<mark>``, the rest HTML-escaped."""
-    score: float | None
-    attachment: SearchFile | None = None
-    """The attached file the snippet is from, when the words were found in its contents
-    rather than in the entry's own text."""
+    snippet: str = Field(description=(
+        "HTML: about 24 words around the first hit, the hits (other word forms too) in "
+        "<mark>…</mark>, everything else HTML-escaped (show it as HTML, not as text)"))
+    score: float | None = Field(description=(
+        "order=relevance: the BM25 rank within its group (higher is better; comparable "
+        "only within one search); order=newest: null"))
+    attachment: SearchFile | None = Field(description=(
+        "The attached file the snippet is from, when the words were found in its contents "
+        "rather than in the entry's own text; else null"))
 
 
 class SearchSuggestion(BaseModel):
-    q: str
-    """A corrected query built from words of the office's own entries."""
-    href: str
-    """The same search with ``q`` replaced: one GET away."""
+    q: str = Field(description="A corrected query built from words of the office's own "
+                               "entries")
+    href: str = Field(description="The same search with q replaced: one GET away")
+
+
+class SearchTotal(BaseModel):
+    count: int = Field(description="The number of hits on all pages; when exact is false, "
+                                   "there are more than this")
+    exact: bool
 
 
 class SearchPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "items": [{"entry": _ENTRY_EXAMPLE, "score": None, "attachment": None,
+                   "snippet": "Hiermit kündige ich meine <mark>Hausratversicherung</mark> "
+                              "HR-20391 zum 31.03."}],
+        "next_cursor": "1740820320000000", "suggestions": [],
+        "total": {"count": 1, "exact": True}}]})
+
     items: list[SearchItem]
-    next_cursor: str | None
-    suggestions: list[SearchSuggestion]
-    """"Did you mean": only when the query found nothing; each suggestion finds something."""
+    next_cursor: str | None = Field(description="Pass it as cursor for the next page (with "
+                                                "the same q, filters and order); null on "
+                                                "the last page")
+    suggestions: list[SearchSuggestion] = Field(description=(
+        "\"Did you mean\": only when the query found nothing; each suggestion finds "
+        "something"))
+    total: SearchTotal | None = Field(None, description="Only with total=true")
 
 
 class PresetIn(_In):

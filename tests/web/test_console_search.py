@@ -123,3 +123,48 @@ async def test_a_common_word_says_more_than_the_bound(console: Console,
         assert len(re.findall(r"#e-\w+", page.text)) == 5
     page = await desk.get("/search?q=Rechnung&kind=nonsense")
     assert "Unbekannter Filter." in text_of(page.text)
+
+
+@pytest.mark.parametrize(("q", "says"), [
+    ('"abc', 'Ein Anführungszeichen ist nicht geschlossen: Beenden Sie die Phrase mit einem '
+             'weiteren ".'),
+    ("...", "Die Suche enthält keine Wörter, nach denen gesucht werden kann."),
+    ("Vertrag OR", "ODER (OR) braucht auf beiden Seiten einen Begriff."),
+    ("Vertrag NICHT", "Nach NICHT (NOT) fehlt ein Begriff."),
+    ("k*", "Ein Präfix braucht mindestens zwei Buchstaben: k*"),
+    (" ".join(f"w{i}" for i in range(40)), "Zu viele Begriffe: höchstens 32 pro Suche."),
+], ids=["quote", "no-words", "or", "not", "prefix", "terms"])
+async def test_a_query_that_cannot_be_searched_says_why_in_german(console: Console, q: str,
+                                                                 says: str) -> None:
+    desk = await console.signed_in()
+    page = await desk.get("/search?" + urlencode({"q": q}))
+    assert page.status == 200
+    alert = re.search(r'<p class="notice error" role="alert">(.*?)</p>', page.text, re.S)
+    assert alert and text_of(alert.group(1)) == says, page.text
+    assert browser_form(page.text, "search-form").fields["q"] == q.strip()
+
+
+async def test_a_query_too_long_is_kept_and_refused_like_the_api(console: Console) -> None:
+    """Not cut at 500 characters (a cut inside a phrase said "unclosed quote"): the whole
+    text stays in the field, with what is wrong; the field itself takes 500 at most."""
+    erika = await console.customer("Erika Mustermann")
+    await console.add(erika, subject="Kündigung", body="zum Jahresende")
+    await console.state.indexer.drain()
+    q = "Kündigung " + '"' + "sehr " * 100 + 'lange Phrase"'
+    desk = await console.signed_in()
+    page = await desk.get("/search?" + urlencode({"q": q}))
+    alert = re.search(r'<p class="notice error" role="alert">(.*?)</p>', page.text, re.S)
+    assert alert and text_of(alert.group(1)) == (
+        "Die Suche ist zu lang: höchstens 500 Zeichen. Bitte kürzen."), page.text
+    assert browser_form(page.text, "search-form").fields["q"] == q
+    assert 'id="search-count"' not in page.text
+    assert re.search(r'<input id="s-q" name="q" type="search" value="[^"]*" '
+                     r'maxlength="500" required>', page.text)
+    status, body = await console.bearer("GET", "/search?" + urlencode({"q": q}))
+    assert status == 400 and body["error"]["message"] == (
+        "query is longer than 500 characters")
+    at_limit = "Kündigung" + " " * 481 + "Jahresende"
+    assert len(at_limit) == 500
+    page = await desk.get("/search?" + urlencode({"q": at_limit}))
+    count = re.search(r'id="search-count">(.*?)</p>', page.text, re.S)
+    assert count and text_of(count.group(1)) == "1 Treffer", page.text

@@ -13,8 +13,9 @@ from markupsafe import Markup
 from chronik.web.console.customer import FILTER_KINDS, agent_names
 from chronik.web.console.home import names_of
 from chronik.web.console.items import item_view
+from chronik.web.i18n import catalog
 from chronik.web.pages import AgentView, agent_page
-from search.query import SearchFilters
+from search.query import MAX_QUERY_CHARS, QueryError, SearchFilters
 from timeline.errors import DomainError
 from timeline.models import Channel, Visibility
 
@@ -41,7 +42,7 @@ class SearchForm:
     @classmethod
     def of(cls, query: Any) -> SearchForm:
         order = query.get("order", "newest")
-        return cls(q=query.get("q", "").strip()[:500], channel=query.get("channel", ""),
+        return cls(q=query.get("q", "").strip(), channel=query.get("channel", ""),
                    kind=query.get("kind", ""), visibility=query.get("visibility", ""),
                    order=order if order in ORDERS else "newest",
                    system=query.get("system", "") in ("1", "true", "on"),
@@ -92,8 +93,11 @@ async def search_page(view: AgentView) -> web.StreamResponse:
                 limit=PAGE_SIZE, cursor=query.get("cursor") or None, count_up_to=COUNT_UP_TO)
         except ValueError:
             error = view.t("search.bad_filter")
-        except DomainError as exc:
-            error = exc.message
+        except QueryError as exc:  # the API says it in English: here in the agent's language
+            error = view.t(f"search.error.{exc.reason}", **exc.values) \
+                if f"search.error.{exc.reason}" in catalog() else view.t("search.error.invalid")
+        except DomainError:
+            error = view.t("search.error.invalid")
         else:
             names = await agent_names(view.state, view.caller.office.id)
             customers = await names_of(view, {f.entry.customer_id for f in found.items})
@@ -114,6 +118,7 @@ async def search_page(view: AgentView) -> web.StreamResponse:
                        results=results, error=error, more=more, total=total, start=start,
                        suggestions=suggestions, channels=[c.value for c in Channel],
                        kinds=FILTER_KINDS, customer_name=customer_name,
+                       max_query_chars=MAX_QUERY_CHARS,
                        all_customers=form.url(customer=""))
 
 
