@@ -42,13 +42,13 @@ def relevance_cursor(raw: str | None, tiers: int = 2) -> RelevanceCursor | None:
         return None
     parts = raw.split(":")
     if len(parts) not in (3, 4):
-        raise QueryError("invalid cursor")
+        raise QueryError("invalid cursor", "invalid_cursor")
     try:
         tier, score, seq = int(parts[0]), float(parts[1]), parse_seq(parts[2])
         below = parse_seq(parts[3]) if len(parts) == 4 else None
     except (ValueError, InvalidInput) as exc:
-        raise QueryError("invalid cursor") from exc
+        raise QueryError("invalid cursor", "invalid_cursor") from exc
     if not (math.isfinite(score) and 0 <= tier < tiers) or (below is not None
                                                             and seq >= below):
-        raise QueryError("invalid cursor")
+        raise QueryError("invalid cursor", "invalid_cursor")
     return RelevanceCursor(tier, score, seq, below)

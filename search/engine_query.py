@@ -210,7 +210,7 @@ def newest_cursor(cursor: str | None) -> list[int] | None:
     try:
         return [int(cursor)]
     except ValueError as exc:
-        raise QueryError("invalid cursor") from exc
+        raise QueryError("invalid cursor", "invalid_cursor") from exc
 
 
 def bounded(query: Json, below: int) -> Json:

@@ -329,7 +329,7 @@ class FtsBackend:
             try:
                 hi = min(hi, parse_seq(request.cursor))
             except InvalidInput as exc:
-                raise QueryError("invalid cursor") from exc
+                raise QueryError("invalid cursor", "invalid_cursor") from exc
         limit = request.limit
         # one statement, one snapshot: the office check and the search it chooses
         matching = (f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH (CASE WHEN "

@@ -144,6 +144,17 @@ async def test_a_query_that_cannot_be_searched_says_why_in_german(console: Conso
     assert browser_form(page.text, "search-form").fields["q"] == q.strip()
 
 
+@pytest.mark.parametrize("order", ["newest", "relevance"])
+async def test_a_next_page_link_that_no_longer_fits_says_so(console: Console,
+                                                           order: str) -> None:
+    desk = await console.signed_in()
+    page = await desk.get("/search?" + urlencode({"q": "Vertrag", "order": order,
+                                                  "cursor": "0:abc:12"}))
+    alert = re.search(r'<p class="notice error" role="alert">(.*?)</p>', page.text, re.S)
+    assert alert and text_of(alert.group(1)) == (
+        "Dieser Link zur nächsten Seite passt nicht (mehr). Bitte die Suche neu starten.")
+
+
 async def test_a_query_too_long_is_kept_and_refused_like_the_api(console: Console) -> None:
     """Not cut at 500 characters (a cut inside a phrase said "unclosed quote"): the whole
     text stays in the field, with what is wrong; the field itself takes 500 at most."""
