@@ -31,6 +31,7 @@ from chronik.api.base import (
 )
 from chronik.api.render import entry_json, json_response
 from chronik.api.schemas import EntryCreated, EntryIn, EntryOut, PresetSourceOut, TimelinePage
+from chronik.api.search import DATES, ENTRY_KINDS, query_kinds
 from chronik.glue.phone import link_note, linked_call
 from chronik.state import AppState
 from timeline.errors import InvalidInput, NotFound
@@ -192,7 +193,7 @@ async def timeline(request: web.Request, state: AppState, caller: Caller) -> web
     until = query_datetime(request, "until", end_of_day=True)
     query = TimelineQuery(
         limit=query_int(request, "limit", 50, 1, 200), before_seq=_cursor(request),
-        channels=_enum_list(request, "channel", Channel), kinds=tuple(query_list(request, "kind")),
+        channels=_enum_list(request, "channel", Channel), kinds=query_kinds(request),
         visibility=visibility, since=since, until=until)
     page = await state.store.timeline(caller.office.id, customer_id, query)
     if not page.items:  # entries are office-scoped: a non-empty page proves the customer
@@ -235,11 +236,17 @@ LIST_PARAMS = (
     Param("cursor", description="next_cursor of the previous page"),
     Param("channel", description="Comma-separated channels: email, chat, phone, portal, "
                                  "note, document, notification"),
-    Param("kind", description="Comma-separated entry kinds"),
+    Param("kind", schema={"type": "array", "items": enum_schema(*ENTRY_KINDS)},
+          description="Only these kinds (exactly as listed, lower case): repeat the "
+          "parameter or separate them with commas; an unknown kind is 400 naming the known "
+          "ones"),
     Param("visibility", schema=enum_schema(*(v.value for v in Visibility)),
           description="internal or published"),
-    Param("since", schema=DATE_OR_DATE_TIME, description="ISO date or date-time (inclusive)"),
-    Param("until", schema=DATE_OR_DATE_TIME, description="ISO date or date-time (inclusive)"),
+    Param("since", schema=DATE_OR_DATE_TIME,
+          description="Entries that occurred at or after this." + DATES),
+    Param("until", schema=DATE_OR_DATE_TIME,
+          description="Entries that occurred before the end of this (a date: the whole UTC "
+          "day)." + DATES),
 )
 
 OPERATIONS = [

@@ -37,6 +37,17 @@ ENTRY_KINDS: tuple[str, ...] = (
 """Every ``kind`` an entry is written with (connectors, agents, the notifier, the hub): the
 values of the search's ``kind`` filter (exactly these, in lower case, like ``channel``)."""
 
+def query_kinds(request: web.Request) -> tuple[str, ...]:
+    """The ``kind`` filter (repeated or comma-separated): known kinds only, else 400 naming
+    them (search and the timeline alike)."""
+    kinds = tuple(query_list(request, "kind"))
+    unknown = [k for k in kinds if k not in ENTRY_KINDS]
+    if unknown:
+        raise InvalidInput(f"unknown kind {unknown[0]!r}: kind is one of "
+                           f"{', '.join(ENTRY_KINDS)}", {"allowed": list(ENTRY_KINDS)})
+    return kinds
+
+
 TOTAL_UP_TO = 1000
 """``total=true`` counts exactly up to this many hits, above it "more than" (as the console
 does): a common word costs a bounded count."""
@@ -52,11 +63,7 @@ async def search(request: web.Request, state: AppState, caller: Caller) -> web.S
     channels = tuple(_known(Channel, "channel", c) for c in query_list(request, "channel"))
     vis_raw = request.query.get("visibility")
     visibility = _known(Visibility, "visibility", vis_raw) if vis_raw else None
-    kinds = tuple(query_list(request, "kind"))
-    unknown = [k for k in kinds if k not in ENTRY_KINDS]
-    if unknown:
-        raise InvalidInput(f"unknown kind {unknown[0]!r}: kind is one of "
-                           f"{', '.join(ENTRY_KINDS)}", {"allowed": list(ENTRY_KINDS)})
+    kinds = query_kinds(request)
     include_system = _flag(request, "include_system")
     filters = SearchFilters(
         office_id=caller.office.id, customer_id=request.query.get("customer") or None,
@@ -120,7 +127,7 @@ _SYNTAX = (
     "(Müller = Mueller = Muller, ß = ss); a reference number matches however it is typed "
     "(HR-20391 = HR20391 = HR 20391). An unclosed quote, a lone OR or NOT, a one-letter "
     "prefix, no words at all: 400 bad_query.")
-_DATES = (" An ISO date (2025-03-01, also 20250301: a UTC day) or date-time "
+DATES = (" An ISO date (2025-03-01, also 20250301: a UTC day) or date-time "
           "(2025-03-01T10:00:00Z; without an offset it is UTC). An offset's + must be "
           "URL-encoded as %2B (an unencoded + arrives as a space, which is also read as +). "
           "Between 1970-01-01 and 2200-01-01.")
@@ -153,11 +160,11 @@ OPERATIONS = [
                           "examples": ["published"]}, description="internal or published"),
                       Param("since", schema={**DATE_OR_DATE_TIME, "examples": [
                           "2025-03-01", "2025-03-01T08:00:00+01:00"]},
-                            description="Entries that occurred at or after this." + _DATES),
+                            description="Entries that occurred at or after this." + DATES),
                       Param("until", schema={**DATE_OR_DATE_TIME, "examples": [
                           "2025-03-31", "2025-03-31T18:00:00Z"]},
                             description="Entries that occurred at or before this; a date "
-                            "means the whole day (up to the next midnight, UTC)." + _DATES),
+                            "means the whole day (up to the next midnight, UTC)." + DATES),
                       Param("include_system", schema={"type": "boolean", "default": False},
                             description="Include automatic bookkeeping entries (channel "
                             "notification: notification sent, delivery outcomes)"),

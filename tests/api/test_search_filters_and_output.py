@@ -85,6 +85,17 @@ async def test_kind_is_checked_like_channel(hub: Hub) -> None:
     assert "email" in body["error"]["details"]["allowed"]
 
 
+async def test_the_timeline_checks_kind_as_search_does(hub: Hub) -> None:
+    erika = await make_customer(hub)
+    await _note(hub, erika, "Kündigung besprochen", "2025-03-01T10:00:00Z")
+    status, body = await hub.agent.get(f"/customers/{erika['id']}/timeline", params={"kind": "note"})
+    assert status == 200 and [i["body"] for i in body["items"]] == ["Kündigung besprochen"]
+    for bad in ["bogus", "NOTE", "note,bogus"]:
+        status, body = await hub.agent.get(f"/customers/{erika['id']}/timeline", params={"kind": bad})
+        assert status == 400 and "unknown kind" in body["error"]["message"], (bad, body)
+        assert body["error"]["details"]["allowed"] == list(ENTRY_KINDS)
+
+
 def test_the_known_kinds_are_every_kind_entries_are_written_with() -> None:
     from chronik.web.console.customer import FILTER_KINDS
     from chronik.web.i18n import catalog
