@@ -82,7 +82,10 @@ class Composer:
         if cached is not None and cached[0] > loop.time():
             return cached[1], cached[2]
         office = await self.store.get_office(office_id)
-        addresses = sorted(await self.store.inbound_addresses(office_id))
+        # an address with an ASCII local part first: every mail server takes it (its
+        # domain goes out in IDNA form), one like "büro@…" only a server with SMTPUTF8
+        addresses = sorted(await self.store.inbound_addresses(office_id),
+                           key=lambda a: (not a.rpartition("@")[0].isascii(), a))
         name = office.name if office else ""
         reply_to = addresses[0] if addresses else None
         self._offices[office_id] = (loop.time() + 60, name, reply_to)
@@ -118,22 +121,28 @@ class Composer:
             reply_to=reply_to if channel == "email" else None)
 
     async def single(self, entry: Entry, customer: Customer, prefs: Preferences,
-                       channel: str, address: str) -> OutgoingMessage:
+                       channel: str, address: str, *, attach: bool = True) -> OutgoingMessage:
+        """The message for one entry; its files go along as far as the channel's budget
+        allows (counted as sent: e-mail's base64 is a third larger), the others as portal
+        links; all of them with ``attach=False`` (a message the server refused for its
+        size)."""
         office_name, reply_to = await self.office(entry.office_id)
         lang = language_of(prefs.language)
         base = self.base_url.rstrip("/")
         attached: list[OutgoingAttachment] = []
         linked: list[str] = []
-        budget = self.max_attachment_bytes
-        largest = self.transports[channel].max_attachment_bytes or budget
+        transport = self.transports[channel]
+        budget = transport.attachment_budget(self.max_attachment_bytes)
+        largest = transport.max_attachment_bytes or self.max_attachment_bytes
         for att in entry.attachments:
             data = None
-            if channel != "portal" and att.size <= min(budget, largest):
+            cost = transport.attachment_cost(att.size)
+            if channel != "portal" and attach and att.size <= largest and cost <= budget:
                 data = await self.blobs.get(att.sha256)
             if data is None:
                 linked.append(att.name)
                 continue
-            budget -= len(data)
+            budget -= cost
             attached.append(OutgoingAttachment(att.name, att.content_type, data))
         unsubscribe = self.unsubscribe(entry.office_id, customer.id, channel)
         zone = await load_zone(zone_name(prefs))

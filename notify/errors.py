@@ -20,6 +20,12 @@ class Permanent(TransportError):
     fall back to the next preferred channel."""
 
 
+class TooLarge(Permanent):
+    """The channel refuses the message for its size (a mail server's size limit): the
+    worker sends it once more with its files as portal links; a message that is too large
+    even so falls back like any ``Permanent`` refusal."""
+
+
 class Bug(TransportError):
     """Something we did not expect: dead-letter the job and log it loudly."""
 

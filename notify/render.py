@@ -100,7 +100,24 @@ class Renderer:
         ctx["subject"] = subject
         text = await self.render(office_id, lang, f"{template}.txt", ctx)
         html = await self.render(office_id, lang, f"{template}.html", ctx)
-        return Rendered(subject=subject[:250], text=text + "\n", html=html)
+        return Rendered(subject=shorten(subject, SUBJECT_MAX), text=text + "\n", html=html)
+
+
+SUBJECT_MAX = 250
+"""Characters of a subject at most (a longer one is cut at a word with "…")."""
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters: cut at the end of the last word that fits,
+    followed by "…" (mid-word only when one word fills most of it)."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit - 1]
+    if not text[limit - 1].isspace() and not head[-1].isspace():  # the cut is in a word
+        word_start = head.rfind(" ")
+        if word_start > limit // 2:
+            head = head[:word_start]
+    return head.rstrip(" ,;:-–") + "…"
 
 
 def format_when(value: datetime, lang: str) -> str:

@@ -42,7 +42,8 @@ class NotifySettings(ChronikSettingsBase):
         default=10, ge=1, description="Transient failures before a job is dead-lettered.")
     notify_max_attachment_bytes: int = Field(
         default=10 * 1024 * 1024, ge=0,
-        description="Attachments go along up to this total size; above it a portal link.")
+        description="Attachments go along up to this total size (e-mail: as sent, base64); "
+                    "above it a portal link.")
     notify_worker: bool = Field(
         default=True, description="Run the notification worker inside 'chronik serve'.")
     notify_lease_seconds: float = Field(

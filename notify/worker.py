@@ -32,9 +32,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from notify.compose import Composer, load_zone, zone_name
-from notify.errors import Bug, OutcomeUnknown, Permanent, Transient
+from notify.errors import Bug, OutcomeUnknown, Permanent, TooLarge, Transient
 from notify.evaluate import PUSH_CHANNELS, Plan, Route, evaluate
-from notify.message import OutgoingMessage
+from notify.message import OutgoingMessage, Receipt
 from notify.render import Renderer
 from notify.transports import Transport, describe
 from timeline.models import (
@@ -384,9 +384,8 @@ class Worker:
         if not started:
             return None
         sending = [item for item, _ in started]
-        message = await self._message(sending, ctx, route)
         try:
-            receipt = await transport.send(message)
+            receipt = await self._send(transport, sending, ctx, route)
         except Transient as exc:
             return await self._transient(started, route.channel, skip, attempts, exc)
         except Permanent as exc:
@@ -428,6 +427,24 @@ class Worker:
                                attempt_outcome="sent", delivery_state="sent",
                                reference=receipt.reference, extra=extra)
         return None
+
+    async def _send(self, transport: Transport, items: Sequence[_Item], ctx: _Customer,
+                    route: Route) -> Receipt:
+        """Compose and send one message. One the channel refuses for its size (before taking
+        it: nothing arrived) goes once more with its files as portal links."""
+        message = await self._message(items, ctx, route)
+        try:
+            return await transport.send(message)
+        except TooLarge as exc:
+            if not message.attachments or len(items) != 1:
+                raise
+            refused = str(exc)
+        smaller = await self._compose(items[0].entry, ctx.customer, ctx.prefs, route.channel,
+                                      route.address, attach=False)
+        receipt = await transport.send(smaller)
+        names = ", ".join(a.name for a in message.attachments)
+        note = f"{names} not attached ({refused}); sent as portal link instead"
+        return Receipt(receipt.reference, "; ".join(filter(None, [note, receipt.note])))
 
     async def _transient(self, started: Sequence[tuple[_Item, int]], channel: str,
                          skip: Sequence[str], attempts: int, exc: Transient
@@ -506,9 +523,10 @@ class Worker:
                                           route.address)
 
     async def _compose(self, entry: Entry, customer: Customer, prefs: Preferences,
-                       channel: str, address: str) -> OutgoingMessage:
+                       channel: str, address: str, attach: bool = True) -> OutgoingMessage:
         """The message for one entry (``notify.compose.Composer.single``)."""
-        return await self.composer.single(entry, customer, prefs, channel, address)
+        return await self.composer.single(entry, customer, prefs, channel, address,
+                                          attach=attach)
 
 HELD_WORDS = {"quiet_hours": "held during quiet hours", "digest": "daily digest",
               "now": "held back, released together"}

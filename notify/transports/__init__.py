@@ -24,6 +24,16 @@ class Transport(ABC):
     def __init__(self, limiter: RateLimiter | None = None) -> None:
         self.limiter = limiter or RateLimiter()
 
+    def attachment_cost(self, size: int) -> int:
+        """What a file of ``size`` bytes takes of a message's budget for files (e-mail:
+        its base64 form and its part's headers)."""
+        return size
+
+    def attachment_budget(self, configured: int) -> int:
+        """How many bytes of files one message may carry: ``configured``, or less where the
+        server takes less (a mail server's announced ``SIZE``)."""
+        return configured
+
     async def initialize(self) -> None:
         """Open shared resources (connection pools, HTTP sessions)."""
         return None

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import DATA_SIZE_DEFAULT, SMTP, Envelope, Session
 
 from chronik.api.base import hash_token, new_token
 from chronik.app import create_app
@@ -34,6 +34,8 @@ class Received:
     sender: str
     recipients: list[str]
     raw: bytes
+    smtputf8: bool = False
+    """Sent with ``MAIL FROM … SMTPUTF8``."""
 
     @property
     def message(self) -> EmailMessage:
@@ -56,13 +58,22 @@ class Received:
 class SmtpSink:
     """aiosmtpd in the test's loop: records every accepted message; can refuse recipients
     (``refuse``: address -> (code, text)), be stopped and started again on the same port,
-    and call ``on_data`` before answering DATA."""
+    and call ``on_data`` before answering DATA. Like real relays it refuses a line over
+    RFC 5321's limit (``500 Line too long``) and a message over its announced ``SIZE``
+    (``size_limit``, ``None``: none announced); ``smtputf8`` offers SMTPUTF8;
+    ``refuse_larger_than`` refuses larger messages after DATA without announcing a limit
+    (``552 5.3.4``, as some relays do)."""
 
     host: str = "127.0.0.1"
     port: int = 0
     received: list[Received] = field(default_factory=list)
     refuse: dict[str, tuple[int, str]] = field(default_factory=dict)
     on_data: Callable[[Received], Awaitable[None]] | None = None
+    smtputf8: bool = False
+    size_limit: int | None = DATA_SIZE_DEFAULT
+    refuse_larger_than: int | None = None
+    refused: list[str] = field(default_factory=list)
+    """The replies of refused DATA (``refuse_larger_than``)."""
     connections: int = 0
     _server: asyncio.Server | None = None
     _protocols: list[SMTP] = field(default_factory=list)
@@ -78,7 +89,11 @@ class SmtpSink:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         got = Received(str(envelope.mail_from), list(envelope.rcpt_tos),
-                       bytes(envelope.original_content or b""))
+                       bytes(envelope.original_content or b""), bool(envelope.smtp_utf8))
+        if self.refuse_larger_than is not None and len(got.raw) > self.refuse_larger_than:
+            self.refused.append(reply := "552 5.3.4 Message size exceeds fixed maximum "
+                                         "message size")
+            return reply
         self.received.append(got)
         self._changed.set()
         if self.on_data is not None:
@@ -87,7 +102,8 @@ class SmtpSink:
 
     def _factory(self) -> SMTP:
         self.connections += 1
-        protocol = SMTP(self, hostname="sink.test", ident="sink")
+        protocol = SMTP(self, hostname="sink.test", ident="sink",
+                        enable_SMTPUTF8=self.smtputf8, data_size_limit=self.size_limit)
         self._protocols.append(protocol)
         return protocol
 
