@@ -86,24 +86,85 @@ def ascii_address(address: str) -> str:
         return address
 
 
+WITHHELD = frozenset({"anonymous", "unknown", "restricted", "private", "withheld",
+                      "unavailable", "blocked", "clir", "anonym", "unbekannt", "unterdrückt",
+                      "unterdrueckt", "privat"})
+"""How PBXs (sipgate, Asterisk, 3CX, Fritz!Box, German and English firmware) name a number
+the caller withheld (also as the user part of a SIP URI: ``sip:anonymous@anonymous.invalid``,
+RFC 3323)."""
+
 _URI = re.compile(r"^<?(?:sips?:([^@;>]+)(?:@[^>]*)?|tel:([^;>]+)(?:;[^>]*)?)>?$", re.I)
+_NAME_ADDR = re.compile(r'^(?:"[^"]*"|[^"<>]*)\s*<((?:sips?|tel):[^<>]+)>$', re.I)
+"""A SIP name-addr: ``"Anonymous" <sip:anonymous@anonymous.invalid>``."""
 _LETTER = re.compile(r"[^\W\d_]")
+_SEPARATORS = re.compile(r"[\s\-./()\[\]\"'‘’“”„]")
+"""What people and PBXs write between the digits of one number."""
+_TRAILING_EXTENSION = re.compile(r"\s*[-/]\s*\d{1,5}\s*$")
+"""``0171 1234567-12``: an extension written after a dash (or slash)."""
+
+
+def phone_text(value: str) -> str:
+    """``value`` as a number is read: Unicode blanks pasted from documents (narrow no-break
+    space U+202F, thin space U+2009, figure space U+2007, …) are blanks, dashes (U+2010 to
+    U+2015, the minus sign) are ``-``, invisible format characters (zero-width space, soft
+    hyphen) are dropped, a percent-encoded value (``%2B49…``, what a URL encoded twice
+    leaves) is decoded, and a SIP or tel URI (``sip:0171…@pbx;user=phone``,
+    ``"Anonymous" <sip:anonymous@anonymous.invalid>``) is its user part. Control
+    characters are ``InvalidInput``."""
+    chars = []
+    for ch in value:
+        category = unicodedata.category(ch)
+        if category == "Cf":
+            continue
+        if category in ("Zs", "Zl", "Zp") or ch in "\t\r\n":
+            ch = " "
+        elif category == "Pd" or ch == "\u2212":
+            ch = "-"
+        chars.append(ch)
+    # full-width digits and signs (０１７１, ＋４９) as the digits they are
+    text = unicodedata.normalize("NFKC", "".join(chars)).strip()
+    if "%" in text:
+        text = unquote(text).strip()
+    if _CONTROL.search(text):
+        raise InvalidInput(f"control characters in a phone number: {value[:60]!r}")
+    name_addr = _NAME_ADDR.match(text)
+    if name_addr:
+        text = name_addr.group(1).strip()
+    uri = _URI.match(text)
+    if uri:
+        text = unquote(uri.group(1) or uri.group(2)).strip()
+    return text
+
+
+def is_withheld(value: str | None) -> bool:
+    """Whether a PBX's caller field names no number: empty, ``anonymous`` and the other
+    words of :data:`WITHHELD`, also inside a SIP URI (``sip:anonymous@anonymous.invalid``)."""
+    if value is None:
+        return True
+    try:
+        text = phone_text(value)
+    except InvalidInput:
+        return False
+    return not text or text.casefold() in WITHHELD
 
 
 @lru_cache(maxsize=4096)
 def normalise_phone(value: str, region: str) -> str:
-    """E.164 for any common way of writing a number (``0171 1234567``, ``0049-171/1234567``),
-    also as a PBX names the caller (``sip:0301234567@pbx;user=phone``, ``tel:…;phone-context=…``)
-    and as people note it down (``030 1234567 (privat)``, ``Mobil: 0171 2345678``: the words
-    around it are not the number — read as keypad letters they would make a different one).
-    Two numbers in one value are refused (``InvalidInput``) rather than one guessed."""
-    cleaned = value.strip()
+    """E.164 for any common way of writing a number (``0171 1234567``, ``0049-171/1234567``,
+    ``49 171 1234567``), also as a PBX names the caller (``sip:0301234567@pbx;user=phone``,
+    ``tel:…;phone-context=…``) and as people note it down (``030 1234567 (privat)``,
+    ``Mobil: 0171 2345678``: the words around it are not the number — read as keypad
+    letters they would make a different one). Only a valid number of its country is one
+    (``0171 1234567-12`` is ``0171 1234567`` with an extension; ``2345678``, a local number
+    without its area code, is refused). Two numbers in one value are refused
+    (``InvalidInput``) rather than one guessed; so is a withheld number (``anonymous``)."""
+    if len(value) > 200:
+        raise InvalidInput(f"not a phone number: {value[:60]!r}…")
+    cleaned = phone_text(value)
+    if cleaned.casefold() in WITHHELD:
+        raise InvalidInput(f"withheld number: {value!r}")
     if not cleaned or len(cleaned) > 60:
         raise InvalidInput(f"not a phone number: {value!r}")
-    uri = _URI.match(cleaned)
-    if uri:
-        cleaned = (uri.group(1) or uri.group(2)).strip()
-    cleaned = international_digits(cleaned, region)
     if _LETTER.search(cleaned):
         found = _numbers_in_text(cleaned, region)
         if len(found) > 1:
@@ -111,22 +172,75 @@ def normalise_phone(value: str, region: str) -> str:
         if found:
             return found[0]
         if any(c.islower() for c in cleaned):  # "0171 abc": a typo, not keypad letters
-            raise _refused(value, cleaned, region, "letters in a phone number (a vanity "
-                           "number is written in capitals: 0800 FLOWERS)")
+            raise _refused_or_several(value, cleaned, region, "letters in a phone number "
+                                      "(a vanity number is written in capitals: 0800 FLOWERS)")
+    return _e164(value, cleaned, region)
+
+
+def _e164(value: str, cleaned: str, region: str, *, in_text: bool = False) -> str:
+    """The valid number ``cleaned`` writes, E.164 (``InvalidInput`` saying why not;
+    ``in_text``: a candidate of :func:`_numbers_in_text`, not checked for several numbers)."""
+    def refused(why: str) -> InvalidInput:
+        return InvalidInput(f"{why}: {value!r}") if in_text else \
+            _refused_or_several(value, cleaned, region, why)
+
+    text = international_digits(cleaned, region)
     try:
-        number = phonenumbers.parse(cleaned, region.upper())
+        number = phonenumbers.parse(text, region.upper())
     except phonenumbers.NumberParseException as exc:
-        raise _refused(value, cleaned, region, "not a phone number") from exc
-    if not phonenumbers.is_possible_number(number) or len(str(number.national_number)) < 5:
-        raise _refused(value, cleaned, region, "not a possible phone number")
+        raise refused("not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        shorter = _TRAILING_EXTENSION.sub("", text)
+        if shorter != text and _valid(shorter, region):  # "0171 1234567-12"
+            number = phonenumbers.parse(shorter, region.upper())
+        elif not phonenumbers.is_possible_number(number) or \
+                len(str(number.national_number)) < 5:
+            raise refused("not a possible phone number")
+        elif _no_trunk_prefix(text, region):
+            raise _local(value)
+        else:
+            raise refused("not a valid phone number (check the digits and the area code)")
+    if _without_area_code(text, number, region):
+        raise _local(value)
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def _local(value: str) -> InvalidInput:
+    return InvalidInput(f"a local number without its area code: {value!r} (write it with "
+                        "its area code, or in international form with +)")
+
+
+def _no_trunk_prefix(text: str, region: str) -> bool:
+    """Whether ``text`` is written without ``+`` and without the trunk prefix of a region
+    that writes national numbers with one (Germany's ``0``)."""
+    trunk = _trunk_prefix(region)
+    digits = re.sub(r"\D", "", text)
+    return bool(trunk) and not text.lstrip().startswith("+") and not digits.startswith(
+        trunk or "")
+
+
+def _without_area_code(text: str, number: phonenumbers.PhoneNumber, region: str) -> bool:
+    """``2345678`` in Germany: national numbers are written with the trunk prefix ``0``
+    there, so digits without it (and without ``+``) are a local number whose area code is
+    missing — phonenumbers would read the first digits as one (``+49 234 5678``)."""
+    trunk = _trunk_prefix(region)
+    if not trunk or not _no_trunk_prefix(text, region):
+        return False
+    if number.country_code != phonenumbers.country_code_for_region(region.upper()):
+        return False
+    return _written_with_trunk(number, trunk)
+
+
+def _written_with_trunk(number: phonenumbers.PhoneNumber, trunk: str) -> bool:
+    written = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return re.sub(r"\D", "", written).startswith(trunk)
 
 
 def _several(value: str) -> InvalidInput:
     return InvalidInput(f"more than one phone number in {value!r}: enter one per field")
 
 
-def _refused(value: str, cleaned: str, region: str, why: str) -> InvalidInput:
+def _refused_or_several(value: str, cleaned: str, region: str, why: str) -> InvalidInput:
     """Why ``value`` is no number: it holds several (``030 1234567 / 0171 2345678``), or
     ``why``."""
     if len(_numbers_in_text(cleaned, region)) > 1:
@@ -135,34 +249,40 @@ def _refused(value: str, cleaned: str, region: str, why: str) -> InvalidInput:
 
 
 def _numbers_in_text(text: str, region: str) -> list[str]:
-    """The possible numbers written in ``text`` (phonenumbers' matcher, which skips words
-    and extensions), E.164, each once, in order."""
+    """The valid numbers written in ``text`` (phonenumbers' matcher, which skips words
+    and extensions; each candidate read as :func:`normalise_phone` reads a number, so
+    ``Tel.: 49 171 1234567`` is ``+491711234567``), E.164, each once, in order."""
     found: list[str] = []
     for match in phonenumbers.PhoneNumberMatcher(text, region.upper(),
                                                  leniency=phonenumbers.Leniency.POSSIBLE):
-        number = match.number
-        if len(str(number.national_number)) < 5 or not phonenumbers.is_possible_number(number):
+        if len(str(match.number.national_number)) < 5:
             continue  # "Durchwahl 12"
-        e164 = str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+        try:
+            e164 = _e164(match.raw_string, match.raw_string, region, in_text=True)
+        except InvalidInput:
+            continue
         if e164 not in found:
             found.append(e164)
     return found
 
 
 def international_digits(value: str, region: str) -> str:
-    """``491711234567`` (international without ``+``, as many PBXs and CRMs send it) becomes
+    """``491711234567``, ``49 171 1234567``, ``(49) 1711234567`` (international without
+    ``+``, as many PBXs and CRMs send it, or a ``+`` lost in a URL) becomes
     ``+491711234567`` when that is a valid number and the digits are not how the office's
     region writes a national number (in Germany national numbers start with the trunk
     prefix 0; in the US ``2125551234`` stays national). Anything else is returned as it is."""
-    if not value.isdigit() or value.startswith("0") or not _valid("+" + value, region):
+    text = value.strip()
+    digits = _SEPARATORS.sub("", text)
+    if text.startswith(("0", "+")) or not (digits.isascii() and digits.isdigit()) \
+            or digits.startswith("0") or not _valid("+" + digits, region):
         return value
-    if not _valid(value, region):
-        return "+" + value
-    national = phonenumbers.parse(value, region.upper())
-    written = phonenumbers.format_number(national, phonenumbers.PhoneNumberFormat.NATIONAL)
+    if not _valid(digits, region):
+        return "+" + digits
+    national = phonenumbers.parse(digits, region.upper())
     trunk = _trunk_prefix(region)
-    if trunk and re.sub(r"\D", "", written).startswith(trunk):
-        return "+" + value  # the region writes national numbers with its trunk prefix
+    if trunk and _written_with_trunk(national, trunk):
+        return "+" + digits  # the region writes national numbers with its trunk prefix
     return value
 
 

@@ -6,17 +6,26 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 from xml.sax.saxutils import quoteattr
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from chronik.api.base import ApiError, Operation, Param, json_model
+from chronik.api.base import (
+    ApiError,
+    Operation,
+    Param,
+    json_bytes,
+    json_model,
+    read_form,
+    refuse_declared_oversize,
+)
 from chronik.glue.phone import cti_service
 from chronik.state import AppState
 from connectors.phone import CallResult, CtiEventType, parse_event
 from connectors.phone.events import FieldValue
-from timeline.errors import NotFound
+from timeline.errors import NotFound, TooLarge
 from timeline.models import utcnow
 
 MAX_EVENT_BYTES = 64 * 1024
@@ -29,16 +38,18 @@ class CtiEventIn(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
     event: str = Field(description="newCall, answer or hangup")
     call_id: str = Field(alias="callId")
-    from_number: str | None = Field(None, alias="from", description="newCall: required")
+    from_number: str | None = Field(
+        None, alias="from", description="the caller; empty, null or absent: withheld")
     to_number: str | None = Field(None, alias="to", description="newCall: required")
     direction: str | None = Field(None, description="in or out; newCall: required")
     user: list[str] | str | None = Field(
         None, description="newCall: the users whose phones ring; answer: who answered")
     answering_number: str | None = Field(None, alias="answeringNumber")
     cause: str | None = Field(None, description="hangup: normalClearing, busy, cancel, "
-                                                "noAnswer, congestion, notFound, forwarded")
-    timestamp: str | None = Field(None, description="ISO 8601 or Unix seconds; default: "
-                                                    "when the event is received")
+                                                "noAnswer, congestion, notFound, forwarded, "
+                                                "rejected (other words: other)")
+    timestamp: str | None = Field(None, description="ISO 8601, Unix seconds or milliseconds; "
+                                                    "default: when the event is received")
 
 
 class CtiResultOut(BaseModel):
@@ -52,32 +63,80 @@ class CtiResultOut(BaseModel):
     quarantined: bool
 
 
-async def _fields(request: web.Request) -> dict[str, FieldValue]:
+async def _body(request: web.Request) -> bytes:
+    """The body, at most :data:`MAX_EVENT_BYTES` (413 as soon as more is declared or read:
+    a chunked body declares nothing)."""
     if request.content_length is not None and request.content_length > MAX_EVENT_BYTES:
         raise ApiError(413, "too_large", f"a CTI event is at most {MAX_EVENT_BYTES} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(MAX_EVENT_BYTES + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_EVENT_BYTES:
+            raise ApiError(413, "too_large", f"a CTI event is at most {MAX_EVENT_BYTES} bytes")
+    return b"".join(chunks)
+
+
+def _decoded(raw: bytes, charset: str | None) -> str:
+    """One form value's bytes as text: in the charset the ``Content-Type`` names (400 when
+    it is unknown or the bytes do not fit), else UTF-8 -- and, when they are not UTF-8,
+    ISO-8859-1, which PBX firmware writes (``J\\xfcrgen``): a call is not refused for the
+    spelling of a name."""
+    if charset:
+        try:
+            return raw.decode(charset)
+        except LookupError:
+            raise ApiError(400, "invalid_input", f"unknown charset {charset!r}") from None
+        except UnicodeDecodeError:
+            raise ApiError(400, "invalid_input", f"the body is not {charset}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+async def _form(request: web.Request) -> dict[str, FieldValue]:
+    out: dict[str, list[str]] = {}
+    if request.content_type == "multipart/form-data":
+        refuse_declared_oversize(request, MAX_EVENT_BYTES)
+        try:
+            pairs, files = await read_form(request, MAX_EVENT_BYTES)
+        except TooLarge:
+            raise ApiError(413, "too_large",
+                           f"a CTI event is at most {MAX_EVENT_BYTES} bytes") from None
+        if files:
+            raise ApiError(400, "invalid_input", "files are not accepted here")
+    else:
+        # parsed here, not by aiohttp: its form parser fails (500) on a byte that is not
+        # UTF-8, and reads no charset; latin-1 keeps every byte for ``_decoded``
+        text = (await _body(request)).decode("latin-1")
+        pairs = [(_decoded(k.encode("latin-1"), request.charset),
+                  _decoded(v.encode("latin-1"), request.charset))
+                 for k, v in parse_qsl(text, keep_blank_values=True, encoding="latin-1")]
+    for key, value in pairs:
+        out.setdefault(key, []).append(value)
+    return dict(out)
+
+
+async def _fields(request: web.Request) -> dict[str, FieldValue]:
     if request.content_type in FORM:
-        form = await request.post()
-        out: dict[str, list[str]] = {}
-        for key, value in form.items():
-            if not isinstance(value, str):
-                raise ApiError(400, "invalid_input", f"{key}: files are not accepted here")
-            out.setdefault(key, []).append(value)
-        return dict(out)
+        return await _form(request)
     if request.content_type != "application/json":
         raise ApiError(415, "unsupported_media_type",
                        "send the event form-encoded or as a JSON object")
-    raw = await request.content.read(MAX_EVENT_BYTES + 1)
-    if len(raw) > MAX_EVENT_BYTES:
-        raise ApiError(413, "too_large", f"a CTI event is at most {MAX_EVENT_BYTES} bytes")
+    raw = json_bytes(await _body(request), request.charset)  # BOM, charset=iso-8859-1
     try:
         data: Any = json.loads(raw)
     except ValueError:
-        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+        raise ApiError(400, "invalid_json", "the body is not valid JSON (send UTF-8, or name "
+                       "its charset in the Content-Type header)") from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object")
     fields: dict[str, FieldValue] = {}
     for key, value in data.items():
-        if value is None:
+        if value is None:  # "from": null -- sent, but empty (a withheld caller)
+            fields[key] = [""]
             continue
         items = value if isinstance(value, list) else [value]
         if not all(isinstance(v, str | int | float) and not isinstance(v, bool)
@@ -132,7 +191,7 @@ OPERATIONS = [
     Operation("POST", "/cti/{token}", cti_event, "ctiEvent",
               "CTI webhook of the office's PBX: newCall (from, to, direction in/out, callId, "
               "user), answer (callId, user, answeringNumber), hangup (callId, cause); "
-              "form-encoded or JSON; optional timestamp (ISO 8601 or Unix seconds). "
+              "form-encoded or JSON; optional timestamp (ISO 8601, Unix seconds or milliseconds). "
               "Authenticated by the token in the URL (GET /office). A form-encoded newCall "
               "is answered with the XML <Response onAnswer onHangup/> subscription.",
               "phone", auth="public",

@@ -2,21 +2,48 @@
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from chronik.api.base import ApiError, Caller, Operation, Param
 from chronik.api.render import customer_json, entry_json, json_response
 from chronik.api.schemas import LookupOut
 from chronik.state import AppState
+from timeline.errors import InvalidInput
+from timeline.identity import is_withheld, normalise_phone
 from timeline.models import IdentityKind
+
+_UNENCODED_PLUS = re.compile(r"^ +(?=[1-9])")
+"""``?phone=+49 171 1234567`` with its ``+`` not URL-encoded arrives as
+``" 49 171 1234567"``: a blank before the first digit is that ``+``."""
+
+
+def _phone(raw: str, region: str) -> str | None:
+    """The number to look up, E.164; ``None`` for a withheld caller (``anonymous``,
+    ``unknown``, ``sip:anonymous@anonymous.invalid``, blanks: nobody to find). Anything
+    else that is not one valid number is a 400 saying why, so an integrator can tell an
+    unknown caller (``200``, no matches) from input that is no number."""
+    if is_withheld(raw):
+        return None
+    try:
+        return normalise_phone(_UNENCODED_PLUS.sub("+", raw), region)
+    except InvalidInput as exc:
+        raise ApiError(400, "invalid_input", exc.message, {"phone": raw[:100]}) from None
 
 
 async def lookup(request: web.Request, state: AppState, caller: Caller) -> web.StreamResponse:
     phone, email = request.query.get("phone"), request.query.get("email")
     if bool(phone) == bool(email):
         raise ApiError(400, "invalid_input", "give exactly one of phone= or email=")
-    kind, raw = (IdentityKind.PHONE, phone) if phone else (IdentityKind.EMAIL, email)
-    assert raw is not None
+    if phone:
+        number = _phone(phone, caller.office.region)
+        if number is None:
+            return json_response({"normalised": None, "matches": []})
+        kind, raw = IdentityKind.PHONE, number
+    else:
+        assert email is not None
+        kind, raw = IdentityKind.EMAIL, email
     normalised, matches = await state.timeline.lookup_normalised(caller.office, kind, raw)
     return json_response({"normalised": normalised, "matches": [
         {"customer": customer_json(m.customer), "recent": [entry_json(e) for e in m.recent]}
@@ -26,7 +53,9 @@ async def lookup(request: web.Request, state: AppState, caller: Caller) -> web.S
 OPERATIONS = [
     Operation("GET", "/lookup", lookup, "lookup",
               "Find customers by phone number (any common format, office region as default) "
-              "or e-mail address; unknown gives an empty match list", "lookup",
+              "or e-mail address; an unknown caller or a withheld number (anonymous) gives "
+              "an empty match list, a phone value that is not one valid number is 400",
+              "lookup",
               params=(Param("phone", description="e.g. 0171 1234567, +49 171 1234567"),
                       Param("email")),
               response=LookupOut, errors=(400,)),

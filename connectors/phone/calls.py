@@ -11,6 +11,10 @@ Rules (the spec was silent on the details; these are the choices):
   them is corrected by it;
 * start = the earliest event time known; duration = hangup - answer (whole seconds, never
   negative; ``None`` when either is unknown);
+* a second ``answer`` naming another user is a transfer (the call was put through to a
+  colleague): ``answered_by`` stays who took the call first, ``transferred_to`` lists who
+  it went to, in order of the events' times; an ``answer`` naming the same user again is a
+  duplicate;
 * outcome once hung up: ``answered`` (an answer was seen, or the cause is
   ``normalClearing``), else ``forwarded`` (cause ``forwarded``), else ``missed`` for inbound
   calls / ``not_reached`` for outbound ones. Missed calls carry the tag ``missed`` and
@@ -50,8 +54,11 @@ class CallState(BaseModel):
     answered_at: datetime | None = None
     answered_by: str | None = None
     answering_number: str | None = None
+    transfers: list[tuple[datetime, str]] = []
+    """Later answers by other users (a transfer): when, and who."""
     ended_at: datetime | None = None
     cause: str | None = None
+    cause_raw: str | None = None
     seen: list[str] = []
     original_timestamps: dict[str, str] = {}
     """Event type -> the PBX's timestamp, where it lay outside the supported dates."""
@@ -76,6 +83,8 @@ class CallState(BaseModel):
     def apply(self, event: CtiEvent) -> bool:
         """Apply one event; ``False`` (and nothing changed but the counter) for a duplicate."""
         if event.type.value in self.seen:
+            if event.type is CtiEventType.ANSWER and self._transfer(event):
+                return True
             self.duplicates += 1
             return False
         self.seen.append(event.type.value)
@@ -97,9 +106,31 @@ class CallState(BaseModel):
             self.answering_number = event.answering_number
         else:
             self.ended_at = event.at
-            self.cause = event.cause
+            self.cause, self.cause_raw = event.cause, event.cause_raw
             self.answering_number = self.answering_number or event.answering_number
         return True
+
+    def _transfer(self, event: CtiEvent) -> bool:
+        """A further ``answer``: another user took the call (``True``), or a repeat."""
+        who = ", ".join(event.users)
+        if not who or who == self.answered_by or who in self.transferred_to:
+            return False
+        if self.answered_by is None:  # the first answer named only the answering number
+            self.answered_by = who
+            return True
+        if self.answered_at is not None and event.at < self.answered_at:
+            # events out of order: this user took the call first, then passed it on
+            self.transfers.append((self.answered_at, self.answered_by))
+            self.answered_at, self.answered_by = event.at, who
+        else:
+            self.transfers.append((event.at, who))
+        self.transfers.sort(key=lambda t: t[0])
+        self.first_seen_at = min(self.first_seen_at, event.at)
+        return True
+
+    @property
+    def transferred_to(self) -> list[str]:
+        return [who for _at, who in self.transfers]
 
     # ------------------------------------------------------------------ derived
     @property
@@ -162,14 +193,17 @@ class CallState(BaseModel):
         lines = []
         if self.answered_by or self.answering_number:
             who = self.answered_by or self.answering_number
-            lines.append(f"Answered by {who}.")
+            lines.append(f"Answered by {who}" + (
+                ", transferred to " + ", then ".join(self.transferred_to) + "."
+                if self.transferred_to else "."))
         elif self.ringing_users and not outbound:
             lines.append("Rang for " + ", ".join(self.ringing_users) + ".")
         if self.duration_seconds is not None:
             minutes, seconds = divmod(self.duration_seconds, 60)
             lines.append(f"Duration {minutes}:{seconds:02d}.")
         if self.cause and outcome != "answered":
-            lines.append(f"Ended: {self.cause}.")
+            cause = f"{self.cause} ({self.cause_raw})" if self.cause_raw else self.cause
+            lines.append(f"Ended: {cause}.")
         meta: dict[str, Any] = {
             "call_id": self.call_id, "number": self.number,
             "call_direction": self.direction.value if self.direction else None,
@@ -177,8 +211,10 @@ class CallState(BaseModel):
             "started_at": self.started_at.isoformat(),
             "answered_at": self.answered_at.isoformat() if self.answered_at else None,
             "answered_by": self.answered_by, "answering_number": self.answering_number,
+            "transferred_to": self.transferred_to,
             "ended_at": self.ended_at.isoformat() if self.ended_at else None,
             "duration_seconds": self.duration_seconds, "cause": self.cause,
+            "cause_raw": self.cause_raw,
             "status": self.status, "outcome": outcome, "missed": self.missed,
             "cti_events": list(self.seen)}
         if self.original_timestamps:  # a broken PBX clock: times are those of receipt

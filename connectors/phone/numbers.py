@@ -1,34 +1,44 @@
-"""Phone numbers as PBXs send them: E.164 with or without ``+``, or ``anonymous``."""
+"""Phone numbers as PBXs send them: E.164 with or without ``+``, as a SIP/tel URI, or
+withheld (``anonymous``, ``sip:anonymous@anonymous.invalid``, an empty field)."""
 
 from __future__ import annotations
 
 from timeline.errors import InvalidInput
-from timeline.identity import international_digits, normalise_phone
+from timeline.identity import (
+    WITHHELD,
+    international_digits,
+    is_withheld,
+    normalise_phone,
+    phone_text,
+)
 
-WITHHELD = frozenset({"anonymous", "unknown", "restricted", "private", "withheld",
-                      "unavailable", "blocked", "clir", "anonym", "unbekannt", "unterdrückt",
-                      "unterdrueckt", "privat"})
-"""How PBXs (sipgate, Asterisk, 3CX, Fritz!Box, German and English firmware) name a number
-the caller withheld."""
+__all__ = ["WITHHELD", "customer_number", "display_number", "e164_or_raw", "is_withheld"]
+
+ANONYMOUS = "anonymous"
+"""How a withheld number is kept in a call's state, however the PBX wrote it."""
 
 
 def customer_number(raw: str | None, region: str) -> str | None:
-    """The number to look the customer up by: ``492111234567`` (international without
-    ``+``, as many PBXs send it) becomes ``+492111234567`` unless the digits are how the
-    office's region writes a national number (``timeline.identity.international_digits``);
-    a withheld number stays as it is."""
+    """The number to look the customer up by: ``492111234567`` or ``49 211 1234567``
+    (international without ``+``, as many PBXs send it) becomes ``+492111234567`` unless
+    the digits are how the office's region writes a national number
+    (``timeline.identity.international_digits``); a withheld number is ``anonymous``."""
     if raw is None:
         return None
-    value = raw.strip()
-    if value.casefold() in WITHHELD:
-        return value
+    if is_withheld(raw):
+        return ANONYMOUS
+    try:
+        value = phone_text(raw)
+    except InvalidInput:
+        return raw.strip()
     return international_digits(value, region)
 
 
 def e164_or_raw(raw: str | None, region: str) -> str | None:
-    """E.164 when the number can be read (``+491711234567``), else as the PBX sent it."""
+    """E.164 when the number can be read (``+491711234567``), ``anonymous`` when it was
+    withheld, else as the PBX sent it."""
     value = customer_number(raw, region)
-    if value is None or value.casefold() in WITHHELD:
+    if value is None or value == ANONYMOUS:
         return value
     try:
         return normalise_phone(value, region)
@@ -37,6 +47,6 @@ def e164_or_raw(raw: str | None, region: str) -> str | None:
 
 
 def display_number(number: str | None) -> str:
-    if not number or number.casefold() in WITHHELD:
+    if not number or is_withheld(number):
         return "a withheld number"
     return number

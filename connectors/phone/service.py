@@ -23,7 +23,7 @@ from typing import Any
 
 from connectors.phone.calls import MISSED_TAG, CallState
 from connectors.phone.events import CallDirection, CtiEvent, CtiEventType
-from connectors.phone.numbers import WITHHELD, customer_number, e164_or_raw
+from connectors.phone.numbers import customer_number, e164_or_raw, is_withheld
 from timeline.errors import Conflict, InvalidInput
 from timeline.events import StoredEvent
 from timeline.identity import normalise_identity
@@ -109,7 +109,8 @@ class CtiService:
     # ------------------------------------------------------------------ events
     async def handle(self, office: Office, event: CtiEvent) -> CallResult:
         event = replace(event, from_number=e164_or_raw(event.from_number, office.region),
-                        to_number=e164_or_raw(event.to_number, office.region))
+                        to_number=e164_or_raw(event.to_number, office.region),
+                        answering_number=e164_or_raw(event.answering_number, office.region))
         async with self._call_lock(office.id, event.call_id):
             for _ in range(ATTEMPTS):
                 done = await self._apply(office, event)
@@ -148,7 +149,7 @@ class CtiService:
     async def _lookup(self, office: Office, state: CallState) -> list[Match]:
         """The caller's customers and their history before this call."""
         number = customer_number(state.number, office.region)
-        if not number or number.casefold() in WITHHELD:
+        if not number or is_withheld(number):
             return []
         found = await self.timeline.lookup(office, IdentityKind.PHONE, number, RECENT + 1)
         return [Match(m.customer, [e for e in m.recent if e.id != state.entry_id][:RECENT])
@@ -229,10 +230,12 @@ class CtiService:
                     "matches": [self.match_view(m) for m in matches]}
         if stored.type == "call.answered":
             return {**base, "answered_by": state.answered_by,
-                    "answering_number": state.answering_number}
+                    "answering_number": state.answering_number,
+                    "transferred_to": state.transferred_to}
         if stored.type == "call.ended":
             return {**base, "outcome": state.outcome, "missed": state.missed,
                     "cause": state.cause, "answered_by": state.answered_by,
+                    "transferred_to": state.transferred_to,
                     "duration_seconds": state.duration_seconds}
         return base
 

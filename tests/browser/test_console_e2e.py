@@ -273,7 +273,7 @@ def test_keyboard_only_find_and_write(chronik: ChronikServer, page: Page) -> Non
 
 def test_a_draft_survives_a_reload_and_leaving_asks_first(chronik: ChronikServer,
                                                           page: Page) -> None:
-    anna = customer(chronik, "Anna Entwurf", "0151 2223334", "anna@kunde.test")
+    anna = customer(chronik, "Anna Entwurf", "0151 22233344", "anna@kunde.test")
     sign_in(page, chronik, next_path=f"/customers/{anna['id']}")
     form = page.locator("#compose-form")
     subject = form.get_by_label(re.compile("^(Betreff|Subject)$"))
@@ -318,7 +318,7 @@ def test_a_pasted_screenshot_and_a_dropped_file_become_the_document(
         chronik: ChronikServer, page: Page) -> None:
     """Ctrl+V of a screenshot (browsers call it image.png) and a file dragged from the
     desktop onto the form, as in a mail program."""
-    kim = customer(chronik, "Kim Einfügen", "0151 4445556", "kim@kunde.test")
+    kim = customer(chronik, "Kim Einfügen", "0151 44455566", "kim@kunde.test")
     sign_in(page, chronik, next_path=f"/customers/{kim['id']}")
     form = page.locator("#compose-form")
     form.get_by_label(re.compile("^(Betreff|Subject)$")).fill("Fehlermeldung im Portal")
@@ -356,7 +356,7 @@ def test_a_pasted_screenshot_and_a_dropped_file_become_the_document(
 
 def test_printing_a_customer_shows_the_history_not_the_controls(chronik: ChronikServer,
                                                                page: Page) -> None:
-    paul = customer(chronik, "Paul Druck", "0151 5556667", "paul@kunde.test")
+    paul = customer(chronik, "Paul Druck", "0151 55566677", "paul@kunde.test")
     chronik.api("POST", f"/customers/{paul['id']}/entries", {
         "kind": "note", "subject": "Beratung", "body": "Hausrat besprochen.",
         "visibility": "internal"})
@@ -486,6 +486,23 @@ def test_signing_out_in_another_tab_stops_the_live_view(chronik: ChronikServer,
            ).to_be_visible()
     expect(page.locator("html[data-live=ended]")).to_have_count(1)
     expect(banner).to_be_hidden()
+
+
+def test_an_outbound_call_pops_no_caller_banner(chronik: ChronikServer, page: Page) -> None:
+    """An agent dialling out rings nobody in the office: no "Es klingelt" banner for it on
+    any agent's screen; the next inbound call still shows its caller."""
+    customer(chronik, "Olga Ausgehend", "0171 7770002", "olga@kunde.test")
+    customer(chronik, "Ingo Eingehend", "0171 7770003", "ingo@kunde.test")
+    sign_in(page, chronik, email=AGENT_EMAIL)
+    expect(page.locator("html[data-live=connected]")).to_have_count(1, timeout=10_000)
+    cti(chronik, {"event": "newCall", "callId": "out-1", "from": "+49 30 5555",
+                  "to": "+49 171 7770002", "direction": "out"})
+    cti(chronik, {"event": "newCall", "callId": "in-1", "from": "+49 171 7770003",
+                  "to": "+49 30 5555", "direction": "in"})
+    banner = page.locator("#caller-banner")
+    expect(banner).to_contain_text("Ingo Eingehend")
+    expect(banner.locator("[data-call]")).to_have_count(1)
+    expect(banner).not_to_contain_text("Olga Ausgehend")
 
 
 def test_the_console_on_a_phone(chronik: ChronikServer, page: Page) -> None:

@@ -256,11 +256,13 @@ async def test_withheld_number_is_quarantined_and_can_be_assigned(hub: Hub,
 
 
 @pytest.mark.parametrize("event,missing,invalid", [
-    ({"event": "newCall", "callId": "x"}, ["from", "to", "direction"], []),
+    # no "from": a withheld caller (see test_withheld_number_...), not a missing field
+    ({"event": "newCall", "callId": "x"}, ["to", "direction"], []),
     ({"event": "newCall", "from": "4930123456", "to": "4930654321", "direction": "in"},
      ["callId"], []),
     ({"event": "hangup", "callId": "x"}, ["cause"], []),
-    ({"event": "hangup", "callId": "x", "cause": "aliens"}, [], ["cause"]),
+    ({"event": "hangup", "callId": "x", "cause": "busy", "from": "0171\x001234567"}, [],
+     ["from"]),
     ({"event": "answer", "callId": "x"}, ["user"], []),
     ({"callId": "x", "from": "1"}, ["event"], []),
     ({"event": "dtmf", "callId": "x"}, [], ["event"]),
@@ -270,7 +272,7 @@ async def test_withheld_number_is_quarantined_and_can_be_assigned(hub: Hub,
      ["timestamp"]),
     ({"event": "newCall", "callId": "x" * 500, "from": "1", "to": "2", "direction": "in"},
      [], ["callId"]),
-], ids=["newcall-numbers", "no-callid", "no-cause", "bad-cause", "answer-no-user",
+], ids=["newcall-numbers", "no-callid", "no-cause", "control-character", "answer-no-user",
         "no-event", "unknown-event", "bad-direction", "bad-timestamp", "long-callid"])
 async def test_bad_events_are_400_naming_the_fields_and_store_nothing(
         hub: Hub, event: dict[str, Any], missing: list[str], invalid: list[str]) -> None:

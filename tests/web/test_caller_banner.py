@@ -72,3 +72,17 @@ async def test_one_caller_keeps_the_two_column_banner(console: Console) -> None:
     reply = await desk.get("/calls/banner?number=" + quote("0171 1234567"))
     assert 'class="col caller"' not in reply.text and "fragen Sie" not in reply.text
     assert "Letzte Kontakte" in text_of(reply.text) and "Angebot Hausrat" in text_of(reply.text)
+
+
+async def test_a_withheld_caller_named_by_a_sip_uri_shows_number_withheld(
+        console: Console) -> None:
+    """RFC 3323's anonymous SIP address is no number to show (or to create a customer
+    with): the banner says the number is withheld."""
+    desk = await console.signed_in()
+    for number in ("sip:anonymous@anonymous.invalid",
+                   '"Anonymous" <sip:anonymous@anonymous.invalid>', "anonymous"):
+        reply = await desk.get("/calls/banner?number=" + quote(number) + "&call=w1")
+        assert reply.status == 200
+        shown = text_of(reply.text)
+        assert "Nummer unterdrückt" in shown, shown
+        assert "sip:" not in shown and 'action="/customers"' not in reply.text

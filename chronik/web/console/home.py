@@ -20,7 +20,7 @@ from chronik.web.console.items import (
 )
 from chronik.web.pages import AgentView, agent_page, form_str
 from chronik.web.render import render
-from connectors.phone.numbers import WITHHELD
+from connectors.phone.numbers import is_withheld
 from notify.evaluate import channel_order
 from timeline.errors import InvalidInput
 from timeline.models import (
@@ -213,7 +213,7 @@ async def call_banner(view: AgentView) -> web.StreamResponse:
     """The caller banner's content for a ringing number (fetched when ``call.ringing``
     arrives on the event stream)."""
     number = view.request.query.get("number", "")[:64]
-    if number.strip().casefold() in WITHHELD:  # "anonymous", "unknown", …: no number at all
+    if is_withheld(number):  # "anonymous", "sip:anonymous@anonymous.invalid", …: no number
         number = ""
     normalised, matches = await view.state.timeline.lookup_normalised(
         view.caller.office, IdentityKind.PHONE, number, recent=10)

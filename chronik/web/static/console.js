@@ -116,8 +116,9 @@ if (timeline && more) {
 // ---------------------------------------------------------------- live events + caller banner
 const banner = document.getElementById("caller-banner");
 
+// an outbound call (an agent dialling out) rings nobody here: no caller banner for it
 async function ringing(data) {
-  if (!banner) return;
+  if (!banner || data.direction === "out") return;
   const number = data.normalised || data.number || "";
   const params = new URLSearchParams({ number, call: data.call_id || "", entry: data.entry_id || "" });
   const { html } = await fetchHTML(`/calls/banner?${params}`);
