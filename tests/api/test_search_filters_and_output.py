@@ -88,10 +88,11 @@ async def test_kind_is_checked_like_channel(hub: Hub) -> None:
 async def test_the_timeline_checks_kind_as_search_does(hub: Hub) -> None:
     erika = await make_customer(hub)
     await _note(hub, erika, "Kündigung besprochen", "2025-03-01T10:00:00Z")
-    status, body = await hub.agent.get(f"/customers/{erika['id']}/timeline", params={"kind": "note"})
+    timeline = f"/customers/{erika['id']}/timeline"
+    status, body = await hub.agent.get(timeline, params={"kind": "note"})
     assert status == 200 and [i["body"] for i in body["items"]] == ["Kündigung besprochen"]
     for bad in ["bogus", "NOTE", "note,bogus"]:
-        status, body = await hub.agent.get(f"/customers/{erika['id']}/timeline", params={"kind": bad})
+        status, body = await hub.agent.get(timeline, params={"kind": bad})
         assert status == 400 and "unknown kind" in body["error"]["message"], (bad, body)
         assert body["error"]["details"]["allowed"] == list(ENTRY_KINDS)
 

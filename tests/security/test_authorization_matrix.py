@@ -97,7 +97,7 @@ async def build_world(data_dir: Path) -> World:
         async with world.http.request(method, api + path, headers=headers or auth,
                                       **kw) as resp:
             body = await resp.json()
-            assert resp.status in (200, 201), (path, resp.status, body)
+            assert resp.status in (200, 201, 202), (path, resp.status, body)
             return body
 
     form = FormData()
@@ -127,7 +127,13 @@ async def build_world(data_dir: Path) -> World:
     jobs = await call("GET", "/notifications?limit=5")
     office = await call("GET", "/office")
     await call("POST", "/office/inbound-addresses", json={"address": "service@buero-a.de"})
+    from chronik import privacy  # a finished export of c1, provided in c1's portal
+    service = await privacy.service(state)
+    export = await call("POST", f"/customers/{c1.id}/export")
+    await service.wait_exports()
+    copy = await service.provide_export(a, admin, export["id"], subject="Kopie", body="Kopie")
     world.ids.update({
+        "customer_id": c1.id, "export_id": export["id"], "copy_id": copy.id,
         "id": c1.id, "customer": c1.id, "victim": victim.id, "entry_id": entry["id"],
         "index": "0", "merge": merge["id"], "merge_id": merge["id"],
         "message_id": message["id"], "inbox": inbox.id, "quarantine": quarantined.id,
@@ -297,6 +303,16 @@ def row(spec: str) -> E:
 
 # Columns: anon agent admin other_admin portal other_portal nocsrf (see the module docstring).
 MATRIX: dict[str, str] = {
+    'GET /admin/customers/{customer_id}/erase':
+        "in   403  ok   404  in   in   403",
+    'POST /admin/customers/{customer_id}/erase':
+        "401  403  ok   404  401  401  403",
+    'POST /admin/customers/{customer_id}/export':
+        "401  403  ok   404  401  401  403",
+    'POST /admin/exports/{export_id}/provide':
+        "401  403  ok   404  401  401  403",
+    'GET /portal/data/copies/{copy_id}':
+        "pin  pin  pin  pin  ok   404  pin",
     'DELETE /api/v1/customers/{id}':
         "401  403  ok   404  401  401  403",
     'DELETE /api/v1/customers/{id}/identities/{kind}/{value}':

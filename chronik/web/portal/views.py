@@ -373,7 +373,7 @@ async def data_page(view: CustomerView) -> web.StreamResponse:
 async def data_copy(view: CustomerView) -> web.StreamResponse:
     """The zip of a copy the office provided (only the customer's own, while kept)."""
     try:
-        path = await data_copy_file(view.state, view.customer, view.request.match_info["item_id"])
+        path = await data_copy_file(view.state, view.customer, view.request.match_info["copy_id"])
     except NotFound:
         return _not_found(view)
     return web.FileResponse(path, headers={
@@ -402,4 +402,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/portal/language", set_language)
     app.router.add_get("/portal/data", data_page)
     app.router.add_post("/portal/data", data_request)
-    app.router.add_get("/portal/data/copies/{item_id}", data_copy)
+    app.router.add_get("/portal/data/copies/{copy_id}", data_copy)
