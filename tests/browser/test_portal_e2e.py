@@ -118,7 +118,7 @@ def test_customer_reads_answers_and_opts_out_while_the_agent_watches(
     expect(page.get_by_role("status").first).to_be_visible()
     prefs = chronik.api("GET", f"/customers/{cid}/preferences")
     assert prefs["automatic_notifications"] is False
-    expect(agent_timeline).to_contain_text(re.compile("automatic notifications: off"))
+    expect(agent_timeline).to_contain_text(re.compile("automatic notifications: off", re.I))
     screenshot(agent, "timeline-live")
     agent_context.close()
 
