@@ -67,8 +67,14 @@ class SearchService:
         entries = await self.store.entries_by_seq(filters.office_id, [h.seq for h in page.hits])
         by_seq = {e.seq: e for e in entries}
         marks = Highlighter(query)
-        found = [(e, marks.snippet(_text_of(e)), marks.held(_own_text(e))) for e in
-                 (by_seq.get(h.seq) for h in page.hits) if e is not None]  # None: erased
+        found = []
+        for entry in (by_seq.get(h.seq) for h in page.hits):
+            if entry is None:  # erased meanwhile
+                continue
+            shown = marks.snippet(_text_of(entry))
+            own = marks.held_by_snippet(shown)
+            found.append((entry, shown, own if own is not None
+                          else marks.held(_own_text(entry))))
         # an entry whose own text does not hold the query was found (also) through the text
         # of an attached file: the kept texts of their files, one lookup
         files = {a.sha256 for e, _, own in found if len(own) < marks.clauses

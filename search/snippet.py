@@ -95,11 +95,21 @@ class Highlighter:
         self._terms = _Terms(query)
         self.hit = self._terms.hit
         self.clauses = len(query.must)
+        self._single_words = self.clauses == 1 and all(
+            len(t.words) == 1 for t in query.must[0].terms)
 
     def held(self, text: str) -> frozenset[int]:
         """Which of the query's required clauses (words, phrases, ``a OR b``; by index)
         ``text`` holds, as the index matches them."""
         return self._terms.held(text)
+
+    def held_by_snippet(self, shown: str) -> frozenset[int] | None:
+        """What :meth:`held` says of a text, read off its snippet ``shown`` where that is
+        certain without reading the whole text again: a query of one clause of single
+        words, and a word of the snippet marked. None: ask :meth:`held`."""
+        if self._single_words and "<mark>" in shown:
+            return frozenset({0})
+        return None
 
     def snippet(self, text: str, window: int = WINDOW) -> str:
         """About ``window`` words around the first hit; hits in ``<mark>``, the rest
