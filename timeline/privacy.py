@@ -363,16 +363,13 @@ class PrivacyService:
             return None
         return record
 
-    async def provide_export(self, office: Office, agent: Agent, export_id: str, *,
+    async def provide_export(self, office: Office, agent: Agent, record: ExportRecord, *,
                              subject: str, body: str) -> Entry:
-        """Give the customer their finished export in the portal: a portal message (tag
-        ``data-copy``, ``meta.export_id``) notified on the customer's channels, from which
-        the customer downloads the zip while it is kept; the customer's open data requests
-        are answered. Idempotent per export (a second click gives the first message)."""
-        record = await self.current_export(office, export_id)
-        if record is None:
-            raise NotFound("no such export (finished exports are kept "
-                           f"{EXPORT_KEEP.days} days)")
+        """Give the customer their finished export (``record``, from
+        :meth:`current_export`) in the portal: a portal message (tag ``data-copy``,
+        ``meta.export_id``) notified on the customer's channels, from which the customer
+        downloads the zip while it is kept; the customer's open data requests are answered.
+        Idempotent per export (a second click gives the first message)."""
         if self.export_path(record) is None:
             running = record.status is ExportStatus.RUNNING
             raise Conflict("the export is not finished yet" if running

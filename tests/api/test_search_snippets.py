@@ -18,16 +18,22 @@ async def _search(hub: Hub, q: str) -> dict:
     return dict(page)
 
 
-async def test_hits_in_the_entry_itself_are_marked_there(hub: Hub) -> None:
-    c = await make_customer(hub)
-    nfd = await note(hub, c, "Zebrafink Ku\u0308ndigungsschreiben von Frau Mu\u0308ller")
+def inventory_document() -> FormData:
+    """A document whose text says "Hausratversicherung" and whose file says "Hausrat"."""
     form = FormData()
     form.add_field("subject", "Inventar")
     form.add_field("body", "Hausratversicherung ist gekündigt")
     form.add_field("notify", "false")
     form.add_field("file", b"Inventar Hausrat Liste Okapifeld", filename="liste.txt",
                    content_type="text/plain")
-    status, doc = await hub.agent.post(f"/customers/{c['id']}/entries", data=form)
+    return form
+
+
+async def test_hits_in_the_entry_itself_are_marked_there(hub: Hub) -> None:
+    c = await make_customer(hub)
+    nfd = await note(hub, c, "Zebrafink Ku\u0308ndigungsschreiben von Frau Mu\u0308ller")
+    status, doc = await hub.agent.post(f"/customers/{c['id']}/entries",
+                                       data=inventory_document())
     assert status == 201, doc
     await hub.indexed()
 

@@ -11,6 +11,7 @@ import email.policy
 import re
 from email.header import decode_header, make_header
 from email.utils import getaddresses
+from typing import Any
 
 import aiosmtplib
 import pytest
@@ -227,6 +228,19 @@ async def test_files_are_budgeted_as_sent_base64_a_third_larger(
         == ["Kurz.pdf"]
 
 
+async def _sent_by_email(hub: Hub, c: dict[str, Any], name: str, size: int
+                         ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A document of ``size`` bytes for ``c``, notified: the entry and its notification
+    record, which says it went by e-mail."""
+    status, doc = await hub.agent.post(f"/customers/{c['id']}/entries",
+                                       data=_document(name, size))
+    assert status == 201, doc
+    done = await outcome(hub, c["id"], doc["id"])
+    notification = done["meta"]["notification"]
+    assert (notification["status"], notification["channel"]) == ("sent", "email")
+    return doc, notification
+
+
 async def test_a_message_over_the_servers_announced_size_goes_with_portal_links(
         nhub: Hub, smtp_sink: SmtpSink) -> None:
     """The server announces ``SIZE`` (Postfix: 10240000): a message over it was refused at
@@ -234,12 +248,7 @@ async def test_a_message_over_the_servers_announced_size_goes_with_portal_links(
     goes at once, its file as a portal link; later messages respect the limit up front."""
     smtp_sink.size_limit = 150_000
     c = await customer(nhub, email="erika@example.de")
-    status, doc = await nhub.agent.post(f"/customers/{c['id']}/entries",
-                                        data=_document("Gutachten.pdf", 120_000))
-    assert status == 201, doc
-    done = await outcome(nhub, c["id"], doc["id"])
-    notification = done["meta"]["notification"]
-    assert (notification["status"], notification["channel"]) == ("sent", "email")
+    doc, notification = await _sent_by_email(nhub, c, "Gutachten.pdf", 120_000)
     assert notification["attempts"] == 0 and "fallback_from" not in notification
     assert "Gutachten.pdf not attached" in notification["reason"]
     assert "150000" in notification["reason"]
@@ -262,12 +271,7 @@ async def test_a_size_refusal_after_data_sends_the_files_as_portal_links(
     smtp_sink.size_limit = None
     smtp_sink.refuse_larger_than = 100_000
     c = await customer(nhub, email="erika@example.de")
-    status, doc = await nhub.agent.post(f"/customers/{c['id']}/entries",
-                                        data=_document("Gutachten.pdf", 90_000))
-    assert status == 201, doc
-    done = await outcome(nhub, c["id"], doc["id"])
-    notification = done["meta"]["notification"]
-    assert (notification["status"], notification["channel"]) == ("sent", "email")
+    _, notification = await _sent_by_email(nhub, c, "Gutachten.pdf", 90_000)
     assert "552 5.3.4" in smtp_sink.refused[0]
     assert "Gutachten.pdf not attached" in notification["reason"]
     (mail,) = smtp_sink.received  # the one accepted

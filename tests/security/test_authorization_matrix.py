@@ -131,7 +131,9 @@ async def build_world(data_dir: Path) -> World:
     service = await privacy.service(state)
     export = await call("POST", f"/customers/{c1.id}/export")
     await service.wait_exports()
-    copy = await service.provide_export(a, admin, export["id"], subject="Kopie", body="Kopie")
+    record = await service.current_export(a, export["id"])
+    assert record is not None
+    copy = await service.provide_export(a, admin, record, subject="Kopie", body="Kopie")
     world.ids.update({
         "customer_id": c1.id, "export_id": export["id"], "copy_id": copy.id,
         "id": c1.id, "customer": c1.id, "victim": victim.id, "entry_id": entry["id"],

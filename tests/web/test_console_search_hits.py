@@ -7,21 +7,15 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from aiohttp import FormData
-
+from tests.api.test_search_snippets import inventory_document
 from tests.web.conftest import Console
 from tests.web.test_console_search import text_of
 
 
 async def test_a_compound_part_is_found_in_the_entry_not_in_its_file(console: Console) -> None:
     erika = await console.customer("Erika Mustermann")
-    form = FormData()
-    form.add_field("subject", "Inventar")
-    form.add_field("body", "Hausratversicherung ist gekündigt")
-    form.add_field("notify", "false")
-    form.add_field("file", b"Inventar Hausrat Liste Okapifeld", filename="liste.txt",
-                   content_type="text/plain")
-    status, entry = await console.bearer("POST", f"/customers/{erika.id}/entries", data=form)
+    status, entry = await console.bearer("POST", f"/customers/{erika.id}/entries",
+                                         data=inventory_document())
     assert status == 201, entry
     await console.state.indexer.drain()
     desk = await console.signed_in()

@@ -78,7 +78,7 @@ async def provide_export(view: AgentView) -> web.StreamResponse:
         "%d.%m.%Y" if lang == "de" else "%Y-%m-%d")
     try:
         await service.provide_export(
-            office, view.caller.agent, record.id,
+            office, view.caller.agent, record,
             subject=gettext(lang, "admin.requests.copy_subject"),
             body=gettext(lang, "admin.requests.copy_body", until=until))
     except Conflict as exc:
