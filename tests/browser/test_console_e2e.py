@@ -23,6 +23,7 @@ def sign_in(page: Page, chronik: ChronikServer, email: str = ADMIN_EMAIL,
     page.get_by_label(re.compile("Passwort|Password")).fill(PASSWORD)
     page.get_by_role("button", name=re.compile("^(Anmelden|Sign in)$")).click()
     expect(page.get_by_role("button", name=re.compile("Abmelden|Sign out"))).to_be_visible()
+    page.wait_for_load_state()  # the console's module script has run (keys, live events)
 
 
 def customer(chronik: ChronikServer, name: str, phone: str, email: str) -> dict[str, Any]:
