@@ -251,7 +251,10 @@ class FtsBackend:
         await self._write(run)
 
     async def rebuild(self, batches: RebuildSource) -> int:
-        await self.db.write(_start_rebuild)
+        def start(conn: sqlite3.Connection) -> None:
+            _start_rebuild(conn)
+            self.forms.start_rebuild()
+        await self.db.write(start)
         count = 0
         async for batch in batches:
             rows = [_row(e) for e in batch]
@@ -262,7 +265,7 @@ class FtsBackend:
                 _note_offices(conn, offices)
                 conn.executemany(f"INSERT OR REPLACE INTO {_REBUILD} (rowid, body, scope) "
                                  "VALUES (?,?,?)", [r[:3] for r in rows])
-                self.forms.add(conn, rows, [FORMS_REBUILD], everything=True)
+                self.forms.add(conn, rows, [FORMS_REBUILD], rebuilding=True)
             await self._write(add)
             count += len(rows)
 

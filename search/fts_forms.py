@@ -72,6 +72,9 @@ class WordForms:
     def __init__(self) -> None:
         self._seen: dict[str, set[str]] = {lang: set() for lang in LANGUAGES}
         """Words known to be in ``word_forms`` already (writer thread only)."""
+        self._rebuilt: dict[str, set[str]] = {lang: set() for lang in LANGUAGES}
+        """Words this process's running rebuild has put into ``word_forms_rebuild`` (a
+        rebuild writes each word's forms once, not once per document holding it)."""
         self._changed = False
         """Set by the writer thread when ``word_forms`` changed in the running write."""
         self._generation = 0
@@ -79,15 +82,17 @@ class WordForms:
         self._expansions: dict[str, tuple[int, list[str], float]] = {}
 
     def add(self, conn: sqlite3.Connection, rows: Sequence[Row], into: Sequence[str], *,
-            everything: bool = False) -> None:
+            everything: bool = False, rebuilding: bool = False) -> None:
         """Record the forms of the words of ``rows`` new to the index (``everything``: of
-        all their words, for a table being built from scratch)."""
+        all their words, for a table being built from scratch by another writer;
+        ``rebuilding``: ``into`` is the table this process's rebuild is building, see
+        :meth:`start_rebuild`)."""
         pairs: list[tuple[str, str]] = []
         for _seq, text, _scope, declared, distinct in rows:
             words = distinct if distinct is not None else frozenset(text.split(" "))
             lang = language_of(words, declared)
-            seen = self._seen[lang]
-            new = words if everything else words - seen
+            seen = self._rebuilt[lang] if rebuilding else self._seen[lang]
+            new = words if everything and not rebuilding else words - seen
             if not new:
                 continue
             if len(seen) > SEEN_WORDS:
@@ -109,15 +114,20 @@ class WordForms:
                 chunk = gone[i:i + 500]
                 conn.execute(f"DELETE FROM {table} WHERE word IN ({','.join('?' * len(chunk))})",
                              chunk)
-        for seen in self._seen.values():
+        for seen in (*self._seen.values(), *self._rebuilt.values()):
             seen.difference_update(gone)
         self._changed = True
 
     def reset(self) -> None:
         """``word_forms`` was rewritten as a whole (rebuild, upgrade)."""
-        for seen in self._seen.values():
+        for seen in (*self._seen.values(), *self._rebuilt.values()):
             seen.clear()
         self._changed = True
+
+    def start_rebuild(self) -> None:
+        """This process starts filling a fresh ``word_forms_rebuild``."""
+        for seen in self._rebuilt.values():
+            seen.clear()
 
     def committed(self) -> None:
         """After a write's commit: retire the cached expansions if ``word_forms`` changed
