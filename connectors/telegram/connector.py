@@ -22,12 +22,12 @@ import datetime as dtm
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Bot, Message, Update
 from telegram import error as tg_error
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from connectors.telegram.context import (
@@ -50,7 +50,6 @@ from connectors.telegram.inbox import UpdateInbox
 from connectors.telegram.linking import REPLIES, Commands, Outcome
 from connectors.telegram.messages import (
     Missing,
-    chat_of,
     command,
     download,
     file_refs,
@@ -86,15 +85,26 @@ AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
 class _WatchedRequest(HTTPXRequest):
-    """The ``getUpdates`` transport; tells the connector the HTTP status of every poll."""
+    """The ``getUpdates`` transport: tells the connector the HTTP status of every poll and
+    hands it the raw updates of a successful one *before* PTB sees them. PTB is given only
+    their ``update_id`` (all it needs to confirm them with the next ``getUpdates``), so an
+    update PTB cannot parse never stops polling: PTB would log the whole batch (personal
+    data) and ask for the same batch again and again; here it is stored like any other and
+    quarantined when it is processed."""
 
-    def __init__(self, on_status: Callable[[int], None], **kwargs: Any) -> None:
+    def __init__(self, on_status: Callable[[int], None],
+                 on_updates: Callable[[bytes], Awaitable[bytes]], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._on_status = on_status
+        self._on_updates = on_updates
 
     async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         code, payload = await super().do_request(*args, **kwargs)
         self._on_status(code)
+        if 200 <= code <= 299:
+            # a failure to store raises: PTB reports a network error, confirms nothing and
+            # polls again after its back-off
+            payload = await self._on_updates(payload)
         return code, payload
 
 
@@ -228,9 +238,9 @@ class TelegramConnector:
             builder = builder.updater(None)
         else:
             builder = builder.get_updates_request(
-                _WatchedRequest(self._on_poll_status, connection_pool_size=1))
-        app: AnyApplication = builder.build()
-        app.add_handler(TypeHandler(Update, self._on_ptb_update))
+                _WatchedRequest(self._on_poll_status, self._store_polled,
+                                connection_pool_size=1))
+        app: AnyApplication = builder.build()  # no handlers: updates go through the inbox
         return app
 
     async def _stop(self, app: AnyApplication, drainer: asyncio.Task[None]) -> None:
@@ -315,16 +325,30 @@ class TelegramConnector:
             self._fail(error)
 
     # ------------------------------------------------------------------ updates in
-    async def _on_ptb_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A polled update: stored before PTB confirms it with the next ``getUpdates``."""
+    async def _store_polled(self, payload: bytes) -> bytes:
+        """The answer of one ``getUpdates``: every update in it is stored as Telegram sent it
+        (before the next ``getUpdates`` confirms it); PTB gets back only the update ids.
+        Anything but a successful answer goes to PTB unchanged (its errors are PTB's)."""
         office = self._office
-        if not isinstance(update, Update) or office is None:
-            return
-        raw = json.dumps(update.to_dict(), ensure_ascii=False).encode("utf-8")
         try:
-            await self._accept(office, update.update_id, chat_of(update.to_dict()), raw)
-        except Exception:
-            log.exception("telegram update %s could not be stored", update.update_id)
+            data = json.loads(payload)
+        except ValueError:
+            return payload
+        if (office is None or not isinstance(data, dict) or data.get("ok") is not True
+                or not isinstance(data.get("result"), list)):
+            return payload
+        ids: list[dict[str, int]] = []
+        for item in data["result"]:
+            raw = json.dumps(item, ensure_ascii=False).encode("utf-8")
+            try:
+                update_id, chat_id = ids_of(raw)
+            except Exception as exc:  # no update id: nothing PTB could confirm it by either
+                await self._quarantine(office, raw, f"unparseable update: {type(exc).__name__}",
+                                       "telegram:polling")
+                continue
+            await self._accept(office, update_id, chat_id, raw)
+            ids.append({"update_id": update_id})
+        return json.dumps({"ok": True, "result": ids}).encode("utf-8")
 
     async def receive_webhook(self, body: bytes) -> None:
         """One update POSTed by Telegram. Returns once it is stored (or, unparseable,

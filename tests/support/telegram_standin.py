@@ -1081,6 +1081,16 @@ class BotApiStandIn:
         chat.messages[message_id] = copy.deepcopy(edited)
         return self._push_update("edited_message", edited)
 
+    def push_raw_update(self, fields: JSONDict) -> JSONDict:
+        """Queue an update exactly as given, with the next ``update_id`` (for what the
+        helpers above do not build: an update of a newer Bot API version, one a client
+        library cannot parse). Returns the update."""
+        update = {"update_id": self._next_update_id, **copy.deepcopy(fields)}
+        self._next_update_id += 1
+        self._pending.append(update)
+        self._notify()
+        return copy.deepcopy(update)
+
     # ---------------------------------------------------------------- model internals
 
     def _notify(self) -> None:

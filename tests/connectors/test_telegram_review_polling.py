@@ -1,0 +1,73 @@
+"""Review: long polling keeps going when Telegram sends an update python-telegram-bot cannot
+parse (PTB would log the whole batch and ask for the same batch again and again, so no
+message of any chat would arrive any more)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telegram import Update
+
+from tests.conftest import Hub
+from tests.connectors.test_telegram import (
+    CHAT,
+    StandIn,
+    eventually,
+    messages_of,
+    telegram_hub,
+)
+
+
+@pytest.fixture
+async def tg(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StandIn]:
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+    async with StandIn(webhook_retry_delay=0.05) as standin:
+        yield standin
+
+
+@pytest.fixture
+async def thub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tg: StandIn
+               ) -> AsyncIterator[Hub]:
+    async with telegram_hub(tmp_path / "tg-data", monkeypatch, tg) as hub:
+        yield hub
+
+
+SECRET_TEXT = "Meine IBAN ist DE02120300000000202051"
+
+
+def unparseable(chat: int) -> dict[str, Any]:
+    """A message PTB cannot parse (its chat lacks the ``type`` PTB requires), as a newer or
+    broken Bot API might send it."""
+    return {"message": {"message_id": 99, "date": int(time.time()), "text": SECRET_TEXT,
+                        "from": {"id": chat, "is_bot": False, "first_name": "Erika"},
+                        "chat": {"id": chat, "first_name": "Erika"}}}
+
+
+async def test_an_update_ptb_cannot_parse_is_quarantined_and_polling_goes_on(
+        thub: Hub, tg: StandIn, caplog: pytest.LogCaptureFixture) -> None:
+    bad = tg.push_raw_update(unparseable(4799))
+    with pytest.raises(Exception):  # noqa: B017  (the premise: PTB refuses it)
+        Update.de_json(bad, None)
+    caplog.set_level(logging.DEBUG)
+    tg.push_text(CHAT, "Hallo, kommt das an?")
+
+    _, [entry] = await messages_of(thub, CHAT, 1)
+    assert entry["body"] == "Hallo, kommt das an?"
+
+    async def quarantined() -> list[dict[str, Any]] | None:
+        _, body = await thub.admin.get("/quarantine")
+        return list(body["items"]) or None
+    [item] = await eventually(quarantined, what="the quarantine")
+    assert item["channel"] == "telegram-update"
+    assert item["reason"].startswith("unparseable update")
+    status, raw = await thub.admin.get(f"/quarantine/{item['id']}/raw")
+    assert status == 200 and json.loads(raw)["update_id"] == bad["update_id"]
+    assert tg.pending_updates == [] or all(  # both confirmed to Telegram
+        u["update_id"] > bad["update_id"] + 1 for u in tg.pending_updates)
+    assert SECRET_TEXT not in caplog.text  # no message content in the logs
