@@ -227,6 +227,9 @@ if (form) {
 
   const kind = () => form.querySelector('input[name="kind"]:checked')?.value ?? "note";
   const visibility = () => form.querySelector('input[name="visibility"]:checked')?.value ?? "published";
+  // a note in the thread of an internal entry stays internal whatever its kind; in any other
+  // thread each kind starts from its own preset, as outside one
+  const parentInternal = form.dataset.parentInternal === "true";
 
   function applyKind() {
     const k = kind();
@@ -235,10 +238,12 @@ if (form) {
     form.querySelector(".doc-only").hidden = k !== "document" && !picked;  // files stay shown
     form.querySelector(".not-reply").hidden = k === "reply";
     const p = presets[k];
-    if (p && !touched && k !== "reply" && !form.querySelector('input[name="in_reply_to"]')) {
+    if (p && !touched && k !== "reply" && !parentInternal) {
       form.querySelector(`#vis-${p.visibility}`).checked = true;
       notify.checked = p.notify;
       presetText.textContent = texts.presetFrom?.replace("{source}", texts.sources?.[p.notify_source] ?? p.notify_source) ?? "";
+    } else if (touched && k !== "reply") {
+      presetText.textContent = texts.ownChoice ?? "";  // no longer what a preset says
     }
     notify.disabled = visibility() === "internal";
     if (notify.disabled) notify.checked = false;
@@ -247,7 +252,7 @@ if (form) {
   }
   form.addEventListener("change", (event) => {
     if (event.target.name === "visibility" || event.target.name === "notify") touched = true;
-    if (["kind", "visibility", "reply_via"].includes(event.target.name)) applyKind();
+    if (["kind", "visibility", "reply_via", "notify"].includes(event.target.name)) applyKind();
   });
 
   async function updateRecipients() {

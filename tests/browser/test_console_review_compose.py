@@ -1,0 +1,81 @@
+"""Compose in a real browser, as an agent works through a shift: the "notify customer"
+preset of each entry kind holds inside a customer's thread too, the form says when a choice
+is the agent's own, and a sign-in that ended mid-compose loses nothing typed or attached."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.test_console_e2e import customer, sign_in
+from tests.support.live_server import AGENT_EMAIL, ChronikServer
+
+
+def test_each_kind_keeps_its_office_preset_in_a_customers_thread(chronik: ChronikServer,
+                                                                 page: Page) -> None:
+    """The office keeps documents internal and notes quiet. Answering a customer's entry
+    ("Antworten") and then choosing "Dokument" used to keep the reply's published + notify
+    (and said "your choice"): the customer was notified of an internal document."""
+    chronik.api("PUT", "/policy/office", {"document": {"visibility": "internal",
+                                                       "notify": False},
+                                          "note": {"notify": False}})
+    try:
+        lisa = customer(chronik, "Lisa Faden", "0171 4440001", "lisa@kunde.test")
+        said = chronik.api("POST", f"/customers/{lisa['id']}/entries", {
+            "kind": "note", "subject": "Angebot verschickt", "body": "Das Angebot ist raus.",
+            "visibility": "published", "notify": False})
+        sign_in(page, chronik, email=AGENT_EMAIL,
+                next_path=f"/customers/{lisa['id']}?reply_to={said['id']}")
+        form = page.locator("#compose-form")
+        notify = form.locator("#c-notify")
+        source = page.locator("#preset-source")
+        expect(form.locator("#kind-reply")).to_be_checked()
+
+        form.locator("#kind-document").check()
+        expect(form.locator("#vis-internal")).to_be_checked()
+        expect(notify).not_to_be_checked()
+        expect(source).to_contain_text(re.compile("Büros|office"))
+
+        form.locator("#kind-note").check()
+        expect(form.locator("#vis-published")).to_be_checked()
+        expect(notify).not_to_be_checked()
+        expect(source).to_contain_text(re.compile("Büros|office"))
+
+        form.locator("#kind-phone_note").check()  # no office default: the system's
+        expect(notify).to_be_checked()
+        expect(source).to_contain_text(re.compile("System", re.IGNORECASE))
+
+        notify.uncheck()  # the agent's own choice now, and the form says so
+        expect(source).to_contain_text(re.compile("Von Ihnen|Chosen by you"))
+        form.locator("#kind-document").check()  # and a kind switch keeps it
+        expect(notify).not_to_be_checked()
+        expect(source).to_contain_text(re.compile("Von Ihnen|Chosen by you"))
+
+        form.get_by_label(re.compile("^(Betreff|Subject)$")).fill("Police anbei")
+        form.locator("#c-files").set_input_files(files=[{
+            "name": "police.pdf", "mimeType": "application/pdf",
+            "buffer": b"%PDF-1.4\n% Police\n"}])
+        form.get_by_role("button", name=re.compile("Speichern|Save")).click()
+        expect(page.locator("#compose-status")).to_contain_text(re.compile("Gespeichert|Saved"))
+        saved = chronik.api("GET", f"/customers/{lisa['id']}/timeline")["items"][0]
+        assert (saved["kind"], saved["notify"]) == ("document", False)
+    finally:
+        chronik.api("PUT", "/policy/office", {"document": None, "note": None})
+
+
+def test_a_note_in_an_internal_thread_stays_internal_for_every_kind(
+        chronik: ChronikServer, page: Page) -> None:
+    """The other side of the rule above: in the thread of an internal entry no kind's
+    published preset takes over."""
+    kai = customer(chronik, "Kai Intern", "0171 4440002", "kai@kunde.test")
+    remark = chronik.api("POST", f"/customers/{kai['id']}/entries", {
+        "kind": "note", "subject": "Provision", "body": "Nur für uns.",
+        "visibility": "internal"})
+    sign_in(page, chronik, email=AGENT_EMAIL,
+            next_path=f"/customers/{kai['id']}?reply_to={remark['id']}")
+    form = page.locator("#compose-form")
+    for kind in ("note", "phone_note", "document"):
+        form.locator(f"#kind-{kind}").check()
+        expect(form.locator("#vis-internal")).to_be_checked()
+        expect(form.locator("#c-notify")).not_to_be_checked()
