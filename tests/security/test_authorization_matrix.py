@@ -586,8 +586,8 @@ MATRIX: dict[str, str] = {
         "403  403  403  403  403  403  403",
     'POST /portal/signin/link/{token}':
         "403  403  403  403  403  403  403",
-    'POST /portal/signout':
-        "401  401  401  401  pin  pin  401",
+    'POST /portal/signout':  # (without a portal session: the "signed out" page)
+        "pin  pin  pin  pin  pin  pin  pin",
     'POST /portal/write':
         "401  401  401  401  ok   ok   401",
     'POST /settings':

@@ -41,14 +41,13 @@ from cachetools import TTLCache
 
 from chronik.glue.notify import load_settings, secret_key
 from chronik.state import STATE, AppState
-from chronik.web.auth import current_session, end_session, start_session
+from chronik.web.auth import Session, current_session, end_session, start_session
 from chronik.web.i18n import LANGUAGES, gettext
 from chronik.web.outbox import OUTBOX, Outbox
 from chronik.web.pages import (
     CustomerView,
     error_page,
     form_str,
-    portal_page,
     pre_csrf_ok,
     pre_csrf_token,
     safe_next,
@@ -431,12 +430,36 @@ async def link_use(request: web.Request) -> web.StreamResponse:
     raise _back_to_signin(request, "link_invalid", lang, HOME)
 
 
-@portal_page
-async def signout(view: CustomerView) -> web.StreamResponse:
+async def signout(request: web.Request) -> web.StreamResponse:
+    """*Abmelden* always ends up signed out: a session that already ran out (or ended in
+    another tab) just leads to the "signed out" page. A form from a page older than the
+    session (the customer signed in again meanwhile, in another tab) carries a stale CSRF
+    token: it ends nothing, but asks once more with the session's own form -- never an error
+    that leaves the customer signed in while they think they left."""
+    state = request.app[STATE]
+    session = await current_session(request, state, "portal")
+    if session is not None:
+        form = await request.post()
+        sent = form_str(form, "csrf") or request.headers.get("X-CSRF-Token", "")
+        if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+            customer = await state.store.get_customer(session.record.office_id,
+                                                      session.record.subject_id)
+            if customer is not None and customer.status is not CustomerStatus.MERGED:
+                return await _confirm_signout(request, state, session, customer)
     response = web.HTTPSeeOther("/portal/signin?signedout=1")
-    await end_session(view.request, response, view.state, "portal")
+    await end_session(request, response, state, "portal")
     response.del_cookie(TELEGRAM_COOKIE, path="/portal/preferences")  # (not sent here)
     return response
+
+
+async def _confirm_signout(request: web.Request, state: AppState, session: Session,
+                           customer: Customer) -> web.Response:
+    prefs = await state.store.get_preferences(customer.office_id, customer.id)
+    lang = request_language(request, session.record.language or prefs.language)
+    office = await state.store.get_office(customer.office_id)
+    view = CustomerView(request=request, state=state, customer=customer, session=session,
+                        lang=lang)
+    return view.render("portal/signout.html", office_name=office.name if office else "")
 
 
 def add_routes(app: web.Application) -> None:

@@ -1,0 +1,79 @@
+"""The customer portal as several customers used it in a review: signing out from a page
+that is no longer current, a code from an earlier request of the same browser, an answer
+that stays with the item it answers, a one-click pause of notifications, the page titles
+in the office's name. Against the real app, through real forms (see ``test_portal_pages``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from yarl import URL
+
+from tests.web.test_portal_pages import (
+    ERIKA,
+    Site,
+    portal_csrf,
+    running_site,
+    sign_in,
+)
+
+
+@pytest.fixture
+async def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Site]:
+    async with running_site(tmp_path, monkeypatch) as s:
+        yield s
+
+
+# ---------------------------------------------------------------- signing out
+async def test_signing_out_from_a_page_older_than_the_session_signs_out(site: Site) -> None:
+    """Tab A is open; the customer signs in again (tab B: a new session, a new form token)
+    and then clicks *Abmelden* in tab A. That used to answer 403 "the form has expired" and
+    leave them signed in; now the portal asks once more, and the next click signs out."""
+    await site.customer()
+    browser = site.browser()
+    await sign_in(site, browser)
+    stale = await portal_csrf(browser)
+    other_tab = site.browser()  # signed in anew (the sign-in link, say): a new session
+    await sign_in(site, other_tab)
+    browser.session.cookie_jar.update_cookies(
+        {"chronik_portal": other_tab.portal_cookie()}, URL(site.base + "/portal/"))
+    asked = await browser.post("/portal/signout", data={"csrf": stale})
+    assert asked.status == 200, asked.text[:500]
+    assert "Möchten Sie sich jetzt abmelden?" in asked.text
+    assert (await browser.get("/portal/")).status == 200  # (nothing ended on a stale form)
+    out = await browser.post("/portal/signout", data={"csrf": asked.field("csrf")})
+    assert out.status == 303 and out.location.startswith("/portal/signin")
+    assert "Sie sind abgemeldet" in (await browser.follow(out)).text
+    again = await browser.get("/portal/")
+    assert again.status == 303 and again.location.startswith("/portal/signin")
+
+
+async def test_signing_out_after_the_session_ran_out_says_signed_out(site: Site) -> None:
+    """The session ended meanwhile (in another tab, or it ran out): *Abmelden* leads to the
+    "signed out" page, not to "your session has expired, please sign in again"."""
+    await site.customer()
+    browser = site.browser()
+    await sign_in(site, browser)
+    csrf = await portal_csrf(browser)
+    first = await browser.post("/portal/signout", data={"csrf": csrf})
+    assert first.status == 303
+    again = await browser.post("/portal/signout", data={"csrf": csrf})
+    assert again.status == 303, again.text[:500]
+    page = await browser.follow(again)
+    assert "Sie sind abgemeldet" in page.text and "abgelaufen" not in page.text
+    assert 'data-signed-out' in page.text  # (the page that drops a draft left in the tab)
+
+
+async def test_a_stale_sign_out_asks_in_the_customers_language(site: Site) -> None:
+    await site.customer(emails=(ERIKA,))
+    browser = site.browser()
+    await sign_in(site, browser)
+    csrf = await portal_csrf(browser)
+    switched = await browser.post("/portal/language", data={"csrf": csrf, "language": "en",
+                                                             "next": "/portal/"})
+    assert switched.status == 303
+    asked = await browser.post("/portal/signout", data={"csrf": "stale"})
+    assert asked.status == 200
+    assert "Do you want to sign out now?" in asked.text and 'lang="en"' in asked.text
