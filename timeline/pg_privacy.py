@@ -55,7 +55,7 @@ from timeline.models import (
     Preferences,
     utcnow,
 )
-from timeline.pg_erasure import access_values, any_of, drop_entries, erase
+from timeline.pg_erasure import RETAINED_TAG, access_values, any_of, drop_entries, erase
 from timeline.pg_rows import PgRepository, entry_from_row, read_snapshot
 from timeline.privacy_models import (
     AccessAction,
@@ -211,9 +211,10 @@ class PgPrivacy(PgRepository):
 
     async def delete_entries(self, office_id: str, entry_ids: Sequence[str]
                              ) -> tuple[list[int], list[str]]:
-        """Delete entries (retention) with their notification records and portal inbox
-        items; index-outbox drop rows in the same transaction. Returns (seqs, the SHA-256
-        of their attachments). Their notification-outbox rows and then the entries are locked
+        """Delete entries (retention) with their notification records, portal inbox items
+        and the quarantined raw messages they were processed from; index-outbox drop rows
+        in the same transaction. Returns (seqs, the SHA-256 of their attachments and of
+        those raw messages). Their notification-outbox rows and then the entries are locked
         first (the erasure's lock order), so a concurrent edit or notification claim either
         commits before or finds the entry gone."""
         if not entry_ids:
@@ -225,9 +226,29 @@ class PgPrivacy(PgRepository):
                 sa.select(entries.c.seq, entries.c.id, entries.c.attachments).where(*where)
                 .order_by(entries.c.seq).with_for_update())).all()
             seqs = [r.seq for r in rows]
-            await drop_entries(conn, [r.id for r in rows], seqs)
-            return seqs, [a["sha256"] for r in rows for a in r.attachments]
+            ids = [r.id for r in rows]
+            raw = (await conn.scalars(  # the quarantined messages they were processed from
+                sa.delete(quarantine).where(quarantine.c.office_id == office_id,
+                                            any_of(quarantine.c.entry_id, ids))
+                .returning(quarantine.c.raw_sha256))).all() if ids else []
+            await drop_entries(conn, ids, seqs)
+            return seqs, [a["sha256"] for r in rows for a in r.attachments] + list(raw)
         return await self._retrying(run)
+
+    async def retained_until(self, office_id: str, before: datetime, limit: int = 10000
+                             ) -> list[Entry]:
+        """Entries kept by law after their person's erasure (tag ``retained-by-law``) whose
+        ``meta.retained.until`` is before ``before``: their time is over."""
+        until = entries.c.meta["retained"]["until"].astext
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(
+                sa.select(entries).where(
+                    entries.c.office_id == office_id,
+                    entries.c.tags.contains(sa.cast(sa.literal([RETAINED_TAG], postgresql.JSONB),
+                                                    postgresql.JSONB)),
+                    sa.cast(until, sa.TIMESTAMP(timezone=True)) < before)
+                .order_by(entries.c.seq).limit(limit))).mappings().all()
+        return [entry_from_row(r) for r in rows]
 
     async def entries_of_kind_before(self, office_id: str, kind: str, before: datetime,
                                      limit: int = 10000) -> list[Entry]:

@@ -28,17 +28,16 @@ from timeline.ids import new_ulid
 from timeline.models import (
     Agent,
     Channel,
-    Customer,
     CustomerStatus,
     Direction,
     Entry,
     EntryDraft,
-    IdentityKind,
     Office,
     QuarantineItem,
     Visibility,
     utcnow,
 )
+from timeline.privacy_match import names_person, needles
 from timeline.privacy_models import (
     AccessAction,
     AccessRecord,
@@ -115,34 +114,13 @@ class Collected:
         }
 
 
-def _needles(customer: Customer, merged_in: list[Customer]) -> tuple[list[bytes], list[str]]:
-    """What in a raw message names the person: e-mail addresses (case-folded bytes) and
-    phone numbers (digit strings: E.164 without ``+``, and national with a leading 0)."""
-    texts: list[bytes] = []
-    digits: list[str] = []
-    for ident in [i for c in (customer, *merged_in) for i in c.identities]:
-        if ident.kind is IdentityKind.EMAIL:
-            texts.append(ident.value.casefold().encode("utf-8"))
-        elif ident.kind is IdentityKind.PHONE:
-            full = re.sub(r"\D", "", ident.value)
-            digits.append(full)
-            if ident.raw:
-                raw_digits = re.sub(r"\D", "", ident.raw)
-                if len(raw_digits) >= 6:
-                    digits.append(raw_digits)
-            for cc_len in (1, 2, 3):  # national form: 0 + the number after the country code
-                digits.append("0" + full[cc_len:])
-    return texts, [d for d in dict.fromkeys(digits) if len(d) >= 6]
-
-
-def names_person(raw: bytes, texts: list[bytes], digits: list[str]) -> bool:
-    folded = raw.lower()
-    if any(t in folded for t in texts):
-        return True
-    if not digits:
-        return False
-    only = re.sub(rb"\D", b"", raw).decode("ascii")
-    return any(d in only for d in digits)
+def _merged(into: str | None) -> Conflict:
+    """A record merged into another is not the person any more: their data (entries,
+    identities) is on the customer it was merged into; exporting or erasing the empty
+    record would miss all of it."""
+    return Conflict("this customer was merged into another one: export or erase that one "
+                    "(it holds their data now)",
+                    {"reason": "merged", **({"merged_into": into} if into else {})})
 
 
 class PrivacyService:
@@ -165,13 +143,17 @@ class PrivacyService:
         data = await self.store.personal_data(office.id, customer_id)
         if data is None:
             raise NotFound("no such customer")
+        if data.customer.status is CustomerStatus.MERGED:
+            into = [m["target_id"] for m in data.merges
+                    if m["source_id"] == customer_id and not m["undone_at"]]
+            raise _merged(into[-1] if into else None)
         return Collected(data=data, quarantine=await self._quarantine_naming(office, data),
                          retained=await self._retained(office, data))
 
     async def _quarantine_naming(self, office: Office, data: PersonalData
                                  ) -> list[tuple[QuarantineItem, bytes]]:
-        texts, digits = _needles(data.customer, data.merged_in)
-        if not texts and not digits:
+        found_by = needles([data.customer, *data.merged_in])
+        if not found_by:
             return []
         found: list[tuple[QuarantineItem, bytes]] = []
         after: str | None = None
@@ -180,7 +162,7 @@ class PrivacyService:
                                                     after_id=after)
             for item in page:
                 raw = await self.blobs.get(item.raw_sha256)
-                if raw is not None and await asyncio.to_thread(names_person, raw, texts, digits):
+                if raw is not None and await asyncio.to_thread(names_person, raw, found_by):
                     found.append((item, raw))
             if len(page) < 200:
                 return found
@@ -310,8 +292,11 @@ class PrivacyService:
         the finished export answers the customer's open data requests (the API and the
         command line, where the caller hands the copy over); the admin pages answer when
         the copy is provided in the portal (:meth:`provide_export`) or marked answered."""
-        if await self.store.get_customer(office.id, customer_id) is None:
+        customer = await self.store.get_customer(office.id, customer_id)
+        if customer is None:
             raise NotFound("no such customer")
+        if customer.status is CustomerStatus.MERGED:
+            await self.collect(office, customer_id)  # refused, naming the one it went into
         await self.purge_expired_exports()
         record = ExportRecord(id=new_ulid(), office_id=office.id, customer_id=customer_id,
                               requested_by=requested_by, status=ExportStatus.RUNNING,
@@ -465,8 +450,9 @@ class PrivacyService:
 
     # ------------------------------------------------------------------ retention job
     async def retention(self, office: Office, *, dry_run: bool) -> list[dict[str, Any]]:
-        """Apply the office's ``delete`` rules: entries of kind K older than N years go.
-        Returns what went (or would go)."""
+        """Apply the office's ``delete`` rules: entries of kind K older than N years go;
+        so do entries kept by law after an erasure once their ``meta.retained.until`` has
+        passed. Returns what went (or would go)."""
         now = utcnow()
         due: list[dict[str, Any]] = []
         for rule in await self.store.retention_rules(office.id):
@@ -477,6 +463,14 @@ class PrivacyService:
             due += [{"entry_id": e.id, "kind": e.kind, "customer_id": e.customer_id,
                      "occurred_at": e.occurred_at.isoformat(),
                      "rule": f"delete {rule.kind} after {rule.years} years"} for e in old]
+        # kept by law after their person's erasure: erased once that time is over
+        listed = {d["entry_id"] for d in due}
+        for e in await self.store.retained_until(office.id, now):
+            if e.id not in listed:
+                until = (e.meta.get("retained") or {}).get("until", "")
+                due.append({"entry_id": e.id, "kind": e.kind, "customer_id": e.customer_id,
+                            "occurred_at": e.occurred_at.isoformat(),
+                            "rule": f"kept by law until {str(until)[:10]} after an erasure"})
         if not dry_run and due:
             _, shas = await self.store.delete_entries(office.id, [d["entry_id"] for d in due])
             in_use = await self.store.blobs_in_use(shas)

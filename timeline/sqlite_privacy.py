@@ -168,9 +168,10 @@ class SqlitePrivacy(SqliteRepository):
 
     async def delete_entries(self, office_id: str, entry_ids: Sequence[str]
                              ) -> tuple[list[int], list[str]]:
-        """Delete entries (retention) with their notification records and portal inbox
-        items; index-outbox drop rows in the same transaction. Returns (seqs, the SHA-256
-        of their attachments)."""
+        """Delete entries (retention) with their notification records, portal inbox items
+        and the quarantined raw messages they were processed from; index-outbox drop rows
+        in the same transaction. Returns (seqs, the SHA-256 of their attachments and of
+        those raw messages)."""
         await self.db.write_raw(lambda c: c.execute("PRAGMA secure_delete=ON"))
 
         def run(conn: sqlite3.Connection) -> tuple[list[int], list[str]]:
@@ -184,6 +185,10 @@ class SqlitePrivacy(SqliteRepository):
                     seqs.append(seq)
                     ids.append(eid)
                     shas += [a["sha256"] for a in json.loads(atts)]
+            for chunk in _chunks(ids):
+                shas += [r[0] for r in conn.execute(
+                    f"DELETE FROM quarantine WHERE office_id=? AND entry_id IN "
+                    f"({_marks(chunk)}) RETURNING raw_sha256", (office_id, *chunk))]
             _drop_entries(conn, ids, seqs)
             return seqs, shas
         return await self.db.write(run)
@@ -193,6 +198,18 @@ class SqlitePrivacy(SqliteRepository):
         rows = await self.db.read(lambda c: c.execute(
             f"SELECT {ENTRY_COLS} FROM entries WHERE office_id=? AND kind=? AND seq < ? "
             "ORDER BY seq LIMIT ?", (office_id, kind, seq_base(before), limit)).fetchall())
+        return [entry_from_row(r) for r in rows]
+
+    async def retained_until(self, office_id: str, before: datetime, limit: int = 10000
+                             ) -> list[Entry]:
+        """Entries kept by law after their person's erasure (tag ``retained-by-law``) whose
+        ``meta.retained.until`` is before ``before``: their time is over."""
+        rows = await self.db.read(lambda c: c.execute(
+            f"SELECT {ENTRY_COLS} FROM entries WHERE office_id=? AND tags <> '[]' AND "
+            "tags LIKE ? AND json_valid(meta) AND "
+            "julianday(json_extract(meta, '$.retained.until')) < julianday(?) "
+            "ORDER BY seq LIMIT ?",
+            (office_id, f'%"{RETAINED_TAG}"%', before.isoformat(), limit)).fetchall())
         return [entry_from_row(r) for r in rows]
 
     async def blobs_in_use(self, sha256s: Sequence[str]) -> set[str]:
