@@ -11,10 +11,15 @@ from pathlib import Path
 import pytest
 from yarl import URL
 
+from chronik.web.portal import signin as portal_signin
 from tests.web.test_portal_pages import (
     ERIKA,
     Site,
+    code_of,
+    enter_code,
     portal_csrf,
+    refused,
+    request_code,
     running_site,
     sign_in,
 )
@@ -77,3 +82,52 @@ async def test_a_stale_sign_out_asks_in_the_customers_language(site: Site) -> No
     asked = await browser.post("/portal/signout", data={"csrf": "stale"})
     assert asked.status == 200
     assert "Do you want to sign out now?" in asked.text and 'lang="en"' in asked.text
+
+
+# ---------------------------------------------------------------- a code asked for twice
+async def test_the_code_of_the_first_request_works_after_asking_again(site: Site) -> None:
+    """The first mail is slow; the customer clicks "Neuen Code anfordern", then the first
+    mail arrives and they type its code on the new page. It used to be "wrong or
+    expired" (and counted as a wrong guess); the browser's earlier request counts too."""
+    await site.customer()
+    browser = site.browser()
+    await browser.follow(await request_code(browser, ERIKA, "/portal/data"))
+    first = code_of(await site.code_mail(ERIKA, 1))
+    second_page = await browser.follow(await request_code(browser, ERIKA, "/portal/data"))
+    await site.code_mail(ERIKA, 2)
+    done = await enter_code(browser, second_page, first)
+    assert done.status == 303 and done.location == "/portal/data", done.text[:500]
+    assert "Meine Daten" in (await browser.follow(done)).text
+
+
+async def test_another_browsers_request_does_not_count(site: Site) -> None:
+    """Only this browser's own requests: a code typed on a page of someone else's request
+    (another browser) is as wrong as ever, and a wrong guess still counts."""
+    await site.customer()
+    await site.customer(name="Max Muster", emails=("max@example.de",))
+    erika, max_ = site.browser(), site.browser()
+    await request_code(erika, ERIKA)
+    erika_code = code_of(await site.code_mail(ERIKA))
+    max_page = await max_.follow(await request_code(max_, "max@example.de"))
+    await site.code_mail("max@example.de")
+    page = await refused(max_, await enter_code(max_, max_page, erika_code),
+                         "/portal/signin/code")
+    assert "Dieser Code stimmt nicht" in page.text
+    assert (await max_.get("/portal/")).status == 303
+
+
+async def test_a_wrong_guess_counts_against_every_code_the_browser_asked_for(
+        site: Site) -> None:
+    await site.customer()
+    browser = site.browser()
+    await request_code(browser, ERIKA)
+    first = code_of(await site.code_mail(ERIKA, 1))
+    page = await browser.follow(await request_code(browser, ERIKA))
+    second = code_of(await site.code_mail(ERIKA, 2))
+    wrong = next(f"{n:06d}" for n in range(1_000_000) if f"{n:06d}" not in (first, second))
+    for _ in range(portal_signin.MAX_GUESSES):
+        await enter_code(browser, page, wrong)
+    for code in (first, second):
+        late = await refused(browser, await enter_code(browser, page, code),
+                             "/portal/signin/code")
+        assert "Dieser Code stimmt nicht" in late.text

@@ -13,6 +13,9 @@ channel (e-mail or Telegram).
   ``MAX_MATCHES``) gets its own code, in its office's name; the code typed signs in to the
   customer it was sent for. Merged customers and undeliverable addresses get nothing.
 * The link opens a page with a button (mail scanners that fetch links do not spend it).
+* Asked again before the first message arrived: the code of any of the browser's last
+  ``MAX_PENDING`` requests (``PENDING_COOKIE``) works on the code page; a wrong guess
+  counts against each of them.
 * Every form answers with a redirect (Post/Redirect/Get), a wrong code too: the page that
   says so is a GET, so the browser's Back never asks to send a form again. The address
   typed into a refused request comes back through a short-lived cookie, not the URL.
@@ -90,6 +93,11 @@ _CODE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015.]")
 TYPED_COOKIE = "chronik_portal_typed"
 """The address typed into a refused sign-in request, for the page the redirect leads to."""
 TYPED_SECONDS = 300
+PENDING_COOKIE = "chronik_portal_codes"
+"""The ids of the codes this browser asked for lately (newest first, at most
+``MAX_PENDING``): a code typed on the page of a later request still counts -- the mail of
+the first request often arrives after the customer asked again."""
+MAX_PENDING = 3
 TELEGRAM_COOKIE = "chronik_portal_telegram"
 """The Telegram link just made on the preferences page (shown after its redirect)."""
 _SIGNIN_ERRORS = {"bad_email": "portal.signin.bad_email", "rate_limited": "signin.rate_limited",
@@ -219,8 +227,19 @@ async def request_code(request: web.Request) -> web.StreamResponse:
     limits[email] = count + 1
     challenge = new_ulid()
     _spawn(request.app, _send_codes(request.app, email, challenge, nxt))
-    raise web.HTTPSeeOther("/portal/signin/code?" + urlencode(
+    response = web.HTTPSeeOther("/portal/signin/code?" + urlencode(
         {"challenge": challenge, "next": nxt, "lang": lang}))
+    pending = [challenge, *(c for c in _pending(request) if c != challenge)]
+    response.set_cookie(PENDING_COOKIE, ".".join(pending[:MAX_PENDING]),
+                        path="/portal/signin", max_age=int(CODE_VALID.total_seconds()),
+                        httponly=True, samesite="Strict", secure=request.secure)
+    raise response
+
+
+def _pending(request: web.Request) -> list[str]:
+    """The challenges of this browser's recent code requests (``PENDING_COOKIE``)."""
+    raw = request.cookies.get(PENDING_COOKIE, "")[:200]
+    return [c for c in raw.split(".") if _CHALLENGE.match(c)][:MAX_PENDING]
 
 
 def _spawn(app: web.Application, work: Coroutine[Any, Any, None]) -> None:
@@ -386,13 +405,18 @@ async def use_code(request: web.Request) -> web.StreamResponse:
         raise _back_to_code(challenge, nxt, lang, "format")
     key = await _key(state)
     now = utcnow()
-    for n in range(MAX_MATCHES):
-        cid = code_id(challenge, n)
-        used = await state.store.use_login_code(cid, code_hash(key, cid, code), now,
-                                                MAX_GUESSES)
-        response = await _signed_in(request, state, used, lang)
-        if response is not None:
-            return response
+    # the code of this page's request, or of another one this browser made lately (the
+    # customer asked again, then the first message arrived and they typed its code)
+    for asked in [challenge, *(c for c in _pending(request) if c != challenge)]:
+        for n in range(MAX_MATCHES):
+            cid = code_id(asked, n)
+            used = await state.store.use_login_code(cid, code_hash(key, cid, code), now,
+                                                    MAX_GUESSES)
+            response = await _signed_in(request, state, used, lang)
+            if response is not None:
+                if PENDING_COOKIE in request.cookies:
+                    response.del_cookie(PENDING_COOKIE, path="/portal/signin")
+                return response
     raise _back_to_code(challenge, nxt, lang, "wrong")
 
 
