@@ -50,15 +50,16 @@ from connectors.telegram.inbox import UpdateInbox
 from connectors.telegram.linking import REPLIES, Commands, Outcome
 from connectors.telegram.messages import (
     Missing,
+    body_of,
     command,
     download,
     file_refs,
     ids_of,
     is_private,
     language,
+    missing_of,
     source_id,
     stop_word,
-    text_of,
     to_inbound,
 )
 from timeline.errors import InvalidInput
@@ -506,13 +507,16 @@ class TelegramConnector:
         if entry.kind != "message" or entry.direction is not Direction.INBOUND:
             self.counters["ignored"] += 1
             return None
-        text = text_of(message)
+        text = body_of(message, missing_of(entry.meta), files=bool(entry.attachments))
         if text == entry.body:
             self.counters["duplicates"] += 1
             return IngestResult(entry=entry, created=False, customer=None)
         edited_at = message.edit_date or message.date
+        # a live location is "edited" with every move, for up to 8 hours (or for good):
+        # the entry shows where it is now, without a revision per move
         revised = await self.services.timeline.revise(
-            office.id, entry.id, body=text, meta={"edited_at": edited_at.isoformat()})
+            office.id, entry.id, body=text, meta={"edited_at": edited_at.isoformat()},
+            keep_history=message.location is None)
         self.counters["edits"] += 1
         return IngestResult(entry=revised, created=False, customer=None)
 

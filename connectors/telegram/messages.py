@@ -14,7 +14,16 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import Bot, Message, User
+from telegram import (
+    Bot,
+    Message,
+    MessageEntity,
+    MessageOriginChannel,
+    MessageOriginChat,
+    MessageOriginHiddenUser,
+    MessageOriginUser,
+    User,
+)
 from telegram import error as tg_error
 from telegram.constants import ChatType
 
@@ -94,7 +103,10 @@ def language(user: User | None) -> str:
 
 
 def command(message: Message) -> tuple[str, str] | None:
-    """``("start", "token")`` for ``/start token`` (also ``/start@our_bot``); else ``None``."""
+    """``("start", "token")`` for ``/start token`` (also ``/start@our_bot``); else ``None``.
+    A forwarded message is never a command: it is what someone else wrote."""
+    if message.forward_origin is not None:
+        return None
     text = (message.text or "").strip()
     if not text.startswith("/"):
         return None
@@ -106,13 +118,62 @@ def command(message: Message) -> tuple[str, str] | None:
 
 
 def stop_word(message: Message) -> bool:
-    """Whether the message says nothing but "STOP" (``STOP_WORDS``)."""
+    """Whether the message says nothing but "STOP" (``STOP_WORDS``); never a forwarded one."""
+    if message.forward_origin is not None:
+        return False
     text = message.text or ""
     return len(text) <= 40 and _NOT_WORD.sub("", text).strip().casefold() in STOP_WORDS
 
 
 def text_of(message: Message) -> str:
-    return message.text or message.caption or ""
+    """The text or caption, with the address of every link hidden behind a word
+    ("click *here*") written after it: ``here (https://…)``."""
+    if message.text is not None:
+        return _with_links(message.text, message.entities)
+    if message.caption is not None:
+        return _with_links(message.caption, message.caption_entities)
+    return ""
+
+
+def _with_links(text: str, entities: tuple[MessageEntity, ...]) -> str:
+    links = sorted((e for e in entities if e.type == MessageEntity.TEXT_LINK and e.url),
+                   key=lambda e: e.offset)
+    if not links:
+        return text
+    units = text.encode("utf-16-le")  # entity offsets count UTF-16 code units
+    out: list[str] = []
+    at = 0
+    try:
+        for link in links:
+            start, end = link.offset * 2, (link.offset + link.length) * 2
+            if start < at or end > len(units):
+                continue  # overlapping or out of range: Telegram never sends that
+            label = units[start:end].decode("utf-16-le")
+            out.append(units[at:end].decode("utf-16-le"))
+            if str(link.url).rstrip("/") != label.strip().rstrip("/"):
+                out.append(f" ({link.url})")
+            at = end
+        out.append(units[at:].decode("utf-16-le"))
+    except UnicodeDecodeError:  # an offset inside a character: keep the text as sent
+        return text
+    return "".join(out)
+
+
+def forwarded_from(message: Message) -> str | None:
+    """Who wrote a forwarded message (``None``: the sender wrote it)."""
+    origin = message.forward_origin
+    if origin is None:
+        return None
+    name = ""
+    if isinstance(origin, MessageOriginUser):
+        name = sender_name(origin.sender_user)
+    elif isinstance(origin, MessageOriginHiddenUser):
+        name = origin.sender_user_name
+    elif isinstance(origin, MessageOriginChat):
+        name = origin.sender_chat.effective_name or ""
+    elif isinstance(origin, MessageOriginChannel):
+        name = origin.chat.effective_name or ""
+    return name.strip() or "unknown"
 
 
 def file_refs(message: Message) -> list[FileRef]:
@@ -196,13 +257,33 @@ async def download(bot: Bot, ref: FileRef, token: str) -> InboundAttachment | Mi
     return InboundAttachment(name=name, content_type=content_type, data=data)
 
 
+def body_of(message: Message, missing: list[Missing], *, files: bool) -> str:
+    """The entry's text: who wrote it if it was forwarded, the text or caption, what is
+    neither text nor file (a location, a contact, a sticker) and the files that could not
+    be fetched. An edit gives the same for the edited message (``files``: the entry has
+    files, so an empty text is no message of an unknown kind)."""
+    origin = forwarded_from(message)
+    parts = [f"[Forwarded from {origin}]" if origin else "", text_of(message),
+             *extras(message)]
+    parts += [f"[Attachment not received: {m.name} ({m.reason})]" for m in missing]
+    if not (files or missing or any(parts)):
+        parts.append("[A Telegram message of a kind Chronik does not show]")
+    return "\n".join(p for p in parts if p)
+
+
+def missing_of(meta: dict[str, Any]) -> list[Missing]:
+    """The files an entry notes as not received (``meta.telegram.missing_attachments``)."""
+    telegram = meta.get("telegram")
+    noted = telegram.get("missing_attachments") if isinstance(telegram, dict) else None
+    return [Missing(str(m.get("name", "")), str(m.get("reason", "")))
+            for m in (noted if isinstance(noted, list) else []) if isinstance(m, dict)]
+
+
 def to_inbound(office_id: str, message: Message, attachments: list[InboundAttachment],
                missing: list[Missing], *, customer_id: str | None = None,
                edited: bool = False) -> InboundMessage:
     user = message.from_user
     assert user is not None
-    body_parts = [text_of(message), *extras(message)]
-    body_parts += [f"[Attachment not received: {m.name} ({m.reason})]" for m in missing]
     telegram: dict[str, Any] = {"chat_id": message.chat.id, "message_id": message.message_id,
                                 "user_id": user.id}
     if user.username:
@@ -214,11 +295,13 @@ def to_inbound(office_id: str, message: Message, attachments: list[InboundAttach
         telegram["edited"] = True
     if message.media_group_id:  # one of several photos/files sent at once (an album)
         telegram["media_group_id"] = message.media_group_id
-    if not (text_of(message) or attachments or missing or extras(message)):
-        body_parts.append("[A Telegram message of a kind Chronik does not show]")
+    origin = forwarded_from(message)
+    if origin:
+        telegram["forwarded_from"] = origin
     return InboundMessage(
         office_id=office_id, channel=Channel.CHAT, source_id=source_id(message),
         sender_kind=IdentityKind.TELEGRAM, sender=str(user.id), sender_name=sender_name(user),
         occurred_at=message.date, kind="message",
-        body="\n".join(p for p in body_parts if p), attachments=tuple(attachments),
+        body=body_of(message, missing, files=bool(attachments)),
+        attachments=tuple(attachments),
         customer_id=customer_id, meta={"telegram": telegram})

@@ -976,14 +976,66 @@ class BotApiStandIn:
         first_name: str = "Erika",
         last_name: str | None = "Mustermann",
         username: str | None = None,
+        language_code: str | None = "de",
+        entities: list[JSONDict] | None = None,
+        forward_origin: JSONDict | None = None,
     ) -> JSONDict:
-        """The user sends ``text``; queues a ``message`` update and returns the Message."""
-        message = self._inbound_message(chat_id, user_id, first_name, last_name, username)
+        """The user sends ``text``; queues a ``message`` update and returns the Message.
+
+        ``entities``: formatting the user's app added besides the detected ones (e.g.
+        ``{"type": "text_link", "offset": 0, "length": 4, "url": …}`` for a word linked to an
+        address). ``forward_origin``: the user forwards a message someone else wrote
+        (``{"type": "user", "sender_user": {…}}``, ``{"type": "hidden_user",
+        "sender_user_name": …}``, ``{"type": "channel", "chat": {…}, "message_id": …}``);
+        its ``date`` is filled in when missing, and its text keeps its entities (a forwarded
+        ``/stop`` still carries its ``bot_command``)."""
+        message = self._inbound_message(chat_id, user_id, first_name, last_name, username,
+                                        language_code)
         message["text"] = text
-        entities = _auto_entities(text)
-        if entities:
-            message["entities"] = entities
+        found = sorted([*_auto_entities(text), *(entities or [])],
+                       key=lambda e: (e["offset"], -e["length"]))
+        if found:
+            message["entities"] = found
+        if forward_origin is not None:
+            message["forward_origin"] = {"date": message["date"] - 60, **forward_origin}
         return self._push_update("message", message)
+
+    def push_location(
+        self,
+        chat_id: int,
+        latitude: float,
+        longitude: float,
+        *,
+        live_period: int | None = None,
+        first_name: str = "Erika",
+        last_name: str | None = "Mustermann",
+    ) -> JSONDict:
+        """The user shares a location; with ``live_period`` (60-86400 seconds, or 0x7FFFFFFF
+        for "until I stop") a live location, which moves by edits (``push_location_move``)."""
+        message = self._inbound_message(chat_id, None, first_name, last_name, None)
+        location: JSONDict = {"latitude": latitude, "longitude": longitude}
+        if live_period is not None:
+            location["live_period"] = live_period
+            location["heading"] = 1
+        message["location"] = location
+        return self._push_update("message", message)
+
+    def push_location_move(
+        self, chat_id: int, message_id: int, latitude: float, longitude: float
+    ) -> JSONDict:
+        """A live location moved: Telegram sends the message again as ``edited_message``
+        with the new position and ``edit_date``."""
+        chat = self._chats.get(chat_id)
+        original = chat.messages.get(message_id) if chat else None
+        if chat is None or original is None or "live_period" not in original.get(
+            "location", {}
+        ):
+            raise ValueError(f"no live location {message_id} in chat {chat_id}")
+        moved = copy.deepcopy(original)
+        moved["location"].update(latitude=latitude, longitude=longitude)
+        moved["edit_date"] = max(int(time.time()), original["date"])
+        chat.messages[message_id] = copy.deepcopy(moved)
+        return self._push_update("edited_message", moved)
 
     def push_photo(
         self,
@@ -1123,6 +1175,7 @@ class BotApiStandIn:
         first_name: str,
         last_name: str | None,
         username: str | None,
+        language_code: str | None = "de",
     ) -> JSONDict:
         sender_id = chat_id if user_id is None else user_id
         if chat_id > 0 and sender_id != chat_id:
@@ -1135,7 +1188,8 @@ class BotApiStandIn:
             user["last_name"] = last_name
         if username is not None:
             user["username"] = username
-        user["language_code"] = "de"
+        if language_code is not None:  # Telegram leaves it out when the app does not tell
+            user["language_code"] = language_code
         message_id = chat.next_message_id
         chat.next_message_id += 1
         return {
