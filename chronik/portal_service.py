@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -85,6 +85,19 @@ class PortalItem:
     data_copy: str | None = None
     """For the office's message that provides a copy of the customer's data: the export's
     id (downloaded from the portal's data page while it is kept)."""
+    answers: PortalRef | None = None
+    """The customer's published item this one answers (``meta.in_reply_to``); filled in by
+    ``customer_entry`` only, and only when that item is published and theirs."""
+
+
+@dataclass(frozen=True)
+class PortalRef:
+    """Another item of the customer's, by id and what its page is titled with."""
+
+    id: str
+    subject: str
+    kind: str
+    occurred_at: datetime
 
 
 def _author_name(entry: Entry) -> str | None:
@@ -143,9 +156,27 @@ async def _published(store: PortalStore, customer: Customer, entry_id: str) -> E
 
 async def customer_entry(store: PortalStore, customer: Customer, entry_id: str
                          ) -> PortalItem | None:
-    """One published entry of the customer's own timeline, or None."""
+    """One published entry of the customer's own timeline, or None; with the item it
+    answers when that one is published and theirs too (never a hint of an internal one)."""
     entry = await _published(store, customer, entry_id)
-    return None if entry is None else _portal_item(entry)
+    if entry is None:
+        return None
+    item = _portal_item(entry)
+    parent_id = _parent_id(entry)
+    parent = await _published(store, customer, parent_id) if parent_id else None
+    if parent is None or parent.id == entry.id:
+        return item
+    return replace(item, answers=PortalRef(id=parent.id, subject=parent.subject,
+                                           kind=parent.kind, occurred_at=parent.occurred_at))
+
+
+def _parent_id(entry: Entry) -> str | None:
+    """The entry an entry answers: ``meta.in_reply_to`` as agents' replies and portal
+    answers keep it (an id), or as inbound mail keeps it (``{"entry_id": …}``)."""
+    value = entry.meta.get("in_reply_to")
+    if isinstance(value, dict):
+        value = value.get("entry_id")
+    return value if isinstance(value, str) else None
 
 
 async def customer_attachment(store: PortalStore, blobs: Blobs, customer: Customer,
@@ -164,12 +195,18 @@ async def customer_attachment(store: PortalStore, blobs: Blobs, customer: Custom
 
 
 async def write_message(state: AppState, customer: Customer, subject: str, body: str,
-                        files: Sequence[PortalFile] = (), idempotency_key: str | None = None
-                        ) -> tuple[Entry, bool]:
+                        files: Sequence[PortalFile] = (), idempotency_key: str | None = None,
+                        in_reply_to: str | None = None) -> tuple[Entry, bool]:
     """The customer writes a message: an inbound, published ``portal`` entry on their own
     timeline, with a receipt copy (``notify``). Returns (entry, created); a repeated
-    ``idempotency_key`` gives the first message again. Bad input is ``InvalidInput``."""
-    msg = portal_message(customer, subject, body, files, idempotency_key)
+    ``idempotency_key`` gives the first message again. Bad input is ``InvalidInput``.
+    ``in_reply_to``: an item of theirs it answers -- kept only when it is one of their
+    published items (anything else is left out, never an error the customer could not
+    act on)."""
+    answered = (await _published(state.store, customer, in_reply_to)
+                if in_reply_to else None)
+    msg = portal_message(customer, subject, body, files, idempotency_key,
+                         answered.id if answered else None)
     result = await state.ingest.ingest(msg, origin="portal")
     if result.entry is None:  # the customer comes from the session: cannot be unknown
         raise NotFound("the customer of this session is gone")

@@ -26,9 +26,11 @@ class PortalFile:
 
 
 def portal_message(customer: Customer, subject: str, body: str,
-                   files: Sequence[PortalFile] = (), idempotency_key: str | None = None
-                   ) -> InboundMessage:
-    """Validate and translate; the customer comes from the session, never from the body."""
+                   files: Sequence[PortalFile] = (), idempotency_key: str | None = None,
+                   in_reply_to: str | None = None) -> InboundMessage:
+    """Validate and translate; the customer comes from the session, never from the body.
+    ``in_reply_to``: the id of the customer's own published item this message answers
+    (checked by the caller), kept as ``meta.in_reply_to`` like an agent's reply's."""
     subject, body = subject.strip(), body.strip()
     if not (subject or body or files):
         raise InvalidInput("a portal message needs a subject, a body or a file")
@@ -48,4 +50,5 @@ def portal_message(customer: Customer, subject: str, body: str,
         attachments=tuple(InboundAttachment(name=f.name[:300] or "file",
                                             content_type=f.content_type, data=f.data)
                           for f in files),
-        customer_id=customer.id, meta={"portal": True})
+        customer_id=customer.id,
+        meta={"portal": True, **({"in_reply_to": in_reply_to} if in_reply_to else {})})

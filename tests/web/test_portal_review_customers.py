@@ -5,15 +5,20 @@ in the office's name. Against the real app, through real forms (see ``test_porta
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp import FormData
 from yarl import URL
 
 from chronik.web.portal import signin as portal_signin
 from tests.web.test_portal_pages import (
     ERIKA,
+    Browser,
+    Page,
     Site,
     code_of,
     enter_code,
@@ -131,3 +136,79 @@ async def test_a_wrong_guess_counts_against_every_code_the_browser_asked_for(
         late = await refused(browser, await enter_code(browser, page, code),
                              "/portal/signin/code")
         assert "Dieser Code stimmt nicht" in late.text
+
+
+# ---------------------------------------------------------------- an answer and its item
+async def answer(browser: Browser, about: str, body: str) -> tuple[Page, Page]:
+    """*Antworten* on an item: the write page it opens, and the item page after sending."""
+    opened = await browser.get(f"/portal/write?re={about}")
+    page = await browser.follow(opened)
+    action = re.search(r'action="(/portal/write\?csrf=[^"]+)"', page.text)
+    assert action, page.text[:2000]
+    form = FormData()
+    for name in ("key", "re"):
+        if f'name="{name}"' in page.text:
+            form.add_field(name, page.field(name))
+    subject = re.search(r'name="subject" type="text" value="([^"]*)"', page.text)
+    assert subject, page.text[:2000]
+    form.add_field("subject", html.unescape(subject.group(1)))
+    form.add_field("body", body)
+    form.add_field("files", b"", filename="", content_type="application/octet-stream")
+    sent = await browser.post(action.group(1).replace("&amp;", "&"), data=form)
+    assert sent.status == 303, sent.text[:1000]
+    return page, await browser.follow(sent)
+
+
+def text_of(page: Page) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", page.text).split())
+
+
+async def test_an_answer_stays_with_the_item_it_answers(site: Site) -> None:
+    """*Antworten* on the office's letter: the message used to be a loose "Re: …" the agent
+    had to match by its subject. Now it names what it answers -- for the agent
+    (``meta.in_reply_to``, the console's "in reply to" link) and on the customer's page --
+    and the agent's reply to it names the customer's message in turn."""
+    c = await site.customer()
+    letter = await site.entry(c["id"], "Anbei unser Angebot.", subject="Ihr Angebot Hausrat")
+    browser = site.browser()
+    await sign_in(site, browser)
+    form, item = await answer(browser, letter["id"], "Gilt das auch für Glasbruch?")
+    assert "Antwort auf: Ihr Angebot Hausrat" in text_of(form)
+    assert "Antwort auf: Ihr Angebot Hausrat" in text_of(item)
+    assert f'href="/portal/entries/{letter["id"]}"' in item.text
+    mine = next(e for e in await site.timeline(c["id"], "&channel=portal")
+                if e["body"] == "Gilt das auch für Glasbruch?")
+    assert mine["subject"] == "Re: Ihr Angebot Hausrat"
+    assert mine["meta"]["in_reply_to"] == letter["id"]
+    # the agent answers that message: the customer sees which of theirs it answers
+    reply = await site.entry(c["id"], "Ja, Glasbruch ist dabei.", kind="reply",
+                             reply_via="portal", notify=True, in_reply_to=mine["id"],
+                             subject="Glasbruch")
+    page = await browser.get(f"/portal/entries/{reply['id']}")
+    assert "Antwort auf: Re: Ihr Angebot Hausrat" in text_of(page)
+
+
+async def test_an_answer_never_names_an_internal_item(site: Site) -> None:
+    """An internal item's id typed into the address (or an agent's reply to an internal
+    call): the message is sent, but nothing of the internal item shows or is linked."""
+    c = await site.customer()
+    secret = await site.entry(c["id"], "Nur für uns.", subject="Provision prüfen",
+                              visibility="internal")
+    browser = site.browser()
+    await sign_in(site, browser)
+    form, item = await answer(browser, secret["id"], "Eine Frage.")
+    assert "Provision" not in form.text and 'name="re"' not in form.text
+    assert "Antwort auf" not in text_of(item) and "Provision" not in item.text
+    mine = next(e for e in await site.timeline(c["id"], "&channel=portal")
+                if e["body"] == "Eine Frage.")
+    assert "in_reply_to" not in mine["meta"]
+    reply = await site.entry(c["id"], "Wir rufen zurück.", kind="reply", reply_via="portal",
+                             notify=True, in_reply_to=secret["id"], subject="Rückruf")
+    page = await browser.get(f"/portal/entries/{reply['id']}")
+    assert page.status == 200 and "Wir rufen zurück." in page.text
+    assert "Antwort auf" not in text_of(page) and secret["id"] not in page.text
+    # a forged answer to another customer's item is a plain message
+    other = await site.customer(name="Max Muster", emails=("max@example.de",))
+    theirs = await site.entry(other["id"], "Für Max.", subject="Max' Vertrag")
+    form, item = await answer(browser, theirs["id"], "Noch eine Frage.")
+    assert "Max" not in form.text and "Max" not in item.text

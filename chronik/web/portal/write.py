@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from chronik.api.base import FormTooLarge, read_form
-from chronik.portal_service import customer_entry, write_message
+from chronik.portal_service import PortalItem, customer_entry, write_message
 from chronik.web.pages import CustomerView, form_str, portal_page
 from chronik.web.portal.views import file_size, render_portal
 from connectors.portal import PortalFile
@@ -50,16 +50,17 @@ def _count(n: int, lang: str) -> str:
 
 
 async def _write_page(view: CustomerView, key: str, *, subject: str = "", body: str = "",
-                      error: str = "", status: int = 200, posted: bool = False
-                      ) -> web.Response:
+                      error: str = "", status: int = 200, posted: bool = False,
+                      answers: PortalItem | None = None) -> web.Response:
     """The form; ``posted``: the answer to a form that was sent (refused), whose history
     entry the script turns into the form's own address."""
     limit = view.state.settings.max_upload_bytes
     return await render_portal(
         view, "portal/write.html", "write", status, subject=subject, body=body,
-        error=error, key=key, sent_item=None, max_bytes=limit,
+        error=error, key=key, sent_item=None, answers=answers, max_bytes=limit,
         max_size=file_size(limit, view.lang), max_subject=MAX_SUBJECT, max_body=MAX_BODY,
-        form_url="/portal/write?" + urlencode({"key": key}) if posted else "")
+        form_url="/portal/write?" + urlencode({"key": key, **({"re": answers.id} if answers
+                                                              else {})}) if posted else "")
 
 
 @portal_page
@@ -78,12 +79,11 @@ async def write_form(view: CustomerView) -> web.StreamResponse:
     if item is not None:  # Back to a form that was sent: no form to send again
         return await render_portal(view, "portal/write.html", "write", sent_item=item)
     subject = ""
-    if about:
-        answered = await customer_entry(store, view.customer, about)
-        if answered is not None and answered.subject:
-            subject = answered.subject if answered.subject.lower().startswith("re:") \
-                else f"Re: {answered.subject}"
-    return await _write_page(view, key, subject=subject)
+    answered = await customer_entry(store, view.customer, about) if about else None
+    if answered is not None and answered.subject:
+        subject = answered.subject if answered.subject.lower().startswith("re:") \
+            else f"Re: {answered.subject}"
+    return await _write_page(view, key, subject=subject, answers=answered)
 
 
 @dataclass
@@ -104,7 +104,8 @@ async def _read(request: web.Request, limit: int) -> _Posted:
         except web.HTTPRequestEntityTooLarge:
             posted.too_large = True
             return posted
-        posted.fields = {name: form_str(form, name) for name in ("subject", "body", "key")}
+        posted.fields = {name: form_str(form, name)
+                         for name in ("subject", "body", "key", "re")}
         return posted
     try:
         fields, files = await read_form(request, limit)
@@ -136,10 +137,13 @@ async def write(view: CustomerView) -> web.StreamResponse:
     key = fields.get("key", "")
     if not _KEY.match(key):
         key = secrets.token_urlsafe(18)
+    about = fields.get("re", "")[:100]
+    answers = (await customer_entry(view.state.store, view.customer, about) if about
+               else None)
 
     async def again(status: int, error: str) -> web.StreamResponse:
         return await _write_page(view, key, subject=subject, body=body, error=error,
-                                 status=status, posted=True)
+                                 status=status, posted=True, answers=answers)
 
     lang = view.lang
     if posted.too_large:
@@ -156,7 +160,8 @@ async def write(view: CustomerView) -> web.StreamResponse:
         return await again(400, view.t("portal.write.empty"))
     try:
         entry, _ = await write_message(view.state, view.customer, subject, body,
-                                       posted.files, f"page:{key}")
+                                       posted.files, f"page:{key}",
+                                       in_reply_to=answers.id if answers else None)
     except InvalidInput:
         return await again(400, view.t("portal.write.invalid"))
     raise web.HTTPSeeOther(f"/portal/entries/{entry.id}?sent=1")
