@@ -531,7 +531,7 @@ class TelegramConnector:
             self.counters["linked"] += 1
         elif outcome.reply == "link_refused":
             self.counters["links_refused"] += 1
-        elif outcome.customers:
+        elif outcome.reply in ("resumed", "stopped"):
             self.counters["consent_changes"] += 1
         await self._reply(message, REPLIES[outcome.reply][language(message.from_user)])
 

@@ -45,6 +45,19 @@ REPLIES: dict[str, dict[str, str]] = {
         "en": "Sorry, this link is invalid, has expired or was already used. Please ask for a "
               "new link.",
     },
+    "already_linked": {
+        "de": "Dieser Telegram-Chat ist bereits mit Ihrem Kundenkonto verbunden – Sie müssen "
+              "nichts weiter tun. Mit /stop können Sie die Benachrichtigungen abbestellen.",
+        "en": "This Telegram chat is already linked to your customer account – there is "
+              "nothing more to do. Send /stop to opt out of notifications.",
+    },
+    "already_linked_off": {
+        "de": "Dieser Telegram-Chat ist bereits mit Ihrem Kundenkonto verbunden. "
+              "Benachrichtigungen über Telegram haben Sie abbestellt; mit /start schalten Sie "
+              "sie wieder ein.",
+        "en": "This Telegram chat is already linked to your customer account. You opted out of "
+              "notifications via Telegram; send /start to turn them back on.",
+    },
     "resumed": {
         "de": "Sie erhalten wieder Benachrichtigungen über Telegram. Mit /stop können Sie sie "
               "abbestellen.",
@@ -74,6 +87,12 @@ def new_link_token() -> str:
 
 def hash_link_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def link_source_id(digest: str) -> str:
+    """The source id of the timeline note a link token made: it finds the note again when
+    the same link is opened once more (the token itself is gone then)."""
+    return f"telegram-link:{digest[:40]}"
 
 
 @dataclass(frozen=True)
@@ -123,12 +142,12 @@ class Commands:
         digest = hash_link_token(token)
         found = await store.resolve_customer_token(digest, LINK_PURPOSE)
         if found is None or found[0] != self.office.id:
-            return Outcome("link_refused")
+            return await self._refused(message, digest)
         customer = await store.get_customer(self.office.id, found[1])
         if customer is None or customer.status is CustomerStatus.MERGED:
             return Outcome("link_refused")
         if await store.resolve_customer_token(digest, LINK_PURPOSE, consume=True) is None:
-            return Outcome("link_refused")  # used meanwhile
+            return await self._refused(message, digest)  # used meanwhile
         user = _user(message)
         before = [c.id for c in await self._customers_of(message) if c.id != customer.id]
         # the link token, used from this chat, proves the chat is the customer's
@@ -145,8 +164,25 @@ class Commands:
                      f"({', '.join(before)}); merge them if they are the same person.")
             meta["other_customers"] = before
         await self._record(message, customer, "telegram_linked", "Telegram chat linked",
-                           body, 0, meta)
+                           body, 0, meta, sid=link_source_id(digest))
         return Outcome("linked", (customer.id,))
+
+    async def _refused(self, message: Message, digest: str) -> Outcome:
+        """A link that cannot link (any more). Opened again from the chat it linked -- a
+        second tap on the link in the mail, which Telegram sends as ``/start <token>``
+        again --, it says so instead of calling the link invalid."""
+        note = await self.services.store.find_entry_by_source(
+            self.office.id, link_source_id(digest), Channel.CHAT)
+        telegram = note.meta.get("telegram") if note is not None else None
+        if note is None or not isinstance(telegram, dict) or \
+                telegram.get("user_id") != _user(message).id:
+            return Outcome("link_refused")
+        if note.customer_id not in {c.id for c in await self._customers_of(message)}:
+            return Outcome("link_refused")  # unlinked since
+        consent = (await self.services.store.consents(self.office.id, note.customer_id)
+                   ).get(CONSENT_CHANNEL)
+        off = consent is not None and not consent.granted
+        return Outcome("already_linked_off" if off else "already_linked")
 
     async def _consent(self, message: Message, customer: Customer, granted: bool,
                        index: int) -> None:
@@ -169,9 +205,11 @@ class Commands:
         return [c for c in found if c.status is not CustomerStatus.MERGED]
 
     async def _record(self, message: Message, customer: Customer, kind: str, subject: str,
-                      body: str, index: int, meta: dict[str, Any]) -> None:
+                      body: str, index: int, meta: dict[str, Any], *, sid: str | None = None
+                      ) -> None:
         """An internal timeline entry; its source id makes a redelivered command a no-op."""
-        sid = source_id(message) if index == 0 else f"{source_id(message)}/{customer.id}"
+        if sid is None:
+            sid = source_id(message) if index == 0 else f"{source_id(message)}/{customer.id}"
         meta["telegram"] = {"chat_id": message.chat.id, "message_id": message.message_id,
                             "user_id": _user(message).id}
         await self.services.timeline.append(EntryDraft(

@@ -1,0 +1,85 @@
+"""Review: linking a chat by deep link as customers really do it. Telegram sends
+``/start <token>`` again each time the link is opened in a chat that already exists (a
+second tap on the link in the mail, on the phone and then on the computer): the chat it
+linked hears that it is linked already, not that the link is invalid."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Hub
+from tests.connectors.test_telegram import (
+    CHAT,
+    StandIn,
+    link_token,
+    new_customer,
+    telegram_consent,
+    telegram_hub,
+    timeline,
+)
+
+
+@pytest.fixture
+async def tg(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StandIn]:
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+    async with StandIn(webhook_retry_delay=0.05) as standin:
+        yield standin
+
+
+@pytest.fixture
+async def thub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tg: StandIn
+               ) -> AsyncIterator[Hub]:
+    async with telegram_hub(tmp_path / "tg-data", monkeypatch, tg) as hub:
+        yield hub
+
+
+@pytest.mark.parametrize(("language", "linked", "again"), [
+    ("de", "jetzt mit Ihrem Kundenkonto verbunden", "bereits mit Ihrem Kundenkonto verbunden"),
+    ("en-GB", "now linked to your customer account", "already linked to your customer account"),
+], ids=["de", "en"])
+async def test_opening_the_link_again_says_the_chat_is_linked(
+        thub: Hub, tg: StandIn, language: str, linked: str, again: str) -> None:
+    customer = await new_customer(thub)
+    token = await link_token(thub, customer["id"])
+    tg.push_text(CHAT, f"/start {token}", language_code=language)
+    [first] = await tg.wait_sent(1)
+    assert linked in first["text"]
+    tg.push_text(CHAT, f"/start {token}", language_code=language)
+    sent = await tg.wait_sent(2)
+    assert sent[-1]["chat_id"] == CHAT
+    assert again in sent[-1]["text"]
+    assert "ungültig" not in sent[-1]["text"] and "invalid" not in sent[-1]["text"]
+    kinds = [e["kind"] for e in await timeline(thub, customer["id"])]
+    assert kinds == ["telegram_linked"]  # linked once, nothing new on the timeline
+
+
+async def test_opening_it_again_after_stop_says_how_to_turn_notifications_on(
+        thub: Hub, tg: StandIn) -> None:
+    customer = await new_customer(thub)
+    token = await link_token(thub, customer["id"])
+    tg.push_text(CHAT, f"/start {token}")
+    await tg.wait_sent(1)
+    tg.push_text(CHAT, "/stop")
+    await tg.wait_sent(2)
+    tg.push_text(CHAT, f"/start {token}")
+    sent = await tg.wait_sent(3)
+    assert "bereits mit Ihrem Kundenkonto verbunden" in sent[-1]["text"]
+    assert "/start" in sent[-1]["text"]
+    consent = await telegram_consent(thub, customer["id"])
+    assert consent is not None and not consent.granted  # opening a link changes nothing
+
+
+async def test_a_used_link_opened_by_someone_else_is_still_refused(thub: Hub,
+                                                                   tg: StandIn) -> None:
+    customer = await new_customer(thub)
+    token = await link_token(thub, customer["id"])
+    tg.push_text(CHAT, f"/start {token}")
+    await tg.wait_sent(1)
+    tg.push_text(4712, f"/start {token}", first_name="Max")  # the link was passed on
+    sent = await tg.wait_sent(2)
+    assert sent[-1]["chat_id"] == 4712 and "ungültig" in sent[-1]["text"]
+    _, now = await thub.agent.get(f"/customers/{customer['id']}")
+    assert "4712" not in [i["value"] for i in now["identities"]]
