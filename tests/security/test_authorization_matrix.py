@@ -578,6 +578,8 @@ MATRIX: dict[str, str] = {
         "401  401  401  401  ok   ok   401",
     'POST /portal/preferences':
         "401  401  401  401  ok   ok   401",
+    'POST /portal/preferences/automatic':
+        "401  401  401  401  ok   ok   401",
     'POST /portal/preferences/telegram':
         "401  401  401  401  ok   ok   401",
     'POST /portal/signin':

@@ -15,6 +15,7 @@ from aiohttp import FormData
 from yarl import URL
 
 from chronik.web.portal import signin as portal_signin
+from tests.notify.conftest import outcome
 from tests.web.test_portal_pages import (
     ERIKA,
     Browser,
@@ -212,3 +213,46 @@ async def test_an_answer_never_names_an_internal_item(site: Site) -> None:
     theirs = await site.entry(other["id"], "Für Max.", subject="Max' Vertrag")
     form, item = await answer(browser, theirs["id"], "Noch eine Frage.")
     assert "Max" not in form.text and "Max" not in item.text
+
+
+# ---------------------------------------------------------------- one click to opt out
+async def test_one_click_turns_automatic_notifications_off_and_on(site: Site) -> None:
+    """Opting out used to take a tick far down a long form and *Speichern* below it (on a
+    phone, screens further down); the top of the page now has one button, and one to turn
+    them on again. It changes nothing else, and the notifier honours it."""
+    c = await site.customer()
+    browser = site.browser()
+    await sign_in(site, browser)
+    page = await browser.get("/portal/preferences")
+    top = page.text.index("data-notified-by")
+    button = page.text.index('name="automatic" value="off"')
+    assert button < page.text.index('id="pref-no-automatic"') and button > top
+    assert "Keine automatischen Benachrichtigungen mehr</button>" in page.text
+    off = await browser.post("/portal/preferences/automatic",
+                             data={"csrf": page.field("csrf"), "automatic": "off"})
+    assert off.status == 303
+    shown = await browser.follow(off)
+    assert "Ihre Einstellungen sind gespeichert." in shown.text
+    assert "automatische Benachrichtigungen sind aus" in shown.text
+    assert "Automatische Benachrichtigungen wieder einschalten</button>" in shown.text
+    _, prefs = await site.hub.agent.get(f"/customers/{c['id']}/preferences")
+    assert prefs["automatic_notifications"] is False
+    assert prefs["consents"]["email"]["explicit"] is False  # nothing else recorded
+    [change] = await site.timeline(c["id"], "&kind=preferences")
+    assert change["subject"] == "Notification preferences changed by the customer (portal)"
+    note = await site.entry(c["id"], "Wichtige Info", notify=True)
+    done = await outcome(site.hub, c["id"], note["id"])
+    assert done["meta"]["notification"]["status"] == "suppressed"
+    # on again: one click too; a second click of a stale "on" records nothing more
+    for _ in range(2):
+        on = await browser.post("/portal/preferences/automatic",
+                                data={"csrf": page.field("csrf"), "automatic": "on"})
+        assert on.status == 303
+    _, prefs = await site.hub.agent.get(f"/customers/{c['id']}/preferences")
+    assert prefs["automatic_notifications"] is True
+    assert len(await site.timeline(c["id"], "&kind=preferences")) == 2
+    # anything else is refused with the page's message, and changes nothing
+    bad = await browser.post("/portal/preferences/automatic",
+                             data={"csrf": page.field("csrf"), "automatic": "maybe"})
+    assert bad.status == 303
+    assert "Bitte prüfen Sie Ihre Eingaben." in (await browser.follow(bad)).text

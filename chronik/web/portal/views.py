@@ -314,6 +314,22 @@ async def preferences_save(view: CustomerView) -> web.StreamResponse:
     raise web.HTTPSeeOther("/portal/preferences?saved=1")
 
 
+@portal_page
+async def automatic_switch(view: CustomerView) -> web.StreamResponse:
+    """The one-click button at the top of the preferences page: automatic notifications
+    off (``automatic=off``) or on again (``on``), nothing else changed."""
+    form = await view.request.post()
+    wanted = {"on": True, "off": False}.get(form_str(form, "automatic"))
+    if wanted is None:
+        raise _back_to_prefs("invalid")
+    prefs = await view.state.store.get_preferences(view.customer.office_id, view.customer.id)
+    if prefs.automatic_notifications != wanted:
+        await apply_preferences(view.state, view.customer,
+                                PreferenceChange(automatic_notifications=wanted),
+                                actor="customer", route="portal", who=WHO)
+    raise web.HTTPSeeOther("/portal/preferences?saved=1")
+
+
 async def _speak(view: CustomerView, language: str) -> None:
     """The portal speaks ``language`` from the next page on (this session)."""
     await view.state.store.set_web_session_language(view.session.record.id_hash, language)
@@ -398,6 +414,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/portal/entries/{entry_id}/attachments/{index}", attachment)
     app.router.add_get("/portal/preferences", preferences_form)
     app.router.add_post("/portal/preferences", preferences_save)
+    app.router.add_post("/portal/preferences/automatic", automatic_switch)
     app.router.add_post("/portal/preferences/telegram", telegram_link)
     app.router.add_post("/portal/language", set_language)
     app.router.add_get("/portal/data", data_page)
