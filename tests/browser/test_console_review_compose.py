@@ -79,3 +79,66 @@ def test_a_note_in_an_internal_thread_stays_internal_for_every_kind(
         form.locator(f"#kind-{kind}").check()
         expect(form.locator("#vis-internal")).to_be_checked()
         expect(form.locator("#c-notify")).not_to_be_checked()
+
+
+def test_signed_out_mid_compose_keeps_text_and_files_and_saves_after_signing_in(
+        chronik: ChronikServer, page: Page) -> None:
+    """An admin ends the agent's sessions ("sign out everywhere") while a document is half
+    written. Saving says so in the agent's language, and that the text and file stay; the
+    agent signs in again in another tab and saves on the same page: the document arrives,
+    with its file, once. (Before, the page answered "send the page's CSRF token as
+    X-CSRF-Token" and only a reload helped -- which dropped the picked file.)"""
+    ida = customer(chronik, "Ida Ablauf", "0171 4440003", "ida@kunde.test")
+    sign_in(page, chronik, email=AGENT_EMAIL, next_path=f"/customers/{ida['id']}")
+    form = page.locator("#compose-form")
+    form.locator("#kind-document").check()
+    form.get_by_label(re.compile("^(Betreff|Subject)$")).fill("Police")
+    form.get_by_label(re.compile("^Text$")).fill("Anbei die neue Police.")
+    form.locator("#c-files").set_input_files(files=[{
+        "name": "police-2027.pdf", "mimeType": "application/pdf",
+        "buffer": b"%PDF-1.4\n% Police 2027\n"}])
+    tom = chronik.api("GET", "/me", token=chronik.agent_token)["agent_id"]
+    chronik.cli("agent", "end-sessions", "--office", chronik.office_id, tom)
+
+    form.get_by_role("button", name=re.compile("Speichern|Save")).click()
+    status = page.locator("#compose-status")
+    expect(status).to_contain_text(re.compile("abgemeldet|signed out"))
+    expect(status).to_contain_text(re.compile("bleibt auf dieser Seite|stays on this page"))
+    expect(page.locator("#signed-out")).to_be_visible()
+
+    other = page.context.new_page()  # signing in again, in another tab
+    sign_in(other, chronik, email=AGENT_EMAIL)
+    other.close()
+    form.get_by_role("button", name=re.compile("Speichern|Save")).click()
+    expect(status).to_contain_text(re.compile("Gespeichert|Saved"))
+    expect(page.locator("#signed-out")).to_have_count(0)
+    items = chronik.api("GET", f"/customers/{ida['id']}/timeline")["items"]
+    documents = [e for e in items if e["kind"] == "document"]
+    assert len(documents) == 1
+    assert [a["name"] for a in documents[0]["attachments"]] == ["police-2027.pdf"]
+    expect(page.locator("#timeline .item").first).to_contain_text("police-2027.pdf")
+
+
+def test_compose_errors_speak_the_agents_language(chronik: ChronikServer,
+                                                  page: Page) -> None:
+    """An empty form and files over the upload limit are explained in the agent's language,
+    not with the API's English ("an entry needs a subject, a body or a file", "upload is larger than
+    26214400 bytes"); what was picked stays."""
+    ole = customer(chronik, "Ole Leer", "0171 4440004", "ole@kunde.test")
+    sign_in(page, chronik, email=AGENT_EMAIL, next_path=f"/customers/{ole['id']}")
+    form = page.locator("#compose-form")
+    status = page.locator("#compose-status")
+    form.locator("#kind-note").check()
+    form.get_by_role("button", name=re.compile("Speichern|Save")).click()
+    expect(status).to_have_text(
+        re.compile("Betreff, einen Text oder eine Datei|a subject, a text or a file"))
+    form.locator("#kind-document").check()
+    form.get_by_label(re.compile("^(Betreff|Subject)$")).fill("Fotos vom Schaden")
+    form.locator("#c-files").set_input_files(files=[{
+        "name": "keller.jpg", "mimeType": "image/jpeg", "buffer": b"\xff" * (26 * 2**20)}])
+    form.get_by_role("button", name=re.compile("Speichern|Save")).click()
+    expect(status).to_have_text(
+        re.compile(r"zu groß \(höchstens 25 MB\)|too large together \(at most 25 MB\)"),
+        timeout=20_000)
+    assert page.evaluate("document.querySelector('#c-files').files.length") == 1
+    assert chronik.api("GET", f"/customers/{ole['id']}/timeline")["items"] == []

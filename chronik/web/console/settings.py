@@ -61,6 +61,17 @@ async def save_settings(view: AgentView) -> web.StreamResponse:
     return web.HTTPSeeOther("/settings?saved=1")
 
 
+@agent_page
+async def session_token(view: AgentView) -> web.StreamResponse:
+    """The sign-in's current CSRF token, for a page opened under an earlier sign-in (the
+    agent signed in again in another tab after theirs ended): its script takes the new token
+    so the form it still holds -- text, picked files -- can be sent. A page of another site
+    cannot read the answer (same-origin policy); without a sign-in this redirects to it."""
+    return web.json_response({"csrf": view.session.csrf},
+                             headers={"Cache-Control": "no-store"})
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/settings/session", session_token)
     app.router.add_get("/settings", settings_page)
     app.router.add_post("/settings", save_settings)

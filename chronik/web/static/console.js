@@ -1,6 +1,6 @@
 // Chronik console: live events, caller banner, timeline paging, compose checks.
 // Plain ES module, no framework; every page works without it (forms post normally).
-const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+let csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 const lang = document.documentElement.lang || "de";
 
 function headers(extra = {}) {
@@ -164,8 +164,57 @@ function signedOut() {
   link.href = `/signin?next=${encodeURIComponent(location.pathname + location.search)}`;
   link.textContent = document.body.dataset.signinAgain || "Sign in again";
   notice.append(`${document.body.dataset.signedOut || "You are signed out."} `, link);
+  if (document.getElementById("compose-form")) {
+    // what the form holds (files cannot be kept in a draft) stays on this page: sign in
+    // in a new tab when there is something, come back, save here
+    const keep = document.createElement("span");
+    keep.textContent = ` ${document.body.dataset.keepHere ?? ""}`;
+    notice.append(keep);
+    link.addEventListener("click", () => {
+      if (composeHolds()) { link.target = "_blank"; link.rel = "noopener"; } else { link.removeAttribute("target"); }
+    });
+  }
   document.getElementById("main")?.prepend(notice);
 }
+
+function composeHolds() {
+  const compose = document.getElementById("compose-form");
+  return Boolean(compose && (compose.subject.value.trim() || compose.body.value.trim()
+    || compose.querySelector("#c-files")?.files.length));
+}
+
+// A page opened under an earlier sign-in (the agent signed in again in another tab after
+// theirs ended) takes the new sign-in's CSRF token: its forms work again, nothing typed or
+// picked is lost, and it listens again.
+async function renewSession() {
+  try {
+    const response = await fetch("/settings/session", { credentials: "same-origin" });
+    if (!response.ok || response.redirected) return false;
+    const fresh = (await response.json()).csrf;
+    if (!fresh) return false;
+    csrf = fresh;
+    document.querySelector('meta[name="csrf-token"]')?.setAttribute("content", csrf);
+    for (const input of document.querySelectorAll('input[name="csrf"]')) input.value = csrf;
+    for (const other of document.querySelectorAll("form[action*='csrf=']")) {
+      const url = new URL(other.action, location.href);
+      url.searchParams.set("csrf", csrf);
+      other.action = url.pathname + url.search;
+    }
+    if (document.documentElement.dataset.live === "ended") {
+      document.getElementById("signed-out")?.remove();
+      connect();
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+// back in this tab after signing in elsewhere: the page picks the sign-in up
+const resume = () => {
+  if (document.visibilityState === "visible" && document.documentElement.dataset.live === "ended") renewSession();
+};
+window.addEventListener("focus", resume);
+document.addEventListener("visibilitychange", resume);
 
 // lists that follow the timeline (customers waiting for a reply): reloaded, at most once a
 // second, when an entry is written or changed (the server answers many pages from one read)
@@ -184,8 +233,11 @@ function refreshLists() {
   }, 1000);
 }
 
+let events = null;
 function connect() {
+  events?.close();
   const source = new EventSource("/api/v1/events");
+  events = source;
   const parse = (event) => { try { return JSON.parse(event.data); } catch { return {}; } };
   source.addEventListener("call.ringing", (event) => ringing(parse(event)).catch(() => {}));
   source.addEventListener("call.ended", (event) => callEnded(parse(event)));
@@ -207,7 +259,7 @@ function connect() {
   source.addEventListener("session.ended", () => { source.close(); signedOut(); });
   source.onerror = () => {
     document.documentElement.dataset.live = "reconnecting";
-    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
+    if (source.readyState === EventSource.CLOSED && events === source) setTimeout(connect, 3000);
   };
 }
 connect();
@@ -419,14 +471,24 @@ if (form) {
     if (form.querySelector("#c-complaint").checked) data.append("tags", "complaint");
     data.append("confirm", String(confirmBox.checked));
     for (const file of form.querySelector("#c-files")?.files ?? []) data.append("files", file, file.name);
+    if (!form.subject.value.trim() && !form.body.value.trim() && !data.has("files")) {
+      status.textContent = texts.empty ?? "";  // (asked here, in the agent's language)
+      form.body.focus();
+      return;
+    }
     const submit = document.getElementById("compose-submit");
     submit.disabled = true;
     status.textContent = texts.saving ?? "…";
+    const send = () => fetch(`/api/v1/customers/${form.dataset.customer}/entries`, {
+      method: "POST", headers: headers(), body: data,
+    });
     try {
-      const response = await fetch(`/api/v1/customers/${form.dataset.customer}/entries`, {
-        method: "POST", headers: headers(), body: data,
-      });
-      const body = await response.json().catch(() => ({}));
+      let response = await send();
+      let body = await response.json().catch(() => ({}));
+      if (response.status === 403 && body.error?.code === "csrf" && await renewSession()) {
+        response = await send();  // signed in again elsewhere meanwhile: the same entry, once
+        body = await response.json().catch(() => ({}));
+      }
       if (response.status === 201) {
         form.subject.value = "";
         form.body.value = "";
@@ -442,12 +504,15 @@ if (form) {
         if (timeline) await showEntry(body.id);
       } else if (response.status === 401) {
         signedOut();  // the draft stays (this tab's storage) for after signing in again
-        status.textContent = document.body.dataset.signedOut ?? "";
+        status.textContent = `${document.body.dataset.signedOut ?? ""} ${document.body.dataset.keepHere ?? ""}`;
       } else if (response.status === 409) {
         showWarnings(body.error?.details ?? {});
         confirmRow.hidden = false;
         confirmBox.focus();
         status.textContent = texts.checkWarnings ?? "";
+      } else if (response.status === 413) {
+        const limit = body.error?.details?.limit_bytes;
+        status.textContent = (texts.tooLarge ?? "").replace("{size}", limit ? `${Math.floor(limit / 1048576)} MB` : "");
       } else {
         status.textContent = `${texts.error}: ${body.error?.message ?? response.status}`;
       }
