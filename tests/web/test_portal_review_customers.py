@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -256,3 +257,29 @@ async def test_one_click_turns_automatic_notifications_off_and_on(site: Site) ->
                              data={"csrf": page.field("csrf"), "automatic": "maybe"})
     assert bad.status == 303
     assert "Bitte prüfen Sie Ihre Eingaben." in (await browser.follow(bad)).text
+
+
+# ---------------------------------------------------------------- many attempts
+async def test_a_stranger_asking_all_day_gets_few_codes_to_guess(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone who knows Erika's address asks for codes in a loop, as fast as the limits
+    per address (5 a quarter hour) and per customer (5 in 10 minutes) allow, to guess at
+    them (5 guesses each). That used to be 480 codes a day -- 2,400 guesses, and 480 mails
+    in her inbox; now the day's codes run out after ``MAX_CODES_PER_DAY``. Another
+    customer is not affected, and the answer stays the same for everyone."""
+    await site.customer()
+    await site.customer(name="Max Muster", emails=("max@example.de",))
+    stranger = site.browser()
+    real = portal_signin.utcnow
+    limits = site.hub.server.app[portal_signin.SIGNIN]
+    for quarter in range(4):  # an hour: 4 × 5 requests
+        monkeypatch.setattr(portal_signin, "utcnow",
+                            lambda q=quarter: real() + timedelta(minutes=16 * q))
+        limits.per_address.clear()  # (a quarter of an hour has passed)
+        for _ in range(portal_signin.MAX_PER_ADDRESS):
+            answer = await request_code(stranger, ERIKA)
+            assert answer.status == 303 and "/portal/signin/code?" in answer.location
+        await site.settle()
+    assert len(site.code_mails(ERIKA)) == portal_signin.MAX_CODES_PER_DAY
+    max_ = site.browser()
+    assert (await sign_in(site, max_, "max@example.de")).status == 200

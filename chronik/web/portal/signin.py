@@ -5,7 +5,8 @@ channel (e-mail or Telegram).
 * A code is valid for ``CODE_VALID``, once; after ``MAX_GUESSES`` wrong guesses it is dead.
   Only an HMAC of it (keyed with the server's secret key and the code's id) is stored.
 * Rate limits: ``MAX_PER_ADDRESS`` requests per address typed and quarter of an hour (in
-  memory), ``MAX_CODES`` codes per customer within ``CODE_VALID`` (counted in the store).
+  memory), ``MAX_CODES`` codes per customer within ``CODE_VALID`` (counted in the store),
+  ``MAX_CODES_PER_DAY`` codes per customer a day (in memory).
 * No enumeration: the answer, and how long it takes, is the same whether or not the address
   is known -- the customers are looked up and the codes sent after the answer, in the
   background. The code form carries only the request's random id.
@@ -81,6 +82,12 @@ MAX_GUESSES = 5
 """Wrong guesses after which a code is dead."""
 MAX_CODES = 5
 """Codes per customer within ``CODE_VALID``."""
+MAX_CODES_PER_DAY = 10
+"""Codes per customer within ``DAY_SECONDS`` (in memory, like the per-address counter):
+with ``MAX_GUESSES`` each, at most 50 guesses a day at a customer's codes (the limits
+above alone let a stranger asking in a loop make some 2,400 -- and fill the customer's
+mailbox with 480 codes)."""
+DAY_SECONDS = 24 * 60 * 60
 MAX_PER_ADDRESS = 5
 """Code requests per address typed within ``ADDRESS_WINDOW_SECONDS``."""
 ADDRESS_WINDOW_SECONDS = 15 * 60
@@ -118,6 +125,9 @@ class SigninState:
 
     per_address: TTLCache[str, int] = field(
         default_factory=lambda: TTLCache(maxsize=100_000, ttl=ADDRESS_WINDOW_SECONDS))
+    per_customer: TTLCache[str, int] = field(
+        default_factory=lambda: TTLCache(maxsize=100_000, ttl=DAY_SECONDS))
+    """Codes sent per customer id within the day (``MAX_CODES_PER_DAY``)."""
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -301,7 +311,12 @@ async def _send_codes(app: web.Application, email: str, challenge: str, nxt: str
             log.info("portal sign-in code not sent: too many codes for this customer")
             return
         key = await _key(state)
+        sent_today = app[SIGNIN].per_customer
         for n, (customer, typed) in enumerate(matches):
+            if sent_today.get(customer.id, 0) >= MAX_CODES_PER_DAY:
+                log.info("portal sign-in code not sent: the customer's codes for today "
+                         "are used up")
+                continue
             prefs = await state.store.get_preferences(customer.office_id, customer.id)
             consents = await state.store.consents(customer.office_id, customer.id)
             route = _route(customer, prefs, consents, typed, outbox)
@@ -315,6 +330,7 @@ async def _send_codes(app: web.Application, email: str, challenge: str, nxt: str
                 LoginCode(id=cid, audience="portal", office_id=customer.office_id,
                           subject_id=customer.id, next_path=nxt, expires_at=now + CODE_VALID),
                 code_hash(key, cid, code), now)
+            sent_today[customer.id] = sent_today.get(customer.id, 0) + 1
             office = await state.store.get_office(customer.office_id)
             office_name = office.name if office else "Chronik"
             lang = prefs.language if prefs.language in LANGUAGES else "de"
