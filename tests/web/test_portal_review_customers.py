@@ -283,3 +283,33 @@ async def test_a_stranger_asking_all_day_gets_few_codes_to_guess(
     assert len(site.code_mails(ERIKA)) == portal_signin.MAX_CODES_PER_DAY
     max_ = site.browser()
     assert (await sign_in(site, max_, "max@example.de")).status == 200
+
+
+# ---------------------------------------------------------------- a link to someone else's item
+async def test_a_link_for_someone_else_says_who_is_signed_in_and_leads_there(
+        site: Site) -> None:
+    """Hans and Greta share a computer; Hans is signed in when Greta opens the link in her
+    notification. That used to be a bare "Fehler: Nicht gefunden" page without the portal
+    around it; now the portal says who is signed in and signs out and in again straight
+    to Greta's item -- without a word of it while Hans is signed in."""
+    await site.customer(name="Hans Becker", emails=("hans@example.de",))
+    greta = await site.customer(name="Greta Becker", emails=("greta@example.de",))
+    note = await site.entry(greta["id"], "Ihr Vertrag liegt bei.", subject="Gretas Vertrag")
+    browser = site.browser()
+    await sign_in(site, browser, "hans@example.de")
+    page = await browser.get(f"/portal/entries/{note['id']}")
+    assert page.status == 404
+    shown = text_of(page)
+    assert "Sie sind angemeldet als Hans Becker" in shown and "Gretas Vertrag" not in shown
+    assert 'aria-current="page"' not in page.text and "Abmelden" in shown  # the portal
+    for other in ("/portal/entries/01HZZZZZZZZZZZZZZZZZZZZZZZ", "/portal/data/copies/x"):
+        assert text_of(await browser.get(other)) == shown  # the same, whatever the id
+    out = await browser.post("/portal/signout", data={"csrf": page.field("csrf"),
+                                                      "next": page.field("next")})
+    assert out.status == 303
+    signin_page = await browser.follow(out)
+    assert "Sie sind abgemeldet" in signin_page.text
+    assert signin_page.field("next") == f"/portal/entries/{note['id']}"
+    landed = await sign_in(site, browser, "greta@example.de",
+                           next_path=signin_page.field("next"))
+    assert "Gretas Vertrag" in landed.text and "Greta Becker" in landed.text

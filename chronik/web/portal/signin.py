@@ -486,7 +486,10 @@ async def signout(request: web.Request) -> web.StreamResponse:
                                                       session.record.subject_id)
             if customer is not None and customer.status is not CustomerStatus.MERGED:
                 return await _confirm_signout(request, state, session, customer)
-    response = web.HTTPSeeOther("/portal/signin?signedout=1")
+    form = await request.post()
+    nxt = portal_next(form_str(form, "next"))  # (signing in as someone else: there again)
+    response = web.HTTPSeeOther("/portal/signin?signedout=1" + (
+        "&" + urlencode({"next": nxt}) if nxt != HOME else ""))
     await end_session(request, response, state, "portal")
     response.del_cookie(TELEGRAM_COOKIE, path="/portal/preferences")  # (not sent here)
     return response

@@ -39,7 +39,7 @@ from chronik.preferences import (
 )
 from chronik.web.i18n import LANGUAGES, catalog, gettext
 from chronik.web.outbox import OUTBOX
-from chronik.web.pages import CustomerView, error_page, form_str, portal_page
+from chronik.web.pages import CustomerView, form_str, page_path, portal_page
 from chronik.web.portal.language import chosen_language
 from chronik.web.portal.signin import TELEGRAM_COOKIE, portal_next
 from notify.evaluate import CHANNELS, notified_channels
@@ -123,8 +123,13 @@ async def messages(view: CustomerView) -> web.StreamResponse:
                          older="before" in view.request.query)
 
 
-def _not_found(view: CustomerView) -> web.Response:
-    return error_page(view.request, 404, "error.not_found", view.lang, back="/portal/")
+async def _not_found(view: CustomerView) -> web.Response:
+    """An item (file, copy) that is not the customer's -- or not there any more: the portal
+    page says so, names who is signed in (a link from a mail to someone else in the family,
+    opened where another customer is signed in) and offers to sign out and in again, back
+    to the same address. It says the same whatever the id: nothing about whether it exists."""
+    return await render_portal(view, "portal/not_found.html", status=404,
+                               here=page_path(view.request))
 
 
 @portal_page
@@ -132,7 +137,7 @@ async def entry(view: CustomerView) -> web.StreamResponse:
     item = await customer_entry(view.state.store, view.customer,
                                 view.request.match_info["entry_id"])
     if item is None:
-        return _not_found(view)
+        return await _not_found(view)
     unread = await _unread(view)
     for inbox_id in unread.get(item.id, []):
         await view.state.store.mark_inbox_read(view.customer.office_id, view.customer.id,
@@ -151,7 +156,7 @@ async def attachment(view: CustomerView) -> web.StreamResponse:
                                               view.request.match_info["entry_id"],
                                               view.request.match_info["index"])
     except NotFound:
-        return _not_found(view)
+        return await _not_found(view)
     media = att.content_type.split(";")[0].strip()
     if not _MEDIA_TYPE.match(media):
         media = "application/octet-stream"
@@ -391,7 +396,7 @@ async def data_copy(view: CustomerView) -> web.StreamResponse:
     try:
         path = await data_copy_file(view.state, view.customer, view.request.match_info["copy_id"])
     except NotFound:
-        return _not_found(view)
+        return await _not_found(view)
     return web.FileResponse(path, headers={
         "Content-Type": "application/zip",
         "Content-Disposition": f'attachment; filename="{view.t("portal.data.copy_file")}.zip"',
