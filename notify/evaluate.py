@@ -121,7 +121,9 @@ def _address(customer: Customer, channel: str) -> tuple[str | None, str]:
     usable = [i for i in idents if not i.undeliverable]
     if not usable:
         return None, "undeliverable"
-    return usable[0].value, ""
+    # Telegram: the chat linked last (a customer who links a new Telegram account wants the
+    # news there, and the old one may be gone); e-mail: the first address
+    return (usable[-1] if kind is IdentityKind.TELEGRAM else usable[0]).value, ""
 
 
 def quiet_until(quiet: QuietHours | None, now: datetime) -> datetime | None:
