@@ -79,6 +79,11 @@ def format_waited(value: datetime, lang: str, now: datetime | None = None) -> st
     return gettext(lang, "waited.days", n=minutes // (24 * 60))
 
 
+def _delivery_note(reason: object, lang: str) -> str:
+    from chronik.web.console.items import delivery_note  # (the console imports this module)
+    return delivery_note(reason, lang)
+
+
 def render(template: str, lang: str, context: Mapping[str, Any]) -> str:
     def t(key: str, **kwargs: Any) -> str:
         return gettext(lang, key, **kwargs)
@@ -91,6 +96,7 @@ def render(template: str, lang: str, context: Mapping[str, Any]) -> str:
          "entry_text": lambda entry: entry_text(entry, lang),
          "quarantine_reason": lambda reason: quarantine_reason(reason, lang),
          "stored_why": lambda value: stored_why(value, lang),
+         "delivery_note": lambda value: _delivery_note(value, lang),
          # a rendered form's own id (a form sent twice writes once: see console/compose)
          "form_id": lambda: secrets.token_urlsafe(18)})
 

@@ -4,11 +4,13 @@ system entries folded into the item they belong to."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
 
+from chronik.web.system_texts import why_nobody
 from connectors.email.quotes import split_quoted
 from connectors.phone.events import HANGUP_CAUSES
 from connectors.phone.numbers import WITHHELD
@@ -53,6 +55,36 @@ class ItemView:
     @property
     def id(self) -> str:
         return self.entry.id
+
+
+_SKIP_NOTES = (  # the notifier's English per channel left out (notify.evaluate.Skip.text)
+    (re.compile(r"(email|telegram|portal) failed"), "failed"),
+    (re.compile(r"no consent for (email|telegram|portal)"), "no_consent"),
+    (re.compile(r"(email|telegram|portal) is not configured"), "not_configured"),
+    (re.compile(r"(email|telegram|portal) address is undeliverable"), "undeliverable"),
+    (re.compile(r"no (e)-mail address"), "no_address"),
+    (re.compile(r"no linked (T)elegram chat"), "no_address"),
+)
+_NOTE_CHANNELS = {"e": "email", "T": "telegram"}
+
+
+def delivery_note(reason: object, lang: str) -> str:
+    """A delivery's stored note (English: why another channel than the first was used,
+    ``"email is not configured; no consent for telegram"``) in the agent's language: each
+    part the notifier words from a channel's reason code said as the recipients line says
+    it; other parts (a mail server's answer, a file sent as a link) as stored."""
+    if not isinstance(reason, str):
+        return ""
+    parts = []
+    for part in reason.split("; "):
+        for pattern, code in _SKIP_NOTES:
+            found = pattern.fullmatch(part.strip())
+            if found:
+                channel = _NOTE_CHANNELS.get(found.group(1), found.group(1))
+                part = why_nobody(False, [(code, channel)], lang)
+                break
+        parts.append(part)
+    return "; ".join(parts)
 
 
 CALL_OUTCOMES = ("answered", "missed", "forwarded", "not_reached")

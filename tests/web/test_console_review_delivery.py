@@ -1,0 +1,46 @@
+"""The delivery status on a timeline item, as an agent reads it: the real notify worker
+sends a published note; why it took another channel than the customer's first is said in
+the agent's language (the notifier stores English for logs and the API)."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+
+from tests.notify.conftest import eventually
+from tests.web.conftest import MakeConsole
+from timeline.models import Entry, Visibility
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
+
+
+@pytest.mark.parametrize(("language", "said", "stored"), [
+    ("de", "Benachrichtigt · Portal-Postfach E-Mail: nicht eingerichtet", "email is not"),
+    ("en", "Notified · portal inbox e-mail: not set up", "email is not"),
+], ids=["de", "en"])
+async def test_a_fallback_delivery_says_why_in_the_agents_language(
+        make_console: MakeConsole, monkeypatch: pytest.MonkeyPatch, language: str,
+        said: str, stored: str) -> None:
+    monkeypatch.setenv("CHRONIK_NOTIFY_WORKER", "true")  # no mail server: e-mail is not set up
+    console = await make_console()
+    erika = await console.customer("Erika Umweg", emails=("erika@example.de",))
+    note = await console.record(erika, subject="Police verlängert", body="bis 2027",
+                                visibility=Visibility.PUBLISHED, notify=True)
+
+    async def delivered() -> Entry | None:
+        entry = await console.entry(note.id)
+        return entry if entry.meta.get("delivery", {}).get("status") == "sent" else None
+
+    entry = await eventually(delivered)
+    assert entry.meta["delivery"]["reason"].startswith(stored)  # (the API's English)
+    desk = await console.signed_in()
+    await desk.post("/settings/language", {"language": language, "next": "/"})
+    page = await desk.get(f"/customers/{erika.id}")
+    assert page.status == 200
+    text = _text(page.text)
+    assert said in text, text[text.find("Police verlängert"):][:400]
+    assert stored not in text
