@@ -43,6 +43,7 @@ from chronik.web.render import security_headers
 from search.attachments import AttachmentTexts
 from search.backend import SearchBackend, SearchUnavailable
 from search.fts import FtsBackend
+from search.phones import PhoneForms
 from search.service import SearchService
 from timeline.blobs import Blobs, BlobStore
 from timeline.errors import DomainError, StoreUnavailable, causes
@@ -266,10 +267,15 @@ async def open_state(settings: Settings) -> AppState:
     events = EventBus()
     timeline = TimelineService(store, blobs, events)
     texts = attachment_texts(settings, blobs)
-    indexer = CountingIndexer(store, backend, texts=texts)  # counts for GET /metrics
+    async def region_of(office_id: str) -> str | None:
+        office = await store.get_office(office_id)
+        return office.region if office is not None else None
+    phones = PhoneForms(region_of)
+    indexer = CountingIndexer(store, backend, texts=texts, phones=phones)  # GET /metrics counts
     timeline.subscribe(indexer.wake)
     state = AppState(settings=settings, store=store, blobs=blobs, timeline=timeline,
-                     backend=backend, search=SearchService(store, backend, texts=texts),
+                     backend=backend,
+                     search=SearchService(store, backend, texts=texts, phones=phones),
                      indexer=indexer,
                      ingest=IngestService(timeline, settings.unknown_sender), events=events)
     from chronik.privacy import install as install_privacy

@@ -354,7 +354,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
         total = await state.store.count_entries() if on_terminal(sys.stderr) else None
         with Bar("reindexing", total=total, unit=" entries") as bar:
             count = await reindex(state.store, state.backend, progress=bar.advance,
-                                  texts=state.indexer.texts)
+                                  texts=state.indexer.texts, phones=state.indexer.phones)
         await state.store.ack_index_through(covered)  # the rebuild has them: not twice
         await state.indexer.drain()
         print(f"reindexed {count} entries into {state.backend.name}")
@@ -475,7 +475,7 @@ def cmd_migrate_store(args: argparse.Namespace) -> int:
         _, covered = await state.store.index_backlog()  # the copied queue: the rebuild has it
         with Bar("reindexing", unit=" entries") as bar:
             count = await reindex(state.store, state.backend, progress=bar.advance,
-                                  texts=state.indexer.texts)
+                                  texts=state.indexer.texts, phones=state.indexer.phones)
         await state.store.ack_index_through(covered)
         print(f"reindexed {count} entries into {state.backend.name}; set "
               "CHRONIK_DATABASE_URL to this URL to use the PostgreSQL store")

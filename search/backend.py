@@ -95,7 +95,8 @@ def scope_token(prefix: str, value: str) -> str:
 def document_words(entry: Entry) -> list[str]:
     """What is searchable about an entry: its folded words, in order."""
     parts = [entry.subject, entry.body, *(a.name for a in entry.attachments)]
-    for key in ("search_text", "attachment_text"):  # the latter: search/attachments.py
+    # attachment_text: search/attachments.py; phone_forms: search/phones.py
+    for key in ("search_text", "attachment_text", "phone_forms"):
         extra = entry.meta.get(key)
         if isinstance(extra, str):
             parts.append(extra)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from search.attachments import AttachmentTexts
 from search.backend import SearchBackend
+from search.phones import PhoneForms
 from timeline.models import Entry
 from timeline.store import EntryRepository
 from timeline.waiting import wait_set
@@ -23,12 +24,14 @@ class Indexer:
     def __init__(
         self, store: EntryRepository, backend: SearchBackend, *, batch: int = 500,
         poll_seconds: float = 0.5, gather_seconds: float = 0.05,
-        texts: AttachmentTexts | None = None,
+        texts: AttachmentTexts | None = None, phones: PhoneForms | None = None,
     ) -> None:
         self.store = store
         self.backend = backend
         self.texts = texts
         """Attachments' contents indexed with their entries (``None``: names only)."""
+        self.phones = phones
+        """Phone numbers in the text indexed in every format (``None``: as written)."""
         self.batch = batch
         self.poll_seconds = poll_seconds
         self.gather_seconds = gather_seconds
@@ -49,6 +52,8 @@ class Indexer:
             entries = [e for e in upserts.values() if e is not None]
             if self.texts is not None:  # what is kept now; new files are read below
                 entries, unread = await self.texts.with_kept(entries)
+            if self.phones is not None:
+                entries = await self.phones.annotate(entries)
             await self.backend.index(entries)
         if deletes:
             await self.backend.delete(deletes)
@@ -87,10 +92,12 @@ class Indexer:
 class _StoreBatches:
     def __init__(self, store: EntryRepository, size: int,
                  progress: Callable[[int], object] | None = None,
-                 texts: AttachmentTexts | None = None) -> None:
+                 texts: AttachmentTexts | None = None,
+                 phones: PhoneForms | None = None) -> None:
         self.store = store
         self.size = size
         self.texts = texts
+        self.phones = phones
         self.after = -(2**63)
         self.progress = progress
         self.handed = 0
@@ -108,14 +115,18 @@ class _StoreBatches:
         self.after = batch[-1].seq
         self.handed = len(batch)
         if self.texts is not None:
-            return await self.texts.with_texts(batch)
+            batch = await self.texts.with_texts(batch)
+        if self.phones is not None:
+            batch = await self.phones.annotate(batch)
         return batch
 
 
 async def reindex(store: EntryRepository, backend: SearchBackend, *, batch: int = 2000,
                   progress: Callable[[int], object] | None = None,
-                  texts: AttachmentTexts | None = None) -> int:
+                  texts: AttachmentTexts | None = None,
+                  phones: PhoneForms | None = None) -> int:
     """Rebuild ``backend`` from the store (the system of record); returns documents indexed.
     ``progress`` is called with the size of every batch read from the store; ``texts``:
-    attachments' contents indexed too (read once, then kept beside the files)."""
-    return await backend.rebuild(_StoreBatches(store, batch, progress, texts))
+    attachments' contents indexed too (read once, then kept beside the files); ``phones``:
+    phone numbers in every format."""
+    return await backend.rebuild(_StoreBatches(store, batch, progress, texts, phones))

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from search import phones
 from timeline.errors import InvalidInput
 from timeline.models import Channel, Visibility
 from timeline.text import fold_tokens
@@ -44,6 +45,9 @@ class Term:
     prefix: bool = False
     exact: bool = False
     """Quoted by the user: this spelling only, no other word forms."""
+    phone: frozenset[str] = frozenset()
+    """A phone number's token (``search.phones``): the digits it is written with, for
+    marking it in a text however it is written there."""
 
     @property
     def stemmable(self) -> bool:
@@ -138,7 +142,44 @@ _QUOTES = str.maketrans({"\u201e": '"', "\u201c": '"', "\u201d": '"', "\u00ab": 
 when they pair up: keyboards and word processors put them in for the agent."""
 
 
-def parse(text: str) -> ParsedQuery:
+_PHONE = "\ue000"
+"""Stands for a phone number found in the query (private use: never typed)."""
+_QUOTED = re.compile(r'"[^"]*"')
+
+
+def _phones(text: str, region: str | None) -> tuple[str, list[list[Term]]]:
+    """``text`` with each phone number written outside quotes (``0171 123 45 67``,
+    ``+49 171 1234567``) replaced by a placeholder word, and each number's terms: its token
+    (an entry writing it in any format) or its words as typed (entries indexed before)."""
+    if region is None or not any(c.isdigit() for c in text):
+        return text, []
+    out: list[list[Term]] = []
+    parts: list[str] = []
+    pos = 0
+    quoted = [m.span() for m in _QUOTED.finditer(text)]
+    for start, span in phones.candidates(text, region):
+        end = start + len(span)
+        if any(a <= start < b for a, b in quoted) or \
+                (start and text[start - 1] in "-!"):  # excluded: as typed
+            continue
+        found = phones.numbers(span, region)
+        if len(found) != 1:  # several numbers in one stretch: searched as typed
+            continue
+        e164 = found[0]
+        typed = fold_tokens(span)
+        terms = [Term(words=(phones.token(e164),), exact=True,
+                      phone=phones.written_forms(e164, region))]
+        if typed:
+            terms.append(Term(words=tuple(typed), exact=True))
+        parts += [text[pos:start], f" {_PHONE}{len(out)} "]
+        out.append(terms)
+        pos = end
+    return "".join(parts) + text[pos:], out
+
+
+def parse(text: str, region: str | None = None) -> ParsedQuery:
+    """The query tree; with the office's ``region``, phone numbers are found in any
+    format (``search.phones``)."""
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"query is longer than {MAX_QUERY_CHARS} characters", "too_long",
                          limit=MAX_QUERY_CHARS)
@@ -148,12 +189,14 @@ def parse(text: str) -> ParsedQuery:
     if text.count('"') % 2:
         raise QueryError('unbalanced quote: close the phrase with another "',
                          "unbalanced_quote")
+    text, numbers = _phones(text, region)
     clauses: list[list[Term]] = []
     must_not: list[Term] = []
     pending_or = False
     pending_not = False
     for m in _TOKEN.finditer(text):
         phrase_not, phrase, phrase_star, word = m.group(1), m.group(2), m.group(3), m.group(4)
+        terms: list[Term] = []
         negate, pending_not = pending_not or bool(phrase_not), False
         if word is not None:
             if word in _OR:
@@ -167,23 +210,28 @@ def parse(text: str) -> ParsedQuery:
             if word in _NOT:
                 pending_not = True
                 continue
-            if word[:1] in ("-", "!") and len(word) > 1:
+            if word.startswith(_PHONE) and word[1:].isdigit():
+                terms = list(numbers[int(word[1:])])
+                prefix, words = False, list(terms[0].words)
+            elif word[:1] in ("-", "!") and len(word) > 1:
                 negate, word = True, word[1:]
             elif word[:1] == "+" and len(word) > 1:  # "must contain", as every word must
                 word = word[1:]
-            prefix = word.endswith("*")
-            words = fold_tokens(word)
-            if prefix and (not words or len(words[-1]) < 2):
-                raise QueryError(f"a prefix needs at least two letters: {word!r}",
-                                 "short_prefix", word=word)
+            if not terms:
+                prefix = word.endswith("*")
+                words = fold_tokens(word)
+                if prefix and (not words or len(words[-1]) < 2):
+                    raise QueryError(f"a prefix needs at least two letters: {word!r}",
+                                     "short_prefix", word=word)
         else:
             prefix = bool(phrase_star)
             words = fold_tokens(phrase)
         if not words:
             continue
-        terms = [Term(words=tuple(words), prefix=prefix, exact=word is None)]
-        if word is not None and not prefix:
-            terms += [Term(words=other) for other in _other_spellings(words)]
+        if not terms:
+            terms = [Term(words=tuple(words), prefix=prefix, exact=word is None)]
+            if word is not None and not prefix:
+                terms += [Term(words=other) for other in _other_spellings(words)]
         if negate:
             must_not.extend(terms)
             continue

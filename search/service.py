@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from search.analysis import corrected_words, spelled_as_written, written_spelling
 from search.attachments import AttachmentTexts
 from search.backend import SearchBackend, Total
-from search.query import QueryError, SearchFilters, SearchRequest, parse
+from search.phones import PhoneForms
+from search.query import ParsedQuery, QueryError, SearchFilters, SearchRequest, parse
 from search.snippet import Highlighter
 from timeline.models import Entry
 from timeline.store import EntryRepository
@@ -42,10 +43,17 @@ class Results:
 
 class SearchService:
     def __init__(self, store: EntryRepository, backend: SearchBackend, *,
-                 texts: AttachmentTexts | None = None) -> None:
+                 texts: AttachmentTexts | None = None,
+                 phones: PhoneForms | None = None) -> None:
         self.store = store
         self.backend = backend
         self.texts = texts
+        self.phones = phones
+        """Phone numbers in a query found in any format, with the office's region."""
+
+    async def _parse(self, text: str, office_id: str) -> ParsedQuery:
+        region = await self.phones.region(office_id) if self.phones is not None else None
+        return parse(text, region)
 
     async def search(
         self,
@@ -59,7 +67,7 @@ class SearchService:
     ) -> Results:
         """One page of hits; with ``count_up_to``, also how many there are on all pages
         (exact up to that many, above it "more than": see ``Total``)."""
-        query = parse(text)
+        query = await self._parse(text, filters.office_id)
         request = SearchRequest(query=query, filters=filters, order=order,
                                 limit=max(1, min(limit, MAX_LIMIT)), cursor=cursor,
                                 count_up_to=max(0, count_up_to))
@@ -102,7 +110,7 @@ class SearchService:
         spellings: dict[str, str] = {}
         for candidate in await self.backend.suggest(filters.office_id, text, SUGGESTIONS):
             try:
-                query = parse(candidate)
+                query = await self._parse(candidate, filters.office_id)
             except QueryError:
                 continue
             page = await self.backend.search(SearchRequest(query=query, filters=filters,

@@ -11,10 +11,11 @@ from __future__ import annotations
 import html
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from unicodedata import combining
 
+from search import phones
 from search.analysis import WRITTEN_WORD, forms_of, query_forms
 from search.query import ParsedQuery, Term
 from timeline.text import fold_tokens, fold_word
@@ -35,6 +36,9 @@ class _Terms:
         self.forms: set[str] = set()
         """Stems of the bare words: a document word sharing one is another form of it."""
         prefixes: list[str] = []
+        self.phones: frozenset[str] = frozenset().union(
+            *(t.phone for t in query.all_terms()))
+        """The digits the query's phone numbers are written with (``search.phones``)."""
         for term in query.all_terms():
             *body, last = term.words
             self.exact.update(body)
@@ -58,7 +62,9 @@ class _Terms:
         words = fold_tokens(text)
         distinct = set(words)
         return frozenset(i for i, terms in enumerate(self.clauses)
-                         if any(_term_in(t, words, distinct) for t in terms))
+                         if any(_term_in(t, words, distinct) or
+                                (bool(t.phone) and bool(phones.spans(text, t.phone)))
+                                for t in terms))
 
 
 def _term_in(term: Term, words: Sequence[str], distinct: set[str]) -> bool:
@@ -111,10 +117,19 @@ class Highlighter:
             return frozenset({0})
         return None
 
+    def _hit_in(self, text: str) -> Callable[[re.Match[str]], bool]:
+        """Whether a word of ``text`` is a hit: as a word, or as a part of one of the
+        query's phone numbers written there."""
+        word_hit = self.hit
+        marked = phones.spans(text, self._terms.phones)
+        if not marked:
+            return lambda m: word_hit(m.group(0))
+        return lambda m: word_hit(m.group(0)) or any(a <= m.start() < b for a, b in marked)
+
     def snippet(self, text: str, window: int = WINDOW) -> str:
         """About ``window`` words around the first hit; hits in ``<mark>``, the rest
         escaped. Reads the words lazily, only up to the end of the window."""
-        hit = self.hit
+        hit = self._hit_in(text)
         before = window // 3
         words = WRITTEN_WORD.finditer(text)
         recent: deque[re.Match[str]] = deque(maxlen=before + 1)
@@ -122,7 +137,7 @@ class Highlighter:
         for m in words:
             seen += 1
             recent.append(m)
-            if hit(m.group(0)):
+            if hit(m):
                 break
         else:  # no hit (the match was in metadata): the window starts at the first word
             if not recent:
@@ -143,7 +158,7 @@ class Highlighter:
         for m in shown:
             out.append(html.escape(_SPACE.sub(" ", text[pos:m.start()])))
             word = html.escape(m.group(0))
-            out.append(f"<mark>{word}</mark>" if hit(m.group(0)) else word)
+            out.append(f"<mark>{word}</mark>" if hit(m) else word)
             pos = m.end()
         if following is not None:
             out.append(html.escape(_SPACE.sub(" ", text[pos:following.start()]).rstrip())

@@ -266,6 +266,16 @@ def _numbers_in_text(text: str, region: str) -> list[str]:
     return found
 
 
+def written_number(candidate: str, region: str) -> str | None:
+    """E.164 of a stretch of a text that writes exactly one valid number
+    (``0171 / 123 45 67``), read as :func:`normalise_phone` reads one; ``None`` when it
+    writes none or several (cheap: no search for numbers inside it)."""
+    try:
+        return _e164(candidate, phone_text(candidate), region, in_text=True)
+    except InvalidInput:
+        return None
+
+
 def international_digits(value: str, region: str) -> str:
     """``491711234567``, ``49 171 1234567``, ``(49) 1711234567`` (international without
     ``+``, as many PBXs and CRMs send it, or a ``+`` lost in a URL) becomes

@@ -72,3 +72,22 @@ async def test_suggestions_keep_operators_and_the_entries_spelling(hub: Hub) -> 
                                               "kündige OR Zebrafink"])]:
         page = await _search(hub, q)
         assert page["items"] == [] and [s["q"] for s in page["suggestions"]] == said, q
+
+
+async def test_a_phone_number_is_found_in_a_note_however_it_is_written(hub: Hub) -> None:
+    """The agent types the number as the caller lookup shows it; the note wrote it the way
+    people do. Found, marked where it is written, in the entry itself; reindexing keeps it."""
+    c = await make_customer(hub)
+    nid = await note(hub, c, "Bitte Rückruf unter 0171 / 123 45 67 wegen Schaden")
+    await note(hub, c, "Rückruf unter 0171 7654321")
+    await hub.indexed()
+    for typed in ("+49 171 1234567", "01711234567"):
+        [hit] = (await _search(hub, typed))["items"]
+        assert hit["entry"]["id"] == nid and hit["attachment"] is None
+        assert hit["snippet"] == ("Bitte Rückruf unter <mark>0171</mark> / <mark>123</mark> "
+                                  "<mark>45</mark> <mark>67</mark> wegen Schaden")
+    from search.indexer import reindex
+    await reindex(hub.state.store, hub.state.backend, texts=hub.state.indexer.texts,
+                  phones=hub.state.indexer.phones)
+    [hit] = (await _search(hub, "0049 171 1234567"))["items"]
+    assert hit["entry"]["id"] == nid
