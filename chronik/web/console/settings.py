@@ -18,6 +18,18 @@ from timeline.policy import ENTRY_KINDS
 
 _ZONES: list[str] = []
 
+CHOICES: dict[str, PresetIn | None] = {
+    "": None,  # as the office
+    "published-notify": PresetIn(visibility=Visibility.PUBLISHED, notify=True),
+    "published": PresetIn(visibility=Visibility.PUBLISHED, notify=False),
+    "internal": PresetIn(visibility=Visibility.INTERNAL, notify=False),
+}
+"""The personal defaults the settings page offers per entry kind."""
+KEEP = "keep"
+"""The page's choice for a personal default that sets only visibility or only "notify"
+(``PUT /api/v1/policy/agent``): saving the page (a new language, say) leaves it as it is
+instead of turning it into one of ``CHOICES``."""
+
 
 async def zones() -> list[str]:
     if not _ZONES:
@@ -51,12 +63,11 @@ async def save_settings(view: AgentView) -> web.StreamResponse:
     body: dict[str, PresetIn | None] = {}
     for kind in ENTRY_KINDS:
         choice = form_str(form, f"policy-{kind}")
-        body[kind] = {
-            "": None,
-            "published-notify": PresetIn(visibility=Visibility.PUBLISHED, notify=True),
-            "published": PresetIn(visibility=Visibility.PUBLISHED, notify=False),
-            "internal": PresetIn(visibility=Visibility.INTERNAL, notify=False),
-        }.get(choice)
+        if choice == KEEP:  # a default set through the API for one field only: as it is
+            continue
+        if choice not in CHOICES:
+            raise InvalidInput(f"unknown default for {kind}")
+        body[kind] = CHOICES[choice]
     await save_policy(view.state, view.caller, body, office=False)
     return web.HTTPSeeOther("/settings?saved=1")
 
