@@ -58,6 +58,7 @@ from connectors.telegram.messages import (
     is_private,
     language,
     missing_of,
+    reply_of,
     source_id,
     stop_word,
     to_inbound,
@@ -507,7 +508,8 @@ class TelegramConnector:
         if entry.kind != "message" or entry.direction is not Direction.INBOUND:
             self.counters["ignored"] += 1
             return None
-        text = body_of(message, missing_of(entry.meta), files=bool(entry.attachments))
+        text = body_of(message, missing_of(entry.meta), files=bool(entry.attachments),
+                       reply_to=reply_of(entry.meta))
         if text == entry.body:
             self.counters["duplicates"] += 1
             return IngestResult(entry=entry, created=False, customer=None)

@@ -37,6 +37,8 @@ MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 """What the Bot API lets a bot download (``getFile`` refuses bigger files)."""
 
 COMMANDS = frozenset({"start", "stop"})
+REPLY_EXCERPT = 100
+"""Characters of the message a reply answers that its entry shows."""
 
 STOP_WORDS = frozenset({"stop", "stopp", "abmelden", "abbestellen", "unsubscribe"})
 """A message that is only one of these (any case, punctuation around it) is how people opt
@@ -257,18 +259,47 @@ async def download(bot: Bot, ref: FileRef, token: str) -> InboundAttachment | Mi
     return InboundAttachment(name=name, content_type=content_type, data=data)
 
 
-def body_of(message: Message, missing: list[Missing], *, files: bool) -> str:
+def replied(message: Message) -> dict[str, Any] | None:
+    """What a reply answers (``meta.telegram.reply_to``): the message's id, whether the bot
+    sent it (a notification, an answer) and an excerpt of its text -- of the part the
+    customer quoted, when they quoted one."""
+    parent = message.reply_to_message
+    if parent is None:
+        return None
+    quoted = message.quote.text if message.quote is not None else ""
+    text = " ".join((quoted or parent.text or parent.caption or "").split())
+    if len(text) > REPLY_EXCERPT:
+        text = text[:REPLY_EXCERPT - 1].rstrip() + "…"
+    return {"message_id": parent.message_id,
+            "from_bot": bool(parent.from_user is not None and parent.from_user.is_bot),
+            "text": text}
+
+
+def body_of(message: Message, missing: list[Missing], *, files: bool,
+            reply_to: dict[str, Any] | None = None) -> str:
     """The entry's text: who wrote it if it was forwarded, the text or caption, what is
-    neither text nor file (a location, a contact, a sticker) and the files that could not
-    be fetched. An edit gives the same for the edited message (``files``: the entry has
-    files, so an empty text is no message of an unknown kind)."""
+    neither text nor file (a location, a contact, a sticker), the files that could not be
+    fetched, and what it answers. An edit gives the same for the edited message (``files``:
+    the entry has files, so an empty text is no message of an unknown kind; ``reply_to``:
+    what the entry answers when the edit does not say)."""
     origin = forwarded_from(message)
     parts = [f"[Forwarded from {origin}]" if origin else "", text_of(message),
              *extras(message)]
     parts += [f"[Attachment not received: {m.name} ({m.reason})]" for m in missing]
     if not (files or missing or any(parts)):
         parts.append("[A Telegram message of a kind Chronik does not show]")
+    answered = replied(message) or reply_to
+    if answered is not None:
+        excerpt = str(answered.get("text") or "")
+        parts.append(f'[Reply to: "{excerpt}"]' if excerpt else "[Reply to an earlier message]")
     return "\n".join(p for p in parts if p)
+
+
+def reply_of(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """What an entry answers (``meta.telegram.reply_to``), if anything."""
+    telegram = meta.get("telegram")
+    answered = telegram.get("reply_to") if isinstance(telegram, dict) else None
+    return answered if isinstance(answered, dict) else None
 
 
 def missing_of(meta: dict[str, Any]) -> list[Missing]:
@@ -298,10 +329,16 @@ def to_inbound(office_id: str, message: Message, attachments: list[InboundAttach
     origin = forwarded_from(message)
     if origin:
         telegram["forwarded_from"] = origin
+    answered = replied(message)
+    in_reply_to = None
+    if answered is not None:
+        telegram["reply_to"] = answered
+        if not answered["from_bot"]:  # the customer's own message: its entry, if stored
+            in_reply_to = f"{message.chat.id}:{answered['message_id']}"
     return InboundMessage(
         office_id=office_id, channel=Channel.CHAT, source_id=source_id(message),
         sender_kind=IdentityKind.TELEGRAM, sender=str(user.id), sender_name=sender_name(user),
         occurred_at=message.date, kind="message",
         body=body_of(message, missing, files=bool(attachments)),
-        attachments=tuple(attachments),
+        attachments=tuple(attachments), in_reply_to=in_reply_to,
         customer_id=customer_id, meta={"telegram": telegram})

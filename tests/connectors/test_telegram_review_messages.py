@@ -135,3 +135,37 @@ async def test_an_edited_caption_keeps_the_note_of_a_missing_file(thub: Hub,
     now = await eventually(edited, what="the edit")
     assert now["body"] == f"Anbei der Vertrag\n{note}"
     assert [r["body"] for r in now["meta"]["revisions"]] == [f"Anbei\n{note}"]
+
+
+async def test_a_reply_says_what_it_answers(thub: Hub, tg: StandIn) -> None:
+    """"Ja, passt" means nothing without what it answers: the entry says it (what the
+    customer quoted, or the start of the message), and an answer to their own earlier
+    message points to its entry; an edit keeps it."""
+    customer = await new_customer(thub)
+    status, link = await thub.agent.post(f"/customers/{customer['id']}/telegram-link")
+    assert status == 201
+    tg.push_text(CHAT, f"/start {link['token']}")
+    [bot_message] = await tg.wait_sent(1)  # message 2 of the chat, from the bot
+    tg.push_text(CHAT, "Termin am Dienstag um 10 Uhr?")  # 3
+    tg.push_text(CHAT, "Ja, passt", reply_to=bot_message["message_id"],
+                 quote="jederzeit abbestellen")  # 4
+    tg.push_text(CHAT, "Oder lieber 11 Uhr", reply_to=3)  # 5
+
+    async def three() -> list[dict[str, Any]] | None:
+        items = await timeline(thub, customer["id"], kind="message")
+        return items if len(items) == 3 else None
+    newest, answer, question = await eventually(three, what="three messages")
+    assert answer["body"] == 'Ja, passt\n[Reply to: "jederzeit abbestellen"]'
+    assert answer["meta"]["telegram"]["reply_to"] == {
+        "message_id": bot_message["message_id"], "from_bot": True,
+        "text": "jederzeit abbestellen"}
+    assert newest["body"] == 'Oder lieber 11 Uhr\n[Reply to: "Termin am Dienstag um 10 Uhr?"]'
+    assert newest["meta"]["in_reply_to"]["entry_id"] == question["id"]
+
+    tg.push_edit(CHAT, 5, "Oder lieber 12 Uhr")  # Telegram's edit does not repeat the reply
+
+    async def edited() -> dict[str, Any] | None:
+        now = await entry_now(thub, newest["id"])
+        return now if "12 Uhr" in now["body"] else None
+    now = await eventually(edited, what="the edit")
+    assert now["body"] == 'Oder lieber 12 Uhr\n[Reply to: "Termin am Dienstag um 10 Uhr?"]'

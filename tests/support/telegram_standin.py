@@ -979,6 +979,8 @@ class BotApiStandIn:
         language_code: str | None = "de",
         entities: list[JSONDict] | None = None,
         forward_origin: JSONDict | None = None,
+        reply_to: int | None = None,
+        quote: str | None = None,
     ) -> JSONDict:
         """The user sends ``text``; queues a ``message`` update and returns the Message.
 
@@ -988,9 +990,29 @@ class BotApiStandIn:
         (``{"type": "user", "sender_user": {…}}``, ``{"type": "hidden_user",
         "sender_user_name": …}``, ``{"type": "channel", "chat": {…}, "message_id": …}``);
         its ``date`` is filled in when missing, and its text keeps its entities (a forwarded
-        ``/stop`` still carries its ``bot_command``)."""
+        ``/stop`` still carries its ``bot_command``). ``reply_to``: the id of a message of
+        this chat (the user's or the bot's) the user answers; Telegram includes that message
+        (without its own ``reply_to_message``), and ``quote`` the part of its text the user
+        selected to quote."""
+        original = None
+        if reply_to is not None:
+            chat = self._chats.get(chat_id)
+            original = chat.messages.get(reply_to) if chat else None
+            if original is None:
+                raise ValueError(f"no message {reply_to} in chat {chat_id}")
         message = self._inbound_message(chat_id, user_id, first_name, last_name, username,
                                         language_code)
+        if original is not None:
+            quoted = copy.deepcopy(original)
+            quoted.pop("reply_to_message", None)
+            message["reply_to_message"] = quoted
+            if quote is not None:
+                replied = original.get("text") or original.get("caption") or ""
+                at = replied.find(quote)
+                if not quote or at < 0:
+                    raise ValueError("a quote is a part of the replied message's text")
+                message["quote"] = {"text": quote, "position": _u16(replied[:at]),
+                                    "is_manual": True}
         message["text"] = text
         found = sorted([*_auto_entities(text), *(entities or [])],
                        key=lambda e: (e["offset"], -e["length"]))
