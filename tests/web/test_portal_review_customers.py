@@ -313,3 +313,29 @@ async def test_a_link_for_someone_else_says_who_is_signed_in_and_leads_there(
     landed = await sign_in(site, browser, "greta@example.de",
                            next_path=signin_page.field("next"))
     assert "Gretas Vertrag" in landed.text and "Greta Becker" in landed.text
+
+
+# ---------------------------------------------------------------- whose portal it is
+def title_of(page: Page) -> str:
+    found = re.search(r"<title>(.*?)</title>", page.text, re.S)
+    assert found, page.text[:500]
+    return html.unescape(found.group(1))
+
+
+async def test_the_browser_tab_names_the_office_not_the_software(site: Site) -> None:
+    """Every portal tab used to end in "· Chronik" -- the name of the software, which means
+    nothing to a customer of "Büro Müller & Partner" (and looks like someone else's site
+    in a row of tabs or bookmarks). The portal's pages name the office; before sign-in,
+    the customer portal."""
+    await site.customer()
+    browser = site.browser()
+    signin_page = await browser.get("/portal/signin")
+    assert title_of(signin_page) == "Anmelden im Kundenportal"
+    code_page = await browser.follow(await request_code(browser, ERIKA))
+    assert title_of(code_page) == "Code eingeben · Kundenportal"
+    await sign_in(site, browser)
+    for path, title in (("/portal/", "Ihre Nachrichten"), ("/portal/preferences", "Einstellungen"),
+                        ("/portal/data", "Meine Daten")):
+        page = await browser.get(path)
+        assert title_of(page) == f"{title} · Büro Müller & Partner", path
+    assert "Chronik" not in title_of(await browser.get("/portal/entries/nope"))
