@@ -92,6 +92,11 @@ class InboundMessage(BaseModel):
 
 NEVER_A_CUSTOMER = frozenset({"bounce", "delivery_report", "own_mail"})
 """``automated`` kinds whose sender is a mail system or the office itself, never a customer."""
+NO_NEW_CUSTOMER = frozenset({"auto_reply", "bulk"})
+"""``automated`` kinds filed on a known customer's timeline, but never making a stranger a
+customer (a newsletter, a mailing list, a notification robot, an out-of-office from an address
+nobody knows): from a stranger they wait in the quarantine (reason ``auto_reply`` / ``bulk``)
+for an admin to assign or discard."""
 
 
 class UnknownSenderPolicy(StrEnum):
@@ -117,13 +122,21 @@ class _ErasedSender(Exception):
     """The sender's identity is on the suppression list of erased persons."""
 
 
-class _SpamFromStranger(Exception):
+class _KeptFromStranger(Exception):
+    """The sender is nobody the office knows, and the message must not make them a customer
+    (``reason``: why it waits in the quarantine)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _SpamFromStranger(_KeptFromStranger):
     """Marked as spam by the channel's server, and the sender is nobody the office knows."""
 
     def __init__(self, verdict: str) -> None:
-        super().__init__(verdict)
-        self.reason = (f"spam: marked by a mail server ({verdict}); the sender is no "
-                       "customer")
+        super().__init__(f"spam: marked by a mail server ({verdict}); the sender is no "
+                         "customer")
 
 
 Reprocessor = Callable[[Office, bytes, str, str | None], Awaitable[IngestResult]]
@@ -175,8 +188,8 @@ class IngestService:
             customer, new_customer = await self._resolve(office, msg)
         except _ErasedSender:
             return await self._erased(office, msg, raw, raw_channel, origin)
-        except _SpamFromStranger as spam:
-            return await self._quarantined(office, msg, raw, raw_channel, origin, spam.reason)
+        except _KeptFromStranger as kept:
+            return await self._quarantined(office, msg, raw, raw_channel, origin, kept.reason)
         except InvalidInput as exc:
             return await self._quarantined(office, msg, raw, raw_channel, origin,
                                            f"unattributable sender: {exc.message}")
@@ -217,6 +230,9 @@ class IngestService:
                 if await self.store.is_suppressed(office.id, kind, suppression_digest(
                         self.suppression_key, office.id, kind, form)):
                     raise _ErasedSender
+        if msg.automated in NO_NEW_CUSTOMER:
+            raise _KeptFromStranger(f"{msg.automated}: {msg.sender.strip()[:300]}; the sender "
+                                    "is no customer")
         if self.unknown_sender is UnknownSenderPolicy.UNASSIGNED:
             return None, False
         name = msg.sender_name.strip() or msg.sender.strip()
@@ -350,9 +366,9 @@ class IngestService:
             except _ErasedSender:
                 results[i] = await self._erased(office, msg, raw, raw_channel, origin)
                 continue
-            except _SpamFromStranger as spam:
+            except _KeptFromStranger as kept:
                 results[i] = await self._quarantined(office, msg, raw, raw_channel, origin,
-                                                     spam.reason)
+                                                     kept.reason)
                 continue
             except InvalidInput as exc:
                 results[i] = await self._quarantined(office, msg, raw, raw_channel, origin,

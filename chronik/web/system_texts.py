@@ -157,6 +157,8 @@ _DETAIL = {  # details written as English prose by the connectors: the part that
     "own_mail": re.compile(r"own address (\S+);"),
     "spam": re.compile(r"^marked by a mail server \((.*)\); the sender is no customer$",
                        re.DOTALL),
+    "bulk": re.compile(r"^(.*); the sender is no customer$", re.DOTALL),
+    "auto_reply": re.compile(r"^(.*); the sender is no customer$", re.DOTALL),
 }
 _NO_RECIPIENT = "no recipient found"
 

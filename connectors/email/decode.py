@@ -239,6 +239,17 @@ def _was(label: str | None, declared: str | None, used: str) -> str | None:
     return f"declared {label}, but the bytes are {name}"
 
 
+_C1_AS_WINDOWS = {c: bytes([c]).decode("cp1252") for c in range(0x80, 0xA0)
+                  if c not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)}
+"""C1 control characters as Windows-1252 reads their bytes (``–``, ``€``, ``„``): no one
+writes C1 controls in mail, so ISO-8859-1 and -15 text holding them is Windows text under a
+Western label (as browsers read it)."""
+
+
+def _western(data: bytes, single: str) -> str:
+    return data.decode(single, _LATIN1_FALLBACK).translate(_C1_AS_WINDOWS)
+
+
 def _segments(data: bytes, single: str) -> tuple[str, bool]:
     """Runs of valid UTF-8 read as UTF-8, every other byte as ``single``; True if mixed.
 
@@ -254,11 +265,11 @@ def _segments(data: bytes, single: str) -> tuple[str, bool]:
         char = sequence.decode("utf-8")
         if len(sequence) == 2 and not "\u00a0" <= char <= "\u04ff":
             continue
-        out.append(data[pos:match.start()].decode(single, _LATIN1_FALLBACK))
+        out.append(_western(data[pos:match.start()], single))
         out.append(char)
         pos = match.end()
         mixed = True
-    out.append(data[pos:].decode(single, _LATIN1_FALLBACK))
+    out.append(_western(data[pos:], single))
     return "".join(out), mixed
 
 
@@ -389,7 +400,15 @@ def addresses(value: str, hint: str | None = None, notes: list[str] | None = Non
         address = _SPACES.sub("", address).strip('"').removeprefix("mailto:")
         name = _COMMENT.sub("", name) if angle else name
         result.append((_display_name(restore(name), hint, notes), restore(address)))
-    return [(n, a) for n, a in result if a and not _NOT_IN_ADDRESS.search(a)]
+    found = [(n, a) for n, a in result if a and not _NOT_IN_ADDRESS.search(a)]
+    if words and not any("@" in a for _, a in found):  # the address itself encoded, as
+        decoded = decode_words(value, hint)  # broken scripts write "=?UTF-8?B?…?=" for all
+        inside = addresses(decoded, hint) if "@" in decoded and "=?" not in decoded else []
+        if inside and all(_WHOLE_ADDRESS.match(a) for _, a in inside):
+            if notes is not None:
+                notes.append("the address was inside an encoded word: decoded first")
+            return inside
+    return found
 
 
 def _unbracketed(text: str, name: str) -> tuple[str, str]:

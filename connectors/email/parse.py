@@ -33,6 +33,7 @@ from .decode import (
 )
 from .errors import MailParseError, MessageTooLarge
 from .htmltext import clean_html, html_to_text, unflow
+from .lists import list_author
 from .msgfile import NotReadable, is_msg, mail_from_msg
 from .smime import is_pkcs7, open_pkcs7
 from .spam import spam_verdict
@@ -276,6 +277,12 @@ def _sender(msg: Message, hint: str | None, notes: list[str]) -> tuple[str, str]
                 if "@" in address:
                     if found:
                         notes.extend(f"{name.title()} header: {n}" for n in dict.fromkeys(found))
+                    if name == "from":
+                        author = list_author(msg, display, address, hint)
+                        if author is not None:  # a list that sends posts as its own
+                            notes.append(f"the mailing list {address} sent it as its own; the "
+                                         f"author {author[1]} is taken from {author[2]}")
+                            return author[0], author[1]
                     return display, address
     return None
 
@@ -468,6 +475,9 @@ def _walk(part: Message, body: _Body, depth: int, related: bool = False) -> None
         return
     if part.is_multipart():
         children = [p for p in part.get_payload() if isinstance(p, Message)]
+        if ctype == "multipart/encrypted":  # PGP/MIME: the parts are kept as files
+            body.notes.append("an encrypted message (PGP/MIME): it can only be read with the "
+                              "recipient's private key; kept as sent")
         if ctype == "multipart/alternative":
             _alternative(children, body, depth)
         else:

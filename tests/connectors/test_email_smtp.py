@@ -183,6 +183,7 @@ async def test_a_reply_links_to_the_entry_it_answers(hub: Hub) -> None:
 
 
 async def test_auto_reply_is_stored_marked_and_internal(hub: Hub) -> None:
+    await make_customer(hub, "Erika Muster", emails=["erika@example.de"])
     port = await inbox(hub)
     await send(port, mail(subject="Abwesenheitsnotiz: Schaden am Dach",
                           body="Ich bin bis Montag nicht im Büro.",

@@ -143,12 +143,27 @@ async def test_replies_link_to_the_entry_they_answer(world: World) -> None:
 
 
 async def test_automated_messages_are_internal_and_marked(world: World) -> None:
+    await world.ingest.ingest(world.msg("<first@x>"))  # the sender is a customer by now
     r = await world.ingest.ingest(world.msg("<ooo@x>", automated="auto_reply",
                                             subject="Abwesenheitsnotiz"))
     assert r.entry is not None
     assert r.entry.visibility is Visibility.INTERNAL
     assert r.entry.meta["automated"] == "auto_reply" and "automated" in r.entry.tags
     assert r.entry.notify is False
+
+
+@pytest.mark.parametrize("automated", ["auto_reply", "bulk"])
+async def test_automated_messages_never_make_a_stranger_a_customer(
+        world: World, automated: str) -> None:
+    r = await world.ingest.ingest(world.msg("<news@x>", sender="news@shop.example",
+                                            automated=automated))
+    assert r.entry is None and r.quarantined is not None
+    assert r.quarantined.reason == f"{automated}: news@shop.example; the sender is no customer"
+    (batched,) = await world.ingest.ingest_many([(world.msg(
+        "<news2@x>", sender="news@shop.example", automated=automated), None, "test")])
+    assert batched.quarantined is not None and batched.entry is None
+    assert await world.store.find_customers(world.office.id, IdentityKind.EMAIL,
+                                            "news@shop.example") == []
 
 
 async def test_merge_moves_everything_and_undo_restores(world: World) -> None:

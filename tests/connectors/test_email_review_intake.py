@@ -1,0 +1,260 @@
+"""Mail as it arrives from mailing lists, newsletters, robots and programs beyond the
+usual ones, through the real intake (``MailIngest`` on a running Chronik), checked where a
+user sees it: the customer list, the timeline, the quarantine (API and admin page).
+
+- A list that rewrites ``From`` to its own address (Mailman's and Google Groups' DMARC
+  mitigation: ``Erika via Forum <forum@lists…>``) made the list a "customer" that collected
+  every member's posts; the author is named in ``Reply-To``, ``Cc`` or ``X-Original-From``.
+- A newsletter, a notification robot or an out-of-office from an address nobody knows
+  became an unverified customer ("Versicherungsmagazin Newsletter", "PayPal", the office's
+  own spam gateway); it waits in the quarantine now, a known customer's is filed as before.
+- Exchange's "Automatic reply" in the mailbox's language, a sender address written inside an
+  encoded word, Windows characters under a Western label, PGP/MIME encrypted mail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from connectors.email.importer import parse_batch
+from connectors.email.inbound import MailIngest
+from connectors.email.parse import parse_message
+from tests.api.test_customers_entries import make_customer
+from tests.conftest import Hub
+from tests.web.conftest import ADMIN_EMAIL, Console, console, make_console
+from tests.web.test_console_pages import text_of
+
+__all__ = ["console", "make_console"]  # the page tests' running Chronik
+
+ERIKA = "erika.mustermann@example.de"
+DATE = "Date: Thu, 05 Mar 2026 09:00:00 +0100\n"
+
+
+def raw(head: str, body: str = "Hat jemand Erfahrung mit Fahrrad in der Hausrat?\n") -> bytes:
+    return (head + DATE + "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n"
+            + body).encode()
+
+
+MAILMAN_REPLY_TO = raw(
+    "From: Erika Mustermann via Versicherungsforum <forum@lists.example.org>\n"
+    f"Reply-To: Erika Mustermann <{ERIKA}>\nTo: forum@lists.example.org\n"
+    "Subject: [Versicherungsforum] Hausrat\nMessage-ID: <list-1@example.de>\n"
+    "List-Id: Versicherungsforum <forum.lists.example.org>\n"
+    "List-Post: <mailto:forum@lists.example.org>\nPrecedence: list\n")
+MAILMAN_CC = raw(  # reply_goes_to_list: the author goes to Cc; German lists say "über"
+    "From: Erika Mustermann =?utf-8?q?=C3=BCber?= Forum <forum@lists.example.org>\n"
+    "Reply-To: Forum <forum@lists.example.org>\n"
+    f"Cc: Hans Other <hans@other.example>, Erika Mustermann <{ERIKA}>\n"
+    "To: forum@lists.example.org\nSubject: [Forum] Hausrat\nMessage-ID: <list-2@example.de>\n"
+    "List-Id: <forum.lists.example.org>\nList-Post: <mailto:forum@lists.example.org>\n")
+GOOGLE_GROUPS = raw(
+    "From: 'Erika Mustermann' via Kunden <kunden@googlegroups.com>\n"
+    f"X-Original-Sender: {ERIKA}\nMailing-list: list kunden@googlegroups.com; contact "
+    "kunden+owners@googlegroups.com\nList-ID: <kunden.googlegroups.com>\nPrecedence: list\n"
+    "To: Kunden <kunden@googlegroups.com>\nSubject: Hausrat\nMessage-ID: <gg-1@example.de>\n")
+
+
+async def customers(hub: Hub) -> list[dict[str, Any]]:
+    status, page = await hub.agent.get("/customers?limit=100")
+    assert status == 200
+    items: list[dict[str, Any]] = page["items"]
+    return items
+
+
+async def timeline(hub: Hub, customer_id: str) -> list[dict[str, Any]]:
+    status, page = await hub.agent.get(f"/customers/{customer_id}/timeline")
+    assert status == 200
+    items: list[dict[str, Any]] = page["items"]
+    return items
+
+
+async def quarantine(hub: Hub) -> list[dict[str, Any]]:
+    status, page = await hub.admin.get("/quarantine")
+    assert status == 200
+    items: list[dict[str, Any]] = page["items"]
+    return items
+
+
+@pytest.mark.parametrize("mail", [MAILMAN_REPLY_TO, MAILMAN_CC, GOOGLE_GROUPS],
+                         ids=["mailman-reply-to", "mailman-cc-german", "google-groups"])
+async def test_a_post_the_list_sent_as_its_own_is_filed_on_its_author(
+        hub: Hub, mail: bytes) -> None:
+    erika = await make_customer(hub, "Erika Mustermann", emails=[ERIKA])
+    done = await MailIngest(hub.state.ingest).deliver(hub.office.id, mail, "imap:INBOX/1")
+    assert done.outcome == "created"
+    (entry,) = await timeline(hub, erika["id"])
+    assert entry["kind"] == "bulk" and entry["visibility"] == "internal"
+    assert entry["meta"]["from"] == ERIKA and entry["meta"]["from_name"] == "Erika Mustermann"
+    assert [c["name"] for c in await customers(hub)] == ["Erika Mustermann"]
+    status, found = await hub.agent.get("/lookup?email=forum@lists.example.org")
+    assert status == 200 and found["matches"] == []
+
+
+def test_a_list_that_keeps_the_authors_from_is_left_alone() -> None:
+    """A list that does not rewrite From, and a newsletter whose name says "via", keep
+    their sender; a Reply-To that is not the person the list names is not taken."""
+    kept = parse_message(raw(f"From: Erika Mustermann <{ERIKA}>\nReply-To: "
+                             "forum@lists.example.org\nList-Id: <forum.lists.example.org>\n"
+                             "Subject: x\nMessage-ID: <k1@x>\n"))
+    assert kept.from_email == ERIKA and kept.parse_notes == ()
+    linked = parse_message(raw("From: Max Muster via LinkedIn <messages-noreply@linkedin.com>"
+                               "\nReply-To: support@linkedin.com\nList-Unsubscribe: "
+                               "<https://linkedin.com/u>\nSubject: x\nMessage-ID: <k2@x>\n"))
+    assert linked.from_email == "messages-noreply@linkedin.com"
+    announce = parse_message(raw("From: Forum <forum@lists.example.org>\nReply-To: Hans "
+                                 "<hans@other.example>\nList-Id: <forum.lists.example.org>\n"
+                                 "Subject: x\nMessage-ID: <k3@x>\n"))
+    assert announce.from_email == "forum@lists.example.org"
+
+
+NEWSLETTER = raw(
+    'From: "Versicherungsmagazin Newsletter" <newsletter@versicherungsmagazin.example>\n'
+    "To: info@buero-test.de\nSubject: Branchen-News KW 10\nMessage-ID: <nl-10@vm.example>\n"
+    "List-Unsubscribe: <https://versicherungsmagazin.example/u?u=1>\n"
+    "List-Unsubscribe-Post: List-Unsubscribe=One-Click\nPrecedence: bulk\n",
+    "Neues aus der Branche.\n")
+ROBOT = raw("From: PayPal <service@paypal.example>\nTo: info@buero-test.de\n"
+            "Subject: Sie haben eine Zahlung erhalten\nMessage-ID: <pp-1@paypal.example>\n"
+            "Auto-Submitted: auto-generated\nX-Auto-Response-Suppress: All\n",
+            "Zahlung erhalten.\n")
+OUT_OF_OFFICE = raw("From: Petra Kollegin <petra@firma.example>\nTo: info@buero-test.de\n"
+                    "Subject: Automatische Antwort: Ihr Angebot\nMessage-ID: <oof@firma>\n"
+                    "Auto-Submitted: auto-replied\n", "Ich bin bis 20.03. nicht im Büro.\n")
+STRANGER_POST = raw(
+    "From: Hans Neu via Forum <forum@lists.example.org>\nCc: Hans Neu <hans.neu@neu.example>\n"
+    "To: forum@lists.example.org\nSubject: [Forum] Hallo\nMessage-ID: <mm-3@neu.example>\n"
+    "List-Id: <forum.lists.example.org>\nList-Post: <mailto:forum@lists.example.org>\n")
+
+
+@pytest.mark.parametrize(("mail", "reason"), [
+    (NEWSLETTER, "bulk: newsletter@versicherungsmagazin.example; the sender is no customer"),
+    (STRANGER_POST, "bulk: hans.neu@neu.example; the sender is no customer"),
+    (ROBOT, "auto_reply: service@paypal.example; the sender is no customer"),
+    (OUT_OF_OFFICE, "auto_reply: petra@firma.example; the sender is no customer"),
+], ids=["newsletter", "list-post", "notification-robot", "out-of-office"])
+async def test_automatic_mail_from_a_stranger_waits_in_the_quarantine(
+        hub: Hub, mail: bytes, reason: str) -> None:
+    done = await MailIngest(hub.state.ingest).deliver(hub.office.id, mail, "imap:INBOX/7")
+    assert done.outcome == "quarantined"
+    assert await customers(hub) == []
+    (item,) = await quarantine(hub)
+    assert item["reason"] == reason
+    # an admin who knows whose it is assigns it: filed there, still internal and marked
+    karl = await make_customer(hub, "Karl Kunde")
+    status, _ = await hub.admin.post(f"/quarantine/{item['id']}/reprocess",
+                                     json={"customer_id": karl["id"]})
+    assert status == 200
+    (entry,) = await timeline(hub, karl["id"])
+    assert entry["visibility"] == "internal" and "automated" in entry["tags"]
+
+
+async def test_a_known_customers_newsletter_is_filed_as_before(hub: Hub) -> None:
+    shop = await make_customer(hub, "Versicherungsmagazin",
+                               emails=["newsletter@versicherungsmagazin.example"])
+    done = await MailIngest(hub.state.ingest).deliver(hub.office.id, NEWSLETTER, "imap")
+    assert done.outcome == "created"
+    (entry,) = await timeline(hub, shop["id"])
+    assert (entry["kind"], entry["visibility"]) == ("bulk", "internal")
+    assert await quarantine(hub) == []
+
+
+async def test_the_import_batch_quarantines_a_strangers_newsletter_too(hub: Hub) -> None:
+    """``chronik import``'s batch path: the same outcome per message as one at a time; a
+    sender whose own mail came earlier in the batch is a customer by then."""
+    person = raw("From: Neue Kundin <neu@kundin.example>\nTo: info@buero-test.de\n"
+                 "Subject: Anfrage\nMessage-ID: <nk-1@kundin.example>\n", "Ein Angebot bitte.\n")
+    her_auto = raw("From: Neue Kundin <neu@kundin.example>\nTo: info@buero-test.de\n"
+                   "Subject: Out of Office: Angebot\nMessage-ID: <nk-2@kundin.example>\n",
+                   "Bin im Urlaub.\n")
+    mails = [NEWSLETTER, person, her_auto]
+    parsed = parse_batch(mails, 1 << 20)
+    done = await MailIngest(hub.state.ingest).deliver_many(
+        hub.office.id, [(p, m, "import") for p, m in zip(parsed, mails, strict=True)])
+    assert [d.outcome for d in done] == ["quarantined", "created", "created"]
+    (customer,) = await customers(hub)
+    assert customer["name"] == "Neue Kundin"
+    kinds = sorted(e["kind"] for e in await timeline(hub, customer["id"]))
+    assert kinds == ["auto_reply", "email"]
+
+
+async def test_the_admin_page_says_why_it_waits(console: Console) -> None:
+    mail = MailIngest(console.state.ingest)
+    news = (await mail.deliver(console.office.id, NEWSLETTER, "imap")).result.quarantined
+    robot = (await mail.deliver(console.office.id, ROBOT, "imap")).result.quarantined
+    assert news is not None and robot is not None
+    admin = await console.signed_in(ADMIN_EMAIL)
+    listed = await admin.get("/admin/quarantine")
+    assert listed.status == 200
+    rows = {item.id: text_of(listed.text.split(f'data-item="{item.id}"')[1].split("</tr>")[0])
+            for item in (news, robot)}
+    assert ("Newsletter oder Mailingliste, Absender ist kein Kunde "
+            "newsletter@versicherungsmagazin.example") in rows[news.id]
+    assert "Automatische Nachricht" in rows[robot.id] and \
+        "service@paypal.example" in rows[robot.id]
+    assert "the sender is no customer" not in listed.text
+
+
+@pytest.mark.parametrize("subject", [
+    "Automatisk svar: Ihr Angebot", "Automatiskt svar: Ihr Angebot",
+    "Automaattinen vastaus: Ihr Angebot", "Automatická odpověď: Ihr Angebot",
+    "Automatyczna odpowiedź: Ihr Angebot", "Resposta automática: Ihr Angebot",
+    "Автоматический ответ: Ihr Angebot", "Otomatik yanıt: Ihr Angebot",
+    "Automatikus válasz: Ihr Angebot", "自动回复: Ihr Angebot", "自動返信: Ihr Angebot",
+    "[Auto-Reply] Ihr Angebot", "[Automatische Antwort] Ihr Angebot",
+])
+def test_exchange_auto_replies_in_the_mailboxs_language(subject: str) -> None:
+    parsed = parse_message(raw(f"From: Petra <petra@firma.example>\nSubject: {subject}\n"
+                               "Message-ID: <a@x>\n"))
+    assert parsed.auto == "auto_reply"
+
+
+@pytest.mark.parametrize("subject", [
+    "Re: Automatisk svar: Ihr Angebot", "Automatische Antwortfunktion einrichten?",
+    "Automatic replying is broken", "Auto: Schadenmeldung",
+])
+def test_a_person_writing_about_auto_replies_is_no_auto_reply(subject: str) -> None:
+    parsed = parse_message(raw(f"From: Petra <petra@firma.example>\nSubject: {subject}\n"
+                               "Message-ID: <a@x>\n"))
+    assert parsed.auto is None
+
+
+def test_a_sender_written_wholly_inside_an_encoded_word() -> None:
+    """``From: =?UTF-8?B?<"Jörg Müller <joerg@…>" in base64>?=`` (scripts that encode the
+    whole header): the mail was quarantined as having no sender."""
+    mail = (b"From: =?UTF-8?B?SsO2cmcgTcO8bGxlciA8am9lcmdAbXVlbGxlci5leGFtcGxlPg==?=\n"
+            b"To: =?UTF-8?Q?B=C3=BCro_<info@buero-test.de>?=\nSubject: Haus\n"
+            b"Message-ID: <ew@x>\n" + DATE.encode() + b"\nHallo\n")
+    parsed = parse_message(mail)
+    assert (parsed.from_display_name, parsed.from_email) == ("Jörg Müller",
+                                                             "joerg@mueller.example")
+    assert parsed.to == ("info@buero-test.de",)
+    # an encoded name with an @ that is no address is still no address
+    name_only = parse_message(b"From: =?utf-8?b?VGVzdHMgQ2hhbmdARlQgKOW8teavk+WAqyk=?=\n"
+                              b"Reply-To: tests.chang@fengttt.com\nSubject: x\n\nHallo\n")
+    assert name_only.from_email == "tests.chang@fengttt.com"
+
+
+@pytest.mark.parametrize("label", ["iso-8859-15", "ISO_8859-1:1987", "ISO8859-1"])
+def test_windows_characters_under_a_western_label(label: str) -> None:
+    """Dash, euro sign and German quotes typed on Windows under a Latin-1/-9 label showed
+    as invisible control characters (U+0096, U+0080, U+0084)."""
+    body = "Grüße – 5 € „Angebot“".encode("cp1252")
+    mail = (f"From: Max <max@example.com>\nSubject: x\nMessage-ID: <w@x>\n{DATE}"
+            f"Content-Type: text/plain; charset={label}\n\n").encode() + body + b"\n"
+    assert parse_message(mail).text == "Grüße – 5 € „Angebot“"
+
+
+def test_a_pgp_encrypted_mail_says_why_it_has_no_text() -> None:
+    mail = raw("From: Max <max@example.com>\nSubject: ...\nMessage-ID: <pgp@x>\n"
+               'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; '
+               'boundary="enc"\n').replace(b"Content-Type: text/plain; charset=utf-8\n", b"") \
+        .replace(b"Hat jemand Erfahrung mit Fahrrad in der Hausrat?\n",
+                 b"--enc\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--enc\n"
+                 b'Content-Type: application/octet-stream; name="encrypted.asc"\n\n'
+                 b"-----BEGIN PGP MESSAGE-----\nhQEMA1234\n-----END PGP MESSAGE-----\n"
+                 b"--enc--\n")
+    parsed = parse_message(mail)
+    assert parsed.text == ""
+    assert "encrypted.asc" in [a.filename for a in parsed.attachments]
+    assert any("encrypted message (PGP/MIME)" in n for n in parsed.parse_notes)
