@@ -14,6 +14,7 @@ from chronik.web.outbox import OUTBOX
 from chronik.web.pages import AgentView, admin_page
 from timeline.errors import Conflict, InvalidInput
 from timeline.models import Role
+from timeline.policy import ENTRY_KINDS, preset
 
 ROLES = [r.value for r in Role]
 
@@ -31,11 +32,15 @@ async def _detail(view: AgentView, agent_id: str, *, status: int = 200,
     """The agent's page; ``taken``: a new API token handed over by the redirect, shown if
     it is one of the agent's (else the page says it cannot be shown again)."""
     account = await accounts.agent_account(view.state, view.caller.office.id, agent_id)
+    office_policy = await view.state.store.get_policy(view.caller.office.id, None)
+    personal = await view.state.store.get_policy(view.caller.office.id, agent_id)
+    defaults = [(kind, personal[kind], preset(kind, personal, office_policy))
+                for kind in ENTRY_KINDS if kind in personal]
     token = taken.secret if taken else None
     if token is not None and hash_token(token)[:12] not in account.tokens:
         token = None
     return render(view, "admin/agent.html", "agents", status=status, error=error,
-                  account=account, new_token=token,
+                  account=account, new_token=token, defaults=defaults,
                   token_gone=taken is not None and taken.asked and token is None,
                   can_mail=view.request.app[OUTBOX].can_send("email"),
                   is_self=account.agent.id == view.caller.agent.id)

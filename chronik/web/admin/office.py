@@ -16,8 +16,8 @@ from chronik.components import component_states
 from chronik.web.admin.common import ask_first, confirmed, form, render, see_other
 from chronik.web.pages import AgentView, admin_page
 from timeline.errors import Conflict, InvalidInput, NotFound
-from timeline.models import Visibility
-from timeline.policy import ENTRY_KINDS, preset
+from timeline.models import Agent, Visibility
+from timeline.policy import ENTRY_KINDS, PolicyMap, preset
 from timeline.privacy_models import ErasedSenderPolicy
 
 VISIBILITY_CHOICES = ("", Visibility.PUBLISHED.value, Visibility.INTERNAL.value)
@@ -31,6 +31,7 @@ ERASED_LABELS = {ErasedSenderPolicy.DROP.value: "admin.office.erased_drop",
 async def _policy(view: AgentView, *, status: int = 200, error: str | None = None
                   ) -> web.Response:
     out = await policy_view(view.state, view.caller)
+    others = await personal_policies(view, exclude=view.caller.agent.id)
     rows = []
     for kind in out.kinds:
         office = out.office.get(kind)
@@ -41,9 +42,28 @@ async def _policy(view: AgentView, *, status: int = 200, error: str | None = Non
             "notify": "" if office is None or office.notify is None
             else ("yes" if office.notify else "no"),
             "effective": office_only, "mine": out.effective[kind],
+            # colleagues for whom the office's default does not hold (theirs wins)
+            "others": [(agent, theirs) for agent, policy in others if kind in policy
+                       for theirs in [preset(kind, policy, out.office)]
+                       if (theirs.visibility, theirs.notify)
+                       != (office_only.visibility, office_only.notify)],
         })
     return render(view, "admin/policy.html", "policy", status=status, error=error, rows=rows,
                   visibility_choices=VISIBILITY_CHOICES, notify_choices=list(NOTIFY_CHOICES))
+
+
+async def personal_policies(view: AgentView, *, exclude: str | None = None
+                            ) -> list[tuple[Agent, PolicyMap]]:
+    """The office's agents that have personal defaults, with them (an office has a handful
+    of agents: one read each)."""
+    office_id = view.caller.office.id
+    found = []
+    for account in await view.state.store.list_agents(office_id):
+        if account.agent.id != exclude:
+            policy = await view.state.store.get_policy(office_id, account.agent.id)
+            if policy:
+                found.append((account.agent, policy))
+    return found
 
 
 @admin_page

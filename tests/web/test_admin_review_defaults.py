@@ -1,0 +1,58 @@
+"""An office admin sets "notify customer" for the office and sees where it does not hold:
+colleagues' personal defaults win over the office's, so the policy page names them, and
+each agent's page shows theirs."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+from tests.web.conftest import ADMIN_EMAIL, Console
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", "", html)))
+
+
+async def test_the_policy_page_names_colleagues_whose_own_defaults_win(
+        console: Console) -> None:
+    """The office keeps documents quiet. Tom's personal default notifies: his documents
+    reach customers, and the admin could not see that anywhere."""
+    status, _ = await console.bearer("PUT", "/policy/office", token=console.admin_token,
+                                     json={"document": {"notify": False}})
+    assert status == 200
+    status, _ = await console.bearer("PUT", "/policy/agent", json={
+        "document": {"visibility": "published", "notify": True},
+        "note": {"notify": False}})  # the office (system) notifies notes
+    assert status == 200
+    desk = await console.signed_in(ADMIN_EMAIL)
+    page = await desk.get("/admin/policy")
+    assert page.status == 200
+    others = re.search(r'id="document-others">(.*?)</span>', page.text, re.S)
+    assert others, _text(page.text)
+    assert _text(others.group(1)).strip().endswith(
+        "Tom Agent (veröffentlicht, mit Benachrichtigung)")
+    assert f'href="/admin/agents/{console.agent.id}"' in others.group(1)
+    assert 'id="note-others"' in page.text  # the office notifies notes, Tom does not
+    assert 'id="phone_note-others"' not in page.text  # no personal default there
+
+    agent_page = await desk.get(f"/admin/agents/{console.agent.id}")
+    defaults = _text(agent_page.text[agent_page.text.index('id="defaults"'):])
+    assert "Dokument: veröffentlicht, mit Benachrichtigung (persönlich)" in defaults
+    assert "Notiz: veröffentlicht, ohne Benachrichtigung (Systemvorgabe / persönlich)" \
+        in defaults
+    own = await desk.get(f"/admin/agents/{console.admin.id}")
+    assert "Keine – es gelten die Voreinstellungen des Büros." in _text(own.text)
+
+
+async def test_a_personal_default_equal_to_the_offices_is_not_listed(
+        console: Console) -> None:
+    status, _ = await console.bearer("PUT", "/policy/office", token=console.admin_token,
+                                     json={"document": {"visibility": "internal"}})
+    assert status == 200
+    status, _ = await console.bearer("PUT", "/policy/agent", json={
+        "document": {"visibility": "internal", "notify": False}})
+    assert status == 200
+    desk = await console.signed_in(ADMIN_EMAIL)
+    page = await desk.get("/admin/policy")
+    assert 'id="document-others"' not in page.text
