@@ -339,3 +339,38 @@ async def test_the_browser_tab_names_the_office_not_the_software(site: Site) -> 
         page = await browser.get(path)
         assert title_of(page) == f"{title} · Büro Müller & Partner", path
     assert "Chronik" not in title_of(await browser.get("/portal/entries/nope"))
+
+
+# ---------------------------------------------------------------- errors a screen reader hears
+def field_tag(page: Page, field_id: str) -> str:
+    found = re.search(rf'<input id="{field_id}"[^>]*>', page.text)
+    assert found, page.text[:3000]
+    return found.group(0)
+
+
+async def test_a_refused_address_or_code_marks_its_field(site: Site) -> None:
+    """The message said what was wrong, but the field neither said it was wrong nor had the
+    focus: a screen reader on the field heard nothing, a keyboard user had to find it.
+    Now the refused field is ``aria-invalid``, described by the message, and focused."""
+    await site.customer()
+    browser = site.browser()
+    form = await browser.get("/portal/signin")
+    assert "aria-invalid" not in field_tag(form, "portal-email")
+    refused_page = await refused(browser, await browser.post("/portal/signin", data={
+        "csrf": form.field("csrf"), "email": "erika at example", "next": "/portal/"}),
+        "/portal/signin")
+    tag = field_tag(refused_page, "portal-email")
+    assert 'aria-invalid="true"' in tag and "autofocus" in tag
+    assert 'aria-describedby="portal-email-error"' in tag
+    assert re.search(r'<p id="portal-email-error"[^>]*role="alert">Das ist keine gültige',
+                     refused_page.text)
+    code_page = await browser.follow(await request_code(browser, ERIKA))
+    tag = field_tag(code_page, "portal-code")
+    assert "autofocus" in tag and "aria-invalid" not in tag  # (the page is for typing it)
+    wrong = await refused(browser, await enter_code(browser, code_page, "000000"),
+                          "/portal/signin/code")
+    tag = field_tag(wrong, "portal-code")
+    assert 'aria-invalid="true"' in tag
+    assert 'aria-describedby="portal-code-message portal-code-hint"' in tag
+    assert re.search(r'<p id="portal-code-message"[^>]*role="alert">Dieser Code stimmt nicht',
+                     wrong.text)
