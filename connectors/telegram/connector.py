@@ -459,6 +459,11 @@ class TelegramConnector:
             self.counters["duplicates"] += 1
             return IngestResult(entry=existing, created=False, customer=None)
         if customer_id is None and not is_private(message):
+            cmd = command(message)
+            if cmd is not None:  # answered (private chats only), a link spent
+                await self._answer(message, await Commands(self.services, office).in_group(
+                    message, cmd[1] if cmd[0] == "start" else ""))
+                return None
             raise TelegramRejected("unsupported chat: only private chats with the bot are "
                                    "taken in")
         cmd = command(message) if customer_id is None else None
@@ -531,7 +536,7 @@ class TelegramConnector:
     async def _answer(self, message: Message, outcome: Outcome) -> None:
         if outcome.reply == "linked":
             self.counters["linked"] += 1
-        elif outcome.reply == "link_refused":
+        elif outcome.reply in ("link_refused", "link_burnt"):
             self.counters["links_refused"] += 1
         elif outcome.reply in ("resumed", "stopped"):
             self.counters["consent_changes"] += 1

@@ -58,6 +58,19 @@ REPLIES: dict[str, dict[str, str]] = {
         "en": "This Telegram chat is already linked to your customer account. You opted out of "
               "notifications via Telegram; send /start to turn them back on.",
     },
+    "private_only": {
+        "de": "Bitte schreiben Sie mir in einem privaten Chat – in Gruppen nehme ich nichts "
+              "entgegen.",
+        "en": "Please write to me in a private chat – I do not take anything in groups.",
+    },
+    "link_burnt": {
+        "de": "Dieser Link gehört in einen privaten Chat mit mir. Weil ihn hier die ganze "
+              "Gruppe sehen kann, gilt er nicht mehr. Bitte fordern Sie einen neuen Link an und "
+              "öffnen Sie ihn in einem privaten Chat.",
+        "en": "This link belongs in a private chat with me. As everyone in this group can see "
+              "it, it no longer works. Please ask for a new link and open it in a private "
+              "chat.",
+    },
     "resumed": {
         "de": "Sie erhalten wieder Benachrichtigungen über Telegram. Mit /stop können Sie sie "
               "abbestellen.",
@@ -133,6 +146,28 @@ class Commands:
         (None): nothing to opt out of, and it may be the start of a conversation."""
         outcome = await self.stop(message)  # records nothing when no customer has the chat
         return None if outcome.reply == "not_subscribed" else outcome
+
+    async def in_group(self, message: Message, token: str) -> Outcome:
+        """``/start`` or ``/stop`` in a group: the bot works in private chats only. A link
+        token posted there is spent at once -- everyone in the group could use it -- and
+        the customer's timeline says so."""
+        if not token or not _TOKEN.match(token):
+            return Outcome("private_only")
+        found = await self.services.store.resolve_customer_token(
+            hash_link_token(token), LINK_PURPOSE, consume=True)
+        if found is None or found[0] != self.office.id:
+            return Outcome("private_only")
+        customer = await self.services.store.get_customer(self.office.id, found[1])
+        if customer is not None:
+            title = message.chat.effective_name or str(message.chat.id)
+            await self._record(
+                message, customer, "telegram_link_spent",
+                "Telegram link sent in a group chat: no longer valid",
+                f"Someone ({sender_name(_user(message)) or 'a user'}, user id "
+                f"{_user(message).id}) sent the customer's Telegram link in the group chat "
+                f"\"{title}\", where every member could see it; the link was made invalid "
+                "and nothing was linked. The customer needs a new link.", 0, {})
+        return Outcome("link_burnt", (found[1],))
 
     # ------------------------------------------------------------------ internals
     async def _link(self, message: Message, token: str) -> Outcome:

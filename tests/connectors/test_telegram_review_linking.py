@@ -83,3 +83,41 @@ async def test_a_used_link_opened_by_someone_else_is_still_refused(thub: Hub,
     assert sent[-1]["chat_id"] == 4712 and "ungültig" in sent[-1]["text"]
     _, now = await thub.agent.get(f"/customers/{customer['id']}")
     assert "4712" not in [i["value"] for i in now["identities"]]
+
+
+GROUP = -1001234567
+
+
+async def test_a_link_sent_in_a_group_is_spent_and_links_nothing(thub: Hub,
+                                                                 tg: StandIn) -> None:
+    """Everyone in a group sees a link posted there: it must not link whoever opens it
+    next. The group hears why; the customer's timeline says they need a new link."""
+    customer = await new_customer(thub)
+    token = await link_token(thub, customer["id"])
+    tg.push_text(GROUP, f"/start@chronik_test_bot {token}", user_id=CHAT)
+    [said] = await tg.wait_sent(1)
+    assert said["chat_id"] == GROUP and "gilt er nicht mehr" in said["text"]
+    [note] = await timeline(thub, customer["id"])
+    assert (note["kind"], note["visibility"]) == ("telegram_link_spent", "internal")
+    assert "new link" in note["body"]
+
+    tg.push_text(4712, f"/start {token}", first_name="Max")  # a member tries it
+    sent = await tg.wait_sent(2)
+    assert sent[-1]["chat_id"] == 4712 and "ungültig" in sent[-1]["text"]
+    _, now = await thub.agent.get(f"/customers/{customer['id']}")
+    assert [i for i in now["identities"] if i["kind"] == "telegram"] == []
+    _, quarantined = await thub.admin.get("/quarantine")
+    assert quarantined["items"] == []  # a command, answered: nothing to keep
+
+
+@pytest.mark.parametrize("text", ["/stop", "/start", "/start not-a-link-token-at-all-x"])
+async def test_commands_in_a_group_are_answered_with_the_private_chat(
+        thub: Hub, tg: StandIn, text: str) -> None:
+    customer = await new_customer(thub)
+    await thub.agent.post(f"/customers/{customer['id']}/identities",
+                          json={"kind": "telegram", "value": str(CHAT)})
+    tg.push_text(GROUP, text, user_id=CHAT, language_code="en")
+    [said] = await tg.wait_sent(1)
+    assert said["chat_id"] == GROUP and "private chat" in said["text"]
+    assert await telegram_consent(thub, customer["id"]) is None
+    assert await timeline(thub, customer["id"]) == []
