@@ -163,10 +163,9 @@ class Commands:
             await self._record(
                 message, customer, "telegram_link_spent",
                 "Telegram link sent in a group chat: no longer valid",
-                f"Someone ({sender_name(_user(message)) or 'a user'}, user id "
-                f"{_user(message).id}) sent the customer's Telegram link in the group chat "
-                f"\"{title}\", where every member could see it; the link was made invalid "
-                "and nothing was linked. The customer needs a new link.", 0, {})
+                f"The customer's Telegram link was sent in the group chat \"{title}\", "
+                "where every member could see it; the link was made invalid and nothing "
+                "was linked. The customer needs a new link.", 0, {})
         return Outcome("link_burnt", (found[1],))
 
     # ------------------------------------------------------------------ internals
