@@ -100,6 +100,9 @@ class ElasticsearchClient:
         with _boundary():
             await self._client.options(request_timeout=600).indices.forcemerge(
                 index=index, only_expunge_deletes=True, wait_for_completion=True)
+            # commit the merged segments (see engine_opensearch.py)
+            await self._client.options(request_timeout=600).indices.flush(
+                index=index, force=True)
 
     async def shard_stats(self, index: str) -> Json:
         with _boundary():

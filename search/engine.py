@@ -201,7 +201,11 @@ class EngineBackend:
     async def compact(self) -> None:
         """Drop deleted documents physically, so no segment keeps their text. Soft deletes
         keep a deleted document until the shard's retention leases move past it (the lease
-        sync runs every 30 s), so this waits for that before it expunges."""
+        sync runs every 30 s), so this waits for that before it expunges. The merge is
+        committed (``expunge_deletes`` ends with a forced flush) and a refresh afterwards
+        closes the searcher still holding the old segments: only then are their files
+        removed from the node's disk (before, they stayed until the next flush and refresh,
+        which on a quiet index could be hours)."""
         for index in sorted({*await self.client.alias_indices(self.alias),
                              *await self._rebuilding_indices()}):
             await self.client.refresh(index)
@@ -219,6 +223,7 @@ class EngineBackend:
                 await asyncio.sleep(1.0)
                 shards = _primaries(await self.client.shard_stats(index), index)
             await self.client.expunge_deletes(index)
+            await self.client.refresh(index)
 
     # ------------------------------------------------------------------ reads
     async def search(self, request: SearchRequest) -> HitPage:

@@ -106,6 +106,10 @@ class OpenSearchClient:
         with _boundary():
             await self._client.indices.forcemerge(index=index, only_expunge_deletes=True,
                                                   request_timeout=600)
+            # commit the merged segments (a merge alone writes nothing to the translog, so
+            # the forcemerge's own flush finds nothing to commit): the last commit point then
+            # no longer names the old segments, and their files go
+            await self._client.indices.flush(index=index, force=True, request_timeout=600)
 
     async def shard_stats(self, index: str) -> Json:
         with _boundary():
