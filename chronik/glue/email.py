@@ -42,8 +42,13 @@ def mail_ingest(state: AppState, max_bytes: int = DEFAULT_MAX_BYTES) -> MailInge
         mail_from = NotifySettings().mail_from
     except ValidationError:  # reported by the notifier's own component
         mail_from = None
+
+    async def staff(office_id: str) -> list[str]:
+        return [a.login.email for a in await state.store.list_agents(office_id)
+                if a.login is not None and a.login.email]
+
     mail = MailIngest(state.ingest, max_bytes=max_bytes,
-                      own_addresses=(mail_from,) if mail_from else ())
+                      own_addresses=(mail_from,) if mail_from else (), staff_addresses=staff)
     mail.register()
     return mail
 

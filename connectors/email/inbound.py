@@ -29,7 +29,7 @@ import asyncio
 import dataclasses
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from email import policy
 from email.message import Message
@@ -55,6 +55,12 @@ REPORT_KINDS = ("bounce", "delivery_report")
 """``ParsedMail.auto`` of delivery reports: attributed by recipient, never by sender."""
 OWN_MAIL = "own_mail"
 _NO_SENDER = "no sender address"
+_QUOTED_SENDER = re.compile(
+    r"^[ \t>]*(?:from|von|de|da|van|od|från|fra)[ \t]*:[^\n@]*?<?(?:mailto:)?"
+    r"([\w.+'-]+@[\w-]+(?:\.[\w-]+)+)", re.IGNORECASE | re.MULTILINE)
+"""The sender line of a forwarded or quoted mail in a text ("Von: Erika <erika@…>")."""
+_QUOTE_SCAN = 50_000
+_MAX_LOOKUPS = 10
 _HOST = re.compile(rb"^reporting-mta:[ \t]*dns[ \t]*;[ \t]*([A-Za-z0-9.-]{1,253})",
                    re.IGNORECASE | re.MULTILINE)
 
@@ -189,7 +195,9 @@ class MailIngest:
     """Turns raw or parsed mail into entries (or quarantined records) of one office."""
 
     def __init__(self, ingest: IngestService, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                 own_addresses: Iterable[str] = ()) -> None:
+                 own_addresses: Iterable[str] = (),
+                 staff_addresses: Callable[[str], Awaitable[Iterable[str]]] | None = None
+                 ) -> None:
         self.ingest = ingest
         self.store = ingest.store
         self.max_bytes = max_bytes
@@ -197,6 +205,10 @@ class MailIngest:
                                        for a in own_addresses if "@" in a)
         """The addresses our own mail is sent from (``CHRONIK_MAIL_FROM``); with the office's
         inbound addresses, mail from them is our own, never a customer's."""
+        self.staff_addresses = staff_addresses
+        """An office's agents' own addresses (by office id): their mail copied or forwarded
+        to the office (Bcc to the inbox) is the office's own too, never a new customer
+        named after the agent."""
 
     def register(self) -> None:
         """Make ``POST /api/v1/quarantine/{id}/reprocess`` work for quarantined mail."""
@@ -255,6 +267,8 @@ class MailIngest:
         marks: dict[int, tuple[str, ...]] = {}
         own_senders = self.own_addresses | {
             a.lower() for a in await self.store.inbound_addresses(office_id)}
+        if self.staff_addresses is not None and todo:
+            own_senders |= {a.strip().lower() for a in await self.staff_addresses(office_id)}
         for i, parsed, raw, origin in todo:
             digest = content_hash(parsed)
             source_id = parsed.message_id[:_MAX_SOURCE_ID]
@@ -338,13 +352,21 @@ class MailIngest:
                       else await self.store.find_entry_by_source(office_id, ref))
             if parent is not None:
                 return parent.id, parent.customer_id
-        return None, None
+        # a mail the office wrote (an agent's, copied to the inbox): whom it was written to,
+        # else whose mail it forwards
+        written = [a for a in (*parsed.to, *parsed.cc) if a.lower() not in own_senders]
+        owner = await self._owner_of(office_id, written[:_MAX_LOOKUPS])
+        if owner is None:
+            quoted = [m.group(1) for m in _QUOTED_SENDER.finditer(parsed.text[:_QUOTE_SCAN])]
+            owner = await self._owner_of(office_id, [
+                a for a in dict.fromkeys(quoted) if a.lower() not in own_senders][:_MAX_LOOKUPS])
+        return None, owner
 
     async def _report_owner(self, office_id: str, recipients: Sequence[str],
                             report: DeliveryReport | None) -> str | None:
         """The customer a delivery report is about: the owner of a reported address, else
         the customer our returned notification was sent to."""
-        owner = await self._bounce_owner(office_id, recipients)
+        owner = await self._owner_of(office_id, recipients)
         if owner is not None or report is None or not report.returned_message_id:
             return owner
         ours = OWN_MESSAGE_ID.match(report.returned_message_id)
@@ -353,7 +375,7 @@ class MailIngest:
         entry = await self.store.get_entry(office_id, ours.group(1).upper())
         return entry.customer_id if entry is not None else None
 
-    async def _bounce_owner(self, office_id: str, recipients: Sequence[str]) -> str | None:
+    async def _owner_of(self, office_id: str, recipients: Sequence[str]) -> str | None:
         for address in recipients:
             try:
                 value = normalise_email(address)

@@ -321,9 +321,14 @@ async def test_our_notification_through_a_forwarder_is_ours_too(world: World) ->
     done = await world.mail.deliver(world.office.id, threaded, "imap")
     assert done.result.entry is not None and done.result.entry.customer_id == gerd.id
     assert done.result.entry.kind == "own_mail"
-    lost = await world.mail.deliver(world.office.id, forwarded.replace(b"fwd-4711",
-                                                                      b"fwd-4712"), "imap")
-    assert lost.result.quarantined is not None
+    unthreaded = await world.mail.deliver(world.office.id, forwarded.replace(
+        b"fwd-4711", b"fwd-4712"), "imap")  # no References: the customer it was sent to
+    assert unthreaded.result.entry is not None
+    assert (unthreaded.result.entry.kind, unthreaded.result.entry.customer_id) == (
+        "own_mail", gerd.id)
+    lost = await world.mail.deliver(world.office.id, forwarded.replace(
+        b"fwd-4711", b"fwd-4713").replace(b"gerd@example.com", b"alias@example.net"), "imap")
+    assert lost.result.quarantined is not None  # sent to nobody the office knows
     assert lost.result.quarantined.reason.startswith(
         f"own_mail: sent from this office's own address {OFFICE_SENDER}")
     assert [c.name for c in await world.customers()] == ["Gerd Weg"]
