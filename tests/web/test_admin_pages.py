@@ -24,7 +24,7 @@ from chronik.settings import Settings
 from chronik.state import STATE, AppState
 from chronik.web.admin import privacy as privacy_pages
 from chronik.web.admin.common import FLASHES, SECTIONS
-from chronik.web.admin.queues import DEAD_STATUSES
+from chronik.web.admin.queues import ATTEMPT_OUTCOMES, DEAD_STATUSES
 from chronik.web.auth import hash_password, session_hash
 from chronik.web.i18n import catalog
 from tests.notify.conftest import NOTIFY_ENV, SmtpSink, eventually, free_port
@@ -563,7 +563,7 @@ async def test_dead_letter_is_listed_with_attempts_and_retried(
     status, html, _ = await site.admin.get("/admin/dead-letters",
                                            headers={"Accept-Language": "en"})
     assert status == 200 and f'data-job="{job.id}"' in html and "Erika Mustermann" in html
-    assert "Every attempt (1)" in html and "transient" in html
+    assert "Every attempt (1)" in html and "temporary error" in html  # (stored: transient)
     assert (f'href="/customers/{customer["id"]}?focus={entry["id"]}#e-{entry["id"]}"'
             in html)  # the entry is one click away
     await sink.start()
@@ -627,6 +627,7 @@ def test_admin_messages_have_both_languages_and_every_used_key_exists() -> None:
     used |= {f"admin.notify.{n}" for n in ("yes", "no")}
     used |= {f"admin.policy.notify_{n}" for n in ("on", "off")}
     used |= {f"admin.dead.status_{s}" for s in DEAD_STATUSES}
+    used |= {f"admin.dead.outcome_{o}" for o in ATTEMPT_OUTCOMES}
     used |= {f"admin.quarantine.status_{s}" for s in ("open", "processed", "discarded")}
     used |= {f"admin.connectors.state_{s}" for s in ("starting", "running", "backoff",
                                                      "stopped", "unknown")}

@@ -28,6 +28,10 @@ ANSWER_WITHIN = timedelta(days=28)
 """When a data request carries no ``meta.deadline``: four weeks after it came in."""
 DUE_SOON_DAYS = 7
 DEAD_STATUSES = (JobStatus.DEAD.value, JobStatus.FAILED.value, JobStatus.UNKNOWN.value)
+ATTEMPT_OUTCOMES = ("sending", "sent", "transient", "permanent", "bug", "unknown",
+                    "interrupted")
+"""A delivery attempt's outcomes (``timeline.notifications.DeliveryAttempt``), each named
+in the admin's language (``admin.dead.outcome_<outcome>``)."""
 
 
 async def _customers(view: AgentView, ids: set[str]) -> dict[str, Customer]:
@@ -128,9 +132,15 @@ async def _dead(view: AgentView, status: str, *, code: int = 200, error: str | N
     page = jobs[:PAGE]
     history = await view.state.store.notify_attempts([j.id for j in page])
     customers = await _customers(view, {j.customer_id for j in page})
+    entries = {}  # what each notification was about (its subject), at most a page of reads
+    for job in page:
+        entry = await view.state.store.get_entry(view.caller.office.id, job.entry_id)
+        if entry is not None:
+            entries[job.entry_id] = entry
     return render(view, "admin/dead_letters.html", "dead", status=code, error=error,
                   status_filter=status,
-                  statuses=DEAD_STATUSES, customers=customers,
+                  statuses=DEAD_STATUSES, customers=customers, entries=entries,
+                  outcomes=ATTEMPT_OUTCOMES,
                   jobs=[{"job": j, "history": history.get(j.id, [])} for j in page],
                   next_cursor=page[-1].id if len(jobs) > PAGE else None)
 
@@ -142,9 +152,29 @@ async def dead_letters(view: AgentView) -> web.StreamResponse:
 
 @admin_page
 async def retry(view: AgentView) -> web.StreamResponse:
-    back = _status_filter((await form(view)).get("status"))
+    """Send a notification again; one whose outcome is unknown (it may have arrived) only
+    after a confirmation step, as the customer may get it twice."""
+    values = await form(view)
+    back = _status_filter(values.get("status"))
+    job_id = match(view, "job_id")
+    job = await view.state.store.get_notify_job(view.caller.office.id, job_id)
+    if job is None:
+        raise NotFound("no such notification")
+    if job.status is JobStatus.UNKNOWN and not confirmed(values):
+        entry = await view.state.store.get_entry(view.caller.office.id, job.entry_id)
+        customer = await view.state.store.get_customer(view.caller.office.id,
+                                                       job.customer_id)
+        details = [(view.t("admin.dead.customer"), customer.name if customer else ""),
+                   (view.t("admin.dead.about"), entry.subject if entry else job.entry_id)]
+        if job.channel:
+            details.append((view.t("admin.dead.channel"), view.t(f"via.{job.channel}")))
+        return ask_first(view, "dead", title=view.t("admin.dead.retry"),
+                         question=view.t("admin.dead.retry_unknown_question"),
+                         submit=view.t("admin.dead.retry"),
+                         back=f"/admin/dead-letters?status={back}",
+                         fields={"status": back}, details=details)
     try:
-        await retry_job(view.state, view.caller.office.id, match(view, "job_id"))
+        await retry_job(view.state, view.caller.office.id, job_id)
     except Conflict:
         return await _dead(view, back, code=409, error=view.t("admin.dead.not_retryable"))
     see_other("/admin/dead-letters", "retried", status=back)
