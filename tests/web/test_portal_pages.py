@@ -50,6 +50,8 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "chronik" / "web" / "templates
 CHAT = 4711
 ERIKA = "erika@example.de"
 CODE_SUBJECT = "Ihr Anmeldecode"
+CODE_SUBJECTS = (CODE_SUBJECT, "Your sign-in code")
+"""A code mail in German or English (the language the customer reads the portal in)."""
 
 
 # ---------------------------------------------------------------- a browser and a server
@@ -147,7 +149,8 @@ class Site:
 
     def code_mails(self, to: str, office: str = "") -> list[str]:
         return [r.text() for r in self.sink.received
-                if to in r.recipients and CODE_SUBJECT in str(r.message["Subject"])
+                if to in r.recipients
+                and any(s in str(r.message["Subject"]) for s in CODE_SUBJECTS)
                 and office in str(r.message["Subject"])]
 
     async def code_mail(self, to: str, count: int = 1, office: str = "") -> str:

@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp import FormData
+from aiohttp import ClientSession, CookieJar, FormData
 from yarl import URL
 
 from chronik.web.portal import signin as portal_signin
@@ -374,3 +374,45 @@ async def test_a_refused_address_or_code_marks_its_field(site: Site) -> None:
     assert 'aria-describedby="portal-code-message portal-code-hint"' in tag
     assert re.search(r'<p id="portal-code-message"[^>]*role="alert">Dieser Code stimmt nicht',
                      wrong.text)
+
+
+# ---------------------------------------------------------------- the code's language
+def browser_in(site: Site, accept_language: str) -> Browser:
+    b = Browser(ClientSession(cookie_jar=CookieJar(unsafe=True),
+                              headers={"Accept-Language": accept_language}), site.base)
+    site.browsers.append(b)
+    return b
+
+
+def last_code_mail(site: Site, to: str) -> tuple[str, str]:
+    [*_, mail] = [r for r in site.sink.received if to in r.recipients]
+    return str(mail.message["Subject"]), mail.text()
+
+
+async def test_the_code_arrives_in_the_language_of_the_page_that_asked_for_it(
+        site: Site) -> None:
+    """An English sign-in page said "a code is on its way" and the code came in German
+    (the stored default nobody chose). The code now speaks like the portal will: the
+    customer's chosen language, else the page's."""
+    c = await site.customer()
+    english = browser_in(site, "en-GB,en;q=0.9")
+    code_page = await english.follow(await request_code(english, ERIKA))
+    assert '<html lang="en"' in code_page.text
+    await site.code_mail(ERIKA)
+    subject, text = last_code_mail(site, ERIKA)
+    assert subject.startswith("Your sign-in code") and "Hello Erika Mustermann" in text
+    # the same from a German page (its switch): German
+    german = site.browser()
+    form = await german.get("/portal/signin?lang=de")
+    await german.post("/portal/signin", data={"csrf": form.field("csrf"), "email": ERIKA,
+                                              "next": "/portal/", "lang": "de"})
+    await site.code_mail(ERIKA, 2)
+    assert last_code_mail(site, ERIKA)[0].startswith("Ihr Anmeldecode")
+    # a language the customer chose wins over the page, as in the portal itself
+    status, _ = await site.hub.agent.put(f"/customers/{c['id']}/preferences",
+                                         json={"language": "en"})
+    assert status == 200
+    await german.post("/portal/signin", data={"csrf": form.field("csrf"), "email": ERIKA,
+                                              "next": "/portal/", "lang": "de"})
+    await site.code_mail(ERIKA, 3)
+    assert last_code_mail(site, ERIKA)[0].startswith("Your sign-in code")

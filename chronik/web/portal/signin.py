@@ -46,7 +46,7 @@ from cachetools import TTLCache
 from chronik.glue.notify import load_settings, secret_key
 from chronik.state import STATE, AppState
 from chronik.web.auth import Session, current_session, end_session, start_session
-from chronik.web.i18n import LANGUAGES, gettext
+from chronik.web.i18n import gettext
 from chronik.web.outbox import OUTBOX, Outbox
 from chronik.web.pages import (
     CustomerView,
@@ -236,7 +236,7 @@ async def request_code(request: web.Request) -> web.StreamResponse:
         raise _back_to_signin(request, "rate_limited", lang, nxt, raw)
     limits[email] = count + 1
     challenge = new_ulid()
-    _spawn(request.app, _send_codes(request.app, email, challenge, nxt))
+    _spawn(request.app, _send_codes(request.app, email, challenge, nxt, lang))
     response = web.HTTPSeeOther("/portal/signin/code?" + urlencode(
         {"challenge": challenge, "next": nxt, "lang": lang}))
     pending = [challenge, *(c for c in _pending(request) if c != challenge)]
@@ -298,7 +298,11 @@ def _route(customer: Customer, prefs: Preferences, consents: dict[str, Consent],
     return None
 
 
-async def _send_codes(app: web.Application, email: str, challenge: str, nxt: str) -> None:
+async def _send_codes(app: web.Application, email: str, challenge: str, nxt: str,
+                      page_lang: str) -> None:
+    """Each matching customer's code, in the language the portal will speak to them: the
+    one they chose, else the one the sign-in page was shown in (not the stored default:
+    an English page announcing a code that then arrives in German)."""
     state = app[STATE]
     outbox = app[OUTBOX]
     try:
@@ -333,7 +337,7 @@ async def _send_codes(app: web.Application, email: str, challenge: str, nxt: str
             sent_today[customer.id] = sent_today.get(customer.id, 0) + 1
             office = await state.store.get_office(customer.office_id)
             office_name = office.name if office else "Chronik"
-            lang = prefs.language if prefs.language in LANGUAGES else "de"
+            lang = await chosen_language(state, customer) or page_lang
             url = f"{state.settings.base_url}/portal/signin/link/{cid}.{code}"
             minutes = int(CODE_VALID.total_seconds() // 60)
             await outbox.send(
