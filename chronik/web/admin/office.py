@@ -104,9 +104,23 @@ async def tone_page(view: AgentView) -> web.StreamResponse:
     return await _tone(view)
 
 
+def too_broad(pattern: str) -> bool:
+    """A pattern without a word of three letters or digits (``*``, ``* *``, ``a*``) that
+    would match nearly every text: each published entry would warn, and agents would
+    learn to confirm every warning."""
+    return not any(sum(ch.isalnum() for ch in word) >= MIN_LETTERS for word in pattern.split())
+
+
+MIN_LETTERS = 3
+
+
 @admin_page
 async def save_tone(view: AgentView) -> web.StreamResponse:
     text = (await form(view)).get("words", "")
+    broad = [line.strip() for line in text.splitlines() if line.strip() and too_broad(line)]
+    if broad:
+        return await _tone(view, status=400, text=text, error=view.t(
+            "admin.tone.too_broad", words=", ".join(f"„{w}“" for w in broad[:10])))
     try:
         await save_tone_words(view.state, view.caller.office.id, text.splitlines())
     except InvalidInput:
