@@ -58,14 +58,15 @@ from connectors.telegram.messages import (
     is_private,
     language,
     missing_of,
+    own_phone,
     reply_of,
     source_id,
     stop_word,
     to_inbound,
 )
-from timeline.errors import InvalidInput
+from timeline.errors import Conflict, InvalidInput, NotFound
 from timeline.ingest import InboundAttachment, IngestResult
-from timeline.models import Channel, Direction, Office, utcnow
+from timeline.models import Channel, Direction, IdentityKind, Office, utcnow
 from timeline.repositories import ReceivedUpdate
 
 log = logging.getLogger(__name__)
@@ -497,9 +498,23 @@ class TelegramConnector:
             self.counters["quarantined"] += 1
         elif result.created:
             self.counters["messages"] += 1
+            await self._add_own_phone(office, message, result)
         else:
             self.counters["duplicates"] += 1
         return result
+
+    async def _add_own_phone(self, office: Office, message: Message, result: IngestResult
+                             ) -> None:
+        """A customer who shares their own contact gives the office their number: it
+        becomes their phone identity, so the caller lookup knows them when they call."""
+        phone = own_phone(message)
+        if phone is None or result.entry is None:
+            return
+        try:
+            await self.services.timeline.add_identity(office, result.entry.customer_id,
+                                                      IdentityKind.PHONE, phone)
+        except (InvalidInput, Conflict, NotFound) as exc:
+            log.info("telegram: a shared phone number was not added: %s", type(exc).__name__)
 
     async def _edit(self, office: Office, message: Message, customer_id: str | None
                     ) -> IngestResult | None:

@@ -209,6 +209,18 @@ def file_refs(message: Message) -> list[FileRef]:
     return refs
 
 
+def own_phone(message: Message) -> str | None:
+    """The sender's own phone number, when they shared their own contact: Telegram names
+    the account a shared number belongs to (``contact.user_id``), so a contact whose
+    account is the sender's carries the number of their Telegram account (digits, often
+    without ``+``) -- given as ``+<digits>``."""
+    contact, user = message.contact, message.from_user
+    if contact is None or user is None or contact.user_id != user.id:
+        return None
+    digits = re.sub(r"\D", "", contact.phone_number or "")
+    return f"+{digits}" if 8 <= len(digits) <= 15 else None
+
+
 def extras(message: Message) -> list[str]:
     """Content that is neither text nor a file, written out for the timeline."""
     lines: list[str] = []
@@ -221,7 +233,9 @@ def extras(message: Message) -> list[str]:
     if message.contact:
         c = message.contact
         name = " ".join(p for p in (c.first_name, c.last_name or "") if p)
-        lines.append(f"[Contact: {name}, {c.phone_number}]")
+        own = own_phone(message)
+        lines.append(f"[Contact: {name}, {own} (their own number)]" if own
+                     else f"[Contact: {name}, {c.phone_number}]")
     if message.sticker:
         lines.append(f"[Sticker {message.sticker.emoji or ''}]".replace(" ]", "]"))
     return lines

@@ -169,3 +169,34 @@ async def test_a_reply_says_what_it_answers(thub: Hub, tg: StandIn) -> None:
         return now if "12 Uhr" in now["body"] else None
     now = await eventually(edited, what="the edit")
     assert now["body"] == 'Oder lieber 12 Uhr\n[Reply to: "Termin am Dienstag um 10 Uhr?"]'
+
+
+async def test_a_customer_sharing_their_own_contact_is_known_when_they_call(
+        thub: Hub, tg: StandIn) -> None:
+    """Telegram names the account a shared number belongs to: the sender's own number
+    becomes their phone identity (the caller lookup finds them); someone else's stays a
+    line in the text."""
+    customer = await new_customer(thub)
+    await thub.agent.post(f"/customers/{customer['id']}/identities",
+                          json={"kind": "telegram", "value": str(CHAT)})
+    tg.push_contact(CHAT, "491719876543", "Erika", "Mustermann", contact_user_id=CHAT)
+    tg.push_contact(CHAT, "+49 30 1234567", "Hans", "Meier", contact_user_id=999)
+    tg.push_contact(CHAT, "0151 2345678", "Oma")  # not on Telegram
+    _, entries = await messages_of(thub, CHAT, 3)
+    assert [e["body"] for e in reversed(entries)] == [
+        "[Contact: Erika Mustermann, +491719876543 (their own number)]",
+        "[Contact: Hans Meier, +49 30 1234567]",
+        "[Contact: Oma, 0151 2345678]"]
+    _, now = await thub.agent.get(f"/customers/{customer['id']}")
+    assert [i["value"] for i in now["identities"] if i["kind"] == "phone"] == ["+491719876543"]
+    for typed in ("0171 9876543", "+49 171 9876543"):
+        status, found = await thub.agent.get("/lookup", params={"phone": typed})
+        assert status == 200
+        assert [m["customer"]["id"] for m in found["matches"]] == [customer["id"]]
+    status, found = await thub.agent.get("/lookup", params={"phone": "030 1234567"})
+    assert status == 200 and found["matches"] == []
+
+    tg.push_contact(CHAT, "+49 171 9876543", "Erika", contact_user_id=CHAT)  # again: once
+    await messages_of(thub, CHAT, 4)
+    _, now = await thub.agent.get(f"/customers/{customer['id']}")
+    assert [i["value"] for i in now["identities"] if i["kind"] == "phone"] == ["+491719876543"]

@@ -1042,6 +1042,29 @@ class BotApiStandIn:
         message["location"] = location
         return self._push_update("message", message)
 
+    def push_contact(
+        self,
+        chat_id: int,
+        phone_number: str,
+        first_name: str,
+        last_name: str | None = None,
+        *,
+        contact_user_id: int | None = None,
+    ) -> JSONDict:
+        """The user shares a contact. ``contact_user_id``: the Telegram account the number
+        belongs to, which Telegram fills in (the sender's own id when they share their own
+        contact, whose number then comes as digits without ``+``)."""
+        message = self._inbound_message(chat_id, None, "Erika", "Mustermann", None)
+        contact: JSONDict = {"phone_number": phone_number, "first_name": first_name}
+        if last_name is not None:
+            contact["last_name"] = last_name
+        if contact_user_id is not None:
+            contact["user_id"] = contact_user_id
+        contact["vcard"] = (f"BEGIN:VCARD\nVERSION:3.0\nFN:{first_name} {last_name or ''}\n"
+                            f"TEL;MOBILE:{phone_number}\nEND:VCARD")
+        message["contact"] = contact
+        return self._push_update("message", message)
+
     def push_location_move(
         self, chat_id: int, message_id: int, latitude: float, longitude: float
     ) -> JSONDict:
