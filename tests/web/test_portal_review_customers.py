@@ -416,3 +416,32 @@ async def test_the_code_arrives_in_the_language_of_the_page_that_asked_for_it(
                                               "next": "/portal/", "lang": "de"})
     await site.code_mail(ERIKA, 3)
     assert last_code_mail(site, ERIKA)[0].startswith("Your sign-in code")
+
+
+# ---------------------------------------------------------------- a message after the session
+async def test_a_message_sent_after_the_session_ended_is_given_back(site: Site) -> None:
+    """Without script (or with storage off), a message sent after the session ran out --
+    the tab left open over lunch -- answered "session expired, sign in again" and the
+    text was gone. The page now says it was not sent, gives the text back to copy, and
+    leads to sign-in and on to *Write*."""
+    c = await site.customer()
+    browser = site.browser()
+    await sign_in(site, browser)
+    page = await browser.follow(await browser.get("/portal/write"))
+    action = re.search(r'action="(/portal/write\?csrf=[^"]+)"', page.text)
+    assert action
+    other_tab = await browser.post("/portal/signout", data={"csrf": page.field("csrf")})
+    assert other_tab.status == 303  # (the session ends, as when it runs out)
+    form = FormData()
+    form.add_field("key", page.field("key"))
+    form.add_field("subject", "Schaden <Küche>")
+    form.add_field("body", "Zeile 1\r\nZeile 2 & mehr")
+    form.add_field("files", b"foto", filename="foto.jpg", content_type="image/jpeg")
+    kept = await browser.post(action.group(1).replace("&amp;", "&"), data=form)
+    assert kept.status == 401
+    assert "deshalb wurde Ihre Nachricht nicht gesendet" in text_of(kept)
+    assert 'value="Schaden &lt;Küche&gt;"' in kept.text
+    assert re.search(r'<textarea id="kept-body"[^>]*readonly>'
+                     r'Zeile 1\nZeile 2 &amp; mehr</textarea>', kept.text)
+    assert 'href="/portal/signin?next=%2Fportal%2Fwrite&amp;lang=de"' in kept.text
+    assert await site.timeline(c["id"], "&channel=portal") == []  # nothing was sent

@@ -11,6 +11,8 @@
   page again, the text kept: the body is streamed, the text fields (first in the form)
   are read before the files, and reading stops at the limit (the rest of the body is
   discarded by aiohttp). ``/static/portal.js`` checks both before sending.
+* Sent after the session ended: not sent, but the text comes back on the page that says
+  so (``write_or_keep``), with the way to sign in again.
 * A refused form is rendered (4xx) rather than redirected: the text can only come back in
   the answer itself. Its form keeps the key, so sending it again is harmless, and the
   script turns the page's history entry into a plain GET of the form.
@@ -18,6 +20,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -27,8 +30,11 @@ from aiohttp import web
 
 from chronik.api.base import FormTooLarge, read_form
 from chronik.portal_service import PortalItem, customer_entry, write_message
+from chronik.state import STATE
+from chronik.web.auth import current_session
 from chronik.web.pages import CustomerView, form_str, portal_page
 from chronik.web.portal.views import file_size, render_portal
+from chronik.web.render import page, request_language
 from connectors.portal import PortalFile
 from connectors.portal.messages import MAX_BODY, MAX_SUBJECT
 from timeline.errors import InvalidInput
@@ -167,6 +173,28 @@ async def write(view: CustomerView) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/portal/entries/{entry.id}?sent=1")
 
 
+KEEP_LIMIT = 1024 * 1024
+"""Bytes read of a form sent without a session (its text fields come first)."""
+
+
+async def write_or_keep(request: web.Request) -> web.StreamResponse:
+    """A message sent after the session ran out (or ended in another tab) is not sent; its
+    text used to be gone with the 401 page. The page now gives it back to copy, with the
+    way to sign in again (``/static/portal.js`` also keeps it in the tab for *Write*)."""
+    if await current_session(request, request.app[STATE], "portal") is not None:
+        return await write(request)
+    subject = body = ""
+    with contextlib.suppress(InvalidInput):
+        posted = await _read(request, KEEP_LIMIT)
+        subject = _text(posted.fields.get("subject", ""))
+        body = _text(posted.fields.get("body", ""))
+    lang = request_language(request)
+    return page("portal/write_expired.html", lang, {
+        "timezone": None, "subject": subject, "body": body,
+        "signin": "/portal/signin?" + urlencode({"next": "/portal/write", "lang": lang}),
+        "lang_url": None}, 401)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/portal/write", write_form)
-    app.router.add_post("/portal/write", write)
+    app.router.add_post("/portal/write", write_or_keep)
