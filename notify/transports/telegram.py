@@ -13,6 +13,8 @@ What real Telegram does and how it is treated here:
 * A rejected bot token makes the channel unusable at once: :class:`Permanent` (fall back)
   and ``on_token_rejected`` tells the connector health.
 * An address that is not a numeric chat id, a blocked bot or an unknown chat: Permanent.
+* A group chat that became a supergroup: Telegram names the new chat id; the message goes
+  there, and the receipt's note asks to change the stored identity.
 """
 
 from __future__ import annotations
@@ -181,15 +183,26 @@ class TelegramTransport(Transport):
             raise Bug("an empty notification text")
         answering = (None if message.reply_to_chat_message is None else ReplyParameters(
             message.reply_to_chat_message, allow_sending_without_reply=True))
-        sent = await self._call(partial(bot.send_message, chat_id, parts[0],
-                                        reply_parameters=answering))
+        notes: list[str] = []
+        try:
+            sent = await self._call(partial(bot.send_message, chat_id, parts[0],
+                                            reply_parameters=answering))
+        except Permanent as exc:
+            if not isinstance(exc.__cause__, tg.ChatMigrated):
+                raise
+            # a group that became a supergroup: Telegram names its new id; nothing arrived
+            chat_id = int(exc.__cause__.new_chat_id)
+            log.info("telegram chat for entry %s moved to a supergroup", message.entry_id)
+            notes.append(f"the group chat moved to a supergroup, chat id {chat_id}: sent "
+                         "there; change the customer's Telegram identity to it")
+            sent = await self._call(partial(bot.send_message, chat_id, parts[0]))
         for i, part in enumerate(parts[1:], start=1):
             await self._follow_up(message, partial(bot.send_message, chat_id, part),
                                   f"{i} of {len(parts)} parts were delivered")
         self.sent += 1
         self.token_rejected_at = None
-        notes = [note for att in message.attachments
-                 if (note := await self._document(bot, chat_id, message, att))]
+        notes += [note for att in message.attachments
+                  if (note := await self._document(bot, chat_id, message, att))]
         return Receipt(str(sent.message_id), note="; ".join(notes) or None)
 
     async def _call(self, send: Callable[[], Awaitable[T]]) -> T:

@@ -30,3 +30,24 @@ async def test_the_chat_linked_last_gets_the_notification(
     [text] = texts_to(tg, NEW_CHAT)[1:]
     assert "Ihre Police ist verlängert." in text
     assert texts_to(tg, CHAT) == [] and smtp_sink.received == []
+
+
+GROUP, SUPERGROUP = -4242, -1004242
+
+
+async def test_a_group_that_became_a_supergroup_still_gets_the_notification(
+        tghub: Hub, tg: BotApiStandIn, smtp_sink: SmtpSink) -> None:
+    """A family's or company's group chat upgraded to a supergroup gets a new id; Telegram
+    names it in its refusal. The message goes there, and the delivery says to update the
+    stored chat id (it no longer falls back to e-mail)."""
+    tg.migrate_chat(GROUP, SUPERGROUP)
+    c = await customer(tghub, email="erika@example.de", telegram=GROUP,
+                       prefs={"channels": ["telegram", "email"]})
+    e = await note(tghub, c["id"], "Die Police für Ihre Firma ist da.")
+    done = await outcome(tghub, c["id"], e["id"])
+    notification = done["meta"]["notification"]
+    assert (notification["status"], notification["channel"]) == ("sent", "telegram")
+    assert f"chat id {SUPERGROUP}" in notification["reason"]
+    [text] = texts_to(tg, SUPERGROUP)
+    assert "Die Police für Ihre Firma ist da." in text
+    assert texts_to(tg, GROUP) == [] and smtp_sink.received == []

@@ -771,6 +771,7 @@ class BotApiStandIn:
 
         self._chats: dict[int, _Chat] = {}
         self._blocked: set[int] = set()
+        self._migrated: dict[int, int] = {}
         self._failures: list[_Failure] = []
         self._download_failures: list[_Failure] = []
         self._lost_answers: list[_LostAnswer] = []
@@ -891,6 +892,16 @@ class BotApiStandIn:
         if chat_id not in self._chats:
             self.add_chat(chat_id)
         self._blocked.add(chat_id)
+
+    def migrate_chat(self, chat_id: int, new_chat_id: int) -> None:
+        """A group became a supergroup (new id ``-100…``): sends to the old id answer 400
+        ``group chat was upgraded to a supergroup chat`` with ``migrate_to_chat_id``."""
+        if chat_id >= 0 or not str(new_chat_id).startswith("-100"):
+            raise ValueError("only a group (chat_id < 0) moves, to a supergroup (-100…)")
+        if chat_id not in self._chats:
+            self._chat(chat_id, "Erika", None, None)
+        self._chat(new_chat_id, "Erika", None, None)
+        self._migrated[chat_id] = new_chat_id
 
     def unblock_chat(self, chat_id: int) -> None:
         self._blocked.discard(chat_id)
@@ -1699,6 +1710,9 @@ class BotApiStandIn:
         chat = self._chats.get(chat_id) if isinstance(chat_id, int) else None
         if chat is None:
             raise _bad_request("chat not found")
+        if chat_id in self._migrated:
+            raise _ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                            {"migrate_to_chat_id": self._migrated[chat_id]})
         if chat_id in self._blocked:
             raise _ApiError(403, "Forbidden: bot was blocked by the user")
         return chat
