@@ -142,3 +142,21 @@ def test_compose_errors_speak_the_agents_language(chronik: ChronikServer,
         timeout=20_000)
     assert page.evaluate("document.querySelector('#c-files').files.length") == 1
     assert chronik.api("GET", f"/customers/{ole['id']}/timeline")["items"] == []
+
+
+def test_a_filtered_history_says_when_something_new_came_in(chronik: ChronikServer,
+                                                            page: Page) -> None:
+    """Looking at the customer's e-mails only (or an older page), a colleague's new note
+    did not appear -- rightly, it is no e-mail -- and nothing said that there was one."""
+    paul = customer(chronik, "Paul Filter", "0171 4440005", "paul@kunde.test")
+    sign_in(page, chronik, email=AGENT_EMAIL, next_path=f"/customers/{paul['id']}?channel=email")
+    expect(page.locator("html[data-live=connected]")).to_have_count(1, timeout=10_000)
+    chronik.api("POST", f"/customers/{paul['id']}/entries", {
+        "kind": "phone_note", "subject": "Rückruf erbeten", "body": "Bitte heute noch.",
+        "visibility": "internal"})
+    status = page.locator("#live-status")
+    newest = status.get_by_role("link", name=re.compile("neuesten|newest"))
+    expect(newest).to_be_visible(timeout=10_000)
+    expect(page.locator("#timeline .item")).to_have_count(0)  # the filter still holds
+    newest.click()
+    expect(page.locator("#timeline .item").first).to_contain_text("Rückruf erbeten")

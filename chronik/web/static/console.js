@@ -216,6 +216,17 @@ const resume = () => {
 window.addEventListener("focus", resume);
 document.addEventListener("visibilitychange", resume);
 
+// A filtered page, or one further back, takes no live items (they may not belong there);
+// a new entry of this customer is announced instead, with a link to the newest.
+function newerElsewhere() {
+  const status = document.getElementById("live-status");
+  if (!status || status.querySelector("a")) return;
+  const link = document.createElement("a");
+  link.href = `/customers/${encodeURIComponent(customerId)}`;
+  link.textContent = status.dataset.newest ?? "";
+  status.replaceChildren(`${status.dataset.label ?? ""} `, link);
+}
+
 // lists that follow the timeline (customers waiting for a reply): reloaded, at most once a
 // second, when an entry is written or changed (the server answers many pages from one read)
 let listTimer = null;
@@ -245,6 +256,9 @@ function connect() {
     const data = parse(event);
     if (timeline && data.customer_id === customerId && timeline.dataset.live === "on") {
       showEntry(data.id, { prepend: event.type === "entry.created" }).catch(() => {});
+    } else if (timeline && data.customer_id === customerId && event.type === "entry.created"
+               && data.channel !== "notification") {
+      newerElsewhere();  // a filtered or older page: say that something new came in
     }
   };
   source.addEventListener("entry.created", onEntry);
