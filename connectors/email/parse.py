@@ -20,6 +20,7 @@ from email.message import Message
 from functools import cached_property
 from urllib.parse import unquote
 
+from .authors import form_author, list_author
 from .classify import classify
 from .dates import message_date
 from .decode import (
@@ -33,7 +34,6 @@ from .decode import (
 )
 from .errors import MailParseError, MessageTooLarge
 from .htmltext import clean_html, html_to_text, unflow
-from .lists import list_author
 from .msgfile import NotReadable, is_msg, mail_from_msg
 from .smime import is_pkcs7, open_pkcs7
 from .spam import spam_verdict
@@ -283,6 +283,11 @@ def _sender(msg: Message, hint: str | None, notes: list[str]) -> tuple[str, str]
                             notes.append(f"the mailing list {address} sent it as its own; the "
                                          f"author {author[1]} is taken from {author[2]}")
                             return author[0], author[1]
+                        person = form_author(msg, address, hint)
+                        if person is not None:  # a web form, answered by Reply-To
+                            notes.append(f"sent from the no-reply address {address}: the "
+                                         f"sender {person[1]} is taken from Reply-To")
+                            return person
                     return display, address
     return None
 

@@ -258,3 +258,30 @@ def test_a_pgp_encrypted_mail_says_why_it_has_no_text() -> None:
     assert parsed.text == ""
     assert "encrypted.asc" in [a.filename for a in parsed.attachments]
     assert any("encrypted message (PGP/MIME)" in n for n in parsed.parse_notes)
+
+
+FORM = raw("From: Website Büro <noreply@buero-test.de>\nReply-To: Karl Kontakt "
+           "<karl@kontakt.example>\nTo: info@buero-test.de\nSubject: Kontaktformular: Anfrage\n"
+           "Message-ID: <form-1@web>\n", "Name: Karl Kontakt\nNachricht: Bitte rufen Sie an.\n")
+
+
+async def test_a_web_forms_mail_is_from_the_person_who_filled_it_in(hub: Hub) -> None:
+    """Every enquiry of every visitor landed on one customer "Website Büro"."""
+    mail = MailIngest(hub.state.ingest)
+    assert (await mail.deliver(hub.office.id, FORM, "imap")).outcome == "created"
+    other = FORM.replace(b"Karl Kontakt <karl@kontakt.example>",
+                         b"Lena Lenz <lena@lenz.example>").replace(b"form-1", b"form-2")
+    assert (await mail.deliver(hub.office.id, other, "imap")).outcome == "created"
+    shown = {c["name"]: [i["value"] for i in c["identities"]] for c in await customers(hub)}
+    assert shown == {"Karl Kontakt": ["karl@kontakt.example"],
+                     "Lena Lenz": ["lena@lenz.example"]}
+
+
+@pytest.mark.parametrize("head", [
+    "From: Shop <noreply@shop.example>\n",  # no Reply-To: the sender as it is
+    "From: Shop <noreply@shop.example>\nReply-To: a@x.example, b@y.example\n",  # two: unclear
+    "From: Anna <anna@shop.example>\nReply-To: Shop Team <team@shop.example>\n",  # a person
+], ids=["no-reply-to", "two-reply-to", "a-person-with-reply-to"])
+def test_reply_to_is_taken_only_for_a_no_reply_sender_naming_one_person(head: str) -> None:
+    parsed = parse_message(raw(head + "Subject: x\nMessage-ID: <f@x>\n"))
+    assert parsed.from_email == head.split("<")[1].split(">")[0]

@@ -1,4 +1,6 @@
-"""The author of a mailing-list post whose ``From`` the list rewrote.
+"""Who wrote a mail that a machine sent in their name: a mailing-list post whose ``From``
+the list rewrote (:func:`list_author`), a web form's mail sent from a no-reply address
+(:func:`form_author`).
 
 Since DMARC, lists send a post "from" themselves: Mailman's ``From: Erika Mustermann via
 Forum <forum@lists.example.org>`` with the author in ``Reply-To`` (or ``Cc``), Google
@@ -19,7 +21,7 @@ from email.message import Message
 
 from .decode import addresses, header_values
 
-__all__ = ["list_author"]
+__all__ = ["form_author", "list_author"]
 
 _LIST_HEADERS = ("list-id", "list-post", "mailing-list", "x-mailman-version", "list-unsubscribe")
 _VIA = re.compile(r"^\s*['\"]?(.*?)['\"]?\s+(?:via|über)\s+\S.*$", re.IGNORECASE)
@@ -83,3 +85,26 @@ def _names(display: str, shown: str, found: str) -> bool:
         names.append(shown.strip().strip("'\"").casefold())
     return any(said.startswith(n + " ") or said.startswith(f"'{n}' ")
                or said.endswith(" " + n) for n in names)
+
+
+_NO_REPLY = re.compile(
+    r"^(?:no[._-]?reply|do[._-]?not[._-]?reply|dont[._-]?reply|keine[._-]?antwort"
+    r"|nicht[._-]?antworten|wordpress|www-?data|formmail|kontaktformular|contact[._-]?form"
+    r"|webform|formular)(?:[+._-][^@]*)?@", re.IGNORECASE)
+
+
+def form_author(msg: Message, address: str, hint: str | None) -> tuple[str, str] | None:
+    """``(display name, address)`` of the person a web form's mail is from: sent from a
+    no-reply address (``noreply@``, ``wordpress@``, ``www-data@``, …) with the person who
+    filled in the form as the one ``Reply-To`` address; ``None`` for any other mail.
+
+    Taken as it stands, the form would be the sender: every enquiry of every visitor on one
+    "customer" named "Website"."""
+    if not _NO_REPLY.match(address):
+        return None
+    found = [(shown, a) for value in header_values(msg, "reply-to", hint)
+             for shown, a in addresses(value, hint) if "@" in a]
+    if len({a.lower() for _, a in found}) != 1 or found[0][1].lower() == address.lower() \
+            or _NO_REPLY.match(found[0][1]):
+        return None
+    return found[0]
