@@ -53,6 +53,14 @@ What is modelled after the real API (https://core.telegram.org/bots/api):
 * Messages: ``message_id`` counts per chat and is shared by both directions (as in private
   chats); inbound texts get ``bot_command``/``url``/``email``/``mention``/``hashtag`` entities
   (PTB's ``CommandHandler`` needs the ``bot_command`` entity); entity offsets are UTF-16 units.
+* What users send besides text and files: forwarded messages (``forward_origin``), replies
+  (``reply_to_message`` and a selected ``quote``), words linked to an address (``text_link``
+  entities), shared contacts (``contact.user_id`` naming the account, the sender's own for
+  their own contact), live locations that move by ``edited_message``, and the user's
+  ``language_code`` (left out as Telegram does when the app does not tell);
+  ``push_raw_update`` queues anything else as given.
+* A group that became a supergroup (``migrate_chat``): sends to the old id are refused with
+  ``migrate_to_chat_id``.
 * Photos arrive as several ``PhotoSize`` objects, smallest first, like on Telegram.  The stand-in
   cannot scale images: only the LAST (largest) size downloads as the original bytes, the smaller
   ones download as a placeholder, so code that wrongly takes ``photo[0]`` is caught.
