@@ -3,6 +3,7 @@ every filter kept wherever the page leads (next page, "did you mean", the form i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -11,13 +12,14 @@ from aiohttp import web
 from markupsafe import Markup
 
 from chronik.web.console.customer import FILTER_KINDS, agent_names
-from chronik.web.console.home import names_of
+from chronik.web.console.home import classify, names_of
 from chronik.web.console.items import item_view
 from chronik.web.i18n import catalog
 from chronik.web.pages import AgentView, agent_page
 from search.query import MAX_QUERY_CHARS, QueryError, SearchFilters
 from timeline.errors import DomainError
-from timeline.models import Channel, Visibility
+from timeline.models import Channel, Customer, CustomerStatus, Visibility
+from timeline.store import CustomerListQuery
 
 PAGE_SIZE = 25
 COUNT_UP_TO = 1000
@@ -112,14 +114,44 @@ async def search_page(view: AgentView) -> web.StreamResponse:
                 more = form.url(cursor=found.next_cursor, start=str(start + len(results)))
             suggestions = [(text, form.url(q=text)) for text in found.suggestions]
     customer_name = None
+    people = await customers_named(view, form) if form.q and not error else []
     if form.customer:
         customer_name = (await names_of(view, {form.customer})).get(form.customer, "?")
     return view.render("console/search.html", nav="search", form=form, q=form.q,
                        results=results, error=error, more=more, total=total, start=start,
                        suggestions=suggestions, channels=[c.value for c in Channel],
+                       people=people,
                        kinds=FILTER_KINDS, customer_name=customer_name,
                        max_query_chars=MAX_QUERY_CHARS,
                        all_customers=form.url(customer=""))
+
+
+PEOPLE = 5
+"""Customers named beside the hits, at most."""
+_PLAIN = re.compile(r"[^\W\d_][\w .'-]*", re.UNICODE)
+"""A query that can be a name: words, no operators, quotes or wildcards."""
+
+
+async def customers_named(view: AgentView, form: SearchForm) -> list[Customer]:
+    """The customers the words are -- a phone number in any format, an e-mail address or
+    a name, as the header's search box reads them -- so an agent who typed a caller's number
+    or a name into the full-text search is one click from the customer (the entries
+    rarely spell a number as it was typed)."""
+    if form.customer:  # searching one customer's history: no one else to name
+        return []
+    kind = classify(form.q)
+    if kind is not None:
+        _, found = await view.state.timeline.lookup_normalised(view.caller.office, kind,
+                                                               form.q, recent=0)
+        people = [m.customer for m in found]
+    elif (_PLAIN.fullmatch(form.q) and " or " not in f" {form.q.lower()} "
+          and " -" not in f" {form.q}"):
+        page = await view.state.store.list_customers(
+            view.caller.office.id, CustomerListQuery(limit=PEOPLE + 1, name=form.q[:200]))
+        people = list(page.items)
+    else:
+        return []
+    return [c for c in people if c.status is not CustomerStatus.MERGED][:PEOPLE]
 
 
 def add_routes(app: web.Application) -> None:
