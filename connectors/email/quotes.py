@@ -18,7 +18,7 @@ __all__ = ["split_quoted"]
 
 _PARSER = EmailReplyParser(languages=["de", "en"])
 _SIGNS = ("schrieb", "wrote:", "von:", "from:", "gesendet:", "sent:", "betreff:", "subject:",
-          "---", "_____")
+          "---", "_____", "envoyé", "inviato:", "enviado:", "verzonden:", "wysłano:")
 """Signs that a text may hold a quote: most mail has none and is left at once (substring
 tests: a few microseconds, where one regular expression over the text cost ~50)."""
 _SEPARATOR_AT_END = re.compile(r"(?:\A|\n)[ \t]*(?:-{3,}|_{5,})[^\n]*\Z")
@@ -45,13 +45,11 @@ def split_quoted(text: str) -> tuple[str, str] | None:
         replies = _PARSER.read(text=text).replies
     except (re.error, IndexError, ValueError, TypeError, AttributeError):
         return None  # a foreign library's failure means "no quote found"
-    if len(replies) < 2:
-        return None
-    own = replies[0].content
-    start = text.find(own) if own else -1
-    if start < 0:
-        return None
-    end = start + len(own)
+    end = _end_of_own(text, [r.content for r in replies]) if len(replies) >= 2 else None
+    if end is None:
+        end = _other_language(text)
+        if end is None:
+            return None
     separator = _SEPARATOR_AT_END.search(text, 0, end)
     if separator is not None:
         end = separator.start()
@@ -59,3 +57,50 @@ def split_quoted(text: str) -> tuple[str, str] | None:
     if not reply or not quoted:
         return None
     return reply, quoted
+
+
+def _end_of_own(text: str, replies: list[str]) -> int | None:
+    """Where the reply's own text ends: after it as the parser gave it back, or -- when the
+    parser changed its spaces (a signature's "-- ") -- where the history's first line is."""
+    own = replies[0]
+    start = text.find(own) if own else -1
+    if start >= 0:
+        return start + len(own)
+    head = next((line.strip() for line in replies[1].splitlines() if line.strip()), "")
+    at = text.find(head) if len(head) >= 8 else -1
+    return at if at > 0 else None
+
+
+_WROTE = re.compile(
+    r"^[^\n]{0,300}?(?:\bwrote|\bschrieb|a écrit|escribió|ha scritto|schreef|napisał(?:\(a\))?"
+    r"|написал(?:\(а\))?|\bskrev|kirjoitti|írta|yazdı|escreveu|scrisse|napsal(?:\(a\))?)"
+    r"[^\n:]{0,200}:[ \t]*\n(?:[ \t]*\n)?[ \t]*>", re.IGNORECASE | re.MULTILINE)
+"""A quote's header line as mail programs write it in other languages ("Le … a écrit :",
+"El … escribió:", "Op … schreef …:"), followed by the quoted lines."""
+_HEADER_BLOCK = re.compile(
+    r"^[ \t]*(?:de|da|van|od|från|fra|от)[ \t]?:[^\n]*\n(?:[^\n]*\n)?"
+    r"[ \t]*(?:envoyé|inviato|enviado|verzonden|wysłano|skickat|sendt|отправлено|date|data"
+    r"|datum)[ \t]?:", re.IGNORECASE | re.MULTILINE)
+"""Outlook's header block of the answered mail in other languages ("De : … / Envoyé : …")."""
+
+
+def _other_language(text: str) -> int | None:
+    """Where the history starts in a mail program's other languages; None when not found.
+    A header wrapped onto a second line ("<\nbob@…> a écrit :") starts a line earlier."""
+    wrote, block = _WROTE.search(text), _HEADER_BLOCK.search(text)
+    if wrote is not None and any(line.strip() and not line.lstrip().startswith(">")
+                                 for line in text[wrote.end() - 1:].splitlines()):
+        wrote = None  # an answer between the quoted lines: not a history below the reply
+    found = [m.start() for m in (wrote, block) if m]
+    if not found:
+        return None
+    start = min(found)
+    before = text.rfind("\n", 0, max(start - 1, 0))
+    previous = text[before + 1:start].rstrip()
+    if previous.endswith("<") or _ADDRESS_END.match(text, start):  # its first half above
+        return before + 1
+    return start
+
+
+_ADDRESS_END = re.compile(r"[ \t]*\(?<?[\w.+'-]+@[\w.-]+>")
+"""A line that starts with the end of an address: a header wrapped inside "<…>"."""

@@ -28,6 +28,25 @@ HISTORIES = {
                       "> \n" + "\n".join("> " + ln for ln in OURS.split("\n"))),
     "thunderbird-de": ("Am 03.11.26 um 10:00 schrieb Büro Berger:\n"
                        + "\n".join("> " + ln for ln in OURS.split("\n"))),
+    # other languages (the reply parser knows only German and English)
+    "gmail-fr": ("Le mar. 3 nov. 2026 à 10:00, Büro Berger <service@berger.example> a écrit :"
+                 "\n\n" + "\n".join("> " + ln for ln in OURS.split("\n"))),
+    "gmail-es-wrapped": ("El mar, 3 nov 2026 a las 10:00, Büro Berger (<\n"
+                         "service@berger.example>) escribió:\n\n"
+                         + "\n".join("> " + ln for ln in OURS.split("\n"))),
+    "gmail-nl": ("Op di 3 nov. 2026 om 10:00 schreef Büro Berger <service@berger.example>:\n"
+                 + "\n".join("> " + ln for ln in OURS.split("\n"))),
+    "gmail-pl": ("wt., 3 lis 2026 o 10:00 Büro Berger <service@berger.example> napisał(a):\n"
+                 + "\n".join("> " + ln for ln in OURS.split("\n"))),
+    "outlook-fr": ("De : Büro Berger & Partner <service@berger.example>\n"
+                   "Envoyé : mardi 3 novembre 2026 10:00\nÀ : Erika Mustermann\n"
+                   "Objet : Votre police\n\n" + OURS),
+    "outlook-it": ("Da: Büro Berger & Partner <service@berger.example>\n"
+                   "Inviato: martedì 3 novembre 2026 10:00\nA: Erika Mustermann\n"
+                   "Oggetto: Polizza\n\n" + OURS),
+    "android-ru-wrapped": ('03.11.2026 10:00 пользователь "service@berger.example" <\n'
+                           "service@berger.example> написал:\n\n"
+                           + "\n".join("> " + ln for ln in OURS.split("\n"))),
 }
 
 
@@ -55,3 +74,17 @@ def test_a_forward_without_a_word_is_shown_whole() -> None:
     """Nothing of its own above the history: folding it away would hide everything."""
     assert split_quoted("---------- Forwarded message ---------\nFrom: X <x@example.de>\n"
                         "Subject: Police\n\nHallo\n") is None
+
+
+def test_a_signature_above_the_history_stays_with_the_reply() -> None:
+    """The parser gives the reply back with its signature's "-- " trimmed: the history was
+    not found in the text, and nothing was folded (Sparrow, talon's fixture)."""
+    own = "Hallo,\n\ndanke.\n\n-- \nErika Mustermann\nTel. 0171 1234567"
+    history = ("On Tuesday, November 3, 2026 at 10:00 AM, Büro Berger wrote:\n\n"
+               + "\n".join("> " + ln for ln in OURS.split("\n")))
+    assert split_quoted(f"{own}\n\n\n{history}\n") == (own, history)
+
+
+def test_answers_between_quoted_lines_are_not_folded_away() -> None:
+    assert split_quoted("Hallo,\n\nComme je l'ai écrit :\n> Le contrat finit en mai\n"
+                        "Bitte bestätigen Sie das.\n") is None
