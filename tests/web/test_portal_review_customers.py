@@ -8,15 +8,16 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import ClientSession, CookieJar, FormData
 from yarl import URL
 
 from chronik.web.portal import signin as portal_signin
-from tests.notify.conftest import outcome
+from tests.notify.conftest import eventually, outcome
 from tests.web.test_portal_pages import (
     ERIKA,
     Browser,
@@ -445,3 +446,47 @@ async def test_a_message_sent_after_the_session_ended_is_given_back(site: Site) 
                      r'Zeile 1\nZeile 2 &amp; mehr</textarea>', kept.text)
     assert 'href="/portal/signin?next=%2Fportal%2Fwrite&amp;lang=de"' in kept.text
     assert await site.timeline(c["id"], "&channel=portal") == []  # nothing was sent
+
+
+# ---------------------------------------------------------------- times in the customer's zone
+async def test_times_are_the_customers_own_as_in_their_mails(site: Site) -> None:
+    """A customer in New York (their quiet hours say so): the receipt of their message
+    said 03:19 -- their time, as every notification gives it -- and the portal showed the
+    same message at 09:19, Berlin's time. The portal now shows their time too."""
+    c = await site.customer()
+    zone = ZoneInfo("America/New_York")
+    now = datetime.now(zone)
+    start, end = ((now + timedelta(hours=h)).strftime("%H:00") for h in (6, 7))
+    status, _ = await site.hub.agent.put(f"/customers/{c['id']}/preferences", json={
+        "quiet_hours": {"start": start, "end": end, "timezone": "America/New_York"}})
+    assert status == 200
+    browser = site.browser()
+    await sign_in(site, browser)
+    _, item = await answer_nothing(browser, "Eine Frage aus New York.")
+    [mine] = [e for e in await site.timeline(c["id"], "&channel=portal")]
+    local = datetime.fromisoformat(mine["occurred_at"]).astimezone(zone)
+    shown = local.strftime("%d.%m.%Y %H:%M")
+    assert shown in text_of(item)
+
+    async def receipt() -> str | None:
+        texts = [r.text() for r in site.sink.received if ERIKA in r.recipients
+                 and "Eine Frage aus New York." in r.text()]
+        return texts[0] if texts else None
+    assert shown in await eventually(receipt)  # the same time as the mail says
+    berlin = local.astimezone(ZoneInfo("Europe/Berlin")).strftime("%d.%m.%Y %H:%M")
+    assert berlin not in text_of(await browser.get("/portal/"))
+
+
+async def answer_nothing(browser: Browser, body: str) -> tuple[Page, Page]:
+    """A new message (not an answer) with ``body``: its form and the item page after."""
+    page = await browser.follow(await browser.get("/portal/write"))
+    action = re.search(r'action="(/portal/write\?csrf=[^"]+)"', page.text)
+    assert action
+    form = FormData()
+    form.add_field("key", page.field("key"))
+    form.add_field("subject", "")
+    form.add_field("body", body)
+    form.add_field("files", b"", filename="", content_type="application/octet-stream")
+    sent = await browser.post(action.group(1).replace("&amp;", "&"), data=form)
+    assert sent.status == 303, sent.text[:500]
+    return page, await browser.follow(sent)

@@ -42,6 +42,7 @@ from chronik.web.outbox import OUTBOX
 from chronik.web.pages import CustomerView, form_str, page_path, portal_page
 from chronik.web.portal.language import chosen_language
 from chronik.web.portal.signin import TELEGRAM_COOKIE, portal_next
+from notify.compose import zone_name
 from notify.evaluate import CHANNELS, notified_channels
 from timeline.errors import DomainError, InvalidInput, NotFound
 from timeline.models import DailyDigest, IdentityKind, QuietHours, utcnow
@@ -91,7 +92,11 @@ def _label(lang: str, group: str, value: str) -> str:
 async def render_portal(view: CustomerView, template: str, nav: str = "", status: int = 200,
                         **extra: Any) -> web.Response:
     office = await view.state.store.get_office(view.customer.office_id)
+    prefs = await view.state.store.get_preferences(view.customer.office_id, view.customer.id)
     lang = view.lang
+    # times in the customer's own zone, as their notifications give them (it was always
+    # Berlin's: a mail said 03:19 and the portal 09:19 for the same letter)
+    extra.setdefault("timezone", zone_name(prefs))
     return view.render(template, nav, status, office_name=office.name if office else "",
                        size=lambda n: file_size(n, lang), day=lambda s: _day(s, lang),
                        channel=lambda c: _label(lang, "channel", c),
