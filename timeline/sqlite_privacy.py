@@ -442,15 +442,19 @@ def _erase(conn: sqlite3.Connection, order: ErasureOrder) -> ErasureOutcome:
     counts["attachments"] = len(blobs)
     counts["retained"] = len(retained)
 
+    # the person's inbox items, counted before those of erased entries go with them
+    counts["portal_inbox"] = conn.execute(
+        f"SELECT count(*) FROM portal_inbox WHERE office_id=? AND customer_id IN "
+        f"({_marks(people)})", (office, *people)).fetchone()[0]
     jobs = [r[0] for r in conn.execute(
         f"SELECT id FROM notify_jobs WHERE office_id=? AND customer_id IN ({_marks(people)})",
         (office, *people))]
     counts["notification_attempts"] = _delete_jobs(conn, jobs)
     counts["notification_jobs"] = len(jobs) + _drop_entries(conn, gone_ids,
                                                             [s for s, _, _ in gone])
-    counts["portal_inbox"] = conn.execute(
+    conn.execute(
         f"DELETE FROM portal_inbox WHERE office_id=? AND customer_id IN ({_marks(people)})",
-        (office, *people)).rowcount
+        (office, *people))
 
     # quarantine: items naming the person, and those processed into an erased entry
     quarantine = list(order.quarantine_ids) + [r[0] for chunk in _chunks(gone_ids)
