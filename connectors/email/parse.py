@@ -333,6 +333,7 @@ def _message_id(msg: Message, data: bytes, hint: str | None) -> str:
     """
     values = header_values(msg, "message-id", hint)
     ids = set(_ids(values)) or {v.strip("<> ") for v in values if re.fullmatch(r"<?\S+>?", v)}
+    ids.discard("")  # "Message-ID: <>", as some scripts write it: no id
     if len(ids) == 1:
         return ids.pop()
     digest = hashlib.sha256()

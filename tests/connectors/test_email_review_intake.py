@@ -285,3 +285,16 @@ async def test_a_web_forms_mail_is_from_the_person_who_filled_it_in(hub: Hub) ->
 def test_reply_to_is_taken_only_for_a_no_reply_sender_naming_one_person(head: str) -> None:
     parsed = parse_message(raw(head + "Subject: x\nMessage-ID: <f@x>\n"))
     assert parsed.from_email == head.split("<")[1].split(">")[0]
+
+
+async def test_an_empty_message_id_is_no_id(hub: Hub) -> None:
+    """``Message-ID: <>`` (scripts that leave it empty) gave the id "": the mail was
+    quarantined as "unparseable: source_id …", every such mail alike."""
+    mail = MailIngest(hub.state.ingest)
+    first = raw("From: Max <max@example.com>\nSubject: Rechnung\nMessage-ID: <>\n", "Eins\n")
+    second = first.replace(b"Eins", b"Zwei")
+    outcomes = [(await mail.deliver(hub.office.id, m, "imap")).outcome
+                for m in (first, second, first)]
+    assert outcomes == ["created", "created", "duplicate"]
+    (customer,) = await customers(hub)
+    assert sorted(e["body"] for e in await timeline(hub, customer["id"])) == ["Eins", "Zwei"]
