@@ -549,11 +549,11 @@ class TelegramConnector:
         await self._answer(message, outcome)
 
     async def _answer(self, message: Message, outcome: Outcome) -> None:
-        if outcome.reply == "linked":
+        if outcome.reply.startswith("linked"):
             self.counters["linked"] += 1
         elif outcome.reply in ("link_refused", "link_burnt"):
             self.counters["links_refused"] += 1
-        elif outcome.reply in ("resumed", "stopped"):
+        elif outcome.reply.startswith(("resumed", "stopped")):
             self.counters["consent_changes"] += 1
         await self._reply(message, REPLIES[outcome.reply][language(message.from_user)])
 

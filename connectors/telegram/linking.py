@@ -39,6 +39,23 @@ REPLIES: dict[str, dict[str, str]] = {
         "en": "Thank you! This Telegram chat is now linked to your customer account. We will "
               "notify you here; send /stop at any time to opt out.",
     },
+    "linked_not_chosen": {
+        "de": "Vielen Dank! Dieser Telegram-Chat ist jetzt mit Ihrem Kundenkonto verbunden. "
+              "Benachrichtigungen erhalten Sie derzeit auf den Wegen, die Sie in Ihren "
+              "Einstellungen im Kundenportal gewählt haben – Telegram ist nicht darunter; dort "
+              "können Sie es hinzufügen.",
+        "en": "Thank you! This Telegram chat is now linked to your customer account. "
+              "Notifications currently reach you the ways you chose in your preferences in the "
+              "customer portal – Telegram is not among them; you can add it there.",
+    },
+    "linked_off": {
+        "de": "Vielen Dank! Dieser Telegram-Chat ist jetzt mit Ihrem Kundenkonto verbunden. "
+              "Automatische Benachrichtigungen haben Sie ausgeschaltet; im Kundenportal können "
+              "Sie sie wieder einschalten.",
+        "en": "Thank you! This Telegram chat is now linked to your customer account. You "
+              "turned automatic notifications off; you can turn them on again in the customer "
+              "portal.",
+    },
     "link_refused": {
         "de": "Dieser Link ist leider ungültig, abgelaufen oder wurde schon verwendet. Bitte "
               "fordern Sie einen neuen Link an.",
@@ -75,6 +92,21 @@ REPLIES: dict[str, dict[str, str]] = {
         "de": "Sie erhalten wieder Benachrichtigungen über Telegram. Mit /stop können Sie sie "
               "abbestellen.",
         "en": "You will receive notifications via Telegram again. Send /stop to opt out.",
+    },
+    "resumed_not_chosen": {
+        "de": "Benachrichtigungen über Telegram sind wieder erlaubt. Derzeit erhalten Sie sie "
+              "aber auf den Wegen, die Sie in Ihren Einstellungen im Kundenportal gewählt "
+              "haben – Telegram ist nicht darunter; dort können Sie es hinzufügen.",
+        "en": "Notifications via Telegram are allowed again. They currently reach you the ways "
+              "you chose in your preferences in the customer portal, though – Telegram is not "
+              "among them; you can add it there.",
+    },
+    "resumed_off": {
+        "de": "Benachrichtigungen über Telegram sind wieder erlaubt. Automatische "
+              "Benachrichtigungen haben Sie aber ausgeschaltet; im Kundenportal können Sie sie "
+              "wieder einschalten.",
+        "en": "Notifications via Telegram are allowed again. You turned automatic "
+              "notifications off, though; you can turn them on again in the customer portal.",
     },
     "welcome": {
         "de": "Willkommen! Schreiben Sie uns hier einfach Ihre Nachricht.",
@@ -130,7 +162,8 @@ class Commands:
             return Outcome("welcome")
         for i, customer in enumerate(customers):
             await self._consent(message, customer, True, i)
-        return Outcome("resumed", tuple(c.id for c in customers))
+        return Outcome("resumed" + await self._unheard(customers),
+                       tuple(c.id for c in customers))
 
     async def stop(self, message: Message) -> Outcome:
         customers = await self._customers_of(message)
@@ -199,7 +232,23 @@ class Commands:
             meta["other_customers"] = before
         await self._record(message, customer, "telegram_linked", "Telegram chat linked",
                            body, 0, meta, sid=link_source_id(digest))
-        return Outcome("linked", (customer.id,))
+        return Outcome("linked" + await self._unheard([customer]), (customer.id,))
+
+    async def _unheard(self, customers: list[Customer]) -> str:
+        """Why notifications will not come here although Telegram is allowed now (a suffix
+        of the reply's key): ``_off`` -- the customer wants no automatic notifications;
+        ``_not_chosen`` -- their chosen channels leave Telegram out. ``""``: they will (for
+        at least one of the chat's customers). The bot promises nothing it will not keep."""
+        reasons = []
+        for customer in customers:
+            prefs = await self.services.store.get_preferences(self.office.id, customer.id)
+            if not prefs.automatic_notifications:
+                reasons.append("_off")
+            elif prefs.channels and CONSENT_CHANNEL not in prefs.channels:
+                reasons.append("_not_chosen")
+            else:
+                return ""
+        return reasons[0] if reasons else ""
 
     async def _refused(self, message: Message, digest: str) -> Outcome:
         """A link that cannot link (any more). Opened again from the chat it linked -- a

@@ -121,3 +121,32 @@ async def test_commands_in_a_group_are_answered_with_the_private_chat(
     assert said["chat_id"] == GROUP and "private chat" in said["text"]
     assert await telegram_consent(thub, customer["id"]) is None
     assert await timeline(thub, customer["id"]) == []
+
+
+@pytest.mark.parametrize(("prefs", "says"), [
+    ({}, "Wir benachrichtigen Sie hier"),
+    ({"channels": ["telegram", "email"]}, "Wir benachrichtigen Sie hier"),
+    ({"channels": ["email", "portal"]}, "Telegram ist nicht darunter"),
+    ({"automatic_notifications": False}, "ausgeschaltet; im Kundenportal können Sie sie "
+                                         "wieder einschalten"),
+], ids=["default", "telegram-chosen", "telegram-left-out", "automatic-off"])
+async def test_the_bot_promises_notifications_only_when_they_will_come(
+        thub: Hub, tg: StandIn, prefs: dict[str, object], says: str) -> None:
+    """Linking (and /start) allow Telegram; whether notifications come also depends on the
+    customer's chosen channels and on automatic notifications: the answer says which."""
+    customer = await new_customer(thub)
+    if prefs:
+        status, body = await thub.agent.put(f"/customers/{customer['id']}/preferences",
+                                            json=prefs)
+        assert status == 200, body
+    token = await link_token(thub, customer["id"])
+    tg.push_text(CHAT, f"/start {token}")
+    [linked] = await tg.wait_sent(1)
+    assert "jetzt mit Ihrem Kundenkonto verbunden" in linked["text"]
+    assert says in linked["text"]
+    tg.push_text(CHAT, "/stop")
+    await tg.wait_sent(2)
+    tg.push_text(CHAT, "/start")
+    resumed = (await tg.wait_sent(3))[-1]
+    assert ("wieder Benachrichtigungen" in resumed["text"]) == (says.startswith("Wir"))
+    assert says.startswith("Wir") or says in resumed["text"]
