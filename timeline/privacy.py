@@ -152,7 +152,14 @@ class PrivacyService:
 
     async def _quarantine_naming(self, office: Office, data: PersonalData
                                  ) -> list[tuple[QuarantineItem, bytes]]:
-        found_by = needles([data.customer, *data.merged_in])
+        people = [data.customer, *data.merged_in]
+        ids = {c.id for c in people}
+        shared = set()  # a phone number the family shares does not single out this person
+        for kind, value in {(i.kind, i.value) for c in people for i in c.identities}:
+            if any(other.id not in ids
+                   for other in await self.store.find_customers(office.id, kind, value)):
+                shared.add((kind, value))
+        found_by = needles(people, shared)
         if not found_by:
             return []
         found: list[tuple[QuarantineItem, bytes]] = []

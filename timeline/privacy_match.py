@@ -15,12 +15,13 @@ A raw message names the person when it holds one of their identities as such:
   ``from`` of an update) or the ``sender`` of an inbound message.
 
 A message about someone else must neither be handed out in this person's export nor erased
-with them."""
+with them: an identity another customer has too (a family's one landline) does not single the
+person out, so it is not looked for."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import phonenumbers
@@ -71,11 +72,16 @@ def phone_forms(value: str, raw: str | None = None) -> set[bytes]:
     return {f.encode("ascii") for f in forms if len(f) >= _MIN_DIGITS}
 
 
-def needles(people: Iterable[Customer]) -> Needles:
+def needles(people: Iterable[Customer],
+            shared: Collection[tuple[IdentityKind, str]] = ()) -> Needles:
+    """``shared``: identities another customer has too (two people with one phone number):
+    a message naming one of them may be the other's, so it does not name this person."""
     emails: dict[str, re.Pattern[bytes]] = {}
     phones: set[bytes] = set()
     telegram: dict[str, re.Pattern[bytes]] = {}
     for ident in [i for c in people for i in c.identities]:
+        if (ident.kind, ident.value) in shared:
+            continue
         if ident.kind is IdentityKind.EMAIL:
             for form in (ident.value, ascii_address(ident.value)):
                 emails.setdefault(form.casefold(), _email_pattern(form))

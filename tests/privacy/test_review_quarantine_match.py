@@ -109,3 +109,30 @@ async def test_only_messages_that_name_the_person_are_theirs(hub: Hub) -> None:
     receipt = await _erase(hub, c["id"])
     assert receipt["counts"]["quarantine"] == len(about)
     assert await _open_ids(hub) == others
+
+
+async def test_a_number_two_customers_share_does_not_make_a_message_theirs(hub: Hub) -> None:
+    """Hans and Greta Becker share one landline: a quarantined call event from that number
+    may be Greta's, so it is neither in Hans's export nor erased with him; what names Hans
+    alone (his own address) is."""
+    status, hans = await hub.admin.post("/customers", json={
+        "name": "Hans Becker", "emails": ["hans@becker.test"], "phones": ["089 123456"]})
+    status, greta = await hub.admin.post("/customers", json={
+        "name": "Greta Becker", "phones": ["089 123456"]})
+    assert status == 201, greta
+    landline = await _quarantine(hub, "cti", json.dumps({
+        "event": "newCall", "callId": "c-1", "from": "089 123456", "to": "+49 30 5555",
+        "direction": "in"}).encode())
+    his = await quarantine_mail(hub, mail("Hans <hans@becker.test>", "Frage", "Hallo.",
+                                          message_id="<h1@becker.test>"))
+
+    data = await _exported(hub, hans["id"])
+    assert [q["id"] for q in data["quarantine"]] == [his]
+    receipt = await _erase(hub, hans["id"])
+    assert receipt["counts"]["quarantine"] == 1
+    assert await _open_ids(hub) == {landline}
+    status, found = await hub.admin.get("/lookup?phone=089%20123456")
+    assert [m["customer"]["name"] for m in found["matches"]] == ["Greta Becker"]
+    # once nobody else has the number, it names the person
+    status, preview = await hub.admin.get(f"/customers/{greta['id']}/erasure")
+    assert preview["counts"]["quarantine"] == 1
