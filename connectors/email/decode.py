@@ -483,7 +483,10 @@ def _display_name(name: str, hint: str | None, notes: list[str] | None = None) -
 
 _EXTENSIONS = {"application/octet-stream": ".bin", "text/plain": ".txt", "image/jpeg": ".jpg",
                "message/rfc822": ".eml", "message/delivery-status": ".txt",
-               "text/rfc822-headers": ".txt", "text/html": ".html"}
+               "text/rfc822-headers": ".txt", "text/html": ".html",
+               "message/disposition-notification": ".txt",
+               "message/global-disposition-notification": ".txt",
+               "message/global-delivery-status": ".txt", "message/feedback-report": ".txt"}
 
 
 def filename_param(part: Message) -> str | None:

@@ -54,9 +54,19 @@ def split_quoted(text: str) -> tuple[str, str] | None:
     if separator is not None:
         end = separator.start()
     reply, quoted = text[:end].strip(), text[end:].strip()
-    if not reply or not quoted:
+    if not reply or not quoted or _FORWARD.match(quoted) or \
+            _FORWARD.match(reply.rsplit("\n", 1)[-1].strip()):
         return None
     return reply, quoted
+
+
+_FORWARD = re.compile(
+    r"(?:-{3,} ?(?:forwarded message|weitergeleitete nachricht|message transféré"
+    r"|mensaje reenviado|messaggio inoltrato|doorgestuurd bericht)"
+    r"|(?:begin forwarded message|anfang der weitergeleiteten nachricht)[ \t]*:)",
+    re.IGNORECASE)
+"""A forwarded mail below a few words ("zur Info"): it is what was sent, not a history to
+fold away (Outlook's attached mail, read as such, starts with the first form)."""
 
 
 def _end_of_own(text: str, replies: list[str]) -> int | None:

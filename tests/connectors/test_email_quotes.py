@@ -88,3 +88,17 @@ def test_a_signature_above_the_history_stays_with_the_reply() -> None:
 def test_answers_between_quoted_lines_are_not_folded_away() -> None:
     assert split_quoted("Hallo,\n\nComme je l'ai écrit :\n> Le contrat finit en mai\n"
                         "Bitte bestätigen Sie das.\n") is None
+
+
+@pytest.mark.parametrize("forward", [
+    "---------- Forwarded message ----------\nFrom: Werkstatt <kv@werkstatt.example>\n"
+    "Subject: Kostenvoranschlag\n\n" + OURS,
+    "-------- Weitergeleitete Nachricht --------\nBetreff: Kostenvoranschlag\n"
+    "Von: Werkstatt <kv@werkstatt.example>\n\n" + OURS,
+    "Anfang der weitergeleiteten Nachricht:\n\n> Von: Werkstatt <kv@werkstatt.example>\n"
+    "> Betreff: Kostenvoranschlag\n> \n" + "\n".join("> " + ln for ln in OURS.split("\n")),
+], ids=["gmail-outlook-attached", "thunderbird-de", "apple-mail-de"])
+def test_a_forwarded_mail_below_a_few_words_is_shown_whole(forward: str) -> None:
+    """"Zur Info" above the workshop's estimate: the estimate is what was sent, not a
+    history to fold away under "Quoted history"."""
+    assert split_quoted(f"Hallo Herr Berger,\n\nzur Info.\n\nErika\n\n{forward}\n") is None

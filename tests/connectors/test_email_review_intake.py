@@ -298,3 +298,15 @@ async def test_an_empty_message_id_is_no_id(hub: Hub) -> None:
     assert outcomes == ["created", "created", "duplicate"]
     (customer,) = await customers(hub)
     assert sorted(e["body"] for e in await timeline(hub, customer["id"])) == ["Eins", "Zwei"]
+
+
+def test_a_read_receipts_report_opens_as_text() -> None:
+    """The receipt's machine part (``message/disposition-notification``) was offered as
+    ``attachment-1.bin``, which no program opens; it is text."""
+    parsed = parse_message(
+        b"From: Erika <erika@example.de>\nSubject: Gelesen: Angebot\nMessage-ID: <r@x>\n"
+        b'Content-Type: multipart/report; report-type=disposition-notification; boundary="R"'
+        b"\n\n--R\nContent-Type: text/plain\n\nGelesen.\n--R\n"
+        b"Content-Type: message/disposition-notification\n\nFinal-Recipient: rfc822;"
+        b"erika@example.de\nDisposition: manual-action/MDN-sent-manually; displayed\n--R--\n")
+    assert [a.filename for a in parsed.attachments] == ["attachment-1.txt"]
