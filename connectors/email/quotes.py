@@ -81,12 +81,13 @@ def _end_of_own(text: str, replies: list[str]) -> int | None:
     return at if at > 0 else None
 
 
+_QUOTE_BELOW = re.compile(r":[ \t]*\n(?:[ \t]*\n)?[ \t]*>")
+"""A line ending in a colon with quoted lines below it: where a quote's header may end."""
 _WROTE = re.compile(
-    r"^[^\n]{0,300}?(?:\bwrote|\bschrieb|a écrit|escribió|ha scritto|schreef|napisał(?:\(a\))?"
-    r"|написал(?:\(а\))?|\bskrev|kirjoitti|írta|yazdı|escreveu|scrisse|napsal(?:\(a\))?)"
-    r"[^\n:]{0,200}:[ \t]*\n(?:[ \t]*\n)?[ \t]*>", re.IGNORECASE | re.MULTILINE)
+    r"\bwrote|\bschrieb|a écrit|escribió|ha scritto|schreef|napisał|написал|\bskrev|kirjoitti"
+    r"|írta|yazdı|escreveu|scrisse|napsal", re.IGNORECASE)
 """A quote's header line as mail programs write it in other languages ("Le … a écrit :",
-"El … escribió:", "Op … schreef …:"), followed by the quoted lines."""
+"El … escribió:", "Op … schreef …:")."""
 _HEADER_BLOCK = re.compile(
     r"^[ \t]*(?:de|da|van|od|från|fra|от)[ \t]?:[^\n]*\n(?:[^\n]*\n)?"
     r"[ \t]*(?:envoyé|inviato|enviado|verzonden|wysłano|skickat|sendt|отправлено|date|data"
@@ -97,11 +98,16 @@ _HEADER_BLOCK = re.compile(
 def _other_language(text: str) -> int | None:
     """Where the history starts in a mail program's other languages; None when not found.
     A header wrapped onto a second line ("<\nbob@…> a écrit :") starts a line earlier."""
-    wrote, block = _WROTE.search(text), _HEADER_BLOCK.search(text)
-    if wrote is not None and any(line.strip() and not line.lstrip().startswith(">")
-                                 for line in text[wrote.end() - 1:].splitlines()):
-        wrote = None  # an answer between the quoted lines: not a history below the reply
-    found = [m.start() for m in (wrote, block) if m]
+    block = _HEADER_BLOCK.search(text)
+    found = [block.start()] if block is not None else []
+    for colon in _QUOTE_BELOW.finditer(text):
+        line = text.rfind("\n", 0, colon.start()) + 1
+        if colon.start() - line > 500 or not _WROTE.search(text, line, colon.start()):
+            continue
+        if not any(rest.strip() and not rest.lstrip().startswith(">")
+                   for rest in text[colon.end() - 1:].splitlines()):
+            found.append(line)  # (an answer between the quoted lines is no history below)
+        break
     if not found:
         return None
     start = min(found)
