@@ -78,7 +78,10 @@ async def errors_middleware(
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        if exc.status == 401:  # RFC 9110 11.6.1 / RFC 6750 3: say how to authenticate
+            response.headers["WWW-Authenticate"] = bearer_challenge(request)
+        return response
     except StoreUnavailable as exc:
         _log_unreachable(request, exc)
         response = error_response(503, exc.code, exc.message)
@@ -113,6 +116,16 @@ async def errors_middleware(
         log.exception("bug: unhandled error in %s %s", request.method,
                       redact_path(request.path))
         return error_response(500, "internal", "internal error (this is a bug; it was logged)")
+
+
+def bearer_challenge(request: web.Request) -> str:
+    """The ``WWW-Authenticate`` of a 401 (RFC 6750): ``invalid_token`` when a bearer token
+    was sent but is not (or no longer) valid, so a client can tell "send one" from "get a
+    new one"."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return 'Bearer realm="chronik", error="invalid_token"'
+    return 'Bearer realm="chronik"'
 
 
 STORAGE_FULL = ("the server's storage is full, so this was not stored; try again once an "
@@ -383,6 +396,10 @@ def create_app(settings: Settings, *, workers: bool = True) -> web.Application:
     app[WORKERS] = workers
     for op in OPERATIONS:
         app.router.add_route(op.method, API_PREFIX + op.path, _bind(op), name=op.operation_id)
+        if op.method == "GET" and op.response_content != "text/event-stream":
+            # HEAD answers like GET without the body (RFC 9110 9.3.2): monitors, curl -I,
+            # link checkers and caches ask with HEAD; a stream has no end to answer with
+            app.router.add_route("HEAD", API_PREFIX + op.path, _bind(op))
     app.cleanup_ctx.append(_lifecycle)
     ops.add_routes(app)  # /healthz, /readyz, /metrics (after _lifecycle: needs the state)
     add_shutdown(app)  # open event streams end when the server stops

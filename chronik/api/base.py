@@ -289,6 +289,23 @@ def canonical_index(raw: str) -> int | None:
     return None
 
 
+_ID_CURSOR = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+def query_id_cursor(request: web.Request) -> str | None:
+    """The ``cursor`` of a list paged by id (customers, notifications, inboxes,
+    quarantine): a ``next_cursor`` is an id (a ULID). Anything else is ``400``
+    ``invalid_cursor`` -- it used to page from an arbitrary place (``cursor=abc`` answered
+    the first page again, an endless loop for a client that follows ``next_cursor``)."""
+    raw = request.query.get("cursor")
+    if not raw:
+        return None
+    if not _ID_CURSOR.match(raw):
+        raise ApiError(400, "invalid_cursor", "cursor is not valid; use next_cursor of "
+                       "the previous page")
+    return raw
+
+
 def query_list(request: web.Request, name: str) -> list[str]:
     values: list[str] = []
     for raw in request.query.getall(name, []):

@@ -10,6 +10,7 @@ from chronik.api.base import (
     Param,
     enum_schema,
     json_model,
+    query_id_cursor,
     query_int,
     read_json,
 )
@@ -63,7 +64,7 @@ async def list_customers(request: web.Request, state: AppState, caller: Caller
         raise InvalidInput("status must be 'active' or 'unverified'") from None
     page = await state.store.list_customers(caller.office.id, CustomerListQuery(
         limit=query_int(request, "limit", 50, 1, 200),
-        after_id=request.query.get("cursor") or None,
+        after_id=query_id_cursor(request),
         name=request.query.get("name") or None,
         status=status,
     ))

@@ -10,6 +10,7 @@ from chronik.api.base import (
     Param,
     enum_schema,
     json_model,
+    query_id_cursor,
     query_int,
     read_json,
 )
@@ -58,7 +59,7 @@ async def list_quarantine(request: web.Request, state: AppState, caller: Caller
     limit = query_int(request, "limit", 50, 1, 200)
     items = await state.store.list_quarantine(
         caller.office.id, status=None if status == "all" else status, limit=limit + 1,
-        after_id=request.query.get("cursor") or None)
+        after_id=query_id_cursor(request))
     reason = request.query.get("reason")
     page = items[:limit]
     out = [_q(i) for i in page if not reason or i.reason.startswith(reason)]

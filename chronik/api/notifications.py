@@ -17,6 +17,7 @@ from chronik.api.base import (
     enum_schema,
     hash_token,
     json_model,
+    query_id_cursor,
     query_int,
 )
 from chronik.state import AppState
@@ -96,7 +97,7 @@ async def list_notifications(request: web.Request, state: AppState, caller: Call
     customer = request.query.get("customer") or None
     jobs = await state.store.list_notify_jobs(
         caller.office.id, status=None if status == "all" else status, customer_id=customer,
-        limit=limit + 1, before_id=request.query.get("cursor") or None)
+        limit=limit + 1, before_id=query_id_cursor(request))
     page = jobs[:limit]
     history = await state.store.notify_attempts([j.id for j in page])
     return json_model(NotificationPage(
@@ -147,7 +148,7 @@ async def _inbox_page(request: web.Request, state: AppState, customer: Customer
     limit = query_int(request, "limit", 50, 1, 200)
     unread_only = request.query.get("unread", "").lower() in ("1", "true", "yes")
     items = await state.store.list_inbox(customer.office_id, customer.id, limit=limit + 1,
-                                         before_id=request.query.get("cursor") or None,
+                                         before_id=query_id_cursor(request),
                                          unread_only=unread_only)
     unread = await state.store.list_inbox(customer.office_id, customer.id, limit=1000,
                                           unread_only=True)

@@ -1,0 +1,80 @@
+"""HTTP as integrators' clients speak it: cursors that are not a next_cursor, the 401
+challenge, HEAD on every read."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.test_customers_entries import make_customer
+from tests.api.test_errors_openapi import assert_error
+from tests.conftest import Hub
+
+ID_PAGED = ["/customers", "/notifications", "/quarantine", "/customers/{cid}/inbox"]
+
+
+@pytest.mark.parametrize("path", ID_PAGED, ids=["customers", "notifications", "quarantine",
+                                                  "inbox"])
+@pytest.mark.parametrize("cursor", ["abc", "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", "1" * 26 + "x",
+                                    "01m958k74ghhcc6nhcdwrkxy5e"],
+                         ids=["word", "too-long", "ulid-plus-one", "lower-case"])
+async def test_a_cursor_that_is_no_next_cursor_is_400(hub: Hub, path: str, cursor: str
+                                                      ) -> None:
+    c = await make_customer(hub)
+    status, body = await hub.admin.get(path.format(cid=c["id"]), params={"cursor": cursor})
+    assert status == 400, body
+    assert_error(body, "invalid_cursor")
+
+
+async def test_customer_pages_follow_next_cursor_to_the_end(hub: Hub) -> None:
+    for n in range(5):
+        await make_customer(hub, name=f"Kunde {n}")
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        status, page = await hub.agent.get("/customers", params={
+            "limit": "2", **({"cursor": cursor} if cursor else {})})
+        assert status == 200
+        seen += [c["id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) >= 5
+
+
+async def test_401_says_how_to_authenticate(hub: Hub) -> None:
+    async with hub.anon.session.get(hub.anon.base + "/customers") as resp:
+        assert resp.status == 401
+        assert resp.headers["WWW-Authenticate"] == 'Bearer realm="chronik"'
+        assert_error(await resp.json(), "unauthorized")
+    async with hub.anon.session.get(hub.anon.base + "/customers",
+                                    headers={"Authorization": "Bearer chk_revoked"}) as resp:
+        assert resp.status == 401
+        assert resp.headers["WWW-Authenticate"] == \
+            'Bearer realm="chronik", error="invalid_token"'
+    async with hub.anon.session.get(hub.anon.base + "/portal/messages") as resp:
+        assert resp.status == 401
+        assert resp.headers["WWW-Authenticate"].startswith("Bearer ")
+
+
+async def test_head_answers_like_get_without_a_body(hub: Hub) -> None:
+    c = await make_customer(hub)
+    for path in ["/customers", f"/customers/{c['id']}", f"/customers/{c['id']}/timeline",
+                 "/health", "/openapi.json"]:
+        async with hub.admin.session.get(hub.admin.base + path,
+                                         headers=hub.admin._headers(None)) as got:
+            assert got.status == 200
+        async with hub.admin.session.head(hub.admin.base + path,
+                                          headers=hub.admin._headers(None)) as head:
+            assert head.status == 200, path
+            assert head.headers["Content-Type"] == got.headers["Content-Type"]
+            assert await head.read() == b""
+    async with hub.admin.session.head(hub.admin.base + "/customers/nope",
+                                      headers=hub.admin._headers(None)) as head:
+        assert head.status == 404
+    async with hub.admin.session.head(hub.admin.base + "/customers") as head:
+        assert head.status == 401
+        assert "WWW-Authenticate" in head.headers
+    async with hub.admin.session.delete(hub.admin.base + "/customers",
+                                        headers=hub.admin._headers(None)) as resp:
+        assert resp.status == 405
+        assert set(resp.headers["Allow"].split(",")) == {"GET", "HEAD", "POST"}
