@@ -202,7 +202,8 @@ def file_refs(message: Message) -> list[FileRef]:
     if message.video_note:
         n = message.video_note
         refs.append(FileRef(n.file_id, f"video-note-{mid}.mp4", "video/mp4", n.file_size))
-    if message.animation:
+    if message.animation and not message.document:
+        # Telegram sends an animation (a GIF) also as ``document``, the same file: once
         an = message.animation
         refs.append(FileRef(an.file_id, an.file_name or f"animation-{mid}.mp4",
                             an.mime_type, an.file_size))

@@ -200,3 +200,13 @@ async def test_a_customer_sharing_their_own_contact_is_known_when_they_call(
     await messages_of(thub, CHAT, 4)
     _, now = await thub.agent.get(f"/customers/{customer['id']}")
     assert [i["value"] for i in now["identities"] if i["kind"] == "phone"] == ["+491719876543"]
+
+
+async def test_a_gif_is_one_attachment(thub: Hub, tg: StandIn) -> None:
+    """Telegram sends an animation also as a document (the same file): it is kept once."""
+    clip = b"\x00\x00\x00\x18ftypmp42" + bytes(range(200))
+    tg.push_animation(CHAT, clip, "lachen.gif.mp4", caption="😂")
+    _, [entry] = await messages_of(thub, CHAT, 1)
+    assert entry["body"] == "😂"
+    assert [(a["name"], a["content_type"], a["size"]) for a in entry["attachments"]] == [
+        ("lachen.gif.mp4", "video/mp4", len(clip))]

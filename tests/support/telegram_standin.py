@@ -1141,6 +1141,31 @@ class BotApiStandIn:
         self._set_caption(message, caption)
         return self._push_update("message", message)
 
+    def push_animation(
+        self,
+        chat_id: int,
+        data: bytes,
+        file_name: str = "animation.gif.mp4",
+        caption: str | None = None,
+    ) -> JSONDict:
+        """The user sends a GIF (Telegram converts it to a silent MP4): the message carries
+        ``animation`` and, "for backward compatibility", the same file as ``document``."""
+        message = self._inbound_message(chat_id, None, "Erika", "Mustermann", None)
+        stored = self._store_file("document", data, file_name=file_name, mime_type="video/mp4")
+        message["animation"] = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "width": 320,
+            "height": 240,
+            "duration": 2,
+            "file_name": file_name,
+            "mime_type": "video/mp4",
+            "file_size": len(data),
+        }
+        message["document"] = self._document_object(stored)
+        self._set_caption(message, caption)
+        return self._push_update("message", message)
+
     def push_voice(
         self,
         chat_id: int,
