@@ -280,7 +280,7 @@ async def test_code_sign_in_end_to_end(site: Site) -> None:
     assert to_signin(page) == "/portal/"
     form = await browser.get(page.location)
     assert form.status == 200 and "Anmelden im Kundenportal" in form.text
-    assert '<label for="portal-email">E-Mail-Adresse</label>' in form.text
+    assert '<label for="portal-email">E-Mail-Adresse oder Telefonnummer</label>' in form.text
     answer = await browser.post("/portal/signin", data={
         "csrf": form.field("csrf"), "email": "  Erika@Example.DE ", "next": "/portal/"})
     assert answer.status == 303 and answer.location.startswith("/portal/signin/code?")

@@ -18,7 +18,9 @@ from yarl import URL
 
 from chronik.web.portal import signin as portal_signin
 from tests.notify.conftest import eventually, outcome
+from tests.support.telegram_standin import BotApiStandIn
 from tests.web.test_portal_pages import (
+    CHAT,
     ERIKA,
     Browser,
     Page,
@@ -490,3 +492,65 @@ async def answer_nothing(browser: Browser, body: str) -> tuple[Page, Page]:
     sent = await browser.post(action.group(1).replace("&amp;", "&"), data=form)
     assert sent.status == 303, sent.text[:500]
     return page, await browser.follow(sent)
+
+
+# ---------------------------------------------------------------- reached on Telegram only
+@pytest.fixture
+async def telegram(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[BotApiStandIn]:
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+    async with BotApiStandIn() as standin:
+        standin.add_chat(CHAT)
+        yield standin
+
+
+async def test_a_customer_reached_on_telegram_only_signs_in_with_the_phone_number(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, telegram: BotApiStandIn
+) -> None:
+    """Tim writes to the office on Telegram and has no e-mail address on file. His
+    Telegram notifications link to the portal (files too large for the chat, digests) --
+    where the sign-in asked for an e-mail address he does not have: a dead end. He can
+    type his phone number (as people write it); the code comes to his Telegram chat.
+    Nothing is sent to a number (no SMS), and the answer is the same for unknown ones."""
+    tg = telegram
+    async with running_site(tmp_path, monkeypatch, tg) as s:
+        tim = await s.customer(name="Tim Telegram", emails=(), phones=["+49 171 5550123"])
+        status, _ = await s.hub.agent.post(f"/customers/{tim['id']}/identities",
+                                           json={"kind": "telegram", "value": str(CHAT)})
+        assert status in (200, 201)
+        browser = s.browser()
+        form = await browser.get("/portal/signin")
+        assert "E-Mail-Adresse oder Telefonnummer" in form.text
+        answer = await browser.post("/portal/signin", data={
+            "csrf": form.field("csrf"), "email": "0171 / 555 01 23", "next": "/portal/"})
+        assert answer.status == 303 and answer.location.startswith("/portal/signin/code?")
+        code_page = await browser.follow(answer)
+        [sent] = await tg.wait_sent(1)
+        assert sent["chat_id"] == CHAT and "Tim Telegram" in sent["text"]
+        done = await enter_code(browser, code_page, code_of(sent["text"]))
+        assert done.status == 303
+        assert "Tim Telegram" in (await browser.follow(done)).text
+        # an unknown number: the same answer, nothing sent anywhere
+        stranger = s.browser()
+        form = await stranger.get("/portal/signin")
+        unknown = await stranger.post("/portal/signin", data={
+            "csrf": form.field("csrf"), "email": "+49 30 9999999", "next": "/portal/"})
+        assert unknown.status == 303 and unknown.location.startswith("/portal/signin/code?")
+        await s.settle()
+        assert len(tg.sent) == 1 and s.sink.received == []
+        # neither an address nor a number: refused, as before
+        refused_page = await refused(stranger, await stranger.post("/portal/signin", data={
+            "csrf": form.field("csrf"), "email": "Tim", "next": "/portal/"}), "/portal/signin")
+        assert "keine gültige E-Mail-Adresse oder Telefonnummer" in refused_page.text
+
+
+async def test_a_phone_number_brings_the_code_to_the_address_on_file(site: Site) -> None:
+    """A customer with e-mail who types the number we know: the code goes to their
+    address on file, never to whatever address someone might type with it."""
+    await site.customer(phones=["0171 1234567"])
+    browser = site.browser()
+    form = await browser.get("/portal/signin")
+    code_page = await browser.follow(await browser.post("/portal/signin", data={
+        "csrf": form.field("csrf"), "email": "+49 171 1234567", "next": "/portal/data"}))
+    code = code_of(await site.code_mail(ERIKA))
+    done = await enter_code(browser, code_page, code)
+    assert done.status == 303 and done.location == "/portal/data"

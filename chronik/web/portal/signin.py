@@ -1,6 +1,7 @@
-"""Customers sign in without a password: they type their e-mail address and get a one-time
-code (6 digits) and a one-click link to it -- the same code record -- over their preferred
-channel (e-mail or Telegram).
+"""Customers sign in without a password: they type their e-mail address (or a phone number
+of theirs: customers we reach on Telegram only have no address) and get a one-time code (6
+digits) and a one-click link to it -- the same code record -- over their preferred channel
+(e-mail or Telegram; never to a number typed: there is no SMS).
 
 * A code is valid for ``CODE_VALID``, once; after ``MAX_GUESSES`` wrong guesses it is dead.
   Only an HMAC of it (keyed with the server's secret key and the code's id) is stored.
@@ -63,7 +64,7 @@ from notify.evaluate import channel_order, consent_state
 from notify.settings import NotifySettings
 from timeline.accounts import LoginCode
 from timeline.errors import InvalidInput
-from timeline.identity import normalise_email
+from timeline.identity import normalise_email, normalise_phone
 from timeline.ids import new_ulid
 from timeline.models import (
     Consent,
@@ -96,6 +97,7 @@ MAX_MATCHES = 3
 HOME = "/portal/"
 _CHALLENGE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 _CODE = re.compile(r"^[0-9]{6}$")
+_PHONE = re.compile(r"^\+?[\d\s()./\-\u2010-\u2015]{5,40}$")
 _CODE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015.]")
 TYPED_COOKIE = "chronik_portal_typed"
 """The address typed into a refused sign-in request, for the page the redirect leads to."""
@@ -224,19 +226,18 @@ async def request_code(request: web.Request) -> web.StreamResponse:
         return error_page(request, 403, "error.csrf", lang, back="/portal/signin")
     nxt = portal_next(form_str(form, "next"))
     raw = form_str(form, "email").strip()
-    try:
-        email = normalise_email(raw[:320])
-    except InvalidInput:
-        email = ""
-    if not email or len(raw) > 320:
+    typed = _typed(raw) if len(raw) <= 320 else None
+    if typed is None:
         raise _back_to_signin(request, "bad_email", lang, nxt, raw)
+    kind, value = typed
     limits = request.app[SIGNIN].per_address
-    count = limits.get(email, 0)
+    counted = value if kind is IdentityKind.EMAIL else "tel:" + re.sub(r"[^\d+]", "", value)
+    count = limits.get(counted, 0)
     if count >= MAX_PER_ADDRESS:  # known or not: the same answer
         raise _back_to_signin(request, "rate_limited", lang, nxt, raw)
-    limits[email] = count + 1
+    limits[counted] = count + 1
     challenge = new_ulid()
-    _spawn(request.app, _send_codes(request.app, email, challenge, nxt, lang))
+    _spawn(request.app, _send_codes(request.app, kind, value, challenge, nxt, lang))
     response = web.HTTPSeeOther("/portal/signin/code?" + urlencode(
         {"challenge": challenge, "next": nxt, "lang": lang}))
     pending = [challenge, *(c for c in _pending(request) if c != challenge)]
@@ -244,6 +245,19 @@ async def request_code(request: web.Request) -> web.StreamResponse:
                         path="/portal/signin", max_age=int(CODE_VALID.total_seconds()),
                         httponly=True, samesite="Strict", secure=request.secure)
     raise response
+
+
+def _typed(raw: str) -> tuple[IdentityKind, str] | None:
+    """What the customer typed: an e-mail address (normalised), or a phone number (as typed:
+    each office reads it in its own region) -- the way in for a customer we reach on
+    Telegram only, whose notifications link here too."""
+    if "@" in raw:
+        with contextlib.suppress(InvalidInput):
+            return IdentityKind.EMAIL, normalise_email(raw)
+        return None
+    if _PHONE.match(raw) and sum(ch.isdigit() for ch in raw) >= 6:
+        return IdentityKind.PHONE, raw
+    return None
 
 
 def _pending(request: web.Request) -> list[str]:
@@ -259,16 +273,23 @@ def _spawn(app: web.Application, work: Coroutine[Any, Any, None]) -> None:
     task.add_done_callback(tasks.discard)
 
 
-async def _matches(state: AppState, email: str) -> list[tuple[Customer, Identity]]:
-    """Customers (not merged) with this e-mail address, in every office; the best first
-    (active before unverified, then the most recently changed)."""
+async def _matches(state: AppState, kind: IdentityKind, typed: str
+                   ) -> list[tuple[Customer, Identity]]:
+    """Customers (not merged) with this e-mail address or phone number, in every office;
+    the best first (active before unverified, then the most recently changed)."""
     found: list[tuple[Customer, Identity]] = []
     for office in await state.store.list_offices():
-        for customer in await state.store.find_customers(office.id, IdentityKind.EMAIL, email):
+        value = typed
+        if kind is IdentityKind.PHONE:
+            try:
+                value = normalise_phone(typed, office.region)
+            except InvalidInput:
+                continue
+        for customer in await state.store.find_customers(office.id, kind, value):
             if customer.status is CustomerStatus.MERGED:
                 continue
             ident = next((i for i in customer.identities
-                          if i.kind is IdentityKind.EMAIL and i.value == email), None)
+                          if i.kind is kind and i.value == value), None)
             if ident is not None:
                 found.append((customer, ident))
     found.sort(key=lambda m: (m[0].status is not CustomerStatus.ACTIVE,
@@ -280,33 +301,38 @@ def _route(customer: Customer, prefs: Preferences, consents: dict[str, Consent],
            typed: Identity, outbox: Outbox) -> tuple[str, str] | None:
     """(channel, address) for the code: the customer's preferred channel among e-mail and
     Telegram with consent, an address that is not undeliverable and a transport; else the
-    address just typed (the customer asked for the code there, right now)."""
+    address just typed (the customer asked for the code there, right now). A phone number
+    typed receives nothing itself (no SMS): its customer's Telegram chat or e-mail address
+    does."""
+    email = (typed if typed.kind is IdentityKind.EMAIL
+             else next((i for i in customer.identities
+                        if i.kind is IdentityKind.EMAIL and not i.undeliverable), None))
     for channel in channel_order(customer, prefs):
         if channel not in ("email", "telegram") or not outbox.can_send(channel):
             continue
         if not consent_state(customer, consents, channel)[0]:
             continue
-        if channel == "email" and not typed.undeliverable:
-            return "email", typed.value
+        if channel == "email" and email is not None and not email.undeliverable:
+            return "email", email.value
         if channel == "telegram":
             chat = next((i.value for i in customer.identities
                          if i.kind is IdentityKind.TELEGRAM and not i.undeliverable), None)
             if chat is not None:
                 return "telegram", chat
-    if not typed.undeliverable and outbox.can_send("email"):
-        return "email", typed.value
+    if email is not None and not email.undeliverable and outbox.can_send("email"):
+        return "email", email.value
     return None
 
 
-async def _send_codes(app: web.Application, email: str, challenge: str, nxt: str,
-                      page_lang: str) -> None:
+async def _send_codes(app: web.Application, kind: IdentityKind, typed: str, challenge: str,
+                      nxt: str, page_lang: str) -> None:
     """Each matching customer's code, in the language the portal will speak to them: the
     one they chose, else the one the sign-in page was shown in (not the stored default:
     an English page announcing a code that then arrives in German)."""
     state = app[STATE]
     outbox = app[OUTBOX]
     try:
-        matches = await _matches(state, email)
+        matches = await _matches(state, kind, typed)
         if not matches:
             return
         since = utcnow() - CODE_VALID
@@ -316,14 +342,14 @@ async def _send_codes(app: web.Application, email: str, challenge: str, nxt: str
             return
         key = await _key(state)
         sent_today = app[SIGNIN].per_customer
-        for n, (customer, typed) in enumerate(matches):
+        for n, (customer, ident) in enumerate(matches):
             if sent_today.get(customer.id, 0) >= MAX_CODES_PER_DAY:
                 log.info("portal sign-in code not sent: the customer's codes for today "
                          "are used up")
                 continue
             prefs = await state.store.get_preferences(customer.office_id, customer.id)
             consents = await state.store.consents(customer.office_id, customer.id)
-            route = _route(customer, prefs, consents, typed, outbox)
+            route = _route(customer, prefs, consents, ident, outbox)
             if route is None:
                 continue
             channel, address = route
