@@ -698,6 +698,10 @@ def _attachment(part: Message, number: int, related: bool, cids: set[str], notes
     content_id = (part.get("content-id") or "").strip().strip("<>").strip() or None
     payload, note, raw = decoded_payload(part)
     name = safe_filename(filename_param(part) or "") or synth_filename(ctype, number)
+    if ctype == "application/applefile" and not name.lower().endswith(".applefile"):
+        # Apple Mail's Finder data beside the file itself (multipart/appledouble), sent
+        # under the file's own name: two "Foto.jpg", one of which no program opens
+        name = f"{name}.applefile"
     if note:
         notes.append(f"attachment {name!r}: {note}"
                      + (f"; the raw text is kept as {name + '.base64.txt'!r}" if raw else ""))

@@ -310,3 +310,21 @@ def test_a_read_receipts_report_opens_as_text() -> None:
         b"Content-Type: message/disposition-notification\n\nFinal-Recipient: rfc822;"
         b"erika@example.de\nDisposition: manual-action/MDN-sent-manually; displayed\n--R--\n")
     assert [a.filename for a in parsed.attachments] == ["attachment-1.txt"]
+
+
+def test_apple_mails_finder_data_is_not_a_second_copy_of_the_file() -> None:
+    """multipart/appledouble: the Finder data (``application/applefile``) came as a second
+    "Schäden.jpg" of 24 bytes that no program opens, beside the photo itself."""
+    nfd = "Scha\u0308den.jpg".encode()
+    parsed = parse_message(
+        b"From: Max <max@example.com>\nSubject: Fotos\nMessage-ID: <ad@x>\n"
+        b'Content-Type: multipart/mixed; boundary="A"\n\n--A\nContent-Type: text/plain\n\n'
+        b'Hier die Fotos.\n--A\nContent-Type: multipart/appledouble; boundary="B"\n\n--B\n'
+        b'Content-Type: application/applefile; name="' + nfd + b'"\n'
+        b"Content-Transfer-Encoding: base64\n\nAAUWBwACAAAAAAAAAAAAAAAAAAAAAAAA\n--B\n"
+        b"Content-Type: image/jpeg; name=\"" + nfd + b"\"\nContent-Disposition: inline; "
+        b"filename*=utf-8''Scha%CC%88den.jpg\nContent-Transfer-Encoding: base64\n\n"
+        b"/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAP//\n--B--\n--A--\n")
+    names = [(a.filename, a.content_type) for a in parsed.attachments]
+    assert names == [(nfd.decode() + ".applefile", "application/applefile"),
+                     (nfd.decode(), "image/jpeg")]
