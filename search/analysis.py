@@ -55,6 +55,51 @@ decomposed text (``Mu\u0308ller``, as macOS and PDF copies write it) is one word
 makes it (``timeline.text.WORD`` would split it at the mark). ``fold_word`` of a match is the
 word the index holds."""
 
+_HYPHENATED = re.compile(rf"{WRITTEN_WORD.pattern}(?:-{WRITTEN_WORD.pattern})+")
+"""Words joined by hyphens (``E-Mail``, ``Kfz-Versicherung``, ``E-Mail-Adresse``), matched
+where one starts (a search for it through a whole text would cost more than folding it)."""
+MAX_PARTS = 5
+
+
+def hyphen_joins(text: str) -> Iterator[tuple[int, int, str]]:
+    """``(start, end, word)`` for every run of two or more parts of a hyphenated word of
+    letters in ``text``, folded and written together: ``E-Mail-Adresse`` gives ``email``,
+    ``mailadresse`` and ``emailadresse``. German and English write the same word with and
+    without the hyphen (``E-Mail``/``Email``, ``Online-Banking``/``Onlinebanking``); the
+    index holds these beside the parts, so either spelling finds the other."""
+    pos = text.find("-")
+    while pos != -1:
+        if not (0 < pos < len(text) - 1 and _wordish(text[pos - 1])
+                and text[pos + 1].isalpha()):
+            pos = text.find("-", pos + 1)
+            continue
+        start = pos - 1
+        while start > 0 and _wordish(text[start - 1]):
+            start -= 1
+        m = _HYPHENATED.match(text, start)
+        if m is None or (start and text[start - 1] in "-_") or (
+                m.end() < len(text) and text[m.end()] in "-_"):
+            pos = text.find("-", pos + 1)
+            continue
+        parts = [(p.start(), p.end(), fold_word(p.group(0)))
+                 for p in WRITTEN_WORD.finditer(text, m.start(), m.end())]
+        if len(parts) <= MAX_PARTS and all(w.isalpha() for _, _, w in parts):
+            # (a reference number, HR-2039-A, is read by the query's other spellings)
+            for i, j in itertools.combinations(range(len(parts) + 1), 2):
+                if j - i >= 2:
+                    yield parts[i][0], parts[j - 1][1], "".join(w for _, _, w in parts[i:j])
+        pos = text.find("-", m.end())
+
+
+def _wordish(ch: str) -> bool:
+    return ch.isalnum() or bool(unicodedata.combining(ch))
+
+
+def joined_words(text: str) -> list[str]:
+    """The words of :func:`hyphen_joins`, each once, in order."""
+    return list(dict.fromkeys(w for _, _, w in hyphen_joins(text)))
+
+
 ANALYSIS_VERSION = 3
 """Bump when what is indexed for a word changes: an older index is re-analysed on open."""
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-from search.analysis import index_forms, language_of
+from search.analysis import index_forms, joined_words, language_of
 from search.query import SYSTEM_CHANNELS, SearchRequest
 from timeline.models import Entry
 from timeline.text import fold_tokens
@@ -100,7 +100,8 @@ def document_words(entry: Entry) -> list[str]:
         extra = entry.meta.get(key)
         if isinstance(extra, str):
             parts.append(extra)
-    return fold_tokens("\n".join(parts))
+    text = "\n".join(parts)
+    return fold_tokens(text) + joined_words(text)  # E-Mail: also "email" (both find both)
 
 
 def document_text(entry: Entry) -> str:

@@ -136,6 +136,10 @@ def _other_spellings(words: list[str]) -> list[tuple[str, ...]]:
     return [w for w in dict.fromkeys([split, (joined,)]) if w != tuple(words)]
 
 
+_HYPHENATED_LETTERS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
+"""A word of letters joined by hyphens (``E-Mail``): also searched written together, as
+the index holds it too (``search.analysis.hyphen_joins``)."""
+
 _QUOTES = str.maketrans({"\u201e": '"', "\u201c": '"', "\u201d": '"', "\u00ab": '"',
                          "\u00bb": '"', "\u201f": '"', "\uff02": '"'})
 """Typographic double quotes (German „…“, English “…”, French «…») are phrase quotes too
@@ -232,6 +236,8 @@ def parse(text: str, region: str | None = None) -> ParsedQuery:
             terms = [Term(words=tuple(words), prefix=prefix, exact=word is None)]
             if word is not None and not prefix:
                 terms += [Term(words=other) for other in _other_spellings(words)]
+                if len(words) > 1 and _HYPHENATED_LETTERS.fullmatch(word):
+                    terms.append(Term(words=("".join(words),)))  # E-Mail: also Email
         if negate:
             must_not.extend(terms)
             continue

@@ -16,7 +16,7 @@ from functools import lru_cache
 from unicodedata import combining
 
 from search import phones
-from search.analysis import WRITTEN_WORD, forms_of, query_forms
+from search.analysis import WRITTEN_WORD, forms_of, hyphen_joins, joined_words, query_forms
 from search.query import ParsedQuery, Term
 from timeline.text import fold_tokens, fold_word
 
@@ -61,6 +61,7 @@ class _Terms:
         clause's terms is in it, as the index matches them."""
         words = fold_tokens(text)
         distinct = set(words)
+        distinct.update(joined_words(text))  # E-Mail holds "email" too, as indexed
         return frozenset(i for i, terms in enumerate(self.clauses)
                          if any(_term_in(t, words, distinct) or
                                 (bool(t.phone) and bool(phones.spans(text, t.phone)))
@@ -118,10 +119,12 @@ class Highlighter:
         return None
 
     def _hit_in(self, text: str) -> Callable[[re.Match[str]], bool]:
-        """Whether a word of ``text`` is a hit: as a word, or as a part of one of the
-        query's phone numbers written there."""
+        """Whether a word of ``text`` is a hit: as a word, as a part of one of the query's
+        phone numbers written there, or of a hyphenated word that is a hit written together
+        (``E-Mail`` for ``Email``)."""
         word_hit = self.hit
         marked = phones.spans(text, self._terms.phones)
+        marked += [(a, b) for a, b, joined in hyphen_joins(text) if word_hit(joined)]
         if not marked:
             return lambda m: word_hit(m.group(0))
         return lambda m: word_hit(m.group(0)) or any(a <= m.start() < b for a, b in marked)

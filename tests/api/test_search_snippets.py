@@ -91,3 +91,12 @@ async def test_a_phone_number_is_found_in_a_note_however_it_is_written(hub: Hub)
                   phones=hub.state.indexer.phones)
     [hit] = (await _search(hub, "0049 171 1234567"))["items"]
     assert hit["entry"]["id"] == nid
+
+
+async def test_a_hyphenated_word_is_marked_for_its_joined_spelling(hub: Hub) -> None:
+    c = await make_customer(hub)
+    nid = await note(hub, c, "Bitte die Police per E-Mail schicken")
+    await hub.indexed()
+    [hit] = (await _search(hub, "Email"))["items"]
+    assert hit["entry"]["id"] == nid and hit["attachment"] is None
+    assert hit["snippet"] == "Bitte die Police per <mark>E</mark>-<mark>Mail</mark> schicken"

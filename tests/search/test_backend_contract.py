@@ -338,3 +338,19 @@ async def test_compact_after_delete_keeps_the_rest_searchable(backend: SearchBac
 
 def _files_holding(folder: Path, word: bytes) -> list[str]:
     return [p.name for p in folder.glob("search.sqlite3*") if word in p.read_bytes().lower()]
+
+
+async def test_hyphenated_and_joined_spellings_find_each_other(backend: SearchBackend) -> None:
+    """German and English write one word with and without its hyphen: either finds both."""
+    email = [entry("Bitte per E-Mail antworten", minutes=1), entry("Ihre Email kam an",
+                                                                    minutes=2)]
+    banking = [entry("Das Online-Banking ist gesperrt", minutes=3),
+               entry("Onlinebanking gesperrt", minutes=4)]
+    others = [entry("Mail an Erika geschickt", minutes=5), entry("Online-Termin und Banking",
+                                                                 minutes=6)]
+    await backend.index(email + banking + others)
+    for q in ("Email", "E-Mail", "e-mail"):
+        assert sorted(await hits(backend, q)) == sorted(seqs(email)), q
+    for q in ("Onlinebanking", "Online-Banking"):
+        assert sorted(await hits(backend, q)) == sorted(seqs(banking)), q
+    assert await hits(backend, '"E-Mail"') == [email[0].seq]  # quoted: as written
