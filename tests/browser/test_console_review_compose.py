@@ -5,6 +5,8 @@ is the agent's own, and a sign-in that ended mid-compose loses nothing typed or 
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Page, expect
 
@@ -119,8 +121,8 @@ def test_signed_out_mid_compose_keeps_text_and_files_and_saves_after_signing_in(
     expect(page.locator("#timeline .item").first).to_contain_text("police-2027.pdf")
 
 
-def test_compose_errors_speak_the_agents_language(chronik: ChronikServer,
-                                                  page: Page) -> None:
+def test_compose_errors_speak_the_agents_language(chronik: ChronikServer, page: Page,
+                                                  tmp_path: Path) -> None:
     """An empty form and files over the upload limit are explained in the agent's language,
     not with the API's English ("an entry needs a subject, a body or a file", "upload is larger than
     26214400 bytes"); what was picked stays."""
@@ -134,8 +136,9 @@ def test_compose_errors_speak_the_agents_language(chronik: ChronikServer,
         re.compile("Betreff, einen Text oder eine Datei|a subject, a text or a file"))
     form.locator("#kind-document").check()
     form.get_by_label(re.compile("^(Betreff|Subject)$")).fill("Fotos vom Schaden")
-    form.locator("#c-files").set_input_files(files=[{
-        "name": "keller.jpg", "mimeType": "image/jpeg", "buffer": b"\xff" * (26 * 2**20)}])
+    photo = tmp_path / "keller.jpg"  # (a file on disk: the browser reads it itself)
+    photo.write_bytes(b"\xff" * (26 * 2**20))
+    form.locator("#c-files").set_input_files(photo)
     form.get_by_role("button", name=re.compile("Speichern|Save")).click()
     expect(status).to_have_text(
         re.compile(r"zu groß \(höchstens 25 MB\)|too large together \(at most 25 MB\)"),
@@ -160,3 +163,39 @@ def test_a_filtered_history_says_when_something_new_came_in(chronik: ChronikServ
     expect(page.locator("#timeline .item")).to_have_count(0)  # the filter still holds
     newest.click()
     expect(page.locator("#timeline .item").first).to_contain_text("Rückruf erbeten")
+
+
+def test_a_half_written_reply_comes_back_and_an_untouched_one_lets_go(
+        chronik: ChronikServer, page: Page) -> None:
+    """A reply's form starts with "Re: <subject>". Because of that subject the draft of a
+    half-written reply was never restored: called away by the phone and back via
+    "Antworten", the text was gone. And leaving a reply form nobody had typed in asked
+    "leave the page?" every time."""
+    nina = customer(chronik, "Nina Antwort", "0171 4440006", "nina@kunde.test")
+    said = chronik.api("POST", f"/customers/{nina['id']}/entries", {
+        "kind": "note", "subject": "Ihr Angebot", "body": "Das Angebot ist unterwegs.",
+        "visibility": "published", "notify": False})
+    reply_page = f"/customers/{nina['id']}?reply_to={said['id']}"
+    sign_in(page, chronik, email=AGENT_EMAIL, next_path=reply_page)
+    dialogs: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        dialogs.append(dialog.type)
+        dialog.accept()
+
+    page.on("dialog", answer)
+    form = page.locator("#compose-form")
+    subject = form.get_by_label(re.compile("^(Betreff|Subject)$"))
+    body = form.get_by_label(re.compile("^Text$"))
+    expect(subject).to_have_value("Re: Ihr Angebot")
+    page.goto(chronik.url("/"))  # nothing typed: nothing to ask
+    assert dialogs == []
+
+    page.goto(chronik.url(reply_page))
+    body.fill("Guten Tag Frau Antwort, das Angebot gilt bis Monatsende und")
+    page.goto(chronik.url("/"))
+    assert dialogs == ["beforeunload"]
+    page.goto(chronik.url(reply_page))
+    expect(body).to_have_value("Guten Tag Frau Antwort, das Angebot gilt bis Monatsende und")
+    expect(subject).to_have_value("Re: Ihr Angebot")
+    expect(form.locator("#kind-reply")).to_be_checked()

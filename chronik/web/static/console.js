@@ -437,9 +437,12 @@ if (form) {
       }
     } catch (error) { /* storage off or full: no draft */ }
   }
+  // what the agent added to the form as rendered ("Re: …" of a reply is the page's, not theirs)
+  const untouched = () => form.subject.value === form.subject.defaultValue
+    && form.body.value === form.body.defaultValue;
   try {
     const draft = JSON.parse(sessionStorage.getItem(draftKey) || "null");
-    if (draft && !form.subject.value && !form.body.value) {
+    if (draft && untouched()) {
       form.subject.value = draft.subject ?? "";
       form.body.value = draft.body ?? "";
       const radio = (name, value) => form.querySelector(`input[name="${name}"][value="${CSS.escape(String(value))}"]`);
@@ -459,7 +462,8 @@ if (form) {
   form.body.addEventListener("input", saveDraft);
   form.addEventListener("change", saveDraft);
   window.addEventListener("beforeunload", (event) => {
-    if (form.subject.value.trim() || form.body.value.trim()) {
+    const picked = form.querySelector("#c-files")?.files.length;
+    if ((!untouched() && (form.subject.value.trim() || form.body.value.trim())) || picked) {
       event.preventDefault();
       event.returnValue = "";
     }
