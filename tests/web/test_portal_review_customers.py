@@ -179,6 +179,7 @@ async def test_an_answer_stays_with_the_item_it_answers(site: Site) -> None:
     await sign_in(site, browser)
     form, item = await answer(browser, letter["id"], "Gilt das auch für Glasbruch?")
     assert "Antwort auf: Ihr Angebot Hausrat" in text_of(form)
+    assert "<h1>Antworten</h1>" in form.text  # (not "Neue Nachricht")
     assert "Antwort auf: Ihr Angebot Hausrat" in text_of(item)
     assert f'href="/portal/entries/{letter["id"]}"' in item.text
     mine = next(e for e in await site.timeline(c["id"], "&channel=portal")
