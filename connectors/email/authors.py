@@ -54,13 +54,17 @@ def list_author(msg: Message, display: str, address: str, hint: str | None
     if not any(header_values(msg, name, hint) for name in _LIST_HEADERS):
         return None
     lists = _list_addresses(msg, hint)
-    if address.lower() not in lists:
-        return None
+    rewritten = address.lower() in lists
+    if not rewritten and _VIA.match(display) is None:  # (groups.io: "Name via groups.io"
+        return None  # <name=example.de@groups.io>, an address of the list's own per author)
+    lists.add(address.lower())
     for name in ("x-original-from", "x-original-sender"):
         for value in header_values(msg, name, hint):
             for shown, found in addresses(value, hint):
                 if "@" in found and found.lower() not in lists:
                     return shown or _before_via(display), found, name.title()
+    if not rewritten:
+        return None
     for name in ("reply-to", "cc"):  # Mailman: the author in Reply-To, or in Cc
         for value in header_values(msg, name, hint):
             for shown, found in addresses(value, hint):

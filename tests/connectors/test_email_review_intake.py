@@ -328,3 +328,13 @@ def test_apple_mails_finder_data_is_not_a_second_copy_of_the_file() -> None:
     names = [(a.filename, a.content_type) for a in parsed.attachments]
     assert names == [(nfd.decode() + ".applefile", "application/applefile"),
                      (nfd.decode(), "image/jpeg")]
+
+
+def test_a_list_that_sends_from_an_address_per_author_names_the_author() -> None:
+    """groups.io: ``Name via groups.io <name=example.de@groups.io>`` with the author in
+    ``X-Original-From``."""
+    parsed = parse_message(raw(
+        "From: \"Erika Mustermann via groups.io\" <erika.mustermann=example.de@groups.io>\n"
+        f"X-Original-From: \"Erika Mustermann\" <{ERIKA}>\nList-Id: <kunden.groups.io>\n"
+        "List-Post: <mailto:kunden@groups.io>\nSubject: x\nMessage-ID: <gio@x>\n"))
+    assert (parsed.from_display_name, parsed.from_email) == ("Erika Mustermann", ERIKA)
