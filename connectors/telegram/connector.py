@@ -44,6 +44,7 @@ from connectors.telegram.errors import (
     TelegramTokenRejected,
     TelegramUnavailable,
     scrub,
+    seconds,
     translate,
 )
 from connectors.telegram.inbox import UpdateInbox
@@ -79,6 +80,9 @@ GIVE_UP_AFTER = dtm.timedelta(hours=24)
 """An update still failing for a transient reason after this long goes to the quarantine
 (kept there for an admin; Telegram itself would no longer know about it)."""
 STOP_GRACE_SECONDS = 5.0
+REPLY_ATTEMPTS = 3
+REPLY_MAX_WAIT = 60.0
+"""A command's answer waits out Telegram's flood control this long at most, this often."""
 WEBHOOK_IDLE_SECONDS = 1.0
 """In webhook mode the updates Telegram POSTs to another process (``serve --processes N``,
 an API process beside ``chronik worker --all``) are stored there: the bot's process looks
@@ -135,6 +139,8 @@ class TelegramConnector:
         self._webhook_registered = False
         self._token_rejected: str | None = None
         self._asked_username: str | None = None
+        self._replies: set[asyncio.Task[None]] = set()
+        """Answers to commands waiting out Telegram's flood control."""
         self.counters: dict[str, int] = dict.fromkeys((
             "updates", "messages", "duplicates", "edits", "quarantined", "linked",
             "links_refused", "consent_changes", "ignored", "reply_failures"), 0)
@@ -261,6 +267,8 @@ class TelegramConnector:
                 log.warning("telegram: %s while stopping: %s", step.__name__,
                             scrub(str(exc), self.config.token))
         self.inbox.stop_soon()
+        for reply in list(self._replies):  # a late answer is not worth holding the stop
+            reply.cancel()
         try:
             await asyncio.wait_for(asyncio.shield(drainer), STOP_GRACE_SECONDS)
         except (TimeoutError, asyncio.CancelledError):
@@ -558,13 +566,43 @@ class TelegramConnector:
         await self._reply(message, REPLIES[outcome.reply][language(message.from_user)])
 
     async def _reply(self, message: Message, text: str) -> None:
-        """Answer a command; a failed answer is logged, never retried into a loop."""
+        """Answer a command. Telegram's flood control (say, a notification went to the chat
+        the same second) is waited out in the background, so the customer still hears that
+        their ``/stop`` worked and other chats' updates are not held up; any other failure
+        is logged, never retried."""
+        retry_in = await self._try_reply(message.chat.id, text, last=False)
+        if retry_in is not None:
+            task = asyncio.create_task(self._reply_later(message.chat.id, text, retry_in),
+                                       name=f"{self.name}-reply")
+            self._replies.add(task)
+            task.add_done_callback(self._replies.discard)
+
+    async def _reply_later(self, chat_id: int, text: str, wait: float) -> None:
+        for attempt in range(2, REPLY_ATTEMPTS + 1):
+            await asyncio.sleep(wait)
+            retry_in = await self._try_reply(chat_id, text, last=attempt == REPLY_ATTEMPTS)
+            if retry_in is None:
+                return
+            wait = retry_in
+
+    async def _try_reply(self, chat_id: int, text: str, *, last: bool) -> float | None:
+        """One try; the seconds to wait before the next when Telegram asks for a pause
+        (``None``: sent, or given up)."""
         app = self._app
         if app is None:
-            return
+            return None
+        failure: tg_error.TelegramError
         try:
-            await app.bot.send_message(message.chat.id, text)
+            await app.bot.send_message(chat_id, text)
+            return None
+        except tg_error.RetryAfter as exc:
+            wait = seconds(exc.retry_after)
+            if not last and wait <= REPLY_MAX_WAIT:
+                return wait
+            failure = exc
         except tg_error.TelegramError as exc:
-            self.counters["reply_failures"] += 1
-            log.warning("telegram reply to a chat failed: %s",  # the chat id is the person
-                        translate(exc, self.config.token))
+            failure = exc
+        self.counters["reply_failures"] += 1
+        log.warning("telegram reply to a chat failed: %s",  # the chat id is the person
+                    translate(failure, self.config.token))
+        return None

@@ -15,6 +15,7 @@ from tests.connectors.test_telegram import (
     CHAT,
     StandIn,
     link_token,
+    messages_of,
     new_customer,
     telegram_consent,
     telegram_hub,
@@ -150,3 +151,22 @@ async def test_the_bot_promises_notifications_only_when_they_will_come(
     resumed = (await tg.wait_sent(3))[-1]
     assert ("wieder Benachrichtigungen" in resumed["text"]) == (says.startswith("Wir"))
     assert says.startswith("Wir") or says in resumed["text"]
+
+
+async def test_the_answer_to_stop_waits_out_flood_control(thub: Hub, tg: StandIn) -> None:
+    """A notification went to the chat the same second, and Telegram answers the bot's
+    reply with 429: the customer still hears that /stop worked (after ``retry_after``),
+    and other chats are not held up meanwhile."""
+    customer = await new_customer(thub)
+    await thub.agent.post(f"/customers/{customer['id']}/identities",
+                          json={"kind": "telegram", "value": str(CHAT)})
+    tg.fail_next(1, status=429, retry_after=2, method="sendMessage")
+    tg.push_text(CHAT, "/stop")
+    tg.push_text(4712, "Hallo, ich bin neu hier", first_name="Max")
+    _, [other] = await messages_of(thub, 4712, 1)  # not behind the waiting answer
+    assert tg.sent == []
+    [stopped] = await tg.wait_sent(1, timeout=6)
+    assert stopped["chat_id"] == CHAT and "keine Benachrichtigungen mehr" in stopped["text"]
+    consent = await telegram_consent(thub, customer["id"])
+    assert consent is not None and not consent.granted
+    assert other["body"] == "Hallo, ich bin neu hier"
