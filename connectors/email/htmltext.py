@@ -101,7 +101,14 @@ class _HtmlText(HTMLParser):
         return _tidy("".join(self.out))
 
 
+_SPACER = re.compile("(?:[\u200b-\u200d\u034f\u00ad\ufeff\u2060][ \u00a0]*){2,}")
+"""A newsletter's preview-text filler (``&zwnj;&nbsp;&#847;`` … repeated so that mail
+programs show nothing after the preview): runs of invisible characters, shown as one space.
+A single one stays (an emoji's joiner, a soft hyphen in a word)."""
+
+
 def _tidy(text: str) -> str:
+    text = _SPACER.sub(" ", text)
     text = re.sub(r"[ \t]*\n[ \t]*", "\n", text)
     text = re.sub(r" {2,}", " ", re.sub(r"\n{3,}", "\n\n", text))
     return text.replace("\x01", " ").replace("\x02", "\t").strip()

@@ -338,3 +338,18 @@ def test_a_list_that_sends_from_an_address_per_author_names_the_author() -> None
         f"X-Original-From: \"Erika Mustermann\" <{ERIKA}>\nList-Id: <kunden.groups.io>\n"
         "List-Post: <mailto:kunden@groups.io>\nSubject: x\nMessage-ID: <gio@x>\n"))
     assert (parsed.from_display_name, parsed.from_email) == ("Erika Mustermann", ERIKA)
+
+
+def test_a_newsletters_preview_filler_is_not_text() -> None:
+    """HTML-only mail with a hidden preview text padded with ``&zwnj;&nbsp;&#847;`` …: the
+    timeline's text began with a run of invisible characters. An emoji's joiner and a soft
+    hyphen stay."""
+    html = ('<div style="display:none">Ihre Rechnung ist da' + "&zwnj;&nbsp;&#847;" * 40
+            + '</div><p>Hallo Frau Mustermann, 👨‍👩‍👧 Fami&shy;lie</p>'
+            '<img src="https://t.example/o.gif" width="1" height="1">')
+    parsed = parse_message(raw("From: Shop <info@shop.example>\nSubject: Rechnung\n"
+                               "Message-ID: <pre@x>\n").replace(b"text/plain", b"text/html")
+                           .replace(b"Hat jemand Erfahrung mit Fahrrad in der Hausrat?\n",
+                                    html.encode()))
+    assert parsed.text == ("Ihre Rechnung ist da\n\nHallo Frau Mustermann, "
+                           "👨\u200d👩\u200d👧 Fami\u00adlie")
