@@ -122,7 +122,8 @@ async def find(view: AgentView) -> web.StreamResponse:
                                                                            "email") else ""
     return view.render("console/find.html", nav="", find_q=q, q=q, kind=kind.value if kind
                        else "name", normalised=normalised, matches=matches, attach=attach,
-                       attach_kind=attach_kind)
+                       attach_kind=attach_kind,
+                       call=view.request.query.get("call", "")[:100])  # (from the banner)
 
 
 @agent_page
@@ -143,7 +144,17 @@ async def create_customer(view: AgentView) -> web.StreamResponse:
     customer = await state.timeline.create_customer(office, name, pairs)
     for unverified in auto:
         await state.ingest.merge(office, view.caller.agent, unverified.id, customer.id)
-    return web.HTTPSeeOther(f"/customers/{customer.id}")
+    return web.HTTPSeeOther(await _to_customer(view, customer.id, form_str(form, "call")))
+
+
+async def _to_customer(view: AgentView, customer_id: str, call: str) -> str:
+    """The customer's page after naming a ringing number: with the phone note against that
+    call ready (as the banner's link to a known caller opens it), once the call (moved
+    from the number's automatic customer) is theirs."""
+    entry = await view.state.store.get_entry(view.caller.office.id, call) if call else None
+    if entry is not None and entry.customer_id == customer_id and entry.kind == "call":
+        return f"/customers/{customer_id}?call={entry.id}#compose"
+    return f"/customers/{customer_id}"
 
 
 async def _auto_created(view: AgentView, pairs: list[tuple[IdentityKind, str]]
@@ -176,7 +187,7 @@ async def attach_identity(view: AgentView) -> web.StreamResponse:
         if not any(m.customer.id == customer.id
                    for m in await state.timeline.lookup(office, kind, value, 0)):
             await state.timeline.add_identity(office, customer.id, kind, value)
-    return web.HTTPSeeOther(f"/customers/{customer.id}")
+    return web.HTTPSeeOther(await _to_customer(view, customer.id, form_str(form, "call")))
 
 
 BANNER_CALLERS = 3
