@@ -56,3 +56,21 @@ async def test_a_personal_default_equal_to_the_offices_is_not_listed(
     desk = await console.signed_in(ADMIN_EMAIL)
     page = await desk.get("/admin/policy")
     assert 'id="document-others"' not in page.text
+
+
+async def test_a_too_long_agent_name_is_said_as_such_in_the_admins_language(
+        console: Console) -> None:
+    """A pasted 500-character name was answered "a name may have at most 200 characters"
+    (English), and -- with a sign-in address typed -- "Das ist keine gültige E-Mail-Adresse"
+    about a valid address."""
+    desk = await console.signed_in(ADMIN_EMAIL)
+    for email in ("", "eva@buero.test"):
+        reply = await desk.post("/admin/agents", {"name": "Eva " + "x" * 500,
+                                                  "role": "agent", "email": email})
+        assert reply.status == 400
+        shown = _text(reply.text)
+        assert "Der Name ist zu lang (höchstens 200 Zeichen)." in shown
+        assert "E-Mail-Adresse gehört" not in shown and "keine gültige" not in shown
+        assert 'value="eva@buero.test"' in reply.text or not email  # typed values kept
+    agents = await console.state.store.list_agents(console.office.id)
+    assert len(agents) == 2

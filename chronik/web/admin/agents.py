@@ -66,6 +66,9 @@ async def create_agent(view: AgentView) -> web.StreamResponse:
     if not values.get("name", "").strip():
         return await _list(view, status=400, error=view.t("admin.agents.name_missing"),
                            values=values)
+    if len(values["name"].strip()) > accounts.MAX_NAME:  # (said here, not as the e-mail's)
+        return await _list(view, status=400, values=values, error=view.t(
+            "admin.agents.name_too_long", count=accounts.MAX_NAME))
     try:
         made = await accounts.create_agent(view.state, view.caller.office.id,
                                            values.get("name", ""), Role(role),
