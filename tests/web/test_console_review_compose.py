@@ -34,3 +34,16 @@ async def test_answering_an_internal_note_does_not_prefill_its_subject(
     # a customer's own (published) entry still gives "Re: …"
     page = await desk.get(f"/customers/{erika.id}?reply_to={said.id}")
     assert browser_form(page.text, "compose-form").fields["subject"] == "Re: Ihre Police 2027"
+
+
+async def test_a_pinned_note_says_how_to_unpin_it(console: Console) -> None:
+    """The button under a pinned fact read "Lösen" -- in an office that resolves
+    complaints, it read as "resolve"."""
+    erika = await console.customer("Erika Anrede", emails=("erika@example.de",))
+    fact = await console.record(erika, subject="Anrede", body="Frau Dr. Anrede",
+                                visibility=Visibility.INTERNAL, tags=("pinned",))
+    desk = await console.signed_in()
+    page = await desk.get(f"/customers/{erika.id}")
+    item = page.text[page.text.index(f'id="e-{fact.id}"'):]
+    assert ">Nicht mehr anheften</button>" in item[:item.index("</li>")]
+    assert ">Lösen</button>" not in page.text
