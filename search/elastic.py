@@ -98,6 +98,9 @@ class ElasticsearchClient:
 
     async def expunge_deletes(self, index: str) -> None:
         with _boundary():
+            # a commit first (see engine_opensearch.py)
+            await self._client.options(request_timeout=600).indices.flush(
+                index=index, force=True)
             await self._client.options(request_timeout=600).indices.forcemerge(
                 index=index, only_expunge_deletes=True, wait_for_completion=True)
             # commit the merged segments (see engine_opensearch.py)

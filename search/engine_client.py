@@ -78,8 +78,9 @@ class EngineClient(Protocol):
     async def update_aliases(self, actions: list[Json]) -> None: ...
     async def refresh(self, index: str) -> None: ...
     async def expunge_deletes(self, index: str) -> None:
-        """``_forcemerge?only_expunge_deletes=true``, waiting until it is done, then a
-        forced ``_flush`` that commits the merged segments."""
+        """A forced ``_flush`` (soft deletes newer than the last commit are kept whatever
+        the retention leases say), ``_forcemerge?only_expunge_deletes=true`` waiting until
+        it is done, then a forced ``_flush`` that commits the merged segments."""
         ...
     async def shard_stats(self, index: str) -> Json:
         """``_stats?level=shards`` (docs, seq_no, retention_leases)."""

@@ -104,6 +104,9 @@ class OpenSearchClient:
 
     async def expunge_deletes(self, index: str) -> None:
         with _boundary():
+            # a commit first: soft-deleted documents newer than the last commit are kept for
+            # recovery from the translog, whatever the retention leases say
+            await self._client.indices.flush(index=index, force=True, request_timeout=600)
             await self._client.indices.forcemerge(index=index, only_expunge_deletes=True,
                                                   request_timeout=600)
             # commit the merged segments (a merge alone writes nothing to the translog, so
