@@ -61,6 +61,8 @@ class CtiResultOut(BaseModel):
     entry_id: str | None
     customer_id: str | None
     quarantined: bool
+    internal: bool = Field(False, description="a call between two of the office's "
+                                               "extensions: nothing is stored for it")
 
 
 async def _body(request: web.Request) -> bytes:
@@ -184,7 +186,7 @@ async def cti_event(request: web.Request, state: AppState) -> web.StreamResponse
     return json_model(CtiResultOut(
         call_id=s.call_id, event=event.type.value, duplicate=result.duplicate,
         status=s.status, outcome=s.outcome, entry_id=s.entry_id, customer_id=s.customer_id,
-        quarantined=result.quarantined))
+        quarantined=result.quarantined, internal=s.internal))
 
 
 OPERATIONS = [

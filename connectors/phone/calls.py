@@ -67,6 +67,8 @@ class CallState(BaseModel):
     entry_id: str | None = None
     customer_id: str | None = None
     quarantine_id: str | None = None
+    internal: bool = False
+    """Between two of the office's extensions: kept only to know its later events."""
     dropped: bool = False
     """A call from an erased person under the ``drop`` policy: only this tombstone is kept
     (no numbers, no times), so later events of the call are ignored, not re-collected."""
@@ -88,6 +90,7 @@ class CallState(BaseModel):
             self.duplicates += 1
             return False
         self.seen.append(event.type.value)
+        self.internal = self.internal or event.internal
         if event.original_timestamp is not None:
             self.original_timestamps[event.type.value] = event.original_timestamp
         self.first_seen_at = min(self.first_seen_at, event.at)

@@ -84,6 +84,9 @@ _IMPLIED_CAUSE = {_plain("completed"): "normalClearing", _plain("busy"): "busy",
 """An end event whose word says how the call ended (Twilio's ``CallStatus``)."""
 _DIRECTIONS = _aliases({"in": ("inbound", "incoming", "inc"),
                         "out": ("outbound", "outgoing", "outboundapi", "outbounddial")})
+_INTERNAL = frozenset(_plain(w) for w in ("internal", "intern", "local", "internalcall",
+                                           "inhouse", "extension"))
+"""Directions PBXs write for a call between two of the office's own extensions."""
 _CAUSES = _aliases({
     "normalClearing": ("normal", "completed", "accepted", "answered", "ok", "success",
                        "answer", "normalunspecified",
@@ -124,6 +127,9 @@ class CtiEvent:
     original_timestamp: str | None = None
     """The PBX's ``timestamp`` when it lay outside the supported dates (``at`` is then the
     time of receipt)."""
+    internal: bool = False
+    """A call between two of the office's extensions (the PBX said so, or both numbers are
+    extensions): no customer's call, nothing on a timeline."""
 
 
 class _Fields:
@@ -219,13 +225,16 @@ def parse_event(raw: Mapping[str, FieldValue], received_at: datetime) -> CtiEven
     implied = _IMPLIED_DIRECTION.get(_plain(kind_raw or ""))
     direction_raw = fields.one("direction", required=new_call and implied is None, limit=20)
     direction: CallDirection | None = None
+    internal = direction_raw is not None and _plain(direction_raw) in _INTERNAL
+    if internal:
+        direction_raw = None
     if direction_raw is not None or implied is not None:
         try:
             direction = CallDirection(
                 _DIRECTIONS.get(_plain(direction_raw), direction_raw) if direction_raw
                 else implied or "")
         except ValueError:
-            fields.problem("direction", "must be in or out")
+            fields.problem("direction", "must be in, out or internal")
     users = fields.many("user")
     answering = fields.one("answeringNumber")
     cause, cause_raw = _cause(fields, kind, kind_raw)
@@ -244,7 +253,7 @@ def parse_event(raw: Mapping[str, FieldValue], received_at: datetime) -> CtiEven
     return CtiEvent(type=kind, call_id=call_id, at=at, from_number=from_number,
                     to_number=to_number, direction=direction, users=users,
                     answering_number=answering, cause=cause, cause_raw=cause_raw,
-                    original_timestamp=original)
+                    original_timestamp=original, internal=internal)
 
 
 def _cause(fields: _Fields, kind: CtiEventType | None, kind_raw: str | None

@@ -12,7 +12,8 @@ from timeline.identity import (
     phone_text,
 )
 
-__all__ = ["WITHHELD", "customer_number", "display_number", "e164_or_raw", "is_withheld"]
+__all__ = ["WITHHELD", "customer_number", "display_number", "e164_or_raw", "is_extension",
+           "is_withheld"]
 
 ANONYMOUS = "anonymous"
 """How a withheld number is kept in a call's state, however the PBX wrote it."""
@@ -50,3 +51,26 @@ def display_number(number: str | None) -> str:
     if not number or is_withheld(number):
         return "a withheld number"
     return number
+
+
+MAX_EXTENSION = 6
+"""Digits of an extension at most (PBXs number them with 2 to 6 digits)."""
+
+
+def is_extension(raw: str | None, region: str) -> bool:
+    """Whether a PBX's number is one of the office's own extensions (``201``, ``**610``):
+    a few digits that are no valid number of ``region``."""
+    if raw is None or is_withheld(raw):
+        return False
+    try:
+        value = phone_text(raw)
+    except InvalidInput:
+        return False
+    digits = value.lstrip("*#")
+    if not (digits.isascii() and digits.isdigit() and 2 <= len(digits) <= MAX_EXTENSION):
+        return False
+    try:
+        normalise_phone(digits, region)
+    except InvalidInput:
+        return True
+    return False

@@ -23,7 +23,7 @@ from typing import Any
 
 from connectors.phone.calls import MISSED_TAG, CallState
 from connectors.phone.events import CallDirection, CtiEvent, CtiEventType
-from connectors.phone.numbers import customer_number, e164_or_raw, is_withheld
+from connectors.phone.numbers import customer_number, e164_or_raw, is_extension, is_withheld
 from timeline.errors import Conflict, InvalidInput
 from timeline.events import StoredEvent
 from timeline.identity import normalise_identity
@@ -108,9 +108,13 @@ class CtiService:
 
     # ------------------------------------------------------------------ events
     async def handle(self, office: Office, event: CtiEvent) -> CallResult:
+        internal = event.internal or (
+            is_extension(event.from_number, office.region)
+            and is_extension(event.to_number, office.region))
         event = replace(event, from_number=e164_or_raw(event.from_number, office.region),
                         to_number=e164_or_raw(event.to_number, office.region),
-                        answering_number=e164_or_raw(event.answering_number, office.region))
+                        answering_number=e164_or_raw(event.answering_number, office.region),
+                        internal=internal)
         async with self._call_lock(office.id, event.call_id):
             for _ in range(ATTEMPTS):
                 done = await self._apply(office, event)
@@ -133,6 +137,10 @@ class CtiService:
             if not await self._save(office.id, read, state):
                 return None
             return CallResult(state=state, duplicate=True)
+        if state.internal:  # colleagues calling each other: nobody's timeline, no banner
+            if not await self._save(office.id, read, state):
+                return None
+            return CallResult(state=state, duplicate=False)
         new_customer = await self._sync(office, state)
         if state.dropped:
             tombstone = state.tombstone()
