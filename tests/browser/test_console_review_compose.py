@@ -10,7 +10,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_console_e2e import customer, sign_in
+from tests.browser.test_console_e2e import cti, customer, sign_in
 from tests.support.live_server import AGENT_EMAIL, ChronikServer
 
 
@@ -199,3 +199,31 @@ def test_a_half_written_reply_comes_back_and_an_untouched_one_lets_go(
     expect(body).to_have_value("Guten Tag Frau Antwort, das Angebot gilt bis Monatsende und")
     expect(subject).to_have_value("Re: Ihr Angebot")
     expect(form.locator("#kind-reply")).to_be_checked()
+
+
+def test_a_phone_note_begun_on_a_call_stays_that_calls(chronik: ChronikServer,
+                                                       page: Page) -> None:
+    """Called away mid-note and back to the customer another way (the waiting list, a
+    search): the draft came back, but as a phone note of no call."""
+    rita = customer(chronik, "Rita Anruf", "0171 4440007", "rita@kunde.test")
+    sign_in(page, chronik, email=AGENT_EMAIL)
+    expect(page.locator("html[data-live=connected]")).to_have_count(1, timeout=10_000)
+    cti(chronik, {"event": "newCall", "callId": "draft-call-1", "from": "+49 171 4440007",
+                  "to": "+49 30 5555", "direction": "in"})
+    page.locator("#caller-banner").get_by_role("link", name="Rita Anruf").click()
+    form = page.locator("#compose-form")
+    expect(form.get_by_label(re.compile("Telefonnotiz|Phone note"))).to_be_checked()
+    form.get_by_label(re.compile("^(Betreff|Subject)$")).fill("Schaden gemeldet")
+    form.get_by_label(re.compile("^Text$")).fill("Wasserschaden im Bad, Gutachter nötig")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(chronik.url("/"))
+    page.goto(chronik.url(f"/customers/{rita['id']}"))  # opened again without the call
+    expect(form.get_by_label(re.compile("^Text$"))).to_have_value(
+        "Wasserschaden im Bad, Gutachter nötig")
+    expect(page.locator("#draft-call")).to_be_visible()
+    form.get_by_role("button", name=re.compile("Speichern|Save")).click()
+    expect(page.locator("#compose-status")).to_contain_text(re.compile("Gespeichert|Saved"))
+    items = chronik.api("GET", f"/customers/{rita['id']}/timeline")["items"]
+    note = next(e for e in items if e["kind"] == "phone_note")
+    call = next(e for e in items if e["kind"] == "call")
+    assert note["meta"]["call_entry_id"] == call["id"]

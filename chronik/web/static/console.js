@@ -431,6 +431,7 @@ if (form) {
           visibility: visibility(), notify: notify.checked,
           complaint: form.querySelector("#c-complaint").checked,
           replyVia: form.querySelector("#reply-via")?.value,
+          call: form.querySelector('input[name="call_entry_id"]')?.value ?? "",
         }));
       } else {
         sessionStorage.removeItem(draftKey);
@@ -455,6 +456,17 @@ if (form) {
       form.querySelector("#c-complaint").checked = Boolean(draft.complaint);
       const via = form.querySelector("#reply-via");
       if (via && draft.replyVia && [...via.options].some((o) => o.value === draft.replyVia)) via.value = draft.replyVia;
+      if (draft.call && !form.querySelector('input[name="call_entry_id"]')) {
+        // a phone note begun against a call (from the caller banner) stays that call's,
+        // also when the customer is opened again another way
+        const call = document.createElement("input");
+        Object.assign(call, { type: "hidden", name: "call_entry_id", value: draft.call });
+        const about = document.createElement("p");
+        about.className = "notice";
+        about.id = "draft-call";
+        about.textContent = texts.aboutDraftCall ?? "";
+        form.prepend(about, call);
+      }
       if (status) status.textContent = texts.draftRestored ?? "";
     }
   } catch (error) { /* a damaged draft is dropped */ }
