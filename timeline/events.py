@@ -32,6 +32,9 @@ class Event:
     office_id: str
     type: str
     data: dict[str, Any] = field(default_factory=dict)
+    id: int | None = field(default=None, compare=False)
+    """The change feed row it came from (an SSE stream's event id: a client that reconnects
+    with ``Last-Event-ID`` is sent what it missed, ``chronik/api/events.py``)."""
 
 
 @dataclass(frozen=True)
@@ -109,10 +112,18 @@ class EventBus:
             return
         if not self._subscribers.get(stored.office_id):
             return
+        event = await self.load(stored)
+        if event is not None:
+            self.publish(event)
+
+    async def load(self, stored: StoredEvent) -> Event | None:
+        """What a live view gets for one feed row (``None``: nothing, the thing is gone or
+        the row is for processes only), as :meth:`deliver` publishes it."""
+        if stored.family in self._keepers:
+            return None
         fn = self._loaders.get(stored.family)
         data = stored.ids() if fn is None else await fn(stored)
-        if data is not None:
-            self.publish(Event(stored.office_id, stored.type, data))
+        return None if data is None else Event(stored.office_id, stored.type, data, stored.id)
 
     def watch(self, fn: Callable[[Event], None]) -> None:
         """Call ``fn`` (on the loop) with every event published in this process, before the

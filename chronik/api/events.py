@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import cast
 
 from aiohttp import web
 
@@ -12,7 +13,7 @@ from chronik.api.base import Caller, Operation, still_signed_in
 from chronik.metrics import sse_client
 from chronik.state import AppState
 from timeline.errors import StoreUnavailable
-from timeline.events import Event
+from timeline.events import Event, EventFeed
 
 KEEPALIVE_SECONDS = 15.0
 RECHECK_SECONDS = 1.0
@@ -25,12 +26,14 @@ async def events(request: web.Request, state: AppState, caller: Caller) -> web.S
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
         "X-Accel-Buffering": "no"})
+    last_seen = _last_event_id(request)
     await response.prepare(request)
     await response.write(b": connected\n\n")
     closing = request.app.get(CLOSING)
     checked = time.monotonic()
     with state.events.subscribe(caller.office.id) as queue, sse_client(request.app):
         try:
+            replayed = await _replay(response, state, caller, last_seen)
             while closing is None or not closing.is_set():
                 event: Event | None = None  # (none for a quiet while)
                 try:
@@ -52,12 +55,57 @@ async def events(request: web.Request, state: AppState, caller: Caller) -> web.S
                 if event is None:
                     await response.write(b": keepalive\n\n")
                     continue
-                payload = json.dumps(event.data, ensure_ascii=False, default=str)
-                await response.write(f"event: {event.type}\ndata: {payload}\n\n".encode())
+                if event.id is not None and event.id in replayed:
+                    continue  # sent from the feed already (it arrived while replaying)
+                await response.write(_frame(event))
             await response.write_eof()
         except ConnectionResetError:  # the browser left (page change, tab closed)
             pass
     return response
+
+
+def _frame(event: Event) -> bytes:
+    """One event as SSE: with the feed row's ``id`` (``Last-Event-ID`` on reconnect)."""
+    payload = json.dumps(event.data, ensure_ascii=False, default=str)
+    head = f"id: {event.id}\n" if event.id is not None else ""
+    return f"{head}event: {event.type}\ndata: {payload}\n\n".encode()
+
+
+def _last_event_id(request: web.Request) -> int | None:
+    """The ``Last-Event-ID`` a reconnecting client sends (EventSource does so by itself):
+    an ``id`` this stream sent. Anything else is ignored, as the SSE standard lets a
+    server do (the stream starts from now)."""
+    raw = request.headers.get("Last-Event-ID", "").strip()
+    if raw.isascii() and raw.isdigit() and len(raw) <= 18:
+        return int(raw)
+    return None
+
+
+REPLAY_BATCH = 500
+
+
+async def _replay(response: web.StreamResponse, state: AppState, caller: Caller,
+                  last_seen: int | None) -> set[int]:
+    """Send the office's events after ``last_seen`` that the change feed still holds (its
+    last 10 minutes): what a client missed while it reconnected. Returns their ids (the
+    live queue may bring the same rows again)."""
+    sent: set[int] = set()
+    if last_seen is None:
+        return sent
+    feed = cast(EventFeed, state.store)
+    position = last_seen
+    while True:
+        rows = await feed.events_after(position, REPLAY_BATCH)
+        for row in rows:
+            position = max(position, row.id)
+            if row.office_id != caller.office.id:
+                continue
+            event = await state.events.load(row)
+            if event is not None:
+                sent.add(row.id)
+                await response.write(_frame(event))
+        if len(rows) < REPLAY_BATCH:
+            return sent
 
 
 async def _next(queue: asyncio.Queue[Event], closing: asyncio.Event | None) -> Event | None:
