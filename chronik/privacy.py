@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from chronik.state import AppState
+from chronik.web.i18n import gettext
 from chronik.web.system_texts import entry_text
 from notify.settings import NotifySettings
 from timeline.models import Entry, Office
@@ -27,7 +28,7 @@ async def install(state: AppState) -> PrivacyService:
     key = await secret_key(state.settings, notify)
     service = PrivacyService(state.timeline, key, state.settings.data_dir / "exports",
                              access_log_years=state.settings.privacy_log_years,
-                             describe=_describe)
+                             describe=_describe, label=_label)
     state.privacy = service
     state.ingest.suppression_key = key
     state.ingest.erased_sender = state.settings.erased_sender
@@ -35,9 +36,30 @@ async def install(state: AppState) -> PrivacyService:
 
 
 def _describe(entry: Entry, lang: str) -> tuple[str, str] | None:
-    """A system-written entry (merge note, preference change) in the export's language."""
+    """A system-written entry (merge note, preference change, the record of a notification
+    sent) in the export's language."""
     said = entry_text(entry, lang)
-    return None if said is None else (said.subject, said.body)
+    if said is not None:
+        return said.subject, said.body
+    sent = entry.meta.get("notification")
+    if entry.kind != "notification" or not isinstance(sent, dict) \
+            or sent.get("status") not in _DELIVERY:
+        return None
+    subject = gettext(lang, f"delivery.{sent['status']}")
+    if sent.get("channel") in _VIA:
+        subject += f" · {gettext(lang, 'via.' + sent['channel'])}"
+    about = entry.body.split("\n", 1)[0].removeprefix("About: ")  # the notified subject
+    return subject, about
+
+
+_DELIVERY = frozenset({"sent", "failed", "suppressed", "unknown"})
+_VIA = frozenset({"email", "portal", "telegram"})
+
+
+def _label(key: str, lang: str) -> str | None:
+    """A stored code (``kind.phone_note``, ``channel.chat``) in the export's language."""
+    said = gettext(lang, key)
+    return None if said == key else said
 
 
 async def service(state: AppState) -> PrivacyService:

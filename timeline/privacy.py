@@ -50,7 +50,7 @@ from timeline.privacy_models import (
     RetentionRule,
     suppression_digest,
 )
-from timeline.privacy_summary import Describe, summary_html
+from timeline.privacy_summary import Describe, Label, summary_html
 from timeline.repositories import PrivacyStore
 from timeline.service import SIGN_IN_KINDS, TimelineService
 
@@ -126,10 +126,12 @@ def _merged(into: str | None) -> Conflict:
 class PrivacyService:
     def __init__(self, timeline: TimelineService[PrivacyStore], key: bytes, export_dir: Path,
                  access_log_years: int = ACCESS_LOG_YEARS,
-                 describe: Describe | None = None) -> None:
-        """``describe``: system-written entries (merge notes, preference changes) in the
+                 describe: Describe | None = None, label: Label | None = None) -> None:
+        """``describe``: system-written entries (merge notes, preference changes,
+        notification records) and ``label``: stored codes (kinds, channels) in the
         customer's language for ``summary.html`` (the composition root's texts)."""
         self.describe = describe
+        self.label = label
         self.timeline = timeline
         self.access_log_years = access_log_years
         self.store: PrivacyStore = timeline.store
@@ -261,7 +263,7 @@ class PrivacyService:
                                 for r in collected.retained],
         }
         counts = collected.counts()
-        html = summary_html(office, d, collected.retained, counts, self.describe)
+        html = summary_html(office, d, collected.retained, counts, self.describe, self.label)
         await asyncio.to_thread(_write_zip, path, document, html, files, counts)
         if progress:
             await progress(100)

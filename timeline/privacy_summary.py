@@ -62,24 +62,40 @@ def _row(cells: list[str], header: bool = False, cls: str = "") -> str:
 
 Describe = Callable[[Entry, str], tuple[str, str] | None]
 """Subject and body of a system-written entry in a language (merge notes, preference
-changes: stored in English, with their facts in ``meta``), or None for the stored text."""
+changes, notification records: stored in English, with their facts in ``meta``), or None
+for the stored text."""
+Label = Callable[[str, str], str | None]
+"""A stored code in a language (``kind.phone_note`` -> "Telefonnotiz", ``identity.email``,
+``channel.chat``, ``delivery.sent``, ``via.portal``, ``admin.erase.count.entries``), or
+None to show the code itself."""
 
 
-def _entry_row(entry: Entry, t: dict[str, str], lang: str, describe: Describe | None) -> str:
-    said = describe(entry, lang) if describe is not None else None
-    subject, text = said if said is not None else (entry.subject, entry.body)
+def _labeller(label: Label | None, lang: str) -> Callable[[str, str], str]:
+    def said(prefix: str, code: str) -> str:
+        return (label(f"{prefix}.{code}", lang) if label is not None else None) or code
+    return said
+
+
+def _entry_row(entry: Entry, t: dict[str, str], lang: str, describe: Describe | None,
+               said: Callable[[str, str], str]) -> str:
+    system = describe(entry, lang) if describe is not None else None
+    subject, text = system if system is not None else (entry.subject, entry.body)
     body = text if len(text) <= _BODY_CHARS else text[:_BODY_CHARS] + " …"
-    kind = entry.kind + (f" ({t['internal']})" if entry.visibility.value == "internal" else "")
+    kind = said("kind", entry.kind) + (f" ({t['internal']})"
+                                       if entry.visibility.value == "internal" else "")
     files = "<br>".join(_e(a.name) for a in entry.attachments)
-    return _row([_e(entry.occurred_at.strftime("%Y-%m-%d %H:%M")), _e(entry.channel.value),
+    return _row([_e(entry.occurred_at.strftime("%Y-%m-%d %H:%M")),
+                 _e(said("channel", entry.channel.value)),
                  _e(kind), _e(subject), f"<pre>{_e(body)}</pre>", files],
                 cls="internal" if entry.visibility.value == "internal" else "")
 
 
 def summary_html(office: Office, data: PersonalData, retained: list[RetainedEntry],
-                 counts: dict[str, int], describe: Describe | None = None) -> str:
+                 counts: dict[str, int], describe: Describe | None = None,
+                 label: Label | None = None) -> str:
     lang = data.preferences.language if data.preferences.language in _TEXT else "en"
     t = _TEXT[lang]
+    said = _labeller(label, lang)
     c = data.customer
     parts = [
         f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">',
@@ -90,34 +106,38 @@ def summary_html(office: Office, data: PersonalData, retained: list[RetainedEntr
         _row([_e(t["created"]), _e(c.created_at.date().isoformat())]),
         "</table>",
         f"<h2>{_e(t['identities'])}</h2><table>",
-        *(_row([_e(i.kind.value), _e(i.raw or i.value)])
+        *(_row([_e(said("identity", i.kind.value)), _e(i.raw or i.value)])
           for x in (c, *data.merged_in) for i in x.identities),
         "</table>",
         f"<h2>{_e(t['preferences'])}</h2><table>",
         _row([_e(t["language"]), _e(data.preferences.language)]),
-        _row([_e(t["channels"]), _e(", ".join(data.preferences.channels) or "–")]),
+        _row([_e(t["channels"]), _e(", ".join(said("via", ch) for ch in
+                                             data.preferences.channels) or "–")]),
         _row([_e(t["auto"]),
               _e(t["yes"] if data.preferences.automatic_notifications else t["no"])]),
         "</table>",
         f"<h2>{_e(t['consents'])}</h2><table>",
-        *(_row([_e(x.at.strftime("%Y-%m-%d %H:%M")), _e(x.channel),
+        *(_row([_e(x.at.strftime("%Y-%m-%d %H:%M")), _e(said("via", x.channel)),
                 _e(t["granted"] if x.granted else t["withdrawn"]), _e(x.route)])
           for x in data.consents),
         "</table>",
         f"<h2>{_e(t['entries'])}</h2><table>",
         _row([_e(t[k]) for k in ("date", "channel", "kind", "subject", "text", "files")],
              header=True),
-        *(_entry_row(e, t, lang, describe) for e in reversed(data.entries)),
+        *(_entry_row(e, t, lang, describe, said) for e in reversed(data.entries)),
         "</table>",
         f"<h2>{_e(t['notifications'])}</h2><table>",
-        *(_row([_e(j["created_at"][:16].replace("T", " ")), _e(j.get("channel") or "–"),
-                _e(j["status"])]) for j in data.notify_jobs),
+        *(_row([_e(j["created_at"][:16].replace("T", " ")),
+                _e(said("via", j["channel"]) if j.get("channel") else "–"),
+                _e(said("delivery", j["status"]))]) for j in data.notify_jobs),
         "</table>",
     ]
     if retained:
         parts += [f"<h2>{_e(t['retained'])}</h2><table>",
-                  *(_row([_e(r.kind), _e(f"{t['until']} {r.until.date().isoformat()}"),
+                  *(_row([_e(said("kind", r.kind)),
+                          _e(f"{t['until']} {r.until.date().isoformat()}"),
                           _e(r.reason)]) for r in retained), "</table>"]
     parts += [f"<h2>{_e(t['counts'])}</h2><table>",
-              *(_row([_e(k), _e(v)]) for k, v in counts.items()), "</table></body></html>"]
+              *(_row([_e(said("admin.erase.count", k)), _e(v)]) for k, v in counts.items()),
+              "</table></body></html>"]
     return "\n".join(parts)
