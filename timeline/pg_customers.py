@@ -40,7 +40,14 @@ from timeline.models import (
 from timeline.pg_db import Compiled
 from timeline.pg_rows import PgRepository, entry_from_tuple
 from timeline.repositories import CustomerListQuery
-from timeline.sql_tables import customers, entries, identities, index_outbox, merges
+from timeline.sql_tables import (
+    customer_tokens,
+    customers,
+    entries,
+    identities,
+    index_outbox,
+    merges,
+)
 from timeline.text import fold
 
 _IDENT_COLS = (identities.c.kind, identities.c.value, identities.c.raw,
@@ -397,6 +404,9 @@ class PgCustomers(PgRepository):
             shared = (await conn.execute(
                 sa.delete(identities).where(identities.c.customer_id == source_id)
                 .returning(identities.c.id, *_IDENT_COLS))).all()
+            # a Telegram link or portal token handed out for the duplicate is the person's
+            await conn.execute(sa.update(customer_tokens).where(
+                customer_tokens.c.customer_id == source_id).values(customer_id=target_id))
             if moved_entries:
                 await conn.execute(sa.insert(index_outbox),
                                    [{"seq": seq} for seq, _ in moved_entries])

@@ -260,6 +260,9 @@ class SqliteCustomers(SqliteRepository):
             conn.execute("UPDATE OR IGNORE identities SET customer_id=? WHERE customer_id=?",
                          (target_id, source_id))
             conn.execute("DELETE FROM identities WHERE customer_id=?", (source_id,))
+            # a Telegram link or portal token handed out for the duplicate is the person's
+            conn.execute("UPDATE customer_tokens SET customer_id=? WHERE customer_id=?",
+                         (target_id, source_id))
             conn.executemany("INSERT INTO index_outbox (seq) VALUES (?)",
                              [(seq,) for _, seq in entries])
             now = utcnow().isoformat()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -326,3 +326,16 @@ async def test_merge_racing_appends_records_exactly_what_it_moved(
     await store.undo_merge(office.id, merge.id)
     assert await entry_ids(store, office.id, source.id) == appended
     assert await entry_ids(store, office.id, target.id) == set()
+
+
+async def test_a_token_handed_out_for_a_duplicate_follows_the_merge(store: Store) -> None:
+    """A Telegram link (or portal token) made for a record later merged into another still
+    works: it is the person's, and the person is the merge's target now."""
+    office = await store.create_office("A", "DE")
+    source = await store.create_customer(office.id, "Dup", [MAIL2])
+    target = await store.create_customer(office.id, "Main", [MAIL])
+    await store.add_customer_token(office.id, source.id, "telegram_link", "h" * 64,
+                                   datetime.now(UTC) + timedelta(days=7))
+    await store.merge_customers(office.id, source.id, target.id)
+    assert await store.resolve_customer_token("h" * 64, "telegram_link") == (office.id,
+                                                                             target.id)
