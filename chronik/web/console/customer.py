@@ -23,9 +23,17 @@ from chronik.web.console.items import (
 )
 from chronik.web.outbox import OUTBOX
 from chronik.web.pages import AgentView, agent_page, form_str, safe_next
-from chronik.web.render import MAIL_CSP, render
+from chronik.web.render import MAIL_CSP, format_time, render
 from chronik.web.system_texts import why_nobody
-from notify.evaluate import CHANNELS, Plan, channel_order, consent_state, evaluate
+from notify.evaluate import (
+    CHANNELS,
+    HOLD_DIGEST,
+    HOLD_QUIET,
+    Plan,
+    channel_order,
+    consent_state,
+    evaluate,
+)
 from timeline import policy as publish_policy
 from timeline.errors import InvalidInput, NotFound
 from timeline.ids import parse_seq
@@ -43,6 +51,8 @@ from timeline.replies import NO_REPLY, is_message, waiting_message
 from timeline.store import TimelineQuery
 
 PAGE_SIZE = 30
+HOLD_TEXTS = {HOLD_QUIET: "compose.waits_quiet", HOLD_DIGEST: "compose.waits_digest"}
+"""What the recipients line adds when the notifier would hold a notification back."""
 FILTER_CHANNELS = [c.value for c in Channel]
 FILTER_KINDS = ["email", "message", "call", "note", "phone_note", "document", "reply",
                 "notification", "preferences", "data_request", "data_copy"]
@@ -110,6 +120,10 @@ async def recipients(view: AgentView, customer: Customer, prefs: Preferences,
             "skipped": list(plan.skipped),
             "suppressed": _why_nobody(view, plan),
             "wait_until": plan.wait_until,
+            # held, not sent now: the customer's quiet hours or their daily digest
+            "waits": view.t(HOLD_TEXTS[plan.hold], when=format_time(
+                plan.wait_until, view.timezone, view.lang))
+            if plan.routes and plan.wait_until and plan.hold in HOLD_TEXTS else "",
             "unread": bool(plan.routes) and not signs_in
             and all(r.channel == "portal" for r in plan.routes)}
 

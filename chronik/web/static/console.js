@@ -332,7 +332,9 @@ if (form) {
     const data = await response.json();
     const unread = document.getElementById("recipients-unread");
     if (unread) unread.hidden = !data.unread;
-    const list = box.querySelector("p:not(#recipients-unread)") ?? box.insertBefore(document.createElement("p"), unread);
+    const waits = document.getElementById("recipients-waits");
+    if (waits) { waits.textContent = data.waits ?? ""; waits.hidden = !data.waits; }
+    const list = box.querySelector("p:not(#recipients-unread):not(#recipients-waits)") ?? box.insertBefore(document.createElement("p"), waits ?? unread);
     list.className = data.suppressed ? "notice warn" : "";
     list.textContent = data.suppressed
       ? `${texts.nobody}: ${data.suppressed}`
