@@ -69,3 +69,16 @@ async def test_a_call_of_someone_else_is_not_carried(console: Console) -> None:
     created = await desk.post("/customers", {"name": "Jens Neumann",
                                              "phone": "+4917655566677", "call": call.id})
     assert created.status == 303 and "?call=" not in created.location
+
+
+async def test_a_telegram_link_without_telegram_says_so_in_the_agents_language(
+        console: Console) -> None:
+    """Without a Telegram bot, "Telegram-Link erzeugen" answered "Telegram is not configured
+    (CHRONIK_TELEGRAM_BOT_TOKEN)" -- a setting's name, in English, to an agent."""
+    erika = await console.customer("Erika Ohne", emails=("erika@example.de",))
+    desk = await console.signed_in()
+    reply = await desk.post(f"/customers/{erika.id}/telegram-link", {})
+    assert reply.status == 409
+    text = unescape(reply.text)
+    assert "Telegram ist für dieses Büro nicht eingerichtet" in text
+    assert "CHRONIK_TELEGRAM_BOT_TOKEN" not in text

@@ -15,6 +15,7 @@ from chronik.api.base import ApiError
 from chronik.api.telegram import create_link
 from chronik.preferences import DEFAULT_DIGEST_AT, PreferenceChange, apply_preferences, clock
 from chronik.web.console.customer import Filters, customer_context
+from chronik.web.i18n import catalog
 from chronik.web.pages import AgentView, agent_page, form_str
 from notify.evaluate import CHANNELS, consent_state
 from timeline.errors import Conflict, InvalidInput
@@ -188,9 +189,11 @@ async def telegram_link(view: AgentView) -> web.StreamResponse:
                                                   view.request.match_info["id"])
     try:
         link = await create_link(view.state, customer, timedelta(days=7))
-    except ApiError as exc:
+    except ApiError as exc:  # (the API's English is for integrators: said in the agent's)
+        key = f"prefs.telegram_{exc.code}"
         return view.render("console/telegram_link.html", customer=customer, link=None,
-                           qr=None, problem=exc.message, status=409)
+                           qr=None, problem=view.t(key) if key in catalog() else exc.message,
+                           status=exc.status)
     qr = await asyncio.to_thread(_qr_svg, link.url)
     return view.render("console/telegram_link.html", customer=customer, link=link,
                        qr=Markup(qr), problem=None)  # noqa: S704 (segno's own SVG markup)
