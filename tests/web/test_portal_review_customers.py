@@ -16,6 +16,7 @@ import pytest
 from aiohttp import ClientSession, CookieJar, FormData
 from yarl import URL
 
+from chronik.web import auth as web_auth
 from chronik.web.portal import signin as portal_signin
 from tests.notify.conftest import eventually, outcome
 from tests.support.telegram_standin import BotApiStandIn
@@ -555,3 +556,32 @@ async def test_a_phone_number_brings_the_code_to_the_address_on_file(site: Site)
     code = code_of(await site.code_mail(ERIKA))
     done = await enter_code(browser, code_page, code)
     assert done.status == 303 and done.location == "/portal/data"
+
+
+# ---------------------------------------------------------------- a session that ran out
+async def test_a_session_that_ran_out_is_named_on_the_sign_in_page(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Back after lunch, a click in the portal led to a bare sign-in page, as if the
+    customer had never signed in. It now says the session ran out (once: a reload, a first
+    visit and a sign-out do not), and the way back is where the click was going."""
+    await site.customer()
+    first_visit = await site.browser().get("/portal/signin")
+    assert "abgelaufen" not in first_visit.text
+    browser = site.browser()
+    await sign_in(site, browser)
+    real = web_auth.utcnow
+    minutes = site.hub.state.settings.portal_session_minutes
+    monkeypatch.setattr(web_auth, "utcnow", lambda: real() + timedelta(minutes=minutes + 1))
+    away = await browser.get("/portal/preferences")
+    assert away.status == 303
+    page = await browser.follow(away)
+    assert re.search(r'role="status"[^>]*>Ihre Sitzung ist abgelaufen', page.text)
+    assert "data-signed-out" not in page.text  # (a draft being written is kept)
+    assert page.field("next") == "/portal/preferences"
+    again = await browser.get(away.location)
+    assert "abgelaufen" not in again.text  # said once
+    monkeypatch.setattr(web_auth, "utcnow", real)
+    await sign_in(site, browser)
+    out = await browser.post("/portal/signout", data={"csrf": await portal_csrf(browser)})
+    signed_out = await browser.follow(out)
+    assert "Sie sind abgemeldet" in signed_out.text and "abgelaufen" not in signed_out.text

@@ -46,7 +46,13 @@ from cachetools import TTLCache
 
 from chronik.glue.notify import load_settings, secret_key
 from chronik.state import STATE, AppState
-from chronik.web.auth import Session, current_session, end_session, start_session
+from chronik.web.auth import (
+    COOKIES,
+    Session,
+    current_session,
+    end_session,
+    start_session,
+)
 from chronik.web.i18n import gettext
 from chronik.web.outbox import OUTBOX, Outbox
 from chronik.web.pages import (
@@ -202,8 +208,17 @@ async def signin_form(request: web.Request) -> web.StreamResponse:
         if TYPED_COOKIE in request.cookies:
             response.del_cookie(TYPED_COOKIE, path="/portal/signin")
         return response
-    message = gettext(lang, "portal.signin.signed_out") if signed_out else ""
-    return _signin_page(request, lang, message=message, kind="ok", signed_out=signed_out)
+    if signed_out:
+        return _signin_page(request, lang, message=gettext(lang, "portal.signin.signed_out"),
+                            kind="ok", signed_out=True)
+    # the browser still holds a session that ran out (or was ended elsewhere): say so, once,
+    # instead of a bare sign-in page the customer did not ask for
+    stale = COOKIES["portal"][0] in request.cookies
+    response = _signin_page(request, lang, message=gettext(lang, "signin.expired")
+                            if stale else "", kind="info")
+    if stale:
+        response.del_cookie(COOKIES["portal"][0], path=COOKIES["portal"][1])
+    return response
 
 
 def _back_to_signin(request: web.Request, error: str, lang: str, nxt: str, typed: str = ""
