@@ -16,6 +16,11 @@
   ``Precedence: bulk/junk/list``;
 - ``None``: mail from a person.
 
+:func:`machine_account` tells a sender address no person writes from (``root@``,
+``noreply@``, a list's ``-bounces@``); the parser counts such mail as ``auto_reply`` once it
+knows the sender (a web form's ``noreply@`` mail naming the visitor in ``Reply-To`` is the
+visitor's).
+
 Signals are checked in that order of strength: a specific auto-reply signal wins over list
 headers (an out-of-office reply sent through a list is still an auto-reply), list headers
 win over generic machine markers (newsletters often say ``Auto-Submitted: auto-generated``).
@@ -31,7 +36,7 @@ from email.message import Message
 from .bounce import read_report
 from .decode import decode_words, header_value
 
-__all__ = ["classify"]
+__all__ = ["classify", "machine_account"]
 
 _OUT_OF_OFFICE = re.compile(
     r"^\s*(?:\[[^\]]*\]\s*)?\[?(?:auto(?:matic|matische)?[ _-]?(?:reply|response|antwort)"
@@ -110,3 +115,16 @@ def _header(first: dict[str, str], name: str) -> str:
     if value is None:
         return ""
     return " ".join(decode_words(header_value(value)).split())
+
+
+_MACHINE = re.compile(
+    r"^(?:mailer[._-]?daemon|root|cron|daemon|nobody|www-?data|apache|nginx"
+    r"|no[._-]?reply|do[._-]?not[._-]?reply|dont[._-]?reply|bounces?|owner-[^@]+"
+    r"|[^@]+-(?:bounces|owner|request))(?:\+[^@]*)?@", re.IGNORECASE)
+
+
+def machine_account(address: str) -> bool:
+    """A sender address no person writes from: a mail server's (``mailer-daemon@``,
+    ``root@``, ``cron@``), a no-reply robot's, a list's own (``forum-bounces@``,
+    ``forum-request@``, ``owner-forum@``). Such mail is never from a customer."""
+    return bool(_MACHINE.match(address.strip()))

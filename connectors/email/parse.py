@@ -21,7 +21,7 @@ from functools import cached_property
 from urllib.parse import unquote
 
 from .authors import form_author, list_author
-from .classify import classify
+from .classify import classify, machine_account
 from .dates import message_date
 from .decode import (
     addresses,
@@ -190,6 +190,8 @@ def _parse(data: bytes) -> ParsedMail:
     _walk(msg, body, 0)
     attachments = body.finish_attachments()
     auto, bounced = classify(msg)
+    if auto is None and machine_account(sender[1]):  # root@, postmaster@, noreply@ …
+        auto = "auto_reply"
     subject = _header_text(msg, "subject", hint, notes)
     return ParsedMail(
         message_id=_message_id(msg, data, hint),

@@ -353,3 +353,27 @@ def test_a_newsletters_preview_filler_is_not_text() -> None:
                                     html.encode()))
     assert parsed.text == ("Ihre Rechnung ist da\n\nHallo Frau Mustermann, "
                            "👨\u200d👩\u200d👧 Fami\u00adlie")
+
+
+@pytest.mark.parametrize("sender", [
+    "root@db01.example.com", "cron@server.example.com", "Oracle <oracle-owner@lists.example>",
+    "Shop <noreply@shop.example>", "no-reply+4711@portal.example", "forum-bounces@lists.example",
+    "forum-request@lists.example", "www-data@web01.example.com",
+])
+async def test_mail_from_an_account_no_person_writes_from_is_no_customer(
+        hub: Hub, sender: str) -> None:
+    """A server's cron job, a no-reply robot, a list's own addresses: none of them a customer,
+    whatever headers they forgot."""
+    mail = raw(f"From: {sender}\nTo: info@buero-test.de\nSubject: Backup report\n"
+               "Message-ID: <cron-1@db01>\n", "Backup OK.\n")
+    assert parse_message(mail).auto == "auto_reply"
+    done = await MailIngest(hub.state.ingest).deliver(hub.office.id, mail, "imap")
+    assert done.outcome == "quarantined"
+    assert await customers(hub) == []
+
+
+@pytest.mark.parametrize("sender", ["postmaster@example.com", "anna.root@example.com",
+                                    "request@example.com", "rooter@example.com"])
+def test_people_and_role_addresses_are_not_machines(sender: str) -> None:
+    assert parse_message(raw(f"From: {sender}\nSubject: Ihr Konto\nMessage-ID: <p@x>\n")
+                         ).auto is None
