@@ -113,10 +113,11 @@ def cmd_retention(args: argparse.Namespace) -> int:
             return 0
         expired = await service.purge_expired_exports()
         pruned = await service.prune_access_log()
-        if total or expired:
+        calls = await service.prune_call_states()
+        if total or expired or calls:
             await privacy.scrub_after_erasure(state)
         print(f"deleted {total} entries, {expired} expired exports, {pruned} expired "
-              "access-record rows")
+              f"access-record rows, {calls} call states older than 7 days")
         return 0
     return _run(args, run)
 

@@ -422,6 +422,16 @@ class PgPrivacy(PgRepository):
                 stmt.order_by(privacy_access_log.c.id.desc()).limit(limit))).mappings().all()
         return [_access(r) for r in rows]
 
+    async def prune_call_states(self, before: datetime) -> int:
+        """Forget the state of CTI calls not updated since ``before`` (all offices): the
+        numbers, who answered, when. It serves only events of a call still going on or
+        arriving late; the call itself is an entry. How many went."""
+        async with self.db.begin() as conn:
+            gone = (await conn.execute(
+                sa.delete(cti_calls).where(cti_calls.c.updated_at < before)
+                .returning(cti_calls.c.call_id))).all()
+        return len(gone)
+
     async def prune_access_records(self, now: datetime) -> int:
         """Remove the rows whose ``expires_at`` has passed (all offices); how many went."""
         async with self.db.begin() as conn:

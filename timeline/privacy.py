@@ -65,6 +65,9 @@ DATA_COPY_TAG = "data-copy"
 ANSWER_WITHIN = timedelta(days=28)
 EXPORT_KEEP = timedelta(days=7)
 """Finished exports are removed after this long."""
+CALL_STATE_KEEP = timedelta(days=7)
+"""A CTI call's state (numbers, who answered) serves late events of the call; the retention
+job forgets it after this long (the call itself is an entry, under the retention rules)."""
 ACCESS_LOG_YEARS = 3
 """Rows of the access record (who exported or erased whom) are kept this long by default."""
 CLI_AGENT = "cli"
@@ -210,6 +213,9 @@ class PrivacyService:
 
     async def prune_access_log(self) -> int:
         return await self.store.prune_access_records(utcnow())
+
+    async def prune_call_states(self, keep: timedelta = CALL_STATE_KEEP) -> int:
+        return await self.store.prune_call_states(utcnow() - keep)
 
     # ------------------------------------------------------------------ export
     async def export_to(self, office: Office, customer_id: str, path: Path,

@@ -426,6 +426,9 @@ class PrivacyRepository(SuppressionList, Protocol):
                              ) -> list[Entry]:
         """Entries kept by law after an erasure whose ``meta.retained.until`` has passed."""
         ...
+    async def prune_call_states(self, before: datetime) -> int:
+        """Forget CTI call states not updated since ``before``; how many went."""
+        ...
     async def blobs_in_use(self, sha256s: Sequence[str]) -> set[str]: ...
     async def scrub(self) -> None:
         """Leave no copy of deleted content in the store's files (WAL checkpoint)."""

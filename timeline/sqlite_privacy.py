@@ -329,6 +329,15 @@ class SqlitePrivacy(SqliteRepository):
             sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall())
         return [_access(r) for r in rows]
 
+    async def prune_call_states(self, before: datetime) -> int:
+        """Forget the state of CTI calls not updated since ``before`` (all offices): the
+        numbers, who answered, when. It serves only events of a call still going on or
+        arriving late; the call itself is an entry. How many went."""
+        def run(conn: sqlite3.Connection) -> int:
+            return int(conn.execute("DELETE FROM cti_calls WHERE updated_at < ?",
+                                    (before.isoformat(),)).rowcount)
+        return await self.db.write(run)
+
     async def prune_access_records(self, now: datetime) -> int:
         """Remove the rows whose ``expires_at`` has passed (all offices); how many went."""
         def run(conn: sqlite3.Connection) -> int:

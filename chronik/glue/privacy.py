@@ -3,7 +3,8 @@
 run ``chronik retention`` from cron).
 
 One run applies the ``delete`` retention rules of every office, removes exports older than
-7 days and prunes the expired rows of the access record; when anything was deleted it
+7 days, prunes the expired rows of the access record and forgets CTI call states older than
+7 days; when anything was deleted it
 ends with the same clean-up as an erasure (``scrub_after_erasure``: index drop rows, backend
 compaction, WAL checkpoint). Its diagnostics show the last run with counts only."""
 
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from chronik import privacy
 from timeline.models import utcnow
+from timeline.privacy import CALL_STATE_KEEP
 
 if TYPE_CHECKING:
     from chronik.components import Component
@@ -33,8 +35,10 @@ class RetentionComponent:
     name = "retention"
 
     def __init__(self, state: AppState, interval_seconds: float,
-                 first_delay_seconds: float | None = None) -> None:
+                 first_delay_seconds: float | None = None,
+                 call_state_keep: timedelta = CALL_STATE_KEEP) -> None:
         self.state = state
+        self.call_state_keep = call_state_keep
         self.interval = interval_seconds
         self.first_delay = (min(FIRST_RUN_DELAY, interval_seconds)
                             if first_delay_seconds is None else first_delay_seconds)
@@ -60,11 +64,13 @@ class RetentionComponent:
             deleted[office.id] = len(await service.retention(office, dry_run=False))
         exports = await service.purge_expired_exports()
         pruned = await service.prune_access_log()
-        if sum(deleted.values()) or exports or pruned:
+        calls = await service.prune_call_states(self.call_state_keep)
+        if sum(deleted.values()) or exports or pruned or calls:
             await privacy.scrub_after_erasure(state)
         self.runs += 1
         self.last_run = {"at": started.isoformat(), "deleted_entries": deleted,
-                         "expired_exports": exports, "access_log_pruned": pruned}
+                         "expired_exports": exports, "access_log_pruned": pruned,
+                         "call_states_pruned": calls}
         log.info("retention run: %d entries deleted in %d offices, %d expired exports, "
                  "%d access-record rows pruned", sum(deleted.values()),
                  sum(1 for n in deleted.values() if n), exports, pruned)

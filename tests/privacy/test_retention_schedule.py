@@ -102,7 +102,7 @@ async def test_old_entries_disappear_without_any_cli_call(hub: Hub) -> None:
     diag = item["diagnostics"]
     assert diag["runs"] >= 2 and diag["last_run"]["at"]
     assert set(diag["last_run"]) == {"at", "deleted_entries", "expired_exports",
-                                     "access_log_pruned"}
+                                     "access_log_pruned", "call_states_pruned"}
     assert all(isinstance(n, int) for n in diag["last_run"]["deleted_entries"].values())
     assert "Uralte" not in str(body) and cid not in str(body)
 
