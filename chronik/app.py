@@ -7,6 +7,7 @@ import contextlib
 import errno
 import functools
 import gc
+import hashlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -221,10 +222,46 @@ def _bind(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
         if "%00" in request.raw_path:  # path and query: no id, word or filter holds one
             raise ApiError(400, "invalid_input", "the URL contains a NUL character (%00)")
         if op.auth == "public":
-            return await op.handler(request, state)  # type: ignore[call-arg]
-        caller = await authenticate(request, state, op.auth)
-        return await op.handler(request, state, caller)  # type: ignore[call-arg]
+            response = await op.handler(request, state)  # type: ignore[call-arg]
+        else:
+            caller = await authenticate(request, state, op.auth)
+            response = await op.handler(request, state, caller)  # type: ignore[call-arg]
+        return conditional(request, response, private=op.auth != "public")
     return handle
+
+
+def conditional(request: web.Request, response: web.StreamResponse, *, private: bool
+                ) -> web.StreamResponse:
+    """Caching headers of an API answer, as GitHub's API sends them: a read gets an
+    ``ETag`` (of its body) and ``Cache-Control: private, no-cache`` (a shared cache or
+    proxy keeps no customer data; a client may keep it but asks again), and a request
+    with a matching ``If-None-Match`` is answered ``304 Not Modified`` without the body
+    -- a poller (a BI export, a CRM sync) learns "nothing new" for a few bytes. A write's
+    answer is ``no-store``."""
+    if response.prepared or not isinstance(response, web.Response):
+        return response  # a stream (SSE) or a file: sent as it is
+    if request.method not in ("GET", "HEAD"):
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+    body = response.body
+    if response.status != 200 or not isinstance(body, bytes):
+        return response
+    etag = f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
+    headers = {"ETag": etag, "Cache-Control": response.headers.get(
+        "Cache-Control", "private, no-cache" if private else "no-cache")}
+    if private:
+        headers["Vary"] = "Authorization, Cookie"
+    if _matches(request.headers.get("If-None-Match", ""), etag):
+        return web.Response(status=304, headers=headers)
+    response.headers.update(headers)
+    return response
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """``If-None-Match`` by weak comparison (RFC 9110 13.1.2): ``*`` or any listed tag."""
+    opaque = etag.removeprefix("W/")
+    return any(tag == "*" or tag.removeprefix("W/") == opaque
+               for tag in (t.strip() for t in if_none_match.split(",")) if tag)
 
 
 def make_backend(settings: Settings) -> SearchBackend:

@@ -78,3 +78,36 @@ async def test_head_answers_like_get_without_a_body(hub: Hub) -> None:
                                         headers=hub.admin._headers(None)) as resp:
         assert resp.status == 405
         assert set(resp.headers["Allow"].split(",")) == {"GET", "HEAD", "POST"}
+
+
+async def test_reads_have_an_etag_and_answer_304_when_unchanged(hub: Hub) -> None:
+    c = await make_customer(hub)
+    url = f"{hub.agent.base}/customers/{c['id']}"
+    auth = hub.agent._headers(None)
+    async with hub.agent.session.get(url, headers=auth) as resp:
+        assert resp.status == 200
+        etag = resp.headers["ETag"]
+        assert resp.headers["Cache-Control"] == "private, no-cache"  # no shared cache
+        assert "Authorization" in resp.headers["Vary"]
+    for sent in (etag, f'"x", {etag}', etag.removeprefix("W/"), "*"):
+        async with hub.agent.session.get(url, headers={**auth, "If-None-Match": sent}) as resp:
+            assert resp.status == 304, sent
+            assert resp.headers["ETag"] == etag
+            assert await resp.read() == b""
+    status, _ = await hub.agent.call("PATCH", f"/customers/{c['id']}", json={"name": "Neu"})
+    assert status == 200
+    async with hub.agent.session.get(url, headers={**auth, "If-None-Match": etag}) as resp:
+        assert resp.status == 200  # changed: the new body, a new tag
+        assert (await resp.json())["name"] == "Neu"
+        assert resp.headers["ETag"] != etag
+    async with hub.agent.session.post(hub.agent.base + "/customers", headers=auth,
+                                      json={"name": "Neue Kundin"}) as resp:
+        assert resp.status == 201
+        assert resp.headers["Cache-Control"] == "no-store"
+        assert "ETag" not in resp.headers
+    # another agent's answer is never someone else's cached copy: the tag is of the body
+    async with hub.agent.session.get(hub.agent.base + "/me", headers=auth) as me:
+        mine = me.headers["ETag"]
+    async with hub.admin.session.get(hub.admin.base + "/me", headers={
+            **hub.admin._headers(None), "If-None-Match": mine}) as resp:
+        assert resp.status == 200
