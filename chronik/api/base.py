@@ -174,7 +174,17 @@ async def read_json(request: web.Request, model: type[M]) -> M:
         if not _utf8(raw):
             raise ApiError(400, "invalid_json", f"the body is not UTF-8: {_SEND_UTF8}"
                            ) from None
-        raise validation_error(exc) from None
+        error = validation_error(exc)
+        if error.code == "invalid_json" and request.content_type in _FORM_TYPES:
+            raise ApiError(415, "unsupported_media_type", (
+                f"this operation takes a JSON body (Content-Type: application/json), not "
+                f"{request.content_type}"), {"accepted": ["application/json"]}) from None
+        raise error from None
+
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+"""What no-code tools and HTML forms send by default: a body of that type that is not JSON
+(``curl -d '{…}'`` labels JSON so, and it is read) is 415, not a JSON parser's message."""
 
 
 def _utf8(raw: bytes) -> bool:

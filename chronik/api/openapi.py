@@ -11,7 +11,8 @@ from chronik.api.base import API_PREFIX, Operation, Param
 from chronik.api.schemas import ErrorOut
 
 _STATUS_TEXT = {400: "Bad input", 401: "Missing or invalid token", 403: "Not allowed for "
-                "this role", 404: "Not found (or another office's)", 409: "Conflict (tone "
+                "this role", 404: "Not found (or another office's)", 415: "A form body where "
+                "JSON is expected", 409: "Conflict (tone "
                 "warning: confirm to publish)", 413: "Too large", 422: "Idempotency-Key reused "
                 "with a different request", 503: "Not available now (the database or the "
                 "search engine cannot be reached; Retry-After says when to try again)",
@@ -67,6 +68,8 @@ def _operation(op: Operation, defs: dict[str, Any]) -> dict[str, Any]:
         out["security"] = [{"bearer": []}]
     if op.auth == "admin":
         codes.add(403)
+    if op.body is not None and "application/x-www-form-urlencoded" not in op.body_kinds:
+        codes.add(415)  # a form body where JSON is expected
     if op.method in ("POST", "PUT", "PATCH", "DELETE"):
         codes.add(507)  # every write can meet a full disk
     for code in sorted(codes):

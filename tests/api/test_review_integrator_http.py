@@ -111,3 +111,25 @@ async def test_reads_have_an_etag_and_answer_304_when_unchanged(hub: Hub) -> Non
     async with hub.admin.session.get(hub.admin.base + "/me", headers={
             **hub.admin._headers(None), "If-None-Match": mine}) as resp:
         assert resp.status == 200
+
+
+@pytest.mark.parametrize(("payload", "content_type"), [
+    ("name=Erika+Mustermann", "application/x-www-form-urlencoded"),
+    ('--b\r\nContent-Disposition: form-data; name="name"\r\n\r\nErika\r\n--b--\r\n',
+     "multipart/form-data; boundary=b"),
+], ids=["urlencoded", "multipart"])
+async def test_a_form_body_where_json_is_expected_is_415_saying_so(
+        hub: Hub, payload: str, content_type: str) -> None:
+    status, body = await hub.agent.post("/customers", data=payload.encode(),
+                                        headers={"Content-Type": content_type})
+    assert status == 415
+    assert_error(body, "unsupported_media_type")
+    assert "application/json" in body["error"]["message"]
+    status, spec = await hub.anon.get("/openapi.json")
+    assert "415" in spec["paths"]["/api/v1/customers"]["post"]["responses"]
+
+
+async def test_json_labelled_as_a_form_as_curl_d_sends_it_still_works(hub: Hub) -> None:
+    status, body = await hub.agent.post("/customers", data=b'{"name": "Erika"}', headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 201 and body["name"] == "Erika"
