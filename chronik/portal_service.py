@@ -179,6 +179,19 @@ def _parent_id(entry: Entry) -> str | None:
     return value if isinstance(value, str) else None
 
 
+async def unread_news(store: PortalStore, customer: Customer, entry_ids: Sequence[str],
+                      most: int = 20) -> list[str]:
+    """Of the entries the customer's unread portal notifications are about (newest first),
+    those that are news to them: published items of theirs that they did not write
+    themselves (a copy of their own message is none). At most ``most`` are looked at."""
+    news = []
+    for entry_id in list(dict.fromkeys(entry_ids))[:most]:
+        entry = await _published(store, customer, entry_id)
+        if entry is not None and entry.direction is not Direction.INBOUND:
+            news.append(entry.id)
+    return news
+
+
 async def customer_attachment(store: PortalStore, blobs: Blobs, customer: Customer,
                               entry_id: str, index: str) -> tuple[PortalAttachment, bytes]:
     """A file of one published entry of the customer's own timeline (``NotFound`` else)."""

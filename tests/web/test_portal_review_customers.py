@@ -34,6 +34,7 @@ from tests.web.test_portal_pages import (
     running_site,
     sign_in,
 )
+from timeline.models import Channel, Direction, EntryDraft, Visibility, utcnow
 
 
 @pytest.fixture
@@ -585,3 +586,36 @@ async def test_a_session_that_ran_out_is_named_on_the_sign_in_page(
     out = await browser.post("/portal/signout", data={"csrf": await portal_csrf(browser)})
     signed_out = await browser.follow(out)
     assert "Sie sind abgemeldet" in signed_out.text and "abgelaufen" not in signed_out.text
+
+
+# ---------------------------------------------------------------- how many are new
+async def test_every_page_says_how_many_items_are_new(site: Site) -> None:
+    """Like a bank's message centre: "Nachrichten · 1 neu" on every page while a portal
+    notification is unopened (the "Neu" marks were only in the list, on its first page).
+    A copy of the customer's own message is no news: the list clears it once shown."""
+    c = await site.customer(emails=("inbox@example.de",))
+    state = site.hub.state
+    news = await site.entry(c["id"], "Neuigkeit für Sie", subject="Ihre Police")
+    own, _ = await state.timeline.append(EntryDraft(
+        office_id=site.hub.office.id, customer_id=c["id"], channel=Channel.PORTAL,
+        direction=Direction.INBOUND, kind="message", visibility=Visibility.PUBLISHED,
+        notify=False, occurred_at=utcnow(), subject="Meine Frage", body="Wie lange noch?"))
+    secret = await site.entry(c["id"], "Nur intern.", visibility="internal")
+    for entry_id in (news["id"], own.id, secret["id"]):
+        await state.store.add_inbox_item(site.hub.office.id, c["id"], entry_id, "…", "…", [])
+    browser = site.browser()
+    await sign_in(site, browser, "inbox@example.de", next_path="/portal/preferences")
+    for path in ("/portal/preferences", "/portal/data", "/portal/write"):
+        page = await browser.get(path)
+        if page.status == 303:
+            page = await browser.follow(page)
+        assert re.search(r'Nachrichten <span class="badge new" data-news>1 neu</span></a>',
+                         page.text), path
+    _, inbox = await site.hub.agent.get(f"/customers/{c['id']}/inbox")
+    assert inbox["unread"] == 3
+    await browser.get("/portal/")  # the list shows the own message: its copy is done with
+    _, inbox = await site.hub.agent.get(f"/customers/{c['id']}/inbox")
+    assert inbox["unread"] == 2  # (the office's news, and the internal one never shown)
+    opened = await browser.get(f"/portal/entries/{news['id']}")
+    assert "data-news" not in opened.text
+    assert "data-news" not in (await browser.get("/portal/preferences")).text

@@ -29,6 +29,7 @@ from chronik.portal_service import (
     data_requests,
     request_data_copy,
     today,
+    unread_news,
 )
 from chronik.preferences import (
     DEFAULT_DIGEST_AT,
@@ -97,6 +98,11 @@ async def render_portal(view: CustomerView, template: str, nav: str = "", status
     # times in the customer's own zone, as their notifications give them (it was always
     # Berlin's: a mail said 03:19 and the portal 09:19 for the same letter)
     extra.setdefault("timezone", zone_name(prefs))
+    # how many items are new to them, by "Nachrichten" on every page (a message centre's
+    # count): the portal notifications not yet opened
+    unread = await _unread(view)
+    extra.setdefault("news", len(await unread_news(view.state.store, view.customer,
+                                                    list(unread))))
     return view.render(template, nav, status, office_name=office.name if office else "",
                        size=lambda n: file_size(n, lang), day=lambda s: _day(s, lang),
                        channel=lambda c: _label(lang, "channel", c),
@@ -121,8 +127,13 @@ async def messages(view: CustomerView) -> web.StreamResponse:
                                             before=view.request.query.get("before"),
                                             limit=PAGE_SIZE)
     unread = await _unread(view)
-    # (a copy of what the customer wrote in the portal is no news to them)
+    # (a copy of what the customer wrote in the portal is no news to them: seen here, done)
     new = {i.id for i in items if i.id in unread and i.direction != "inbound"}
+    for item in items:
+        if item.direction == "inbound":
+            for inbox_id in unread.get(item.id, []):
+                await view.state.store.mark_inbox_read(view.customer.office_id,
+                                                       view.customer.id, inbox_id)
     return await render_portal(view, "portal/messages.html", "messages", items=items,
                          next_cursor=cursor, unread=new,
                          older="before" in view.request.query)
