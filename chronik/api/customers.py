@@ -22,7 +22,7 @@ from chronik.api.schemas import (
     IdentityIn,
 )
 from chronik.state import AppState
-from timeline.errors import InvalidInput, NotFound
+from timeline.errors import Conflict, InvalidInput, NotFound
 from timeline.models import CustomerStatus, IdentityKind
 from timeline.store import CustomerListQuery
 
@@ -47,9 +47,15 @@ async def get_customer(request: web.Request, state: AppState, caller: Caller
 async def update_customer(request: web.Request, state: AppState, caller: Caller
                           ) -> web.StreamResponse:
     body = await read_json(request, CustomerPatch)
+    if body.status is not None:
+        current = await state.timeline.customer(caller.office, request.match_info["id"])
+        if current.status is CustomerStatus.MERGED:  # its merge holds it: undo that
+            raise Conflict("this customer was merged into another; undo the merge "
+                           "(POST /merges/{id}/undo) to make them active again")
     customer = await state.store.update_customer(
         caller.office.id, request.match_info["id"],
-        name=body.name.strip() if body.name else None, status=body.status)
+        name=body.name.strip() if body.name else None,
+        status=CustomerStatus(body.status) if body.status else None)
     if customer is None:
         raise NotFound("no such customer")
     return json_model(CustomerOut.of(customer))
@@ -107,8 +113,9 @@ OPERATIONS = [
     Operation("GET", "/customers/{id}", get_customer, "getCustomer", "Read a customer",
               "customers", params=(ID,), response=CustomerOut, errors=(404,)),
     Operation("PATCH", "/customers/{id}", update_customer, "updateCustomer",
-              "Rename a customer or change their status", "customers", params=(ID,),
-              body=CustomerPatch, response=CustomerOut, errors=(400, 404)),
+              "Rename a customer or change their status (active or unverified; 409 for a "
+              "customer merged into another: undo the merge instead)", "customers",
+              params=(ID,), body=CustomerPatch, response=CustomerOut, errors=(400, 404, 409)),
     Operation("POST", "/customers/{id}/identities", add_identity, "addIdentity",
               "Attach an e-mail address, phone number, Telegram or portal identity; 409 "
               "when another customer has that e-mail address or Telegram already (a sign-in "

@@ -63,7 +63,9 @@ class CustomerIn(_In):
 
 class CustomerPatch(_In):
     name: str | None = Field(None, min_length=1, max_length=300)
-    status: CustomerStatus | None = None
+    status: Literal["active", "unverified"] | None = Field(None, description=(
+        "'merged' is the state a merge leaves behind (POST /customers/{id}/merge), never "
+        "set directly"))
 
 
 class IdentityIn(_In):

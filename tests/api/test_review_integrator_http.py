@@ -133,3 +133,27 @@ async def test_json_labelled_as_a_form_as_curl_d_sends_it_still_works(hub: Hub) 
     status, body = await hub.agent.post("/customers", data=b'{"name": "Erika"}', headers={
         "Content-Type": "application/x-www-form-urlencoded"})
     assert status == 201 and body["name"] == "Erika"
+
+
+async def test_patch_never_sets_or_clears_merged(hub: Hub) -> None:
+    a = await make_customer(hub, name="Erika Doppelt", emails=["erika2@example.de"])
+    b = await make_customer(hub, name="Erika Mustermann")
+    status, body = await hub.agent.call("PATCH", f"/customers/{a['id']}",
+                                        json={"status": "merged"})
+    assert status == 400, body  # a merge leaves that state behind, with its target
+    assert_error(body, "invalid_input")
+    _, got = await hub.agent.get(f"/customers/{a['id']}")
+    assert got["status"] == "active"
+    status, merge = await hub.agent.post(f"/customers/{a['id']}/merge", json={"into": b["id"]})
+    assert status == 201, merge
+    status, body = await hub.agent.call("PATCH", f"/customers/{a['id']}",
+                                        json={"status": "active"})
+    assert status == 409, body  # undo the merge instead
+    assert_error(body, "conflict")
+    _, got = await hub.agent.get(f"/customers/{a['id']}")
+    assert got["status"] == "merged"
+    status, undone = await hub.agent.post(f"/merges/{merge['id']}/undo")
+    assert status == 200, undone
+    status, body = await hub.agent.call("PATCH", f"/customers/{a['id']}",
+                                        json={"status": "unverified"})
+    assert status == 200 and body["status"] == "unverified"
