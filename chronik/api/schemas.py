@@ -134,7 +134,8 @@ class EntryOut(BaseModel):
 
 class EntryIn(_In):
     kind: str = Field(description="note, phone_note, document, or reply (a message to the "
-                                  "customer on the channel in reply_via)")
+                                  "customer on the channel in reply_via)",
+                      json_schema_extra={"enum": ["note", "phone_note", "document", "reply"]})
     subject: str = Field("", max_length=1000)
     body: str = Field("", max_length=1_000_000)
     visibility: Visibility | None = Field(

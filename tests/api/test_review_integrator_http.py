@@ -157,3 +157,14 @@ async def test_patch_never_sets_or_clears_merged(hub: Hub) -> None:
     status, body = await hub.agent.call("PATCH", f"/customers/{a['id']}",
                                         json={"status": "unverified"})
     assert status == 200 and body["status"] == "unverified"
+
+
+async def test_openapi_names_the_entry_kinds_a_client_may_write(hub: Hub) -> None:
+    _, spec = await hub.anon.get("/openapi.json")
+    kind = spec["components"]["schemas"]["EntryIn"]["properties"]["kind"]
+    assert set(kind["enum"]) == {"note", "phone_note", "document", "reply"}
+    c = await make_customer(hub)
+    for value in ("note", "phone_note"):  # (a document needs a file, a reply a channel)
+        status, body = await hub.agent.post(f"/customers/{c['id']}/entries", json={
+            "kind": value, "body": "x", "visibility": "internal"})
+        assert status == 201, (value, body)
