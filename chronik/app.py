@@ -100,6 +100,10 @@ async def errors_middleware(
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
+        if exc.status == 405 and request.method == "OPTIONS" and "Allow" in exc.headers:
+            # RFC 9110 9.3.7: what this resource allows, not "method not allowed"
+            allow = ",".join(sorted({*exc.headers["Allow"].split(","), "OPTIONS"}))
+            return web.Response(status=204, headers={"Allow": allow})
         message = exc.reason
         if exc.status == 413:
             message = "the request body is too large"

@@ -168,3 +168,16 @@ async def test_openapi_names_the_entry_kinds_a_client_may_write(hub: Hub) -> Non
         status, body = await hub.agent.post(f"/customers/{c['id']}/entries", json={
             "kind": value, "body": "x", "visibility": "internal"})
         assert status == 201, (value, body)
+
+
+async def test_options_names_the_allowed_methods(hub: Hub) -> None:
+    c = await make_customer(hub)
+    for path, allowed in [("/customers", {"GET", "HEAD", "POST", "OPTIONS"}),
+                          (f"/customers/{c['id']}", {"GET", "HEAD", "PATCH", "DELETE",
+                                                     "OPTIONS"}),
+                          ("/events", {"GET", "OPTIONS"})]:
+        async with hub.anon.session.options(hub.anon.base + path) as resp:
+            assert resp.status == 204, path
+            assert set(resp.headers["Allow"].split(",")) == allowed, path
+    async with hub.anon.session.options(hub.anon.base + "/no-such-thing") as resp:
+        assert resp.status == 404
