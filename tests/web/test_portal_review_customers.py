@@ -619,3 +619,25 @@ async def test_every_page_says_how_many_items_are_new(site: Site) -> None:
     opened = await browser.get(f"/portal/entries/{news['id']}")
     assert "data-news" not in opened.text
     assert "data-news" not in (await browser.get("/portal/preferences")).text
+
+
+
+async def test_the_sign_in_link_opens_in_the_language_of_its_message(site: Site) -> None:
+    """The customer chose English; the code came in English -- and its link opened a
+    German page on a German phone. The link now carries the message's language."""
+    c = await site.customer()
+    status, _ = await site.hub.agent.put(f"/customers/{c['id']}/preferences",
+                                         json={"language": "en"})
+    assert status == 200
+    await request_code(site.browser(), ERIKA)
+    text = await site.code_mail(ERIKA)
+    link = re.search(r"(http://\S+/portal/signin/link/\S+)", text)
+    assert link and link.group(1).endswith("?lang=en"), text
+    phone = browser_in(site, "de-DE,de;q=0.9")
+    page = await phone.get(link.group(1).removeprefix(site.base))
+    assert page.status == 200 and '<html lang="en"' in page.text
+    assert "Continue to the customer portal" in page.text
+    done = await phone.post(link.group(1).removeprefix(site.base).split("?")[0],
+                            data={"csrf": page.field("csrf"), "lang": page.field("lang")})
+    assert done.status == 303
+    assert '<html lang="en"' in (await phone.follow(done)).text

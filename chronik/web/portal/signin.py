@@ -379,7 +379,7 @@ async def _send_codes(app: web.Application, kind: IdentityKind, typed: str, chal
             office = await state.store.get_office(customer.office_id)
             office_name = office.name if office else "Chronik"
             lang = await chosen_language(state, customer) or page_lang
-            url = f"{state.settings.base_url}/portal/signin/link/{cid}.{code}"
+            url = f"{state.settings.base_url}/portal/signin/link/{cid}.{code}?lang={lang}"
             minutes = int(CODE_VALID.total_seconds() // 60)
             await outbox.send(
                 channel, address, customer.name, office_name,
