@@ -12,11 +12,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
-import os
 import re
-import zipfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,6 +48,7 @@ from timeline.privacy_models import (
     suppression_digest,
 )
 from timeline.privacy_summary import Describe, Label, summary_html
+from timeline.privacy_zip import ExportZip
 from timeline.repositories import PrivacyStore
 from timeline.service import SIGN_IN_KINDS, TimelineService
 
@@ -225,7 +223,21 @@ class PrivacyService:
         collected = await self.collect(office, customer_id)
         if progress:
             await progress(30)
-        files: list[tuple[str, bytes]] = []
+        out = ExportZip(path)
+        await asyncio.to_thread(out.open)
+        try:
+            counts = await self._fill_zip(office, collected, out, progress)
+        except BaseException:
+            await asyncio.to_thread(out.abort)
+            raise
+        if progress:
+            await progress(100)
+        return counts
+
+    async def _fill_zip(self, office: Office, collected: Collected, out: ExportZip,
+                        progress: Callable[[int], Awaitable[None]] | None) -> dict[str, int]:
+        """Every file read and written one at a time, then ``data.json``, the summary and
+        the manifest."""
         entries_json = []
         for entry in collected.data.entries:
             row = entry.model_dump(mode="json")
@@ -235,7 +247,7 @@ class PrivacyService:
                 if data is None:
                     continue
                 name = f"attachments/{entry.id}/{i}-{safe_name(att.name)}"
-                files.append((name, data))
+                await asyncio.to_thread(out.add, name, data)
                 row["attachment_files"].append(name)
             entries_json.append(row)
         if progress:
@@ -243,7 +255,7 @@ class PrivacyService:
         quarantine_json = []
         for item, raw in collected.quarantine:
             name = f"quarantine/{item.id}.raw"
-            files.append((name, raw))
+            await asyncio.to_thread(out.add, name, raw)
             quarantine_json.append({**item.model_dump(mode="json", exclude={"office_id"}),
                                     "raw_file": name})
         d = collected.data
@@ -270,9 +282,7 @@ class PrivacyService:
         }
         counts = collected.counts()
         html = summary_html(office, d, collected.retained, counts, self.describe, self.label)
-        await asyncio.to_thread(_write_zip, path, document, html, files, counts)
-        if progress:
-            await progress(100)
+        await asyncio.to_thread(out.finish, document, html, counts)
         return counts
 
     async def record_answer(self, office: Office, customer_id: str, author: str | None,
@@ -504,26 +514,3 @@ class PrivacyService:
         rule = RetentionRule(kind=kind.strip(), action=RetentionAction(action), years=years)
         await self.store.set_retention_rule(office.id, rule)
         return rule
-
-
-def _write_zip(path: Path, document: dict[str, Any], html: str,
-               files: list[tuple[str, bytes]], counts: dict[str, int]) -> None:
-    """The zip, written next to its final name and renamed into place (readable only by
-    the owner: it holds everything about a person)."""
-    members = [("data.json", json.dumps(document, ensure_ascii=False, indent=2,
-                                        default=str).encode("utf-8")),
-               ("summary.html", html.encode("utf-8")), *files]
-    manifest = {"format": "chronik-export/1", "counts": counts,
-                "files": {name: hashlib.sha256(data).hexdigest() for name, data in members}}
-    members.append(("manifest.json", json.dumps(manifest, indent=2).encode("utf-8")))
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name, data in members:
-                zf.writestr(name, data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
