@@ -12,9 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Hub
+from tests.conftest import STORE, Hub
 from tests.connectors.test_telegram import StandIn, eventually, telegram_hub, timeline
 from timeline.notifications import FINAL_STATUSES
+
+pytestmark = pytest.mark.skipif(
+    STORE == "postgresql", reason="the Telegram hub of tests/connectors/test_telegram.py "
+    "prepares its office in the embedded store")
 
 CHAT = 918273645
 WORDS = [b"Wolkenkuckucksheim", b"Xylophonia", b"918273645", b"xylophonia-plan",
