@@ -49,7 +49,16 @@ class InboundAddresses:
         self._lock = asyncio.Lock()
 
     async def office_for(self, address: str) -> str | None:
-        key = normalize_email(address)
+        """The office of an inbound address; ``service+schaden@…`` (a sub-address, as mail
+        providers and forwarding rules write them) is ``service@…``'s unless registered
+        itself."""
+        office = await self._office_for(normalize_email(address))
+        local, at, domain = normalize_email(address).rpartition("@")
+        if office is None and at and "+" in local.strip("+"):
+            office = await self._office_for(f"{local.partition('+')[0]}@{domain}")
+        return office
+
+    async def _office_for(self, key: str) -> str | None:
         age = time.monotonic() - self._loaded
         office = self._map.get(key)
         if (office is not None and age < self.ttl) or (office is None and age < self.miss_ttl):

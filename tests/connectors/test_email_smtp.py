@@ -106,6 +106,19 @@ async def test_unknown_recipient_gets_550_and_nothing_is_stored(hub: Hub) -> Non
     assert len(await timeline(hub, (await customer_for(hub, "erika@example.de"))["id"])) == 1
 
 
+async def test_a_sub_address_of_an_inbound_address_is_accepted(hub: Hub) -> None:
+    """``service+schaden@…`` (a forwarding rule's or a provider's sub-address) was refused
+    with 550: the sending server bounced the customer's mail."""
+    port = await inbox(hub)
+    result = await send(port, mail(), rcpts=["Service+Schaden@buero-test.de"])
+    assert result["reply"].startswith("2.0.0 OK")
+    assert len(await timeline(hub, (await customer_for(hub, "erika@example.de"))["id"])) == 1
+    for other in ("nobody+service@buero-test.de", "+service@buero-test.de",
+                  "service+x@other.example"):
+        with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+            await send(port, mail(message_id="<m2@example.de>"), rcpts=[other])
+
+
 async def test_an_address_added_through_the_api_works_at_once(hub: Hub) -> None:
     port = await inbox(hub)
     with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
