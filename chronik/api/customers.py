@@ -25,6 +25,7 @@ from chronik.state import AppState
 from timeline.errors import Conflict, InvalidInput, NotFound
 from timeline.models import CustomerStatus, IdentityKind
 from timeline.store import CustomerListQuery
+from timeline.text import fold
 
 ID = Param("id", "path", description="Customer id")
 
@@ -68,10 +69,14 @@ async def list_customers(request: web.Request, state: AppState, caller: Caller
         status = CustomerStatus(status_raw) if status_raw else None
     except ValueError:
         raise InvalidInput("status must be 'active' or 'unverified'") from None
+    name = request.query.get("name", "").strip() or None
+    if name is not None and not fold(name):  # "!!", "-", bytes that are not UTF-8
+        raise InvalidInput("name has no letters or digits to match; leave it out to list "
+                           "every customer")
     page = await state.store.list_customers(caller.office.id, CustomerListQuery(
         limit=query_int(request, "limit", 50, 1, 200),
         after_id=query_id_cursor(request),
-        name=request.query.get("name") or None,
+        name=name,
         status=status,
     ))
     return json_model(CustomerPage(items=[CustomerOut.of(c) for c in page.items],

@@ -181,3 +181,18 @@ async def test_options_names_the_allowed_methods(hub: Hub) -> None:
             assert set(resp.headers["Allow"].split(",")) == allowed, path
     async with hub.anon.session.options(hub.anon.base + "/no-such-thing") as resp:
         assert resp.status == 404
+
+
+@pytest.mark.parametrize("name", ["!!", "–", "%FF%FE"], ids=["punctuation", "dash",
+                                                             "not-utf8"])
+async def test_a_name_filter_without_words_is_400_not_every_customer(hub: Hub, name: str
+                                                                     ) -> None:
+    await make_customer(hub, name="Erika Mustermann")
+    await make_customer(hub, name="Max Muster")
+    url = f"{hub.agent.base}/customers?name={name}"  # as a client sends it, unencoded
+    async with hub.agent.session.get(url, headers=hub.agent._headers(None)) as resp:
+        body = await resp.json()
+        assert resp.status == 400, body  # a sync that takes the first match took anyone
+        assert_error(body, "invalid_input")
+    status, page = await hub.agent.get("/customers", params={"name": "  "})
+    assert status == 200 and len(page["items"]) == 2  # blank: no filter, as before
