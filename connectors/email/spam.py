@@ -5,7 +5,8 @@ header: SpamAssassin ``X-Spam-Flag: YES`` and ``X-Spam-Status: Yes, score=…``,
 ``X-Spam: Yes`` (or the SpamAssassin-style headers), Exchange's spam confidence level
 ``X-MS-Exchange-Organization-SCL`` (5 to 9 is spam; the header is removed from mail
 arriving from outside the organisation, so only its own servers set it), and Microsoft 365
-``X-Forefront-Antispam-Report`` with the verdict ``SFV:SPM``.
+``X-Forefront-Antispam-Report`` with the verdict ``SFV:SPM``. A mailbox exported from Gmail
+(Google Takeout's mbox) says ``X-Gmail-Labels: …,Spam`` for what sat in the spam folder.
 
 Such a mail from someone who is not a customer does not become a new (unverified) customer
 nor a message waiting for a reply: it is quarantined, where an admin assigns a false
@@ -25,7 +26,8 @@ __all__ = ["spam_verdict"]
 _YES = frozenset({"x-spam-flag", "x-spam", "x-spam-status"})
 _SCL = "x-ms-exchange-organization-scl"
 _FOREFRONT = "x-forefront-antispam-report"
-_HEADERS = _YES | {_SCL, _FOREFRONT}
+_GMAIL = "x-gmail-labels"
+_HEADERS = _YES | {_SCL, _FOREFRONT, _GMAIL}
 _SAYS_YES = re.compile(r"^\s*(?:yes|true)\b", re.IGNORECASE)
 _SPAM_VERDICT = re.compile(r"(?:^|;)\s*sfv\s*:\s*spm\s*(?:;|$)", re.IGNORECASE)
 _SPAM_SCL = 5
@@ -43,6 +45,8 @@ def spam_verdict(msg: Message) -> str | None:
             spam = bool(_SAYS_YES.match(text))
         elif name == _SCL:
             spam = text.lstrip("+-").isdigit() and int(text) >= _SPAM_SCL
+        elif name == _GMAIL:  # Google Takeout's mbox: the labels the mail had, "Spam" one
+            spam = any(label.strip().strip('"').lower() == "spam" for label in text.split(","))
         else:
             spam = bool(_SPAM_VERDICT.search(text))
         if spam:

@@ -377,3 +377,24 @@ async def test_mail_from_an_account_no_person_writes_from_is_no_customer(
 def test_people_and_role_addresses_are_not_machines(sender: str) -> None:
     assert parse_message(raw(f"From: {sender}\nSubject: Ihr Konto\nMessage-ID: <p@x>\n")
                          ).auto is None
+
+
+async def test_a_gmail_export_s_spam_folder_makes_no_customers(hub: Hub, tmp_path: Any) -> None:
+    """``chronik import`` of a Google Takeout mbox: what Gmail had in its spam folder
+    (``X-Gmail-Labels: Spam``) became customers and messages waiting for a reply."""
+    from tests.connectors.test_email_import import chronik, summary
+
+    spam = raw("X-GM-THRID: 1650000000000000001\nX-Gmail-Labels: Spam,Ungelesen\n"
+               "From: Gewinnspiel <gewinn@lotto.example>\nTo: info@buero-test.de\n"
+               "Subject: Sie haben gewonnen\nMessage-ID: <lotto@lotto.example>\n", "Klicken!\n")
+    inbox = raw("X-GM-THRID: 1650000000000000002\nX-Gmail-Labels: Posteingang,Wichtig\n"
+                "From: Neue Kundin <neu@kundin.example>\nTo: info@buero-test.de\n"
+                "Subject: Anfrage\nMessage-ID: <nk@kundin.example>\n", "Ein Angebot bitte.\n")
+    mbox = tmp_path / "Alle Nachrichten einschließlich Spam und Papierkorb.mbox"
+    mbox.write_bytes(b"".join(b"From 1650000000000000001@xxx Thu Mar 05 09:00:00 +0000 2026\n"
+                              + m + b"\n" for m in (spam, inbox)))
+    line = summary(chronik(hub, "import", str(mbox), "--office", hub.office.id))
+    assert line == "imported 1, duplicates 0, quarantined 1"
+    assert [c["name"] for c in await customers(hub)] == ["Neue Kundin"]
+    (item,) = await quarantine(hub)
+    assert item["reason"].startswith("spam: marked by a mail server (X-Gmail-Labels: Spam")
