@@ -313,11 +313,15 @@ class PgPrivacy(PgRepository):
                 erasure_suppression.c.digest == digest))).first()
         return row is not None
 
-    async def erasure_receipts(self, office_id: str, limit: int = 100) -> list[ErasureReceipt]:
+    async def erasure_receipts(self, office_id: str, limit: int = 100,
+                               before_id: str | None = None) -> list[ErasureReceipt]:
+        """Newest first; ``before_id``: the page after the receipt with that id."""
+        stmt = sa.select(erasure_receipts).where(erasure_receipts.c.office_id == office_id)
+        if before_id is not None:
+            stmt = stmt.where(erasure_receipts.c.id < before_id)
         async with self.db.connect() as conn:
             rows = (await conn.execute(
-                sa.select(erasure_receipts).where(erasure_receipts.c.office_id == office_id)
-                .order_by(erasure_receipts.c.id.desc()).limit(limit))).mappings().all()
+                stmt.order_by(erasure_receipts.c.id.desc()).limit(limit))).mappings().all()
         return [ErasureReceipt(id=r["id"], office_id=r["office_id"], erased_by=r["erased_by"],
                                erased_at=r["erased_at"], counts=r["counts"],
                                retained=r["retained"]) for r in rows]

@@ -248,10 +248,13 @@ class SqlitePrivacy(SqliteRepository):
             (office_id, kind, digest)).fetchone())
         return row is not None
 
-    async def erasure_receipts(self, office_id: str, limit: int = 100) -> list[ErasureReceipt]:
+    async def erasure_receipts(self, office_id: str, limit: int = 100,
+                               before_id: str | None = None) -> list[ErasureReceipt]:
+        """Newest first; ``before_id``: the page after the receipt with that id."""
         rows = await self.db.read(lambda c: c.execute(
             "SELECT id, office_id, erased_by, erased_at, counts, retained FROM erasure_receipts"
-            " WHERE office_id=? ORDER BY id DESC LIMIT ?", (office_id, limit)).fetchall())
+            " WHERE office_id=? AND id < ? ORDER BY id DESC LIMIT ?",
+            (office_id, before_id or "~", limit)).fetchall())
         return [ErasureReceipt(id=r[0], office_id=r[1], erased_by=r[2],
                                erased_at=datetime.fromisoformat(r[3]),
                                counts=json.loads(r[4]), retained=json.loads(r[5]))

@@ -66,6 +66,7 @@ class ReceiptOut(BaseModel):
 
 class ReceiptPage(BaseModel):
     items: list[ReceiptOut]
+    next_cursor: str | None = None
 
 
 class RetentionRuleIn(BaseModel):
@@ -181,10 +182,17 @@ async def erase(request: web.Request, state: AppState, caller: Caller) -> web.St
 
 async def list_receipts(request: web.Request, state: AppState, caller: Caller
                         ) -> web.StreamResponse:
-    receipts = await state.store.erasure_receipts(caller.office.id)
+    limit = query_int(request, "limit", 100, 1, 200)
+    cursor = request.query.get("cursor") or None
+    if cursor is not None and not _CURSOR.match(cursor):
+        raise ApiError(400, "invalid_cursor", "cursor must be a next_cursor of this list")
+    receipts = await state.store.erasure_receipts(caller.office.id, limit=limit + 1,
+                                                  before_id=cursor)
+    page = receipts[:limit]
     return json_model(ReceiptPage(items=[ReceiptOut(
         id=r.id, erased_by=r.erased_by, erased_at=r.erased_at, counts=r.counts,
-        retained=r.retained) for r in receipts]))
+        retained=r.retained) for r in page],
+        next_cursor=page[-1].id if len(receipts) > limit else None))
 
 
 async def _rules(state: AppState, caller: Caller) -> RetentionRulesOut:
@@ -279,8 +287,12 @@ OPERATIONS = [
                                  description="The token from GET /customers/{id}/erasure")),
               response=ErasureReceiptOut, errors=(400, 404, 409)),
     Operation("GET", "/erasures", list_receipts, "listErasureReceipts",
-              "Erasure receipts: who erased, when, counts per kind (admin)", "privacy",
-              auth="admin", response=ReceiptPage),
+              "Erasure receipts: who erased, when, counts per kind; newest first (admin)",
+              "privacy", auth="admin",
+              params=(Param("limit", schema={"type": "integer", "minimum": 1,
+                                             "maximum": 200}),
+                      Param("cursor")),
+              response=ReceiptPage, errors=(400,)),
     Operation("GET", "/privacy-log", list_access_log, "listPrivacyLog",
               "The access record: who exported or erased which customer, when; newest "
               "first (admin)", "privacy", auth="admin",
