@@ -227,3 +227,40 @@ def test_a_phone_note_begun_on_a_call_stays_that_calls(chronik: ChronikServer,
     note = next(e for e in items if e["kind"] == "phone_note")
     call = next(e for e in items if e["kind"] == "call")
     assert note["meta"]["call_entry_id"] == call["id"]
+
+
+def test_a_ringing_phone_does_not_cover_the_form_being_written(chronik: ChronikServer,
+                                                               page: Page) -> None:
+    """Scrolled down a long history, writing beside it: the caller banner (on top of the
+    page while it scrolls) covered the top of the form -- subject, kind, the unanswered
+    hint -- until dismissed."""
+    lars = customer(chronik, "Lars Lang", "0171 4440008", "lars@kunde.test")
+    for n in range(12):
+        chronik.api("POST", f"/customers/{lars['id']}/entries", {
+            "kind": "note", "subject": f"Notiz {n}", "body": "Zeile\n" * 8,
+            "visibility": "internal"})
+    customer(chronik, "Clara Anruferin", "0171 4440009", "clara@kunde.test")
+    sign_in(page, chronik, email=AGENT_EMAIL, next_path=f"/customers/{lars['id']}")
+    expect(page.locator("html[data-live=connected]")).to_have_count(1, timeout=10_000)
+    page.mouse.wheel(0, 1500)
+    page.locator("#c-subject").fill("Begonnen")
+    cti(chronik, {"event": "newCall", "callId": "cover-1", "from": "+49 171 4440009",
+                  "to": "+49 30 5555", "direction": "in"})
+    banner = page.locator("#caller-banner")
+    expect(banner).to_contain_text("Clara Anruferin")
+
+    def covered() -> float:
+        return float(page.evaluate(
+            "document.getElementById('caller-banner').getBoundingClientRect().bottom"
+            " - document.querySelector('.customer-layout > aside').getBoundingClientRect().top"))
+
+    page.wait_for_function(
+        "document.getElementById('caller-banner').getBoundingClientRect().bottom"
+        " <= document.querySelector('.customer-layout > aside').getBoundingClientRect().top")
+    assert covered() <= 0
+    page.locator("#c-body").click()  # the form still takes the keyboard and the mouse
+    page.keyboard.type("weiter")
+    expect(page.locator("#c-body")).to_have_value("weiter")
+    banner.get_by_role("button", name=re.compile("schließen|Dismiss")).click()
+    page.wait_for_function(
+        "document.querySelector('.customer-layout > aside').getBoundingClientRect().top < 20")

@@ -136,6 +136,18 @@ function callEnded(data) {
   setTimeout(() => { block.remove(); if (!banner.children.length) banner.hidden = true; }, 30000);
 }
 
+// The banner stays on top while the page scrolls; the compose column beside the history
+// (sticky too) starts below it, so a ringing phone does not cover what is being written.
+if (banner) {
+  const below = () => {
+    const sticky = !banner.hidden && getComputedStyle(banner).position === "sticky";
+    document.documentElement.style.setProperty("--banner-h", `${sticky ? banner.offsetHeight : 0}px`);
+  };
+  new ResizeObserver(below).observe(banner);
+  new MutationObserver(below).observe(banner, { attributes: true, attributeFilter: ["hidden"] });
+  window.addEventListener("resize", below);
+}
+
 banner?.addEventListener("click", (event) => {
   const button = event.target.closest("[data-dismiss-call]");
   if (!button) return;
