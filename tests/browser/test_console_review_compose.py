@@ -264,3 +264,23 @@ def test_a_ringing_phone_does_not_cover_the_form_being_written(chronik: ChronikS
     banner.get_by_role("button", name=re.compile("schließen|Dismiss")).click()
     page.wait_for_function(
         "document.querySelector('.customer-layout > aside').getBoundingClientRect().top < 20")
+
+
+def test_a_warned_note_is_saved_internal_in_one_step(chronik: ChronikServer,
+                                                     page: Page) -> None:
+    """The warning says "rephrase, keep it internal, or confirm"; keeping it internal meant
+    finding the visibility further up, and "notify" with it. Now one button does it."""
+    udo = customer(chronik, "Udo Unmut", "0171 4440010", "udo@kunde.test")
+    sign_in(page, chronik, email=AGENT_EMAIL, next_path=f"/customers/{udo['id']}")
+    form = page.locator("#compose-form")
+    form.locator("#kind-note").check()
+    form.get_by_label(re.compile("^(Betreff|Subject)$")).fill("Rückruf")
+    form.get_by_label(re.compile("^Text$")).fill("Was für ein Querulant, wieder die alte Leier.")
+    form.get_by_role("button", name=re.compile("^(Speichern|Save)$")).click()
+    internal = page.get_by_role("button", name=re.compile("intern speichern|as internal"))
+    expect(internal).to_be_visible()
+    internal.click()
+    expect(page.locator("#compose-status")).to_contain_text(re.compile("Gespeichert|Saved"))
+    saved = chronik.api("GET", f"/customers/{udo['id']}/timeline")["items"][0]
+    assert (saved["kind"], saved["visibility"], saved["notify"]) == ("note", "internal", False)
+    expect(page.locator("#timeline .item").first).to_contain_text(re.compile("INTERN"))

@@ -391,6 +391,20 @@ if (form) {
     const hint = document.createElement("p");
     hint.textContent = texts.confirmHint;
     box.append(ul, hint);
+    if (kind() !== "reply" && form.querySelector("#vis-internal")) {
+      // the safe way out in one step: the same entry, for the office only (never checked)
+      const internal = document.createElement("button");
+      internal.type = "button";
+      internal.id = "save-internal";
+      internal.textContent = texts.saveInternal ?? "";
+      internal.addEventListener("click", () => {
+        form.querySelector("#vis-internal").checked = true;
+        touched = true;
+        applyKind();
+        form.requestSubmit();
+      });
+      box.append(internal);
+    }
     warnings.append(box);
   }
   form.subject.addEventListener("input", scheduleCheck);
