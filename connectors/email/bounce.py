@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import HeaderParser
+from email.utils import getaddresses
 from typing import Any, Literal
 
 from flufl.bounce import all_failures
@@ -130,7 +131,7 @@ def _read(msg: Message, use_library: bool, use_own: bool) -> DeliveryReport | No
     if ctype == "multipart/report" and report_type not in (
             "", "delivery-status", "global-delivery-status"):
         # a read receipt or another kind of report -- unless it is a server's refusal
-        return _rejection(tree) if report_type == "disposition-notification" else None
+        return _rejection(tree, msg) if report_type == "disposition-notification" else None
     heads = _Heads(msg)
     blocks, has_dsn_part = _dsn_blocks(tree)
     dsn_action, dsn_recipients = _dsn_verdict(blocks)
@@ -361,23 +362,46 @@ def _recipient_fields(block: dict[str, str]) -> str | None:
 _REFUSED = re.compile(r"^automatic-action\s*/[^;]*;\s*(?:deleted|denied|failed)\b", re.IGNORECASE)
 
 
-def _rejection(tree: list[tuple[Message, str, str]]) -> DeliveryReport | None:
+_MAIL_CLIENT = re.compile(r"thunderbird|mozilla|outlook|kmail|evolution|seamonkey|icedove"
+                          r"|apple ?mail|mail\.app|claws|mutt|em client|postbox|roundcube",
+                          re.IGNORECASE)
+
+
+def _rejection(tree: list[tuple[Message, str, str]], msg: Message) -> DeliveryReport | None:
     """A message the recipient's server refused, reported as a disposition notification
     (RFC 5429: Sieve's ``reject``, e.g. Dovecot's "Automatically rejected mail", says
     ``Disposition: automatic-action/MDN-sent-automatically; deleted``): a failure for its
-    ``Final-Recipient``. A person's receipt (``manual-action``, or ``displayed``) is none."""
+    ``Final-Recipient``. A person's receipt (``manual-action``, or ``displayed``) is none,
+    and neither is the same disposition sent by the recipient's own mail program (a
+    receipt for a message deleted unread: Thunderbird's "Return Receipt (deleted)",
+    Outlook's "Not read") -- the address works."""
     for part, _parent, ctype in tree:
         if ctype != "message/disposition-notification":
             continue
         for block in _fields(part):
             if _REFUSED.match(block.get("disposition", "")):
                 recipient = _recipient_fields(block)
+                if _from_the_recipient(msg, block, recipient):
+                    return None
                 original = block.get("original-message-id", "").strip().strip("<>")
                 return DeliveryReport(
                     action="failed", recipients=(recipient,) if recipient else (),
                     source="mdn" if recipient else "none",
                     returned_message_id=original or None)
     return None
+
+
+def _from_the_recipient(msg: Message, block: dict[str, str], recipient: str | None) -> bool:
+    """Whether a refusing disposition notification came from the recipient's own mail
+    program rather than their server: it names a mail program as ``Reporting-UA``, or it
+    is sent from the recipient's own address without saying "rejected" (RFC 5429's
+    ``Auto-Submitted: auto-replied (rejected)``)."""
+    if _MAIL_CLIENT.search(block.get("reporting-ua", "")):
+        return True
+    if "rejected" in str(msg.get("auto-submitted", "")).lower():
+        return False
+    sender = getaddresses([str(v) for v in msg.get_all("from", [])])
+    return bool(recipient) and any(a.lower() == str(recipient).lower() for _, a in sender)
 
 
 def _dsn_verdict(blocks: list[dict[str, str]]) -> tuple[Action | None, tuple[str, ...]]:

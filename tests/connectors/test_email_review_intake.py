@@ -398,3 +398,34 @@ async def test_a_gmail_export_s_spam_folder_makes_no_customers(hub: Hub, tmp_pat
     assert [c["name"] for c in await customers(hub)] == ["Neue Kundin"]
     (item,) = await quarantine(hub)
     assert item["reason"].startswith("spam: marked by a mail server (X-Gmail-Labels: Spam")
+
+
+def deleted_unread_receipt(reporting_ua: str, sender: str = ERIKA) -> bytes:
+    return (f"Return-Path: <{sender}>\nFrom: Erika Mustermann <{sender}>\n"
+            "To: info@buero-test.de\nSubject: Nicht gelesen: Ihre neue Police\n"
+            f"Message-ID: <nrn-{len(reporting_ua)}@example.de>\n{DATE}MIME-Version: 1.0\n"
+            'Content-Type: multipart/report; report-type=disposition-notification; boundary="M"'
+            "\n\n--M\nContent-Type: text/plain; charset=utf-8\n\nIhre Nachricht wurde "
+            "gelöscht, ohne gelesen worden zu sein.\n--M\n"
+            f"Content-Type: message/disposition-notification\n\n{reporting_ua}"
+            f"Final-Recipient: rfc822;{ERIKA}\nOriginal-Message-ID: <police-1@buero-test.de>\n"
+            "Disposition: automatic-action/MDN-sent-automatically; deleted\n--M--\n").encode()
+
+
+@pytest.mark.parametrize("mail", [
+    deleted_unread_receipt("Reporting-UA: example.de; Mozilla Thunderbird\n"),
+    deleted_unread_receipt(""),  # Outlook's "Not read", from the recipient's own address
+    deleted_unread_receipt("Reporting-UA: example.de; Mozilla Thunderbird\n",
+                           sender="assistenz@example.de"),
+], ids=["thunderbird", "outlook-not-read", "thunderbird-of-an-assistant"])
+async def test_a_receipt_for_a_mail_deleted_unread_is_no_bounce(hub: Hub, mail: bytes) -> None:
+    """A mail program's receipt "deleted without being read" has the disposition a
+    server's Sieve refusal has (``automatic-action/…; deleted``): it was taken for a bounce,
+    and the customer's address was marked undeliverable, so notifications stopped."""
+    erika = await make_customer(hub, "Erika Mustermann", emails=[ERIKA])
+    parsed = parse_message(mail)
+    assert (parsed.auto, parsed.bounced_recipients) == ("auto_reply", ())
+    await MailIngest(hub.state.ingest).deliver(hub.office.id, mail, "imap")
+    status, shown = await hub.agent.get(f"/customers/{erika['id']}")
+    assert status == 200
+    assert [i["undeliverable"] for i in shown["identities"]] == [False]
