@@ -250,9 +250,10 @@ async def erase(conn: AsyncConnection, order: ErasureOrder) -> ErasureOutcome:
     counts["identities"] = await person_rows(identities)
     counts["merges"] = await _count_deleted(conn, merges, any_of(merges.c.id, merge_ids)) \
         if merge_ids else 0
-    files = (await conn.scalars(sa.select(data_exports.c.file).where(
-        data_exports.c.office_id == office, any_of(data_exports.c.customer_id, people),
-        data_exports.c.file.is_not(None)))).all()
+    # the file of a finished export, and the one an export still running will write
+    files = (await conn.scalars(sa.select(
+        sa.func.coalesce(data_exports.c.file, data_exports.c.id + ".zip")).where(
+        data_exports.c.office_id == office, any_of(data_exports.c.customer_id, people)))).all()
     counts["exports"] = await person_rows(data_exports)
     await conn.execute(sa.update(customers).where(
         customers.c.office_id == office, any_of(customers.c.merged_into, people))

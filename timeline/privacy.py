@@ -353,6 +353,10 @@ class PrivacyService:
             return
         await self.store.update_export(record.id, status=ExportStatus.DONE, progress=100,
                                        file=path.name)
+        if await self.store.get_export(office.id, record.id) is None:
+            # the person was erased while their copy was written: it goes with them (an
+            # erasure after this point finds the file in the export's row)
+            path.unlink(missing_ok=True)
 
     async def wait_exports(self) -> None:
         """Wait for the exports running now (tests, shutdown)."""

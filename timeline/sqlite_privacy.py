@@ -502,9 +502,10 @@ def _erase(conn: sqlite3.Connection, order: ErasureOrder) -> ErasureOutcome:
                  (office, office, *people))
     counts["identities"] = person_rows("identities")
     counts["merges"] = _delete_in(conn, "DELETE FROM merges WHERE id IN ({marks})", merges)
+    # the file of a finished export, and the one an export still running will write
     files = [r[0] for r in conn.execute(
-        f"SELECT file FROM data_exports WHERE office_id=? AND customer_id IN ({_marks(people)})"
-        " AND file IS NOT NULL", (office, *people))]
+        f"SELECT COALESCE(file, id || '.zip') FROM data_exports WHERE office_id=? AND "
+        f"customer_id IN ({_marks(people)})", (office, *people))]
     counts["exports"] = person_rows("data_exports")
     conn.execute(f"UPDATE customers SET merged_into=NULL WHERE office_id=? AND merged_into IN "
                  f"({_marks(people)})", (office, *people))
