@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -98,8 +99,36 @@ async def _with_state(settings: Settings, fn: Callable[[AppState], Awaitable[R]]
         await close_state(state)
 
 
+@contextlib.contextmanager
+def _background_work(settings: Settings, command: str, workers: bool = True
+                     ) -> Iterator[None]:
+    """While the block runs, this process is the one running the data folder's background
+    work (chronik/processes.py, ``background_lock``); a second one is refused with what to
+    do instead. (The PostgreSQL profile's data folders are per machine: not checked.)"""
+    if not workers or settings.store_url is not None:
+        yield
+        return
+    from chronik.processes import BackgroundBusy, background_lock
+
+    where = settings.data_dir.resolve()
+    held = contextlib.ExitStack()
+    try:
+        held.enter_context(background_lock(settings.data_dir, command))
+    except BackgroundBusy as exc:
+        advice = ("stop it first" if command.startswith("worker") else
+                  "start this server with --no-workers to add HTTP processes beside it, "
+                  "or stop the other one first")
+        raise CliError(f"the background work of {where} (indexer, connectors, notifier, "
+                       f"retention) already runs in {exc}: {advice}") from None
+    except OSError as exc:
+        raise CliError(f"cannot write to the data folder {where}: "
+                       f"{exc.strerror or exc}") from None
+    with held:
+        yield
+
+
 def _run_server(settings: Settings, banner: Callable[[], None] | None = None, *,
-                workers: bool = True) -> int:
+                workers: bool = True, command: str = "serve") -> int:
     from aiohttp import web
 
     from chronik.app import create_app, freeze_after_startup
@@ -114,8 +143,9 @@ def _run_server(settings: Settings, banner: Callable[[], None] | None = None, *,
             banner()
         app.on_startup.append(show)
     try:
-        web.run_app(app, host=settings.http_host, port=settings.http_port, print=None,
-                    access_log=None, loop=new_loop(settings.event_loop))
+        with _background_work(settings, command, workers):
+            web.run_app(app, host=settings.http_host, port=settings.http_port, print=None,
+                        access_log=None, loop=new_loop(settings.event_loop))
     except OSError as exc:
         raise CliError(f"cannot listen on {settings.http_host}:{settings.http_port}: "
                        f"{exc.strerror or exc}") from None
@@ -148,8 +178,9 @@ def _serve_processes(settings: Settings, count: int, workers: bool, where: str) 
         print(f"{where}: {count} processes (pids {', '.join(map(str, pids))}), "
               f"{background}", flush=True)
     try:
-        return run_processes(str(settings.data_dir), settings.http_port, settings.http_host,
-                             count, workers, banner)
+        with _background_work(settings, f"serve --processes {count}", workers):
+            return run_processes(str(settings.data_dir), settings.http_port,
+                                 settings.http_host, count, workers, banner)
     except ProcessFailed as exc:
         raise CliError(str(exc)) from None
 
@@ -170,7 +201,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"  API token: {token}\n"
             f"  try:       curl -H 'Authorization: Bearer {token}' "
             f"'{settings.base_url}/api/v1/lookup?phone=0171%201234567'")
-    return _run_server(settings, lambda: print(info, flush=True))
+    return _run_server(settings, lambda: print(info, flush=True), command="demo")
 
 
 def cmd_office_create(args: argparse.Namespace) -> int:
@@ -370,7 +401,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = load_settings(args.data_dir)
     setup_logging(settings.log_level)
     if args.all:
-        return run_async(settings, _with_state(settings, _background))
+        require_data(settings)
+        with _background_work(settings, "worker --all"):
+            return run_async(settings, _with_state(settings, _background))
 
     async def run(state: AppState) -> int:
         try:
@@ -483,6 +516,23 @@ def cmd_migrate_store(args: argparse.Namespace) -> int:
     return run_async(target, _with_state(target, run))
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """A consistent copy of the (live) SQLite data folder (chronik/backup.py)."""
+    from chronik.backup import BackupError, backup
+
+    settings = load_settings(args.data_dir)
+    if settings.store_url is not None:
+        raise CliError("the store is in PostgreSQL (CHRONIK_DATABASE_URL): back it up with "
+                       "pg_dump, see README, Operations")
+    require_data(settings)
+    try:
+        report = backup(settings.data_dir, Path(args.dest))
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    print(report.line())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chronik", description="Customer-history hub.")
     parser.add_argument("--data-dir", help="data folder (default: $CHRONIK_DATA_DIR or "
@@ -555,6 +605,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--to", required=True, metavar="URL",
                          help="postgresql://user:password@host:5432/database")
     migrate.set_defaults(func=cmd_migrate_store)
+    bk = sub.add_parser("backup", help="copy the data folder, also while Chronik runs, into "
+                                       "a new folder (consistent; no search index)")
+    bk.add_argument("dest", metavar="DEST", help="a new (or empty) folder for the backup")
+    bk.set_defaults(func=cmd_backup)
     imp = sub.add_parser("import", help="import mail: an .eml file, a folder of them, an mbox "
                                         "file or a Maildir folder")
     imp.add_argument("path")

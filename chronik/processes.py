@@ -15,14 +15,17 @@ stopped; if one of them fails, it stops the others and reports which one failed.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import multiprocessing
+import os
 import queue
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
+from pathlib import Path
 from types import FrameType
 
 START_TIMEOUT = 60.0
@@ -31,6 +34,36 @@ STOP_TIMEOUT = 15.0
 
 class ProcessFailed(Exception):
     """One server process ended on its own (it printed why on stderr)."""
+
+
+BACKGROUND_LOCK = "background.lock"
+"""In the data folder: held (``flock``) by the one process running its background work."""
+
+
+class BackgroundBusy(Exception):
+    """Another process already runs the background work of this data folder."""
+
+
+@contextlib.contextmanager
+def background_lock(data_dir: Path, command: str) -> Iterator[None]:
+    """Hold the data folder's background-work lock while the block runs, or raise
+    :class:`BackgroundBusy` naming the process that holds it. The background work (indexer,
+    connectors, notifier, retention) must run exactly once per data folder: two of them
+    would poll the same Telegram bot (the Bot API refuses the second, 409), read one IMAP
+    mailbox twice and race over the index outbox. The kernel drops the lock when its
+    process ends, however it ends, so a crash never leaves a stale lock behind."""
+    fd = os.open(data_dir / BACKGROUND_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+            raise BackgroundBusy(holder or "another process") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, `chronik {command}`\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def serve_one(data_dir: str, port: int, host: str, index: int, workers: bool,
