@@ -24,7 +24,7 @@ from chronik.settings import Settings
 from chronik.state import STATE, AppState
 from chronik.web.admin import privacy as privacy_pages
 from chronik.web.admin.common import FLASHES, SECTIONS
-from chronik.web.admin.queues import ATTEMPT_OUTCOMES, DEAD_STATUSES
+from chronik.web.admin.queues import ATTEMPT_OUTCOMES, DEAD_STATUSES, QUARANTINE_CHANNELS
 from chronik.web.auth import hash_password, session_hash
 from chronik.web.i18n import catalog
 from tests.notify.conftest import NOTIFY_ENV, SmtpSink, eventually, free_port
@@ -628,6 +628,7 @@ def test_admin_messages_have_both_languages_and_every_used_key_exists() -> None:
     used |= {f"admin.policy.notify_{n}" for n in ("on", "off")}
     used |= {f"admin.dead.status_{s}" for s in DEAD_STATUSES}
     used |= {f"admin.dead.outcome_{o}" for o in ATTEMPT_OUTCOMES}
+    used |= {f"admin.quarantine.channel_{c}" for c in QUARANTINE_CHANNELS}
     used |= {f"admin.quarantine.status_{s}" for s in ("open", "processed", "discarded")}
     used |= {f"admin.connectors.state_{s}" for s in ("starting", "running", "backoff",
                                                      "stopped", "unknown")}

@@ -9,15 +9,18 @@ bidirectional-override characters are taken out first."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 
 from chronik.state import AppState
 from connectors.email import MailParseError, parse_message
 from connectors.email.inbound import RAW_CHANNEL as MAIL_CHANNEL
+from connectors.phone.numbers import is_withheld
 from timeline.ingest import JSON_CHANNEL, InboundMessage
 from timeline.models import QuarantineItem
 
@@ -42,6 +45,10 @@ class Preview:
     """Why it could not be read as a message (``text`` is then the start of the raw bytes)."""
     partial: bool = False
     """Only the start of a long mail was read."""
+    call: dict[str, Any] | None = None
+    """A quarantined phone call (a withheld number, an unknown one): what the PBX said of
+    it (``from``, ``to``, ``direction``, ``answered_by``, ``ended``), instead of its raw
+    record."""
 
 
 def clean(text: str) -> str:
@@ -95,4 +102,31 @@ async def quarantine_preview(state: AppState, item: QuarantineItem) -> Preview |
         return await asyncio.to_thread(_mail, raw)
     if item.channel == JSON_CHANNEL:
         return await asyncio.to_thread(_normalised, raw)
+    if item.channel == CTI_CHANNEL:
+        return await _call(state, item, raw)
     return _raw(raw)
+
+
+CTI_CHANNEL = "cti"
+
+
+async def _call(state: AppState, item: QuarantineItem, raw: bytes) -> Preview:
+    """A quarantined call: its record names the call; the call's state holds what the
+    PBX's events said (read from the store, as the admin assigns it from there too)."""
+    try:
+        record = json.loads(raw)
+        call = await state.store.call_state(item.office_id, str(record["call_id"]))
+    except (ValueError, KeyError, TypeError):
+        return _raw(raw)
+    if call is None:
+        return _raw(raw)
+    number = str(call.get("from_number") or "")
+    when = call.get("ringing_at") or call.get("first_seen_at")
+    return Preview(
+        sender=clean(number), date=datetime.fromisoformat(when) if isinstance(when, str)
+        else None, text="", call={
+            "from": clean(number), "withheld": is_withheld(number),
+            "to": clean(str(call.get("to_number") or "")),
+            "direction": call.get("direction"),
+            "answered_by": clean(str(call.get("answered_by") or "")),
+            "ended": bool(call.get("ended_at"))})

@@ -27,6 +27,9 @@ DATA_REQUEST_DONE = "data-request:done"
 ANSWER_WITHIN = timedelta(days=28)
 """When a data request carries no ``meta.deadline``: four weeks after it came in."""
 DUE_SOON_DAYS = 7
+QUARANTINE_CHANNELS = ("cti", "email", "inbound-json", "telegram-update")
+"""Channels of quarantined messages named in the admin's language
+(``admin.quarantine.channel_<channel>``)."""
 DEAD_STATUSES = (JobStatus.DEAD.value, JobStatus.FAILED.value, JobStatus.UNKNOWN.value)
 ATTEMPT_OUTCOMES = ("sending", "sent", "transient", "permanent", "bug", "unknown",
                     "interrupted")
@@ -72,6 +75,7 @@ async def _quarantine_item(view: AgentView, item_id: str, *, status: int = 200,
         found = list(result.items)
     return render(view, "admin/quarantine_item.html", "quarantine", status=status,
                   error=error, item=item, name=name, found=found,
+                  channel_names=QUARANTINE_CHANNELS,
                   preview=await quarantine_preview(view.state, item))
 
 
