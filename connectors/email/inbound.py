@@ -304,6 +304,8 @@ class MailIngest:
                             else "unattributed_delivery_report")
                     out[i] = await self.quarantine(office_id, raw, f"{what}: {who}", origin)
                     continue
+            elif parsed.auto == "auto_reply" and owner is None:
+                owner = await self._answered_for(office_id, parsed)
             try:
                 msg = to_inbound(office_id, parsed, source_id=source_id,
                                  content_sha256=digest, customer_id=owner)
@@ -361,6 +363,19 @@ class MailIngest:
             owner = await self._owner_of(office_id, [
                 a for a in dict.fromkeys(quoted) if a.lower() not in own_senders][:_MAX_LOOKUPS])
         return None, owner
+
+    async def _answered_for(self, office_id: str, parsed: ParsedMail) -> str | None:
+        """The customer whose notification an auto-reply from an unknown address answers
+        (an out-of-office of the address our mail was forwarded to): known by the
+        notification's Message-ID in ``In-Reply-To``/``References``. ``None`` when the
+        sender is a customer (filed on them as any mail) or it answers none of ours."""
+        ours = [m.group(1).upper() for m in (OWN_MESSAGE_ID.match(r) for r in
+                                             [parsed.in_reply_to or "", *parsed.references])
+                if m]
+        if not ours or await self._owner_of(office_id, [parsed.from_email]) is not None:
+            return None
+        entry = await self.store.get_entry(office_id, ours[0])
+        return entry.customer_id if entry is not None else None
 
     async def _report_owner(self, office_id: str, recipients: Sequence[str],
                             report: DeliveryReport | None) -> str | None:

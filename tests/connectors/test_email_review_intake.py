@@ -429,3 +429,24 @@ async def test_a_receipt_for_a_mail_deleted_unread_is_no_bounce(hub: Hub, mail: 
     status, shown = await hub.agent.get(f"/customers/{erika['id']}")
     assert status == 200
     assert [i["undeliverable"] for i in shown["identities"]] == [False]
+
+
+async def test_an_out_of_office_answering_our_notification_is_filed_on_its_customer(
+        hub: Hub) -> None:
+    """Our notification to erika@… went on (a forwarder) to her office address, whose
+    out-of-office answered it: an address nobody knows, but the answer names our mail."""
+    erika = await make_customer(hub, "Erika Mustermann", emails=[ERIKA])
+    status, note = await hub.agent.post(f"/customers/{erika['id']}/entries", json={
+        "kind": "note", "subject": "Ihre Police", "body": "Die Police liegt vor.",
+        "visibility": "published"})
+    assert status == 201, note
+    ooo = raw("From: Erika Mustermann <e.mustermann@arbeit.example>\nTo: info@buero-test.de\n"
+              "Subject: Abwesenheitsnotiz: Ihre Police\nMessage-ID: <ooo-7@arbeit.example>\n"
+              f"In-Reply-To: <{note['id']}.email@buero-test.de>\n"
+              "Auto-Submitted: auto-replied\n", "Ich bin bis Montag nicht im Büro.\n")
+    done = await MailIngest(hub.state.ingest).deliver(hub.office.id, ooo, "imap")
+    assert done.outcome == "created"
+    kinds = [(e["kind"], e["visibility"]) for e in await timeline(hub, erika["id"])]
+    assert ("auto_reply", "internal") in kinds
+    assert [c["name"] for c in await customers(hub)] == ["Erika Mustermann"]
+    assert await quarantine(hub) == []
