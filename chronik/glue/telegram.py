@@ -19,6 +19,7 @@ from connectors.telegram.settings import TelegramSettings
 
 if TYPE_CHECKING:
     from chronik.state import AppState
+    from timeline.models import Customer
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,11 @@ def components(state: AppState) -> list[Component]:
             bot_username=settings.bot_username)
     except ValueError as exc:
         return [Misconfigured("telegram", f"invalid Telegram settings: {exc}")]
-    connector = TelegramConnector(config, TelegramServices(state.ingest), redact=redact)
+    async def portal_link(customer: Customer, lang: str) -> tuple[str, int] | None:
+        from chronik.web.portal.signin import sign_in_link  # the web layer, when used
+        return await sign_in_link(state, customer, lang)
+    connector = TelegramConnector(config, TelegramServices(state.ingest, portal_link),
+                                  redact=redact)
     state.ingest.register_reprocessor(RAW_CHANNEL, connector.reprocess)
     return [connector]
 

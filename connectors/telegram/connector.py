@@ -552,8 +552,12 @@ class TelegramConnector:
 
     async def _command(self, office: Office, message: Message, name: str, arg: str) -> None:
         commands = Commands(self.services, office)
-        outcome = (await commands.start(message, arg) if name == "start"
-                   else await commands.stop(message))
+        if name == "start":
+            outcome = await commands.start(message, arg)
+        elif name == "stop":
+            outcome = await commands.stop(message)
+        else:  # portal, login, anmelden
+            outcome = await commands.portal(message)
         await self._answer(message, outcome)
 
     async def _answer(self, message: Message, outcome: Outcome) -> None:
@@ -563,7 +567,9 @@ class TelegramConnector:
             self.counters["links_refused"] += 1
         elif outcome.reply.startswith(("resumed", "stopped")):
             self.counters["consent_changes"] += 1
-        await self._reply(message, REPLIES[outcome.reply][language(message.from_user)])
+        text = REPLIES[outcome.reply][language(message.from_user)]
+        await self._reply(message, text.format(**dict(outcome.values)) if outcome.values
+                          else text)
 
     async def _reply(self, message: Message, text: str) -> None:
         """Answer a command. Telegram's flood control (say, a notification went to the chat

@@ -9,11 +9,13 @@ import hashlib
 import hmac
 import ipaddress
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
 from timeline.ingest import IngestService
+from timeline.models import Customer
 from timeline.repositories import IngestStore
 from timeline.service import TimelineService
 
@@ -126,11 +128,18 @@ class TelegramConfig:
         return ok
 
 
+PortalLink = Callable[[Customer, str], Awaitable[tuple[str, int] | None]]
+"""A one-time sign-in link to the customer portal for a customer, in a language: (URL,
+minutes it is valid); ``None`` when no more may be sent now."""
+
+
 @dataclass(frozen=True)
 class TelegramServices:
-    """The one ingest service (which carries the timeline service and the store)."""
+    """The one ingest service (which carries the timeline service and the store), and the
+    portal's sign-in links (``/portal``; ``None``: no portal to sign in to)."""
 
     ingest: IngestService
+    portal_link: PortalLink | None = None
 
     @property
     def timeline(self) -> TimelineService[IngestStore]:

@@ -16,7 +16,7 @@ from typing import Any
 from telegram import Message, User
 
 from connectors.telegram.context import TelegramServices
-from connectors.telegram.messages import sender_name, source_id
+from connectors.telegram.messages import language, sender_name, source_id
 from timeline.models import (
     Channel,
     Customer,
@@ -112,6 +112,24 @@ REPLIES: dict[str, dict[str, str]] = {
         "de": "Willkommen! Schreiben Sie uns hier einfach Ihre Nachricht.",
         "en": "Welcome! Just write us your message here.",
     },
+    "portal_link": {
+        "de": "Ihr Anmeldelink für das Kundenportal (nur einmal verwendbar, {minutes} Minuten "
+              "gültig): {url}",
+        "en": "Your sign-in link for the customer portal (works once, for {minutes} minutes): "
+              "{url}",
+    },
+    "portal_unknown": {
+        "de": "Dieser Telegram-Chat ist noch mit keinem Kundenkonto verbunden. Öffnen Sie den "
+              "Link, den Sie von uns erhalten haben, dann schicken Sie /portal noch einmal.",
+        "en": "This Telegram chat is not linked to a customer account yet. Open the link we "
+              "sent you, then send /portal again.",
+    },
+    "portal_later": {
+        "de": "Für heute wurden schon genug Anmeldelinks verschickt. Bitte verwenden Sie den "
+              "letzten oder versuchen Sie es später noch einmal.",
+        "en": "Enough sign-in links were sent for now. Please use the last one, or try again "
+              "later.",
+    },
     "stopped": {
         "de": "Sie erhalten keine Benachrichtigungen mehr über Telegram. Mit /start können Sie "
               "sie wieder einschalten.",
@@ -145,6 +163,8 @@ class Outcome:
     reply: str
     """A key of ``REPLIES``."""
     customers: tuple[str, ...] = ()
+    values: tuple[tuple[str, str], ...] = ()
+    """What the reply's ``{placeholders}`` are filled with."""
 
 
 class Commands:
@@ -164,6 +184,22 @@ class Commands:
             await self._consent(message, customer, True, i)
         return Outcome("resumed" + await self._unheard(customers),
                        tuple(c.id for c in customers))
+
+    async def portal(self, message: Message) -> Outcome:
+        """``/portal``: a one-time sign-in link to the customer portal, into this chat (a
+        customer we reach on Telegram only has no e-mail address to sign in with, and the
+        chat is theirs: the link token proved it). Only for a chat linked to a customer;
+        as many links as the portal's sign-in allows."""
+        customers = await self._customers_of(message)
+        make = self.services.portal_link
+        if not customers or make is None:
+            return Outcome("portal_unknown")
+        link = await make(customers[0], language(message.from_user))
+        if link is None:
+            return Outcome("portal_later", (customers[0].id,))
+        url, minutes = link
+        return Outcome("portal_link", (customers[0].id,),
+                       (("url", url), ("minutes", str(minutes))))
 
     async def stop(self, message: Message) -> Outcome:
         customers = await self._customers_of(message)

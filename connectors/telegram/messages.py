@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 """What the Bot API lets a bot download (``getFile`` refuses bigger files)."""
 
-COMMANDS = frozenset({"start", "stop"})
+COMMANDS = frozenset({"start", "stop", "portal", "login", "anmelden"})
 REPLY_EXCERPT = 100
 """Characters of the message a reply answers that its entry shows."""
 

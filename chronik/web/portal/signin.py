@@ -393,6 +393,29 @@ async def _send_codes(app: web.Application, kind: IdentityKind, typed: str, chal
         log.exception("bug: portal sign-in code could not be sent")
 
 
+async def sign_in_link(state: AppState, customer: Customer, chat_lang: str
+                       ) -> tuple[str, int] | None:
+    """A one-time sign-in link for ``customer``, asked for from a chat already theirs (the
+    Telegram bot's ``/portal``): (URL, minutes valid), in the language the customer chose
+    (else the chat's); ``None`` when ``MAX_CODES`` are out already. The same code record as
+    a mailed code's link, so it signs in once, for ``CODE_VALID``."""
+    if customer.status is CustomerStatus.MERGED:
+        return None
+    since = utcnow() - CODE_VALID
+    if await state.store.count_login_codes("portal", [customer.id], since) >= MAX_CODES:
+        return None
+    cid = new_ulid()
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    now = utcnow()
+    await state.store.add_login_code(
+        LoginCode(id=cid, audience="portal", office_id=customer.office_id,
+                  subject_id=customer.id, next_path=HOME, expires_at=now + CODE_VALID),
+        code_hash(await _key(state), cid, code), now)
+    lang = await chosen_language(state, customer) or chat_lang
+    minutes = int(CODE_VALID.total_seconds() // 60)
+    return f"{state.settings.base_url}/portal/signin/link/{cid}.{code}?lang={lang}", minutes
+
+
 async def _drain(app: web.Application) -> None:
     """On shutdown: let code sends in flight finish (briefly) before the transports close."""
     tasks = set(app[SIGNIN].tasks)
