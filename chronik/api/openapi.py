@@ -62,9 +62,9 @@ def _operation(op: Operation, defs: dict[str, Any]) -> dict[str, Any]:
         content = {op.response_content: {"schema": {"type": "string", "format": "binary"}}}
     responses: dict[str, Any] = {str(op.status): {"description": "OK", "content": content}}
     error_ref = _schema(ErrorOut, defs)
-    codes = set(op.errors)
+    codes = set(op.errors) | {400}  # any URL can be refused (a NUL, %00, in it)
     if op.auth != "public":
-        codes.add(401)
+        codes |= {401, 503}  # the token is checked in the store: it may be unreachable
         out["security"] = [{"bearer": []}]
     if op.auth == "admin":
         codes.add(403)

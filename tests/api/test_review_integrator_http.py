@@ -196,3 +196,15 @@ async def test_a_name_filter_without_words_is_400_not_every_customer(hub: Hub, n
         assert_error(body, "invalid_input")
     status, page = await hub.agent.get("/customers", params={"name": "  "})
     assert status == 200 and len(page["items"]) == 2  # blank: no filter, as before
+
+
+async def test_every_operation_documents_the_errors_any_request_can_meet(hub: Hub) -> None:
+    _, spec = await hub.anon.get("/openapi.json")
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            assert "400" in op["responses"], (method, path)
+            if op.get("security"):
+                assert {"401", "503"} <= set(op["responses"]), (method, path)
+    status, body = await hub.agent.get("/me", params={"x": "\x00"})
+    assert status == 400  # what GET /me documents now
+    assert_error(body, "invalid_input")
