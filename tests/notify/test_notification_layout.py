@@ -28,3 +28,21 @@ async def test_a_notification_has_one_blank_line_between_its_parts(lang: str,
         assert parts[-1].startswith("--\nBerger & Partner"), repr(text)
         if body:
             assert "Hallo,\nanbei die Police." in parts
+
+
+@pytest.mark.parametrize(("lang", "hint"), [("de", "/portal schicken"),
+                                             ("en", "send /portal")])
+async def test_a_portal_link_in_telegram_says_how_to_sign_in_there(lang: str,
+                                                                    hint: str) -> None:
+    """A customer we reach on Telegram only has no address to sign in with: the link to a
+    file in the portal says that /portal in this chat brings a sign-in link."""
+    renderer = Renderer()
+    for template in ("published", "reply"):
+        for channel, shown in (("telegram", True), ("email", False)):
+            text = (await renderer.message("o", lang, template, {
+                "customer": "Erika", "office": "Berger", "kind": "document", "author": "Tom",
+                "entry": {"subject": "Police", "body": "Anbei."}, "attached": [],
+                "linked": ["scan.pdf"], "entry_url": "https://portal.example/e/1",
+                "channel": channel, "reply_by_mail": False, "quoted": None,
+                "unsubscribe_url": "https://portal.example/u"})).text
+            assert (hint in text) is shown, text
