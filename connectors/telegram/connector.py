@@ -67,7 +67,7 @@ from connectors.telegram.messages import (
 )
 from timeline.errors import Conflict, InvalidInput, NotFound
 from timeline.ingest import InboundAttachment, IngestResult
-from timeline.models import Channel, Direction, IdentityKind, Office, utcnow
+from timeline.models import Channel, Direction, IdentityKind, Office, Preferences, utcnow
 from timeline.repositories import ReceivedUpdate
 
 log = logging.getLogger(__name__)
@@ -482,7 +482,8 @@ class TelegramConnector:
         if customer_id is None and stop_word(message):
             outcome = await Commands(self.services, office).stop_by_word(message)
             if outcome is not None:
-                await self._answer(message, outcome)
+                await self._answer(message, outcome,
+                                   await self._chosen_language(office, outcome))
                 return None
         return await self._ingest(office, message, customer_id, edited=False)
 
@@ -558,16 +559,28 @@ class TelegramConnector:
             outcome = await commands.stop(message)
         else:  # portal, login, anmelden
             outcome = await commands.portal(message)
-        await self._answer(message, outcome)
+        await self._answer(message, outcome, await self._chosen_language(office, outcome))
 
-    async def _answer(self, message: Message, outcome: Outcome) -> None:
+    async def _chosen_language(self, office: Office, outcome: Outcome) -> str | None:
+        """The language the customer chose (portal, an agent), which their notifications
+        are written in too; ``None``: none chosen, the chat's own then."""
+        if not outcome.customers:
+            return None
+        prefs = await self.services.store.get_preferences(office.id, outcome.customers[0])
+        if (prefs.language_chosen or prefs.language != Preferences().language) and \
+                prefs.language in ("de", "en"):
+            return prefs.language
+        return None
+
+    async def _answer(self, message: Message, outcome: Outcome,
+                      lang: str | None = None) -> None:
         if outcome.reply.startswith("linked"):
             self.counters["linked"] += 1
         elif outcome.reply in ("link_refused", "link_burnt"):
             self.counters["links_refused"] += 1
         elif outcome.reply.startswith(("resumed", "stopped")):
             self.counters["consent_changes"] += 1
-        text = REPLIES[outcome.reply][language(message.from_user)]
+        text = REPLIES[outcome.reply][lang or language(message.from_user)]
         await self._reply(message, text.format(**dict(outcome.values)) if outcome.values
                           else text)
 

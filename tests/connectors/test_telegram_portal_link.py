@@ -81,3 +81,21 @@ async def test_portal_links_are_limited(thub: Hub, tg: StandIn) -> None:
     texts = [m["text"] for m in (await tg.wait_sent(7))[1:]]
     assert sum("/portal/signin/link/" in t for t in texts) == 5
     assert "genug Anmeldelinks" in texts[-1]
+
+
+async def test_the_bot_answers_in_the_language_the_customer_chose(thub: Hub,
+                                                                  tg: StandIn) -> None:
+    """Notifications come in the customer's chosen language; the bot's answers too, not in
+    whatever language their Telegram app is set to."""
+    customer = await new_customer(thub)
+    tg.push_text(CHAT, f"/start {await link_token(thub, customer['id'])}",
+                 language_code="de")
+    await tg.wait_sent(1)
+    prefs = await thub.state.store.get_preferences(thub.office.id, customer["id"])
+    await thub.state.store.set_preferences(thub.office.id, customer["id"], prefs.model_copy(
+        update={"language": "en", "language_chosen": True}))
+    for n, (text, says) in enumerate([("/portal", "Your sign-in link"),
+                                      ("/stop", "no longer receive notifications")]):
+        tg.push_text(CHAT, text, language_code="de")
+        sent = await tg.wait_sent(2 + n)
+        assert says in sent[-1]["text"], sent[-1]["text"]
