@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from chronik import ops
 from chronik import web as pages
@@ -111,6 +113,8 @@ async def errors_middleware(
                                   message)
         _keep_allow(exc, response)
         return response
+    except (RequestPayloadError, HttpProcessingError) as exc:
+        return error_response(400, "bad_request", unreadable_body(exc))
     except asyncio.CancelledError:
         raise
     except Exception as exc:
@@ -131,6 +135,14 @@ def bearer_challenge(request: web.Request) -> str:
     if scheme.lower() == "bearer" and token.strip():
         return 'Bearer realm="chronik", error="invalid_token"'
     return 'Bearer realm="chronik"'
+
+
+def unreadable_body(exc: Exception) -> str:
+    """What a client is told when its body cannot be read: a ``Content-Encoding`` the bytes
+    do not match (``gzip`` on plain JSON), or fewer bytes than ``Content-Length`` said."""
+    cause = exc.__cause__ if isinstance(exc, RequestPayloadError) and exc.__cause__ else exc
+    detail = getattr(cause, "message", None) or str(cause) or type(cause).__name__
+    return f"the request body could not be read: {str(detail).strip()[:200]}"
 
 
 STORAGE_FULL = ("the server's storage is full, so this was not stored; try again once an "
@@ -195,6 +207,8 @@ async def _page_errors(
         page = error_page(request, exc.status, key, await error_language(request))
         _keep_allow(exc, page)
         return page
+    except (RequestPayloadError, HttpProcessingError):
+        return error_page(request, 400, "error.bad_request", await error_language(request))
     except asyncio.CancelledError:
         raise
     except Exception:

@@ -4,6 +4,7 @@ challenge, HEAD on every read."""
 from __future__ import annotations
 
 import pytest
+from aiohttp import ClientSession
 
 from tests.api.test_customers_entries import make_customer
 from tests.api.test_errors_openapi import assert_error
@@ -208,3 +209,28 @@ async def test_every_operation_documents_the_errors_any_request_can_meet(hub: Hu
     status, body = await hub.agent.get("/me", params={"x": "\x00"})
     assert status == 400  # what GET /me documents now
     assert_error(body, "invalid_input")
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_body_that_does_not_match_its_content_encoding_is_400(hub: Hub, encoding: str
+                                                                     ) -> None:
+    status, body = await hub.agent.post("/customers", data=b'{"name": "Erika"}', headers={
+        "Content-Type": "application/json", "Content-Encoding": encoding})
+    assert status == 400, body  # it was a 500 "this is a bug"
+    assert_error(body, "bad_request")
+    assert "could not be read" in body["error"]["message"]
+    # (a fresh connection: the server closes one whose body it could not read)
+    async with ClientSession() as session, session.post(
+            str(hub.server.make_url("/signin")), data=b"email=x", headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Content-Encoding": encoding, "Accept": "text/html"}) as resp:
+        assert resp.status == 400  # the pages: not a 500 page
+
+
+async def test_a_gzip_body_is_read(hub: Hub) -> None:
+    import gzip
+
+    status, body = await hub.agent.post("/customers", data=gzip.compress(
+        b'{"name": "Erika"}'), headers={"Content-Type": "application/json",
+                                         "Content-Encoding": "gzip"})
+    assert status == 201 and body["name"] == "Erika"
