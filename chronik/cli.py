@@ -138,14 +138,15 @@ def _run_server(settings: Settings, banner: Callable[[], None] | None = None, *,
     setup_logging(settings.log_level)
     app = create_app(settings, workers=workers)
     freeze_after_startup(app)
-    if banner:
-        async def show(_app: web.Application) -> None:
+    def listening(*_message: object) -> None:
+        """run_app calls this once every socket listens (``on_startup`` would be too early:
+        a taken port or an unknown host fails after it)."""
+        if banner:
             banner()
-        app.on_startup.append(show)
     try:
         with _background_work(settings, command, workers):
-            web.run_app(app, host=settings.http_host, port=settings.http_port, print=None,
-                        access_log=None, loop=new_loop(settings.event_loop))
+            web.run_app(app, host=settings.http_host, port=settings.http_port,
+                        print=listening, access_log=None, loop=new_loop(settings.event_loop))
     except OSError as exc:
         raise CliError(f"cannot listen on {settings.http_host}:{settings.http_port}: "
                        f"{exc.strerror or exc}") from None

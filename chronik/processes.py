@@ -81,12 +81,11 @@ def serve_one(data_dir: str, port: int, host: str, index: int, workers: bool,
     app = create_app(settings, workers=workers)
     freeze_after_startup(app)
 
-    async def started(_app: web.Application) -> None:
+    def listening(*_message: object) -> None:  # run_app: every socket listens
         ready.put(index)
 
-    app.on_startup.append(started)
     try:
-        web.run_app(app, host=settings.http_host, port=settings.http_port, print=None,
+        web.run_app(app, host=settings.http_host, port=settings.http_port, print=listening,
                     access_log=None, reuse_port=True, loop=new_loop(settings.event_loop))
     except OSError as exc:
         print(f"chronik: process {index} cannot listen on {host}:{port}: "
