@@ -17,6 +17,8 @@ from telegram import Message, User
 
 from connectors.telegram.context import TelegramServices
 from connectors.telegram.messages import language, sender_name, source_id
+from timeline.errors import Conflict, NotFound
+from timeline.ingest import JSON_CHANNEL
 from timeline.models import (
     Channel,
     Customer,
@@ -29,6 +31,8 @@ from timeline.models import (
 )
 
 LINK_PURPOSE = "telegram_link"
+WAITING_SCAN = 2000
+"""Open quarantine items looked through for a chat's waiting messages when it is linked."""
 CONSENT_CHANNEL = "telegram"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
@@ -262,6 +266,11 @@ class Commands:
         body = (f"The customer linked the Telegram chat of {sender_name(user) or 'a user'} "
                 f"(user id {user.id}) with a link token; notifications over Telegram are on.")
         meta: dict[str, Any] = {}
+        waiting = await self._assign_waiting(message, customer)
+        if waiting:
+            body += (f" {waiting} earlier message(s) from this chat waited in the quarantine "
+                     "(unknown sender) and are on this record now.")
+            meta["assigned_from_quarantine"] = waiting
         if before:
             body += (" Messages from this chat so far are on other customer records "
                      f"({', '.join(before)}); merge them if they are the same person.")
@@ -269,6 +278,31 @@ class Commands:
         await self._record(message, customer, "telegram_linked", "Telegram chat linked",
                            body, 0, meta, sid=link_source_id(digest))
         return Outcome("linked" + await self._unheard([customer]), (customer.id,))
+
+    async def _assign_waiting(self, message: Message, customer: Customer) -> int:
+        """The chat's messages that wait in the quarantine as from an unknown sender
+        (``CHRONIK_UNKNOWN_SENDER=unassigned``) go to the customer the chat is now proven
+        to be; returns how many. Looks through the office's first :data:`WAITING_SCAN`
+        open items."""
+        prefix = f"telegram:{message.chat.id}:"
+        ingest = self.services.ingest
+        assigned = 0
+        after: str | None = None
+        for _ in range(WAITING_SCAN // 100):
+            items = await self.services.store.list_quarantine(self.office.id, limit=100,
+                                                              after_id=after)
+            for item in items:
+                if item.channel != JSON_CHANNEL or not item.origin.startswith(prefix):
+                    continue
+                try:
+                    done = await ingest.reprocess(self.office, item.id, customer.id)
+                except (Conflict, NotFound):  # handled meanwhile by an admin
+                    continue
+                assigned += done.status == "processed"
+            if len(items) < 100:
+                break
+            after = items[-1].id
+        return assigned
 
     async def _unheard(self, customers: list[Customer]) -> str:
         """Why notifications will not come here although Telegram is allowed now (a suffix

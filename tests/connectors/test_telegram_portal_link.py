@@ -14,7 +14,15 @@ import pytest
 from aiohttp import ClientSession, CookieJar
 
 from tests.conftest import Hub
-from tests.connectors.test_telegram import CHAT, StandIn, link_token, new_customer, telegram_hub
+from tests.connectors.test_telegram import (
+    CHAT,
+    StandIn,
+    eventually,
+    link_token,
+    new_customer,
+    telegram_hub,
+    timeline,
+)
 
 
 @pytest.fixture
@@ -99,3 +107,30 @@ async def test_the_bot_answers_in_the_language_the_customer_chose(thub: Hub,
         tg.push_text(CHAT, text, language_code="de")
         sent = await tg.wait_sent(2 + n)
         assert says in sent[-1]["text"], sent[-1]["text"]
+
+
+async def test_messages_waiting_from_an_unknown_chat_follow_its_link(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tg: StandIn) -> None:
+    """With unknown senders held back (``unassigned``), a new customer's first messages wait
+    in the quarantine; once the chat is linked with the customer's link, they are theirs —
+    not left for an admin to find and assign one by one."""
+    async with telegram_hub(tmp_path / "data", monkeypatch, tg,
+                            unknown_sender="unassigned") as hub:
+        tg.push_text(CHAT, "Guten Tag, ich habe eine Frage zu meiner Police")
+        tg.push_text(CHAT + 1, "Someone else entirely")
+
+        async def waiting() -> list[dict] | None:
+            _, body = await hub.admin.get("/quarantine")
+            return list(body["items"]) if len(body["items"]) == 2 else None
+        await eventually(waiting, what="the quarantine")
+        customer = await new_customer(hub)
+        tg.push_text(CHAT, f"/start {await link_token(hub, customer['id'])}")
+        await tg.wait_sent(1)
+        entries = await timeline(hub, customer["id"])
+        assert [e["body"] for e in entries if e["kind"] == "message"] == [
+            "Guten Tag, ich habe eine Frage zu meiner Police"]
+        [linked] = [e for e in entries if e["kind"] == "telegram_linked"]
+        assert "1 earlier message(s)" in linked["body"]
+        _, still = await hub.admin.get("/quarantine")
+        assert [i["origin"].rsplit(":", 1)[0] for i in still["items"]] == [
+            f"telegram:{CHAT + 1}"]  # another chat's message still waits
