@@ -115,9 +115,14 @@ def _background_work(settings: Settings, command: str, workers: bool = True
     try:
         held.enter_context(background_lock(settings.data_dir, command))
     except BackgroundBusy as exc:
-        advice = ("stop it first" if command.startswith("worker") else
-                  "start this server with --no-workers to add HTTP processes beside it, "
-                  "or stop the other one first")
+        if command == "migrate-store":
+            advice = ("stop Chronik first: what it writes after the copy would not reach "
+                      "PostgreSQL")
+        elif command.startswith("worker"):
+            advice = "stop it first"
+        else:
+            advice = ("start this server with --no-workers to add HTTP processes beside "
+                      "it, or stop the other one first")
         raise CliError(f"the background work of {where} (indexer, connectors, notifier, "
                        f"retention) already runs in {exc}: {advice}") from None
     except OSError as exc:
@@ -489,7 +494,7 @@ def cmd_migrate_store(args: argparse.Namespace) -> int:
         raise CliError("CHRONIK_DATABASE_URL is set: migrate-store reads the embedded store "
                        "of --data-dir; unset it for this command")
     require_data(settings)
-    with Bar("copying", unit=" rows") as bar:
+    with _background_work(settings, "migrate-store"), Bar("copying", unit=" rows") as bar:
         try:
             report = run_async(settings, migrate_store(
                 settings.store_path, settings.blob_dir, args.to, progress=bar.advance,

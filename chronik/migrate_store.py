@@ -139,8 +139,11 @@ def _source(path: Path) -> sqlite3.Connection:
     if not path.is_file():
         raise InvalidInput(f"no embedded store at {path} (check --data-dir)")
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                           check_same_thread=False)
+                           check_same_thread=False, isolation_level=None)
     conn.text_factory = lambda b: b.decode("utf-8", "surrogateescape")
+    # one read transaction for the whole copy: every table as of the same instant (its
+    # first read), not each table as of when it was reached (jobs of entries not copied)
+    conn.execute("BEGIN")
     return conn
 
 
