@@ -85,13 +85,6 @@ async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 8
         await asyncio.sleep(0.05)
 
 
-@pytest.fixture
-async def tg(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StandIn]:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-    async with StandIn(webhook_retry_delay=0.05) as standin:
-        yield standin
-
-
 @contextlib.asynccontextmanager
 async def telegram_hub(data_dir: Path, monkeypatch: pytest.MonkeyPatch, tg: BotApiStandIn,
                        *, port: int | None = None, public_url: str | None = None,
@@ -130,13 +123,6 @@ async def telegram_hub(data_dir: Path, monkeypatch: pytest.MonkeyPatch, tg: BotA
                       anon=Api(session, base, None))
     finally:
         await server.close()
-
-
-@pytest.fixture
-async def thub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tg: StandIn
-               ) -> AsyncIterator[Hub]:
-    async with telegram_hub(tmp_path / "tg-data", monkeypatch, tg) as hub:
-        yield hub
 
 
 async def connector_report(hub: Hub) -> dict[str, Any]:

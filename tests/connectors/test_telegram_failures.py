@@ -6,7 +6,6 @@ talks to the Bot API stand-in; nothing of ours is mocked."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,20 +32,6 @@ from tests.connectors.test_telegram import (
 SECRET = "webhook-Secret_0123456789"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 4
-
-
-@pytest.fixture
-async def tg(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StandIn]:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-    async with StandIn(webhook_retry_delay=0.05) as standin:
-        yield standin
-
-
-@pytest.fixture
-async def thub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tg: StandIn
-               ) -> AsyncIterator[Hub]:
-    async with telegram_hub(tmp_path / "tg-data", monkeypatch, tg) as hub:
-        yield hub
 
 
 async def quarantine(hub: Hub) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ portal's mailed codes are."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,20 +22,6 @@ from tests.connectors.test_telegram import (
     telegram_hub,
     timeline,
 )
-
-
-@pytest.fixture
-async def tg(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StandIn]:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-    async with StandIn(webhook_retry_delay=0.05) as standin:
-        yield standin
-
-
-@pytest.fixture
-async def thub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tg: StandIn
-               ) -> AsyncIterator[Hub]:
-    async with telegram_hub(tmp_path / "tg-data", monkeypatch, tg) as hub:
-        yield hub
 
 
 def _link(text: str) -> str:

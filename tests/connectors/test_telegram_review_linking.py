@@ -5,9 +5,6 @@ linked hears that it is linked already, not that the link is invalid."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from tests.conftest import Hub
@@ -18,23 +15,8 @@ from tests.connectors.test_telegram import (
     messages_of,
     new_customer,
     telegram_consent,
-    telegram_hub,
     timeline,
 )
-
-
-@pytest.fixture
-async def tg(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StandIn]:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-    async with StandIn(webhook_retry_delay=0.05) as standin:
-        yield standin
-
-
-@pytest.fixture
-async def thub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tg: StandIn
-               ) -> AsyncIterator[Hub]:
-    async with telegram_hub(tmp_path / "tg-data", monkeypatch, tg) as hub:
-        yield hub
 
 
 @pytest.mark.parametrize(("language", "linked", "again"), [

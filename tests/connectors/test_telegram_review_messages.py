@@ -5,8 +5,6 @@ file that never arrived."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,25 +17,10 @@ from tests.connectors.test_telegram import (
     messages_of,
     new_customer,
     telegram_consent,
-    telegram_hub,
     timeline,
 )
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 4
-
-
-@pytest.fixture
-async def tg(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StandIn]:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-    async with StandIn(webhook_retry_delay=0.05) as standin:
-        yield standin
-
-
-@pytest.fixture
-async def thub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tg: StandIn
-               ) -> AsyncIterator[Hub]:
-    async with telegram_hub(tmp_path / "tg-data", monkeypatch, tg) as hub:
-        yield hub
 
 
 async def entry_now(hub: Hub, entry_id: str) -> dict[str, Any]:

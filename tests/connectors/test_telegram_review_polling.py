@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,23 +18,7 @@ from tests.connectors.test_telegram import (
     StandIn,
     eventually,
     messages_of,
-    telegram_hub,
 )
-
-
-@pytest.fixture
-async def tg(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StandIn]:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-    async with StandIn(webhook_retry_delay=0.05) as standin:
-        yield standin
-
-
-@pytest.fixture
-async def thub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tg: StandIn
-               ) -> AsyncIterator[Hub]:
-    async with telegram_hub(tmp_path / "tg-data", monkeypatch, tg) as hub:
-        yield hub
-
 
 SECRET_TEXT = "Meine IBAN ist DE02120300000000202051"
 

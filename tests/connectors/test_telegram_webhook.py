@@ -33,13 +33,6 @@ HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 @pytest.fixture
-async def tg(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StandIn]:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-    async with StandIn(webhook_retry_delay=0.05) as standin:
-        yield standin
-
-
-@pytest.fixture
 async def whub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tg: StandIn
                ) -> AsyncIterator[Hub]:
     port = unused_port()
