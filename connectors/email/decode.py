@@ -246,8 +246,12 @@ writes C1 controls in mail, so ISO-8859-1 and -15 text holding them is Windows t
 Western label (as browsers read it)."""
 
 
+_C1_BYTES = re.compile(b"[\x80-\x9f]")
+
+
 def _western(data: bytes, single: str) -> str:
-    return data.decode(single, _LATIN1_FALLBACK).translate(_C1_AS_WINDOWS)
+    text = data.decode(single, _LATIN1_FALLBACK)
+    return text.translate(_C1_AS_WINDOWS) if _C1_BYTES.search(data) else text
 
 
 def _segments(data: bytes, single: str) -> tuple[str, bool]:
