@@ -48,6 +48,21 @@ def seqs(entries: Sequence[Entry]) -> list[int]:
     return [e.seq for e in entries]
 
 
+class Batches:
+    """A rebuild's source: these batches of entries, in turn."""
+
+    def __init__(self, *batches: list[Entry]) -> None:
+        self.items = list(batches)
+
+    def __aiter__(self) -> Batches:
+        return self
+
+    async def __anext__(self) -> list[Entry]:
+        if not self.items:
+            raise StopAsyncIteration
+        return self.items.pop(0)
+
+
 async def test_words_phrases_prefix_exclusion_or(backend: SearchBackend) -> None:
     a = entry("Ich möchte meine Hausratversicherung kündigen", minutes=1)
     b = entry("Die Kündigung ist eingegangen, vielen Dank", minutes=2)
@@ -255,20 +270,7 @@ async def test_rebuild_swaps_in_exactly_the_source(backend: SearchBackend) -> No
     stale = entry("veraltet")
     await backend.index([stale])
     keep = [entry(f"Police {i}", minutes=i) for i in range(5)]
-
-    class Batches:
-        def __init__(self) -> None:
-            self.items = [keep[:3], keep[3:]]
-
-        def __aiter__(self) -> Batches:
-            return self
-
-        async def __anext__(self) -> list[Entry]:
-            if not self.items:
-                raise StopAsyncIteration
-            return self.items.pop(0)
-
-    assert await backend.rebuild(Batches()) == 5
+    assert await backend.rebuild(Batches(keep[:3], keep[3:])) == 5
     assert await hits(backend, "veraltet") == []
     assert sorted(await hits(backend, "police")) == sorted(seqs(keep))
 
@@ -278,22 +280,9 @@ async def test_word_forms_survive_repeated_rebuilds(backend: SearchBackend) -> N
     documents sharing words across batches) still finds every entry by another form."""
     docs = [entry("Die Kündigung liegt vor", minutes=1), entry("Kündigung erhalten", minutes=2),
             entry("Zwei Verträge gekündigt", minutes=3)]
-
-    class Batches:
-        def __init__(self) -> None:
-            self.items = [docs[:1], docs[1:]]
-
-        def __aiter__(self) -> Batches:
-            return self
-
-        async def __anext__(self) -> list[Entry]:
-            if not self.items:
-                raise StopAsyncIteration
-            return self.items.pop(0)
-
     await backend.index(docs)  # the live index knows these words already
     for _ in range(2):
-        assert await backend.rebuild(Batches()) == 3
+        assert await backend.rebuild(Batches(docs[:1], docs[1:])) == 3
         assert sorted(await hits(backend, "Kündigungen")) == sorted(seqs(docs[:2]))
         assert await hits(backend, "Vertrag") == [docs[2].seq]
 
