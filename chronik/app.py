@@ -243,9 +243,26 @@ def _bind(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
             response = await op.handler(request, state)  # type: ignore[call-arg]
         else:
             caller = await authenticate(request, state, op.auth)
+            refuse_unknown_query(request, op)
             response = await op.handler(request, state, caller)  # type: ignore[call-arg]
         return conditional(request, response, private=op.auth != "public")
     return handle
+
+
+def refuse_unknown_query(request: web.Request, op: Operation) -> None:
+    """A query parameter the operation does not take is ``400 unknown_parameter`` (as
+    Stripe answers), not silently dropped: ``GET /customers?email=…`` listed every
+    customer, and a sync that took the first one as "the customer with that address" took
+    anyone. Names starting with ``_`` (cache busters such as jQuery's ``_=…``) pass.
+    Webhooks and the portal (``auth="public"``) are not checked: senders add their own."""
+    allowed = {p.name for p in op.params if p.where == "query"}
+    unknown = sorted({name for name in request.query
+                      if name not in allowed and not name.startswith("_")})
+    if unknown:
+        takes = ", ".join(sorted(allowed)) if allowed else "no query parameters"
+        raise ApiError(400, "unknown_parameter",
+                       f"unknown query parameter {unknown[0]!r}; this operation takes {takes}",
+                       {"unknown": unknown, "allowed": sorted(allowed)})
 
 
 def conditional(request: web.Request, response: web.StreamResponse, *, private: bool

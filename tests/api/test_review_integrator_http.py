@@ -234,3 +234,33 @@ async def test_a_gzip_body_is_read(hub: Hub) -> None:
         b'{"name": "Erika"}'), headers={"Content-Type": "application/json",
                                          "Content-Encoding": "gzip"})
     assert status == 201 and body["name"] == "Erika"
+
+
+@pytest.mark.parametrize(("path", "query", "unknown"), [
+    ("/customers", {"email": "erika@example.de"}, "email"),
+    ("/customers", {"nmae": "Erika"}, "nmae"),
+    ("/notifications", {"customer_id": "01M958K74GHHCC6NHCDWRKXY5E"}, "customer_id"),
+    ("/customers/{cid}/timeline", {"since": "2025-01-01", "type": "note"}, "type"),
+    ("/customers/{cid}", {"expand": "entries"}, "expand"),
+], ids=["email-filter", "typo", "customer-id", "type-for-kind", "no-params-op"])
+async def test_an_unknown_query_parameter_is_400_not_ignored(
+        hub: Hub, path: str, query: dict[str, str], unknown: str) -> None:
+    c = await make_customer(hub, name="Erika Mustermann")
+    await make_customer(hub, name="Max Muster")
+    status, body = await hub.admin.get(path.format(cid=c["id"]), params=query)
+    assert status == 400, body  # it answered every customer / the whole list
+    assert_error(body, "unknown_parameter")
+    assert body["error"]["details"]["unknown"] == [unknown]
+    assert unknown in body["error"]["message"]
+
+
+async def test_known_and_cache_buster_parameters_pass(hub: Hub) -> None:
+    c = await make_customer(hub)
+    status, page = await hub.agent.get("/customers", params={
+        "name": "Erika", "limit": "5", "_": "1733476000000"})
+    assert status == 200 and [x["id"] for x in page["items"]] == [c["id"]]
+    status, _ = await hub.agent.get(f"/customers/{c['id']}/timeline", params=[
+        ("channel", "note"), ("channel", "email"), ("kind", "note")])
+    assert status == 200
+    status, body = await hub.anon.get("/customers", params={"email": "x"})
+    assert status == 401  # who asks comes first
