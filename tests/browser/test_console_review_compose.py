@@ -277,7 +277,7 @@ def test_a_warned_note_is_saved_internal_in_one_step(chronik: ChronikServer,
     form.get_by_label(re.compile("^(Betreff|Subject)$")).fill("Rückruf")
     form.get_by_label(re.compile("^Text$")).fill("Was für ein Querulant, wieder die alte Leier.")
     form.get_by_role("button", name=re.compile("^(Speichern|Save)$")).click()
-    internal = page.get_by_role("button", name=re.compile("intern speichern|as internal"))
+    internal = page.get_by_role("button", name=re.compile("nur intern ablegen|internal instead"))
     expect(internal).to_be_visible()
     internal.click()
     expect(page.locator("#compose-status")).to_contain_text(re.compile("Gespeichert|Saved"))

@@ -54,7 +54,6 @@ async def quarantine_page(view: AgentView) -> web.StreamResponse:
                                                    limit=PAGE + 1, after_id=cursor)
     page = items[:PAGE]
     return render(view, "admin/quarantine.html", "quarantine", items=page,
-                  channel_names=QUARANTINE_CHANNELS,
                   next_cursor=page[-1].id if len(items) > PAGE else None)
 
 
