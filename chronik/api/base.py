@@ -100,7 +100,9 @@ def error_response(status: int, code: str, message: str,
 
 
 def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    """The stored form of a token. A header's bytes that are not UTF-8 (aiohttp keeps them
+    as surrogates) hash too -- to nothing stored: 401, not a 500."""
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def new_token() -> str:

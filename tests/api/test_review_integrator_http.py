@@ -264,3 +264,18 @@ async def test_known_and_cache_buster_parameters_pass(hub: Hub) -> None:
     assert status == 200
     status, body = await hub.anon.get("/customers", params={"email": "x"})
     assert status == 401  # who asks comes first
+
+
+async def test_a_token_of_bytes_that_are_not_utf8_is_401(hub: Hub) -> None:
+    import asyncio
+
+    host, port = hub.server.host, hub.server.port
+    for path in ("/api/v1/me", "/api/v1/portal/messages"):
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".encode()
+                     + b"Authorization: Bearer \xff\xfe\xc3\r\n\r\n")
+        await writer.drain()
+        answer = await reader.read()
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 401"), (path, answer[:200])  # was a 500
+        assert b'"unauthorized"' in answer
