@@ -53,7 +53,8 @@ class Session:
 
 
 def session_hash(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+    # (a cookie's bytes that are not UTF-8 arrive as surrogates: no session, not a 500)
+    return hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def lifetime(state: AppState, audience: Audience) -> timedelta:

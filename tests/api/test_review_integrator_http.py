@@ -279,3 +279,17 @@ async def test_a_token_of_bytes_that_are_not_utf8_is_401(hub: Hub) -> None:
         writer.close()
         assert answer.startswith(b"HTTP/1.1 401"), (path, answer[:200])  # was a 500
         assert b'"unauthorized"' in answer
+
+
+async def test_a_session_cookie_of_bytes_that_are_not_utf8_is_no_session(hub: Hub) -> None:
+    import asyncio
+
+    host, port = hub.server.host, hub.server.port
+    for path, expected in (("/api/v1/me", b"HTTP/1.1 401"), ("/", b"HTTP/1.1 30")):
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".encode()
+                     + b"Cookie: chronik_session=\xff\xfe\r\n\r\n")
+        await writer.drain()
+        answer = await reader.read()
+        writer.close()
+        assert answer.startswith(expected), (path, answer[:200])  # was a 500
