@@ -44,6 +44,7 @@ def load_settings(data_dir: str | None = None, port: int | None = None,
         raise CliError(f"bad settings: {problems}") from None
     except (FileNotFoundError, ValueError) as exc:
         raise CliError(f"bad settings: {exc}") from None
+    _check_config_keys()
     from chronik.loops import LoopUnavailable, loop_factory
 
     try:  # a loop that cannot be had is a settings error, found before anything starts
@@ -51,6 +52,25 @@ def load_settings(data_dir: str | None = None, port: int | None = None,
     except LoopUnavailable as exc:
         raise CliError(str(exc)) from None
     return settings
+
+
+def _check_config_keys() -> None:
+    """A key of the ``CHRONIK_CONFIG`` file that no setting has is an error: a typo
+    (``smtp_hots``) would otherwise leave that setting at its default in silence."""
+    from chronik.settings import unknown_config_keys
+    from timeline.config import CONFIG_ENV
+
+    path = os.environ.get(CONFIG_ENV)
+    if not path:
+        return
+    unknown = unknown_config_keys(Path(path))  # read (and checked) by Settings() already
+    if unknown:
+        key, near = unknown[0]
+        hint = f" (did you mean {near!r}?)" if near else ""
+        more = f" and {len(unknown) - 1} more" if len(unknown) > 1 else ""
+        raise CliError(f"bad settings: {CONFIG_ENV}={path}: unknown setting {key!r}{hint}"
+                       f"{more}; the keys are the variable names of README, Settings, in "
+                       "lower case without CHRONIK_")
 
 
 R = TypeVar("R")

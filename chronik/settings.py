@@ -167,3 +167,18 @@ SETTINGS_MODELS.extend([EmailSettings, InboundSmtpSettings])
 def env_names(model: type[BaseSettings]) -> list[str]:
     prefix = str(model.model_config.get("env_prefix", ""))
     return [(prefix + name).upper() for name in model.model_fields]
+
+
+def unknown_config_keys(path: Path) -> list[tuple[str, str | None]]:
+    """The keys of the TOML settings file ``path`` that no component reads (each model only
+    takes the keys of its prefix, so a typo would be ignored in silence), each with the
+    closest known key (or None). Raises what reading the file raises."""
+    import difflib
+    import tomllib
+
+    known = sorted({name.lower().removeprefix("chronik_")
+                    for model in SETTINGS_MODELS for name in env_names(model)})
+    with path.open("rb") as fh:
+        unknown = [key for key in tomllib.load(fh) if key not in known]
+    return [(key, next(iter(difflib.get_close_matches(key, known, n=1, cutoff=0.75)), None))
+            for key in unknown]
