@@ -162,7 +162,8 @@ async def check_csrf(request: web.Request, session: Session) -> None:
     if not sent and request.content_type in ("application/x-www-form-urlencoded",
                                              "multipart/form-data"):
         sent = await _form_token(request)
-    if not sent or not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+    if not sent or not hmac.compare_digest(sent.encode("utf-8", "surrogateescape"),
+                                           session.csrf.encode()):
         raise CsrfError("missing or wrong CSRF token")
 
 
