@@ -97,6 +97,24 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class OneLineFilter(logging.Filter):
+    """A library's failed request as one line: its message and the error, without the 40
+    lines of traceback the search engine clients attach to every failed attempt (while a
+    search engine is away, that was the whole log). Our own code reports what failed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.msg = f"{record.getMessage()} ({redact(f'{type(exc).__name__}: {exc}')})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+ONE_LINE_LOGGERS = ("opensearch", "elasticsearch", "elastic_transport")
+"""Libraries whose failed requests are logged as one line (:class:`OneLineFilter`)."""
+
 _lock = threading.Lock()
 _installed = False
 
@@ -117,6 +135,8 @@ def install() -> None:
 
         logging.setLogRecordFactory(factory)
         logging.getLogger("mail.log").setLevel(logging.WARNING)
+        for name in ONE_LINE_LOGGERS:
+            logging.getLogger(name).addFilter(OneLineFilter())
         _installed = True
 
 

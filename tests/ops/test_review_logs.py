@@ -1,0 +1,33 @@
+"""A search engine that is away is reported in a few lines, not in a traceback of 40 lines
+per failed attempt (opensearch-py and the Elasticsearch client attach one to every retry)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.live.cluster import base_env
+from tests.support.live_server import HOST, ROOT, free_port, seed
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_an_unreachable_search_engine_is_a_short_log_without_tracebacks(
+        tmp_path: Path) -> None:
+    seed(tmp_path / "data", base_env())
+    closed = free_port()  # nothing listens there
+    done = subprocess.run(
+        [sys.executable, "-m", "chronik.cli", "--data-dir", str(tmp_path / "data"), "serve",
+         "--host", HOST, "--port", str(free_port())],
+        capture_output=True, text=True, cwd=ROOT, timeout=90, stdin=subprocess.DEVNULL,
+        env=base_env({"CHRONIK_SEARCH_URL": f"http://{HOST}:{closed}",
+                      "CHRONIK_SEARCH_ENGINE": "opensearch"}))
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.splitlines()) < 12, done.stderr
+    assert "chronik: search engine:" in done.stderr
+    assert "WARNING opensearch:" in done.stderr  # each attempt is still one line
+    assert "ConnectionRefusedError" in done.stderr or "ClientConnectorError" in done.stderr
