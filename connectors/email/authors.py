@@ -20,6 +20,7 @@ import re
 from email.message import Message
 
 from .decode import addresses, header_values
+from .structure import raw_values
 
 __all__ = ["form_author", "list_author"]
 
@@ -51,7 +52,7 @@ def list_author(msg: Message, display: str, address: str, hint: str | None
     """``(display name, address, header)`` of the author of a list post whose ``From``
     (``display``, ``address``) the list rewrote to its own address; ``None`` for any other
     mail (most: one header lookup per list header)."""
-    if not any(header_values(msg, name, hint) for name in _LIST_HEADERS):
+    if not any(raw_values(msg, name) for name in _LIST_HEADERS):  # most mail: cheap
         return None
     lists = _list_addresses(msg, hint)
     rewritten = address.lower() in lists

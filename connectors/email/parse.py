@@ -183,13 +183,13 @@ def _parse(data: bytes) -> ParsedMail:
                      "around it: its parts were separated again")
     hint = _charset_hint(msg)
     from_values = header_values(msg, "from", hint)
-    sender = _sender(msg, hint, notes)
+    auto, bounced = classify(msg)
+    sender = _sender(msg, hint, notes, listed=auto == "bulk")
     if sender is None:
         raise MailParseError("no sender address (From, Sender, Reply-To or Return-Path)")
     body = _Body(notes)
     _walk(msg, body, 0)
     attachments = body.finish_attachments()
-    auto, bounced = classify(msg)
     if auto is None and machine_account(sender[1]):  # root@, postmaster@, noreply@ …
         auto = "auto_reply"
     subject = _header_text(msg, "subject", hint, notes)
@@ -271,7 +271,11 @@ def _charset_hint(msg: Message) -> str | None:
     return None
 
 
-def _sender(msg: Message, hint: str | None, notes: list[str]) -> tuple[str, str] | None:
+def _sender(msg: Message, hint: str | None, notes: list[str], *, listed: bool = False
+            ) -> tuple[str, str] | None:
+    """The sender's (display name, address): ``From`` (else ``Sender``, ``Reply-To``,
+    ``Return-Path``) -- the author when a list (``listed``: list mail) or a web form sent
+    it in their name."""
     for name in ("from", "sender", "reply-to", "return-path"):
         found: list[str] = []
         for value in header_values(msg, name, hint, found):
@@ -280,7 +284,7 @@ def _sender(msg: Message, hint: str | None, notes: list[str]) -> tuple[str, str]
                     if found:
                         notes.extend(f"{name.title()} header: {n}" for n in dict.fromkeys(found))
                     if name == "from":
-                        author = list_author(msg, display, address, hint)
+                        author = list_author(msg, display, address, hint) if listed else None
                         if author is not None:  # a list that sends posts as its own
                             notes.append(f"the mailing list {address} sent it as its own; the "
                                          f"author {author[1]} is taken from {author[2]}")
