@@ -16,6 +16,7 @@ from timeline.models import (
     IdentityKind,
     Visibility,
 )
+from timeline.policy import ENTRY_KINDS as POLICY_KINDS
 from timeline.policy import KindPreset, PresetSource
 
 
@@ -263,6 +264,9 @@ class PresetIn(_In):
 
 class PolicyIn(RootModel[dict[str, PresetIn | None]]):
     """``{"<kind>": {"visibility": ..., "notify": ...} | null}``; null clears the kind."""
+
+    model_config = ConfigDict(json_schema_extra={"propertyNames": {"enum": list(
+        POLICY_KINDS)}})
 
 
 class EffectiveOut(BaseModel):

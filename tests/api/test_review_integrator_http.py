@@ -293,3 +293,14 @@ async def test_a_session_cookie_of_bytes_that_are_not_utf8_is_no_session(hub: Hu
         answer = await reader.read()
         writer.close()
         assert answer.startswith(expected), (path, answer[:200])  # was a 500
+
+
+async def test_openapi_names_the_kinds_a_publish_policy_takes(hub: Hub) -> None:
+    _, spec = await hub.anon.get("/openapi.json")
+    names = spec["components"]["schemas"]["PolicyIn"]["propertyNames"]["enum"]
+    assert set(names) == {"note", "phone_note", "document"}
+    status, body = await hub.agent.put("/policy/agent", json={
+        name: {"visibility": "internal", "notify": False} for name in names})
+    assert status == 200, body
+    status, body = await hub.agent.put("/policy/agent", json={"email": None})
+    assert status == 400  # what the document now says
