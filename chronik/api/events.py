@@ -9,7 +9,7 @@ from typing import cast
 
 from aiohttp import web
 
-from chronik.api.base import Caller, Operation, still_signed_in
+from chronik.api.base import Caller, Operation, Param, still_signed_in
 from chronik.metrics import sse_client
 from chronik.state import AppState
 from timeline.errors import StoreUnavailable
@@ -75,11 +75,16 @@ def _last_event_id(request: web.Request) -> int | None:
     """The ``Last-Event-ID`` a reconnecting client sends (EventSource does so by itself):
     an ``id`` this stream sent. Anything else is ignored, as the SSE standard lets a
     server do (the stream starts from now)."""
-    raw = request.headers.get("Last-Event-ID", "").strip()
+    raw = (request.headers.get("Last-Event-ID")
+           or request.query.get(LAST_EVENT_ID_PARAM, "")).strip()
     if raw.isascii() and raw.isdigit() and len(raw) <= 18:
         return int(raw)
     return None
 
+
+LAST_EVENT_ID_PARAM = "lastEventId"
+"""The query parameter EventSource polyfills (``event-source-polyfill``, which can send an
+``Authorization`` header) put the last id in when they reconnect."""
 
 REPLAY_BATCH = 500
 
@@ -143,5 +148,11 @@ def add_shutdown(app: web.Application) -> None:
 OPERATIONS = [
     Operation("GET", "/events", events, "events",
               "Server-Sent Events for the caller's office: entry.created, call.ringing, "
-              "call.answered, call.ended", "events", response_content="text/event-stream"),
+              "call.answered, call.ended. Each event has an id; reconnecting with "
+              "Last-Event-ID (header, or lastEventId in the query) first sends the events "
+              "missed since (the last 10 minutes)", "events",
+              params=(Param(LAST_EVENT_ID_PARAM, schema={"type": "string", "pattern": "^[0-9]+$"},
+                            description="The id of the last event received, as a query "
+                                        "parameter (the Last-Event-ID header wins)"),),
+              response_content="text/event-stream"),
 ]

@@ -47,13 +47,16 @@ async def frames(resp: ClientResponse, wait: float = 1.0) -> list[Frame]:
 
 
 @asynccontextmanager
-async def stream(hub: Hub, api: Api, office_id: str, last_event_id: str | None = None
-                 ) -> AsyncIterator[ClientResponse]:
+async def stream(hub: Hub, api: Api, office_id: str, last_event_id: str | None = None,
+                 *, in_query: bool = False) -> AsyncIterator[ClientResponse]:
     before = hub.state.events.subscriber_count(office_id)
     headers = {"Authorization": f"Bearer {api.token}"}
-    if last_event_id is not None:
+    params = {}
+    if last_event_id is not None and in_query:  # as EventSource polyfills send it
+        params["lastEventId"] = last_event_id
+    elif last_event_id is not None:
         headers["Last-Event-ID"] = last_event_id
-    resp = await api.session.get(api.base + "/events", headers=headers)
+    resp = await api.session.get(api.base + "/events", headers=headers, params=params)
     try:
         assert resp.status == 200
         for _ in range(200):
@@ -112,3 +115,15 @@ async def test_without_or_with_a_foreign_last_event_id_the_stream_starts_now(hub
             assert await frames(resp, 0.5) == [], last
             fresh = await note(hub, hub.agent, c["id"], f"fresh {last}")
             assert created(await frames(resp)) == [fresh]
+
+
+async def test_a_polyfill_sends_the_last_id_in_the_query(hub: Hub) -> None:
+    c = await make_customer(hub)
+    async with stream(hub, hub.agent, hub.office.id) as resp:
+        await note(hub, hub.agent, c["id"], "seen")
+        got = await frames(resp)
+    last = [i for i, kind, _ in got if kind == "entry.created"][-1]
+    assert last is not None
+    missed = await note(hub, hub.agent, c["id"], "while away")
+    async with stream(hub, hub.agent, hub.office.id, last, in_query=True) as resp:
+        assert created(await frames(resp)) == [missed]
