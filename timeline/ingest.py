@@ -223,13 +223,8 @@ class IngestService:
             return found[0], False
         if msg.spam:
             raise _SpamFromStranger(msg.spam)
-        if self.suppression_key is not None:
-            kind = msg.sender_kind.value
-            for form in (value, *earlier_forms(msg.sender_kind, value)):
-                # an erasure from before the form changed left the hash of the old form
-                if await self.store.is_suppressed(office.id, kind, suppression_digest(
-                        self.suppression_key, office.id, kind, form)):
-                    raise _ErasedSender
+        if await self.is_erased(office.id, msg.sender_kind, value):
+            raise _ErasedSender
         if msg.automated in NO_NEW_CUSTOMER:
             raise _KeptFromStranger(f"{msg.automated}: {msg.sender.strip()[:300]}; the sender "
                                     "is no customer")
@@ -397,6 +392,23 @@ class IngestService:
                     msg.source_id, type(exc).__name__)
         return await self._quarantined(office, msg, raw, raw_channel, origin,
                                        f"unstorable: {what}"[:500])
+
+    async def is_erased(self, office_id: str, kind: IdentityKind, value: str) -> bool:
+        """Whether ``value`` (normalised) is an identity of a person erased in the office:
+        its hash is on the suppression list (also in a form from before that form
+        changed: an older erasure left the hash of the old form)."""
+        if self.suppression_key is None:
+            return False
+        for form in (value, *earlier_forms(kind, value)):
+            if await self.store.is_suppressed(office_id, kind.value, suppression_digest(
+                    self.suppression_key, office_id, kind.value, form)):
+                return True
+        return False
+
+    async def erased_sender_policy(self, office_id: str) -> ErasedSenderPolicy:
+        """What becomes of a message from or about an erased person: the office's own
+        policy (``office_privacy``), else ``CHRONIK_ERASED_SENDER``."""
+        return (await self.store.office_erased_sender(office_id)) or self.erased_sender
 
     async def _erased(self, office: Office, msg: InboundMessage, raw: bytes | None,
                       raw_channel: str | None, origin: str) -> IngestResult:

@@ -41,6 +41,7 @@ from timeline.errors import InvalidInput
 from timeline.identity import normalise_email
 from timeline.ingest import InboundAttachment, InboundMessage, IngestResult, IngestService
 from timeline.models import Channel, CustomerStatus, IdentityKind, Office, utcnow
+from timeline.privacy_models import ErasedSenderPolicy
 
 from .bounce import OWN_MESSAGE_ID, DeliveryReport, read_report
 from .errors import MailParseError, MessageTooLarge
@@ -299,9 +300,14 @@ class MailIngest:
                 if owner is None:
                     owner = await self._report_owner(office_id, marks[i], report)
                 if owner is None:
-                    who = ", ".join(marks[i][:5]) or "no recipient found"
                     what = ("unattributed_bounce" if parsed.auto == "bounce"
                             else "unattributed_delivery_report")
+                    named = [a for a in marks[i] if not await self.ingest.is_erased(
+                        office_id, IdentityKind.EMAIL, a)]
+                    if marks[i] and not named:  # about erased persons only
+                        out[i] = await self._about_erased(office_id, raw, what, origin)
+                        continue
+                    who = ", ".join(named[:5]) or "no recipient found"
                     out[i] = await self.quarantine(office_id, raw, f"{what}: {who}", origin)
                     continue
             elif parsed.auto == "auto_reply" and owner is None:
@@ -333,6 +339,16 @@ class MailIngest:
                         await self.ingest.mark_undeliverable(office_id, IdentityKind.EMAIL,
                                                              address, reason)
         return [d for d in out if d is not None]
+
+    async def _about_erased(self, office_id: str, raw: bytes, what: str, origin: str
+                            ) -> Delivered:
+        """A report about mail to erased persons only (a late bounce): as a message from
+        an erased person -- dropped, or kept without naming them, per the office's policy."""
+        if await self.ingest.erased_sender_policy(office_id) is ErasedSenderPolicy.DROP:
+            log.info("a delivery report about an erased person was dropped (office policy)")
+            return Delivered("duplicate", IngestResult(entry=None, created=False,
+                                                       customer=None, dropped=True))
+        return await self.quarantine(office_id, raw, f"{what}: erased_sender", origin)
 
     async def _own_mail(self, office_id: str, parsed: ParsedMail, own_senders: frozenset[str]
                         | set[str]) -> tuple[str | None, str | None] | None:
