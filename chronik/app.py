@@ -250,12 +250,16 @@ def _bind(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
 
 
 def refuse_unknown_query(request: web.Request, op: Operation) -> None:
-    """A query parameter the operation does not take is ``400 unknown_parameter`` (as
-    Stripe answers), not silently dropped: ``GET /customers?email=…`` listed every
-    customer, and a sync that took the first one as "the customer with that address" took
-    anyone. Names starting with ``_`` (cache busters such as jQuery's ``_=…``) pass.
-    Webhooks and the portal (``auth="public"``) are not checked: senders add their own."""
+    """A query parameter a list does not take is ``400 unknown_parameter`` (as Stripe
+    answers), not silently dropped: ``GET /customers?email=…`` listed every customer, and
+    a sync that took the first one as "the customer with that address" took anyone. Only
+    lists (operations with ``limit``) are checked: elsewhere an extra parameter changes
+    nothing (a PBX's lookup template adds its own, ``&call_id=…``). Names starting with
+    ``_`` (cache busters such as jQuery's ``_=…``) pass; webhooks and the portal
+    (``auth="public"``) are not checked."""
     allowed = {p.name for p in op.params if p.where == "query"}
+    if "limit" not in allowed:
+        return
     unknown = sorted({name for name in request.query
                       if name not in allowed and not name.startswith("_")})
     if unknown:
