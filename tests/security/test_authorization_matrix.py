@@ -470,6 +470,8 @@ MATRIX: dict[str, str] = {
         "in   ok   ok   ok   in   in   ok",
     'GET /settings':
         "in   ok   ok   ok   in   in   ok",
+    'GET /settings/session':  # the sign-in's CSRF token for a page from an earlier one
+        "in   ok   ok   ok   in   in   ok",
     'GET /signin':
         "ok   ok   ok   ok   ok   ok   ok",
     'GET /signin/link/{token}':
