@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
@@ -24,6 +25,18 @@ if TYPE_CHECKING:
 
 class CliError(Exception):
     """A user mistake: printed as ``chronik: <message>``, exit code 2."""
+
+
+class CliFailure(Exception):
+    """Something around the command failed (the data folder's disk is full, read-only or
+    broken): printed as ``chronik: <message>``, exit code 1."""
+
+
+def store_failure(settings: Settings, exc: BaseException) -> CliFailure:
+    """The embedded store could not be opened or written: what to look at, not a
+    traceback."""
+    return CliFailure(f"cannot use the store in {settings.data_dir.resolve()}: {exc} — check "
+                      "that its disk has room and the folder is writable (df -h, ls -l)")
 
 
 def load_settings(data_dir: str | None = None, port: int | None = None,
@@ -108,6 +121,8 @@ async def _with_state(settings: Settings, fn: Callable[[AppState], Awaitable[R]]
         require_data(settings)
     try:
         state = await open_state(settings)
+    except sqlite3.Error as exc:
+        raise store_failure(settings, exc) from None
     except (TimeoutError, OSError) as exc:
         if settings.store_url is None:
             raise
@@ -172,6 +187,8 @@ def _run_server(settings: Settings, banner: Callable[[], None] | None = None, *,
         with _background_work(settings, command, workers):
             web.run_app(app, host=settings.http_host, port=settings.http_port,
                         print=listening, access_log=None, loop=new_loop(settings.event_loop))
+    except sqlite3.Error as exc:
+        raise store_failure(settings, exc) from None
     except OSError as exc:
         raise CliError(f"cannot listen on {settings.http_host}:{settings.http_port}: "
                        f"{exc.strerror or exc}") from None
@@ -665,6 +682,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"chronik: {exc}", file=sys.stderr)
         return 2
+    except CliFailure as exc:
+        print(f"chronik: {exc}", file=sys.stderr)
+        return 1
     except EngineError as exc:  # the search engine refused: a setting is wrong
         print(f"chronik: search engine: {exc}", file=sys.stderr)
         return 2
