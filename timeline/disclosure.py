@@ -17,11 +17,14 @@ INTERNAL_MARKERS: tuple[str, ...] = (
     "nicht weitergeben", "nicht weiterleiten", "nicht an den kunden", "nicht an die kundin",
     "nicht an kunden", "nicht für den kunden", "nicht für die kundin", "nicht für kunden",
     "darf das nicht wissen", "darf das nicht erfahren", "unter uns gesagt", "vertraulich",
-    "streng vertraulich", "streng geheim",
+    "streng vertraulich", "streng geheim", "ganz unter uns", "unter vier augen",
+    "inoffiziell", "nicht dem kunden sagen", "nicht der kundin sagen", "nicht erwähnen",
     "internal", "internally", "internal only", "do not forward", "not for the customer",
     "not for the client", "confidential", "do not share", "don't share", "not to be shared",
     "do not tell the customer", "don't tell the customer", "do not tell the client",
-    "don't tell the client", "staff only",
+    "don't tell the client", "staff only", "just between us", "strictly between us",
+    "between you and me", "between ourselves", "keep this between us",
+    "keep it between us", "off the record", "do not mention", "don't mention",
 )
 _MARKERS = {fold(m): m for m in INTERNAL_MARKERS}
 """Folded marker -> the marker as listed (what a hit shows: "nicht für den kunden", not

@@ -66,7 +66,7 @@ def _compile(patterns: tuple[str, ...], intensifiers: tuple[str, ...] = ()) -> _
     prefixes = sorted({fold_word(w) for w in intensifiers if w.strip()}, key=len, reverse=True)
     out = []
     for pattern in patterns:
-        words = [w for w in re.split(r"[\s\-]+", pattern.strip()) if w]
+        words = [w for w in re.split(r"[\s\-'’]+", pattern.strip()) if w]  # as text splits
         if not words:
             continue
         body = " ".join(_word_regex(w) for w in words) + r"\b"
@@ -77,8 +77,42 @@ def _compile(patterns: tuple[str, ...], intensifiers: tuple[str, ...] = ()) -> _
     return _Compiled(out, marker)
 
 
+MIN_LETTERS = 3
+
+
+def too_broad(pattern: str) -> bool:
+    """A pattern without a word of three letters or digits (``*``, ``* *``, ``a*``): it
+    would match nearly every text, so each published entry would warn, and agents would
+    learn to confirm every warning."""
+    return not any(sum(ch.isalnum() for ch in word) >= MIN_LETTERS for word in pattern.split())
+
+
+_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
+"""A hyphen inside a word of letters (``Bild-Leser``, ``Problem-Kunde``)."""
+_HYPHENATED = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
+
+
 def check(text: str, extra_patterns: tuple[str, ...] = ()) -> list[ToneHit]:
-    """Every lexicon hit in ``text``, in order of appearance, each once."""
+    """Every lexicon hit in ``text``, in order of appearance, each once. A word written
+    with a hyphen is also read written together (``Problem-Kunde`` as ``Problemkunde``,
+    ``typischer Bild-Leser`` as ``typischer Bildleser``), as German spells compounds both
+    ways; the hit shows it as written."""
+    found = _check(text, extra_patterns)
+    if _HYPHEN.search(text):
+        written = {m.group(0).replace("-", ""): m.group(0) for m in _HYPHENATED.finditer(text)}
+        joined = _check(_HYPHEN.sub("", text), extra_patterns)
+        seen = {h.text.casefold() for _, h in found}
+        for at, h in joined:
+            shown = " ".join(written.get(w, w) for w in h.text.split(" "))
+            if shown.casefold() not in seen and not any(
+                    shown.casefold() in s or s in shown.casefold() for s in seen):
+                seen.add(shown.casefold())
+                found.append((at, ToneHit(pattern=h.pattern, text=shown)))
+        found.sort(key=lambda pair: pair[0])
+    return [h for _, h in found]
+
+
+def _check(text: str, extra_patterns: tuple[str, ...]) -> list[tuple[int, ToneHit]]:
     lexicon = shipped_lexicon()
     folded_tokens = fold_tokens(text)
     if not folded_tokens:
@@ -112,7 +146,7 @@ def check(text: str, extra_patterns: tuple[str, ...] = ()) -> list[ToneHit]:
             for pattern, _regex, after, nwords in compiled.patterns:
                 if after is not None and after.match(folded, m.end()):
                     hit(pattern, m.start(), nwords)
-    return [h for _, h in sorted(found, key=lambda pair: pair[0])]
+    return sorted(found, key=lambda pair: pair[0])
 
 
 def _token_index(starts: list[int], offset: int) -> int:

@@ -86,6 +86,10 @@ async def save_tone_words(state: AppState, office_id: str, words: Iterable[str])
         raise InvalidInput("a tone pattern may have at most 100 characters")
     if len(clean) > 1000:
         raise InvalidInput("at most 1000 tone patterns")
+    broad = [w for w in clean if tone.too_broad(w)]
+    if broad:
+        raise InvalidInput("a tone pattern needs a word of at least three letters or digits: "
+                           "this one would match nearly every text", {"too_broad": broad[:20]})
     await state.store.set_tone_words(office_id, clean)
     return await tone_view(state, office_id)
 

@@ -281,3 +281,13 @@ async def test_office_tone_words(hub: Hub) -> None:
     _, other = await hub.new_office()
     _, check = await other.post("/tone/check", json={"text": "so ein Meckerer"})
     assert check["hits"] == []
+
+
+@pytest.mark.parametrize("broad", ["*", "* *", "a*", "ab *"])
+async def test_a_tone_pattern_matching_nearly_everything_is_refused(hub: Hub,
+                                                                    broad: str) -> None:
+    """As on the admin page: every published entry would warn, agents would learn to
+    confirm every warning. Nothing is saved."""
+    status, body = await hub.admin.put("/tone", json={"words": ["Meckerer*", broad]})
+    assert status == 400 and body["error"]["details"]["too_broad"] == [broad]
+    assert (await hub.admin.get("/tone"))[1]["office"] == []

@@ -36,12 +36,12 @@ async def test_the_offices_own_words_are_saved_and_warn(console: Console) -> Non
     desk = await console.signed_in(ADMIN_EMAIL)
     form = browser_form((await desk.get("/admin/tone")).text, "tone-form")
     reply = await desk.post(form.action,
-                            form.fill(words="meckerfritze\ntypisch* bild-leser*\n").fields)
+                            form.fill(words="pfennigfuchser\ntypisch* amts-schimmel*\n").fields)
     assert (reply.status, reply.location) == (303, "/admin/tone?msg=saved")
     erika = await console.customer("Erika Alltag", emails=("erika@example.de",))
     status, body = await console.bearer("POST", f"/customers/{erika.id}/entries", json={
-        "kind": "note", "body": "Ein Meckerfritze, typischer Bild-Leser.",
+        "kind": "note", "body": "Ein Pfennigfuchser, typischer Amts-Schimmel.",
         "visibility": "published", "notify": False})
     assert status == 409 and body["error"]["code"] == "tone_warning"
     assert {h["pattern"] for h in body["error"]["details"]["hits"]} == {
-        "meckerfritze", "typisch* bild-leser*"}
+        "pfennigfuchser", "typisch* amts-schimmel*"}

@@ -19,6 +19,7 @@ from timeline.errors import Conflict, InvalidInput, NotFound
 from timeline.models import Agent, Visibility
 from timeline.policy import ENTRY_KINDS, PolicyMap, preset
 from timeline.privacy_models import ErasedSenderPolicy
+from timeline.tone import too_broad
 
 VISIBILITY_CHOICES = ("", Visibility.PUBLISHED.value, Visibility.INTERNAL.value)
 NOTIFY_CHOICES = {"": None, "yes": True, "no": False}
@@ -102,16 +103,6 @@ async def _tone(view: AgentView, *, status: int = 200, error: str | None = None,
 @admin_page
 async def tone_page(view: AgentView) -> web.StreamResponse:
     return await _tone(view)
-
-
-def too_broad(pattern: str) -> bool:
-    """A pattern without a word of three letters or digits (``*``, ``* *``, ``a*``) that
-    would match nearly every text: each published entry would warn, and agents would
-    learn to confirm every warning."""
-    return not any(sum(ch.isalnum() for ch in word) >= MIN_LETTERS for word in pattern.split())
-
-
-MIN_LETTERS = 3
 
 
 @admin_page
