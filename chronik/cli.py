@@ -32,6 +32,34 @@ class CliFailure(Exception):
     broken): printed as ``chronik: <message>``, exit code 1."""
 
 
+def open_failure(settings: Settings, exc: BaseException) -> CliError | CliFailure | None:
+    """What to tell the user when opening the store failed with ``exc``; None: not a
+    failure of the store (let it through)."""
+    if isinstance(exc, sqlite3.Error):
+        return store_failure(settings, exc)
+    if settings.store_url is None:
+        return None
+    from timeline.errors import InvalidInput, StoreUnavailable
+
+    if isinstance(exc, InvalidInput):
+        return CliError(f"bad settings: CHRONIK_DATABASE_URL: {exc.message}")
+    import asyncpg
+
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, asyncpg.PostgresError):
+        cause = cause.__cause__ or cause.__context__
+    refused = (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError,
+               asyncpg.InvalidCatalogNameError)
+    if isinstance(cause, refused):  # a setting is wrong: waiting does not help
+        return CliError(f"bad settings: the PostgreSQL store (CHRONIK_DATABASE_URL) refused "
+                        f"the connection: {cause}")
+    if isinstance(exc, (TimeoutError, OSError, StoreUnavailable)) or cause is not None:
+        what = cause if cause is not None else exc
+        return CliFailure(f"cannot reach the PostgreSQL store (CHRONIK_DATABASE_URL): "
+                          f"{what or type(what).__name__}; try again once it runs")
+    return None
+
+
 def store_failure(settings: Settings, exc: BaseException) -> CliFailure:
     """The embedded store could not be opened or written: what to look at, not a
     traceback."""
@@ -121,13 +149,11 @@ async def _with_state(settings: Settings, fn: Callable[[AppState], Awaitable[R]]
         require_data(settings)
     try:
         state = await open_state(settings)
-    except sqlite3.Error as exc:
-        raise store_failure(settings, exc) from None
-    except (TimeoutError, OSError) as exc:
-        if settings.store_url is None:
+    except Exception as exc:
+        failure = open_failure(settings, exc)
+        if failure is None:
             raise
-        raise CliError(f"cannot reach the PostgreSQL store (CHRONIK_DATABASE_URL): {exc}"
-                       ) from None
+        raise failure from None
     try:
         return await fn(state)
     finally:
@@ -178,6 +204,12 @@ def _run_server(settings: Settings, banner: Callable[[], None] | None = None, *,
     setup_logging(settings.log_level)
     app = create_app(settings, workers=workers)
     freeze_after_startup(app)
+    opened: list[bool] = []
+
+    async def state_opened(_app: web.Application) -> None:  # after the lifecycle's start
+        opened.append(True)
+    app.on_startup.append(state_opened)
+
     def listening(*_message: object) -> None:
         """run_app calls this once every socket listens (``on_startup`` would be too early:
         a taken port or an unknown host fails after it)."""
@@ -187,11 +219,14 @@ def _run_server(settings: Settings, banner: Callable[[], None] | None = None, *,
         with _background_work(settings, command, workers):
             web.run_app(app, host=settings.http_host, port=settings.http_port,
                         print=listening, access_log=None, loop=new_loop(settings.event_loop))
-    except sqlite3.Error as exc:
-        raise store_failure(settings, exc) from None
-    except OSError as exc:
-        raise CliError(f"cannot listen on {settings.http_host}:{settings.http_port}: "
-                       f"{exc.strerror or exc}") from None
+    except Exception as exc:
+        failure = None if opened else open_failure(settings, exc)
+        if failure is not None:
+            raise failure from None
+        if opened and isinstance(exc, OSError):
+            raise CliError(f"cannot listen on {settings.http_host}:{settings.http_port}: "
+                           f"{exc.strerror or exc}") from None
+        raise
     return 0
 
 
