@@ -140,7 +140,15 @@ def install() -> None:
         _installed = True
 
 
+QUIET_LOGGERS = ("alembic.runtime.plugins",)
+"""Loggers whose INFO lines say nothing to an operator (Alembic lists seven plugins at every
+start on PostgreSQL); their warnings still show. (``alembic.runtime.migration`` stays: it
+names the migrations it runs.)"""
+
+
 def setup(level: str | int) -> None:
     """The processes' logging: a plain format on stderr, personal data redacted."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     install()

@@ -31,3 +31,27 @@ def test_an_unreachable_search_engine_is_a_short_log_without_tracebacks(
     assert "chronik: search engine:" in done.stderr
     assert "WARNING opensearch:" in done.stderr  # each attempt is still one line
     assert "ConnectionRefusedError" in done.stderr or "ClientConnectorError" in done.stderr
+
+
+def test_serving_on_postgresql_logs_no_alembic_plugin_lines(tmp_path: Path) -> None:
+    from tests.support.postgres import fresh_database_sync
+
+    with fresh_database_sync() as url:
+        env = base_env({"CHRONIK_DATABASE_URL": url})
+        made = subprocess.run([sys.executable, "-m", "chronik.cli", "--data-dir",
+                               str(tmp_path / "data"), "office", "create", "Büro"],
+                              capture_output=True, text=True, cwd=ROOT, timeout=90, env=env)
+        assert made.returncode == 0, made.stderr
+        server = subprocess.Popen(
+            [sys.executable, "-m", "chronik.cli", "--data-dir", str(tmp_path / "data"),
+             "serve", "--host", HOST, "--port", str(free_port())],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+        try:
+            assert server.stdout is not None
+            assert "Chronik serving on" in server.stdout.readline()
+        finally:
+            server.terminate()
+            _, err = server.communicate(timeout=60)
+    assert server.returncode == 0, err
+    assert "setup plugin" not in err
+    assert "Traceback" not in err
