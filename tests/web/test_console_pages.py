@@ -17,6 +17,7 @@ import pytest
 from chronik.web.render import format_waited
 from tests.notify.conftest import NOTIFY_ENV, SmtpSink, eventually
 from tests.web.conftest import Console, Desk, MakeConsole, Reply, browser_form
+from timeline.ingest import InboundMessage
 from timeline.models import (
     Attachment,
     Channel,
@@ -24,6 +25,7 @@ from timeline.models import (
     CustomerStatus,
     Direction,
     Entry,
+    IdentityKind,
     Role,
     Visibility,
     utcnow,
@@ -1333,3 +1335,23 @@ async def test_why_nobody_would_be_notified_is_said_in_the_agents_language(
     reply = await desk.get(f"/customers/{refused.id}/recipients")
     why = json.loads(reply.text)["suppressed"]
     assert "E-Mail: keine Einwilligung" in why and "consent" not in why
+
+
+async def test_a_customers_mail_reply_links_to_the_mail_it_answers(console: Console) -> None:
+    """An answer that came in by e-mail (or Telegram) knows the entry it answers
+    (``meta.in_reply_to`` with its id, subject and channel): the timeline links to it, as it
+    does for an agent's reply."""
+    erika = await console.customer("Erika Mustermann", emails=("erika@example.de",))
+    first = await console.state.ingest.ingest(InboundMessage(
+        office_id=console.office.id, channel=Channel.EMAIL, source_id="q1@kunde.example",
+        sender_kind=IdentityKind.EMAIL, sender="erika@example.de", occurred_at=at(1),
+        subject="Frage", body="Wann kommt die Police?"))
+    answer = await console.state.ingest.ingest(InboundMessage(
+        office_id=console.office.id, channel=Channel.EMAIL, source_id="q2@kunde.example",
+        sender_kind=IdentityKind.EMAIL, sender="erika@example.de", occurred_at=at(2),
+        subject="Re: Frage", body="Danke!", in_reply_to="q1@kunde.example"))
+    assert first.entry is not None and answer.entry is not None
+    desk = await console.signed_in()
+    item = items((await desk.get(f"/customers/{erika.id}")).text)[answer.entry.id]
+    assert f'href="#e-{first.entry.id}"' in item
+    assert "Antwort auf einen früheren Eintrag" in text_of(item)

@@ -139,6 +139,8 @@ def item_view(entry: Entry, agent_names: dict[str, str]) -> ItemView:
         complaint = "resolved" if COMPLAINT_RESOLVED in entry.tags else "open"
     resolution = meta.get("complaint_resolution")
     parent = meta.get("in_reply_to") or meta.get("call_entry_id")
+    if isinstance(parent, dict):  # a mail or chat reply: {"entry_id", "subject", "channel"}
+        parent = parent.get("entry_id")
     return ItemView(
         entry=entry, icon=ICONS.get(entry.channel, "•"), author=author,
         internal=entry.visibility is Visibility.INTERNAL, attachments=attachments,
