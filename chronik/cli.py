@@ -133,6 +133,35 @@ def require_data(settings: Settings) -> None:
         raise CliError(
             f"no Chronik data in {settings.data_dir.resolve()} — check --data-dir or "
             f"CHRONIK_DATA_DIR, or start a new one with: chronik office create NAME")
+    if settings.store_url is None:
+        _refuse_newer_store(settings)
+
+
+def _refuse_newer_store(settings: Settings) -> None:
+    """A store a newer Chronik has migrated is refused: this version would run on tables
+    it does not know (and write rows the newer one reads wrongly) — after a rollback of the
+    program, restore the backup taken before the upgrade instead."""
+    from timeline.sqlite_schema import MIGRATIONS
+
+    try:
+        conn = sqlite3.connect(settings.store_path.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            applied = {int(r[0]) for r in conn.execute("SELECT version FROM schema_migrations")}
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return  # from before the table: this version migrates it
+        raise store_failure(settings, exc) from None
+    except sqlite3.Error as exc:
+        raise store_failure(settings, exc) from None
+    newer = applied - {version for version, _ in MIGRATIONS}
+    if newer:
+        raise CliError(
+            f"the store in {settings.data_dir.resolve()} was upgraded by a newer Chronik "
+            f"(schema {max(newer)}; this one knows up to {max(v for v, _ in MIGRATIONS)}): "
+            "run that version, or restore the backup taken before the upgrade "
+            "(see chronik backup)")
 
 
 def _run_in(settings: Settings, fn: Callable[[AppState], Awaitable[R]], *,
