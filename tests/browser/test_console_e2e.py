@@ -530,3 +530,22 @@ def test_the_console_on_a_phone(chronik: ChronikServer, page: Page) -> None:
     page.goto(chronik.url(f"/customers/{lena['id']}"))
     page.locator(".jump-compose").get_by_role("link").click()
     expect(page.locator("#compose-h")).to_be_in_viewport()
+
+
+def test_the_keyboard_focus_stands_out_in_the_console(chronik: ChronikServer,
+                                                     page: Page) -> None:
+    """As in the portal: an orange ring alone is 2:1 on the console's white pages (WCAG
+    1.4.11 asks 3:1 for what shows the focus)."""
+    from tests.browser.test_portal_e2e import _FOCUS, _contrast
+    sign_in(page, chronik)
+    checked = []
+    for target in (page.locator("main a, main button, main input").first,  # white page
+                   page.get_by_role("button", name=re.compile("Abmelden|Sign out"))):
+        target.focus()
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Tab")  # (focused by the keyboard: :focus-visible)
+        ring = target.evaluate(_FOCUS)
+        assert ring["outline"] and ring["width"] >= 2, ring
+        assert _contrast(ring["outline"], ring["background"]) >= 3, ring
+        checked.append(ring["background"])
+    assert checked[0] != checked[1]  # a light and the dark background
