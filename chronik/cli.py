@@ -8,63 +8,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import sqlite3
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import SecretStr, ValidationError
 
+from chronik.cli_checks import (
+    CliError as CliError,  # re-exported: chronik/cli_privacy.py raises it
+)
+from chronik.cli_checks import (
+    CliFailure,
+    background_work,
+    check_config_keys,
+    open_failure,
+    refuse_newer_store,
+)
+
 if TYPE_CHECKING:
     from chronik.settings import Settings
     from chronik.state import AppState
-
-
-class CliError(Exception):
-    """A user mistake: printed as ``chronik: <message>``, exit code 2."""
-
-
-class CliFailure(Exception):
-    """Something around the command failed (the data folder's disk is full, read-only or
-    broken): printed as ``chronik: <message>``, exit code 1."""
-
-
-def open_failure(settings: Settings, exc: BaseException) -> CliError | CliFailure | None:
-    """What to tell the user when opening the store failed with ``exc``; None: not a
-    failure of the store (let it through)."""
-    if isinstance(exc, sqlite3.Error):
-        return store_failure(settings, exc)
-    if settings.store_url is None:
-        return None
-    from timeline.errors import InvalidInput, StoreUnavailable
-
-    if isinstance(exc, InvalidInput):
-        return CliError(f"bad settings: CHRONIK_DATABASE_URL: {exc.message}")
-    import asyncpg
-
-    cause: BaseException | None = exc
-    while cause is not None and not isinstance(cause, asyncpg.PostgresError):
-        cause = cause.__cause__ or cause.__context__
-    refused = (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError,
-               asyncpg.InvalidCatalogNameError)
-    if isinstance(cause, refused):  # a setting is wrong: waiting does not help
-        return CliError(f"bad settings: the PostgreSQL store (CHRONIK_DATABASE_URL) refused "
-                        f"the connection: {cause}")
-    if isinstance(exc, (TimeoutError, OSError, StoreUnavailable)) or cause is not None:
-        what = cause if cause is not None else exc
-        return CliFailure(f"cannot reach the PostgreSQL store (CHRONIK_DATABASE_URL): "
-                          f"{what or type(what).__name__}; try again once it runs")
-    return None
-
-
-def store_failure(settings: Settings, exc: BaseException) -> CliFailure:
-    """The embedded store could not be opened or written: what to look at, not a
-    traceback."""
-    return CliFailure(f"cannot use the store in {settings.data_dir.resolve()}: {exc} — check "
-                      "that its disk has room and the folder is writable (df -h, ls -l)")
 
 
 def load_settings(data_dir: str | None = None, port: int | None = None,
@@ -85,7 +50,7 @@ def load_settings(data_dir: str | None = None, port: int | None = None,
         raise CliError(f"bad settings: {problems}") from None
     except (FileNotFoundError, ValueError) as exc:
         raise CliError(f"bad settings: {exc}") from None
-    _check_config_keys()
+    check_config_keys()
     from chronik.loops import LoopUnavailable, loop_factory
 
     try:  # a loop that cannot be had is a settings error, found before anything starts
@@ -93,25 +58,6 @@ def load_settings(data_dir: str | None = None, port: int | None = None,
     except LoopUnavailable as exc:
         raise CliError(str(exc)) from None
     return settings
-
-
-def _check_config_keys() -> None:
-    """A key of the ``CHRONIK_CONFIG`` file that no setting has is an error: a typo
-    (``smtp_hots``) would otherwise leave that setting at its default in silence."""
-    from chronik.settings import unknown_config_keys
-    from timeline.config import CONFIG_ENV
-
-    path = os.environ.get(CONFIG_ENV)
-    if not path:
-        return
-    unknown = unknown_config_keys(Path(path))  # read (and checked) by Settings() already
-    if unknown:
-        key, near = unknown[0]
-        hint = f" (did you mean {near!r}?)" if near else ""
-        more = f" and {len(unknown) - 1} more" if len(unknown) > 1 else ""
-        raise CliError(f"bad settings: {CONFIG_ENV}={path}: unknown setting {key!r}{hint}"
-                       f"{more}; the keys are the variable names of README, Settings, in "
-                       "lower case without CHRONIK_")
 
 
 R = TypeVar("R")
@@ -134,34 +80,7 @@ def require_data(settings: Settings) -> None:
             f"no Chronik data in {settings.data_dir.resolve()} — check --data-dir or "
             f"CHRONIK_DATA_DIR, or start a new one with: chronik office create NAME")
     if settings.store_url is None:
-        _refuse_newer_store(settings)
-
-
-def _refuse_newer_store(settings: Settings) -> None:
-    """A store a newer Chronik has migrated is refused: this version would run on tables
-    it does not know (and write rows the newer one reads wrongly) — after a rollback of the
-    program, restore the backup taken before the upgrade instead."""
-    from timeline.sqlite_schema import MIGRATIONS
-
-    try:
-        conn = sqlite3.connect(settings.store_path.resolve().as_uri() + "?mode=ro", uri=True)
-        try:
-            applied = {int(r[0]) for r in conn.execute("SELECT version FROM schema_migrations")}
-        finally:
-            conn.close()
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):
-            return  # from before the table: this version migrates it
-        raise store_failure(settings, exc) from None
-    except sqlite3.Error as exc:
-        raise store_failure(settings, exc) from None
-    newer = applied - {version for version, _ in MIGRATIONS}
-    if newer:
-        raise CliError(
-            f"the store in {settings.data_dir.resolve()} was upgraded by a newer Chronik "
-            f"(schema {max(newer)}; this one knows up to {max(v for v, _ in MIGRATIONS)}): "
-            "run that version, or restore the backup taken before the upgrade "
-            "(see chronik backup)")
+        refuse_newer_store(settings)
 
 
 def _run_in(settings: Settings, fn: Callable[[AppState], Awaitable[R]], *,
@@ -189,39 +108,6 @@ async def _with_state(settings: Settings, fn: Callable[[AppState], Awaitable[R]]
         await close_state(state)
 
 
-@contextlib.contextmanager
-def _background_work(settings: Settings, command: str, workers: bool = True
-                     ) -> Iterator[None]:
-    """While the block runs, this process is the one running the data folder's background
-    work (chronik/processes.py, ``background_lock``); a second one is refused with what to
-    do instead. (The PostgreSQL profile's data folders are per machine: not checked.)"""
-    if not workers or settings.store_url is not None:
-        yield
-        return
-    from chronik.processes import BackgroundBusy, background_lock
-
-    where = settings.data_dir.resolve()
-    held = contextlib.ExitStack()
-    try:
-        held.enter_context(background_lock(settings.data_dir, command))
-    except BackgroundBusy as exc:
-        if command == "migrate-store":
-            advice = ("stop Chronik first: what it writes after the copy would not reach "
-                      "PostgreSQL")
-        elif command.startswith("worker"):
-            advice = "stop it first"
-        else:
-            advice = ("start this server with --no-workers to add HTTP processes beside "
-                      "it, or stop the other one first")
-        raise CliError(f"the background work of {where} (indexer, connectors, notifier, "
-                       f"retention) already runs in {exc}: {advice}") from None
-    except OSError as exc:
-        raise CliError(f"cannot write to the data folder {where}: "
-                       f"{exc.strerror or exc}") from None
-    with held:
-        yield
-
-
 def _run_server(settings: Settings, banner: Callable[[], None] | None = None, *,
                 workers: bool = True, command: str = "serve") -> int:
     from aiohttp import web
@@ -245,7 +131,7 @@ def _run_server(settings: Settings, banner: Callable[[], None] | None = None, *,
         if banner:
             banner()
     try:
-        with _background_work(settings, command, workers):
+        with background_work(settings, command, workers):
             web.run_app(app, host=settings.http_host, port=settings.http_port,
                         print=listening, access_log=None, loop=new_loop(settings.event_loop))
     except Exception as exc:
@@ -285,7 +171,7 @@ def _serve_processes(settings: Settings, count: int, workers: bool, where: str) 
         print(f"{where}: {count} processes (pids {', '.join(map(str, pids))}), "
               f"{background}", flush=True)
     try:
-        with _background_work(settings, f"serve --processes {count}", workers):
+        with background_work(settings, f"serve --processes {count}", workers):
             return run_processes(str(settings.data_dir), settings.http_port,
                                  settings.http_host, count, workers, banner)
     except ProcessFailed as exc:
@@ -509,7 +395,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     setup_logging(settings.log_level)
     if args.all:
         require_data(settings)
-        with _background_work(settings, "worker --all"):
+        with background_work(settings, "worker --all"):
             return run_async(settings, _with_state(settings, _background))
 
     async def run(state: AppState) -> int:
@@ -595,7 +481,7 @@ def cmd_migrate_store(args: argparse.Namespace) -> int:
         raise CliError("CHRONIK_DATABASE_URL is set: migrate-store reads the embedded store "
                        "of --data-dir; unset it for this command")
     require_data(settings)
-    with _background_work(settings, "migrate-store"), Bar("copying", unit=" rows") as bar:
+    with background_work(settings, "migrate-store"), Bar("copying", unit=" rows") as bar:
         try:
             report = run_async(settings, migrate_store(
                 settings.store_path, settings.blob_dir, args.to, progress=bar.advance,
