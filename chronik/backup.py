@@ -8,7 +8,8 @@ the server's writers never wait for it — and checks the copy (``PRAGMA quick_c
 Attachments are content-addressed and never change once written, so they are copied after
 the store: every file the copied store names exists by then (a file erased in between is
 rightly missing). The signing key and the template overrides go along. Left out: the search
-index (``chronik reindex`` rebuilds it from the store), exports being built and the
+index (``chronik serve`` rebuilds a missing one from the store before serving, as
+``chronik reindex`` does), exports being built and the
 background-work lock.
 
 Everything is written into ``DEST.partial`` and renamed to ``DEST`` at the end, so a folder

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
@@ -150,11 +151,50 @@ def cmd_serve(args: argparse.Namespace) -> int:
     require_data(settings)
     if args.processes < 1:
         raise CliError("--processes must be at least 1")
+    if _index_missing(settings):
+        _rebuild_missing_index(settings)
     where = f"Chronik serving on {settings.base_url} (data: {settings.data_dir.resolve()})"
     if args.processes == 1:
         return _run_server(settings, lambda: print(where, flush=True),
                            workers=not args.no_workers)
     return _serve_processes(settings, args.processes, not args.no_workers, where)
+
+
+def _index_missing(settings: Settings) -> bool:
+    """The embedded search index is gone while the store holds entries: a data folder
+    restored from ``chronik backup`` (which leaves the index out), or an index deleted by
+    hand. Served as it is, every search would find nothing, and say nothing about why."""
+    if settings.store_url is not None or settings.engine_url is not None:
+        return False
+    if settings.search_path.exists():
+        return False
+    try:
+        conn = sqlite3.connect(settings.store_path.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            return conn.execute("SELECT 1 FROM entries LIMIT 1").fetchone() is not None
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False  # opening the store reports it
+
+
+def _rebuild_missing_index(settings: Settings) -> None:
+    """``chronik reindex`` before serving (see ``_index_missing``)."""
+    from search.indexer import reindex
+
+    print("chronik: the search index is missing (a restored backup?): rebuilding it from "
+          "the store before serving", file=sys.stderr, flush=True)
+
+    async def run(state: AppState) -> int:
+        _, covered = await state.store.index_backlog()
+        count = await reindex(state.store, state.backend, texts=state.indexer.texts,
+                              phones=state.indexer.phones)
+        await state.store.ack_index_through(covered)
+        await state.indexer.drain()
+        print(f"chronik: reindexed {count} entries into {state.backend.name}",
+              file=sys.stderr, flush=True)
+        return count
+    _run_in(settings, run)
 
 
 def _serve_processes(settings: Settings, count: int, workers: bool, where: str) -> int:
