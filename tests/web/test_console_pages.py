@@ -1355,3 +1355,17 @@ async def test_a_customers_mail_reply_links_to_the_mail_it_answers(console: Cons
     item = items((await desk.get(f"/customers/{erika.id}")).text)[answer.entry.id]
     assert f'href="#e-{first.entry.id}"' in item
     assert "Antwort auf einen früheren Eintrag" in text_of(item)
+
+
+async def test_a_reply_is_offered_only_where_it_can_go(console: Console) -> None:
+    """The reply's channel list holds where the customer can be reached: no "Telegram" for
+    a customer without a linked chat, no "E-Mail" for one without an address (the portal
+    always)."""
+    erika = await console.customer("Erika Mustermann", emails=("erika@example.de",))
+    hans = await console.customer("Hans Ohnemail", phones=("+491711234567",))
+    desk = await console.signed_in()
+    for who, offered in ((erika, ["email", "portal"]), (hans, ["portal"])):
+        page = (await desk.get(f"/customers/{who.id}")).text
+        select = re.search(r'<select id="reply-via"[^>]*>(.*?)</select>', page, re.S)
+        assert select, page[:500]
+        assert re.findall(r'<option value="([a-z]+)"', select.group(1)) == offered

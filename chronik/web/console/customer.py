@@ -105,6 +105,16 @@ async def available_channels(view: AgentView) -> list[str]:
     return ["portal", *(c for c in ("email", "telegram") if c in outbox.transports)]
 
 
+def reply_channels(customer: Customer) -> list[str]:
+    """The channels a reply can be addressed to: where the customer can be reached (an
+    e-mail address or a linked Telegram chat that is not undeliverable); the portal always.
+    (Whether a channel is set up here, the recipients line says: a reply is recorded on its
+    channel and falls back as any notification does.)"""
+    have = {i.kind for i in customer.identities if not i.undeliverable}
+    return [c for c in ("email", "telegram", "portal")
+            if c == "portal" or IdentityKind(c) in have]
+
+
 async def recipients(view: AgentView, customer: Customer, prefs: Preferences,
                      reply_via: str | None = None) -> dict[str, Any]:
     """Who would receive a published entry now, on which channel (preferences applied)."""
@@ -242,6 +252,7 @@ async def customer_context(view: AgentView, customer: Customer, filters: Filters
         "newest": fold_items(newest.items[:5], names),
         "presets": await compose_presets(view, customer.id),
         "recipients": await recipients(view, customer, prefs),
+        "reply_channels": reply_channels(customer),
         "reply_to": reply_entry, "call": call, "agent_names": names, "focused": focused,
         "paged": cursor is not None,
         "merged_into": await _merged_into(state, customer, newest.items),
