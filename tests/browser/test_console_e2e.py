@@ -11,6 +11,7 @@ from typing import Any
 
 from playwright.sync_api import Page, Route, expect
 
+from tests.browser.focus import assert_focus_stands_out
 from tests.support.live_server import ADMIN_EMAIL, AGENT_EMAIL, PASSWORD, ChronikServer
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -536,16 +537,8 @@ def test_the_keyboard_focus_stands_out_in_the_console(chronik: ChronikServer,
                                                      page: Page) -> None:
     """As in the portal: an orange ring alone is 2:1 on the console's white pages (WCAG
     1.4.11 asks 3:1 for what shows the focus)."""
-    from tests.browser.test_portal_e2e import _FOCUS, _contrast
     sign_in(page, chronik)
-    checked = []
-    for target in (page.locator("main a, main button, main input").first,  # white page
-                   page.get_by_role("button", name=re.compile("Abmelden|Sign out"))):
-        target.focus()
-        page.keyboard.press("Shift+Tab")
-        page.keyboard.press("Tab")  # (focused by the keyboard: :focus-visible)
-        ring = target.evaluate(_FOCUS)
-        assert ring["outline"] and ring["width"] >= 2, ring
-        assert _contrast(ring["outline"], ring["background"]) >= 3, ring
-        checked.append(ring["background"])
+    checked = assert_focus_stands_out(
+        page, page.locator("main a, main button, main input").first,  # the white page
+        page.get_by_role("button", name=re.compile("Abmelden|Sign out")))
     assert checked[0] != checked[1]  # a light and the dark background

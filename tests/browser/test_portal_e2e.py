@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.browser.focus import assert_focus_stands_out
 from tests.browser.test_console_e2e import sign_in
 from tests.support.live_server import (
     ChronikServer,
@@ -390,31 +391,6 @@ def test_back_after_a_refused_message_and_the_sent_one(
 
 
 # ---------------------------------------------------------------- seeing where the focus is
-def _luminance(css: str) -> float:
-    r, g, b = (int(v) / 255 for v in re.findall(r"\d+", css)[:3])
-
-    def channel(c: float) -> float:
-        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
-
-
-def _contrast(a: str, b: str) -> float:
-    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
-
-
-_FOCUS = """(el) => {
-  const style = getComputedStyle(el);
-  let bg = null;
-  for (let n = el.parentElement; n && !bg; n = n.parentElement) {
-    const c = getComputedStyle(n).backgroundColor;
-    if (c && !c.endsWith(', 0)') && c !== 'transparent') bg = c;
-  }
-  return {outline: style.outlineStyle === 'none' ? null : style.outlineColor,
-          width: parseFloat(style.outlineWidth), background: bg || 'rgb(255, 255, 255)'};
-}"""
-
-
 def test_the_keyboard_focus_stands_out_on_every_background(
         chronik: ChronikServer, mail_sink: MailSink, page: Page) -> None:
     """The focus ring was orange on white (2:1; WCAG 1.4.11 asks 3:1 for what shows the
@@ -423,14 +399,7 @@ def test_the_keyboard_focus_stands_out_on_every_background(
                                        "emails": ["karla@kunde.test"]})
     _portal_sign_in(page, chronik, mail_sink, "karla@kunde.test")
     page.goto(chronik.url("/portal/preferences"))
-    checked = []
-    for target in (page.locator("#pref-channel-1"),  # on a white card
-                   page.get_by_role("link", name=re.compile("^(Nachrichten|Messages)$"))):
-        target.focus()
-        page.keyboard.press("Shift+Tab")
-        page.keyboard.press("Tab")  # (focused by the keyboard: :focus-visible)
-        ring = target.evaluate(_FOCUS)
-        assert ring["outline"] and ring["width"] >= 2, ring
-        assert _contrast(ring["outline"], ring["background"]) >= 3, ring
-        checked.append(ring["background"])
+    checked = assert_focus_stands_out(
+        page, page.locator("#pref-channel-1"),  # on a white card
+        page.get_by_role("link", name=re.compile("^(Nachrichten|Messages)$")))
     assert checked[0] != checked[1]  # a light and the dark background
