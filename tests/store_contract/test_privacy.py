@@ -25,7 +25,8 @@ from timeline.store import Store, TimelineQuery
 
 COVERS = frozenset({
     "personal_data", "erase_customer", "delete_entries", "entries_of_kind_before",
-    "blobs_in_use", "scrub", "is_suppressed", "erasure_receipts",
+    "blobs_in_use", "scrub", "is_suppressed", "erasure_receipts", "retained_until",
+    "prune_call_states",
 })
 
 MAIL = Identity(kind=IdentityKind.EMAIL, value="erika@kunde.test")
@@ -165,6 +166,44 @@ async def test_entries_retained_by_law_survive_detached_from_the_person(store: S
     assert (placeholder.name, placeholder.identities) == ("Gelöscht", ())
     [receipt] = await store.erasure_receipts(office)
     assert [r["entry_id"] for r in receipt.retained] == [invoice.id]
+
+
+async def test_retained_entries_are_found_once_their_time_is_over(store: Store) -> None:
+    """``retained_until``: the entries kept by law whose ``meta.retained.until`` lies before
+    the date asked about, of that office only; others (later, not retained) are not."""
+    s = await seed(store, MAIL)
+    office, c = s.office.id, s.customer.id
+    early, _ = await store.append(draft(office, c, kind="invoice"))
+    late, _ = await store.append(draft(office, c, kind="contract"))
+    await store.append(draft(office, c))
+    await store.erase_customer(ErasureOrder(
+        office_id=office, customer_id=c, erased_by="admin-1", placeholder_name="Gelöscht",
+        retained=(RetainedEntry(early.id, "invoice", T0 + timedelta(days=365), "§147 AO"),
+                  RetainedEntry(late.id, "contract", T0 + timedelta(days=3650), "§257 HGB"))))
+    assert await store.retained_until(office, T0 + timedelta(days=30)) == []
+    due = await store.retained_until(office, T0 + timedelta(days=400))
+    assert [e.id for e in due] == [early.id]
+    both = await store.retained_until(office, T0 + timedelta(days=4000))
+    assert [e.id for e in both] == [early.id, late.id]
+    other = await store.create_office("Büro B", "DE")
+    assert await store.retained_until(other.id, T0 + timedelta(days=4000)) == []
+
+
+async def test_call_states_not_updated_since_a_date_are_forgotten(store: Store) -> None:
+    """``prune_call_states``: the state of calls not updated since ``before`` goes (all
+    offices), a call updated after it stays; the answer says how many went."""
+    s = await seed(store, PHONE)
+    other = await store.create_office("Büro B", "DE")
+    await store.save_call_state(s.office.id, "old-1", {"from": PHONE.value}, s.customer.id)
+    await store.save_call_state(other.id, "old-2", {"from": PHONE.value})
+    cut = utcnow() + timedelta(seconds=1)
+    assert await store.prune_call_states(utcnow() - timedelta(days=1)) == 0
+    await asyncio.sleep(1.1)
+    await store.save_call_state(s.office.id, "new-1", {"from": PHONE.value}, s.customer.id)
+    assert await store.prune_call_states(cut) == 2
+    assert await store.call_state(s.office.id, "old-1") is None
+    assert await store.call_state(other.id, "old-2") is None
+    assert await store.call_state(s.office.id, "new-1") is not None
 
 
 async def test_erasing_an_unknown_customer_is_refused_and_changes_nothing(
