@@ -2,34 +2,23 @@
 Bot API stand-in): a customer links their chat with a link token, writes text and sends a
 file, gets a published note notified over Telegram; after the erasure no byte of any file in
 the data folder holds their name, chat id, words, file name or file content, and the next
-message from the chat does not re-create them."""
+message from the chat does not re-create them. (The embedded profile's data folder: on
+PostgreSQL the store is the database's, see tests/privacy and tests/postgres.)"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import STORE, Hub
+from tests.conftest import Hub
 from tests.connectors.test_telegram import StandIn, eventually, telegram_hub, timeline
 from timeline.notifications import FINAL_STATUSES
-
-pytestmark = pytest.mark.skipif(
-    STORE == "postgresql", reason="the Telegram hub of tests/connectors/test_telegram.py "
-    "prepares its office in the embedded store")
 
 CHAT = 918273645
 WORDS = [b"Wolkenkuckucksheim", b"Xylophonia", b"918273645", b"xylophonia-plan",
          b"Bauplan Wolkenkuckucksheim"]
-
-
-@pytest.fixture
-async def tg(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StandIn]:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-    async with StandIn(webhook_retry_delay=0.05) as standin:
-        yield standin
 
 
 def _leaks(folder: Path) -> list[str]:
