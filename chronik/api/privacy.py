@@ -180,12 +180,18 @@ async def erase(request: web.Request, state: AppState, caller: Caller) -> web.St
     return json_model(ErasureReceiptOut(**receipt))
 
 
-async def list_receipts(request: web.Request, state: AppState, caller: Caller
-                        ) -> web.StreamResponse:
-    limit = query_int(request, "limit", 100, 1, 200)
+def _cursor(request: web.Request) -> str | None:
+    """A list's ``cursor``: a ``next_cursor`` it gave (an id), else ``400 invalid_cursor``."""
     cursor = request.query.get("cursor") or None
     if cursor is not None and not _CURSOR.match(cursor):
         raise ApiError(400, "invalid_cursor", "cursor must be a next_cursor of this list")
+    return cursor
+
+
+async def list_receipts(request: web.Request, state: AppState, caller: Caller
+                        ) -> web.StreamResponse:
+    limit = query_int(request, "limit", 100, 1, 200)
+    cursor = _cursor(request)
     receipts = await state.store.erasure_receipts(caller.office.id, limit=limit + 1,
                                                   before_id=cursor)
     page = receipts[:limit]
@@ -227,9 +233,7 @@ _CURSOR = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 async def list_access_log(request: web.Request, state: AppState, caller: Caller
                           ) -> web.StreamResponse:
     limit = query_int(request, "limit", 50, 1, 200)
-    cursor = request.query.get("cursor") or None
-    if cursor is not None and not _CURSOR.match(cursor):
-        raise ApiError(400, "invalid_cursor", "cursor must be a next_cursor of this list")
+    cursor = _cursor(request)
     records = await state.store.access_records(caller.office.id, limit=limit + 1,
                                                before_id=cursor)
     page = records[:limit]

@@ -8,31 +8,21 @@ is readable here (``deploy/ci/opensearch.sh``'s node)."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
-from chronik.settings import Settings
 from search.engine import EngineBackend
 from tests.conftest import Hub
 from tests.search.conftest import engine_url
+from tests.search.test_engine_erasure import settings
+
+__all__ = ["settings"]  # the hub on the search engine, an alias of its own
 
 NODE_DATA = Path("/var/lib/chronik-opensearch/data")
 
 
-@pytest.fixture
-async def settings(tmp_path: Path) -> AsyncIterator[Settings]:
-    alias = f"chronik-test-{uuid.uuid4().hex[:10]}"
-    yield Settings(data_dir=tmp_path / "data", http_port=0, max_upload_bytes=64 * 1024,
-                   search_url=engine_url(), search_index=alias)  # type: ignore[arg-type]
-    leftover = EngineBackend(engine_url(), alias)
-    await leftover.open()
-    await leftover.drop()
-    await leftover.close()
 
 
 async def _segments(index: str) -> list[dict[str, Any]]:
