@@ -39,6 +39,7 @@ from .smime import is_pkcs7, open_pkcs7
 from .spam import spam_verdict
 from .structure import (
     decoded_payload,
+    encoded_message,
     find_parts,
     parser,
     reused_boundary,
@@ -582,6 +583,11 @@ def _alternative(children: list[Message], body: _Body, depth: int) -> None:
 def _forwarded(part: Message, body: _Body, depth: int) -> None:
     payload = part.get_payload()
     inner = payload[0] if isinstance(payload, list) and payload else None
+    encoded = encoded_message(part)
+    if encoded is not None:  # sent in base64 or quoted-printable: the stdlib read the
+        inner = parser().parsebytes(encoded[0])  # encoded text as the message
+        body.notes.append(f"a forwarded message ({part.get_content_type()}) sent in "
+                          f"{encoded[1]}: decoded" + (f" ({encoded[2]})" if encoded[2] else ""))
     if not isinstance(inner, Message):  # e.g. a base64-encoded message/rfc822
         raw = part.get_payload(decode=True)
         inner = parser().parsebytes(raw if isinstance(raw, bytes) else b"")

@@ -25,8 +25,8 @@ from email.message import Message
 from email.parser import BytesParser
 from typing import Any
 
-__all__ = ["IndexedMessage", "decoded_payload", "find_parts", "parser", "raw_values",
-           "reused_boundary", "separate_boundaries"]
+__all__ = ["IndexedMessage", "decoded_payload", "encoded_message", "find_parts", "parser",
+           "raw_values", "reused_boundary", "separate_boundaries"]
 
 _HEADER_LINE = re.compile(rb"[!-9;-~]{1,80}:")
 _BOUNDARY_PARAM = re.compile(rb"""(?<![\w-])(boundary[ \t]*=[ \t]*)("[^"]*"|[^;\s]+)""",
@@ -276,6 +276,29 @@ def decoded_payload(part: Message) -> tuple[bytes, str | None, bytes | None]:
         part.replace_header("content-transfer-encoding", encoding)
     data = part.get_payload(decode=True)
     return data if isinstance(data, bytes) else b"", None, None
+
+
+def encoded_message(part: Message) -> tuple[bytes, str, str | None] | None:
+    """A ``message/rfc822`` part sent in base64 or quoted-printable (GroupWise forwards so;
+    RFC 2046 allows only 7bit, 8bit and binary there): the stdlib parses the encoded text as
+    the message, so the forwarded mail showed as base64 and its attachments were lost.
+    Returns (the decoded message, the encoding, a note on damage) -- ``None`` for a message
+    part sent as the standard wants."""
+    raw_name = str(part.get("content-transfer-encoding", ""))
+    encoding = _ENCODINGS.get(raw_name.strip().strip("\"';").strip().lower())
+    if encoding not in ("base64", "quoted-printable"):
+        return None
+    payload = part.get_payload()
+    inner = payload[0] if isinstance(payload, list) and len(payload) == 1 else None
+    text = getattr(inner, "_payload", None)
+    if isinstance(inner, Message) and not inner.keys() and isinstance(text, str):
+        raw = text.encode("ascii", "surrogateescape")  # the text as it came
+    else:  # (quoted-printable text whose first lines look like headers)
+        raw = _raw(part)
+    if encoding == "base64":
+        data, note, _ = _base64(raw)
+        return data, encoding, note
+    return binascii.a2b_qp(raw), encoding, None
 
 
 def _raw(part: Message) -> bytes:
