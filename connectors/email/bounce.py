@@ -40,6 +40,7 @@ from flufl.bounce import all_failures
 
 from .bounce_phrases import (
     ADDRESS,
+    AUTO_REPLY_SUBJECT,
     BOUNCE_SUBJECT,
     DELAY_SUBJECT,
     DELAY_TEXT,
@@ -148,6 +149,10 @@ def _read(msg: Message, use_library: bool, use_own: bool) -> DeliveryReport | No
             return None
         if _REPLY_PREFIX.match(heads.get("subject")) and not _system_sender(heads):
             return None  # a person forwarding or answering a report
+        if AUTO_REPLY_SUBJECT.search(heads.get("subject")) and not _system_sender(heads):
+            # an out-of-office reply (sent with a null envelope sender, like a report) that
+            # says "could not be delivered to …" names the colleague to write to instead
+            return None
     subject = heads.get("subject")
     returned = _returned_headers(tree)
     text_now = text()
@@ -555,8 +560,8 @@ def _report_text(tree: list[tuple[Message, str, str]]) -> str:
 
 _RETURNED_MARK = re.compile(
     r"^(?:-+ ?(?:below this line is a copy of the message|original message follows|"
-    r"this is a copy of (?:the|your) message|original message|returned mail|"
-    r"start of returned message)|original message follows|-+ ?forwarded message)",
+    r"this is a copy of (?:the|your) message|original message|returned mail|returned message"
+    r"|start of returned message)|original message follows|-+ ?forwarded message)",
     re.IGNORECASE | re.MULTILINE)
 
 

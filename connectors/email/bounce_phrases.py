@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ADDRESS", "BOUNCE_SUBJECT", "DELAY_SUBJECT", "DELAY_TEXT", "MTA_TEXT",
-           "SUCCESS_SUBJECT", "text_recipients"]
+__all__ = ["ADDRESS", "AUTO_REPLY_SUBJECT", "BOUNCE_SUBJECT", "DELAY_SUBJECT", "DELAY_TEXT",
+           "MTA_TEXT", "SUCCESS_SUBJECT", "text_recipients"]
 
 ADDRESS = r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+"
 
@@ -54,7 +54,9 @@ MTA_TEXT = re.compile(
     r"|konnte nicht zugestellt werden|konnte(?:n)? nicht (?:an folgende )?(?:empfänger )?"
     r"zugestellt|übermittlung an folgende empfänger|fehler bei der zustellung"
     r"|folgende\(?r?\)? empfänger konnte|nicht zugestellt werden|wurde nicht an \S+ zugestellt"
-    r"|ist fehlgeschlagen|not yet been delivered", re.IGNORECASE)
+    r"|ist fehlgeschlagen|not yet been delivered"
+    # Exchange 5.5 / 2000 / 2003: "Your message ... did not reach the following recipient(s)"
+    r"|did not reach the following recipient", re.IGNORECASE)
 
 _LINE_RECIPIENT = [
     re.compile(rf"^[ \t]*<({ADDRESS})>:?[ \t]*(?:$|\S)", re.MULTILINE),  # Postfix, qmail
@@ -75,10 +77,38 @@ _LIST_TRIGGER = re.compile(
     r"|delivery has failed to these recipients or groups|could not be reached"
     r"|was not delivered to|did not receive a copy of your message"
     r"|not yet been delivered is|undeliverable to the following|recipients failed"
+    r"|did not reach the following recipient|-+ ?failure reasons ?-+"
     r"|konnte nicht (?:an folgende empfänger )?zugestellt werden|nicht zugestellt werden"
     r"|folgende(?:n)? (?:empfänger|adressen?)|an folgende empfänger"
     r"|folgende\(r\) empfänger)[^\n]*\n",
     re.IGNORECASE)
+# The subjects of out-of-office and other automatic replies (Exchange's "Automatic reply:"
+# in the languages of the mailbox that sent it, the words mail programs and webmailers put
+# in front): such a reply is never a delivery report, whatever its text says.
+AUTO_REPLY_SUBJECT = re.compile(
+    r"^\s*(?:\[[^\]]*\]\s*)?\[?(?:auto(?:matic|matische)?[ _-]?(?:reply|response|antwort)"
+    r"|automatische antwort|abwesenheits(?:notiz|meldung|nachricht)|out[ -]of[ -](?:the[ -])?"
+    r"office|autoreply|autosvar|réponse automatique|respuesta automática"
+    r"|risposta automatica|automatisch antwoord|odpowiedź automatyczna|ooo:"
+    r"|automatisk(?:t)? svar|automaattinen vastaus|automatická odpověď|automatická odpoveď"
+    r"|automatyczna odpowiedź|resposta automática|răspuns automat|automatski odgovor"
+    r"|samodejni odgovor|automatikus válasz|otomatik yan[ıi]t|automaatvastus"
+    r"|automātiskā atbilde|automatinis atsakymas|αυτόματη απάντηση"
+    r"|автоматический ответ|автоматична відповідь|автоматичен отговор|автоматски одговор"
+    r"|自动回复|自動回覆|自動回复|自動応答|自動返信|자동 회신|자동 응답"
+    r"|תשובה אוטומטית|رد تلقائي|ตอบกลับอัตโนมัติ|trả lời tự động|balasan automatik"
+    r"|balasan otomatis"
+    # "away" words of out-of-office replies set up by hand (Outlook rules, webmail vacation
+    # responders), only as the subject's leading word with a colon ("Abwesend: Rechnung"),
+    # or as the whole phrase ("Fuera de la oficina")
+    r"|(?:abwesend|abwesenheit|afwezig|ausente|nieobecn[a-ząćęłńóśźż]*|frånvarande|frånvaro"
+    r"|fraværende|fravær|fraværsmelding|poissa|poissaolo|on vacation|on holiday|im urlaub"
+    r"|en congé)\s*:"
+    r"|absen(?:t|te|ce) du bureau|fuera de (?:la )?oficina|fuori (?:sede|ufficio)"
+    r"|fora do escritório|niet op kantoor|buiten kantoor|außer haus|ausser haus"
+    r"|nicht im büro)(?!\w)",  # a whole phrase: "Automatische Antwortfunktion" is none
+    re.IGNORECASE,
+)
 _LIST_LINE = re.compile(rf"^[ \t>*-]*['\"<]?({ADDRESS})['\">]?(?:[ \t:(,]|$)", re.MULTILINE)
 _RCPT_TO = re.compile(rf"rcpt to:[ \t]*<({ADDRESS})>", re.IGNORECASE)
 

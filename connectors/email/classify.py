@@ -34,26 +34,12 @@ import re
 from email.message import Message
 
 from .bounce import read_report
+from .bounce_phrases import AUTO_REPLY_SUBJECT
 from .decode import decode_words, header_value
 
 __all__ = ["classify", "machine_account"]
 
-_OUT_OF_OFFICE = re.compile(
-    r"^\s*(?:\[[^\]]*\]\s*)?\[?(?:auto(?:matic|matische)?[ _-]?(?:reply|response|antwort)"
-    r"|automatische antwort|abwesenheits(?:notiz|meldung|nachricht)|out[ -]of[ -](?:the[ -])?"
-    r"office|autoreply|autosvar|réponse automatique|respuesta automática"
-    r"|risposta automatica|automatisch antwoord|odpowiedź automatyczna|ooo:"
-    # Exchange's "Automatic reply:" in the languages of the mailbox that sent it
-    r"|automatisk(?:t)? svar|automaattinen vastaus|automatická odpověď|automatická odpoveď"
-    r"|automatyczna odpowiedź|resposta automática|răspuns automat|automatski odgovor"
-    r"|samodejni odgovor|automatikus válasz|otomatik yan[ıi]t|automaatvastus"
-    r"|automātiskā atbilde|automatinis atsakymas|αυτόματη απάντηση"
-    r"|автоматический ответ|автоматична відповідь|автоматичен отговор|автоматски одговор"
-    r"|自动回复|自動回覆|自動回复|自動応答|自動返信|자동 회신|자동 응답"
-    r"|תשובה אוטומטית|رد تلقائي|ตอบกลับอัตโนมัติ|trả lời tự động|balasan automatik"
-    r"|balasan otomatis)(?!\w)",  # a whole phrase: "Automatische Antwortfunktion" is none
-    re.IGNORECASE,
-)
+_OUT_OF_OFFICE = AUTO_REPLY_SUBJECT
 # "Auto:" alone is a German word ("Auto: Schadenmeldung" is about a car): only with a
 # second signal in the subject (Lotus Notes: "AUTO: Anna Alt is out of the office").
 _AUTO_PREFIX = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?auto:", re.IGNORECASE)

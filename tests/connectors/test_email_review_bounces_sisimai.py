@@ -1,0 +1,120 @@
+"""Review of bounce and auto-reply intake against report formats nobody here wrote.
+
+The ideas come from Sisimai's set of real bounce mails (BSD-2; ``bench/bounce_rates.py
+--sisimai`` measures a sample of it kept under ``bench/data/``, not in the repository). The
+fixtures are hand-made and reproduce the construction, not the text:
+
+- Exchange 5.5 / 2000 / 2003 sends "Your message … did not reach the following
+  recipient(s):" from a postmaster, often under the original subject: it was not taken for a
+  report at all (a customer's bounce stayed "person mail" from the postmaster).
+- Lotus Notes' SMTP MTA lists the address under "------- Failure Reasons --------" and pastes
+  the returned message below "------- Returned Message --------": recognised, but the
+  address was lost among the returned message's addresses.
+- An out-of-office reply is sent with a null envelope sender, like a report; one that says
+  "your message could not be delivered to …" and names a colleague was taken for a bounce
+  and marked the *colleague's* address undeliverable.
+- Out-of-office subjects that people set by hand ("Afwezig:", "Fuera de la oficina", …)
+  were person mail.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.email.bounce import read_report
+from connectors.email.classify import classify
+from connectors.email.parse import parse_message
+from tests.connectors.test_email_bounces import EXPECTED, World, raw_of, stdlib, world
+from timeline.models import Visibility
+
+__all__ = ["world"]  # the fixture, shared with test_email_bounces
+
+
+@pytest.mark.parametrize("name, address", [
+    ("exchange2003-did-not-reach.eml", "ingrid.imhof@kanzlei-beispiel.example"),
+    ("notes-failure-reasons.eml", "jonas.jung@stahlbau-beispiel.example"),
+])
+def test_old_exchange_and_notes_reports_name_only_the_failed_address(
+        name: str, address: str) -> None:
+    assert EXPECTED[name]["addresses"] == [address]
+    report = read_report(stdlib(raw_of(name)))
+    assert report is not None and report.action == "failed"
+    assert [a.lower() for a in report.recipients] == [address]
+
+
+async def test_an_out_of_office_naming_a_colleague_marks_no_address_undeliverable(
+        world: World) -> None:
+    """The reply comes with ``Return-Path: <>`` and says "could not be delivered to";
+    the colleague it names is a customer too and must keep a working address."""
+    lena = await world.customer("Lena Lorenz", "lena.lorenz@kunde-beispiel.example")
+    colleague = await world.customer("Buchhaltung", "buchhaltung@kunde-beispiel.example")
+    done = await world.mail.deliver(world.office.id, raw_of("controls/ooo-names-colleague.eml"),
+                                    "test:ooo")
+    entry = done.result.entry
+    assert entry is not None and entry.kind == "auto_reply"
+    assert entry.customer_id == lena.id
+    customers = {c.id: c for c in await world.customers()}
+    assert set(customers) == {lena.id, colleague.id}
+    assert [i.undeliverable for c in customers.values() for i in c.identities] == [False, False]
+    assert await world.entries(colleague.id) == []
+    assert all(e.visibility is not Visibility.PUBLISHED or e.kind != "bounce"
+               for e in await world.entries(lena.id))
+
+
+def _mail(subject: str, extra: str = "", body: str = "Danke für Ihre Nachricht.") -> bytes:
+    return (f"From: Anna Kunde <anna@kunde.example>\nTo: service@buero-muster.de\n"
+            f"Subject: {subject}\n{extra}Message-ID: <x1@kunde.example>\n"
+            "Date: Mon, 1 Jun 2026 10:00:00 +0200\nMIME-Version: 1.0\n"
+            "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
+            f"{body}\n").encode()
+
+
+@pytest.mark.parametrize("subject", [
+    "Afwezig: offerte 12", "Niet op kantoor: offerte", "Fuera de la oficina: factura",
+    "Fuori sede: fattura 7", "Fuori ufficio: fattura", "Nieobecność: faktura",
+    "Frånvarande: faktura", "Fraværende: faktura", "Fravær: faktura", "Poissa: lasku",
+    "Absent du bureau : facture", "Abwesend: Rechnung 2026-0412", "Ausente: fatura",
+    "Fora do escritório: fatura", "Außer Haus bis 12.6.", "Nicht im Büro: Rechnung",
+])
+def test_out_of_office_subjects_people_set_by_hand_are_auto_replies(subject: str) -> None:
+    parsed = parse_message(_mail(subject))
+    assert (parsed.auto, parsed.bounced_recipients) == ("auto_reply", ())
+
+
+@pytest.mark.parametrize("subject", [
+    "Urlaub: Anfrage Ferienwohnung August", "Abwesenheitsantrag für Juni",
+    "Absentee ballot question", "Frage zur Abwesenheit meines Sohnes",
+    "Fuera de plazo: reclamación", "Automatische Antwortfunktion defekt",
+])
+def test_a_persons_subject_with_such_words_stays_person_mail(subject: str) -> None:
+    assert classify(stdlib(_mail(subject)))[0] is None
+
+
+@pytest.mark.parametrize("subject", [
+    "Automatic reply: Ihre Rechnung", "Automatische Antwort: Rechnung",
+    "Réponse automatique : facture", "Abwesend: Rechnung",
+])
+def test_an_out_of_office_that_says_not_delivered_is_no_report(subject: str) -> None:
+    """Null envelope sender, ``Auto-Submitted: auto-replied`` and report wording: still an
+    auto-reply, and no address in it is taken for a failed one."""
+    raw = _mail(subject, "Return-Path: <>\nAuto-Submitted: auto-replied\n",
+                "Ihre Nachricht konnte nicht zugestellt werden an die Person, der Sie "
+                "geschrieben haben. Your message could not be delivered to her.\n"
+                "Bitte schreiben Sie an vertretung@kunde.example.")
+    assert read_report(stdlib(raw)) is None
+    parsed = parse_message(raw)
+    assert (parsed.auto, parsed.bounced_recipients) == ("auto_reply", ())
+
+
+def test_a_mail_systems_report_about_an_auto_reply_is_still_a_report() -> None:
+    """The rule above is for replies from a person's address: a mail server's report whose
+    subject quotes an auto-reply's stays a report."""
+    raw = (b"From: Mail Delivery System <MAILER-DAEMON@mx.kunde.example>\n"
+           b"To: service@buero-muster.de\nReturn-Path: <>\n"
+           b"Subject: Automatic reply: Undelivered Mail Returned to Sender\n"
+           b"Message-ID: <r1@mx.kunde.example>\nDate: Mon, 1 Jun 2026 10:00:00 +0200\n"
+           b"Content-Type: text/plain\n\nThis is the mail system at host mx.kunde.example.\n\n"
+           b"<paula.post@kunde.example>: host mx said: 550 5.1.1 User unknown\n")
+    report = read_report(stdlib(raw))
+    assert report is not None and report.action == "failed"
+    assert report.recipients == ("paula.post@kunde.example",)
