@@ -161,13 +161,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _index_missing(settings: Settings) -> bool:
-    """The embedded search index is gone while the store holds entries: a data folder
-    restored from ``chronik backup`` (which leaves the index out), or an index deleted by
-    hand. Served as it is, every search would find nothing, and say nothing about why."""
-    if settings.store_url is not None or settings.engine_url is not None:
-        return False
+    """The search index may be gone while the store holds entries: a data folder restored
+    from ``chronik backup`` (which leaves the index out), an index deleted by hand, a
+    store moved to PostgreSQL by ``migrate-store`` and then served with a data folder or a
+    search engine it was never indexed into. Served as it is, every search would find
+    nothing, and say nothing about why. This is the cheap first look; where only the
+    opened store or engine can tell, ``_rebuild_missing_index`` decides."""
+    if settings.engine_url is not None:
+        return True  # the engine says on opening whether its index was there
     if settings.search_path.exists():
         return False
+    if settings.store_url is not None:
+        return True  # PostgreSQL: whether it holds entries is asked once it is open
     try:
         conn = sqlite3.connect(settings.store_path.resolve().as_uri() + "?mode=ro", uri=True)
         try:
@@ -179,13 +184,25 @@ def _index_missing(settings: Settings) -> bool:
 
 
 def _rebuild_missing_index(settings: Settings) -> None:
-    """``chronik reindex`` before serving (see ``_index_missing``)."""
+    """``chronik reindex`` before serving when the index was missing (see
+    ``_index_missing``): the embedded index file is new, or the engine had no index
+    under the alias and opening made an empty one -- and the store holds entries."""
+    from chronik.logs import setup as setup_logging
+    from search.engine import EngineBackend
     from search.indexer import reindex
 
-    print("chronik: the search index is missing (a restored backup?): rebuilding it from "
-          "the store before serving", file=sys.stderr, flush=True)
+    setup_logging(settings.log_level)  # what opening and rebuilding log is redacted too
 
     async def run(state: AppState) -> int:
+        if isinstance(state.backend, EngineBackend) and not state.backend.created:
+            return 0
+        if await state.store.count_entries() == 0:
+            return 0
+        where = (f"the search engine has no index {state.backend.alias!r}"
+                 if isinstance(state.backend, EngineBackend)
+                 else "the search index is missing (a restored backup?)")
+        print(f"chronik: {where}: rebuilding it from the store before serving",
+              file=sys.stderr, flush=True)
         _, covered = await state.store.index_backlog()
         count = await reindex(state.store, state.backend, texts=state.indexer.texts,
                               phones=state.indexer.phones)
@@ -435,6 +452,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     setup_logging(settings.log_level)
     if args.all:
         require_data(settings)
+        if _index_missing(settings):
+            _rebuild_missing_index(settings)
         with background_work(settings, "worker --all"):
             return run_async(settings, _with_state(settings, _background))
 

@@ -140,10 +140,11 @@ def install() -> None:
         _installed = True
 
 
-QUIET_LOGGERS = ("alembic.runtime.plugins",)
+QUIET_LOGGERS = ("alembic.runtime.plugins", "opensearch", "elastic_transport.transport")
 """Loggers whose INFO lines say nothing to an operator (Alembic lists seven plugins at every
-start on PostgreSQL); their warnings still show. (``alembic.runtime.migration`` stays: it
-names the migrations it runs.)"""
+start on PostgreSQL; the search engines' clients log every request that succeeded -- a line
+per search and per indexed batch); their warnings still show. (``alembic.runtime.migration``
+stays: it names the migrations it runs.)"""
 
 
 def setup(level: str | int) -> None:

@@ -129,6 +129,7 @@ class EngineBackend:
         self.server_version = ""
         self._client: EngineClient | None = None
         self._rebuilding: str | None = None  # the index this process is loading
+        self.created = False  # open() found no index under the alias and made an empty one
         self._targets: TTLCache[str, list[str]] = TTLCache(maxsize=1, ttl=TARGETS_TTL)
 
     @property
@@ -160,6 +161,7 @@ class EngineBackend:
                             CLIENT_MAJOR[engine])
             current = await self.client.alias_indices(self.alias)
             if not current:
+                self.created = True
                 await self.client.create_index(self._new_index_name(), {
                     "settings": SETTINGS, "mappings": MAPPINGS, "aliases": {self.alias: {}}})
             elif not meta_matches(await self.client.mapping_meta(current[0])):

@@ -55,3 +55,37 @@ def test_serving_on_postgresql_logs_no_alembic_plugin_lines(tmp_path: Path) -> N
     assert server.returncode == 0, err
     assert "setup plugin" not in err
     assert "Traceback" not in err
+
+
+def test_a_search_engine_that_answers_writes_no_line_per_request(tmp_path: Path) -> None:
+    """opensearch-py and the Elasticsearch transport log every successful request at INFO:
+    one line per search and per indexed batch, for nobody."""
+    import urllib.parse
+    import uuid
+
+    from tests.live.cluster import serve
+    from tests.search.conftest import engine_url
+
+    url, alias = engine_url(), f"chronik-test-logs-{uuid.uuid4().hex[:10]}"
+    env = base_env({"CHRONIK_SEARCH_URL": url, "CHRONIK_SEARCH_INDEX": alias,
+                    "CHRONIK_LOG_LEVEL": "INFO"})
+    data = tmp_path / "data"
+    seeded = seed(data, env)
+    server = serve(tmp_path, data, env, seeded, "engine")
+    try:
+        customer = server.api("POST", "/customers", {"name": "Erika Mustermann"})
+        server.api("POST", f"/customers/{customer['id']}/entries",
+                   {"body": "Rückruf wegen Zählerstand", "kind": "note", "visibility": "internal"})
+        for _ in range(3):
+            server.api("GET", "/search?q=" + urllib.parse.quote("Zählerstand"))
+    finally:
+        server.stop()
+        import urllib.request
+        try:
+            urllib.request.urlopen(urllib.request.Request(f"{url}/{alias}-*", method="DELETE"),
+                                   timeout=30).close()
+        except OSError:
+            pass
+    err = server.stderr()
+    assert "Chronik serving" in server.stdout_path.read_text() or err
+    assert "INFO opensearch" not in err and "INFO elastic_transport" not in err, err
