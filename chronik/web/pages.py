@@ -226,6 +226,13 @@ def pre_csrf_ok(request: web.Request, sent: str) -> bool:
     return bool(cookie) and secrets.compare_digest(cookie.encode(), sent.encode())
 
 
+def cookies_refused(request: web.Request) -> bool:
+    """A sign-in form came back without the cookie its page set: the browser blocks
+    cookies for this site (or dropped it). Saying "the form expired, reload" would send the
+    user round in a loop; the sign-in page says that cookies are needed instead."""
+    return PRE_COOKIE not in request.cookies
+
+
 def form_str(form: Any, name: str, default: str = "") -> str:
     value = form.get(name, default)
     return value if isinstance(value, str) else default

@@ -11,12 +11,13 @@ from aiohttp import web
 from cachetools import TTLCache
 
 from chronik.state import STATE, AppState
-from chronik.web.auth import end_session, start_session, verify_password
+from chronik.web.auth import current_agent, end_session, start_session, verify_password
 from chronik.web.i18n import LANGUAGES, gettext
 from chronik.web.outbox import OUTBOX, Outbox
 from chronik.web.pages import (
     AgentView,
     agent_page,
+    cookies_refused,
     error_page,
     form_str,
     pre_csrf_ok,
@@ -69,27 +70,41 @@ async def send_signin_link(state: AppState, outbox: Outbox, agent: Agent, email:
 
 
 def _signin_page(request: web.Request, lang: str, *, message: str = "", kind: str = "info",
-                 email: str = "", status: int = 200) -> web.Response:
+                 email: str = "", status: int = 200, nxt: str | None = None,
+                 carry_on: str = "") -> web.Response:
     token = pre_csrf_token(request)
-    response = page("signin.html", lang, {
-        "csrf": token, "next": safe_next(request.query.get("next")), "message": message,
+    response = page("signin.html", lang, {"carry_on": carry_on,
+        "csrf": token, "next": safe_next(nxt or request.query.get("next")), "message": message,
         "message_kind": kind, "email": email, "timezone": None}, status)
     set_pre_csrf(request, response)
     return response
 
 
 async def signin_form(request: web.Request) -> web.StreamResponse:
-    return _signin_page(request, request_language(request))
+    # a bookmarked sign-in page, or Back to it, while signed in: it says so and leads on
+    # (the form stays, for signing in as someone else)
+    found = await current_agent(request, request.app[STATE])
+    if found is None:
+        return _signin_page(request, request_language(request))
+    session, signed_in = found
+    lang = request_language(request, session.record.language or (
+        signed_in.login.language if signed_in.login else None))
+    return _signin_page(request, lang, message=gettext(lang, "signin.already",
+                                                       name=signed_in.agent.name),
+                        carry_on=safe_next(request.query.get("next")))
 
 
 async def signin(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     lang = request_language(request)
     form = await request.post()
-    if not pre_csrf_ok(request, form_str(form, "csrf")):
-        return error_page(request, 403, "error.csrf", lang, back="/signin")
     nxt = safe_next(form_str(form, "next"))
     raw_email = form_str(form, "email").strip()
+    if not pre_csrf_ok(request, form_str(form, "csrf")):
+        if cookies_refused(request):
+            return _signin_page(request, lang, message=gettext(lang, "signin.cookies"),
+                                kind="error", email=raw_email, status=403, nxt=nxt)
+        return error_page(request, 403, "error.csrf", lang, back="/signin")
     try:
         email = normalise_email(raw_email)
     except InvalidInput:
@@ -136,6 +151,9 @@ async def link_use(request: web.Request) -> web.StreamResponse:
     lang = request_language(request)
     form = await request.post()
     if not pre_csrf_ok(request, form_str(form, "csrf")):
+        if cookies_refused(request):
+            return _signin_page(request, lang, message=gettext(lang, "signin.cookies"),
+                                kind="error", status=403)
         return error_page(request, 403, "error.csrf", lang, back=request.path)
     code_id, _, secret = request.match_info["token"].partition(".")
     code = None

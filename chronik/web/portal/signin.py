@@ -57,6 +57,7 @@ from chronik.web.i18n import gettext
 from chronik.web.outbox import OUTBOX, Outbox
 from chronik.web.pages import (
     CustomerView,
+    cookies_refused,
     error_page,
     form_str,
     pre_csrf_ok,
@@ -237,10 +238,13 @@ def _back_to_signin(request: web.Request, error: str, lang: str, nxt: str, typed
 async def request_code(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     lang = _lang(request, form_str(form, "lang"))
-    if not pre_csrf_ok(request, form_str(form, "csrf")):
-        return error_page(request, 403, "error.csrf", lang, back="/portal/signin")
     nxt = portal_next(form_str(form, "next"))
     raw = form_str(form, "email").strip()
+    if not pre_csrf_ok(request, form_str(form, "csrf")):
+        if cookies_refused(request):  # (a redirect could not keep the address either)
+            return _signin_page(request, lang, message=gettext(lang, "signin.cookies"),
+                                kind="error", email=raw[:320], status=403, nxt=nxt)
+        return error_page(request, 403, "error.csrf", lang, back="/portal/signin")
     typed = _typed(raw) if len(raw) <= 320 else None
     if typed is None:
         raise _back_to_signin(request, "bad_email", lang, nxt, raw)
@@ -478,10 +482,13 @@ async def use_code(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     form = await request.post()
     lang = _lang(request, form_str(form, "lang"))
-    if not pre_csrf_ok(request, form_str(form, "csrf")):
-        return error_page(request, 403, "error.csrf", lang, back="/portal/signin")
     challenge = form_str(form, "challenge")
     nxt = portal_next(form_str(form, "next"))
+    if not pre_csrf_ok(request, form_str(form, "csrf")):
+        if cookies_refused(request) and _CHALLENGE.match(challenge):
+            return _code_page(request, lang, challenge, nxt, kind="error", status=403,
+                              message=gettext(lang, "signin.cookies"))
+        return error_page(request, 403, "error.csrf", lang, back="/portal/signin")
     if not _CHALLENGE.match(challenge):
         raise web.HTTPSeeOther("/portal/signin?" + urlencode({"next": nxt}))
     code = typed_code(form_str(form, "code"))
@@ -517,7 +524,7 @@ async def link_form(request: web.Request) -> web.StreamResponse:
     if _split(request.match_info["token"]) is None:
         return _signin_page(request, lang, message=gettext(lang, "portal.signin.link_invalid"),
                             kind="error", status=400)
-    return _public_page(request, "portal/link.html", lang, action=request.path)
+    return _public_page(request, "portal/link.html", lang, action=request.path, message="")
 
 
 async def link_use(request: web.Request) -> web.StreamResponse:
@@ -525,6 +532,9 @@ async def link_use(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     lang = _lang(request, form_str(form, "lang"))
     if not pre_csrf_ok(request, form_str(form, "csrf")):
+        if cookies_refused(request):  # the link is not spent: once cookies are allowed
+            return _public_page(request, "portal/link.html", lang, 403, action=request.path,
+                                message=gettext(lang, "signin.cookies"))
         return error_page(request, 403, "error.csrf", lang, back=request.path)
     parts = _split(request.match_info["token"])
     if parts is not None:
