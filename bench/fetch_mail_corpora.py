@@ -8,6 +8,8 @@ Sources (each through its ordinary client):
 * Apache James mime4j: ``apache-mime4j-core`` tests jar from Maven Central (``testmsgs/``,
   ``mimetools-testmsgs/``). 0.8.15 publishes no tests jar; 0.8.11 does.
 * Apache Tika: ``tika-parser-mail-module`` tests jar (``test-documents/*.eml``, ``*.mbox``).
+* mail-parser (SpamScope): ``tests/mails/`` of its source distribution on PyPI (``pip
+  download --no-binary``): real spam and malware mail, malformed on purpose.
 * CPython: ``Lib/test/test_email/data/msg_*.txt`` from Debian's
   ``libpython3.<minor>-testsuite`` (``apt-get download``, then ``dpkg-deb -x``).
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
@@ -65,11 +68,34 @@ def fetch_cpython(tmp: Path) -> int:
     return count
 
 
+def fetch_sdist(name: str, requirement: str, prefix: str, tmp: Path) -> int:
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+                    "--no-binary", ":all:", "-d", str(tmp), requirement], check=True)
+    sdist = next(tmp.glob("*.tar.gz"))
+    count = 0
+    with tarfile.open(sdist) as tar:
+        for member in tar.getmembers():
+            inside = member.name.partition("/")[2]
+            if not member.isfile() or not inside.startswith(prefix):
+                continue
+            source = tar.extractfile(member)
+            if source is None:
+                continue
+            target = OUT / name / Path(inside).name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read())
+            count += 1
+    return count
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for name, (artifact, prefixes) in JARS.items():
         with tempfile.TemporaryDirectory() as tmp:
             print(name, fetch_jar(name, artifact, prefixes, Path(tmp)), "files")
+    with tempfile.TemporaryDirectory() as tmp:
+        print("mail-parser", fetch_sdist("mail-parser", "mail-parser==4.8.0", "tests/mails/",
+                                         Path(tmp)), "files")
     with tempfile.TemporaryDirectory() as tmp:
         print("cpython", fetch_cpython(Path(tmp)), "files")
 

@@ -97,6 +97,56 @@ def _jis_to_sjis(first: int, second: int) -> tuple[int, int]:
     return lead, second + 0x7E
 
 
+_LABELS = {
+    # charset names that mail programs write and Python's codecs do not know: the labels
+    # of the WHATWG Encoding Standard (what browsers, Thunderbird and webmail accept) and
+    # Java's names (JavaMail writes them: "windows-31j" for Japanese, "x-windows-949")
+    "windows-31j": "cp932", "cswindows31j": "cp932", "ms932": "cp932", "ms_kanji": "cp932",
+    "x-ms-cp932": "cp932", "windows-949": "cp949", "ms949": "cp949", "x-windows-949": "cp949",
+    "ks_c_5601-1989": "cp949", "csksc56011987": "cp949", "iso-ir-149": "cp949",
+    "ks_c_5601": "cp949", "ksc5601": "cp949", "ksc_5601": "cp949", "korean": "cp949",
+    "x-euc-jp": "euc_jp", "x-euc": "euc_jp", "cseucpkdfmtjapanese": "euc_jp",
+    "x-x-big5": "big5hkscs", "cn-big5": "big5hkscs", "csbig5": "big5hkscs",
+    "x-ms950-hkscs": "big5hkscs", "ms950": "cp950", "x-windows-950": "cp950",
+    "csgb2312": "gb18030", "gb_2312-80": "gb18030", "gb_2312": "gb18030", "gb2312-80": "gb18030",
+    "csiso58gb231280": "gb18030", "x-euc-cn": "gb18030", "chinese": "gb18030",
+    "iso-ir-58": "gb18030", "ms936": "gb18030", "x-mswin-936": "gb18030",
+    "x-windows-iso2022jp": "iso-2022-jp", "cp50220": "iso-2022-jp", "cp50221": "iso-2022-jp",
+    "cp50222": "iso-2022-jp", "csiso2022jp": "iso-2022-jp",
+    "utf8mb4": "utf-8", "utf8mb3": "utf-8", "unicode-1-1-utf-8": "utf-8",
+    "unicode-2-0-utf-8": "utf-8", "unicode11utf8": "utf-8", "unicode20utf8": "utf-8",
+    "unicode": "utf-16", "ucs-2": "utf-16", "csunicode": "utf-16", "iso-10646-ucs-2": "utf-16",
+    "unicodefeff": "utf-16", "unicodefffe": "utf-16-be",
+    "koi": "koi8-r", "koi8": "koi8-r", "koi8r": "koi8-r", "koi8_r": "koi8-r",
+    "koi8-ru": "koi8-u", "logical": "iso8859-8", "visual": "iso8859-8",
+    "mac-ce": "mac-latin2", "mac-centraleurope": "mac-latin2",
+    "mac-ukrainian": "mac-cyrillic", "mac-icelandic": "mac-iceland",
+    "ms-ee": "cp1250", "ms-cyrl": "cp1251", "ms-ansi": "cp1252", "ms-greek": "cp1253",
+    "ms-turk": "cp1254", "ms-hebr": "cp1255", "ms-arab": "cp1256", "tis620": "cp874",
+}
+_LABEL_FORMS = (
+    # a code page written with a separator or a vendor prefix: "cp-850", "win-1251"
+    (re.compile(r"(?:cp|ibm|dos|ms|win(?:dows)?)[-_ ]?(\d{3,5})"), r"cp\1"),
+    # ISO 8859 in any spelling, RFC 1556's bidi forms too: "iso-8859-6-i", "iso88591"
+    (re.compile(r"(?:iso|csiso)?[-_ ]?8859[-_ ]?(\d{1,2})(?:[-_ ]?[ie])?(?::\d{4})?"),
+     r"iso8859-\1"),
+    (re.compile(r"(?:iso-?)?latin[-_ ]?(\d{1,2})"), r"latin\1"),
+    (re.compile(r"l(\d{1,2})"), r"latin\1"),
+)
+
+
+def _label(name: str) -> str:
+    """The name Python's codecs know for a charset label they refuse (see :data:`_LABELS`)."""
+    bare = name.removeprefix("x-").removeprefix("x-")  # "x-mac-cyrillic", "x-x-big5"
+    for candidate in (name, bare):
+        if candidate in _LABELS:
+            return _LABELS[candidate]
+        for pattern, replacement in _LABEL_FORMS:
+            if pattern.fullmatch(candidate):
+                return pattern.sub(replacement, candidate)
+    return _CHARSET_ALIASES.get(bare, bare.replace("-", "_"))
+
+
 def _codec(charset: str | None) -> str | None:
     """The Python codec for a declared charset, or None when unknown or unusable."""
     if not charset:
@@ -105,7 +155,11 @@ def _codec(charset: str | None) -> str | None:
     try:
         info = codecs.lookup(_CHARSET_ALIASES.get(name, name))
     except (LookupError, ValueError, TypeError):
-        return None
+        try:  # a label other programs know (rare: only unknown labels pay for this)
+            alias = _label(name.strip(" ;,\"'"))
+            info = codecs.lookup(_CHARSET_ALIASES.get(alias, alias))
+        except (LookupError, ValueError, TypeError):
+            return None
     if not getattr(info, "_is_text_encoding", True) or info.name in _BLOCKED_CODECS:
         return None
     return info.name

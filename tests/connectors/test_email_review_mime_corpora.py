@@ -73,3 +73,51 @@ def test_forwarded_message_sent_as_the_standard_wants_gets_no_note() -> None:
     assert "Grüße, anbei das Angebot." in parsed.text
     assert [a.data for a in parsed.attachments] == [PDF]
     assert not any("forwarded message" in n for n in parsed.parse_notes)
+
+
+# --------------------------------------------------------------------------- charset labels
+
+LABELLED = [
+    # (label as mail programs write it, codec that writes the bytes, text)
+    ("windows-31j", "cp932", "お世話になっております。山田です。"),  # JavaMail, Japanese
+    ("x-windows-949", "cp949", "안녕하세요 고객님, 감사합니다"),  # Java, Korean
+    ("ks_c_5601-1989", "cp949", "안녕하세요 고객님, 감사합니다"),
+    ("x-euc-jp", "euc_jp", "お世話になっております"),
+    ("cn-big5", "big5", "您好，謝謝您的來信"),
+    ("csgb2312", "gb2312", "您好，谢谢您的来信"),
+    ("x-mac-cyrillic", "mac-cyrillic", "Привет, спасибо за письмо"),
+    ("x-mac-ce", "mac-latin2", "Dzień dobry, dziękuję za list"),
+    ("iso-8859-6-i", "iso8859-6", "مرحبا، شكرا لرسالتك"),
+    ("iso-8859-8-e", "iso8859-8", "שלום, תודה על המכתב"),
+    ("cp-850", "cp850", "Grüße aus Köln, schöne Woche"),
+    ("win-1250", "cp1250", "Dobrý den, děkuji za dopis"),
+    ("x-cp1251", "cp1251", "Привет, спасибо за письмо"),
+    ("koi8", "koi8-r", "Привет, спасибо за письмо"),
+    ("utf8mb4", "utf-8", "Grüße 😀 aus Köln"),
+]
+
+
+@pytest.mark.parametrize(("label", "codec", "text"), LABELLED, ids=[c[0] for c in LABELLED])
+def test_charset_labels_other_mail_programs_write_are_read(label: str, codec: str,
+                                                            text: str) -> None:
+    """Labels that browsers and mail programs accept (the WHATWG Encoding Standard's, and
+    Java's: JavaMail writes "windows-31j" for Japanese) but Python's codecs do not know were
+    read as UTF-8 or Windows-1252: Japanese, Korean or Chinese mail showed as "‚¨\\x90¢˜b…"
+    in its body and subject (probed after the charset tests of mime4j and CPython)."""
+    encoded = base64.b64encode(text.encode(codec)).decode()
+    raw = (f"From: Kunde <kunde@example.com>\nTo: hub@example.org\nMIME-Version: 1.0\n"
+           f"Subject: =?{label}?B?{encoded}?=\nMessage-ID: <cs@example.com>\n"
+           f"Content-Type: text/plain; charset=\"{label}\"\n"
+           f"Content-Transfer-Encoding: 8bit\n\n").encode() + text.encode(codec) + b"\n"
+    parsed = parse_message(raw)
+    assert parsed.text == text
+    assert parsed.subject == text
+    assert not any("unknown charset" in n for n in parsed.parse_notes)
+
+
+def test_a_label_nobody_knows_is_still_read_with_a_note() -> None:
+    raw = (b"From: Kunde <kunde@example.com>\nTo: hub@example.org\nSubject: x\n"
+           b"Content-Type: text/plain; charset=x-no-such-thing\n\nGr\xfc\xdfe\n")
+    parsed = parse_message(raw)
+    assert parsed.text == "Grüße"
+    assert any("unknown charset 'x-no-such-thing'" in n for n in parsed.parse_notes)
