@@ -158,6 +158,8 @@ def _read(msg: Message, use_library: bool, use_own: bool) -> DeliveryReport | No
     text_now = text()
     action = dsn_action or _action_from_text(subject, text_now)
     own = _own_addresses(msg, returned)
+    own.update(m.group(0).lower() for m in _ADDRESS_RE.finditer("\n".join(
+        _PASTED_ID.findall(text_now))))  # a returned message's ids pasted as text
     readers: list[tuple[str, Callable[[], tuple[str, ...]]]] = [
         ("dsn", lambda: dsn_recipients),
         ("x-failed-recipients", lambda: failed_header if action == "failed" else ()),
@@ -467,8 +469,20 @@ def _library(msg: Message, action: Action) -> tuple[str, ...]:
     return tuple(found)
 
 
+_PASTED_HEADER = re.compile(
+    r"^[ \t]*(?:message-id|in-reply-to|references|from|sender|return-path|reply-to"
+    r"|received|dkim-signature)[ \t]*:.*", re.IGNORECASE | re.MULTILINE)
+
+
+_PASTED_ID = re.compile(r"^[ \t]*(?:message-id|in-reply-to|references)[ \t]*:.*",
+                        re.IGNORECASE | re.MULTILINE)
+
+
 def _single_address(text: str, own: set[str]) -> tuple[str, ...]:
-    """No known phrase: the one address the report's own text names (else none)."""
+    """No known phrase: the one address the report's own text names (else none) -- not
+    counting the header lines of a returned message pasted into it (Zoho: its
+    ``Message-ID:<…@host>`` looks like an address)."""
+    text = _PASTED_HEADER.sub("", text)
     named = {m.group(0).rstrip(".").lower(): m.group(0).rstrip(".")
              for m in _ADDRESS_RE.finditer(text) if _plausible(m.group(0), own)}
     return tuple(named.values()) if len(named) == 1 else ()
@@ -511,7 +525,9 @@ def _tree(msg: Message) -> list[tuple[Message, str, str]]:
     tree: list[tuple[Message, str, str]] = []
     while stack and len(tree) < _MAX_PARTS:
         part, parent = stack.pop(0)
-        ctype = part.get_content_type()
+        # a Content-Type whose parameters lack their ';' ("text/plain\n charset=…",
+        # OpenMail) is still text/plain: its text holds the failed address
+        ctype = (part.get_content_type().split() or ["text/plain"])[0]
         tree.append((part, parent, ctype))
         if ctype.startswith("multipart/"):
             children = [c for c in _children(part, ctype) if isinstance(c, Message)]
@@ -561,7 +577,8 @@ def _report_text(tree: list[tuple[Message, str, str]]) -> str:
 _RETURNED_MARK = re.compile(
     r"^(?:-+ ?(?:below this line is a copy of the message|original message follows|"
     r"this is a copy of (?:the|your) message|original message|returned mail|returned message"
-    r"|start of returned message)|original message follows|-+ ?forwarded message)",
+    r"|start of returned message)|original message follows|-+ ?forwarded message"
+    r"|[ \t]*below is a copy of the original message)",
     re.IGNORECASE | re.MULTILINE)
 
 

@@ -27,7 +27,8 @@ DELAY_SUBJECT = re.compile(
     re.IGNORECASE)
 DELAY_TEXT = re.compile(
     r"has not yet been delivered|not (?:yet )?been delivered (?:yet|after)|still being retried"
-    r"|will (?:be )?retr(?:y|ied)|this is a warning message only|do not need to resend"
+    r"|will (?:be )?retr(?:y|ied)|this is a warning message only|do not need to re-?send"
+    r"|only a temporary failure report|a message is delayed"
     r"|has been delayed|message not delivered yet|delivery attempts will continue"
     r"|noch nicht zugestellt|wird weiter versucht|zustellung (?:wird|ist) verzögert",
     re.IGNORECASE)
@@ -78,6 +79,7 @@ _LIST_TRIGGER = re.compile(
     r"|was not delivered to|did not receive a copy of your message"
     r"|not yet been delivered is|undeliverable to the following|recipients failed"
     r"|did not reach the following recipient|-+ ?failure reasons ?-+"
+    r"|for the following\s+list of recipients"
     r"|konnte nicht (?:an folgende empfänger )?zugestellt werden|nicht zugestellt werden"
     r"|folgende(?:n)? (?:empfänger|adressen?)|an folgende empfänger"
     r"|folgende\(r\) empfänger)[^\n]*\n",

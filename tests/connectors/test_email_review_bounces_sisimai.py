@@ -15,6 +15,13 @@ fixtures are hand-made and reproduce the construction, not the text:
   and marked the *colleague's* address undeliverable.
 - Out-of-office subjects that people set by hand ("Afwezig:", "Fuera de la oficina", …)
   were person mail.
+- Zoho pastes the returned headers into its text: ``Message-ID:<…@host>`` was taken for a
+  second failed address; HP OpenMail folds ``Content-Type: text/plain`` without the ``;``
+  before ``charset`` and its text (with the address) was not read; OpenSMTPD's plain-text
+  delay warning ("DO NOT NEED to re-send") was taken for a bounce and its failure report
+  was not attributed. These fixtures (``zoho-pasted-message-id``,
+  ``openmail-content-type-no-semicolon``, ``opensmtpd-*-plain``) run through the ingest
+  path in ``test_email_bounces.py`` with the others listed in ``expected.json``.
 """
 
 from __future__ import annotations
