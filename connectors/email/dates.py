@@ -61,6 +61,10 @@ def message_date(msg: Message, values: list[str], notes: list[str]) -> datetime 
     if value:
         found = rfc_date(value)
         if found is not None:
+            if _OLD_YEAR.search(value):
+                notes.append(f"the Date header {value!r} has a three-digit year (years "
+                             f"after 1999 as some programs wrote them): read as "
+                             f"{found.isoformat()}")
             return found
         found = lenient_date(value)
         if found is not None:
@@ -76,7 +80,12 @@ def message_date(msg: Message, values: list[str], notes: list[str]) -> datetime 
 
 
 def rfc_date(value: str) -> datetime | None:
-    """An RFC 5322 date with a known zone (``-0000``, a numeric offset or a US/UT name)."""
+    """An RFC 5322 date with a known zone (``-0000``, a numeric offset or a US/UT name).
+
+    A three-digit year is 1900 plus it (RFC 5322, 4.3): programs that counted years from
+    1900 wrote 2003 as ``103``, which the standard parser reads as the year 103."""
+    if _OLD_YEAR.search(value):
+        value = _OLD_YEAR.sub(lambda m: f"{m.group(1)}{int(m.group(2)) + 1900}", value)
     try:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -86,6 +95,9 @@ def rfc_date(value: str) -> datetime | None:
             return parsed.replace(tzinfo=UTC)
         return None
     return parsed  # a date far off is the ingest's to judge (it keeps it as original_date)
+
+
+_OLD_YEAR = re.compile(r"^(\s*(?:[A-Za-z]{3},?\s*)?\d{1,2}\s+[A-Za-z]{3}\s+)(\d{3})(?=\s)")
 
 
 def lenient_date(value: str) -> datetime | None:

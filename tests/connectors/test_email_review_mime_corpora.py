@@ -121,3 +121,31 @@ def test_a_label_nobody_knows_is_still_read_with_a_note() -> None:
     parsed = parse_message(raw)
     assert parsed.text == "Grüße"
     assert any("unknown charset 'x-no-such-thing'" in n for n in parsed.parse_notes)
+
+
+# --------------------------------------------------------------------------- dates
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("Tue, 1 Jul 103 10:52:37 +0200", "2003-07-01T10:52:37+02:00"),
+    ("Sat, 1 Jan 100 00:00:01 -0500", "2000-01-01T00:00:01-05:00"),
+    ("Tue, 29 Feb 100 10:00:00 +0000", "2000-02-29T10:00:00+00:00"),  # 2000 is a leap year
+    ("1 Jul 103 10:52:37 EDT", "2003-07-01T10:52:37-04:00"),
+], ids=["2003", "2000", "leap-day", "no-weekday"])
+def test_three_digit_year_is_read_as_rfc_5322_says(header: str, expected: str) -> None:
+    """Programs that counted years from 1900 wrote 2003 as "103" (old mbox archives; RFC
+    5322 4.3: 1900 plus the three digits). The standard parser read the year 103: the mail
+    sorted 1900 years before the rest of the history, or its date was dropped."""
+    parsed = parse_message(f"From: a@example.com\nSubject: x\nDate: {header}\n\nHallo\n"
+                           .encode())
+    assert parsed.date is not None and parsed.date.isoformat() == expected
+    assert any("three-digit year" in n for n in parsed.parse_notes)
+
+
+def test_two_and_four_digit_years_are_left_alone() -> None:
+    for header, year in (("Tue, 01 Jul 03 10:52:37 +0200", 2003),
+                         ("Thu, 01 Jul 99 10:52:37 +0200", 1999),
+                         ("Tue, 1 Jul 2003 10:52:37 +0200", 2003)):
+        parsed = parse_message(f"From: a@example.com\nDate: {header}\n\nHallo\n".encode())
+        assert parsed.date is not None and parsed.date.year == year
+        assert parsed.parse_notes == ()
