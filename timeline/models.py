@@ -143,7 +143,7 @@ class Consent(_Record):
     """Who: an agent id, ``customer`` or ``system``."""
     route: str
     """How: ``agent``, ``portal``, ``telegram_stop``, ``telegram_start``, ``unsubscribe_link``,
-    ``bounce``, ``api`` …"""
+    ``email_stop``, ``bounce``, ``api`` …"""
 
 
 class QuietHours(_Record):

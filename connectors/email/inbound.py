@@ -40,12 +40,24 @@ from pydantic import ValidationError
 from timeline.errors import InvalidInput
 from timeline.identity import normalise_email
 from timeline.ingest import InboundAttachment, InboundMessage, IngestResult, IngestService
-from timeline.models import Channel, CustomerStatus, IdentityKind, Office, utcnow
+from timeline.models import (
+    Channel,
+    CustomerStatus,
+    Direction,
+    Entry,
+    EntryDraft,
+    IdentityKind,
+    Office,
+    Visibility,
+    utcnow,
+)
+from timeline.optout import own_words, says_stop
 from timeline.privacy_models import ErasedSenderPolicy
 
 from .bounce import OWN_MESSAGE_ID, DeliveryReport, read_report
 from .errors import MailParseError, MessageTooLarge
 from .parse import DEFAULT_MAX_BYTES, ParsedMail, parse_message
+from .quotes import split_quoted
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +74,8 @@ _QUOTED_SENDER = re.compile(
 """The sender line of a forwarded or quoted mail in a text ("Von: Erika <erika@…>")."""
 _QUOTE_SCAN = 50_000
 _MAX_LOOKUPS = 10
+_REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|antw|sv|vs)\s*(?:\[\d+\])?\s*:\s*)+",
+                           re.IGNORECASE)
 _HOST = re.compile(rb"^reporting-mta:[ \t]*dns[ \t]*;[ \t]*([A-Za-z0-9.-]{1,253})",
                    re.IGNORECASE | re.MULTILINE)
 
@@ -333,12 +347,46 @@ class MailIngest:
                 out[i] = Delivered("duplicate", result)
             else:
                 out[i] = Delivered("created", result)
+                if parsed.auto is None and result.entry is not None:
+                    await self._stop_by_reply(office_id, parsed, result.entry)
                 if parsed.auto == "bounce":
                     reason = f"bounce: {parsed.subject}"[:500]
                     for address in marks.get(i, parsed.bounced_recipients):
                         await self.ingest.mark_undeliverable(office_id, IdentityKind.EMAIL,
                                                              address, reason)
         return [d for d in out if d is not None]
+
+    async def _stop_by_reply(self, office_id: str, parsed: ParsedMail, entry: Entry) -> None:
+        """A customer's reply to one of our mails that says nothing but "STOP" (or
+        "Abmelden", "unsubscribe please" -- ``timeline.optout``) withdraws their e-mail
+        consent, as the unsubscribe link would, and says so on the timeline. Only a reply to
+        our own mail of this customer counts: a new mail "Stopp" may be about anything."""
+        own = split_quoted(parsed.text)
+        written = own_words(own[0] if own is not None else parsed.text)
+        if not written:  # an empty body: the subject, without "Re:"
+            written = _REPLY_PREFIX.sub("", parsed.subject)
+        if not says_stop(written):
+            return
+        ours = [m.group(1).upper() for m in (OWN_MESSAGE_ID.match(r) for r in
+                                             [parsed.in_reply_to or "", *parsed.references])
+                if m]
+        answered = await self.store.get_entry(office_id, ours[-1]) if ours else None
+        if answered is None or answered.customer_id != entry.customer_id:
+            return
+        current = (await self.store.consents(office_id, entry.customer_id)).get("email")
+        if current is not None and not current.granted:
+            return
+        await self.store.record_consent(office_id, entry.customer_id, "email", False,
+                                        actor="customer", route="email_stop")
+        said = " ".join(written.split())
+        await self.ingest.timeline.append(EntryDraft(
+            office_id=office_id, customer_id=entry.customer_id, channel=Channel.EMAIL,
+            direction=Direction.INTERNAL, kind="email_consent", visibility=Visibility.INTERNAL,
+            notify=False, occurred_at=utcnow(),
+            subject=f'E-mail notifications turned off by the customer (replied "{said}")',
+            body="", meta={"consent": {"channel": "email", "granted": False,
+                                       "route": "email_stop"},
+                           "reply_entry_id": entry.id}))
 
     async def _about_erased(self, office_id: str, raw: bytes, what: str, origin: str
                             ) -> Delivered:

@@ -30,6 +30,7 @@ from telegram.constants import ChatType
 from connectors.telegram.errors import TelegramUnavailable, scrub, translate
 from timeline.ingest import InboundAttachment, InboundMessage
 from timeline.models import Channel, IdentityKind
+from timeline.optout import says_stop
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,6 @@ COMMANDS = frozenset({"start", "stop", "portal", "login", "anmelden"})
 REPLY_EXCERPT = 100
 """Characters of the message a reply answers that its entry shows."""
 
-STOP_WORDS = frozenset({"stop", "stopp", "abmelden", "abbestellen", "unsubscribe"})
-"""A message that is only one of these (any case, punctuation around it) is how people opt
-out of automated messages by habit (SMS "STOP"); for a known customer's chat it counts as
-``/stop`` (``Commands.stop_by_word``)."""
-_NOT_WORD = re.compile(r"[^\w\s]")
 
 
 @dataclass(frozen=True)
@@ -120,11 +116,11 @@ def command(message: Message) -> tuple[str, str] | None:
 
 
 def stop_word(message: Message) -> bool:
-    """Whether the message says nothing but "STOP" (``STOP_WORDS``); never a forwarded one."""
+    """Whether the message says nothing but "STOP" (``timeline.optout``); never a forwarded
+    one."""
     if message.forward_origin is not None:
         return False
-    text = message.text or ""
-    return len(text) <= 40 and _NOT_WORD.sub("", text).strip().casefold() in STOP_WORDS
+    return says_stop(message.text or "")  # for a known customer's chat: ``/stop``
 
 
 def text_of(message: Message) -> str:
