@@ -445,7 +445,12 @@ def addresses(value: str, hint: str | None = None, notes: list[str] | None = Non
         return _PROTECTED.sub(lambda m: words[int(m.group(1))], text)
 
     result: list[tuple[str, str]] = []
-    for item in _split_list(_ENCODED_WORD.sub(protect, value.replace("\x00", ""))):
+    items = _split_list(_ENCODED_WORD.sub(protect, value.replace("\x00", "")))
+    for number in range(len(items) - 2, -1, -1):  # "Müller, Anna <anna@…>" unquoted (as
+        if _NAME_PART.match(items[number]) and "<" in items[number + 1]:  # Outlook shows
+            glue = " " if items[number + 1].lstrip().startswith("<") else ","  # names):
+            items[number:number + 2] = [glue.join(items[number:number + 2])]  # one name
+    for item in items:
         item = _GROUP.sub("", item).strip()  # group "Team: ..."
         angle = _LAST_ANGLE.search(item)
         if angle:
@@ -486,6 +491,8 @@ def _unbracketed(text: str, name: str) -> tuple[str, str]:
 
 
 _WHOLE_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_NAME_PART = re.compile(r'^[^@<>:"()]*(?:[^\W\d_]|\x00\d+\x00)[^@<>:"()]*$')
+"""A list item that can only be the first half of a name: letters, no address, no group."""
 _PROTECTED = re.compile("\x00(\\d+)\x00")
 _GROUP = re.compile(r'^\s*[^"<>()@,:]*:(?!:)')
 _LAST_ANGLE = re.compile(r"<([^<>]*)>[^<>]*$")

@@ -149,3 +149,30 @@ def test_two_and_four_digit_years_are_left_alone() -> None:
         parsed = parse_message(f"From: a@example.com\nDate: {header}\n\nHallo\n".encode())
         assert parsed.date is not None and parsed.date.year == year
         assert parsed.parse_notes == ()
+
+
+# --------------------------------------------------------------------------- sender names
+
+
+@pytest.mark.parametrize(("header", "name"), [
+    ("Müller, Anna <anna@example.com>", "Müller, Anna"),
+    ("Müller, Dr. Anna <anna@example.com>", "Müller, Dr. Anna"),
+    ("=?utf-8?Q?M=C3=BCller?=, Anna <anna@example.com>", "Müller, Anna"),
+    ("Anna, <anna@example.com>", "Anna"),
+    ('"Müller, Anna" <anna@example.com>', "Müller, Anna"),
+], ids=["plain", "title", "encoded-surname", "trailing-comma", "quoted"])
+def test_sender_name_with_an_unquoted_comma_is_kept_whole(header: str, name: str) -> None:
+    """"Last, First <addr>" without quotes (as Outlook shows names, and as scripts and
+    Lotus Notes write them; mail-parser's mail_test_18 tests the encoded form): the comma
+    split the name, so the sender showed as "Anna" -- the surname was lost."""
+    parsed = parse_message(f"From: {header}\nTo: Schmidt, Bernd <bernd@example.org>, "
+                           f"Weber, Carla <carla@example.org>\nSubject: x\n\nHallo\n".encode())
+    assert (parsed.from_display_name, parsed.from_email) == (name, "anna@example.com")
+    assert parsed.to == ("bernd@example.org", "carla@example.org")
+
+
+def test_a_list_of_addresses_is_still_a_list() -> None:
+    parsed = parse_message(b"From: a@example.com, Anna <anna@example.com>\n"
+                           b"To: bernd@example.org, Carla <carla@example.org>\n\nHallo\n")
+    assert (parsed.from_display_name, parsed.from_email) == ("", "a@example.com")
+    assert parsed.to == ("bernd@example.org", "carla@example.org")
