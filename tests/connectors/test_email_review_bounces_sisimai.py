@@ -125,3 +125,4 @@ def test_a_mail_systems_report_about_an_auto_reply_is_still_a_report() -> None:
     report = read_report(stdlib(raw))
     assert report is not None and report.action == "failed"
     assert report.recipients == ("paula.post@kunde.example",)
+
