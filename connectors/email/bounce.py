@@ -46,6 +46,7 @@ from .bounce_phrases import (
     DELAY_TEXT,
     MTA_TEXT,
     SUCCESS_SUBJECT,
+    smtp_refusal,
     text_recipients,
 )
 from .decode import addresses, decode_bytes, decode_words, header_values
@@ -77,7 +78,7 @@ _DAEMON_NAME = re.compile(
     r"|mail ?gateway|mailsystem", re.IGNORECASE)
 _DAEMON_ONLY = re.compile(r"\s*mailer[-_ ]?daemon\s*", re.IGNORECASE)
 _POSTMASTER = re.compile(
-    r"^(?:postmaster|post-master|system|system administrator|root|mailadmin|nobody)$",
+    r"^(?:post[-_.]?master|system|system administrator|root|mailadmin|nobody)$",
     re.IGNORECASE)
 _REPLY_PREFIX = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(?:re|aw|fwd?|wg|tr|sv|vs|antw)\s*:",
                            re.IGNORECASE)
@@ -147,7 +148,8 @@ def _read(msg: Message, use_library: bool, use_own: bool) -> DeliveryReport | No
     if not (has_dsn_part or dsn_action or failed_header):
         if not _is_report(tree, heads, text):
             return None
-        if _REPLY_PREFIX.match(heads.get("subject")) and not _system_sender(heads):
+        if _REPLY_PREFIX.match(heads.get("subject")) and not _system_sender(heads) and not (
+                _medium(heads) and smtp_refusal(text())):
             return None  # a person forwarding or answering a report
         if AUTO_REPLY_SUBJECT.search(heads.get("subject")) and not _system_sender(heads):
             # an out-of-office reply (sent with a null envelope sender, like a report) that
@@ -197,9 +199,7 @@ def _is_report(tree: list[tuple[Message, str, str]], heads: _Heads, text: Callab
     subject and the text are read only where they decide."""
     if _system_sender(heads):
         return True
-    local = _local_part(heads.raw("from"))
-    null_sender = heads.has("return-path") and heads.get("return-path") in ("<>", "")
-    medium = bool(_POSTMASTER.match(local)) or null_sender or _no_sender(heads)
+    medium = _medium(heads)
     # a newsletter about parcels "not delivered" is no delivery report; a postmaster's
     # report passed on by a mailing list or group keeps its list headers and still is one
     if not medium and (heads.has("list-id") or heads.has("list-unsubscribe")):
@@ -215,10 +215,18 @@ def _is_report(tree: list[tuple[Message, str, str]], heads: _Heads, text: Callab
                       and bool(BOUNCE_SUBJECT.search(subject))
                       and not _REPLY_PREFIX.match(subject))
     if medium:
-        return bounce_subject or bool(MTA_TEXT.search(text()))
+        return bounce_subject or bool(MTA_TEXT.search(text())) or smtp_refusal(text())
     # machine-made mail (shop and parcel notices are too) or a person's mail with a message
     # attached (a person may quote such phrases): subject and text must both say it
     return bounce_subject and bool(MTA_TEXT.search(text()))
+
+
+def _medium(heads: _Heads) -> bool:
+    """From a postmaster (also ``post_master@``, Verizon's gateway), with a null envelope
+    sender, or with no sender address: a report needs only its subject or its text."""
+    null_sender = heads.has("return-path") and heads.get("return-path") in ("<>", "")
+    return bool(_POSTMASTER.match(_local_part(heads.raw("from")))) or null_sender or (
+        _no_sender(heads))
 
 
 def _system_sender(heads: _Heads) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 __all__ = ["ADDRESS", "AUTO_REPLY_SUBJECT", "BOUNCE_SUBJECT", "DELAY_SUBJECT", "DELAY_TEXT",
-           "MTA_TEXT", "SUCCESS_SUBJECT", "text_recipients"]
+           "MTA_TEXT", "SUCCESS_SUBJECT", "smtp_refusal", "text_recipients"]
 
 ADDRESS = r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+"
 
@@ -112,7 +112,17 @@ AUTO_REPLY_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 _LIST_LINE = re.compile(rf"^[ \t>*-]*['\"<]?({ADDRESS})['\">]?(?:[ \t:(,]|$)", re.MULTILINE)
-_RCPT_TO = re.compile(rf"rcpt to:[ \t]*<({ADDRESS})>", re.IGNORECASE)
+_RCPT_TO = re.compile(rf"rcpt to:[ \t]*<?({ADDRESS})>?", re.IGNORECASE)
+_RCPT_LINE = re.compile(rf"^[ \t]*(?:>>> )?rcpt to:[ \t]*<?{ADDRESS}", re.IGNORECASE | re.MULTILINE)
+_REFUSAL_LINE = re.compile(r"^[ \t]*(?:<<< )?5\d\d(?:[ -]|$)", re.MULTILINE)
+
+
+def smtp_refusal(text: str) -> bool:
+    """The text reports a server's refusal of a recipient: a ``RCPT TO:`` line naming an
+    address and a 5xx reply line (Verizon's gateway, sent from ``post_master@`` under
+    "Re:<subject>": "550 - Requested action not taken … RCPT TO: 5551234@…")."""
+    head = text[:8000]
+    return bool(_RCPT_LINE.search(head) and _REFUSAL_LINE.search(head))
 
 
 def text_recipients(text: str, action: str) -> tuple[str, ...]:

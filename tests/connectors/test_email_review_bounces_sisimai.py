@@ -126,3 +126,37 @@ def test_a_mail_systems_report_about_an_auto_reply_is_still_a_report() -> None:
     assert report is not None and report.action == "failed"
     assert report.recipients == ("paula.post@kunde.example",)
 
+
+
+async def test_a_post_master_answer_about_a_refused_recipient_creates_no_customer(
+        world: World) -> None:
+    """Verizon's SMS gateway answers from ``post_master@`` under "Re:<subject>" with
+    "Error: Invalid user address", a 5xx line and the refused ``RCPT TO`` (Sisimai's
+    Verizon samples): even under the permissive policy it created a customer named after
+    the gateway's postmaster. It is a bounce for the refused recipient."""
+    raw = (b"From: post_master@sms-gateway.example\nTo: service@buero-muster.de\n"
+           b"Message-ID: <1.2.JavaMail.c@sms-gateway.example>\n"
+           b"In-Reply-To: <20260515.4711@buero-muster.de>\nSubject: Re:Ihr Termin\n"
+           b"Date: 15 May 2026 02:21:53 -0000\nMIME-Version: 1.0\n"
+           b"Content-Type: text/plain; charset=us-ascii\n\n"
+           b"Error: Invalid user address\n\nError message below:\n"
+           b"550 - Requested action not taken: no such user here\n\nMessage details:\n"
+           b"  Subject: Ihr Termin\n  MAIL FROM: service@buero-muster.de\n"
+           b"  RCPT TO: 4915112345678@sms-gateway.example\n"
+           b"  From: Buero Muster <service@buero-muster.de>\n")
+    done = await world.mail.deliver(world.office.id, raw, "test:verizon")
+    assert done.outcome == "quarantined" and done.result.quarantined is not None
+    assert done.result.quarantined.reason == (
+        "unattributed_bounce: 4915112345678@sms-gateway.example")
+    assert await world.customers() == []
+    owner = await world.customer("Kunde", "4915112345678@sms-gateway.example")
+    item = await world.ingest.reprocess(world.office, done.result.quarantined.id)
+    (entry,) = [e for e in await world.entries(owner.id) if e.id == item.entry_id]
+    assert entry.kind == "bounce" and entry.visibility is Visibility.INTERNAL
+
+
+def test_a_postmaster_answering_a_person_stays_person_mail() -> None:
+    raw = (b"From: postmaster@kunde.example\nTo: service@buero-muster.de\n"
+           b"Subject: Re: Ihr Konto\nMessage-ID: <p1@kunde.example>\n\n"
+           b"Hallo, das Postfach ist wieder frei. Bitte senden Sie noch einmal.\n")
+    assert parse_message(raw).auto is None
