@@ -375,8 +375,10 @@ class _Body:
             joined = "\n\n".join(t.strip("\n") for t in self.outlook_texts if t.strip())
         if not joined.strip() and self.inline_files:  # a mail that is only text files its
             joined = "\n\n".join(  # sender's program shows inline: what the reader sees
-                t.strip("\n") for t in (_part_text(p, "text/plain", self)
-                                        for p in self.inline_files) if t.strip())
+                t.strip("\n") for t in (
+                    html_to_text(_part_text(p, "text/html", self))
+                    if p.get_content_type() == "text/html" else _part_text(p, "text/plain", self)
+                    for p in self.inline_files) if t.strip())
         return joined.strip("\n")
 
     def html(self) -> str | None:
@@ -518,7 +520,7 @@ def _walk(part: Message, body: _Body, depth: int, related: bool = False) -> None
                                   f"{found.name!r}")
             body.texts.append(text)
         return
-    if ctype == "text/plain" and part.get_content_disposition() != "attachment":
+    if ctype in _BODY_TYPES and part.get_content_disposition() != "attachment":
         body.inline_files.append(part)
     body.parts.append((part, related))
 
@@ -558,11 +560,13 @@ def _alternative(children: list[Message], body: _Body, depth: int) -> None:
     types = [c.get_content_type() for c in children]
     plain = [c for c, t in zip(children, types, strict=True)
              if t == "text/plain" and _is_body_part(c, t)]
-    rich = [c for c, t in zip(children, types, strict=True)
-            if t == "text/html" or c.is_multipart()]
+    rich = [c for c, t in zip(children, types, strict=True)  # (a named HTML part is a file,
+            if (t == "text/html" and _is_body_part(c, t)) or c.is_multipart()]  # kept once)
     for other, ctype in zip(children, types, strict=True):  # other renderings are dropped
         if not (_is_body_part(other, ctype) or other.is_multipart()):
             body.parts.append((other, False))
+            if ctype in _BODY_TYPES and other.get_content_disposition() != "attachment":
+                body.inline_files.append(other)
     rich_body = _Body(body.notes)
     if rich:
         _walk(rich[-1], rich_body, depth + 1)

@@ -82,7 +82,7 @@ class IndexedMessage(Message):
         key = "\0type:" + self._default_type  # type: ignore[attr-defined]
         found = self._params.get(key)
         if found is None:
-            found = self._params[key] = super().get_content_type()
+            found = self._params[key] = _lenient_type(self, super().get_content_type())
         return str(found)
 
     def raw(self, name: str) -> list[Any]:
@@ -103,6 +103,24 @@ class IndexedMessage(Message):
 
 
 _NO_HEADER: Any = object()
+_BARE_TYPES = {"html": "text/html", "text": "text/plain", "plain": "text/plain"}
+
+
+def _lenient_type(part: Message, standard: str) -> str:
+    """The content type as its sender meant it where the standard reading gives up: a type
+    in quotes (``"text/html"``, as scripts write it) had become a file named ``.bin`` with
+    the body gone, and a bare ``html`` was shown as plain text with its tags."""
+    if standard != "text/plain" and '"' not in standard and "'" not in standard:
+        return standard
+    value = part.get("content-type")
+    if not isinstance(value, str):
+        return standard
+    written = value.partition(";")[0].strip().strip("\"' \t").lower()
+    if written.count("/") == 1 and all(written.partition("/")[::2]) and \
+            " " not in written:
+        return written
+    return _BARE_TYPES.get(written, "text/plain" if '"' in standard or "'" in standard
+                           else standard)
 
 
 def raw_values(msg: Message, name: str) -> list[Any]:

@@ -176,3 +176,57 @@ def test_a_list_of_addresses_is_still_a_list() -> None:
                            b"To: bernd@example.org, Carla <carla@example.org>\n\nHallo\n")
     assert (parsed.from_display_name, parsed.from_email) == ("", "a@example.com")
     assert parsed.to == ("bernd@example.org", "carla@example.org")
+
+
+# --------------------------------------------------------------------------- HTML bodies
+
+HTML_HEAD = b"From: Kunde <kunde@example.com>\nTo: hub@example.org\nSubject: x\nMIME-Version: 1.0\n"
+
+
+@pytest.mark.parametrize("part", [
+    b'Content-Type: text/html; charset=utf-8; name="message.html"\n\n<p>Gr\xc3\xbc\xc3\x9fe, '
+    b"<b>Anna</b></p>\n",
+    b"Content-Type: text/html; charset=utf-8\nContent-Disposition: inline; "
+    b'filename="message.htm"\n\n<p>Gr\xc3\xbc\xc3\x9fe, <b>Anna</b></p>\n',
+], ids=["name", "inline-filename"])
+def test_mail_whose_only_body_is_a_named_html_part_shows_its_text(part: bytes) -> None:
+    """The HTML counterpart of the named text part (``msg.txt``) that mail programs show
+    inline: the entry had no text at all, only a ``message.html`` file."""
+    raw = HTML_HEAD + b'Content-Type: multipart/mixed; boundary="B"\n\n--B\n' + part + \
+        b'--B\nContent-Type: application/pdf; name="a.pdf"\n\n%PDF-1.4\n--B--\n'
+    parsed = parse_message(raw)
+    assert parsed.text == "Grüße, Anna"
+    assert parsed.attachments[0].filename.startswith("message.htm")
+    assert len(parsed.attachments) == 2
+
+
+def test_named_html_rendering_in_an_alternative_is_kept_once() -> None:
+    """A named text/html part in multipart/alternative was kept twice (once as a rendering
+    that is not shown, once as the "richest" rendering's file)."""
+    raw = HTML_HEAD + (b'Content-Type: multipart/alternative; boundary="B"\n\n--B\n'
+                       b"Content-Type: text/plain\n\nHallo Welt\n--B\n"
+                       b'Content-Type: text/html; name="x.html"\n\n<p>Hallo Welt</p>\n--B--\n')
+    parsed = parse_message(raw)
+    assert parsed.text == "Hallo Welt"
+    assert [a.filename for a in parsed.attachments] == ["x.html"]
+
+
+@pytest.mark.parametrize("content_type", [b'"text/html"', b"'text/html'", b"html",
+                                          b'"text/html; charset=utf-8"'])
+def test_content_type_written_loosely_is_read_as_meant(content_type: bytes) -> None:
+    """``Content-Type: "text/html"`` (scripts quote it) became an ``attachment-1.bin`` and
+    the mail had no text; a bare ``html`` showed its tags as plain text."""
+    parsed = parse_message(HTML_HEAD + b"Content-Type: " + content_type +
+                           b"\n\n<p>Hallo <b>Welt</b></p>\n")
+    assert parsed.text == "Hallo Welt"
+    assert parsed.html is not None and "<b>Welt</b>" in parsed.html
+    assert parsed.attachments == ()
+
+
+def test_quoted_multipart_type_keeps_its_parts() -> None:
+    raw = HTML_HEAD + (b'Content-Type: "multipart/mixed"; boundary="B"\n\n--B\n'
+                       b"Content-Type: text/plain\n\nHallo Welt\n--B\n"
+                       b'Content-Type: application/pdf; name="a.pdf"\n\n%PDF-1.4\n--B--\n')
+    parsed = parse_message(raw)
+    assert parsed.text == "Hallo Welt"
+    assert [(a.filename, a.data) for a in parsed.attachments] == [("a.pdf", b"%PDF-1.4")]
