@@ -447,6 +447,7 @@ class PgCustomers(PgRepository):
             if merge.entry_ids:
                 seqs = (await conn.scalars(
                     sa.update(entries).where(entries.c.office_id == office_id,
+                                             entries.c.customer_id == merge.target_id,
                                              _any(entries.c.id, merge.entry_ids))
                     .values(customer_id=merge.source_id)
                     .returning(entries.c.seq))).all()

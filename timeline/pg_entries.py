@@ -42,6 +42,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from timeline.errors import Conflict, NotFound
 from timeline.ids import SEQ_SLOTS, new_ulid, seq_base
 from timeline.models import Channel, Entry, EntryDraft, Page, utcnow
 from timeline.pg_batch import append_entries, without_nul
@@ -49,7 +50,7 @@ from timeline.pg_events import add_events
 from timeline.pg_rows import PgRepository, entry_from_row, entry_from_tuple
 from timeline.replies import NO_REPLY, awaiting_reply_sql
 from timeline.repositories import IndexTask, TimelineQuery
-from timeline.sql_tables import entries, index_outbox
+from timeline.sql_tables import customers, entries, index_outbox, notify_jobs, portal_inbox
 
 _ENTRY = sa.select(entries)
 _ENTRY_COLUMNS = ", ".join(c.name for c in entries.c)
@@ -213,6 +214,51 @@ class PgEntries(PgRepository):
                 .returning(*entries.c))).mappings().one()
             await conn.execute(sa.insert(index_outbox).values(seq=old.seq))
             await add_events(conn, [(office_id, "entry.updated", old.customer_id, old.id, None)])
+        return entry_from_row(updated)
+
+    async def move_entry(self, office_id: str, entry_id: str, customer_id: str,
+                         moved: dict[str, Any]) -> Entry | None:
+        """File an entry on another customer of the office (see ``EntryRepository``). Locks
+        in the writers' order: the entry, then the customer (``FOR SHARE``: not merged away
+        meanwhile), then the entry's notification job (as the notifier does)."""
+        office_id, entry_id, customer_id = _str(office_id), _str(entry_id), _str(customer_id)
+        moved = without_nul(moved)
+        async with self.db.begin() as conn:
+            row = (await conn.execute(
+                _ENTRY.where(entries.c.id == entry_id, entries.c.office_id == office_id)
+                .with_for_update())).mappings().first()
+            if row is None:
+                return None
+            old = entry_from_row(row)
+            status = (await conn.execute(
+                sa.select(customers.c.status).where(customers.c.id == customer_id,
+                                                    customers.c.office_id == office_id)
+                .with_for_update(read=True))).scalar()
+            if status is None:
+                raise NotFound("no such customer")
+            if status == "merged":
+                raise Conflict(f"customer {customer_id} was merged into another")
+            if old.customer_id == customer_id:
+                return old
+            meta = dict(old.meta)
+            meta["moved"] = [*meta.get("moved", []), moved]
+            updated = (await conn.execute(
+                sa.update(entries).where(entries.c.seq == old.seq)
+                .values(customer_id=customer_id, meta=meta)
+                .returning(*entries.c))).mappings().one()
+            await conn.execute(sa.update(notify_jobs).where(
+                notify_jobs.c.entry_id == old.id,
+                notify_jobs.c.status.in_(["pending", "dead", "failed"]),
+                sa.or_(notify_jobs.c.claimed_until.is_(None),
+                       notify_jobs.c.claimed_until < utcnow()))
+                .values(customer_id=customer_id))
+            await conn.execute(sa.delete(portal_inbox).where(
+                portal_inbox.c.entry_id == old.id,
+                portal_inbox.c.customer_id == old.customer_id))
+            await conn.execute(sa.insert(index_outbox).values(seq=old.seq))
+            await add_events(conn, [
+                (office_id, "entry.updated", old.customer_id, old.id, None),
+                (office_id, "entry.updated", customer_id, old.id, None)])
         return entry_from_row(updated)
 
     async def entries_by_seq(self, office_id: str, seqs: Sequence[int]) -> list[Entry]:

@@ -183,6 +183,15 @@ class EntryRepository(Protocol):
     async def revise_entry(self, office_id: str, entry_id: str, *, subject: str | None = None,
                            body: str | None = None, meta: dict[str, Any] | None = None,
                            keep_history: bool = True) -> Entry | None: ...
+    async def move_entry(self, office_id: str, entry_id: str, customer_id: str,
+                         moved: dict[str, Any]) -> Entry | None:
+        """File an entry on another customer of the office (one transaction): ``moved``
+        (who, when, from where) is appended to ``meta.moved``; its notification job, when
+        not sent yet (pending and not being sent, dead, failed), goes to the new customer;
+        the old customer's portal inbox loses it; reindexed; an ``entry.updated`` event for
+        each customer. ``None``: no such entry; ``NotFound``: no such customer;
+        ``Conflict``: the customer was merged away. Already there: the entry as it is."""
+        ...
     async def find_entry_by_source(self, office_id: str, source_id: str,
                                    channel: Channel | None = None) -> Entry | None: ...
     async def entries_by_sources(self, office_id: str, source_ids: Sequence[str],

@@ -267,6 +267,30 @@ class TimelineService(Generic[S]):
         self.notify_reindex()
         return entry
 
+    async def move(self, office: Office, agent: Agent, entry_id: str, customer_id: str
+                   ) -> Entry:
+        """File an entry on the customer it is really about (a mail from a shared family
+        address, a call note on the wrong one of two callers with one number). The entry
+        keeps its time and place in the timeline; ``meta.moved`` says who moved it, when
+        and from where. What was already sent about it stays sent; a notification not sent
+        yet goes to the new customer. ``NotFound``: no such entry or customer."""
+        entry = await self.store.get_entry(office.id, entry_id)
+        if entry is None:
+            raise NotFound("no such entry")
+        target = await self.customer(office, customer_id)
+        if target.status is CustomerStatus.MERGED:
+            raise Conflict(f"{target.name} was merged into another customer: move it there")
+        if entry.customer_id == target.id:
+            raise InvalidInput("the entry is filed on this customer already")
+        moved = await self.store.move_entry(office.id, entry_id, target.id, {
+            "from": entry.customer_id, "to": target.id, "by": agent.id,
+            "at": utcnow().isoformat()})
+        if moved is None:
+            raise NotFound("no such entry")
+        self.events.poke()  # the store wrote the live events with the change
+        self.notify_reindex()
+        return moved
+
     async def record(
         self, agent: Agent, office: Office, customer_id: str, req: EntryRequest
     ) -> Recorded:

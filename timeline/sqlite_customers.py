@@ -288,10 +288,14 @@ class SqliteCustomers(SqliteRepository):
                 raise Conflict("this merge was already undone")
             marks = ",".join("?" * len(merge.entry_ids))
             if merge.entry_ids:
-                conn.execute(f"UPDATE entries SET customer_id=? WHERE office_id=? AND id IN "
-                             f"({marks})", (merge.source_id, office_id, *merge.entry_ids))
-                conn.execute(f"INSERT INTO index_outbox (seq) SELECT seq FROM entries WHERE "
-                             f"office_id=? AND id IN ({marks})", (office_id, *merge.entry_ids))
+                # (an entry moved on since -- ``move_entry`` -- stays where it was moved)
+                back = [seq for (seq,) in conn.execute(
+                    f"SELECT seq FROM entries WHERE office_id=? AND customer_id=? AND id IN "
+                    f"({marks})", (office_id, merge.target_id, *merge.entry_ids))]
+                conn.executemany("UPDATE entries SET customer_id=? WHERE seq=?",
+                                 [(merge.source_id, seq) for seq in back])
+                conn.executemany("INSERT INTO index_outbox (seq) VALUES (?)",
+                                 [(seq,) for seq in back])
             for ident in merge.identities:
                 conn.execute("DELETE FROM identities WHERE customer_id=? AND kind=? AND value=?",
                              (merge.target_id, ident.kind.value, ident.value))

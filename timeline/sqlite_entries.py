@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from timeline.errors import Conflict, NotFound
 from timeline.ids import SEQ_SLOTS, seq_base
 from timeline.models import Channel, Entry, EntryDraft, Page, utcnow
 from timeline.replies import NO_REPLY, awaiting_reply_sql
@@ -114,6 +115,40 @@ class SqliteEntries(SqliteRepository):
                 old.body if body is None else body, json.dumps(new_meta), old.seq))
             conn.execute("INSERT INTO index_outbox (seq) VALUES (?)", (old.seq,))
             add_events(conn, [(office_id, "entry.updated", old.customer_id, old.id, None)])
+            return entry_from_row(conn.execute(
+                f"SELECT {ENTRY_COLS} FROM entries WHERE seq=?", (old.seq,)).fetchone())
+        return await self.db.write(run)
+
+    async def move_entry(self, office_id: str, entry_id: str, customer_id: str,
+                         moved: dict[str, Any]) -> Entry | None:
+        """File an entry on another customer of the office (see ``EntryRepository``)."""
+        def run(conn: sqlite3.Connection) -> Entry | None:
+            row = conn.execute(f"SELECT {ENTRY_COLS} FROM entries WHERE id=? AND office_id=?",
+                               (entry_id, office_id)).fetchone()
+            if row is None:
+                return None
+            old = entry_from_row(row)
+            target = conn.execute("SELECT status FROM customers WHERE id=? AND office_id=?",
+                                  (customer_id, office_id)).fetchone()
+            if target is None:
+                raise NotFound("no such customer")
+            if target[0] == "merged":
+                raise Conflict(f"customer {customer_id} was merged into another")
+            if old.customer_id == customer_id:
+                return old
+            meta = dict(old.meta)
+            meta["moved"] = [*meta.get("moved", []), moved]
+            conn.execute("UPDATE entries SET customer_id=?, meta=? WHERE seq=?",
+                         (customer_id, json.dumps(meta), old.seq))
+            conn.execute(
+                "UPDATE notify_jobs SET customer_id=? WHERE entry_id=? AND status IN "
+                "('pending','dead','failed') AND (claimed_until IS NULL OR claimed_until < ?)",
+                (customer_id, old.id, iso(utcnow())))
+            conn.execute("DELETE FROM portal_inbox WHERE entry_id=? AND customer_id=?",
+                         (old.id, old.customer_id))
+            conn.execute("INSERT INTO index_outbox (seq) VALUES (?)", (old.seq,))
+            add_events(conn, [(office_id, "entry.updated", old.customer_id, old.id, None),
+                              (office_id, "entry.updated", customer_id, old.id, None)])
             return entry_from_row(conn.execute(
                 f"SELECT {ENTRY_COLS} FROM entries WHERE seq=?", (old.seq,)).fetchone())
         return await self.db.write(run)

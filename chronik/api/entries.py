@@ -30,7 +30,14 @@ from chronik.api.base import (
     validation_error,
 )
 from chronik.api.render import entry_json, json_response
-from chronik.api.schemas import EntryCreated, EntryIn, EntryOut, PresetSourceOut, TimelinePage
+from chronik.api.schemas import (
+    EntryCreated,
+    EntryIn,
+    EntryMoveIn,
+    EntryOut,
+    PresetSourceOut,
+    TimelinePage,
+)
 from chronik.api.search import DATES, ENTRY_KINDS, query_kinds
 from chronik.glue.phone import link_note, linked_call
 from chronik.state import AppState
@@ -249,6 +256,14 @@ LIST_PARAMS = (
           "day)." + DATES),
 )
 
+async def move_entry(request: web.Request, state: AppState, caller: Caller
+                     ) -> web.StreamResponse:
+    body = await read_json(request, EntryMoveIn)
+    entry = await state.timeline.move(caller.office, caller.agent, request.match_info["entry_id"],
+                                      body.customer_id)
+    return json_response(entry_json(entry))
+
+
 OPERATIONS = [
     Operation("POST", "/customers/{id}/entries", create_entry, "createEntry",
               "Write a note, phone note or document (multipart with one or more files); "
@@ -268,6 +283,15 @@ OPERATIONS = [
               params=LIST_PARAMS, response=TimelinePage, errors=(400, 404)),
     Operation("GET", "/entries/{entry_id}", get_entry, "getEntry", "Read one entry", "entries",
               params=(Param("entry_id", "path"),), response=EntryOut, errors=(404,)),
+    Operation("POST", "/entries/{entry_id}/move", move_entry, "moveEntry",
+              "File an entry on another customer of the office (it was filed on the wrong "
+              "one: a shared family address, the wrong one of two callers with one number). "
+              "It keeps its time; meta.moved records who moved it, when and from where; a "
+              "notification not sent yet goes to the new customer, what was sent stays sent, "
+              "and the old customer's portal no longer shows it. 400: already filed there; "
+              "404: no such entry or customer; 409: that customer was merged away", "entries",
+              params=(Param("entry_id", "path"),), body=EntryMoveIn, response=EntryOut,
+              errors=(400, 404, 409)),
     Operation("GET", "/entries/{entry_id}/attachments/{index}", get_attachment,
               "getAttachment", "Download an attachment", "entries",
               params=(Param("entry_id", "path"),

@@ -359,6 +359,11 @@ class ReprocessIn(_In):
         None, description="Assign to this customer (for unknown or unattributable senders).")
 
 
+class EntryMoveIn(_In):
+    customer_id: str = Field(min_length=1, max_length=100, description=(
+        "Id of the customer of the same office the entry is really about"))
+
+
 class MergeIn(_In):
     into: str = Field(description="Id of the customer that keeps everything")
 

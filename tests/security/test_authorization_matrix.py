@@ -171,6 +171,7 @@ API_BODIES: dict[str, Any] = {
                                             "visibility": "internal"},
     "POST /api/v1/customers/{id}/identities": {"kind": "email", "value": "e2@example.de"},
     "POST /api/v1/customers/{id}/merge": {"into": "{customer}"},
+    "POST /api/v1/entries/{entry_id}/move": {"customer_id": "{victim}"},
     "PUT /api/v1/customers/{id}/preferences": {},
     "POST /api/v1/customers/{id}/telegram-link": {},
     "POST /api/v1/office/inbound-addresses": {"address": "neu@buero-a.de"},
@@ -205,7 +206,8 @@ QUERIES = {"DELETE /api/v1/customers/{id}": "?confirm=not-the-token"}
 CONSUMING = {
     "DELETE /api/v1/customers/{id}/identities/{kind}/{value}",
     "POST /api/v1/customers/{id}/merge", "POST /api/v1/merges/{id}/undo",
-    "POST /api/v1/quarantine/{id}/discard", "POST /api/v1/quarantine/{id}/reprocess",
+    "POST /api/v1/entries/{entry_id}/move", "POST /api/v1/quarantine/{id}/discard",
+    "POST /api/v1/quarantine/{id}/reprocess",
     "DELETE /api/v1/office/inbound-addresses/{address}",
     "POST /customers/{id}/identities/remove", "POST /customers/{id}/merge",
     "POST /merges/{merge_id}/undo", "POST /admin/quarantine/{item_id}/discard",
@@ -529,6 +531,8 @@ MATRIX: dict[str, str] = {
     'POST /api/v1/customers/{id}/portal-token':
         "401  ok   ok   404  401  401  403",
     'POST /api/v1/customers/{id}/telegram-link':
+        "401  ok   ok   404  401  401  403",
+    'POST /api/v1/entries/{entry_id}/move':
         "401  ok   ok   404  401  401  403",
     'POST /api/v1/merges/{id}/undo':
         "401  ok   ok   404  401  401  403",

@@ -24,7 +24,7 @@ from timeline.store import Store, TimelineQuery
 COVERS = frozenset({
     "append", "append_many", "get_entry", "entries_by_seq", "revise_entry",
     "find_entry_by_source", "entries_by_sources", "timeline", "scan_entries", "count_entries",
-    "retag_entry", "entries_with_tag", "awaiting_reply",
+    "retag_entry", "entries_with_tag", "awaiting_reply", "move_entry",
 })
 
 SHA = "5e" * 32
@@ -497,3 +497,80 @@ async def test_awaiting_reply_lists_each_waiting_customers_newest_message(store:
         c["chat"]
     assert await store.awaiting_reply(other.office.id, since, 100) != []
     assert await store.awaiting_reply("no-such-office", since, 100) == []
+
+
+async def test_move_files_an_entry_on_another_customer(store: Store) -> None:
+    """``move_entry``: the entry keeps its key and time, records the move, is reindexed;
+    its notification not sent yet goes along (one being sent stays); the old customer's
+    portal loses it."""
+    from tests.store_contract.helpers import claim_one
+    from timeline.errors import Conflict, NotFound
+
+    s = await seed(store)
+    office = s.office.id
+    other = await store.create_customer(office, "Max Muster", [])
+    first, _ = await store.append(published(office, s.customer.id, body="eins"))
+    second, _ = await store.append(published(office, s.customer.id, body="zwei"))
+    await store.add_inbox_item(office, s.customer.id, first.id, "Neu", "eins", [])
+    await store.add_inbox_item(office, s.customer.id, second.id, "Neu", "zwei", [])
+    claimed = await claim_one(store, "w1")  # being sent right now
+    sending = {first.id: first, second.id: second}[claimed.entry_id]
+    waiting = second if sending is first else first
+    _, outbox_before = await store.index_backlog()
+    note = {"from": s.customer.id, "to": other.id, "by": "agent-1", "at": "now"}
+
+    moved = await store.move_entry(office, waiting.id, other.id, note)
+    assert moved is not None
+    assert (moved.id, moved.seq, moved.occurred_at) == (waiting.id, waiting.seq,
+                                                         waiting.occurred_at)
+    assert moved.customer_id == other.id and moved.meta["moved"] == [note]
+    assert await store.get_entry(office, waiting.id) == moved
+    on_other = await store.timeline(office, other.id, TimelineQuery())
+    assert [e.id for e in on_other.items] == [waiting.id]
+    still = await store.timeline(office, s.customer.id, TimelineQuery())
+    assert [e.id for e in still.items] == [sending.id]
+    _, outbox_after = await store.index_backlog()
+    assert outbox_after > outbox_before  # reindexed under its new customer
+    assert [i.entry_id for i in await store.list_inbox(office, s.customer.id)] == [sending.id]
+
+    again = await store.move_entry(office, sending.id, other.id, note)
+    assert again is not None and again.customer_id == other.id
+    jobs = {j.entry_id: j for j in await store.list_notify_jobs(office)}
+    assert jobs[waiting.id].customer_id == other.id  # not sent yet: goes to the new one
+    assert jobs[sending.id].customer_id == s.customer.id  # being sent: stays
+    assert await store.list_inbox(office, s.customer.id) == []  # they were not hers
+
+    # back again: both moves recorded; an unknown entry, customer or office
+    back = await store.move_entry(office, waiting.id, s.customer.id, {**note, "by": "b"})
+    assert back is not None and [m["by"] for m in back.meta["moved"]] == ["agent-1", "b"]
+    assert await store.move_entry(office, waiting.id, s.customer.id, note) == back
+    assert await store.move_entry(office, "no-such-entry", other.id, note) is None
+    elsewhere = await seed(store, office_name="B")
+    assert await store.move_entry(elsewhere.office.id, waiting.id, elsewhere.customer.id,
+                                  note) is None
+    third = await store.create_customer(office, "Doppelt", [])
+    await store.merge_customers(office, third.id, other.id)
+    for target, error in (("no-such-customer", NotFound), (elsewhere.customer.id, NotFound),
+                          (third.id, Conflict)):
+        try:
+            await store.move_entry(office, waiting.id, target, note)
+        except error:
+            pass
+        else:
+            raise AssertionError(f"moved onto {target}")
+    after = await store.get_entry(office, waiting.id)
+    assert after is not None and after.customer_id == s.customer.id
+
+
+async def test_undoing_a_merge_leaves_an_entry_moved_on_since(store: Store) -> None:
+    s = await seed(store)
+    office = s.office.id
+    dup = await store.create_customer(office, "Erika (doppelt)", [])
+    third = await store.create_customer(office, "Max Muster", [])
+    entry, _ = await store.append(draft(office, dup.id, body="an die Doppelte"))
+    kept, _ = await store.append(draft(office, dup.id, body="bleibt"))
+    merge = await store.merge_customers(office, dup.id, s.customer.id)
+    await store.move_entry(office, entry.id, third.id, {"by": "a"})
+    await store.undo_merge(office, merge.id)
+    assert (await store.get_entry(office, entry.id)).customer_id == third.id  # type: ignore[union-attr]
+    assert (await store.get_entry(office, kept.id)).customer_id == dup.id  # type: ignore[union-attr]
