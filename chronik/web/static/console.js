@@ -509,8 +509,26 @@ if (form) {
     }
   });
 
+  // Ctrl+Enter (Cmd+Enter on a Mac) saves from anywhere in the form, as in mail programs;
+  // Enter in the subject goes on to the text instead of saving a half-written entry
+  form.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || event.altKey || event.isComposing) return;
+    if (event.ctrlKey || event.metaKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    } else if (event.target === form.subject && !event.shiftKey) {
+      event.preventDefault();
+      form.body.focus();
+    }
+  });
+
+  let saving = false;  // a second click or Ctrl+Enter while saving writes nothing twice
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (saving) return;
+    // where the keyboard was: the button being disabled meanwhile drops the focus, which
+    // then comes back here instead of to the top of the page
+    const returnFocus = document.activeElement;
     const k = kind();
     const data = new FormData();
     data.append("kind", k);
@@ -535,6 +553,7 @@ if (form) {
       return;
     }
     const submit = document.getElementById("compose-submit");
+    saving = true;
     submit.disabled = true;
     status.textContent = texts.saving ?? "…";
     const send = () => fetch(`/api/v1/customers/${form.dataset.customer}/entries`, {
@@ -577,7 +596,10 @@ if (form) {
     } catch (error) {
       status.textContent = `${texts.error}: ${error}`;
     } finally {
+      saving = false;
       submit.disabled = false;
+      const lost = !document.activeElement || document.activeElement === document.body;
+      if (lost) (returnFocus instanceof HTMLElement && returnFocus.isConnected && returnFocus !== document.body ? returnFocus : form.body).focus();
     }
   });
   applyKind();

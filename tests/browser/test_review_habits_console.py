@@ -1,0 +1,125 @@
+"""The console as agents use it through a shift, in a real browser: the keyboard in the
+compose form (Ctrl/Cmd+Enter saves, Enter in the subject goes on to the text, the focus
+stays in the form after saving, a key pressed twice writes once), and names, subjects and
+links without a space in them on a phone, at 200 % zoom and on a wide screen."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.test_console_e2e import sign_in
+from tests.browser.test_portal_e2e import _portal_sign_in
+from tests.support.live_server import AGENT_EMAIL, ChronikServer, MailSink, wait_until
+
+LONG = "Donaudampfschifffahrtsgesellschaftskapitänswitwenrentenversicherung" * 3
+WIDTHS = (360, 640, 1280)  # a phone; 1280 px at 200 % zoom; a desk
+
+
+def _entries(chronik: ChronikServer, customer_id: str) -> list[dict[str, Any]]:
+    page = chronik.api("GET", f"/customers/{customer_id}/timeline?limit=50")
+    return [e for e in page["items"] if e["kind"] == "note"]
+
+
+def _overflow(page: Page) -> int:
+    return int(page.evaluate("document.documentElement.scrollWidth - innerWidth"))
+
+
+def test_ctrl_enter_saves_and_the_keyboard_stays_in_the_form(chronik: ChronikServer,
+                                                             page: Page) -> None:
+    """Before: Ctrl+Enter in the text did nothing, and after saving (by keyboard too) the
+    focus fell to the page's top (the button it was on is disabled while saving)."""
+    kunde = chronik.api("POST", "/customers", {"name": "Karl Tastatur"})
+    sign_in(page, chronik, AGENT_EMAIL, f"/customers/{kunde['id']}")
+    page.locator("#kind-note").check()
+    page.locator("#vis-internal").check()
+    body = page.locator("#c-body")
+    body.fill("Rückruf morgen um 9 👍🏽")
+    body.press("Control+Enter")
+    expect(page.locator("#timeline")).to_contain_text("Rückruf morgen um 9 👍🏽")
+    expect(body).to_have_value("")
+    expect(body).to_be_focused()  # ready for the next note, not back at the top
+
+    body.fill("Zweite Notiz, gespeichert mit Cmd+Enter")
+    body.press("Meta+Enter")
+    expect(page.locator("#timeline")).to_contain_text("mit Cmd+Enter")
+
+    # the button, reached with Tab and pressed with Enter, keeps the focus after saving
+    body.fill("Dritte Notiz per Knopf")
+    page.locator("#compose-submit").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#timeline")).to_contain_text("Dritte Notiz per Knopf")
+    expect(page.locator("#compose-submit")).to_be_focused()
+    assert len(_entries(chronik, kunde["id"])) == 3
+
+
+def test_enter_in_the_subject_goes_on_to_the_text(chronik: ChronikServer, page: Page) -> None:
+    """Before: Enter after typing the subject saved the entry at once -- published and
+    sent to the customer where the preset says so -- with no text."""
+    kunde = chronik.api("POST", "/customers", {"name": "Susi Betreff"})
+    sign_in(page, chronik, AGENT_EMAIL, f"/customers/{kunde['id']}")
+    page.locator("#kind-note").check()
+    page.locator("#c-subject").fill("Rückruf wegen Kündigung")
+    page.locator("#c-subject").press("Enter")
+    expect(page.locator("#c-body")).to_be_focused()
+    page.keyboard.type("Kunde bittet um Rückruf.")
+    page.wait_for_timeout(300)  # (what an Enter would have sent has had time to arrive)
+    assert _entries(chronik, kunde["id"]) == []
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#timeline")).to_contain_text("Kunde bittet um Rückruf.")
+    [entry] = _entries(chronik, kunde["id"])
+    assert entry["subject"] == "Rückruf wegen Kündigung"
+
+
+def test_a_key_pressed_twice_saves_once(chronik: ChronikServer, page: Page) -> None:
+    kunde = chronik.api("POST", "/customers", {"name": "Doppel Klick"})
+    sign_in(page, chronik, AGENT_EMAIL, f"/customers/{kunde['id']}")
+    page.locator("#kind-note").check()
+    page.locator("#vis-internal").check()
+    page.locator("#c-body").fill("Nur einmal, bitte")
+    # two presses faster than the server answers (a bouncing key, an impatient agent)
+    page.locator("#c-body").evaluate("""(body) => { for (let i = 0; i < 2; i++)
+        body.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter", ctrlKey: true,
+                                                         bubbles: true})); }""")
+    expect(page.locator("#timeline")).to_contain_text("Nur einmal, bitte")
+    wait_until(lambda: _entries(chronik, kunde["id"]) or None, timeout=5, what="the note")
+    page.wait_for_timeout(500)
+    assert len(_entries(chronik, kunde["id"])) == 1
+
+
+def test_long_words_do_not_widen_the_page(chronik: ChronikServer, mail_sink: MailSink,
+                                          page: Page) -> None:
+    """Before: a customer named with a long compound word, or a subject or link without a
+    space, made the customer page, the search and the portal's list as wide as that word
+    (up to 4,000 px on a 360 px phone): the history scrolled sideways."""
+    kunde = chronik.api("POST", "/customers", {
+        "name": f"Dr. {LONG} von Hohenzollern",
+        "emails": [f"{'x' * 60}@sehr-lange-domain-zum-testen-der-umbrueche.example"]})
+    chronik.api("POST", f"/customers/{kunde['id']}/entries", {
+        "kind": "note", "visibility": "published", "notify": False,
+        "subject": LONG + LONG, "body": f"https://example.com/{LONG}/{LONG} 😀"})
+    sign_in(page, chronik, AGENT_EMAIL)
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 800})
+        for path in (f"/customers/{kunde['id']}", "/search?q=Donaudampfschifffahrt*",
+                     "/find?q=Hohenzollern"):
+            page.goto(chronik.url(path))
+            expect(page.get_by_role("heading", level=1)).to_be_visible()
+            assert _overflow(page) <= 0, f"{path} at {width}px scrolls sideways"
+
+    portal = page.context.browser.new_context(viewport={"width": 360, "height": 740})  # type: ignore[union-attr]
+    try:
+        phone = portal.new_page()
+        _portal_sign_in(phone, chronik, mail_sink, kunde["identities"][0]["value"])
+        for path in ("/portal/", "/portal/data"):
+            phone.goto(chronik.url(path))
+            expect(phone.get_by_role("heading", level=1)).to_be_visible()
+            assert _overflow(phone) <= 0, f"{path} scrolls sideways on a phone"
+        phone.goto(chronik.url("/portal/"))
+        phone.get_by_role("link", name=re.compile("Donaudampf")).first.click()
+        expect(phone.get_by_role("heading", level=1)).to_be_visible()
+        assert _overflow(phone) <= 0, "an item with a long subject scrolls sideways"
+    finally:
+        portal.close()
