@@ -67,6 +67,18 @@ def format_time(value: datetime | None, tz: str | None, lang: str) -> str:
     return local.strftime("%d.%m.%Y %H:%M" if lang == "de" else "%Y-%m-%d %H:%M")
 
 
+def file_size(n: int, lang: str) -> str:
+    """A file's size as people read it in their language: ``512 B``, ``1,5 MB`` (German
+    decimal comma), ``1.5 MB``."""
+    value: float = n
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            text = f"{value:.0f}" if unit == "B" else f"{value:.1f}"
+            return f"{text.replace('.', ',') if lang == 'de' else text} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
 def format_waited(value: datetime, lang: str, now: datetime | None = None) -> str:
     """How long ago ``value`` was, roughly ("3 Std.", "2 days"): minutes within the first
     hour, hours within two days, then days."""
@@ -89,7 +101,7 @@ def render(template: str, lang: str, context: Mapping[str, Any]) -> str:
         return gettext(lang, key, **kwargs)
     tz = context.get("timezone")
     return _ENV.get_template(template).render(
-        {**context, "_": t, "lang": lang,
+        {"size": lambda n: file_size(n, lang), **context, "_": t, "lang": lang,
          "when": lambda v: format_time(v, tz, lang),
          "waited": lambda v: format_waited(v, lang),
          # what the system wrote (stored in English), in the reader's language

@@ -43,6 +43,7 @@ from chronik.web.outbox import OUTBOX
 from chronik.web.pages import CustomerView, form_str, page_path, portal_page
 from chronik.web.portal.language import chosen_language
 from chronik.web.portal.signin import TELEGRAM_COOKIE, portal_next
+from chronik.web.render import file_size
 from notify.compose import zone_name
 from notify.evaluate import CHANNELS, notified_channels
 from timeline.errors import DomainError, InvalidInput, NotFound
@@ -63,16 +64,6 @@ _PREF_ERRORS = {"invalid": "portal.prefs.error", "quiet": "portal.prefs.quiet_er
                 "telegram": "portal.telegram.unavailable"}
 _MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$")
 WHO = "by the customer (portal)"
-
-
-def file_size(n: int, lang: str) -> str:
-    value: float = n
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            text = f"{value:.0f}" if unit == "B" else f"{value:.1f}"
-            return f"{text.replace('.', ',') if lang == 'de' else text} {unit}"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 def _day(iso: str | None, lang: str) -> str:

@@ -33,8 +33,8 @@ from chronik.portal_service import PortalItem, customer_entry, write_message
 from chronik.state import STATE
 from chronik.web.auth import current_session
 from chronik.web.pages import CustomerView, form_str, portal_page
-from chronik.web.portal.views import file_size, render_portal
-from chronik.web.render import page, request_language
+from chronik.web.portal.views import render_portal
+from chronik.web.render import file_size, page, request_language
 from connectors.portal import PortalFile
 from connectors.portal.messages import MAX_BODY, MAX_SUBJECT
 from timeline.errors import InvalidInput

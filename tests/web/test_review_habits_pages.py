@@ -1,0 +1,72 @@
+"""What the console's pages say as the browser shows them to people: file sizes in the
+reader's number format, names that the browser's page translation must leave alone, and
+files with umlauts in their names arriving under their own name."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+from tests.web.conftest import Console
+from timeline.models import Visibility
+from timeline.service import UploadedFile
+
+PDF = b"%PDF-1.4\n" + b"0" * (2_621_440 - 9)  # 2.5 MB
+SMALL = b"%PDF-1.4\n" + b"1" * 1_527  # 1.5 KB
+
+
+def _size_after(text: str, name: str) -> str:
+    found = re.search(re.escape(name) + r"</span></a> <span class=\"muted\">\(([^)]*)\)", text)
+    assert found, text[text.find(name) - 300:text.find(name) + 300]
+    return found.group(1)
+
+
+async def test_file_sizes_in_the_agents_number_format(console: Console) -> None:
+    """Before: "(2560.0 KB)" for a 2.5 MB file, with an English decimal point on a German
+    page. Now "2,5 MB" in German, "2.5 MB" in English."""
+    erika = await console.customer("Erika Mustermann", emails=("erika@example.de",))
+    await console.record(erika, "document", subject="Unterlagen",
+                         visibility=Visibility.INTERNAL,
+                         files=(UploadedFile("Police.pdf", "application/pdf", PDF),
+                                UploadedFile("Kurz.pdf", "application/pdf", SMALL)))
+    desk = await console.signed_in()
+    german = (await desk.get(f"/customers/{erika.id}")).text
+    assert _size_after(german, "Police.pdf") == "2,5 MB"
+    assert _size_after(german, "Kurz.pdf") == "1,5 KB"
+    await desk.post("/settings/language", {"language": "en", "next": "/"})
+    english = (await desk.get(f"/customers/{erika.id}")).text
+    assert _size_after(english, "Police.pdf") == "2.5 MB"
+
+
+async def test_names_are_left_alone_by_page_translation(console: Console) -> None:
+    """Before: the browser's "translate this page" turned "Max Müller" into "Max Miller",
+    "Hans Becker" into "Hans Baker" and the product "Chronik" into "Chronicle" -- in the
+    heading, the author line, the list of contacts. Names, addresses and file names are
+    marked ``translate="no"``; the rest of the page is still translated."""
+    max_ = await console.customer("Hans Becker", emails=("hans.becker@example.de",),
+                                  phones=("0171 7654321",))
+    await console.record(max_, "document", subject="Vertrag",
+                         visibility=Visibility.INTERNAL,
+                         files=(UploadedFile("Übersicht März.pdf", "application/pdf",
+                                             SMALL),))
+    await console.customer("Greta Becker", phones=("089 123456",))
+    desk = await console.signed_in()
+    page = (await desk.get(f"/customers/{max_.id}")).text
+    assert re.search(r'<h1 id="customer-name"><span translate="no">Hans Becker</span>', page)
+    assert '<span translate="no">hans.becker@example.de</span>' in page
+    assert '<span translate="no">0171 7654321</span>' in page
+    assert re.search(r'<span class="author">· <span translate="no">[^<]+</span>', page)
+    assert '<span translate="no">Übersicht März.pdf</span>' in page
+    assert re.search(r'class="brand" href="/" translate="no">Chronik<', page)
+    assert re.search(r'class="agent-name"[^>]*><span translate="no">', page)
+    found = (await desk.get("/find?q=Becker")).text
+    assert ' translate="no">Hans Becker</a>' in found
+    assert ' translate="no">Greta Becker</a>' in found
+
+    # the download keeps the file's own name, umlauts and all
+    [attachment] = re.findall(r'href="(/api/v1/entries/[^"]+/attachments/0)"', page)
+    download = await desk.get(attachment)
+    assert download.status == 200
+    disposition = download.headers["Content-Disposition"]
+    named = re.search(r"filename\*=UTF-8''([^;]+)", disposition)
+    assert named and unquote(named.group(1)) == "Übersicht März.pdf", disposition
