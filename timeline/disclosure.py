@@ -47,6 +47,8 @@ INTERNAL_MARKERS: tuple[str, ...] = (
     "nicht rausschicken", "nicht rausgeben", "psst", "pssst", "keep this to yourself",
     "keep it to yourself", "behalte das für dich", "behalt das für dich", "für dich behalten",
     "für sich behalten", "not for external use", "nicht für externe", "nicht nach außen",
+    "dienstgebrauch", "do not show", "don't show", "for our eyes only", "eyes only",
+    "hinter vorgehaltener hand",
 )
 _ADDRESSED = re.compile(
     r"(?<!\w)((?:bitte )?(?:nicht |nichts |nix )?(?:an )?(?:den|dem|die|der) "
@@ -114,7 +116,8 @@ same clause as the marker."""
 _ASSURED = {fold(w) for w in ("vertraulich", "streng vertraulich", "confidential",
                               "do not share", "don't share", "not to be shared",
                               "strictly confidential", "do not forward", "nicht weitergeben",
-                              "nicht weiterleiten")}
+                              "nicht weiterleiten", "do not show", "don't show")}
+_PASSIVE = {"wurde", "worden", "wird", "werden", "hat", "haben", "was", "were"}
 _CLAUSE_END = re.compile(r"[.,;:!?()\[\]\"“”„«»–—]|\s-\s|\n")
 
 
@@ -164,6 +167,8 @@ class _Tokens:
         if marker in _OWN_CLAUSE:
             return (before is None or before in _OWN_CLAUSE_LEAD) and (
                 after is None or after in _OWN_CLAUSE_TAIL)
+        if marker == fold("unter uns gesagt") and after in _PASSIVE:
+            return False  # "unter uns gesagt wurde nichts": what was said among people
         if marker in _ASSURED:
             return not any(x in _ASSURANCES for x in self.clause(i, j))
         return True

@@ -148,7 +148,7 @@ def check(text: str, extra_patterns: tuple[str, ...] = ()) -> list[ToneHit]:
 
 def _check(text: str, extra_patterns: tuple[str, ...]) -> list[tuple[int, ToneHit]]:
     lexicon = shipped_lexicon()
-    folded_tokens = fold_tokens(text)
+    folded_tokens = [_unleet(w) for w in fold_tokens(text)]
     if not folded_tokens:
         return []
     folded = " ".join(folded_tokens)
@@ -292,6 +292,10 @@ class _Context:
             if t[j] in attributions and j != a - 1 and any(
                     t[k] in speakers for k in range(j + 1, min(index, j + 4))):
                 return True
+        # "im Internet als Idiot beschimpft", "als Betrüger bezeichnet"
+        if index >= 1 and t[index - 1] == "als" and any(
+                t[k] in insults for k in range(index + nwords, min(b, index + nwords + 2) + 1)):
+            return True
         # "beschwert sich über den Spinner im Bus", "complained about the idiot next door"
         if index >= 2 and " ".join(t[index - 2:index]) in self._set("complaint_objects") \
                 and any(t[k] in verbs for k in range(a, b + 1)):
@@ -322,6 +326,8 @@ class _Context:
             j -= 1
         if j < 0 or self.clause_end[j]:
             return False
+        if not self.clause_end[end] and t[end + 1] not in self._set("clause_continuers"):
+            return False  # "der Kunde war primitiv untergebracht": said of something else
         subjects = people | self._set("pronouns")
         for k in range(j - 1, max(-1, j - 4), -1):
             if self.clause_end[k]:
@@ -339,6 +345,17 @@ class _Context:
         crime = self._set("crime_words")
         return any(w in crime for i, w in enumerate(self.tokens)
                    if not index <= i < index + nwords)
+
+
+_LEET = re.compile(r"(?<=[a-z])[01345](?=[a-z])")
+_LEET_LETTERS = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s"}
+
+
+def _unleet(word: str) -> str:
+    """``arschl0ch`` -> ``arschloch``: a digit between letters, written for a letter."""
+    if word.isalpha():
+        return word
+    return _LEET.sub(lambda m: _LEET_LETTERS[m.group(0)], word)
 
 
 def _word_starts(regex: re.Pattern[str], folded: str) -> list[int]:

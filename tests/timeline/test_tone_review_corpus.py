@@ -6,19 +6,22 @@ age, disability and gender, emoji), and what they write factually that must stay
 (claims, damages, medical and legal notes, payment reminders, the customer's own words,
 negations, questions, crimes against the customer).
 
-Written in three rounds; each later round was measured once before any rule was changed for
+Written in four rounds; each later round was measured once before any rule was changed for
 it, on the old guard and on the rules of the rounds before (derogatory found / factual
 flagged):
 
     round 1 (265 + 185): old 197/265, 16/185
     round 2 (70 + 60):   old  51/70,  20/60;  with round 1's rules 54/70, 4/60
     round 3 (60 + 50):   old  46/60,  15/50;  with rounds 1-2's rules 49/60, 6/50
+    round 4 (50 + 30):   old  18/50,   5/30;  with rounds 1-3's rules 20/50, 3/30
 
 so the context rules (negation, the customer's own words, words about things) carry over to
-new phrasings; new insult words mostly need listing. Internal markers, same rounds:
-34/50 and 14 false of 221; 7/15 -> 9/15 and 6 -> 1 false of 75; 9/15 -> 11/15 and
-5 -> 2 false of 60. The rules each round motivated are pinned, sentence by
-sentence, in ``test_tone_review_rules.py``. Measure with::
+new phrasings; new insult words mostly need listing (round 4, formal and rarer words:
+"intellektuell überfordert", "Grantler", "fruitcake", found 20 of 50 before it was listed).
+Internal markers, same rounds: 34/50 and 14 false of 221; 7/15 -> 9/15 and 6 -> 1 false of
+75; 9/15 -> 11/15 and 5 -> 2 false of 60; 5/10 -> 6/10 and 7 -> 1 false of 40. The rules
+each round motivated are pinned, sentence by sentence, in ``test_tone_review_rules.py``.
+Measure with::
 
     .venv/bin/pytest tests/timeline/test_tone_review_corpus.py -q -p no:cacheprovider -rP
 """
@@ -164,6 +167,25 @@ DEROGATORY = [  # a warning is wanted
     'Stupid b*tch.', "He's a right plonker.", 'The client is unbearable.',
     'Customer is lazy and useless.', 'Fat old git.', 'The customer is a complete dickhead.',
     'What a weirdo.', 'The caller was a total psycho.',
+    'Der Kunde ist intellektuell völlig überfordert.', 'Nicht die hellste Kerze auf der Torte.',
+    'Kunde ist geistig nicht auf der Höhe.', 'Der Kunde stinkt und ist ungepflegt.',
+    'Vollproll mit Tattoos.', 'Sozialassi.', 'Die Kundin ist eine Giftspritze.',
+    'Der Mann ist ein Choleriker und Rüpel.', 'Kunde ist ein Flegel.', 'Unverschämter Kerl.',
+    'Die Kundin ist total überdreht und hysterisch.',
+    'Der Herr hat nicht mehr alle Tassen im Schrank.', 'Kunde ist dumm wie ein Stück Brot.',
+    'Kunde ist ein Dummerle.', 'Der Kunde hat die Intelligenz einer Amöbe.',
+    'Der Kunde ist ein Trampeltier.', 'Kunde ist ein Ignorant.', 'Vollnoob.',
+    'Kunde ist ein Troll.', 'Der Alte ist ein Grantler.', 'Kunde ist ein Erbsenzähler.',
+    'Der Kunde ist ein Zombie.', 'Kunde ist schwachsinnig.', 'Kunde ist ein Schwachsinniger.',
+    'Die ist doch gaga im Kopf.', 'Kunde: absoluter Vollhorst.', 'Der Typ ist ein Ar***loch.',
+    'Kunde ist ein Arschl0ch.', 'Der Kunde ist ein Hurensohn.', 'Kunde ist eine Schlampe.',
+    'Der Kunde ist primitiv.', 'Primitiver Mensch.', 'Kunde ist asi.',
+    "He's a complete idiot, honestly.", 'The customer is dense.', "She's a nag.",
+    'The client is a bully.', 'He is a slimeball.', 'The customer is a degenerate.',
+    'What a pillock.', "He's an absolute tosser.", 'Customer is a hypochondriac, always calling.',
+    'Customer is a gold-digger.', "She's a harpy.", 'Moronic customer.', 'He is simple-minded.',
+    'The guy is a fruitcake.', 'The customer is a nut.', 'The customer is a moaning minnie.',
+    'Old codger.',
 ]
 
 FACTUAL = [  # no tone warning, no internal marker
@@ -405,6 +427,31 @@ FACTUAL = [  # no tone warning, no internal marker
     'The customer is from Poland and works as a nurse.', 'Please ignore the previous reminder.',
     'The contractor went bust.', 'He called to ask about the excess.',
     'The clown costume was stolen from the car.',
+    'Kognitiv eingeschränkt nach Schlaganfall, Tochter hat Vollmacht.',
+    'Der Kunde hat Diabetes und ist sehbehindert.',
+    'Die Kundin ist Alleinerziehende mit drei Kindern.',
+    'Der Kunde hat eine Intelligenzminderung, Betreuer informiert.',
+    'Geruchsbelästigung durch den Nachbarn, Mietrecht.',
+    'Der Kühlschrank stinkt nach dem Stromausfall.',
+    'Das Brot war verschimmelt, Lebensmittelversicherung greift nicht.',
+    'Die Kerze hat den Vorhang entzündet.', 'Der Kunde ist Troll-Figurensammler, Hausrat erhöht.',
+    'Ein Zombie-Film-Plakat wurde beschädigt.',
+    'Ein Troll hat unter dem Artikel beleidigende Kommentare gepostet, Kunde hat Anzeige '
+    'erstattet.',
+    'Der Kunde wurde im Internet als Idiot beschimpft und will Rechtsschutz.',
+    'Der Kunde war primitiv untergebracht auf der Baustelle.',
+    'Primitive Bauweise der Garage, nicht versicherbar.',
+    'Die Nuss-Allergie des Kindes wurde gemeldet.',
+    "The customer's mother has dementia and lives in a care home.", 'The nut came off the wheel.',
+    'Dense smoke filled the kitchen.', 'The customer is a single parent with three children.',
+    'The bully at school broke his glasses; liability claim.',
+    'Hypochondria is listed in the medical history.',
+    'The customer is simple to reach by phone in the mornings.',
+    'Rotten floorboards in the kitchen.', 'The cake was a disaster, but the oven is fine.',
+    'The customer was not rude, just upset.', 'Is the customer difficult to reach?',
+    'We are sorry the wait was annoying.', 'The annoying noise came from the fridge.',
+    'The customer feels like an idiot for losing the keys.',
+    'Customer says the repair was a joke.',
 ]
 
 MARKED_INTERNAL = [  # an internal marker is wanted
@@ -445,6 +492,10 @@ MARKED_INTERNAL = [  # an internal marker is wanted
     '(internal) reserve increased', 'Bitte nicht dem Kunden erzählen.',
     'Vertraulich - nur für Team Süd.', 'Strictly between ourselves.',
     'Hinweis intern: Betrugsverdacht prüfen.', 'Dem VN bitte nichts sagen.',
+    'Nicht für den Kunden gedacht: Kalkulation anbei.', 'Nur für den Dienstgebrauch.',
+    'Intern bitte: Storno prüfen.', 'NICHT AN KUNDEN SENDEN', 'Do not show this to the client.',
+    'For our eyes only.', 'This is strictly internal.', 'Achtung, vertraulich!',
+    'Hinter vorgehaltener Hand: der Gutachter ist raus.', 'Bitte nicht nach außen kommunizieren.',
 ]
 
 NOT_MARKED_INTERNAL = [  # no internal marker
@@ -490,12 +541,18 @@ NOT_MARKED_INTERNAL = [  # no internal marker
     'Internistische Untersuchung ohne Befund.', 'Internationaler Führerschein liegt vor.',
     'Sie können die E-Mail gern weiterleiten.',
     'Please do not forward emails from unknown senders; they may be phishing.',
+    'Ihre Nachricht wird intern weitergeleitet.', 'Your request has been forwarded internally.',
+    'Der Internist bestätigt die Diagnose.', 'Die interne Revision hat den Fall abgeschlossen.',
+    'Schaden an der Innentür.', 'Unter uns gesagt wurde nichts, das Protokoll ist vollständig.',
+    'Wir behandeln Ihre Gesundheitsdaten streng vertraulich.',
+    'Confidential information about your health is protected by law.',
+    'The apartment below us had a fire.', 'Intern wird Ihr Antrag noch geprüft.',
 ]
 
 RECALL_AT_LEAST = 0.97
-"""Measured 0.743 before this review's rules (round one: 197/265), 0.980 after (387/395)."""
+"""Measured 0.743 before this review's rules (round one: 197/265), 0.978 after (435/445)."""
 FALSE_POSITIVES_AT_MOST = 0.0
-"""Measured 0.086 (round one) and 0.33 / 0.30 (rounds two and three, before their fixes)."""
+"""Measured 0.086 (round one) and 0.33 / 0.30 / 0.17 (rounds two to four on the old guard)."""
 MARKER_RECALL_AT_LEAST = 1.0
 MARKER_FALSE_POSITIVES_AT_MOST = 0.0
 

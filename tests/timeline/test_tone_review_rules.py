@@ -269,3 +269,36 @@ def test_words_that_mark_a_text_internal_only_as_a_clause_of_their_own(
 ])
 def test_more_ways_of_saying_keep_it_from_the_customer(text: str) -> None:
     assert markers(text)
+
+
+# ------------------------------------------------------------------ round four
+@warns(["Kunde ist ein Arschl0ch.", "Der Kunde ist ein Vollid1ot.",
+        "Die Kundin ist so unfassbar nervig.", "The customer is a dumb blonde.",
+        "Der Kunde ist primitiv.", "Annoying customer."])
+def test_digits_for_letters_and_piled_up_adverbs_still_warn(text: str) -> None:
+    assert hits(text)
+
+
+@warns([
+    "Der Kunde wurde im Internet als Idiot beschimpft und will Rechtsschutz.",
+    "He was called an idiot by the other driver.",
+    "Der Kunde war primitiv untergebracht auf der Baustelle.",  # said of the lodging
+    "We are sorry the wait was annoying.", "The annoying noise came from the fridge.",
+    "Ein nerviges Brummen aus dem Kühlschrank.", "Eine unverschämte Rechnung, sagt die Kundin.",
+    "Parkplatz A4 ist belegt, Termin 10:30.",
+])
+def test_an_insult_suffered_and_an_annoying_thing_are_no_warning(text: str) -> None:
+    assert hits(text) == []
+
+
+@pytest.mark.parametrize(("marked", "ordinary"), [
+    ("Nur für den Dienstgebrauch.", "Der Dienstwagen des Kunden wurde beschädigt."),
+    ("Do not show this to the client.", "Please do not show your PIN to anyone."),
+    ("For our eyes only.", "Eye test booked for Monday."),
+    ("Hinter vorgehaltener Hand: der Gutachter ist raus.", "Die Hand ist gebrochen."),
+    ("Unter uns gesagt, der Gutachter ist kulant.",
+     "Unter uns gesagt wurde nichts, das Protokoll ist vollständig."),
+])
+def test_round_four_markers(marked: str, ordinary: str) -> None:
+    assert markers(marked)
+    assert markers(ordinary) == []
