@@ -89,7 +89,8 @@ _ANGLE = re.compile(r"<([^<>]*)>")
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _SUBJECT_WORDS = ("deliver", "zustell", "return", "fail", "status", "remis", "recapit",
                   "bestel", "rückläuf", "delay", "warning", "notice", "could not", "fehler",
-                  "übermittl", "undeliv", "permanent", "error")
+                  "übermittl", "undeliv", "permanent", "error", "entreg", "dostarcz",
+                  "lever", "toimit", "doruč", "kézbesít", "teslim", "достав")
 _STATUS_CLASS: dict[str, Action] = {"5": "failed", "4": "delayed", "2": "delivered"}
 _SYSTEM_LOCAL = {"mailer-daemon", "postmaster", "mail-daemon", "mailer_daemon", "mdaemon",
                  "e500_smtp_mail_service"}
@@ -478,7 +479,7 @@ def _library(msg: Message, action: Action) -> tuple[str, ...]:
 
 
 _PASTED_HEADER = re.compile(
-    r"^[ \t]*(?:message-id|in-reply-to|references|from|sender|return-path|reply-to"
+    r"^[ \t]*(?:message-id|in-reply-to|references|from|sender|return-path|reply-to|to|cc|bcc"
     r"|received|dkim-signature)[ \t]*:.*", re.IGNORECASE | re.MULTILINE)
 
 

@@ -19,7 +19,12 @@ BOUNCE_SUBJECT = re.compile(
     r"|fehler bei der zustellung|zustellungsstatus|übermittlungsstatus|unzustellbare"
     r"|non remis|non recapitabile|onbestelbaar|delayed mail|warning: (?:could not send|message)"
     r"|mail could not|returned to sender|delivery (?:delayed|notification|warning)"
-    r"|failed mail\b",
+    r"|failed mail\b"
+    # Exchange / Microsoft 365 non-delivery reports in the sender's UI language
+    r"|no se (?:puede|pudo) entregar|imposible de entregar|não (?:é possível entregar|entregue)"
+    r"|niedostarczaln|nie można dostarczyć|ej levererbar|kan inte levereras|kan ikke leveres"
+    r"|ikke levert|ikke leveret|ei voitu toimittaa|nedoručiteln|nelze doručit"
+    r"|kézbesíthetetlen|teslim edilemedi|не удается доставить|недоставл",
     re.IGNORECASE)
 DELAY_SUBJECT = re.compile(
     r"\(delay\)|delayed mail|delivery delayed|warning: (?:could not send|message \S+ delayed)"

@@ -160,3 +160,52 @@ def test_a_postmaster_answering_a_person_stays_person_mail() -> None:
            b"Subject: Re: Ihr Konto\nMessage-ID: <p1@kunde.example>\n\n"
            b"Hallo, das Postfach ist wieder frei. Bitte senden Sie noch einmal.\n")
     assert parse_message(raw).auto is None
+
+
+_NDR_LANGUAGES = {
+    "es": ("No se puede entregar: Factura 12",
+           "No se pudo entregar su mensaje a <a href=\"mailto:{a}\">{a}</a>."),
+    "pt": ("Não é possível entregar: Fatura 12",
+           "Sua mensagem para <a href=\"mailto:{a}\">{a}</a> não pôde ser entregue."),
+    "pl": ("Niedostarczalne: Faktura 12",
+           "Nie można dostarczyć wiadomości do <a href=\"mailto:{a}\">{a}</a>."),
+    "sv": ("Ej levererbart: Faktura 12",
+           "Ditt meddelande till <a href=\"mailto:{a}\">{a}</a> kunde inte levereras."),
+    "da": ("Kan ikke leveres: Faktura 12",
+           "Din meddelelse til <a href=\"mailto:{a}\">{a}</a> kunne ikke leveres."),
+    "fi": ("Ei voitu toimittaa: Lasku 12",
+           "Viestiäsi vastaanottajalle <a href=\"mailto:{a}\">{a}</a> ei voitu toimittaa."),
+    "cs": ("Nedoručitelné: Faktura 12",
+           "Zprávu pro <a href=\"mailto:{a}\">{a}</a> nelze doručit."),
+    "tr": ("Teslim edilemedi: Fatura 12",
+           "<a href=\"mailto:{a}\">{a}</a> adresine iletiniz teslim edilemedi."),
+    "fr": ("Non remis : Facture 12",
+           "Votre message à <a href=\"mailto:{a}\">{a}</a> n'a pas pu être remis."),
+    "it": ("Non recapitabile: Fattura 12",
+           "Impossibile recapitare il messaggio a <a href=\"mailto:{a}\">{a}</a>."),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(_NDR_LANGUAGES))
+def test_a_microsoft_365_report_in_the_senders_language_names_its_recipient(lang: str) -> None:
+    """The HTML-only report (no status part) from ``postmaster@`` in the language of the
+    mailbox that sent it, with the original headers -- and their ``CC:`` -- pasted below:
+    in Spanish, Polish, Portuguese, Swedish … it was person mail from "Microsoft Outlook"
+    (a new customer), in French or Italian a report without an address."""
+    subject, line = _NDR_LANGUAGES[lang]
+    a = "nina.nagel@kunde.example"
+    raw = (f"From: Microsoft Outlook <postmaster@kunde.onmicrosoft.example>\n"
+           f"To: <service@buero-muster.de>\nSubject: {subject}\n"
+           f"Message-ID: <ndr-{lang}@AM0PR01MB1234.example>\n"
+           "Date: Mon, 18 May 2026 10:01:12 +0000\nMIME-Version: 1.0\n"
+           "Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\n"
+           "Content-Type: text/html; charset=\"utf-8\"\nContent-Transfer-Encoding: 8bit\n\n"
+           f"<html><body><div>{line.format(a=a)}</div>"
+           "<p>AM0PR01MB1234.eurprd01.prod.exchangelabs.example</p>"
+           f"<pre>From: Buero Muster &lt;service@buero-muster.de&gt;\nTo: {a}\n"
+           "CC: einkauf@kunde.example\nSubject: Rechnung 12</pre></body></html>\n\n--b\n"
+           "Content-Type: message/rfc822\n\nFrom: Buero Muster <service@buero-muster.de>\n"
+           f"To: {a}\nCc: einkauf@kunde.example\nSubject: Rechnung 12\n"
+           "Message-ID: <r12@buero-muster.de>\n\nHallo\n--b--\n").encode()
+    parsed = parse_message(raw)
+    assert (parsed.auto, parsed.bounced_recipients) == ("bounce", (a,))
