@@ -11,7 +11,8 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from timeline.text import WORD, fold
+from timeline.text import fold
+from timeline.tone import folded_words
 
 INTERNAL_MARKERS: tuple[str, ...] = (
     "intern", "interne", "interner", "internes", "internen", "internem", "nur intern",
@@ -126,9 +127,9 @@ class _Tokens:
     clause), for the markers that depend on their neighbours."""
 
     def __init__(self, text: str) -> None:
-        spans = [m.span() for m in WORD.finditer(text)]
-        self.words = [fold(text[a:b]) for a, b in spans]
-        gaps = [text[spans[i][1]:spans[i + 1][0]] for i in range(len(spans) - 1)]
+        self.words, spans = folded_words(text)
+        gaps = [text[spans[i][1]:spans[i + 1][0]] if spans[i] != spans[i + 1] else ""
+                for i in range(len(spans) - 1)]
         self.end = [bool(_CLAUSE_END.search(g)) for g in gaps] + [True]
         self.starts: list[int] = []
         pos = 0

@@ -148,14 +148,12 @@ def check(text: str, extra_patterns: tuple[str, ...] = ()) -> list[ToneHit]:
 
 def _check(text: str, extra_patterns: tuple[str, ...]) -> list[tuple[int, ToneHit]]:
     lexicon = shipped_lexicon()
-    folded_tokens = [_unleet(w) for w in fold_tokens(text)]
+    words, spans = folded_words(text)
+    folded_tokens = [_unleet(w) for w in words]
     if not folded_tokens:
         return []
     folded = " ".join(folded_tokens)
-    spans = [m.span() for m in WORD.finditer(text)]
-    aligned = len(spans) == len(folded_tokens)
-    originals = [text[a:b] for a, b in spans]
-    context = _Context(text, folded_tokens, spans, lexicon) if aligned else None
+    context = _Context(text, folded_tokens, spans, lexicon)
     # Map character offsets in ``folded`` back to token positions.
     starts = []
     pos = 0
@@ -167,11 +165,9 @@ def _check(text: str, extra_patterns: tuple[str, ...]) -> list[tuple[int, ToneHi
 
     def hit(pattern: str, at: int, nwords: int) -> None:
         index = _token_index(starts, at)
-        if context is not None and not context.keeps(pattern, index, nwords):
+        if not context.keeps(pattern, index, nwords):
             return
-        words = originals[index:index + nwords] if aligned \
-            else folded_tokens[index:index + nwords]
-        shown = " ".join(words)
+        shown = " ".join(dict.fromkeys(text[a:b] for a, b in spans[index:index + nwords]))
         if shown.casefold() not in hits:
             hits[shown.casefold()] = ToneHit(pattern=pattern, text=shown)
             found.append((at, hits[shown.casefold()]))
@@ -204,7 +200,8 @@ class _Context:
         self.tokens = tokens
         self.lexicon = lexicon
         self.words = lexicon.context
-        gaps = [text[spans[i][1]:spans[i + 1][0]] for i in range(len(spans) - 1)]
+        gaps = [text[spans[i][1]:spans[i + 1][0]] if spans[i] != spans[i + 1] else ""
+                for i in range(len(spans) - 1)]
         self.clause_end = [bool(_CLAUSE_END.search(g)) for g in gaps] + [True]
         """After token i a clause ends."""
         self.sentence_end = [bool(_SENTENCE_END.search(g)) for g in gaps] + [True]
@@ -345,6 +342,24 @@ class _Context:
         crime = self._set("crime_words")
         return any(w in crime for i, w in enumerate(self.tokens)
                    if not index <= i < index + nwords)
+
+
+def folded_words(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """The folded words of ``text`` (as ``fold_tokens``) and, for each, where it stands in
+    ``text``: its own word where folding kept the words of a stretch one to one, else the
+    whole whitespace-free stretch (``Mu\\u0308ller`` in decomposed form, ``½``)."""
+    words: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for chunk in re.finditer(r"\S+", text):
+        folded = fold_tokens(chunk.group(0))
+        raw = [(chunk.start() + m.start(), chunk.start() + m.end())
+               for m in WORD.finditer(chunk.group(0))]
+        words += folded
+        if len(raw) == len(folded):
+            spans += raw
+        else:
+            spans += [(raw[0][0], raw[-1][1]) if raw else chunk.span()] * len(folded)
+    return words, spans
 
 
 _LEET = re.compile(r"(?<=[a-z])[01345](?=[a-z])")

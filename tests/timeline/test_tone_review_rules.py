@@ -4,6 +4,8 @@ that regresses fails here by name, however well the corpus as a whole still scor
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from timeline import disclosure, tone
@@ -302,3 +304,16 @@ def test_an_insult_suffered_and_an_annoying_thing_are_no_warning(text: str) -> N
 def test_round_four_markers(marked: str, ordinary: str) -> None:
     assert markers(marked)
     assert markers(ordinary) == []
+
+
+# ------------------------------------------------------------------ decomposed umlauts
+def test_text_in_decomposed_form_keeps_its_context_rules() -> None:
+    """macOS and some mail clients send "ö" as "o" + a combining mark; a "½" folds to three
+    words. Either once turned the context rules off for the whole text."""
+    nfd = unicodedata.normalize("NFD", "Der Kunde ist blöd.")
+    assert hits(nfd) == [unicodedata.normalize("NFD", "blöd")]
+    assert hits("Verkalkter Boiler, ½ Jahr alt.") == []
+    shy = unicodedata.normalize("NFD", "Die Kundin ist nicht dümmlich, nur schüchtern.")
+    assert hits(shy) == []
+    assert markers(unicodedata.normalize("NFD", "Nur für den internen Gebrauch")) != []
+    assert markers(unicodedata.normalize("NFD", "Die Wohnung über uns ist betroffen.")) == []
