@@ -152,9 +152,14 @@ def _read(msg: Message, use_library: bool, use_own: bool) -> DeliveryReport | No
         if _REPLY_PREFIX.match(heads.get("subject")) and not _system_sender(heads) and not (
                 _medium(heads) and smtp_refusal(text())):
             return None  # a person forwarding or answering a report
-        if AUTO_REPLY_SUBJECT.search(heads.get("subject")) and not _system_sender(heads):
+        if not _system_sender(heads) and (
+                AUTO_REPLY_SUBJECT.search(heads.get("subject"))
+                or (heads.get("auto-submitted").lower().startswith("auto-replied")
+                    and not _POSTMASTER.match(_local_part(heads.raw("from"))))):
             # an out-of-office reply (sent with a null envelope sender, like a report) that
-            # says "could not be delivered to …" names the colleague to write to instead
+            # says "could not be delivered to …" names the colleague to write to instead --
+            # also when it keeps the original subject (RFC 3834 responders); a mail system
+            # or postmaster saying "auto-replied" (Exim, Microsoft 365) still reports
             return None
     subject = heads.get("subject")
     returned = _returned_headers(tree)

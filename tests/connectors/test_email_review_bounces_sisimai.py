@@ -100,10 +100,12 @@ def test_a_persons_subject_with_such_words_stays_person_mail(subject: str) -> No
 @pytest.mark.parametrize("subject", [
     "Automatic reply: Ihre Rechnung", "Automatische Antwort: Rechnung",
     "Réponse automatique : facture", "Abwesend: Rechnung",
+    "Rechnung 2026-0412", "Ihre Anfrage vom 3. Mai",
 ])
 def test_an_out_of_office_that_says_not_delivered_is_no_report(subject: str) -> None:
     """Null envelope sender, ``Auto-Submitted: auto-replied`` and report wording: still an
-    auto-reply, and no address in it is taken for a failed one."""
+    auto-reply, and no address in it is taken for a failed one -- also when the responder
+    keeps the original subject (Sieve vacation, Zimbra)."""
     raw = _mail(subject, "Return-Path: <>\nAuto-Submitted: auto-replied\n",
                 "Ihre Nachricht konnte nicht zugestellt werden an die Person, der Sie "
                 "geschrieben haben. Your message could not be delivered to her.\n"
