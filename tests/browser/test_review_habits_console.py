@@ -123,3 +123,75 @@ def test_long_words_do_not_widen_the_page(chronik: ChronikServer, mail_sink: Mai
         assert _overflow(phone) <= 0, "an item with a long subject scrolls sideways"
     finally:
         portal.close()
+
+
+def _luminance(css: str) -> float:
+    r, g, b = (int(v) / 255 for v in re.findall(r"\d+", css)[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_a_dark_screen_gets_a_dark_page_that_stays_readable(
+        chronik: ChronikServer, mail_sink: MailSink, browser: Any, axe: Any) -> None:
+    """Before: an agent or customer whose system is in dark mode got the glaring white page
+    (and, late in a shift, a white flash on every click). Now the page follows the system's
+    colour scheme; axe finds no contrast problem in it (internal stripes, badges, hits)."""
+    kunde = chronik.api("POST", "/customers", {"name": "Nora Nachtschicht",
+                                               "emails": ["nora@kunde.test"]})
+    chronik.api("POST", f"/customers/{kunde['id']}/entries", {
+        "kind": "note", "visibility": "internal", "subject": "Intern: Rückruf",
+        "body": "Nachts erreichbar"})
+    chronik.api("POST", f"/customers/{kunde['id']}/entries", {
+        "kind": "note", "visibility": "published", "notify": False,
+        "subject": "Vertrag verlängert", "body": "Ihr Vertrag läuft bis 2028."})
+    context = browser.new_context(color_scheme="dark", viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(chronik.url("/signin"))
+        assert _luminance(page.evaluate("getComputedStyle(document.body).backgroundColor")) < 0.2
+        axe.assert_clean(page)
+        sign_in(page, chronik, AGENT_EMAIL, f"/customers/{kunde['id']}")
+        for path in (f"/customers/{kunde['id']}", "/search?q=Vertrag", "/waiting",
+                     "/settings"):
+            page.goto(chronik.url(path))
+            expect(page.get_by_role("heading", level=1)).to_be_visible()
+            background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+            assert _luminance(background) < 0.2, f"{path}: {background}"
+            axe.assert_clean(page)
+        portal = context.browser.new_context(color_scheme="dark")  # type: ignore[union-attr]
+        try:
+            phone = portal.new_page()
+            _portal_sign_in(phone, chronik, mail_sink, "nora@kunde.test")
+            for path in ("/portal/", "/portal/preferences", "/portal/write"):
+                phone.goto(chronik.url(path))
+                background = phone.evaluate("getComputedStyle(document.body).backgroundColor")
+                assert _luminance(background) < 0.2, f"{path}: {background}"
+                axe.assert_clean(phone)
+        finally:
+            portal.close()
+        # paper stays white
+        page.emulate_media(media="print")
+        page.goto(chronik.url(f"/customers/{kunde['id']}"))
+        assert page.evaluate("getComputedStyle(document.querySelector('.card'))"
+                             ".backgroundColor") == "rgb(255, 255, 255)"
+    finally:
+        context.close()
+
+
+def test_forced_colours_still_show_the_highlighted_entry(chronik: ChronikServer,
+                                                         browser: Any) -> None:
+    """Windows' contrast themes drop shadows: the entry a search hit or a link opened was
+    marked by a shadow only, and showed nothing."""
+    kunde = chronik.api("POST", "/customers", {"name": "Hanna Kontrast"})
+    entry = chronik.api("POST", f"/customers/{kunde['id']}/entries", {
+        "kind": "note", "visibility": "internal", "body": "Gesucht und gefunden"})
+    context = browser.new_context(forced_colors="active")
+    try:
+        page = context.new_page()
+        sign_in(page, chronik, AGENT_EMAIL,
+                f"/customers/{kunde['id']}?focus={entry['id']}%23e-{entry['id']}")
+        page.goto(chronik.url(f"/customers/{kunde['id']}?focus={entry['id']}#e-{entry['id']}"))
+        item = page.locator(f"#e-{entry['id']}")
+        expect(item).to_have_class(re.compile("highlight"))
+        assert item.evaluate("(el) => getComputedStyle(el).outlineStyle") != "none"
+    finally:
+        context.close()
