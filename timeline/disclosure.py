@@ -49,7 +49,7 @@ INTERNAL_MARKERS: tuple[str, ...] = (
     "keep it to yourself", "behalte das für dich", "behalt das für dich", "für dich behalten",
     "für sich behalten", "not for external use", "nicht für externe", "nicht nach außen",
     "dienstgebrauch", "do not show", "don't show", "for our eyes only", "eyes only",
-    "hinter vorgehaltener hand",
+    "hinter vorgehaltener hand", "on the down-low", "on the down low", "hush-hush",
 )
 _ADDRESSED = re.compile(
     r"(?<!\w)((?:bitte )?(?:nicht |nichts |nix )?(?:an )?(?:den|dem|die|der) "

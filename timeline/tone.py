@@ -198,6 +198,8 @@ class _Context:
     def __init__(self, text: str, tokens: list[str], spans: list[tuple[int, int]],
                  lexicon: Lexicon) -> None:
         self.tokens = tokens
+        self.text = text
+        self.spans = spans
         self.lexicon = lexicon
         self.words = lexicon.context
         gaps = [text[spans[i][1]:spans[i + 1][0]] if spans[i] != spans[i + 1] else ""
@@ -214,12 +216,18 @@ class _Context:
     def keeps(self, pattern: str, index: int, nwords: int) -> bool:
         if pattern in self.lexicon.about_people and not self._about_a_person(index, nwords):
             return False
-        if self._harmless(index, nwords) or self._negated(index):
+        if self._name(index) or self._harmless(index, nwords) or self._negated(index):
             return False
         if self._reported(index, nwords):
             return False
         return not (" ".join(fold_tokens(pattern)) in self._set("accusations")
                     and self._crime_victim(index, nwords))
+
+    def _name(self, index: int) -> bool:
+        """A surname after a title: "Familie Dumm", "Mr Fool", "Herr Narr"."""
+        return (index > 0 and not self.clause_end[index - 1]
+                and self.tokens[index - 1] in self._set("titles")
+                and self.text[self.spans[index][0]].isupper())
 
     def _harmless(self, index: int, nwords: int) -> bool:
         """Inside an idiom that says nothing about a person ("dumm gelaufen", "dumb luck")."""
@@ -337,8 +345,16 @@ class _Context:
         return k >= 0 and t[k] in self._set("demonstratives") and (k == 0 or self.clause_end[k - 1])
 
     def _crime_victim(self, index: int, nwords: int) -> bool:
-        """The entry tells of a crime (police, report, victim, phishing): a claims note
-        about the fraudster, not about the customer."""
+        """The entry tells of a crime or a lawsuit (police, report, victim, court,
+        witness): a note about the fraudster or the other side, not about the customer --
+        unless the accusation is said of the customer ("Der Kunde ist ein Betrüger, die
+        Polizei ermittelt")."""
+        t = self.tokens
+        for k in range(index - 1, max(-1, index - 5), -1):
+            if self.clause_end[k]:
+                break
+            if t[k] in self._set("accused_customers"):
+                return False
         crime = self._set("crime_words")
         return any(w in crime for i, w in enumerate(self.tokens)
                    if not index <= i < index + nwords)

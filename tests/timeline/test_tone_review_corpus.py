@@ -6,7 +6,7 @@ age, disability and gender, emoji), and what they write factually that must stay
 (claims, damages, medical and legal notes, payment reminders, the customer's own words,
 negations, questions, crimes against the customer).
 
-Written in four rounds; each later round was measured once before any rule was changed for
+Written in five rounds; each later round was measured once before any rule was changed for
 it, on the old guard and on the rules of the rounds before (derogatory found / factual
 flagged):
 
@@ -14,12 +14,15 @@ flagged):
     round 2 (70 + 60):   old  51/70,  20/60;  with round 1's rules 54/70, 4/60
     round 3 (60 + 50):   old  46/60,  15/50;  with rounds 1-2's rules 49/60, 6/50
     round 4 (50 + 30):   old  18/50,   5/30;  with rounds 1-3's rules 20/50, 3/30
+    round 5 (30 + 30):   old  25/30,   9/30;  with rounds 1-4's rules 23/30, 5/30
 
 so the context rules (negation, the customer's own words, words about things) carry over to
 new phrasings; new insult words mostly need listing (round 4, formal and rarer words:
 "intellektuell überfordert", "Grantler", "fruitcake", found 20 of 50 before it was listed).
 Internal markers, same rounds: 34/50 and 14 false of 221; 7/15 -> 9/15 and 6 -> 1 false of
-75; 9/15 -> 11/15 and 5 -> 2 false of 60; 5/10 -> 6/10 and 7 -> 1 false of 40. The rules
+75; 9/15 -> 11/15 and 5 -> 2 false of 60; 5/10 -> 6/10 and 7 -> 1 false of 40; 9/10 ->
+9/10 and 3 -> 0 false of 40. Round 5 showed a rule overreaching (a fraudster in a note that
+mentions the police was exempt even when the customer was called one); fixed. The rules
 each round motivated are pinned, sentence by sentence, in ``test_tone_review_rules.py``.
 Measure with::
 
@@ -185,7 +188,22 @@ DEROGATORY = [  # a warning is wanted
     'What a pillock.', "He's an absolute tosser.", 'Customer is a hypochondriac, always calling.',
     'Customer is a gold-digger.', "She's a harpy.", 'Moronic customer.', 'He is simple-minded.',
     'The guy is a fruitcake.', 'The customer is a nut.', 'The customer is a moaning minnie.',
-    'Old codger.',
+    'Old codger.', 'Der Kunde lügt doch, wie immer.',
+    'Kunde ist ein Lügner, Klage droht trotzdem.',
+    'Der Kunde ist ein Betrüger, die Polizei ermittelt schon.',
+    'Ist der Typ eigentlich völlig bescheuert?', 'Was ist das für ein Idiot?',
+    'Kunde = Assi, Zahlungsmoral null.',
+    'Die Kundin ist eine richtige Nervensäge, ruft täglich an.', 'Alter Knacker will Rabatt.',
+    'Der Kunde ist ein Jammerlappen und Weichei.', "He's an idiot, plain and simple.",
+    'Is this guy stupid or what?', 'Why is this customer such a moron?',
+    'The client is a liar and the police know it.',
+    'Customer is a fraudster, police report attached.', 'Total nutcase, avoid.',
+    'Der Kunde ist ein Trottel, sagt mein Kollege.', 'Vollidioten-Familie.', 'Idiotenkunde.',
+    'Kunde ist debil.', 'Die ist doch bescheuert.', 'Der Penner hat wieder nicht gezahlt.',
+    'Verlogenes Pack.', 'Kunde ist eine Dramaqueen.', 'Die Alte ist eine Giftnudel.',
+    'Der Kunde ist ein Rassist.', "She's a psycho bitch.", 'What an idiot!!!',
+    'This customer is a total pain.', 'He is an arrogant prick.',
+    'The customer is a grumpy old sod.',
 ]
 
 FACTUAL = [  # no tone warning, no internal marker
@@ -451,7 +469,30 @@ FACTUAL = [  # no tone warning, no internal marker
     'The customer was not rude, just upset.', 'Is the customer difficult to reach?',
     'We are sorry the wait was annoying.', 'The annoying noise came from the fridge.',
     'The customer feels like an idiot for losing the keys.',
-    'Customer says the repair was a joke.',
+    'Customer says the repair was a joke.', 'Der Zeuge hat vor Gericht gelogen, sagt der Anwalt.',
+    'Der Gegner lügt laut unserem Anwalt, das Gericht prüft.',
+    'Die Gegenseite hat im Prozess nachweislich gelogen.',
+    'The witness lied in court according to the lawyer.',
+    'The other driver lied to the police about the speed.',
+    'Der Kunde ist verwirrt nach der Narkose.',
+    'Borderline-Persönlichkeitsstörung laut Gutachten.',
+    'Der Sohn ist geistig behindert und lebt im Heim.',
+    'Der Kunde ist Alkoholiker, Entzug abgeschlossen.',
+    'Ist das nicht eine Frechheit, fragt die Kundin.',
+    'Bin ich versichert, wenn mein Hund jemanden beißt?',
+    'Haben Sie den Unfallbericht der Polizei?', 'Der Gutachter hält die Angaben für plausibel.',
+    'Kunde ist nicht unfreundlich, nur in Eile.',
+    'The customer is not an idiot, the letter was unclear.',
+    "Customer says: 'The adjuster was rude and lazy.'",
+    "Customer asked: 'Am I stupid or is this form wrong?'",
+    'The defendant lied under oath, says our lawyer.',
+    'Die Mahnung war ein Versehen, wir entschuldigen uns.',
+    'Zahlungserinnerung: 45,00 € offen seit 14.02.', 'Der Einbrecher hat die Tür aufgehebelt.',
+    'Der Schaden an der Fassade ist erheblich.', 'Die Kundin ist 96 und geistig fit.',
+    'Sehr geehrte Frau Idel, anbei die Police.', 'Herr Narr hat angerufen.',
+    'Familie Dumm hat den Vertrag unterschrieben.', 'Ort: Spinnerei Leipzig, Halle 14.',
+    'Marke des Fahrrads: Scott Spark.', 'Die Hexenküche (Restaurant) hatte einen Brand.',
+    'The customer, Mr Fool, called about his policy.',
 ]
 
 MARKED_INTERNAL = [  # an internal marker is wanted
@@ -496,6 +537,11 @@ MARKED_INTERNAL = [  # an internal marker is wanted
     'Intern bitte: Storno prüfen.', 'NICHT AN KUNDEN SENDEN', 'Do not show this to the client.',
     'For our eyes only.', 'This is strictly internal.', 'Achtung, vertraulich!',
     'Hinter vorgehaltener Hand: der Gutachter ist raus.', 'Bitte nicht nach außen kommunizieren.',
+    'Interne Anmerkung: Kunde ist Vorschadenfall.', 'Nur intern verwenden!',
+    'Ganz unter uns, der Vertrag wird gekündigt.', 'Vertraulich, nicht dem Kunden zeigen.',
+    "Don't share this with the client.", 'Keep it on the down-low: fee waived.',
+    'Off the record: we will pay.', 'Bitte nicht an den Kunden schicken.',
+    'Nicht für Kunden bestimmt.', 'Internal only!',
 ]
 
 NOT_MARKED_INTERNAL = [  # no internal marker
@@ -547,12 +593,19 @@ NOT_MARKED_INTERNAL = [  # no internal marker
     'Wir behandeln Ihre Gesundheitsdaten streng vertraulich.',
     'Confidential information about your health is protected by law.',
     'The apartment below us had a fire.', 'Intern wird Ihr Antrag noch geprüft.',
+    'Ihre Unterlagen haben wir intern an die Fachabteilung gegeben.',
+    'Vertraulichkeit ist uns wichtig.', 'Interne Organisation: die Filiale zieht um.',
+    'The confidential report from your doctor was received.',
+    'Bitte leiten Sie uns den Brief weiter.', 'We forwarded your claim to the insurer.',
+    'Die Nachbarn unter uns sind im Urlaub.', 'Record of the call attached.',
+    'Between the 3rd and the 5th we are closed.',
+    'Inoffizielle Werkstatt, keine Vertragswerkstatt.',
 ]
 
 RECALL_AT_LEAST = 0.97
-"""Measured 0.743 before this review's rules (round one: 197/265), 0.978 after (435/445)."""
+"""Measured 0.743 before this review's rules (round one: 197/265), 0.979 after (465/475)."""
 FALSE_POSITIVES_AT_MOST = 0.0
-"""Measured 0.086 (round one) and 0.33 / 0.30 / 0.17 (rounds two to four on the old guard)."""
+"""Measured 0.086 (round one) and 0.33 / 0.30 / 0.17 / 0.30 (rounds two to five, old guard)."""
 MARKER_RECALL_AT_LEAST = 1.0
 MARKER_FALSE_POSITIVES_AT_MOST = 0.0
 

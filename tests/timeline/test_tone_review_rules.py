@@ -317,3 +317,38 @@ def test_text_in_decomposed_form_keeps_its_context_rules() -> None:
     assert hits(shy) == []
     assert markers(unicodedata.normalize("NFD", "Nur für den internen Gebrauch")) != []
     assert markers(unicodedata.normalize("NFD", "Die Wohnung über uns ist betroffen.")) == []
+
+
+# ------------------------------------------------------------------ round five
+@warns([
+    "Der Kunde ist ein Betrüger, die Polizei ermittelt schon.",
+    "Customer is a fraudster, police report attached.",
+    "Kunde ist ein Lügner, Klage droht trotzdem.", "Der Kunde lügt doch, wie immer.",
+])
+def test_an_accusation_said_of_the_customer_warns_in_a_crime_or_court_note_too(text: str) -> None:
+    assert hits(text)
+
+
+@warns([
+    "Der Zeuge hat vor Gericht gelogen, sagt der Anwalt.",
+    "Die Gegenseite hat im Prozess nachweislich gelogen.",
+    "The witness lied in court according to the lawyer.",
+    "The defendant is a liar, the court found.",
+])
+def test_the_other_side_lying_in_a_lawsuit_is_no_warning(text: str) -> None:
+    assert hits(text) == []
+
+
+@pytest.mark.parametrize(("name", "insult"), [
+    ("Familie Dumm hat den Vertrag unterschrieben.", "Die Familie ist dumm."),
+    ("The customer, Mr Fool, called about his policy.", "The customer is a fool."),
+    ("Sehr geehrte Frau Dumm, anbei die Police.", "Die Frau ist dumm."),
+])
+def test_a_surname_after_a_title_is_no_insult(name: str, insult: str) -> None:
+    assert hits(name) == []
+    assert hits(insult)
+
+
+def test_keep_it_on_the_down_low_is_a_marker() -> None:
+    assert markers("Keep it on the down-low: fee waived.")
+    assert markers("The price went down low in March.") == []
