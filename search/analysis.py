@@ -100,7 +100,7 @@ def joined_words(text: str) -> list[str]:
     return list(dict.fromkeys(w for _, _, w in hyphen_joins(text)))
 
 
-ANALYSIS_VERSION = 3
+ANALYSIS_VERSION = 4
 """Bump when what is indexed for a word changes: an older index is re-analysed on open."""
 
 LANGUAGES = ("de", "en")
@@ -128,7 +128,7 @@ zuschuss rente pramie tarif leistung vorsorge anfrage beschwerde auskunft
 erhohung anpassung erinnerung mitteilung uberweisung lastschrift widerruf einwilligung
 unterschrift haftpflicht kasko schutz unfall diebstahl wasser fahrzeug gebaude angebot
 auftrag wechsel storno adresse konto kopie beleg quittung formular bericht protokoll makler
-vertreter
+vertreter nummer schreiben summe betrag kosten gebuhr bescheid mandat strasse platz allee gasse
 """.split())
 """Nouns that often end a German insurance/office compound (folded). Closed list on purpose:
 a general splitter needs a dictionary and errs on names; these heads are where agents
@@ -169,6 +169,58 @@ _HEAD_FORMS = frozenset(h + end for h in COMPOUND_HEADS
                         for end in ("", "e", "en", "n", "s", "es", "er", "ern"))
 
 
+_SEPARABLE = ("zusammen", "zuruck", "wieder", "weiter", "heraus", "durch", "nach", "fest",
+              "ab", "an", "auf", "aus", "bei", "ein", "mit", "vor", "weg", "zu", "um")
+"""Separable verb prefixes before a participle's ``ge`` (``angemeldet``, ``eingereicht``)."""
+_PARTICIPLE = re.compile(rf"({'|'.join(_SEPARABLE)})?ge([a-z]{{3,}}(?:t|te|ten|tet|et))")
+_VERBISH = re.compile(r"[a-z]+(?:ung|ungen|t|te|ten|tet|et|en|ern|eln)")
+_NOT_VERBS = frozenset("""
+gesicht gedicht gewicht gericht gehalt gewalt gebiet geburt gesamt gestalt geschaft gerucht
+gerust gemut gebet gesetz gewinnt gehirn gestern gelten gegen zeitung achtung richtung
+""".split())
+"""Words that look like a verb form and are not (``Gericht``, ``Gehalt``, ``Zeitung``)."""
+_VERB_MIN = 6
+"""Letters a word needs before its verb ending is read (``Markt``, ``Arzt`` are not)."""
+_NOUN_BEFORE_T = ("t", "d", "f", "k", "p", "ch")
+"""Before a final ``-t`` without ``ge``, these end nouns (``Werkstatt``, ``Auskunft``,
+``Kontakt``, ``Konzept``, ``Bericht``, a name ``Brandt``), not verb forms."""
+_FINITE_MIN = 5
+"""Letters before a ``-t``/``-te`` ending without ``ge`` (``erhoh-te`` yes, ``seit-te`` no)."""
+
+
+@lru_cache(maxsize=1 << 16)
+def verb_form(word: str) -> str | None:
+    """For a German verb form or a noun made from one, the stem of its infinitive, so that
+    they find each other: ``gekundigt``, ``kundigt``, ``kundigte`` and ``kundigung`` all give
+    ``kundig`` (of ``kundigen``); ``gemeldet``/``meldung``/``melden`` ``meld``,
+    ``storniert``/``stornierung`` ``storni``, ``angemeldet``/``anmeldung`` ``anmeld``,
+    ``erhoht``/``erhohung`` ``erhoh``, ``bestatigt``/``bestatigung`` ``bestat``. Read from
+    a regular (weak) verb's endings (participle ``ge…t``, ``-t``, ``-et``, past ``-te``,
+    infinitive ``-en``) and an ``-ung`` noun; ``None`` for any other word, and where the
+    infinitive's stem would be shorter than four letters."""
+    if len(word) < _VERB_MIN or not word.isalpha() or word in _NOT_VERBS or \
+            word.endswith("st") or not _VERBISH.fullmatch(word):
+        return None
+    if word.endswith(("ung", "ungen")):
+        infinitive = word[:word.rindex("ung")] + "en"
+    else:
+        m = _PARTICIPLE.fullmatch(word)
+        if m is not None:  # (an)ge-meld-et: anmeldet
+            word = (m.group(1) or "") + m.group(2)
+        for ending in ("eten", "ete", "et", "en", "te", "t"):
+            if word.endswith(ending):
+                break
+        else:
+            ending = ""
+        base = word[:len(word) - len(ending)]
+        if m is None and ending != "en" and (len(base) < _FINITE_MIN
+                                             or base.endswith(_NOUN_BEFORE_T)):
+            return None  # "seitte" is no past of "seiten", "Werkstatt" no verb
+        infinitive = word if ending == "en" else base + "en"
+    form = stem(infinitive, "de")
+    return form if len(form) >= 4 and form != word else None
+
+
 def forms_of(word: str, language: str) -> tuple[str, ...]:
     """The other forms a document word in ``language`` is found under: its stem when that
     differs from it, and for German the stems of its compound's head and of the part before
@@ -177,13 +229,30 @@ def forms_of(word: str, language: str) -> tuple[str, ...]:
     s = stem(word, language)
     out: tuple[str, ...] = (s,) if s != word else ()
     if language == "de":
+        verb = verb_form(word)
+        if verb is not None and verb not in out:
+            out += (verb,)
         head = compound_head(word)
         if head is not None:
             for part in (head, word[:len(word) - len(head)]):
                 form = stem(part, "de")
                 if len(form) >= _MIN_MODIFIER and form not in out and form != word:
                     out += (form,)
+            out += (compound_key(word, head),)
     return out
+
+
+def compound_key(word: str, head: str) -> str:
+    """A compound's parts as one form, its linking ``s``/``es`` dropped and each part
+    stemmed: ``schadensmeldung`` and ``schadenmeldung`` both ``schad+meldung``,
+    ``beitragserhohungen`` and ``beitragerhohung`` both ``beitrag+erhoh`` (the two
+    spellings people write find each other; ``+`` is never part of a word)."""
+    modifier = word[:len(word) - len(head)]
+    for link in ("es", "s"):
+        if modifier.endswith(link) and len(modifier) - len(link) >= _MIN_MODIFIER:
+            modifier = modifier[:-len(link)]
+            break
+    return f"{stem(modifier, 'de')}+{stem(head, 'de')}"
 
 
 def index_forms(words: Iterable[str], language: str) -> list[str]:
@@ -194,8 +263,12 @@ def index_forms(words: Iterable[str], language: str) -> list[str]:
 
 @lru_cache(maxsize=1 << 16)
 def query_forms(word: str) -> tuple[str, ...]:
-    """The stems a query word may be indexed under (German and English), best first."""
-    return tuple(dict.fromkeys(stem(word, lang) for lang in LANGUAGES))
+    """The stems a query word may be indexed under (German and English, and a German verb
+    form's: :func:`verb_form`; a compound's parts: :func:`compound_key`), best first."""
+    head = compound_head(word)
+    return tuple(dict.fromkeys([*(stem(word, lang) for lang in LANGUAGES),
+                                *filter(None, [verb_form(word)]),
+                                *([compound_key(word, head)] if head else [])]))
 
 
 # ---------------------------------------------------------------------------- suggestions

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from search.analysis import index_forms, joined_words, language_of
 from search.query import SYSTEM_CHANNELS, SearchRequest
+from search.references import reference_words
 from timeline.models import Entry
 from timeline.text import fold_tokens
 
@@ -101,7 +102,8 @@ def document_words(entry: Entry) -> list[str]:
         if isinstance(extra, str):
             parts.append(extra)
     text = "\n".join(parts)
-    return fold_tokens(text) + joined_words(text)  # E-Mail: also "email" (both find both)
+    # E-Mail: also "email"; HV-2024-00123: also "hv202400123" (each finds the other)
+    return fold_tokens(text) + joined_words(text) + reference_words(text)
 
 
 def document_text(entry: Entry) -> str:

@@ -23,7 +23,8 @@ from typing import Any
 from search.analysis import ANALYSIS_VERSION, query_forms
 from search.backend import document_forms, document_text, scope_token
 from search.query import Clause, ParsedQuery, QueryError, SearchFilters, Term
-from timeline.ids import SEQ_SLOTS, seq_base
+from timeline.errors import InvalidInput
+from timeline.ids import SEQ_SLOTS, parse_seq, seq_base
 from timeline.models import Entry
 
 Json = dict[str, Any]
@@ -37,6 +38,9 @@ PHRASE_PREFIX_EXPANSIONS = 200
 FORMS_BOOST = 0.5
 """Weight of a match through another word form, against 1.0 for the typed spelling (as the
 FTS5 ``forms`` column weight)."""
+TRANSLATION_BOOST = 0.25
+"""Weight of a match through the other language's word (``search.translations``): below
+the typed word's other forms."""
 SETTINGS: Json = {
     # One shard: BM25 statistics are index-wide, so relevance pages rank consistently.
     "number_of_shards": 1,
@@ -144,10 +148,19 @@ def term_query(term: Term, *, forms: bool = True) -> Json:
     return {"bool": {"should": alternatives, "minimum_should_match": 1}}
 
 
-def _clause(clause: Clause, *, forms: bool) -> Json:
-    if len(clause.terms) == 1:
-        return term_query(clause.terms[0], forms=forms)
-    return {"bool": {"should": [term_query(t, forms=forms) for t in clause.terms],
+def _weighed(term: Term, *, forms: bool) -> Json:
+    query = term_query(term, forms=forms)
+    if not term.translated:
+        return query
+    return {"bool": {"should": [query], "boost": TRANSLATION_BOOST}}
+
+
+def _clause(clause: Clause, *, forms: bool, translations: bool = True) -> Json:
+    """One clause; without ``forms``, its typed spellings only (no translations)."""
+    terms = [t for t in clause.terms if (forms and translations) or not t.translated]
+    if len(terms) == 1:
+        return _weighed(terms[0], forms=forms)
+    return {"bool": {"should": [_weighed(t, forms=forms) for t in terms],
                      "minimum_should_match": 1}}
 
 
@@ -191,8 +204,9 @@ def search_query(query: ParsedQuery, filters: SearchFilters) -> Json:
 
 def relevance_tiers(query: ParsedQuery, filters: SearchFilters) -> list[Json]:
     """Relevance order ranks hits matching the query as typed (tier 0) before hits found
-    only through other word forms (tier 1), like FTS5; BM25 (of the whole query) within a
-    tier. One tier when no term has other forms."""
+    only through other word forms (tier 1) and those found only through the other
+    language's words (tier 2, ``search.translations``), like FTS5; BM25 (of the whole
+    query) within a tier. One tier when no term has other forms."""
     main = search_query(query, filters)
     if not any(t.stemmable for t in query.all_terms()):
         return [main]
@@ -200,16 +214,23 @@ def relevance_tiers(query: ParsedQuery, filters: SearchFilters) -> list[Json]:
     first = {"bool": {**main["bool"], "filter": [*main["bool"]["filter"], exact]}}
     second = {"bool": {**main["bool"],
                        "must_not": [*main["bool"].get("must_not", []), exact]}}
-    return [first, second]
+    if not any(t.translated for t in query.all_terms()):
+        return [first, second]
+    # the typed words' other forms before the other language's words (search.translations)
+    own = {"bool": {"filter": [_clause(c, forms=True, translations=False)
+                               for c in query.must]}}
+    third = {"bool": {**second["bool"], "must_not": [*second["bool"]["must_not"], own]}}
+    second = {"bool": {**second["bool"], "filter": [*second["bool"]["filter"], own]}}
+    return [first, second, third]
 
 
 def newest_cursor(cursor: str | None) -> list[int] | None:
     """``search_after`` of a newest-first page: the last hit's ``seq``."""
     if not cursor:
         return None
-    try:
-        return [int(cursor)]
-    except ValueError as exc:
+    try:  # the same keys as FTS5 takes (a negative or oversized number is no cursor)
+        return [parse_seq(cursor)]
+    except InvalidInput as exc:
         raise QueryError("invalid cursor", "invalid_cursor") from exc
 
 

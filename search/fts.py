@@ -121,15 +121,24 @@ def _term(term: Term, variants: Variants) -> str:
     return "(" + " OR ".join([spelled, *(_phrase("body", [v]) for v in others)]) + ")"
 
 
-def _must(query: ParsedQuery, variants: Variants) -> str:
-    return " AND ".join("(" + " OR ".join(_term(t, variants) for t in c.terms) + ")"
+def _must(query: ParsedQuery, variants: Variants, *, translations: bool = True) -> str:
+    return " AND ".join("(" + " OR ".join(_term(t, variants) for t in c.terms
+                                          if translations or not t.translated) + ")"
                         for c in query.must)
 
 
-def body_expression(query: ParsedQuery, variants: Variants | None = None) -> str:
+def body_expression(query: ParsedQuery, variants: Variants | None = None, *,
+                    translations: bool = True) -> str:
     """The query's words alone (for ranking; filtering is done by the scoped expression).
-    Without ``variants``: the typed spellings only (the exact-match tier)."""
-    return _must(query, variants or {})
+    Without ``variants``: the typed spellings only (the exact-match tier; no translations);
+    without ``translations``: the typed words and their forms only."""
+    return _must(query, variants or {}, translations=translations and variants is not None)
+
+
+def _has_other_forms(query: ParsedQuery, variants: Variants) -> bool:
+    """Does the query match more than its typed spellings (other word forms, translations)?"""
+    return any(t.translated or (t.stemmable and bool(variants.get(t.words[0])))
+               for t in query.all_terms())
 
 
 def _phrase_any(column: str, words: Sequence[str]) -> str:
@@ -378,7 +387,7 @@ class FtsBackend:
         step1 = (f"SELECT rowid FROM {_TABLE} WHERE {_TABLE} MATCH ? AND rowid >= ? AND "
                  "rowid < ? ORDER BY rowid DESC LIMIT ?")
 
-        cursor = relevance_cursor(request.cursor)
+        cursor = relevance_cursor(request.cursor, 3)  # typed, other forms, translations
         if cursor is not None and cursor.below is not None:
             hi = min(hi, cursor.below)  # what the first page ranked (search/cursor.py)
 
@@ -386,8 +395,7 @@ class FtsBackend:
             """Sort keys ``(tier, bm25 score, -seq)`` (bm25: lower is better) and the count
             of matches (``request.count_up_to``)."""
             variants = self.forms.expand(conn, _stemmable_words(query))
-            plain = not query.must_not and not any(
-                t.stemmable and variants.get(t.words[0]) for t in query.all_terms())
+            plain = not query.must_not and not _has_other_forms(query, variants)
             with _snapshot(conn):
                 only = _only_office(conn, filters)
                 expr = match_expression(query, filters, variants, only_office=only)
@@ -424,7 +432,7 @@ class FtsBackend:
                     if seq in wanted}
 
             typed = body_expression(query)
-            if not any(t.stemmable and variants.get(t.words[0]) for t in query.all_terms()):
+            if not _has_other_forms(query, variants):
                 return [(0, score, -seq) for seq, score in scores(typed).items()]
             terms = query.all_terms()
             if len(terms) == 1:  # one word: its spelling, then its other forms (no overlap)
@@ -433,7 +441,11 @@ class FtsBackend:
                 return [*((0, sc, -seq) for seq, sc in exact.items()),
                         *((1, sc, -seq) for seq, sc in others.items() if seq not in exact)]
             exact = scores(typed)
-            return [(0, exact[seq], -seq) if seq in exact else (1, sc, -seq)
+            # the typed words' forms (tier 1) before the other language's words (tier 2)
+            own = scores(body_expression(query, variants, translations=False)) if any(
+                t.translated for t in terms) else None
+            return [(0, exact[seq], -seq) if seq in exact else
+                    (1, sc, -seq) if own is None or seq in own else (2, sc, -seq)
                     for seq, sc in scores(body_expression(query, variants)).items()]
 
         keys, found = await self.db.read(run)

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from search import phones
+from search import phones, references
 from timeline.errors import InvalidInput
 from timeline.models import Channel, Visibility
 from timeline.text import fold_tokens
@@ -48,6 +48,9 @@ class Term:
     phone: frozenset[str] = frozenset()
     """A phone number's token (``search.phones``): the digits it is written with, for
     marking it in a text however it is written there."""
+    translated: bool = False
+    """Not typed: the other language's word for a typed one (``search.translations``);
+    ranked with the other word forms, after the words as typed."""
 
     @property
     def stemmable(self) -> bool:
@@ -125,14 +128,17 @@ def _other_spellings(words: list[str]) -> list[tuple[str, ...]]:
     """A reference number written the other ways: ``HR-20391`` (or ``HR/20391``) also as
     ``HR20391`` and ``HR 20391``, and the reverse, so an agent finds a contract, claim or
     invoice number however it was typed there and here. Only for a bare word whose parts
-    mix letters and digits (``erika.mustermann`` stays as it is). Digits typed as one run
-    cannot be split again (``VS2026123`` does not find ``VS-2026/123``)."""
+    mix letters and digits (``erika.mustermann`` stays as it is); digits in parts
+    (``4711-22``) also written together. The index holds each reference number written
+    together too (``search.references``), so ``VS2026123`` finds ``VS-2026/123``."""
     joined = "".join(words)
     if not (joined.isascii() and joined.isalnum() and len(joined) <= 40):
         return []
     split = tuple(p for w in words for p in _LETTERS_OR_DIGITS.findall(w))
-    if not (any(p.isdigit() for p in split) and any(p.isalpha() for p in split)):
+    if not any(p.isdigit() for p in split):
         return []
+    if not any(p.isalpha() for p in split):  # 4711-22: also 471122 (held for 4711/22)
+        return [(joined,)] if len(words) > 1 else []
     return [w for w in dict.fromkeys([split, (joined,)]) if w != tuple(words)]
 
 
@@ -146,6 +152,8 @@ _QUOTES = str.maketrans({"\u201e": '"', "\u201c": '"', "\u201d": '"', "\u00ab": 
 when they pair up: keyboards and word processors put them in for the agent."""
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""Control characters (a NUL sent as ``%00``, a tab, a line break): word separators."""
 _PHONE = "\ue000"
 """Stands for a phone number found in the query (private use: never typed)."""
 _QUOTED = re.compile(r'"[^"]*"')
@@ -181,12 +189,32 @@ def _phones(text: str, region: str | None) -> tuple[str, list[list[Term]]]:
     return "".join(parts) + text[pos:], out
 
 
+def _ibans(text: str, out: list[list[Term]]) -> str:
+    """``text`` with each IBAN typed in groups outside quotes (``DE89 3704 0044 0532 0130
+    00``) replaced by a placeholder word (as :func:`_phones`, appending to ``out``): found
+    written together (the index holds it so, ``search.references``) or as typed."""
+    if " " not in text or not any(c.isdigit() for c in text):
+        return text
+    quoted = [m.span() for m in _QUOTED.finditer(text)]
+    parts: list[str] = []
+    pos = 0
+    for start, end, compact in references.ibans(text):
+        if any(a <= start < b for a, b in quoted) or (start and text[start - 1] in "-!"):
+            continue
+        parts += [text[pos:start], f" {_PHONE}{len(out)} "]
+        out.append([Term(words=(compact,), exact=True),
+                    Term(words=tuple(fold_tokens(text[start:end])), exact=True)])
+        pos = end
+    return "".join(parts) + text[pos:]
+
+
 def parse(text: str, region: str | None = None) -> ParsedQuery:
     """The query tree; with the office's ``region``, phone numbers are found in any
     format (``search.phones``)."""
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"query is longer than {MAX_QUERY_CHARS} characters", "too_long",
                          limit=MAX_QUERY_CHARS)
+    text = _CONTROL.sub(" ", text)  # a NUL or tab pasted in separates words, as a space
     typographic = text.translate(_QUOTES)
     if typographic.count('"') % 2 == 0:  # a lone „ stays a character, as before
         text = typographic
@@ -194,6 +222,7 @@ def parse(text: str, region: str | None = None) -> ParsedQuery:
         raise QueryError('unbalanced quote: close the phrase with another "',
                          "unbalanced_quote")
     text, numbers = _phones(text, region)
+    text = _ibans(text, numbers)
     clauses: list[list[Term]] = []
     must_not: list[Term] = []
     pending_or = False

@@ -11,6 +11,7 @@ from search.backend import SearchBackend, Total
 from search.phones import PhoneForms
 from search.query import ParsedQuery, QueryError, SearchFilters, SearchRequest, parse
 from search.snippet import Highlighter
+from search.translations import translated
 from timeline.models import Entry
 from timeline.store import EntryRepository
 
@@ -53,7 +54,7 @@ class SearchService:
 
     async def _parse(self, text: str, office_id: str) -> ParsedQuery:
         region = await self.phones.region(office_id) if self.phones is not None else None
-        return parse(text, region)
+        return translated(parse(text, region))  # cancellation: also Kündigung
 
     async def search(
         self,

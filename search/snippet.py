@@ -18,6 +18,7 @@ from unicodedata import combining
 from search import phones
 from search.analysis import WRITTEN_WORD, forms_of, hyphen_joins, joined_words, query_forms
 from search.query import ParsedQuery, Term
+from search.references import reference_joins, reference_words
 from timeline.text import fold_tokens, fold_word
 
 WINDOW = 24
@@ -62,6 +63,7 @@ class _Terms:
         words = fold_tokens(text)
         distinct = set(words)
         distinct.update(joined_words(text))  # E-Mail holds "email" too, as indexed
+        distinct.update(reference_words(text))  # HV-2024-00123: "hv202400123" too
         return frozenset(i for i, terms in enumerate(self.clauses)
                          if any(_term_in(t, words, distinct) or
                                 (bool(t.phone) and bool(phones.spans(text, t.phone)))
@@ -120,11 +122,13 @@ class Highlighter:
 
     def _hit_in(self, text: str) -> Callable[[re.Match[str]], bool]:
         """Whether a word of ``text`` is a hit: as a word, as a part of one of the query's
-        phone numbers written there, or of a hyphenated word that is a hit written together
-        (``E-Mail`` for ``Email``)."""
+        phone numbers written there, or of a hyphenated word or a number that is a hit written
+        together (``E-Mail`` for ``Email``, ``HV-2024-00123`` for ``HV202400123``)."""
         word_hit = self.hit
         marked = phones.spans(text, self._terms.phones)
         marked += [(a, b) for a, b, joined in hyphen_joins(text) if word_hit(joined)]
+        marked += [(a, b) for a, b, joined in reference_joins(text)
+                   if joined in self._terms.exact]
         if not marked:
             return lambda m: word_hit(m.group(0))
         return lambda m: word_hit(m.group(0)) or any(a <= m.start() < b for a, b in marked)
