@@ -189,16 +189,20 @@ def _phones(text: str, region: str | None) -> tuple[str, list[list[Term]]]:
     return "".join(parts) + text[pos:], out
 
 
-def _ibans(text: str, out: list[list[Term]]) -> str:
-    """``text`` with each IBAN typed in groups outside quotes (``DE89 3704 0044 0532 0130
-    00``) replaced by a placeholder word (as :func:`_phones`, appending to ``out``): found
-    written together (the index holds it so, ``search.references``) or as typed."""
-    if " " not in text or not any(c.isdigit() for c in text):
+def _numbers(text: str, out: list[list[Term]]) -> str:
+    """``text`` with each IBAN typed in groups (``DE89 3704 0044 0532 0130 00``) and each
+    date (``3.2.25``, ``2025-02-03``, ``3. Februar 2025``) outside quotes replaced by a
+    placeholder word (as :func:`_phones`, appending to ``out``): found as the index holds
+    them however written (``search.references``), or as typed."""
+    if not any(c.isdigit() for c in text):
         return text
     quoted = [m.span() for m in _QUOTED.finditer(text)]
     parts: list[str] = []
     pos = 0
-    for start, end, compact in references.ibans(text):
+    found = sorted([*references.ibans(text), *references.dates(text)])
+    for start, end, compact in found:
+        if start < pos:
+            continue
         if any(a <= start < b for a, b in quoted) or (start and text[start - 1] in "-!"):
             continue
         parts += [text[pos:start], f" {_PHONE}{len(out)} "]
@@ -222,7 +226,7 @@ def parse(text: str, region: str | None = None) -> ParsedQuery:
         raise QueryError('unbalanced quote: close the phrase with another "',
                          "unbalanced_quote")
     text, numbers = _phones(text, region)
-    text = _ibans(text, numbers)
+    text = _numbers(text, numbers)
     clauses: list[list[Term]] = []
     must_not: list[Term] = []
     pending_or = False

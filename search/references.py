@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date
 
-from timeline.text import fold_tokens
+from timeline.text import fold, fold_tokens
 
 MAX_JOINED = 40
 """Characters of a number written together at most (longer runs are not references)."""
@@ -66,10 +67,61 @@ def ibans(text: str) -> Iterator[tuple[int, int, str]]:
             yield m.start(), m.start() + found[0], found[1]
 
 
+_MONTHS = {name: n for n, names in enumerate([
+    "januar jan january", "februar feb february", "marz mar march mrz", "april apr",
+    "mai may", "juni jun june", "juli jul july", "august aug", "september sep sept",
+    "oktober okt october oct", "november nov", "dezember dez december dec"], 1)
+    for name in names.split()}
+_DATE = re.compile(
+    r"(?<![\w.,/-])(?:"
+    r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4}|\d{2})"  # 03.02.2025, 3.2.25
+    r"|(?P<iy>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2})"  # 2025-02-03
+    r"|(?P<sd>\d{1,2})/(?P<sm>\d{1,2})/(?P<sy>\d{4})"  # 03/02/2025 (day first)
+    r"|(?P<nd>\d{1,2})\.? ?(?P<nm>[^\W\d_]{3,9})\.? (?P<ny>\d{4})"  # 3. Februar 2025
+    r")(?![\w]|[.,/-]\d)")
+"""A date as offices write it; read by :func:`_date` (a real day, or no date)."""
+DATE_PREFIX = "dt"
+
+
+def _date(m: re.Match[str]) -> str | None:
+    """The ``dtYYYYMMDD`` token of a :data:`_DATE` match, if it is a real day."""
+    g = m.groupdict()
+    if g["d"]:
+        day, month, year = int(g["d"]), int(g["m"]), int(g["y"])
+        if len(g["y"]) == 2:
+            year += 2000 if year < 70 else 1900
+    elif g["iy"]:
+        day, month, year = int(g["id"]), int(g["im"]), int(g["iy"])
+    elif g["sd"]:
+        day, month, year = int(g["sd"]), int(g["sm"]), int(g["sy"])
+    else:
+        found = _MONTHS.get(fold(g["nm"]))
+        if found is None:
+            return None
+        day, month, year = int(g["nd"]), found, int(g["ny"])
+    try:
+        when = date(year, month, day)
+    except ValueError:
+        return None
+    return f"{DATE_PREFIX}{when:%Y%m%d}"
+
+
+def dates(text: str) -> Iterator[tuple[int, int, str]]:
+    """``(start, end, token)`` of each date in ``text``, however written (``03.02.2025``,
+    ``3.2.25``, ``2025-02-03``, ``3. Februar 2025``, ``3 Feb 2025``): one token per day,
+    ``dt20250203``, so each finds the others."""
+    if not any(c.isdigit() for c in text):
+        return
+    for m in _DATE.finditer(text):
+        token = _date(m)
+        if token is not None:
+            yield m.start(), m.end(), token
+
+
 def reference_joins(text: str) -> Iterator[tuple[int, int, str]]:
     """``(start, end, word)`` for each number in ``text`` the index also holds written
-    together: a reference number's parts (``HV-2024-00123`` -> ``hv202400123``) and an IBAN
-    written in groups."""
+    together: a reference number's parts (``HV-2024-00123`` -> ``hv202400123``), an IBAN
+    written in groups, and a date's day (``03.02.2025`` -> ``dt20250203``)."""
     for m in _REFERENCE.finditer(text):
         written = m.group(0)
         if len(written) > MAX_JOINED + MAX_PARTS or not any(c.isdigit() for c in written):
@@ -79,6 +131,7 @@ def reference_joins(text: str) -> Iterator[tuple[int, int, str]]:
         if 2 <= len(words) <= MAX_PARTS and len(joined) <= MAX_JOINED:
             yield m.start(), m.end(), joined
     yield from ibans(text)
+    yield from dates(text)
 
 
 def reference_words(text: str) -> list[str]:

@@ -72,3 +72,30 @@ async def test_the_number_is_marked_where_the_text_writes_it(office: Office) -> 
 ])
 def test_invalid_ibans_are_not_joined(text: str) -> None:
     assert not any(len(w) > 10 for _, _, w in reference_joins(text))
+
+
+DATES = [
+    "Auffahrunfall vom 03.02.2025 auf der A3",
+    "Kündigung zum 31.12.25 bestätigt",
+    "Termin am 2025-03-14 vereinbart",
+    "Schreiben vom 7. Januar 2026 eingegangen",
+    "Betrag 3.022,25 € und Version 3.2.1",
+]
+
+
+@pytest.mark.parametrize(("typed", "found"), [
+    ("03.02.2025", 0), ("3.2.2025", 0), ("3.2.25", 0), ("2025-02-03", 0),
+    ("3. Februar 2025", 0), ("3 Feb 2025", 0), ("Unfall 03/02/2025", 0),
+    ("31.12.2025", 1), ("31. Dezember 2025", 1), ("2025-12-31", 1),
+    ("14.03.2025", 2), ("14. März 2025", 2), ("07.01.2026", 3), ("2026-01-07", 3)])
+async def test_a_date_typed_in_another_format(office: Office, typed: str, found: int) -> None:
+    docs = [await office.add(t, minutes=i) for i, t in enumerate(DATES)]
+    results = await office.service.search(typed, SearchFilters(office_id="OFFICEA"))
+    assert [f.entry.seq for f in results.items] == [docs[found].seq]
+    assert "<mark>" in results.items[0].snippet
+
+
+@pytest.mark.parametrize("text", ["32.01.2025", "29.02.2025", "Version 1.2.3", "4711/22",
+                                  "HV-2024-00123", "1.234,56", "12.06. um 14:30"])
+def test_no_date_where_there_is_no_day(text: str) -> None:
+    assert not [w for _, _, w in reference_joins(text) if w.startswith("dt")]
