@@ -109,7 +109,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
         email = normalise_email(raw_email)
     except InvalidInput:
         return _signin_page(request, lang, message=gettext(lang, "signin.failed"), kind="error",
-                            email=raw_email, status=400)
+                            email=raw_email, status=400, nxt=nxt)
     found = await state.store.agent_by_email(email)
     if form_str(form, "method") == "link":
         if found is not None:
@@ -117,16 +117,16 @@ async def signin(request: web.Request) -> web.StreamResponse:
             await send_signin_link(state, request.app[OUTBOX], agent, email,
                                    login.language or lang, nxt)
         # the same answer whether or not the address is known (no enumeration)
-        return _signin_page(request, lang, message=gettext(lang, "signin.link_sent"))
+        return _signin_page(request, lang, message=gettext(lang, "signin.link_sent"), nxt=nxt)
     if _FAILURES.get(email, 0) >= MAX_FAILURES:
         return _signin_page(request, lang, message=gettext(lang, "signin.rate_limited"),
-                            kind="error", email=raw_email, status=429)
+                            kind="error", email=raw_email, status=429, nxt=nxt)
     password = form_str(form, "password")
     ok = await verify_password(found[1].password_hash if found else None, password)
     if not ok or found is None:
         _FAILURES[email] = _FAILURES.get(email, 0) + 1
         return _signin_page(request, lang, message=gettext(lang, "signin.failed"),
-                            kind="error", email=raw_email, status=400)
+                            kind="error", email=raw_email, status=400, nxt=nxt)
     _FAILURES.pop(email, None)
     agent, login = found
     response = web.HTTPSeeOther(nxt)

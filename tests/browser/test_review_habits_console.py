@@ -12,7 +12,13 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.test_console_e2e import sign_in
 from tests.browser.test_portal_e2e import _portal_sign_in
-from tests.support.live_server import AGENT_EMAIL, ChronikServer, MailSink, wait_until
+from tests.support.live_server import (
+    AGENT_EMAIL,
+    PASSWORD,
+    ChronikServer,
+    MailSink,
+    wait_until,
+)
 
 LONG = "Donaudampfschifffahrtsgesellschaftskapitänswitwenrentenversicherung" * 3
 WIDTHS = (360, 640, 1280)  # a phone; 1280 px at 200 % zoom; a desk
@@ -195,3 +201,30 @@ def test_forced_colours_still_show_the_highlighted_entry(chronik: ChronikServer,
         assert item.evaluate("(el) => getComputedStyle(el).outlineStyle") != "none"
     finally:
         context.close()
+
+
+def test_back_after_a_wrong_password_and_the_right_one(chronik: ChronikServer,
+                                                       page: Page) -> None:
+    """Before: a link to a customer, one typo in the password, then the right one: the
+    console opened the start page instead of the customer (the link was forgotten), and
+    Back showed Chromium's "Confirm Form Resubmission" page. Now the link is kept through
+    any number of tries, and Back shows the sign-in page saying who is signed in."""
+    kunde = chronik.api("POST", "/customers", {"name": "Tina Tippfehler"})
+    target = f"/customers/{kunde['id']}?kind=note"
+    page.goto(chronik.url(target))
+    expect(page).to_have_url(re.compile(r"/signin\?next="))
+    page.get_by_label(re.compile("E-Mail|E-mail")).fill(AGENT_EMAIL)
+    page.get_by_label(re.compile("Passwort|Password")).fill("falsch!")
+    page.get_by_label(re.compile("Passwort|Password")).press("Enter")
+    expect(page.get_by_role("status")).to_contain_text(re.compile("stimmt nicht|Wrong"))
+    page.reload()  # a reload of the refused form sends nothing again
+    expect(page.get_by_label(re.compile("Passwort|Password"))).to_be_visible()
+    page.get_by_label(re.compile("E-Mail|E-mail")).fill(AGENT_EMAIL)
+    page.get_by_label(re.compile("Passwort|Password")).fill(PASSWORD)
+    page.get_by_label(re.compile("Passwort|Password")).press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Tina Tippfehler")
+    assert page.url.endswith(target)
+    page.go_back()  # raises net::ERR_CACHE_MISS on the resubmission page
+    expect(page.locator("#carry-on")).to_be_visible()
+    page.locator("#carry-on").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Tina Tippfehler")

@@ -124,3 +124,27 @@ async def test_the_sign_in_page_while_signed_in_says_so_and_leads_on(console: Co
     stranger = await console.desk()
     blank = await stranger.get("/signin")
     assert blank.status == 200 and 'id="carry-on"' not in blank.text
+
+
+# ---------------------------------------------------------------- a typo on the way in
+@pytest.mark.parametrize("method", ["password", "link"])
+async def test_where_the_agent_wanted_to_go_survives_a_refused_try(console: Console,
+                                                                  method: str) -> None:
+    """Before: after a wrong password (or "e-mail me a link") the form came back with
+    ``next`` = "/": the customer the agent's link pointed at was forgotten."""
+    desk = await console.desk()
+    form = await desk.get("/signin?next=%2Fcustomers%2Fabc%3Fkind%3Dnote")
+    token = CSRF_FIELD.search(form.text)
+    assert token
+    answer = await desk.post("/signin", {"email": AGENT_EMAIL, "password": "falsch",
+                                         "method": method,
+                                         "next": "/customers/abc?kind=note"},
+                             csrf=token.group(1))
+    assert answer.status in (200, 400)
+    assert 'name="next" value="/customers/abc?kind=note"' in answer.text
+    assert '<script type="module" src="/static/signin.js">' in answer.text
+    right = await desk.post("/signin", {"email": AGENT_EMAIL, "password": PASSWORD,
+                                        "method": "password",
+                                        "next": "/customers/abc?kind=note"},
+                            csrf=token.group(1))
+    assert right.status == 303 and right.location == "/customers/abc?kind=note"
