@@ -47,7 +47,8 @@ INTERNAL_MARKERS: tuple[str, ...] = (
     "do not send to the customer", "do not send to the client", "nicht versenden",
     "nicht rausschicken", "nicht rausgeben", "psst", "pssst", "keep this to yourself",
     "keep it to yourself", "behalte das für dich", "behalt das für dich", "für dich behalten",
-    "für sich behalten", "not for external use", "nicht für externe", "nicht nach außen",
+    "für sich behalten", "not for external use", "nicht für externe",
+    "nicht nach außen geben", "nicht nach außen kommunizieren", "nicht nach außen tragen",
     "dienstgebrauch", "do not show", "don't show", "for our eyes only", "eyes only",
     "hinter vorgehaltener hand", "on the down-low", "on the down low", "hush-hush",
 )
@@ -118,6 +119,7 @@ _ASSURED = {fold(w) for w in ("vertraulich", "streng vertraulich", "confidential
                               "do not share", "don't share", "not to be shared",
                               "strictly confidential", "do not forward", "nicht weitergeben",
                               "nicht weiterleiten", "do not show", "don't show")}
+_SHOW = {fold("do not show"), fold("don't show")}
 _PASSIVE = {"wurde", "worden", "wird", "werden", "hat", "haben", "was", "were"}
 _CLAUSE_END = re.compile(r"[.,;:!?()\[\]\"“”„«»–—]|\s-\s|\n")
 
@@ -170,6 +172,8 @@ class _Tokens:
                 after is None or after in _OWN_CLAUSE_TAIL)
         if marker == fold("unter uns gesagt") and after in _PASSIVE:
             return False  # "unter uns gesagt wurde nichts": what was said among people
+        if marker in _SHOW and after == "up":
+            return False  # "please do not show up without an appointment"
         if marker in _ASSURED:
             return not any(x in _ASSURANCES for x in self.clause(i, j))
         return True

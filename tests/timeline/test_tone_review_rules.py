@@ -352,3 +352,31 @@ def test_a_surname_after_a_title_is_no_insult(name: str, insult: str) -> None:
 def test_keep_it_on_the_down_low_is_a_marker() -> None:
     assert markers("Keep it on the down-low: fee waived.")
     assert markers("The price went down low in March.") == []
+
+
+# ------------------------------------------------------------------ new words, everyday readings
+@warns([
+    "Der Blender ist beim Umzug kaputtgegangen.", "Brat- und Kochtöpfe beim Brand beschädigt.",
+    "There is a chink in the window frame letting in rain.",
+    "The dyke broke and the field flooded.",
+    "Degenerative disc disease, claim under the disability policy.",
+    "He is in real pain after the fall.", "Low IQ (65) according to the report; guardian informed.",
+    "Er ist doch behindert, deshalb der Parkausweis.",
+    "Er ist so behindert, dass er nicht arbeiten kann.",
+    "Der Keller ist nass, er stinkt nach Schimmel.", "Die Lampe im Flur ist nicht die hellste.",
+    "Der Kunde ist Clown von Beruf.", "Der Kunde hat eine Nussallergie.",
+])
+def test_new_words_keep_their_everyday_reading(text: str) -> None:
+    assert hits(text) == []
+
+
+@warns(["Der Kerl ist ein Blender.", "Entitled brat.", "Der Kunde ist nicht der Hellste.",
+        "Low IQ customer.", "He is a degenerate."])
+def test_new_words_warn_about_a_person(text: str) -> None:
+    assert hits(text)
+
+
+@pytest.mark.parametrize("text", ["Please do not show up without an appointment.",
+                                  "Die Tür öffnet nicht nach außen."])
+def test_ordinary_instructions_are_no_marker(text: str) -> None:
+    assert markers(text) == []
