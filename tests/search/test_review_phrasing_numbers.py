@@ -99,3 +99,8 @@ async def test_a_date_typed_in_another_format(office: Office, typed: str, found:
                                   "HV-2024-00123", "1.234,56", "12.06. um 14:30"])
 def test_no_date_where_there_is_no_day(text: str) -> None:
     assert not [w for _, _, w in reference_joins(text) if w.startswith("dt")]
+
+
+def test_both_days_of_a_range_are_dates() -> None:
+    found = [w for _, _, w in reference_joins("Laufzeit 01.01.2025-31.12.2025, Vertrag")]
+    assert {"dt20250101", "dt20251231"} <= set(found)
