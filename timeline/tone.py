@@ -120,6 +120,13 @@ breaks a word at the end of a line (``Quer-\\nulant``, pasted from a letter or a
 _HYPHENATED = re.compile(r"[^\W\d_]+(?:-(?:[ \t]*\r?\n[ \t]*)?[^\W\d_]+)+")
 
 
+_SCARE_QUOTED = re.compile(r"[\"'„“‚‘»«]([^\W\d_]+)[\"'“”‘’«»]\s+([^\W\d_]+)")
+"""A single word in quotation marks right before another (``der "nette" Herr``)."""
+_STRETCHED = re.compile(r"([^\W\d_])\1{2,}")
+"""A letter written three times or more: no German or English word has that but a few
+compounds ("Schifffahrt"), which no pattern contains."""
+
+
 def check(text: str, extra_patterns: tuple[str, ...] = ()) -> list[ToneHit]:
     """Every lexicon hit in ``text``, in order of appearance, each once. A word written
     with a hyphen is also read written together (``Problem-Kunde`` as ``Problemkunde``,
@@ -138,7 +145,28 @@ def check(text: str, extra_patterns: tuple[str, ...] = ()) -> list[ToneHit]:
                 seen.add(shown.casefold())
                 found.append((at, ToneHit(pattern=h.pattern, text=shown)))
         found.sort(key=lambda pair: pair[0])
+    if _STRETCHED.search(text):
+        # "Idiooot", "stuuupid", "doooof": a letter held for emphasis, read once and twice
+        seen = {h.text.casefold() for _, h in found}
+        # only the lines that have one: a long mail is not read three times over
+        lines = "\n".join(line for line in text.splitlines() if _STRETCHED.search(line))
+        for short in (r"\1", r"\1\1"):
+            written = {_STRETCHED.sub(short, w): w for w in WORD.findall(lines)
+                       if _STRETCHED.search(w)}
+            for at, h in _check(_STRETCHED.sub(short, lines), extra_patterns):
+                shown = " ".join(written.get(w, w) for w in h.text.split(" "))
+                if shown.casefold() not in seen:
+                    seen.add(shown.casefold())
+                    found.append((at, ToneHit(pattern=h.pattern, text=shown)))
+        found.sort(key=lambda pair: pair[0])
     lexicon = shipped_lexicon()
+    for m in _SCARE_QUOTED.finditer(text):
+        # 'der "nette" Herr', "our 'helpful' customer": praise in quotes, meant the other way
+        praise, person = fold_word(m.group(1)), fold_word(m.group(2))
+        if praise in lexicon.context.get("praise", ()) and \
+                person in lexicon.context.get("person_nouns", ()):
+            found.append((len(text) + m.start(), ToneHit(pattern="„…“ " + m.group(2),
+                                                         text=m.group(0))))
     for mark in lexicon.emoji:
         at = text.find(mark)
         if at >= 0:

@@ -380,3 +380,30 @@ def test_new_words_warn_about_a_person(text: str) -> None:
                                   "Die Tür öffnet nicht nach außen."])
 def test_ordinary_instructions_are_no_marker(text: str) -> None:
     assert markers(text) == []
+
+
+# ------------------------------------------------------------------ sarcasm, age, gender
+@warns([
+    "Der Kunde ist ein Idiooooot!", "stuuupid customer", "Der ist doooof.",
+    "Der Kunde ist ja sooo schlau.", "Unser Lieblingskunde hat wieder angerufen.",
+    'Der "nette" Herr hat wieder angerufen.', "Our 'helpful' customer sent nothing again.",
+    "Unser Einstein hat das Formular falsch ausgefüllt.", "What a genius, he lost the form again.",
+    "Herr Neunmalklug weiß wieder alles besser.", "Die Oma ist total tüdelig.",
+    "Das Weib hat schon wieder angerufen.", "Der Kunde ist ein Macho.", "Silly cow.",
+])
+def test_sarcasm_and_age_and_gender_insults_warn(text: str) -> None:
+    assert hits(text)
+
+
+@warns([
+    "Schifffahrt-Versicherung verlängert, Kaffeeernte versichert.", "Sooo, der Vertrag ist fertig.",
+    'Sie erhalten den Tarif "Komfort" Plus.', "Vielen Dank, Sie waren sehr geduldig!",
+    "Der Macho-Stil des Autos gefällt dem Kunden.", "Herr Weiberg hat angerufen.",
+    "Das Genie-Magazin wurde abonniert.",
+])
+def test_their_look_alikes_are_no_warning(text: str) -> None:
+    assert hits(text) == []
+
+
+def test_a_stretched_word_is_shown_as_written() -> None:
+    assert hits("Der Kunde ist ein Idiooooot!") == ["Idiooooot"]
