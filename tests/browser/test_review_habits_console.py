@@ -228,3 +228,28 @@ def test_back_after_a_wrong_password_and_the_right_one(chronik: ChronikServer,
     expect(page.locator("#carry-on")).to_be_visible()
     page.locator("#carry-on").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Tina Tippfehler")
+
+
+def test_back_after_a_refused_profile_change_and_the_right_one(chronik: ChronikServer,
+                                                              page: Page) -> None:
+    """Before: an address typed wrong on the profile ("kein-at-zeichen"), corrected and
+    saved, then Back: Chromium's "Confirm Form Resubmission" page (the refused form's
+    answer). Now Back shows the customer, and a reload there sends nothing."""
+    kunde = chronik.api("POST", "/customers", {"name": "Paul Profil"})
+    sign_in(page, chronik, AGENT_EMAIL, f"/customers/{kunde['id']}")
+    page.locator("details:has(#id-kind) > summary").click()
+    page.locator("#id-kind").select_option("email")
+    page.locator("#id-value").fill("kein-at-zeichen")
+    page.locator("#id-value").press("Enter")
+    expect(page.locator("#id-value")).to_have_value("kein-at-zeichen")  # named, kept
+    assert page.url.endswith(f"/customers/{kunde['id']}")  # the customer's own address
+    page.locator("#id-value").fill("paul@kunde.test")
+    page.locator("#id-value").press("Enter")
+    expect(page.locator("#customer-name")).to_be_visible()
+    expect(page.locator("#profile")).to_contain_text("paul@kunde.test")
+    page.go_back()  # raised net::ERR_CACHE_MISS
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Paul Profil")
+    page.reload()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Paul Profil")
+    identities = chronik.api("GET", f"/customers/{kunde['id']}")["identities"]
+    assert [i["value"] for i in identities] == ["paul@kunde.test"]

@@ -48,6 +48,16 @@ for (const select of document.querySelectorAll("select[data-autosubmit]")) {
   select.addEventListener("change", () => { if (!byKey) select.form.requestSubmit(); });
 }
 
+// The customer's page as the answer to one of its forms (a profile change refused, an
+// entry sent without script and said again with what was wrong): its history entry becomes
+// the customer's own address, so Back to it after the next step, or a reload, asks for no
+// "Confirm Form Resubmission" and sends nothing twice.
+const customerPage = document.querySelector(".customer-layout[data-customer]");
+if (customerPage) {
+  const own = `/customers/${encodeURIComponent(customerPage.dataset.customer)}`;
+  if (location.pathname !== own) history.replaceState(history.state, "", `${own}${location.hash}`);
+}
+
 function highlight(id) {
   const el = document.getElementById(`e-${id}`);
   if (!el) return;
