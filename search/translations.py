@@ -66,6 +66,19 @@ PAIRS: tuple[tuple[str, str], ...] = (
     ("reise", "travel trip"),
     ("zahnarzt", "dentist"),
     ("kundigungsfrist", "notice"),
+    ("ubersicht", "overview"),
+    ("anfrage", "request inquiry"),
+    ("nachricht", "message"),
+    ("anruf", "call"),
+    ("kopie", "copy"),
+    ("betrag", "amount"),
+    ("gebuhr", "fee charge"),
+    ("wohnung", "apartment flat"),
+    ("fahrrad", "bicycle bike"),
+    ("schmuck", "jewellery jewelry"),
+    ("krankenhaus", "hospital"),
+    ("arzt", "doctor"),
+    ("krankheit", "illness sickness"),
 )
 MAX_ADDED = 3
 """Translations one query word gets at most (its pair's first words)."""

@@ -302,6 +302,26 @@ QUERIES: list[Query] = [
     ("hausrat AND OR kfz", (), ()),
     ('""', None, ()),
     ("Kündigung\x00Hausrat", ("hausrat_kuend",), ()),
+    # verbs and their nouns, linking s, dates, more numbers
+    ("Kündigung Lebensversicherung", ("kuendigt_leben",), ()),
+    ("Wildschaden melden", ("kasko",), ()),
+    ("erhöht Beitrag", ("beitrag_widerspr",), ()),
+    ("storniert Zahnzusatz", ("stornierung",), ()),
+    ("Einreichung Zahnersatz", ("zahnarzt",), ()),
+    ("Schadenmeldung Kfz", ("kfz_schaden",), ()),
+    ("Hausratsversicherung kündigen", ("hausrat_kuend",), ()),
+    ("3.2.25", ("kfz_schaden",), ()),
+    ("2025-12-31", ("hausrat_kuend", "hausrat_bestaet"), ()),
+    ("15. März 2026", ("dates",), ()),
+    ("Unfall 3. Februar 2025", ("kfz_schaden",), ()),
+    ("KV20220815", ("mahnung",), ()),
+    ("123456789", ("policy_slash",), ()),
+    ("Reparaturkosten", ("kfz_gutachten",), ()),
+    ("Straße", ("strasse", "hausrat_tarif"), ()),
+    ("damage claim", ("en_claimed",), ()),
+    ("invoice Prämie", ("en_invoice",), ()),
+    ("Rechnung premium", ("en_invoice",), ()),
+    ("contract overview", ("vertraege",), ()),
 ]
 
 # typed with typing errors: no hits, but "did you mean" suggests the intended word
