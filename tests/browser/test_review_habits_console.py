@@ -10,7 +10,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_console_e2e import sign_in
+from tests.browser.test_console_e2e import cti, sign_in
 from tests.browser.test_portal_e2e import _portal_sign_in
 from tests.support.live_server import (
     AGENT_EMAIL,
@@ -253,3 +253,25 @@ def test_back_after_a_refused_profile_change_and_the_right_one(chronik: ChronikS
     expect(page.get_by_role("heading", level=1)).to_contain_text("Paul Profil")
     identities = chronik.api("GET", f"/customers/{kunde['id']}")["identities"]
     assert [i["value"] for i in identities] == ["paul@kunde.test"]
+
+
+def test_a_screen_reader_hears_who_is_calling(chronik: ChronikServer, page: Page,
+                                              axe: Any) -> None:
+    """Before: the banner was its own live region, hidden until the call came; a region
+    that appears together with its content is not announced by screen readers (and when
+    it is, the whole banner -- facts, contacts, forms -- is read out). Now a live region
+    that is always there says who calls, in one line; an unknown number too."""
+    kunde = chronik.api("POST", "/customers", {"name": "Lea Vorleser",
+                                               "phones": ["0171 5550123"]})
+    sign_in(page, chronik, AGENT_EMAIL, f"/customers/{kunde['id']}")
+    region = page.locator("#call-announce")
+    assert region.get_attribute("role") == "alert"
+    assert region.evaluate("(el) => !el.closest('[hidden]') && el.isConnected")
+    cti(chronik, {"event": "newCall", "callId": "sr-1", "from": "+49 171 5550123",
+                  "to": "+49 30 5555", "direction": "in"})
+    expect(region).to_have_text(re.compile(r"^(Klingelt|Ringing).*: Lea Vorleser \(\+49"))
+    expect(page.locator("#caller-banner")).not_to_have_attribute("aria-live", "assertive")
+    cti(chronik, {"event": "newCall", "callId": "sr-2", "from": "+49 171 5550999",
+                  "to": "+49 30 5555", "direction": "in"})
+    expect(region).to_have_text(re.compile(r"^(Klingelt|Ringing).*: \+491715550999$"))
+    axe.assert_clean(page)

@@ -133,8 +133,29 @@ async function ringing(data) {
   const params = new URLSearchParams({ number, call: data.call_id || "", entry: data.entry_id || "" });
   const { html } = await fetchHTML(`/calls/banner?${params}`);
   banner.querySelector(`[data-call="${CSS.escape(data.call_id || "")}"]`)?.remove();
-  banner.prepend(fragment(html));
+  const call = fragment(html);
+  const said = callSummary(call.querySelector(".call"));
+  banner.prepend(call);
   banner.hidden = false;
+  announce(said);
+}
+
+// "Klingelt: Erika Mustermann (+491711234567)" -- the line a screen reader says
+function callSummary(call) {
+  if (!call) return "";
+  const state = call.querySelector(".call-state")?.textContent.trim() ?? "";
+  const number = call.querySelector(".call-state")?.parentElement.querySelector("strong")?.textContent.trim() ?? "";
+  const names = [...call.querySelectorAll("h2")].map((h) => (h.querySelector("a") ?? h).textContent.trim())
+    .filter((name) => name && name !== number);  // (a caller created from the number is named by it)
+  if (!names.length) return `${state}: ${number}`;
+  return `${state}: ${names.join(", ")}${number ? ` (${number})` : ""}`;
+}
+
+function announce(text) {
+  const region = document.getElementById("call-announce");
+  if (!region || !text) return;
+  region.textContent = "";  // (the same words again, for a second call, are said again)
+  setTimeout(() => { region.textContent = text; }, 100);
 }
 
 function callEnded(data) {
@@ -177,6 +198,7 @@ document.addEventListener("keydown", (event) => {
 function signedOut() {
   document.documentElement.dataset.live = "ended";
   if (banner) { banner.replaceChildren(); banner.hidden = true; }
+  document.getElementById("call-announce")?.replaceChildren();
   if (document.getElementById("signed-out")) return;
   const notice = document.createElement("p");
   notice.id = "signed-out";
