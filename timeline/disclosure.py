@@ -51,6 +51,10 @@ INTERNAL_MARKERS: tuple[str, ...] = (
     "nicht nach außen geben", "nicht nach außen kommunizieren", "nicht nach außen tragen",
     "dienstgebrauch", "do not show", "don't show", "for our eyes only", "eyes only",
     "hinter vorgehaltener hand", "on the down-low", "on the down low", "hush-hush",
+    "weiß davon nichts", "weiß nichts davon", "do not send this", "don't send this",
+    "not for the policyholder", "do not send to the policyholder", "between the two of us",
+    "zwischen uns beiden", "off record", "vertrauliche", "vertraulicher", "vertrauliches",
+    "vertraulichen",
 )
 _ADDRESSED = re.compile(
     r"(?<!\w)((?:bitte )?(?:nicht |nichts |nix )?(?:an )?(?:den|dem|die|der) "
@@ -74,7 +78,9 @@ _MARKER_RE = re.compile(
 
 # Markers that are ordinary words in other places; each is a hit only where its rule says.
 _LABEL_WORDS = {fold(w) for w in ("intern", "interne", "interner", "internes", "internen",
-                                  "internem", "internal", "interna", "internally")}
+                                  "internem", "internal", "interna", "internally",
+                                  "vertrauliche", "vertraulicher", "vertrauliches",
+                                  "vertraulichen")}
 """"internal bleeding", "die interne Festplatte", "an intern at the hospital": a marker only
 as a label (``Intern:``, ``(intern)``, ``nur intern``, ``interne Notiz``, ``internal use``),
 not as an adjective of something else."""

@@ -137,6 +137,18 @@ def check(text: str, extra_patterns: tuple[str, ...] = ()) -> list[ToneHit]:
         written = {_HYPHEN.sub("", m.group(0)): m.group(0)
                    for m in _HYPHENATED.finditer(text)}
         joined = _check(_HYPHEN.sub("", text), extra_patterns)
+        # "Loser-Button", "Psycho-Test": a word in front of a hyphen is a hit only if the
+        # whole compound is one ("Idioten-Familie") or names people ("Assi-Familie")
+        people = shipped_lexicon().context.get("person_nouns", frozenset()) | \
+            shipped_lexicon().context.get("groups", frozenset())
+        fronts = {part.casefold() for m in _HYPHENATED.finditer(text)
+                  if fold_word(_HYPHEN.split(m.group(0))[-1]) not in people
+                  for part in _HYPHEN.split(m.group(0))[:-1]}
+        wholes = [" ".join(written.get(w, w) for w in h.text.split(" ")).casefold()
+                  for _, h in joined]
+        found = [(at, h) for at, h in found if h.text.casefold() not in fronts
+                 or any(h.text.casefold() in whole and whole != h.text.casefold()
+                        for whole in wholes)]
         seen = {h.text.casefold() for _, h in found}
         for at, h in joined:
             shown = " ".join(written.get(w, w) for w in h.text.split(" "))

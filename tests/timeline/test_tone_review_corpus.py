@@ -6,7 +6,7 @@ age, disability and gender, emoji), and what they write factually that must stay
 (claims, damages, medical and legal notes, payment reminders, the customer's own words,
 negations, questions, crimes against the customer).
 
-Written in five rounds; each later round was measured once before any rule was changed for
+Written in six rounds; each later round was measured once before any rule was changed for
 it, on the old guard and on the rules of the rounds before (derogatory found / factual
 flagged):
 
@@ -15,14 +15,17 @@ flagged):
     round 3 (60 + 50):   old  46/60,  15/50;  with rounds 1-2's rules 49/60, 6/50
     round 4 (50 + 30):   old  18/50,   5/30;  with rounds 1-3's rules 20/50, 3/30
     round 5 (30 + 30):   old  25/30,   9/30;  with rounds 1-4's rules 23/30, 5/30
+    round 6 (40 + 40):   old  19/40,   1/40;  with rounds 1-5's rules 19/40, 1/40
 
 so the context rules (negation, the customer's own words, words about things) carry over to
-new phrasings; new insult words mostly need listing (round 4, formal and rarer words:
-"intellektuell überfordert", "Grantler", "fruitcake", found 20 of 50 before it was listed).
+new phrasings; new insult words mostly need listing (rounds 4 and 6, formal and rarer words:
+"intellektuell überfordert", "Grantler", "Hanswurst", "twerp", found about half the time
+before they were listed).
 Internal markers, same rounds: 34/50 and 14 false of 221; 7/15 -> 9/15 and 6 -> 1 false of
 75; 9/15 -> 11/15 and 5 -> 2 false of 60; 5/10 -> 6/10 and 7 -> 1 false of 40; 9/10 ->
-9/10 and 3 -> 0 false of 40. Round 5 showed a rule overreaching (a fraudster in a note that
-mentions the police was exempt even when the customer was called one); fixed. The rules
+9/10 and 3 -> 0 false of 40; 5/10 -> 5/10 and 4 -> 0 false of 50. Round 5 showed a rule
+overreaching (a fraudster in a note that mentions the police was exempt even when the
+customer was called one); fixed. The rules
 each round motivated are pinned, sentence by sentence, in ``test_tone_review_rules.py``.
 Measure with::
 
@@ -203,7 +206,22 @@ DEROGATORY = [  # a warning is wanted
     'Verlogenes Pack.', 'Kunde ist eine Dramaqueen.', 'Die Alte ist eine Giftnudel.',
     'Der Kunde ist ein Rassist.', "She's a psycho bitch.", 'What an idiot!!!',
     'This customer is a total pain.', 'He is an arrogant prick.',
-    'The customer is a grumpy old sod.',
+    'The customer is a grumpy old sod.', 'Kunde ist ein Vollpfosten hoch zehn.',
+    'Die Kundin ist eine Nervtante.', 'Der Herr ist ein eingebildeter Fatzke.',
+    'Kunde ist ein Schmierlappen.',
+    'Der ist doch strunzbesoffen am Telefon gewesen, der Suffkopp.', 'Kunde ist ein Schwachmat.',
+    'Die ist einfach nur peinlich.', 'Der Kunde ist ein armes Würstchen.', 'Was für ein Kasper.',
+    'Der Kunde ist ein Hanswurst.', 'Kunde ist ein Dorftrottel.', 'Dummdödel.',
+    'Der Kunde ist ein Kleinkrämer und Pfennigfuchser.', 'Die Kundin ist eine dumme Pute.',
+    'Alte Hexe hat wieder angerufen.', 'Der Typ ist ein Loser.', 'Kunde ist so ein Opfer.',
+    'Der Kunde ist ein Simpel.', 'KUNDE IST TOTAL BEKLOPPT!!!', 'Kunde iss n Idiot',
+    'Der Kunde ist ein Voll-Honk.', 'Schnorrer-Familie.', 'Customer is a halfwit and a bore.',
+    'He is a pompous ass.', 'The client is a sleaze.', "She's a whinging old cow.",
+    'Customer is an entitled prat.', 'What a twerp.', "He's a complete dope.",
+    'This customer is a nutter.', 'The guy is a bigot.', 'The customer is a racist pig.',
+    'Customer is batty.', "She's a basket case.", "He's a deadbeat dad.", 'The man is a slob.',
+    'Pathetic little man.', "He's a wimp.", 'Customer is a sleazy creep.',
+    'The client is a cheat.',
 ]
 
 FACTUAL = [  # no tone warning, no internal marker
@@ -493,6 +511,35 @@ FACTUAL = [  # no tone warning, no internal marker
     'Familie Dumm hat den Vertrag unterschrieben.', 'Ort: Spinnerei Leipzig, Halle 14.',
     'Marke des Fahrrads: Scott Spark.', 'Die Hexenküche (Restaurant) hatte einen Brand.',
     'The customer, Mr Fool, called about his policy.',
+    'Der Kunde ist Koch und hat sich am Messer geschnitten.',
+    'Der Kasper aus dem Puppentheater wurde gestohlen.', 'Würstchenbude des Kunden abgebrannt.',
+    'Der Loser-Button im Spiel ist kaputt.', 'Die Kundin war Opfer eines Einbruchs.',
+    'Unfallopfer: Fahrradfahrer leicht verletzt.', 'Kunde ist seit 2019 trockener Alkoholiker.',
+    'Peinlicher Fehler unsererseits, wir bitten um Entschuldigung.',
+    'Das Schreiben war missverständlich, das tut uns leid.',
+    'Kunde hat die Frist versäumt, Wiedereinsetzung beantragt.',
+    'Der Sachbearbeiter der Versicherung ist im Urlaub.',
+    'Kunde war wütend, hat sich aber beruhigt.',
+    'Der Gutachter nennt den Schaden einen Totalschaden.',
+    'Die Kundin sagt, der Nachbar sei ein Schwein, weil er den Müll abstellt.',
+    'Der Kunde ist kein Hanswurst, sondern ein geschätzter Geschäftspartner.',
+    'Blitzschlag in der Scheune, Vieh unverletzt.',
+    'Das Pferd ist durchgegangen und hat einen Zaun beschädigt.',
+    'Die Ziege des Kunden hat das Auto des Nachbarn zerkratzt.',
+    'Kuh auf der Fahrbahn, Wildunfall ähnlich.', 'Schweinestall-Versicherung erneuert.',
+    'The customer is a chef and cut his hand.', 'The customer was the victim of a hit and run.',
+    'The dope test was negative.', 'The bore hole for the heat pump damaged the pipe.',
+    "The customer's horse kicked the trailer.", 'The customer is a racing cyclist.',
+    'We made an embarrassing mistake and apologise.',
+    'The customer is upset about the premium increase.', 'The claim was filed on time.',
+    'Her cat scratched the leather sofa.', 'The pig farm policy was renewed.',
+    'Customer says his boss is a bigot.', 'The customer is not a cheat; the receipts are genuine.',
+    'Is the customer available on Friday?',
+    'Sleeping pills were found in the car, police report attached.',
+    'He is a widower and lives with his son.',
+    'The ass (donkey) was insured under the farm policy.',
+    'The customer is a retired police officer.', 'She is a single mother of two.',
+    'The customer is a wheelchair user and needs step-free access.',
 ]
 
 MARKED_INTERNAL = [  # an internal marker is wanted
@@ -541,7 +588,11 @@ MARKED_INTERNAL = [  # an internal marker is wanted
     'Ganz unter uns, der Vertrag wird gekündigt.', 'Vertraulich, nicht dem Kunden zeigen.',
     "Don't share this with the client.", 'Keep it on the down-low: fee waived.',
     'Off the record: we will pay.', 'Bitte nicht an den Kunden schicken.',
-    'Nicht für Kunden bestimmt.', 'Internal only!',
+    'Nicht für Kunden bestimmt.', 'Internal only!', 'Nur intern vermerken: Kulanz.',
+    'Bitte vertraulich: Provision 8 %.', 'Kunde weiß davon nichts, bitte so lassen.',
+    'Nicht weitergeben an den Kunden!', 'Internal remark: high risk.',
+    'Do NOT send this to the policyholder.', 'Just between the two of us: the adjuster is strict.',
+    'Off record: payout likely.', 'Vertraulicher Hinweis: Vorschaden.', '(nur intern)',
 ]
 
 NOT_MARKED_INTERNAL = [  # no internal marker
@@ -599,13 +650,18 @@ NOT_MARKED_INTERNAL = [  # no internal marker
     'Bitte leiten Sie uns den Brief weiter.', 'We forwarded your claim to the insurer.',
     'Die Nachbarn unter uns sind im Urlaub.', 'Record of the call attached.',
     'Between the 3rd and the 5th we are closed.',
-    'Inoffizielle Werkstatt, keine Vertragswerkstatt.',
+    'Inoffizielle Werkstatt, keine Vertragswerkstatt.', 'Ihre Daten werden vertraulich behandelt.',
+    'We treat your data confidentially.', 'Wir haben Ihren Antrag intern geprüft und genehmigt.',
+    'The internal walls need drying.', 'Interne Leitungen wurden erneuert.',
+    'Die Familie unter uns hat auch einen Schaden.', 'Between 9 and 5 we are reachable.',
+    'Record: claim 2026-12.', 'Please forward this email to your partner.',
+    'Der Internist hat den Bericht geschickt.',
 ]
 
 RECALL_AT_LEAST = 0.97
-"""Measured 0.743 before this review's rules (round one: 197/265), 0.979 after (465/475)."""
+"""Measured 0.743 before this review's rules (round one: 197/265), 0.981 after (505/515)."""
 FALSE_POSITIVES_AT_MOST = 0.0
-"""Measured 0.086 (round one) and 0.33 / 0.30 / 0.17 / 0.30 (rounds two to five, old guard)."""
+"""Measured 0.086 (round one) and 0.33 / 0.30 / 0.17 / 0.30 / 0.03 (rounds 2-6, old guard)."""
 MARKER_RECALL_AT_LEAST = 1.0
 MARKER_FALSE_POSITIVES_AT_MOST = 0.0
 

@@ -407,3 +407,31 @@ def test_their_look_alikes_are_no_warning(text: str) -> None:
 
 def test_a_stretched_word_is_shown_as_written() -> None:
     assert hits("Der Kunde ist ein Idiooooot!") == ["Idiooooot"]
+
+
+# ------------------------------------------------------------------ round six
+@warns(["Kunde ist ein Dorftrottel.", "Dummdödel.", "Der Kunde ist ein Vollheini.",
+        "Assi-Familie, Zahlungsmoral null.", "Penner-Typ am Telefon.", "Die Idioten-Familie.",
+        "Kunde ist so ein Opfer.", "The customer is a racist.", "The client is a cheat."])
+def test_insults_at_the_end_of_a_compound_and_in_front_of_people_warn(text: str) -> None:
+    assert hits(text)
+
+
+@warns(["Das neue Portal ist idiotensicher.", "Der Loser-Button im Spiel ist kaputt.",
+        "Psycho-Test bestanden, Führerschein zurück.", "Idioten-Test (MPU) bestanden.",
+        "Die Kundin war Opfer eines Einbruchs.", "Racist graffiti on the garage door.",
+        "Cheat sheet for the claim form attached.", "Peinlicher Fehler unsererseits.",
+        "Herr Krämer hat angerufen."])
+def test_a_thing_named_with_an_insult_is_no_warning(text: str) -> None:
+    assert hits(text) == []
+
+
+@pytest.mark.parametrize(("marked", "ordinary"), [
+    ("Vertraulicher Hinweis: Vorschaden.", "Der vertrauliche Bericht Ihres Arztes liegt vor."),
+    ("Kunde weiß davon nichts, bitte so lassen.", "Bitte senden Sie uns die Unterlagen."),
+    ("Do NOT send this to the policyholder.", "We will send this to you by post."),
+    ("Just between the two of us: the adjuster is strict.", "Between the two garages."),
+])
+def test_round_six_markers(marked: str, ordinary: str) -> None:
+    assert markers(marked)
+    assert markers(ordinary) == []
