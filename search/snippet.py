@@ -50,6 +50,9 @@ class _Terms:
                 self.forms.update(query_forms(last))
         self.prefixes = tuple(prefixes)
         self.clauses = [c.terms for c in query.must]
+        self.numbers = any(c.isdigit() for w in self.exact for c in w)
+        """Does a word hold a digit (a number written together, a date's token)? Only then
+        is a text read for them (``search.references``)."""
 
     def hit(self, word: str) -> bool:
         folded = fold_word(word)
@@ -63,7 +66,8 @@ class _Terms:
         words = fold_tokens(text)
         distinct = set(words)
         distinct.update(joined_words(text))  # E-Mail holds "email" too, as indexed
-        distinct.update(reference_words(text))  # HV-2024-00123: "hv202400123" too
+        if self.numbers:  # HV-2024-00123 holds "hv202400123" too, as indexed
+            distinct.update(reference_words(text))
         return frozenset(i for i, terms in enumerate(self.clauses)
                          if any(_term_in(t, words, distinct) or
                                 (bool(t.phone) and bool(phones.spans(text, t.phone)))
@@ -127,8 +131,9 @@ class Highlighter:
         word_hit = self.hit
         marked = phones.spans(text, self._terms.phones)
         marked += [(a, b) for a, b, joined in hyphen_joins(text) if word_hit(joined)]
-        marked += [(a, b) for a, b, joined in reference_joins(text)
-                   if joined in self._terms.exact]
+        if self._terms.numbers:
+            marked += [(a, b) for a, b, joined in reference_joins(text)
+                       if joined in self._terms.exact]
         if not marked:
             return lambda m: word_hit(m.group(0))
         return lambda m: word_hit(m.group(0)) or any(a <= m.start() < b for a, b in marked)
