@@ -232,13 +232,36 @@ def forms_of(word: str, language: str) -> tuple[str, ...]:
         verb = verb_form(word)
         if verb is not None and verb not in out:
             out += (verb,)
-        head = compound_head(word)
-        if head is not None:
-            for part in (head, word[:len(word) - len(head)]):
-                form = stem(part, "de")
-                if len(form) >= _MIN_MODIFIER and form not in out and form != word:
-                    out += (form,)
-            out += (compound_key(word, head),)
+        for form in _compound_forms(word):
+            if len(form) >= _MIN_MODIFIER and form not in out and form != word:
+                out += (form,)
+    return out
+
+
+_MAX_DEPTH = 3
+"""Heads read from the end of a compound at most (``Privat|haftpflicht|versicherung``)."""
+
+
+def _compound_forms(word: str) -> list[str]:
+    """A German compound's forms, head by head from its end: each head's and modifier's
+    stem and their :func:`compound_key`, and for a modifier that ends in a head itself,
+    the tail compound it starts (``privathaftpflichtversicherung``: ``versicher``,
+    ``privathaftpflicht``, then ``haftpflich``, ``privat`` and ``haftpflichtversicher``,
+    ``haftpflicht+versicher``), so ``Haftpflicht`` and ``Haftpflichtversicherung`` find
+    ``Privathaftpflichtversicherung``."""
+    out: list[str] = []
+    part = word
+    for _ in range(_MAX_DEPTH):
+        head = compound_head(part)
+        if head is None:
+            break
+        modifier = part[:len(part) - len(head)]
+        out += [stem(head, "de"), stem(modifier, "de"), compound_key(part, head)]
+        if part != word:  # the whole word's tail from this head on is a compound too
+            tail = word[len(modifier):]
+            tail_head = compound_head(tail)
+            out += [stem(tail, "de"), *([compound_key(tail, tail_head)] if tail_head else [])]
+        part = modifier
     return out
 
 

@@ -53,3 +53,24 @@ async def test_the_spelling_as_typed_ranks_first(backend: SearchBackend) -> None
                                   "vertrag", "kundigungsfrist", "dienst"])
 def test_words_that_only_look_like_verb_forms(word: str) -> None:
     assert verb_form(word) is None
+
+
+COMPOUNDS = [
+    "Privathaftpflichtversicherung für die Familie abgeschlossen",  # 0
+    "Hausratversicherungsvertrag liegt unterschrieben vor",  # 1
+    "Wohngebäudeversicherung: Sturmschaden am Dach",  # 2
+    "Rechtsschutz für den Arbeitsrechtsstreit",  # 3
+]
+
+
+@pytest.mark.parametrize(("typed", "found"), [
+    ("Haftpflicht", {0}), ("Haftpflichtversicherung", {0}), ("Privathaftpflicht", {0}),
+    ("Versicherungsvertrag", {1}), ("Hausrat", {1}), ("Vertrag", {1}),
+    ("Gebäude", {2}), ("Gebäudeversicherung", {2}), ("Versicherung", {0, 1, 2}),
+    ('"Haftpflicht"', set()),
+])
+async def test_a_part_of_a_long_compound_finds_it(backend: SearchBackend, typed: str,
+                                                  found: set[int]) -> None:
+    docs = [entry(t, minutes=i) for i, t in enumerate(COMPOUNDS)]
+    await backend.index(docs)
+    assert set(await hits(backend, typed)) == {docs[i].seq for i in found}
