@@ -31,8 +31,47 @@ def _nh3_attribute(tag: str, attribute: str, value: str) -> str | None:
 
 def clean_html(html: str) -> str:
     """HTML safe to show: no scripts, styles, event handlers or javascript: links."""
-    return nh3.clean(html, tags=_NH3_TAGS, clean_content_tags=_NH3_DROP,
+    return nh3.clean(_flatten(html), tags=_NH3_TAGS, clean_content_tags=_NH3_DROP,
                      url_schemes=_NH3_SCHEMES, attribute_filter=_nh3_attribute)
+
+
+_MAX_DEPTH = 512  # elements inside elements that the sanitiser is given (a long thread of
+# quoted replies nests a few levels per reply; real mail stays far below this)
+_MANY_TAGS = 5000  # below this many tags even the deepest nesting is cleaned in ~0.1 s
+_TAG = re.compile(r"<(/?)([A-Za-z][\w:.-]*)")
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+         "source", "track", "wbr", "basefont", "frame", "keygen", "isindex", "o:p"}
+
+
+def _flatten(html: str) -> str:
+    """``html`` with the tags nested deeper than :data:`_MAX_DEPTH` left out (their text
+    stays). The sanitiser's HTML parser checks the stack of open elements at each tag, so
+    its time grows with tags times depth: 64,000 nested ``<div>`` (380 KB) took 13-17 s, a
+    few MB would hold a worker for hours. Mail with fewer than :data:`_MANY_TAGS` tags
+    costs one ``str.count`` here."""
+    if html.count("<") < _MANY_TAGS:
+        return html
+    out: list[str] = []
+    depth = done = 0
+    for tag in _TAG.finditer(html):
+        if tag.group(2).lower() in _VOID:
+            continue
+        if tag.group(1):
+            depth = max(depth - 1, 0)
+            deep = depth >= _MAX_DEPTH
+        else:
+            deep = depth >= _MAX_DEPTH
+            depth += 1
+        if deep:  # leave the tag out, up to its ">" (a ">" inside an attribute's quotes
+            end = html.find(">", tag.end())  # ends it early: the rest shows as text)
+            end = len(html) if end < 0 else end + 1
+            out.append(html[done:tag.start()])
+            done = max(done, end)
+    if not out:
+        return html
+    out.append(html[done:])
+    return "".join(out)
+
 
 # --------------------------------------------------------------------------- text forms
 

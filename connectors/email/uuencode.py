@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from .decode import safe_filename
 
-_BLOCK = re.compile(r"(?m)^begin [0-7]{3,4}(?:[ \t]+(?P<name>[^\r\n]*?))?[ \t]*\r?\n"
-                    r"(?P<lines>(?:[^\r\n]*\r?\n)*?)end[ \t]*$")
+_BEGIN = re.compile(r"(?m)^begin [0-7]{3,4}(?:[ \t]+(?P<name>[^\r\n]*?))?[ \t]*\r?\n")
+_END = re.compile(r"(?m)^end[ \t]*$")
 _MAX_BLOCKS = 50
 
 
@@ -29,20 +29,26 @@ def take_uuencoded(text: str) -> tuple[str, list[UuFile]]:
     if "begin " not in text:
         return text, []
     files: list[UuFile] = []
-
-    def take(match: re.Match[str]) -> str:
-        if len(files) >= _MAX_BLOCKS:
-            return match.group(0)
-        data = _decode(match.group("lines"))
-        if data is None:
-            return match.group(0)
-        name = safe_filename((match.group("name") or "").strip()) or \
-            f"uuencoded-{len(files) + 1}.bin"
-        kind = mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
-        files.append(UuFile(name, kind, data))
-        return f"[{name}]"
-
-    return _BLOCK.sub(take, text), files
+    out: list[str] = []
+    done = 0  # text up to here is in ``out``
+    begin = _BEGIN.search(text)
+    # Each block ends at the first "end" line after its "begin" line; one pass over the
+    # text (a lazy regular expression over lines scanned to the end again for each
+    # "begin" line without an "end": a mail of such lines took minutes)
+    while begin is not None and len(files) < _MAX_BLOCKS:
+        end = _END.search(text, begin.end())
+        if end is None:
+            break
+        data = _decode(text[begin.end():end.start()])
+        if data is not None:
+            name = safe_filename((begin.group("name") or "").strip()) or \
+                f"uuencoded-{len(files) + 1}.bin"
+            kind = mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+            files.append(UuFile(name, kind, data))
+            out.append(text[done:begin.start()] + f"[{name}]")
+            done = end.end()
+        begin = _BEGIN.search(text, end.end())
+    return "".join(out) + text[done:], files
 
 
 def _decode(lines: str) -> bytes | None:
