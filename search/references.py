@@ -32,6 +32,9 @@ _STRETCH = re.compile(r"[^\W_]+(?:[-/.][^\W_]+)*")
 ``KV-2022/0815``, ``12/345678-9``; one with a digit and a separator is a reference
 number."""
 
+_EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}$")
+"""A file name's extension after a reference number (``HV-2024-00123.pdf``)."""
+
 _IBAN = re.compile(r"[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,3})?"
                    r"(?![^\W_])")
 """An IBAN as people write it: country, check digits, then groups of four (the last
@@ -118,10 +121,16 @@ def _numbers(text: str, *, references: bool = True, ibans: bool = True,
             stretch_end = stretch.end() if stretch is not None else run.end()
             if stretch is not None and references and stretch.end() - start <= \
                     MAX_JOINED + MAX_PARTS and any(c in stretch.group(0) for c in "-/."):
-                words = fold_tokens(stretch.group(0))
+                written = stretch.group(0)
+                end = stretch.end()
+                words = fold_tokens(written)
                 joined = "".join(words)
                 if 2 <= len(words) <= MAX_PARTS and len(joined) <= MAX_JOINED:
-                    yield start, stretch.end(), joined
+                    yield start, end, joined
+                ext = _EXTENSION.search(written)
+                if ext is not None and len(words) > 2:  # Police_HV-2024-00123.pdf
+                    words = words[:-1]
+                    yield start, end - len(ext.group(0)), "".join(words)
             if ibans and text[start:start + 2].isalpha():
                 m = _IBAN.match(text, start)
                 found = _iban(m.group(0)) if m is not None and " " in m.group(0) else None

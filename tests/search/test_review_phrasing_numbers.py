@@ -20,6 +20,7 @@ REFERENCES = [
     "Mahnung zu KV-2022/0815 über 218,40 €",
     "Police 12/345678-9 neu ausgestellt",
     "Aktenzeichen ST/0815/2025 der Polizei",
+    "Anhang: Police_KV-2023-0042.pdf",  # a file name: its extension is not a part
 ]
 OTHER = "Policennummer HV-2023-00456, Typklasse 17"
 
@@ -27,7 +28,8 @@ OTHER = "Policennummer HV-2023-00456, Typklasse 17"
 @pytest.mark.parametrize(("typed", "found"), [
     ("HV202400123", 0), ("hv202400123", 0), ("HV2024-00123", 0), ("HV 2024 00123", 0),
     ("471122", 1), ("4711 22", 1), ("KV20220815", 2), ("KV-2022-0815", 2),
-    ("123456789", 3), ("12345678-9", 3), ("ST08152025", 4)])
+    ("123456789", 3), ("12345678-9", 3), ("ST08152025", 4), ("KV20230042", 5),
+    ("KV-2023-0042", 5)])
 async def test_a_reference_number_typed_without_its_separators(backend: SearchBackend,
                                                                typed: str, found: int) -> None:
     docs = [entry(t, minutes=i) for i, t in enumerate([*REFERENCES, OTHER])]
