@@ -321,7 +321,7 @@ class _Context:
         ``…, sagt der Kunde``, ``laut Kunde …``, ``Customer says …``."""
         speakers = self._set("speakers")
         verbs = self._set("reporting_verbs")
-        attributions = self._set("attributions") - {"so"}
+        attributions = self._set("attributions")
         insults = self._set("insult_reports")
         a, b = self._sentence(index)
         t = self.tokens
@@ -334,7 +334,7 @@ class _Context:
                 return True
             if t[j] in insults or " ".join(t[j:j + 2]) in insults:
                 return True
-            if t[j] in attributions and j != a - 1 and any(
+            if t[j] in attributions and any(  # "laut Kunde", "according to the customer"
                     t[k] in speakers for k in range(j + 1, min(index, j + 4))):
                 return True
         # "im Internet als Idiot beschimpft", "als Betrüger bezeichnet"
@@ -345,8 +345,9 @@ class _Context:
         if index >= 2 and " ".join(t[index - 2:index]) in self._set("complaint_objects") \
                 and any(t[k] in verbs for k in range(a, b + 1)):
             return True
-        for j in range(index + nwords, b + 1):
-            if (t[j] in verbs or t[j] in attributions) and any(
+        after = verbs | attributions | self._set("trailing_attributions")
+        for j in range(index + nwords, b + 1):  # "…, sagt der Kunde", "…, so die Kundin"
+            if t[j] in after and any(
                     t[k] in speakers for k in range(j + 1, min(b, j + 2) + 1)):
                 return True
         return False

@@ -435,3 +435,14 @@ def test_a_thing_named_with_an_insult_is_no_warning(text: str) -> None:
 def test_round_six_markers(marked: str, ordinary: str) -> None:
     assert markers(marked)
     assert markers(ordinary) == []
+
+
+@warns(["Der Gutachter ist inkompetent, so der Kunde.", "Laut Kundin ist der Vermieter ein Idiot.",
+        "According to the customer the plumber is a moron."])
+def test_an_attribution_to_the_customer_is_no_warning(text: str) -> None:
+    assert hits(text) == []
+
+
+def test_so_is_an_attribution_only_after_the_words() -> None:
+    assert hits("So ein Idiot, der Kunde.")
+    assert hits("She is so stupid.")
