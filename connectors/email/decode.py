@@ -445,11 +445,20 @@ def addresses(value: str, hint: str | None = None, notes: list[str] | None = Non
         return _PROTECTED.sub(lambda m: words[int(m.group(1))], text)
 
     result: list[tuple[str, str]] = []
-    items = _split_list(_ENCODED_WORD.sub(protect, value.replace("\x00", "")))
-    for number in range(len(items) - 2, -1, -1):  # "Müller, Anna <anna@…>" unquoted (as
-        if _NAME_PART.match(items[number]) and "<" in items[number + 1]:  # Outlook shows
-            glue = " " if items[number + 1].lstrip().startswith("<") else ","  # names):
-            items[number:number + 2] = [glue.join(items[number:number + 2])]  # one name
+    items: list[str] = []
+    names: list[str] = []  # "Müller, Anna <anna@…>" unquoted (as Outlook shows names): the
+    for item in _split_list(_ENCODED_WORD.sub(protect, value.replace("\x00", ""))):
+        if _NAME_PART.match(item):  # parts before the comma belong to the name
+            names.append(item)
+            continue
+        if names and "<" in item:
+            glue = " " if item.lstrip().startswith("<") else ","
+            item = ",".join(names) + glue + item
+        else:
+            items.extend(names)
+        items.append(item)
+        names = []
+    items.extend(names)
     for item in items:
         item = _GROUP.sub("", item).strip()  # group "Team: ..."
         angle = _LAST_ANGLE.search(item)

@@ -277,3 +277,12 @@ def test_uuencoded_file_before_a_begin_line_without_end_is_still_found() -> None
     parsed = parse_message(b"From: a@example.com\nSubject: x\n\n" + body)
     assert [(a.filename, a.data) for a in parsed.attachments] == [("a.txt", b"abc")]
     assert parsed.text == "Hallo\n[a.txt]\nbegin 600 other\nmore"
+
+
+def test_a_huge_list_of_name_parts_is_read_in_linear_time() -> None:
+    """Joining "Last, First" names must not copy the header once per comma."""
+    raw = (b"From: a@example.com\nTo: " + b"Muller, " * 100000 + b"Anna <x@example.com>\n"
+           b"Subject: x\n\nHallo\n")
+    seconds, parsed = _seconds(raw)
+    assert seconds < 5
+    assert parsed.to == ("x@example.com",)
