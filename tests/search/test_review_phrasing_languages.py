@@ -14,6 +14,7 @@ GERMAN = {
     "kuendigung": "Die Kündigung Ihrer Kfz-Haftpflicht wurde bestätigt.",
     "lastschrift": "Lastschrift vom Konto des Kunden zurückgegeben.",
     "hausrat": "Hausratversicherung für die neue Wohnung abgeschlossen.",
+    "werkstatt": "Reparatur in der Werkstatt, Selbstbeteiligung 300 €.",
 }
 ENGLISH = {
     "cancel": "The customer cancelled the household contents policy in March.",
@@ -36,6 +37,7 @@ async def _keys(office: Office, q: str, texts: dict[int, str]) -> list[str]:
     ("Kündigung household", ["cancel"]),
     ("Lastschrift returned", ["debit"]),
     ("Schaden Unfall", ["claim"]),
+    ("repair garage", ["werkstatt"]), ("excess", ["werkstatt"]),
     # as typed only: quoted, prefix
     ('"cancellation"', []), ("cancellat*", []),
 ])
