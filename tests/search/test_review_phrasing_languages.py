@@ -68,3 +68,23 @@ async def test_an_excluded_word_is_not_translated(office: Office) -> None:
     await office.add("Cancellation of the car insurance")
     found = await office.service.search("Kündigung -car", SearchFilters(office_id="OFFICEA"))
     assert [f.entry.seq for f in found.items] == [german.seq]
+
+
+async def test_relevance_pages_go_through_the_translated_tier(office: Office) -> None:
+    texts = ["Kündigung erhalten", "Kündigungen liegen vor", "Kunde hat gekündigt",
+             "Cancellation received", "We cancel the policy", "Kündigung und Storno",
+             "Termination of contract"]
+    for i, text in enumerate(texts):
+        await office.add(text, minutes=i)
+    filters = SearchFilters(office_id="OFFICEA")
+    whole = await office.service.search("Kündigung", filters, order="relevance", limit=50)
+    seen, cursor = [], None
+    while True:
+        page = await office.service.search("Kündigung", filters, order="relevance", limit=2,
+                                           cursor=cursor)
+        seen += [f.entry.seq for f in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == [f.entry.seq for f in whole.items]
+    assert len(seen) == len(texts)
