@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.test_console_e2e import cti, sign_in
 from tests.browser.test_portal_e2e import _portal_sign_in
 from tests.support.live_server import (
+    ADMIN_EMAIL,
     AGENT_EMAIL,
     PASSWORD,
     ChronikServer,
@@ -275,3 +276,47 @@ def test_a_screen_reader_hears_who_is_calling(chronik: ChronikServer, page: Page
                   "to": "+49 30 5555", "direction": "in"})
     expect(region).to_have_text(re.compile(r"^(Klingelt|Ringing).*: \+491715550999$"))
     axe.assert_clean(page)
+
+
+def test_a_device_in_another_time_zone_is_told_and_can_switch(chronik: ChronikServer,
+                                                               browser: Any) -> None:
+    """Before: an agent working from New York saw every time in Berlin's, unmarked -- a
+    call-back noted for "14:00" was six hours off. Now a line says which zone the times are
+    in and offers the device's; "Keep it" silences it for the tab. A device whose clock
+    shows the same time under another zone's name (Vienna) gets no line."""
+    context = browser.new_context(timezone_id="America/New_York", locale="en-US")
+    try:
+        page = context.new_page()
+        sign_in(page, chronik, AGENT_EMAIL, "/waiting")
+        note = page.locator("#zone-note")
+        expect(note).to_contain_text("Europe/Berlin")
+        expect(note).to_contain_text("America/New_York")
+        note.get_by_role("link").click()
+        expect(page.locator("#st-tz")).to_have_value("America/New_York")
+        page.locator("#settings-form button[type=submit]").last.click()
+        expect(page.get_by_role("status")).to_be_visible()
+        page.goto(chronik.url("/waiting"))
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        expect(page.locator("#zone-note")).to_have_count(0)
+    finally:
+        context.close()
+    context = browser.new_context(timezone_id="Europe/Vienna")
+    try:
+        page = context.new_page()
+        sign_in(page, chronik, ADMIN_EMAIL, "/complaints")
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        expect(page.locator("#zone-note")).to_have_count(0)
+    finally:
+        context.close()
+    context = browser.new_context(timezone_id="Asia/Tokyo")
+    try:
+        page = context.new_page()
+        sign_in(page, chronik, ADMIN_EMAIL, "/complaints")
+        expect(page.locator("#zone-note")).to_contain_text("Asia/Tokyo")
+        page.locator("#zone-note").get_by_role("button").click()
+        expect(page.locator("#zone-note")).to_have_count(0)
+        page.goto(chronik.url("/"))
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        expect(page.locator("#zone-note")).to_have_count(0)  # kept quiet in this tab
+    finally:
+        context.close()

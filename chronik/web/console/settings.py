@@ -41,8 +41,12 @@ async def zones() -> list[str]:
 async def settings_page(view: AgentView) -> web.StreamResponse:
     policy = await policy_view(view.state, view.caller)
     login = await view.state.store.agent_login(view.caller.agent.id)
+    # "change the time zone" from a browser in another zone: that zone, chosen for saving
+    known = await zones()
+    asked = view.request.query.get("timezone", "")
     return view.render("console/settings.html", nav="settings", policy=policy,
-                       kinds=ENTRY_KINDS, zones=await zones(),
+                       kinds=ENTRY_KINDS, zones=known,
+                       chosen_zone=asked if asked in known else view.timezone,
                        login=login, saved=view.request.query.get("saved") == "1")
 
 

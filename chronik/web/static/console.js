@@ -637,6 +637,43 @@ if (form) {
   applyKind();
 }
 
+// Times on these pages are in the agent's time zone (/settings; else the office's). A
+// device set to another one (working from abroad) gets a line saying so, with the way to
+// change it: a call-back promised for "14:00" must not be an hour off. "Keep it" keeps
+// quiet for this tab.
+function zoneNote() {
+  const shown = document.body.dataset.timezone;
+  let device = "";
+  try { device = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch { return; }
+  if (!shown || !device || location.pathname === "/settings") return;
+  try { if (sessionStorage.getItem("chronik-zone-kept") === `${shown}|${device}`) return; } catch { /* storage off */ }
+  const now = new Date();
+  const clock = (zone) => new Intl.DateTimeFormat(lang === "de" ? "de-DE" : "en-GB", {
+    timeZone: zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(now);
+  let here = "", there = "";
+  try { here = clock(shown); there = clock(device); } catch { return; }
+  if (here === there) return;  // another name for the same clock (Vienna, Berlin)
+  const data = document.body.dataset;
+  const note = document.createElement("p");
+  note.id = "zone-note";
+  note.className = "notice warn";
+  note.textContent = `${(data.zoneDiffers ?? "").replace("{shown}", here).replace("{browser}", device).replace("{local}", there)} `;
+  const change = document.createElement("a");
+  change.href = `/settings?timezone=${encodeURIComponent(device)}#st-tz`;
+  change.textContent = data.zoneChange ?? "";
+  const keep = document.createElement("button");
+  keep.type = "button";
+  keep.className = "link";
+  keep.textContent = data.zoneKeep ?? "";
+  keep.addEventListener("click", () => {
+    try { sessionStorage.setItem("chronik-zone-kept", `${shown}|${device}`); } catch { /* storage off */ }
+    note.remove();
+  });
+  note.append(change, " · ", keep);
+  document.getElementById("main")?.before(note);  // (the skip link still leads past it)
+}
+zoneNote();
+
 // "/" jumps to the search box (not while typing somewhere).
 document.addEventListener("keydown", (event) => {
   if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
