@@ -320,3 +320,24 @@ def test_a_device_in_another_time_zone_is_told_and_can_switch(chronik: ChronikSe
         expect(page.locator("#zone-note")).to_have_count(0)  # kept quiet in this tab
     finally:
         context.close()
+
+
+def test_a_file_let_go_beside_the_form_is_attached(chronik: ChronikServer,
+                                                   page: Page) -> None:
+    """Before: a file dragged from the desktop and let go over the history (beside the
+    compose form) was opened by the browser in place of the console."""
+    kunde = chronik.api("POST", "/customers", {"name": "Olaf Ablage"})
+    sign_in(page, chronik, AGENT_EMAIL, f"/customers/{kunde['id']}")
+    page.locator("#customer-name").evaluate("""(target) => {
+        const data = new DataTransfer();
+        data.items.add(new File(["%PDF-1.4\\n%%EOF\\n"], "Schadensmeldung Müller.pdf",
+                                {type: "application/pdf"}));
+        const drop = new DragEvent("drop", {dataTransfer: data, bubbles: true,
+                                            cancelable: true});
+        target.dispatchEvent(drop);
+        window.__dropTaken = drop.defaultPrevented;
+    }""")
+    assert page.evaluate("window.__dropTaken")  # the browser does not open the file
+    names = page.locator("#c-files").evaluate("(i) => [...i.files].map(f => f.name)")
+    assert names == ["Schadensmeldung Müller.pdf"]
+    expect(page.locator("#kind-document")).to_be_checked()

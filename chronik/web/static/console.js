@@ -469,10 +469,12 @@ if (form) {
   form.addEventListener("paste", (event) => {
     if (addFiles(event.clipboardData?.files)) event.preventDefault();
   });
-  form.addEventListener("dragover", (event) => {
+  // (anywhere on the customer's page: a file let go beside the form would otherwise be
+  // opened by the browser, leaving the console)
+  document.addEventListener("dragover", (event) => {
     if ([...(event.dataTransfer?.types ?? [])].includes("Files")) event.preventDefault();
   });
-  form.addEventListener("drop", (event) => {
+  document.addEventListener("drop", (event) => {
     if (addFiles(event.dataTransfer?.files)) event.preventDefault();
   });
 

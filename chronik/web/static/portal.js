@@ -42,10 +42,54 @@ if (form) {
   } catch (error) { /* a damaged draft is dropped */ }
   form.subject.addEventListener("input", save);
   form.body.addEventListener("input", save);
+  keys(form);
+  dropped(form);
   checks(form);
   // A page the server answered a sent form with (a refusal, the text kept): its history
   // entry becomes the form's own address, so Back and reload do not offer to send again.
   if (form.dataset.formUrl) history.replaceState(null, "", form.dataset.formUrl);
+}
+
+// Enter in the subject (a phone keyboard's "Go" too) goes on to the text instead of
+// sending a message that is only a subject; Ctrl+Enter (Cmd+Enter) sends from anywhere.
+function keys(form) {
+  form.subject.setAttribute("enterkeyhint", "next");
+  form.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || event.altKey || event.isComposing) return;
+    if (event.ctrlKey || event.metaKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    } else if (event.target === form.subject && !event.shiftKey) {
+      event.preventDefault();
+      form.body.focus();
+    }
+  });
+}
+
+// A file dragged from the desktop anywhere onto the page, or a picture pasted, joins the
+// files of the message (the browser would otherwise open the file and leave the page).
+function dropped(form) {
+  const picker = form.querySelector('input[type="file"]');
+  if (!picker) return;
+  const add = (list) => {
+    const files = [...(list ?? [])].filter((f) => f.size > 0 || f.type);
+    if (!files.length) return false;
+    const all = new DataTransfer();
+    for (const file of picker.files) all.items.add(file);
+    for (const file of files) all.items.add(file);
+    picker.files = all.files;
+    picker.dispatchEvent(new Event("change", { bubbles: true }));
+    return true;
+  };
+  const carriesFiles = (event) => [...(event.dataTransfer?.types ?? [])].includes("Files");
+  document.addEventListener("dragover", (event) => { if (carriesFiles(event)) event.preventDefault(); });
+  document.addEventListener("drop", (event) => {
+    if (carriesFiles(event) || event.dataTransfer?.files?.length) {
+      event.preventDefault();
+      add(event.dataTransfer.files);
+    }
+  });
+  form.addEventListener("paste", (event) => { if (add(event.clipboardData?.files)) event.preventDefault(); });
 }
 
 function checks(form) {
