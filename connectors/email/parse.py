@@ -707,13 +707,32 @@ def _part_text(part: Message, ctype: str, body: _Body) -> str:
     return text
 
 
+_LOCATION_NAME = re.compile(r"[^/\\?#]+\.[A-Za-z0-9]{1,8}")
+
+
+def _location_name(part: Message) -> str | None:
+    """The file name in a part's ``Content-Location`` (``…/images/logo.gif``), as a web page
+    saved or sent from a browser (MHTML) names its images and style sheets: without it they
+    were ``image-1.gif``, ``attachment-2.css``, …"""
+    location = part.get("content-location")
+    if not isinstance(location, str) or not location.strip():
+        return None
+    path = re.split(r"[?#]", " ".join(location.split()), maxsplit=1)[0]
+    path = re.sub(r"^[A-Za-z][\w+.-]*://[^/]*", "", path)  # not the host's name
+    last = unquote(re.split(r"[/\\]", path)[-1]).strip()
+    if not _LOCATION_NAME.fullmatch(last) or last.lower().startswith(("cid:", "mid:")):
+        return None
+    return safe_filename(last) or None
+
+
 def _attachment(part: Message, number: int, related: bool, cids: set[str], notes: list[str]
                 ) -> tuple[ParsedAttachment, bytes | None]:
     """The attachment, and the raw text of a damaged encoding (kept next to it)."""
     ctype = part.get_content_type()
     content_id = (part.get("content-id") or "").strip().strip("<>").strip() or None
     payload, note, raw = decoded_payload(part)
-    name = safe_filename(filename_param(part) or "") or synth_filename(ctype, number)
+    name = safe_filename(filename_param(part) or "") or _location_name(part) or \
+        synth_filename(ctype, number)
     if ctype == "application/applefile" and not name.lower().endswith(".applefile"):
         # Apple Mail's Finder data beside the file itself (multipart/appledouble), sent
         # under the file's own name: two "Foto.jpg", one of which no program opens

@@ -303,3 +303,26 @@ def test_a_long_run_of_escaped_characters_is_cleaned_in_bounded_time(run: bytes)
     shown = html.unescape(parsed.html.replace("<wbr>", ""))
     assert shown.count("\xa0") == 400000
     assert shown.startswith("<p>Hallo</p>") and shown.endswith("<p>Ende</p>")
+
+
+# --------------------------------------------------------------------------- file names
+
+
+def test_parts_named_only_by_content_location_keep_that_name() -> None:
+    """A web page sent from a browser (MHTML; Tika's testRFC822_oddfrom, saved by Internet
+    Explorer) names its images and style sheets only in ``Content-Location``: they were
+    ``image-1.gif``, ``attachment-2.css``, ``attachment-6.bin``."""
+    raw = HTML_HEAD + (
+        b'Content-Type: multipart/related; boundary="B"; type="text/html"\n\n--B\n'
+        b"Content-Type: text/html\nContent-Location: http://www.example.gov/air/\n\n"
+        b'<p>Air Permit Programs <img src="images/logo%20seal.gif"></p>\n--B\n'
+        b"Content-Type: image/gif\nContent-Transfer-Encoding: base64\n"
+        b"Content-Location: http://www.example.gov/air/images/logo%20seal.gif\n\n"
+        b"R0lGODlh\n--B\nContent-Type: text/css\n"
+        b"Content-Location: http://www.example.gov/styles/epa.css?v=3\n\nbody {}\n--B\n"
+        b"Content-Type: application/octet-stream\n"
+        b"Content-Location: http://www.example.gov/tracker?id=4\n\nx\n--B--\n")
+    parsed = parse_message(raw)
+    assert "Air Permit Programs" in parsed.text
+    assert [a.filename for a in parsed.attachments] == [
+        "logo seal.gif", "epa.css", "attachment-3.bin"]
