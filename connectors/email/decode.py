@@ -557,7 +557,7 @@ def _display_name(name: str, hint: str | None, notes: list[str] | None = None) -
 
 _EXTENSIONS = {"application/octet-stream": ".bin", "text/plain": ".txt", "image/jpeg": ".jpg",
                "message/rfc822": ".eml", "message/delivery-status": ".txt",
-               "text/rfc822-headers": ".txt", "text/html": ".html",
+               "text/rfc822-headers": ".txt", "text/html": ".html", "text/rtf": ".rtf",
                "message/disposition-notification": ".txt",
                "message/global-disposition-notification": ".txt",
                "message/global-delivery-status": ".txt", "message/feedback-report": ".txt"}
@@ -595,5 +595,6 @@ def safe_filename(name: str) -> str:
 
 
 def synth_filename(content_type: str, number: int) -> str:
-    ext = _EXTENSIONS.get(content_type) or mimetypes.guess_extension(content_type) or ".bin"
+    ext = _EXTENSIONS.get(content_type) or mimetypes.guess_extension(content_type) or (
+        ".txt" if content_type.startswith("text/") else ".bin")  # text opens as text
     return f"{'image' if content_type.startswith('image/') else 'attachment'}-{number}{ext}"

@@ -326,3 +326,16 @@ def test_parts_named_only_by_content_location_keep_that_name() -> None:
     assert "Air Permit Programs" in parsed.text
     assert [a.filename for a in parsed.attachments] == [
         "logo seal.gif", "epa.css", "attachment-3.bin"]
+
+
+@pytest.mark.parametrize(("content_type", "name"), [
+    ("text/rtf", "attachment-1.rtf"), ("text/enriched", "attachment-1.txt"),
+    ("text/x-log", "attachment-1.txt"), ("application/x-unknown", "attachment-1.bin"),
+])
+def test_unnamed_text_parts_get_a_name_a_program_opens(content_type: str, name: str) -> None:
+    """CPython's msg_37 (``text/x-one``) and Tika's text/rtf parts were ``attachment-N.bin``:
+    a download the agent's computer would not open as the text it is."""
+    raw = HTML_HEAD + (f'Content-Type: multipart/mixed; boundary="B"\n\n--B\n'
+                       f"Content-Type: text/plain\n\nHallo\n--B\n"
+                       f"Content-Type: {content_type}\n\n{{\\rtf1 x}}\n--B--\n").encode()
+    assert [a.filename for a in parse_message(raw).attachments] == [name]
