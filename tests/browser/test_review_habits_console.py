@@ -341,3 +341,26 @@ def test_a_file_let_go_beside_the_form_is_attached(chronik: ChronikServer,
     names = page.locator("#c-files").evaluate("(i) => [...i.files].map(f => f.name)")
     assert names == ["Schadensmeldung Müller.pdf"]
     expect(page.locator("#kind-document")).to_be_checked()
+
+
+def test_landmarks_are_named_and_headings_in_order(chronik: ChronikServer, browser: Any,
+                                                   axe: Any) -> None:
+    """Before (axe, moderate): two unnamed search landmarks on the start page and the
+    search page (a screen reader's landmark list showed "search" twice), hits as h3 right
+    under the h1. Now every landmark is told apart and the headings step down; the
+    time-zone line is a landmark of its own."""
+    kunde = chronik.api("POST", "/customers", {"name": "Lars Landmarke"})
+    chronik.api("POST", f"/customers/{kunde['id']}/entries", {
+        "kind": "note", "visibility": "internal", "subject": "Orientierung",
+        "body": "Landmarken und Überschriften"})
+    context = browser.new_context(timezone_id="America/New_York")
+    try:
+        page = context.new_page()
+        sign_in(page, chronik, AGENT_EMAIL, "/")
+        expect(page.locator("#zone-note")).to_be_visible()
+        for path in ("/", "/search?q=Orientierung", f"/customers/{kunde['id']}"):
+            page.goto(chronik.url(path))
+            expect(page.get_by_role("heading", level=1)).to_be_visible()
+            axe.assert_clean(page, impacts=("moderate", "serious", "critical"))
+    finally:
+        context.close()

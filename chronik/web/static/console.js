@@ -656,9 +656,10 @@ function zoneNote() {
   try { here = clock(shown); there = clock(device); } catch { return; }
   if (here === there) return;  // another name for the same clock (Vienna, Berlin)
   const data = document.body.dataset;
-  const note = document.createElement("p");
+  const note = document.createElement("section");  // (a landmark of its own, beside main)
   note.id = "zone-note";
   note.className = "notice warn";
+  note.setAttribute("aria-label", data.zoneTitle ?? "");
   note.textContent = `${(data.zoneDiffers ?? "").replace("{shown}", here).replace("{browser}", device).replace("{local}", there)} `;
   const change = document.createElement("a");
   change.href = `/settings?timezone=${encodeURIComponent(device)}#st-tz`;
