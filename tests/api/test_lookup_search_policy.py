@@ -269,17 +269,17 @@ async def test_tone_guard_blocks_published_until_confirmed(hub: Hub) -> None:
 
 async def test_office_tone_words(hub: Hub) -> None:
     c = await make_customer(hub)
-    status, _ = await hub.agent.put("/tone", json={"words": ["Meckerer*"]})
+    status, _ = await hub.agent.put("/tone", json={"words": ["Blubberkopp*"]})
     assert status == 403
-    status, body = await hub.admin.put("/tone", json={"words": ["Meckerer*"]})
-    assert status == 200 and body["office"] == ["Meckerer*"]
+    status, body = await hub.admin.put("/tone", json={"words": ["Blubberkopp*"]})
+    assert status == 200 and body["office"] == ["Blubberkopp*"]
     status, body = await hub.agent.post(f"/customers/{c['id']}/entries", json={
-        "kind": "note", "body": "Ein echter Meckerer."})
+        "kind": "note", "body": "Ein echter Blubberkopp."})
     assert status == 409
-    _, check = await hub.agent.post("/tone/check", json={"text": "so ein Meckerer"})
-    assert [h["text"] for h in check["hits"]] == ["Meckerer"]
+    _, check = await hub.agent.post("/tone/check", json={"text": "so ein Blubberkopp"})
+    assert [h["text"] for h in check["hits"]] == ["Blubberkopp"]
     _, other = await hub.new_office()
-    _, check = await other.post("/tone/check", json={"text": "so ein Meckerer"})
+    _, check = await other.post("/tone/check", json={"text": "so ein Blubberkopp"})
     assert check["hits"] == []
 
 
@@ -288,6 +288,6 @@ async def test_a_tone_pattern_matching_nearly_everything_is_refused(hub: Hub,
                                                                     broad: str) -> None:
     """As on the admin page: every published entry would warn, agents would learn to
     confirm every warning. Nothing is saved."""
-    status, body = await hub.admin.put("/tone", json={"words": ["Meckerer*", broad]})
+    status, body = await hub.admin.put("/tone", json={"words": ["Blubberkopp*", broad]})
     assert status == 400 and body["error"]["details"]["too_broad"] == [broad]
     assert (await hub.admin.get("/tone"))[1]["office"] == []
