@@ -522,7 +522,29 @@ def _walk(part: Message, body: _Body, depth: int, related: bool = False) -> None
         return
     if ctype in _BODY_TYPES and part.get_content_disposition() != "attachment":
         body.inline_files.append(part)
+    elif ctype in _BODY_TYPES and _EXCHANGE_PIECE.fullmatch(filename_param(part) or ""):
+        _exchange_piece(part, ctype, body)
     body.parts.append((part, related))
+
+
+_EXCHANGE_PIECE = re.compile(r"(?i)att\d{5}\.(?:htm|txt)")
+
+
+def _exchange_piece(part: Message, ctype: str, body: _Body) -> None:
+    """Exchange's ``ATT00001.htm``: text that Apple Mail's sender wrote after an attached
+    picture or file, which Exchange moves out of the body into a file -- the rest of the
+    message (and often of the conversation) was only in attachments no one opens."""
+    text = _part_text(part, ctype, body)
+    if ctype == "text/html":
+        shown = html_to_text(text)
+        if shown.strip():
+            body.htmls.append(text)
+    else:
+        shown = text
+    if shown.strip():
+        body.texts.append(shown)
+        body.notes.append(f"{filename_param(part)!r} (the rest of the text, which Exchange "
+                          "moved out of the body) shown in the text; also kept as sent")
 
 
 def _opaque_smime(part: Message, body: _Body, depth: int) -> bool:

@@ -339,3 +339,38 @@ def test_unnamed_text_parts_get_a_name_a_program_opens(content_type: str, name: 
                        f"Content-Type: text/plain\n\nHallo\n--B\n"
                        f"Content-Type: {content_type}\n\n{{\\rtf1 x}}\n--B--\n").encode()
     assert [a.filename for a in parse_message(raw).attachments] == [name]
+
+
+# --------------------------------------------------------------------------- Exchange pieces
+
+
+def test_text_exchange_moved_into_att_files_is_part_of_the_text() -> None:
+    """Apple Mail writes text after an attached picture; Exchange moves that text out of
+    the body into ``ATT00001.htm`` files (mail-parser's mail_test_7: the forwarded
+    conversation went on in three of them). The timeline showed the text only up to the
+    first picture."""
+    raw = HTML_HEAD + (
+        b'Content-Type: multipart/mixed; boundary="B"\n\n--B\n'
+        b'Content-Type: multipart/alternative; boundary="A"\n\n--A\n'
+        b"Content-Type: text/plain; charset=utf-8\n\nHier das Foto vom Schaden:\n--A\n"
+        b"Content-Type: text/html; charset=utf-8\n\n<p>Hier das Foto vom Schaden:</p>\n"
+        b"--A--\n--B\n"
+        b'Content-Type: image/jpeg; name="image001.jpg"\n'
+        b'Content-Disposition: attachment; filename="image001.jpg"\n'
+        b"Content-Transfer-Encoding: base64\n\n/9j/4AAQ\n--B\n"
+        b'Content-Type: text/html; charset=utf-8; name="ATT00001.htm"\n'
+        b'Content-Disposition: attachment; filename="ATT00001.htm"\n\n'
+        b"<p>Wie Sie sehen, ist die <b>T\xc3\xbcr</b> kaputt.</p>\n--B\n"
+        b'Content-Type: text/plain; charset=utf-8; name="ATT00002.txt"\n'
+        b'Content-Disposition: attachment; filename="ATT00002.txt"\n\n'
+        b"Gruss, Anna\n--B\n"
+        b'Content-Type: text/html; name="notes.htm"\n'
+        b'Content-Disposition: attachment; filename="notes.htm"\n\n<p>Eigene Datei</p>\n'
+        b"--B--\n")
+    parsed = parse_message(raw)
+    assert parsed.text == ("Hier das Foto vom Schaden:\n\nWie Sie sehen, ist die Tür kaputt."
+                           "\n\nGruss, Anna")
+    assert parsed.html is not None and "<b>Tür</b>" in parsed.html
+    assert [a.filename for a in parsed.attachments] == [
+        "image001.jpg", "ATT00001.htm", "ATT00002.txt", "notes.htm"]
+    assert any("ATT00001.htm" in n and "Exchange" in n for n in parsed.parse_notes)
