@@ -364,3 +364,21 @@ def test_landmarks_are_named_and_headings_in_order(chronik: ChronikServer, brows
             axe.assert_clean(page, impacts=("moderate", "serious", "critical"))
     finally:
         context.close()
+
+
+def test_a_link_to_a_spot_on_a_page_lands_there_after_signing_in(chronik: ChronikServer,
+                                                                   page: Page) -> None:
+    """Before: a link to "#compose" (the caller banner's) or to one entry ("#e-…"), opened
+    signed out -- in a new tab, from a colleague's chat --, landed at the top of the page
+    after signing in: the part after # never reached the server."""
+    kunde = chronik.api("POST", "/customers", {"name": "Anke Anker"})
+    entry = chronik.api("POST", f"/customers/{kunde['id']}/entries", {
+        "kind": "note", "visibility": "internal", "body": "Genau dieser Eintrag"})
+    page.goto(chronik.url(f"/customers/{kunde['id']}#e-{entry['id']}"))
+    expect(page).to_have_url(re.compile(r"/signin\?next="))
+    page.get_by_label(re.compile("E-Mail|E-mail")).fill(AGENT_EMAIL)
+    page.get_by_label(re.compile("Passwort|Password")).fill(PASSWORD)
+    page.get_by_label(re.compile("Passwort|Password")).press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Anke Anker")
+    assert page.url.endswith(f"/customers/{kunde['id']}#e-{entry['id']}"), page.url
+    expect(page.locator(f"#e-{entry['id']}")).to_have_class(re.compile("highlight"))
