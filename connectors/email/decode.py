@@ -345,7 +345,7 @@ def _unmangle(text: str, data: bytes, note: str | None) -> tuple[str, str | None
 # --------------------------------------------------------------------------- headers
 
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_ENCODED_WORD = re.compile(r"=\?([^?\s\"]+)\?([QqBb])\?(.*?)\?=")
+_ENCODED_WORD = re.compile(r"=\?([^?\s\"]*)\?([QqBb])\?(.*?)\?=")  # (charset may be left out)
 _QUOTED_PAIR = re.compile(r"\\(.)")
 _RAW_8BIT = re.compile("[\udc80-\udcff]")
 _FOLDING = re.compile(r"\r?\n(?=[ \t])")

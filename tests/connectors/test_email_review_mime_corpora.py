@@ -374,3 +374,13 @@ def test_text_exchange_moved_into_att_files_is_part_of_the_text() -> None:
     assert [a.filename for a in parsed.attachments] == [
         "image001.jpg", "ATT00001.htm", "ATT00002.txt", "notes.htm"]
     assert any("ATT00001.htm" in n and "Exchange" in n for n in parsed.parse_notes)
+
+
+def test_encoded_word_without_a_charset_is_decoded() -> None:
+    """``=??Q?Re=3A_…?=`` (MIME-tools' infinite.msg, from a list server of 1998): the
+    subject showed as the raw encoded word."""
+    raw = (b"From: a@example.com\nSubject: =??Q?Re=3A_=5Bcacomp-l=5D_Bras=EDlia?=\n"
+           b"To: =??B?w4RyZ2Vy?= <b@example.com>\n\nx\n")
+    parsed = parse_message(raw)
+    assert parsed.subject == "Re: [cacomp-l] Brasília"
+    assert parsed.to == ("b@example.com",)
