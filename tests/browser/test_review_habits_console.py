@@ -382,3 +382,32 @@ def test_a_link_to_a_spot_on_a_page_lands_there_after_signing_in(chronik: Chroni
     expect(page.get_by_role("heading", level=1)).to_contain_text("Anke Anker")
     assert page.url.endswith(f"/customers/{kunde['id']}#e-{entry['id']}"), page.url
     expect(page.locator(f"#e-{entry['id']}")).to_have_class(re.compile("highlight"))
+
+
+def test_a_link_to_an_entry_further_back_opens_the_history_there(chronik: ChronikServer,
+                                                                  page: Page) -> None:
+    """Before: "↳ in reply to an earlier entry" (and the same link opened in a new tab) did
+    nothing when that entry was further back than the first page of the history."""
+    kunde = chronik.api("POST", "/customers", {"name": "Fritz Faden"})
+    first = chronik.api("POST", f"/customers/{kunde['id']}/entries", {
+        "kind": "note", "visibility": "internal", "subject": "Ursprüngliche Frage",
+        "body": "Wie war das mit der Police?"})
+    for n in range(32):
+        chronik.api("POST", f"/customers/{kunde['id']}/entries", {
+            "kind": "note", "visibility": "internal", "body": f"Zwischendurch {n}"})
+    chronik.api("POST", f"/customers/{kunde['id']}/entries", {
+        "kind": "note", "visibility": "internal", "body": "Die Antwort darauf",
+        "in_reply_to": first["id"]})
+    sign_in(page, chronik, AGENT_EMAIL, f"/customers/{kunde['id']}")
+    assert page.locator(f"#e-{first['id']}").count() == 0  # further back
+    page.locator(f"a[href='#e-{first['id']}']").first.click()
+    target = page.locator(f"#e-{first['id']}")
+    expect(target).to_contain_text("Ursprüngliche Frage")
+    expect(target).to_be_in_viewport()
+    assert f"focus={first['id']}" in page.url
+
+    # the same link opened on its own (a new tab: the page's address with #e-…)
+    fresh = page.context.new_page()
+    fresh.goto(chronik.url(f"/customers/{kunde['id']}#e-{first['id']}"))
+    expect(fresh.locator(f"#e-{first['id']}")).to_contain_text("Ursprüngliche Frage")
+    fresh.close()

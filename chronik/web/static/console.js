@@ -70,6 +70,33 @@ if (location.hash.startsWith("#e-")) highlight(location.hash.slice(3));
 const timeline = document.getElementById("timeline");
 const customerId = timeline?.dataset.customer;
 
+// A link to one entry ("#e-…": the entry a note answers, the one a reply is written to, the
+// newest beside the form) whose entry is not on this page -- further back, filtered out,
+// or the link opened in a new tab -- opens the history from that entry (?focus=) instead
+// of doing nothing. One on the page is scrolled to and marked, as before.
+function focusUrl(id) {
+  const url = new URL(`/customers/${encodeURIComponent(customerId)}`, location.href);
+  url.searchParams.set("focus", id);
+  url.hash = `e-${id}`;
+  return url;
+}
+if (timeline && location.hash.startsWith("#e-") && !document.getElementById(location.hash.slice(1))) {
+  const id = decodeURIComponent(location.hash.slice(3));
+  if (new URLSearchParams(location.search).get("focus") !== id) location.replace(focusUrl(id));
+}
+document.addEventListener("click", (event) => {
+  const link = event.target.closest?.('a[href^="#e-"]');
+  if (!link || !timeline || event.defaultPrevented || event.button !== 0
+      || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+  const id = decodeURIComponent(link.getAttribute("href").slice(3));
+  if (document.getElementById(`e-${id}`)) {
+    setTimeout(() => highlight(id));  // (the browser scrolls to it)
+    return;
+  }
+  event.preventDefault();
+  location.assign(focusUrl(id));
+});
+
 async function showEntry(entryId, { prepend = true } = {}) {
   const { html, response } = await fetchHTML(`/entries/${encodeURIComponent(entryId)}/item`);
   if (response.headers.get("X-Customer-Id") !== customerId) return;
