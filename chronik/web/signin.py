@@ -71,9 +71,9 @@ async def send_signin_link(state: AppState, outbox: Outbox, agent: Agent, email:
 
 def _signin_page(request: web.Request, lang: str, *, message: str = "", kind: str = "info",
                  email: str = "", status: int = 200, nxt: str | None = None,
-                 carry_on: str = "") -> web.Response:
+                 carry_on: str = "", focus: str = "") -> web.Response:
     token = pre_csrf_token(request)
-    response = page("signin.html", lang, {"carry_on": carry_on,
+    response = page("signin.html", lang, {"carry_on": carry_on, "focus": focus,
         "csrf": token, "next": safe_next(nxt or request.query.get("next")), "message": message,
         "message_kind": kind, "email": email, "timezone": None}, status)
     set_pre_csrf(request, response)
@@ -122,6 +122,10 @@ async def signin(request: web.Request) -> web.StreamResponse:
         return _signin_page(request, lang, message=gettext(lang, "signin.rate_limited"),
                             kind="error", email=raw_email, status=429, nxt=nxt)
     password = form_str(form, "password")
+    if not password:  # Enter in the address field of someone who signs in by link
+        return _signin_page(request, lang, message=gettext(lang, "signin.password_missing"),
+                            kind="error", email=raw_email, status=400, nxt=nxt,
+                            focus="password")
     ok = await verify_password(found[1].password_hash if found else None, password)
     if not ok or found is None:
         _FAILURES[email] = _FAILURES.get(email, 0) + 1

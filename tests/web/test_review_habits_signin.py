@@ -148,3 +148,28 @@ async def test_where_the_agent_wanted_to_go_survives_a_refused_try(console: Cons
                                         "next": "/customers/abc?kind=note"},
                             csrf=token.group(1))
     assert right.status == 303 and right.location == "/customers/abc?kind=note"
+
+
+async def test_enter_without_a_password_asks_for_it_and_counts_no_strike(
+        console: Console) -> None:
+    """Before: an agent who signs in by link typed the address and pressed Enter -- the
+    form's first button, "Sign in" with the password left empty -- and read "Wrong e-mail
+    address or password", a strike towards the lock-out. Now the page asks for the
+    password (or a link) and counts nothing."""
+    desk = await console.desk()
+    form = await desk.get("/signin")
+    token = CSRF_FIELD.search(form.text)
+    assert token
+    for _ in range(12):  # more than the 10 wrong passwords that lock an address
+        answer = await desk.post("/signin", {"email": AGENT_EMAIL, "password": "",
+                                             "method": "password", "next": "/"},
+                                 csrf=token.group(1))
+        assert answer.status == 400
+        assert "Bitte geben Sie Ihr Passwort ein" in answer.text
+        assert "stimmt nicht" not in answer.text
+        assert 'autocomplete="current-password" autofocus' in answer.text
+        assert f'value="{AGENT_EMAIL}"' in answer.text
+    right = await desk.post("/signin", {"email": AGENT_EMAIL, "password": PASSWORD,
+                                        "method": "password", "next": "/"},
+                            csrf=token.group(1))
+    assert right.status == 303
