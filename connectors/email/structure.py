@@ -43,7 +43,8 @@ class IndexedMessage(Message):
     message asks ~30 such questions per part. Here the headers are indexed by lower-cased
     name once, and parameter lists parsed once per header, both rebuilt whenever the header
     list changes (any mutation replaces the list or changes its length; ``replace_header``,
-    the one that does neither, drops the index itself). Answers are the stdlib's.
+    the one that does neither, drops the index itself). Answers are the stdlib's, except
+    for a content type written in quotes or without its major type (:func:`_lenient_type`).
     """
 
     _index_key: tuple[int, int] = (0, -1)
@@ -109,18 +110,21 @@ _BARE_TYPES = {"html": "text/html", "text": "text/plain", "plain": "text/plain"}
 def _lenient_type(part: Message, standard: str) -> str:
     """The content type as its sender meant it where the standard reading gives up: a type
     in quotes (``"text/html"``, as scripts write it) had become a file named ``.bin`` with
-    the body gone, and a bare ``html`` was shown as plain text with its tags."""
+    the body gone, and a bare ``html`` was shown as plain text with its tags. Any other
+    value is answered as the stdlib does."""
     if standard != "text/plain" and '"' not in standard and "'" not in standard:
-        return standard
+        return standard  # (what nearly every part has: nothing more to look at)
     value = part.get("content-type")
     if not isinstance(value, str):
         return standard
-    written = value.partition(";")[0].strip().strip("\"' \t").lower()
-    if written.count("/") == 1 and all(written.partition("/")[::2]) and \
-            " " not in written:
-        return written
-    return _BARE_TYPES.get(written, "text/plain" if '"' in standard or "'" in standard
-                           else standard)
+    written = value.partition(";")[0].strip()
+    if written[:1] in ("\"", "'"):
+        written = written.strip("\"' \t").lower()
+        if written.count("/") == 1 and all(written.partition("/")[::2]) and \
+                not re.search(r"\s", written):
+            return written
+        return "text/plain"  # (the stdlib's default for a type it cannot read)
+    return _BARE_TYPES.get(written.lower(), standard) if "/" not in written else standard
 
 
 def raw_values(msg: Message, name: str) -> list[Any]:
