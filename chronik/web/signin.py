@@ -130,7 +130,8 @@ async def signin(request: web.Request) -> web.StreamResponse:
     if not ok or found is None:
         _FAILURES[email] = _FAILURES.get(email, 0) + 1
         return _signin_page(request, lang, message=gettext(lang, "signin.failed"),
-                            kind="error", email=raw_email, status=400, nxt=nxt)
+                            kind="error", email=raw_email, status=400, nxt=nxt,
+                            focus="password")  # (the address is there: type it again)
     _FAILURES.pop(email, None)
     agent, login = found
     response = web.HTTPSeeOther(nxt)

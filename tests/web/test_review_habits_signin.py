@@ -143,6 +143,8 @@ async def test_where_the_agent_wanted_to_go_survives_a_refused_try(console: Cons
     assert answer.status in (200, 400)
     assert 'name="next" value="/customers/abc?kind=note"' in answer.text
     assert '<script type="module" src="/static/signin.js">' in answer.text
+    if method == "password":  # the address stays; the keyboard is where to type again
+        assert 'autocomplete="current-password" autofocus' in answer.text
     right = await desk.post("/signin", {"email": AGENT_EMAIL, "password": PASSWORD,
                                         "method": "password",
                                         "next": "/customers/abc?kind=note"},
