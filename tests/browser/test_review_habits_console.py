@@ -411,3 +411,21 @@ def test_a_link_to_an_entry_further_back_opens_the_history_there(chronik: Chroni
     fresh.goto(chronik.url(f"/customers/{kunde['id']}#e-{first['id']}"))
     expect(fresh.locator(f"#e-{first['id']}")).to_contain_text("Ursprüngliche Frage")
     fresh.close()
+
+
+def test_loading_more_by_keyboard_goes_on_at_the_first_entry_loaded(chronik: ChronikServer,
+                                                                     page: Page) -> None:
+    """Before: Enter on "more" at the end of the history loaded the older entries and the
+    link went away -- and with it the focus, back to the top of the page."""
+    kunde = chronik.api("POST", "/customers", {"name": "Mia Mehr"})
+    for n in range(34):
+        chronik.api("POST", f"/customers/{kunde['id']}/entries", {
+            "kind": "note", "visibility": "internal", "body": f"Eintrag Nummer {n}"})
+    sign_in(page, chronik, AGENT_EMAIL, f"/customers/{kunde['id']}")
+    more = page.locator("#more")
+    more.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#timeline > li")).to_have_count(34)
+    focused = page.evaluate("document.activeElement.dataset.id || document.activeElement.id")
+    assert focused and focused != "main", focused
+    expect(page.locator("#timeline > li:focus")).to_contain_text("Eintrag Nummer 3")

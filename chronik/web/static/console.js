@@ -131,8 +131,19 @@ if (timeline && more) {
     try {
       const { html, response } = await fetchHTML(
         `/customers/${customerId}/items?cursor=${encodeURIComponent(more.dataset.cursor)}${filters}`);
+      // (pressed with the keyboard: the focus goes on to the first entry loaded, where the
+      // reading goes on -- not to the top of the page when the link goes away)
+      const pressed = document.activeElement === more;
+      let first = null;
       for (const node of [...fragment(html).children]) {
-        if (!timeline.querySelector(`[data-id="${node.dataset.id}"]`)) timeline.append(node);
+        if (!timeline.querySelector(`[data-id="${node.dataset.id}"]`)) {
+          timeline.append(node);
+          first ??= node;
+        }
+      }
+      if (pressed && first) {
+        first.tabIndex = -1;
+        first.focus();
       }
       const next = response.headers.get("X-Next-Cursor");
       if (next) {
