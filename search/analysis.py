@@ -100,7 +100,7 @@ def joined_words(text: str) -> list[str]:
     return list(dict.fromkeys(w for _, _, w in hyphen_joins(text)))
 
 
-ANALYSIS_VERSION = 4
+ANALYSIS_VERSION = 5
 """Bump when what is indexed for a word changes: an older index is re-analysed on open."""
 
 LANGUAGES = ("de", "en")
@@ -137,15 +137,17 @@ _MIN_MODIFIER = 3
 """Letters before a head for a word to count as a compound (``Kfzversicherung`` yes)."""
 
 
-def language_of(words: Iterable[str], known: object = None) -> str:
-    """``de`` or ``en`` for a document's folded ``words``: which language's function words
-    more of them are (each counted once); ``known`` (an entry's declared language, e.g.
-    ``meta["language"]``) wins when it is one of :data:`LANGUAGES`."""
+def languages_of(words: Iterable[str], known: object = None) -> tuple[str, ...]:
+    """The languages a document's folded ``words`` are stemmed in: the one whose function
+    words more of them are (each counted once), or the entry's declared language ``known``
+    (e.g. ``meta["language"]``) when it is one of :data:`LANGUAGES`; both when the words
+    show neither (a short note, "Policy cancelled, callback wanted", is as likely English
+    as German: its words are found by either language's forms)."""
     if isinstance(known, str) and known[:2].lower() in LANGUAGES:
-        return known[:2].lower()
+        return (known[:2].lower(),)
     seen = words if isinstance(words, (set, frozenset)) else set(words)
     en, de = len(_EN_MARKERS.intersection(seen)), len(_DE_MARKERS.intersection(seen))
-    return "en" if en > de else "de"
+    return ("en",) if en > de else ("de",) if de > en else LANGUAGES
 
 
 @lru_cache(maxsize=1 << 17)
@@ -278,10 +280,14 @@ def compound_key(word: str, head: str) -> str:
     return f"{stem(modifier, 'de')}+{stem(head, 'de')}"
 
 
-def index_forms(words: Iterable[str], language: str) -> list[str]:
-    """All of :func:`forms_of` for a document's words, each once (for a backend that
-    indexes forms as a field of the document)."""
-    return list(dict.fromkeys(f for w in set(words) for f in forms_of(w, language)))
+def index_forms(words: Iterable[str], language: str | tuple[str, ...]) -> list[str]:
+    """All of :func:`forms_of` for a document's words in its ``language`` (or each of
+    several, :func:`languages_of`), each once (for a backend that indexes forms as a field
+    of the document)."""
+    distinct = set(words)
+    langs = (language,) if isinstance(language, str) else language
+    return list(dict.fromkeys(f for lang in langs for w in distinct
+                              for f in forms_of(w, lang)))
 
 
 @lru_cache(maxsize=1 << 16)

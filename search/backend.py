@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-from search.analysis import index_forms, joined_words, language_of
+from search.analysis import index_forms, joined_words, languages_of
 from search.query import SYSTEM_CHANNELS, SearchRequest
 from search.references import reference_words
 from timeline.models import Entry
@@ -115,7 +115,7 @@ def document_forms(entry: Entry, text: str) -> str:
     """The other forms ``text`` (the entry's :func:`document_text`) is found by: stems in the
     entry's language (``meta["language"]`` when set, else detected) and compound heads."""
     words = text.split(" ")
-    return " ".join(index_forms(words, language_of(words, entry.meta.get("language"))))
+    return " ".join(index_forms(words, languages_of(words, entry.meta.get("language"))))
 
 
 def document_scope(entry: Entry) -> str:

@@ -44,7 +44,7 @@ from search.analysis import (
     correctable_words,
     corrected_queries,
     index_forms,
-    language_of,
+    languages_of,
     typo_budget,
 )
 from search.backend import HitPage, RebuildSource, SearchHit, SearchUnavailable, Total
@@ -402,7 +402,7 @@ class EngineBackend:
                 for hit in found:
                     doc = {k: v for k, v in hit["_source"].items() if k in MAPPINGS["properties"]}
                     words = str(doc.get("body", "")).split(" ")
-                    doc["forms"] = " ".join(index_forms(words, language_of(words)))
+                    doc["forms"] = " ".join(index_forms(words, languages_of(words)))
                     out.append((int(hit["_id"]), doc))
                 yield out
                 after = [int(found[-1]["sort"][0])]

@@ -10,7 +10,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from search.analysis import LANGUAGES, forms_of, language_of, query_forms, stem
+from search.analysis import LANGUAGES, forms_of, languages_of, query_forms, stem
 
 FORMS = "word_forms"
 FORMS_REBUILD = "word_forms_rebuild"
@@ -90,15 +90,15 @@ class WordForms:
         pairs: list[tuple[str, str]] = []
         for _seq, text, _scope, declared, distinct in rows:
             words = distinct if distinct is not None else frozenset(text.split(" "))
-            lang = language_of(words, declared)
-            seen = self._rebuilt[lang] if rebuilding else self._seen[lang]
-            new = words if everything and not rebuilding else words - seen
-            if not new:
-                continue
-            if len(seen) > SEEN_WORDS:
-                seen.clear()
-            seen.update(new)
-            pairs += [(f, w) for w in new for f in {stem(w, lang), *forms_of(w, lang)}]
+            for lang in languages_of(words, declared):
+                seen = self._rebuilt[lang] if rebuilding else self._seen[lang]
+                new = words if everything and not rebuilding else words - seen
+                if not new:
+                    continue
+                if len(seen) > SEEN_WORDS:
+                    seen.clear()
+                seen.update(new)
+                pairs += [(f, w) for w in new for f in {stem(w, lang), *forms_of(w, lang)}]
         for table in into:
             conn.executemany(f"INSERT OR IGNORE INTO {table} (form, word) VALUES (?,?)", pairs)
         self._changed = self._changed or bool(pairs)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from search.backend import SearchBackend
 from search.query import SearchFilters
+from tests.search.test_backend_contract import entry, hits
 from tests.search.test_service_contract import Office
 from tests.search.test_service_contract import office as office  # the fixture
 
@@ -88,3 +90,16 @@ async def test_relevance_pages_go_through_the_translated_tier(office: Office) ->
         cursor = page.next_cursor
     assert seen == [f.entry.seq for f in whole.items]
     assert len(seen) == len(texts)
+
+
+@pytest.mark.parametrize(("text", "typed"), [
+    ("Policy cancelled, callback wanted", "cancel"),
+    ("Claims rejected after review", "rejection"),
+    ("Premiums increased again", "increase premium"),
+    ("Kündigungen eingegangen", "Kündigung"),  # and German stays German
+])
+async def test_a_short_note_without_function_words_is_stemmed_both_ways(
+        backend: SearchBackend, text: str, typed: str) -> None:
+    e = entry(text)
+    await backend.index([e])
+    assert await hits(backend, typed) == [e.seq]
