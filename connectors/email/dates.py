@@ -61,7 +61,7 @@ def message_date(msg: Message, values: list[str], notes: list[str]) -> datetime 
     if value:
         found = rfc_date(value)
         if found is not None:
-            if _OLD_YEAR.search(value):
+            if _OLD_YEAR.match(value):
                 notes.append(f"the Date header {value!r} has a three-digit year (years "
                              f"after 1999 as some programs wrote them): read as "
                              f"{found.isoformat()}")
@@ -84,7 +84,7 @@ def rfc_date(value: str) -> datetime | None:
 
     A three-digit year is 1900 plus it (RFC 5322, 4.3): programs that counted years from
     1900 wrote 2003 as ``103``, which the standard parser reads as the year 103."""
-    if _OLD_YEAR.search(value):
+    if _OLD_YEAR.match(value):
         value = _OLD_YEAR.sub(lambda m: f"{m.group(1)}{int(m.group(2)) + 1900}", value)
     try:
         parsed = parsedate_to_datetime(value)

@@ -114,10 +114,12 @@ def _lenient_type(part: Message, standard: str) -> str:
     value is answered as the stdlib does."""
     if standard != "text/plain" and '"' not in standard and "'" not in standard:
         return standard  # (what nearly every part has: nothing more to look at)
-    value = part.get("content-type")
-    if not isinstance(value, str):
+    values = raw_values(part, "content-type")
+    if not values or not isinstance(values[0], str):
         return standard
-    written = value.partition(";")[0].strip()
+    written = values[0].partition(";")[0].strip()
+    if "/" in written and written[:1] not in ("\"", "'"):
+        return standard  # (a plain "text/plain")
     if written[:1] in ("\"", "'"):
         written = written.strip("\"' \t").lower()
         if written.count("/") == 1 and all(written.partition("/")[::2]) and \
