@@ -30,7 +30,7 @@ import Stemmer  # type: ignore[import-not-found]  # PyStemmer: a C module withou
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from search.query import _AND, _NOT, _OR, _QUOTES
+from search.query import _AND, _MAIL_PREFIX, _NOT, _OR, _QUOTES
 from search.query import _TOKEN as _QUERY_TOKEN
 from timeline.text import fold_tokens, fold_word
 
@@ -338,6 +338,8 @@ def _correctable_spans(text: str) -> Iterator[tuple[int, int]]:
             continue
         if word in _NOT:
             pending_not = True
+            continue
+        if _MAIL_PREFIX.fullmatch(word):  # "AW:", "Fwd:": not searched, not corrected
             continue
         start = m.start(4)
         if word[0] in "-!" and len(word) > 1:

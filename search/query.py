@@ -152,6 +152,9 @@ _QUOTES = str.maketrans({"\u201e": '"', "\u201c": '"', "\u201d": '"', "\u00ab": 
 when they pair up: keyboards and word processors put them in for the agent."""
 
 
+_MAIL_PREFIX = re.compile(r"(?i)(?:re|aw|wg|fw|fwd|antw|sv|vs|tr|rif|enc)(?:\[\d+\]|\(\d+\))?:")
+"""A reply or forward mark as a subject line copied into the search box writes it (``Re:``,
+``AW:``, ``WG:``, ``Fwd:``, ``Re[2]:``): not a word to look for."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 """Control characters (a NUL sent as ``%00``, a tab, a line break): word separators."""
 _PHONE = "\ue000"
@@ -247,6 +250,8 @@ def parse(text: str, region: str | None = None) -> ParsedQuery:
             if word in _NOT:
                 pending_not = True
                 continue
+            if _MAIL_PREFIX.fullmatch(word) and not negate:
+                continue  # "AW: Kündigung" copied from a subject: the mail's own lacks it
             if word.startswith(_PHONE) and word[1:].isdigit():
                 terms = list(numbers[int(word[1:])])
                 prefix, words = False, list(terms[0].words)

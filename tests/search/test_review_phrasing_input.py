@@ -25,3 +25,16 @@ async def test_a_newest_cursor_that_is_no_key_is_a_clear_400(office: Office,
     with pytest.raises(QueryError, match="cursor"):
         await office.service.search("Kündigung", SearchFilters(office_id="OFFICEA"),
                                     cursor=cursor)
+
+
+@pytest.mark.parametrize("typed", ["AW: Kündigung Hausrat", "Re: Re: Kündigung Hausrat",
+                                   "WG: Kündigung Hausrat", "Fwd: Kündigung Hausrat",
+                                   "RE[2]: Kündigung Hausrat"])
+async def test_a_subject_copied_with_its_reply_mark(office: Office, typed: str) -> None:
+    e = await office.add("Ich kündige hiermit.", subject="Kündigung Hausratversicherung")
+    assert [f.entry.seq for f in (await office.search(typed)).items] == [e.seq]
+
+
+async def test_a_reply_mark_is_not_corrected(office: Office) -> None:
+    await office.add("Kündigung Hausratversicherung", subject="Fed")
+    assert await office.suggestions("Fwd: Kündigng") == ["Fwd: Kündigung"]
