@@ -6,7 +6,8 @@ Nothing here is copied into the repository: ``bench/data/`` is git-ignored.
 Sources (each through its ordinary client):
 
 * Apache James mime4j: ``apache-mime4j-core`` tests jar from Maven Central (``testmsgs/``,
-  ``mimetools-testmsgs/``). 0.8.15 publishes no tests jar; 0.8.11 does.
+  ``mimetools-testmsgs/``). 0.8.15 publishes no tests jar; 0.8.11 does
+  (``apache-mime4j-dom`` has none: 0.8.4, 0.8.11 and 0.8.15 tried).
 * Apache Tika: ``tika-parser-mail-module`` tests jar (``test-documents/*.eml``, ``*.mbox``).
 * mail-parser (SpamScope): ``tests/mails/`` of its source distribution on PyPI (``pip
   download --no-binary``): real spam and malware mail, malformed on purpose.
