@@ -429,3 +429,32 @@ def test_loading_more_by_keyboard_goes_on_at_the_first_entry_loaded(chronik: Chr
     focused = page.evaluate("document.activeElement.dataset.id || document.activeElement.id")
     assert focused and focused != "main", focused
     expect(page.locator("#timeline > li:focus")).to_contain_text("Eintrag Nummer 3")
+
+
+def test_a_file_over_the_limit_is_named_before_sending(chronik: ChronikServer,
+                                                       page: Page) -> None:
+    """Before: a video of 30 MB was uploaded whole, then refused ("too large"); over a slow
+    line that took minutes, or ended in a broken connection. Now it is named as it is
+    picked, and nothing is sent until the files fit."""
+    kunde = chronik.api("POST", "/customers", {"name": "Gero Groß"})
+    sign_in(page, chronik, AGENT_EMAIL, f"/customers/{kunde['id']}")
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.method == "POST"
+            and r.url.endswith("/entries") else None)
+    page.locator("#kind-document").check()
+    page.locator("#c-files").evaluate("""(picker) => {
+        const data = new DataTransfer();
+        data.items.add(new File([new Uint8Array(26 * 1024 * 1024)], "Schaden Video.mp4",
+                                {type: "video/mp4"}));
+        picker.files = data.files;
+        picker.dispatchEvent(new Event("change", {bubbles: true}));
+    }""")
+    error = page.locator("#c-files-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("25 MB")
+    expect(page.locator("#compose-status")).to_contain_text("25 MB")
+    page.locator("#compose-submit").click()
+    expect(page.locator("#c-files")).to_be_focused()
+    assert sent == []
+    page.locator("#c-files").set_input_files([])
+    expect(error).to_be_hidden()

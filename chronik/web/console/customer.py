@@ -254,6 +254,7 @@ async def customer_context(view: AgentView, customer: Customer, filters: Filters
         "recipients": await recipients(view, customer, prefs),
         "reply_channels": reply_channels(customer),
         "reply_to": reply_entry, "call": call, "agent_names": names, "focused": focused,
+        "max_upload_bytes": state.settings.max_upload_bytes,
         "paged": cursor is not None,
         "merged_into": await _merged_into(state, customer, newest.items),
         "consent_history": await state.store.consent_history(office_id, customer.id),

@@ -480,6 +480,27 @@ if (form) {
   form.subject.addEventListener("input", scheduleCheck);
   form.body.addEventListener("input", scheduleCheck);
 
+  // Files over the upload limit are named when they are picked (dropped, pasted), not after
+  // a long upload the server then refuses; the entry is not sent until they fit.
+  function sizeOk() {
+    const picker = form.querySelector("#c-files");
+    const error = document.getElementById("c-files-error");
+    const most = Number(form.dataset.maxBytes);
+    if (!picker || !error || !most) return true;
+    let total = new Blob([form.subject.value, form.body.value]).size;
+    for (const file of picker.files) total += file.size;
+    const ok = total <= most;
+    const limit = most >= 1048576 ? `${Math.floor(most / 1048576)} MB` : form.dataset.maxSize ?? "";
+    const said = (texts.tooLarge ?? "").replace("{size}", limit);
+    error.hidden = ok;
+    error.textContent = ok ? "" : said;
+    if (ok) picker.removeAttribute("aria-invalid"); else picker.setAttribute("aria-invalid", "true");
+    if (!ok) status.textContent = said;  // (the status line is what is announced)
+    else if (status.textContent === said) status.textContent = "";
+    return ok;
+  }
+  form.querySelector("#c-files")?.addEventListener("change", sizeOk);
+
   // Files pasted (a screenshot: Ctrl+V) or dropped onto the form become the document's
   // files, as in mail programs; pasted text stays text.
   function addFiles(list) {
@@ -624,6 +645,10 @@ if (form) {
       form.body.focus();
       return;
     }
+    if (!sizeOk()) {
+      form.querySelector("#c-files")?.focus();
+      return;
+    }
     const submit = document.getElementById("compose-submit");
     saving = true;
     submit.disabled = true;
@@ -645,6 +670,7 @@ if (form) {
         saveDraft();
         const files = form.querySelector("#c-files");
         if (files) files.value = "";
+        sizeOk();
         applyKind();
         confirmBox.checked = false;
         confirmRow.hidden = true;
