@@ -245,10 +245,11 @@ def _iter_files(files: list[str], maildir: bool, max_bytes: int | None
 class _MboxMessage:
     """One message being collected; stops storing bytes beyond the size limit."""
 
-    def __init__(self, limit: int | None) -> None:
+    def __init__(self, limit: int | None, separator: bytes = b"") -> None:
         self.lines: list[bytes] = []
         self.size = 0
         self.limit = limit
+        self.envelope = _envelope_sender(separator)
 
     def add(self, line: bytes) -> None:
         if self.limit is not None and self.size > self.limit:
@@ -260,8 +261,34 @@ class _MboxMessage:
         lines = self.lines
         if lines and lines[-1] in _BLANK:  # the blank line that separates messages
             lines = lines[:-1]
+        if self.envelope is not None and lines and not _names_a_sender(lines):
+            # only the "From " line says who sent it (Tika's and some archives' messages
+            # without headers of their own): kept as the Return-Path a delivery would add
+            ending = b"\r\n" if lines[0].endswith(b"\r\n") else b"\n"
+            lines = [b"Return-Path: <" + self.envelope + b">" + ending, *lines]
         data = b"".join(lines)
         return data if self.limit is None else data[: self.limit + 1]
+
+
+_ENVELOPE = re.compile(rb"^From <?([^\s<>@\"]{1,200}@[A-Za-z0-9.-]{1,253})>? ")
+_SENDER_LINE = re.compile(rb"(?i)^(?:from|sender|reply-to|return-path):")
+
+
+def _envelope_sender(separator: bytes) -> bytes | None:
+    """The address of an mbox ``From addr date`` line (not ``MAILER-DAEMON``, no ``@``)."""
+    match = _ENVELOPE.match(separator)
+    return match.group(1) if match else None
+
+
+def _names_a_sender(lines: list[bytes]) -> bool:
+    """Whether the message's own header names a sender (From, Sender, Reply-To or
+    Return-Path)."""
+    for line in lines:
+        if line in _BLANK:
+            return False
+        if _SENDER_LINE.match(line):
+            return True
+    return False
 
 
 def _iter_mbox(path: Path, max_bytes: int | None) -> Iterator[RawMessage]:
@@ -277,7 +304,7 @@ def _iter_mbox(path: Path, max_bytes: int | None) -> Iterator[RawMessage]:
                     if current is not None:
                         yield RawMessage(current.raw(), f"{origin}{number}")
                     number += 1
-                    current = _MboxMessage(max_bytes)
+                    current = _MboxMessage(max_bytes, candidate)
                 else:  # a body line that merely starts with "From "
                     current.add(candidate)
                 candidate = None

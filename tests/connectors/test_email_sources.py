@@ -199,3 +199,27 @@ def test_corpus_folder() -> None:
     assert len(found) == len(list(CORPUS.glob("*.eml")))
     assert [m.origin for m in found] == sorted(m.origin for m in found)
     assert all(parse_message(m.raw).from_email for m in found)
+
+
+def test_an_mbox_message_named_only_by_its_from_line_keeps_that_sender(tmp_path: Path) -> None:
+    """Some archives (Tika's test mbox, old list archives) keep the sender only in the
+    ``From addr date`` separator line: it is the envelope sender, kept as the Return-Path a
+    delivery would have added -- not a "no sender" quarantine. A message naming its own
+    sender, and a ``MAILER-DAEMON`` separator, are left as they are."""
+    path = tmp_path / "archive.mbox"
+    path.write_bytes(
+        b"From Erika.Mustermann@example.de Thu Mar  5 09:00:00 2026\n"
+        b"Subject: Schaden am Carport\nDate: Thu, 05 Mar 2026 09:00:00 +0100\n\n"
+        b"Guten Tag, anbei die Fotos.\n\n"
+        b"From MAILER-DAEMON Thu Mar  5 10:00:00 2026\n"
+        b"Subject: ohne Absender\n\nText\n\n"
+        b"From other@example.org Thu Mar  5 11:00:00 2026\n"
+        + message(3))
+    first, second, third = iter_messages(path)
+    parsed = parse_message(first.raw)
+    assert (parsed.from_email.lower(), parsed.subject) == ("erika.mustermann@example.de",
+                                                   "Schaden am Carport")
+    assert b"Return-Path" not in second.raw
+    with pytest.raises(MailParseError):
+        parse_message(second.raw)
+    assert third.raw == message(3)
