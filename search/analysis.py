@@ -100,7 +100,7 @@ def joined_words(text: str) -> list[str]:
     return list(dict.fromkeys(w for _, _, w in hyphen_joins(text)))
 
 
-ANALYSIS_VERSION = 5
+ANALYSIS_VERSION = 6
 """Bump when what is indexed for a word changes: an older index is re-analysed on open."""
 
 LANGUAGES = ("de", "en")
@@ -150,9 +150,15 @@ def languages_of(words: Iterable[str], known: object = None) -> tuple[str, ...]:
     return ("en",) if en > de else ("de",) if de > en else LANGUAGES
 
 
+_GERMAN_IRREGULAR = {"herrn": "herr"}
+"""Forms Snowball leaves apart that letters use all the time (``an Herrn Müller``)."""
+
+
 @lru_cache(maxsize=1 << 17)
 def stem(word: str, language: str) -> str:
     """The Snowball stem of a folded word (cached: vocabularies are small, texts many)."""
+    if language == "de":
+        word = _GERMAN_IRREGULAR.get(word, word)
     return str(_STEMMERS[language].stemWord(word))
 
 

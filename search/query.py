@@ -146,6 +146,10 @@ _HYPHENATED_LETTERS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
 """A word of letters joined by hyphens (``E-Mail``): also searched written together, as
 the index holds it too (``search.analysis.hyphen_joins``)."""
 
+_SLASHED_LETTERS = re.compile(r"[^\W\d_]+(?:/[^\W\d_]+)+[.,;:!?]?")
+"""Words of letters joined by slashes (``Hausrat/Kfz``, ``Kunde/Kundin``): alternatives,
+each searched on its own (written together, they are a phrase too)."""
+
 _QUOTES = str.maketrans({"\u201e": '"', "\u201c": '"', "\u201d": '"', "\u00ab": '"',
                          "\u00bb": '"', "\u201f": '"', "\uff02": '"'})
 """Typographic double quotes (German „…“, English “…”, French «…») are phrase quotes too
@@ -276,6 +280,8 @@ def parse(text: str, region: str | None = None) -> ParsedQuery:
                 terms += [Term(words=other) for other in _other_spellings(words)]
                 if len(words) > 1 and _HYPHENATED_LETTERS.fullmatch(word):
                     terms.append(Term(words=("".join(words),)))  # E-Mail: also Email
+                elif 1 < len(words) <= 4 and _SLASHED_LETTERS.fullmatch(word):
+                    terms += [Term(words=(w,)) for w in words]  # Hausrat/Kfz: either
         if negate:
             must_not.extend(terms)
             continue

@@ -38,3 +38,22 @@ async def test_a_subject_copied_with_its_reply_mark(office: Office, typed: str) 
 async def test_a_reply_mark_is_not_corrected(office: Office) -> None:
     await office.add("Kündigung Hausratversicherung", subject="Fed")
     assert await office.suggestions("Fwd: Kündigng") == ["Fwd: Kündigung"]
+
+
+@pytest.mark.parametrize(("typed", "found"), [
+    ("Hausrat/Kfz", {0, 1, 2}), ("Kfz/Hausrat", {0, 1, 2}), ("Kunde/Kundin", {3, 4}),
+    ('"Hausrat/Kfz"', {2}),  # quoted: the words written so, side by side
+])
+async def test_words_joined_by_a_slash_are_alternatives(office: Office, typed: str,
+                                                        found: set[int]) -> None:
+    texts = ["Hausratversicherung gekündigt", "Kfz-Versicherung läuft weiter",
+             "Angebot Hausrat/Kfz erstellt", "Der Kunde ruft an", "Die Kundin schreibt"]
+    docs = [await office.add(t, minutes=i) for i, t in enumerate(texts)]
+    assert {f.entry.seq for f in (await office.search(typed)).items} == {
+        docs[i].seq for i in found}
+
+
+@pytest.mark.parametrize("typed", ["Herrn Weiß", "Herr Weiß"])
+async def test_herrn_and_herr_find_each_other(office: Office, typed: str) -> None:
+    docs = [await office.add("Herr Weiß ruft an"), await office.add("Brief an Herrn Weiß")]
+    assert {f.entry.seq for f in (await office.search(typed)).items} == {d.seq for d in docs}
