@@ -8,8 +8,9 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
+from tests.browser.test_console_e2e import sign_in
 from tests.browser.test_portal_e2e import _portal_sign_in
-from tests.support.live_server import ChronikServer, MailSink
+from tests.support.live_server import ADMIN_EMAIL, ChronikServer, MailSink
 
 DROP = """(target) => {
     const data = new DataTransfer();
@@ -66,3 +67,58 @@ def test_a_file_dropped_onto_the_page_joins_the_message(
     expect(page.get_by_role("status").first).to_be_visible()
     [sent] = _messages(chronik, kunde["id"])
     assert [a["name"] for a in sent["attachments"]] == ["Kündigung März.pdf"]
+
+
+def test_the_readers_own_text_size_is_used(chronik: ChronikServer, mail_sink: MailSink,
+                                           browser: Any) -> None:
+    """Before: the pages set their text in pixels (15px), so a customer or agent who set a
+    larger text size in the browser (Chrome's "Font size: very large", 24px) still got the
+    small text. Now the text follows that setting, and the portal still fits a 360 px
+    phone without sideways scrolling."""
+    chronik.api("POST", "/customers", {"name": "Greta Großschrift",
+                                       "emails": ["greta@kunde.test"]})
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    try:
+        page = context.new_page()
+        context.new_cdp_session(page).send("Page.setFontSizes",
+                                           {"fontSizes": {"standard": 24, "fixed": 20}})
+        page.goto(chronik.url("/portal/signin"))
+        size = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+        assert size >= 22, size  # 24px asked, not the 15px of before
+        _portal_sign_in(page, chronik, mail_sink, "greta@kunde.test")
+        for path in ("/portal/", "/portal/write", "/portal/preferences", "/portal/data"):
+            page.goto(chronik.url(path))
+            expect(page.get_by_role("heading", level=1)).to_be_visible()
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 360, f"{path} scrolls sideways with large text ({width}px)"
+    finally:
+        context.close()
+
+
+def test_the_console_with_large_text_on_a_phone(chronik: ChronikServer, browser: Any) -> None:
+    """The console with the browser's text size at 24px on a 360 px screen: a file name
+    without spaces, the settings table and the admin's forms stay within the screen (they
+    were 13-14 px wider)."""
+    kunde = chronik.api("POST", "/customers", {"name": "Karla Klein"})
+    chronik.api("POST", f"/customers/{kunde['id']}/entries", {
+        "kind": "note", "visibility": "internal", "body": "mit Anhang"})
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    try:
+        page = context.new_page()
+        context.new_cdp_session(page).send("Page.setFontSizes",
+                                           {"fontSizes": {"standard": 24, "fixed": 20}})
+        sign_in(page, chronik, ADMIN_EMAIL, f"/customers/{kunde['id']}")
+        page.locator("#kind-document").check()
+        page.locator("#c-files").set_input_files([{
+            "name": "Kuendigungsbestaetigung_Hausratversicherung_2027.pdf",
+            "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%%EOF\n"}])
+        page.locator("#vis-internal").check()
+        page.locator("#compose-submit").click()
+        expect(page.locator("#timeline")).to_contain_text("Hausratversicherung_2027.pdf")
+        for path in (f"/customers/{kunde['id']}", "/settings", "/admin/agents"):
+            page.goto(chronik.url(path))
+            expect(page.get_by_role("heading", level=1)).to_be_visible()
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 360, f"{path} scrolls sideways with large text ({width}px)"
+    finally:
+        context.close()
