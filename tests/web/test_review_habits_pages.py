@@ -5,7 +5,9 @@ files with umlauts in their names arriving under their own name."""
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
+
+import pytest
 
 from tests.web.conftest import Console
 from timeline.models import Visibility
@@ -70,3 +72,27 @@ async def test_names_are_left_alone_by_page_translation(console: Console) -> Non
     disposition = download.headers["Content-Disposition"]
     named = re.search(r"filename\*=UTF-8''([^;]+)", disposition)
     assert named and unquote(named.group(1)) == "Übersicht März.pdf", disposition
+
+
+@pytest.mark.parametrize("pasted", [
+    "tel:+491711234567",            # "copy link address" on a number in a signature
+    "tel:0171-1234567",
+    "callto://+491711234567",
+    "\u202d0171 1234567\u202c",     # Outlook / Windows: left-to-right override marks
+    "\u200e+49 171 1234567",        # a left-to-right mark from a web page
+    "0171\u200b1234567",            # a zero-width space
+    "\u2066erika@example.de\u2069",  # isolates around an address
+], ids=["tel", "tel-local", "callto", "bidi-override", "lrm", "zero-width", "isolate"])
+async def test_a_pasted_number_or_address_finds_the_customer(console: Console,
+                                                             pasted: str) -> None:
+    """Before: a number copied from a ``tel:`` link or from a mail program (which adds
+    invisible direction marks) found nobody: "Find: „tel:+491711234567“ -- no customer"."""
+    erika = await console.customer("Erika Mustermann", phones=("0171 1234567",),
+                                   emails=("erika@example.de",))
+    desk = await console.signed_in()
+    answer = await desk.get("/find?q=" + quote(pasted))
+    assert answer.status == 303, answer.text[:300]
+    assert answer.location == f"/customers/{erika.id}"
+    # the full-text search names the customer beside the hits the same way
+    page = await desk.get("/search?q=" + quote(pasted))
+    assert f'href="/customers/{erika.id}" translate="no">Erika Mustermann' in page.text

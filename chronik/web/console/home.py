@@ -35,6 +35,22 @@ from timeline.store import CustomerListQuery
 _PHONEISH = re.compile(r"^[\d\s()+\-/.]{3,}$")
 
 
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+_DIAL = re.compile(r"^(?:tel|callto):(?://)?", re.IGNORECASE)
+
+
+def typed(q: str) -> str:
+    """The search box's text as it was meant: the invisible marks a copy from a mail
+    program, a web page or a phone's contacts brings along (direction marks, zero-width
+    spaces, soft hyphens) dropped, and a copied ``tel:`` link's number without its scheme
+    (``mailto:`` the address rules take care of)."""
+    q = _INVISIBLE.sub("", q).strip()
+    number = _DIAL.sub("", q, count=1)
+    if number != q and classify(number) is IdentityKind.PHONE:
+        return number
+    return q
+
+
 def classify(q: str) -> IdentityKind | None:
     """What the one search box was given: an e-mail address, a phone number, or a name."""
     q = q.strip()
@@ -103,7 +119,7 @@ async def names_of(view: AgentView, ids: set[str]) -> dict[str, str]:
 
 @agent_page
 async def find(view: AgentView) -> web.StreamResponse:
-    q = view.request.query.get("q", "").strip()[:200]
+    q = typed(view.request.query.get("q", ""))[:200]
     kind = classify(q)
     matches: list[Customer] = []
     normalised = None

@@ -12,7 +12,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from chronik.web.console.customer import FILTER_KINDS, agent_names
-from chronik.web.console.home import classify, names_of
+from chronik.web.console.home import classify, names_of, typed
 from chronik.web.console.items import item_view
 from chronik.web.i18n import catalog
 from chronik.web.pages import AgentView, agent_page
@@ -139,10 +139,11 @@ async def customers_named(view: AgentView, form: SearchForm) -> list[Customer]:
     rarely spell a number as it was typed)."""
     if form.customer:  # searching one customer's history: no one else to name
         return []
-    kind = classify(form.q)
+    meant = typed(form.q)
+    kind = classify(meant)
     if kind is not None:
         _, found = await view.state.timeline.lookup_normalised(view.caller.office, kind,
-                                                               form.q, recent=0)
+                                                               meant, recent=0)
         people = [m.customer for m in found]
     elif (_PLAIN.fullmatch(form.q) and " or " not in f" {form.q.lower()} "
           and " -" not in f" {form.q}"):
