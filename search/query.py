@@ -219,6 +219,16 @@ def _numbers(text: str, out: list[list[Term]]) -> str:
     return "".join(parts) + text[pos:]
 
 
+_NUMBER_MARKS = frozenset({"nr", "no", "az"})
+"""``Nr.``, ``No.``, ``Az.`` written before a number: a label, not a word to look for."""
+
+
+def _is_number_mark(word: str, following: list[re.Match[str]]) -> bool:
+    """Is ``word`` a label of the number that follows it (``Nr. 4711/22``, ``Az 123``)?"""
+    return (word.rstrip(".:").casefold() in _NUMBER_MARKS and bool(following)
+            and any(c.isdigit() for c in following[0].group(0)))
+
+
 def parse(text: str, region: str | None = None) -> ParsedQuery:
     """The query tree; with the office's ``region``, phone numbers are found in any
     format (``search.phones``)."""
@@ -238,10 +248,13 @@ def parse(text: str, region: str | None = None) -> ParsedQuery:
     must_not: list[Term] = []
     pending_or = False
     pending_not = False
-    for m in _TOKEN.finditer(text):
+    tokens = list(_TOKEN.finditer(text))
+    for i, m in enumerate(tokens):
         phrase_not, phrase, phrase_star, word = m.group(1), m.group(2), m.group(3), m.group(4)
         terms: list[Term] = []
         negate, pending_not = pending_not or bool(phrase_not), False
+        if word is not None and not negate and _is_number_mark(word, tokens[i + 1:i + 2]):
+            continue  # "Vertrag Nr. 4711/22": the note may write "Vertrag 4711/22"
         if word is not None:
             if word in _OR:
                 if not clauses or pending_or or negate:

@@ -57,3 +57,12 @@ async def test_words_joined_by_a_slash_are_alternatives(office: Office, typed: s
 async def test_herrn_and_herr_find_each_other(office: Office, typed: str) -> None:
     docs = [await office.add("Herr Weiß ruft an"), await office.add("Brief an Herrn Weiß")]
     assert {f.entry.seq for f in (await office.search(typed)).items} == {d.seq for d in docs}
+
+
+@pytest.mark.parametrize("typed", ["Vertrag Nr. 4711/22", "Nr. 4711/22", "Vertrag Nr 4711/22",
+                                   "Az. 4711/22", "contract No. 4711/22"])
+async def test_a_number_label_typed_before_the_number(office: Office, typed: str) -> None:
+    written = [await office.add("Kündigung Ihres Vertrags 4711/22 bestätigt"),
+               await office.add("Vertrag Nr. 4711/22 gekündigt")]
+    assert {f.entry.seq for f in (await office.search(typed)).items} == {
+        e.seq for e in written}
