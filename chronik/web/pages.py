@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -231,6 +232,22 @@ def cookies_refused(request: web.Request) -> bool:
     cookies for this site (or dropped it). Saying "the form expired, reload" would send the
     user round in a loop; the sign-in page says that cookies are needed instead."""
     return PRE_COOKIE not in request.cookies
+
+
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+_DIAL = re.compile(r"^(?:tel|callto):(?://)?", re.IGNORECASE)
+
+
+def visible(text: str) -> str:
+    """Typed or pasted text without the invisible marks a copy from a mail program, a web
+    page or a phone's contacts brings along (direction marks, zero-width spaces, soft
+    hyphens), trimmed."""
+    return _INVISIBLE.sub("", text).strip()
+
+
+def without_dial_scheme(text: str) -> str:
+    """A copied ``tel:`` (``callto:``) link's number without its scheme."""
+    return _DIAL.sub("", text, count=1)
 
 
 def form_str(form: Any, name: str, default: str = "") -> str:

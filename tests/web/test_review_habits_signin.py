@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import ClientSession, DummyCookieJar
@@ -175,3 +176,19 @@ async def test_enter_without_a_password_asks_for_it_and_counts_no_strike(
                                         "method": "password", "next": "/"},
                             csrf=token.group(1))
     assert right.status == 303
+
+
+# ---------------------------------------------------------------- a pasted number
+@pytest.mark.parametrize("pasted", ["\u202d0171 1234567\u202c", "tel:+491711234567",
+                                    "\u200e+49 171 1234567"],
+                         ids=["bidi-override", "tel-link", "lrm"])
+async def test_a_customer_pasting_the_number_from_the_phones_contacts_gets_a_code(
+        site: Site, pasted: str) -> None:
+    """Before: a number pasted from the phone's contacts (which wrap it in invisible
+    direction marks) or from a ``tel:`` link was refused as "not an address or number"."""
+    await site.customer(phones=["0171 1234567"])
+    browser = site.browser()
+    answer = await request_code(browser, pasted)
+    assert answer.status == 303
+    assert urlsplit(answer.location).path == "/portal/signin/code", answer.location
+    assert code_of(await site.code_mail(ERIKA))

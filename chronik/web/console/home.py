@@ -18,7 +18,7 @@ from chronik.web.console.items import (
     fold_items,
     item_view,
 )
-from chronik.web.pages import AgentView, agent_page, form_str
+from chronik.web.pages import AgentView, agent_page, form_str, visible, without_dial_scheme
 from chronik.web.render import render
 from connectors.phone.numbers import is_withheld
 from notify.evaluate import channel_order
@@ -35,17 +35,12 @@ from timeline.store import CustomerListQuery
 _PHONEISH = re.compile(r"^[\d\s()+\-/.]{3,}$")
 
 
-_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
-_DIAL = re.compile(r"^(?:tel|callto):(?://)?", re.IGNORECASE)
-
-
 def typed(q: str) -> str:
-    """The search box's text as it was meant: the invisible marks a copy from a mail
-    program, a web page or a phone's contacts brings along (direction marks, zero-width
-    spaces, soft hyphens) dropped, and a copied ``tel:`` link's number without its scheme
+    """The search box's text as it was meant: without the invisible marks a copy brings
+    along (``visible``), and a copied ``tel:`` link's number without its scheme
     (``mailto:`` the address rules take care of)."""
-    q = _INVISIBLE.sub("", q).strip()
-    number = _DIAL.sub("", q, count=1)
+    q = visible(q)
+    number = without_dial_scheme(q)
     if number != q and classify(number) is IdentityKind.PHONE:
         return number
     return q

@@ -64,6 +64,8 @@ from chronik.web.pages import (
     pre_csrf_token,
     safe_next,
     set_pre_csrf,
+    visible,
+    without_dial_scheme,
 )
 from chronik.web.portal.language import chosen_language
 from chronik.web.render import page, request_language
@@ -239,7 +241,9 @@ async def request_code(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     lang = _lang(request, form_str(form, "lang"))
     nxt = portal_next(form_str(form, "next"))
-    raw = form_str(form, "email").strip()
+    raw = visible(form_str(form, "email"))  # (pasted from the phone's contacts: marks)
+    if "@" not in raw:
+        raw = without_dial_scheme(raw)
     if not pre_csrf_ok(request, form_str(form, "csrf")):
         if cookies_refused(request):  # (a redirect could not keep the address either)
             return _signin_page(request, lang, message=gettext(lang, "signin.cookies"),
