@@ -16,7 +16,7 @@ from chronik.api.telegram import create_link
 from chronik.preferences import DEFAULT_DIGEST_AT, PreferenceChange, apply_preferences, clock
 from chronik.web.console.customer import Filters, customer_context
 from chronik.web.i18n import catalog
-from chronik.web.pages import AgentView, agent_page, form_str, visible, without_dial_scheme
+from chronik.web.pages import AgentView, agent_page, form_str
 from notify.evaluate import CHANNELS, consent_state
 from timeline.errors import Conflict, InvalidInput
 from timeline.models import Customer, CustomerStatus, DailyDigest, IdentityKind, QuietHours
@@ -40,9 +40,6 @@ async def _change_identity(view: AgentView, remove: bool) -> web.StreamResponse:
     if remove:
         await timeline.remove_identity(view.caller.office, customer_id, kind, value)
         return web.HTTPSeeOther(f"/customers/{customer_id}#profile")
-    value = visible(value)  # (a number pasted from a mail program: invisible marks)
-    if kind is IdentityKind.PHONE:
-        value = without_dial_scheme(value)
     try:
         await timeline.add_identity(view.caller.office, customer_id, kind, value)
     except (InvalidInput, Conflict) as exc:
