@@ -353,7 +353,7 @@ def test_landmarks_are_named_and_headings_in_order(chronik: ChronikServer, brows
     chronik.api("POST", f"/customers/{kunde['id']}/entries", {
         "kind": "note", "visibility": "internal", "subject": "Orientierung",
         "body": "Landmarken und Überschriften"})
-    context = browser.new_context(timezone_id="America/New_York")
+    context = browser.new_context(timezone_id="Asia/Tokyo")  # (not the zone set above)
     try:
         page = context.new_page()
         sign_in(page, chronik, AGENT_EMAIL, "/")
