@@ -97,3 +97,32 @@ async def test_a_pasted_number_or_address_finds_the_customer(console: Console,
     page = await desk.get("/search?q=" + quote(pasted))
     assert f'href="/customers/{erika.id}" translate="no">Erika Mustermann' in page.text
 
+
+
+def _inputs_without_off(html: str, ids: tuple[str, ...]) -> list[str]:
+    found = []
+    for input_id in ids:
+        tag = re.search(rf'<input id="{input_id}"[^>]*>', html)
+        assert tag, f"no input {input_id}"
+        if 'autocomplete="off"' not in tag.group(0):
+            found.append(tag.group(0))
+    return found
+
+
+async def test_fields_about_someone_else_get_no_autofill_of_the_agents_own(
+        console: Console) -> None:
+    """Before: the customer's name and number fields (profile, "create customer" for an
+    unknown number) and the admin's "new agent" name were plain ``name``/``value`` text
+    fields, and the browser's autofill offered the agent's OWN name, address and phone
+    number there -- one click put them on a customer's profile; the search boxes listed
+    earlier searches (other customers' names and numbers) to whoever used the computer
+    next. They are ``autocomplete="off"`` now, as the header's quick find was."""
+    kunde = await console.customer("Ute Unbekannt", phones=("0171 2223334",))
+    admin = await console.signed_in("anna.admin@buero.test")
+    page = (await admin.get(f"/customers/{kunde.id}")).text
+    assert _inputs_without_off(page, ("id-value", "p-name", "quickfind-q")) == []
+    find = (await admin.get("/find?q=" + quote("+49 30 9998887"))).text
+    assert _inputs_without_off(find, ("new-name", "attach-q")) == []
+    assert _inputs_without_off((await admin.get("/")).text, ("home-q",)) == []
+    assert _inputs_without_off((await admin.get("/search?q=x")).text, ("s-q",)) == []
+    assert _inputs_without_off((await admin.get("/admin/agents")).text, ("agent-name",)) == []
