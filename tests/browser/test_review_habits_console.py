@@ -458,3 +458,17 @@ def test_a_file_over_the_limit_is_named_before_sending(chronik: ChronikServer,
     assert sent == []
     page.locator("#c-files").set_input_files([])
     expect(error).to_be_hidden()
+
+
+def test_the_tab_says_that_the_phone_rings(chronik: ChronikServer, page: Page) -> None:
+    """Before: with the console in a tab behind others (mail, the office suite) a ringing
+    phone showed nothing where the agent was looking: the banner is inside the page. Now
+    the tab's title says who calls, and goes back when the call is put away."""
+    chronik.api("POST", "/customers", {"name": "Tara Tab", "phones": ["0171 5557777"]})
+    sign_in(page, chronik, AGENT_EMAIL, "/waiting")
+    before = page.title()
+    cti(chronik, {"event": "newCall", "callId": "tab-1", "from": "+49 171 5557777",
+                  "to": "+49 30 5555", "direction": "in"})
+    expect(page).to_have_title(re.compile(r"^☎ .*Tara Tab.*" + re.escape(before) + "$"))
+    page.keyboard.press("Escape")
+    expect(page).to_have_title(before)

@@ -176,6 +176,15 @@ async function ringing(data) {
   banner.prepend(call);
   banner.hidden = false;
   announce(said);
+  // a console in a tab behind others: the tab itself says that the phone rings
+  pageTitle ??= document.title;
+  document.title = `☎ ${said} · ${pageTitle}`;
+}
+let pageTitle = null;
+if (banner) {
+  new MutationObserver(() => {
+    if (banner.hidden && pageTitle !== null) { document.title = pageTitle; pageTitle = null; }
+  }).observe(banner, { attributes: true, attributeFilter: ["hidden"] });
 }
 
 // "Klingelt: Erika Mustermann (+491711234567)" -- the line a screen reader says
