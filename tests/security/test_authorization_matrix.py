@@ -193,6 +193,7 @@ PAGE_FORMS: dict[str, dict[str, str]] = {
     "POST /customers/{id}/identities": {"kind": "email", "value": "e2@example.de"},
     "POST /customers/{id}/identities/remove": {"kind": "email", "value": "erika@example.de"},
     "POST /customers/{id}/merge": {"into": "{customer}"},
+    "POST /entries/{entry_id}/move": {"to": "{victim}"},
     "POST /customers/{id}/update": {"name": "Erika M."},
     "POST /identities/attach": {"customer_id": "{customer}", "email": "e3@example.de"},
     "POST /admin/office/addresses": {"address": "neu@buero-a.de"},
@@ -210,6 +211,7 @@ CONSUMING = {
     "POST /api/v1/quarantine/{id}/reprocess",
     "DELETE /api/v1/office/inbound-addresses/{address}",
     "POST /customers/{id}/identities/remove", "POST /customers/{id}/merge",
+    "POST /entries/{entry_id}/move",
     "POST /merges/{merge_id}/undo", "POST /admin/quarantine/{item_id}/discard",
     "POST /admin/quarantine/{item_id}/reprocess", "POST /admin/office/addresses/remove",
     "POST /admin/agents/{agent_id}/sessions/end", "POST /admin/agents/{agent_id}/tokens/revoke",
@@ -437,6 +439,8 @@ MATRIX: dict[str, str] = {
         "in   ok   ok   404  in   in   ok",
     'GET /entries/{entry_id}/item':
         "in   ok   ok   404  in   in   ok",
+    'GET /entries/{entry_id}/move':
+        "in   ok   ok   404  in   in   ok",
     'GET /entries/{entry_id}/mail':
         "in   404  404  404  in   in   404",
     'GET /find':
@@ -571,6 +575,8 @@ MATRIX: dict[str, str] = {
     'POST /entries/{entry_id}/complaint':
         "401  ok   ok   404  401  401  403",
     'POST /entries/{entry_id}/pin':
+        "401  ok   ok   404  401  401  403",
+    'POST /entries/{entry_id}/move':
         "401  ok   ok   404  401  401  403",
     'POST /entries/{entry_id}/no-reply':
         "401  ok   ok   404  401  401  403",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chronik.web.console import compose, customer, home, profile, search, settings
+from chronik.web.console import compose, customer, home, move, profile, search, settings
 
 
 def add_routes(app: web.Application) -> None:
@@ -14,4 +14,5 @@ def add_routes(app: web.Application) -> None:
     customer.add_routes(app)
     compose.add_routes(app)
     profile.add_routes(app)
+    move.add_routes(app)
     settings.add_routes(app)

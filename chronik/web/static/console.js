@@ -345,6 +345,12 @@ function connect() {
   source.addEventListener("call.ended", (event) => callEnded(parse(event)));
   const onEntry = (event) => {
     const data = parse(event);
+    const shown = timeline && data.id
+      ? timeline.querySelector(`[data-id="${CSS.escape(data.id)}"]`) : null;
+    if (shown && data.customer_id && data.customer_id !== customerId) {
+      shown.remove();  // moved to another customer (by anyone, in any tab)
+      return;
+    }
     if (timeline && data.customer_id === customerId && timeline.dataset.live === "on") {
       showEntry(data.id, { prepend: event.type === "entry.created" }).catch(() => {});
     } else if (timeline && data.customer_id === customerId && event.type === "entry.created"
