@@ -90,13 +90,13 @@ class WordForms:
         pairs: list[tuple[str, str]] = []
         for _seq, text, _scope, declared, distinct in rows:
             words = distinct if distinct is not None else frozenset(text.split(" "))
-            # numbers, dates, IBANs and phone tokens have no other forms (a query finds
-            # them as typed) and are never suggested: remembering each distinct one cost
-            # memory and writes in proportion to the mail imported, for nothing
-            words = frozenset(w for w in words if w.isalpha())
             for lang in languages_of(words, declared):
                 seen = self._rebuilt[lang] if rebuilding else self._seen[lang]
                 new = words if everything and not rebuilding else words - seen
+                # numbers, dates, IBANs and phone tokens have no other forms (a query finds
+                # them as typed) and are never suggested: remembering each distinct one cost
+                # memory and writes in proportion to the mail imported, for nothing
+                new = frozenset(w for w in new if w.isalpha())
                 if not new:
                     continue
                 if len(seen) > SEEN_WORDS:

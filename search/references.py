@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from datetime import date
 
-from timeline.text import fold, fold_tokens
+from timeline.text import fold, fold_once
 
 MAX_JOINED = 40
 """Characters of a number written together at most (longer runs are not references)."""
@@ -123,7 +123,7 @@ def _numbers(text: str, *, references: bool = True, ibans: bool = True,
                     MAX_JOINED + MAX_PARTS and any(c in stretch.group(0) for c in "-/."):
                 written = stretch.group(0)
                 end = stretch.end()
-                words = fold_tokens(written)
+                words = fold_once(written)  # (unique: not worth remembering)
                 joined = "".join(words)
                 if 2 <= len(words) <= MAX_PARTS and len(joined) <= MAX_JOINED:
                     yield start, end, joined

@@ -84,6 +84,12 @@ def fold_tokens(text: str) -> list[str]:
     return out
 
 
+def fold_once(text: str) -> list[str]:
+    """``fold_tokens`` for text seen once (a reference number, a date): not remembered, so
+    the stretches of ordinary words stay in the cache instead of being pushed out."""
+    return WORD.findall(_fold_chars(text))
+
+
 def fold(text: str) -> str:
     """Folded words joined by single spaces: what the search index and matchers see."""
     return " ".join(fold_tokens(text))

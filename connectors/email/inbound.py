@@ -361,16 +361,18 @@ class MailIngest:
         "Abmelden", "unsubscribe please" -- ``timeline.optout``) withdraws their e-mail
         consent, as the unsubscribe link would, and says so on the timeline. Only a reply to
         our own mail of this customer counts: a new mail "Stopp" may be about anything."""
+        ours = [m.group(1).upper() for m in (OWN_MESSAGE_ID.match(r) for r in
+                                             [parsed.in_reply_to or "", *parsed.references])
+                if m]
+        if not ours:  # most mail answers none of ours: the text is not read (cheap test first)
+            return
         own = split_quoted(parsed.text)
         written = own_words(own[0] if own is not None else parsed.text)
         if not written:  # an empty body: the subject, without "Re:"
             written = _REPLY_PREFIX.sub("", parsed.subject)
         if not says_stop(written):
             return
-        ours = [m.group(1).upper() for m in (OWN_MESSAGE_ID.match(r) for r in
-                                             [parsed.in_reply_to or "", *parsed.references])
-                if m]
-        answered = await self.store.get_entry(office_id, ours[-1]) if ours else None
+        answered = await self.store.get_entry(office_id, ours[-1])
         if answered is None or answered.customer_id != entry.customer_id:
             return
         current = (await self.store.consents(office_id, entry.customer_id)).get("email")
