@@ -41,6 +41,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from timeline.errors import Conflict, NotFound
 from timeline.ids import SEQ_SLOTS, new_ulid, seq_base
@@ -87,6 +88,14 @@ _CLAIM_LOCK = sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext("chronik"
                                                       sa.func.hashtext("index_outbox")))
 """Claims one at a time (the two-key form: another key space than ``pg_seq``'s locks)."""
 _SNAPSHOTS_KEPT = 16
+
+
+async def _locked_entry(conn: AsyncConnection, office_id: str, entry_id: str) -> Entry | None:
+    """The office's entry, its row locked (``FOR UPDATE``) until the transaction ends."""
+    row = (await conn.execute(
+        _ENTRY.where(entries.c.id == entry_id, entries.c.office_id == office_id)
+        .with_for_update())).mappings().first()
+    return None if row is None else entry_from_row(row)
 
 
 def _str(value: str) -> str:
@@ -194,12 +203,9 @@ class PgEntries(PgRepository):
         subject, body = without_nul(subject), without_nul(body)
         meta = without_nul(meta)
         async with self.db.begin() as conn:
-            row = (await conn.execute(
-                _ENTRY.where(entries.c.id == entry_id, entries.c.office_id == office_id)
-                .with_for_update())).mappings().first()
-            if row is None:
+            old = await _locked_entry(conn, office_id, entry_id)
+            if old is None:
                 return None
-            old = entry_from_row(row)
             new_meta = dict(old.meta)
             if keep_history and ((subject is not None and subject != old.subject) or
                                  (body is not None and body != old.body)):
@@ -224,12 +230,9 @@ class PgEntries(PgRepository):
         office_id, entry_id, customer_id = _str(office_id), _str(entry_id), _str(customer_id)
         moved = without_nul(moved)
         async with self.db.begin() as conn:
-            row = (await conn.execute(
-                _ENTRY.where(entries.c.id == entry_id, entries.c.office_id == office_id)
-                .with_for_update())).mappings().first()
-            if row is None:
+            old = await _locked_entry(conn, office_id, entry_id)
+            if old is None:
                 return None
-            old = entry_from_row(row)
             status = (await conn.execute(
                 sa.select(customers.c.status).where(customers.c.id == customer_id,
                                                     customers.c.office_id == office_id)

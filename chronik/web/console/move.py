@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from chronik.web.console.profile import other_customers
 from chronik.web.pages import AgentView, agent_page, form_str
 from timeline.errors import NotFound
 from timeline.models import CustomerStatus, Visibility
-from timeline.store import CustomerListQuery
 
 
 @agent_page
@@ -19,13 +19,7 @@ async def move_preview(view: AgentView) -> web.StreamResponse:
     if entry is None:
         raise NotFound("no such entry")
     source = await view.state.timeline.customer(office, entry.customer_id)
-    q = view.request.query.get("q", "").strip()[:200]
-    candidates = []
-    if q:
-        page = await view.state.store.list_customers(office.id,
-                                                     CustomerListQuery(limit=20, name=q))
-        candidates = [c for c in page.items
-                      if c.id != source.id and c.status is not CustomerStatus.MERGED]
+    q, candidates = await other_customers(view, source.id)
     target = None
     if view.request.query.get("to"):
         target = await view.state.timeline.customer(office, view.request.query["to"])

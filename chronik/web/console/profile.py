@@ -92,18 +92,23 @@ async def update_customer(view: AgentView) -> web.StreamResponse:
     return web.HTTPSeeOther(f"/customers/{customer.id}#profile")
 
 
+async def other_customers(view: AgentView, but: str) -> tuple[str, list[Customer]]:
+    """The page's ``q`` and up to 20 of the office's customers by that name, other than
+    ``but`` and none merged away (the pickers of merge and move)."""
+    q = view.request.query.get("q", "").strip()[:200]
+    if not q:
+        return q, []
+    page = await view.state.store.list_customers(view.caller.office.id,
+                                                 CustomerListQuery(limit=20, name=q))
+    return q, [c for c in page.items if c.id != but and c.status is not CustomerStatus.MERGED]
+
+
 @agent_page
 async def merge_preview(view: AgentView) -> web.StreamResponse:
     """Pick the customer to merge into, and see what moves before it happens."""
     office = view.caller.office
     source = await view.state.timeline.customer(office, view.request.match_info["id"])
-    q = view.request.query.get("q", "").strip()[:200]
-    candidates = []
-    if q:
-        page = await view.state.store.list_customers(office.id,
-                                                     CustomerListQuery(limit=20, name=q))
-        candidates = [c for c in page.items
-                      if c.id != source.id and c.status is not CustomerStatus.MERGED]
+    q, candidates = await other_customers(view, source.id)
     target = None
     if view.request.query.get("into"):
         target = await view.state.timeline.customer(office, view.request.query["into"])
