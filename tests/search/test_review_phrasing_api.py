@@ -5,6 +5,8 @@ error shape (``bad_query``; a NUL in the URL is refused before the search as
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from yarl import URL
 
@@ -21,21 +23,31 @@ RAW = [
 ]
 
 
-@pytest.mark.parametrize("raw", RAW, ids=[r[:30] or "empty" for r in RAW])
-async def test_a_query_sent_any_way_answers_clearly(hub: Hub, raw: str) -> None:
+async def indexed_note(hub: Hub, body: str) -> dict[str, Any]:
+    """An internal note of a new customer, indexed."""
     c = await make_customer(hub)
-    status, _ = await hub.agent.post(f"/customers/{c['id']}/entries", json={
-        "kind": "note", "visibility": "internal",
-        "body": "Kündigung der Hausratversicherung, Kfz-Haftpflicht HV-2024-00123, "
-                "IBAN DE89 3704 0044 0532 0130 00, Schaden vom 03.02.2025"})
+    status, entry = await hub.agent.post(f"/customers/{c['id']}/entries", json={
+        "kind": "note", "visibility": "internal", "body": body})
     assert status == 201
     await hub.indexed()
+    return entry
+
+
+async def search_raw(hub: Hub, raw: str) -> tuple[int, Any]:
+    """``GET /search?q=<raw>`` with ``raw`` sent exactly as written (no re-encoding)."""
     url = URL(f"{hub.agent.base}/search?q={raw}", encoded=True)
     async with hub.agent.session.get(url, headers={
             "Authorization": f"Bearer {hub.agent.token}"}) as resp:
-        body = await resp.json()
-        assert resp.status in (200, 400), (resp.status, body)
-    if resp.status == 400:
+        return resp.status, await resp.json()
+
+
+@pytest.mark.parametrize("raw", RAW, ids=[r[:30] or "empty" for r in RAW])
+async def test_a_query_sent_any_way_answers_clearly(hub: Hub, raw: str) -> None:
+    await indexed_note(hub, "Kündigung der Hausratversicherung, Kfz-Haftpflicht HV-2024-00123, "
+                            "IBAN DE89 3704 0044 0532 0130 00, Schaden vom 03.02.2025")
+    status, body = await search_raw(hub, raw)
+    assert status in (200, 400), (status, body)
+    if status == 400:
         assert body["error"]["code"] in ("bad_query", "invalid_input"), body  # %00: the URL
         assert body["error"]["message"]
     else:
@@ -46,16 +58,8 @@ async def test_a_query_sent_any_way_answers_clearly(hub: Hub, raw: str) -> None:
                                  "3.2.25", "cancellation", "K%C3%BCndigung%09Hausrat",
                                  "gek%C3%BCndigt"])
 async def test_other_phrasings_find_the_note(hub: Hub, raw: str) -> None:
-    c = await make_customer(hub)
-    status, entry = await hub.agent.post(f"/customers/{c['id']}/entries", json={
-        "kind": "note", "visibility": "internal",
-        "body": "Kündigung der Hausratversicherung HV-2024-00123, "
-                "IBAN DE89 3704 0044 0532 0130 00, Schaden vom 03.02.2025"})
-    assert status == 201
-    await hub.indexed()
-    url = URL(f"{hub.agent.base}/search?q={raw}", encoded=True)
-    async with hub.agent.session.get(url, headers={
-            "Authorization": f"Bearer {hub.agent.token}"}) as resp:
-        body = await resp.json()
-    assert resp.status == 200, body
+    entry = await indexed_note(hub, "Kündigung der Hausratversicherung HV-2024-00123, "
+                                    "IBAN DE89 3704 0044 0532 0130 00, Schaden vom 03.02.2025")
+    status, body = await search_raw(hub, raw)
+    assert status == 200, body
     assert [i["entry"]["id"] for i in body["items"]] == [entry["id"]]

@@ -1,5 +1,7 @@
 // Chronik console: live events, caller banner, timeline paging, compose checks.
 // Plain ES module, no framework; every page works without it (forms post normally).
+import { subjectFormKeys } from "./keys.js";
+
 let csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 const lang = document.documentElement.lang || "de";
 
@@ -617,18 +619,7 @@ if (form) {
     }
   });
 
-  // Ctrl+Enter (Cmd+Enter on a Mac) saves from anywhere in the form, as in mail programs;
-  // Enter in the subject goes on to the text instead of saving a half-written entry
-  form.addEventListener("keydown", (event) => {
-    if (event.key !== "Enter" || event.altKey || event.isComposing) return;
-    if (event.ctrlKey || event.metaKey) {
-      event.preventDefault();
-      form.requestSubmit();
-    } else if (event.target === form.subject && !event.shiftKey) {
-      event.preventDefault();
-      form.body.focus();
-    }
-  });
+  subjectFormKeys(form);  // Ctrl+Enter saves; Enter in the subject goes on to the text
 
   let saving = false;  // a second click or Ctrl+Enter while saving writes nothing twice
   form.addEventListener("submit", async (event) => {

@@ -8,6 +8,7 @@
 // On the write form: a counter near a text field's limit (counted as the server counts:
 // characters, a line break is one), and files over the upload limit are named at once;
 // either stops the form from being sent (the server refuses both too, keeping the text).
+import { subjectFormKeys } from "./keys.js";
 
 const PREFIX = "chronik-portal-draft:";
 
@@ -42,7 +43,7 @@ if (form) {
   } catch (error) { /* a damaged draft is dropped */ }
   form.subject.addEventListener("input", save);
   form.body.addEventListener("input", save);
-  keys(form);
+  subjectFormKeys(form);
   dropped(form);
   checks(form);
   // A page the server answered a sent form with (a refusal, the text kept): its history
@@ -50,21 +51,6 @@ if (form) {
   if (form.dataset.formUrl) history.replaceState(null, "", form.dataset.formUrl);
 }
 
-// Enter in the subject (a phone keyboard's "Go" too) goes on to the text instead of
-// sending a message that is only a subject; Ctrl+Enter (Cmd+Enter) sends from anywhere.
-function keys(form) {
-  form.subject.setAttribute("enterkeyhint", "next");
-  form.addEventListener("keydown", (event) => {
-    if (event.key !== "Enter" || event.altKey || event.isComposing) return;
-    if (event.ctrlKey || event.metaKey) {
-      event.preventDefault();
-      form.requestSubmit();
-    } else if (event.target === form.subject && !event.shiftKey) {
-      event.preventDefault();
-      form.body.focus();
-    }
-  });
-}
 
 // A file dragged from the desktop anywhere onto the page, or a picture pasted, joins the
 // files of the message (the browser would otherwise open the file and leave the page).
