@@ -4,6 +4,17 @@
 ``Muller`` and ``ß``/``ss`` likewise. Folding maps every word to exactly one folded word, so
 positions (phrases) survive. The price: ``ae``/``oe``/``ue`` inside any word fold too
 (``Michael`` ~ ``Michal``), a false positive we accept for recall on umlaut spellings.
+
+Latin letters that do not decompose into a letter and a mark are written as people type them
+on a German or English keyboard: ``ł``->``l``, ``ø``->``o``, ``đ``/``ð``->``d``, ``ı``->``i``,
+``æ``->``ae``, ``œ``->``oe``, ``þ``->``th`` (so ``Łukasz Wójcik`` is found by ``Lukasz
+Wojcik``, ``Søren Ærø`` by ``Soren Aeroe``, ``Œuvre`` by ``Oeuvre``). Which letters: every one
+Unicode names ``LATIN … LETTER <base> WITH …`` (a stroke, bar, hook, middle dot: a mark that
+is part of the letter), the ligatures and digraph letters (``LIGATURE OE``, ``LETTER AE``,
+``DZ DIGRAPH``), small capitals and dotless ``i``/``j``, plus the few named letters of living
+languages in :data:`_NAMED` (eth, thorn, eng, kra). Other Latin letters (IPA's turned and
+reversed letters, schwa) stay as they are. Every such mapping gives ASCII letters only, so a
+word stays one word.
 """
 
 from __future__ import annotations
@@ -17,27 +28,59 @@ _DIGRAPH = re.compile(r"([aou])e")
 """``ae``/``oe``/``ue`` -> their first letter."""
 
 
-class _Marks(dict[int, int | None]):
-    """``str.translate`` table dropping combining marks, filled as characters are met (a
-    table of all of Unicode took 0.4 s at every start)."""
+_LATIN_NAME = re.compile(
+    r"LATIN (?:SMALL |CAPITAL )?(?:LETTER|LIGATURE) (?:SMALL CAPITAL |CAPITAL |DOTLESS )?"
+    r"([A-Z]{1,2})(?: DIGRAPH)?(?: WITH .*| PRECEDED BY APOSTROPHE)?")
+"""A Latin letter whose base is one or two plain letters (``L WITH STROKE``, ``AE``)."""
+_NAMED = {"ETH": "d", "THORN": "th", "ENG": "ng", "KRA": "k"}
+"""Latin letters of living languages named by a word: how a German keyboard writes them."""
 
-    def __missing__(self, cp: int) -> int | None:
-        kept = None if unicodedata.combining(chr(cp)) else cp
+
+def latin_base(ch: str) -> str | None:
+    """The plain lower-case letters a Latin letter is typed as (``Ł`` -> ``l``, ``æ`` ->
+    ``ae``, ``þ`` -> ``th``), or ``None`` when it has none (not a Latin letter, or one of the
+    phonetic letters that stand for no plain one)."""
+    if not ch.isalpha():
+        return None
+    name = unicodedata.name(ch, "")
+    m = _LATIN_NAME.fullmatch(name)
+    if m is not None:
+        return m.group(1).lower()
+    return _NAMED.get(name.removeprefix("LATIN SMALL LETTER ")
+                      .removeprefix("LATIN CAPITAL LETTER "))
+
+
+class _Letters(dict[int, str | int | None]):
+    """``str.translate`` table: combining marks dropped, Latin letters written in plain
+    letters (:func:`latin_base`), capitals lower-cased; filled as characters are met (a table
+    of all of Unicode took 0.4 s at every start)."""
+
+    def __missing__(self, cp: int) -> str | int | None:
+        ch = chr(cp)
+        kept: str | int | None
+        if unicodedata.combining(ch):
+            kept = None
+        elif cp < 0x80:
+            kept = ord(ch.lower())
+        else:
+            kept = latin_base(ch) or cp
         self[cp] = kept
         return kept
 
 
-_COMBINING = _Marks()
+_LETTERS = _Letters()
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
 @lru_cache(maxsize=1 << 12)
 def _strip_marks(run: str) -> str:
-    return unicodedata.normalize("NFKD", run).translate(_COMBINING)
+    # before decomposing too: ``ŀ`` decomposes to ``l·`` (two words), ``ǿ`` to ``ø`` + mark
+    return unicodedata.normalize("NFKD", run.translate(_LETTERS)).translate(_LETTERS)
 
 
 def _fold_chars(text: str) -> str:
-    """Casefold, decompose (NFKD), drop combining marks, then ``ae``/``oe``/``ue``.
+    """Casefold, Latin letters in plain letters, decompose (NFKD), drop combining marks,
+    then ``ae``/``oe``/``ue``.
 
     Decomposition and mark removal run on the non-ASCII stretches only (ASCII is already
     decomposed and bounds every reordering of marks, so the result is the same as for the
