@@ -58,6 +58,7 @@ from timeline.store import Store
 
 if TYPE_CHECKING:
     from timeline.pg_events import PgEventFollower
+    from timeline.pg_leader import LeaderLock
 
 log = logging.getLogger("chronik")
 
@@ -408,19 +409,84 @@ async def follow_events(state: AppState) -> AsyncIterator[EventFollower | PgEven
 
 @contextlib.asynccontextmanager
 async def run_background(state: AppState) -> AsyncIterator[None]:
-    """The background work of a data folder (must run in exactly one process): the
-    indexer and the components (connectors, notifier, retention)."""
-    indexer = asyncio.create_task(state.indexer.run(), name="chronik-indexer")
+    """The background work of a data folder or database (must run in exactly one process):
+    the indexer and the components (connectors, notifier, retention).
+
+    SQLite: the data folder's lock file (``chronik/processes.py``) has made sure this is the
+    only such process. PostgreSQL: a lock in the database decides (``timeline/pg_leader.py``):
+    the first process runs the work; any other **stands by** (its HTTP side serves as usual)
+    and takes over at once when the running one stops or loses its connection. The
+    components are built here either way: their HTTP side serves in every process."""
+    url = state.settings.store_url
+    if url is None:
+        state.components = build_components(state)
+        async with _background_work(state):
+            yield
+        return
+    from timeline.pg_leader import LeaderLock
+
     state.components = build_components(state)
+    lock = LeaderLock(url)
+    try:
+        first = await lock.try_take()
+    except BaseException:
+        await lock.release()
+        raise
+    lead = asyncio.create_task(_lead(state, lock, first), name="chronik-background-lead")
+    try:
+        if first:  # as on SQLite: the work runs when the block starts
+            started = asyncio.create_task(state.background_started.wait())
+            await asyncio.wait([started, lead], return_when=asyncio.FIRST_COMPLETED)
+            started.cancel()
+            if lead.done():
+                lead.result()  # what made it end (it ends no other way)
+        yield
+    finally:
+        await _cancel(lead, grace_seconds=25.0)
+        await lock.release()
+
+
+async def _lead(state: AppState, lock: LeaderLock, holding: bool) -> None:
+    """Run the background work whenever this process holds ``lock``; stand by otherwise."""
+    while True:
+        if not holding:
+            holder = await _quietly(lock.holder) or "another process"
+            log.warning("the background work (indexer, connectors, notifier, retention) of this "
+                        "database runs in %s; this process stands by and takes over when it "
+                        "stops", holder)
+            await lock.take()
+            log.warning("this process (%s) now runs the background work", lock.name)
+        async with _background_work(state):
+            await lock.lost()
+        log.error("lost the database connection that holds the background work's lock: the "
+                  "background work stopped here (another process may take it over)")
+        await lock.release()
+        holding = False
+
+
+async def _quietly(fn: Callable[[], Awaitable[str]]) -> str | None:
+    try:
+        return await fn()
+    except Exception as exc:  # a connection failure (OSError, asyncpg's): said, not raised
+        log.info("cannot tell who holds the background work's lock: %s", exc)
+        return None
+
+
+@contextlib.asynccontextmanager
+async def _background_work(state: AppState) -> AsyncIterator[None]:
+    """The indexer and ``state.components`` under a supervisor, while the block runs."""
+    indexer = asyncio.create_task(state.indexer.run(), name="chronik-indexer")
     state.supervisor = supervisor = Supervisor(state.components)
     supervisor.start()
     try:
         async with reporting(supervisor, state.store):
+            state.background_started.set()
             try:
                 yield
             finally:
                 await supervisor.stop()
     finally:
+        state.background_started.clear()
         await _cancel(indexer)
 
 

@@ -479,8 +479,12 @@ async def _background(state: AppState) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with follow_events(state), run_background(state):
-        print("Chronik background worker running (indexer, connectors, notifier, retention)",
-              flush=True)
+        if state.background_started.is_set():
+            print("Chronik background worker running (indexer, connectors, notifier, "
+                  "retention)", flush=True)
+        else:  # PostgreSQL: another process holds the database's lock (timeline/pg_leader.py)
+            print("Chronik background worker standing by: another process runs the background "
+                  "work of this database; this one takes over when it stops", flush=True)
         await stop.wait()
     return 0
 

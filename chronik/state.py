@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -58,6 +59,8 @@ class AppState:
     the background work (``serve --no-workers``, ``--processes N`` beyond process 0), only
     built -- their HTTP side (the Telegram webhook and deep links) serves in every process."""
     supervisor: Supervisor | None = None
+    background_started: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set while this process runs the background work (``chronik.app.run_background``)."""
     cti: CtiService | None = None
     """The phone connector (built on first use by ``chronik.glue.phone.cti_service``)."""
     portal: PortalSettings | None = None
