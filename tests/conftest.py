@@ -12,17 +12,47 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse, ClientSession
 from aiohttp.test_utils import TestServer
+from argon2 import PasswordHasher
 
 from chronik.api.base import hash_token, new_token
 from chronik.app import create_app
 from chronik.settings import Settings
 from chronik.state import STATE, AppState
+from chronik.web import auth
 from timeline.models import Office, Role
 
 STORE = os.environ.get("CHRONIK_TEST_STORE", "sqlite")
 """Which store the app-level tests run on: ``sqlite`` (default) or ``postgresql`` (a
 database on the test server, emptied before each test; CI runs the API, notification and
 privacy suites a second time this way)."""
+
+
+FAST_PASSWORD_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+"""Argon2id as the product uses it, at the lowest cost: the product's hasher
+(``m=65536,t=3,p=4``) takes ~0.2-0.5 s per hash or sign-in on a 2-core machine, and the
+suite hashes and signs in thousands of times. ``tests/web/test_password_hashing.py`` checks
+the product's own cost with ``real_password_hashing``."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing() -> Iterator[None]:
+    """In-process Chronik hashes and checks passwords with ``FAST_PASSWORD_HASHER`` (the
+    same algorithm and code paths; the stand-in hash for unknown addresses is just as
+    cheap, so both answers still cost the same)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(auth, "_HASHER", FAST_PASSWORD_HASHER)
+        patch.setattr(auth, "_DUMMY", FAST_PASSWORD_HASHER.hash("not-a-real-password-0"))
+        yield
+
+
+@pytest.fixture
+def real_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This test hashes passwords at the product's real cost."""
+    monkeypatch.setattr(auth, "_HASHER", REAL_PASSWORD_HASHER)
+    monkeypatch.setattr(auth, "_DUMMY", REAL_DUMMY_HASH)
+
+
+REAL_PASSWORD_HASHER, REAL_DUMMY_HASH = auth._HASHER, auth._DUMMY
 
 
 @pytest.fixture(scope="session")
