@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import errno
 import itertools
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -168,10 +169,36 @@ def notify_env(monkeypatch: pytest.MonkeyPatch, smtp_sink: SmtpSink) -> dict[str
     return env
 
 
+def _port_socket(host: str, port: int, family: socket.AddressFamily) -> socket.socket:
+    """aiohttp's ``get_port_socket``, but the socket is closed when the port is taken."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+START_ATTEMPTS = 5
+
+
 async def start_hub(settings: Settings) -> tuple[Hub, ClientSession]:
-    app = create_app(settings)
-    server = TestServer(app, host="127.0.0.1", port=settings.http_port)
-    await server.start_server()
+    """A running Chronik on ``settings.http_port``; if another process took that port since
+    ``free_port()`` found it free, on another free port (``hub.state.settings`` says which)."""
+    for attempt in range(START_ATTEMPTS):
+        app = create_app(settings)
+        server = TestServer(app, host="127.0.0.1", port=settings.http_port,
+                            socket_factory=_port_socket)
+        try:
+            await server.start_server()
+            break
+        except OSError as exc:
+            await server.close()
+            if exc.errno != errno.EADDRINUSE or attempt == START_ATTEMPTS - 1:
+                raise
+            settings = settings.model_copy(update={"http_port": free_port()})
     state = app[STATE]
     office = await state.store.create_office("Büro Müller & Partner", "DE")
     admin_token, agent_token = new_token(), new_token()
