@@ -11,9 +11,10 @@ never another exception type.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.errors import CloseBoundaryNotFoundDefect, MissingHeaderBodySeparatorDefect
 from email.message import Message
@@ -35,6 +36,7 @@ from .decode import (
 from .errors import MailParseError, MessageTooLarge
 from .htmltext import clean_html, html_to_text, unflow
 from .msgfile import NotReadable, is_msg, mail_from_msg
+from .originals import FALLBACK_NAME, Originals, eml_name
 from .smime import is_pkcs7, open_pkcs7
 from .spam import spam_verdict
 from .structure import (
@@ -70,6 +72,8 @@ _MAYBE_PKCS7 = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime",
                           "application/octet-stream"})
 _PART_HEADER = re.compile(rb"^content-type:", re.IGNORECASE | re.MULTILINE)
 _BODY_TYPES = ("text/plain", "text/html")
+_MESSAGE_TYPES = ("message/rfc822", "message/global")
+_NOT_BLANK = re.compile(rb"\S")
 _ID_RE = re.compile(r"<([^<>\s]+)>")
 _CID_RE = re.compile(r"""cid:([^"'\s>)]+)""", re.IGNORECASE)
 _MIME_NOTICE = re.compile(r"mime|multi-?part", re.IGNORECASE)
@@ -141,7 +145,7 @@ def parse_message(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedMa
     if is_msg(data):  # what import could not turn into mail (see .msgfile)
         raise MailParseError("an Outlook .msg file that could not be read (damaged)")
     try:
-        return _parse(data)
+        return _parse(data, max_bytes)
     except MailParseError:
         raise
     except (Exception, RecursionError) as exc:  # the one boundary: map everything else
@@ -151,7 +155,7 @@ def parse_message(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedMa
 # --------------------------------------------------------------------------- the message
 
 
-def _parse(data: bytes) -> ParsedMail:
+def _parse(data: bytes, max_bytes: int) -> ParsedMail:
     parts = sum(1 for _ in _PART_HEADER.finditer(data))
     if parts > _MAX_PARTS:
         raise MailParseError(f"too many MIME parts ({parts}, at most {_MAX_PARTS})")
@@ -179,7 +183,8 @@ def _parse(data: bytes) -> ParsedMail:
         raise MailParseError("no message headers found")
     reused = reused_boundary(msg, mime)
     if reused is not None:
-        msg = parser().parsebytes(separate_boundaries(mime))
+        mime = separate_boundaries(mime)
+        msg = parser().parsebytes(mime)
         notes.append(f"a nested multipart reused the boundary {reused!r} of the multipart "
                      "around it: its parts were separated again")
     hint = _charset_hint(msg)
@@ -188,7 +193,8 @@ def _parse(data: bytes) -> ParsedMail:
     sender = _sender(msg, hint, notes, listed=auto == "bulk")
     if sender is None:
         raise MailParseError("no sender address (From, Sender, Reply-To or Return-Path)")
-    body = _Body(notes)
+    body = _Body(notes, Originals(max_bytes))
+    body.originals.register(msg, mime)
     _walk(msg, body, 0)
     attachments = body.finish_attachments()
     if auto is None and machine_account(sender[1]):  # root@, postmaster@, noreply@ …
@@ -358,7 +364,8 @@ def _message_id(msg: Message, data: bytes, hint: str | None) -> str:
 class _Body:
     """Collects body text, HTML, attachments and notes while walking the MIME tree."""
 
-    def __init__(self, notes: list[str]) -> None:
+    def __init__(self, notes: list[str], originals: Originals, *, in_copy: bool = False
+                 ) -> None:
         self.texts: list[str] = []
         self.htmls: list[str] = []
         # (attachment part, inside related), or bytes kept because they could not be read
@@ -366,6 +373,12 @@ class _Body:
         self.notes = notes  # shared with the message and every nested body
         self.outlook_texts: list[str] = []  # the text inside winmail.dat files
         self.inline_files: list[Message] = []  # named text parts not marked attachment
+        self.originals = originals  # the forwarded messages (shared, like the notes)
+        self.in_copy = in_copy  # inside a forwarded message kept as a file already
+
+    def child(self, *, in_copy: bool = False) -> _Body:
+        """A body for a nested part (``in_copy``: one whose bytes are kept as a file)."""
+        return _Body(self.notes, self.originals, in_copy=in_copy or self.in_copy)
 
     def text(self) -> str:
         """The body text (after :meth:`finish_attachments`: winmail.dat's text stands in
@@ -444,7 +457,8 @@ class _Body:
         """A mail attached as a file -- an Outlook ``.msg`` (Outlook's "forward as
         attachment"), or an ``.eml`` sent as a plain file rather than ``message/rfc822``
         (webmail, a file dragged from the desktop): its text as a forwarded message, its
-        files beside the others, and the file as sent."""
+        files beside the others, and the file as sent (an ``.eml`` as ``message/rfc822``,
+        so that it opens as mail and its text is not read for search a second time)."""
         if is_msg(attachment.data):
             try:
                 mime = mail_from_msg(attachment.data)
@@ -452,12 +466,14 @@ class _Body:
                 mime = None
             if mime is None:  # not mail (a contact, an appointment), or unreadable
                 return [attachment]
-            inner = parser().parsebytes(mime)
             what = "an Outlook item"
         else:
-            inner = parser().parsebytes(attachment.data)
+            mime = attachment.data
+            attachment = replace(attachment, content_type="message/rfc822")
             what = "a saved e-mail"
-        sub = _Body(self.notes)
+        inner = parser().parsebytes(mime)
+        self.originals.register(inner, mime)
+        sub = self.child(in_copy=True)  # (the file holds whatever it forwards in turn)
         _walk(inner, sub, 1)
         files = sub.finish_attachments(level + 1)
         self.texts.append(_forward_header(inner) + sub.text())
@@ -480,9 +496,12 @@ def _walk(part: Message, body: _Body, depth: int, related: bool = False) -> None
     ctype = part.get_content_type()
     maintype = ctype.partition("/")[0]
     if depth > _MAX_DEPTH:
-        body.parts.append((part, related))
+        if ctype in _MESSAGE_TYPES:  # (not read: kept as a file, named by its subject)
+            _deepest(part, body)
+        else:
+            body.parts.append((part, related))
         return
-    if ctype in ("message/rfc822", "message/global"):
+    if ctype in _MESSAGE_TYPES:
         _forwarded(part, body, depth)
         return
     if maintype == "message":  # delivery-status, disposition-notification, ...
@@ -560,7 +579,9 @@ def _opaque_smime(part: Message, body: _Body, depth: int) -> bool:
     else:
         body.notes.append("an S/MIME signed message: the signed content is shown (the "
                           "signature is kept as sent, not verified)")
-        _walk(parser().parsebytes(opened[1]), body, depth + 1)
+        signed = parser().parsebytes(opened[1])
+        body.originals.register(signed, opened[1])
+        _walk(signed, body, depth + 1)
     body.parts.append((part, False))  # the signature (or the ciphertext), as sent
     return True
 
@@ -589,12 +610,12 @@ def _alternative(children: list[Message], body: _Body, depth: int) -> None:
             body.parts.append((other, False))
             if ctype in _BODY_TYPES and other.get_content_disposition() != "attachment":
                 body.inline_files.append(other)
-    rich_body = _Body(body.notes)
+    rich_body = body.child()
     if rich:
         _walk(rich[-1], rich_body, depth + 1)
     for unused in rich[:-1]:
         if unused.is_multipart():
-            unused_body = _Body(body.notes)
+            unused_body = body.child()
             _walk(unused, unused_body, depth + 1)
             rich_body.parts.extend(unused_body.parts)
     plain_text = _part_text(plain[-1], "text/plain", body) if plain else ""
@@ -607,20 +628,100 @@ def _alternative(children: list[Message], body: _Body, depth: int) -> None:
 
 
 def _forwarded(part: Message, body: _Body, depth: int) -> None:
+    """A forwarded message (``message/rfc822``, ``message/global``): its From, Date, Subject
+    and To lines and its text in the body, its files beside the mail's own, and the message
+    itself kept as ``<Subject>.eml``, the bytes as its sender's program attached them (an
+    agent sends it on, archives it, shows its headers). A forwarded part that cannot be
+    read leaves the mail around it as it is, with a note."""
+    inner, data = _inner(part, body)
+    kept = _original(part, inner, data, body)  # (before the ones inside it: they are copies)
+    sub = body.child(in_copy=kept is not None)
+    try:
+        _walk(inner, sub, depth + 1)
+        shown = _forward_header(inner) + sub.text()
+    except (Exception, RecursionError) as exc:  # (whatever a bug does on odd input: the
+        name = kept.filename if kept is not None else "the forwarded message"  # mail stays)
+        body.notes.append(f"a forwarded message could not be read ({type(exc).__name__}): "
+                          f"its text is not shown; its bytes are in {name!r}")
+        sub.parts = []
+        shown = FORWARD_SEPARATOR
+    body.texts.append(shown)
+    body.parts.extend(sub.parts)
+    if kept is not None:
+        body.parts.append(kept)
+
+
+def _deepest(part: Message, body: _Body) -> None:
+    """A forwarded message nested deeper than the parser follows: kept as a file, unread."""
+    inner, data = _inner(part, body)
+    kept = _original(part, inner, data, body)
+    if kept is not None:
+        body.notes.append(f"a forwarded message nested more than {_MAX_DEPTH} levels deep is "
+                          f"not shown; it is kept as {kept.filename!r}")
+        body.parts.append(kept)
+
+
+def _inner(part: Message, body: _Body) -> tuple[Message, bytes | None]:
+    """The forwarded message in ``part``, and its bytes when they are not those of the part
+    (a message sent in base64 or quoted-printable, decoded)."""
     payload = part.get_payload()
     inner = payload[0] if isinstance(payload, list) and payload else None
+    data: bytes | None = None
     encoded = encoded_message(part)
     if encoded is not None:  # sent in base64 or quoted-printable: the stdlib read the
-        inner = parser().parsebytes(encoded[0])  # encoded text as the message
+        data = encoded[0]  # encoded text as the message
+        span = body.originals.span(part) if encoded[1] == "quoted-printable" else None
+        if span is not None:  # (without the line end that belongs to the delimiter after it)
+            data = binascii.a2b_qp(span[0][span[1]:span[2]])
+        inner = parser().parsebytes(data)
         body.notes.append(f"a forwarded message ({part.get_content_type()}) sent in "
                           f"{encoded[1]}: decoded" + (f" ({encoded[2]})" if encoded[2] else ""))
-    if not isinstance(inner, Message):  # e.g. a base64-encoded message/rfc822
+    if not isinstance(inner, Message):
         raw = part.get_payload(decode=True)
-        inner = parser().parsebytes(raw if isinstance(raw, bytes) else b"")
-    sub = _Body(body.notes)
-    _walk(inner, sub, depth + 1)
-    body.texts.append(_forward_header(inner) + sub.text())
-    body.parts.extend(sub.parts)
+        data = raw if isinstance(raw, bytes) else b""
+        inner = parser().parsebytes(data)
+    if data is not None:
+        body.originals.register(inner, data)
+    return inner, data
+
+
+def _original(part: Message, inner: Message, data: bytes | None, body: _Body
+              ) -> ParsedAttachment | None:
+    """The forwarded message ``part`` as a file: ``<Subject>.eml`` (else the name its
+    sender gave, else ``forwarded-message.eml``), ``message/rfc822``, its bytes as they
+    stand in the message (``data``: as decoded). ``None`` for an empty one, and for a copy
+    inside a forwarded message kept already that would take the copies past the message
+    size limit (noted: it is in the outer file)."""
+    exact = True
+    span = body.originals.span(part) if data is None else (data, 0, len(data))
+    if span is None:  # inside a part found by a repair: as the parser read it
+        data, exact = _reassembled(inner), False
+        span = (data, 0, len(data))
+    source, start, end = span
+    if not _NOT_BLANK.search(source, start, end):
+        return None
+    hint = _charset_hint(inner)
+    given = re.sub(r"(?i)\.(eml|msg)$", "", safe_filename(filename_param(part) or ""))
+    name = eml_name(_header_text(inner, "subject", hint), eml_name(given, FALLBACK_NAME))
+    if body.in_copy and not body.originals.fits(end - start):
+        body.notes.append(f"the forwarded message {name!r} inside another one is not kept as a "
+                          f"file of its own ({end - start} bytes: the copies would pass the "
+                          f"size limit of {body.originals.budget} bytes); it is in the outer "
+                          "one")
+        return None
+    body.originals.count(end - start)
+    name = body.originals.unique(name)
+    if not exact:
+        body.notes.append(f"the forwarded message {name!r} is kept as the parser read it (its "
+                          "exact bytes could not be told apart in the damaged structure)")
+    return ParsedAttachment(name, "message/rfc822", source[start:end], False, None)
+
+
+def _reassembled(inner: Message) -> bytes:
+    try:
+        return inner.as_bytes()
+    except (Exception, RecursionError):  # (a header the generator cannot write)
+        return b""
 
 
 def _forward_header(inner: Message) -> str:
@@ -650,7 +751,8 @@ def _leftovers(part: Message, body: _Body, depth: int, related: bool) -> None:
                 len(text.strip().splitlines()) <= 3:
             continue  # "This is a multi-part message in MIME format." ("That was …" after)
         raw = text.encode("ascii", "surrogateescape")
-        found = find_parts(raw, preferred=part.get_boundary(), strict=True)
+        found = find_parts(raw, preferred=part.get_boundary(), strict=True,
+                           read=body.originals.register)
         if found is not None:
             children: list[Message | str] = [
                 p for p in found.get_payload() if isinstance(p, Message) and _has_content(p)]
@@ -683,7 +785,8 @@ def _broken_multipart(part: Message, body: _Body, depth: int) -> None:
     """A multipart whose boundary did not match: find it from the body, else show text."""
     data, _, _ = decoded_payload(part)
     ctype = part.get_content_type()
-    found = find_parts(data, ctype if ctype.startswith("multipart/") else "multipart/mixed")
+    found = find_parts(data, ctype if ctype.startswith("multipart/") else "multipart/mixed",
+                       read=body.originals.register)
     declared = part.get_boundary()
     if found is not None:
         if part.get("content-type") is None:

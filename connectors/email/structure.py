@@ -20,6 +20,7 @@ from __future__ import annotations
 import binascii
 import re
 from collections import Counter
+from collections.abc import Callable
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
@@ -245,13 +246,15 @@ def separate_boundaries(data: bytes) -> bytes:
 
 
 def find_parts(data: bytes, content_type: str = "multipart/mixed",
-               preferred: str | None = None, strict: bool = False) -> Message | None:
+               preferred: str | None = None, strict: bool = False,
+               read: Callable[[Message, bytes], None] | None = None) -> Message | None:
     """``data`` (a multipart body with a wrong or missing boundary, or text left after a
     closing delimiter) read as a ``content_type`` multipart, or None when it holds no parts.
     The boundary is ``preferred`` if its delimiter lines are there, else the one whose
     delimiter lines are most often followed by part headers (``Content-*`` ones count ten
     times: a quoted "-----Original Message-----" is followed by "From:"); ``strict``: only
-    those count (for text that is not declared to hold parts)."""
+    those count (for text that is not declared to hold parts). ``read`` is told the
+    multipart found and the bytes it was parsed from."""
     candidates: Counter[bytes] = Counter()
     for match in _CANDIDATE.finditer(data):
         if match.group(2)[:8].lower() == b"content-":
@@ -266,9 +269,14 @@ def find_parts(data: bytes, content_type: str = "multipart/mixed",
     if b'"' in boundary or b"\\" in boundary:
         return None
     header = b"Content-Type: %s; boundary=\"%s\"\n\n" % (content_type.encode(), boundary)
-    found = parser().parsebytes(header + data)
+    source = header + data
+    found = parser().parsebytes(source)
     payload: object = found.get_payload()
-    return found if isinstance(payload, list) else None
+    if not isinstance(payload, list):
+        return None
+    if read is not None:
+        read(found, source)
+    return found
 
 
 # --------------------------------------------------------------------------- transfer encodings

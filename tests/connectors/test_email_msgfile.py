@@ -72,8 +72,11 @@ def test_attachments_with_names_types_and_bytes() -> None:
 def test_an_attached_outlook_item_is_a_forwarded_message() -> None:
     mail = parsed("testMSG_att_msg.msg")
     assert "---------- Forwarded message ----------" in mail.text
-    assert [a.filename for a in mail.attachments] == ["smbprn.00009008.KdcPjl.pdf"]
-    assert mail.attachments[0].data.startswith(b"%PDF")
+    assert [(a.filename, a.content_type) for a in mail.attachments] == [
+        ("Test Attachment.eml", "message/rfc822"), ("smbprn.00009008.KdcPjl.pdf",
+                                                    "application/pdf")]
+    assert b"\nFrom: Nick Booth <nick.booth@pof.com.au>\n" in mail.attachments[0].data
+    assert mail.attachments[1].data.startswith(b"%PDF")
 
 
 def test_non_ascii_names_and_text() -> None:

@@ -425,7 +425,9 @@ def test_forwarded_message_is_in_the_body_with_its_attachments() -> None:
         f"Siehe unten.\n\n{FORWARD_SEPARATOR}\nFrom: Jürgen <juergen@example.net>\n"
         "Date: Mon, 1 Jan 2024 10:00:00 +0100\nSubject: Angebot\n\nPreis: 10 € über alles"
     )
-    assert [(a.filename, a.data) for a in parsed.attachments] == [("angebot.pdf", b"%PDF-")]
+    inner = FORWARD[FORWARD.index(b"From: =?utf-8"):FORWARD.index(b"\n--OUT--")]
+    assert [(a.filename, a.content_type, a.data) for a in parsed.attachments] == [
+        ("angebot.pdf", "application/pdf", b"%PDF-"), ("Angebot.eml", "message/rfc822", inner)]
     assert parsed.subject == "Fwd: Angebot"
 
 
@@ -635,7 +637,8 @@ def test_dsn_bounce_with_failed_recipients() -> None:
     assert parsed.auto == "bounce"
     assert parsed.bounced_recipients == ("Gone@Example.com", "also-gone@example.net")
     assert "Original text" in parsed.text
-    assert [a.content_type for a in parsed.attachments] == ["message/delivery-status"]
+    assert [a.content_type for a in parsed.attachments] == ["message/delivery-status",
+                                                            "message/rfc822"]  # (the original)
 
 
 def test_dsn_delay_is_not_a_bounce() -> None:

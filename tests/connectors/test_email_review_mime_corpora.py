@@ -55,7 +55,7 @@ def test_forwarded_message_sent_base64_encoded_is_read(cte: bytes, encode: objec
     assert "Grüße, anbei das Angebot." in parsed.text
     assert "RnJvbTog" not in parsed.text and "=C3=BC" not in parsed.text
     assert [(a.filename, a.content_type, a.data) for a in parsed.attachments] == [
-        ("Angebot.pdf", "application/pdf", PDF)]
+        ("Angebot.pdf", "application/pdf", PDF), ("Angebot 2024.eml", "message/rfc822", INNER)]
     assert any("forwarded message" in n and "decoded" in n for n in parsed.parse_notes)
 
 
@@ -67,13 +67,13 @@ def test_forwarded_message_in_base64_inside_one_in_base64() -> None:
     parsed = parse_message(forward(b"base64", base64.encodebytes(middle)))
     assert "Subject: Weiter" in parsed.text and "Subject: Angebot 2024" in parsed.text
     assert "Grüße, anbei das Angebot." in parsed.text
-    assert [a.data for a in parsed.attachments] == [PDF]
+    assert [a.data for a in parsed.attachments] == [PDF, INNER, middle]  # each mail decoded
 
 
 def test_forwarded_message_sent_as_the_standard_wants_gets_no_note() -> None:
     parsed = parse_message(forward(b"7bit", INNER.replace(b"8bit", b"8bit")))
     assert "Grüße, anbei das Angebot." in parsed.text
-    assert [a.data for a in parsed.attachments] == [PDF]
+    assert [a.data for a in parsed.attachments] == [PDF, INNER]
     assert not any("forwarded message" in n for n in parsed.parse_notes)
 
 
