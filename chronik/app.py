@@ -456,10 +456,14 @@ async def _lead(state: AppState, lock: LeaderLock, holding: bool) -> None:
                         "stops", holder)
             await lock.take()
             log.warning("this process (%s) now runs the background work", lock.name)
-        async with _background_work(state):
-            await lock.lost()
-        log.error("lost the database connection that holds the background work's lock: the "
-                  "background work stopped here (another process may take it over)")
+        try:
+            async with _background_work(state):
+                await lock.lost()
+            log.error("lost the database connection that holds the background work's lock: "
+                      "the background work stopped here (another process may take it over)")
+        except Exception:  # a bug must not leave the work stopped for good
+            log.exception("the background work failed; standing by to start it again")
+            await asyncio.sleep(1.0)
         await lock.release()
         holding = False
 
