@@ -88,6 +88,10 @@ class ParsedAttachment:
     inline: bool  # an image shown inline (Content-Disposition inline or referenced by cid:)
     content_id: str | None
     text: str | None = None  # the file's searchable text, when read (chronik import)
+    forwarded: bool = False
+    """The forwarded mail itself (``<Subject>.eml``), kept beside its text and files: not
+    part of what makes two messages the same (a mail stored before it was kept, delivered
+    again, is a duplicate -- not "another message with the same Message-ID")."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,8 @@ class ParsedMail:
             digest.update(part.encode("utf-8", "surrogatepass"))
             digest.update(b"\x00")
         for att in self.attachments:
-            digest.update(hashlib.sha256(att.data).digest())
+            if not att.forwarded:
+                digest.update(hashlib.sha256(att.data).digest())
         return digest.hexdigest()
 
 
@@ -714,7 +719,8 @@ def _original(part: Message, inner: Message, data: bytes | None, body: _Body
     if not exact:
         body.notes.append(f"the forwarded message {name!r} is kept as the parser read it (its "
                           "exact bytes could not be told apart in the damaged structure)")
-    return ParsedAttachment(name, "message/rfc822", source[start:end], False, None)
+    return ParsedAttachment(name, "message/rfc822", source[start:end], False, None,
+                            forwarded=True)
 
 
 def _reassembled(inner: Message) -> bytes:
