@@ -454,6 +454,11 @@ async def _lead(state: AppState, lock: LeaderLock, holding: bool) -> None:
             log.warning("the background work (indexer, connectors, notifier, retention) of this "
                         "database runs in %s; this process stands by and takes over when it "
                         "stops", holder)
+            if state.settings.engine_url is None:
+                log.warning("search here answers from the embedded index in this data folder, "
+                            "which only background work running on this machine keeps up to "
+                            "date: with Chronik on several machines, set CHRONIK_SEARCH_URL "
+                            "(a search engine all of them share)")
             await lock.take()
             log.warning("this process (%s) now runs the background work", lock.name)
         try:

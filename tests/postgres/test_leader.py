@@ -95,6 +95,7 @@ def test_a_second_worker_stands_by_and_takes_over_when_the_first_is_killed(
             log = wait_until(lambda: "stands by" in _output(second_err) and
                              _output(second_err), timeout=10, what="who runs it")
             assert f"pid {first.pid}" in log  # says which process runs the work
+            assert "CHRONIK_SEARCH_URL" in log  # and that its embedded index is this machine's
             assert "Traceback" not in log
 
             http = serve(tmp_path, data, env, seeded, "http", "--no-workers")
