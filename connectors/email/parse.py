@@ -645,9 +645,10 @@ def _forwarded(part: Message, body: _Body, depth: int) -> None:
         _walk(inner, sub, depth + 1)
         shown = _forward_header(inner) + sub.text()
     except (Exception, RecursionError) as exc:  # (whatever a bug does on odd input: the
-        name = kept.filename if kept is not None else "the forwarded message"  # mail stays)
+        where = (f"kept as {kept.filename!r}" if kept is not None  # mail around it stays)
+                 else "in the forwarded mail around it")
         body.notes.append(f"a forwarded message could not be read ({type(exc).__name__}): "
-                          f"its text is not shown; its bytes are in {name!r}")
+                          f"its text is not shown; its bytes are {where}")
         sub.parts = []
         shown = FORWARD_SEPARATOR
     body.texts.append(shown)
