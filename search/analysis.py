@@ -101,7 +101,16 @@ def joined_words(text: str) -> list[str]:
 
 
 ANALYSIS_VERSION = 6
-"""Bump when what is indexed for a word changes: an older index is re-analysed on open."""
+"""Bump when what is indexed *for a word* changes (stems, compound heads: forms derived from
+the folded words alone): an older index is re-analysed on open from its own folded text."""
+
+TEXT_VERSION = 2
+"""Bump when the words an entry's text gives change (folding, ``timeline.text``; tokens such
+as hyphen joins here or numbers, dates and IBANs in ``search.references``). That cannot be
+derived from an index's already-folded text: an index written by an older version is rebuilt
+from the store, in the background, by the indexer (``search.indexer``), search answering
+from the old index meanwhile. 1: before Latin letters without marks folded (``ł``, ``ø``,
+``æ``, ``þ``) and before the number, date and IBAN tokens (indexes without a version)."""
 
 LANGUAGES = ("de", "en")
 _STEMMERS: dict[str, Any] = {"de": Stemmer.Stemmer("german"), "en": Stemmer.Stemmer("english")}

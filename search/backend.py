@@ -56,6 +56,15 @@ class HitPage:
     (``SearchRequest.count_up_to``)."""
 
 
+class RebuildBusy(Exception):
+    """Another process is rebuilding the index (an automatic rebuild leaves it to that one)."""
+
+
+class RebuildSuperseded(Exception):
+    """A newer rebuild (``chronik reindex``) took the index over while this one was loading;
+    nothing of this one was swapped in."""
+
+
 class SearchBackend(Protocol):
     name: str
 
@@ -66,8 +75,17 @@ class SearchBackend(Protocol):
         ...
     async def delete(self, seqs: Sequence[int]) -> None: ...
     async def search(self, request: SearchRequest) -> HitPage: ...
-    async def rebuild(self, batches: RebuildSource) -> int:
-        """Build a fresh index from ``batches`` and swap it in at once; returns the count."""
+    async def rebuild(self, batches: RebuildSource, *, automatic: bool = False) -> int:
+        """Build a fresh index from ``batches`` and swap it in at once; returns the count.
+        Searches answer from the old index until the swap; writes and deletes made
+        meanwhile (by any process) reach the new one and win over the snapshot. A rebuild
+        started later takes over (this one raises :class:`RebuildSuperseded`);
+        ``automatic``: leave it to a rebuild another process is running
+        (:class:`RebuildBusy`)."""
+        ...
+    async def text_version(self) -> int:
+        """The ``search.analysis.TEXT_VERSION`` the index's text was written with (an older
+        one: only a rebuild from the store brings it up to date)."""
         ...
     async def compact(self) -> None:
         """Physically drop deleted documents (after an erasure), so no index file keeps

@@ -12,7 +12,12 @@ opened and closed with it (STYLE 4).
   alias ``<alias>-rebuilding``; every process's writes go to both (they look the alias up,
   cached ``TARGETS_TTL`` seconds, and the rebuild waits that long before it reads the
   store). A live delete leaves a tombstone in the new index, so the snapshot being loaded
-  cannot bring the document back; tombstones are removed before the swap.
+  cannot bring the document back; tombstones are removed before the swap. Two rebuilds at
+  once (an automatic one, ``chronik reindex``) each load a whole index of their own (every
+  write reaches both) and the later swap wins: nothing is taken over or left half.
+* The mapping's ``_meta`` names the schema, analysis and text versions the index was written
+  with: an older schema or analysis is re-analysed on open from the index's own text, an
+  older text (``TEXT_VERSION``) is rebuilt from the store by the indexer in the background.
 * Bulk requests are NDJSON bodies of at most ``BULK_BYTES``; items the engine rejects as
   overloaded (429) are retried with backoff, other rejections are errors. A rebuild keeps
   ``BULK_IN_FLIGHT`` requests in flight with refresh off.
@@ -39,6 +44,7 @@ import orjson
 from cachetools import TTLCache
 
 from search.analysis import (
+    TEXT_VERSION,
     best_corrections,
     close_words,
     correctable_words,
@@ -58,8 +64,10 @@ from search.engine_query import (
     counts_body,
     document,
     known_body,
+    mappings_for,
     marked_words,
     meta_matches,
+    meta_text_version,
     near_words_body,
     newest_cursor,
     only_seq,
@@ -86,6 +94,8 @@ TARGETS_TTL = 1.0
 SUGGEST_CANDIDATES = 10
 """Close words per unknown query word checked against the office's documents."""
 SOURCE_BATCH = 2000
+SWAP_ATTEMPTS = 5
+"""Alias swaps tried while other rebuilds keep swapping in between (see ``_swap_alias``)."""
 
 
 async def detect_engine(url: str, *, request_timeout: float = 10.0) -> str:
@@ -194,7 +204,10 @@ class EngineBackend:
             ops += [("index", target, seq, tombstone(seq)) for seq in seqs]
         await self._bulk(ops, ignore=frozenset({404}), refresh=self.refresh)
 
-    async def rebuild(self, batches: RebuildSource) -> int:
+    async def rebuild(self, batches: RebuildSource, *, automatic: bool = False) -> int:
+        """Load a new index from ``batches`` and swap the alias to it. ``automatic`` changes
+        nothing here: a rebuild running elsewhere loads an index of its own (see the module
+        docstring)."""
         async def docs() -> AsyncIterator[list[tuple[int, Json]]]:
             async for batch in batches:
                 yield [(e.seq, document(e)) for e in batch]
@@ -226,6 +239,12 @@ class EngineBackend:
                 shards = _primaries(await self.client.shard_stats(index), index)
             await self.client.expunge_deletes(index)
             await self.client.refresh(index)
+
+    async def text_version(self) -> int:
+        current = await self.client.alias_indices(self.alias)
+        if not current:
+            return TEXT_VERSION  # nothing indexed to be outdated
+        return meta_text_version(await self.client.mapping_meta(current[0]))
 
     # ------------------------------------------------------------------ reads
     async def search(self, request: SearchRequest) -> HitPage:
@@ -315,14 +334,19 @@ class EngineBackend:
         return corrected_queries(text, corrections, limit)
 
     # ------------------------------------------------------------------ internals
-    async def _load(self, batches: AsyncIterator[list[tuple[int, Json]]]) -> int:
-        """Build a fresh index from ``batches`` and swap the alias to it at once."""
+    async def _load(self, batches: AsyncIterator[list[tuple[int, Json]]], *,
+                    text_version: int | None = None) -> int:
+        """Build a fresh index from ``batches`` (text of ``text_version``, default: this
+        code's) and swap the alias to it at once."""
         new = self._new_index_name()
+        if text_version is None:
+            text_version = TEXT_VERSION
         # Loading: no refresh, translog fsync'd in the background (a crash loses only this
         # index, which is not in use yet); both restored before the swap. Replicas are left
         # as the cluster's defaults and templates say.
         loading = {**SETTINGS, "refresh_interval": "-1", "translog.durability": "async"}
-        await self.client.create_index(new, {"settings": loading, "mappings": MAPPINGS,
+        await self.client.create_index(new, {"settings": loading,
+                                             "mappings": mappings_for(text_version),
                                              "aliases": {self.rebuilding_alias: {}}})
         self._rebuilding = new
         self._targets.clear()
@@ -353,12 +377,7 @@ class EngineBackend:
             await self.client.put_settings(new, {"index": {
                 "refresh_interval": None, "translog.durability": None}})
             await self.client.refresh(new)
-            old = await self.client.alias_indices(self.alias)
-            await self.client.update_aliases([
-                *({"remove": {"index": name, "alias": self.alias}} for name in old),
-                {"remove": {"index": new, "alias": self.rebuilding_alias}},
-                {"add": {"index": new, "alias": self.alias}},
-            ])
+            old = await self._swap_alias(new)
         except BaseException:
             with contextlib.suppress(Exception):
                 await self.client.delete_indices([new])
@@ -368,6 +387,27 @@ class EngineBackend:
             self._targets.clear()
         await self.client.delete_indices(old)
         return count
+
+    async def _swap_alias(self, new: str) -> list[str]:
+        """Point the alias at ``new`` alone, in one atomic ``_aliases`` call; returns the
+        indices it pointed at. Each ``remove`` must find its alias (``must_exist``): when
+        another rebuild swapped in between our look and our swap, the call fails as a whole
+        and is made again against what the alias holds now (never two indices at once)."""
+        for _ in range(SWAP_ATTEMPTS - 1):
+            old = await self.client.alias_indices(self.alias)
+            try:
+                await self.client.update_aliases(_swap_actions(
+                    self.alias, self.rebuilding_alias, old, new))
+                return old
+            except EngineError as exc:
+                if exc.status != 404:
+                    raise
+                log.info("search index: another rebuild swapped in %s meanwhile; swapping "
+                         "again", self.alias)
+        old = await self.client.alias_indices(self.alias)
+        await self.client.update_aliases(_swap_actions(self.alias, self.rebuilding_alias,
+                                                       old, new))
+        return old
 
     async def _drop_tombstones(self, index: str) -> None:
         """Delete the tombstones of live deletes (by id: ``_delete_by_query`` is a module
@@ -387,6 +427,8 @@ class EngineBackend:
         stored (folded) text, as FTS5 does on open: no store needed, no manual step."""
         log.warning("search index %s: re-analysing its documents (schema or analysis changed)",
                     index)
+        # its text stays what it was: an older one is rebuilt from the store (search.indexer)
+        text_version = meta_text_version(await self.client.mapping_meta(index))
 
         async def docs() -> AsyncIterator[list[tuple[int, Json]]]:
             after: list[int] | None = None
@@ -407,7 +449,7 @@ class EngineBackend:
                 yield out
                 after = [int(found[-1]["sort"][0])]
 
-        count = await self._load(docs())
+        count = await self._load(docs(), text_version=text_version)
         log.warning("search index: re-analysis done (%d documents)", count)
 
     async def _rebuilding_indices(self) -> list[str]:
@@ -473,6 +515,14 @@ class EngineBackend:
                 delay = min(delay * 2, 10.0)
             pending = retry
         raise SearchUnavailable(f"{self.name} rejected {len(pending)} document(s): overloaded")
+
+
+def _swap_actions(alias: str, rebuilding: str, old: Sequence[str], new: str) -> list[Json]:
+    return [
+        *({"remove": {"index": name, "alias": alias, "must_exist": True}} for name in old),
+        {"remove": {"index": new, "alias": rebuilding}},
+        {"add": {"index": new, "alias": alias}},
+    ]
 
 
 def _total(resp: Json, up_to: int) -> Total | None:

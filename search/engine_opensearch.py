@@ -17,6 +17,7 @@ from opensearchpy.exceptions import (
 )
 from opensearchpy.exceptions import (
     ImproperlyConfigured,
+    NotFoundError,
     SerializationError,
     SSLError,
     TransportError,
@@ -88,7 +89,11 @@ class OpenSearchClient:
         if not names:
             return
         with _boundary():
-            await self._client.indices.delete(index=",".join(names), ignore_unavailable=True)
+            try:
+                await self._client.indices.delete(index=",".join(names),
+                                                  ignore_unavailable=True)
+            except NotFoundError:
+                pass  # deleted by another process between the lookup and the delete
 
     async def put_settings(self, index: str, settings: Json) -> None:
         with _boundary():

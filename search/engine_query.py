@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from search.analysis import ANALYSIS_VERSION, query_forms
+from search.analysis import ANALYSIS_VERSION, TEXT_VERSION, query_forms
 from search.backend import document_forms, document_text, scope_token
 from search.query import Clause, ParsedQuery, QueryError, SearchFilters, Term
 from timeline.errors import InvalidInput
@@ -67,7 +67,8 @@ SETTINGS: Json = {
 
 MAPPINGS: Json = {
     "dynamic": "strict",
-    "_meta": {"chronik_schema": SCHEMA_VERSION, "chronik_analysis": ANALYSIS_VERSION},
+    "_meta": {"chronik_schema": SCHEMA_VERSION, "chronik_analysis": ANALYSIS_VERSION,
+              "chronik_text": TEXT_VERSION},
     # forms are derived from body: not kept in the stored source.
     "_source": {"excludes": ["forms"]},
     "properties": {
@@ -93,9 +94,22 @@ BEST_FIRST: list[Json] = [{"_score": {"order": "desc"}}, {"seq": {"order": "desc
 
 
 def meta_matches(meta: object) -> bool:
-    """Was an index with this mapping ``_meta`` written by the current schema and analysis?"""
+    """Was an index with this mapping ``_meta`` written by the current schema and analysis?
+    (Its text version is another matter: :func:`meta_text_version`.)"""
     return isinstance(meta, dict) and meta.get("chronik_schema") == SCHEMA_VERSION and \
         meta.get("chronik_analysis") == ANALYSIS_VERSION
+
+
+def meta_text_version(meta: object) -> int:
+    """The ``TEXT_VERSION`` an index with this mapping ``_meta`` holds text of (1: written
+    before the version was kept)."""
+    version = meta.get("chronik_text") if isinstance(meta, dict) else None
+    return version if isinstance(version, int) else 1
+
+
+def mappings_for(text_version: int) -> Json:
+    """:data:`MAPPINGS`, saying the index holds text of ``text_version``."""
+    return {**MAPPINGS, "_meta": {**MAPPINGS["_meta"], "chronik_text": text_version}}
 
 
 def _key(value: str) -> str:

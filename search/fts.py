@@ -12,7 +12,17 @@ time, to the index's words sharing one of its forms (``vertrag`` -> ``vertrage``
 Words that leave the index (erasure, edits) leave the table too. Automatic bookkeeping carries
 its office as ``so…`` (``document_scope``), so the default office filter leaves it out at no
 cost. An index from an earlier version is brought up to date on :meth:`FtsBackend.open` (one
-pass over its own folded text; no store, no manual step).
+pass over its own folded text; no store, no manual step); one whose *text* is older
+(``search_meta.text`` below ``TEXT_VERSION``: folding or tokens changed) is rebuilt from the
+store by the indexer in the background (:meth:`FtsBackend.rebuild`, ``search.indexer``).
+
+A rebuild fills ``entry_fts_rebuild`` and swaps it in with one transaction. Meanwhile every
+process writes to both tables; a document written live wins over the snapshot being loaded
+(the snapshot skips it), and a live delete leaves a tombstone (``entry_fts_rebuild_gone``)
+so the snapshot cannot bring it back. ``search_meta.rebuild`` names the rebuild loading now
+(host, process, heartbeat): a rebuild started later takes over (the earlier one stops
+without swapping), an automatic one leaves a running one alone, and one whose process is gone
+is dropped on open (search never left the old table).
 
 The office token is in nearly every document, so intersecting with it is most of what a
 short query costs. ``search_meta.offices`` lists every office the index has held documents
@@ -25,6 +35,7 @@ from __future__ import annotations
 import heapq
 import logging
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +43,7 @@ from typing import Any, TypeVar
 
 from search.analysis import (
     ANALYSIS_VERSION,
+    TEXT_VERSION,
     best_corrections,
     close_words,
     correctable_words,
@@ -40,6 +52,7 @@ from search.analysis import (
 from search.backend import (
     RELEVANCE_CANDIDATES,
     HitPage,
+    RebuildBusy,
     RebuildSource,
     SearchHit,
     Total,
@@ -52,6 +65,11 @@ from search.fts_forms import CREATE_FORMS, FORMS, FORMS_REBUILD, Row, WordForms
 from search.fts_forms import start_rebuild as forms_start_rebuild
 from search.fts_forms import swap_rebuild as forms_swap_rebuild
 from search.fts_forms import tables as forms_tables
+from search.fts_rebuild import KEY as REBUILD_KEY
+from search.fts_rebuild import RUNNING
+from search.fts_rebuild import claim as claim_rebuild
+from search.fts_rebuild import owner as rebuild_owner
+from search.fts_rebuild import running as rebuild_running
 from search.query import (
     SYSTEM_CHANNELS,
     ParsedQuery,
@@ -70,6 +88,8 @@ T = TypeVar("T")
 
 _TABLE = "entry_fts"
 _REBUILD = "entry_fts_rebuild"
+_GONE = "entry_fts_rebuild_gone"
+"""Tombstones: documents deleted while a rebuild loads (its snapshot must not restore them)."""
 _VOCAB = "entry_fts_vocab"
 _CREATE = ("CREATE VIRTUAL TABLE {name} USING fts5(body, scope, "
            "tokenize = 'unicode61 remove_diacritics 2')")
@@ -99,6 +119,9 @@ documents of, sorted, space-separated. Only ever grows; written in the transacti
 the documents, read in the same snapshot as a search (see :func:`_only_office`)."""
 
 _OFFICES_SQL = f"SELECT value FROM search_meta WHERE key = '{_OFFICES}'"
+
+_TEXT = "text"
+"""``search_meta`` key: the ``TEXT_VERSION`` the index's text was written with."""
 
 Variants = Mapping[str, Sequence[str]]
 """A bare query word -> the other index words it matches."""
@@ -208,6 +231,8 @@ class FtsBackend:
         await self.db.write_raw(lambda c: c.execute("PRAGMA secure_delete=ON"))
         await self._upgrade_if_old()
         await self.db.write(lambda c: _note_offices(c, set()))  # an index without the list
+        await self._note_text_version()
+        await self._drop_dead_rebuild()
 
     async def close(self) -> None:
         await self.db.close()
@@ -218,14 +243,15 @@ class FtsBackend:
         self.forms.committed()
         return result
 
-    def _old_words(self, conn: sqlite3.Connection, seqs: Sequence[int]) -> dict[int, set[str]]:
-        """The words of those of ``seqs`` already indexed (replaced or deleted now)."""
-        top = conn.execute(f"SELECT rowid FROM {_TABLE} ORDER BY rowid DESC LIMIT 1").fetchone()
+    def _old_words(self, conn: sqlite3.Connection, seqs: Sequence[int],
+                   table: str = _TABLE) -> dict[int, set[str]]:
+        """The words of those of ``seqs`` already in ``table`` (replaced or deleted now)."""
+        top = conn.execute(f"SELECT rowid FROM {table} ORDER BY rowid DESC LIMIT 1").fetchone()
         out: dict[int, set[str]] = {}
         for seq in seqs:  # one rowid at a time: FTS5 scans the whole table for "rowid IN"
             if top is None or seq > top[0]:
                 continue  # newer than anything indexed (the usual case: new entries)
-            row = conn.execute(f"SELECT body FROM {_TABLE} WHERE rowid=?", (seq,)).fetchone()
+            row = conn.execute(f"SELECT body FROM {table} WHERE rowid=?", (seq,)).fetchone()
             if row is not None:
                 out[seq] = set(row[0].split(" "))
         return out
@@ -237,54 +263,113 @@ class FtsBackend:
         def run(conn: sqlite3.Connection) -> None:
             _note_offices(conn, offices)
             tables = _tables(conn)
-            replaced = self._old_words(conn, [r[0] for r in rows])
+            replaced = {table: self._old_words(conn, [r[0] for r in rows], table)
+                        for table in tables}
             for table in tables:
-                if replaced or table != _TABLE:
+                if replaced[table] or table != _TABLE:
                     conn.executemany(f"DELETE FROM {table} WHERE rowid=?",
                                      [(r[0],) for r in rows])
                 conn.executemany(f"INSERT INTO {table} (rowid, body, scope) VALUES (?,?,?)",
                                  [r[:3] for r in rows])
             self.forms.add(conn, rows, forms_tables(conn), everything=len(tables) > 1)
-            if replaced:
-                new = {r[0]: r[4] or frozenset() for r in rows}
-                self.forms.forget(conn, {w for seq, old in replaced.items()
-                                         for w in old - new[seq]}, _indexed(conn))
+            new = {r[0]: r[4] or frozenset() for r in rows}
+            for table, old in replaced.items():
+                if old:  # each table's word forms follow that table's words
+                    self.forms.forget(conn, {w for seq, words in old.items()
+                                             for w in words - new[seq]},
+                                      _indexed(conn, table), into=[_FORMS_OF[table]])
         await self._write(run)
 
     async def delete(self, seqs: Sequence[int]) -> None:
         def run(conn: sqlite3.Connection) -> None:
-            old = self._old_words(conn, list(seqs))
-            for table in _tables(conn):
+            tables = _tables(conn)
+            if len(tables) > 1:  # a rebuild is loading: its snapshot must not restore them
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {_GONE} (seq INTEGER PRIMARY KEY)")
+                conn.executemany(f"INSERT OR IGNORE INTO {_GONE} (seq) VALUES (?)",
+                                 [(s,) for s in seqs])
+            for table in tables:
+                old = self._old_words(conn, list(seqs), table)
                 conn.executemany(f"DELETE FROM {table} WHERE rowid=?", [(s,) for s in seqs])
-            self.forms.forget(conn, set().union(*old.values()) if old else (), _indexed(conn))
+                self.forms.forget(conn, set().union(*old.values()) if old else (),
+                                  _indexed(conn, table), into=[_FORMS_OF[table]])
         await self._write(run)
 
-    async def rebuild(self, batches: RebuildSource) -> int:
+    async def rebuild(self, batches: RebuildSource, *, automatic: bool = False) -> int:
+        """Load ``entry_fts_rebuild`` from ``batches`` and swap it in (see the module
+        docstring: live writes win, live deletes stay deleted, a later rebuild takes over;
+        ``automatic``: raise :class:`RebuildBusy` instead of taking over a running one)."""
+        me = uuid.uuid4().hex
+
         def start(conn: sqlite3.Connection) -> None:
+            owner = rebuild_owner(conn)
+            if automatic and owner is not None and rebuild_running(owner):
+                raise RebuildBusy(f"process {owner.get('pid')} on {owner.get('host')} is "
+                                  "rebuilding the search index")
+            claim_rebuild(conn, me)
             _start_rebuild(conn)
             self.forms.start_rebuild()
-        await self.db.write(start)
-        count = 0
-        async for batch in batches:
-            rows = [_row(e) for e in batch]
-            offices = _office_tokens(batch)
+        RUNNING.add(me)
+        try:
+            await self.db.write(start)
+            count = 0
+            async for batch in batches:
+                rows = [_row(e) for e in batch]
+                offices = _office_tokens(batch)
 
-            def add(conn: sqlite3.Connection, rows: list[Row] = rows,
-                    offices: set[str] = offices) -> None:
-                _note_offices(conn, offices)
-                conn.executemany(f"INSERT OR REPLACE INTO {_REBUILD} (rowid, body, scope) "
-                                 "VALUES (?,?,?)", [r[:3] for r in rows])
-                self.forms.add(conn, rows, [FORMS_REBUILD], rebuilding=True)
-            await self._write(add)
-            count += len(rows)
+                def add(conn: sqlite3.Connection, rows: list[Row] = rows,
+                        offices: set[str] = offices) -> None:
+                    claim_rebuild(conn, me, still=True)
+                    _note_offices(conn, offices)
+                    fresh = _not_written_live(conn, rows)
+                    conn.executemany(f"INSERT INTO {_REBUILD} (rowid, body, scope) "
+                                     "VALUES (?,?,?)", [r[:3] for r in fresh])
+                    self.forms.add(conn, fresh, [FORMS_REBUILD], rebuilding=True)
+                await self._write(add)
+                count += len(rows)
 
-        def swap(conn: sqlite3.Connection) -> None:
-            _swap_rebuild(conn)
-            self.forms.reset()
-        await self._write(swap)
+            def swap(conn: sqlite3.Connection) -> None:
+                claim_rebuild(conn, me, still=True)
+                _swap_rebuild(conn)
+                conn.execute("DELETE FROM search_meta WHERE key=?", (REBUILD_KEY,))
+                conn.execute("INSERT OR REPLACE INTO search_meta (key, value) VALUES (?, ?)",
+                             (_TEXT, str(TEXT_VERSION)))
+                self.forms.reset()
+            await self._write(swap)
+        finally:
+            RUNNING.discard(me)
         await self.db.write_raw(lambda c: c.execute(
             f"INSERT INTO {_TABLE}({_TABLE}) VALUES ('optimize')"))
         return count
+
+    async def text_version(self) -> int:
+        row = await self.db.read(lambda c: c.execute(
+            "SELECT value FROM search_meta WHERE key=?", (_TEXT,)).fetchone())
+        return int(row[0]) if row is not None and str(row[0]).isdigit() else 1
+
+    async def _note_text_version(self) -> None:
+        """An index without a text version: an empty one is as this code writes it, one with
+        documents was written before versions were kept (version 1)."""
+        def run(conn: sqlite3.Connection) -> None:
+            if conn.execute("SELECT 1 FROM search_meta WHERE key=?", (_TEXT,)).fetchone():
+                return
+            empty = conn.execute(f"SELECT rowid FROM {_TABLE} LIMIT 1").fetchone() is None
+            conn.execute("INSERT INTO search_meta (key, value) VALUES (?, ?)",
+                         (_TEXT, str(TEXT_VERSION) if empty else "1"))
+        await self.db.write(run)
+
+    async def _drop_dead_rebuild(self) -> None:
+        """A rebuild whose process is gone (killed, crashed halfway) left its half-built
+        tables: drop them (search kept answering from the old table throughout)."""
+        def run(conn: sqlite3.Connection) -> bool:
+            owner = rebuild_owner(conn)
+            if owner is None or rebuild_running(owner):
+                return False
+            conn.execute("DELETE FROM search_meta WHERE key=?", (REBUILD_KEY,))
+            _drop_rebuild(conn)
+            return True
+        if await self._write(run):
+            log.warning("search index: a rebuild from the store was interrupted (its process "
+                        "ended); its half-built copy is dropped, search kept the old index")
 
     async def _upgrade_if_old(self) -> None:
         """Fill ``word_forms`` from the index's own folded text when it was written by an
@@ -553,23 +638,47 @@ def _mark_system_scope(conn: sqlite3.Connection) -> None:
 
 
 def _start_rebuild(conn: sqlite3.Connection) -> None:
-    conn.execute(f"DROP TABLE IF EXISTS {_REBUILD}")
+    _drop_rebuild(conn)
     conn.execute(_CREATE.format(name=_REBUILD))
+    conn.execute(f"CREATE TABLE {_GONE} (seq INTEGER PRIMARY KEY)")
     forms_start_rebuild(conn)
+
+
+def _drop_rebuild(conn: sqlite3.Connection) -> None:
+    for table in (_REBUILD, _GONE, FORMS_REBUILD):
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _swap_rebuild(conn: sqlite3.Connection) -> None:
     conn.execute(f"DROP TABLE {_TABLE}")
     conn.execute(f"ALTER TABLE {_REBUILD} RENAME TO {_TABLE}")
+    conn.execute(f"DROP TABLE IF EXISTS {_GONE}")
     forms_swap_rebuild(conn)
 
 
-def _indexed(conn: sqlite3.Connection) -> Callable[[str], bool]:
-    """Does any document still hold this word?"""
+def _not_written_live(conn: sqlite3.Connection, rows: list[Row]) -> list[Row]:
+    """The snapshot's ``rows`` that no live write or delete has touched since the rebuild
+    began (a live write is newer than the snapshot; a live delete stays deleted)."""
+    if not rows:
+        return rows
+    span = (min(r[0] for r in rows), max(r[0] for r in rows))
+    live = {seq for (seq,) in conn.execute(
+        f"SELECT rowid FROM {_REBUILD} WHERE rowid >= ? AND rowid <= ?", span)}
+    live.update(seq for (seq,) in conn.execute(
+        f"SELECT seq FROM {_GONE} WHERE seq >= ? AND seq <= ?", span))
+    return [r for r in rows if r[0] not in live] if live else rows
+
+
+def _indexed(conn: sqlite3.Connection, table: str = _TABLE) -> Callable[[str], bool]:
+    """Does any document of ``table`` still hold this word?"""
     def check(word: str) -> bool:
-        return conn.execute(f"SELECT 1 FROM {_TABLE} WHERE {_TABLE} MATCH ? LIMIT 1",
+        return conn.execute(f"SELECT 1 FROM {table} WHERE {table} MATCH ? LIMIT 1",
                             (_phrase("body", [word]),)).fetchone() is not None
     return check
+
+
+_FORMS_OF = {_TABLE: FORMS, _REBUILD: FORMS_REBUILD}
+"""Each document table's word forms."""
 
 
 def _tables(conn: sqlite3.Connection) -> list[str]:

@@ -108,12 +108,15 @@ class WordForms:
         self._changed = self._changed or bool(pairs)
 
     def forget(self, conn: sqlite3.Connection, words: Iterable[str],
-               indexed: Callable[[str], bool]) -> None:
-        """Drop the ``words`` that are no longer ``indexed`` (erasure, edits)."""
+               indexed: Callable[[str], bool], *, into: Sequence[str] | None = None) -> None:
+        """Drop the ``words`` that are no longer ``indexed`` (erasure, edits) from the word
+        form tables ``into`` (default: all of them)."""
         gone = [w for w in words if w and not indexed(w)]
         if not gone:
             return
-        for table in tables(conn):  # one pass (no index on word: writes stay cheap)
+        existing = tables(conn)
+        for table in [t for t in into if t in existing] if into is not None else existing:
+            # one pass (no index on word: writes stay cheap)
             for i in range(0, len(gone), 500):
                 chunk = gone[i:i + 500]
                 conn.execute(f"DELETE FROM {table} WHERE word IN ({','.join('?' * len(chunk))})",

@@ -2,22 +2,36 @@
 
 Delivery is at-least-once: a batch is acknowledged only after the backend took it, and
 backends index idempotently (same ``seq`` replaces).
+
+An index whose text was written by an older ``TEXT_VERSION`` (folding or tokens changed:
+only the store's original text gives the new words) is rebuilt from the store by
+:meth:`Indexer.run` in the background, with the backend's zero-downtime rebuild: search
+answers from the old index and the outbox keeps being drained into both until the swap. A
+rebuild another process runs (``chronik reindex``) is left alone, or takes this one over;
+an interrupted one starts over the next time the indexer runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 
+from search.analysis import TEXT_VERSION
 from search.attachments import AttachmentTexts
-from search.backend import SearchBackend
+from search.backend import RebuildBusy, RebuildSuperseded, SearchBackend
 from search.phones import PhoneForms
 from timeline.models import Entry
 from timeline.store import EntryRepository
 from timeline.waiting import wait_set
 
 log = logging.getLogger(__name__)
+
+RECHECK_SECONDS = 60.0
+"""How soon an outdated index is looked at again when another rebuild runs or one failed."""
+PROGRESS_SECONDS = 30.0
+"""At most how often an automatic rebuild logs its progress."""
 
 
 class Indexer:
@@ -72,6 +86,62 @@ class Indexer:
         return total
 
     async def run(self) -> None:
+        """Drain the outbox for ever; meanwhile bring an index of older text up to date."""
+        upgrade = asyncio.create_task(self.keep_text_current(), name="chronik-search-rebuild")
+        try:
+            await self._drain_forever()
+        finally:
+            upgrade.cancel()
+            await asyncio.gather(upgrade, return_exceptions=True)
+
+    async def keep_text_current(self) -> None:
+        """Rebuild the index from the store while its text is older than ``TEXT_VERSION``;
+        returns when it is current. Never raises (a failure is logged and retried)."""
+        wait = RECHECK_SECONDS
+        while True:
+            try:
+                found = await self.backend.text_version()
+                if found >= TEXT_VERSION:
+                    return
+                await self._rebuild_text(found)
+                wait = RECHECK_SECONDS
+                continue
+            except asyncio.CancelledError:
+                raise
+            except RebuildBusy as exc:
+                log.info("search index: its text is outdated, but %s; looking again in "
+                         "%.0f s", exc, wait)
+            except RebuildSuperseded:
+                log.warning("search index: another rebuild from the store took over the "
+                            "automatic one (chronik reindex?)")
+            except Exception:
+                log.exception("search index: rebuilding from the store failed; retrying in "
+                              "%.0f s (search answers from the old index)", wait)
+                wait = min(wait * 2, 3600.0)
+            await asyncio.sleep(wait)
+
+    async def _rebuild_text(self, found: int) -> None:
+        total = await self.store.count_entries()
+        log.warning("search index: rebuilding from the store in the background (text "
+                    "analysis v%d -> v%d, %d entries); search answers from the old index "
+                    "until it is done", found, TEXT_VERSION, total)
+        started = last = time.monotonic()
+        done = 0
+
+        def progress(n: int) -> None:
+            nonlocal done, last
+            done += n
+            now = time.monotonic()
+            if now - last >= PROGRESS_SECONDS:
+                last = now
+                log.info("search index: rebuilt %d of %d entries", done, total)
+
+        count = await reindex(self.store, self.backend, progress=progress, texts=self.texts,
+                              phones=self.phones, automatic=True)
+        log.warning("search index: rebuild from the store done (%d entries in %.0f s)",
+                    count, time.monotonic() - started)
+
+    async def _drain_forever(self) -> None:
         delay = self.poll_seconds
         while True:
             try:
@@ -124,9 +194,11 @@ class _StoreBatches:
 async def reindex(store: EntryRepository, backend: SearchBackend, *, batch: int = 2000,
                   progress: Callable[[int], object] | None = None,
                   texts: AttachmentTexts | None = None,
-                  phones: PhoneForms | None = None) -> int:
+                  phones: PhoneForms | None = None, automatic: bool = False) -> int:
     """Rebuild ``backend`` from the store (the system of record); returns documents indexed.
     ``progress`` is called with the size of every batch read from the store; ``texts``:
     attachments' contents indexed too (read once, then kept beside the files); ``phones``:
-    phone numbers in every format."""
-    return await backend.rebuild(_StoreBatches(store, batch, progress, texts, phones))
+    phone numbers in every format; ``automatic``: leave it to a rebuild another process is
+    running (``RebuildBusy``) rather than take it over."""
+    return await backend.rebuild(_StoreBatches(store, batch, progress, texts, phones),
+                                 automatic=automatic)
