@@ -172,15 +172,29 @@ def fresh_database_sync() -> Iterator[str]:
         loop.close()
 
 
+USED_SEQUENCES = "SELECT schemaname, sequencename FROM pg_sequences WHERE last_value IS NOT NULL"
+"""The identity and serial sequences that have handed out a number."""
+
+
 async def empty_all_tables(url: str) -> None:
     """Every table of a migrated test database emptied, identities restarted (what a fresh
-    database looks like, in milliseconds instead of a second)."""
+    database looks like, in milliseconds instead of a second). The tables holding a row are
+    emptied with ``DELETE`` (children first) and the used sequences restarted, in one round
+    trip: ``TRUNCATE`` costs ~10 ms per table (it makes new files), and ``CASCADE`` from
+    ``offices`` reaches nearly all ~30 tables, while a test fills a few."""
     from timeline.sql_tables import metadata
 
+    names = [t.name for t in metadata.sorted_tables]
+    holding = " UNION ALL ".join(
+        f"SELECT '{name}' WHERE EXISTS (SELECT FROM \"{name}\")" for name in names)
     conn = await asyncpg.connect(_dsn(url), timeout=10)
     try:
-        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-        await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        filled = {row[0] for row in await conn.fetch(holding)}
+        used = await conn.fetch(USED_SEQUENCES)
+        statements = [f'DELETE FROM "{name}"' for name in reversed(names) if name in filled]
+        statements += [f'ALTER SEQUENCE "{schema}"."{name}" RESTART' for schema, name in used]
+        if statements:
+            await conn.execute(";\n".join(["BEGIN", *statements, "COMMIT"]))
     finally:
         await conn.close()
 
