@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.email.settings import EmailSettings, InboundSmtpSettings
+from connectors.phone.settings import FritzboxSettings
 from connectors.portal.settings import PortalSettings
 from connectors.telegram.settings import TelegramSettings
 from notify.settings import NotifySettings
@@ -161,6 +162,7 @@ SETTINGS_MODELS.append(PortalSettings)
 SETTINGS_MODELS.append(TelegramSettings)
 SETTINGS_MODELS.append(NotifySettings)
 SETTINGS_MODELS.extend([EmailSettings, InboundSmtpSettings])
+SETTINGS_MODELS.append(FritzboxSettings)
 """Every settings model of every component; the docs test walks this list."""
 
 

@@ -1,15 +1,21 @@
 """Wiring of the phone connector: one ``CtiService`` per running app, its quarantine
-reprocessor, and the lookup view the ``call.ringing`` event shares with ``GET /lookup``."""
+reprocessor, the FRITZ!Box call monitor when its settings enable it (settings model:
+:class:`connectors.phone.settings.FritzboxSettings`, listed in ``chronik.settings``), and the
+lookup view the ``call.ringing`` event shares with ``GET /lookup``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
 from chronik.api.schemas import CustomerOut, EntryOut, LookupMatch
-from chronik.components import Component
+from chronik.components import Component, Misconfigured
 from chronik.state import AppState
 from connectors.phone import RAW_CHANNEL, CtiService
+from connectors.phone.fritzbox import FritzboxCallMonitor, FritzboxConfig
+from connectors.phone.settings import FritzboxSettings
 from timeline.errors import InvalidInput, NotFound
 from timeline.models import Channel, Entry, Office
 from timeline.service import Match
@@ -28,11 +34,27 @@ def cti_service(state: AppState) -> CtiService:
     return state.cti
 
 
+def _problem(exc: ValidationError) -> str:
+    fields = ", ".join(
+        f"CHRONIK_FRITZBOX_{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+        for e in exc.errors(include_input=False, include_url=False))
+    return f"invalid FRITZ!Box settings: {fields}"
+
+
 def components(state: AppState) -> Sequence[Component]:
-    """Nothing runs in the background (CTI events are pushed to the webhook); this only
-    makes quarantined calls reprocessable from the start."""
-    cti_service(state)
-    return []
+    """The FRITZ!Box call monitor when ``CHRONIK_FRITZBOX_ENABLED`` (webhook events need
+    nothing in the background); quarantined calls are reprocessable from the start."""
+    cti = cti_service(state)
+    try:
+        settings = FritzboxSettings()
+    except ValidationError as exc:
+        return [Misconfigured("phone-fritzbox", _problem(exc))]
+    if not settings.enabled:
+        return []
+    return [FritzboxCallMonitor(cti, FritzboxConfig(
+        host=settings.host.strip(), port=settings.port, office_id=settings.office_id,
+        numbers=settings.number_list, lines=settings.line_list,
+        timezone=settings.timezone))]
 
 
 async def linked_call(state: AppState, office: Office, customer_id: str, kind: str,
