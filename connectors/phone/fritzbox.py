@@ -143,10 +143,15 @@ class FritzboxConfig:
     about this plus 30 seconds (the call monitor itself is silent between calls)."""
 
 
+MAX_CALL_SECONDS = 12 * 3600
+"""A call whose end was never read (the box restarted during it) is forgotten after this."""
+
+
 @dataclass
 class _Call:
     call_id: str
     connected: bool = False
+    began: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -184,14 +189,13 @@ class FritzboxCallMonitor:
         reader, writer = await self._connect()
         self.counters.connects += 1
         self.counters.connected_since = time.time()
-        self.status = "connected, idle"
+        self.status = self._idle_status()
         log.info("fritzbox: call monitor connected")
         try:
             while True:
                 line = await self._read_line(reader)
-                if line is None:
-                    continue
-                await self._handle_line(office, line)
+                if line is not None:
+                    await self._handle_line(office, line)
                 self.status = self._idle_status()
         finally:
             self.counters.connected_since = None
@@ -202,6 +206,10 @@ class FritzboxCallMonitor:
                 pass
 
     def _idle_status(self) -> str:
+        now = time.monotonic()
+        for connection, call in list(self._calls.items()):
+            if now - call.began > MAX_CALL_SECONDS:
+                del self._calls[connection]
         calls = len(self._calls)
         return ("connected, idle" if calls == 0 else
                 f"connected, {calls} call{'s' if calls > 1 else ''} in progress")

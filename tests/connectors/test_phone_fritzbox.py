@@ -21,6 +21,7 @@ import pytest
 
 import chronik.app
 from chronik.components import Supervisor
+from connectors.phone import fritzbox
 from tests.api.test_customers_entries import make_customer
 from tests.api.test_events import stream
 from tests.conftest import Hub
@@ -297,6 +298,19 @@ async def test_box_restart_reconnects_and_the_next_call_arrives(
                     "06.12.26 15:10:30;DISCONNECT;4;0;")
     (call,) = await eventually(lambda: ended()(fhub, c["id"]))
     assert call["meta"]["missed"] is True
+
+
+async def test_a_call_whose_end_never_came_is_forgotten(
+        fhub: Hub, box: CallMonitorStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fritzbox, "MAX_CALL_SECONDS", 0.3)  # 12 hours, in the server
+    c = await make_customer(fhub, "Erika Mustermann", phones=["+49 171 1234567"])
+    await box.lines("06.12.26 15:20:00;RING;5;01711234567;030123456;SIP0;")
+    await eventually(lambda: calls_of(fhub, c["id"]))
+    item = await connector(fhub)
+    assert item["diagnostics"]["status"] == "connected, 1 call in progress"
+    await asyncio.sleep(0.35)  # the box restarted during the call: no DISCONNECT comes
+    await box.lines("hello box")
+    await eventually(lambda: _running(fhub))
 
 
 async def _in_backoff(hub: Hub) -> dict[str, Any] | None:
