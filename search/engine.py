@@ -14,7 +14,9 @@ opened and closed with it (STYLE 4).
   store). A live delete leaves a tombstone in the new index, so the snapshot being loaded
   cannot bring the document back; tombstones are removed before the swap. Two rebuilds at
   once (an automatic one, ``chronik reindex``) each load a whole index of their own (every
-  write reaches both) and the later swap wins: nothing is taken over or left half.
+  write reaches both) and the later swap wins: nothing is taken over or left half. An index
+  left under ``<alias>-rebuilding`` by a process that ended halfway (its ``_meta`` names the
+  loading host and process) is deleted when a backend on that host opens or rebuilds.
 * The mapping's ``_meta`` names the schema, analysis and text versions the index was written
   with: an older schema or analysis is re-analysed on open from the index's own text, an
   older text (``TEXT_VERSION``) is rebuilt from the store by the indexer in the background.
@@ -76,6 +78,7 @@ from search.engine_query import (
     search_query,
     tombstone,
 )
+from search.owners import process_alive, started_here
 from search.query import SearchRequest
 from timeline.models import Entry
 
@@ -95,6 +98,8 @@ SUGGEST_CANDIDATES = 10
 """Close words per unknown query word checked against the office's documents."""
 SOURCE_BATCH = 2000
 SWAP_ATTEMPTS = 5
+_LOADING: set[str] = set()
+"""The indices this process's rebuilds are loading."""
 """Alias swaps tried while other rebuilds keep swapping in between (see ``_swap_alias``)."""
 
 
@@ -176,6 +181,7 @@ class EngineBackend:
                     "settings": SETTINGS, "mappings": MAPPINGS, "aliases": {self.alias: {}}})
             elif not meta_matches(await self.client.mapping_meta(current[0])):
                 await self._reanalyse(current[0])
+            await self._drop_dead_loads()
         except BaseException:
             await self.close()
             raise
@@ -208,6 +214,8 @@ class EngineBackend:
         """Load a new index from ``batches`` and swap the alias to it. ``automatic`` changes
         nothing here: a rebuild running elsewhere loads an index of its own (see the module
         docstring)."""
+        await self._drop_dead_loads()
+
         async def docs() -> AsyncIterator[list[tuple[int, Json]]]:
             async for batch in batches:
                 yield [(e.seq, document(e)) for e in batch]
@@ -345,9 +353,14 @@ class EngineBackend:
         # index, which is not in use yet); both restored before the swap. Replicas are left
         # as the cluster's defaults and templates say.
         loading = {**SETTINGS, "refresh_interval": "-1", "translog.durability": "async"}
-        await self.client.create_index(new, {"settings": loading,
-                                             "mappings": mappings_for(text_version),
-                                             "aliases": {self.rebuilding_alias: {}}})
+        _LOADING.add(new)
+        try:
+            await self.client.create_index(new, {
+                "settings": loading, "mappings": mappings_for(text_version, started_here()),
+                "aliases": {self.rebuilding_alias: {}}})
+        except BaseException:
+            _LOADING.discard(new)
+            raise
         self._rebuilding = new
         self._targets.clear()
         count = 0
@@ -385,8 +398,24 @@ class EngineBackend:
         finally:
             self._rebuilding = None
             self._targets.clear()
+            _LOADING.discard(new)
         await self.client.delete_indices(old)
         return count
+
+    async def _drop_dead_loads(self) -> None:
+        """Delete the indices a rebuild on this host left under ``<alias>-rebuilding`` when
+        its process ended halfway (killed, crashed): every write would go on reaching them.
+        (A rebuild's ``_meta`` names its loader; another host's are left to that host.)"""
+        for index in await self.client.alias_indices(self.rebuilding_alias):
+            if index in _LOADING:
+                continue
+            loader = (await self.client.mapping_meta(index)).get("chronik_loader")
+            if isinstance(loader, dict) and \
+                    process_alive(loader.get("host"), loader.get("pid")) is False:
+                log.warning("search index: %s was left half-built by a rebuild whose process "
+                            "ended; deleting it (search kept the old index)", index)
+                await self.client.delete_indices([index])
+                self._targets.clear()
 
     async def _swap_alias(self, new: str) -> list[str]:
         """Point the alias at ``new`` alone, in one atomic ``_aliases`` call; returns the

@@ -107,9 +107,13 @@ def meta_text_version(meta: object) -> int:
     return version if isinstance(version, int) else 1
 
 
-def mappings_for(text_version: int) -> Json:
-    """:data:`MAPPINGS`, saying the index holds text of ``text_version``."""
-    return {**MAPPINGS, "_meta": {**MAPPINGS["_meta"], "chronik_text": text_version}}
+def mappings_for(text_version: int, loader: Json | None = None) -> Json:
+    """:data:`MAPPINGS`, saying the index holds text of ``text_version`` (and, while a
+    rebuild loads it, which process does: ``loader``)."""
+    meta = {**MAPPINGS["_meta"], "chronik_text": text_version}
+    if loader is not None:
+        meta["chronik_loader"] = loader
+    return {**MAPPINGS, "_meta": meta}
 
 
 def _key(value: str) -> str:

@@ -9,13 +9,12 @@ runs decides; from another host, the heartbeat's age).
 from __future__ import annotations
 
 import json
-import os
-import socket
 import sqlite3
 import time
 from typing import Any
 
 from search.backend import RebuildSuperseded
+from search.owners import process_alive, started_here
 
 KEY = "rebuild"
 """``search_meta`` key: the rebuild loading ``entry_fts_rebuild`` now (JSON: id, host, pid,
@@ -23,7 +22,6 @@ heartbeat), deleted by its swap."""
 REBUILD_STALE_SECONDS = 900.0
 """A rebuild of another host that has not finished a batch for this long is taken as gone
 (on this host, whether its process still runs decides)."""
-HOST = socket.gethostname()
 RUNNING: set[str] = set()
 """Ids of the rebuilds this process is running."""
 
@@ -47,26 +45,17 @@ def claim(conn: sqlite3.Connection, me: str, *, still: bool = False) -> None:
         if found is None or found.get("id") != me:
             raise RebuildSuperseded("another rebuild of the search index took over")
     conn.execute("INSERT OR REPLACE INTO search_meta (key, value) VALUES (?, ?)", (
-        KEY, json.dumps({"id": me, "host": HOST, "pid": os.getpid(), "beat": time.time()})))
+        KEY, json.dumps({"id": me, **started_here(), "beat": time.time()})))
 
 
 def running(named: dict[str, Any]) -> bool:
-    """Is the rebuild ``named`` still loading? This process's own rebuilds are known;
-    on this host its process must be alive (another process: a crash leaves no heartbeat
-    that could be trusted); elsewhere its heartbeat must be recent."""
+    """Is the rebuild ``named`` still loading? This process's own rebuilds are known; on
+    this host its process must be alive (a crash leaves no heartbeat that could be
+    trusted); from another host its heartbeat must be recent."""
     if named.get("id") in RUNNING:
         return True
+    alive = process_alive(named.get("host"), named.get("pid"))
+    if alive is not None:
+        return alive
     beat = named.get("beat")
-    fresh = isinstance(beat, (int, float)) and time.time() - beat < REBUILD_STALE_SECONDS
-    pid = named.get("pid")
-    if named.get("host") != HOST or not isinstance(pid, int):
-        return fresh
-    if pid == os.getpid():
-        return False  # not one of ours: a process before this one had the same id
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # alive, another user's
-    return True
+    return isinstance(beat, (int, float)) and time.time() - beat < REBUILD_STALE_SECONDS

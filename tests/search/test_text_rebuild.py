@@ -8,9 +8,11 @@ same time still works. On both backends (SQLite FTS5; the search engine at
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import sqlite3
+import subprocess
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -23,8 +25,10 @@ from search import indexer as indexer_module
 from search.analysis import TEXT_VERSION
 from search.backend import SearchBackend
 from search.engine import EngineBackend
+from search.engine_query import SETTINGS, mappings_for
 from search.fts import FtsBackend
 from search.indexer import Indexer, reindex
+from search.owners import HOST
 from search.query import SearchFilters, SearchRequest, parse
 from tests.search.conftest import engine_url, open_engine
 from timeline.blobs import BlobStore
@@ -219,6 +223,49 @@ async def test_a_restart_halfway_ends_with_a_whole_index(
         finally:
             conn.close()
         assert not {t for t in tables if "rebuild" in t}
+
+
+def dead_pid() -> int:
+    """The id of a process of this host that has ended."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+async def test_what_a_killed_rebuild_left_is_dropped_when_the_index_is_opened(
+        world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A process killed halfway through a rebuild leaves its half-built copy (FTS5: the
+    rebuild tables; the engine: an index under ``<alias>-rebuilding``) that every write would
+    keep reaching; the next process to open the index on that host drops it."""
+    pole = await world.add("Rückruf von Łukasz Wójcik wegen der Police")
+    await world.old_index(monkeypatch)
+    killed = {"host": HOST, "pid": dead_pid()}
+    if isinstance(world.backend, EngineBackend):
+        orphan = f"{world.backend.alias}-20260101000000-killed"
+        await world.backend.client.create_index(orphan, {
+            "settings": SETTINGS, "mappings": mappings_for(TEXT_VERSION, killed),
+            "aliases": {world.backend.rebuilding_alias: {}}})
+    else:
+        gated = GatedStore(world.store)
+        task = asyncio.create_task(
+            Indexer(gated, world.backend).run())  # type: ignore[arg-type]
+        await asyncio.wait_for(gated.read.wait(), 30)
+        await stop(task)
+        conn = sqlite3.connect(world.tmp_path / "search.sqlite3")
+        try:
+            conn.execute("UPDATE search_meta SET value = ? WHERE key = 'rebuild'",
+                         (json.dumps({"id": "killed", "beat": 0, **killed}),))
+            conn.commit()
+        finally:
+            conn.close()
+    with caplog.at_level(logging.WARNING):
+        await world.restart()
+    assert "ended" in caplog.text
+    assert await world.found("Wojcik") == [pole.seq]
+    if isinstance(world.backend, EngineBackend):
+        assert await world.backend.client.alias_indices(world.backend.rebuilding_alias) == []
+    await asyncio.wait_for(Indexer(world.store, world.backend).keep_text_current(), 60)
+    assert await world.found("Lukasz") == [pole.seq]
 
 
 async def test_an_erasure_during_the_rebuild_leaves_no_word_behind(
