@@ -213,6 +213,20 @@ def test_the_file_is_named_after_the_subject(subject: str, given: str | None,
     assert files(parse_message(raw)) == [(name, "message/rfc822")]
 
 
+def test_a_forwarded_internationalised_mail_is_kept_too() -> None:
+    """``message/global`` (RFC 6532: UTF-8 in the forwarded mail's headers, as sent between
+    servers that speak SMTPUTF8): kept as ``message/rfc822`` like any forwarded mail."""
+    inner = ("From: Jürgen Groß <jürgen@versicherung.example>\r\nTo: erika@example.de\r\n"
+             "Subject: Schadenmeldung über 4711\r\nMIME-Version: 1.0\r\n"
+             "Content-Type: text/plain; charset=utf-8\r\n\r\nGrüße aus Köln.\r\n").encode()
+    raw = _with_part(b"Content-Type: message/global\r\nContent-Transfer-Encoding: 8bit\r\n"
+                     b"Content-Disposition: attachment\r\n\r\n" + inner)
+    parsed = parse_message(raw)
+    assert "Subject: Schadenmeldung über 4711" in parsed.text and "Grüße aus Köln." in parsed.text
+    assert files(parsed) == [("Schadenmeldung über 4711.eml", "message/rfc822")]
+    assert kept(parsed) == [inner]
+
+
 def test_two_forwarded_mails_with_one_subject_get_two_names() -> None:
     outer = _outer()
     outer.set_content("zwei Schreiben\n")
