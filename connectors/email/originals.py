@@ -28,7 +28,6 @@ _MAX_DEPTH = 16  # nesting followed when locating parts (the parser follows 12)
 _NAME_BYTES = 200  # the name without ".eml", in UTF-8 (file systems take 255)
 _HEADER_LINE = re.compile(rb"From |[\041-\071\073-\176]*:|[\t ]")  # (the stdlib parser's)
 _LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n|\Z)")
-_LINE_END = re.compile(rb"(?:\r\n|\r|\n)\Z")
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f-\x9f\u2028\u2029]')
 
 
@@ -128,8 +127,9 @@ def _segments(data: bytes, start: int, end: int, boundary: bytes) -> list[tuple[
 
 
 def _before_line_end(data: bytes, start: int, end: int) -> int:
-    ending = _LINE_END.search(data, start, end)
-    return ending.start() if ending else end
+    if end - start >= 2 and data[end - 2:end] == b"\r\n":
+        return end - 2
+    return end - 1 if end > start and data[end - 1:end] in (b"\n", b"\r") else end
 
 
 def _locate(part: Message, data: bytes, start: int, end: int,
