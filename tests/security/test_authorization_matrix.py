@@ -16,7 +16,9 @@ session cookie (and the CSRF token as form field and header, except for ``nocsrf
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -158,6 +160,34 @@ async def build_world(data_dir: Path) -> World:
 async def close_world(world: World) -> None:
     await world.http.close()
     await world.server.close()
+
+
+@dataclass(frozen=True)
+class Pristine:
+    """A world built once and stopped: its data folder and what callers hold (tokens,
+    session cookies, object ids). Every route that uses its object up gets a copy of the
+    folder, served afresh -- the same world as a new ``build_world``, without building."""
+
+    data_dir: Path
+    bearer: dict[str, str]
+    cookies: dict[str, tuple[str, str, str]]
+    ids: dict[str, str]
+
+    @classmethod
+    async def build(cls, data_dir: Path) -> Pristine:
+        world = await build_world(data_dir)
+        await close_world(world)
+        return cls(data_dir, dict(world.bearer), dict(world.cookies), dict(world.ids))
+
+    async def copy(self, data_dir: Path) -> World:
+        await asyncio.to_thread(shutil.copytree, self.data_dir, data_dir)
+        settings = Settings(data_dir=data_dir, http_port=0, max_upload_bytes=256 * 1024)
+        app = create_app(settings)
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        return World(server=server, state=app[STATE], base=str(server.make_url("")).rstrip("/"),
+                     http=ClientSession(), bearer=dict(self.bearer), cookies=dict(self.cookies),
+                     ids=dict(self.ids))
 
 
 # ------------------------------------------------------------------ requests
@@ -645,14 +675,15 @@ async def test_every_route_is_in_the_table() -> None:
     assert not missing and not stale, {"not in MATRIX": missing, "no such route": stale}
 
 
-async def _observe(world: World, route: str, tmp: Callable[[], Path]) -> dict[str, str]:
+async def _observe(world: World, pristine: Pristine, route: str, tmp: Callable[[], Path]
+                   ) -> dict[str, str]:
     method, template = route.split(" ", 1)
     has_head = method == "GET" and template in HEAD_PATHS
     if template == "/static":
         template = "/static/app.css"
     got: dict[str, str] = {}
     for caller in CALLERS:
-        own = await build_world(tmp()) if route in CONSUMING else world
+        own = await pristine.copy(tmp()) if route in CONSUMING else world
         try:
             got[caller] = await request_as(own, caller, method, template)
             if has_head:  # HEAD answers like GET, without the body
@@ -664,10 +695,17 @@ async def _observe(world: World, route: str, tmp: Callable[[], Path]) -> dict[st
     return got
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def pristine(tmp_path_factory: pytest.TempPathFactory) -> Pristine:
+    """The world every route that uses its object up starts from (a copy per caller)."""
+    return await Pristine.build(tmp_path_factory.mktemp("pristine") / "data")
+
+
 @pytest.mark.parametrize("route", ROUTES, ids=ROUTES)
-async def test_route(route: str, world: World,
+async def test_route(route: str, world: World, pristine: Pristine,
                      tmp_path_factory: pytest.TempPathFactory) -> None:
-    got = await _observe(world, route, lambda: tmp_path_factory.mktemp("own") / "data")
+    got = await _observe(world, pristine, route,
+                         lambda: tmp_path_factory.mktemp("own") / "data")
     if OBSERVE:  # CHRONIK_MATRIX_OBSERVE=1 pytest -s …: print the rows as they are now
         print(f"\nMATRIX-ROW {route!r}: {' '.join(got[c] for c in CALLERS)!r},")
     if route not in MATRIX:
