@@ -9,8 +9,8 @@ Fixtures (see each docstring):
   "Büro Browser" (``office_id``), ``admin_token`` and ``agent_token``; its notifications
   go to ``mail_sink``. ``chronik.api("POST", "/customers", {...})`` arranges data through
   the HTTP API (paths relative to /api/v1; admin token unless ``token=`` is given).
-* ``browser`` (module) -- Playwright's sync ``Browser``: Debian's /usr/bin/chromium,
-  headless. Skips the test (with the reason) when /usr/bin/chromium is missing.
+* ``browser`` (package: every module here) -- Playwright's sync ``Browser``: Debian's
+  /usr/bin/chromium, headless. Skips the test (with the reason) when /usr/bin/chromium is missing.
 * ``page`` (function) -- a ``Page`` in a fresh context (1280x800). The test fails if a
   page raised an uncaught exception or violated the Content-Security-Policy (listed in
   ``browser_errors``; clear that list in a test that provokes one on purpose). A failing
@@ -21,17 +21,17 @@ Fixtures (see each docstring):
   ``docs/screenshots/timeline.png`` when ``CHRONIK_SCREENSHOTS=1`` (``./run screenshots``),
   else does nothing.
 
-Why Playwright's SYNC API, and why ``browser`` is module-scoped: tests here are plain
-``def test_...`` functions -- no ``async def``, no async fixtures. The sync API runs its
-own event loop inside greenlets and, between two calls, leaves that loop registered as
+Why Playwright's SYNC API, and why ``browser`` lives for this folder only: tests here are
+plain ``def test_...`` functions -- no ``async def``, no async fixtures. The sync API runs
+its own event loop inside greenlets and, between two calls, leaves that loop registered as
 the thread's *running* loop; pytest-asyncio (``asyncio_mode = "auto"``) then could not run
 an async test or fixture in the same thread ("Cannot run the event loop while another
-loop is running"). So Playwright lives only as long as one test module (a module that
-uses ``browser``/``page`` must not contain async tests: that fails with a message), and
-stopping it clears the running loop before the next module's async tests. A module
-costs ~1 s of browser start; the server (~2 s) is also per module, so modules do not see
-each other's data. The server and the SMTP sink are plain subprocess/thread code and
-can also be used from async tests elsewhere.
+loop is running"). So Playwright lives only as long as the tests of this folder (package
+scope; a test here must not be async: that fails with a message), and stopping it clears
+the running loop before the next folder's async tests. One Chromium (~1.5 s to start)
+serves every module, each test in a fresh context (no cookies, no storage); the server
+(~2 s) is per module, so modules do not see each other's data. The server and the SMTP
+sink are plain subprocess/thread code and can also be used from async tests elsewhere.
 """
 
 from __future__ import annotations
@@ -88,18 +88,22 @@ def chronik(tmp_path_factory: pytest.TempPathFactory,
 
 # ------------------------------------------------------------------------- browser
 
-@pytest.fixture(scope="module")
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="package")
 def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
-    """Headless Chromium (Debian's), for this module; skips if it is not installed."""
+    """Headless Chromium (Debian's), for the tests of this folder; skips if it is not
+    installed."""
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
         pytest.skip(f"{CHROMIUM} is not installed: run `sudo bash deploy/ci/browser.sh` "
                     f"(`./run test` does it when run as root)")
-    async_tests = [item.name for item in request.session.items
-                   if getattr(item, "module", None) is request.module
+    async_tests = [item.nodeid for item in request.session.items
+                   if HERE in Path(str(item.path)).resolve().parents
                    and inspect.iscoroutinefunction(getattr(item, "function", None))]
     if async_tests:
-        pytest.fail(f"{request.module.__name__} uses the browser (Playwright's sync API) and "
-                    f"has async tests {async_tests}: make them plain sync tests "
+        pytest.fail(f"tests/browser uses the browser (Playwright's sync API) and has async "
+                    f"tests {async_tests}: make them plain sync tests "
                     f"(see tests/browser/conftest.py)", pytrace=False)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
