@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from timeline.files import private_dir, private_file
 from timeline.identity import unicode_email
+from timeline.text import fold
 
 T = TypeVar("T")
 
@@ -207,6 +208,7 @@ class SqliteDb:
         conn.execute("PRAGMA journal_mode=WAL")
         # data migrations that need today's normalisation rules call them as SQL functions
         conn.create_function("chronik_unicode_email", 1, unicode_email, deterministic=True)
+        conn.create_function("chronik_fold", 1, fold, deterministic=True)
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
                      " applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
         applied = {int(r[0]) for r in conn.execute("SELECT version FROM schema_migrations")}

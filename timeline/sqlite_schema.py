@@ -398,4 +398,9 @@ UPDATE OR IGNORE agent_logins SET email = chronik_unicode_email(email)
     (17, """
 CREATE INDEX entries_inbound ON entries(office_id, seq) WHERE direction = 'inbound';
 """),
+    # customers' names folded again by today's rules (``timeline.text.fold``: letters like
+    # ``ł``, ``ø``, ``æ`` are written as typed), so ``Lukasz`` finds a ``Łukasz`` saved before
+    (18, """
+UPDATE customers SET name_fold = chronik_fold(name) WHERE name_fold <> chronik_fold(name);
+"""),
 ]

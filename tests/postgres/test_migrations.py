@@ -154,3 +154,33 @@ async def test_idn_domains_stored_the_ascii_way_are_rewritten(pg_url: str) -> No
         await assert_unicode_domains(store, seeded)
     finally:
         await store.close()
+
+
+async def test_names_folded_before_non_decomposing_letters_were_mapped_are_found(
+        pg_url: str) -> None:
+    """Revision 0008: a ``Łukasz`` saved when ``ł`` was not folded yet is found by
+    ``Lukasz``."""
+    from alembic import command
+
+    from tests.store_contract.helpers import (
+        OLD_FOLDS,
+        assert_names_found_as_typed,
+        old_folded_names,
+    )
+    from timeline.pg_migrate import alembic_config
+    from timeline.pg_store import PgStore
+
+    await upgrade(pg_url)
+    store = PgStore(pg_url)
+    await store.open()
+    try:
+        office_id, ids = await old_folded_names(store)
+        await asyncio.to_thread(command.downgrade, alembic_config(pg_url), "0007")
+        async with store.db.begin() as conn:  # as an older Chronik stored them
+            for name, old in OLD_FOLDS.items():
+                await conn.execute(sa.text("UPDATE customers SET name_fold = :f "
+                                           "WHERE name = :n"), {"f": old, "n": name})
+        await upgrade(pg_url)
+        await assert_names_found_as_typed(store, office_id, ids)
+    finally:
+        await store.close()

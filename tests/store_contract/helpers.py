@@ -122,3 +122,26 @@ async def assert_unicode_domains(store: Store, seeded: AsciiDomains) -> None:
     login = await store.agent_by_email("anna@büro.de")
     assert login is not None and login[0].id == seeded.agent_id
     assert await store.inbound_addresses(office) == {"service@büro.de": office}
+
+
+OLD_FOLDS = {"Łukasz Wójcik": "łukasz wojcik", "Søren Ærø": "søren æro",
+             "Erika Müller": "erika muller"}
+"""Names and how the folding before non-decomposing letters were mapped stored them."""
+
+
+async def old_folded_names(store: Store) -> tuple[str, dict[str, str]]:
+    """An office whose customers were saved with :data:`OLD_FOLDS` (the caller then writes
+    those folds into the table, as an older Chronik left them): (office id, name -> id)."""
+    office = await store.create_office("Büro", "DE")
+    ids = {name: (await store.create_customer(office.id, name, [])).id for name in OLD_FOLDS}
+    return office.id, ids
+
+
+async def assert_names_found_as_typed(store: Store, office_id: str, ids: dict[str, str]
+                                      ) -> None:
+    from timeline.repositories import CustomerListQuery
+
+    for typed, name in (("Lukasz", "Łukasz Wójcik"), ("wojcik lukasz", "Łukasz Wójcik"),
+                        ("Soren Aero", "Søren Ærø"), ("Müller", "Erika Müller")):
+        page = await store.list_customers(office_id, CustomerListQuery(name=typed))
+        assert [c.id for c in page.items] == [ids[name]], typed

@@ -100,3 +100,31 @@ async def test_idn_domains_stored_the_ascii_way_are_rewritten(tmp_path: Path) ->
         await assert_unicode_domains(store, seeded)
     finally:
         await store.close()
+
+
+async def test_names_folded_before_non_decomposing_letters_were_mapped_are_found(
+        tmp_path: Path) -> None:
+    """Migration 18: a ``Łukasz`` saved when ``ł`` was not folded yet is found by ``Lukasz``."""
+    from tests.store_contract.helpers import (
+        OLD_FOLDS,
+        assert_names_found_as_typed,
+        old_folded_names,
+    )
+    from timeline.sqlite_store import SqliteStore
+
+    path = tmp_path / "chronik.sqlite3"
+    store = SqliteStore(path)
+    await store.open()
+    office_id, ids = await old_folded_names(store)
+    await store.close()
+    with sqlite3.connect(path) as conn:  # as an older Chronik stored them
+        conn.executemany("UPDATE customers SET name_fold = ? WHERE name = ?",
+                         [(old, name) for name, old in OLD_FOLDS.items()])
+        conn.execute("DELETE FROM schema_migrations WHERE version = 18")
+        conn.execute("PRAGMA user_version=17")
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        await assert_names_found_as_typed(store, office_id, ids)
+    finally:
+        await store.close()
