@@ -428,14 +428,21 @@ def cmd_office_list(args: argparse.Namespace) -> int:
 
 def cmd_reindex(args: argparse.Namespace) -> int:
     from chronik.progress import Bar, on_terminal
+    from search.backend import RebuildSuperseded
     from search.indexer import reindex
 
     async def run(state: AppState) -> int:
         _, covered = await state.store.index_backlog()  # written before the rebuild reads
         total = await state.store.count_entries() if on_terminal(sys.stderr) else None
         with Bar("reindexing", total=total, unit=" entries") as bar:
-            count = await reindex(state.store, state.backend, progress=bar.advance,
-                                  texts=state.indexer.texts, phones=state.indexer.phones)
+            try:
+                count = await reindex(state.store, state.backend, progress=bar.advance,
+                                      texts=state.indexer.texts, phones=state.indexer.phones)
+            except RebuildSuperseded:
+                raise CliFailure(
+                    "another rebuild of the search index (a second `chronik reindex`) started "
+                    "while this one ran and took over; that one completes the index, nothing "
+                    "of this one was used") from None
         await state.store.ack_index_through(covered)  # the rebuild has them: not twice
         await state.indexer.drain()
         print(f"reindexed {count} entries into {state.backend.name}")

@@ -114,3 +114,24 @@ def test_one_toml_file_configures_every_component(tmp_path: Path,
     assert EmailSettings().imap_host == "imap.example"
     assert TelegramSettings().mode == "webhook"
     assert PortalSettings().session_days == 9  # the environment wins
+
+
+def test_a_reindex_overtaken_by_another_says_so_without_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two ``chronik reindex`` at once on FTS5: the later one takes the rebuild over and the
+    earlier one stops (``RebuildSuperseded``): it says what happened, exit code 1."""
+    import search.indexer
+    from chronik.cli import main
+    from search.backend import RebuildSuperseded
+
+    made = chronik("office", "create", "Büro", data_dir=tmp_path)
+    assert made.returncode == 0, made.stderr
+
+    async def overtaken(*_args: object, **_kw: object) -> int:
+        raise RebuildSuperseded
+    monkeypatch.setattr(search.indexer, "reindex", overtaken)
+    assert main(["--data-dir", str(tmp_path), "reindex"]) == 1
+    err = capsys.readouterr().err
+    assert "another rebuild of the search index" in err and "took over" in err
+    assert "Traceback" not in err
