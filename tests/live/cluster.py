@@ -61,14 +61,26 @@ def _spawn(workdir: Path, name: str, env: Mapping[str, str], *args: str
 def serve(workdir: Path, data_dir: Path, env: Mapping[str, str], seeded: tuple[str, str, str],
           name: str, *flags: str) -> ChronikServer:
     """``chronik serve`` (with ``flags``) on a free port, healthy."""
+    return healthy(spawn_server(workdir, data_dir, env, seeded, name, *flags))
+
+
+def spawn_server(workdir: Path, data_dir: Path, env: Mapping[str, str],
+                 seeded: tuple[str, str, str], name: str, *flags: str) -> ChronikServer:
+    """``chronik serve`` started, not waited for: start several, then ``healthy`` each
+    (their start-ups, mostly imports, overlap on a machine with more than one core)."""
     port = free_port()
     process, out, err = _spawn(workdir, name, env, "--data-dir", str(data_dir), "serve",
                                "--host", HOST, "--port", str(port), *flags)
     office_id, admin, agent = seeded
-    server = ChronikServer(base_url=f"http://{HOST}:{port}", data_dir=data_dir,
-                           office_id=office_id, admin_token=admin, agent_token=agent,
-                           process=process, stdout_path=out, stderr_path=err, env=dict(env))
-    wait_until(functools.partial(_healthy, server), timeout=60, what=f"{name} healthy")
+    return ChronikServer(base_url=f"http://{HOST}:{port}", data_dir=data_dir,
+                         office_id=office_id, admin_token=admin, agent_token=agent,
+                         process=process, stdout_path=out, stderr_path=err, env=dict(env))
+
+
+def healthy(server: ChronikServer) -> ChronikServer:
+    """The server, once ``GET /api/v1/health`` answers (``ServerFailed`` if it exited)."""
+    wait_until(functools.partial(_healthy, server), timeout=60,
+               what=f"{server.stdout_path.stem} healthy")
     return server
 
 
@@ -95,15 +107,24 @@ class Worker:
 
 def worker(workdir: Path, data_dir: Path, env: Mapping[str, str], *flags: str) -> Worker:
     """``chronik worker`` (with ``flags``), running."""
-    process, out, err = _spawn(workdir, "worker", env, "--data-dir", str(data_dir), "worker",
-                               *flags)
-    w = Worker(process, out, err)
+    return running(spawn_worker(workdir, data_dir, env, *flags))
 
-    def running() -> bool:
-        if process.poll() is not None:
-            raise ServerFailed(f"chronik worker exited: {err.read_text()}")
-        return "running" in out.read_text()
-    wait_until(running, timeout=60, what="chronik worker running")
+
+def spawn_worker(workdir: Path, data_dir: Path, env: Mapping[str, str], *flags: str,
+                 name: str = "worker") -> Worker:
+    """``chronik worker`` started, not waited for (see ``spawn_server``)."""
+    process, out, err = _spawn(workdir, name, env, "--data-dir", str(data_dir), "worker",
+                               *flags)
+    return Worker(process, out, err)
+
+
+def running(w: Worker) -> Worker:
+    """The worker, once it says it is running (``ServerFailed`` if it exited)."""
+    def says_so() -> bool:
+        if w.process.poll() is not None:
+            raise ServerFailed(f"chronik worker exited: {w.stderr_path.read_text()}")
+        return "running" in w.stdout_path.read_text()
+    wait_until(says_so, timeout=60, what="chronik worker running")
     return w
 
 

@@ -20,13 +20,16 @@ from tests.live.cluster import (
     Worker,
     banner_pids,
     base_env,
+    healthy,
     listening_pids,
+    running,
     serve,
     server_pid,
+    spawn_server,
+    spawn_worker,
     stream,
-    worker,
 )
-from tests.support.live_server import ChronikServer, seed, wait_until
+from tests.support.live_server import ChronikServer, ServerFailed, seed, wait_until
 from tests.support.postgres import fresh_database_sync
 
 pytestmark = pytest.mark.timeout(240)
@@ -55,18 +58,24 @@ def cluster(tmp_path: Path, store_env: dict[str, str]) -> Iterator[Cluster]:
     env = base_env(store_env)
     seeded = seed(data_dir, env)
     started: list[ChronikServer | Worker] = []
-    try:
-        a = serve(tmp_path, data_dir, base_env({"CHRONIK_NOTIFY_WORKER": "false",
-                                                **store_env}), seeded, "serve-a")
+    try:  # the three start at once (a seeded store needs no migration by the first)
+        a = spawn_server(tmp_path, data_dir, base_env({"CHRONIK_NOTIFY_WORKER": "false",
+                                                       **store_env}), seeded, "serve-a")
         started.append(a)
-        b = serve(tmp_path, data_dir, env, seeded, "serve-b", "--no-workers")
+        b = spawn_server(tmp_path, data_dir, env, seeded, "serve-b", "--no-workers")
         started.append(b)
-        w = worker(tmp_path, data_dir, env)
+        w = spawn_worker(tmp_path, data_dir, env)
         started.append(w)
-        yield Cluster(a, b, w)
-    finally:
+        yield Cluster(healthy(a), healthy(b), running(w))
+    finally:  # every process is stopped, also when one of them failed
+        failed: list[ServerFailed] = []
         for proc in reversed(started):
-            proc.stop()
+            try:
+                proc.stop()
+            except ServerFailed as exc:
+                failed.append(exc)
+        if failed:
+            raise failed[0]
 
 
 def customer(server: ChronikServer, name: str = "Erika Mustermann",

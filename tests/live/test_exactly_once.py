@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from tests.live.cluster import Worker, pg_database, serve, worker
+from tests.live.cluster import Worker, pg_database, running, serve, spawn_worker
 from tests.support.live_server import ChronikServer, MailSink, seed, server_env
 
 pytestmark = pytest.mark.timeout(600)
@@ -106,7 +106,10 @@ def run_exactly_once(tmp_path: Path, sink: MailSink, extra: dict[str, str]) -> N
     try:
         notes = asyncio.run(_publish(api))
         assert len(set(notes)) == NOTES
-        workers = [worker(tmp_path, data_dir, env) for _ in range(3)]
+        workers = [spawn_worker(tmp_path, data_dir, env, name=f"worker-{n}")
+                   for n in range(3)]  # started at once
+        for w in workers:
+            running(w)
         deadline = time.monotonic() + 120
         while len(sink.messages) < KILL_AFTER:
             assert time.monotonic() < deadline, f"only {len(sink.messages)} sent in 120 s"
