@@ -4,6 +4,7 @@ not a traceback, and not ``cannot listen on …`` (the port was never the proble
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +21,10 @@ pytestmark = pytest.mark.timeout(180)
 COMMANDS = [("serve", "--host", HOST, "--port", "0"), ("office", "list"), ("worker",)]
 
 
-def chronik(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def chronik(tmp_path: Path, url: str, *args: str, folder: str = "data"
+            ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "chronik.cli", "--data-dir",
-                           str(tmp_path / "data"), *args], capture_output=True, text=True,
+                           str(tmp_path / folder), *args], capture_output=True, text=True,
                           env=base_env({"CHRONIK_DATABASE_URL": url}), cwd=ROOT, timeout=90,
                           stdin=subprocess.DEVNULL)
 
@@ -46,15 +48,20 @@ async def test_a_wrong_password_or_database_or_scheme_is_a_settings_error(
                      "password authentication failed"),
         "database": (server.set(database="chronik_no_such_db"), "does not exist"),
     }
-    for name, (url, says) in wrong.items():
-        for command in COMMANDS[:2]:
-            done = chronik(tmp_path, url.render_as_string(hide_password=False), *command)
-            assert done.returncode == 2, (name, command, done.stderr)
-            assert "chronik: bad settings: the PostgreSQL store (CHRONIK_DATABASE_URL)" \
-                in done.stderr
-            assert says in done.stderr
-            assert "Traceback" not in done.stderr and "not-the-password" not in done.stderr
-    done = chronik(tmp_path, "mysql://chronik:pw@db/chronik", "office", "list")
-    assert done.returncode == 2, done.stderr
-    assert "bad settings: CHRONIK_DATABASE_URL: not a PostgreSQL URL" in done.stderr
-    assert "Traceback" not in done.stderr
+    runs = [(name, url.render_as_string(hide_password=False), says, command)
+            for name, (url, says) in wrong.items() for command in COMMANDS[:2]]
+    runs.append(("scheme", "mysql://chronik:pw@db/chronik", "", ("office", "list")))
+    # the processes run at once (each its own data folder): their start-ups are most of it
+    results = await asyncio.gather(*(
+        asyncio.to_thread(chronik, tmp_path, url, *command, folder=f"data-{n}")
+        for n, (_, url, _, command) in enumerate(runs)))
+    *settings_errors, (_, scheme) = zip(runs, results, strict=True)
+    for (name, _, says, command), done in settings_errors:
+        assert done.returncode == 2, (name, command, done.stderr)
+        assert "chronik: bad settings: the PostgreSQL store (CHRONIK_DATABASE_URL)" \
+            in done.stderr
+        assert says in done.stderr
+        assert "Traceback" not in done.stderr and "not-the-password" not in done.stderr
+    assert scheme.returncode == 2, scheme.stderr
+    assert "bad settings: CHRONIK_DATABASE_URL: not a PostgreSQL URL" in scheme.stderr
+    assert "Traceback" not in scheme.stderr
