@@ -141,6 +141,8 @@ def tombstone(seq: int) -> Json:
 
 def _spelled(term: Term) -> Json:
     text = " ".join(term.words)
+    if term.contains:  # folded words hold letters and digits only: nothing to escape
+        return {"wildcard": {"body": {"value": f"*{text}*"}}}
     if term.prefix and len(term.words) == 1:
         return {"prefix": {"body": {"value": text}}}
     if term.prefix:

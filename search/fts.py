@@ -61,7 +61,7 @@ from search.backend import (
     scope_token,
 )
 from search.cursor import RelevanceCursor, relevance_cursor
-from search.fts_forms import CREATE_FORMS, FORMS, FORMS_REBUILD, Row, WordForms
+from search.fts_forms import CONTAINS, CREATE_FORMS, FORMS, FORMS_REBUILD, Row, WordForms
 from search.fts_forms import start_rebuild as forms_start_rebuild
 from search.fts_forms import swap_rebuild as forms_swap_rebuild
 from search.fts_forms import tables as forms_tables
@@ -138,6 +138,9 @@ def _phrase(column: str, words: Sequence[str], prefix: bool = False) -> str:
 def _term(term: Term, variants: Variants) -> str:
     """One term, column-qualified; a bare word also matches its ``variants``."""
     spelled = _phrase("body", term.words, term.prefix)
+    if term.contains:  # the words holding it (none known: the word itself, found nowhere)
+        holding = variants.get(CONTAINS + term.words[0], ())
+        return _phrase_any("body", holding) if holding else spelled
     others = variants.get(term.words[0], ()) if term.stemmable else ()
     if not others:
         return spelled
@@ -161,6 +164,7 @@ def body_expression(query: ParsedQuery, variants: Variants | None = None, *,
 def _has_other_forms(query: ParsedQuery, variants: Variants) -> bool:
     """Does the query match more than its typed spellings (other word forms, translations)?"""
     return any(t.translated or (t.stemmable and bool(variants.get(t.words[0])))
+               or (t.contains and bool(variants.get(CONTAINS + t.words[0])))
                for t in query.all_terms())
 
 
@@ -209,7 +213,10 @@ def match_expression(query: ParsedQuery, filters: SearchFilters,
 
 
 def _stemmable_words(query: ParsedQuery) -> set[str]:
-    return {t.words[0] for t in [*query.all_terms(), *query.must_not] if t.stemmable}
+    """The words to expand (``WordForms.expand``): bare words to their other forms,
+    ``*word*`` (as ``CONTAINS + word``) to the words holding it."""
+    return {CONTAINS + t.words[0] if t.contains else t.words[0]
+            for t in [*query.all_terms(), *query.must_not] if t.stemmable or t.contains}
 
 
 def _row(entry: Entry) -> Row:
@@ -522,7 +529,9 @@ class FtsBackend:
             terms = query.all_terms()
             if len(terms) == 1:  # one word: its spelling, then its other forms (no overlap)
                 exact = scores(typed)
-                others = scores(_phrase_any("body", variants[terms[0].words[0]]))
+                one = terms[0]
+                others = scores(_phrase_any("body", variants[
+                    CONTAINS + one.words[0] if one.contains else one.words[0]]))
                 return [*((0, sc, -seq) for seq, sc in exact.items()),
                         *((1, sc, -seq) for seq, sc in others.items() if seq not in exact)]
             exact = scores(typed)

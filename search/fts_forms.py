@@ -30,18 +30,38 @@ Row = tuple[int, str, str, object, "frozenset[str] | None"]
 """seq, folded text, scope, declared language, distinct words (None: split the text)."""
 
 
+CONTAINS = "*"
+"""Key prefix of a ``*word*`` query word (``Term.contains``) in :func:`variants`."""
+
+
+def _containing(conn: sqlite3.Connection, fragment: str) -> list[str]:
+    """The index's words holding ``fragment`` (a folded word), shortest first, at most
+    :data:`MAX_VARIANTS`. ``word_forms`` holds every word of the index once or more (not the
+    number tokens): one scan of it (tens of ms for a million rows)."""
+    pattern = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return [w for (w,) in conn.execute(
+        f"SELECT word FROM (SELECT DISTINCT word FROM {FORMS} WHERE word LIKE ? ESCAPE '\\')"
+        " ORDER BY length(word), word LIMIT ?", (f"%{pattern}%", MAX_VARIANTS))]
+
+
 def variants(conn: sqlite3.Connection, words: Iterable[str]) -> dict[str, list[str]]:
-    """For each folded query word: the index's other words that share one of its forms."""
-    wanted = {w: query_forms(w) for w in words}
+    """For each folded query word: the index's other words that share one of its forms;
+    for ``*word`` (:data:`CONTAINS`): the index's words that hold it."""
+    words = list(words)
+    out: dict[str, list[str]] = {}
+    for key in [w for w in words if w.startswith(CONTAINS)]:
+        holding = _containing(conn, key[len(CONTAINS):])
+        if holding:
+            out[key] = holding
+    wanted = {w: query_forms(w) for w in words if not w.startswith(CONTAINS)}
     forms = sorted({f for fs in wanted.values() for f in fs})
     if not forms:
-        return {}
+        return out
     by_form: dict[str, list[str]] = {}
     for form, word in conn.execute(
             f"SELECT form, word FROM {FORMS} WHERE form IN ({','.join('?' * len(forms))})",
             forms):
         by_form.setdefault(form, []).append(word)
-    out: dict[str, list[str]] = {}
     for w, fs in wanted.items():
         found = {x for f in fs for x in by_form.get(f, ())} - {w}
         if found:

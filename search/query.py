@@ -1,6 +1,7 @@
 """The user's query language, parsed once into a tree every backend can translate.
 
-Words (all must match), ``"phrases in quotes"``, prefixes (``kündig*``), ``-word`` to
+Words (all must match), ``"phrases in quotes"``, prefixes (``kündig*``), words holding a
+word (``*versicher*``: ``Hausratversicherung``; ``*vertrag``: ``Mietvertrag``), ``-word`` to
 exclude, ``OR`` between two terms (and as typed elsewhere: ``ODER``, ``|``, ``AND``/
 ``UND``, ``NOT``/``NICHT``, ``!word``, ``+word``, ``-"a phrase"``). A reference number
 also matches its other spelling (``HR-20391`` / ``HR20391``). Everything is folded like the
@@ -51,11 +52,15 @@ class Term:
     translated: bool = False
     """Not typed: the other language's word for a typed one (``search.translations``);
     ranked with the other word forms, after the words as typed."""
+    contains: bool = False
+    """Typed with a ``*`` in front (``*versicher*``, ``*vertrag``): every word of the index
+    that holds this one anywhere (``Hausratversicherung``, ``Mietvertrag``) -- the many
+    words of the index that do, shortest first, up to a bound (``search.fts_forms``)."""
 
     @property
     def stemmable(self) -> bool:
         """One bare word: it also matches the word's other forms."""
-        return len(self.words) == 1 and not (self.prefix or self.exact)
+        return len(self.words) == 1 and not (self.prefix or self.exact or self.contains)
 
 
 @dataclass(frozen=True)
@@ -276,17 +281,22 @@ def parse(text: str, region: str | None = None) -> ParsedQuery:
                 negate, word = True, word[1:]
             elif word[:1] == "+" and len(word) > 1:  # "must contain", as every word must
                 word = word[1:]
+            contains = False
             if not terms:
                 prefix = word.endswith("*")
                 words = fold_tokens(word)
-                if prefix and (not words or len(words[-1]) < 2):
-                    raise QueryError(f"a prefix needs at least two letters: {word!r}",
+                contains = word.startswith("*") and len(words) == 1
+                if (prefix or contains) and (not words or len(words[-1]) < 2):
+                    raise QueryError(f"a wildcard needs at least two letters: {word!r}",
                                      "short_prefix", word=word)
+                prefix = prefix and not contains
         else:
             prefix = bool(phrase_star)
             words = fold_tokens(phrase)
         if not words:
             continue
+        if not terms and word is not None and contains:
+            terms = [Term(words=tuple(words), contains=True)]
         if not terms:
             terms = [Term(words=tuple(words), prefix=prefix, exact=word is None)]
             if word is not None and not prefix:

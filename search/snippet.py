@@ -37,10 +37,14 @@ class _Terms:
         self.forms: set[str] = set()
         """Stems of the bare words: a document word sharing one is another form of it."""
         prefixes: list[str] = []
+        self.inside = tuple(t.words[0] for t in query.all_terms() if t.contains)
+        """``*word*``: a document word holding one of these is a hit."""
         self.phones: frozenset[str] = frozenset().union(
             *(t.phone for t in query.all_terms()))
         """The digits the query's phone numbers are written with (``search.phones``)."""
         for term in query.all_terms():
+            if term.contains:
+                continue
             *body, last = term.words
             self.exact.update(body)
             (prefixes if term.prefix else body).append(last)
@@ -57,6 +61,8 @@ class _Terms:
     def hit(self, word: str) -> bool:
         folded = fold_word(word)
         if folded in self.exact or (bool(self.prefixes) and folded.startswith(self.prefixes)):
+            return True
+        if any(part in folded for part in self.inside):
             return True
         return bool(self.forms) and not self.forms.isdisjoint(_forms(folded))
 
@@ -76,6 +82,8 @@ class _Terms:
 
 def _term_in(term: Term, words: Sequence[str], distinct: set[str]) -> bool:
     *body, last = term.words
+    if term.contains:
+        return any(last in w for w in distinct)
     if not body:
         if term.prefix:
             return any(w.startswith(last) for w in distinct)

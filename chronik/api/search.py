@@ -121,7 +121,8 @@ _SYNTAX = (
     "The query (required, at most 500 characters and 32 terms). Words: all must match, "
     "each also in its other forms (Verträge finds Vertrag; Versicherung finds "
     "Hausratversicherung); \"a phrase in quotes\" (a quoted word: that spelling only; "
-    "„…“ and «…» are quotes too); prefix* (two letters at least); -word or -\"a phrase\" "
+    "„…“ and «…» are quotes too); prefix* (two letters at least); *part* or *ending: the "
+    "words holding it (*versicher* finds Privathaftpflichtversicherung); -word or -\"a phrase\" "
     "(also NOT/NICHT word, !word) to exclude; a OR b (also ODER, |); AND/UND/+word are what "
     "every word does anyway. Operators only in capitals. Umlauts and case do not matter "
     "(Müller = Mueller = Muller, ß = ss); a reference number matches however it is typed "
@@ -135,8 +136,8 @@ _FILTER_EXAMPLE = "Kündigung"
 
 OPERATIONS = [
     Operation("GET", "/search", search, "search",
-              "Search entries: words (any word form), \"exact phrases\", prefix*, -exclude, OR; "
-              "umlaut-insensitive; 'did you mean' suggestions when nothing is found",
+              "Search entries: words (any word form), \"exact phrases\", prefix*, *part*, "
+              "-exclude, OR; umlaut-insensitive; 'did you mean' suggestions when nothing is found",
               "search",
               params=(Param("q", required=True, description=_SYNTAX, schema={
                           "type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS,

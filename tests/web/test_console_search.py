@@ -131,7 +131,7 @@ async def test_a_common_word_says_more_than_the_bound(console: Console,
     ("...", "Die Suche enthält keine Wörter, nach denen gesucht werden kann."),
     ("Vertrag OR", "ODER (OR) braucht auf beiden Seiten einen Begriff."),
     ("Vertrag NICHT", "Nach NICHT (NOT) fehlt ein Begriff."),
-    ("k*", "Ein Präfix braucht mindestens zwei Buchstaben: k*"),
+    ("k*", "Ein Platzhalter (*) braucht mindestens zwei Buchstaben dazu: k*"),
     (" ".join(f"w{i}" for i in range(40)), "Zu viele Begriffe: höchstens 32 pro Suche."),
 ], ids=["quote", "no-words", "or", "not", "prefix", "terms"])
 async def test_a_query_that_cannot_be_searched_says_why_in_german(console: Console, q: str,
