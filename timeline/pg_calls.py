@@ -13,6 +13,7 @@ and otherwise starts over from the newer state."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -78,3 +79,14 @@ class PgCalls(PgRepository):
                 await add_event(conn, (office_id, event, customer_id, entry_id, call_id),
                                 event_data or {})
         return True
+
+    async def unended_calls(self, updated_before: datetime, limit: int = 500
+                            ) -> list[tuple[str, str]]:
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(sa.text(
+                "SELECT office_id, call_id FROM cti_calls WHERE updated_at < :before "
+                "AND state->>'ended_at' IS NULL "
+                "AND NOT coalesce((state->>'dropped')::boolean, false) "
+                "AND NOT coalesce((state->>'internal')::boolean, false) "
+                "ORDER BY updated_at LIMIT :n"), {"before": updated_before, "n": limit})).all()
+        return [(str(r[0]), str(r[1])) for r in rows]

@@ -254,6 +254,12 @@ class CallRepository(Protocol):
         since it was read. Events of one call arriving at two processes at once are applied
         one after the other this way, none lost."""
         ...
+    async def unended_calls(self, updated_before: datetime, limit: int = 500
+                            ) -> list[tuple[str, str]]:
+        """``(office_id, call_id)`` of calls whose state has no end (``ended_at``) and was
+        last changed before ``updated_before``: the phone system never reported their end.
+        Erased callers' tombstones and calls between extensions are left out."""
+        ...
 
 
 class TelegramUpdateStore(Protocol):

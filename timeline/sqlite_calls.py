@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime
 from typing import Any
 
 from timeline.models import utcnow
@@ -44,6 +45,17 @@ class SqliteCalls(SqliteRepository):
             _save(conn, office_id, call_id, state, customer_id, event, entry_id, event_data)
             return True
         return await self.db.write(run)
+
+
+    async def unended_calls(self, updated_before: datetime, limit: int = 500
+                            ) -> list[tuple[str, str]]:
+        rows = await self.db.read(lambda c: c.execute(
+            "SELECT office_id, call_id FROM cti_calls WHERE updated_at < ? "
+            "AND json_extract(state, '$.ended_at') IS NULL "
+            "AND NOT coalesce(json_extract(state, '$.dropped'), 0) "
+            "AND NOT coalesce(json_extract(state, '$.internal'), 0) "
+            "ORDER BY updated_at LIMIT ?", (updated_before.isoformat(), limit)).fetchall())
+        return [(str(r[0]), str(r[1])) for r in rows]
 
 
 def _save(conn: sqlite3.Connection, office_id: str, call_id: str, state: dict[str, Any],

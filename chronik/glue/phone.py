@@ -5,7 +5,10 @@ lookup view the ``call.ringing`` event shares with ``GET /lookup``."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,8 +20,10 @@ from connectors.phone import RAW_CHANNEL, CtiService
 from connectors.phone.fritzbox import FritzboxCallMonitor, FritzboxConfig
 from connectors.phone.settings import FritzboxSettings
 from timeline.errors import InvalidInput, NotFound
-from timeline.models import Channel, Entry, Office
+from timeline.models import Channel, Entry, Office, utcnow
 from timeline.service import Match
+
+log = logging.getLogger(__name__)
 
 
 def match_view(match: Match) -> dict[str, Any]:
@@ -41,17 +46,76 @@ def _problem(exc: ValidationError) -> str:
     return f"invalid FRITZ!Box settings: {fields}"
 
 
+UNREPORTED_AFTER = timedelta(hours=12)
+"""A call still ringing or in progress this long after its last event has ended without
+the phone system saying so (longer than any real call; PBXs lose ``hangup`` events, a
+FRITZ!Box restarted mid-call never sends its ``DISCONNECT``)."""
+SWEEP_SECONDS = 600.0
+
+
+class UnendedCalls:
+    """Ends the calls whose end the phone system never reported (``CtiService.
+    close_unreported``), every ``every`` seconds: otherwise they would say "(ringing)" on
+    the timeline for ever."""
+
+    name = "phone-unended-calls"
+    kind = "worker"
+
+    def __init__(self, state: AppState, *, after: timedelta = UNREPORTED_AFTER,
+                 every: float = SWEEP_SECONDS) -> None:
+        self.state = state
+        self.after = after
+        self.every = every
+        self.closed = 0
+        self.last_run_at: datetime | None = None
+
+    async def run(self) -> None:
+        while True:
+            await self.run_once()
+            await asyncio.sleep(self.every)
+
+    async def run_once(self, now: datetime | None = None) -> int:
+        """End every such call now (``now``: for tests); how many were ended."""
+        store, cti = self.state.store, cti_service(self.state)
+        cutoff = (now or utcnow()) - self.after
+        offices: dict[str, Office | None] = {}
+        closed = 0
+        while True:
+            found = await store.unended_calls(cutoff)
+            ended = 0
+            for office_id, call_id in found:
+                if office_id not in offices:
+                    offices[office_id] = await store.get_office(office_id)
+                office = offices[office_id]
+                if office is not None and await cti.close_unreported(office, call_id):
+                    ended += 1
+            closed += ended
+            if not ended or len(found) < 500:
+                break
+        self.closed += closed
+        self.last_run_at = utcnow()
+        if closed:
+            log.info("%d call(s) ended that the phone system never reported ending", closed)
+        return closed
+
+    def diagnostics(self) -> dict[str, Any]:
+        return {"after_hours": self.after.total_seconds() / 3600, "ended": self.closed,
+                "last_run_at": self.last_run_at.isoformat() if self.last_run_at else None}
+
+
 def components(state: AppState) -> Sequence[Component]:
-    """The FRITZ!Box call monitor when ``CHRONIK_FRITZBOX_ENABLED`` (webhook events need
-    nothing in the background); quarantined calls are reprocessable from the start."""
+    """Ending calls whose end never came; the FRITZ!Box call monitor when
+    ``CHRONIK_FRITZBOX_ENABLED`` (webhook events need nothing else in the background);
+    quarantined calls are reprocessable from the start."""
     cti = cti_service(state)
+    unended: list[Component] = [UnendedCalls(state)]
     try:
         settings = FritzboxSettings()
     except ValidationError as exc:
-        return [Misconfigured("phone-fritzbox", _problem(exc))]
+        return [*unended, Misconfigured("phone-fritzbox", _problem(exc))]
     if not settings.enabled:
-        return []
-    return [FritzboxCallMonitor(cti, FritzboxConfig(
+        return unended
+    return [*unended, FritzboxCallMonitor(cti, FritzboxConfig(
         host=settings.host.strip(), port=settings.port, office_id=settings.office_id,
         numbers=settings.number_list, lines=settings.line_list,
         timezone=settings.timezone))]

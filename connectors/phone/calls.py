@@ -72,6 +72,9 @@ class CallState(BaseModel):
     dropped: bool = False
     """A call from an erased person under the ``drop`` policy: only this tombstone is kept
     (no numbers, no times), so later events of the call are ignored, not re-collected."""
+    end_unreported: bool = False
+    """Closed by :meth:`close_unreported`: the phone system never reported the end, so its
+    time and the duration are unknown (a late ``hangup`` still corrects it)."""
 
     @classmethod
     def start(cls, event: CtiEvent) -> CallState:
@@ -109,8 +112,22 @@ class CallState(BaseModel):
             self.answering_number = event.answering_number
         else:
             self.ended_at = event.at
+            self.end_unreported = False
             self.cause, self.cause_raw = event.cause, event.cause_raw
             self.answering_number = self.answering_number or event.answering_number
+        return True
+
+    def close_unreported(self) -> bool:
+        """End a call whose end the phone system never reported (a lost ``hangup``, a PBX
+        or FRITZ!Box restarted mid-call): ended as of its last known event, duration
+        unknown; an answered call stays answered, one never answered is missed (not
+        reached, outbound). ``False`` when there is nothing to end."""
+        if self.ended_at is not None or self.dropped or self.internal:
+            return False
+        self.ended_at = max(t for t in (self.first_seen_at, self.ringing_at,
+                                        self.answered_at, *(at for at, _ in self.transfers))
+                            if t is not None)
+        self.end_unreported = True
         return True
 
     def _transfer(self, event: CtiEvent) -> bool:
@@ -172,7 +189,7 @@ class CallState(BaseModel):
 
     @property
     def duration_seconds(self) -> int | None:
-        if self.answered_at is None or self.ended_at is None:
+        if self.answered_at is None or self.ended_at is None or self.end_unreported:
             return None
         return max(0, round((self.ended_at - self.answered_at).total_seconds()))
 
@@ -207,6 +224,8 @@ class CallState(BaseModel):
         if self.cause and outcome != "answered":
             cause = f"{self.cause} ({self.cause_raw})" if self.cause_raw else self.cause
             lines.append(f"Ended: {cause}.")
+        if self.end_unreported:
+            lines.append("The phone system did not report the end of this call.")
         meta: dict[str, Any] = {
             "call_id": self.call_id, "number": self.number,
             "call_direction": self.direction.value if self.direction else None,
@@ -220,6 +239,8 @@ class CallState(BaseModel):
             "cause_raw": self.cause_raw,
             "status": self.status, "outcome": outcome, "missed": self.missed,
             "cti_events": list(self.seen)}
+        if self.ended_at is not None:  # False: ended by Chronik, not the phone system
+            meta["end_reported"] = not self.end_unreported
         if self.original_timestamps:  # a broken PBX clock: times are those of receipt
             meta["original_date"] = dict(self.original_timestamps)
         return Rendered(subject=subject, body=" ".join(lines),

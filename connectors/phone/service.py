@@ -154,6 +154,26 @@ class CtiService:
         return CallResult(state=state, duplicate=False,
                           quarantined=state.quarantine_id is not None)
 
+    async def close_unreported(self, office: Office, call_id: str) -> bool:
+        """End a call the phone system never reported ending (``CallState.close_unreported``):
+        its entry says so, live views hear ``call.ended``. ``False`` when it had ended or
+        is gone meanwhile."""
+        async with self._call_lock(office.id, call_id):
+            for _ in range(ATTEMPTS):
+                read = await self.store.call_state(office.id, call_id)
+                if read is None:
+                    return False
+                state = CallState.model_validate(read)
+                if not state.close_unreported():
+                    return False
+                if state.entry_id is not None:
+                    await self._revise(office, state)
+                if await self._save(office.id, read, state,
+                                    "call.ended" if state.entry_id is not None else None):
+                    self.timeline.events.poke()
+                    return True
+        return False
+
     async def _lookup(self, office: Office, state: CallState) -> list[Match]:
         """The caller's customers and their history before this call."""
         number = customer_number(state.number, office.region)

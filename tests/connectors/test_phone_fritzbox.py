@@ -343,7 +343,7 @@ async def test_unknown_host_is_said(monkeypatch: pytest.MonkeyPatch, fritz_env: 
                                     hub: Hub) -> None:
     monkeypatch.setenv("CHRONIK_FRITZBOX_HOST", "no-such-box.invalid")
     from chronik.glue.phone import components
-    (monitor,) = components(hub.state)
+    (monitor,) = [c for c in components(hub.state) if c.name == "phone-fritzbox"]
     supervisor = Supervisor([monitor], base_delay=0.05, max_delay=0.2)
     supervisor.start()
     try:
@@ -363,5 +363,5 @@ async def test_invalid_settings_are_shown_not_raised(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("CHRONIK_FRITZBOX_ENABLED", "true")
     monkeypatch.setenv("CHRONIK_FRITZBOX_TIMEZONE", "Europe/Nowhere")
     from chronik.glue.phone import components
-    (monitor,) = components(hub.state)
+    (monitor,) = [c for c in components(hub.state) if c.name == "phone-fritzbox"]
     assert "CHRONIK_FRITZBOX_TIMEZONE" in monitor.diagnostics()["problem"]

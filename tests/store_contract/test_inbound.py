@@ -17,6 +17,7 @@ COVERS = frozenset({
     "inbound_addresses", "add_customer_token", "resolve_customer_token",
     "revoke_customer_tokens", "add_quarantine", "list_quarantine", "get_quarantine",
     "resolve_quarantine", "call_state", "save_call_state", "replace_call_state",
+    "unended_calls",
 })
 
 RAW1, RAW2, RAW3 = "a1" * 32, "b2" * 32, "c3" * 32
@@ -145,6 +146,29 @@ async def test_call_state_is_saved_per_office_and_keeps_its_customer(store: Stor
     data = await store.personal_data(office, s.customer.id)
     assert data is not None  # the call stays linked to its customer after a later update
     assert [c["call_id"] for c in data.cti_calls] == ["call-1"]
+
+
+async def test_calls_without_an_end_are_listed_once_old_enough(store: Store) -> None:
+    s = await seed(store)
+    office = s.office.id
+    await store.save_call_state(office, "ringing", {"call_id": "ringing", "ended_at": None})
+    await store.save_call_state(office, "answered", {"call_id": "answered",
+                                                     "answered_at": "2026-12-06T10:00:00Z"})
+    await store.save_call_state(office, "ended", {"call_id": "ended",
+                                                  "ended_at": "2026-12-06T10:05:00Z"})
+    await store.save_call_state(office, "erased", {"call_id": "erased", "dropped": True})
+    await store.save_call_state(office, "colleagues", {"call_id": "colleagues",
+                                                       "internal": True})
+    other = await store.create_office("B", "DE")
+    await store.save_call_state(other.id, "ringing", {"call_id": "ringing"})
+    assert await store.unended_calls(utcnow() - timedelta(minutes=5)) == []  # too recent
+    later = utcnow() + timedelta(seconds=1)
+    assert sorted(await store.unended_calls(later)) == sorted(
+        [(office, "ringing"), (office, "answered"), (other.id, "ringing")])
+    assert len(await store.unended_calls(later, limit=2)) == 2
+    await store.save_call_state(office, "ringing", {"call_id": "ringing",
+                                                    "ended_at": "2026-12-06T11:00:00Z"})
+    assert (office, "ringing") not in await store.unended_calls(utcnow() + timedelta(seconds=1))
 
 
 async def test_a_call_state_is_replaced_only_while_it_is_what_was_read(store: Store) -> None:
