@@ -118,7 +118,7 @@ def components(state: AppState) -> Sequence[Component]:
     return [*unended, FritzboxCallMonitor(cti, FritzboxConfig(
         host=settings.host.strip(), port=settings.port, office_id=settings.office_id,
         numbers=settings.number_list, lines=settings.line_list,
-        timezone=settings.timezone))]
+        timezone=settings.timezone, extensions=settings.extension_names))]
 
 
 async def linked_call(state: AppState, office: Office, customer_id: str, kind: str,

@@ -137,6 +137,9 @@ class FritzboxConfig:
     lines: tuple[str, ...] = ()
     """The office's lines (``SIP0``); empty: every line."""
     timezone: str = "Europe/Berlin"
+    extensions: tuple[tuple[str, str], ...] = ()
+    """Who answers at which of the box's internal numbers (``("10", "Anna Admin")``): the
+    call says "Answered by Anna Admin" instead of "extension 10"."""
     connect_timeout: float = 10.0
     keepalive_seconds: int = 60
     """TCP keep-alive: a box that vanished without closing (network drop) is noticed after
@@ -316,10 +319,8 @@ class FritzboxCallMonitor:
         common: dict[str, Any] = {"call_id": call.call_id, "original_timestamp": original}
         if box.kind == "CONNECT":
             call.connected = True
-            extension = box.fields[0]
             return [CtiEvent(type=CtiEventType.ANSWER, at=at,
-                             users=(f"extension {extension}",) if extension else (),
-                             **common)]
+                             users=self._who(box.fields[0]), **common)]
         del self._calls[box.connection]
         duration = int(box.fields[0])
         out = []
@@ -342,7 +343,7 @@ class FritzboxCallMonitor:
             if not called:
                 raise MalformedLine("CALL without the called number")
             direction, frm, to = CallDirection.OUT, own, called
-            users = (f"extension {extension}",) if extension else ()
+            users = self._who(extension)
         if not self._ours(office, own, line):
             self.counters.other_lines += 1
             self._calls.pop(box.connection, None)
@@ -352,6 +353,14 @@ class FritzboxCallMonitor:
         return [CtiEvent(type=CtiEventType.NEW_CALL, call_id=call_id, at=at, from_number=frm,
                          to_number=to or None, direction=direction, users=users,
                          original_timestamp=original)]
+
+    def _who(self, extension: str) -> tuple[str, ...]:
+        """Who is at the box's internal number ``extension`` (its name when the settings
+        give one, else ``extension 10``); nobody for an empty field."""
+        extension = extension.strip()
+        if not extension:
+            return ()
+        return (dict(self.config.extensions).get(extension, f"extension {extension}"),)
 
     def _ours(self, office: Office, own: str, line: str) -> bool:
         cfg = self.config

@@ -38,6 +38,25 @@ class FritzboxSettings(ChronikSettingsBase):
                     "unset = all.")
     timezone: str = Field(default="Europe/Berlin",
                           description="Time zone of the box's clock (its times are local).")
+    extensions: str = Field(
+        default="",
+        description="Who answers at the box's internal numbers, comma-separated "
+                    "number=name pairs (10=Anna Admin, 11=Tom Agent): calls say who "
+                    "answered; unset: 'extension 10'.")
+
+    @field_validator("extensions")
+    @classmethod
+    def _pairs(cls, value: str) -> str:
+        for item in _items(value):
+            number, sep, name = item.partition("=")
+            if not sep or not number.strip() or not name.strip():
+                raise ValueError(f"{item!r} is not number=name (e.g. 10=Anna Admin)")
+        return value
+
+    @property
+    def extension_names(self) -> tuple[tuple[str, str], ...]:
+        return tuple((number.strip(), name.strip()) for number, _, name in
+                     (item.partition("=") for item in _items(self.extensions)))
 
     @field_validator("timezone")
     @classmethod

@@ -365,3 +365,37 @@ async def test_invalid_settings_are_shown_not_raised(monkeypatch: pytest.MonkeyP
     from chronik.glue.phone import components
     (monitor,) = [c for c in components(hub.state) if c.name == "phone-fritzbox"]
     assert "CHRONIK_FRITZBOX_TIMEZONE" in monitor.diagnostics()["problem"]
+
+
+@pytest.fixture
+def named_extensions(fritz_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHRONIK_FRITZBOX_EXTENSIONS", "10=Anna Admin, 11=Tom Agent")
+
+
+async def test_named_extensions_say_who_answered(
+        named_extensions: None, box: CallMonitorStandIn, hub: Hub) -> None:
+    """``CHRONIK_FRITZBOX_EXTENSIONS=10=Anna Admin, 11=Tom Agent``: the call says who took
+    it; an internal number not named stays ``extension 12``."""
+    await box.connected(1)
+    c = await make_customer(hub, "Erika Mustermann", phones=["+49 171 1234567"])
+    await box.lines("06.12.26 15:01:02;RING;0;01711234567;030123456;SIP0;",
+                    "06.12.26 15:01:09;CONNECT;0;11;01711234567;",
+                    "06.12.26 15:03:40;DISCONNECT;0;151;",
+                    "06.12.26 16:00:00;CALL;1;12;030123456;01711234567;SIP1;",
+                    "06.12.26 16:00:07;CONNECT;1;12;01711234567;",
+                    "06.12.26 16:01:07;DISCONNECT;1;60;")
+    calls = await eventually(lambda: ended(2)(hub, c["id"]))
+    by_direction = {call["direction"]: call for call in calls}
+    assert by_direction["inbound"]["meta"]["answered_by"] == "Tom Agent"
+    assert by_direction["inbound"]["body"] == "Answered by Tom Agent. Duration 2:31."
+    assert by_direction["outbound"]["meta"]["answered_by"] == "extension 12"
+
+
+def test_extension_names_must_be_number_equals_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from connectors.phone.settings import FritzboxSettings
+
+    monkeypatch.setenv("CHRONIK_FRITZBOX_EXTENSIONS", "10=Anna Admin, 11 = Tom Agent")
+    assert FritzboxSettings().extension_names == (("10", "Anna Admin"), ("11", "Tom Agent"))
+    monkeypatch.setenv("CHRONIK_FRITZBOX_EXTENSIONS", "10 Anna")
+    with pytest.raises(ValueError, match="not number=name"):
+        FritzboxSettings()
