@@ -155,3 +155,21 @@ def test_internal_links_lead_to_headings(path: str) -> None:
         seen[anchor] = count + 1
     broken = [link for link in re.findall(r"\]\(#([^)]+)\)", text) if link not in anchors]
     assert broken == []
+
+
+def test_every_chronik_variable_the_readme_names_exists() -> None:
+    """A setting of a settings model, or a variable the tests, benchmarks or ``./run`` read;
+    ``CHRONIK_EMAIL_IMAP_*`` stands for the settings it starts."""
+    from chronik.settings import SETTINGS_MODELS, env_names
+    from timeline.config import CONFIG_ENV
+
+    known = {name for model in SETTINGS_MODELS for name in env_names(model)} | {CONFIG_ENV}
+    sources = [ROOT / "run", *[p for d in ("tests", "bench", "deploy")
+                               for p in (ROOT / d).rglob("*") if p.suffix in (".py", ".sh")]]
+    for path in sources:
+        known |= set(re.findall(r"CHRONIK_[A-Z0-9_]*[A-Z0-9]", path.read_text("utf-8")))
+    named = set(re.findall(r"CHRONIK_[A-Z0-9_]*", README)) - {"CHRONIK_"}
+    unknown = [name for name in sorted(named)
+               if name not in known
+               and not (name.endswith("_") and any(k.startswith(name) for k in known))]
+    assert unknown == [], "README names variables nothing reads"
