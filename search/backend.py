@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-from search.analysis import index_forms, joined_words, languages_of
+from search.analysis import index_forms, languages_of
+from search.prepared import searchable_text, taken_words, words_of
 from search.query import SYSTEM_CHANNELS, SearchRequest
-from search.references import reference_words
 from timeline.models import Entry
-from timeline.text import fold_tokens
 
 RELEVANCE_CANDIDATES = 2000
 """Relevance order ranks only the newest this-many matches: bounded work on common words."""
@@ -112,16 +111,14 @@ def scope_token(prefix: str, value: str) -> str:
 
 
 def document_words(entry: Entry) -> list[str]:
-    """What is searchable about an entry: its folded words, in order."""
-    parts = [entry.subject, entry.body, *(a.name for a in entry.attachments)]
+    """What is searchable about an entry: its folded words, in order (worked out in advance
+    by ``chronik import``'s parser processes where they could: ``search.prepared``)."""
     # attachment_text: search/attachments.py; phone_forms: search/phones.py
-    for key in ("search_text", "attachment_text", "phone_forms"):
-        extra = entry.meta.get(key)
-        if isinstance(extra, str):
-            parts.append(extra)
-    text = "\n".join(parts)
-    # E-Mail: also "email"; HV-2024-00123: also "hv202400123" (each finds the other)
-    return fold_tokens(text) + joined_words(text) + reference_words(text)
+    text = searchable_text(entry.subject, entry.body, (a.name for a in entry.attachments),
+                           [entry.meta.get(k) for k in (
+                               "search_text", "attachment_text", "phone_forms")])
+    known = taken_words(text)
+    return known if known is not None else words_of(text)
 
 
 def document_text(entry: Entry) -> str:

@@ -177,14 +177,18 @@ class PhoneForms:
     async def annotate(self, entries: Sequence[Entry]) -> list[Entry]:
         """``entries`` with their numbers' tokens under ``meta[PHONE_META]`` (those that
         write none as they are)."""
+        from search.prepared import phone_text, taken_phones  # (it imports search.query)
+
         out: list[Entry] = []
         for entry in entries:
-            text = "\n".join(t for t in (entry.subject, entry.body, *(
-                entry.meta.get(k) for k in ("search_text", "attachment_text")))
-                if isinstance(t, str) and t)
-            found = numbers(text, await self.region(entry.office_id)) if text else []
-            if found:
+            text = phone_text(entry.subject, entry.body, [
+                entry.meta.get(k) for k in ("search_text", "attachment_text")])
+            region = await self.region(entry.office_id)
+            tokens = taken_phones(text, region)  # worked out by chronik import's parsers
+            if tokens is None:
+                tokens = " ".join(token(n) for n in numbers(text, region)) if text else ""
+            if tokens:
                 entry = Entry.model_construct(**{**entry.__dict__, "meta": {  # stores build
-                    **entry.meta, PHONE_META: " ".join(token(n) for n in found)}})  # them bare
+                    **entry.meta, PHONE_META: tokens}})  # them bare
             out.append(entry)
         return out

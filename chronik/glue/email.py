@@ -5,14 +5,16 @@ listener), the quarantine reprocessor and the ``chronik import`` runner. Setting
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from pydantic import ValidationError
 
 from chronik.components import Misconfigured
+from chronik.glue.email_words import prepare_mail
 from connectors.email.imap import ImapConfig, ImapConnector
 from connectors.email.importer import ImportSummary, import_messages, open_source
 from connectors.email.inbound import MailIngest
@@ -20,6 +22,7 @@ from connectors.email.parse import DEFAULT_MAX_BYTES
 from connectors.email.settings import EmailSettings, InboundSmtpSettings
 from connectors.email.smtp import InboundAddresses, SmtpListener
 from notify.settings import NotifySettings
+from search import prepared
 from timeline.errors import NotFound
 from timeline.waiting import wait_set
 
@@ -107,7 +110,8 @@ async def run_import(state: AppState, path: Path, office_id: str, *,
     """``chronik import``: raises ``SourceError`` for a bad path, ``NotFound`` for an
     unknown office. ``progress`` gets the running summary after every batch; ``indexing``
     gets (indexed, to index) while the search index catches up at the end."""
-    if await state.store.get_office(office_id) is None:
+    office = await state.store.get_office(office_id)
+    if office is None:
         raise NotFound("no such office", {"office_id": office_id})
     email = EmailSettings()
     mail = mail_ingest(state, email.max_message_bytes)
@@ -119,12 +123,24 @@ async def run_import(state: AppState, path: Path, office_id: str, *,
         texts = state.indexer.texts  # attached files read by the parser processes
         summary = await import_messages(
             mail, office_id, messages, workers=email.import_workers, progress=progress,
-            text_max_bytes=None if texts is None else texts.max_bytes)
+            text_max_bytes=None if texts is None else texts.max_bytes,
+            # the parser processes read each mail's searchable words for the indexer here
+            enrich=functools.partial(prepare_mail, office_id, office.region or "DE"),
+            enriched=cast(Callable[[list[object]], None], prepared.remember))
     finally:
         finished.set()
         await keeping_up
         await state.blobs.sync()
         state.blobs.fsync_each = True
+    try:
+        return await _index_rest(state, summary, indexing)
+    finally:
+        prepared.forget()
+
+
+async def _index_rest(state: AppState, summary: ImportSummary,
+                      indexing: Callable[[int, int], None] | None) -> ImportSummary:
+    """Index what the import stored and the indexer has not caught up with yet."""
     if indexing is None:
         await state.indexer.drain()
         return summary

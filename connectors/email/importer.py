@@ -105,6 +105,39 @@ def read_and_parse(paths: list[str], maildir: bool, max_bytes: int,
                                           text_max_bytes), strict=True))
 
 
+Enrich = Callable[[ParsedMail], object]
+"""Work the parser processes do for the storing process on each parsed mail (``chronik
+import`` gives one that reads the mail's searchable words there: ``search.prepared``); a
+picklable module-level function (or a ``functools.partial`` of one)."""
+
+
+def _enriched(parsed: list[Parsed], enrich: Enrich) -> list[object]:
+    out: list[object] = []
+    for p in parsed:
+        if isinstance(p, str):
+            continue
+        try:
+            out.append(enrich(p))
+        except Exception:  # only a help: the storing process does it itself then
+            out.append(None)
+    return out
+
+
+def parse_batch_enriched(raws: list[bytes], max_bytes: int, text_max_bytes: int | None,
+                         enrich: Enrich) -> tuple[list[Parsed], list[object]]:
+    """:func:`parse_batch`, and ``enrich`` of each mail parsed (in a worker process)."""
+    parsed = parse_batch(raws, max_bytes, text_max_bytes)
+    return parsed, _enriched(parsed, enrich)
+
+
+def read_and_parse_enriched(paths: list[str], maildir: bool, max_bytes: int,
+                            text_max_bytes: int | None, enrich: Enrich
+                            ) -> tuple[list[tuple[RawMessage, Parsed]], list[object]]:
+    """:func:`read_and_parse`, and ``enrich`` of each mail parsed (in a worker process)."""
+    pairs = read_and_parse(paths, maildir, max_bytes, text_max_bytes)
+    return pairs, _enriched([p for _, p in pairs], enrich)
+
+
 def _next_batch(messages: Iterator[RawMessage], size: int) -> list[RawMessage]:
     batch: list[RawMessage] = []
     for message in messages:
@@ -122,18 +155,23 @@ async def open_source(path: Path, max_bytes: int) -> Iterator[RawMessage]:
 async def import_messages(mail: MailIngest, office_id: str, messages: Iterator[RawMessage],
                           *, workers: int = 2,
                           progress: Callable[[ImportSummary], None] | None = None,
-                          text_max_bytes: int | None = None) -> ImportSummary:
+                          text_max_bytes: int | None = None,
+                          enrich: Enrich | None = None,
+                          enriched: Callable[[list[object]], None] | None = None
+                          ) -> ImportSummary:
     """Ingest every message of ``messages`` (an iterator from :func:`open_source`).
     ``progress`` is called with the running summary after every batch; ``text_max_bytes``:
     the parser processes also read attached files' searchable text up to that size (what
-    the indexer would otherwise read in this process)."""
+    the indexer would otherwise read in this process); ``enrich``: also run in the parser
+    processes on each mail, its results handed to ``enriched`` before the batch is stored
+    (not for the first batches, parsed in this process)."""
     stream = messages if isinstance(messages, MessageStream) else None
     files = stream.files if stream is not None else None
     summary = ImportSummary(expected=stream.total if stream is not None else None,
                             skipped=stream.skipped if stream is not None else ())
     loop = asyncio.get_running_loop()
     pool: Executor | None = None
-    pending: asyncio.Queue[tuple[list[RawMessage] | None, asyncio.Future[list[Any]]] | None] = (
+    pending: asyncio.Queue[tuple[list[RawMessage] | None, asyncio.Future[Any]] | None] = (
         asyncio.Queue(maxsize=max(2, workers * 2)))
 
     def texts() -> int | None:
@@ -142,7 +180,7 @@ async def import_messages(mail: MailIngest, office_id: str, messages: Iterator[R
         a process of its own)."""
         return text_max_bytes if pool is not None else None
 
-    def parse(fn: Callable[..., list[Any]], *args: object) -> asyncio.Future[list[Any]]:
+    def parse(fn: Callable[..., Any], *args: object) -> asyncio.Future[Any]:
         if pool is None:
             return asyncio.ensure_future(asyncio.to_thread(fn, *args))
         return loop.run_in_executor(pool, fn, *args)
@@ -160,15 +198,23 @@ async def import_messages(mail: MailIngest, office_id: str, messages: Iterator[R
                     if not paths:
                         break
                     read += len(paths)
-                    await pending.put((None, parse(read_and_parse, paths, files.maildir,
-                                                   mail.max_bytes, texts())))
+                    if pool is not None and enrich is not None:
+                        await pending.put((None, parse(read_and_parse_enriched, paths,
+                                                       files.maildir, mail.max_bytes, texts(),
+                                                       enrich)))
+                    else:
+                        await pending.put((None, parse(read_and_parse, paths, files.maildir,
+                                                       mail.max_bytes, texts())))
                     continue
                 batch = await asyncio.to_thread(_next_batch, messages, BATCH)
                 if not batch:
                     break
                 read += len(batch)
-                await pending.put((batch, parse(parse_batch, [m.raw for m in batch],
-                                                mail.max_bytes, texts())))
+                raws = [m.raw for m in batch]
+                await pending.put((batch, parse(parse_batch_enriched, raws, mail.max_bytes,
+                                                texts(), enrich)
+                                   if pool is not None and enrich is not None else
+                                   parse(parse_batch, raws, mail.max_bytes, texts())))
         finally:
             await pending.put(None)
 
@@ -179,6 +225,10 @@ async def import_messages(mail: MailIngest, office_id: str, messages: Iterator[R
         while (item := await pending.get()) is not None:
             batch, parsed_future = item
             done_parsing = await parsed_future
+            if isinstance(done_parsing, tuple):  # parsed and enriched
+                done_parsing, extras = done_parsing
+                if enriched is not None:
+                    enriched(extras)
             pairs: list[tuple[RawMessage, Parsed]] = (
                 done_parsing if batch is None else list(zip(batch, done_parsing, strict=True)))
             delivered = await mail.deliver_many(office_id, [

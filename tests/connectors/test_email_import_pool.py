@@ -56,3 +56,46 @@ def test_a_big_folder_through_parser_processes(tmp_path: Path) -> None:
     assert body == f"Inhalt {COUNT} \xfc"  # the charset read in a parser process
     with sqlite3.connect(data_dir / "search.sqlite3") as index:  # all searchable at the end
         assert index.execute("SELECT count(*) FROM entry_fts").fetchone()[0] == COUNT - 1
+
+
+def test_words_read_in_the_parser_processes_index_like_a_rebuild(tmp_path: Path) -> None:
+    """The parser processes also read each mail's searchable words for the importing
+    process's indexer (``search.prepared``): the index they build is the one ``chronik
+    reindex`` builds from the stored entries -- phone numbers, reference numbers, dates,
+    IBANs, hyphenated words, senders' names, HTML-only mail, very long subjects alike."""
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    for n in range(1, COUNT + 1):
+        kind = n % 6
+        subject = (f"Schaden HV-2026-{n:05d}" if kind != 5 else "Lang " * 260).strip()
+        body = {0: f"Rückruf unter 0171 / 123 45 {n % 100:02d} erbeten.",
+                1: f"IBAN DE89 3704 0044 0532 0130 00, Termin am {n % 28 + 1}.3.2026",
+                2: "Bitte per E-Mail antworten; Kfz-Versicherung Müller/Mueller",
+                3: f"Vertrag Nr. {n}/26 vom 3. Februar 2025 — Grüße aus Köln",
+                4: "",
+                5: "kurz"}[kind]
+        if kind == 4:
+            content = (f"Content-Type: text/html; charset=utf-8\n\n"
+                       f"<p>Nur <b>HTML</b> von Frau Özdemir, Tel. +49 30 {n:07d}</p>\n")
+        else:
+            content = f"Content-Type: text/plain; charset=utf-8\n\n{body}\n"
+        (mail / f"{n:05d}.eml").write_bytes(
+            f"From: =?utf-8?q?J=C3=BCrgen_K=C3=B6hler_{n % 5}?= <jk{n % 5}@example.de>\n"
+            f"To: service@example.de\nSubject: {subject}\nMessage-ID: <w-{n}@example.de>\n"
+            f"Date: Wed, 04 Mar 2026 10:{n % 60:02d}:00 +0100\nMIME-Version: 1.0\n"
+            f"{content}".encode())
+    data_dir = tmp_path / "data"
+    office = chronik(data_dir, "office", "create", "Gross")
+    assert office.returncode == 0, office.stderr
+    first = chronik(data_dir, "import", str(mail), "--office", office.stdout.strip())
+    assert first.stdout == f"imported {COUNT}, duplicates 0, quarantined 0\n", first.stderr
+
+    def index() -> list[tuple[int, str, str]]:
+        with sqlite3.connect(data_dir / "search.sqlite3") as db:
+            return db.execute("SELECT rowid, body, scope FROM entry_fts ORDER BY rowid"
+                              ).fetchall()
+    imported = index()
+    assert len(imported) == COUNT
+    rebuilt = chronik(data_dir, "reindex")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert index() == imported

@@ -116,7 +116,7 @@ class World:
     async def old_index(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """What the previous release left: every entry indexed with text version 1."""
         with monkeypatch.context() as m:
-            m.setattr("search.backend.fold_tokens", text_v1_fold_tokens)
+            m.setattr("search.prepared.fold_tokens", text_v1_fold_tokens)
             m.setattr("search.fts.TEXT_VERSION", 1)
             m.setattr("search.engine.TEXT_VERSION", 1)
             _, covered = await self.store.index_backlog()
