@@ -20,8 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from chronik.state import AppState
 from timeline import errors
-from timeline.errors import DomainError, Forbidden
-from timeline.ids import in_window, window_text
+from timeline.errors import DomainError, Forbidden, InvalidInput
+from timeline.ids import in_window, parse_seq, window_text
 from timeline.models import Agent, Office, Role, utcnow
 
 Auth = Literal["agent", "admin", "public"]
@@ -316,6 +316,20 @@ def query_id_cursor(request: web.Request) -> str | None:
         raise ApiError(400, "invalid_cursor", "cursor is not valid; use next_cursor of "
                        "the previous page")
     return raw
+
+
+def query_seq_cursor(request: web.Request) -> int | None:
+    """The ``cursor`` of a list paged by entry key (a timeline, the portal's messages): a
+    ``next_cursor`` it gave; anything else is ``400 invalid_cursor``, as for the lists paged
+    by id."""
+    raw = request.query.get("cursor")
+    if not raw:
+        return None
+    try:
+        return parse_seq(raw)
+    except InvalidInput:
+        raise ApiError(400, "invalid_cursor", "cursor is not valid; use next_cursor of the "
+                       "previous page") from None
 
 
 def query_list(request: web.Request, name: str) -> list[str]:

@@ -24,6 +24,7 @@ from chronik.api.base import (
     query_datetime,
     query_int,
     query_list,
+    query_seq_cursor,
     read_form,
     read_json,
     refuse_declared_oversize,
@@ -42,7 +43,6 @@ from chronik.api.search import DATES, ENTRY_KINDS, query_kinds
 from chronik.glue.phone import link_note, linked_call
 from chronik.state import AppState
 from timeline.errors import InvalidInput, NotFound
-from timeline.ids import parse_seq
 from timeline.models import Channel, Entry, Visibility
 from timeline.policy import PresetSource
 from timeline.service import EntryRequest, UploadedFile
@@ -184,11 +184,6 @@ def _enum_list(request: web.Request, name: str, enum: type[Channel]) -> tuple[Ch
         raise InvalidInput(f"{name} must be among {', '.join(c.value for c in enum)}") from None
 
 
-def _cursor(request: web.Request) -> int | None:
-    raw = request.query.get("cursor")
-    return parse_seq(raw) if raw else None
-
-
 async def timeline(request: web.Request, state: AppState, caller: Caller) -> web.StreamResponse:
     customer_id = request.match_info["id"]
     vis_raw = request.query.get("visibility")
@@ -199,7 +194,7 @@ async def timeline(request: web.Request, state: AppState, caller: Caller) -> web
     since = query_datetime(request, "since")
     until = query_datetime(request, "until", end_of_day=True)
     query = TimelineQuery(
-        limit=query_int(request, "limit", 50, 1, 200), before_seq=_cursor(request),
+        limit=query_int(request, "limit", 50, 1, 200), before_seq=query_seq_cursor(request),
         channels=_enum_list(request, "channel", Channel), kinds=query_kinds(request),
         visibility=visibility, since=since, until=until)
     page = await state.store.timeline(caller.office.id, customer_id, query)

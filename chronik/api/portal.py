@@ -19,6 +19,7 @@ from chronik.api.base import (
     canonical_index,
     json_model,
     query_int,
+    query_seq_cursor,
     read_form,
     read_json,
     refuse_declared_oversize,
@@ -30,7 +31,6 @@ from chronik.portal_service import write_message
 from chronik.state import AppState
 from connectors.portal import PortalFile, issue_session, resolve_session
 from timeline.errors import InvalidInput, NotFound
-from timeline.ids import parse_seq
 from timeline.models import Channel, Customer, CustomerStatus, Direction, Entry, Visibility
 from timeline.store import TimelineQuery
 
@@ -138,8 +138,7 @@ def _own(entry: Entry | None, customer: Customer) -> Entry:
 
 async def list_messages(request: web.Request, state: AppState) -> web.StreamResponse:
     customer = await _customer(request, state)
-    raw = request.query.get("cursor")
-    before = parse_seq(raw) if raw else None
+    before = query_seq_cursor(request)
     page = await state.store.timeline(customer.office_id, customer.id, TimelineQuery(
         limit=query_int(request, "limit", 50, 1, 200), before_seq=before,
         channels=(Channel.PORTAL,), kinds=("message",), visibility=Visibility.PUBLISHED))

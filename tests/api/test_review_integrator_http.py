@@ -26,6 +26,17 @@ async def test_a_cursor_that_is_no_next_cursor_is_400(hub: Hub, path: str, curso
     assert_error(body, "invalid_cursor")
 
 
+@pytest.mark.parametrize("cursor", ["abc", "-1", "9" * 20, "١٢٣"],
+                         ids=["word", "negative", "too-big", "arabic-digits"])
+async def test_a_timeline_cursor_that_is_no_next_cursor_is_400(hub: Hub, cursor: str) -> None:
+    """The timeline is paged by entry key: the same ``invalid_cursor`` as every list."""
+    c = await make_customer(hub)
+    status, body = await hub.agent.get(f"/customers/{c['id']}/timeline",
+                                       params={"cursor": cursor})
+    assert status == 400, body
+    assert_error(body, "invalid_cursor")
+
+
 async def test_customer_pages_follow_next_cursor_to_the_end(hub: Hub) -> None:
     for n in range(5):
         await make_customer(hub, name=f"Kunde {n}")
