@@ -185,6 +185,8 @@ async def hash_password(password: str) -> str:
 
 async def verify_password(stored: str | None, password: str) -> bool:
     """Constant work whether or not the agent has a password (no user enumeration)."""
+    if _DUMMY is None:  # made on the first check, whichever answer it gets, not at import
+        await asyncio.to_thread(_dummy_hash)
     if not stored:
         await asyncio.to_thread(_dummy_verify, password)
         return False
@@ -194,11 +196,20 @@ async def verify_password(stored: str | None, password: str) -> bool:
         return False
 
 
-_DUMMY = _HASHER.hash("not-a-real-password-0")
+_DUMMY: str | None = None
+"""The hash an address without a password is checked against: made once, on the first
+check (hashing at import cost every ``chronik`` command and process start 0.2-0.5 s)."""
+
+
+def _dummy_hash() -> str:
+    global _DUMMY
+    if _DUMMY is None:
+        _DUMMY = _HASHER.hash("not-a-real-password-0")
+    return _DUMMY
 
 
 def _dummy_verify(password: str) -> None:
     try:
-        _HASHER.verify(_DUMMY, password)
+        _HASHER.verify(_dummy_hash(), password)
     except VerificationError:
         pass
