@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.typedefs import Middleware
 from aiohttp.web_protocol import RequestPayloadError
 
 from chronik import ops
@@ -540,8 +541,13 @@ def freeze_after_startup(app: web.Application) -> None:
 
 def create_app(settings: Settings, *, workers: bool = True) -> web.Application:
     install_log_privacy()  # no personal data in this process's logs (chronik/logs.py)
-    app = web.Application(middlewares=[ops.metrics_middleware, security_headers,
-                                       errors_middleware],
+    middlewares: list[Middleware] = [ops.metrics_middleware, security_headers,
+                                     errors_middleware]
+    if settings.cors_origin_set:  # other origins' pages may call the API (chronik/api/cors.py)
+        from chronik.api.cors import cors_middleware
+
+        middlewares.insert(0, cors_middleware(settings.cors_origin_set))
+    app = web.Application(middlewares=middlewares,
                           client_max_size=settings.max_upload_bytes + 1024 * 1024)
     app[SETTINGS] = settings
     app[WORKERS] = workers

@@ -7,10 +7,11 @@ listed in ``SETTINGS_MODELS``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.email.settings import EmailSettings, InboundSmtpSettings
@@ -21,6 +22,9 @@ from notify.settings import NotifySettings
 from timeline.config import ChronikSettingsBase
 from timeline.ingest import UnknownSenderPolicy
 from timeline.privacy_models import ErasedSenderPolicy
+
+_ORIGIN = re.compile(r"https?://[^/\s:]+(?::[0-9]{1,5})?/?", re.IGNORECASE)
+"""A web origin as ``CHRONIK_CORS_ORIGINS`` takes it (a trailing slash tolerated)."""
 
 
 class Settings(ChronikSettingsBase):
@@ -36,6 +40,10 @@ class Settings(ChronikSettingsBase):
         None, description="Base URL for links in messages; default http://HOST:PORT.")
     max_upload_bytes: int = Field(25 * 1024 * 1024, ge=1024,
                                   description="Largest accepted document upload (bytes).")
+    cors_origins: str = Field(
+        "", description="Web pages of other origins allowed to call the HTTP API from a "
+                        "browser (CORS), comma-separated (https://crm.example.com), or * for "
+                        "any; unset: none.")
     database_url: SecretStr | None = Field(
         None, description="PostgreSQL URL (postgresql://user:password@host:5432/db) of the "
                           "store; unset: the embedded SQLite store in data_dir.")
@@ -114,6 +122,21 @@ class Settings(ChronikSettingsBase):
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::") else self.http_host  # noqa: S104
         return f"http://{host}:{self.http_port}"
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in (o.strip() for o in value.split(",") if o.strip()):
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin: scheme://host[:port] without a "
+                                 "path, e.g. https://crm.example.com (or * for any)")
+        return value
+
+    @property
+    def cors_origin_set(self) -> frozenset[str]:
+        """The allowed origins (lower case, no trailing slash; ``*``: any)."""
+        return frozenset(o.strip().rstrip("/").lower() for o in self.cors_origins.split(",")
+                         if o.strip())
 
     @model_validator(mode="after")
     def _engine_has_a_url(self) -> Settings:
