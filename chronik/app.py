@@ -418,15 +418,14 @@ async def run_background(state: AppState) -> AsyncIterator[None]:
     the first process runs the work; any other **stands by** (its HTTP side serves as usual)
     and takes over at once when the running one stops or loses its connection. The
     components are built here either way: their HTTP side serves in every process."""
+    state.components = build_components(state)
     url = state.settings.store_url
     if url is None:
-        state.components = build_components(state)
         async with _background_work(state):
             yield
         return
     from timeline.pg_leader import LeaderLock
 
-    state.components = build_components(state)
     lock = LeaderLock(url)
     try:
         first = await lock.try_take()
@@ -451,7 +450,7 @@ async def _lead(state: AppState, lock: LeaderLock, holding: bool) -> None:
     """Run the background work whenever this process holds ``lock``; stand by otherwise."""
     while True:
         if not holding:
-            holder = await _quietly(lock.holder) or "another process"
+            holder = await lock.holder()
             log.warning("the background work (indexer, connectors, notifier, retention) of this "
                         "database runs in %s; this process stands by and takes over when it "
                         "stops", holder)
@@ -472,14 +471,6 @@ async def _lead(state: AppState, lock: LeaderLock, holding: bool) -> None:
             await asyncio.sleep(1.0)
         await lock.release()
         holding = False
-
-
-async def _quietly(fn: Callable[[], Awaitable[str]]) -> str | None:
-    try:
-        return await fn()
-    except Exception as exc:  # a connection failure (OSError, asyncpg's): said, not raised
-        log.info("cannot tell who holds the background work's lock: %s", exc)
-        return None
 
 
 @contextlib.asynccontextmanager

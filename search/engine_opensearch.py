@@ -8,7 +8,7 @@ and is the same for both engines.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from opensearchpy import AsyncOpenSearch
@@ -88,12 +88,9 @@ class OpenSearchClient:
     async def delete_indices(self, names: Sequence[str]) -> None:
         if not names:
             return
-        with _boundary():
-            try:
-                await self._client.indices.delete(index=",".join(names),
-                                                  ignore_unavailable=True)
-            except NotFoundError:
-                pass  # deleted by another process between the lookup and the delete
+        # (NotFoundError: deleted by another process between the lookup and the delete)
+        with _boundary(), suppress(NotFoundError):
+            await self._client.indices.delete(index=",".join(names), ignore_unavailable=True)
 
     async def put_settings(self, index: str, settings: Json) -> None:
         with _boundary():

@@ -28,5 +28,5 @@ def process_alive(host: object, pid: object) -> bool | None:
     except ProcessLookupError:
         return False
     except PermissionError:
-        pass  # alive, another user's
+        return True  # alive, another user's
     return True

@@ -98,9 +98,15 @@ class LeaderLock:
         return self.held
 
     async def holder(self) -> str:
-        """Who holds the lock now, as far as this role may see (``another process``)."""
-        conn = await self._connect()
-        row = await conn.fetchrow(_HOLDER, LOCK_CLASS, LOCK_KEY)
+        """Who holds the lock now, as far as this role may see (``another process``; also
+        when the database cannot be asked just now: never raises for that)."""
+        try:
+            conn = await self._connect()
+            row = await conn.fetchrow(_HOLDER, LOCK_CLASS, LOCK_KEY)
+        except _ERRORS as exc:
+            log.info("cannot tell who holds the background work's lock: %s",
+                     type(exc).__name__)
+            return "another process"
         if row is None:
             return "no process (it was just given up)"
         name, address = row

@@ -9,7 +9,7 @@ import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -126,7 +126,7 @@ async def run_import(state: AppState, path: Path, office_id: str, *,
             text_max_bytes=None if texts is None else texts.max_bytes,
             # the parser processes read each mail's searchable words for the indexer here
             enrich=functools.partial(prepare_mail, office_id, office.region or "DE"),
-            enriched=cast(Callable[[list[object]], None], prepared.remember))
+            enriched=prepared.remember)
     finally:
         finished.set()
         await keeping_up

@@ -51,6 +51,8 @@ UNREPORTED_AFTER = timedelta(hours=12)
 the phone system saying so (longer than any real call; PBXs lose ``hangup`` events, a
 FRITZ!Box restarted mid-call never sends its ``DISCONNECT``)."""
 SWEEP_SECONDS = 600.0
+SWEEP_BATCH = 500
+"""Calls read per round of a sweep (rounds follow while a full one ended some)."""
 
 
 class UnendedCalls:
@@ -81,7 +83,7 @@ class UnendedCalls:
         offices: dict[str, Office | None] = {}
         closed = 0
         while True:
-            found = await store.unended_calls(cutoff)
+            found = await store.unended_calls(cutoff, SWEEP_BATCH)
             ended = 0
             for office_id, call_id in found:
                 if office_id not in offices:
@@ -90,7 +92,7 @@ class UnendedCalls:
                 if office is not None and await cti.close_unreported(office, call_id):
                     ended += 1
             closed += ended
-            if not ended or len(found) < 500:
+            if not ended or len(found) < SWEEP_BATCH:
                 break
         self.closed += closed
         self.last_run_at = utcnow()

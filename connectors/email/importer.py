@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from timeline.doctext import document_text, worth_reading
 from timeline.processes import process_context
@@ -105,14 +105,15 @@ def read_and_parse(paths: list[str], maildir: bool, max_bytes: int,
                                           text_max_bytes), strict=True))
 
 
-Enrich = Callable[[ParsedMail], object]
+T = TypeVar("T")
+Enrich = Callable[[ParsedMail], T]
 """Work the parser processes do for the storing process on each parsed mail (``chronik
 import`` gives one that reads the mail's searchable words there: ``search.prepared``); a
 picklable module-level function (or a ``functools.partial`` of one)."""
 
 
-def _enriched(parsed: list[Parsed], enrich: Enrich) -> list[object]:
-    out: list[object] = []
+def _enriched(parsed: list[Parsed], enrich: Enrich[T]) -> list[T | None]:
+    out: list[T | None] = []
     for p in parsed:
         if isinstance(p, str):
             continue
@@ -124,15 +125,15 @@ def _enriched(parsed: list[Parsed], enrich: Enrich) -> list[object]:
 
 
 def parse_batch_enriched(raws: list[bytes], max_bytes: int, text_max_bytes: int | None,
-                         enrich: Enrich) -> tuple[list[Parsed], list[object]]:
+                         enrich: Enrich[T]) -> tuple[list[Parsed], list[T | None]]:
     """:func:`parse_batch`, and ``enrich`` of each mail parsed (in a worker process)."""
     parsed = parse_batch(raws, max_bytes, text_max_bytes)
     return parsed, _enriched(parsed, enrich)
 
 
 def read_and_parse_enriched(paths: list[str], maildir: bool, max_bytes: int,
-                            text_max_bytes: int | None, enrich: Enrich
-                            ) -> tuple[list[tuple[RawMessage, Parsed]], list[object]]:
+                            text_max_bytes: int | None, enrich: Enrich[T]
+                            ) -> tuple[list[tuple[RawMessage, Parsed]], list[T | None]]:
     """:func:`read_and_parse`, and ``enrich`` of each mail parsed (in a worker process)."""
     pairs = read_and_parse(paths, maildir, max_bytes, text_max_bytes)
     return pairs, _enriched([p for _, p in pairs], enrich)
@@ -156,8 +157,8 @@ async def import_messages(mail: MailIngest, office_id: str, messages: Iterator[R
                           *, workers: int = 2,
                           progress: Callable[[ImportSummary], None] | None = None,
                           text_max_bytes: int | None = None,
-                          enrich: Enrich | None = None,
-                          enriched: Callable[[list[object]], None] | None = None
+                          enrich: Enrich[T] | None = None,
+                          enriched: Callable[[list[T | None]], None] | None = None
                           ) -> ImportSummary:
     """Ingest every message of ``messages`` (an iterator from :func:`open_source`).
     ``progress`` is called with the running summary after every batch; ``text_max_bytes``:
