@@ -133,6 +133,15 @@ class Page(BaseModel):
     next_cursor: str | None = None
 
 
+class JsonPage(BaseModel):
+    """One page of a timeline as JSON text: ``items_json`` is an array of entries as
+    ``timeline.public.public_entry`` shows them, newest first (``count`` of them)."""
+
+    items_json: str
+    next_cursor: str | None = None
+    count: int
+
+
 class Consent(_Record):
     """The current consent for one notification channel, and how it came about."""
 

@@ -24,6 +24,7 @@ from timeline.models import (
     EntryDraft,
     Identity,
     IdentityKind,
+    JsonPage,
     Merge,
     Office,
     Page,
@@ -199,6 +200,11 @@ class EntryRepository(Protocol):
         """Batched ``find_entry_by_source``: source id -> entry, for those that exist."""
         ...
     async def timeline(self, office_id: str, customer_id: str, query: TimelineQuery) -> Page: ...
+    async def timeline_json(self, office_id: str, customer_id: str, query: TimelineQuery
+                            ) -> JsonPage:
+        """The page ``timeline`` gives, as a JSON array of entries as
+        ``timeline.public.public_entry`` shows them (what the API answers)."""
+        ...
     async def scan_entries(self, after_seq: int, limit: int) -> list[Entry]:
         """All offices' entries in key order (for reindexing)."""
         ...

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from timeline.files import private_dir, private_file
 from timeline.identity import unicode_email
+from timeline.public import utc_text
 from timeline.text import fold
 
 T = TypeVar("T")
@@ -79,6 +80,8 @@ class SqliteDb:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(f"PRAGMA cache_size=-{self._cache_kib}")
         conn.execute("PRAGMA temp_store=MEMORY")
+        # times stored with an offset other than UTC, as the API shows them (sqlite_rows)
+        conn.create_function("chronik_utc", 1, utc_text, deterministic=True)
         if readonly:
             conn.execute("PRAGMA query_only=ON")
         with self._conns_lock:

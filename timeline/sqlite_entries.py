@@ -5,21 +5,26 @@ data requests, open complaints), and the index outbox the indexer drains."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from timeline.errors import Conflict, NotFound
 from timeline.ids import SEQ_SLOTS, seq_base
-from timeline.models import Channel, Entry, EntryDraft, Page, utcnow
+from timeline.models import Channel, Entry, EntryDraft, JsonPage, Page, utcnow
+from timeline.public import public_entries_json
 from timeline.replies import NO_REPLY, awaiting_reply_sql
 from timeline.repositories import IndexTask, TimelineQuery
 from timeline.sqlite_batch import append_entries
 from timeline.sqlite_events import add_events
 from timeline.sqlite_rows import (
     ENTRY_COLS,
+    PUBLIC_ENTRY_JSON,
     SqliteRepository,
     entry_from_row,
     fetch_packed,
@@ -164,33 +169,44 @@ class SqliteEntries(SqliteRepository):
         return [by_seq[s] for s in seqs if s in by_seq]
 
     async def timeline(self, office_id: str, customer_id: str, query: TimelineQuery) -> Page:
-        sql = f"SELECT {ENTRY_COLS} FROM entries WHERE customer_id=? AND office_id=?"
-        args: list[Any] = [customer_id, office_id]
-        if query.channels:
-            sql += f" AND channel IN ({','.join('?' * len(query.channels))})"
-            args += [c.value for c in query.channels]
-        if query.kinds:
-            sql += f" AND kind IN ({','.join('?' * len(query.kinds))})"
-            args += list(query.kinds)
-        if query.visibility:
-            sql += " AND visibility=?"
-            args.append(query.visibility.value)
-        upper = query.before_seq
-        if query.until is not None:
-            until = seq_base(query.until) + SEQ_SLOTS
-            upper = until if upper is None else min(upper, until)
-        if upper is not None:
-            sql += " AND seq < ?"
-            args.append(upper)
-        if query.since is not None:
-            sql += " AND seq >= ?"
-            args.append(seq_base(query.since))
-        sql += " ORDER BY seq DESC LIMIT ?"
-        args.append(query.limit + 1)
-        rows = newest_first(await self.db.read(lambda c: fetch_packed(c, ENTRY_COLS, sql, args)))
+        where, args = _timeline_where(office_id, customer_id, query)
+        sql = f"SELECT {ENTRY_COLS} FROM entries WHERE {where} ORDER BY seq DESC LIMIT ?"
+        rows = newest_first(await self.db.read(lambda c: fetch_packed(
+            c, ENTRY_COLS, sql, [*args, query.limit + 1])))
         items = [entry_from_row(r) for r in rows[: query.limit]]
         nxt = str(items[-1].seq) if len(rows) > query.limit else None
         return Page(items=items, next_cursor=nxt)
+
+    async def timeline_json(self, office_id: str, customer_id: str, query: TimelineQuery
+                            ) -> JsonPage:
+        """The page of ``timeline`` as JSON written by SQLite (``PUBLIC_ENTRY_JSON``), on
+        the reader thread without Python's interpreter lock: the event loop's thread only
+        passes the text on. The page's keys come along and prove its order (SQL does not
+        promise the order of an aggregate); a page that is not newest first, or too big
+        for one SQLite string, is built from the entries instead."""
+        where, args = _timeline_where(office_id, customer_id, query)
+        sql = (f"SELECT json_group_array(json(doc)) FILTER (WHERE n <= ?), "
+               f"json_group_array(seq) FROM (SELECT seq, doc, row_number() OVER "
+               f"(ORDER BY seq DESC) AS n FROM (SELECT seq, {PUBLIC_ENTRY_JSON} AS doc "
+               f"FROM entries WHERE {where} ORDER BY seq DESC LIMIT ?))")
+
+        def run(conn: sqlite3.Connection) -> tuple[str, str] | None:
+            try:
+                docs, seqs = conn.execute(sql, [query.limit, *args, query.limit + 1]
+                                          ).fetchone()
+            except sqlite3.DataError:  # "string or blob too big"
+                return None
+            return docs, seqs
+
+        found = await self.db.read(run)
+        keys: list[int] = orjson.loads(found[1]) if found is not None else []
+        if found is None or any(a <= b for a, b in itertools.pairwise(keys)):
+            page = await self.timeline(office_id, customer_id, query)
+            return JsonPage(items_json=public_entries_json(page.items),
+                            next_cursor=page.next_cursor, count=len(page.items))
+        nxt = str(keys[query.limit - 1]) if len(keys) > query.limit else None
+        return JsonPage(items_json=found[0], next_cursor=nxt,
+                        count=min(len(keys), query.limit))
 
     async def scan_entries(self, after_seq: int, limit: int) -> list[Entry]:
         rows = await self.db.read(lambda c: c.execute(
@@ -296,3 +312,30 @@ class SqliteEntries(SqliteRepository):
         return int(await self.db.write(
             lambda c: c.execute("DELETE FROM index_outbox WHERE id <= ?", (outbox_id,))
             .rowcount))
+
+
+def _timeline_where(office_id: str, customer_id: str, query: TimelineQuery
+                    ) -> tuple[str, list[Any]]:
+    """The ``WHERE`` of a timeline page (everything but its order and size)."""
+    sql = "customer_id=? AND office_id=?"
+    args: list[Any] = [customer_id, office_id]
+    if query.channels:
+        sql += f" AND channel IN ({','.join('?' * len(query.channels))})"
+        args += [c.value for c in query.channels]
+    if query.kinds:
+        sql += f" AND kind IN ({','.join('?' * len(query.kinds))})"
+        args += list(query.kinds)
+    if query.visibility:
+        sql += " AND visibility=?"
+        args.append(query.visibility.value)
+    upper = query.before_seq
+    if query.until is not None:
+        until = seq_base(query.until) + SEQ_SLOTS
+        upper = until if upper is None else min(upper, until)
+    if upper is not None:
+        sql += " AND seq < ?"
+        args.append(upper)
+    if query.since is not None:
+        sql += " AND seq >= ?"
+        args.append(seq_base(query.since))
+    return sql, args

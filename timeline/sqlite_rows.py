@@ -26,6 +26,7 @@ from timeline.models import (
     Office,
     Visibility,
 )
+from timeline.public import ATTACHMENT_PATH
 from timeline.sqlite_db import SqliteDb
 
 ENTRY_COLS = (
@@ -112,6 +113,34 @@ def entry_from_row(row: Sequence[Any]) -> Entry:
         "meta": orjson.loads(row[18]) if row[18] != "{}" else {},
         "id": row[1], "seq": row[0], "recorded_at": dt(row[11]),
     })
+
+
+def _utc_sql(column: str) -> str:
+    """A stored time column as ``public.utc_text`` writes it: a time stored in UTC (all
+    but a few) by SQLite alone, any other through ``chronik_utc`` (``SqliteDb``)."""
+    return (f"CASE WHEN substr({column}, -6) = '+00:00' "
+            f"THEN substr({column}, 1, length({column}) - 6) || 'Z' "
+            f"ELSE chronik_utc({column}) END")
+
+
+_PUBLIC_ATTACHMENTS = (
+    "CASE WHEN attachments = '[]' THEN json('[]') ELSE (SELECT json_group_array(json_object("
+    "'index', a.key, 'name', json_extract(a.value, '$.name'), "
+    "'content_type', json_extract(a.value, '$.content_type'), "
+    "'size', json_extract(a.value, '$.size'), 'sha256', json_extract(a.value, '$.sha256'), "
+    "'url', " + "'" + ATTACHMENT_PATH.format(entry_id="' || entries.id || '",
+                                                    index="' || a.key || '") + "'"
+    ")) FROM json_each(attachments) AS a) END")
+_PUBLIC_VALUES = {
+    "notify": "json(CASE WHEN notify THEN 'true' ELSE 'false' END)",
+    "occurred_at": _utc_sql("occurred_at"), "recorded_at": _utc_sql("recorded_at"),
+    "attachments": _PUBLIC_ATTACHMENTS, "tags": "json(tags)", "meta": "json(meta)",
+}
+PUBLIC_ENTRY_JSON = "json_object(" + ", ".join(
+    f"'{name}', {_PUBLIC_VALUES.get(name, name)}"
+    for name in Entry.model_fields if name not in ("office_id", "seq")) + ")"
+"""An ``entries`` row as ``public.public_entry`` shows it, as JSON text written by SQLite
+(the same keys in the same order; the contract tests hold the two equal)."""
 
 
 def packed(columns: str, select: str) -> str:

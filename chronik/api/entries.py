@@ -30,7 +30,7 @@ from chronik.api.base import (
     refuse_declared_oversize,
     validation_error,
 )
-from chronik.api.render import entry_json, json_response
+from chronik.api.render import dumps, entry_json, json_response, raw_json_response
 from chronik.api.schemas import (
     EntryCreated,
     EntryIn,
@@ -197,11 +197,11 @@ async def timeline(request: web.Request, state: AppState, caller: Caller) -> web
         limit=query_int(request, "limit", 50, 1, 200), before_seq=query_seq_cursor(request),
         channels=_enum_list(request, "channel", Channel), kinds=query_kinds(request),
         visibility=visibility, since=since, until=until)
-    page = await state.store.timeline(caller.office.id, customer_id, query)
-    if not page.items:  # entries are office-scoped: a non-empty page proves the customer
+    page = await state.store.timeline_json(caller.office.id, customer_id, query)
+    if not page.count:  # entries are office-scoped: a non-empty page proves the customer
         await state.timeline.customer(caller.office, customer_id)
-    return json_response({"items": [entry_json(e) for e in page.items],
-                          "next_cursor": page.next_cursor})
+    return raw_json_response(b'{"items":%s,"next_cursor":%s}' % (
+        page.items_json.encode(), dumps(page.next_cursor)))
 
 
 async def get_entry(request: web.Request, state: AppState, caller: Caller) -> web.StreamResponse:

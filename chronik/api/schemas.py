@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
@@ -18,6 +18,8 @@ from timeline.models import (
 )
 from timeline.policy import ENTRY_KINDS as POLICY_KINDS
 from timeline.policy import KindPreset, PresetSource
+from timeline.public import ATTACHMENT_PATH
+from timeline.public import as_utc as utc
 
 
 class _In(BaseModel):
@@ -93,12 +95,6 @@ class PresetSourceOut(BaseModel):
     notify: PresetSource
 
 
-def utc(value: datetime) -> datetime:
-    """A stored time as the API shows it: in UTC (``Z``), whatever offset its writer gave
-    (SQLite keeps it, PostgreSQL answers in UTC: the same entry must look the same)."""
-    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 class EntryOut(BaseModel):
     id: str
     customer_id: str
@@ -127,7 +123,7 @@ class EntryOut(BaseModel):
             occurred_at=utc(e.occurred_at), recorded_at=utc(e.recorded_at), subject=e.subject,
             body=e.body, html=e.html,
             attachments=[AttachmentOut.model_construct(
-                index=i, url=f"/api/v1/entries/{e.id}/attachments/{i}", name=a.name,
+                index=i, url=ATTACHMENT_PATH.format(entry_id=e.id, index=i), name=a.name,
                 content_type=a.content_type, size=a.size, sha256=a.sha256)
                 for i, a in enumerate(e.attachments)],
             tags=list(e.tags), source_id=e.source_id, meta=e.meta)

@@ -24,6 +24,7 @@ from search.query import MAX_QUERY_CHARS, SearchFilters
 from search.service import Found
 from timeline.errors import InvalidInput
 from timeline.models import Channel, Visibility
+from timeline.public import ATTACHMENT_PATH
 
 _BOOL = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
 
@@ -108,7 +109,7 @@ def _file(found: Found) -> dict[str, Any] | None:
         return None
     index = found.attachment
     return {"index": index, "name": found.entry.attachments[index].name,
-            "url": f"/api/v1/entries/{found.entry.id}/attachments/{index}"}
+            "url": ATTACHMENT_PATH.format(entry_id=found.entry.id, index=index)}
 
 
 def _same_search(request: web.Request, q: str) -> str:

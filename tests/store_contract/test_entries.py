@@ -4,8 +4,10 @@ timeline with a stable cursor, revisions, tags and the reindex scan."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
+
+import orjson
 
 from tests.store_contract.helpers import T0, draft, published, seed
 from timeline.ids import SEQ_SLOTS, seq_base
@@ -18,12 +20,14 @@ from timeline.models import (
     IdentityKind,
     Visibility,
 )
+from timeline.public import public_entry
 from timeline.replies import NO_REPLY, waiting_message
 from timeline.store import Store, TimelineQuery
 
 COVERS = frozenset({
     "append", "append_many", "get_entry", "entries_by_seq", "revise_entry",
-    "find_entry_by_source", "entries_by_sources", "timeline", "scan_entries", "count_entries",
+    "find_entry_by_source", "entries_by_sources", "timeline", "timeline_json", "scan_entries",
+    "count_entries",
     "retag_entry", "entries_with_tag", "awaiting_reply", "move_entry",
 })
 
@@ -317,6 +321,68 @@ async def test_timeline_filters(store: Store) -> None:
     first = await store.timeline(office, c, TimelineQuery(**every, limit=1))
     assert [e.body for e in first.items] == ["pn"] and first.next_cursor is not None
     assert await bodies(**every, before_seq=int(first.next_cursor)) == ["call", "mail"]
+
+
+async def test_timeline_json_is_the_timeline_as_the_api_shows_it(store: Store) -> None:
+    """``timeline_json`` gives the page ``timeline`` gives, each entry exactly as
+    ``public_entry`` shows it: times in UTC whatever offset (or none) they were written
+    with, whole seconds and microseconds, attachments with their index and path in their
+    order, tags, meta, empty and missing values, every filter, the cursor."""
+    s = await seed(store)
+    office, c = s.office.id, s.customer.id
+    other = await seed(store, name="Other")
+    cest = timezone(timedelta(hours=2))
+    await store.append_many([
+        draft(office, c, channel=Channel.EMAIL, kind="email", direction=Direction.INBOUND,
+              visibility=Visibility.PUBLISHED, notify=True, author="Jürgen <j@x.de>",
+              subject="Kündigung \"sofort\" \\ 👋", body="Grüße\n\tzweite Zeile\u2028\x01",
+              html="<p>Grüße</p>", occurred_at=datetime(2026, 5, 1, 9, 30, 15, 123456,
+                                                        tzinfo=cest),
+              attachments=tuple(Attachment(name=f"Vertrag {i} ä.pdf",
+                                           content_type="application/pdf", size=1234 + i,
+                                           sha256=SHA) for i in range(12)),
+              tags=("complaint", "vip"), source_id="<m1@x>",
+              meta={"from": "j@x.de", "nested": {"n": [1, 2.5, None, True, -0.001]}}),
+        draft(office, c, channel=Channel.PHONE, kind="call", body="",
+              occurred_at=datetime(2026, 5, 2, 8, 0)),  # no offset: taken as UTC
+        draft(office, c, channel=Channel.PHONE, kind="phone_note", body="pn",
+              visibility=Visibility.PUBLISHED, occurred_at=T0 + timedelta(days=2)),
+        *[draft(office, c, body=f"n{i}", occurred_at=T0 + timedelta(minutes=i))
+          for i in range(7)],
+    ])
+    await store.append(draft(other.office.id, other.customer.id, body="not this customer's"))
+
+    async def both(**kw: Any) -> tuple[list[dict[str, Any]], str | None]:
+        query = TimelineQuery(**kw)
+        page = await store.timeline(office, c, query)
+        shown = await store.timeline_json(office, c, query)
+        expected = orjson.loads(orjson.dumps([public_entry(e) for e in page.items],
+                                             option=orjson.OPT_UTC_Z))
+        assert orjson.loads(shown.items_json) == expected
+        assert (shown.next_cursor, shown.count) == (page.next_cursor, len(page.items))
+        return expected, shown.next_cursor
+
+    items, cursor = await both()
+    assert len(items) == 10 and cursor is None
+    mail = next(i for i in items if i["kind"] == "email")
+    assert mail["occurred_at"] == "2026-05-01T07:30:15.123456Z" and mail["notify"] is True
+    assert [a["index"] for a in mail["attachments"]] == list(range(12))
+    assert mail["attachments"][11]["url"] == f"/api/v1/entries/{mail['id']}/attachments/11"
+    call = next(i for i in items if i["kind"] == "call")
+    assert call["occurred_at"] == "2026-05-02T08:00:00Z" and call["html"] is None
+    seen: list[str] = []
+    while True:
+        items, cursor = await both(limit=3, **({"before_seq": int(cursor)} if cursor else {}))
+        seen += [i["body"] for i in items]
+        if cursor is None:
+            break
+    assert len(seen) == 10 and len(set(seen)) == 10
+    await both(channels=(Channel.PHONE,))
+    await both(kinds=("call", "email"), limit=1)
+    await both(visibility=Visibility.PUBLISHED)
+    await both(since=T0 + timedelta(minutes=3), until=T0 + timedelta(days=2))
+    empty = await store.timeline_json(office, "no-such-customer", TimelineQuery())
+    assert (empty.items_json, empty.next_cursor, empty.count) == ("[]", None, 0)
 
 
 async def test_revise_keeps_history_unless_told_not_to(store: Store) -> None:

@@ -1,11 +1,14 @@
 """Reads of many rows come back from SQLite as one JSON string (``fetch_packed``). A result
 longer than SQLite allows one string to be (1 GB by default; here lowered to a few KB) is
-read row by row instead: the same entries, never an error."""
+read row by row instead: the same entries, never an error; a timeline page SQLite writes
+as JSON is built from the entries then."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+
+import orjson
 
 from tests.store_contract.helpers import draft, seed
 from timeline.sqlite_store import SqliteStore
@@ -33,5 +36,10 @@ async def test_a_page_longer_than_sqlites_string_limit_is_read_row_by_row(
         assert page.items == newest_first[:4] and page.next_cursor is not None
         seqs = [e.seq for e in made]
         assert await store.entries_by_seq(office, seqs[::-1]) == made[::-1]
+        # the page as the API shows it (written by SQLite) comes from the entries then
+        shown = await store.timeline_json(office, customer, TimelineQuery(limit=4))
+        assert [e["id"] for e in orjson.loads(shown.items_json)] == [
+            e.id for e in newest_first[:4]]
+        assert (shown.next_cursor, shown.count) == (page.next_cursor, 4)
     finally:
         await store.close()

@@ -15,6 +15,7 @@ from connectors.email.quotes import split_quoted
 from connectors.phone.events import HANGUP_CAUSES
 from connectors.phone.numbers import WITHHELD
 from timeline.models import Channel, Entry, Visibility
+from timeline.public import ATTACHMENT_PATH
 
 ICONS = {
     Channel.EMAIL: "✉", Channel.CHAT: "💬", Channel.PHONE: "☎", Channel.PORTAL: "🌐",
@@ -107,7 +108,7 @@ def item_view(entry: Entry, agent_names: dict[str, str]) -> ItemView:
                  or meta.get("from") or meta.get("answered_by") or "")
     attachments = [{
         "index": i, "name": a.name, "size": a.size, "content_type": a.content_type,
-        "url": f"/api/v1/entries/{entry.id}/attachments/{i}",
+        "url": ATTACHMENT_PATH.format(entry_id=entry.id, index=i),
         "thumbnail": a.content_type in IMAGE_TYPES and a.size <= THUMBNAIL_MAX,
     } for i, a in enumerate(entry.attachments)]
     call = None
