@@ -142,6 +142,17 @@ class JsonPage(BaseModel):
     count: int
 
 
+class RecentJson(BaseModel):
+    """A customer found by an identity, with its newest conversation entries as a JSON
+    array of entries as ``timeline.public.public_entry`` shows them (newest first);
+    ``newest_seq``: the key of the first of them (``None``: none)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    customer: Customer
+    recent_json: str
+    newest_seq: int | None = None
+
+
 class Consent(_Record):
     """The current consent for one notification channel, and how it came about."""
 

@@ -35,10 +35,12 @@ from timeline.models import (
     IdentityKind,
     Merge,
     Page,
+    RecentJson,
     utcnow,
 )
 from timeline.pg_db import Compiled
 from timeline.pg_rows import PgRepository, entry_from_tuple
+from timeline.public import public_entries_json
 from timeline.repositories import CustomerListQuery
 from timeline.sql_tables import (
     customer_tokens,
@@ -334,6 +336,14 @@ class PgCustomers(PgRepository):
             if row["e_id"] is not None:
                 out[-1][1].append(entry_from_tuple(row[_FIRST_ENTRY_COLUMN:]))
         return out
+
+    async def customers_with_recent_json(
+        self, office_id: str, kind: IdentityKind, value: str, recent: int
+    ) -> list[RecentJson]:
+        return [RecentJson(customer=customer, recent_json=public_entries_json(entries),
+                           newest_seq=entries[0].seq if entries else None)
+                for customer, entries in await self.customers_with_recent(
+                    office_id, kind, value, recent)]
 
     async def customers_by_identities(self, office_id: str, kind: IdentityKind,
                                       values: Sequence[str]) -> dict[str, list[Customer]]:

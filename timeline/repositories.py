@@ -30,6 +30,7 @@ from timeline.models import (
     Page,
     Preferences,
     QuarantineItem,
+    RecentJson,
     Role,
     Visibility,
 )
@@ -156,6 +157,11 @@ class CustomerRepository(Protocol):
     ) -> list[tuple[Customer, list[Entry]]]:
         """Customers with this identity and their newest conversation entries: automatic
         bookkeeping (channel ``notification``) is left out, it stays on the timeline."""
+        ...
+    async def customers_with_recent_json(
+        self, office_id: str, kind: IdentityKind, value: str, recent: int
+    ) -> list[RecentJson]:
+        """``customers_with_recent``, the entries as JSON (what the API answers)."""
         ...
     async def customers_by_identities(self, office_id: str, kind: IdentityKind,
                                       values: Sequence[str]) -> dict[str, list[Customer]]:

@@ -31,6 +31,7 @@ from timeline.models import (
     Identity,
     IdentityKind,
     Office,
+    RecentJson,
     Visibility,
     utcnow,
 )
@@ -124,6 +125,12 @@ def screen(text: str, context: EntryContext | None, office_words: Sequence[str] 
 class Match:
     customer: Customer
     recent: list[Entry]
+
+
+def _best_first(customer: Customer, newest_seq: int | None) -> tuple[bool, int]:
+    """The order of a lookup's matches: active before the others, then the one with the
+    newest history."""
+    return customer.status is not CustomerStatus.ACTIVE, -(newest_seq or 0)
 
 
 Listener = Callable[[Entry | None], None]
@@ -397,8 +404,19 @@ class TimelineService(Generic[S]):
         found = await self.store.customers_with_recent(office.id, kind, value, recent)
         matches = [Match(customer=c, recent=entries) for c, entries in found
                    if c.status is not CustomerStatus.MERGED]
-        matches.sort(key=lambda m: (
-            m.customer.status is not CustomerStatus.ACTIVE,
-            -(m.recent[0].seq if m.recent else 0),
-        ))
+        matches.sort(key=lambda m: _best_first(m.customer, m.recent[0].seq if m.recent
+                                               else None))
+        return value, matches
+
+    async def lookup_json(self, office: Office, kind: IdentityKind, raw: str,
+                          recent: int = 10) -> tuple[str | None, list[RecentJson]]:
+        """``lookup_normalised`` with the entries as JSON (``timeline.public``), as the
+        store writes them: what the API answers."""
+        try:
+            value = normalise_identity(kind, raw, office.region)
+        except InvalidInput:
+            return None, []
+        found = await self.store.customers_with_recent_json(office.id, kind, value, recent)
+        matches = [m for m in found if m.customer.status is not CustomerStatus.MERGED]
+        matches.sort(key=lambda m: _best_first(m.customer, m.newest_seq))
         return value, matches

@@ -3,6 +3,7 @@ merges (identities and entries of one customer moved to another, undoable)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -21,11 +22,14 @@ from timeline.models import (
     IdentityKind,
     Merge,
     Page,
+    RecentJson,
     utcnow,
 )
+from timeline.public import public_entries_json
 from timeline.repositories import CustomerListQuery
 from timeline.sqlite_rows import (
     ENTRY_COLS,
+    PUBLIC_ENTRY_JSON,
     SqliteRepository,
     customer_from_row,
     entry_from_row,
@@ -63,6 +67,32 @@ _WITH_RECENT = (
     "  AND channel != 'notification' ORDER BY seq DESC LIMIT ?)) AS recent "
     "FROM customers c WHERE c.office_id=? AND c.id IN "
     "(SELECT customer_id FROM identities WHERE office_id=? AND kind=? AND value=?)")
+
+_WITH_RECENT_JSON = (
+    "SELECT c.id, c.office_id, c.name, c.status, c.created_at, c.updated_at, "
+    "(SELECT json_group_array(json_array(kind, value, raw, undeliverable)) FROM "
+    " (SELECT kind, value, raw, undeliverable FROM identities WHERE customer_id=c.id "
+    "  ORDER BY id)) AS identities, "
+    "(SELECT json_group_array(seq) || json_group_array(json(doc)) FROM "
+    f" (SELECT seq, {PUBLIC_ENTRY_JSON} AS doc FROM entries WHERE customer_id=c.id "
+    "  AND office_id=c.office_id AND channel != 'notification' ORDER BY seq DESC LIMIT ?)) "
+    "AS recent "
+    "FROM customers c WHERE c.office_id=? AND c.id IN "
+    "(SELECT customer_id FROM identities WHERE office_id=? AND kind=? AND value=?)")
+"""``_WITH_RECENT`` with the entries as SQLite writes them (``PUBLIC_ENTRY_JSON``): each
+customer's ``recent`` is its entries' keys as one JSON array, then the entries as another
+(the keys prove the order, see ``_recent_json``)."""
+
+
+def _recent_json(recent: str) -> tuple[str, int | None] | None:
+    """A ``recent`` column of ``_WITH_RECENT_JSON``: (the entries' JSON array, the first
+    key), ``None`` when the keys are not newest first (SQL does not promise an aggregate's
+    order: the caller builds it from the entries then)."""
+    cut = recent.index("]") + 1  # the keys' array holds nothing but digits and commas
+    keys: list[int] = orjson.loads(recent[:cut])
+    if any(a <= b for a, b in itertools.pairwise(keys)):
+        return None
+    return recent[cut:], keys[0] if keys else None
 
 
 def _array(value: str | list[Any]) -> list[Any]:
@@ -190,6 +220,30 @@ class SqliteCustomers(SqliteRepository):
             entries = [entry_from_row(e) for e in newest_first(_array(row[7]))]
             out.append((customer_from_row(row[:6], _array(row[6])), entries))
         return out
+
+    async def customers_with_recent_json(
+        self, office_id: str, kind: IdentityKind, value: str, recent: int
+    ) -> list[RecentJson]:
+        """One read, the entries' JSON written by SQLite on the reader thread (outside
+        Python's interpreter lock); built from the entries when SQLite cannot (a string too
+        big for it) or the order is not proven."""
+        def run(conn: sqlite3.Connection) -> list[Any] | None:
+            try:
+                return conn.execute(_WITH_RECENT_JSON, (recent, office_id, office_id,
+                                                        kind.value, value)).fetchall()
+            except sqlite3.DataError:  # "string or blob too big"
+                return None
+
+        rows = await self.db.read(run)
+        shown = [_recent_json(row[7]) for row in rows] if rows is not None else [None]
+        if all(s is not None for s in shown):
+            return [RecentJson(customer=customer_from_row(row[:6], _array(row[6])),
+                               recent_json=s[0], newest_seq=s[1])
+                    for row, s in zip(rows or (), shown, strict=True) if s is not None]
+        return [RecentJson(customer=customer, recent_json=public_entries_json(entries),
+                           newest_seq=entries[0].seq if entries else None)
+                for customer, entries in await self.customers_with_recent(
+                    office_id, kind, value, recent)]
 
     async def customers_by_identities(self, office_id: str, kind: IdentityKind,
                                       values: Sequence[str]) -> dict[str, list[Customer]]:

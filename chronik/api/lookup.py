@@ -7,7 +7,7 @@ import re
 from aiohttp import web
 
 from chronik.api.base import ApiError, Caller, Operation, Param
-from chronik.api.render import customer_json, entry_json, json_response
+from chronik.api.render import customer_json, dumps, json_response, raw_json_response
 from chronik.api.schemas import LookupOut
 from chronik.state import AppState
 from timeline.errors import InvalidInput
@@ -44,10 +44,12 @@ async def lookup(request: web.Request, state: AppState, caller: Caller) -> web.S
     else:
         assert email is not None
         kind, raw = IdentityKind.EMAIL, email
-    normalised, matches = await state.timeline.lookup_normalised(caller.office, kind, raw)
-    return json_response({"normalised": normalised, "matches": [
-        {"customer": customer_json(m.customer), "recent": [entry_json(e) for e in m.recent]}
-        for m in matches]})
+    normalised, matches = await state.timeline.lookup_json(caller.office, kind, raw)
+    # the entries' JSON comes written (by SQLite, on its reader thread): put around it
+    return raw_json_response(b'{"normalised":%s,"matches":[%s]}' % (dumps(normalised), b",".join(
+        b'{"customer":%s,"recent":%s}' % (dumps(customer_json(m.customer)),
+                                          m.recent_json.encode())
+        for m in matches)))
 
 
 OPERATIONS = [

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
+import orjson
 import pytest
 
 from tests.store_contract.helpers import REFUSED, T0, draft, seed
-from timeline.models import Channel, CustomerStatus, Identity, IdentityKind, Merge
+from timeline.models import (
+    Attachment,
+    Channel,
+    CustomerStatus,
+    Identity,
+    IdentityKind,
+    Merge,
+)
+from timeline.public import public_entry
 from timeline.store import CustomerListQuery, Store, TimelineQuery
 
 COVERS = frozenset({
     "create_customer", "get_customer", "update_customer", "list_customers", "add_identity",
-    "remove_identity", "find_customers", "customers_with_recent", "customers_by_identities",
+    "remove_identity", "find_customers", "customers_with_recent", "customers_with_recent_json",
+    "customers_by_identities",
     "set_identity_undeliverable", "merge_customers", "undo_merge", "get_merge",
 })
 
@@ -141,6 +151,48 @@ async def test_customers_with_recent_gives_each_sharer_whole_and_apart(store: St
         [(c, ["c2", "c1", "c0"]), (quiet.id, [])])
     for cust, _ in found:
         assert cust == await store.get_customer(office, cust.id)
+
+
+async def test_customers_with_recent_json_is_what_the_api_shows(store: Store) -> None:
+    """``customers_with_recent_json``: the customers ``customers_with_recent`` finds, each
+    with the same entries, as ``public_entry`` shows them (times in UTC whatever their
+    offset, attachments with their paths, no bookkeeping entries) and the first one's key;
+    a customer without entries comes with ``[]``."""
+    s = await seed(store, PHONE, MAIL)
+    office, c = s.office.id, s.customer.id
+    quiet = await store.create_customer(office, "Quiet", [PHONE])
+    await store.append_many([
+        draft(office, c, body=f"c{i}", occurred_at=T0 + timedelta(minutes=i)) for i in range(3)]
+        + [draft(office, c, channel=Channel.EMAIL, kind="email", subject="Bitte \"so\"",
+                 body="Grüße\n\x02", html="<p>x</p>", tags=("a",), meta={"n": [1, 2.5]},
+                 attachments=(Attachment(name="ä.pdf", content_type="application/pdf",
+                                         size=3, sha256="b" * 64),) * 2,
+                 occurred_at=datetime(2026, 3, 1, 10, 0, tzinfo=timezone(timedelta(hours=1)))),
+           draft(office, c, channel=Channel.NOTIFICATION, kind="notification", body="sent",
+                 occurred_at=T0 + timedelta(days=900))])
+    for recent in (10, 2):
+        objects = await store.customers_with_recent(office, IdentityKind.PHONE, PHONE.value,
+                                                    recent)
+        shown = await store.customers_with_recent_json(office, IdentityKind.PHONE,
+                                                       PHONE.value, recent)
+        assert sorted((m.customer.id, orjson.loads(m.recent_json), m.newest_seq)
+                      for m in shown) == sorted(
+            (customer.id, orjson.loads(orjson.dumps([public_entry(e) for e in entries],
+                                                    option=orjson.OPT_UTC_Z)),
+             entries[0].seq if entries else None)
+            for customer, entries in objects)
+        assert {m.customer.id: m.customer for m in shown} == {
+            customer.id: customer for customer, _ in objects}
+    [mine] = [m for m in shown if m.customer.id == c]
+    assert [e["body"] for e in orjson.loads(mine.recent_json)] == ["Grüße\n\x02", "c2"]
+    mail = orjson.loads(mine.recent_json)[0]
+    assert mail["occurred_at"] == "2026-03-01T09:00:00Z"
+    assert [a["url"] for a in mail["attachments"]] == [
+        f"/api/v1/entries/{mail['id']}/attachments/{i}" for i in (0, 1)]
+    [silent] = [m for m in shown if m.customer.id == quiet.id]
+    assert (silent.recent_json, silent.newest_seq) == ("[]", None)
+    assert await store.customers_with_recent_json(office, IdentityKind.PHONE, "+4930999",
+                                                  2) == []
 
 
 async def test_undeliverable_marks_every_match_in_the_office_only(store: Store) -> None:

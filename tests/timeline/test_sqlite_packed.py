@@ -6,11 +6,16 @@ as JSON is built from the entries then."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
+import pytest
 
-from tests.store_contract.helpers import draft, seed
+from tests.store_contract.helpers import T0, draft, seed
+from timeline import sqlite_customers
+from timeline.models import Identity, IdentityKind
 from timeline.sqlite_store import SqliteStore
 from timeline.store import TimelineQuery
 
@@ -41,5 +46,40 @@ async def test_a_page_longer_than_sqlites_string_limit_is_read_row_by_row(
         assert [e["id"] for e in orjson.loads(shown.items_json)] == [
             e.id for e in newest_first[:4]]
         assert (shown.next_cursor, shown.count) == (page.next_cursor, 4)
+    finally:
+        await store.close()
+
+
+async def test_a_lookup_whose_order_sqlite_does_not_prove_is_built_from_the_entries(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQL does not promise the order of an aggregate: where the keys SQLite wrote beside a
+    lookup's entries are not newest first, the entries' JSON is built from the entries --
+    the same answer."""
+    store = SqliteStore(tmp_path / "s.sqlite3", readers=1)
+    await store.open()
+    try:
+        phone = Identity(kind=IdentityKind.PHONE, value="+491711234567", raw="0171 1234567")
+        s = await seed(store, phone)
+        await store.append_many([draft(s.office.id, s.customer.id, body=f"n{i}",
+                                       occurred_at=T0 + timedelta(minutes=i))
+                                 for i in range(4)])
+        written = await store.customers_with_recent_json(
+            s.office.id, IdentityKind.PHONE, phone.value, 3)
+        monkeypatch.setattr(sqlite_customers, "_recent_json", lambda recent: None)
+        from_entries = store.customers_with_recent
+        reads: list[str] = []
+
+        async def counted(*args: Any) -> Any:
+            reads.append("entries")
+            return await from_entries(*args)
+
+        monkeypatch.setattr(store, "customers_with_recent", counted)
+        built = await store.customers_with_recent_json(
+            s.office.id, IdentityKind.PHONE, phone.value, 3)
+        assert [orjson.loads(m.recent_json) for m in built] == [
+            orjson.loads(m.recent_json) for m in written]
+        assert [e["body"] for e in orjson.loads(built[0].recent_json)] == ["n3", "n2", "n1"]
+        assert [m.newest_seq for m in built] == [m.newest_seq for m in written]
+        assert reads == ["entries"]
     finally:
         await store.close()
