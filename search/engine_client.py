@@ -6,7 +6,8 @@ requests over its library (``opensearch-py`` for OpenSearch, ``elasticsearch`` f
 Elasticsearch) and translates that library's errors once, at this boundary (STYLE 6/7):
 
 * unreachable, timing out, overloaded (HTTP 429/502/503/504) -> ``SearchUnavailable``;
-* HTTP 400 to a search -> ``QueryError`` (the user rephrases);
+* HTTP 400 to a search -> ``QueryError`` (the user rephrases; a search with ``*`` on an
+  engine set to refuse "expensive" queries says so);
 * anything else (TLS or credentials wrong, unknown index, mapping rejected) -> ``EngineError``:
   a misconfiguration or a bug, never retried.
 """
@@ -37,6 +38,10 @@ def status_error(engine: str, status: int, reason: str, *, query: bool = False,
     """The exception for an HTTP error answer of the engine (see the module docstring)."""
     if status in TRANSIENT:
         return SearchUnavailable(f"{engine} answered HTTP {status}", retry_after=retry_after)
+    if query and status == 400 and "allow_expensive_queries" in reason:
+        return QueryError("this search engine does not run searches with * (its setting "
+                          "search.allow_expensive_queries is false): search whole words",
+                          "wildcards_off")
     if query and status == 400:
         return QueryError("the query could not be run: rephrase it")
     return EngineError(f"{engine} answered HTTP {status}: {reason}", status=status)

@@ -29,7 +29,8 @@ class QueryError(InvalidInput):
     """A query that cannot be searched. ``message`` is the API's (English); ``reason``
     names the problem for a page to say it in the reader's language, with ``values`` to
     fill in (``too_long``, ``unbalanced_quote``, ``or_alone``, ``short_prefix``,
-    ``not_alone``, ``no_words``, ``too_many_terms``; ``invalid`` when not named)."""
+    ``not_alone``, ``no_words``, ``too_many_terms``, ``wildcards_off``: an engine set to refuse
+    them; ``invalid`` when not named)."""
 
     code = "bad_query"
 
