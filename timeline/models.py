@@ -134,22 +134,22 @@ class Page(BaseModel):
 
 
 class JsonPage(BaseModel):
-    """One page of a timeline as JSON text: ``items_json`` is an array of entries as
+    """One page of a timeline as JSON: ``items_json`` is an array (UTF-8) of entries as
     ``timeline.public.public_entry`` shows them, newest first (``count`` of them)."""
 
-    items_json: str
+    items_json: bytes
     next_cursor: str | None = None
     count: int
 
 
 class RecentJson(BaseModel):
     """A customer found by an identity, with its newest conversation entries as a JSON
-    array of entries as ``timeline.public.public_entry`` shows them (newest first);
+    array (UTF-8) of entries as ``timeline.public.public_entry`` shows them (newest first);
     ``newest_seq``: the key of the first of them (``None``: none)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     customer: Customer
-    recent_json: str
+    recent_json: bytes
     newest_seq: int | None = None
 
 

@@ -45,9 +45,9 @@ def public_entry(e: Entry) -> dict[str, Any]:
     return out
 
 
-def public_entries_json(entries: list[Entry]) -> str:
-    """A JSON array of :func:`public_entry` of each."""
-    return orjson.dumps([public_entry(e) for e in entries], option=JSON_OPTIONS).decode()
+def public_entries_json(entries: list[Entry]) -> bytes:
+    """A JSON array of :func:`public_entry` of each (UTF-8)."""
+    return orjson.dumps([public_entry(e) for e in entries], option=JSON_OPTIONS)
 
 
 def utc_text(stored: str) -> str:

@@ -73,7 +73,7 @@ _WITH_RECENT_JSON = (
     "(SELECT json_group_array(json_array(kind, value, raw, undeliverable)) FROM "
     " (SELECT kind, value, raw, undeliverable FROM identities WHERE customer_id=c.id "
     "  ORDER BY id)) AS identities, "
-    "(SELECT json_group_array(seq) || json_group_array(json(doc)) FROM "
+    "(SELECT CAST(json_group_array(seq) || json_group_array(json(doc)) AS BLOB) FROM "
     f" (SELECT seq, {PUBLIC_ENTRY_JSON} AS doc FROM entries WHERE customer_id=c.id "
     "  AND office_id=c.office_id AND channel != 'notification' ORDER BY seq DESC LIMIT ?)) "
     "AS recent "
@@ -84,11 +84,11 @@ customer's ``recent`` is its entries' keys as one JSON array, then the entries a
 (the keys prove the order, see ``_recent_json``)."""
 
 
-def _recent_json(recent: str) -> tuple[str, int | None] | None:
+def _recent_json(recent: bytes) -> tuple[bytes, int | None] | None:
     """A ``recent`` column of ``_WITH_RECENT_JSON``: (the entries' JSON array, the first
     key), ``None`` when the keys are not newest first (SQL does not promise an aggregate's
     order: the caller builds it from the entries then)."""
-    cut = recent.index("]") + 1  # the keys' array holds nothing but digits and commas
+    cut = recent.index(b"]") + 1  # the keys' array holds nothing but digits and commas
     keys: list[int] = orjson.loads(recent[:cut])
     if any(a <= b for a, b in itertools.pairwise(keys)):
         return None

@@ -181,16 +181,17 @@ class SqliteEntries(SqliteRepository):
                             ) -> JsonPage:
         """The page of ``timeline`` as JSON written by SQLite (``PUBLIC_ENTRY_JSON``), on
         the reader thread without Python's interpreter lock: the event loop's thread only
-        passes the text on. The page's keys come along and prove its order (SQL does not
-        promise the order of an aggregate); a page that is not newest first, or too big
-        for one SQLite string, is built from the entries instead."""
+        passes its bytes on (UTF-8 as SQLite holds them: nothing decoded or encoded). The
+        page's keys come along and prove its order (SQL does not promise the order of an
+        aggregate); a page that is not newest first, or too big for one SQLite string, is
+        built from the entries instead."""
         where, args = _timeline_where(office_id, customer_id, query)
-        sql = (f"SELECT json_group_array(json(doc)) FILTER (WHERE n <= ?), "
+        sql = (f"SELECT CAST(json_group_array(json(doc)) FILTER (WHERE n <= ?) AS BLOB), "
                f"json_group_array(seq) FROM (SELECT seq, doc, row_number() OVER "
                f"(ORDER BY seq DESC) AS n FROM (SELECT seq, {PUBLIC_ENTRY_JSON} AS doc "
                f"FROM entries WHERE {where} ORDER BY seq DESC LIMIT ?))")
 
-        def run(conn: sqlite3.Connection) -> tuple[str, str] | None:
+        def run(conn: sqlite3.Connection) -> tuple[bytes, str] | None:
             try:
                 docs, seqs = conn.execute(sql, [query.limit, *args, query.limit + 1]
                                           ).fetchone()

@@ -201,7 +201,7 @@ async def timeline(request: web.Request, state: AppState, caller: Caller) -> web
     if not page.count:  # entries are office-scoped: a non-empty page proves the customer
         await state.timeline.customer(caller.office, customer_id)
     return raw_json_response(b'{"items":%s,"next_cursor":%s}' % (
-        page.items_json.encode(), dumps(page.next_cursor)))
+        page.items_json, dumps(page.next_cursor)))
 
 
 async def get_entry(request: web.Request, state: AppState, caller: Caller) -> web.StreamResponse:

@@ -48,7 +48,7 @@ async def lookup(request: web.Request, state: AppState, caller: Caller) -> web.S
     # the entries' JSON comes written (by SQLite, on its reader thread): put around it
     return raw_json_response(b'{"normalised":%s,"matches":[%s]}' % (dumps(normalised), b",".join(
         b'{"customer":%s,"recent":%s}' % (dumps(customer_json(m.customer)),
-                                          m.recent_json.encode())
+                                          m.recent_json)
         for m in matches)))
 
 

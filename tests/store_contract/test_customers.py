@@ -190,7 +190,7 @@ async def test_customers_with_recent_json_is_what_the_api_shows(store: Store) ->
     assert [a["url"] for a in mail["attachments"]] == [
         f"/api/v1/entries/{mail['id']}/attachments/{i}" for i in (0, 1)]
     [silent] = [m for m in shown if m.customer.id == quiet.id]
-    assert (silent.recent_json, silent.newest_seq) == ("[]", None)
+    assert (silent.recent_json, silent.newest_seq) == (b"[]", None)
     assert await store.customers_with_recent_json(office, IdentityKind.PHONE, "+4930999",
                                                   2) == []
 

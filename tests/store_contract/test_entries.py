@@ -382,7 +382,7 @@ async def test_timeline_json_is_the_timeline_as_the_api_shows_it(store: Store) -
     await both(visibility=Visibility.PUBLISHED)
     await both(since=T0 + timedelta(minutes=3), until=T0 + timedelta(days=2))
     empty = await store.timeline_json(office, "no-such-customer", TimelineQuery())
-    assert (empty.items_json, empty.next_cursor, empty.count) == ("[]", None, 0)
+    assert (empty.items_json, empty.next_cursor, empty.count) == (b"[]", None, 0)
 
 
 async def test_revise_keeps_history_unless_told_not_to(store: Store) -> None:
