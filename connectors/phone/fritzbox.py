@@ -16,7 +16,9 @@ Each line becomes the :class:`CtiEvent` a webhook would have sent and goes throu
   ``RING``/``CALL`` with the connection id (``fritzbox-20261206T150102-0``), so the same
   line read twice (after a reconnect) is the same call, and the webhook path's idempotency
   keeps it one entry. ``CONNECT``/``DISCONNECT`` find their call by connection id (kept in
-  this object, across reconnects).
+  this object, across reconnects); after a restart of Chronik during a call, by the stored
+  calls that have not ended (the newest on that connection id, with the number a ``CONNECT``
+  names), so the call rung before the restart is answered and ended as usual.
 * ``DISCONNECT`` without ``CONNECT`` is a missed call (inbound) / not reached (outbound);
   one with a duration whose ``CONNECT`` was not read (it came while the connection was
   down) is answered, ``duration`` seconds before its end.
@@ -291,7 +293,7 @@ class FritzboxCallMonitor:
         try:
             box = parse_line(line)
             at, original = box_time(box.at_raw, self.zone, received)
-            events = self._events(office, box, at, original)
+            events = await self._events(office, box, at, original)
         except MalformedLine as exc:
             self._skip(str(exc))
             return
@@ -308,11 +310,11 @@ class FritzboxCallMonitor:
                 self.counters.events += 1
                 self.counters.last_event_at = time.time()
 
-    def _events(self, office: Office, box: BoxEvent, at: datetime, original: str | None
-                ) -> list[CtiEvent]:
+    async def _events(self, office: Office, box: BoxEvent, at: datetime,
+                      original: str | None) -> list[CtiEvent]:
         if box.kind in ("RING", "CALL"):
             return self._new_call(office, box, at, original)
-        call = self._calls.get(box.connection)
+        call = self._calls.get(box.connection) or await self._rung_before(office, box)
         if call is None:  # another office's call, or one that began before we connected
             log.info("fritzbox: %s for a connection not seen starting; skipped", box.kind)
             return []
@@ -331,6 +333,29 @@ class FritzboxCallMonitor:
         out.append(CtiEvent(type=CtiEventType.HANGUP, at=at,
                             cause="normalClearing" if answered else "noAnswer", **common))
         return out
+
+    async def _rung_before(self, office: Office, box: BoxEvent) -> _Call | None:
+        """The call a ``CONNECT``/``DISCONNECT`` belongs to whose ``RING``/``CALL`` the
+        process before this one read (Chronik restarted during the call): the office's
+        newest unended call from this box on the same connection id, begun at most
+        ``MAX_CALL_SECONDS`` ago, with the number a ``CONNECT`` names (if it names one)."""
+        suffix = f"-{box.connection}"
+        since = datetime.now(UTC) - timedelta(seconds=MAX_CALL_SECONDS)
+        named = box.fields[1].strip() if box.kind == "CONNECT" else ""
+        number = e164_or_raw(named, office.region) if named else None  # as the call keeps it
+        for state in await self.cti.unended(
+                office, lambda call_id: call_id.startswith("fritzbox-")
+                and call_id.endswith(suffix)):
+            if state.first_seen_at < since:
+                break
+            if number is not None and number != state.number:
+                continue
+            call = _Call(state.call_id, connected=state.answered_at is not None)
+            self._calls[box.connection] = call
+            log.info("fritzbox: %s for a call that rang before this process started",
+                     box.kind)
+            return call
+        return None
 
     def _new_call(self, office: Office, box: BoxEvent, at: datetime, original: str | None
                   ) -> list[CtiEvent]:

@@ -19,6 +19,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from connectors.phone.calls import MISSED_TAG, CallState
@@ -28,10 +29,13 @@ from timeline.errors import Conflict, InvalidInput
 from timeline.events import StoredEvent
 from timeline.identity import normalise_identity
 from timeline.ingest import InboundMessage, IngestResult, IngestService
-from timeline.models import Channel, Direction, IdentityKind, Office, Visibility
+from timeline.models import Channel, Direction, IdentityKind, Office, Visibility, utcnow
 from timeline.service import Match
 
 log = logging.getLogger(__name__)
+
+UNENDED_SCAN = 10_000
+"""Calls without an end looked through at most (they are ended after 12 hours)."""
 
 RAW_CHANNEL = "cti"
 """Quarantine channel of calls from unknown or withheld numbers (reprocessed by us)."""
@@ -153,6 +157,18 @@ class CtiService:
         self.timeline.events.poke()  # deliver the live event now (timeline/events.py)
         return CallResult(state=state, duplicate=False,
                           quarantined=state.quarantine_id is not None)
+
+    async def unended(self, office: Office, wanted: Callable[[str], bool]) -> list[CallState]:
+        """The office's calls that have not ended and whose id ``wanted`` accepts, the one
+        that began last first (a phone source picking up calls begun before it started)."""
+        found: list[CallState] = []
+        for office_id, call_id in await self.store.unended_calls(
+                utcnow() + timedelta(seconds=1), limit=UNENDED_SCAN):
+            if office_id == office.id and wanted(call_id):
+                read = await self.store.call_state(office_id, call_id)
+                if read is not None:
+                    found.append(CallState.model_validate(read))
+        return sorted(found, key=lambda s: s.first_seen_at, reverse=True)
 
     async def close_unreported(self, office: Office, call_id: str) -> bool:
         """End a call the phone system never reported ending (``CallState.close_unreported``):

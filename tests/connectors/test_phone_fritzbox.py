@@ -10,6 +10,7 @@ stop listening (port refused). It knows nothing of what a test expects."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -21,6 +22,7 @@ import pytest
 
 import chronik.app
 from chronik.components import Supervisor
+from chronik.glue.phone import cti_service
 from connectors.phone import fritzbox
 from tests.api.test_customers_entries import make_customer
 from tests.api.test_events import stream
@@ -399,3 +401,46 @@ def test_extension_names_must_be_number_equals_name(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("CHRONIK_FRITZBOX_EXTENSIONS", "10 Anna")
     with pytest.raises(ValueError, match="not number=name"):
         FritzboxSettings()
+
+
+async def test_a_call_rung_before_a_restart_is_answered_and_ended_after_it(
+        hub: Hub, box: CallMonitorStandIn) -> None:
+    """Chronik restarts while a call rings: the monitor of the new process never read its
+    ``RING``, yet the ``CONNECT`` and ``DISCONNECT`` that follow end that call (answered,
+    its duration), instead of leaving it "in progress" for 12 hours. A ``CONNECT`` naming
+    another number on the same connection id is not taken for it. (The monitors are run as
+    a restart runs them: a new one on the same store.)"""
+    c = await make_customer(hub, "Erika Mustermann", phones=["+49 171 1234567"])
+    config = fritzbox.FritzboxConfig(host="127.0.0.1", port=box.port)
+
+    def monitor() -> asyncio.Task[None]:
+        return asyncio.create_task(
+            fritzbox.FritzboxCallMonitor(cti_service(hub.state), config).run())
+
+    before = monitor()
+    await box.connected(1)
+    await box.lines("06.12.26 15:01:02;RING;0;01711234567;030123456;SIP0;",
+                    "06.12.26 15:01:03;RING;1;01609876543;030123456;SIP0;")
+    await eventually(lambda: calls_of(hub, c["id"]))
+    before.cancel()  # the process stops during both calls
+    with contextlib.suppress(asyncio.CancelledError):
+        await before
+    after = monitor()
+    try:
+        await box.connected(2)
+        await box.lines("06.12.26 15:01:09;CONNECT;0;10;01711234567;",
+                        "06.12.26 15:01:10;CONNECT;1;11;01711234567;",  # not its number
+                        "06.12.26 15:03:40;DISCONNECT;0;151;")
+        (call,) = await eventually(lambda: ended()(hub, c["id"]))
+    finally:
+        after.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await after
+    assert call["meta"]["outcome"] == "answered" and call["meta"]["duration_seconds"] == 151
+    assert call["meta"]["answered_by"] == "extension 10"
+    assert call["body"] == "Answered by extension 10. Duration 2:31."
+    # the other caller's call still rings: the CONNECT naming another number was not its
+    [(office_id, other)] = await hub.state.store.unended_calls(datetime.now(UTC), limit=10)
+    state = await hub.state.store.call_state(office_id, other)
+    assert state is not None and state["from_number"] == OTHER
+    assert state["answered_at"] is None
