@@ -44,7 +44,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from timeline.errors import Conflict, NotFound
-from timeline.ids import SEQ_SLOTS, new_ulid, seq_base
+from timeline.ids import new_ulid, seq_base
 from timeline.models import Channel, Entry, EntryDraft, JsonPage, Page, utcnow
 from timeline.pg_batch import append_entries, without_nul
 from timeline.pg_events import add_events
@@ -284,17 +284,14 @@ class PgEntries(PgRepository):
             args.append([_str(k) for k in query.kinds])
         if query.visibility:
             args.append(query.visibility.value)
-        upper = query.before_seq
-        if query.until is not None:
-            until = seq_base(query.until) + SEQ_SLOTS
-            upper = until if upper is None else min(upper, until)
+        lower, upper = query.seq_bounds()
         if upper is not None:
             args.append(_bigint(upper))
-        if query.since is not None:
-            args.append(seq_base(query.since))
+        if lower is not None:
+            args.append(lower)
         args.append(query.limit + 1)
         sql = _timeline_sql(bool(query.channels), bool(query.kinds), bool(query.visibility),
-                            upper is not None, query.since is not None)
+                            upper is not None, lower is not None)
         found = [entry_from_tuple(r) for r in await self.db.fetch(sql, *args)]
         items = found[: query.limit]
         nxt = str(items[-1].seq) if len(found) > query.limit else None

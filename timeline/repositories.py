@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from timeline.ids import SEQ_SLOTS, seq_base
 from timeline.models import (
     Agent,
     Channel,
@@ -65,6 +66,15 @@ class TimelineQuery:
     visibility: Visibility | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+    def seq_bounds(self) -> tuple[int | None, int | None]:
+        """The keys the page lies in: (the lowest included, the one every entry is below),
+        from ``since``, ``until`` (its whole day) and the cursor; ``None``: no bound."""
+        upper = self.before_seq
+        if self.until is not None:
+            until = seq_base(self.until) + SEQ_SLOTS
+            upper = until if upper is None else min(upper, until)
+        return (seq_base(self.since) if self.since is not None else None), upper
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from timeline.errors import Conflict, NotFound
-from timeline.ids import SEQ_SLOTS, seq_base
+from timeline.ids import seq_base
 from timeline.models import Channel, Entry, EntryDraft, JsonPage, Page, utcnow
 from timeline.public import public_entries_json
 from timeline.replies import NO_REPLY, awaiting_reply_sql
@@ -329,14 +329,11 @@ def _timeline_where(office_id: str, customer_id: str, query: TimelineQuery
     if query.visibility:
         sql += " AND visibility=?"
         args.append(query.visibility.value)
-    upper = query.before_seq
-    if query.until is not None:
-        until = seq_base(query.until) + SEQ_SLOTS
-        upper = until if upper is None else min(upper, until)
+    lower, upper = query.seq_bounds()
     if upper is not None:
         sql += " AND seq < ?"
         args.append(upper)
-    if query.since is not None:
+    if lower is not None:
         sql += " AND seq >= ?"
-        args.append(seq_base(query.since))
+        args.append(lower)
     return sql, args
