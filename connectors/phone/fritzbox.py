@@ -16,9 +16,10 @@ Each line becomes the :class:`CtiEvent` a webhook would have sent and goes throu
   ``RING``/``CALL`` with the connection id (``fritzbox-20261206T150102-0``), so the same
   line read twice (after a reconnect) is the same call, and the webhook path's idempotency
   keeps it one entry. ``CONNECT``/``DISCONNECT`` find their call by connection id (kept in
-  this object, across reconnects); after a restart of Chronik during a call, by the stored
-  calls that have not ended (the newest on that connection id, with the number a ``CONNECT``
-  names), so the call rung before the restart is answered and ended as usual.
+  this object, across reconnects); after a restart of Chronik during a call, among the stored
+  calls that have not ended (the newest on that connection id that the line fits: a
+  ``CONNECT``'s number, a ``DISCONNECT``'s duration), so the call rung before the restart is
+  answered and ended as usual.
 * ``DISCONNECT`` without ``CONNECT`` is a missed call (inbound) / not reached (outbound);
   one with a duration whose ``CONNECT`` was not read (it came while the connection was
   down) is answered, ``duration`` seconds before its end.
@@ -151,6 +152,11 @@ class FritzboxConfig:
 MAX_CALL_SECONDS = 12 * 3600
 """A call whose end was never read (the box restarted during it) is forgotten after this."""
 
+DURATION_SLACK = 30
+"""Seconds a ``DISCONNECT``'s duration may differ from the time since a call's answer, for
+that call to be taken as the one it ends (after a restart of Chronik; the box counts whole
+seconds, its clock and ours read the same lines)."""
+
 
 @dataclass
 class _Call:
@@ -187,6 +193,11 @@ class FritzboxCallMonitor:
         self.office_id = config.office_id
         self.counters = _Counters()
         self._calls: dict[str, _Call] = {}
+        self._foreign: set[str] = set()
+        """Connection ids whose current call is not the office's."""
+        self._begun: dict[str, float] = {}
+        """Ids of the calls this monitor read the start of (monotonic time): no call of the
+        process before."""
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> None:
@@ -215,6 +226,9 @@ class FritzboxCallMonitor:
         for connection, call in list(self._calls.items()):
             if now - call.began > MAX_CALL_SECONDS:
                 del self._calls[connection]
+        for call_id, began in list(self._begun.items()):
+            if now - began > MAX_CALL_SECONDS:
+                del self._begun[call_id]
         calls = len(self._calls)
         return ("connected, idle" if calls == 0 else
                 f"connected, {calls} call{'s' if calls > 1 else ''} in progress")
@@ -314,7 +328,7 @@ class FritzboxCallMonitor:
                       original: str | None) -> list[CtiEvent]:
         if box.kind in ("RING", "CALL"):
             return self._new_call(office, box, at, original)
-        call = self._calls.get(box.connection) or await self._rung_before(office, box)
+        call = self._calls.get(box.connection) or await self._rung_before(office, box, at)
         if call is None:  # another office's call, or one that began before we connected
             log.info("fritzbox: %s for a connection not seen starting; skipped", box.kind)
             return []
@@ -334,11 +348,18 @@ class FritzboxCallMonitor:
                             cause="normalClearing" if answered else "noAnswer", **common))
         return out
 
-    async def _rung_before(self, office: Office, box: BoxEvent) -> _Call | None:
+    async def _rung_before(self, office: Office, box: BoxEvent, at: datetime
+                           ) -> _Call | None:
         """The call a ``CONNECT``/``DISCONNECT`` belongs to whose ``RING``/``CALL`` the
         process before this one read (Chronik restarted during the call): the office's
-        newest unended call from this box on the same connection id, begun at most
-        ``MAX_CALL_SECONDS`` ago, with the number a ``CONNECT`` names (if it names one)."""
+        newest call from this box on the same connection id that this monitor did not see
+        begin (begun at most ``MAX_CALL_SECONDS`` ago) and has not ended, and that the line
+        fits -- a ``CONNECT`` names its number, a ``DISCONNECT``'s duration is the time
+        since its answer (0 for one not answered). None for a connection whose current
+        call is another office's, and for a line no such call fits (the 12-hour rule ends a
+        call whose end never came)."""
+        if box.connection in self._foreign:
+            return None
         suffix = f"-{box.connection}"
         since = datetime.now(UTC) - timedelta(seconds=MAX_CALL_SECONDS)
         named = box.fields[1].strip() if box.kind == "CONNECT" else ""
@@ -346,9 +367,15 @@ class FritzboxCallMonitor:
         for state in await self.cti.unended(
                 office, lambda call_id: call_id.startswith("fritzbox-")
                 and call_id.endswith(suffix)):
+            if state.call_id in self._begun:
+                continue  # this monitor read its start: not one of the process before
             if state.first_seen_at < since:
                 break
-            if number is not None and number != state.number:
+            if box.kind == "CONNECT" and (state.answered_at is not None
+                                          or number not in (None, state.number)):
+                continue
+            if box.kind == "DISCONNECT" and not _lasted(state.answered_at, at,
+                                                        int(box.fields[0])):
                 continue
             call = _Call(state.call_id, connected=state.answered_at is not None)
             self._calls[box.connection] = call
@@ -372,9 +399,12 @@ class FritzboxCallMonitor:
         if not self._ours(office, own, line):
             self.counters.other_lines += 1
             self._calls.pop(box.connection, None)
+            self._foreign.add(box.connection)
             return []
+        self._foreign.discard(box.connection)
         call_id = f"fritzbox-{_id_time(box.at_raw)}-{box.connection}"
         self._calls[box.connection] = _Call(call_id)
+        self._begun[call_id] = time.monotonic()
         return [CtiEvent(type=CtiEventType.NEW_CALL, call_id=call_id, at=at, from_number=frm,
                          to_number=to or None, direction=direction, users=users,
                          original_timestamp=original)]
@@ -408,6 +438,14 @@ class FritzboxCallMonitor:
                 "last_event_at": c.last_event_at, "skipped_lines": c.skipped_lines,
                 "skipped": dict(c.skipped), "other_office_calls": c.other_lines,
                 "failed_events": c.failed_events}
+
+
+def _lasted(answered_at: datetime | None, ended_at: datetime, seconds: int) -> bool:
+    """Whether a call answered at ``answered_at`` (None: not answered) and ended at
+    ``ended_at`` is one the box says lasted ``seconds``."""
+    if answered_at is None:
+        return seconds == 0
+    return abs((ended_at - answered_at).total_seconds() - seconds) <= DURATION_SLACK
 
 
 def _id_time(raw: str) -> str:

@@ -411,31 +411,15 @@ async def test_a_call_rung_before_a_restart_is_answered_and_ended_after_it(
     another number on the same connection id is not taken for it. (The monitors are run as
     a restart runs them: a new one on the same store.)"""
     c = await make_customer(hub, "Erika Mustermann", phones=["+49 171 1234567"])
-    config = fritzbox.FritzboxConfig(host="127.0.0.1", port=box.port)
-
-    def monitor() -> asyncio.Task[None]:
-        return asyncio.create_task(
-            fritzbox.FritzboxCallMonitor(cti_service(hub.state), config).run())
-
-    before = monitor()
-    await box.connected(1)
-    await box.lines("06.12.26 15:01:02;RING;0;01711234567;030123456;SIP0;",
-                    "06.12.26 15:01:03;RING;1;01609876543;030123456;SIP0;")
-    await eventually(lambda: calls_of(hub, c["id"]))
-    before.cancel()  # the process stops during both calls
-    with contextlib.suppress(asyncio.CancelledError):
-        await before
-    after = monitor()
+    after = await restarted(hub, box, "06.12.26 15:01:02;RING;0;01711234567;030123456;SIP0;",
+                            "06.12.26 15:01:03;RING;1;01609876543;030123456;SIP0;")
     try:
-        await box.connected(2)
         await box.lines("06.12.26 15:01:09;CONNECT;0;10;01711234567;",
                         "06.12.26 15:01:10;CONNECT;1;11;01711234567;",  # not its number
                         "06.12.26 15:03:40;DISCONNECT;0;151;")
         (call,) = await eventually(lambda: ended()(hub, c["id"]))
     finally:
-        after.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await after
+        await stopped(after)
     assert call["meta"]["outcome"] == "answered" and call["meta"]["duration_seconds"] == 151
     assert call["meta"]["answered_by"] == "extension 10"
     assert call["body"] == "Answered by extension 10. Duration 2:31."
@@ -444,3 +428,71 @@ async def test_a_call_rung_before_a_restart_is_answered_and_ended_after_it(
     state = await hub.state.store.call_state(office_id, other)
     assert state is not None and state["from_number"] == OTHER
     assert state["answered_at"] is None
+
+
+async def test_after_a_restart_a_disconnect_ends_only_a_call_it_fits(
+        hub: Hub, box: CallMonitorStandIn) -> None:
+    """After a restart a ``DISCONNECT`` (which names no number) ends the call rung before
+    only where its duration fits: the time since that call's answer (0 for a call not
+    answered). A call of another office on the same connection id, begun after the
+    restart, never ends one of ours."""
+    c = await make_customer(hub, "Erika Mustermann", phones=["+49 171 1234567"])
+    after = await restarted(
+        hub, box, "06.12.26 15:00:00;RING;0;01711234567;030123456;SIP2;",
+        "06.12.26 15:00:05;CONNECT;0;10;01711234567;",  # answered before the restart
+        "06.12.26 15:00:10;RING;1;01711234567;030123456;SIP2;",
+        "06.12.26 15:00:15;CONNECT;1;11;01711234567;",
+        "06.12.26 15:00:20;RING;2;01711234567;030123456;SIP2;")  # not answered
+    try:
+        await box.lines("06.12.26 15:00:30;RING;2;01609876543;030999999;SIP0;",  # theirs
+                        "06.12.26 15:00:40;DISCONNECT;2;0;",
+                        "06.12.26 15:02:05;DISCONNECT;1;9;",  # answered 110 s ago, not 9
+                        "06.12.26 15:02:05;DISCONNECT;0;120;")
+        calls = await eventually(lambda: ended()(hub, c["id"]))
+    finally:
+        await stopped(after)
+    (call,) = [call for call in calls if call["meta"]["status"] == "ended"]
+    assert call["meta"]["duration_seconds"] == 120
+    assert call["occurred_at"].startswith("2026-12-06T14:00:00")
+    left = [state for office_id, call_id in await hub.state.store.unended_calls(
+                datetime.now(UTC), limit=10)
+            if (state := await hub.state.store.call_state(office_id, call_id)) is not None]
+    assert sorted((s["call_id"][-1], s["answered_at"] is not None) for s in left) == [
+        ("1", True), ("2", False)]
+
+
+async def restarted(hub: Hub, box: CallMonitorStandIn, *lines: str) -> asyncio.Task[None]:
+    """A call monitor that reads ``lines`` (of calls that do not end) and stops (its process
+    ends), and the one started after it (running: stop it with :func:`stopped`), both on
+    ``hub``'s store (no calls before)."""
+    config = fritzbox.FritzboxConfig(host="127.0.0.1", port=box.port, numbers=("030123456",),
+                                     lines=("SIP2",))
+
+    def monitor() -> asyncio.Task[None]:
+        return asyncio.create_task(
+            fritzbox.FritzboxCallMonitor(cti_service(hub.state), config).run())
+
+    before = monitor()
+    await box.connected(box.accepted + 1)
+    await box.lines(*lines)
+    rung = sum(";RING;" in line or ";CALL;" in line for line in lines)
+    answered = sum(";CONNECT;" in line for line in lines)
+
+    async def read() -> bool:  # every line stored before the process ends
+        states = [await hub.state.store.call_state(office_id, call_id)
+                  for office_id, call_id in await hub.state.store.unended_calls(
+                      datetime.now(UTC), limit=100)]
+        return (len(states) == rung
+                and sum(s is not None and s["answered_at"] is not None for s in states)
+                == answered)
+    await eventually(read)
+    await stopped(before)
+    after = monitor()
+    await box.connected(box.accepted + 1)
+    return after
+
+
+async def stopped(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
