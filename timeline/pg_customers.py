@@ -40,7 +40,7 @@ from timeline.models import (
 )
 from timeline.pg_db import Compiled
 from timeline.pg_rows import PgRepository, entry_from_tuple
-from timeline.public import public_entries_json
+from timeline.public import recent_json
 from timeline.repositories import CustomerListQuery
 from timeline.sql_tables import (
     customer_tokens,
@@ -340,10 +340,8 @@ class PgCustomers(PgRepository):
     async def customers_with_recent_json(
         self, office_id: str, kind: IdentityKind, value: str, recent: int
     ) -> list[RecentJson]:
-        return [RecentJson(customer=customer, recent_json=public_entries_json(entries),
-                           newest_seq=entries[0].seq if entries else None)
-                for customer, entries in await self.customers_with_recent(
-                    office_id, kind, value, recent)]
+        return [recent_json(customer, entries) for customer, entries in
+                await self.customers_with_recent(office_id, kind, value, recent)]
 
     async def customers_by_identities(self, office_id: str, kind: IdentityKind,
                                       values: Sequence[str]) -> dict[str, list[Customer]]:

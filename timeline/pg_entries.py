@@ -49,7 +49,7 @@ from timeline.models import Channel, Entry, EntryDraft, JsonPage, Page, utcnow
 from timeline.pg_batch import append_entries, without_nul
 from timeline.pg_events import add_events
 from timeline.pg_rows import PgRepository, entry_from_row, entry_from_tuple
-from timeline.public import public_entries_json
+from timeline.public import json_page
 from timeline.replies import NO_REPLY, awaiting_reply_sql
 from timeline.repositories import IndexTask, TimelineQuery
 from timeline.sql_tables import customers, entries, index_outbox, notify_jobs, portal_inbox
@@ -299,9 +299,7 @@ class PgEntries(PgRepository):
 
     async def timeline_json(self, office_id: str, customer_id: str, query: TimelineQuery
                             ) -> JsonPage:
-        page = await self.timeline(office_id, customer_id, query)
-        return JsonPage(items_json=public_entries_json(page.items),
-                        next_cursor=page.next_cursor, count=len(page.items))
+        return json_page(await self.timeline(office_id, customer_id, query))
 
     async def scan_entries(self, after_seq: int, limit: int) -> list[Entry]:
         return await self._many(_ENTRY.where(entries.c.seq > _bigint(after_seq))

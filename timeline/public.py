@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from timeline.models import Entry
+from timeline.models import Customer, Entry, JsonPage, Page, RecentJson
 
 JSON_OPTIONS = orjson.OPT_UTC_Z
 """Datetimes as RFC 3339 with ``Z`` for UTC, exactly like pydantic's JSON."""
@@ -48,6 +48,19 @@ def public_entry(e: Entry) -> dict[str, Any]:
 def public_entries_json(entries: list[Entry]) -> bytes:
     """A JSON array of :func:`public_entry` of each (UTF-8)."""
     return orjson.dumps([public_entry(e) for e in entries], option=JSON_OPTIONS)
+
+
+def json_page(page: Page) -> JsonPage:
+    """A page of entries as ``timeline_json`` gives it, built from the entries."""
+    return JsonPage(items_json=public_entries_json(page.items), next_cursor=page.next_cursor,
+                    count=len(page.items))
+
+
+def recent_json(customer: Customer, entries: list[Entry]) -> RecentJson:
+    """A lookup's match as ``customers_with_recent_json`` gives it, built from the entries
+    (newest first)."""
+    return RecentJson(customer=customer, recent_json=public_entries_json(entries),
+                      newest_seq=entries[0].seq if entries else None)
 
 
 def utc_text(stored: str) -> str:

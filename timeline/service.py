@@ -127,6 +127,14 @@ class Match:
     recent: list[Entry]
 
 
+def _identity_value(office: Office, kind: IdentityKind, raw: str) -> str | None:
+    """What a lookup looks for: ``raw`` normalised (None: it is no such identity)."""
+    try:
+        return normalise_identity(kind, raw, office.region)
+    except InvalidInput:
+        return None
+
+
 def _best_first(customer: Customer, newest_seq: int | None) -> tuple[bool, int]:
     """The order of a lookup's matches: active before the others, then the one with the
     newest history."""
@@ -397,9 +405,8 @@ class TimelineService(Generic[S]):
     async def lookup_normalised(self, office: Office, kind: IdentityKind, raw: str,
                                 recent: int = 10) -> tuple[str | None, list[Match]]:
         """Like ``lookup``, also returning the normalised identity (None if unparseable)."""
-        try:
-            value = normalise_identity(kind, raw, office.region)
-        except InvalidInput:
+        value = _identity_value(office, kind, raw)
+        if value is None:
             return None, []
         found = await self.store.customers_with_recent(office.id, kind, value, recent)
         matches = [Match(customer=c, recent=entries) for c, entries in found
@@ -412,9 +419,8 @@ class TimelineService(Generic[S]):
                           recent: int = 10) -> tuple[str | None, list[RecentJson]]:
         """``lookup_normalised`` with the entries as JSON (``timeline.public``), as the
         store writes them: what the API answers."""
-        try:
-            value = normalise_identity(kind, raw, office.region)
-        except InvalidInput:
+        value = _identity_value(office, kind, raw)
+        if value is None:
             return None, []
         found = await self.store.customers_with_recent_json(office.id, kind, value, recent)
         matches = [m for m in found if m.customer.status is not CustomerStatus.MERGED]

@@ -3,7 +3,6 @@ merges (identities and entries of one customer moved to another, undoable)."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -25,13 +24,14 @@ from timeline.models import (
     RecentJson,
     utcnow,
 )
-from timeline.public import public_entries_json
+from timeline.public import recent_json
 from timeline.repositories import CustomerListQuery
 from timeline.sqlite_rows import (
     ENTRY_COLS,
     PUBLIC_ENTRY_JSON,
     SqliteRepository,
     customer_from_row,
+    descending,
     entry_from_row,
     fetch_packed,
     insert_identity,
@@ -84,13 +84,25 @@ customer's ``recent`` is its entries' keys as one JSON array, then the entries a
 (the keys prove the order, see ``_recent_json``)."""
 
 
+def _written_matches(rows: list[Any]) -> list[RecentJson] | None:
+    """The rows of ``_WITH_RECENT_JSON`` as matches; None when one's order is not proven."""
+    out: list[RecentJson] = []
+    for row in rows:
+        shown = _recent_json(row[7])
+        if shown is None:
+            return None
+        out.append(RecentJson(customer=customer_from_row(row[:6], _array(row[6])),
+                              recent_json=shown[0], newest_seq=shown[1]))
+    return out
+
+
 def _recent_json(recent: bytes) -> tuple[bytes, int | None] | None:
     """A ``recent`` column of ``_WITH_RECENT_JSON``: (the entries' JSON array, the first
     key), ``None`` when the keys are not newest first (SQL does not promise an aggregate's
     order: the caller builds it from the entries then)."""
     cut = recent.index(b"]") + 1  # the keys' array holds nothing but digits and commas
     keys: list[int] = orjson.loads(recent[:cut])
-    if any(a <= b for a, b in itertools.pairwise(keys)):
+    if not descending(keys):
         return None
     return recent[cut:], keys[0] if keys else None
 
@@ -235,15 +247,11 @@ class SqliteCustomers(SqliteRepository):
                 return None
 
         rows = await self.db.read(run)
-        shown = [_recent_json(row[7]) for row in rows] if rows is not None else [None]
-        if all(s is not None for s in shown):
-            return [RecentJson(customer=customer_from_row(row[:6], _array(row[6])),
-                               recent_json=s[0], newest_seq=s[1])
-                    for row, s in zip(rows or (), shown, strict=True) if s is not None]
-        return [RecentJson(customer=customer, recent_json=public_entries_json(entries),
-                           newest_seq=entries[0].seq if entries else None)
-                for customer, entries in await self.customers_with_recent(
-                    office_id, kind, value, recent)]
+        written = _written_matches(rows) if rows is not None else None
+        if written is not None:
+            return written
+        return [recent_json(customer, entries) for customer, entries in
+                await self.customers_with_recent(office_id, kind, value, recent)]
 
     async def customers_by_identities(self, office_id: str, kind: IdentityKind,
                                       values: Sequence[str]) -> dict[str, list[Customer]]:

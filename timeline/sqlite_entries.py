@@ -5,7 +5,6 @@ data requests, open complaints), and the index outbox the indexer drains."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ import orjson
 from timeline.errors import Conflict, NotFound
 from timeline.ids import seq_base
 from timeline.models import Channel, Entry, EntryDraft, JsonPage, Page, utcnow
-from timeline.public import public_entries_json
+from timeline.public import json_page
 from timeline.replies import NO_REPLY, awaiting_reply_sql
 from timeline.repositories import IndexTask, TimelineQuery
 from timeline.sqlite_batch import append_entries
@@ -26,6 +25,7 @@ from timeline.sqlite_rows import (
     ENTRY_COLS,
     PUBLIC_ENTRY_JSON,
     SqliteRepository,
+    descending,
     entry_from_row,
     fetch_packed,
     iso,
@@ -201,10 +201,8 @@ class SqliteEntries(SqliteRepository):
 
         found = await self.db.read(run)
         keys: list[int] = orjson.loads(found[1]) if found is not None else []
-        if found is None or any(a <= b for a, b in itertools.pairwise(keys)):
-            page = await self.timeline(office_id, customer_id, query)
-            return JsonPage(items_json=public_entries_json(page.items),
-                            next_cursor=page.next_cursor, count=len(page.items))
+        if found is None or not descending(keys):
+            return json_page(await self.timeline(office_id, customer_id, query))
         nxt = str(keys[query.limit - 1]) if len(keys) > query.limit else None
         return JsonPage(items_json=found[0], next_cursor=nxt,
                         count=min(len(keys), query.limit))

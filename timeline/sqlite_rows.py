@@ -6,6 +6,7 @@ composition (``sqlite_store``), so each repository class works on its own over a
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -176,6 +177,12 @@ def newest_first(rows: list[list[Any]]) -> list[list[Any]]:
     packed read does not guarantee."""
     rows.sort(key=_seq_of, reverse=True)
     return rows
+
+
+def descending(keys: Sequence[int]) -> bool:
+    """Whether ``keys`` (of rows an aggregate wrote) are newest first: SQL does not promise
+    an aggregate's order, so a read that relies on it checks."""
+    return all(a > b for a, b in itertools.pairwise(keys))
 
 
 def _seq_of(row: list[Any]) -> int:
