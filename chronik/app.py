@@ -7,7 +7,6 @@ import contextlib
 import errno
 import functools
 import gc
-import hashlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,6 +29,7 @@ from chronik.api.base import (
     error_response,
 )
 from chronik.api.events import add_shutdown
+from chronik.api.render import etag_of
 from chronik.components import (
     Supervisor,
     describe_error,
@@ -68,6 +68,9 @@ WORKERS = web.AppKey("chronik_workers", bool)
 """Whether this process runs the background work (connectors, notifier, indexer, retention):
 true for ``chronik serve`` and process 0 of ``--processes N``, false for the other
 processes and with ``--no-workers`` (``chronik worker --all`` runs it then)."""
+
+FORGET_ANSWERS_EVERY = 5.0
+"""Seconds between two checks for kept lookup answers of a changed store."""
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
@@ -287,7 +290,7 @@ def conditional(request: web.Request, response: web.StreamResponse, *, private: 
     body = response.body
     if response.status != 200 or not isinstance(body, bytes):
         return response
-    etag = f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
+    etag = response.headers.get("ETag") or etag_of(body)
     headers = {"ETag": etag, "Cache-Control": response.headers.get(
         "Cache-Control", "private, no-cache" if private else "no-cache")}
     if private:
@@ -409,6 +412,23 @@ async def follow_events(state: AppState) -> AsyncIterator[EventFollower | PgEven
 
 
 @contextlib.asynccontextmanager
+async def forget_stale_answers(state: AppState) -> AsyncIterator[None]:
+    """Every ``FORGET_ANSWERS_EVERY`` seconds, drop the kept lookup answers
+    (``chronik.answers``) if the store changed since: they are never served then anyway,
+    and an erased person's must not stay in a process's memory until its next lookup."""
+    async def forget() -> None:
+        while True:
+            await asyncio.sleep(FORGET_ANSWERS_EVERY)
+            state.lookups.hold(state.store.change_token())
+
+    task = asyncio.create_task(forget(), name="chronik-forget-answers")
+    try:
+        yield
+    finally:
+        await _cancel(task)
+
+
+@contextlib.asynccontextmanager
 async def run_background(state: AppState) -> AsyncIterator[None]:
     """The background work of a data folder or database (must run in exactly one process):
     the indexer and the components (connectors, notifier, retention).
@@ -507,6 +527,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     try:
         async with contextlib.AsyncExitStack() as stack:
             await stack.enter_async_context(follow_events(state))
+            await stack.enter_async_context(forget_stale_answers(state))
             if app.get(WORKERS, True):
                 await stack.enter_async_context(run_background(state))
             else:  # built, not run: what they register (portal settings, quarantine

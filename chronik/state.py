@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from cachetools import TTLCache
 
+from chronik.answers import Answers
 from chronik.components import Component, Supervisor
 from chronik.settings import Settings
 from search.backend import SearchBackend
@@ -19,6 +20,7 @@ from timeline.accounts import REVOCATION_EVENT
 from timeline.blobs import Blobs
 from timeline.events import EventBus, StoredEvent
 from timeline.ingest import IngestService
+from timeline.models import Entry
 from timeline.service import TimelineService
 from timeline.store import Store
 
@@ -54,6 +56,8 @@ class AppState:
     ingest: IngestService
     events: EventBus
     token_cache: TTLCache[str, Caller] = field(default_factory=token_cache)
+    lookups: Answers = field(default_factory=Answers)
+    """Caller lookups' answers while the store is unchanged (``chronik.answers``)."""
     components: list[Component] = field(default_factory=list)
     """This process's components: run here (under ``supervisor``) or, in a process without
     the background work (``serve --no-workers``, ``--processes N`` beyond process 0), only
@@ -73,6 +77,14 @@ class AppState:
 
     def __post_init__(self) -> None:
         self.events.keep(REVOCATION_EVENT.partition(".")[0], self.token_revoked)
+        self.timeline.subscribe(self._bulk_change)
+
+    def _bulk_change(self, entry: Entry | None) -> None:
+        """``None``: entries changed in bulk (an erasure, a move, a merge): kept lookup
+        answers go at once (a later lookup would not serve them, the store's change count
+        moved; an erased person's must not wait for it in memory)."""
+        if entry is None:
+            self.lookups.clear()
 
     def token_revoked(self, row: StoredEvent) -> None:
         """An API token was revoked (by any process, the CLI included): forget it here,

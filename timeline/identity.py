@@ -136,9 +136,11 @@ def phone_text(value: str) -> str:
     return text
 
 
+@lru_cache(maxsize=4096)
 def is_withheld(value: str | None) -> bool:
     """Whether a PBX's caller field names no number: empty, ``anonymous`` and the other
-    words of :data:`WITHHELD`, also inside a SIP URI (``sip:anonymous@anonymous.invalid``)."""
+    words of :data:`WITHHELD`, also inside a SIP URI (``sip:anonymous@anonymous.invalid``).
+    Kept per value, as ``normalise_phone`` (a ringing number is asked for again)."""
     if value is None:
         return True
     try:

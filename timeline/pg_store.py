@@ -33,5 +33,10 @@ class PgStore(PgOffices, PgAccounts, PgCustomers, PgEntries, PgInbound, PgPolicy
     async def close(self) -> None:
         await self.db.close()
 
+    def change_token(self) -> None:
+        """PostgreSQL's change feed (``NOTIFY``) names the changes live views show, not
+        every change: nothing is known unchanged, nothing is kept."""
+        return None
+
 
 __all__ = ["REPOSITORIES", "PgStore"]

@@ -7,6 +7,8 @@ on a thread with its own connection; coroutines never touch ``sqlite3`` directly
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -21,6 +23,11 @@ from timeline.public import utc_text
 from timeline.text import fold
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+WATCH_INTERVAL = 0.05
+"""Seconds between two reads of the change count (``SqliteDb.change_token``): how long
+another process's change may go unseen -- as long as its events (``EventFollower``)."""
 
 Migration = tuple[int, str]
 _Pending = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]",
@@ -55,6 +62,7 @@ class SqliteDb:
         readers: int = 2,
         cache_kib: int = 8192,
         name: str = "sqlite",
+        change_count: str | None = None,
     ) -> None:
         self.path = path
         self._migrations = sorted(migrations)
@@ -71,6 +79,16 @@ class SqliteDb:
         self._pending: list[_Pending] = []
         self._pending_lock = threading.Lock()
         self._draining = False
+        self._change_count = change_count
+        self._own_count = 0
+        """``change_count`` as the writer read it after its last batch."""
+        self._seen_count = 0
+        """``change_count`` as the watch thread read it last."""
+        self._watch: threading.Thread | None = None
+        self._watching = False
+        """Set by the watch thread while it reads ``change_count``, cleared when it ends."""
+        self._watch_stop = threading.Event()
+        self._watch_pid = 0
 
     def _connect(self, readonly: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
@@ -175,14 +193,77 @@ class SqliteDb:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             outcomes = [(item, None, exc) for item in batch]
+        self._count_changes(conn)  # before anyone waiting on the batch goes on
         for (_, future, loop), result, error in outcomes:
             _hand_back(loop, future, result, error)
 
     async def write_raw(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run on the writer thread without a transaction (VACUUM, checkpoints)."""
-        return await asyncio.get_running_loop().run_in_executor(
-            self._writer, lambda: fn(self._conn(readonly=False))
-        )
+        return await asyncio.get_running_loop().run_in_executor(self._writer, self._raw, fn)
+
+    def _raw(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn(readonly=False)
+        try:
+            return fn(conn)
+        finally:
+            self._count_changes(conn)
+
+    def _count_changes(self, conn: sqlite3.Connection) -> None:
+        """Read ``change_count`` after a write (on the writer thread), so this process's
+        next ``change_token`` differs at once if the write changed it."""
+        if self._change_count is None or not self._watching:
+            return
+        try:
+            self._own_count = int(conn.execute(self._change_count).fetchone()[0])
+        except (sqlite3.Error, TypeError) as exc:
+            self._stop_watching(exc)
+
+    def change_token(self) -> tuple[int, int] | None:
+        """A value that differs once ``change_count`` (a query giving a number that
+        triggers raise with every change of the tables it watches) changed after it was
+        taken: at once for this process's writes (read again after each, before the
+        writer's caller goes on), within ``WATCH_INTERVAL`` for any other connection's,
+        another process's included (a thread reads it, started on the first call).
+        ``None`` without ``change_count``, while that thread is not watching yet, or after
+        reading the count failed: then nothing can be known unchanged.
+
+        Take it *before* a read whose result is kept and again after: a result read
+        between two equal tokens, kept while the token still holds, is what the database
+        holds now (``chronik.api.lookup``'s answers)."""
+        if self._watch is None and self._change_count is not None and not self._closed:
+            self._watch = threading.Thread(target=self._watch_others,
+                                           name=f"{self._name}-watch", daemon=True)
+            self._watch_pid = os.getpid()
+            self._watch.start()
+        if not self._watching or os.getpid() != self._watch_pid:
+            return None  # (a forked child has no watch thread, whatever its memory says)
+        return self._own_count, self._seen_count
+
+    def _watch_others(self) -> None:
+        assert self._change_count is not None
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=30)
+            conn.execute("PRAGMA query_only=ON")
+            self._seen_count = int(conn.execute(self._change_count).fetchone()[0])
+            self._watching = True  # from here on a change is seen: tokens can hold
+            while not self._watch_stop.wait(WATCH_INTERVAL) and self._watching:
+                self._seen_count = int(conn.execute(self._change_count).fetchone()[0])
+        except (sqlite3.Error, TypeError) as exc:
+            self._stop_watching(exc)
+        finally:
+            self._watching = False
+            if conn is not None:
+                conn.close()
+
+    def _stop_watching(self, exc: Exception) -> None:
+        """No token holds any more (``change_token``: ``None`` from now on)."""
+        if self._watching or not self._watch_stop.is_set():
+            log.warning("sqlite %s: cannot read its change count (%s); no answer is kept",
+                        self._name, exc)
+        self._watching = False
+        self._watch_stop.set()
 
     async def open(self) -> None:
         """Create or open the database; its folder is ``0700``, the file and its ``-wal`` /
@@ -240,10 +321,13 @@ class SqliteDb:
         if self._closed:
             return
         self._closed = True
+        self._watch_stop.set()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._shutdown)
 
     def _shutdown(self) -> None:
+        if self._watch is not None:
+            self._watch.join()
         self._writer.shutdown(wait=True)
         for _ in self._reader_threads:
             self._reads.put(None)
@@ -256,7 +340,8 @@ class SqliteDb:
 
 
 def _split(script: str) -> list[str]:
-    """Split a migration script on ``;`` at line ends (our scripts hold no triggers)."""
+    """Split a migration script on ``;`` at line ends that end a statement (a trigger's
+    body holds ``;`` before its ``END;``: ``sqlite3.complete_statement`` tells)."""
     parts: list[str] = []
     buf: list[str] = []
     for line in script.splitlines():

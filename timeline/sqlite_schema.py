@@ -403,4 +403,28 @@ CREATE INDEX entries_inbound ON entries(office_id, seq) WHERE direction = 'inbou
     (18, """
 UPDATE customers SET name_fold = chronik_fold(name) WHERE name_fold <> chronik_fold(name);
 """),
+    # a count every change of what a caller lookup shows raises (customers, identities,
+    # entries), so an answer can be kept while it holds (``SqliteDb.change_token``)
+    (19, """
+CREATE TABLE lookup_changes (n INTEGER NOT NULL);
+INSERT INTO lookup_changes (n) VALUES (0);
+CREATE TRIGGER customers_insert_counted AFTER INSERT ON customers
+  BEGIN UPDATE lookup_changes SET n = n + 1; END;
+CREATE TRIGGER customers_update_counted AFTER UPDATE ON customers
+  BEGIN UPDATE lookup_changes SET n = n + 1; END;
+CREATE TRIGGER customers_delete_counted AFTER DELETE ON customers
+  BEGIN UPDATE lookup_changes SET n = n + 1; END;
+CREATE TRIGGER identities_insert_counted AFTER INSERT ON identities
+  BEGIN UPDATE lookup_changes SET n = n + 1; END;
+CREATE TRIGGER identities_update_counted AFTER UPDATE ON identities
+  BEGIN UPDATE lookup_changes SET n = n + 1; END;
+CREATE TRIGGER identities_delete_counted AFTER DELETE ON identities
+  BEGIN UPDATE lookup_changes SET n = n + 1; END;
+CREATE TRIGGER entries_insert_counted AFTER INSERT ON entries
+  BEGIN UPDATE lookup_changes SET n = n + 1; END;
+CREATE TRIGGER entries_update_counted AFTER UPDATE ON entries
+  BEGIN UPDATE lookup_changes SET n = n + 1; END;
+CREATE TRIGGER entries_delete_counted AFTER DELETE ON entries
+  BEGIN UPDATE lookup_changes SET n = n + 1; END;
+"""),
 ]

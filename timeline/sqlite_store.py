@@ -27,12 +27,18 @@ REPOSITORIES = (SqliteOffices, SqliteAccounts, SqliteCustomers, SqliteEntries, S
 """The repository classes ``SqliteStore`` is made of (each takes the one ``SqliteDb``)."""
 
 
+CHANGE_COUNT = "SELECT n FROM lookup_changes"
+"""Raised by triggers with every change of customers, identities and entries (migration
+19): what a caller lookup shows (``Store.change_token``, ``chronik.answers``)."""
+
+
 class SqliteStore(SqliteOffices, SqliteAccounts, SqliteCustomers, SqliteEntries, SqliteInbound,
                   SqlitePolicy, SqliteNotify, SqlitePrivacy, SqliteEvents):
     """``timeline.store.Store`` on SQLite: every repository over one ``SqliteDb``."""
 
     def __init__(self, path: Path, *, readers: int = 4) -> None:
-        super().__init__(SqliteDb(path, MIGRATIONS, readers=readers, name="store"))
+        super().__init__(SqliteDb(path, MIGRATIONS, readers=readers, name="store",
+                                  change_count=CHANGE_COUNT))
 
     async def open(self) -> None:
         await self.db.open()
@@ -41,6 +47,9 @@ class SqliteStore(SqliteOffices, SqliteAccounts, SqliteCustomers, SqliteEntries,
 
     async def close(self) -> None:
         await self.db.close()
+
+    def change_token(self) -> tuple[int, int] | None:
+        return self.db.change_token()
 
 
 __all__ = ["REPOSITORIES", "SqliteStore"]

@@ -45,6 +45,13 @@ class Store(OfficeRepository, AccountStore, CustomerRepository, EntryRepository,
     async def open(self) -> None: ...
     async def close(self) -> None: ...
 
+    def change_token(self) -> object | None:
+        """A value that differs once anything in the store changed after it was taken (by
+        this process at once, by others within a fraction of a second), so an answer
+        read after taking it may be kept while it holds; ``None``: this store cannot tell
+        now, keep nothing. Taken on the event loop: no I/O."""
+        ...
+
 
 __all__ = [
     "AccountStore", "CallRepository", "CustomerListQuery", "CustomerRepository",

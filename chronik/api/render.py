@@ -7,6 +7,7 @@ these functions produce exactly what those models would."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import orjson
@@ -38,6 +39,16 @@ def json_response(data: dict[str, Any], status: int = 200) -> web.Response:
     return raw_json_response(dumps(data), status)
 
 
-def raw_json_response(body: bytes, status: int = 200) -> web.Response:
-    """An answer whose JSON is written already (a timeline page SQLite wrote)."""
-    return web.Response(body=body, status=status, content_type="application/json")
+def raw_json_response(body: bytes, status: int = 200, etag: str | None = None
+                      ) -> web.Response:
+    """An answer whose JSON is written already (a timeline page SQLite wrote); with its
+    ``etag`` when that is known already (a kept answer), else ``conditional`` makes it."""
+    response = web.Response(body=body, status=status, content_type="application/json")
+    if etag is not None:
+        response.headers["ETag"] = etag
+    return response
+
+
+def etag_of(body: bytes) -> str:
+    """The weak ``ETag`` of an answer's body (``chronik.app.conditional``)."""
+    return f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'

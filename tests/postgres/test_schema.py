@@ -27,8 +27,10 @@ from timeline.sql_tables import (
 from timeline.sqlite_db import Migration, SqliteDb
 from timeline.sqlite_schema import MIGRATIONS
 
-SQLITE_ONLY_TABLES = {"sqlite_sequence", "schema_migrations"}
-"""AUTOINCREMENT bookkeeping and the migration record (Alembic keeps ``alembic_version``)."""
+SQLITE_ONLY_TABLES = {"sqlite_sequence", "schema_migrations", "lookup_changes"}
+"""AUTOINCREMENT bookkeeping, the migration record (Alembic keeps ``alembic_version``) and
+the count triggers raise for kept lookups (``SqliteDb.change_token``; PostgreSQL keeps
+none)."""
 
 Columns = dict[str, dict[str, tuple[bool, bool]]]
 """table -> column -> (nullable, part of the primary key)"""

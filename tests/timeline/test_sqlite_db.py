@@ -135,3 +135,72 @@ def test_a_read_whose_loop_is_gone_leaves_the_reader_serving(tmp_path: Path) -> 
             await db.close()
 
     assert asyncio.run(second()) == 7
+
+
+COUNTED = [(1, """
+CREATE TABLE t (x INTEGER);
+CREATE TABLE other (x INTEGER);
+CREATE TABLE changes (n INTEGER NOT NULL);
+INSERT INTO changes VALUES (0);
+CREATE TRIGGER t_counted AFTER INSERT ON t
+  BEGIN UPDATE changes SET n = n + 1; END;
+""")]
+
+
+async def watching(db: SqliteDb) -> tuple[int, int]:
+    """The first token (the watch thread starts on the first ask)."""
+    for _ in range(200):
+        token = db.change_token()
+        if token is not None:
+            return token
+        await asyncio.sleep(0.01)
+    raise AssertionError("the change count is never watched")
+
+
+async def test_a_change_token_moves_with_every_counted_change_from_anywhere(
+        tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite3"
+    db = SqliteDb(path, COUNTED, change_count="SELECT n FROM changes")
+    await db.open()
+    try:
+        token = await watching(db)
+        await db.write(lambda c: c.execute("INSERT INTO other VALUES (1)"))
+        assert db.change_token() == token  # nothing counted changed: answers still hold
+        await db.write(lambda c: c.execute("INSERT INTO t VALUES (1)"))
+        assert db.change_token() != token  # this process's own write: at once
+        token = db.change_token()
+
+        def elsewhere() -> None:  # another process's connection
+            conn = sqlite3.connect(path, isolation_level=None)
+            conn.execute("INSERT INTO t VALUES (2)")
+            conn.close()
+        await asyncio.to_thread(elsewhere)
+        for _ in range(200):
+            if db.change_token() != token:
+                break
+            await asyncio.sleep(0.01)
+        assert db.change_token() not in (token, None)  # within moments
+    finally:
+        await db.close()
+    assert db.change_token() is None  # closed: nothing is known unchanged
+
+
+async def test_no_change_token_without_a_count_or_once_it_cannot_be_read(
+        tmp_path: Path) -> None:
+    plain = SqliteDb(tmp_path / "p.sqlite3", [(1, "CREATE TABLE t (x INTEGER);")])
+    await plain.open()
+    try:
+        await plain.write(lambda c: c.execute("INSERT INTO t VALUES (1)"))
+        assert plain.change_token() is None
+    finally:
+        await plain.close()
+    db = SqliteDb(tmp_path / "c.sqlite3", COUNTED, change_count="SELECT n FROM changes")
+    await db.open()
+    try:
+        await watching(db)
+        await db.write(lambda c: c.execute("DROP TABLE changes"))  # the count is gone
+        assert db.change_token() is None
+        await asyncio.sleep(0.2)
+        assert db.change_token() is None
+    finally:
+        await db.close()
