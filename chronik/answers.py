@@ -1,8 +1,9 @@
 """Answers kept while the store is unchanged: a caller lookup asked again (the same number
 ringing at a second desk, a PBX asking once more as the call is put through, a CRM's
-screen-pop) is answered without reading the store, as long as nothing at all was written
-since -- by this process or any other (``Store.change_token``). One write anywhere drops
-every answer kept; a store that cannot tell (PostgreSQL) keeps none."""
+screen-pop) is answered without reading the store, as long as nothing it could show was
+written since -- by this process or any other (``Store.change_token``: on SQLite a count
+that triggers raise with every change of customers, identities and entries). One such
+write anywhere drops every answer kept; a store that cannot tell (PostgreSQL) keeps none."""
 
 from __future__ import annotations
 

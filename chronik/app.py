@@ -419,7 +419,8 @@ async def forget_stale_answers(state: AppState) -> AsyncIterator[None]:
     async def forget() -> None:
         while True:
             await asyncio.sleep(FORGET_ANSWERS_EVERY)
-            state.lookups.hold(state.store.change_token())
+            if len(state.lookups):
+                state.lookups.hold(state.store.change_token())
 
     task = asyncio.create_task(forget(), name="chronik-forget-answers")
     try:

@@ -218,7 +218,7 @@ class SqliteDb:
         except (sqlite3.Error, TypeError) as exc:
             self._stop_watching(exc)
 
-    def change_token(self) -> tuple[int, int] | None:
+    def change_token(self) -> int | None:
         """A value that differs once ``change_count`` (a query giving a number that
         triggers raise with every change of the tables it watches) changed after it was
         taken: at once for this process's writes (read again after each, before the
@@ -237,7 +237,8 @@ class SqliteDb:
             self._watch.start()
         if not self._watching or os.getpid() != self._watch_pid:
             return None  # (a forked child has no watch thread, whatever its memory says)
-        return self._own_count, self._seen_count
+        # the count only grows: the higher of the two readings is the newest
+        return max(self._own_count, self._seen_count)
 
     def _watch_others(self) -> None:
         assert self._change_count is not None

@@ -48,7 +48,7 @@ class SqliteStore(SqliteOffices, SqliteAccounts, SqliteCustomers, SqliteEntries,
     async def close(self) -> None:
         await self.db.close()
 
-    def change_token(self) -> tuple[int, int] | None:
+    def change_token(self) -> int | None:
         return self.db.change_token()
 
 

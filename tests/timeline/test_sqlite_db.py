@@ -147,7 +147,7 @@ CREATE TRIGGER t_counted AFTER INSERT ON t
 """)]
 
 
-async def watching(db: SqliteDb) -> tuple[int, int]:
+async def watching(db: SqliteDb) -> int:
     """The first token (the watch thread starts on the first ask)."""
     for _ in range(200):
         token = db.change_token()
