@@ -60,9 +60,7 @@ class Answers:
         body = answer.body
         if before is None or before != after or len(body) > self.max_answer:
             return
-        if after != self._token:
-            self.clear()
-            self._token = after
+        self.hold(after)  # a newer token than the answers kept: they go
         old = self._answers.pop(key, None)
         if old is not None:
             self._bytes -= len(old.body)

@@ -20,7 +20,6 @@ from timeline.accounts import REVOCATION_EVENT
 from timeline.blobs import Blobs
 from timeline.events import EventBus, StoredEvent
 from timeline.ingest import IngestService
-from timeline.models import Entry
 from timeline.service import TimelineService
 from timeline.store import Store
 
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
     from chronik.awaiting import WaitingLists
     from connectors.phone import CtiService
     from connectors.portal import PortalSettings
+    from timeline.models import Entry
     from timeline.privacy import PrivacyService
 
 

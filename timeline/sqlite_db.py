@@ -249,7 +249,7 @@ class SqliteDb:
             conn.execute("PRAGMA query_only=ON")
             self._seen_count = int(conn.execute(self._change_count).fetchone()[0])
             self._watching = True  # from here on a change is seen: tokens can hold
-            while not self._watch_stop.wait(WATCH_INTERVAL) and self._watching:
+            while not self._watch_stop.wait(WATCH_INTERVAL):
                 self._seen_count = int(conn.execute(self._change_count).fetchone()[0])
         except (sqlite3.Error, TypeError) as exc:
             self._stop_watching(exc)
@@ -260,7 +260,7 @@ class SqliteDb:
 
     def _stop_watching(self, exc: Exception) -> None:
         """No token holds any more (``change_token``: ``None`` from now on)."""
-        if self._watching or not self._watch_stop.is_set():
+        if not self._watch_stop.is_set():  # said once
             log.warning("sqlite %s: cannot read its change count (%s); no answer is kept",
                         self._name, exc)
         self._watching = False
