@@ -7,15 +7,16 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chronik import privacy
 from chronik.cli import CliError, _run_in, load_settings
-from chronik.state import AppState
 from timeline.errors import DomainError
 from timeline.models import Office
 from timeline.privacy import CLI_AGENT
 from timeline.privacy_models import AccessAction
+
+if TYPE_CHECKING:
+    from chronik.state import AppState
 
 
 async def _find(state: AppState, customer_id: str, office_id: str | None) -> Office:
@@ -45,6 +46,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from chronik.progress import Bar
 
     async def run(state: AppState) -> int:
+        from chronik import privacy  # (the web app's texts: not for every command)
+
         office = await _find(state, args.customer, args.office)
         service = await privacy.service(state)
         out = Path(args.out or f"chronik-export-{args.customer}.zip")
@@ -69,6 +72,8 @@ def _print_counts(counts: dict[str, int]) -> None:
 
 def cmd_erase(args: argparse.Namespace) -> int:
     async def run(state: AppState) -> int:
+        from chronik import privacy  # (the web app's texts: not for every command)
+
         office = await _find(state, args.customer, args.office)
         service = await privacy.service(state)
         preview = await service.preview(office, args.customer)
@@ -96,6 +101,8 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 def cmd_retention(args: argparse.Namespace) -> int:
     async def run(state: AppState) -> int:
+        from chronik import privacy  # (the web app's texts: not for every command)
+
         service = await privacy.service(state)
         offices = await state.store.list_offices()
         if args.office:
@@ -124,6 +131,8 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
 def cmd_rule(args: argparse.Namespace) -> int:
     async def run(state: AppState) -> int:
+        from chronik import privacy  # (the web app's texts: not for every command)
+
         office = await state.store.get_office(args.office)
         if office is None:
             raise CliError(f"no office with id {args.office!r} (see: chronik office list)")

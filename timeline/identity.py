@@ -28,6 +28,7 @@ def normalise_telegram(value: str) -> str:
     return cleaned
 
 
+@lru_cache(maxsize=4096)  # (an import asks for the same senders again and again)
 def normalise_email(value: str) -> str:
     """The comparison form of one address, also as people copy it: from a mail program
     (``Erika Mustermann <erika@example.de>``, ``erika@example.de (privat)``), a link

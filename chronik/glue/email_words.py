@@ -5,9 +5,6 @@ parser process imports only what it needs for this."""
 
 from __future__ import annotations
 
-from pydantic import ValidationError
-
-from connectors.email.inbound import to_inbound
 from connectors.email.parse import ParsedMail
 from search.prepared import Prepared, prepare
 
@@ -20,9 +17,7 @@ def prepare_mail(office_id: str, region: str, parsed: ParsedMail) -> Prepared | 
     itself."""
     if parsed.attachments:
         return None
-    try:
-        msg = to_inbound(office_id, parsed, source_id="import", content_sha256="")
-    except ValidationError:
-        return None  # quarantined by the storing process
-    search_text = " ".join(p for p in (msg.sender_name, msg.sender) if p)
-    return prepare(msg.subject[:1000], msg.body, search_text, region)
+    # the fields as ``to_inbound`` hands them over (it validates, but changes none of them)
+    sender_name = parsed.from_display_name[:300]
+    search_text = " ".join(p for p in (sender_name, parsed.from_email) if p)
+    return prepare(parsed.subject[:1000], parsed.text, search_text, region)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from timeline.doctext import document_text, worth_reading
-from timeline.processes import process_context
+from timeline.processes import collect_less, process_context
 
 from .errors import MailParseError, SourceError
 from .inbound import MailIngest, quarantine_reason
@@ -193,7 +193,8 @@ async def import_messages(mail: MailIngest, office_id: str, messages: Iterator[R
             while True:
                 if pool is None and workers > 1 and read >= POOL_AFTER:
                     # big sources only: starting the worker processes takes a moment
-                    pool = ProcessPoolExecutor(workers, mp_context=process_context(__name__))
+                    pool = ProcessPoolExecutor(workers, mp_context=process_context(__name__),
+                                               initializer=collect_less)
                 if files is not None:  # the parsing side reads them
                     paths = files.paths[read:read + BATCH]
                     if not paths:
