@@ -45,7 +45,9 @@ def collect_less() -> None:
 @contextlib.contextmanager
 def collecting_less() -> Iterator[None]:
     """:func:`collect_less` for the duration of a bulk job in a process that goes on
-    afterwards (``chronik import`` in the storing process); then as before."""
+    afterwards (``chronik import`` in the storing process); then as before (for a process
+    that had frozen nothing itself: a serving process freezes its startup heap once,
+    ``chronik.app.freeze_after_startup``, and runs no import)."""
     before = gc.get_threshold()
     collect_less()
     try:
