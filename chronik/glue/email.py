@@ -128,7 +128,7 @@ async def run_import(state: AppState, path: Path, office_id: str, *,
                 mail, office_id, messages, workers=email.import_workers, progress=progress,
                 text_max_bytes=None if texts is None else texts.max_bytes,
                 # the parser processes read each mail's searchable words for the indexer
-                enrich=functools.partial(prepare_mail, office_id, office.region or "DE"),
+                enrich=functools.partial(prepare_mail, office.region or "DE"),
                 enriched=prepared.remember)
         finally:
             finished.set()

@@ -5,11 +5,12 @@ parser process imports only what it needs for this."""
 
 from __future__ import annotations
 
+from connectors.email.inbound import sender_name
 from connectors.email.parse import ParsedMail
 from search.prepared import Prepared, prepare
 
 
-def prepare_mail(office_id: str, region: str, parsed: ParsedMail) -> Prepared | None:
+def prepare_mail(region: str, parsed: ParsedMail) -> Prepared | None:
     """The entry's words as the indexer will read them, for a mail without attachments (the
     text of attached files is read elsewhere); None where the entry's text cannot be known
     here. Built as ``timeline.ingest`` builds the entry (subject, text, the sender's name
@@ -18,6 +19,5 @@ def prepare_mail(office_id: str, region: str, parsed: ParsedMail) -> Prepared | 
     if parsed.attachments:
         return None
     # the fields as ``to_inbound`` hands them over (it validates, but changes none of them)
-    sender_name = parsed.from_display_name[:300]
-    search_text = " ".join(p for p in (sender_name, parsed.from_email) if p)
+    search_text = " ".join(p for p in (sender_name(parsed), parsed.from_email) if p)
     return prepare(parsed.subject[:1000], parsed.text, search_text, region)

@@ -152,6 +152,12 @@ KEPT_REFERENCES = 20
 first and the last few)."""
 
 
+def sender_name(parsed: ParsedMail) -> str:
+    """The sender's name as the entry keeps it (``to_inbound``; also read by ``chronik
+    import``'s parser processes for the entry's search words)."""
+    return parsed.from_display_name[:300]
+
+
 def to_inbound(office_id: str, parsed: ParsedMail, *, source_id: str, content_sha256: str,
                customer_id: str | None = None) -> InboundMessage:
     """The normalised inbound message for one parsed mail (pure)."""
@@ -169,7 +175,7 @@ def to_inbound(office_id: str, parsed: ParsedMail, *, source_id: str, content_sh
     return InboundMessage(
         office_id=office_id, channel=Channel.EMAIL, source_id=source_id,
         sender_kind=IdentityKind.EMAIL, sender=parsed.from_email,
-        sender_name=parsed.from_display_name[:300],
+        sender_name=sender_name(parsed),
         occurred_at=parsed.date or utcnow(), kind=parsed.auto or "email",
         subject=parsed.subject, body=parsed.text, html=parsed.html,
         attachments=tuple(InboundAttachment(name=a.filename, content_type=a.content_type,
