@@ -25,6 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 
+from search.prepared import attachment_text
 from timeline.blobs import Blobs
 from timeline.doctext import MAX_BYTES, MAX_CHARS, document_text, worth_reading
 from timeline.models import Attachment, Entry
@@ -155,8 +156,8 @@ class AttachmentTexts:
 def _carrying(entry: Entry, texts: list[str]) -> Entry:
     """``entry`` as a backend should index it: with its files' ``texts`` in its meta (a
     copy; the stored entry is never changed)."""
-    joined = "\n\n".join(t for t in texts if t)
-    if not joined:
+    joined = attachment_text(texts)
+    if joined is None:
         return entry
     return Entry.model_construct(**{**entry.__dict__, "meta": {  # (stores build entries bare)
         **entry.meta, ATTACHMENT_TEXT: joined}})

@@ -46,21 +46,30 @@ def searchable_text(subject: str, body: str, names: Iterable[str],
     return "\n".join([subject, body, *names, *(e for e in extras if isinstance(e, str))])
 
 
+def attachment_text(texts: Iterable[str | None]) -> str | None:
+    """An entry's files' texts as the indexer carries them (``meta["attachment_text"]``):
+    those with text, joined by a blank line; None when no file has any."""
+    return "\n\n".join(t for t in texts if t) or None
+
+
 def words_of(text: str) -> list[str]:
     """Folded words, then the words joined and the reference numbers the index also holds
     (``E-Mail``: also ``email``; ``HV-2024-00123``: also ``hv202400123``)."""
     return fold_tokens(text) + joined_words(text) + reference_words(text)
 
 
-def prepare(subject: str, body: str, search_text: str, region: str) -> Prepared:
-    """For an entry without attachments: (phone text, region, phone tokens, document text,
-    words) as the indexer would work them out (runs in a parser process)."""
+def prepare(subject: str, body: str, search_text: str, region: str,
+            names: Sequence[str] = (), attachment_text: str | None = None) -> Prepared:
+    """(phone text, region, phone tokens, document text, words) as the indexer would work
+    them out (runs in a parser process); ``names``: the entry's files' names,
+    ``attachment_text``: their text as the indexer joins it (``search.attachments``)."""
     from search.phones import numbers, token
 
-    ptext = phone_text(subject, body, (search_text,))
+    ptext = phone_text(subject, body, (search_text, attachment_text))
     found = numbers(ptext, region) if ptext else []
     tokens = " ".join(token(n) for n in found)
-    text = searchable_text(subject, body, (), (search_text, None, tokens or None))
+    text = searchable_text(subject, body, names, (search_text, attachment_text,
+                                                  tokens or None))
     return ptext, region, tokens, text, " ".join(words_of(text))
 
 

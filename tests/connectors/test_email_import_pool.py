@@ -62,21 +62,33 @@ def test_words_read_in_the_parser_processes_index_like_a_rebuild(tmp_path: Path)
     """The parser processes also read each mail's searchable words for the importing
     process's indexer (``search.prepared``): the index they build is the one ``chronik
     reindex`` builds from the stored entries -- phone numbers, reference numbers, dates,
-    IBANs, hyphenated words, senders' names, HTML-only mail, very long subjects alike."""
+    IBANs, hyphenated words, senders' names, HTML-only mail, very long subjects, attached
+    files (their names made safe, the text of those read) alike."""
     mail = tmp_path / "mail"
     mail.mkdir()
     for n in range(1, COUNT + 1):
-        kind = n % 6
+        kind = n % 7
         subject = (f"Schaden HV-2026-{n:05d}" if kind != 5 else "Lang " * 260).strip()
         body = {0: f"Rückruf unter 0171 / 123 45 {n % 100:02d} erbeten.",
                 1: f"IBAN DE89 3704 0044 0532 0130 00, Termin am {n % 28 + 1}.3.2026",
                 2: "Bitte per E-Mail antworten; Kfz-Versicherung Müller/Mueller",
                 3: f"Vertrag Nr. {n}/26 vom 3. Februar 2025 — Grüße aus Köln",
                 4: "",
-                5: "kurz"}[kind]
+                5: "kurz", 6: ""}[kind]
         if kind == 4:
             content = (f"Content-Type: text/html; charset=utf-8\n\n"
                        f"<p>Nur <b>HTML</b> von Frau Özdemir, Tel. +49 30 {n:07d}</p>\n")
+        elif kind == 6:
+            content = (
+                'Content-Type: multipart/mixed; boundary="b"\n\n--b\n'
+                "Content-Type: text/plain; charset=utf-8\n\nAnbei die Notiz.\n--b\n"
+                "Content-Type: text/plain; charset=utf-8\nContent-Disposition: attachment;"
+                ' filename="../Notiz Rückruf.txt"\n\n'
+                f"Rückruf unter 0171 98765{n % 100:02d}, Vertrag VS-{n:06d}\n--b\n"
+                'Content-Type: text/plain\nContent-Disposition: attachment; filename="leer.txt"'
+                "\n\n\n--b\nContent-Type: image/png\nContent-Disposition: attachment;"
+                ' filename="Foto Schaden.png"\nContent-Transfer-Encoding: base64\n\n'
+                "iVBORw0KGgo=\n--b--\n")
         else:
             content = f"Content-Type: text/plain; charset=utf-8\n\n{body}\n"
         (mail / f"{n:05d}.eml").write_bytes(
