@@ -11,7 +11,8 @@ otherwise reads the text itself, as always. A guess that misses costs a dictiona
 never a wrong index: the key is the whole text.
 
 The memory is bounded (:data:`REMEMBERED`), each result is taken once, and the text is
-assembled by the same two functions here for both sides."""
+assembled by the same functions here for both sides (:func:`phone_text`,
+:func:`searchable_text`, :func:`attachment_text`)."""
 
 from __future__ import annotations
 
@@ -59,17 +60,16 @@ def words_of(text: str) -> list[str]:
 
 
 def prepare(subject: str, body: str, search_text: str, region: str,
-            names: Sequence[str] = (), attachment_text: str | None = None) -> Prepared:
+            names: Sequence[str] = (), files_text: str | None = None) -> Prepared:
     """(phone text, region, phone tokens, document text, words) as the indexer would work
     them out (runs in a parser process); ``names``: the entry's files' names,
-    ``attachment_text``: their text as the indexer joins it (``search.attachments``)."""
+    ``files_text``: their text as the indexer carries it (:func:`attachment_text`)."""
     from search.phones import numbers, token
 
-    ptext = phone_text(subject, body, (search_text, attachment_text))
+    ptext = phone_text(subject, body, (search_text, files_text))
     found = numbers(ptext, region) if ptext else []
     tokens = " ".join(token(n) for n in found)
-    text = searchable_text(subject, body, names, (search_text, attachment_text,
-                                                  tokens or None))
+    text = searchable_text(subject, body, names, (search_text, files_text, tokens or None))
     return ptext, region, tokens, text, " ".join(words_of(text))
 
 
