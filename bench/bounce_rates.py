@@ -16,12 +16,13 @@ flufl.bounce, then our phrases, then the returned message).
 ~70 MTAs and providers) from ``bench/data/sisimai``: one ``.eml`` per file and an
 ``expected.json`` (``{"file.eml": {"action": "failed", "addresses": [...]}}``). No package
 registry carries that set (the Go module of Sisimai's Go port is refused by the module
-proxy), so the sample is copied there by hand and not kept in the repository; without it
-the mode says so and stops. It reports, through the real ingest path (MailIngest on a
-throw-away SQLite store, unknown senders *created*): recognised, attributed, and how many
-customers the reports created (must be 0); and as a control, how many ordinary mails of
-``../shared/corpora/zammad-mail`` (those not from a mail system) were taken for a report
-(must be 0)."""
+proxy), so the mails are copied by hand and not kept in the repository;
+``bench/sisimai_reference.py FOLDER`` then writes both, with what the Perl Sisimai reads from
+each mail as the expectation. Without them the mode says so and stops. It reports, through
+the real ingest path (MailIngest on a throw-away SQLite store, unknown senders *created*):
+recognised, attributed, and how many customers the reports created (must be 0); and as a
+control, how many ordinary mails of ``../shared/corpora/zammad-mail`` (those not from a mail
+system) were taken for a report (must be 0)."""
 
 from __future__ import annotations
 

@@ -46,6 +46,7 @@ from .bounce_phrases import (
     DELAY_TEXT,
     MTA_TEXT,
     SUCCESS_SUBJECT,
+    sendmail_errors,
     smtp_refusal,
     text_recipients,
 )
@@ -90,7 +91,8 @@ _SURROGATE = re.compile("[\udc80-\udcff]")
 _SUBJECT_WORDS = ("deliver", "zustell", "return", "fail", "status", "remis", "recapit",
                   "bestel", "rückläuf", "delay", "warning", "notice", "could not", "fehler",
                   "übermittl", "undeliv", "permanent", "error", "entreg", "dostarcz",
-                  "lever", "toimit", "doruč", "kézbesít", "teslim", "достав")
+                  "lever", "toimit", "doruč", "kézbesít", "teslim", "достав", "配信", "配送",
+                  "不達", "エラー")
 _STATUS_CLASS: dict[str, Action] = {"5": "failed", "4": "delayed", "2": "delivered"}
 _SYSTEM_LOCAL = {"mailer-daemon", "postmaster", "mail-daemon", "mailer_daemon", "mdaemon",
                  "e500_smtp_mail_service"}
@@ -172,6 +174,9 @@ def _read(msg: Message, use_library: bool, use_own: bool) -> DeliveryReport | No
         ("dsn", lambda: dsn_recipients),
         ("x-failed-recipients", lambda: failed_header if action == "failed" else ()),
     ]
+    if use_own:  # before the library: it may name only the one a transcript shows
+        readers.append(("text", lambda: sendmail_errors(text_now) if action == "failed"
+                        else ()))
     if use_library:
         readers.append(("flufl", lambda: _library(msg, action)))
     if use_own:
@@ -180,7 +185,11 @@ def _read(msg: Message, use_library: bool, use_own: bool) -> DeliveryReport | No
     found: tuple[str, ...] = ()
     source = "none"
     for name, reader in readers:
-        found = tuple(a for a in reader() if _plausible(a, own))
+        # the fields a mail system writes for the purpose name the recipient even when it
+        # is also the sender (a test mail to oneself); text is read for addresses, and
+        # there the report's own and the returned sender's addresses are never the one
+        found = tuple(a for a in reader()
+                      if _plausible(a, set() if name in _STRUCTURED else own))
         if found:
             source = name
             break
@@ -500,6 +509,10 @@ def _single_address(text: str, own: set[str]) -> tuple[str, ...]:
     named = {m.group(0).rstrip(".").lower(): m.group(0).rstrip(".")
              for m in _ADDRESS_RE.finditer(text) if _plausible(m.group(0), own)}
     return tuple(named.values()) if len(named) == 1 else ()
+
+
+_STRUCTURED = frozenset({"dsn", "x-failed-recipients"})
+"""Readers of fields that name failed recipients and nothing else."""
 
 
 def _plausible(address: str, own: set[str]) -> bool:

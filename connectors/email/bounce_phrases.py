@@ -24,7 +24,9 @@ BOUNCE_SUBJECT = re.compile(
     r"|no se (?:puede|pudo) entregar|imposible de entregar|não (?:é possível entregar|entregue)"
     r"|niedostarczaln|nie można dostarczyć|ej levererbar|kan inte levereras|kan ikke leveres"
     r"|ikke levert|ikke leveret|ei voitu toimittaa|nedoručiteln|nelze doručit"
-    r"|kézbesíthetetlen|teslim edilemedi|не удается доставить|недоставл",
+    r"|kézbesíthetetlen|teslim edilemedi|не удается доставить|недоставл"
+    # Japanese servers and gateways ("cannot deliver the message", "delivery error")
+    r"|配信(?:でき|出来)ません|配送(?:でき|出来)ません|配信エラー|配送エラー|メールエラー|不達",
     re.IGNORECASE)
 DELAY_SUBJECT = re.compile(
     r"\(delay\)|delayed mail|delivery delayed|warning: (?:could not send|message \S+ delayed)"
@@ -117,9 +119,16 @@ AUTO_REPLY_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 _LIST_LINE = re.compile(rf"^[ \t>*-]*['\"<]?({ADDRESS})['\">]?(?:[ \t:(,]|$)", re.MULTILINE)
+_SENDMAIL_ERROR = re.compile(
+    rf"^[ \t]*5\d\d[ \t]+(?:5\.\d{{1,3}}\.\d{{1,3}}[ \t]+)?<({ADDRESS})>\.\.\.", re.MULTILINE)
 _RCPT_TO = re.compile(rf"rcpt to:[ \t]*<?({ADDRESS})>?", re.IGNORECASE)
-_RCPT_LINE = re.compile(rf"^[ \t]*(?:>>> )?rcpt to:[ \t]*<?{ADDRESS}", re.IGNORECASE | re.MULTILINE)
-_REFUSAL_LINE = re.compile(r"^[ \t]*(?:<<< )?5\d\d(?:[ -]|$)", re.MULTILINE)
+# a transcript line may say who spoke: ">>> RCPT TO:" / "<<< 550" (sendmail), "Sent <<< RCPT
+# TO:" / "Received >>> 550" (Trend Micro InterScan)
+_SPOKE = r"(?:(?:sent|received)[ \t]*)?(?:>>>|<<<)[ \t]*"
+_RCPT_LINE = re.compile(rf"^[ \t]*(?:{_SPOKE})?rcpt to:[ \t]*<?{ADDRESS}",
+                        re.IGNORECASE | re.MULTILINE)
+_REFUSAL_LINE = re.compile(rf"^[ \t]*(?:{_SPOKE})?5\d\d(?:[ -]|$)",
+                           re.IGNORECASE | re.MULTILINE)
 
 
 def smtp_refusal(text: str) -> bool:
@@ -148,6 +157,16 @@ def text_recipients(text: str, action: str) -> tuple[str, ...]:
     if not found and action == "failed":
         for match in _RCPT_TO.finditer(text):  # an SMTP transcript names the refused one
             _add(found, match.group(1))
+    return tuple(found)
+
+
+def sendmail_errors(text: str) -> tuple[str, ...]:
+    """The recipients of sendmail's permanent errors, one line each ("554 <a@b>... Host
+    unknown", "550 <c@d>... User unknown"): each refused address, not only the one a
+    transcript's ``RCPT TO`` shows."""
+    found: list[str] = []
+    for match in _SENDMAIL_ERROR.finditer(text):
+        _add(found, match.group(1))
     return tuple(found)
 
 

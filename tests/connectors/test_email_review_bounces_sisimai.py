@@ -22,6 +22,14 @@ fixtures are hand-made and reproduce the construction, not the text:
   was not attributed. These fixtures (``zoho-pasted-message-id``,
   ``openmail-content-type-no-semicolon``, ``opensmtpd-*-plain``) run through the ingest
   path in ``test_email_bounces.py`` with the others listed in ``expected.json``.
+- A larger sample of the same set (332 reports) showed more: Trend Micro InterScan writes
+  its SMTP transcript as "Sent <<< RCPT TO:" / "Received >>> 550" from a postmaster that is
+  not null, under a subject in the office's language -- it was taken for a person's mail and
+  made a customer "InterScan MSS"; Japanese gateways' subjects ("メッセージを配信できません")
+  were no bounce subjects; old sendmail lists every refused recipient as "554 <a@b>...
+  reason", but only the one of its "RCPT To:" line was marked; and an address that
+  ``X-Failed-Recipients`` or a ``Final-Recipient`` field names was dropped when the report's
+  ``Reply-To`` or the returned message's sender named it too (a mail to oneself).
 """
 
 from __future__ import annotations
@@ -211,3 +219,28 @@ def test_a_microsoft_365_report_in_the_senders_language_names_its_recipient(lang
            "Message-ID: <r12@buero-muster.de>\n\nHallo\n--b--\n").encode()
     parsed = parse_message(raw)
     assert (parsed.auto, parsed.bounced_recipients) == ("bounce", (a,))
+
+
+async def test_a_sendmail_transcript_marks_every_refused_recipient_not_the_deferred_one(
+        world: World) -> None:
+    rita = await world.customer("Rita Roth", "rita.roth@alt-one.example")
+    sven = await world.customer("Sven Schulz", "sven.schulz@alt-three.example")
+    tom = await world.customer("Tom Thal", "tom.thal@alt-two.example")
+    done = await world.mail.deliver(world.office.id, raw_of("sendmail-v5-several.eml"),
+                                    "test:sendmail")
+    assert done.outcome == "created" and done.result.entry is not None
+    assert done.result.entry.kind == "bounce"
+    marked = {c.id for c in await world.customers() for i in c.identities if i.undeliverable}
+    assert marked == {rita.id, sven.id}, "the deferred recipient's address still works"
+    assert tom.id not in marked
+
+
+async def test_an_interscan_transcript_from_a_postmaster_is_a_bounce_not_a_customer(
+        world: World) -> None:
+    paul = await world.customer("Paul Petersen", "paul.petersen@versicherer-beispiel.example")
+    done = await world.mail.deliver(world.office.id, raw_of("interscan-smtp-transcript.eml"),
+                                    "test:interscan")
+    entry = done.result.entry
+    assert entry is not None and entry.kind == "bounce" and entry.customer_id == paul.id
+    assert entry.visibility is Visibility.INTERNAL
+    assert [c.id for c in await world.customers()] == [paul.id]
