@@ -12,8 +12,10 @@
   ``Auto:`` prefix only together with away wording: "Auto: Schadenmeldung" is about a car),
   ``Precedence: auto_reply``, ``X-Auto-Response-Suppress`` (All/OOF/AutoReply), ``X-Loop``
   (a loop marker), read receipts;
-- ``"bulk"``: lists and newsletters -- ``List-Id``, ``List-Unsubscribe``,
-  ``Precedence: bulk/junk/list``;
+- ``"bulk"``: lists and newsletters -- ``List-Id``, ``List-Unsubscribe`` and the other
+  RFC 2369 headers, the headers of list software that predates them (``Mailing-List``,
+  ``X-Mailman-Version``, fml's ``X-ML-Name``; a list's digests and notices carry them
+  too), ``Precedence: bulk/junk/list``;
 - ``None``: mail from a person.
 
 :func:`machine_account` tells a sender address no person writes from (``root@``,
@@ -49,9 +51,19 @@ _AWAY_WORDING = re.compile(
     re.IGNORECASE,
 )
 _SUPPRESS = re.compile(r"\b(?:all|oof|autoreply)\b")
+_LIST_HEADERS = frozenset({
+    # RFC 2919 and RFC 2369
+    "list-id", "list-unsubscribe", "list-post", "list-help", "list-subscribe", "list-owner",
+    "list-archive",
+    # list software that predates them or adds its own: ezmlm and Yahoo Groups
+    # (Mailing-List), SmartList (X-Mailing-List), fml (X-ML-Name, X-MLServer), Mailman
+    # (X-Mailman-Version, X-BeenThere)
+    "mailing-list", "x-mailing-list", "x-ml-name", "x-mlserver", "x-mailman-version",
+    "x-beenthere"})
+"""Headers only mail sent by mailing-list software carries: posts, digests, its notices."""
 _HEADERS = frozenset({"precedence", "auto-submitted", "x-autoreply", "x-autorespond",
-                      "x-autoresponder", "subject", "list-id", "list-unsubscribe",
-                      "x-auto-response-suppress", "x-loop"})
+                      "x-autoresponder", "subject", "x-auto-response-suppress", "x-loop",
+                      *_LIST_HEADERS})
 
 
 def classify(msg: Message) -> tuple[str | None, tuple[str, ...]]:
@@ -76,9 +88,7 @@ def classify(msg: Message) -> tuple[str | None, tuple[str, ...]]:
         or _away_subject(subject)
     ):
         return "auto_reply", ()
-    if "list-id" in first or "list-unsubscribe" in first or precedence in (
-        "bulk", "junk", "list"
-    ):
+    if not _LIST_HEADERS.isdisjoint(first) or precedence in ("bulk", "junk", "list"):
         return "bulk", ()
     suppress = _header(first, "x-auto-response-suppress").lower()
     if (

@@ -584,6 +584,13 @@ def test_mutated_messages_give_parsed_mail_or_parse_error(
         (b"List-Unsubscribe: <mailto:u@example.com>\n", "bulk"),
         (b"List-Id: <l.example.com>\nAuto-Submitted: auto-generated\n", "bulk"),
         (b"List-Id: <l.example.com>\nSubject: Out of Office\n", "auto_reply"),
+        # a list's digest or notice, from list software older than List-Id
+        (b"List-Post: <mailto:forum@lists.example.com>\n", "bulk"),
+        (b"Mailing-List: contact forum-help@example.com; run by ezmlm\n", "bulk"),
+        (b"X-Mailman-Version: 2.0.4\nSubject: Forum digest, Vol 1 #2\n", "bulk"),
+        (b"X-ML-Name: forum\nSubject: You are not a member (forum ML)\n", "bulk"),
+        (b"X-MLServer: fml [fml 4.0.3 release]\nSubject: Loop Alert\n", "bulk"),
+        (b"X-Mailing-List: <forum@example.com>\n", "bulk"),
     ],
 )
 def test_auto_classification(headers: bytes, auto: str | None) -> None:

@@ -244,3 +244,22 @@ async def test_an_interscan_transcript_from_a_postmaster_is_a_bounce_not_a_custo
     assert entry is not None and entry.kind == "bounce" and entry.customer_id == paul.id
     assert entry.visibility is Visibility.INTERNAL
     assert [c.id for c in await world.customers()] == [paul.id]
+
+
+async def test_a_mailing_list_robots_notice_makes_no_customer_of_the_list_admin(
+        world: World) -> None:
+    """fml answers a post from a non-member with "You … are not member (… ML)" from the
+    list's admin address, with only its own list headers (``X-ML-Name``, ``Mailing-List``):
+    it made a customer of ``forum-admin@``."""
+    raw = (b"Return-Path: <forum-admin@lists.example.org>\n"
+           b"Date: Tue, 10 Mar 2026 12:00:00 +0100\n"
+           b"From: forum-admin@lists.example.org\n"
+           b"To: service@buero-muster.de\n"
+           b"Subject: You service@buero-muster.de are not member (forum ML)\n"
+           b"Message-ID: <202603101200.FML00001.forum@lists.example.org>\n"
+           b"Mailing-List: contact forum-help@lists.example.org; run by ezmlm\n"
+           b"X-ML-Name: forum\n"
+           b"\nYou are not a member of this mailing list <forum@lists.example.org>.\n")
+    done = await world.mail.deliver(world.office.id, raw, "test:fml")
+    assert done.result.entry is None
+    assert await world.customers() == []
