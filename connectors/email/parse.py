@@ -178,6 +178,14 @@ def _parse(data: bytes, max_bytes: int) -> ParsedMail:
             mime = found
             notes.append(f"a line before the headers was left out: {banner!r}")
     msg = parser().parsebytes(mime)
+    if not list(msg.raw_items()) or any(
+            isinstance(d, MissingHeaderBodySeparatorDefect) for d in msg.defects):
+        repaired = _obsolete_colons(mime)
+        if repaired is not None:  # "Subject : …" (RFC 5322's obsolete syntax)
+            mime = repaired
+            msg = parser().parsebytes(mime)
+            notes.append("header names followed by white space before the colon (obsolete "
+                         "syntax) were read as headers")
     if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in msg.defects):
         repaired = _unindented_continuations(mime)
         if repaired is not None:  # a header folded without indenting its next line
@@ -270,6 +278,27 @@ def _unindented_continuations(mime: bytes) -> bytes | None:
     for n in loose:
         lines[n] = b" " + lines[n]
     return b"".join(lines) + mime[len(head):]
+
+
+_OBSOLETE_NAME = re.compile(rb"^([!-9;-~]+)[ \t]+:", re.MULTILINE)
+
+
+def _obsolete_colons(mime: bytes) -> bytes | None:
+    """Headers in RFC 5322's obsolete syntax, white space between the name and the colon
+    (``Subject : …``, which a receiver must still accept): the standard parser takes the
+    first such line for the start of the body. The header block with the colons moved up
+    to the names, up to the first line that is no header (a body may follow without a blank
+    line); ``None`` when it has no such line."""
+    lines = mime.splitlines(keepends=True)
+    fixed = 0
+    for number, line in enumerate(lines):
+        if not line.strip(b"\r\n") or not (
+                line[:1] in b" \t" or _HEADER_LIKE.match(line) or _OBSOLETE_NAME.match(line)):
+            break
+        if line[:1] not in b" \t" and not _HEADER_LIKE.match(line):
+            lines[number] = _OBSOLETE_NAME.sub(rb"\1:", line, count=1)
+            fixed += 1
+    return b"".join(lines) if fixed else None
 
 
 def _charset_hint(msg: Message) -> str | None:

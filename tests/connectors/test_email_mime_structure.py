@@ -331,6 +331,28 @@ def test_a_banner_line_and_unindented_folded_headers() -> None:
     assert noted(mail, "not indented")
 
 
+def test_headers_in_the_obsolete_syntax_with_space_before_the_colon() -> None:
+    """RFC 5322 (4.5) keeps ``Subject : …`` as obsolete syntax a receiver must accept (old
+    mail programs wrote it; Apache mime4j's test set has it): the standard parser took the
+    first such line for the start of the body -- no headers at all (quarantined), or the
+    subject and everything below it lost."""
+    first = parse_message(b"From : anna@example.com\r\nSubject : Hallo\r\n"
+                          b"Date    :     Mon, 2 Mar 2026 10:00:00 +0100\r\n\r\nText\r\n")
+    assert (first.from_email, first.subject, first.text) == ("anna@example.com", "Hallo",
+                                                             "Text")
+    assert first.date is not None and first.date.day == 2
+    assert noted(first, "obsolete syntax")
+    middle = parse_message(b"From: anna@example.com\nSubject : Vertrag 4711\n"
+                           b"To: service@example.com\n\nText\n")
+    assert (middle.subject, middle.to, middle.text) == ("Vertrag 4711",
+                                                        ("service@example.com",), "Text")
+    # a body that follows the headers without a blank line keeps its own " :" as written
+    body = parse_message(b"From: anna@example.com\nSubject: Termin\nHallo,\n"
+                         b"Hinweis : bitte anrufen\n")
+    assert body.subject == "Termin" and "Hinweis : bitte anrufen" in body.text
+    assert not noted(body, "obsolete syntax")
+
+
 def test_a_body_that_starts_without_a_blank_line_is_not_taken_for_headers() -> None:
     raw = (b"From: anna@example.com\nSubject: Termin\nHallo Herr Meier,\n"
            b"Betreff: Vertrag 4711\nGruss: Anna\n\nZweiter Absatz\n")
