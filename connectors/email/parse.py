@@ -289,7 +289,9 @@ def _obsolete_colons(mime: bytes) -> bytes | None:
     first such line for the start of the body. The header block with the colons moved up
     to the names, up to the first line that is no header (a body may follow without a blank
     line); ``None`` when it has no such line."""
-    lines = mime.splitlines(keepends=True)
+    end = re.search(rb"\r?\n\r?\n", mime)  # the header block at most (mail can be big)
+    head = mime[:end.start() + 1 if end else len(mime)]
+    lines = head.splitlines(keepends=True)
     fixed = 0
     for number, line in enumerate(lines):
         if not line.strip(b"\r\n") or not (
@@ -298,7 +300,7 @@ def _obsolete_colons(mime: bytes) -> bytes | None:
         if line[:1] not in b" \t" and not _HEADER_LIKE.match(line):
             lines[number] = _OBSOLETE_NAME.sub(rb"\1:", line, count=1)
             fixed += 1
-    return b"".join(lines) if fixed else None
+    return b"".join(lines) + mime[len(head):] if fixed else None
 
 
 def _charset_hint(msg: Message) -> str | None:
