@@ -268,8 +268,7 @@ def _unindented_continuations(mime: bytes) -> bytes | None:
     ESMTP``): the standard parser ends the headers there, and To, Subject and From below
     become body text. When header lines follow such lines before the blank line, they are
     indented again. ``None`` when nothing like that is there."""
-    end = re.search(rb"\r?\n\r?\n", mime)
-    head = mime[:end.start() if end else len(mime)]
+    head = _header_block(mime)
     lines = head.splitlines(keepends=True)
     loose = [n for n, line in enumerate(lines) if n and line.strip()
              and line[:1] not in b" \t" and not _HEADER_LIKE.match(line)]
@@ -280,7 +279,7 @@ def _unindented_continuations(mime: bytes) -> bytes | None:
     return b"".join(lines) + mime[len(head):]
 
 
-_OBSOLETE_NAME = re.compile(rb"^([!-9;-~]+)[ \t]+:", re.MULTILINE)
+_OBSOLETE_NAME = re.compile(rb"^([!-9;-~]+)[ \t]+:")
 
 
 def _obsolete_colons(mime: bytes) -> bytes | None:
@@ -289,18 +288,23 @@ def _obsolete_colons(mime: bytes) -> bytes | None:
     first such line for the start of the body. The header block with the colons moved up
     to the names, up to the first line that is no header (a body may follow without a blank
     line); ``None`` when it has no such line."""
-    end = re.search(rb"\r?\n\r?\n", mime)  # the header block at most (mail can be big)
-    head = mime[:end.start() + 1 if end else len(mime)]
+    head = _header_block(mime)  # not the whole message: mail can be big
     lines = head.splitlines(keepends=True)
     fixed = 0
     for number, line in enumerate(lines):
-        if not line.strip(b"\r\n") or not (
-                line[:1] in b" \t" or _HEADER_LIKE.match(line) or _OBSOLETE_NAME.match(line)):
+        if line[:1] in b" \t" or _HEADER_LIKE.match(line):
+            continue
+        if not _OBSOLETE_NAME.match(line):
             break
-        if line[:1] not in b" \t" and not _HEADER_LIKE.match(line):
-            lines[number] = _OBSOLETE_NAME.sub(rb"\1:", line, count=1)
-            fixed += 1
+        lines[number] = _OBSOLETE_NAME.sub(rb"\1:", line, count=1)
+        fixed += 1
     return b"".join(lines) + mime[len(head):] if fixed else None
+
+
+def _header_block(mime: bytes) -> bytes:
+    """The message up to the blank line that ends its headers (all of it without one)."""
+    end = re.search(rb"\r?\n\r?\n", mime)
+    return mime[:end.start() if end else len(mime)]
 
 
 def _charset_hint(msg: Message) -> str | None:
