@@ -206,9 +206,12 @@ def decode_text(data: bytes, charset: str | None, hint: str | None = None
             return _SURROGATE.sub("\ufffd", data.decode(declared, "replace")), (
                 f"bytes that are not {label} shown as U+FFFD")
     try:
-        return _unmangle(data.decode("utf-8"), data, _was(label, declared, "utf-8"))
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    else:  # valid UTF-8 under a Western label, unless it holds no plausible UTF-8 at all
+        if declared not in _WESTERN or _utf8_meant(data):
+            return _unmangle(text, data, _was(label, declared, "utf-8"))
     hinted = _codec(hint) if declared is None else None
     if hinted in _SIBLINGS:  # raw 8-bit in a Japanese mail's headers: Japanese (the strict
         for name in (hinted, *_SIBLINGS[hinted]):  # codecs refuse Latin-1 bytes, which go on)
@@ -311,24 +314,42 @@ def _western(data: bytes, single: str) -> str:
 def _segments(data: bytes, single: str) -> tuple[str, bool]:
     """Runs of valid UTF-8 read as UTF-8, every other byte as ``single``; True if mixed.
 
-    Only sequences that decode to something plausible next to Western text count as UTF-8:
-    a two-byte sequence must give Latin, Greek or Cyrillic (in German Windows-1252, "ß"
-    followed by a closing quote is valid UTF-8 for an NKo letter, and is not meant as one).
+    Only the sequences :func:`_utf8_meant` picks count as UTF-8.
     """
     out: list[str] = []
     pos = 0
-    mixed = False
-    for match in _UTF8_SEQUENCE.finditer(data):
-        sequence = match.group()
-        char = sequence.decode("utf-8")
-        if len(sequence) == 2 and not "\u00a0" <= char <= "\u04ff":
-            continue
+    for match in _utf8_meant(data):
         out.append(_western(data[pos:match.start()], single))
-        out.append(char)
+        out.append(match.group().decode("utf-8"))
         pos = match.end()
-        mixed = True
     out.append(_western(data[pos:], single))
-    return "".join(out), mixed
+    return "".join(out), pos > 0
+
+
+def _utf8_meant(data: bytes) -> list[re.Match[bytes]]:
+    """The UTF-8 sequences in ``data`` that are plausible next to Western text.
+
+    Alone, that is a Latin letter or sign (``é`` is C3 A9, ``ł`` C5 82), typographic
+    punctuation, ``€`` and ``™`` (E2 80 ..), or an emoji: in Windows-1252 those bytes read
+    as mojibake ("Ã©", "â€™"). Anything else counts only beside another UTF-8 sequence (a
+    Cyrillic or Chinese quote is a run of them): single-byte text is full of byte pairs and
+    triples that are valid UTF-8 by chance -- French ``é\u00a0»`` is a Chinese character,
+    ``É’`` an IPA letter, German ``ß“`` an NKo letter, and no one means them so.
+    """
+    found = list(_UTF8_SEQUENCE.finditer(data))
+    return [match for index, match in enumerate(found)
+            if _ALONE.match(match.group().decode("utf-8")) or _beside(found, index)]
+
+
+_ALONE = re.compile("[\u00a0-\u017f\u2010-\u203a\u20ac\u2122\U0001f300-\U0001faff]")
+"""Characters whose UTF-8 counts even alone amid Western text."""
+
+
+def _beside(found: list[re.Match[bytes]], index: int) -> bool:
+    """True if another UTF-8 sequence is at most one (ASCII) byte away."""
+    here = found[index]
+    return ((index > 0 and here.start() - found[index - 1].end() <= 1)
+            or (index + 1 < len(found) and found[index + 1].start() - here.end() <= 1))
 
 
 def _unmangle(text: str, data: bytes, note: str | None) -> tuple[str, str | None]:

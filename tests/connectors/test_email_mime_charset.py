@@ -50,6 +50,16 @@ def test_mixed_text_whatever_the_declared_charset(charset: str | None) -> None:
     assert noted(parsed, "mixed in one text")
 
 
+@pytest.mark.parametrize("quote", [
+    "Łukasz Wójcik", "Привет и в мир", "你好，合同", "Danke 👍 – 5 €"])
+def test_utf8_quoted_in_latin1_text_is_read_as_utf8(quote: str) -> None:
+    """A name in Polish, a Russian or Chinese quote, an emoji: UTF-8 inside Latin-1 text."""
+    body = b"Gr\xfc\xdfe aus K\xf6ln\n> " + quote.encode() + b"\n"
+    parsed = parse_message(text_mail("iso-8859-1", body))
+    assert parsed.text == f"Grüße aus Köln\n> {quote}"
+    assert noted(parsed, "mixed in one text")
+
+
 def test_mostly_utf8_with_one_latin1_byte_loses_nothing() -> None:
     body = ("Größenangaben für Überweisungen " * 5).encode() + b"Stra\xdfe\n"
     parsed = parse_message(text_mail("utf-8", body))
@@ -73,8 +83,15 @@ def test_mixed_html_part() -> None:
         ("iso-8859-1", b"Gr\xfc\xdfe aus K\xf6ln, \xc4rger \xfcber \xd6l", None),
         ("windows-1251", "Привет, ВЁЛ ДЁМ".encode("cp1251"), None),
         (None, b"Gr\xfc\xdfe", "no charset declared: read as Windows-1252"),
+        # French as Word types it: "é\u00a0»", "é…”" and "É’" are valid UTF-8 (a Chinese
+        # character, an IPA letter), and were read so in the middle of the text
+        ("windows-1252", "C’est réglé\u00a0», dit-il. «\u00a0CAFÉ\u00a0» réglé…” "
+         "ÉTÉ’24".encode("cp1252"), None),
+        # ... even when all of the text's bytes happen to be valid UTF-8
+        ("windows-1252", "et voilà\u00a0»".encode("cp1252"), None),
     ],
-    ids=["cp1252-quotes-after-sharp-s", "latin1-umlauts", "cp1251-capitals", "undeclared"],
+    ids=["cp1252-quotes-after-sharp-s", "latin1-umlauts", "cp1251-capitals", "undeclared",
+         "cp1252-french-typography", "cp1252-valid-utf8-by-chance"],
 )
 def test_single_byte_text_is_not_repaired(charset: str | None, body: bytes,
                                           text: str | None) -> None:
