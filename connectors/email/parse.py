@@ -72,6 +72,11 @@ _MAYBE_PKCS7 = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime",
                           "application/octet-stream"})
 _PART_HEADER = re.compile(rb"^content-type:", re.IGNORECASE | re.MULTILINE)
 _BODY_TYPES = ("text/plain", "text/html")
+_RENDERINGS = frozenset({"text/enriched", "text/richtext", "text/x-amp-html", "text/watch-html",
+                         "text/x-watch-html"})
+"""Other renderings of a text that one of ``_BODY_TYPES`` shows in a multipart/alternative
+(RFC 2046 §5.1.4: show the best, ignore the rest): not kept as files. A calendar invitation
+or any other part is no rendering and stays a file."""
 _MESSAGE_TYPES = ("message/rfc822", "message/global")
 _NOT_BLANK = re.compile(rb"\S")
 _ID_RE = re.compile(r"<([^<>\s]+)>")
@@ -637,16 +642,22 @@ def _is_body_part(part: Message, ctype: str) -> bool:
 def _alternative(children: list[Message], body: _Body, depth: int) -> None:
     """Prefer text/plain for ``text``; keep the richest part for ``html`` and its images.
 
-    The other renderings are dropped, but not the attachments inside them: a multipart
-    alternative that is not shown may still hold a file nobody else carries.
+    The other renderings are dropped (text/enriched, Gmail's AMP, Apple Watch HTML: see
+    :data:`_RENDERINGS`), but not the attachments inside them: a multipart alternative that
+    is not shown may still hold a file nobody else carries. A part that is no rendering (a
+    calendar invitation) stays a file.
     """
     types = [c.get_content_type() for c in children]
     plain = [c for c, t in zip(children, types, strict=True)
              if t == "text/plain" and _is_body_part(c, t)]
     rich = [c for c, t in zip(children, types, strict=True)  # (a named HTML part is a file,
             if (t == "text/html" and _is_body_part(c, t)) or c.is_multipart()]  # kept once)
+    renderings: list[Message] = []
     for other, ctype in zip(children, types, strict=True):  # other renderings are dropped
         if not (_is_body_part(other, ctype) or other.is_multipart()):
+            if ctype in _RENDERINGS and other.get_content_disposition() != "attachment":
+                renderings.append(other)
+                continue
             body.parts.append((other, False))
             if ctype in _BODY_TYPES and other.get_content_disposition() != "attachment":
                 body.inline_files.append(other)
@@ -665,6 +676,9 @@ def _alternative(children: list[Message], body: _Body, depth: int) -> None:
         body.texts.extend(rich_body.texts)
     body.htmls.extend(rich_body.htmls)
     body.parts.extend(rich_body.parts)
+    if not (plain_text.strip() or any(t.strip() for t in rich_body.texts) or rich_body.htmls):
+        body.parts.extend((rendering, False) for rendering in renderings)  # (nothing else
+        # shows the text: kept as files, as before)
 
 
 def _forwarded(part: Message, body: _Body, depth: int) -> None:

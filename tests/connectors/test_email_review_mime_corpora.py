@@ -341,6 +341,38 @@ def test_unnamed_text_parts_get_a_name_a_program_opens(content_type: str, name: 
     assert [a.filename for a in parse_message(raw).attachments] == [name]
 
 
+def _alternative_mail(*parts: tuple[str, str]) -> bytes:
+    body = "".join(f"--A\nContent-Type: {ctype}; charset=utf-8\n\n{text}\n"
+                   for ctype, text in parts)
+    return HTML_HEAD + (f'Content-Type: multipart/alternative; boundary="A"\n\n{body}--A--\n'
+                        ).encode()
+
+
+@pytest.mark.parametrize("rendering", [
+    "text/enriched", "text/richtext", "text/x-amp-html", "text/watch-html"])
+def test_other_renderings_of_the_text_are_no_attachments(rendering: str) -> None:
+    """RFC 2046's text/enriched (Stalwart's and Dovecot's test mails), Gmail's AMP part and
+    Apple's Watch rendering beside the plain and HTML text showed as a file
+    ``attachment-1.txt`` of markup: the same text again, shown as something sent along."""
+    raw = _alternative_mail(("text/plain", "Der Termin ist am Montag."),
+                            (rendering, "<bold>Der Termin</bold> ist am Montag."),
+                            ("text/html", "<p><b>Der Termin</b> ist am Montag.</p>"))
+    parsed = parse_message(raw)
+    assert parsed.text == "Der Termin ist am Montag."
+    assert not parsed.attachments
+
+
+def test_a_rendering_that_alone_holds_the_text_is_kept() -> None:
+    raw = _alternative_mail(("text/plain", ""), ("text/enriched", "<bold>Nur hier</bold>"))
+    assert [a.filename for a in parse_message(raw).attachments] == ["attachment-1.txt"]
+
+
+def test_a_calendar_invitation_in_an_alternative_stays_a_file() -> None:
+    raw = _alternative_mail(("text/plain", "Einladung: Beratung"),
+                            ("text/calendar", "BEGIN:VCALENDAR\nEND:VCALENDAR"))
+    assert [a.content_type for a in parse_message(raw).attachments] == ["text/calendar"]
+
+
 # --------------------------------------------------------------------------- Exchange pieces
 
 
