@@ -330,18 +330,19 @@ def _utf8_meant(data: bytes) -> list[re.Match[bytes]]:
     """The UTF-8 sequences in ``data`` that are plausible next to Western text.
 
     Alone, that is a Latin letter or sign (``é`` is C3 A9, ``ł`` C5 82), typographic
-    punctuation, ``€`` and ``™`` (E2 80 ..), or an emoji: in Windows-1252 those bytes read
-    as mojibake ("Ã©", "â€™"). Anything else counts only beside another UTF-8 sequence (a
-    Cyrillic or Chinese quote is a run of them): single-byte text is full of byte pairs and
-    triples that are valid UTF-8 by chance -- French ``é\u00a0»`` is a Chinese character,
-    ``É’`` an IPA letter, German ``ß“`` an NKo letter, and no one means them so.
+    punctuation, a symbol or arrow (``€``, ``™``, ``→``, ``✓``: E2 ..), or an emoji: in
+    Windows-1252 those bytes read as mojibake ("Ã©", "â€™"). Anything else counts only
+    beside another UTF-8 sequence (a Cyrillic or Chinese quote is a run of them):
+    single-byte text is full of byte pairs and triples that are valid UTF-8 by chance --
+    French ``é\u00a0»`` is a Chinese character, ``É’`` an IPA letter, German ``ß“`` an NKo
+    letter, and no one means them so.
     """
     found = list(_UTF8_SEQUENCE.finditer(data))
     return [match for index, match in enumerate(found)
             if _ALONE.match(match.group().decode("utf-8")) or _beside(found, index)]
 
 
-_ALONE = re.compile("[\u00a0-\u017f\u2010-\u203a\u20ac\u2122\U0001f300-\U0001faff]")
+_ALONE = re.compile("[\u00a0-\u017f\u2010-\u2bff\U0001f000-\U0001faff]")
 """Characters whose UTF-8 counts even alone amid Western text."""
 
 

@@ -51,7 +51,7 @@ def test_mixed_text_whatever_the_declared_charset(charset: str | None) -> None:
 
 
 @pytest.mark.parametrize("quote", [
-    "Łukasz Wójcik", "Привет и в мир", "你好，合同", "Danke 👍 – 5 €"])
+    "Łukasz Wójcik", "Привет и в мир", "你好，合同", "Danke 👍 – 5 €", "Termin ✓"])
 def test_utf8_quoted_in_latin1_text_is_read_as_utf8(quote: str) -> None:
     """A name in Polish, a Russian or Chinese quote, an emoji: UTF-8 inside Latin-1 text."""
     body = b"Gr\xfc\xdfe aus K\xf6ln\n> " + quote.encode() + b"\n"
