@@ -375,10 +375,10 @@ def _header_text(msg: Message, name: str, hint: str | None,
 
 
 def _ids(values: list[str]) -> tuple[str, ...]:
-    found: list[str] = []
+    found: dict[str, None] = {}  # (in order, each once: a References header repeats ids)
     for value in values:
-        ids = _ID_RE.findall(value) or [t for t in value.split() if "@" in t]
-        found.extend(i for i in ids if i not in found)
+        found.update(dict.fromkeys(_ID_RE.findall(value)
+                                   or [t for t in value.split() if "@" in t]))
     return tuple(found)
 
 
