@@ -213,9 +213,11 @@ def decode_text(data: bytes, charset: str | None, hint: str | None = None
         if declared not in _WESTERN or _utf8_meant(data):
             return _unmangle(text, data, _was(label, declared, "utf-8"))
     hinted = _codec(hint) if declared is None else None
-    if hinted in _SIBLINGS:  # raw 8-bit in a Japanese mail's headers: Japanese (the strict
-        for name in (hinted, *_SIBLINGS[hinted]):  # codecs refuse Latin-1 bytes, which go on)
-            if name == _JP_MS:
+    if hinted is not None and _MULTIBYTE.search(hinted) and hinted != "utf-8":
+        # raw 8-bit in the headers of a Chinese, Japanese or Korean mail: its charset (the
+        # strict codecs refuse most Latin-1 bytes, which go on)
+        for name in (hinted, *_SIBLINGS.get(hinted, ())):
+            if name == _JP_MS or name.startswith(_SEVEN_BIT):
                 continue
             try:
                 return data.decode(name), _was(label, declared, name)
@@ -227,7 +229,7 @@ def decode_text(data: bytes, charset: str | None, hint: str | None = None
         foreign = _not_western(data)
         if foreign is not None:
             return foreign[0], (f"{_NAMES.get(single, single)} cannot be meant (nearly every "
-                                f"letter is accented): read as {foreign[1]}")
+                                f"letter is 8-bit): read as {foreign[1]}")
     text, mixed = _segments(data, single) if single in _WESTERN else (
         data.decode(single, _LATIN1_FALLBACK), False)
     if mixed:
@@ -237,29 +239,35 @@ def decode_text(data: bytes, charset: str | None, hint: str | None = None
 
 
 _WESTERN = {"cp1252", "latin-1", "iso8859-15", "iso8859-1"}
-_HIGH_LETTERS = bytes(range(0xC0, 0x100))
+_HIGH_BYTES = bytes(range(0x80, 0x100))
 _ASCII_LETTERS = bytes(range(0x41, 0x5B)) + bytes(range(0x61, 0x7B))
-_NOT_WESTERN = ["cp1251", "koi8_r", "cp1253"]
-"""Single-byte charsets tried when a text cannot be Western (Cyrillic, Greek)."""
+_NOT_WESTERN = ["cp1251", "koi8_r", "cp1253", "gb18030", "big5hkscs", "cp949", "cp932",
+                "euc_jis_2004"]
+"""Charsets tried when a text cannot be Western: Cyrillic, Greek, Chinese, Korean and
+Japanese."""
+_NOT_WESTERN_NAMES = {"cp1251": "Windows-1251", "koi8_r": "KOI8-R", "cp1253": "Windows-1253",
+                      "gb18030": "GB18030", "big5hkscs": "Big5", "big5": "Big5",
+                      "cp949": "EUC-KR", "euc_kr": "EUC-KR", "cp932": "Shift_JIS",
+                      "shift_jis": "Shift_JIS", "euc_jis_2004": "EUC-JP", "euc_jp": "EUC-JP"}
 
 
 def _not_western(data: bytes) -> tuple[str, str] | None:
-    """Text in a Cyrillic or Greek single-byte charset that was declared Western or not at
-    all (a Russian subject in raw 8-bit): Western text never has most of its letters in
-    the accented range (German: about one in twenty), Cyrillic and Greek have nearly all
-    there. Only then, ``charset-normalizer`` picks among :data:`_NOT_WESTERN`; ``None``
-    when the text is not like that or none fits."""
-    high = len(data) - len(data.translate(None, _HIGH_LETTERS))
+    """Text in a Cyrillic, Greek, Chinese, Korean or Japanese charset that was declared
+    Western or not at all (a Russian subject in raw 8-bit, a Big5 body under "us-ascii"):
+    Western text never has most of its letters in the 8-bit range (German: about one in
+    twenty), those scripts have nearly all there. Only then, ``charset-normalizer`` picks
+    among :data:`_NOT_WESTERN`; ``None`` when the text is not like that or none fits."""
+    high = len(data) - len(data.translate(None, _HIGH_BYTES))
     if high < 8:
         return None
     plain = len(data) - len(data.translate(None, _ASCII_LETTERS))
     if high < 0.6 * (high + plain):
         return None
     best = charset_normalizer.from_bytes(data, cp_isolation=_NOT_WESTERN).best()
-    if best is None or best.encoding not in _NOT_WESTERN:
-        return None
-    return str(best), {"cp1251": "Windows-1251", "koi8_r": "KOI8-R",
-                       "cp1253": "Windows-1253"}[best.encoding]
+    name = None if best is None else _NOT_WESTERN_NAMES.get(best.encoding)
+    return None if best is None or name is None else (str(best), name)
+
+
 _NAMES = {"cp1252": "Windows-1252", "latin-1": "ISO-8859-1", "iso8859-15": "ISO-8859-15",
           "iso8859-1": "ISO-8859-1", "utf-8": "UTF-8"}
 _LATIN1_FALLBACK = "chronik-latin1"  # bytes a single-byte charset leaves undefined
@@ -288,7 +296,7 @@ def _was(label: str | None, declared: str | None, used: str) -> str | None:
     """A note when the bytes were read in another charset than the declared one."""
     if declared == used or (declared in _WESTERN and used in _WESTERN):
         return None
-    name = _NAMES.get(used, used)
+    name = _NAMES.get(used) or _NOT_WESTERN_NAMES.get(used, used)
     if label is None:
         return None if used == "utf-8" else f"no charset declared: read as {name}"
     if declared is None:
@@ -304,6 +312,7 @@ Western label (as browsers read it)."""
 
 
 _C1_BYTES = re.compile(b"[\x80-\x9f]")
+_C1_UTF8 = re.compile(b"\xc2[\x80-\x9f]")
 
 
 def _western(data: bytes, single: str) -> str:
@@ -354,7 +363,13 @@ def _beside(found: list[re.Match[bytes]], index: int) -> bool:
 
 
 def _unmangle(text: str, data: bytes, note: str | None) -> tuple[str, str | None]:
-    """Repair UTF-8 that was encoded twice, when the bytes show its signature."""
+    """Repair UTF-8 that was encoded twice, when the bytes show its signature; C1 control
+    characters in UTF-8 (C2 80: Windows-1252's "€" converted as if it were Latin-1) read
+    as the Windows-1252 characters they were (invisible before)."""
+    if _C1_UTF8.search(data):
+        text = text.translate(_C1_AS_WINDOWS)
+        c1 = "C1 control characters read as Windows-1252 ('€', '–', '„')"
+        note = f"{note}; {c1}" if note else c1
     if _TWICE_ENCODED.search(data) is None:
         return text, note
     fixed = ftfy.fix_encoding(text)

@@ -177,6 +177,9 @@ def _parse(data: bytes, max_bytes: int) -> ParsedMail:
     if mime.count(b"\r\r\n", 0, 4096) > 1:  # CRLF converted to CRLF again: each line would
         mime = mime.replace(b"\r\r\n", b"\r\n")  # be followed by an empty one, ending headers
         notes.append("line ends written as CR CR LF read as CR LF")
+    if mime[:1] in (b" ", b"\t") and _HEADER_LIKE.match(mime.lstrip(b" \t")):
+        mime = mime.lstrip(b" \t")  # (the parser takes such a first line for the continuation
+        notes.append("white space before the first header was left out")  # of nothing)
     if not _HEADER_LIKE.match(mime) and not mime.startswith(b"From "):
         banner, found = _headers_after_banner(mime)
         if found is not None:  # "---- Original email message ----" as some tools save it
@@ -669,7 +672,11 @@ def _alternative(children: list[Message], body: _Body, depth: int) -> None:
             unused_body = body.child()
             _walk(unused, unused_body, depth + 1)
             rich_body.parts.extend(unused_body.parts)
-    plain_text = _part_text(plain[-1], "text/plain", body) if plain else ""
+    plain_text = ""
+    for candidate in reversed(plain):  # the last with any text (a cut-off mail's last part
+        plain_text = _part_text(candidate, "text/plain", body)  # is empty)
+        if plain_text.strip():
+            break
     if plain_text.strip():
         body.texts.append(plain_text)
     else:

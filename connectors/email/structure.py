@@ -111,16 +111,20 @@ _BARE_TYPES = {"html": "text/html", "text": "text/plain", "plain": "text/plain"}
 def _lenient_type(part: Message, standard: str) -> str:
     """The content type as its sender meant it where the standard reading gives up: a type
     in quotes (``"text/html"``, as scripts write it) had become a file named ``.bin`` with
-    the body gone, and a bare ``html`` was shown as plain text with its tags. Any other
-    value is answered as the stdlib does."""
+    the body gone, and a bare ``html`` was shown as plain text with its tags. A type
+    followed by something else without a ``;`` (``application/pdf name="x.pdf"``,
+    ``text/plain>``: enmime's test mails) is that type: the whole value had become the
+    type, and the text a file. Any other value is answered as the stdlib does."""
     if standard != "text/plain" and '"' not in standard and "'" not in standard:
-        return standard  # (what nearly every part has: nothing more to look at)
+        if _MEDIA_TYPE.fullmatch(standard):
+            return standard  # (what nearly every part has: nothing more to look at)
+        return _type_before_junk(standard)
     values = raw_values(part, "content-type")
     if not values or not isinstance(values[0], str):
         return standard
     written = values[0].partition(";")[0].strip()
     if "/" in written and written[:1] not in ("\"", "'"):
-        return standard  # (a plain "text/plain")
+        return _type_before_junk(standard)  # (a plain "text/plain", or a type and junk)
     if written[:1] in ("\"", "'"):
         written = written.strip("\"' \t").lower()
         if written.count("/") == 1 and all(written.partition("/")[::2]) and \
@@ -128,6 +132,15 @@ def _lenient_type(part: Message, standard: str) -> str:
             return written
         return "text/plain"  # (the stdlib's default for a type it cannot read)
     return _BARE_TYPES.get(written.lower(), standard) if "/" not in written else standard
+
+
+_MEDIA_TYPE = re.compile(r"[!#$%&*+.0-9a-z^_`{|}~-]+/[!#$%&*+.0-9a-z^_`{|}~-]+")
+"""type/subtype in RFC 2045's token characters (lower case, as the stdlib answers)."""
+
+
+def _type_before_junk(standard: str) -> str:
+    found = _MEDIA_TYPE.match(standard)
+    return found.group() if found else "text/plain"  # (the stdlib's default)
 
 
 def raw_values(msg: Message, name: str) -> list[Any]:

@@ -119,6 +119,35 @@ def test_cyrillic_or_greek_declared_western_or_not_at_all_is_read(
     assert noted(parsed, f"read as {name}")
 
 
+@pytest.mark.parametrize(("codec", "words", "name"), [
+    ("big5", "顏氏家訓，是中國古代一部家訓。請問保險合約何時到期？", "Big5"),
+    ("gbk", "您好，请问保险合同什么时候到期？谢谢。", "GB18030"),
+    ("euc-kr", "안녕하세요, 보험 계약은 언제 만료됩니까? 감사합니다.", "EUC-KR"),
+    ("shift_jis", "こんにちは、保険契約はいつ満了しますか？", "Shift_JIS"),
+])
+@pytest.mark.parametrize("charset", [None, "us-ascii"])
+def test_chinese_korean_or_japanese_body_without_its_charset_is_read(
+        charset: str | None, codec: str, words: str, name: str) -> None:
+    """enmime's chardet-success-big-5: a Big5 body declared us-ascii came out as "ÃC¬O®a°V"
+    (and was called UTF-8 and Windows-1252 mixed)."""
+    parsed = parse_message(text_mail(charset, words.encode(codec)))
+    assert parsed.text == words
+    assert noted(parsed, f"read as {name}")
+
+
+@pytest.mark.parametrize(("charset", "words"), [
+    ("gb2312", "发票 2026/17"), ("big5", "發票 2026/17"), ("euc-kr", "계약서 2026/17")])
+def test_raw_8bit_headers_of_a_chinese_or_korean_mail_are_read_in_its_charset(
+        charset: str, words: str) -> None:
+    """Raw GB2312, Big5 or EUC-KR bytes in Subject and From (as Japanese mail already was):
+    "发票" came out as "·¢Æ±" although the body declared the charset."""
+    raw = text_mail(charset, words.encode(charset), subject=words.encode(charset)).replace(
+        b"From: Anna Alt", b"From: " + words.split()[0].encode(charset))
+    parsed = parse_message(raw)
+    assert (parsed.subject, parsed.text) == (words, words)
+    assert parsed.from_display_name == words.split()[0]
+
+
 @pytest.mark.parametrize("text", [
     "Sehr geehrte Frau Müller, anbei die Unterlagen. Grüße aus Köln",
     "Ärger über Öl: Überweisung für Straße",  # many umlauts, still mostly plain letters
@@ -131,6 +160,16 @@ def test_western_text_with_many_accents_stays_western(text: str) -> None:
 
 
 # --------------------------------------------------------------------------- UTF-8 encoded twice
+
+
+@pytest.mark.parametrize("charset", ["utf-8", None])
+def test_c1_controls_in_utf8_read_as_windows_1252(charset: str | None) -> None:
+    """enmime's non-mime-missing-charset: Windows-1252's "€" converted to UTF-8 as if it were
+    Latin-1 (C2 80) showed as an invisible control character."""
+    body = "Beitrag: 5 \x80 im Monat, \x84danke\x93 \x96 Grüße".encode()
+    parsed = parse_message(text_mail(charset, body))
+    assert parsed.text == "Beitrag: 5 € im Monat, „danke“ – Grüße"
+    assert noted(parsed, "C1 control characters")
 
 
 def test_double_encoded_utf8_body_is_repaired() -> None:

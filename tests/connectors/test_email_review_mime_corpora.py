@@ -328,6 +328,33 @@ def test_parts_named_only_by_content_location_keep_that_name() -> None:
         "logo seal.gif", "epa.css", "attachment-3.bin"]
 
 
+@pytest.mark.parametrize("blank", [b" ", b"\t", b"  "])
+def test_white_space_before_the_first_header_is_left_out(blank: bytes) -> None:
+    """enmime's bad-header-start: `` From: …`` as the first line was taken for the
+    continuation of no header, and the mail quarantined as having no sender."""
+    raw = blank + (b"From: Anna Alt <anna@example.com>\nSubject: Schaden\n\n"
+                   b"Die Scheibe ist kaputt.\n")
+    parsed = parse_message(raw)
+    assert (parsed.from_display_name, parsed.subject, parsed.text) == (
+        "Anna Alt", "Schaden", "Die Scheibe ist kaputt.")
+
+
+def test_a_type_followed_by_junk_without_a_semicolon_is_that_type() -> None:
+    """enmime's mime-bad-content-type (a hotel's invoice mail) and ctype-invalid-characters:
+    ``application/pdf name="…"`` became the file's whole type, and ``text/plain>`` moved
+    the text into a file ``attachment-1.txt``."""
+    raw = HTML_HEAD + (
+        b'Content-Type: multipart/mixed; boundary="B"\n\n--B\n'
+        b"Content-Type: text/plain>\n\nAnbei die Rechnung.\n--B\n"
+        b'Content-Type: application/pdf name="Rechnung_4711.pdf"\n'
+        b'Content-Disposition: attachment; filename="Rechnung_4711.pdf"\n'
+        b"Content-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--B--\n")
+    parsed = parse_message(raw)
+    assert parsed.text == "Anbei die Rechnung."
+    assert [(a.filename, a.content_type) for a in parsed.attachments] == [
+        ("Rechnung_4711.pdf", "application/pdf")]
+
+
 @pytest.mark.parametrize(("content_type", "name"), [
     ("text/rtf", "attachment-1.rtf"), ("text/enriched", "attachment-1.txt"),
     ("text/x-log", "attachment-1.txt"), ("application/x-unknown", "attachment-1.bin"),
@@ -365,6 +392,17 @@ def test_other_renderings_of_the_text_are_no_attachments(rendering: str) -> None
 def test_a_rendering_that_alone_holds_the_text_is_kept() -> None:
     raw = _alternative_mail(("text/plain", ""), ("text/enriched", "<bold>Nur hier</bold>"))
     assert [a.filename for a in parse_message(raw).attachments] == ["attachment-1.txt"]
+
+
+@pytest.mark.parametrize("ending", [b"--A\n", b"--A\nContent-Type: text/plain\n\n\n--A--\n"],
+                         ids=["cut-off-after-a-delimiter", "empty-last-plain-part"])
+def test_an_empty_last_plain_alternative_does_not_hide_the_text(ending: bytes) -> None:
+    """Inbucket's mime-errors (from enmime): an alternative cut off right after a delimiter
+    ends in an empty part, and the whole text was lost (no text, no file)."""
+    raw = HTML_HEAD + (b'Content-Type: multipart/alternative; boundary="A"\n\n--A\n'
+                       b"Content-Type: text/plain; charset=utf-8\n\nDer Schaden ist gemeldet.\n"
+                       + ending)
+    assert parse_message(raw).text == "Der Schaden ist gemeldet."
 
 
 def test_a_calendar_invitation_in_an_alternative_stays_a_file() -> None:
