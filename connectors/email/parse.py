@@ -40,6 +40,7 @@ from .originals import FALLBACK_NAME, Originals, eml_name
 from .smime import is_pkcs7, open_pkcs7
 from .spam import spam_verdict
 from .structure import (
+    closing_with_junk,
     decoded_payload,
     encoded_message,
     find_parts,
@@ -208,6 +209,11 @@ def _parse(data: bytes, max_bytes: int) -> ParsedMail:
         msg = parser().parsebytes(mime)
         notes.append(f"a nested multipart reused the boundary {reused!r} of the multipart "
                      "around it: its parts were separated again")
+    if (closed := closing_with_junk(msg, mime)) is not None:
+        mime = closed[0]
+        msg = parser().parsebytes(mime)
+        notes.append(f"a closing delimiter of {closed[1]!r} followed by other characters on its "
+                     "line was read as the closing delimiter")
     hint = _charset_hint(msg)
     from_values = header_values(msg, "from", hint)
     auto, bounced = classify(msg)

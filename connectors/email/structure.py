@@ -22,6 +22,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from email import policy
+from email.errors import CloseBoundaryNotFoundDefect
 from email.message import Message
 from email.parser import BytesParser
 from typing import Any
@@ -167,7 +168,8 @@ def reused_boundary(msg: Message, data: bytes) -> str | None:
         return None
 
     def visit(part: Message, around: tuple[str, ...]) -> str | None:
-        payload = part.get_payload()
+        payload = part.get_payload() if part.is_multipart() else None  # (a leaf's get_payload
+        # looks through its whole text)
         nested = bool(around) and "multipart" in str(part.get("content-type", "")).lower()
         boundary = part.get_boundary() if nested or isinstance(payload, list) else None
         if nested and boundary in around:
@@ -255,6 +257,41 @@ def separate_boundaries(data: bytes) -> bytes:
     return _Rewriter(data).run()
 
 
+def closing_with_junk(msg: Message, data: bytes) -> tuple[bytes, str] | None:
+    """``data`` with a closing delimiter that has other characters after it on its line
+    (``--B-->``) ended there, and the boundary; None when there is none to repair.
+
+    RFC 2046 (5.1.1) lets a reader take a delimiter by its start; Python's parser wants the
+    whole line, so the multipart ran on to the end of the message and its last file took in
+    what followed (enmime's epilogue-sample: "Potentially malicious content" after
+    ``--B-->`` became part of an attached page). Only the closing delimiter of a multipart
+    whose closing delimiter was not found is repaired, and only when the characters after
+    it are no other multipart's boundary (``B--x`` may be one)."""
+    multiparts: list[Message] = []
+    stack = [msg]
+    while stack:  # (cheaper than walk() and a boundary for every part: this runs on all mail)
+        part = stack.pop()
+        if part.is_multipart():  # (get_payload of a leaf looks through its whole text)
+            multiparts.append(part)
+            stack.extend(p for p in part.get_payload() if isinstance(p, Message))
+    missing = [boundary for part in multiparts
+               if any(isinstance(d, CloseBoundaryNotFoundDefect) for d in part.defects)
+               and (boundary := part.get_boundary()) is not None]
+    if not missing:
+        return None
+    boundaries = {b for part in multiparts if (b := part.get_boundary()) is not None}
+    for boundary in missing:
+        raw = boundary.encode("ascii", "surrogateescape")
+        for match in re.finditer(rb"^--" + re.escape(raw) + rb"--([^\s].*)$", data, re.MULTILINE):
+            rest = match.group(1).decode("ascii", "surrogateescape")
+            if any((boundary + "--" + rest).startswith(b) for b in boundaries if b != boundary):
+                continue
+            end = b"\r\n" if data.endswith(b"\r", 0, match.start(1)) or b"\r\n" in data[:4096] \
+                else b"\n"
+            return data[:match.start(1)] + end + data[match.start(1):], boundary
+    return None
+
+
 # --------------------------------------------------------------------------- lost boundaries
 
 
@@ -299,6 +336,12 @@ _ENCODINGS = {"base64": "base64", "base-64": "base64", "quoted-printable": "quot
               "7bit": "7bit", "7-bit": "7bit", "8bit": "8bit", "8-bit": "8bit",
               "binary": "binary", "x-uuencode": "x-uuencode", "uuencode": "x-uuencode",
               "uue": "x-uuencode", "x-uue": "x-uuencode"}
+
+
+def _words(raw: bytes) -> bool:
+    """True if at least half of the lines written hold a space inside them."""
+    written = [line.strip() for line in raw.splitlines() if line.strip()]
+    return bool(written) and sum(b" " in line for line in written) * 2 >= len(written)
 
 
 def decoded_payload(part: Message) -> tuple[bytes, str | None, bytes | None]:
@@ -359,15 +402,19 @@ def _raw(part: Message) -> bytes:
 
 
 def _base64(raw: bytes) -> tuple[bytes, str | None, bytes | None]:
+    if b" " in raw.lstrip()[:200].split(b"\n", 1)[0].strip() and _words(raw):
+        # words, not base64 (whose lines never hold a space): a sender that declared base64
+        # for plain text (enmime's mime-bad-content-transfer-encoding) showed noise
+        return raw, "declared base64, but the text is not encoded: read as it is", None
     compact = b"".join(raw.split())
     try:
         return binascii.a2b_base64(compact + b"=" * (-len(compact) % 4), strict_mode=True), \
             None, None
     except (binascii.Error, ValueError):
         pass
+    lines = raw.splitlines()
     # A line that starts with "--" is no base64 (the alphabet has no "-"): a boundary the
     # parser did not take for one (a mistyped or stray delimiter); its "=" would end the data.
-    lines = raw.splitlines()
     kept = [line for line in lines if not line.lstrip().startswith(b"--")]
     stray = len(lines) - len(kept)
     compact = b"".join(b"".join(kept).split())

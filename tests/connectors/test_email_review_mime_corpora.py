@@ -328,6 +328,51 @@ def test_parts_named_only_by_content_location_keep_that_name() -> None:
         "logo seal.gif", "epa.css", "attachment-3.bin"]
 
 
+@pytest.mark.parametrize("words", [
+    "Guten Tag, anbei die Police.\nMit freundlichen Gruessen\nAnna Alt",
+    "Bitte Rueckruf\nDanke Anna Alt",  # (valid base64 once its spaces are taken out)
+])
+def test_plain_text_declared_base64_is_read_as_written(words: str) -> None:
+    """enmime's mime-bad-content-transfer-encoding: words under ``Content-Transfer-Encoding:
+    base64`` were "decoded" into a screen of noise ("¦Z(Í×œ¶x…")."""
+    raw = HTML_HEAD + (b"Content-Type: text/plain; charset=utf-8\n"
+                       b"Content-Transfer-Encoding: base64\n\n" + words.encode() + b"\n")
+    parsed = parse_message(raw)
+    assert parsed.text == words
+    assert any("not encoded" in note for note in parsed.parse_notes)
+
+
+def test_a_closing_delimiter_with_characters_after_it_closes() -> None:
+    """enmime's epilogue-sample: ``--B-->`` (RFC 2046 lets a reader take a delimiter by its
+    start) was no closing delimiter for Python's parser, so the last file took in what
+    followed it: "Potentially malicious content" became part of the attached page."""
+    raw = HTML_HEAD + (
+        b'Content-Type: multipart/mixed; boundary="B"\n\n--B\n'
+        b"Content-Type: text/plain\n\nA text section\n--B\n"
+        b'Content-Type: text/html; name="test.html"\nContent-Transfer-Encoding: base64\n'
+        b"Content-Disposition: attachment; filename=test.html\n\nPGh0bWw+Cg==\n\n"
+        b"--B-->\nPotentially malicious content\n")
+    parsed = parse_message(raw)
+    files = {a.filename: a for a in parsed.attachments}
+    assert parsed.text == "A text section"
+    assert files["test.html"].data == b"<html>\n"
+    assert b"Potentially malicious content" in files["epilogue.txt"].data
+
+
+def test_a_nested_boundary_that_starts_like_a_closing_delimiter_is_left_alone() -> None:
+    """``--B--x`` is the delimiter of an inner multipart whose boundary is ``B--x``: a mail
+    cut short (no closing delimiter of ``B``) keeps both of its parts."""
+    raw = HTML_HEAD + (
+        b'Content-Type: multipart/mixed; boundary="B"\n\n--B\n'
+        b'Content-Type: multipart/alternative; boundary="B--x"\n\n--B--x\n'
+        b"Content-Type: text/plain\n\nErster Teil\n--B--x--\n--B\n"
+        b'Content-Type: text/plain; name="zwei.txt"\n'
+        b"Content-Disposition: attachment; filename=zwei.txt\n\nZweiter Teil\n")
+    parsed = parse_message(raw)
+    assert parsed.text == "Erster Teil"
+    assert [a.data for a in parsed.attachments] == [b"Zweiter Teil"]
+
+
 @pytest.mark.parametrize("blank", [b" ", b"\t", b"  "])
 def test_white_space_before_the_first_header_is_left_out(blank: bytes) -> None:
     """enmime's bad-header-start: `` From: …`` as the first line was taken for the
