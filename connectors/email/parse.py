@@ -203,6 +203,11 @@ def _parse(data: bytes, max_bytes: int) -> ParsedMail:
             notes.append("header lines that were not indented were read as continuations")
     if not list(msg.raw_items()):
         raise MailParseError("no message headers found")
+    repaired = _unindented_in_parts(msg, mime)
+    if repaired is not None:
+        mime = repaired
+        msg = parser().parsebytes(mime)
+        notes.append("header lines of a part that were not indented were read as continuations")
     reused = reused_boundary(msg, mime)
     if reused is not None:
         mime = separate_boundaries(mime)
@@ -291,6 +296,38 @@ def _unindented_continuations(mime: bytes) -> bytes | None:
     for n in loose:
         lines[n] = b" " + lines[n]
     return b"".join(lines) + mime[len(head):]
+
+
+def _unindented_in_parts(msg: Message, mime: bytes) -> bytes | None:
+    """The same repair in the headers of the parts (enmime's bad-header-wrap: ``name="x.zip"``
+    on its own line under ``Content-Type: …;``): the part's headers ended there, and its
+    file took in its own ``Content-Disposition`` line and came out damaged. Each part's
+    header block after a delimiter is repaired as the message's are; ``None`` when no part
+    has such headers (the parser says so: a part without a blank line after its headers)."""
+    broken, boundaries = False, []
+    stack = [msg]
+    while stack:
+        part = stack.pop()
+        if part.is_multipart():
+            boundary = part.get_boundary()
+            if boundary:
+                boundaries.append(boundary.encode("ascii", "surrogateescape"))
+            stack.extend(p for p in part.get_payload() if isinstance(p, Message))
+        elif part is not msg and any(isinstance(d, MissingHeaderBodySeparatorDefect)
+                                     for d in part.defects):
+            broken = True
+    if not broken or not boundaries:
+        return None
+    delimiter = re.compile(rb"^--(?:" + b"|".join(re.escape(b) for b in boundaries)
+                           + rb")[ \t]*\r?\n", re.MULTILINE)
+    pieces, pos = [], 0
+    for match in delimiter.finditer(mime):
+        head = _header_block(mime[match.end():])
+        fixed = _unindented_continuations(head)
+        if fixed is not None:
+            pieces += [mime[pos:match.end()], fixed]
+            pos = match.end() + len(head)
+    return None if not pieces else b"".join(pieces) + mime[pos:]
 
 
 _OBSOLETE_NAME = re.compile(rb"^([!-9;-~]+)[ \t]+:")

@@ -328,6 +328,25 @@ def test_parts_named_only_by_content_location_keep_that_name() -> None:
         "logo seal.gif", "epa.css", "attachment-3.bin"]
 
 
+def test_a_part_header_folded_without_indent_is_a_continuation() -> None:
+    """enmime's bad-header-wrap: ``name="…zip"`` on its own line under ``Content-Type: …;``
+    ended the part's headers, and the file took in its own Content-Disposition line: a
+    62-byte damaged ``attachment-1.bin`` and its raw base64 beside it."""
+    raw = HTML_HEAD + (
+        b'Content-Type: multipart/mixed; boundary="B"\n\n--B\n'
+        b"Content-Type: text/plain\n\nAnbei das Archiv.\n--B\n"
+        b"Content-Transfer-Encoding: base64\n"
+        b"Content-Type: application/x-zip-compressed; x-unix-mode=0600;\n"
+        b'name="Unterlagen.zip"\n'
+        b'Content-Disposition: attachment; filename="Unterlagen.zip"\n\n'
+        b"UEsDBAo=\n\n--B\nHallo, ein Teil ohne Kopf,\ndessen Text gleich beginnt.\n--B--\n")
+    parsed = parse_message(raw)
+    assert next((a.filename, a.content_type, a.data) for a in parsed.attachments) == (
+        "Unterlagen.zip", "application/x-zip-compressed", b"PK\x03\x04\n")
+    assert parsed.text == ("Anbei das Archiv.\n\nHallo, ein Teil ohne Kopf,\n"
+                           "dessen Text gleich beginnt.")  # (a part without headers: as it was)
+
+
 @pytest.mark.parametrize("words", [
     "Guten Tag, anbei die Police.\nMit freundlichen Gruessen\nAnna Alt",
     "Bitte Rueckruf\nDanke Anna Alt",  # (valid base64 once its spaces are taken out)
