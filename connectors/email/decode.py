@@ -463,6 +463,21 @@ def _b64(text: str) -> bytes:
         return b""
 
 
+_NAMED_ADDRESS = re.compile(r"[^<>\"]*<[^<>\s@\"]+@[^<>\s\"]+>")
+
+
+def _without_commas(item: str) -> list[str]:
+    """``Bob <bob@x> Bobby <bobby@x>``, two addresses without the comma between them (enmime's
+    malformed-multiple-address-header-values): each on its own (the first was read as part
+    of the second's name, and the sender became the second)."""
+    if item.count("@") < 2 or '"' in item:
+        return [item]
+    pieces = _NAMED_ADDRESS.findall(item)
+    if len(pieces) < 2 or "".join(pieces) != item.rstrip():
+        return [item]
+    return [piece.strip() for piece in pieces]
+
+
 def addresses(value: str, hint: str | None = None, notes: list[str] | None = None
               ) -> list[tuple[str, str]]:
     """(display name, address) pairs of an address-list header, leniently.
@@ -496,7 +511,7 @@ def addresses(value: str, hint: str | None = None, notes: list[str] | None = Non
         items.append(item)
         names = []
     items.extend(names)
-    for item in items:
+    for item in [piece for written in items for piece in _without_commas(written)]:
         item = _GROUP.sub("", item).strip()  # group "Team: ..."
         angle = _LAST_ANGLE.search(item)
         if angle:

@@ -242,7 +242,8 @@ def test_back_after_a_refused_profile_change_and_the_right_one(chronik: ChronikS
     page.locator("#id-kind").select_option("email")
     page.locator("#id-value").fill("kein-at-zeichen")
     page.locator("#id-value").press("Enter")
-    expect(page.locator("#id-value")).to_have_value("kein-at-zeichen")  # named, kept
+    expect(page.locator("#profile-error")).to_be_visible()  # (the answer is there: the value
+    expect(page.locator("#id-value")).to_have_value("kein-at-zeichen")  # was typed before it)
     assert page.url.endswith(f"/customers/{kunde['id']}")  # the customer's own address
     page.locator("#id-value").fill("paul@kunde.test")
     page.locator("#id-value").press("Enter")

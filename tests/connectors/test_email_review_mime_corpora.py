@@ -180,6 +180,16 @@ def test_a_list_of_addresses_is_still_a_list() -> None:
     assert parsed.to == ("bernd@example.org", "carla@example.org")
 
 
+def test_two_addresses_without_the_comma_between_them_are_two() -> None:
+    """enmime's malformed-multiple-address-header-values: the first address was read as part
+    of the second's name, and the sender became the second ("Bob Dunite <bob@extern> Bobby
+    Dunite" at bobby@…)."""
+    parsed = parse_message(b"From: Bob Dunite <bob@example.com> Bobby Dunite <bobby@example.com>"
+                           b"\nTo: Anna <anna@example.org> Bernd <bernd@example.org>\n\nHallo\n")
+    assert (parsed.from_display_name, parsed.from_email) == ("Bob Dunite", "bob@example.com")
+    assert parsed.to == ("anna@example.org", "bernd@example.org")
+
+
 # --------------------------------------------------------------------------- HTML bodies
 
 HTML_HEAD = b"From: Kunde <kunde@example.com>\nTo: hub@example.org\nSubject: x\nMIME-Version: 1.0\n"
