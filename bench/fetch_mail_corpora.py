@@ -13,17 +13,26 @@ Sources (each through its ordinary client):
   download --no-binary``): real spam and malware mail, malformed on purpose.
 * CPython: ``Lib/test/test_email/data/msg_*.txt`` from Debian's
   ``libpython3.<minor>-testsuite`` (``apt-get download``, then ``dpkg-deb -x``).
+* Go's enmime (its test mails, with a second parser's reading in its tests), Mailpit and
+  Inbucket: through the Go module proxy (``go mod download``).
+* Stalwart's ``mail-parser`` crate: ``resources/eml/`` (with that parser's expected output as
+  JSON; ``thirdparty/`` holds Dovecot's test mails), from crates.io.
 
-Usage: ``python bench/fetch_mail_corpora.py`` (needs ``mvn``, ``apt-get``, ``dpkg-deb``).
+Usage: ``python bench/fetch_mail_corpora.py`` (needs ``mvn``, ``go``, ``apt-get``,
+``dpkg-deb``).
 """
 
 from __future__ import annotations
 
+import io
+import json
+import os
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -89,8 +98,67 @@ def fetch_sdist(name: str, requirement: str, prefix: str, tmp: Path) -> int:
     return count
 
 
+GO_MODULES = {  # name: (module@version, {folder in the module: folder here})
+    "enmime": ("github.com/jhillyerd/enmime@v1.3.0", {
+        "testdata/mail": "testdata-mail", "testdata/low-quality": "testdata-low-quality",
+        "testdata/parts": "testdata-parts", "dsn/testdata": "dsn-testdata",
+        "testdata/encode": "testdata-encode"}),
+    "mailpit": ("github.com/axllent/mailpit@v1.33.1", {"internal/storage/testdata": ""}),
+    "inbucket": ("github.com/inbucket/inbucket/v3@v3.2.0", {
+        "etc/swaks-tests": "swaks-tests", "pkg/test/testdata": "pkg-test-testdata"}),
+}
+CRATES = {"stalwart-mail-parser": ("mail-parser", "0.11.9", "resources/eml/")}
+MAIL_SUFFIXES = (".eml", ".raw", ".golden", ".txt", ".msg")
+
+
+def fetch_go(name: str, module: str, folders: dict[str, str], tmp: Path) -> int:
+    """A Go module's test mails, through the Go module proxy (``go mod download``); files
+    named ``.raw``/``.golden`` are written as ``.eml``."""
+    env = {**os.environ, "GOPATH": str(tmp), "GOFLAGS": "-modcacherw"}
+    found = subprocess.run(["go", "mod", "download", "-json", module], check=True, env=env,
+                           capture_output=True, text=True)
+    root = Path(json.loads(found.stdout)["Dir"])
+    count = 0
+    for inside, here in folders.items():
+        for path in sorted((root / inside).glob("*")):
+            if not path.is_file() or path.suffix not in MAIL_SUFFIXES:
+                continue
+            target = OUT / name / here / (path.stem + (".eml" if path.suffix in (
+                ".raw", ".golden") else path.suffix))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+            count += 1
+    return count
+
+
+def fetch_crate(name: str, crate: str, version: str, prefix: str) -> int:
+    """A Rust crate's test mails, from crates.io's download address."""
+    url = f"https://static.crates.io/crates/{crate}/{crate}-{version}.crate"
+    with urllib.request.urlopen(url, timeout=60) as answer:
+        data = answer.read()
+    count = 0
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for member in tar.getmembers():
+            inside = member.name.partition("/")[2]
+            if not member.isfile() or not inside.startswith(prefix):
+                continue
+            source = tar.extractfile(member)
+            if source is None:
+                continue
+            target = OUT / name / inside.removeprefix(prefix)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read())
+            count += 1
+    return count
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
+    for name, (module, folders) in GO_MODULES.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            print(name, fetch_go(name, module, folders, Path(tmp)), "files")
+    for name, (crate, version, prefix) in CRATES.items():
+        print(name, fetch_crate(name, crate, version, prefix), "files")
     for name, (artifact, prefixes) in JARS.items():
         with tempfile.TemporaryDirectory() as tmp:
             print(name, fetch_jar(name, artifact, prefixes, Path(tmp)), "files")
