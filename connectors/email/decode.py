@@ -617,7 +617,8 @@ _EXTENSIONS = {"application/octet-stream": ".bin", "text/plain": ".txt", "image/
 
 def filename_param(part: Message) -> str | None:
     """The decoded filename (RFC 2231, RFC 2047, raw 8-bit) of a part, if it has one."""
-    for header, param in (("content-disposition", "filename"), ("content-type", "name")):
+    for header, param in (("content-disposition", "filename"), ("content-type", "name"),
+                          ("content-type", "filename")):  # (the last as some programs write)
         for value in header_values(part, header)[:1]:
             if "name" not in value.lower():  # neither filename= nor name= (nor their *=)
                 continue

@@ -203,6 +203,12 @@ def _parse(data: bytes, max_bytes: int) -> ParsedMail:
             notes.append("header lines that were not indented were read as continuations")
     if not list(msg.raw_items()):
         raise MailParseError("no message headers found")
+    if not any(name in msg for name in ("from", "sender", "reply-to")):
+        rejoined = _headers_after_blank_lines(mime)
+        if rejoined is not None:  # (only then: a mail that has a sender keeps its body)
+            mime = rejoined
+            msg = parser().parsebytes(mime)
+            notes.append("blank lines inside the headers were left out")
     repaired = _unindented_in_parts(msg, mime)
     if repaired is not None:
         mime = repaired
@@ -296,6 +302,31 @@ def _unindented_continuations(mime: bytes) -> bytes | None:
     for n in loose:
         lines[n] = b" " + lines[n]
     return b"".join(lines) + mime[len(head):]
+
+
+_BLANK_LINES = re.compile(rb"(?:[ \t]*\r?\n)+")
+_SENDER_LINE = re.compile(rb"(?im)^(from|sender|reply-to)[ \t]*:")
+
+
+def _headers_after_blank_lines(mime: bytes) -> bytes | None:
+    """Headers that go on after blank or white-space lines (the mail gem's
+    raw_email_with_nested_attachment_and_whitespace_in_headers, an Apple Mail message: a
+    blank and a spaces-only line after ``Message-Id``, with From, To, Subject and the
+    content type below): the headers read as ended there, and the mail was quarantined
+    for having no sender. The lines after the blank ones are taken back into the headers
+    when they are all header lines (or their continuations) and name the sender; ``None``
+    otherwise."""
+    head = _header_block(mime)
+    blank = _BLANK_LINES.match(mime, len(head))
+    if blank is None or blank.end() >= len(mime):
+        return None
+    more = _header_block(mime[blank.end():])
+    lines = more.splitlines()
+    if not lines or not _SENDER_LINE.search(more) or not all(
+            line[:1] in b" \t" or _HEADER_LIKE.match(line) for line in lines):
+        return None
+    end = b"\r\n" if head.endswith(b"\r") or mime[len(head):len(head) + 2] == b"\r\n" else b"\n"
+    return head + end + mime[blank.end():]
 
 
 def _unindented_in_parts(msg: Message, mime: bytes) -> bytes | None:

@@ -180,6 +180,39 @@ def test_a_list_of_addresses_is_still_a_list() -> None:
     assert parsed.to == ("bernd@example.org", "carla@example.org")
 
 
+@pytest.mark.parametrize("gap", [b"\n   \n\n", b"\n\n", b"\r\n \r\n"])
+def test_headers_that_go_on_after_blank_lines_are_headers(gap: bytes) -> None:
+    """Ruby's mail gem, raw_email_with_nested_attachment_and_whitespace_in_headers (an
+    Apple Mail message): a blank and a spaces-only line after ``Message-Id``, with From,
+    To, Subject and the content type below; the mail was quarantined as having no sender."""
+    raw = (b"Mime-Version: 1.0\nMessage-Id: <m@example.com>\n" + gap
+           + b"Content-Type: text/plain;\n\tcharset=utf-8\nTo: Anna <anna@example.org>\n"
+           b"Subject: Testing\nFrom: Jamis Buck <jamis@example.com>\n\nHere is a test.\n")
+    parsed = parse_message(raw)
+    assert (parsed.from_email, parsed.subject, parsed.text) == (
+        "jamis@example.com", "Testing", "Here is a test.")
+
+
+def test_a_body_that_begins_with_header_lines_stays_the_body() -> None:
+    """Only a mail without a sender in its headers is repaired: an inline forward right
+    after the headers stays the text."""
+    raw = (b"From: anna@example.com\nSubject: Fwd\n\nFrom: Bernd <bernd@example.org>\n"
+           b"Subject: Schaden\n\nDie Scheibe ist kaputt.\n")
+    parsed = parse_message(raw)
+    assert (parsed.from_email, parsed.subject) == ("anna@example.com", "Fwd")
+    assert parsed.text.startswith("From: Bernd <bernd@example.org>")
+
+
+def test_a_file_named_only_by_filename_on_its_content_type_keeps_that_name() -> None:
+    """The mail gem's attachment_with_filename: ``Content-Type: image/jpeg;
+    filename="Photo25.jpg"`` (no Content-Disposition, no ``name``) became ``image-1.jpg``."""
+    raw = HTML_HEAD + (b'Content-Type: multipart/mixed; boundary="B"\n\n--B\n'
+                       b"Content-Type: text/plain\n\nDas Foto.\n--B\n"
+                       b'Content-Type: image/jpeg; filename="Photo25.jpg"\n'
+                       b"Content-Transfer-Encoding: base64\n\n/9j/4AAQ\n--B--\n")
+    assert [a.filename for a in parse_message(raw).attachments] == ["Photo25.jpg"]
+
+
 def test_two_addresses_without_the_comma_between_them_are_two() -> None:
     """enmime's malformed-multiple-address-header-values: the first address was read as part
     of the second's name, and the sender became the second ("Bob Dunite <bob@extern> Bobby
