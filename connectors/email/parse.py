@@ -47,6 +47,7 @@ from .structure import (
     parser,
     reused_boundary,
     separate_boundaries,
+    split_parts,
 )
 from .tnef import is_tnef, unpack
 from .uuencode import take_uuencoded
@@ -209,18 +210,21 @@ def _parse(data: bytes, max_bytes: int) -> ParsedMail:
             mime = rejoined
             msg = parser().parsebytes(mime)
             notes.append("blank lines inside the headers were left out")
-    repaired = _unindented_in_parts(msg, mime)
+    tree = split_parts(msg)
+    repaired = _unindented_in_parts(tree, mime)
     if repaired is not None:
         mime = repaired
         msg = parser().parsebytes(mime)
+        tree = split_parts(msg)
         notes.append("header lines of a part that were not indented were read as continuations")
     reused = reused_boundary(msg, mime)
     if reused is not None:
         mime = separate_boundaries(mime)
         msg = parser().parsebytes(mime)
+        tree = split_parts(msg)
         notes.append(f"a nested multipart reused the boundary {reused!r} of the multipart "
                      "around it: its parts were separated again")
-    if (closed := closing_with_junk(msg, mime)) is not None:
+    if (closed := closing_with_junk(tree[0], mime)) is not None:
         mime = closed[0]
         msg = parser().parsebytes(mime)
         notes.append(f"a closing delimiter of {closed[1]!r} followed by other characters on its "
@@ -329,25 +333,21 @@ def _headers_after_blank_lines(mime: bytes) -> bytes | None:
     return head + end + mime[blank.end():]
 
 
-def _unindented_in_parts(msg: Message, mime: bytes) -> bytes | None:
+def _unindented_in_parts(tree: tuple[list[Message], list[Message]], mime: bytes
+                         ) -> bytes | None:
     """The same repair in the headers of the parts (enmime's bad-header-wrap: ``name="x.zip"``
     on its own line under ``Content-Type: …;``): the part's headers ended there, and its
     file took in its own ``Content-Disposition`` line and came out damaged. Each part's
     header block after a delimiter is repaired as the message's are; ``None`` when no part
-    has such headers (the parser says so: a part without a blank line after its headers)."""
-    broken, boundaries = False, []
-    stack = [msg]
-    while stack:
-        part = stack.pop()
-        if part.is_multipart():
-            boundary = part.get_boundary()
-            if boundary:
-                boundaries.append(boundary.encode("ascii", "surrogateescape"))
-            stack.extend(p for p in part.get_payload() if isinstance(p, Message))
-        elif part is not msg and any(isinstance(d, MissingHeaderBodySeparatorDefect)
-                                     for d in part.defects):
-            broken = True
-    if not broken or not boundaries:
+    has such headers (the parser says so: a part without a blank line after its headers).
+    ``tree``: the message's multiparts and leaves (:func:`split_parts`)."""
+    multiparts, leaves = tree
+    if not multiparts or not any(isinstance(d, MissingHeaderBodySeparatorDefect)
+                                 for leaf in leaves for d in leaf.defects):
+        return None
+    boundaries = [b.encode("ascii", "surrogateescape") for part in multiparts
+                  if (b := part.get_boundary())]
+    if not boundaries:
         return None
     delimiter = re.compile(rb"^--(?:" + b"|".join(re.escape(b) for b in boundaries)
                            + rb")[ \t]*\r?\n", re.MULTILINE)

@@ -257,7 +257,23 @@ def separate_boundaries(data: bytes) -> bytes:
     return _Rewriter(data).run()
 
 
-def closing_with_junk(msg: Message, data: bytes) -> tuple[bytes, str] | None:
+def split_parts(msg: Message) -> tuple[list[Message], list[Message]]:
+    """The multiparts and the leaves of ``msg`` (cheaper than ``walk()``: a leaf's
+    ``get_payload`` looks through its whole text; the repair checks run on all mail)."""
+    multiparts: list[Message] = []
+    leaves: list[Message] = []
+    stack = [msg]
+    while stack:
+        part = stack.pop()
+        if part.is_multipart():
+            multiparts.append(part)
+            stack.extend(p for p in part.get_payload() if isinstance(p, Message))
+        else:
+            leaves.append(part)
+    return multiparts, leaves
+
+
+def closing_with_junk(multiparts: list[Message], data: bytes) -> tuple[bytes, str] | None:
     """``data`` with a closing delimiter that has other characters after it on its line
     (``--B-->``) ended there, and the boundary; None when there is none to repair.
 
@@ -266,14 +282,8 @@ def closing_with_junk(msg: Message, data: bytes) -> tuple[bytes, str] | None:
     what followed (enmime's epilogue-sample: "Potentially malicious content" after
     ``--B-->`` became part of an attached page). Only the closing delimiter of a multipart
     whose closing delimiter was not found is repaired, and only when the characters after
-    it are no other multipart's boundary (``B--x`` may be one)."""
-    multiparts: list[Message] = []
-    stack = [msg]
-    while stack:  # (cheaper than walk() and a boundary for every part: this runs on all mail)
-        part = stack.pop()
-        if part.is_multipart():  # (get_payload of a leaf looks through its whole text)
-            multiparts.append(part)
-            stack.extend(p for p in part.get_payload() if isinstance(p, Message))
+    it are no other multipart's boundary (``B--x`` may be one). ``multiparts``: those of
+    the message (:func:`split_parts`)."""
     missing = [boundary for part in multiparts
                if any(isinstance(d, CloseBoundaryNotFoundDefect) for d in part.defects)
                and (boundary := part.get_boundary()) is not None]
