@@ -245,10 +245,6 @@ _NOT_WESTERN = ["cp1251", "koi8_r", "cp1253", "gb18030", "big5hkscs", "cp949", "
                 "euc_jis_2004"]
 """Charsets tried when a text cannot be Western: Cyrillic, Greek, Chinese, Korean and
 Japanese."""
-_NOT_WESTERN_NAMES = {"cp1251": "Windows-1251", "koi8_r": "KOI8-R", "cp1253": "Windows-1253",
-                      "gb18030": "GB18030", "big5hkscs": "Big5", "big5": "Big5",
-                      "cp949": "EUC-KR", "euc_kr": "EUC-KR", "cp932": "Shift_JIS",
-                      "shift_jis": "Shift_JIS", "euc_jis_2004": "EUC-JP", "euc_jp": "EUC-JP"}
 
 
 def _not_western(data: bytes) -> tuple[str, str] | None:
@@ -264,12 +260,18 @@ def _not_western(data: bytes) -> tuple[str, str] | None:
     if high < 0.6 * (high + plain):
         return None
     best = charset_normalizer.from_bytes(data, cp_isolation=_NOT_WESTERN).best()
-    name = None if best is None else _NOT_WESTERN_NAMES.get(best.encoding)
-    return None if best is None or name is None else (str(best), name)
+    if best is None or best.encoding in _WESTERN or best.encoding not in _NAMES:
+        return None
+    return str(best), _NAMES[best.encoding]
 
 
 _NAMES = {"cp1252": "Windows-1252", "latin-1": "ISO-8859-1", "iso8859-15": "ISO-8859-15",
-          "iso8859-1": "ISO-8859-1", "utf-8": "UTF-8"}
+          "iso8859-1": "ISO-8859-1", "utf-8": "UTF-8", "cp1251": "Windows-1251",
+          "koi8_r": "KOI8-R", "cp1253": "Windows-1253", "gb18030": "GB18030",
+          "big5hkscs": "Big5", "big5": "Big5", "cp949": "EUC-KR", "euc_kr": "EUC-KR",
+          "cp932": "Shift_JIS", "shift_jis": "Shift_JIS", "euc_jis_2004": "EUC-JP",
+          "euc_jp": "EUC-JP"}
+"""How notes name the charsets Chronik reads with (Python's codec name: the label)."""
 _LATIN1_FALLBACK = "chronik-latin1"  # bytes a single-byte charset leaves undefined
 
 
@@ -296,7 +298,7 @@ def _was(label: str | None, declared: str | None, used: str) -> str | None:
     """A note when the bytes were read in another charset than the declared one."""
     if declared == used or (declared in _WESTERN and used in _WESTERN):
         return None
-    name = _NAMES.get(used) or _NOT_WESTERN_NAMES.get(used, used)
+    name = _NAMES.get(used, used)
     if label is None:
         return None if used == "utf-8" else f"no charset declared: read as {name}"
     if declared is None:

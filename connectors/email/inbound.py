@@ -58,6 +58,7 @@ from .bounce import OWN_MESSAGE_ID, DeliveryReport, read_report
 from .errors import MailParseError, MessageTooLarge
 from .parse import DEFAULT_MAX_BYTES, ParsedMail, parse_message
 from .quotes import split_quoted
+from .structure import line_end
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def parse_senderless_report(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES
         return None
     host = _HOST.search(raw[:200_000])
     name = host.group(1).decode("ascii") if host else "unknown.invalid"
-    newline = b"\r\n" if b"\r\n" in raw[:4096] else b"\n"
+    newline = line_end(raw)
     stand_in = (b"Sender: Mail Delivery System <MAILER-DAEMON@" + name.encode("ascii") + b">"
                 + newline)
     try:
@@ -132,7 +133,7 @@ NO_SENDER = "no-sender@sender.invalid"
 def parse_unsigned(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedMail | None:
     """A mail without any sender address, parsed with :data:`NO_SENDER` standing in (for a
     customer an admin named); ``None`` when it cannot be read even so."""
-    newline = b"\r\n" if b"\r\n" in raw[:4096] else b"\n"
+    newline = line_end(raw)
     stand_in = b"Sender: (no sender) <" + NO_SENDER.encode("ascii") + b">" + newline
     try:
         parsed = parse_message(stand_in + raw.lstrip(b"\r\n"), max_bytes=max_bytes + len(stand_in))

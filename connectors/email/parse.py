@@ -329,7 +329,7 @@ def _headers_after_blank_lines(mime: bytes) -> bytes | None:
     if not lines or not _SENDER_LINE.search(more) or not all(
             line[:1] in b" \t" or _HEADER_LIKE.match(line) for line in lines):
         return None
-    end = b"\r\n" if head.endswith(b"\r") or mime[len(head):len(head) + 2] == b"\r\n" else b"\n"
+    end = b"\r\n" if mime.startswith(b"\r\n", len(head)) else b"\n"  # (as the headers end)
     return head + end + mime[blank.end():]
 
 

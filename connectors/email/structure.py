@@ -257,6 +257,12 @@ def separate_boundaries(data: bytes) -> bytes:
     return _Rewriter(data).run()
 
 
+def line_end(data: bytes) -> bytes:
+    """The line end a raw message uses (CRLF as sent over SMTP, or LF as stored), for a
+    line written into it."""
+    return b"\r\n" if b"\r\n" in data[:4096] else b"\n"
+
+
 def split_parts(msg: Message) -> tuple[list[Message], list[Message]]:
     """The multiparts and the leaves of ``msg`` (cheaper than ``walk()``: a leaf's
     ``get_payload`` looks through its whole text; the repair checks run on all mail)."""
@@ -296,9 +302,7 @@ def closing_with_junk(multiparts: list[Message], data: bytes) -> tuple[bytes, st
             rest = match.group(1).decode("ascii", "surrogateescape")
             if any((boundary + "--" + rest).startswith(b) for b in boundaries if b != boundary):
                 continue
-            end = b"\r\n" if data.endswith(b"\r", 0, match.start(1)) or b"\r\n" in data[:4096] \
-                else b"\n"
-            return data[:match.start(1)] + end + data[match.start(1):], boundary
+            return data[:match.start(1)] + line_end(data) + data[match.start(1):], boundary
     return None
 
 
