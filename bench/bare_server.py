@@ -3,8 +3,8 @@
 
     .venv/bin/python bench/bare_server.py --port 18182
 
-Same aiohttp, same ``web.run_app`` call, access log setting and event loop (uvloop when
-installed, ``CHRONIK_EVENT_LOOP`` as for Chronik) as ``chronik serve``.
+Same aiohttp, same serving call (``chronik/serving.py``), access log setting and event loop
+(uvloop when installed, ``CHRONIK_EVENT_LOOP`` as for Chronik) as ``chronik serve``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from chronik.loops import new_loop
+from chronik.serving import serve
 
 BODY = b'{"status":"ok","search_backend":"none"}'
 
@@ -51,8 +51,8 @@ def main() -> None:
     app.router.add_get(r"/sized/{n:\d+}", sized)
     app.router.add_get("/{tail:.*}", constant)
     kind = os.environ.get("CHRONIK_EVENT_LOOP", "auto")
-    loop = new_loop(kind if kind in ("uvloop", "asyncio") else "auto")
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None, loop=loop)
+    serve(app, args.host, args.port, listening=lambda: None,
+          loop=kind if kind in ("uvloop", "asyncio") else "auto")
 
 
 if __name__ == "__main__":

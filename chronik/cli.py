@@ -7,7 +7,6 @@ processes import the main module again when they start."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sqlite3
 import sys
@@ -115,7 +114,7 @@ def _run_server(settings: Settings, banner: Callable[[], None] | None = None, *,
 
     from chronik.app import create_app, freeze_after_startup
     from chronik.logs import setup as setup_logging
-    from chronik.loops import new_loop
+    from chronik.serving import serve
 
     setup_logging(settings.log_level)
     app = create_app(settings, workers=workers)
@@ -126,15 +125,15 @@ def _run_server(settings: Settings, banner: Callable[[], None] | None = None, *,
         opened.append(True)
     app.on_startup.append(state_opened)
 
-    def listening(*_message: object) -> None:
-        """run_app calls this once every socket listens (``on_startup`` would be too early:
-        a taken port or an unknown host fails after it)."""
+    def listening() -> None:
+        """Called once the socket listens (``on_startup`` would be too early: a taken port
+        or an unknown host fails after it)."""
         if banner:
             banner()
     try:
         with background_work(settings, command, workers):
-            web.run_app(app, host=settings.http_host, port=settings.http_port,
-                        print=listening, access_log=None, loop=new_loop(settings.event_loop))
+            serve(app, settings.http_host, settings.http_port, listening=listening,
+                  loop=settings.event_loop)
     except Exception as exc:
         failure = None if opened else open_failure(settings, exc)
         if failure is not None:
@@ -477,14 +476,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 async def _background(state: AppState) -> int:
     """``chronik worker --all``: what ``serve --no-workers`` leaves out, until SIGTERM."""
-    import signal
-
     from chronik.app import follow_events, run_background
+    from chronik.serving import stop_on_signals
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     async with follow_events(state), run_background(state):
         if state.background_started.is_set():
             print("Chronik background worker running (indexer, connectors, notifier, "

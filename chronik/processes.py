@@ -28,8 +28,12 @@ from multiprocessing.queues import Queue
 from pathlib import Path
 from types import FrameType
 
+from chronik.serving import SHUTDOWN_TIMEOUT
+
 START_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
+STOP_TIMEOUT = SHUTDOWN_TIMEOUT + 15.0
+"""Seconds a stopped process gets before it is killed: the requests in flight get their
+time to finish (``chronik/serving.py``), closing the store and the background work more."""
 
 
 class ProcessFailed(Exception):
@@ -69,24 +73,18 @@ def background_lock(data_dir: Path, command: str) -> Iterator[None]:
 def serve_one(data_dir: str, port: int, host: str, index: int, workers: bool,
               ready: Queue[int]) -> None:
     """One server process (the spawn target)."""
-    from aiohttp import web
-
     from chronik.app import create_app, freeze_after_startup
     from chronik.cli import load_settings
     from chronik.logs import setup as setup_logging
-    from chronik.loops import new_loop
+    from chronik.serving import serve
 
     settings = load_settings(data_dir, port, host)
     setup_logging(settings.log_level)
     app = create_app(settings, workers=workers)
     freeze_after_startup(app)
-
-    def listening(*_message: object) -> None:  # run_app: every socket listens
-        ready.put(index)
-
     try:
-        web.run_app(app, host=settings.http_host, port=settings.http_port, print=listening,
-                    access_log=None, reuse_port=True, loop=new_loop(settings.event_loop))
+        serve(app, settings.http_host, settings.http_port, listening=lambda: ready.put(index),
+              loop=settings.event_loop, reuse_port=True)
     except OSError as exc:
         print(f"chronik: process {index} cannot listen on {host}:{port}: "
               f"{exc.strerror or exc}", file=sys.stderr, flush=True)

@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
-import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from chronik.components import Supervisor, redact, reporting
+from chronik.serving import stop_on_signals
 from chronik.settings import Settings
 from notify.render import Renderer
 from notify.settings import NotifySettings
@@ -175,12 +174,7 @@ async def run_worker(state: AppState, ready: asyncio.Event | None = None,
     if problem:
         raise ValueError(problem)
     supervisor = Supervisor([NotifyComponent(state, settings)])
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        # no signal handlers off the main thread (tests) or on loops without them
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     supervisor.start()
     async with reporting(supervisor, state.store):
         try:
