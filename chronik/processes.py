@@ -73,6 +73,8 @@ def background_lock(data_dir: Path, command: str) -> Iterator[None]:
 def serve_one(data_dir: str, port: int, host: str, index: int, workers: bool,
               ready: Queue[int]) -> None:
     """One server process (the spawn target)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # still ignored: the
+    # parent stops this process with SIGTERM (``_born_deaf_to_ctrl_c``)
     from chronik.app import create_app, freeze_after_startup
     from chronik.cli import load_settings
     from chronik.logs import setup as setup_logging
@@ -108,8 +110,9 @@ def run_processes(data_dir: str, port: int, host: str, count: int, workers: bool
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        for proc in procs:
-            proc.start()
+        with _born_deaf_to_ctrl_c():
+            for proc in procs:
+                proc.start()
         failed = _wait_started(procs, ready, lambda: stopping)
         if failed is None and not stopping:
             banner([p.pid or 0 for p in procs])
@@ -124,6 +127,26 @@ def run_processes(data_dir: str, port: int, host: str, count: int, workers: bool
         raise ProcessFailed(f"server process {failed} exited with code "
                             f"{procs[failed].exitcode}; stopped the others")
     return 0 if all(p.exitcode in (0, -signal.SIGTERM) for p in procs) else 1
+
+
+@contextlib.contextmanager
+def _born_deaf_to_ctrl_c() -> Iterator[None]:
+    """Processes started in this block ignore SIGINT from birth: Ctrl-C in a terminal
+    signals the whole process group, and a server process still importing its modules has
+    no handler yet (``KeyboardInterrupt`` mid-import, a traceback, exit 1). The parent
+    takes the Ctrl-C and stops them with SIGTERM, which they handle once they run (and
+    which simply ends one that does not run yet). An ignored signal stays ignored across
+    ``exec``; meanwhile SIGINT is blocked here, so a Ctrl-C in this moment waits for the
+    parent's own handler instead of being lost (Linux keeps a blocked signal pending even
+    while it is ignored). The children start with SIGINT blocked and unblock it first
+    thing (``serve_one``)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _wait_started(procs: list[BaseProcess], ready: Queue[int],

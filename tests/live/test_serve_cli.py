@@ -128,3 +128,39 @@ def test_more_signals_during_the_shutdown_cut_nothing_short(tmp_path: Path,
     assert body == content, f"{len(body)} of {len(content)} bytes; {err}"
     assert server.returncode == 0, err
     assert "Traceback" not in err, err
+
+
+def _children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return []
+
+
+def test_ctrl_c_while_the_processes_start_ends_them_quietly(tmp_path: Path) -> None:
+    """Ctrl-C right after ``serve --processes N`` was started reaches processes that are
+    still importing their modules: it stops them all without a traceback and exit 0 (the
+    parent stops them; they do not take the terminal's Ctrl-C themselves)."""
+    seed(tmp_path / "data", base_env())
+    with socket.socket() as free:
+        free.bind((HOST, 0))
+        port = free.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "chronik.cli", "--data-dir", str(tmp_path / "data"), "serve",
+         "--host", HOST, "--port", str(port), "--processes", "3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=base_env(), cwd=ROOT,
+        start_new_session=True)  # its own process group, as a terminal's job has
+    try:
+        deadline = time.monotonic() + 60
+        while len(_children(server.pid)) < 3 and server.poll() is None:
+            assert time.monotonic() < deadline, "the server processes did not start"
+            time.sleep(0.005)
+        os.killpg(server.pid, signal.SIGINT)  # they are starting: importing, opening
+        out, err = server.communicate(timeout=120)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    assert "Traceback" not in err, err
+    assert "KeyboardInterrupt" not in err, err
+    assert server.returncode == 0, err
+    assert "Chronik serving on" not in out  # stopped before all of them listened
