@@ -14,7 +14,6 @@ requests in flight, close the lifecycle), later ones change nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 from collections.abc import Callable
 
@@ -30,13 +29,11 @@ KEEPALIVE_TIMEOUT = 75.0
 
 def stop_on_signals() -> asyncio.Event:
     """An event that SIGTERM or SIGINT sets, on the running loop; later signals change
-    nothing. The loop removes its handlers when it closes. Off the main thread (tests) or
-    on a loop without signal handlers there are none: the caller's own stop applies."""
+    nothing. The loop removes its handlers when it closes."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, stop.set)
     return stop
 
 

@@ -11,13 +11,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.live.cluster import base_env
-from tests.support.live_server import HOST, ROOT, seed
+from tests.support.live_server import HOST, ROOT, free_port, seed
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -47,6 +48,23 @@ def test_a_taken_port_stops_every_process_with_a_message(tmp_path: Path) -> None
     assert "exited with code 2; stopped the others" in done.stderr
     assert "Traceback" not in done.stderr
 
+
+@contextlib.contextmanager
+def _serving(data_dir: Path, processes: int) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """``chronik serve --processes N`` on a free port in a process group of its own (as a
+    terminal's job has), killed with its group should the test leave it running."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "chronik.cli", "--data-dir", str(data_dir), "serve",
+         "--host", HOST, "--port", str(port), "--processes", str(processes)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=base_env(), cwd=ROOT,
+        start_new_session=True)
+    try:
+        yield server, port
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
 
 def _refused(port: int) -> bool:
@@ -84,16 +102,8 @@ def test_more_signals_during_the_shutdown_cut_nothing_short(tmp_path: Path,
     download in flight) cut nothing short: the download completes, the server exits 0
     without a traceback."""
     _office, admin, _agent = seed(tmp_path / "data", base_env())
-    with socket.socket() as free:
-        free.bind((HOST, 0))
-        port = free.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "chronik.cli", "--data-dir", str(tmp_path / "data"), "serve",
-         "--host", HOST, "--port", str(port), "--processes", str(processes)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=base_env(), cwd=ROOT,
-        start_new_session=True)  # its own process group, as a terminal's job has
     content = os.urandom(20 * 1024 * 1024)  # more than the sockets' buffers take
-    try:
+    with _serving(tmp_path / "data", processes) as (server, port):
         assert server.stdout is not None and server.stderr is not None
         banner = server.stdout.readline()
         assert "Chronik serving on" in banner, server.stderr.read()
@@ -119,10 +129,6 @@ def test_more_signals_during_the_shutdown_cut_nothing_short(tmp_path: Path,
             while chunk := download.recv(1 << 20):
                 received += chunk
         _out, err = server.communicate(timeout=60)
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
     head, _, body = received.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200"), (head, err)
     assert body == content, f"{len(body)} of {len(content)} bytes; {err}"
@@ -141,25 +147,13 @@ def test_ctrl_c_while_the_processes_start_ends_them_quietly(tmp_path: Path) -> N
     still importing their modules: it stops them all without a traceback and exit 0 (the
     parent stops them; they do not take the terminal's Ctrl-C themselves)."""
     seed(tmp_path / "data", base_env())
-    with socket.socket() as free:
-        free.bind((HOST, 0))
-        port = free.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "chronik.cli", "--data-dir", str(tmp_path / "data"), "serve",
-         "--host", HOST, "--port", str(port), "--processes", "3"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=base_env(), cwd=ROOT,
-        start_new_session=True)  # its own process group, as a terminal's job has
-    try:
+    with _serving(tmp_path / "data", 3) as (server, _port):
         deadline = time.monotonic() + 60
         while len(_children(server.pid)) < 3 and server.poll() is None:
             assert time.monotonic() < deadline, "the server processes did not start"
             time.sleep(0.005)
         os.killpg(server.pid, signal.SIGINT)  # they are starting: importing, opening
         out, err = server.communicate(timeout=120)
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
     assert "Traceback" not in err, err
     assert "KeyboardInterrupt" not in err, err
     assert server.returncode == 0, err
