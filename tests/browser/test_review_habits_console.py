@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.test_console_e2e import cti, sign_in
 from tests.browser.test_portal_e2e import _portal_sign_in
@@ -28,6 +28,48 @@ WIDTHS = (360, 640, 1280)  # a phone; 1280 px at 200 % zoom; a desk
 def _entries(chronik: ChronikServer, customer_id: str) -> list[dict[str, Any]]:
     page = chronik.api("GET", f"/customers/{customer_id}/timeline?limit=50")
     return [e for e in page["items"] if e["kind"] == "note"]
+
+
+def test_what_is_typed_while_a_note_saves_stays_in_the_form(chronik: ChronikServer,
+                                                          page: Page) -> None:
+    """Before: the answer to the save emptied the form, whatever the agent had typed into
+    it meanwhile (on a slow line, or the next note begun as soon as the live timeline
+    showed the last one)."""
+    kunde = chronik.api("POST", "/customers", {"name": "Greta Langsam"})
+    sign_in(page, chronik, AGENT_EMAIL, f"/customers/{kunde['id']}")
+    held: list[Route] = []
+    page.route(re.compile(r".*/api/v1/customers/[^/]+/entries$"),
+               lambda route: held.append(route) if route.request.method == "POST"
+               else route.continue_())
+    page.locator("#kind-note").check()
+    page.locator("#vis-internal").check()
+    body = page.locator("#c-body")
+    body.fill("Police liegt vor")
+    body.press("Control+Enter")
+    expect(page.locator("#compose-submit")).to_be_disabled()  # saving, the answer held back
+    body.press("End")
+    body.press_sequentially(", Kopie folgt")
+    _until_held(page, held, 1)
+    held[0].continue_()
+    expect(page.locator("#timeline")).to_contain_text("Police liegt vor")
+    expect(page.locator("#compose-submit")).to_be_enabled()
+    expect(body).to_have_value("Police liegt vor, Kopie folgt")
+    # once nothing was typed meanwhile, saving empties the form as before
+    body.fill("Zweite Notiz")
+    body.press("Control+Enter")
+    _until_held(page, held, 2)
+    held[1].continue_()
+    expect(body).to_have_value("")
+    notes = [e["body"] for e in _entries(chronik, kunde["id"])]
+    assert sorted(notes) == ["Police liegt vor", "Zweite Notiz"]
+
+
+def _until_held(page: Page, held: list[Route], count: int) -> None:
+    for _ in range(500):  # (the page's events reach the test only while it waits on it)
+        if len(held) >= count:
+            return
+        page.wait_for_timeout(20)
+    raise AssertionError(f"{count} saves expected, {len(held)} sent")
 
 
 def _overflow(page: Page) -> int:
@@ -52,6 +94,7 @@ def test_ctrl_enter_saves_and_the_keyboard_stays_in_the_form(chronik: ChronikSer
     body.fill("Zweite Notiz, gespeichert mit Cmd+Enter")
     body.press("Meta+Enter")
     expect(page.locator("#timeline")).to_contain_text("mit Cmd+Enter")
+    expect(body).to_have_value("")  # (the live timeline may show it before the save answers)
 
     # the button, reached with Tab and pressed with Enter, keeps the focus after saving
     body.fill("Dritte Notiz per Knopf")

@@ -656,6 +656,7 @@ if (form) {
       return;
     }
     const submit = document.getElementById("compose-submit");
+    const sent = [form.subject.value, form.body.value];
     saving = true;
     submit.disabled = true;
     status.textContent = texts.saving ?? "…";
@@ -670,8 +671,11 @@ if (form) {
         body = await response.json().catch(() => ({}));
       }
       if (response.status === 201) {
-        form.subject.value = "";
-        form.body.value = "";
+        // what was typed while it saved (the next note, an afterthought) stays in the form
+        if (form.subject.value === sent[0] && form.body.value === sent[1]) {
+          form.subject.value = "";
+          form.body.value = "";
+        }
         form.querySelector("#c-complaint").checked = false;  // the next entry is no complaint
         saveDraft();
         const files = form.querySelector("#c-files");
