@@ -10,7 +10,7 @@ import ssl
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +30,20 @@ from tests.support.mailservers import (
     IMAP_USER,
     LOG_DIR,
     SETUP_SCRIPT,
+    dovecot_in_use,
     require_mailservers,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
 DOVECOT_PIDFILE = Path("/run/chronik-dovecot/master.pid")
+
+
+@pytest.fixture(autouse=True)
+def _dovecot_to_ourselves(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The restart test waits for the IMAP tests of other test processes, and they for it."""
+    with dovecot_in_use(restarting=request.node.get_closest_marker("restarts_dovecot")
+                        is not None):
+        yield
 
 
 @pytest.fixture
@@ -295,6 +304,7 @@ def _restart_dovecot() -> None:
                    timeout=120)
 
 
+@pytest.mark.restarts_dovecot
 async def test_connector_reconnects_after_a_dovecot_restart(
         hub: Hub, folder: str, monkeypatch: pytest.MonkeyPatch) -> None:
     async with running(hub, monkeypatch, folder, IMAP_POLL_SECONDS="300") as (

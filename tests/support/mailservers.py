@@ -11,9 +11,13 @@ raises, so the tests FAIL rather than skip when the servers are missing.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import socket
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 SETUP_SCRIPT = "deploy/ci/mailservers.sh"
@@ -39,6 +43,19 @@ MAIL_DOMAIN = "chronik.test"
 MAIL_ROOT = Path("/var/lib/chronik-mail")
 SMTP_MAIL_ROOT = MAIL_ROOT / "smtp"  # exim: <localpart>/Maildir, one per recipient
 LOG_DIR = Path("/var/log/chronik-mail")  # dovecot.log, exim-mainlog, exim-rejectlog, ...
+
+
+DOVECOT_LOCK = Path(tempfile.gettempdir()) / "chronik-test-dovecot.lock"
+
+
+@contextmanager
+def dovecot_in_use(*, restarting: bool = False) -> Iterator[None]:
+    """Held by every test that talks IMAP (shared) and by the one that restarts dovecot
+    (exclusive): ``./run test`` runs the suite in several processes (``pytest -n``), and a
+    restart in one of them must not pull the server away from an IMAP test in another."""
+    with DOVECOT_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if restarting else fcntl.LOCK_SH)
+        yield  # (closing the file lets go of the lock)
 
 
 def imap_maildir(user: str = IMAP_USER) -> Path:

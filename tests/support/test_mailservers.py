@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -17,8 +17,10 @@ pytestmark = pytest.mark.mailservers
 
 
 @pytest.fixture(autouse=True)
-def _servers_up() -> None:
+def _servers_up() -> Iterator[None]:
     ms.require_mailservers()  # fails (not skips) when the servers are missing
+    with ms.dovecot_in_use():  # (not while another test process restarts it)
+        yield
 
 
 async def _login(user: str = ms.IMAP_USER) -> IMAP4:

@@ -40,11 +40,13 @@ async def test_group_commit_isolates_a_failing_write(tmp_path: Path) -> None:
         await db.close()
 
 
-def _locks_on(path: Path) -> list[str]:
-    """This process's POSIX locks on ``path`` (from /proc/locks)."""
+def _locks_on(path: Path) -> list[list[str]]:
+    """This process's POSIX locks on ``path`` (from /proc/locks), without each line's
+    number: that is the lock's place among all locks on the machine, which other
+    processes' locks coming and going change."""
     inode = path.stat().st_ino
     pid = str(os.getpid())
-    return [line for line in Path("/proc/locks").read_text().splitlines()
+    return [line.split()[1:] for line in Path("/proc/locks").read_text().splitlines()
             if line.split()[4] == pid and line.split()[5].rsplit(":", 1)[1] == str(inode)]
 
 
