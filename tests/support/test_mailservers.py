@@ -18,8 +18,8 @@ pytestmark = pytest.mark.mailservers
 
 @pytest.fixture(autouse=True)
 def _servers_up() -> Iterator[None]:
-    ms.require_mailservers()  # fails (not skips) when the servers are missing
     with ms.dovecot_in_use():  # (not while another test process restarts it)
+        ms.require_mailservers()  # fails (not skips) when the servers are missing
         yield
 
 
