@@ -22,6 +22,7 @@ from chronik.glue.email import components
 from connectors.email.errors import ImapConnectionLost, ImapProtocolError
 from connectors.email.imap import ImapConnector, imap_errors
 from tests.conftest import Hub
+from tests.support.live_server import child_pids
 from tests.support.mailservers import (
     IMAP_HOST,
     IMAP_PASSWORD,
@@ -282,20 +283,11 @@ async def test_oversized_and_unparseable_mail_is_quarantined_and_moved(
     assert (await folder_state(f"{folder}/done"))["count"] == 3  # the original is kept
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-    return found
-
-
 def _restart_dovecot() -> None:
     """Stop this dovecot instance as a server restart does (master and its sessions), then
     start it again with the set-up script."""
     master = int(DOVECOT_PIDFILE.read_text().split()[0])
-    pids = [master, *_children(master)]
+    pids = [master, *child_pids(master)]
     subprocess.run(["kill", *map(str, pids)], check=False)
     deadline = time.monotonic() + 10
     while any(Path(f"/proc/{p}").exists() for p in pids) and time.monotonic() < deadline:

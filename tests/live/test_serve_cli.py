@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.live.cluster import base_env
-from tests.support.live_server import HOST, ROOT, free_port, seed
+from tests.support.live_server import HOST, ROOT, child_pids, free_port, seed
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -136,12 +136,6 @@ def test_more_signals_during_the_shutdown_cut_nothing_short(tmp_path: Path,
     assert "Traceback" not in err, err
 
 
-def _children(pid: int) -> list[int]:
-    with contextlib.suppress(OSError):
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    return []
-
-
 def test_ctrl_c_while_the_processes_start_ends_them_quietly(tmp_path: Path) -> None:
     """Ctrl-C right after ``serve --processes N`` was started reaches processes that are
     still importing their modules: it stops them all without a traceback and exit 0 (the
@@ -149,7 +143,7 @@ def test_ctrl_c_while_the_processes_start_ends_them_quietly(tmp_path: Path) -> N
     seed(tmp_path / "data", base_env())
     with _serving(tmp_path / "data", 3) as (server, _port):
         deadline = time.monotonic() + 60
-        while len(_children(server.pid)) < 3 and server.poll() is None:
+        while len(child_pids(server.pid)) < 3 and server.poll() is None:
             assert time.monotonic() < deadline, "the server processes did not start"
             time.sleep(0.005)
         os.killpg(server.pid, signal.SIGINT)  # they are starting: importing, opening

@@ -67,6 +67,16 @@ leak in; pass ``env=`` to :func:`start_chronik` for more."""
 T = TypeVar("T")
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from each process's ``/proc/PID/stat``)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
 def wait_until(condition: Callable[[], T | None], *, timeout: float = 10.0,
                interval: float = 0.05, what: str = "condition") -> T:
     """Poll ``condition`` until it returns something other than None/False; return that.
