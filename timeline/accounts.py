@@ -1,16 +1,18 @@
 """Sign-in for people (not integrations): agents' passwords and e-mail addresses, browser
-sessions of agents and customers, and one-time sign-in codes. The narrow store protocol the
-web layer receives (``AccountStore``); ``timeline.sqlite_accounts.SqliteAccounts``
+sessions of agents and customers, one-time sign-in codes, and the attempts counted against
+sign-in limits (so every process on the store shares the count). The narrow store protocol
+the web layer receives (``AccountStore``); ``timeline.sqlite_accounts.SqliteAccounts``
 implements it.
 
 Nothing here stores an IP address or a user agent: a session is its hashed id, whose it is,
-and when it expires."""
+and when it expires; an attempt is a scope, a key the caller chose (a keyed hash of what
+was typed) and a time."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from timeline.models import Agent, Office
@@ -22,6 +24,12 @@ REVOCATION_EVENT = "token.revoked"
 that revokes it: ``data["token_id"]`` (the first 12 hex digits of the token's SHA-256, as
 ``agent list`` shows it) names it, so every process following the feed forgets the token
 from its cache at once."""
+
+ATTEMPTS_KEPT = timedelta(days=1)
+"""The longest window an attempt limit counts in: older attempts are forgotten."""
+CUSTOMER_CODES = "portal.codes"
+"""The scope of the portal's sign-in codes per customer and day: its keys are customer ids,
+so erasing a customer forgets them."""
 
 
 @dataclass(frozen=True)
@@ -120,4 +128,19 @@ class AccountStore(Protocol):
                              max_attempts: int) -> LoginCode | None:
         """Spend the code: the first right guess before it expires wins; each wrong guess
         counts, and after ``max_attempts`` the code is dead."""
+        ...
+
+    async def take_attempt(self, scope: str, key: str, now: datetime, since: datetime,
+                           limit: int) -> bool:
+        """Count one attempt at ``key`` (a sign-in, a code request) unless ``limit`` of the
+        scope's attempts at it were counted since ``since``: True when this one was counted,
+        False when it is over the limit. Attempts older than ``since`` are forgotten on the
+        way (of the whole scope), and every attempt older than :data:`ATTEMPTS_KEPT`. One
+        transaction, shared by every process on the store: attempts made at the same time
+        never pass the limit together."""
+        ...
+    async def count_attempts(self, scope: str, key: str, since: datetime) -> int: ...
+    async def forget_attempts(self, scope: str, keys: Sequence[str]) -> int:
+        """Forget the scope's attempts at these keys (a sign-in that succeeded, an erased
+        customer); how many there were."""
         ...

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from timeline.accounts import (
+    ATTEMPTS_KEPT,
     REVOCATION_EVENT,
     AgentAccount,
     AgentLogin,
@@ -35,6 +36,7 @@ from timeline.sql_tables import (
     agents,
     login_codes,
     offices,
+    sign_in_attempts,
     web_sessions,
 )
 
@@ -267,6 +269,40 @@ class PgAccounts(PgRepository):
                 login_codes.c.subject_id.in_(list(subject_ids)),
                 login_codes.c.created_at >= since))
         return int(count or 0)
+
+    # ------------------------------------------------------------------ attempt limits
+    async def take_attempt(self, scope: str, key: str, now: datetime, since: datetime,
+                           limit: int) -> bool:
+        """Atomic across processes: a transaction-scoped advisory lock on the scope and key
+        holds a second attempt at the same key from its count until the first's insert is
+        committed."""
+        t = sign_in_attempts.c
+        async with self.db.begin() as conn:
+            await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(
+                sa.func.hashtext("sign_in_attempts:" + scope), sa.func.hashtext(key))))
+            await conn.execute(sa.delete(sign_in_attempts).where(sa.or_(
+                t.at < now - ATTEMPTS_KEPT, sa.and_(t.scope == scope, t.at < since))))
+            count = await conn.scalar(sa.select(sa.func.count()).select_from(sign_in_attempts)
+                                      .where(t.scope == scope, t.key == key, t.at >= since))
+            if int(count or 0) >= limit:
+                return False
+            await conn.execute(sa.insert(sign_in_attempts).values(scope=scope, key=key, at=now))
+        return True
+
+    async def count_attempts(self, scope: str, key: str, since: datetime) -> int:
+        t = sign_in_attempts.c
+        async with self.db.connect() as conn:
+            count = await conn.scalar(sa.select(sa.func.count()).select_from(sign_in_attempts)
+                                      .where(t.scope == scope, t.key == key, t.at >= since))
+        return int(count or 0)
+
+    async def forget_attempts(self, scope: str, keys: Sequence[str]) -> int:
+        if not keys:
+            return 0
+        async with self.db.begin() as conn:
+            result = await conn.execute(sa.delete(sign_in_attempts).where(
+                sign_in_attempts.c.scope == scope, sign_in_attempts.c.key.in_(list(keys))))
+        return int(result.rowcount)
 
     async def use_login_code(self, code_id: str, code_hash: str, now: datetime,
                              max_attempts: int) -> LoginCode | None:

@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from timeline.accounts import CUSTOMER_CODES
 from timeline.errors import NotFound
 from timeline.ids import new_ulid
 from timeline.models import CustomerStatus, IdentityKind, utcnow
@@ -65,6 +66,7 @@ from timeline.sql_tables import (
     preferences,
     privacy_access_log,
     quarantine,
+    sign_in_attempts,
     telegram_updates,
     web_sessions,
 )
@@ -237,6 +239,9 @@ async def erase(conn: AsyncConnection, order: ErasureOrder) -> ErasureOutcome:
                                                 web_sessions.c.audience == "portal")
     counts["login_codes"] = await person_rows(login_codes, "subject_id",
                                               login_codes.c.audience == "portal")
+    # the day's count of their sign-in codes (keyed by customer id, no office column)
+    await conn.execute(sa.delete(sign_in_attempts).where(
+        sign_in_attempts.c.scope == CUSTOMER_CODES, any_of(sign_in_attempts.c.key, people)))
     counts["consents"] = await person_rows(consents)
     counts["preferences"] = await person_rows(preferences)
     # Telegram updates from the person's chats, received but not processed yet

@@ -310,6 +310,12 @@ login_codes = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Index("login_codes_subject", "audience", "subject_id", "created_at"),
 )
+sign_in_attempts = sa.Table(
+    "sign_in_attempts", metadata,
+    _text("scope"), _text("key"), _at("at"),
+    sa.Index("sign_in_attempts_key", "scope", "key", "at"),
+    sa.Index("sign_in_attempts_at", "at"),
+)
 
 # ---------------------------------------------------------------- privacy
 data_exports = sa.Table(

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from timeline.accounts import (
+    ATTEMPTS_KEPT,
     REVOCATION_EVENT,
     AgentAccount,
     AgentLogin,
@@ -220,6 +221,37 @@ class SqliteAccounts(SqliteRepository):
             f"SELECT count(*) FROM login_codes WHERE audience=? AND subject_id IN ({marks}) "
             "AND created_at >= ?", (audience, *subject_ids, _utc(since))).fetchone())
         return int(row[0])
+
+    # ------------------------------------------------------------------ attempt limits
+    async def take_attempt(self, scope: str, key: str, now: datetime, since: datetime,
+                           limit: int) -> bool:
+        """Atomic across processes: the single writer's ``BEGIN IMMEDIATE`` holds the
+        database's write lock from the count to the insert."""
+        def run(conn: sqlite3.Connection) -> bool:
+            conn.execute("DELETE FROM sign_in_attempts WHERE at < ? OR (scope=? AND at < ?)",
+                         (_utc(now - ATTEMPTS_KEPT), scope, _utc(since)))
+            row = conn.execute("SELECT count(*) FROM sign_in_attempts WHERE scope=? AND key=? "
+                               "AND at >= ?", (scope, key, _utc(since))).fetchone()
+            if int(row[0]) >= limit:
+                return False
+            conn.execute("INSERT INTO sign_in_attempts (scope, key, at) VALUES (?,?,?)",
+                         (scope, key, _utc(now)))
+            return True
+        return await self.db.write(run)
+
+    async def count_attempts(self, scope: str, key: str, since: datetime) -> int:
+        row = await self.db.read(lambda c: c.execute(
+            "SELECT count(*) FROM sign_in_attempts WHERE scope=? AND key=? AND at >= ?",
+            (scope, key, _utc(since))).fetchone())
+        return int(row[0])
+
+    async def forget_attempts(self, scope: str, keys: Sequence[str]) -> int:
+        if not keys:
+            return 0
+        marks = ",".join("?" * len(keys))
+        return await self.db.write(lambda c: c.execute(
+            f"DELETE FROM sign_in_attempts WHERE scope=? AND key IN ({marks})",
+            (scope, *keys)).rowcount)
 
     async def use_login_code(self, code_id: str, code_hash: str, now: datetime,
                              max_attempts: int) -> LoginCode | None:

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from timeline.accounts import CUSTOMER_CODES
 from timeline.errors import NotFound
 from timeline.ids import new_ulid, seq_base
 from timeline.models import Consent, CustomerStatus, Entry, Preferences, utcnow
@@ -493,6 +494,9 @@ def _erase(conn: sqlite3.Connection, order: ErasureOrder) -> ErasureOutcome:
     counts["portal_sessions"] = person_rows("web_sessions", "subject_id",
                                             "AND audience='portal'")
     counts["login_codes"] = person_rows("login_codes", "subject_id", "AND audience='portal'")
+    # the day's count of their sign-in codes (keyed by customer id, no office column)
+    conn.execute(f"DELETE FROM sign_in_attempts WHERE scope=? AND key IN ({_marks(people)})",
+                 (CUSTOMER_CODES, *people))
     counts["consents"] = person_rows("consents")
     counts["preferences"] = person_rows("preferences")
     # Telegram updates from the person's chats, received but not processed yet (h6-telegram)

@@ -427,4 +427,15 @@ CREATE TRIGGER entries_update_counted AFTER UPDATE ON entries
 CREATE TRIGGER entries_delete_counted AFTER DELETE ON entries
   BEGIN UPDATE lookup_changes SET n = n + 1; END;
 """),
+    # sign-in attempts counted in the store, not in each process's memory, so several
+    # server processes share one limit (``AccountStore.take_attempt``)
+    (20, """
+CREATE TABLE sign_in_attempts (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX sign_in_attempts_key ON sign_in_attempts(scope, key, at);
+CREATE INDEX sign_in_attempts_at ON sign_in_attempts(at);
+"""),
 ]

@@ -8,9 +8,9 @@ import secrets
 from datetime import timedelta
 
 from aiohttp import web
-from cachetools import TTLCache
 
 from chronik.state import STATE, AppState
+from chronik.web.attempts import attempt_key, over, take
 from chronik.web.auth import current_agent, end_session, start_session, verify_password
 from chronik.web.i18n import LANGUAGES, gettext
 from chronik.web.outbox import OUTBOX, Outbox
@@ -36,8 +36,10 @@ LINK_VALID = timedelta(minutes=15)
 MAX_LINKS = 5
 """Sign-in links per agent and per quarter of an hour."""
 MAX_FAILURES = 10
-"""Wrong passwords per address and per quarter of an hour."""
-_FAILURES: TTLCache[str, int] = TTLCache(maxsize=10_000, ttl=15 * 60)
+"""Wrong passwords per address typed and ``FAILURE_WINDOW``, counted in the store (every
+server process shares the count, ``chronik.web.attempts``)."""
+FAILURE_WINDOW = timedelta(minutes=15)
+PASSWORD_SCOPE = "agent.password"  # noqa: S105 -- a name, not a password
 
 
 def code_hash(secret: str) -> str:
@@ -118,21 +120,26 @@ async def signin(request: web.Request) -> web.StreamResponse:
                                    login.language or lang, nxt)
         # the same answer whether or not the address is known (no enumeration)
         return _signin_page(request, lang, message=gettext(lang, "signin.link_sent"), nxt=nxt)
-    if _FAILURES.get(email, 0) >= MAX_FAILURES:
+    key = await attempt_key(state, PASSWORD_SCOPE, email)
+    password = form_str(form, "password")
+    if password:  # counted before it is checked, and forgotten when it was right: guesses
+        # sent at once, to one process or to several, never pass the limit together
+        limited = not await take(state, PASSWORD_SCOPE, key, FAILURE_WINDOW, MAX_FAILURES)
+    else:
+        limited = await over(state, PASSWORD_SCOPE, key, FAILURE_WINDOW, MAX_FAILURES)
+    if limited:
         return _signin_page(request, lang, message=gettext(lang, "signin.rate_limited"),
                             kind="error", email=raw_email, status=429, nxt=nxt)
-    password = form_str(form, "password")
     if not password:  # Enter in the address field of someone who signs in by link
         return _signin_page(request, lang, message=gettext(lang, "signin.password_missing"),
                             kind="error", email=raw_email, status=400, nxt=nxt,
                             focus="password")
     ok = await verify_password(found[1].password_hash if found else None, password)
     if not ok or found is None:
-        _FAILURES[email] = _FAILURES.get(email, 0) + 1
         return _signin_page(request, lang, message=gettext(lang, "signin.failed"),
                             kind="error", email=raw_email, status=400, nxt=nxt,
                             focus="password")  # (the address is there: type it again)
-    _FAILURES.pop(email, None)
+    await state.store.forget_attempts(PASSWORD_SCOPE, [key])
     agent, login = found
     response = web.HTTPSeeOther(nxt)
     await start_session(request, response, state, "agent", agent.office_id, agent.id,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +30,15 @@ from tests.live.cluster import (
     spawn_worker,
     stream,
 )
-from tests.support.live_server import ChronikServer, ServerFailed, seed, wait_until
+from tests.support.live_server import (
+    ADMIN_EMAIL,
+    AGENT_EMAIL,
+    PASSWORD,
+    ChronikServer,
+    ServerFailed,
+    seed,
+    wait_until,
+)
 from tests.support.postgres import fresh_database_sync
 
 pytestmark = pytest.mark.timeout(240)
@@ -262,3 +271,53 @@ async def test_the_http_only_process_shows_the_connectors_of_the_others(
         (i["name"], i["reported_by"]) for i in live]
     assert [i["state"] for i in shown if i["reported_by"] == a_pid] == [
         i["state"] for i in live if i["reported_by"] == a_pid]
+
+
+class Browser:
+    """A browser's cookies, and its forms posted to whichever server the test names (the
+    same site behind a proxy that spreads requests over processes)."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self.session = session
+
+    async def post_form(self, server: ChronikServer, path: str, fields: dict[str, str]
+                        ) -> tuple[int, str, str]:
+        """GET the form's page, POST it with its CSRF token: (status, Location, text)."""
+        async with self.session.get(server.base_url + path) as page:
+            assert page.status == 200, page.status
+            found = re.search(r'name="csrf" value="([^"]+)"', await page.text())
+            assert found
+        async with self.session.post(server.base_url + path, allow_redirects=False,
+                                     data={**fields, "csrf": found.group(1)}) as answer:
+            return answer.status, answer.headers.get("Location", ""), await answer.text()
+
+
+async def test_sign_in_limits_count_the_attempts_made_through_every_process(
+        cluster: Cluster) -> None:
+    """Before, each process counted wrong passwords and portal code requests in its own
+    memory: behind a proxy that spreads requests over two processes (or with ``serve
+    --processes 2``), twice the guesses got through. Now the store counts them."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        browser = Browser(session)
+        servers = (cluster.a, cluster.b)
+        for n in range(10):  # the 10 wrong passwords an address gets, half through each
+            status, _, _ = await browser.post_form(servers[n % 2], "/signin", {
+                "email": AGENT_EMAIL, "password": f"guess {n}", "method": "password"})
+            assert status == 400, (n, status)
+        for server in servers:  # now refused by both, even the right password
+            status, _, text = await browser.post_form(server, "/signin", {
+                "email": AGENT_EMAIL, "password": PASSWORD, "method": "password"})
+            assert status == 429 and "Zu viele Versuche" in text, (server.base_url, status)
+        # the admin's address is not affected
+        status, location, _ = await browser.post_form(cluster.b, "/signin", {
+            "email": ADMIN_EMAIL, "password": PASSWORD, "method": "password", "next": "/"})
+        assert (status, location) == (303, "/")
+
+        for n in range(5):  # the portal: 5 code requests per address typed, alternately
+            status, location, _ = await browser.post_form(
+                servers[n % 2], "/portal/signin", {"email": "erika@example.de"})
+            assert status == 303 and "/portal/signin/code?" in location, (n, location)
+        for server in servers:
+            status, location, _ = await browser.post_form(
+                server, "/portal/signin", {"email": "erika@example.de"})
+            assert status == 303 and "error=rate_limited" in location, location

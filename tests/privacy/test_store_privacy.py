@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from timeline.accounts import LoginCode, WebSession
+from timeline.accounts import CUSTOMER_CODES, LoginCode, WebSession
 from timeline.errors import NotFound
 from timeline.ids import new_ulid
 from timeline.models import (
@@ -90,6 +90,10 @@ async def test_erase_customer_leaves_no_row_naming_them(store: SqliteStore,
                                         created_at=now, file="x.zip"))
     dup = await store.create_customer(office.id, "Dup", [])
     await store.merge_customers(office.id, dup.id, person.id)
+    for customer_id in (person.id, dup.id):  # the day's sign-in codes counted
+        assert await store.take_attempt(CUSTOMER_CODES, customer_id, now,
+                                        now - timedelta(days=1), 10)
+    assert await store.take_attempt(CUSTOMER_CODES, other.id, now, now - timedelta(days=1), 10)
     pending = {t.seq for t in await store.pending_index_tasks(1000)}
     await store.ack_index_tasks([t.outbox_id for t in await store.pending_index_tasks(1000)])
     assert mine.seq in pending
@@ -108,6 +112,7 @@ async def test_erase_customer_leaves_no_row_naming_them(store: SqliteStore,
     assert await store.is_suppressed(office.id, "email", "d1")
     assert not await store.is_suppressed(office.id, "email", "d2")
     assert await store.get_entry(office.id, theirs.id) is not None
+    assert await store.count_attempts(CUSTOMER_CODES, other.id, now - timedelta(days=1)) == 1
 
     conn = sqlite3.connect(tmp_path / "store.sqlite3")
     try:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.store_contract.helpers import LEASE, REFUSED, T0, claim_one, draft, published, seed
-from timeline.accounts import LoginCode, WebSession
+from timeline.accounts import CUSTOMER_CODES, LoginCode, WebSession
 from timeline.models import (
     Attachment,
     Identity,
@@ -96,6 +96,9 @@ async def test_erasure_removes_the_person_everywhere(store: Store) -> None:
                                 event="call.ringing")
     q = await store.add_quarantine(office, "email", "from the person", "imap", SHA_Q, 5)
     await store.ack_index_through((await store.index_backlog())[1])
+    day = utcnow() - timedelta(days=1)
+    for counted in (c, dup.id, other.id):  # the day's sign-in codes, by customer id
+        assert await store.take_attempt(CUSTOMER_CODES, counted, utcnow(), day, 10)
 
     outcome = await store.erase_customer(ErasureOrder(
         office_id=office, customer_id=c, erased_by="admin-1", quarantine_ids=(q.id,),
@@ -128,6 +131,8 @@ async def test_erasure_removes_the_person_everywhere(store: Store) -> None:
     assert (access.action, access.customer_id, access.agent_id) == (
         AccessAction.ERASE, c, "admin-1")
     assert await store.get_entry(office, theirs.id) == theirs  # someone else's: untouched
+    assert [await store.count_attempts(CUSTOMER_CODES, counted, day)
+            for counted in (c, dup.id, other.id)] == [0, 0, 1]
     assert await store.blobs_in_use(outcome.blob_candidates) == set()
 
 

@@ -1,4 +1,5 @@
-"""Contract: browser sessions (console and portal) and one-time sign-in codes."""
+"""Contract: browser sessions (console and portal), one-time sign-in codes and the attempts
+counted against sign-in limits."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ COVERS = frozenset({
     "create_web_session", "get_web_session", "agent_session", "extend_web_session",
     "delete_web_session",
     "set_web_session_language", "revoke_web_sessions", "add_login_code", "count_login_codes",
-    "use_login_code",
+    "use_login_code", "take_attempt", "count_attempts", "forget_attempts",
 })
 
 HOUR = timedelta(hours=1)
@@ -184,3 +185,52 @@ async def test_wrong_guesses_from_two_processes_at_once_all_count(
     await asyncio.gather(*(handle.use_login_code("c1", "hash-wrong", T0, 3)
                            for handle in (store, second_store, store)))
     assert await second_store.use_login_code("c1", "hash-right", T0, 3) is None  # guessed dead
+
+
+MINUTE = timedelta(minutes=1)
+
+
+async def test_attempts_count_up_to_the_limit_within_the_window(store: Store) -> None:
+    since = T0 - 15 * MINUTE
+    taken = [await store.take_attempt("password", "k1", T0 + n * MINUTE / 10, since, 3)
+             for n in range(5)]
+    assert taken == [True, True, True, False, False]  # refused attempts do not count
+    assert await store.count_attempts("password", "k1", since) == 3
+    # another key, another scope: counted on their own
+    assert await store.take_attempt("password", "k2", T0, since, 3)
+    assert await store.take_attempt("code", "k1", T0, since, 3)
+    assert await store.count_attempts("code", "k1", since) == 1
+    # once the window has moved past them, the attempts no longer count
+    later = T0 + 16 * MINUTE
+    assert await store.count_attempts("password", "k1", later - 15 * MINUTE) == 0
+    assert await store.take_attempt("password", "k1", later, later - 15 * MINUTE, 3)
+
+
+async def test_attempts_are_forgotten_by_key_and_after_a_day(store: Store) -> None:
+    since = T0 - HOUR
+    for key in ("k1", "k1", "k2", "k3"):
+        assert await store.take_attempt("password", key, T0, since, 10)
+    assert await store.forget_attempts("password", ["k1", "k3", "unknown"]) == 3
+    assert await store.forget_attempts("password", []) == 0
+    assert await store.count_attempts("password", "k1", since) == 0
+    assert await store.count_attempts("password", "k2", since) == 1
+    # another scope's attempt two days later forgets k2's (older than any window kept),
+    # whatever window its own scope counts in
+    two_days = T0 + timedelta(days=2)
+    assert await store.take_attempt("code", "x", two_days, two_days - 3 * timedelta(days=1), 10)
+    assert await store.count_attempts("password", "k2", since) == 0
+
+
+async def test_attempts_are_compared_as_instants_in_any_time_zone(store: Store) -> None:
+    await store.take_attempt("password", "k1", T0.astimezone(EAST), T0 - HOUR, 5)
+    assert await store.count_attempts("password", "k1", (T0 - MINUTE).astimezone(WEST)) == 1
+    assert await store.count_attempts("password", "k1", (T0 + MINUTE).astimezone(WEST)) == 0
+
+
+async def test_attempts_from_two_processes_at_once_never_pass_the_limit(
+        store: Store, second_store: Store) -> None:
+    since = T0 - HOUR
+    taken = await asyncio.gather(*(handle.take_attempt("password", "k1", T0, since, 4)
+                                   for _ in range(5) for handle in (store, second_store)))
+    assert sorted(taken) == [False] * 6 + [True] * 4
+    assert await second_store.count_attempts("password", "k1", since) == 4

@@ -5,9 +5,9 @@ digits) and a one-click link to it -- the same code record -- over their preferr
 
 * A code is valid for ``CODE_VALID``, once; after ``MAX_GUESSES`` wrong guesses it is dead.
   Only an HMAC of it (keyed with the server's secret key and the code's id) is stored.
-* Rate limits: ``MAX_PER_ADDRESS`` requests per address typed and quarter of an hour (in
-  memory), ``MAX_CODES`` codes per customer within ``CODE_VALID`` (counted in the store),
-  ``MAX_CODES_PER_DAY`` codes per customer a day (in memory).
+* Rate limits, all counted in the store (every server process shares them):
+  ``MAX_PER_ADDRESS`` requests per address typed and quarter of an hour, ``MAX_CODES``
+  codes per customer within ``CODE_VALID``, ``MAX_CODES_PER_DAY`` codes per customer a day.
 * No enumeration: the answer, and how long it takes, is the same whether or not the address
   is known -- the customers are looked up and the codes sent after the answer, in the
   background. The code form carries only the request's random id.
@@ -42,10 +42,9 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
 from aiohttp import web
-from cachetools import TTLCache
 
-from chronik.glue.notify import load_settings, secret_key
 from chronik.state import STATE, AppState
+from chronik.web.attempts import attempt_key, server_key, take
 from chronik.web.auth import (
     COOKIES,
     Session,
@@ -70,8 +69,7 @@ from chronik.web.pages import (
 from chronik.web.portal.language import chosen_language
 from chronik.web.render import page, request_language
 from notify.evaluate import channel_order, consent_state
-from notify.settings import NotifySettings
-from timeline.accounts import LoginCode
+from timeline.accounts import CUSTOMER_CODES, LoginCode
 from timeline.errors import InvalidInput
 from timeline.identity import normalise_email, normalise_phone
 from timeline.ids import new_ulid
@@ -93,14 +91,15 @@ MAX_GUESSES = 5
 MAX_CODES = 5
 """Codes per customer within ``CODE_VALID``."""
 MAX_CODES_PER_DAY = 10
-"""Codes per customer within ``DAY_SECONDS`` (in memory, like the per-address counter):
-with ``MAX_GUESSES`` each, at most 50 guesses a day at a customer's codes (the limits
-above alone let a stranger asking in a loop make some 2,400 -- and fill the customer's
-mailbox with 480 codes)."""
-DAY_SECONDS = 24 * 60 * 60
+"""Codes per customer within ``DAY`` (``timeline.accounts.CUSTOMER_CODES``): with
+``MAX_GUESSES`` each, at most 50 guesses a day at a customer's codes (the limits above alone
+let a stranger asking in a loop make some 2,400 -- and fill the customer's mailbox with 480
+codes)."""
+DAY = timedelta(days=1)
 MAX_PER_ADDRESS = 5
-"""Code requests per address typed within ``ADDRESS_WINDOW_SECONDS``."""
-ADDRESS_WINDOW_SECONDS = 15 * 60
+"""Code requests per address typed within ``ADDRESS_WINDOW``."""
+ADDRESS_WINDOW = timedelta(minutes=15)
+REQUEST_SCOPE = "portal.request"
 MAX_MATCHES = 3
 """Customers (of different offices) one request sends codes to."""
 HOME = "/portal/"
@@ -132,13 +131,8 @@ def typed_code(raw: str) -> str:
 
 @dataclass
 class SigninState:
-    """Per app: the per-address counter and the code sends still running."""
+    """Per app: the code sends still running."""
 
-    per_address: TTLCache[str, int] = field(
-        default_factory=lambda: TTLCache(maxsize=100_000, ttl=ADDRESS_WINDOW_SECONDS))
-    per_customer: TTLCache[str, int] = field(
-        default_factory=lambda: TTLCache(maxsize=100_000, ttl=DAY_SECONDS))
-    """Codes sent per customer id within the day (``MAX_CODES_PER_DAY``)."""
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -159,14 +153,6 @@ def code_id(challenge: str, n: int) -> str:
 
 def code_hash(key: bytes, code_id: str, code: str) -> str:
     return hmac.new(key, f"portal:{code_id}:{code}".encode(), hashlib.sha256).hexdigest()
-
-
-async def _key(state: AppState) -> bytes:
-    try:
-        notify = await asyncio.to_thread(load_settings)
-    except ValueError:  # bad notifier settings: the key file in the data folder still works
-        notify = NotifySettings.model_construct(secret_key=None)
-    return await secret_key(state.settings, notify)
 
 
 def _lang(request: web.Request, form_lang: str = "") -> str:
@@ -253,12 +239,11 @@ async def request_code(request: web.Request) -> web.StreamResponse:
     if typed is None:
         raise _back_to_signin(request, "bad_email", lang, nxt, raw)
     kind, value = typed
-    limits = request.app[SIGNIN].per_address
+    state = request.app[STATE]
     counted = value if kind is IdentityKind.EMAIL else "tel:" + re.sub(r"[^\d+]", "", value)
-    count = limits.get(counted, 0)
-    if count >= MAX_PER_ADDRESS:  # known or not: the same answer
-        raise _back_to_signin(request, "rate_limited", lang, nxt, raw)
-    limits[counted] = count + 1
+    key = await attempt_key(state, REQUEST_SCOPE, counted)
+    if not await take(state, REQUEST_SCOPE, key, ADDRESS_WINDOW, MAX_PER_ADDRESS):
+        raise _back_to_signin(request, "rate_limited", lang, nxt, raw)  # known or not
     challenge = new_ulid()
     _spawn(request.app, _send_codes(request.app, kind, value, challenge, nxt, lang))
     response = web.HTTPSeeOther("/portal/signin/code?" + urlencode(
@@ -363,17 +348,16 @@ async def _send_codes(app: web.Application, kind: IdentityKind, typed: str, chal
                                                since) >= MAX_CODES:
             log.info("portal sign-in code not sent: too many codes for this customer")
             return
-        key = await _key(state)
-        sent_today = app[SIGNIN].per_customer
+        key = await server_key(state)
         for n, (customer, ident) in enumerate(matches):
-            if sent_today.get(customer.id, 0) >= MAX_CODES_PER_DAY:
-                log.info("portal sign-in code not sent: the customer's codes for today "
-                         "are used up")
-                continue
             prefs = await state.store.get_preferences(customer.office_id, customer.id)
             consents = await state.store.consents(customer.office_id, customer.id)
             route = _route(customer, prefs, consents, ident, outbox)
             if route is None:
+                continue
+            if not await take(state, CUSTOMER_CODES, customer.id, DAY, MAX_CODES_PER_DAY):
+                log.info("portal sign-in code not sent: the customer's codes for today "
+                         "are used up")
                 continue
             channel, address = route
             cid = code_id(challenge, n)
@@ -383,7 +367,6 @@ async def _send_codes(app: web.Application, kind: IdentityKind, typed: str, chal
                 LoginCode(id=cid, audience="portal", office_id=customer.office_id,
                           subject_id=customer.id, next_path=nxt, expires_at=now + CODE_VALID),
                 code_hash(key, cid, code), now)
-            sent_today[customer.id] = sent_today.get(customer.id, 0) + 1
             office = await state.store.get_office(customer.office_id)
             office_name = office.name if office else "Chronik"
             lang = await chosen_language(state, customer) or page_lang
@@ -418,7 +401,7 @@ async def sign_in_link(state: AppState, customer: Customer, chat_lang: str
     await state.store.add_login_code(
         LoginCode(id=cid, audience="portal", office_id=customer.office_id,
                   subject_id=customer.id, next_path=HOME, expires_at=now + CODE_VALID),
-        code_hash(await _key(state), cid, code), now)
+        code_hash(await server_key(state), cid, code), now)
     lang = await chosen_language(state, customer) or chat_lang
     minutes = int(CODE_VALID.total_seconds() // 60)
     return f"{state.settings.base_url}/portal/signin/link/{cid}.{code}?lang={lang}", minutes
@@ -498,7 +481,7 @@ async def use_code(request: web.Request) -> web.StreamResponse:
     code = typed_code(form_str(form, "code"))
     if not _CODE.match(code):
         raise _back_to_code(challenge, nxt, lang, "format")
-    key = await _key(state)
+    key = await server_key(state)
     now = utcnow()
     # the code of this page's request, or of another one this browser made lately (the
     # customer asked again, then the first message arrived and they typed its code)
@@ -543,7 +526,7 @@ async def link_use(request: web.Request) -> web.StreamResponse:
     parts = _split(request.match_info["token"])
     if parts is not None:
         cid, code = parts
-        key = await _key(state)
+        key = await server_key(state)
         used = await state.store.use_login_code(cid, code_hash(key, cid, code), utcnow(),
                                                 MAX_GUESSES)
         response = await _signed_in(request, state, used, lang)
