@@ -52,19 +52,21 @@ def test_a_taken_port_stops_every_process_with_a_message(tmp_path: Path) -> None
 @contextlib.contextmanager
 def _serving(data_dir: Path, processes: int) -> Iterator[tuple[subprocess.Popen[str], int]]:
     """``chronik serve --processes N`` on a free port in a process group of its own (as a
-    terminal's job has), killed with its group should the test leave it running."""
+    terminal's job has), killed with its group should the test leave it running, its pipes
+    closed."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "chronik.cli", "--data-dir", str(data_dir), "serve",
          "--host", HOST, "--port", str(port), "--processes", str(processes)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=base_env(), cwd=ROOT,
         start_new_session=True)
-    try:
-        yield server, port
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+    with server:  # (its pipes closed also when the test fails before reading them)
+        try:
+            yield server, port
+        finally:
+            if server.poll() is None:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
 
 
 def _refused(port: int) -> bool:
