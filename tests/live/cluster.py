@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +116,19 @@ def spawn_worker(workdir: Path, data_dir: Path, env: Mapping[str, str], *flags: 
     process, out, err = _spawn(workdir, name, env, "--data-dir", str(data_dir), "worker",
                                *flags)
     return Worker(process, out, err)
+
+
+def stop_all(processes: Sequence[ChronikServer | Worker]) -> None:
+    """Stop each (in this order), also when one of them fails to stop cleanly; then raise
+    the first failure."""
+    failed: list[ServerFailed] = []
+    for proc in processes:
+        try:
+            proc.stop()
+        except ServerFailed as exc:
+            failed.append(exc)
+    if failed:
+        raise failed[0]
 
 
 def running(w: Worker) -> Worker:

@@ -28,6 +28,7 @@ from tests.live.cluster import (
     server_pid,
     spawn_server,
     spawn_worker,
+    stop_all,
     stream,
 )
 from tests.support.live_server import (
@@ -35,7 +36,6 @@ from tests.support.live_server import (
     AGENT_EMAIL,
     PASSWORD,
     ChronikServer,
-    ServerFailed,
     seed,
     wait_until,
 )
@@ -77,14 +77,7 @@ def cluster(tmp_path: Path, store_env: dict[str, str]) -> Iterator[Cluster]:
         started.append(w)
         yield Cluster(healthy(a), healthy(b), running(w))
     finally:  # every process is stopped, also when one of them failed
-        failed: list[ServerFailed] = []
-        for proc in reversed(started):
-            try:
-                proc.stop()
-            except ServerFailed as exc:
-                failed.append(exc)
-        if failed:
-            raise failed[0]
+        stop_all(started[::-1])
 
 
 def customer(server: ChronikServer, name: str = "Erika Mustermann",

@@ -20,8 +20,8 @@ import aiohttp
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from tests.live.cluster import Worker, pg_database, running, serve, spawn_worker
-from tests.support.live_server import ChronikServer, MailSink, ServerFailed, seed, server_env
+from tests.live.cluster import Worker, pg_database, running, serve, spawn_worker, stop_all
+from tests.support.live_server import ChronikServer, MailSink, seed, server_env
 
 pytestmark = pytest.mark.timeout(600)
 __all__ = ["pg_database"]
@@ -138,16 +138,8 @@ def run_exactly_once(tmp_path: Path, sink: MailSink, extra: dict[str, str]) -> N
         assert set(received) <= set(notes)
         # only the killed worker's sends in flight are unknown: the others finished theirs
         assert len(unknown) <= CONCURRENCY, unknown
-    finally:  # every process is stopped, also when one of them fails to stop cleanly
-        failed: list[ServerFailed] = []
-        stopping: list[Worker | ChronikServer] = [*workers, api]
-        for proc in stopping:
-            try:
-                proc.stop()
-            except ServerFailed as exc:
-                failed.append(exc)
-        if failed:
-            raise failed[0]
+    finally:
+        stop_all([*workers, api])
 
 
 def test_three_workers_one_killed_send_every_message_once(tmp_path: Path,
