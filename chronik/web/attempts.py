@@ -9,25 +9,19 @@ its scope, and after ``timeline.accounts.ATTEMPTS_KEPT`` in any case)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 from datetime import timedelta
 
-from chronik.glue.notify import load_settings, secret_key
+from chronik.privacy import service as privacy_service
 from chronik.state import AppState
-from notify.settings import NotifySettings
 from timeline.models import utcnow
 
 
 async def server_key(state: AppState) -> bytes:
-    """``CHRONIK_SECRET_KEY``, or the key kept in the data folder (bad notifier settings do
-    not keep it from being read)."""
-    try:
-        notify = await asyncio.to_thread(load_settings)
-    except ValueError:
-        notify = NotifySettings.model_construct(secret_key=None)
-    return await secret_key(state.settings, notify)
+    """``CHRONIK_SECRET_KEY``, or the key kept in the data folder: read once, when the state
+    was opened (``chronik.privacy.install``), not at every sign-in."""
+    return (await privacy_service(state)).key
 
 
 async def attempt_key(state: AppState, scope: str, typed: str) -> str:
