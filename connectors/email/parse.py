@@ -38,6 +38,7 @@ from .htmltext import clean_html, html_to_text, unflow
 from .msgfile import NotReadable, is_msg, mail_from_msg
 from .originals import FALLBACK_NAME, Originals, eml_name
 from .smime import is_pkcs7, open_pkcs7
+from .sniff import binary_type
 from .spam import spam_verdict
 from .structure import (
     closing_with_junk,
@@ -511,8 +512,9 @@ class _Body:
         if not joined.strip() and self.inline_files:  # a mail that is only text files its
             joined = "\n\n".join(  # sender's program shows inline: what the reader sees
                 t.strip("\n") for t in (
-                    html_to_text(_part_text(p, "text/html", self))
-                    if p.get_content_type() == "text/html" else _part_text(p, "text/plain", self)
+                    html_to_text(_part_text(p, "text/html", self, file_kept=True))
+                    if p.get_content_type() == "text/html"
+                    else _part_text(p, "text/plain", self, file_kept=True)
                     for p in self.inline_files) if t.strip())
         return joined.strip("\n")
 
@@ -675,7 +677,7 @@ def _exchange_piece(part: Message, ctype: str, body: _Body) -> None:
     """Exchange's ``ATT00001.htm``: text that Apple Mail's sender wrote after an attached
     picture or file, which Exchange moves out of the body into a file -- the rest of the
     message (and often of the conversation) was only in attachments no one opens."""
-    text = _part_text(part, ctype, body)
+    text = _part_text(part, ctype, body, file_kept=True)
     if ctype == "text/html":
         shown = html_to_text(text)
         if shown.strip():
@@ -947,9 +949,18 @@ def _broken_multipart(part: Message, body: _Body, depth: int) -> None:
     body.texts.append(text)
 
 
-def _part_text(part: Message, ctype: str, body: _Body) -> str:
+def _part_text(part: Message, ctype: str, body: _Body, *, file_kept: bool = False) -> str:
+    """The text of a text part ("" for a file sent as text: kept as an attachment, unless
+    ``file_kept``, the part being one already)."""
     data, transfer_note, raw = decoded_payload(part)
     charset = part.get_content_charset()
+    kind = binary_type(data, charset) if raw is None else None
+    if kind is not None:
+        if not file_kept:
+            name = safe_filename(filename_param(part) or "") or \
+                synth_filename(kind, len(body.parts) + 1)
+            body.keep(data, name, kind, f"a {ctype} part that holds a file ({kind}), not text")
+        return ""
     if charset is None and ctype == "text/html":
         meta = re.search(rb"""<meta[^>]+charset=["']?([\w.:-]+)""", data[:4096], re.IGNORECASE)
         charset = meta.group(1).decode("ascii").lower() if meta else None
@@ -993,12 +1004,17 @@ def _attachment(part: Message, number: int, related: bool, cids: set[str], notes
     ctype = part.get_content_type()
     content_id = (part.get("content-id") or "").strip().strip("<>").strip() or None
     payload, note, raw = decoded_payload(part)
+    sent_as = ctype
+    if part.get_content_maintype() == "text" and raw is None:
+        ctype = binary_type(payload, part.get_content_charset()) or ctype
     name = safe_filename(filename_param(part) or "") or _location_name(part) or \
         synth_filename(ctype, number)
     if ctype == "application/applefile" and not name.lower().endswith(".applefile"):
         # Apple Mail's Finder data beside the file itself (multipart/appledouble), sent
         # under the file's own name: two "Foto.jpg", one of which no program opens
         name = f"{name}.applefile"
+    if ctype != sent_as:
+        notes.append(f"attachment {name!r}: sent as {sent_as}, but it is a file ({ctype})")
     if note:
         notes.append(f"attachment {name!r}: {note}"
                      + (f"; the raw text is kept as {name + '.base64.txt'!r}" if raw else ""))
