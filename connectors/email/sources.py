@@ -94,7 +94,8 @@ def iter_messages(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> M
 
     A file named ``*.eml`` is one message (even when it starts with an mbox ``From `` line,
     which the parser skips); any other file is recognised by content: ``From `` at the
-    start makes it an mbox, a header line a single message.
+    start makes it an mbox, a header line a single message -- or, in a file named
+    ``*.mbox``/``*.mbx``, an mbox whose first ``From `` line was lost.
 
     A message larger than ``max_bytes`` is yielded cut to ``max_bytes + 1`` bytes, so that
     ``parse_message`` rejects it as too large without it ever being held whole in memory.
@@ -145,7 +146,15 @@ def _kind(path: str | Path) -> Literal["message", "mbox"] | None:
         return "mbox"
     if is_msg(first):
         return "message" if _outlook_mail(path) else None
-    return "message" if _HEADER_LINE.match(first) else None
+    if not _HEADER_LINE.match(first):
+        return None
+    # named an mbox but starting with a header: its first "From " line was lost (cut off by
+    # a tool, or messages appended to a file written without one); any other name is one
+    # message, whatever "From " paragraphs (a pasted raw mail) its body holds
+    return "mbox" if str(path).lower().endswith(_MBOX_SUFFIXES) else "message"
+
+
+_MBOX_SUFFIXES = (".mbox", ".mbx")  # (Eudora: .mbx)
 
 
 def _outlook_mail(path: str | Path) -> bool:
@@ -299,6 +308,10 @@ def _iter_mbox(path: Path, max_bytes: int | None) -> Iterator[RawMessage]:
     previous_blank = True
     with path.open("rb") as fh:
         for line in _lines(fh):
+            if current is None and candidate is None and not line.startswith(b"From ") \
+                    and _HEADER_LINE.match(line):  # a first message without its "From " line
+                number += 1
+                current = _MboxMessage(max_bytes)
             if candidate is not None:
                 if _HEADER_LINE.match(line) or current is None:
                     if current is not None:

@@ -223,3 +223,34 @@ def test_an_mbox_message_named_only_by_its_from_line_keeps_that_sender(tmp_path:
     with pytest.raises(MailParseError):
         parse_message(second.raw)
     assert third.raw == message(3)
+
+
+def test_an_mbox_file_that_lost_its_first_from_line_gives_every_message(tmp_path: Path) -> None:
+    """Named an mbox, starting with the first message's header: its separator line was cut
+    off (or the file was written without one); the messages after it are not its body."""
+    headless = MBOX.split(b"\n", 1)[1]
+    for name in ("Archiv.mbox", "IN.MBX"):
+        path = tmp_path / name
+        path.write_bytes(headless)
+        found = list(iter_messages(path))
+        assert [parse_message(m.raw).subject for m in found] == [
+            "Message 1", "Message 2", "trunc"]
+        assert "From the desk of nobody: not a separator\nEnd 1\n" in found[0].raw.decode()
+        assert found[1].raw == message(2)
+
+
+def test_a_folder_reads_such_an_mbox_file_too(tmp_path: Path) -> None:
+    (tmp_path / "Posteingang.mbox").write_bytes(MBOX.split(b"\n", 1)[1].replace(b"\n", b"\r\n"))
+    (tmp_path / "7.eml").write_bytes(message(7))
+    assert sorted(parse_message(m.raw).subject for m in iter_messages(tmp_path)) == [
+        "Message 1", "Message 2", "Message 7", "trunc"]
+
+
+def test_a_message_with_a_raw_mail_pasted_into_it_stays_one_message(tmp_path: Path) -> None:
+    pasted = message(1, "Hier die Mail, wie sie ankam:\n\n"
+                        "From sender2@example.com Thu Jan  1 00:00:01 2024\n"
+                        "From: sender2@example.com\nSubject: Message 2\n\nHallo")
+    for name in ("1.txt", "1", "1.eml"):
+        path = tmp_path / name
+        path.write_bytes(pasted)
+        assert [m.raw for m in iter_messages(path)] == [pasted]
