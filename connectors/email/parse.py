@@ -22,6 +22,7 @@ from functools import cached_property
 from urllib.parse import unquote
 
 from .authors import form_author, list_author
+from .binhex import BinHexFile, is_binhex, take_binhexed, unbinhex
 from .classify import classify, machine_account
 from .dates import message_date
 from .decode import (
@@ -538,6 +539,10 @@ class _Body:
                 out.append(item)
                 continue
             attachment, raw = _attachment(item[0], number, item[1], cids, self.notes)
+            if raw is None and is_binhex(attachment.content_type, attachment.filename,
+                                         attachment.data):
+                out.extend(self._binhex(attachment))
+                continue
             if raw is None and is_tnef(attachment.content_type, attachment.filename,
                                        attachment.data):
                 out.extend(self._outlook(attachment))
@@ -551,6 +556,18 @@ class _Body:
                 out.append(ParsedAttachment(f"{attachment.filename}.base64.txt", "text/plain",
                                             raw, False, None))
         return tuple(out)
+
+    def _binhex(self, attachment: ParsedAttachment) -> list[ParsedAttachment]:
+        """The file inside a BinHex attachment, or the attachment as sent when none can be
+        read (and beside the file when it is damaged)."""
+        found = unbinhex(attachment.data)
+        if found is None:
+            self.notes.append(f"{attachment.filename!r} (BinHex) holds nothing that could be "
+                              "read: kept as sent")
+            return [attachment]
+        self.notes.append(_binhex_note(found, f"{attachment.filename!r} (BinHex) opened"))
+        opened = ParsedAttachment(found.name, found.content_type, found.data, False, None)
+        return [opened] if found.intact else [opened, attachment]
 
     def _outlook(self, attachment: ParsedAttachment) -> list[ParsedAttachment]:
         """The files of an Outlook winmail.dat, or the file as sent when it cannot be
@@ -661,6 +678,11 @@ def _walk(part: Message, body: _Body, depth: int, related: bool = False) -> None
                                                    False, None))
                 body.notes.append(f"a file uuencoded in the text: kept as attachment "
                                   f"{found.name!r}")
+            text, binhexed = take_binhexed(text)
+            for hqx in binhexed:
+                body.parts.append(ParsedAttachment(hqx.name, hqx.content_type, hqx.data,
+                                                   False, None))
+                body.notes.append(_binhex_note(hqx, "a file in BinHex in the text"))
             body.texts.append(text)
         return
     if ctype in _BODY_TYPES and part.get_content_disposition() != "attachment":
@@ -668,6 +690,13 @@ def _walk(part: Message, body: _Body, depth: int, related: bool = False) -> None
     elif ctype in _BODY_TYPES and _EXCHANGE_PIECE.fullmatch(filename_param(part) or ""):
         _exchange_piece(part, ctype, body)
     body.parts.append((part, related))
+
+
+def _binhex_note(found: BinHexFile, what: str) -> str:
+    if found.intact:
+        return f"{what}: kept as attachment {found.name!r}"
+    return (f"{what}, damaged (a checksum is wrong or it is cut short): kept as attachment "
+            f"{found.name!r} as far as it decodes, and as sent")
 
 
 _EXCHANGE_PIECE = re.compile(r"(?i)att\d{5}\.(?:htm|txt)")
