@@ -39,7 +39,7 @@ from .htmltext import clean_html, html_to_text, unflow
 from .msgfile import NotReadable, is_msg, mail_from_msg
 from .originals import FALLBACK_NAME, Originals, eml_name
 from .smime import is_pkcs7, open_pkcs7
-from .sniff import binary_type
+from .sniff import binary_type, specific_type
 from .spam import spam_verdict
 from .structure import (
     closing_with_junk,
@@ -1033,16 +1033,18 @@ def _attachment(part: Message, number: int, related: bool, cids: set[str], notes
     ctype = part.get_content_type()
     content_id = (part.get("content-id") or "").strip().strip("<>").strip() or None
     payload, note, raw = decoded_payload(part)
+    given = safe_filename(filename_param(part) or "") or _location_name(part)
     sent_as = ctype
-    if part.get_content_maintype() == "text" and raw is None:
-        ctype = binary_type(payload, part.get_content_charset()) or ctype
-    name = safe_filename(filename_param(part) or "") or _location_name(part) or \
-        synth_filename(ctype, number)
+    if raw is None:
+        ctype = specific_type(ctype, given, payload)
+        if ctype.startswith("text/"):
+            ctype = binary_type(payload, part.get_content_charset()) or ctype
+    name = given or synth_filename(ctype, number)
     if ctype == "application/applefile" and not name.lower().endswith(".applefile"):
         # Apple Mail's Finder data beside the file itself (multipart/appledouble), sent
         # under the file's own name: two "Foto.jpg", one of which no program opens
         name = f"{name}.applefile"
-    if ctype != sent_as:
+    if sent_as.startswith("text/") and ctype != sent_as:
         notes.append(f"attachment {name!r}: sent as {sent_as}, but it is a file ({ctype})")
     if note:
         notes.append(f"attachment {name!r}: {note}"

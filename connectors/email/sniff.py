@@ -13,6 +13,7 @@ already failed as text.
 from __future__ import annotations
 
 import codecs
+import mimetypes
 
 import filetype  # type: ignore[import-untyped]
 
@@ -53,6 +54,24 @@ def binary_type(data: bytes, charset: str | None = None) -> str | None:
     if known is not None:
         return known
     return _UNKNOWN if control * _SHARE >= len(sample) else None
+
+
+GENERIC = frozenset({
+    "application/octet-stream", "binary/octet-stream", "application/binary",
+    "application/download", "application/x-download", "application/force-download",
+    "application/unknown", "application/x-unknown", "application/x-octet-stream",
+})
+"""Types that say only "a file": some phones, webmailers and scanners send every
+attachment so. A picture sent so showed no thumbnail, a PDF no preview."""
+
+
+def specific_type(content_type: str, filename: str | None, data: bytes) -> str:
+    """``content_type``, or for a :data:`GENERIC` one the type the file's name says (what
+    the sender's and the reader's systems go by), else the type its header names."""
+    if content_type not in GENERIC:
+        return content_type
+    named = mimetypes.guess_type(filename, strict=False)[0] if filename else None
+    return named or _magic(data) or content_type
 
 
 def _wide_text(sample: bytes, charset: str | None) -> bool:

@@ -5,6 +5,8 @@ Senders that do this: scanners and scripts that label every attachment ``text/pl
 forms that forward an upload, malware hiding a payload. The assertions are what an agent
 sees: the body text, each attachment's name, type and exact bytes, ``parse_notes``; and that
 real text -- UTF-16, ISO-2022, a stray NUL, a commit mail's diff of a picture -- stays text.
+Likewise a file sent with a type that says only "a file" (``application/octet-stream``)
+gets the type its name or its header names: a photo shows as a photo.
 """
 
 from __future__ import annotations
@@ -150,3 +152,33 @@ async def test_the_agent_downloads_the_picture_with_its_type(hub: Hub) -> None:
         assert resp.status == 200
         assert resp.content_type == "image/gif"
         assert await resp.read() == GIF
+
+
+JPEG = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP//////////////////////////////////////////////////"
+    "////////////////////////////////////wgALCAABAAEBAREA/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/a"
+    "AAgBAQABPxA=")
+
+
+@pytest.mark.parametrize(("header", "data", "want"), [
+    (b'application/octet-stream; name="Foto vom Schaden.JPG"', JPEG,
+     ("Foto vom Schaden.JPG", "image/jpeg")),
+    (b'application/x-download; name="Police.pdf"', PDF, ("Police.pdf", "application/pdf")),
+    (b"application/octet-stream", GIF, ("image-1.gif", "image/gif")),
+    (b'application/octet-stream; name="Liste.xlsx"', xlsx(),
+     ("Liste.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),
+    (b'application/octet-stream; name="daten.xyz1"', b"\x00\x01\x02 raw",
+     ("daten.xyz1", "application/octet-stream")),
+    (b'image/png; name="logo.jpg"', JPEG, ("logo.jpg", "image/png")),  # a type given: kept
+], ids=["photo-by-name", "pdf-by-name", "gif-by-header", "workbook-by-name", "unknown",
+        "specific-type-kept"])
+def test_a_file_sent_as_just_a_file_gets_the_type_its_name_or_header_names(
+        header: bytes, data: bytes, want: tuple[str, str]) -> None:
+    parsed = parse_message(
+        HEAD + b'Content-Type: multipart/mixed; boundary="B"\n\n'
+        b"--B\nContent-Type: text/plain\n\nAnbei.\n"
+        b"--B\nContent-Type: " + header + b"\nContent-Disposition: attachment\n"
+        b"Content-Transfer-Encoding: base64\n\n" + b64(data) + b"--B--\n")
+    assert files(parsed) == [(*want, data)]
+    assert parsed.parse_notes == ()
+

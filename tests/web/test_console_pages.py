@@ -5,6 +5,7 @@ then returns."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 
 from chronik.web.render import format_waited
+from connectors.email.inbound import MailIngest
 from tests.notify.conftest import NOTIFY_ENV, SmtpSink, eventually
 from tests.web.conftest import Console, Desk, MakeConsole, Reply, browser_form
 from timeline.ingest import InboundMessage
@@ -493,6 +495,36 @@ async def test_thread_link_and_image_thumbnails(console: Console) -> None:
     assert picture.status == 200
     assert picture.headers["Content-Type"] == "image/png"
     assert picture.body == PNG
+
+
+async def test_mailed_pictures_sent_as_just_a_file_or_as_text_show_as_thumbnails(
+        console: Console) -> None:
+    """A phone's "application/octet-stream" photo and a scanner's picture labelled
+    "text/plain" are pictures on the timeline, not a download link and a screen of
+    mojibake."""
+    erika = await console.customer("Erika Mustermann", emails=("erika@example.de",))
+    photo = base64.encodebytes(PNG)
+    raw = (b"From: erika@example.de\nTo: buero@example.org\nSubject: Schaden\n"
+           b"Message-ID: <schaden@example.de>\nMIME-Version: 1.0\n"
+           b'Content-Type: multipart/mixed; boundary="B"\n\n'
+           b"--B\nContent-Type: text/plain\n\nFotos vom Schaden.\n"
+           b'--B\nContent-Type: application/octet-stream; name="schaden.png"\n'
+           b"Content-Transfer-Encoding: base64\n\n" + photo +
+           b"--B\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n" + photo +
+           b"--B--\n")
+    delivered = await MailIngest(console.state.ingest).deliver(console.office.id, raw, "test")
+    assert delivered.outcome == "created" and delivered.result.entry is not None
+    entry_id = delivered.result.entry.id
+    desk = await console.signed_in()
+    item = items((await desk.get(f"/customers/{erika.id}")).text)[entry_id]
+    assert "Fotos vom Schaden." in text_of(item)
+    assert "PNG" not in text_of(item)
+    assert re.findall(r'<img src="([^"]+)"', item) == [
+        f"/api/v1/entries/{entry_id}/attachments/{i}" for i in (0, 1)]
+    for i in (0, 1):
+        picture = await desk.get(f"/api/v1/entries/{entry_id}/attachments/{i}")
+        assert (picture.status, picture.headers["Content-Type"], picture.body) == (
+            200, "image/png", PNG)
 
 
 # ============================================================================ compose
