@@ -464,7 +464,8 @@ def test_a_type_followed_by_junk_without_a_semicolon_is_that_type() -> None:
 
 @pytest.mark.parametrize(("content_type", "name"), [
     ("text/rtf", "attachment-1.rtf"), ("text/enriched", "attachment-1.txt"),
-    ("text/x-log", "attachment-1.txt"), ("application/x-unknown", "attachment-1.bin"),
+    ("text/x-log", "attachment-1.txt"),
+    ("application/x-unknown", "attachment-1.rtf"),  # a type that says nothing: the header's
 ])
 def test_unnamed_text_parts_get_a_name_a_program_opens(content_type: str, name: str) -> None:
     """CPython's msg_37 (``text/x-one``) and Tika's text/rtf parts were ``attachment-N.bin``:
