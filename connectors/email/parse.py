@@ -1051,7 +1051,7 @@ def _attachment(part: Message, number: int, related: bool, cids: set[str], notes
                      + (f"; the raw text is kept as {name + '.base64.txt'!r}" if raw else ""))
     disposition = part.get_content_disposition()
     referenced = content_id is not None and content_id.lower() in cids
-    inline = part.get_content_maintype() == "image" and (
+    inline = ctype.startswith("image/") and (
         disposition == "inline" or referenced or (related and disposition is None and
                                                   content_id is not None)
     )

@@ -182,3 +182,13 @@ def test_a_file_sent_as_just_a_file_gets_the_type_its_name_or_header_names(
     assert files(parsed) == [(*want, data)]
     assert parsed.parse_notes == ()
 
+
+
+def test_a_picture_sent_as_just_a_file_that_the_html_shows_is_inline() -> None:
+    parsed = parse_message(
+        HEAD + b'Content-Type: multipart/related; boundary="R"\n\n'
+        b'--R\nContent-Type: text/html\n\n<p>Unser Logo: <img src="cid:logo@x"></p>\n'
+        b'--R\nContent-Type: application/octet-stream; name="logo.gif"\n'
+        b"Content-ID: <logo@x>\nContent-Transfer-Encoding: base64\n\n" + b64(GIF) + b"--R--\n")
+    [logo] = parsed.attachments
+    assert (logo.filename, logo.content_type, logo.inline) == ("logo.gif", "image/gif", True)
