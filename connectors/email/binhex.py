@@ -98,7 +98,7 @@ def read_binhex(encoded: bytes) -> BinHexFile | None:
     at = 1 + size + 1 + 4 + 4 + 2  # name, version, type, creator, Finder flags
     if len(raw) < at + 10:
         return None
-    name = safe_filename(raw[1:1 + size].decode("mac_roman")) or "binhex.bin"
+    name = safe_filename(_name(raw[1:1 + size])) or "binhex.bin"
     data_length = int.from_bytes(raw[at:at + 4], "big")
     header_ok = binascii.crc_hqx(raw[:at + 8], 0) == int.from_bytes(raw[at + 8:at + 10], "big")
     data = raw[at + 10:at + 10 + data_length]
@@ -109,6 +109,28 @@ def read_binhex(encoded: bytes) -> BinHexFile | None:
         return None
     kind = mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
     return BinHexFile(name, kind, data, intact)
+
+
+def named(found: BinHexFile, sent_as: str) -> BinHexFile:
+    """``found`` under the name its mail part gave (without ``.hqx``): that name's charset
+    is declared (RFC 2231), the one inside BinHex is whatever the encoding program used."""
+    given = sent_as[:-4] if sent_as.lower().endswith(".hqx") else sent_as
+    if not _GIVEN.fullmatch(given) or _SYNTHESISED.fullmatch(given) or given == found.name:
+        return found
+    kind = mimetypes.guess_type(given, strict=False)[0] or found.content_type
+    return BinHexFile(given, kind, found.data, found.intact)
+
+
+_GIVEN = re.compile(r".+\.\w{1,8}")
+_SYNTHESISED = re.compile(r"(?:image|attachment)-\d+\.\w+")  # (decode.synth_filename)
+
+
+def _name(raw: bytes) -> str:
+    """A Mac file name: Mac Roman, but UTF-8 from newer encoders."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("mac_roman")
 
 
 def _unrun(packed: bytes) -> bytes | None:

@@ -22,7 +22,7 @@ from functools import cached_property
 from urllib.parse import unquote
 
 from .authors import form_author, list_author
-from .binhex import BinHexFile, is_binhex, take_binhexed, unbinhex
+from .binhex import BinHexFile, is_binhex, named, take_binhexed, unbinhex
 from .classify import classify, machine_account
 from .dates import message_date
 from .decode import (
@@ -561,6 +561,7 @@ class _Body:
         """The file inside a BinHex attachment, or the attachment as sent when none can be
         read (and beside the file when it is damaged)."""
         found = unbinhex(attachment.data)
+        found = named(found, attachment.filename) if found is not None else None
         if found is None:
             self.notes.append(f"{attachment.filename!r} (BinHex) holds nothing that could be "
                               "read: kept as sent")

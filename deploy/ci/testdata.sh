@@ -14,7 +14,9 @@
 #   other projects' test mails -- Apache James mime4j 0.8.14 (its test jar on Maven Central),
 #   CPython's test_email data (Debian's libpython3.X-testsuite), GNU Mailman, HyperKitty,
 #   mail-parser, django-mailbox, talon, dkimpy and Salmon (sdists, PyPI) -- read by
-#   tests/connectors/test_email_corpora.py.
+#   tests/connectors/test_email_corpora.py; and two messages of Stalwart's mail-parser crate
+#   0.11.9 (crates.io): real BinHex attachments from a classic Mac mail program, and the same
+#   picture in base64, read by tests/connectors/test_email_binhex.py.
 #
 # Idempotent: with the data in place it exits 0 at once. Without a package index (an offline
 # clone) it exits 3 -- ./run test goes on and those tests skip with a clear reason.
@@ -74,6 +76,33 @@ PYTHON
     printf '[testdata] %s %s in %s\n' "$artifact" "$version" "$dir"
 }
 
+crate_files() {  # crate_files CRATE VERSION PATTERN...: files of a crate (crates.io), in
+    local crate=$1 version=$2 dir="$CACHE/crate-$1-$2"  # $CACHE/crate-CRATE-VERSION/
+    shift 2
+    local marker
+    marker="$dir/.complete-$(printf '%s\n' "$@" | cksum | cut -d' ' -f1)"
+    [ -f "$marker" ] && return 0
+    mkdir -p "$dir"
+    if ! "$PY" - "https://static.crates.io/crates/$crate/$crate-$version.crate" "$dir" "$@" \
+            <<'PYTHON' >/dev/null 2>&1; then
+import fnmatch, io, sys, tarfile, urllib.request
+url, target, patterns = sys.argv[1], sys.argv[2], sys.argv[3:]
+with urllib.request.urlopen(url, timeout=120) as answer:
+    data = answer.read()
+with tarfile.open(fileobj=io.BytesIO(data)) as crate:
+    for member in crate.getmembers():
+        inside = member.name.split("/", 1)[-1]
+        if member.isfile() and any(fnmatch.fnmatch(inside, p) for p in patterns):
+            member.name = inside
+            crate.extract(member, target, filter="data")
+PYTHON
+        printf '[testdata] could not fetch the crate %s %s from crates.io\n' "$crate" "$version" >&2
+        return "$EXIT_UNAVAILABLE"
+    fi
+    touch "$marker"
+    printf '[testdata] crate %s %s in %s\n' "$crate" "$version" "$dir"
+}
+
 python_test_email() {  # CPython's own test mails (Debian's libpythonX.Y-testsuite package)
     local package dir="$CACHE/cpython-test_email"
     [ -f "$dir/.complete" ] && return 0
@@ -102,6 +131,7 @@ fetch talon 1.4.4
 fetch dkimpy 1.1.8
 fetch salmon-mail 3.3.0
 fetch mailman 3.3.10
+crate_files mail-parser 0.11.9 'resources/eml/legacy/016.eml' 'resources/eml/legacy/023.eml'
 maven_tests org/apache/james apache-mime4j-core 0.8.14 'testmsgs/*' 'mimetools-testmsgs/*'
 python_test_email
 maven_tests org/apache/tika tika-parser-mail-module 3.3.1 'test-documents/*'

@@ -21,6 +21,9 @@ VERTRAG_HQX = (DATA / "vertrag.hqx").read_bytes()
 VERTRAG = (DATA / "Vertrag-2024.pdf").read_bytes()
 SCAN_HQX = (DATA / "scan.hqx").read_bytes()
 SCAN = (DATA / "scan.gif").read_bytes()
+CRATE = (Path(__file__).resolve().parents[2] / ".cache" / "testdata" /
+         "crate-mail-parser-0.11.9" / "resources" / "eml" / "legacy")
+"""Two real messages of Stalwart's mail-parser crate (``deploy/ci/testdata.sh``)."""
 HEAD = (b"From: Anna Alt <anna@example.com>\nTo: hub@example.org\nSubject: Vertrag\n"
         b"Message-ID: <hqx@example.com>\nMIME-Version: 1.0\n")
 
@@ -129,3 +132,24 @@ def test_a_run_length_bomb_is_cut_not_unpacked_to_gigabytes() -> None:
     found = read_binhex(encoded)
     assert found is not None and not found.intact
     assert len(found.data) <= 64 << 20
+
+
+def test_real_binhex_attachments_of_a_classic_mac_mail_program() -> None:
+    """A message of 2006 (Stalwart's corpus) with two BinHex attachments, one of them a
+    picture whose base64 copy another message of the same corpus carries: the file opened
+    is byte for byte that picture; the text file's name comes from the mail part (declared
+    Latin-1), not from inside BinHex (whatever the encoding program used)."""
+    if not (CRATE / "016.eml").is_file():
+        pytest.skip(f"Stalwart's test mails are not in {CRATE}: deploy/ci/testdata.sh "
+                    "fetches them (it needs crates.io)")
+    parsed = parse_message((CRATE / "016.eml").read_bytes())
+    in_base64 = parse_message((CRATE / "023.eml").read_bytes())
+    picture = next(a for a in in_base64.attachments if a.filename == "blueball.png")
+    opened = {a.filename: a for a in parsed.attachments}
+    assert set(opened) == {"blueball.png", "HasenundFrösche.txt"}
+    assert (opened["blueball.png"].content_type, opened["blueball.png"].data) == (
+        "image/png", picture.data)
+    story = opened["HasenundFrösche.txt"]
+    assert story.content_type == "text/plain"
+    assert story.data.startswith(b"Die Hasen und die Fr\xf6sche\r\rDie Hasen klagten einst")
+    assert not noted(parsed, "damaged")
