@@ -70,7 +70,7 @@ def is_binhex(content_type: str, filename: str, data: bytes) -> bool:
     """An attachment in BinHex: by its type, its name or its first line."""
     return content_type == "application/mac-binhex40" or \
         filename.lower().endswith(".hqx") or \
-        data.lstrip().startswith(b"(This file must be converted")
+        data[:512].lstrip().startswith(b"(This file must be converted")
 
 
 def unbinhex(data: bytes) -> BinHexFile | None:
