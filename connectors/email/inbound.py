@@ -186,6 +186,16 @@ def to_inbound(office_id: str, parsed: ParsedMail, *, source_id: str, content_sh
         automated=parsed.auto, customer_id=customer_id, meta=meta, spam=parsed.spam)
 
 
+def _same_bytes(stored: Entry | None, parsed: ParsedMail) -> bool:
+    """The stored mail of this Message-ID came from the same bytes: the same size and the
+    same Date. Then it is the same message delivered again (the mailbox imported a second
+    time, an IMAP folder read anew) even where this version reads it otherwise than the one
+    that stored it (a repair of the intake: a file opened, a text decoded better) -- not
+    another message that reuses the Message-ID."""
+    return (stored is not None and parsed.date is not None
+            and stored.meta.get("size") == parsed.size and stored.occurred_at == parsed.date)
+
+
 def _report_of(raw: bytes) -> DeliveryReport | None:
     try:
         return read_report(_stdlib_message(raw))
@@ -295,7 +305,7 @@ class MailIngest:
             digest = content_hash(parsed)
             source_id = parsed.message_id[:_MAX_SOURCE_ID]
             first = seen.setdefault(source_id, digest)
-            if first not in (None, digest):
+            if first not in (None, digest) and not _same_bytes(known.get(source_id), parsed):
                 log.info("a different message reuses Message-ID %s; stored separately",
                          source_id)
                 source_id = f"{source_id}#{digest[:16]}"

@@ -153,3 +153,22 @@ def test_real_binhex_attachments_of_a_classic_mac_mail_program() -> None:
     assert story.content_type == "text/plain"
     assert story.data.startswith(b"Die Hasen und die Fr\xf6sche\r\rDie Hasen klagten einst")
     assert not noted(parsed, "damaged")
+
+
+async def test_a_mail_stored_before_binhex_was_opened_is_a_duplicate_when_it_comes_again(
+        hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The version before kept the ``.hqx`` as sent; the same mail delivered again (the
+    mailbox imported a second time, an IMAP folder read anew) is the same message -- not a
+    second entry "with the same Message-ID" -- though this version reads it otherwise. A
+    different mail that reuses the Message-ID is still stored on its own."""
+    raw = with_part(b'application/mac-binhex40; name="Vertrag-2024.pdf.hqx"', VERTRAG_HQX)
+    raw = raw.replace(b"MIME-Version", b"Date: Tue, 3 Mar 2026 10:00:00 +0100\nMIME-Version")
+    mail = MailIngest(hub.state.ingest)
+    with monkeypatch.context() as earlier:
+        earlier.setattr("connectors.email.parse.is_binhex", lambda *_: False)
+        first = await mail.deliver(hub.office.id, raw, "import")
+    assert first.outcome == "created" and first.result.entry is not None
+    assert [a.name for a in first.result.entry.attachments] == ["Vertrag-2024.pdf.hqx"]
+    assert (await mail.deliver(hub.office.id, raw, "import")).outcome == "duplicate"
+    other = raw.replace(b"Anbei der Vertrag.", b"Anbei der neue Vertrag, bitte ersetzen.")
+    assert (await mail.deliver(hub.office.id, other, "import")).outcome == "created"
