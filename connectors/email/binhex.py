@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import mimetypes
 import re
 from dataclasses import dataclass
 
-from .decode import safe_filename
+from .decode import safe_filename, synthesised, type_of_name
 
 _ALPHABET = b"!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr"
 _BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -107,22 +106,21 @@ def read_binhex(encoded: bytes) -> BinHexFile | None:
         binascii.crc_hqx(data, 0) == int.from_bytes(crc, "big")
     if not data and not intact:
         return None
-    kind = mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
-    return BinHexFile(name, kind, data, intact)
+    return BinHexFile(name, type_of_name(name), data, intact)
 
 
 def named(found: BinHexFile, sent_as: str) -> BinHexFile:
     """``found`` under the name its mail part gave (without ``.hqx``): that name's charset
     is declared (RFC 2231), the one inside BinHex is whatever the encoding program used."""
     given = sent_as[:-4] if sent_as.lower().endswith(".hqx") else sent_as
-    if not _GIVEN.fullmatch(given) or _SYNTHESISED.fullmatch(given) or given == found.name:
+    if not _GIVEN.fullmatch(given) or synthesised(given) or given == found.name:
         return found
-    kind = mimetypes.guess_type(given, strict=False)[0] or found.content_type
+    named_type = type_of_name(given)
+    kind = found.content_type if named_type == "application/octet-stream" else named_type
     return BinHexFile(given, kind, found.data, found.intact)
 
 
 _GIVEN = re.compile(r".+\.\w{1,8}")
-_SYNTHESISED = re.compile(r"(?:image|attachment)-\d+\.\w+")  # (decode.synth_filename)
 
 
 def _name(raw: bytes) -> str:

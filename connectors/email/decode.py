@@ -653,3 +653,16 @@ def synth_filename(content_type: str, number: int) -> str:
     ext = _EXTENSIONS.get(content_type) or mimetypes.guess_extension(content_type) or (
         ".txt" if content_type.startswith("text/") else ".bin")  # text opens as text
     return f"{'image' if content_type.startswith('image/') else 'attachment'}-{number}{ext}"
+
+
+_SYNTHESISED = re.compile(r"(?:image|attachment)-\d+\.\w+")
+
+
+def synthesised(name: str) -> bool:
+    """A name :func:`synth_filename` made up (the message gave none)."""
+    return _SYNTHESISED.fullmatch(name) is not None
+
+
+def type_of_name(name: str) -> str:
+    """The content type a file's name says (``application/octet-stream``: none)."""
+    return mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import codecs
 import email.utils
 import hashlib
-import mimetypes
 import re
 import struct
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from email.parser import HeaderParser
 from email.policy import compat32
 from typing import Any, TypeVar
 
+from .decode import type_of_name
 from .tnef import compressed_rtf_text
 
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -353,7 +353,7 @@ def _attachment(item: _Item, path: list[str], depth: int) -> Message:
         data = attached.binary(0x3701) or b""
         ctype = (attached.text(0x370E) or "").strip().lower()
         if "/" not in ctype:  # no MIME type kept: as the file name says
-            ctype = mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+            ctype = type_of_name(name)
         maintype, _, subtype = ctype.partition("/")
         part = MIMEBase(maintype, subtype)
         part.set_payload(data)

@@ -11,13 +11,12 @@ body. Whatever cannot be read is left to the caller, which keeps ``winmail.dat``
 from __future__ import annotations
 
 import logging
-import mimetypes
 from dataclasses import dataclass, field
 from typing import Any
 
 from timeline.doctext import rtf_text
 
-from .decode import safe_filename
+from .decode import safe_filename, type_of_name
 from .htmltext import html_to_text
 
 SIGNATURE = b"\x78\x9f\x3e\x22"
@@ -84,7 +83,7 @@ def _files(tnef: Any, out: Unpacked, depth: int) -> None:
                 out.unread.append(name)
             continue
         data = attachment.data if isinstance(attachment.data, bytes) else b""
-        ctype = mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+        ctype = type_of_name(name)
         out.files.append((name, ctype, data))
 
 

@@ -6,11 +6,10 @@ in the text as it was."""
 from __future__ import annotations
 
 import binascii
-import mimetypes
 import re
 from dataclasses import dataclass
 
-from .decode import safe_filename
+from .decode import safe_filename, type_of_name
 
 _BEGIN = re.compile(r"(?m)^begin [0-7]{3,4}(?:[ \t]+(?P<name>[^\r\n]*?))?[ \t]*\r?\n")
 _END = re.compile(r"(?m)^end[ \t]*$")
@@ -43,7 +42,7 @@ def take_uuencoded(text: str) -> tuple[str, list[UuFile]]:
         if data is not None:
             name = safe_filename((begin.group("name") or "").strip()) or \
                 f"uuencoded-{len(files) + 1}.bin"
-            kind = mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+            kind = type_of_name(name)
             files.append(UuFile(name, kind, data))
             out.append(text[done:begin.start()] + f"[{name}]")
             done = end.end()
