@@ -70,9 +70,12 @@ U+0000, SQLite's can) and ``untranslatable_character``."""
 
 def unstorable(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) says a text value holds a character PostgreSQL
-    cannot store or compare."""
+    cannot store or compare: refused by the server (the SQLSTATEs above), or not even
+    encodable as UTF-8 (half of a surrogate pair, as JSON's ``"\\ud800"`` gives: asyncpg
+    refuses the argument before sending it; SQLite's driver raises the same
+    ``UnicodeEncodeError``)."""
     return any(getattr(cause, "sqlstate", None) in _UNSTORABLE_SQLSTATES
-               for cause in causes(exc))
+               or isinstance(cause, UnicodeEncodeError) for cause in causes(exc))
 
 
 @contextmanager
@@ -88,7 +91,8 @@ def _database_errors() -> Iterator[None]:
                                    "was read or stored; try again in a few seconds") from exc
         if unstorable(exc):
             raise InvalidInput("the text contains a character that cannot be stored "
-                               "(NUL, U+0000)") from exc
+                               "(NUL, U+0000, or half of a surrogate pair, U+D800 to "
+                               "U+DFFF)") from exc
         raise
 
 

@@ -142,7 +142,10 @@ class PgInbound(PgCalls, PgTelegramUpdates, PgComponentReports):
             origin=origin[:500], raw_sha256=raw_sha256, size=size, status="open",
             created_at=now, updated_at=now, entry_id=None,
         ).on_conflict_do_nothing(index_elements=[_Q.office_id, _Q.channel, _Q.raw_sha256],
-                                 index_where=_Q.status == "open")
+                                 # the index's own predicate, as a literal: with a bound
+                                 # value PostgreSQL infers the index only while it plans
+                                 # with the value (the first five runs), then fails
+                                 index_where=sa.text("status = 'open'"))
         async with self.db.begin() as conn:
             await conn.execute(stmt)
             row = (await conn.execute(sa.select(*_Q_COLS).where(

@@ -131,9 +131,12 @@ async def test_the_kept_mail_is_exported_and_erased_with_the_customer(hub: Hub) 
             f"attachments/{entry_id}/2-Ihr_Schaden_4711.eml"]  # (as the export names files)
         assert zf.read(exported["attachment_files"][1]) == inner.as_bytes(policy=policy.SMTP)
 
-    blobs = [p for p in hub.state.settings.data_dir.rglob("*")
-             if p.is_file() and b"X-Schadenportal: Vorgang Wolkenkuckucksheim" in p.read_bytes()]
-    assert blobs, "the kept mail is stored"
+    # the files are kept by the store's blob store: files in the data folder (SQLite), rows
+    # of the database (PostgreSQL)
+    kept = [a.sha256 for a in got.result.entry.attachments]
+    files = [await hub.state.blobs.get(sha) or b"" for sha in kept]
+    assert any(b"X-Schadenportal: Vorgang Wolkenkuckucksheim" in f for f in files), \
+        "the kept mail is stored"
     status, preview = await hub.admin.get(f"/customers/{person['id']}/erasure")
     assert status == 200
     status, _ = await hub.admin.call(
@@ -141,6 +144,7 @@ async def test_the_kept_mail_is_exported_and_erased_with_the_customer(hub: Hub) 
     assert status == 200
     status, _ = await hub.agent.get(f"/entries/{entry_id}/attachments/1")
     assert status == 404
+    assert [sha for sha in kept if await hub.state.blobs.get(sha) is not None] == []
     assert [p for p in hub.state.settings.data_dir.rglob("*")
             if p.is_file() and b"Wolkenkuckucksheim" in p.read_bytes()] == []
 

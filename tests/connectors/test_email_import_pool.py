@@ -5,14 +5,18 @@ run only duplicates."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+from chronik.app import make_store
+from chronik.settings import Settings
 from connectors.email.importer import BATCH, POOL_AFTER
+from timeline.models import Entry
+from timeline.repositories import CustomerListQuery, IndexTask
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNT = POOL_AFTER + BATCH // 2  # the last batches go through the parser processes
@@ -24,6 +28,22 @@ def chronik(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "chronik.cli", "--data-dir", str(data_dir), *args],
         capture_output=True, text=True, timeout=300, cwd=ROOT, check=False,
         env={**env, "CHRONIK_EMAIL_IMPORT_WORKERS": "2"})
+
+
+async def _stored(data_dir: Path, office_id: str
+                  ) -> tuple[int, Entry | None, Entry | None, list[IndexTask]]:
+    """What the import stored, read through the store: (customers, the entry of
+    ``big-3``, the reply to it, entries still waiting for the index)."""
+    store = make_store(Settings(data_dir=data_dir))
+    await store.open()
+    try:
+        customers = await store.list_customers(office_id, CustomerListQuery(limit=50))
+        return (len(customers.items),
+                await store.find_entry_by_source(office_id, "big-3@example.de"),
+                await store.find_entry_by_source(office_id, f"big-{COUNT}@example.de"),
+                await store.pending_index_tasks(10))
+    finally:
+        await store.close()
 
 
 def test_a_big_folder_through_parser_processes(tmp_path: Path) -> None:
@@ -45,15 +65,12 @@ def test_a_big_folder_through_parser_processes(tmp_path: Path) -> None:
     assert first.stdout == f"imported {COUNT - 1}, duplicates 0, quarantined 1\n"
     again = chronik(data_dir, "import", str(mail), "--office", office.stdout.strip())
     assert again.stdout == f"imported 0, duplicates {COUNT - 1}, quarantined 1\n"
-    with sqlite3.connect(data_dir / "chronik.sqlite3") as db:
-        assert db.execute("SELECT count(*) FROM customers").fetchone()[0] == 7
-        parent = db.execute("SELECT id FROM entries WHERE source_id='big-3@example.de'"
-                            ).fetchone()[0]
-        meta, body = db.execute("SELECT meta, body FROM entries WHERE source_id=?",
-                                (f"big-{COUNT}@example.de",)).fetchone()
-        assert db.execute("SELECT count(*) FROM index_outbox").fetchone()[0] == 0
-    assert json.loads(meta)["in_reply_to"]["entry_id"] == parent
-    assert body == f"Inhalt {COUNT} \xfc"  # the charset read in a parser process
+    customers, parent, reply, unindexed = asyncio.run(
+        _stored(data_dir, office.stdout.strip()))  # (the store CHRONIK_TEST_STORE names)
+    assert customers == 7 and parent is not None and reply is not None
+    assert reply.meta["in_reply_to"]["entry_id"] == parent.id
+    assert reply.body == f"Inhalt {COUNT} \xfc"  # the charset read in a parser process
+    assert unindexed == []
     with sqlite3.connect(data_dir / "search.sqlite3") as index:  # all searchable at the end
         assert index.execute("SELECT count(*) FROM entry_fts").fetchone()[0] == COUNT - 1
 

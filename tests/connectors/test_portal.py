@@ -13,6 +13,7 @@ from tests.api.test_customers_entries import make_customer
 from tests.conftest import Api, Hub
 from timeline.ingest import InboundMessage
 from timeline.models import Channel, IdentityKind, Visibility
+from timeline.pg_db import PgDb
 
 
 async def portal_for(hub: Hub, customer_id: str) -> Api:
@@ -109,6 +110,14 @@ async def test_expired_session_is_401(hub: Hub) -> None:
     assert await entries_of(hub, c["id"]) == []
 
 
+async def _rows(hub: Hub, table: str) -> list[tuple[Any, ...]]:
+    """Every row of ``table`` as the store holds it (either store)."""
+    db = hub.state.store.db  # type: ignore[attr-defined]
+    if isinstance(db, PgDb):
+        return [tuple(r) for r in await db.fetch(f"SELECT * FROM {table}")]
+    return list(await db.read(lambda conn: conn.execute(f"SELECT * FROM {table}").fetchall()))
+
+
 async def test_token_is_issued_by_agents_for_their_own_customers_and_stored_hashed(
         hub: Hub) -> None:
     c = await make_customer(hub)
@@ -117,8 +126,7 @@ async def test_token_is_issued_by_agents_for_their_own_customers_and_stored_hash
     assert status == 201
     expires = datetime.fromisoformat(issued["expires_at"])
     assert timedelta(days=30) <= expires - before < timedelta(days=30, minutes=1)
-    stored = await hub.state.store.db.read(  # type: ignore[attr-defined]
-        lambda conn: conn.execute("SELECT * FROM customer_tokens").fetchall())
+    stored = await _rows(hub, "customer_tokens")
     assert len(stored) == 1 and issued["token"] not in repr(stored)
     status, _ = await hub.anon.post(f"/customers/{c['id']}/portal-token")
     assert status == 401

@@ -22,7 +22,7 @@ from telegram import User
 from telegram import error as tg_error
 
 from chronik.api.base import hash_token, new_token
-from chronik.app import create_app
+from chronik.app import create_app, make_store
 from chronik.settings import Settings
 from chronik.state import STATE
 from connectors.telegram import (
@@ -37,7 +37,6 @@ from connectors.telegram.messages import language
 from tests.conftest import Api, Hub
 from tests.support.telegram_standin import BotApiStandIn
 from timeline.models import Consent, IdentityKind, Role, utcnow
-from timeline.sqlite_store import SqliteStore
 
 CHAT = 4711
 T = TypeVar("T")
@@ -96,7 +95,7 @@ async def telegram_hub(data_dir: Path, monkeypatch: pytest.MonkeyPatch, tg: BotA
     CHRONIK_TELEGRAM_OFFICE_ID (else the connector takes the only office there is)."""
     settings = Settings(data_dir=data_dir, http_port=0, max_upload_bytes=64 * 1024,
                         public_url=public_url, unknown_sender=unknown_sender)
-    store = SqliteStore(settings.store_path)
+    store = make_store(settings)  # the store the app runs on (CHRONIK_TEST_STORE)
     await store.open()
     try:
         offices = await store.list_offices()

@@ -11,6 +11,7 @@ import orjson
 
 from tests.store_contract.helpers import T0, draft, published, seed
 from timeline.ids import SEQ_SLOTS, seq_base
+from timeline.ingest import BAD_MESSAGE
 from timeline.models import (
     Attachment,
     Channel,
@@ -71,6 +72,30 @@ async def test_text_with_nul_characters_is_stored_and_found(store: Store) -> Non
     revised = await store.revise_entry(office, entry.id, body="c\x00d")
     assert revised is not None and revised == await store.get_entry(office, entry.id)
     assert revised.body.replace("\x00", "") == "cd"
+
+
+async def test_text_with_half_a_surrogate_pair_is_refused_as_the_message_s_fault(
+        store: Store) -> None:
+    """Half of a surrogate pair (``"\\ud800"`` in JSON, as a broken client may send) is no
+    character and cannot be written as UTF-8: both stores refuse the draft with an error
+    ingest counts as the message's own (``BAD_MESSAGE``: that message is quarantined as
+    "unstorable" and the rest of a batch goes on), never with a database error, and store
+    nothing of it."""
+    s = await seed(store)
+    office = s.office.id
+    bad = draft(office, s.customer.id, channel=Channel.EMAIL, source_id="<half@x>",
+                body="kaputt \ud800")
+    for write in (lambda: store.append(bad), lambda: store.append_many([bad])):
+        try:
+            await write()
+        except BAD_MESSAGE:
+            pass
+        else:
+            raise AssertionError("the draft was stored")
+    assert await store.find_entry_by_source(office, "<half@x>") is None
+    good, created = await store.append(draft(office, s.customer.id, channel=Channel.EMAIL,
+                                             source_id="<whole@x>", body="gut"))
+    assert created and await store.get_entry(office, good.id) == good
 
 
 async def test_append_is_idempotent_on_source_id(store: Store) -> None:

@@ -4,6 +4,7 @@ customer tokens (portal links, unsubscribe links), the quarantine and CTI call s
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -100,6 +101,23 @@ async def test_quarantine_is_idempotent_while_open(store: Store) -> None:
     assert await store.get_quarantine(other.id, item.id) is None
     theirs = await store.add_quarantine(other.id, "email", "unparseable", "x", RAW1, 2048)
     assert theirs.id != item.id
+
+
+async def test_many_messages_quarantined_in_a_row_are_each_kept_once(store: Store) -> None:
+    """An import or a mailbox full of unreadable mail quarantines one message after another
+    on the same connection. (PostgreSQL plans a statement anew for its first five runs and
+    may then reuse a generic plan: the statement must not depend on a value it only knows
+    from the first runs.)"""
+    office = await store.create_office("A", "DE")
+    digests = [hashlib.sha256(f"raw {n}".encode()).hexdigest() for n in range(12)]
+    items = [await store.add_quarantine(office.id, "email", f"unparseable {n}", "import", d,
+                                       100 + n) for n, d in enumerate(digests)]
+    again = [await store.add_quarantine(office.id, "email", "again", "import", d, 100 + n)
+             for n, d in enumerate(digests)]
+    assert again == items
+    listed = await store.list_quarantine(office.id, limit=50)
+    assert sorted((q.raw_sha256, q.reason) for q in listed) == sorted(
+        (d, f"unparseable {n}") for n, d in enumerate(digests))
 
 
 async def test_quarantine_is_listed_by_status_and_resolved(store: Store) -> None:
