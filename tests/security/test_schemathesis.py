@@ -10,6 +10,7 @@ longer run by hand."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 from collections import Counter
@@ -36,6 +37,7 @@ from chronik.api.base import hash_token, new_token
 from chronik.app import create_app
 from chronik.settings import Settings
 from chronik.state import STATE
+from tests.conftest import STORE
 from timeline.models import IdentityKind, Role
 
 MAX_EXAMPLES = int(os.environ.get("CHRONIK_SCHEMATHESIS_EXAMPLES", "10"))
@@ -98,9 +100,16 @@ class _Thread:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveChronik]:
-    with pytest.MonkeyPatch.context() as mp:
+    """One server for the module, on the store ``CHRONIK_TEST_STORE`` names (PostgreSQL: a
+    database of its own, which the emptying before each test leaves alone)."""
+    with contextlib.ExitStack() as stack:
+        mp = stack.enter_context(pytest.MonkeyPatch.context())
         for name in [n for n in os.environ if n.startswith("CHRONIK_")]:
             mp.delenv(name)
+        if STORE == "postgresql":
+            from tests.support.postgres import fresh_database_sync
+
+            mp.setenv("CHRONIK_DATABASE_URL", stack.enter_context(fresh_database_sync()))
         mp.setenv("CHRONIK_NOTIFY_WORKER", "false")
         settings = Settings(data_dir=Path(tmp_path_factory.mktemp("schemathesis")) / "data",
                             http_port=0, max_upload_bytes=256 * 1024)
