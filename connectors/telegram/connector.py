@@ -60,10 +60,12 @@ from connectors.telegram.messages import (
     language,
     missing_of,
     own_phone,
+    raw_update,
     reply_of,
     source_id,
     stop_word,
     to_inbound,
+    update_data,
 )
 from timeline.errors import Conflict, InvalidInput, NotFound
 from timeline.ingest import InboundAttachment, IngestResult
@@ -350,7 +352,7 @@ class TelegramConnector:
             return payload
         ids: list[dict[str, int]] = []
         for item in data["result"]:
-            raw = json.dumps(item, ensure_ascii=False).encode("utf-8")
+            raw = raw_update(item)
             try:
                 update_id, chat_id = ids_of(raw)
             except Exception as exc:  # no update id: nothing PTB could confirm it by either
@@ -402,7 +404,7 @@ class TelegramConnector:
             raise TelegramUnavailable("the Telegram connector is not connected")
         origin = f"telegram:update:{row.update_id}"
         try:
-            update = Update.de_json(json.loads(row.raw), app.bot)
+            update = Update.de_json(update_data(row.raw), app.bot)
         except Exception as exc:  # whatever was stored from the wire
             await self._quarantine(office, row.raw, f"unparseable update: {type(exc).__name__}",
                                    origin)
@@ -440,7 +442,7 @@ class TelegramConnector:
         if own.id != office.id:
             raise InvalidInput("this update belongs to another office's bot")
         try:
-            update = Update.de_json(json.loads(raw), app.bot)
+            update = Update.de_json(update_data(raw), app.bot)
         except Exception as exc:  # whatever was quarantined as unparseable still is
             raise InvalidInput(f"unparseable update: {type(exc).__name__}") from None
         try:

@@ -72,6 +72,39 @@ def chat_of(data: dict[str, Any]) -> int | None:
     return None
 
 
+_HALF_PAIR = re.compile("[\ud800-\udfff]")
+
+
+def _whole(value: Any) -> Any:
+    """``value`` with half surrogate pairs in its strings (keys, values, items; recursively)
+    replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _HALF_PAIR.sub("\ufffd", value) if _HALF_PAIR.search(value) else value
+    if isinstance(value, dict):
+        return {_whole(k): _whole(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole(v) for v in value]
+    return value
+
+
+def update_data(raw: bytes) -> Any:
+    """A stored update as PTB reads it. JSON may spell half of a surrogate pair
+    (``"\\ud83d"``: the first half of an emoji, as a broken client may send it), which is
+    no character and cannot be stored as UTF-8: it becomes U+FFFD (the rest of the message
+    lands as sent, instead of failing it as "unstorable")."""
+    return _whole(json.loads(raw))
+
+
+def raw_update(item: Any) -> bytes:
+    """One update of a ``getUpdates`` answer, to be stored: as Telegram sent it (UTF-8), or,
+    where it holds half of a surrogate pair, as JSON's ``\\u`` escapes (what UTF-8 cannot
+    hold; a failure here would stop polling: the batch is never confirmed)."""
+    try:
+        return json.dumps(item, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(item).encode("ascii")
+
+
 def ids_of(body: bytes) -> tuple[int, int | None]:
     """``update_id`` and chat id of a raw update; raises for anything that is not one."""
     data = json.loads(body)

@@ -53,3 +53,19 @@ async def test_an_update_ptb_cannot_parse_is_quarantined_and_polling_goes_on(
     assert tg.pending_updates == [] or all(  # both confirmed to Telegram
         u["update_id"] > bad["update_id"] + 1 for u in tg.pending_updates)
     assert SECRET_TEXT not in caplog.text  # no message content in the logs
+
+
+async def test_half_an_emoji_does_not_stop_polling_and_the_message_lands(
+        thub: Hub, tg: StandIn) -> None:
+    """JSON can spell half of a surrogate pair (``"\\ud83d"``: the first half of an emoji,
+    from a broken client), which is no character and cannot be stored as UTF-8. Storing the
+    polled batch failed on it, so the batch was never confirmed and no message of any chat
+    arrived any more. Now the message lands with U+FFFD for the half (on either store), and
+    the messages after it too."""
+    tg.push_text(CHAT, "Hallo \ud83d, eine Frage")
+    tg.push_text(CHAT, "und noch eine")
+    customer, entries = await messages_of(thub, CHAT, 2)
+    assert [e["body"] for e in reversed(entries)] == ["Hallo \ufffd, eine Frage",
+                                                      "und noch eine"]
+    _, held = await thub.admin.get("/quarantine")
+    assert held["items"] == []
