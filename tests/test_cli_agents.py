@@ -21,11 +21,13 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from chronik.api.base import hash_token
+from chronik.app import make_store
 from chronik.cli import main
+from chronik.settings import Settings
 from chronik.web.auth import verify_password
 from timeline.accounts import WebSession
 from timeline.models import utcnow
-from timeline.sqlite_store import SqliteStore
+from timeline.store import Store
 
 PASSWORD = "ein langes Passwort"
 T = TypeVar("T")
@@ -55,9 +57,10 @@ def chronik(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     return run
 
 
-def in_store(tmp_path: Path, fn: Callable[[SqliteStore], Coroutine[Any, Any, T]]) -> T:
+def in_store(tmp_path: Path, fn: Callable[[Store], Coroutine[Any, Any, T]]) -> T:
+    """``fn`` on the store the CLI wrote to (``CHRONIK_TEST_STORE``)."""
     async def go() -> T:
-        store = SqliteStore(tmp_path / "chronik.sqlite3")
+        store = make_store(Settings(data_dir=tmp_path))
         await store.open()
         try:
             return await fn(store)
@@ -99,7 +102,7 @@ def test_create_with_address_and_password_then_list(chronik: Any, office: str,
                                     hash_token(token)[:12], "0"]
     assert listed["Tom"][1:5] == ["agent", "Tom", "-", "no"]
 
-    async def check(store: SqliteStore) -> bool:
+    async def check(store: Store) -> bool:
         login = await store.agent_login(agent_id)
         assert login is not None
         return await verify_password(login.password_hash, PASSWORD)
@@ -168,7 +171,7 @@ def test_end_sessions(chronik: Any, office: str, tmp_path: Path) -> None:
     _, out, _ = chronik("agent", "create", "Anna", "--office", office)
     agent_id = out.split()[1]
 
-    async def sign_in(store: SqliteStore) -> None:
+    async def sign_in(store: Store) -> None:
         now = utcnow()
         for n in range(2):
             await store.create_web_session(WebSession(
@@ -192,7 +195,7 @@ def test_set_password_from_a_pipe_and_a_terminal(chronik: Any, office: str, tmp_
     code, out, err = chronik("agent", "set-password", agent_id, stdin=PASSWORD + "\r\n")
     assert code == 0, err
 
-    async def verify(store: SqliteStore, password: str) -> bool:
+    async def verify(store: Store, password: str) -> bool:
         login = await store.agent_login(agent_id)
         assert login is not None
         return await verify_password(login.password_hash, password)
