@@ -467,11 +467,19 @@ async def test_after_a_restart_a_disconnect_ends_only_a_call_it_fits(
     (call,) = [call for call in calls if call["meta"]["status"] == "ended"]
     assert call["meta"]["duration_seconds"] == 120
     assert call["occurred_at"].startswith(RUNG_BEFORE.isoformat()[:19])
-    left = [state for office_id, call_id in await hub.state.store.unended_calls(
-                datetime.now(UTC), limit=10)
-            if (state := await hub.state.store.call_state(office_id, call_id)) is not None]
-    assert sorted((s["call_id"][-1], s["answered_at"] is not None) for s in left) == [
-        ("1", True), ("2", False)]
+    async def unended() -> list[tuple[str, bool]]:
+        left = [state for office_id, call_id in await hub.state.store.unended_calls(
+                    datetime.now(UTC), limit=10)
+                if (state := await hub.state.store.call_state(office_id, call_id)) is not None]
+        return sorted((s["call_id"][-1], s["answered_at"] is not None) for s in left)
+
+    async def settled() -> list[tuple[str, bool]] | None:
+        # the call's state is saved as ended just after its entry is (connectors/phone/service.py)
+        left = await unended()
+        return None if any(number == "0" for number, _ in left) else left
+    with contextlib.suppress(AssertionError):
+        await eventually(settled)
+    assert await unended() == [("1", True), ("2", False)]
 
 
 async def restarted(hub: Hub, box: CallMonitorStandIn, *lines: str) -> asyncio.Task[None]:
