@@ -172,3 +172,16 @@ async def test_a_process_that_does_not_run_the_bot_takes_updates_and_makes_links
                                                     "4714")
         return [c.id for c in got] == [customer["id"]]
     await eventually(linked, what="the deep link")
+
+
+async def test_half_an_emoji_posted_to_the_webhook_lands_as_u_fffd(whub: Hub, tg: StandIn
+                                                                   ) -> None:
+    """The webhook's twin of the polling case (``test_telegram_review_polling.py``): an
+    update whose JSON spells half of a surrogate pair is stored as POSTed and its message
+    lands with U+FFFD for the half, not quarantined as "unstorable"."""
+    await eventually(lambda: connected(whub), what="the webhook")
+    tg.push_text(CHAT, "Schaden \udc00 gemeldet")
+    _, [entry] = await messages_of(whub, CHAT, 1)
+    assert entry["body"] == "Schaden \ufffd gemeldet"
+    _, held = await whub.admin.get("/quarantine")
+    assert held["items"] == []
