@@ -55,6 +55,8 @@ class ImportSummary:
     folders; not an mbox)."""
     skipped: tuple[str, ...] = ()
     """Files of a folder that hold no mail (their names)."""
+    left_out: tuple[str, ...] = ()
+    """Folders and mbox files of junk or deleted mail in a folder (their names)."""
 
     @property
     def total(self) -> int:
@@ -67,6 +69,10 @@ class ImportSummary:
             shown = ", ".join(self.skipped[:3]) + (", …" if len(self.skipped) > 3 else "")
             line += (f"; skipped {len(self.skipped)} file(s) that hold no mail "
                      f"(not a message, mbox, .emlx or Outlook mail: {shown})")
+        if self.left_out:
+            shown = ", ".join(self.left_out[:5]) + (", …" if len(self.left_out) > 5 else "")
+            line += (f"; left out {len(self.left_out)} folder(s) of junk or deleted mail "
+                     f"({shown}): import one by naming it")
         return line
 
 
@@ -97,7 +103,7 @@ def parse_batch(raws: list[bytes], max_bytes: int, text_max_bytes: int | None = 
     return out
 
 
-def read_and_parse(paths: list[str], maildir: bool, max_bytes: int,
+def read_and_parse(paths: list[str], maildir: bool | frozenset[str], max_bytes: int,
                    text_max_bytes: int | None = None) -> list[tuple[RawMessage, Parsed]]:
     """Read and parse a batch of files of a :class:`MessageFiles` (in a worker process)."""
     messages = read_files(paths, maildir=maildir, max_bytes=max_bytes)
@@ -131,7 +137,7 @@ def parse_batch_enriched(raws: list[bytes], max_bytes: int, text_max_bytes: int 
     return parsed, _enriched(parsed, enrich)
 
 
-def read_and_parse_enriched(paths: list[str], maildir: bool, max_bytes: int,
+def read_and_parse_enriched(paths: list[str], maildir: bool | frozenset[str], max_bytes: int,
                             text_max_bytes: int | None, enrich: Enrich[T]
                             ) -> tuple[list[tuple[RawMessage, Parsed]], list[T | None]]:
     """:func:`read_and_parse`, and ``enrich`` of each mail parsed (in a worker process)."""
@@ -169,7 +175,8 @@ async def import_messages(mail: MailIngest, office_id: str, messages: Iterator[R
     stream = messages if isinstance(messages, MessageStream) else None
     files = stream.files if stream is not None else None
     summary = ImportSummary(expected=stream.total if stream is not None else None,
-                            skipped=stream.skipped if stream is not None else ())
+                            skipped=stream.skipped if stream is not None else (),
+                            left_out=stream.left_out if stream is not None else ())
     loop = asyncio.get_running_loop()
     pool: Executor | None = None
     pending: asyncio.Queue[tuple[list[RawMessage] | None, asyncio.Future[Any]] | None] = (

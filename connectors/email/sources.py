@@ -1,4 +1,4 @@
-"""Read raw messages from .eml files, folders of them, mbox files and Maildir folders (and
+"""Read raw messages from .eml files, folder trees of them, mbox files and Maildir folders (and
 what other tools export: Apple Mail's ``.emlx`` files and ``.mbox`` bundles, Thunderbird's
 mbox files without a suffix, corpora of messages named ``.txt`` or ``.msg``, and Outlook's
 own ``.msg`` files, turned into RFC 5322 mail by :mod:`.msgfile` where they are read).
@@ -48,8 +48,10 @@ class MessageFiles:
     thread or process."""
 
     paths: list[str]
-    maildir: bool
-    """Origins are ``maildir:<path>``, and a file that vanished meanwhile is skipped."""
+    maildir: bool | frozenset[str]
+    """Which files are a Maildir's: all (``True``), none, or those in these folders (its
+    ``cur`` and ``new``). Their origins are ``maildir:<path>``, and such a file that vanished
+    meanwhile is skipped (the mail system moved it)."""
 
 
 class MessageStream(Iterator[RawMessage]):
@@ -57,40 +59,46 @@ class MessageStream(Iterator[RawMessage]):
     that is known before reading (a file, a folder, a Maildir: one per file), else ``None``
     (an mbox is counted only by reading it). ``files`` is set for sources of one message
     per file: whoever parses them can read them too. ``skipped``: the files of a folder
-    that hold no mail (their names), for the import to say so."""
+    that hold no mail (their names, relative to the folder), ``left_out``: its folders and
+    mbox files of junk or deleted mail (the same), for the import to say so."""
 
     def __init__(self, messages: Iterator[RawMessage], total: int | None,
-                 files: MessageFiles | None = None, skipped: tuple[str, ...] = ()) -> None:
+                 files: MessageFiles | None = None, skipped: tuple[str, ...] = (),
+                 left_out: tuple[str, ...] = ()) -> None:
         self._messages = messages
         self.total = total
         self.files = files
         self.skipped = skipped
+        self.left_out = left_out
 
     def __next__(self) -> RawMessage:
         return next(self._messages)
 
 
-def read_files(paths: list[str], *, maildir: bool = False,
+def read_files(paths: list[str], *, maildir: bool | frozenset[str] = False,
                max_bytes: int | None = DEFAULT_MAX_BYTES) -> list[RawMessage]:
     """The messages in ``paths`` (of a :class:`MessageFiles`), each cut to ``max_bytes + 1``
-    bytes. A file that is gone is skipped in a Maildir (the mail system moved it) and a
-    :class:`SourceError` elsewhere, as is any other I/O error."""
+    bytes. A file that is gone is skipped in a Maildir (``maildir``: see
+    :attr:`MessageFiles.maildir`) and a :class:`SourceError` elsewhere, as is any other I/O
+    error."""
     out = []
     for path in paths:
+        kept = maildir if isinstance(maildir, bool) else os.path.dirname(path) in maildir
         try:
             raw = _read(path, max_bytes)
         except FileNotFoundError:
-            if maildir:
+            if kept:
                 continue
             raise SourceError(f"cannot read {path}: it is gone") from None
-        out.append(RawMessage(raw, f"maildir:{path}" if maildir else path))
+        out.append(RawMessage(raw, f"maildir:{path}" if kept else path))
     return out
 
 
 def iter_messages(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> MessageStream:
-    """Every message under ``path``: an .eml (or .emlx) file, a folder of messages (sorted by
-    name; see :func:`_folder` for what counts), an mbox file, an Apple Mail ``.mbox`` bundle
-    or a Maildir folder (``cur/`` and ``new/``, each sorted by name).
+    """Every message under ``path``: an .eml (or .emlx) file, a folder of messages with its
+    sub-folders (sorted by name; see :class:`_Tree` for what counts and what is left out),
+    an mbox file, an Apple Mail ``.mbox`` bundle or a Maildir folder (``cur/`` and ``new/``,
+    each sorted by name, and its Maildir++ sub-folders).
 
     A file named ``*.eml`` is one message (even when it starts with an mbox ``From `` line,
     which the parser skips); any other file is recognised by content: ``From `` at the
@@ -107,21 +115,17 @@ def iter_messages(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> M
     path = Path(path)
     try:
         if path.is_dir():
-            if (path / "cur").is_dir() and (path / "new").is_dir():
-                files = [f for sub in ("cur", "new")
-                         for f in _files(path / sub, lambda name: not name.startswith("."))]
-                return MessageStream(_iter_files(files, True, max_bytes), len(files),
-                                     MessageFiles(files, maildir=True))
-            bundled = path / "mbox"  # an Apple Mail export: "Inbox.mbox/mbox" + Info.plist
-            if path.suffix.lower() == ".mbox" and bundled.is_file():
-                return MessageStream(_iter_mbox(bundled, max_bytes), None)
-            files, mboxes, skipped = _folder(path)
+            tree = _Tree(str(path.absolute()))
+            tree.walk(tree.root, "", 0)
+            files, mboxes, maildirs = tree.files, tree.mboxes, frozenset(tree.maildirs)
+            skipped, left_out = tuple(tree.skipped), tuple(tree.left_out)
             if not mboxes:
-                return MessageStream(_iter_files(files, False, max_bytes), len(files),
-                                     MessageFiles(files, maildir=False), skipped)
+                return MessageStream(_iter_files(files, maildirs, max_bytes), len(files),
+                                     MessageFiles(files, maildir=maildirs), skipped, left_out)
             return MessageStream(itertools.chain(
-                _iter_files(files, False, max_bytes),
-                *(_iter_mbox(Path(m), max_bytes) for m in mboxes)), None, None, skipped)
+                _iter_files(files, maildirs, max_bytes),
+                *(_iter_mbox(Path(m), max_bytes) for m in mboxes)), None, None, skipped,
+                left_out)
         kind = _kind(path)  # opened even when the name decides: a missing file fails now
         if _is_eml(path.name):
             kind = "message"
@@ -171,32 +175,86 @@ def _is_eml(name: str) -> bool:
     return dot > 0 and name[dot:].lower() in (".eml", ".emlx")
 
 
-def _folder(folder: Path) -> tuple[list[str], list[str], tuple[str, ...]]:
-    """A folder's mail, however it is named: ``*.eml``/``*.emlx`` files as they are, any
-    other file by its first line (a header line: one message, as other tools' corpora name
-    them ``.txt``, ``.msg`` or nothing; an Outlook mail item; ``From ``: an mbox, as
-    Thunderbird keeps its folders). Returns (one-message files, mbox files, names of the
-    files that are neither: Outlook contacts or appointments, indexes such as ``.msf``,
-    pictures …); hidden files and sub-folders are left out."""
-    base = str(folder.absolute())
-    with os.scandir(base) as entries:
-        names = sorted(e.name for e in entries if not e.name.startswith(".") and e.is_file())
-    files: list[str] = []
-    mboxes: list[str] = []
-    skipped: list[str] = []
-    for name in names:
-        full = os.path.join(base, name)
-        try:
-            kind = "message" if _is_eml(name) else _kind(full)
-        except OSError:
-            kind = None
-        if kind == "message":
-            files.append(full)
-        elif kind == "mbox":
-            mboxes.append(full)
-        else:
-            skipped.append(name)
-    return files, mboxes, tuple(skipped)
+_LEFT_OUT = re.compile(
+    r"(?i)^\.?(junk|spam|bulk|bulk mail|junk[ -]?e-?mail|junk mail|trash|deleted|"
+    r"deleted items|deleted messages|papierkorb|gelöschte elemente|gelöschte objekte|"
+    r"unerwünscht)(\.mbox|\.mbx|\.sbd)?$")
+"""Names of folders (and mbox files) of junk or deleted mail, as mail programs name them
+(Thunderbird, Outlook, Apple Mail, Dovecot's Maildir++, in English and German): inside a
+folder being imported they are left out -- spam senders would become customers, deleted
+mail would come back -- and named in the summary; imported when named themselves."""
+_MAX_DEPTH = 32
+
+
+class _Tree:
+    """A folder's mail, however it is kept, sub-folders included (sorted by name: a
+    folder's files before its sub-folders):
+
+    * a Maildir (``cur/`` and ``new/``): their files, then its Maildir++ sub-folders
+      (``.Sent/``, hidden, with their own ``cur/`` and ``new/``);
+    * an Apple Mail ``.mbox`` bundle (``Inbox.mbox/mbox`` beside ``Info.plist``): its mbox;
+    * any other folder: ``*.eml``/``*.emlx`` files as they are, any other file by its first
+      line (a header line: one message, as other tools' corpora name them ``.txt``,
+      ``.msg`` or nothing; an Outlook mail item; ``From ``: an mbox, as Thunderbird keeps
+      its folders -- its sub-folders in ``Inbox.sbd/``), then its sub-folders. Files that
+      are neither (Outlook contacts or appointments, indexes such as ``.msf``, pictures …)
+      are ``skipped``; hidden files and folders are not looked at.
+
+    Junk and deleted mail (:data:`_LEFT_OUT`) below the folder named is ``left_out``. A
+    folder reached twice (a link to a folder above) is read once."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.files: list[str] = []
+        self.mboxes: list[str] = []
+        self.maildirs: list[str] = []
+        self.skipped: list[str] = []
+        self.left_out: list[str] = []
+        self._seen: set[str] = set()
+
+    def walk(self, folder: str, rel: str, depth: int) -> None:
+        real = os.path.realpath(folder)
+        if real in self._seen or depth > _MAX_DEPTH:
+            return
+        self._seen.add(real)
+        with os.scandir(folder) as found:
+            entries = sorted((e.name, e.is_dir()) for e in found)
+        dirs = {name for name, is_dir in entries if is_dir}
+        if "cur" in dirs and "new" in dirs:
+            for sub in ("cur", "new"):
+                self.maildirs.append(os.path.join(folder, sub))
+                self.files += _files(Path(folder) / sub, lambda name: not name.startswith("."))
+            self._below(folder, rel, [d for d in sorted(dirs) if d.startswith(".")
+                                      and os.path.isdir(os.path.join(folder, d, "cur"))],
+                        depth)
+            return
+        if folder.lower().endswith(".mbox") and os.path.isfile(os.path.join(folder, "mbox")):
+            self.mboxes.append(os.path.join(folder, "mbox"))
+            return
+        for name, is_dir in entries:
+            if is_dir or name.startswith("."):
+                continue
+            full = os.path.join(folder, name)
+            try:
+                kind = "message" if _is_eml(name) else _kind(full)
+            except OSError:
+                kind = None
+            if kind == "message":
+                self.files.append(full)
+            elif kind == "mbox" and _LEFT_OUT.match(name):
+                self.left_out.append(rel + name)
+            elif kind == "mbox":
+                self.mboxes.append(full)
+            elif os.path.isfile(full):
+                self.skipped.append(rel + name)
+        self._below(folder, rel, [d for d in sorted(dirs) if not d.startswith(".")], depth)
+
+    def _below(self, folder: str, rel: str, names: list[str], depth: int) -> None:
+        for name in names:
+            if _LEFT_OUT.match(name):
+                self.left_out.append(rel + name + "/")
+            else:
+                self.walk(os.path.join(folder, name), f"{rel}{name}/", depth + 1)
 
 
 def _files(folder: Path, wanted: Callable[[str], bool]) -> list[str]:
@@ -245,7 +303,7 @@ def _iter_single(path: Path, max_bytes: int | None) -> Iterator[RawMessage]:
     yield RawMessage(_read(path, max_bytes), str(path.absolute()))
 
 
-def _iter_files(files: list[str], maildir: bool, max_bytes: int | None
+def _iter_files(files: list[str], maildir: bool | frozenset[str], max_bytes: int | None
                 ) -> Iterator[RawMessage]:
     for file in files:
         yield from read_files([file], maildir=maildir, max_bytes=max_bytes)

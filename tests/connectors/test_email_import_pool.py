@@ -47,24 +47,33 @@ async def _stored(data_dir: Path, office_id: str
 
 
 def test_a_big_folder_through_parser_processes(tmp_path: Path) -> None:
+    """The mail in a folder and below it: the last messages in a Maildir sub-folder (read in
+    the parser processes as a Maildir's), a folder of junk left out and named."""
     mail = tmp_path / "mail"
-    mail.mkdir()
+    for sub in ("cur", "new", "tmp"):
+        (mail / "Archiv" / sub).mkdir(parents=True)
+    (mail / "Junk").mkdir()
+    (mail / "Junk" / "spam.eml").write_bytes(
+        b"From: Gewinn <win@spam.example>\nSubject: Sie haben gewonnen\n\nKlicken!\n")
     for n in range(1, COUNT + 1):
         reply = "In-Reply-To: <big-3@example.de>\n" if n == COUNT else ""
-        (mail / f"{n:05d}.eml").write_bytes(
+        name = (f"{n:05d}.eml" if n <= COUNT - BATCH // 4
+                else f"Archiv/cur/{1700000000 + n}.M{n}.host:2,S")
+        (mail / name).write_bytes(
             f"From: Kundin {n % 7} <k{n % 7}@example.de>\nTo: service@example.de\n"
             f"Subject: Nachricht {n}\nMessage-ID: <big-{n}@example.de>\n{reply}"
             f"Date: Wed, 04 Mar 2026 10:{n % 60:02d}:00 +0100\n\nInhalt {n} \xfc\n"
             .encode("latin-1"))
-    (mail / f"{COUNT - 1:05d}.eml").write_bytes(b"Subject: ohne Absender\n\nwer?\n")
+    (mail / f"{COUNT - BATCH // 4:05d}.eml").write_bytes(b"Subject: ohne Absender\n\nwer?\n")
     data_dir = tmp_path / "data"
     office = chronik(data_dir, "office", "create", "Gross")
     assert office.returncode == 0, office.stderr
+    junk = "; left out 1 folder(s) of junk or deleted mail (Junk/): import one by naming it"
     first = chronik(data_dir, "import", str(mail), "--office", office.stdout.strip())
     assert first.returncode == 0, first.stderr
-    assert first.stdout == f"imported {COUNT - 1}, duplicates 0, quarantined 1\n"
+    assert first.stdout == f"imported {COUNT - 1}, duplicates 0, quarantined 1{junk}\n"
     again = chronik(data_dir, "import", str(mail), "--office", office.stdout.strip())
-    assert again.stdout == f"imported 0, duplicates {COUNT - 1}, quarantined 1\n"
+    assert again.stdout == f"imported 0, duplicates {COUNT - 1}, quarantined 1{junk}\n"
     customers, parent, reply, unindexed = asyncio.run(
         _stored(data_dir, office.stdout.strip()))  # (the store CHRONIK_TEST_STORE names)
     assert customers == 7 and parent is not None and reply is not None

@@ -47,9 +47,9 @@ def test_folder_of_eml_files_sorted(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("not mail")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "d.eml").write_bytes(message(4))
-    found = list(iter_messages(tmp_path))
-    assert [m.raw for m in found] == [message(1), message(2), message(3)]
-    assert [Path(m.origin).name for m in found] == ["a.EML", "b.eml", "c.eml"]
+    found = list(iter_messages(tmp_path))  # a folder's files, then its sub-folders'
+    assert [m.raw for m in found] == [message(1), message(2), message(3), message(4)]
+    assert [Path(m.origin).name for m in found] == ["a.EML", "b.eml", "c.eml", "d.eml"]
 
 
 def test_a_folder_of_other_tools_exports(tmp_path: Path) -> None:
@@ -254,3 +254,95 @@ def test_a_message_with_a_raw_mail_pasted_into_it_stays_one_message(tmp_path: Pa
         path = tmp_path / name
         path.write_bytes(pasted)
         assert [m.raw for m in iter_messages(path)] == [pasted]
+
+
+# ---------------------------------------------------------------- folder trees
+
+
+def mbox(*numbers: int) -> bytes:
+    return b"".join(b"From x@example.com Thu May  3 12:04:29 2012\n" + message(n) + b"\n"
+                    for n in numbers)
+
+
+def maildir(folder: Path, *numbers: int) -> None:
+    for sub in ("cur", "new", "tmp"):
+        (folder / sub).mkdir(parents=True)
+    for n in numbers:
+        (folder / "cur" / f"17000000{n:02d}.M{n}.host:2,S").write_bytes(message(n))
+
+
+def numbers(found: list[RawMessage]) -> list[int]:
+    return [int(parse_message(m.raw).subject.split()[-1]) for m in found]
+
+
+def test_a_thunderbird_profile_folder_with_sub_folders(tmp_path: Path) -> None:
+    """Thunderbird keeps each folder as an mbox file without suffix, its sub-folders in
+    ``<name>.sbd/``, an index beside each (``.msf``). Every folder is read, sub-folders
+    too; junk and deleted mail is left out and named."""
+    local = tmp_path / "Local Folders"
+    (local / "Inbox.sbd" / "Kunden.sbd").mkdir(parents=True)
+    (local / "Inbox").write_bytes(mbox(1, 2))
+    (local / "Inbox.msf").write_text("// <!-- <mdb:mork:z v=\"1.4\"/> -->")
+    (local / "Inbox.sbd" / "Kunden").write_bytes(mbox(3))
+    (local / "Inbox.sbd" / "Kunden.sbd" / "Berger").write_bytes(mbox(4))
+    (local / "Sent").write_bytes(mbox(5))
+    (local / "Junk").write_bytes(mbox(90))
+    (local / "Trash").write_bytes(mbox(91))
+    stream = iter_messages(local)
+    assert numbers(list(stream)) == [1, 2, 5, 3, 4]
+    assert stream.left_out == ("Junk", "Trash")
+    assert stream.skipped == ("Inbox.msf",)
+    assert numbers(list(iter_messages(local / "Junk"))) == [90]  # named: imported
+
+
+def test_an_exported_tree_of_eml_files_and_a_maildir_with_its_sub_folders(
+        tmp_path: Path) -> None:
+    """A tree of ``.eml`` files as converters export a mailbox (one folder per mail folder,
+    German names), a Maildir with Dovecot's Maildir++ sub-folders (hidden, ``.Sent``) and
+    an Apple Mail bundle inside it: all of it, the Maildir's files as a Maildir's."""
+    export = tmp_path / "Export"
+    (export / "Posteingang" / "Schäden").mkdir(parents=True)
+    (export / "Gelöschte Elemente").mkdir()
+    (export / "Posteingang" / "a.eml").write_bytes(message(1))
+    (export / "Posteingang" / "Schäden" / "b.eml").write_bytes(message(2))
+    (export / "Gelöschte Elemente" / "c.eml").write_bytes(message(92))
+    (export / "Apple" / "Archiv.mbox").mkdir(parents=True)
+    (export / "Apple" / "Archiv.mbox" / "mbox").write_bytes(mbox(3))
+    (export / "Apple" / "Archiv.mbox" / "Info.plist").write_text("<plist/>")
+    maildir(export / "Maildir", 4)
+    maildir(export / "Maildir" / ".Sent", 5)
+    maildir(export / "Maildir" / ".Junk", 93)
+    (export / ".git").mkdir()
+    (export / ".git" / "x.eml").write_bytes(message(94))
+    stream = iter_messages(export)
+    found = list(stream)
+    assert numbers(found) == [4, 5, 1, 2, 3]  # (one message per file first, then mboxes)
+    assert found[0].origin.startswith("maildir:") and found[2].origin.endswith("a.eml")
+    assert stream.left_out == ("Gelöschte Elemente/", "Maildir/.Junk/")
+    assert stream.total is None and stream.skipped == ()
+
+
+def test_a_file_of_a_nested_maildir_that_vanished_is_skipped(tmp_path: Path) -> None:
+    """The mail system moves Maildir files (``new`` to ``cur``, flags in the name): one gone
+    by the time it is read is skipped there, as in a Maildir named itself; a file of any
+    other folder that is gone is an error."""
+    maildir(tmp_path / "Maildir", 1, 2)
+    (tmp_path / "Ablage").mkdir()
+    (tmp_path / "Ablage" / "c.eml").write_bytes(message(3))
+    stream = iter_messages(tmp_path)
+    assert stream.total == 3 and stream.files is not None
+    first = sorted((tmp_path / "Maildir" / "cur").iterdir())[0]
+    first.unlink()
+    assert numbers(list(stream)) == [3, 2]  # (sub-folders by name: Ablage, Maildir)
+    stream = iter_messages(tmp_path)
+    (tmp_path / "Ablage" / "c.eml").unlink()
+    with pytest.raises(SourceError, match="it is gone"):
+        list(stream)
+
+
+def test_a_link_to_a_folder_above_is_read_once(tmp_path: Path) -> None:
+    (tmp_path / "a.eml").write_bytes(message(1))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.eml").write_bytes(message(2))
+    (tmp_path / "sub" / "back").symlink_to(tmp_path, target_is_directory=True)
+    assert numbers(list(iter_messages(tmp_path))) == [1, 2]
